@@ -1,0 +1,65 @@
+# imgapi - build, test, sanitizers. Needs only Debian packages (see .ci/run).
+CC ?= cc
+BUILD ?= build
+OPT ?= -O2 -g
+SAN ?=
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+             -Isrc -I. -pthread $(OPT) $(SAN) $(CFLAGS)
+LDLIBS_ALL = -lmicrohttpd -ljansson -lsqlite3 -lpng -ljpeg -lwebp -lcrypto -lz -lm -pthread $(SAN) $(LDFLAGS)
+
+LIB_SRC := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SUPPORT := tests/support/fake_backend.c
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+
+.PHONY: all deps test unit asan asan-test valgrind-test format clean check
+all: $(BUILD)/imgapi $(BUILD)/imgapi-testserver $(BUILD)/unit_tests
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libimgapi.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/imgapi: $(BUILD)/src/cli/main.o $(BUILD)/libimgapi.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+
+# The test server: the same CLI with a deterministic test generator (tests only).
+$(BUILD)/imgapi-testserver: $(BUILD)/tests/support/test_main.o $(BUILD)/tests/support/fake_backend.o $(BUILD)/libimgapi.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/support/fake_backend.o $(BUILD)/libimgapi.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+
+unit: $(BUILD)/unit_tests
+	$(BUILD)/unit_tests
+
+# The whole suite: unit tests, then black-box HTTP tests against real servers.
+test: all
+	@tests/run_all.sh $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
+
+asan-test: asan
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run_all.sh build-asan
+
+valgrind-test: all
+	valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/unit_tests
+
+# What CI runs (the README's test command): the suite on the normal and the sanitizer build.
+check:
+	@tests/check.sh
+
+format:
+	clang-format -i $$(find src tests -name '*.[ch]')
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+deps:
+	tools/install-deps.sh
