@@ -1,0 +1,23 @@
+/* params.h - the enumerated parameter values of SPEC section 3 and their names. */
+#ifndef IMGAPI_API_PARAMS_H
+#define IMGAPI_API_PARAMS_H
+
+typedef enum { SIZE_AUTO = 0, SIZE_1024x1024, SIZE_1536x1024, SIZE_1024x1536, SIZE_COUNT } api_size_t;
+typedef enum { QUALITY_AUTO = 0, QUALITY_LOW, QUALITY_MEDIUM, QUALITY_HIGH, QUALITY_COUNT } api_quality_t;
+typedef enum { MODERATION_AUTO = 0, MODERATION_LOW, MODERATION_COUNT } api_moderation_t;
+typedef enum { BACKGROUND_AUTO = 0, BACKGROUND_OPAQUE, BACKGROUND_TRANSPARENT, BACKGROUND_COUNT } api_background_t;
+typedef enum { FORMAT_PNG = 0, FORMAT_JPEG, FORMAT_WEBP, FORMAT_COUNT } api_format_t;
+
+const char *api_size_name(api_size_t s);
+const char *api_quality_name(api_quality_t q);
+const char *api_moderation_name(api_moderation_t m);
+const char *api_background_name(api_background_t b);
+const char *api_format_name(api_format_t f);
+const char *api_format_mime(api_format_t f);
+/* Pixel dimensions of a resolved size (not SIZE_AUTO). */
+void api_size_dims(api_size_t s, int *w, int *h);
+/* Parses a name; returns the enum value or -1. */
+int api_size_parse(const char *s);
+int api_quality_parse(const char *s);
+
+#endif

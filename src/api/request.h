@@ -1,0 +1,44 @@
+/* request.h - a parsed, validated generation request (SPEC section 3). Pure: no I/O. */
+#ifndef IMGAPI_API_REQUEST_H
+#define IMGAPI_API_REQUEST_H
+#include "api/error.h"
+#include "api/params.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define API_MAX_PROMPT_CHARS 32000
+#define API_MAX_N 10
+
+typedef enum { ROUTE_KIND_SEED = 0, ROUTE_KIND_OPENAI } api_route_kind_t;
+
+typedef struct {
+    char *prompt;          /* owned; UTF-8 */
+    char *negative_prompt; /* owned; "" when absent */
+    char *model;           /* owned; NULL when absent (OpenAI route only) */
+    char *user;            /* owned; NULL when absent */
+    char *webhook_url;     /* owned; NULL when absent */
+    api_size_t size;
+    api_quality_t quality;
+    api_moderation_t moderation;
+    api_background_t background;
+    api_format_t output_format;
+    int output_compression; /* 0..100 */
+    int n;                  /* 1..10 */
+    bool stream;
+    int partial_images; /* 0..3 */
+    bool has_seed;
+    uint32_t seed;
+} api_request_t;
+
+/* Parses and validates a JSON body for a route kind. On success fills *out (free with
+ * api_request_free) and returns 0; on failure fills *err (a 400) and returns -1, leaving
+ * nothing to free. */
+int api_request_parse(api_route_kind_t kind, const char *body, size_t len, api_request_t *out,
+                      api_error_t *err);
+void api_request_free(api_request_t *r);
+
+/* Number of Unicode code points in a valid UTF-8 string. */
+size_t api_utf8_chars(const char *s, size_t len);
+
+#endif
