@@ -1,0 +1,150 @@
+/* store.c - backend dispatch, key generation and authentication shared by all backends. */
+#include "store/store.h"
+#include "common/crypto.h"
+#include "common/status.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct store {
+    const store_ops_t *ops;
+    void *impl;
+};
+
+int store_open(const char *where, store_t **out, char *err, size_t errlen) {
+    store_t *s = calloc(1, sizeof *s);
+    if (!s) return IMG_ENOMEM;
+    int rc;
+    if (strncmp(where, "postgres://", 11) == 0 || strncmp(where, "postgresql://", 13) == 0) {
+        snprintf(err, errlen, "the PostgreSQL store is not built into this version");
+        rc = IMG_EUNSUPPORTED;
+    } else {
+        rc = store_sqlite_open(where, &s->ops, &s->impl, err, errlen);
+    }
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return IMG_OK;
+}
+
+void store_close(store_t *s) {
+    if (!s) return;
+    s->ops->close(s->impl);
+    free(s);
+}
+
+int store_ping(store_t *s) { return s->ops->ping(s->impl); }
+
+/* A secret is "sk-" + 16 hex chars (the public id) + 48 hex chars (192 random bits). */
+static int secret_id(const char *secret, char id[STORE_KEY_ID_LEN + 1]) {
+    if (strlen(secret) != STORE_SECRET_LEN || strncmp(secret, "sk-", 3) != 0) return -1;
+    for (int i = 3; i < STORE_SECRET_LEN; i++)
+        if (!strchr("0123456789abcdef", secret[i])) return -1;
+    snprintf(id, STORE_KEY_ID_LEN + 1, "key_%.16s", secret + 3);
+    return 0;
+}
+
+static void resolve_id(const char *id_or_secret, char id[STORE_KEY_ID_LEN + 1]) {
+    if (secret_id(id_or_secret, id) != 0) snprintf(id, STORE_KEY_ID_LEN + 1, "%s", id_or_secret);
+}
+
+int store_key_create(store_t *s, const store_key_t *tmpl, char id_out[STORE_KEY_ID_LEN + 1],
+                     char secret_out[STORE_SECRET_LEN + 1]) {
+    uint8_t raw[32];
+    char hex[65];
+    if (crypto_random(raw, sizeof raw)) return IMG_EIO;
+    crypto_hex(raw, 32, hex);
+    snprintf(secret_out, STORE_SECRET_LEN + 1, "sk-%.64s", hex);
+    store_key_t k = *tmpl;
+    secret_id(secret_out, k.id);
+    k.balance = k.granted;
+    k.reserved = k.charged = 0;
+    k.revoked = 0;
+    uint8_t hash[32];
+    crypto_sha256(secret_out, STORE_SECRET_LEN, hash);
+    int rc = s->ops->key_insert(s->impl, &k, hash);
+    if (rc == IMG_OK) snprintf(id_out, STORE_KEY_ID_LEN + 1, "%s", k.id);
+    return rc;
+}
+
+int store_key_authenticate(store_t *s, const char *secret, store_key_t *out) {
+    char id[STORE_KEY_ID_LEN + 1];
+    uint8_t want[32], got[32];
+    /* Hash first so that a malformed key costs the same as a well-formed one. */
+    crypto_sha256(secret, strlen(secret), got);
+    if (secret_id(secret, id) != 0) return IMG_ENOTFOUND;
+    int rc = s->ops->key_get(s->impl, id, out, want);
+    if (rc) return rc;
+    if (!crypto_equal(want, got, 32)) return IMG_ENOTFOUND;
+    return out->revoked ? IMG_EDENIED : IMG_OK;
+}
+
+int store_key_get(store_t *s, const char *id_or_secret, store_key_t *out) {
+    char id[STORE_KEY_ID_LEN + 1];
+    uint8_t hash[32];
+    resolve_id(id_or_secret, id);
+    return s->ops->key_get(s->impl, id, out, hash);
+}
+
+int store_key_list(store_t *s, store_key_t **out, size_t *n) { return s->ops->key_list(s->impl, out, n); }
+
+int store_key_revoke(store_t *s, const char *id_or_secret) {
+    char id[STORE_KEY_ID_LEN + 1];
+    resolve_id(id_or_secret, id);
+    return s->ops->key_revoke(s->impl, id);
+}
+
+int store_credits_grant(store_t *s, const char *id_or_secret, int64_t micro) {
+    char id[STORE_KEY_ID_LEN + 1];
+    resolve_id(id_or_secret, id);
+    if (micro < 0) return IMG_EINVAL;
+    return s->ops->grant(s->impl, id, micro);
+}
+
+int store_reserve(store_t *s, const char *key_id, const char *job_id, int64_t micro) {
+    if (micro < 0) return IMG_EINVAL;
+    return s->ops->reserve(s->impl, key_id, job_id, micro);
+}
+
+int store_charge(store_t *s, const char *job_id, const store_usage_t *u, const char *idem_key,
+                 int idem_status, const char *idem_body) {
+    return s->ops->charge(s->impl, job_id, u, idem_key, idem_status, idem_body);
+}
+
+int store_release(store_t *s, const char *job_id) { return s->ops->release(s->impl, job_id); }
+
+int store_release_orphans(store_t *s, int *count) { return s->ops->release_orphans(s->impl, count); }
+
+int store_idem_begin(store_t *s, const char *key_id, const char *idem_key, const char *hash,
+                     int64_t now, int64_t ttl, store_idem_t *existing) {
+    return s->ops->idem_begin(s->impl, key_id, idem_key, hash, now, ttl, existing);
+}
+
+int store_idem_finish(store_t *s, const char *key_id, const char *idem_key, int status,
+                      const char *body) {
+    return s->ops->idem_finish(s->impl, key_id, idem_key, status, body);
+}
+
+int store_idem_abandon(store_t *s, const char *key_id, const char *idem_key) {
+    return s->ops->idem_abandon(s->impl, key_id, idem_key);
+}
+
+int store_usage_count(store_t *s, const char *key_id, int64_t *requests, int64_t *images) {
+    return s->ops->usage_count(s->impl, key_id, requests, images);
+}
+
+int store_key_allows(const store_key_t *k, const char *model) {
+    if (!k->models[0]) return 1;
+    size_t ml = strlen(model);
+    const char *p = k->models;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == ml && strncmp(p, model, l) == 0) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}

@@ -1,0 +1,105 @@
+/* store.h - keys, ledger, usage and idempotency behind one interface.
+ *
+ * Every backend (SQLite now; PostgreSQL later) implements store_ops_t; callers only use the
+ * store_* functions below. Money is integer micro-dollars. The ledger invariant each backend
+ * keeps in single transactions: granted == balance + reserved + charged, per key.
+ * All functions return IMG_OK or a negative img_status_t; none prints. */
+#ifndef IMGAPI_STORE_STORE_H
+#define IMGAPI_STORE_STORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_KEY_ID_LEN 20     /* "key_" + 16 hex */
+#define STORE_SECRET_LEN 67     /* "sk-" + 16 hex id + 48 hex secret */
+
+typedef struct store store_t;
+
+typedef struct {
+    char id[STORE_KEY_ID_LEN + 1];
+    int64_t granted, balance, reserved, charged; /* micro-dollars */
+    int rpm;          /* requests per minute, 0 = server default */
+    int concurrency;  /* concurrent jobs, 0 = server default */
+    char models[512]; /* comma-separated allow list, "" = every model */
+    int revoked;
+    int64_t created; /* unix seconds */
+} store_key_t;
+
+typedef struct {
+    const char *key_id, *request_id, *route, *model, *quality, *size;
+    int n;
+    int64_t cost;
+} store_usage_t;
+
+typedef struct {
+    int status;       /* HTTP status of the recorded answer, 0 while in progress */
+    char body_hash[65];
+    char *body;       /* malloc'd response body (caller frees), NULL while in progress */
+    int64_t charged;  /* micro-dollars charged for it */
+} store_idem_t;
+
+typedef struct {
+    int (*ping)(void *impl);
+    void (*close)(void *impl);
+    int (*key_insert)(void *impl, const store_key_t *k, const uint8_t hash[32]);
+    int (*key_get)(void *impl, const char *id, store_key_t *out, uint8_t hash[32]);
+    int (*key_list)(void *impl, store_key_t **out, size_t *n);
+    int (*key_revoke)(void *impl, const char *id);
+    int (*grant)(void *impl, const char *id, int64_t micro);
+    int (*reserve)(void *impl, const char *key_id, const char *job_id, int64_t micro);
+    int (*charge)(void *impl, const char *job_id, const store_usage_t *u, const char *idem_key,
+                  int idem_status, const char *idem_body);
+    int (*release)(void *impl, const char *job_id);
+    int (*release_orphans)(void *impl, int *count);
+    int (*idem_begin)(void *impl, const char *key_id, const char *idem_key, const char *hash,
+                      int64_t now, int64_t ttl, store_idem_t *existing);
+    int (*idem_finish)(void *impl, const char *key_id, const char *idem_key, int status,
+                       const char *body);
+    int (*idem_abandon)(void *impl, const char *key_id, const char *idem_key);
+    int (*usage_count)(void *impl, const char *key_id, int64_t *requests, int64_t *images);
+} store_ops_t;
+
+/* Opens a store: a path (SQLite file, created with its schema) or, later, a postgres:// URL.
+ * On failure returns an error and writes a reason into err. Free with store_close. */
+int store_open(const char *where, store_t **out, char *err, size_t errlen);
+void store_close(store_t *s);
+int store_ping(store_t *s);
+
+/* Creates a key with the given settings (granted credits, rpm, concurrency, models in tmpl).
+ * Writes the new key's id and its secret (shown once, never stored) into the out buffers. */
+int store_key_create(store_t *s, const store_key_t *tmpl, char id_out[STORE_KEY_ID_LEN + 1],
+                     char secret_out[STORE_SECRET_LEN + 1]);
+/* Checks a presented secret: IMG_OK (fills *out), IMG_ENOTFOUND (unknown or malformed) or
+ * IMG_EDENIED (revoked; *out is still filled). Comparison is constant-time. */
+int store_key_authenticate(store_t *s, const char *secret, store_key_t *out);
+/* Finds a key by id or by its secret. */
+int store_key_get(store_t *s, const char *id_or_secret, store_key_t *out);
+/* Lists keys into a malloc'd array the caller frees. */
+int store_key_list(store_t *s, store_key_t **out, size_t *n);
+int store_key_revoke(store_t *s, const char *id_or_secret);
+int store_credits_grant(store_t *s, const char *id_or_secret, int64_t micro);
+/* Moves micro from balance to reserved under job_id; IMG_ECREDITS when the balance is short. */
+int store_reserve(store_t *s, const char *key_id, const char *job_id, int64_t micro);
+/* Moves the job's reservation to charged, records usage and (when idem_key) the answer. */
+int store_charge(store_t *s, const char *job_id, const store_usage_t *u, const char *idem_key,
+                 int idem_status, const char *idem_body);
+/* Returns the job's reservation to the balance. IMG_ENOTFOUND when it has none. */
+int store_release(store_t *s, const char *job_id);
+/* Releases every reservation (run at start-up: their jobs died with the previous process). */
+int store_release_orphans(store_t *s, int *count);
+/* Starts an idempotent request. IMG_OK: new, the caller runs it. IMG_EEXIST: *existing holds the
+ * earlier record (status 0 = still running). IMG_EINVAL: same key, different body. */
+int store_idem_begin(store_t *s, const char *key_id, const char *idem_key, const char *hash,
+                     int64_t now, int64_t ttl, store_idem_t *existing);
+int store_idem_finish(store_t *s, const char *key_id, const char *idem_key, int status,
+                      const char *body);
+int store_idem_abandon(store_t *s, const char *key_id, const char *idem_key);
+int store_usage_count(store_t *s, const char *key_id, int64_t *requests, int64_t *images);
+
+/* Does the key allow this model? (empty allow list = every model) */
+int store_key_allows(const store_key_t *k, const char *model);
+
+/* Backends */
+int store_sqlite_open(const char *path, const store_ops_t **ops, void **impl, char *err,
+                      size_t errlen);
+
+#endif
