@@ -1,0 +1,46 @@
+/* generator.h - what the queue needs from an image generator (the engine, or a test double).
+ *
+ * A backend lists the models it can serve, loads one by id, and generates one image at a time
+ * with a progress callback that may cancel. The server knows nothing else of the engine. */
+#ifndef IMGAPI_QUEUE_GENERATOR_H
+#define IMGAPI_QUEUE_GENERATOR_H
+#include "api/params.h"
+#include "image/image.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char id[64];                 /* model id: the /v1/{model} slug */
+    char description[160];
+    api_size_t default_size;     /* what `size: auto` becomes */
+    api_quality_t default_quality;
+    api_background_t default_background;
+} model_profile_t;
+
+typedef struct {
+    const char *prompt;
+    const char *negative_prompt;
+    int width, height;     /* the exact size the client asked for */
+    api_quality_t quality; /* resolved, never AUTO */
+    int transparent;       /* the client wants a separable background */
+    uint32_t seed;
+} gen_params_t;
+
+/* Called after each sampling step; a nonzero return cancels the generation. */
+typedef int (*gen_progress_fn)(void *user, int step, int total_steps);
+
+typedef struct gen_backend {
+    const char *name;
+    void *ctx; /* backend-owned state (configuration, paths) */
+    /* Lists the models; *out is malloc'd, the caller frees it. */
+    int (*list)(void *ctx, model_profile_t **out, size_t *n, char *err, size_t errlen);
+    int (*load)(void *ctx, const char *model_id, void **model, char *err, size_t errlen);
+    int (*count_tokens)(void *model, const char *prompt);
+    /* Fills *out (RGB, any size: the caller resamples to the exact size). IMG_ECANCELLED when
+     * progress asked to stop. Must be safe to call from several threads at once. */
+    int (*generate)(void *model, const gen_params_t *p, gen_progress_fn progress, void *user,
+                    img_t *out);
+    void (*unload)(void *model);
+} gen_backend_t;
+
+#endif

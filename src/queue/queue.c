@@ -1,0 +1,319 @@
+/* queue.c - the worker pool: pops jobs, runs the generator, post-processes and encodes. */
+#include "queue/queue.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "image/image.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct job {
+    atomic_int refs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char id[64];
+    job_spec_t spec; /* prompt strings point into prompt_buf */
+    char *prompt_buf;
+    job_state_t state;
+    atomic_int cancel; /* 0 or the reason */
+    int error;
+    char message[256];
+    job_image_t *images;
+    int n_images;
+    int input_tokens;
+    double started, finished;
+    job_t *next; /* queue link */
+};
+
+struct queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job_t *head, *tail;
+    size_t depth, running;
+    int capacity;
+    int stopping;
+    registry_t *models;
+    pthread_t *threads;
+    int nthreads;
+};
+
+int job_create(const job_spec_t *spec, const char *id, job_t **out) {
+    job_t *j = calloc(1, sizeof *j);
+    if (!j) return IMG_ENOMEM;
+    size_t pl = strlen(spec->prompt), nl = strlen(spec->negative_prompt);
+    j->prompt_buf = malloc(pl + nl + 2);
+    if (!j->prompt_buf) {
+        free(j);
+        return IMG_ENOMEM;
+    }
+    memcpy(j->prompt_buf, spec->prompt, pl + 1);
+    memcpy(j->prompt_buf + pl + 1, spec->negative_prompt, nl + 1);
+    j->spec = *spec;
+    j->spec.prompt = j->prompt_buf;
+    j->spec.negative_prompt = j->prompt_buf + pl + 1;
+    snprintf(j->id, sizeof j->id, "%s", id);
+    atomic_init(&j->refs, 1);
+    atomic_init(&j->cancel, 0);
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    j->state = JOB_QUEUED;
+    *out = j;
+    return IMG_OK;
+}
+
+void job_release(job_t *j) {
+    if (!j || atomic_fetch_sub(&j->refs, 1) != 1) return;
+    for (int i = 0; i < j->n_images; i++) free(j->images[i].data);
+    free(j->images);
+    free(j->prompt_buf);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+}
+
+static void job_finish(job_t *j, job_state_t st, int error, const char *msg) {
+    pthread_mutex_lock(&j->mu);
+    j->state = st;
+    j->error = error;
+    if (msg) snprintf(j->message, sizeof j->message, "%s", msg);
+    j->finished = clock_mono();
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+job_state_t job_wait(job_t *j, double seconds) {
+    struct timespec until = clock_abs_after(seconds);
+    pthread_mutex_lock(&j->mu);
+    while (j->state == JOB_QUEUED || j->state == JOB_RUNNING) {
+        if (pthread_cond_timedwait(&j->cv, &j->mu, &until) != 0) break;
+    }
+    job_state_t st = j->state;
+    pthread_mutex_unlock(&j->mu);
+    return st;
+}
+
+void job_cancel(job_t *j, int reason) {
+    int zero = 0;
+    atomic_compare_exchange_strong(&j->cancel, &zero, reason);
+}
+
+job_state_t job_state(job_t *j) {
+    pthread_mutex_lock(&j->mu);
+    job_state_t st = j->state;
+    pthread_mutex_unlock(&j->mu);
+    return st;
+}
+
+const char *job_id(const job_t *j) { return j->id; }
+
+const job_image_t *job_images(const job_t *j, int *n) {
+    *n = j->n_images;
+    return j->images;
+}
+
+int job_error(const job_t *j, const char **message) {
+    *message = j->message;
+    return j->error;
+}
+
+int job_input_tokens(const job_t *j) { return j->input_tokens; }
+double job_run_seconds(const job_t *j) { return j->finished > j->started ? j->finished - j->started : 0; }
+
+/* ---- worker ---- */
+
+static int progress_check(void *user, int step, int total) {
+    (void)step;
+    (void)total;
+    job_t *j = user;
+    if (atomic_load(&j->cancel)) return 1;
+    if (clock_mono() > j->spec.deadline) {
+        job_cancel(j, IMG_ETIMEDOUT);
+        return 1;
+    }
+    return 0;
+}
+
+static int cancelled_reason(job_t *j) {
+    int c = atomic_load(&j->cancel);
+    return c ? c : IMG_ECANCELLED;
+}
+
+/* Resample to the exact size, matte when transparent, encode. */
+static int postprocess(job_t *j, img_t *raw, job_image_t *out) {
+    img_t sized = {0}, rgba = {0};
+    const img_t *cur = raw;
+    int rc = IMG_OK;
+    if (raw->width != j->spec.width || raw->height != j->spec.height) {
+        rc = img_resize(raw, j->spec.width, j->spec.height, &sized);
+        cur = &sized;
+    }
+    if (rc == IMG_OK && j->spec.background == BACKGROUND_TRANSPARENT) {
+        rc = img_matte(cur, &rgba);
+        cur = &rgba;
+    }
+    if (rc == IMG_OK)
+        rc = img_encode(cur, (img_format_t)j->spec.format, j->spec.compression, &out->data, &out->len);
+    img_free(&sized);
+    img_free(&rgba);
+    return rc;
+}
+
+static void run_job(queue_t *q, job_t *j) {
+    const gen_backend_t *backend;
+    void *model;
+    char err[256] = "";
+    if (registry_acquire(q->models, j->spec.model_id, &backend, &model, err, sizeof err)) {
+        job_finish(j, JOB_FAILED, IMG_EMODEL, "The model could not be loaded.");
+        return;
+    }
+    j->input_tokens = backend->count_tokens(model, j->spec.prompt);
+    j->images = calloc((size_t)j->spec.n, sizeof *j->images);
+    if (!j->images) {
+        job_finish(j, JOB_FAILED, IMG_ENOMEM, "Out of memory.");
+        return;
+    }
+    for (int i = 0; i < j->spec.n; i++) {
+        gen_params_t p = {
+            .prompt = j->spec.prompt,
+            .negative_prompt = j->spec.negative_prompt,
+            .width = j->spec.width,
+            .height = j->spec.height,
+            .quality = j->spec.quality,
+            .transparent = j->spec.background == BACKGROUND_TRANSPARENT,
+            .seed = j->spec.seed + (uint32_t)i,
+        };
+        img_t raw = {0};
+        int rc = backend->generate(model, &p, progress_check, j, &raw);
+        if (rc == IMG_OK && atomic_load(&j->cancel)) rc = IMG_ECANCELLED;
+        if (rc == IMG_OK) rc = postprocess(j, &raw, &j->images[i]);
+        img_free(&raw);
+        if (rc == IMG_ECANCELLED) {
+            job_finish(j, JOB_CANCELLED, cancelled_reason(j), "The job was cancelled.");
+            return;
+        }
+        if (rc) {
+            job_finish(j, JOB_FAILED, rc == IMG_ENOMEM ? IMG_ENOMEM : IMG_EMODEL,
+                       "The model failed to generate the image.");
+            return;
+        }
+        j->images[i].seed = p.seed;
+        j->n_images = i + 1;
+    }
+    job_finish(j, JOB_DONE, IMG_OK, NULL);
+}
+
+static void *worker_main(void *arg) {
+    queue_t *q = arg;
+    for (;;) {
+        pthread_mutex_lock(&q->mu);
+        while (!q->head && !q->stopping) pthread_cond_wait(&q->cv, &q->mu);
+        if (!q->head) {
+            pthread_mutex_unlock(&q->mu);
+            return NULL;
+        }
+        job_t *j = q->head;
+        q->head = j->next;
+        if (!q->head) q->tail = NULL;
+        q->depth--;
+        q->running++;
+        pthread_mutex_unlock(&q->mu);
+
+        pthread_mutex_lock(&j->mu);
+        int cancel = atomic_load(&j->cancel);
+        if (!cancel && clock_mono() > j->spec.deadline) cancel = IMG_ETIMEDOUT;
+        if (!cancel) {
+            j->state = JOB_RUNNING;
+            j->started = clock_mono();
+        }
+        pthread_mutex_unlock(&j->mu);
+        if (cancel)
+            job_finish(j, JOB_CANCELLED, cancel, "The job was cancelled before it started.");
+        else
+            run_job(q, j);
+        job_release(j);
+
+        pthread_mutex_lock(&q->mu);
+        q->running--;
+        pthread_mutex_unlock(&q->mu);
+    }
+}
+
+int queue_create(registry_t *models, int workers, int capacity, queue_t **out) {
+    if (workers < 1 || capacity < 1) return IMG_EINVAL;
+    queue_t *q = calloc(1, sizeof *q);
+    if (!q) return IMG_ENOMEM;
+    q->threads = calloc((size_t)workers, sizeof *q->threads);
+    if (!q->threads) {
+        free(q);
+        return IMG_ENOMEM;
+    }
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    q->capacity = capacity;
+    q->models = models;
+    for (int i = 0; i < workers; i++) {
+        if (pthread_create(&q->threads[i], NULL, worker_main, q) != 0) break;
+        q->nthreads++;
+    }
+    if (q->nthreads == 0) {
+        queue_free(q);
+        return IMG_ENOMEM;
+    }
+    *out = q;
+    return IMG_OK;
+}
+
+void queue_free(queue_t *q) {
+    if (!q) return;
+    pthread_mutex_lock(&q->mu);
+    q->stopping = 1;
+    for (job_t *j = q->head; j; j = j->next) job_cancel(j, IMG_ECANCELLED);
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    for (int i = 0; i < q->nthreads; i++) pthread_join(q->threads[i], NULL);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+    free(q->threads);
+    free(q);
+}
+
+int queue_submit(queue_t *q, job_t *j) {
+    pthread_mutex_lock(&q->mu);
+    if (q->stopping) {
+        pthread_mutex_unlock(&q->mu);
+        return IMG_ECANCELLED;
+    }
+    if ((int)q->depth >= q->capacity) {
+        pthread_mutex_unlock(&q->mu);
+        return IMG_EBUSY;
+    }
+    atomic_fetch_add(&j->refs, 1);
+    j->next = NULL;
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    q->depth++;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    return IMG_OK;
+}
+
+size_t queue_depth(queue_t *q) {
+    pthread_mutex_lock(&q->mu);
+    size_t d = q->depth;
+    pthread_mutex_unlock(&q->mu);
+    return d;
+}
+
+size_t queue_running(queue_t *q) {
+    pthread_mutex_lock(&q->mu);
+    size_t d = q->running;
+    pthread_mutex_unlock(&q->mu);
+    return d;
+}
+
+int queue_capacity(queue_t *q) { return q->capacity; }

@@ -1,0 +1,66 @@
+/* queue.h - bounded job queue, worker threads, deadlines and cancellation.
+ *
+ * A job is reference-counted: the submitter holds one reference, the queue/worker another, so
+ * either side may give up first. State moves QUEUED -> RUNNING -> DONE | FAILED | CANCELLED
+ * exactly once; the ledger is settled by whoever owns the request (the HTTP handler), never here. */
+#ifndef IMGAPI_QUEUE_QUEUE_H
+#define IMGAPI_QUEUE_QUEUE_H
+#include "api/params.h"
+#include "queue/registry.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { JOB_QUEUED = 0, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED } job_state_t;
+
+typedef struct {
+    uint8_t *data; /* encoded image, owned by the job */
+    size_t len;
+    uint32_t seed;
+} job_image_t;
+
+typedef struct job job_t;
+
+typedef struct {
+    char model_id[64];
+    const char *prompt, *negative_prompt; /* copied into the job */
+    int width, height;
+    api_quality_t quality;
+    api_background_t background; /* resolved: OPAQUE or TRANSPARENT */
+    api_format_t format;
+    int compression;
+    int n;
+    uint32_t seed; /* image i uses seed + i */
+    double deadline; /* clock_mono() seconds */
+} job_spec_t;
+
+typedef struct queue queue_t;
+
+/* Starts `workers` threads serving at most `capacity` queued jobs. */
+int queue_create(registry_t *models, int workers, int capacity, queue_t **out);
+/* Cancels queued jobs, waits for running ones to stop, joins the workers, frees. */
+void queue_free(queue_t *q);
+/* Creates a job (one reference, the caller's). */
+int job_create(const job_spec_t *spec, const char *id, job_t **out);
+void job_release(job_t *j); /* drops one reference */
+/* Queues the job (the queue takes its own reference). IMG_EBUSY when full, IMG_ECANCELLED when
+ * shutting down. */
+int queue_submit(queue_t *q, job_t *j);
+size_t queue_depth(queue_t *q);
+size_t queue_running(queue_t *q);
+int queue_capacity(queue_t *q);
+
+/* Waits until the job ends or `seconds` pass; returns the state then. */
+job_state_t job_wait(job_t *j, double seconds);
+/* Asks the job to stop with a reason (IMG_ECANCELLED or IMG_ETIMEDOUT). A job already ended
+ * keeps its state. */
+void job_cancel(job_t *j, int reason);
+job_state_t job_state(job_t *j);
+const char *job_id(const job_t *j);
+/* After DONE: the images (n of them). */
+const job_image_t *job_images(const job_t *j, int *n);
+/* After FAILED/CANCELLED: the status and a client-safe message. */
+int job_error(const job_t *j, const char **message);
+int job_input_tokens(const job_t *j);
+double job_run_seconds(const job_t *j);
+
+#endif

@@ -1,0 +1,114 @@
+/* registry.c - model list and lazy loading (one load per model, shared by all workers). */
+#include "queue/registry.h"
+#include "common/status.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    model_profile_t profile;
+    const gen_backend_t *backend;
+    void *model; /* NULL until loaded */
+} entry_t;
+
+struct registry {
+    entry_t *entries;
+    size_t n;
+    size_t default_index;
+    pthread_mutex_t mu;
+};
+
+int registry_create(const gen_backend_t *const *backends, size_t nbackends,
+                    const char *default_model, registry_t **out, char *err, size_t errlen) {
+    registry_t *r = calloc(1, sizeof *r);
+    if (!r) return IMG_ENOMEM;
+    pthread_mutex_init(&r->mu, NULL);
+    for (size_t b = 0; b < nbackends; b++) {
+        model_profile_t *list = NULL;
+        size_t n = 0;
+        int rc = backends[b]->list(backends[b]->ctx, &list, &n, err, errlen);
+        if (rc) {
+            registry_free(r);
+            return rc;
+        }
+        entry_t *e = realloc(r->entries, (r->n + n) * sizeof *e);
+        if (!e && n) {
+            free(list);
+            registry_free(r);
+            return IMG_ENOMEM;
+        }
+        r->entries = e;
+        for (size_t i = 0; i < n; i++) {
+            r->entries[r->n].profile = list[i];
+            r->entries[r->n].backend = backends[b];
+            r->entries[r->n].model = NULL;
+            r->n++;
+        }
+        free(list);
+    }
+    if (r->n == 0) {
+        snprintf(err, errlen,
+                 "no model is installed: this build has no image generator backend with a model "
+                 "to serve");
+        registry_free(r);
+        return IMG_ENOTFOUND;
+    }
+    r->default_index = 0;
+    if (default_model && default_model[0]) {
+        size_t i;
+        for (i = 0; i < r->n; i++)
+            if (strcmp(r->entries[i].profile.id, default_model) == 0) break;
+        if (i == r->n) {
+            snprintf(err, errlen, "the default model '%s' is not installed", default_model);
+            registry_free(r);
+            return IMG_ENOTFOUND;
+        }
+        r->default_index = i;
+    }
+    *out = r;
+    return IMG_OK;
+}
+
+void registry_free(registry_t *r) {
+    if (!r) return;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->entries[i].model) r->entries[i].backend->unload(r->entries[i].model);
+    free(r->entries);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+size_t registry_count(const registry_t *r) { return r->n; }
+const model_profile_t *registry_profile(const registry_t *r, size_t i) { return &r->entries[i].profile; }
+const model_profile_t *registry_default(const registry_t *r) { return &r->entries[r->default_index].profile; }
+
+static entry_t *find(const registry_t *r, const char *id) {
+    if (strcmp(id, REGISTRY_ALIAS) == 0) return &r->entries[r->default_index];
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->entries[i].profile.id, id) == 0) return &r->entries[i];
+    return NULL;
+}
+
+const model_profile_t *registry_find(const registry_t *r, const char *id) {
+    entry_t *e = find(r, id);
+    return e ? &e->profile : NULL;
+}
+
+int registry_acquire(registry_t *r, const char *id, const gen_backend_t **backend, void **model,
+                     char *err, size_t errlen) {
+    entry_t *e = find(r, id);
+    if (!e) {
+        snprintf(err, errlen, "model '%s' is not installed", id);
+        return IMG_ENOTFOUND;
+    }
+    pthread_mutex_lock(&r->mu);
+    int rc = IMG_OK;
+    if (!e->model) rc = e->backend->load(e->backend->ctx, e->profile.id, &e->model, err, errlen);
+    *backend = e->backend;
+    *model = e->model;
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+int registry_ready(const registry_t *r) { return r && r->n > 0; }

@@ -1,0 +1,26 @@
+/* registry.h - the installed models: their profiles, and loading on first use. */
+#ifndef IMGAPI_QUEUE_REGISTRY_H
+#define IMGAPI_QUEUE_REGISTRY_H
+#include "queue/generator.h"
+
+typedef struct registry registry_t;
+
+/* Builds the registry from the backends' model lists. IMG_ENOTFOUND (with a reason in err) when
+ * no backend offers a model. default_model may be "" (the first model). */
+int registry_create(const gen_backend_t *const *backends, size_t nbackends,
+                    const char *default_model, registry_t **out, char *err, size_t errlen);
+void registry_free(registry_t *r);
+size_t registry_count(const registry_t *r);
+const model_profile_t *registry_profile(const registry_t *r, size_t i);
+/* Finds a model by id; "gpt-image-1-mini" names the default model. NULL when unknown. */
+const model_profile_t *registry_find(const registry_t *r, const char *id);
+const model_profile_t *registry_default(const registry_t *r);
+/* Returns the loaded model (loading it on first use) and its backend. */
+int registry_acquire(registry_t *r, const char *id, const gen_backend_t **backend, void **model,
+                     char *err, size_t errlen);
+/* 1 when at least one model is loaded or its backend can load it. */
+int registry_ready(const registry_t *r);
+
+#define REGISTRY_ALIAS "gpt-image-1-mini"
+
+#endif
