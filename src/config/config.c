@@ -1,0 +1,198 @@
+/* config.c - table-driven configuration shared by the file, the environment and the flags. */
+#include "config/config.h"
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { OPT_STR, OPT_INT } opt_type_t;
+
+typedef struct {
+    const char *name;
+    opt_type_t type;
+    size_t offset;
+    size_t size; /* string capacity */
+    int min, max;
+    const char *help;
+} opt_t;
+
+#define S(field, help) {#field, OPT_STR, offsetof(config_t, field), sizeof(((config_t *)0)->field), 0, 0, help}
+#define I(field, lo, hi, help) {#field, OPT_INT, offsetof(config_t, field), 0, lo, hi, help}
+
+static const opt_t OPTS[] = {
+    S(listen, "HOST:PORT to listen on"),
+    S(data_dir, "directory for the database and state"),
+    S(default_model, "model served as gpt-image-1-mini (default: the first installed)"),
+    S(admin_token, "token for the /admin routes (empty: admin routes disabled)"),
+    S(public_base_url, "base URL used in links returned to clients (default: from Host)"),
+    I(workers, 1, 256, "worker threads running generation jobs"),
+    I(queue_size, 1, 100000, "jobs that may wait in the queue before 429"),
+    I(deadline_seconds, 1, 86400, "default deadline of a job (504 past it)"),
+    I(max_deadline_seconds, 1, 86400, "largest deadline a client may ask for (x-timeout-seconds)"),
+    I(rpm, 1, 1000000, "default requests per minute per key"),
+    I(concurrency, 1, 10000, "default concurrent jobs per key"),
+    I(idempotency_hours, 1, 720, "how long Idempotency-Key answers are kept"),
+    I(shutdown_grace_seconds, 0, 3600, "how long SIGTERM waits for running jobs"),
+    I(max_connections, 1, 100000, "simultaneous HTTP connections"),
+    I(connection_timeout_seconds, 1, 3600, "idle connection timeout"),
+};
+
+void config_defaults(config_t *c) {
+    memset(c, 0, sizeof *c);
+    strcpy(c->listen, "127.0.0.1:8080");
+    strcpy(c->data_dir, "./data");
+    c->workers = 1;
+    c->queue_size = 16;
+    c->deadline_seconds = 300;
+    c->max_deadline_seconds = 3600;
+    c->rpm = 60;
+    c->concurrency = 4;
+    c->idempotency_hours = 24;
+    c->shutdown_grace_seconds = 30;
+    c->max_connections = 512;
+    c->connection_timeout_seconds = 60;
+    price_table_default(&c->prices);
+}
+
+static void normalise(const char *in, char *out, size_t n) {
+    size_t i = 0;
+    for (; in[i] && i + 1 < n; i++) out[i] = in[i] == '-' ? '_' : (char)tolower((unsigned char)in[i]);
+    out[i] = 0;
+}
+
+/* price.QUALITY.SIZE = USD, e.g. price.high.1024x1024 = 0.036 */
+static int set_price(config_t *c, const char *name, const char *value, char *err, size_t errlen) {
+    char q[16], s[16];
+    if (sscanf(name, "price.%15[a-z].%15s", q, s) != 2) goto bad;
+    int qi = api_quality_parse(q), si = api_size_parse(s);
+    int64_t micro;
+    if (qi <= 0 || si <= 0 || price_parse_usd(value, &micro)) goto bad;
+    c->prices.micro[qi][si] = micro;
+    return 0;
+bad:
+    snprintf(err, errlen,
+             "invalid price setting '%s = %s' (expected price.low|medium|high.SIZE = dollars)", name,
+             value);
+    return -1;
+}
+
+int config_known(const char *name) {
+    char n[64];
+    normalise(name, n, sizeof n);
+    if (strncmp(n, "price.", 6) == 0 || strcmp(n, "config") == 0) return 1;
+    for (size_t i = 0; i < sizeof OPTS / sizeof OPTS[0]; i++)
+        if (strcmp(OPTS[i].name, n) == 0) return 1;
+    return 0;
+}
+
+int config_set(config_t *c, const char *name, const char *value, char *err, size_t errlen) {
+    char n[64];
+    normalise(name, n, sizeof n);
+    if (strncmp(n, "price.", 6) == 0) return set_price(c, n, value, err, errlen);
+    if (strcmp(n, "config") == 0) {
+        snprintf(c->config_file, sizeof c->config_file, "%s", value);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof OPTS / sizeof OPTS[0]; i++) {
+        const opt_t *o = &OPTS[i];
+        if (strcmp(o->name, n) != 0) continue;
+        char *dst = (char *)c + o->offset;
+        if (o->type == OPT_STR) {
+            if (strlen(value) >= o->size) {
+                snprintf(err, errlen, "value of '%s' is too long", o->name);
+                return -1;
+            }
+            memcpy(dst, value, strlen(value) + 1);
+            return 0;
+        }
+        errno = 0;
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end || v < o->min || v > o->max) {
+            snprintf(err, errlen, "'%s' must be an integer from %d to %d (got '%s')", o->name,
+                     o->min, o->max, value);
+            return -1;
+        }
+        *(int *)(void *)dst = (int)v;
+        return 0;
+    }
+    snprintf(err, errlen, "unknown setting '%s'", name);
+    return -1;
+}
+
+static char *trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    return s;
+}
+
+int config_load_file(config_t *c, const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[1024];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#') continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected 'name = value'", path, lineno);
+            fclose(f);
+            return -1;
+        }
+        *eq = 0;
+        char *name = trim(s), *value = trim(eq + 1);
+        size_t vl = strlen(value);
+        if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
+            value[vl - 1] = 0;
+            value++;
+        }
+        char e2[256];
+        if (config_set(c, name, value, e2, sizeof e2)) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, e2);
+            fclose(f);
+            return -1;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+int config_load_env(config_t *c, char *err, size_t errlen) {
+    for (size_t i = 0; i < sizeof OPTS / sizeof OPTS[0]; i++) {
+        char env[80] = "IMGAPI_";
+        size_t k = strlen(env);
+        for (const char *p = OPTS[i].name; *p && k + 1 < sizeof env; p++) env[k++] = (char)toupper((unsigned char)*p);
+        env[k] = 0;
+        const char *v = getenv(env);
+        if (v && config_set(c, OPTS[i].name, v, err, errlen)) return -1;
+    }
+    return 0;
+}
+
+void config_print_help(FILE *f) {
+    config_t d;
+    config_defaults(&d);
+    fprintf(f, "Options (flag --name-with-dashes, environment IMGAPI_NAME, config file name = value):\n");
+    for (size_t i = 0; i < sizeof OPTS / sizeof OPTS[0]; i++) {
+        const opt_t *o = &OPTS[i];
+        char flag[64];
+        size_t k = 0;
+        for (const char *p = o->name; *p && k + 1 < sizeof flag; p++) flag[k++] = *p == '_' ? '-' : *p;
+        flag[k] = 0;
+        const char *dv = (const char *)&d + o->offset;
+        if (o->type == OPT_STR)
+            fprintf(f, "  --%-26s %s (default: \"%s\")\n", flag, o->help, dv);
+        else
+            fprintf(f, "  --%-26s %s (default: %d)\n", flag, o->help, *(const int *)(const void *)dv);
+    }
+    fprintf(f, "  --%-26s %s\n", "config FILE", "config file to read (also IMGAPI_CONFIG)");
+    fprintf(f, "  price.QUALITY.SIZE = USD    per-image price, e.g. price.high.1024x1024 = 0.036\n");
+}

@@ -1,0 +1,42 @@
+/* config.h - the server's configuration: defaults, then a config file, then IMGAPI_* environment
+ * variables, then command-line flags (later wins). The only mutable global state is a config_t
+ * owned by main. */
+#ifndef IMGAPI_CONFIG_CONFIG_H
+#define IMGAPI_CONFIG_CONFIG_H
+#include "api/pricing.h"
+#include <stdio.h>
+
+typedef struct {
+    char listen[128];
+    char data_dir[512];
+    char config_file[512];
+    char default_model[64];
+    char admin_token[128];
+    char public_base_url[256];
+    int workers;
+    int queue_size;
+    int deadline_seconds;     /* default job deadline */
+    int max_deadline_seconds; /* upper bound for x-timeout-seconds */
+    int rpm;                  /* default requests per minute per key */
+    int concurrency;          /* default concurrent jobs per key */
+    int idempotency_hours;
+    int shutdown_grace_seconds;
+    int max_connections;
+    int connection_timeout_seconds;
+    price_table_t prices;
+} config_t;
+
+void config_defaults(config_t *c);
+/* Applies one "name = value" setting (file/env/flag names are the same, '-' == '_').
+ * Returns 0, or -1 with a reason in err. */
+int config_set(config_t *c, const char *name, const char *value, char *err, size_t errlen);
+/* Reads a config file of "name = value" lines ('#' comments). */
+int config_load_file(config_t *c, const char *path, char *err, size_t errlen);
+/* Applies every IMGAPI_<NAME> variable present in the environment. */
+int config_load_env(config_t *c, char *err, size_t errlen);
+/* Prints the options with their defaults (for --help). */
+void config_print_help(FILE *f);
+/* Is this a known option name? */
+int config_known(const char *name);
+
+#endif

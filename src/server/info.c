@@ -1,0 +1,71 @@
+/* info.c - liveness, readiness, metrics, the model list and the caller's credits. */
+#include "api/pricing.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "server/internal.h"
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum MHD_Result h_healthz(req_t *r) {
+    return respond_json(r, 200, strdup("{\"status\":\"ok\"}"), NULL, 0);
+}
+
+enum MHD_Result h_readyz(req_t *r) {
+    int store_ok = store_ping(r->srv->store) == IMG_OK;
+    int model_ok = registry_ready(r->srv->models);
+    int ok = store_ok && model_ok && !atomic_load(&r->srv->stopping);
+    json_t *j = json_pack("{s:s, s:b, s:b}", "status", ok ? "ready" : "not_ready", "store", store_ok,
+                          "model", model_ok);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    /* 502: a dependency (store or model) cannot serve; load balancers only need "not 200". */
+    return respond_json(r, ok ? 200 : 502, s, NULL, 0);
+}
+
+enum MHD_Result h_metrics(req_t *r) {
+    buf_t b = {0};
+    queue_t *q = r->srv->queue;
+    if (metrics_render(r->srv->metrics, &b, (long)queue_depth(q), (long)queue_running(q),
+                       (long)queue_capacity(q))) {
+        buf_free(&b);
+        return respond_simple_error(r, 500, "internal_error", NULL, "Out of memory.");
+    }
+    return respond(r, 200, "text/plain; version=0.0.4", (char *)b.data, b.len, NULL, 0);
+}
+
+enum MHD_Result h_models(req_t *r) {
+    api_error_t e;
+    store_key_t key;
+    if (req_authenticate(r, &key, &e)) return respond_error(r, &e, NULL, 0);
+    json_t *data = json_array();
+    const registry_t *reg = r->srv->models;
+    const model_profile_t *def = registry_default(reg);
+    json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s, s:s}", "id", REGISTRY_ALIAS, "object",
+                                          "model", "created", 0, "owned_by", "imgapi", "root",
+                                          def->id));
+    for (size_t i = 0; i < registry_count(reg); i++) {
+        const model_profile_t *p = registry_profile(reg, i);
+        if (!store_key_allows(&key, p->id)) continue;
+        json_array_append_new(
+            data, json_pack("{s:s, s:s, s:i, s:s, s:s, s:{s:s, s:s, s:s}}", "id", p->id, "object",
+                            "model", "created", 0, "owned_by", "imgapi", "description",
+                            p->description, "defaults", "size", api_size_name(p->default_size),
+                            "quality", api_quality_name(p->default_quality), "background",
+                            api_background_name(p->default_background)));
+    }
+    json_t *root = json_pack("{s:s, s:o}", "object", "list", "data", data);
+    char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    return respond_json(r, 200, s, NULL, 0);
+}
+
+enum MHD_Result h_user_credits(req_t *r) {
+    api_error_t e;
+    store_key_t key;
+    if (req_authenticate(r, &key, &e)) return respond_error(r, &e, NULL, 0);
+    json_t *root = json_pack("{s:f, s:f}", "credits", (double)key.balance / 1e6, "free-credits", 0.0);
+    char *s = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(root);
+    return respond_json(r, 200, s, NULL, 0);
+}

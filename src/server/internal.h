@@ -1,0 +1,93 @@
+/* internal.h - what the server's source files share: the server state, a request's context,
+ * response helpers and the handlers of the route table. */
+#ifndef IMGAPI_SERVER_INTERNAL_H
+#define IMGAPI_SERVER_INTERNAL_H
+#include "api/error.h"
+#include "common/buf.h"
+#include "config/config.h"
+#include "queue/queue.h"
+#include "queue/registry.h"
+#include "server/metrics.h"
+#include "server/ratelimit.h"
+#include "store/store.h"
+#include <microhttpd.h>
+#include <stdatomic.h>
+
+#define MAX_BODY_BYTES (1024 * 1024)
+#define MAX_DRAIN_BYTES (16 * 1024 * 1024)
+
+typedef struct server server_t;
+struct server {
+    const config_t *cfg;
+    store_t *store;
+    registry_t *models;
+    queue_t *queue;
+    ratelimit_t *limits;
+    metrics_t *metrics;
+    struct MHD_Daemon *daemon;
+    int port;
+    atomic_int stopping;   /* no new generation work is accepted */
+    atomic_int cancel_all; /* waiting handlers cancel their jobs */
+    atomic_int active;     /* generation requests not yet completed (answer not yet sent) */
+};
+
+typedef struct req req_t;
+typedef enum MHD_Result (*handler_fn)(req_t *r);
+
+typedef struct {
+    const char *method;
+    const char *pattern; /* '*' matches one path segment, captured as the parameter */
+    handler_fn handler;
+    const char *label; /* metrics label */
+    api_style_t style;
+    int param_is_model; /* the '*' must name an installed model, else the path is unknown */
+} route_t;
+
+struct req {
+    struct server *srv;
+    struct MHD_Connection *conn;
+    const char *method, *url;
+    const route_t *route;
+    char param[160];
+    buf_t body;
+    size_t body_seen;
+    int too_large;
+    int responded;
+    int counted_active; /* holds one count of server.active until the request completes */
+    char request_id[40];
+    api_style_t style;
+};
+
+typedef struct {
+    const char *name;
+    const char *value;
+} hdr_t;
+
+/* Queues a response; takes ownership of body (malloc'd, may be NULL for empty). */
+enum MHD_Result respond(req_t *r, int status, const char *content_type, char *body, size_t len,
+                        const hdr_t *hdrs, int nhdrs);
+enum MHD_Result respond_json(req_t *r, int status, char *json, const hdr_t *hdrs, int nhdrs);
+enum MHD_Result respond_error(req_t *r, const api_error_t *e, const hdr_t *hdrs, int nhdrs);
+enum MHD_Result respond_simple_error(req_t *r, int status, const char *code, const char *param,
+                                     const char *message);
+const char *req_header(req_t *r, const char *name);
+/* Finds the calling key from x-api-key or Authorization: Bearer; fills err (401/403) on failure. */
+int req_authenticate(req_t *r, store_key_t *key, api_error_t *err);
+/* 1 when the client closed its connection. */
+int req_client_gone(req_t *r);
+
+/* Handlers */
+enum MHD_Result h_healthz(req_t *r);
+enum MHD_Result h_readyz(req_t *r);
+enum MHD_Result h_metrics(req_t *r);
+enum MHD_Result h_models(req_t *r);
+enum MHD_Result h_user_credits(req_t *r);
+enum MHD_Result h_generate_seed(req_t *r);
+enum MHD_Result h_generate_openai(req_t *r);
+enum MHD_Result h_admin_keys_create(req_t *r);
+enum MHD_Result h_admin_keys_list(req_t *r);
+enum MHD_Result h_admin_key_show(req_t *r);
+enum MHD_Result h_admin_key_revoke(req_t *r);
+enum MHD_Result h_admin_key_credits(req_t *r);
+
+#endif

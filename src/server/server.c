@@ -1,0 +1,333 @@
+/* server.c - libmicrohttpd glue: the route table, body collection, responses, start and stop. */
+#include "server/server.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/status.h"
+#include "server/internal.h"
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The route table: adding a route is adding a row. Exact paths come before wildcards. */
+static const route_t ROUTES[] = {
+    {"GET", "/healthz", h_healthz, "healthz", STYLE_SEED, 0},
+    {"GET", "/readyz", h_readyz, "readyz", STYLE_SEED, 0},
+    {"GET", "/metrics", h_metrics, "metrics", STYLE_SEED, 0},
+    {"GET", "/v1/models", h_models, "models", STYLE_OPENAI, 0},
+    {"GET", "/v1/get-user-credits", h_user_credits, "credits", STYLE_SEED, 0},
+    {"POST", "/v1/images/generations", h_generate_openai, "images_generations", STYLE_OPENAI, 0},
+    {"POST", "/v1/*", h_generate_seed, "v1_model", STYLE_SEED, 1},
+    {"POST", "/admin/keys", h_admin_keys_create, "admin", STYLE_SEED, 0},
+    {"GET", "/admin/keys", h_admin_keys_list, "admin", STYLE_SEED, 0},
+    {"GET", "/admin/keys/*", h_admin_key_show, "admin", STYLE_SEED, 0},
+    {"POST", "/admin/keys/*/revoke", h_admin_key_revoke, "admin", STYLE_SEED, 0},
+    {"POST", "/admin/keys/*/credits", h_admin_key_credits, "admin", STYLE_SEED, 0},
+};
+#define NROUTES (sizeof ROUTES / sizeof ROUTES[0])
+
+/* Matches path against pattern; copies the '*' segment into param. */
+static int match(const char *pattern, const char *path, char *param, size_t plen) {
+    while (*pattern && *path) {
+        if (*pattern == '*') {
+            const char *end = strchr(path, '/');
+            size_t n = end ? (size_t)(end - path) : strlen(path);
+            if (n == 0 || n >= plen) return 0;
+            memcpy(param, path, n);
+            param[n] = 0;
+            path += n;
+            pattern++;
+        } else if (*pattern++ != *path++) {
+            return 0;
+        }
+    }
+    return !*pattern && !*path;
+}
+
+const char *req_header(req_t *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+enum MHD_Result respond(req_t *r, int status, const char *content_type, char *body, size_t len,
+                        const hdr_t *hdrs, int nhdrs) {
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body ? body : (char *)"",
+                                        body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    if (content_type) MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "x-request-id", r->request_id);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    for (int i = 0; i < nhdrs; i++) MHD_add_response_header(resp, hdrs[i].name, hdrs[i].value);
+    enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    r->responded = 1;
+    metrics_request(r->srv->metrics, r->route ? r->route->label : "unknown", status);
+    return rc;
+}
+
+enum MHD_Result respond_json(req_t *r, int status, char *json, const hdr_t *hdrs, int nhdrs) {
+    if (!json) return respond(r, 500, "text/plain", NULL, 0, hdrs, nhdrs);
+    return respond(r, status, "application/json", json, strlen(json), hdrs, nhdrs);
+}
+
+enum MHD_Result respond_error(req_t *r, const api_error_t *e, const hdr_t *hdrs, int nhdrs) {
+    return respond_json(r, e->status, api_error_json(e, r->style), hdrs, nhdrs);
+}
+
+enum MHD_Result respond_simple_error(req_t *r, int status, const char *code, const char *param,
+                                     const char *message) {
+    api_error_t e;
+    api_error_set(&e, status, code, param, "%s", message);
+    return respond_error(r, &e, NULL, 0);
+}
+
+int req_authenticate(req_t *r, store_key_t *key, api_error_t *err) {
+    const char *k = req_header(r, "x-api-key");
+    const char *auth = req_header(r, "Authorization");
+    if ((!k || !*k) && auth) {
+        if (strncasecmp(auth, "Bearer ", 7) == 0) k = auth + 7;
+        while (k && *k == ' ') k++;
+    }
+    if (!k || !*k) {
+        api_error_set(err, 401, "missing_api_key", NULL,
+                      "Missing API key: send it in the x-api-key header or as Authorization: "
+                      "Bearer KEY.");
+        return -1;
+    }
+    int rc = store_key_authenticate(r->srv->store, k, key);
+    if (rc == IMG_OK) return 0;
+    if (rc == IMG_EDENIED) {
+        api_error_set(err, 403, "key_revoked", NULL, "This API key has been revoked.");
+    } else if (rc == IMG_ENOTFOUND) {
+        api_error_set(err, 401, "invalid_api_key", NULL, "Invalid API key.");
+    } else {
+        api_error_set(err, 500, "internal_error", NULL, "The key store is unavailable.");
+    }
+    return -1;
+}
+
+int req_client_gone(req_t *r) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) return 0;
+    struct pollfd p = {.fd = ci->connect_fd, .events = POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0) return 0;
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) return 1;
+    if (p.revents & POLLRDHUP) {
+        char c;
+        return recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+    }
+    return 0;
+}
+
+static int content_type_ok(req_t *r) {
+    const char *ct = req_header(r, "Content-Type");
+    if (!ct) return 0;
+    size_t n = strlen("application/json");
+    if (strncasecmp(ct, "application/json", n) != 0) return 0;
+    return ct[n] == 0 || ct[n] == ';' || ct[n] == ' ';
+}
+
+static enum MHD_Result dispatch(req_t *r) {
+    char allow[64] = "";
+    int path_known = 0;
+    for (size_t i = 0; i < NROUTES; i++) {
+        char param[sizeof r->param] = "";
+        if (!match(ROUTES[i].pattern, r->url, param, sizeof param)) continue;
+        if (ROUTES[i].param_is_model && !registry_find(r->srv->models, param)) continue;
+        path_known = 1;
+        if (strcmp(ROUTES[i].method, r->method) == 0) {
+            r->route = &ROUTES[i];
+            r->style = ROUTES[i].style;
+            memcpy(r->param, param, sizeof param);
+            return ROUTES[i].handler(r);
+        }
+        if (!strstr(allow, ROUTES[i].method)) {
+            if (allow[0]) strcat(allow, ", ");
+            strcat(allow, ROUTES[i].method);
+        }
+    }
+    if (path_known) {
+        hdr_t h = {"Allow", allow};
+        api_error_t e;
+        api_error_set(&e, 405, "method_not_allowed", NULL, "Method %s is not allowed here; use %s.",
+                      r->method, allow);
+        return respond_error(r, &e, &h, 1);
+    }
+    if (strncmp(r->url, "/v1/", 4) == 0 && !strchr(r->url + 4, '/'))
+        return respond_simple_error(r, 404, "model_not_found", NULL,
+                                    "Model not found: no installed model has this name.");
+    return respond_simple_error(r, 404, "not_found", NULL, "Not found.");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls) {
+    (void)version;
+    server_t *srv = cls;
+    req_t *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r) return MHD_NO;
+        r->srv = srv;
+        r->conn = conn;
+        r->method = method;
+        r->url = url;
+        if (crypto_uuid4(r->request_id)) snprintf(r->request_id, sizeof r->request_id, "req");
+        *con_cls = r;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > MAX_DRAIN_BYTES) {
+            r->too_large = 1;
+            return respond_simple_error(r, 413, "body_too_large", NULL,
+                                        "The request body is larger than 1 MiB.");
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        r->body_seen += n;
+        if (r->responded) return MHD_YES;
+        if (r->body_seen > MAX_BODY_BYTES) {
+            r->too_large = 1;
+            buf_free(&r->body);
+            if (r->body_seen > MAX_DRAIN_BYTES)
+                return respond_simple_error(r, 413, "body_too_large", NULL,
+                                            "The request body is larger than 1 MiB.");
+            return MHD_YES;
+        }
+        if (buf_append(&r->body, upload, n)) return MHD_NO;
+        return MHD_YES;
+    }
+    if (r->responded) return MHD_YES;
+    if (r->too_large)
+        return respond_simple_error(r, 413, "body_too_large", NULL,
+                                    "The request body is larger than 1 MiB.");
+    if (strcmp(method, "POST") == 0 && strncmp(url, "/admin/", 7) != 0 && !content_type_ok(r)) {
+        /* Only generation routes take JSON bodies; check the route exists first so that unknown
+         * paths still answer 404. */
+        char param[sizeof r->param];
+        int gen = match("/v1/images/generations", url, param, sizeof param) ||
+                  (match("/v1/*", url, param, sizeof param) && registry_find(srv->models, param));
+        if (gen) {
+            r->style = strcmp(url, "/v1/images/generations") == 0 ? STYLE_OPENAI : STYLE_SEED;
+            r->route = NULL;
+            for (size_t i = 0; i < NROUTES; i++)
+                if (strcmp(ROUTES[i].method, "POST") == 0 &&
+                    match(ROUTES[i].pattern, url, param, sizeof param))
+                    r->route = &ROUTES[i];
+            return respond_simple_error(r, 400, "invalid_content_type", NULL,
+                                        "Content-Type must be application/json.");
+        }
+    }
+    return dispatch(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)conn;
+    (void)toe;
+    req_t *r = *con_cls;
+    if (!r) return;
+    if (r->counted_active) atomic_fetch_sub(&((server_t *)cls)->active, 1);
+    buf_free(&r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len, char *err,
+                        size_t errlen) {
+    char host[128];
+    const char *colon = strrchr(listen, ':');
+    if (!colon) {
+        snprintf(err, errlen, "listen address '%s' is not HOST:PORT", listen);
+        return -1;
+    }
+    size_t hl = (size_t)(colon - listen);
+    if (hl >= sizeof host) hl = sizeof host - 1;
+    memcpy(host, listen, hl);
+    host[hl] = 0;
+    if (host[0] == '[' && hl > 1 && host[hl - 1] == ']') {
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = 0;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+    struct addrinfo *res;
+    int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);
+    if (rc) {
+        snprintf(err, errlen, "cannot resolve listen address '%s': %s", listen, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+int server_start(const config_t *cfg, store_t *store, registry_t *models, server_t **out,
+                 char *err, size_t errlen) {
+    server_t *s = calloc(1, sizeof *s);
+    if (!s) return IMG_ENOMEM;
+    s->cfg = cfg;
+    s->store = store;
+    s->models = models;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    if (parse_listen(cfg->listen, &ss, &sslen, err, errlen)) {
+        free(s);
+        return IMG_EINVAL;
+    }
+    if (metrics_create(&s->metrics) || ratelimit_create(&s->limits) ||
+        queue_create(models, cfg->workers, cfg->queue_size, &s->queue)) {
+        snprintf(err, errlen, "cannot start the worker pool");
+        server_stop(s);
+        return IMG_ENOMEM;
+    }
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC;
+    if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, errlen, "cannot listen on %s (address in use or not permitted)", cfg->listen);
+        server_stop(s);
+        return IMG_EIO;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : 0;
+    *out = s;
+    return IMG_OK;
+}
+
+int server_port(const server_t *s) { return s->port; }
+
+void server_stop(server_t *s) {
+    if (!s) return;
+    atomic_store(&s->stopping, 1);
+    if (s->daemon) {
+        MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+        if (fd != MHD_INVALID_SOCKET) close(fd);
+        double until = clock_mono() + s->cfg->shutdown_grace_seconds;
+        while (atomic_load(&s->active) > 0 && clock_mono() < until) usleep(20000);
+        /* Past the grace period: waiting handlers cancel their jobs, release their credits and
+         * answer; give their answers a moment to go out before the connections close. */
+        atomic_store(&s->cancel_all, 1);
+        until = clock_mono() + 5.0;
+        while (atomic_load(&s->active) > 0 && clock_mono() < until) usleep(10000);
+        MHD_stop_daemon(s->daemon);
+    }
+    queue_free(s->queue);
+    ratelimit_free(s->limits);
+    metrics_free(s->metrics);
+    free(s);
+}
