@@ -1,0 +1,164 @@
+/* cmd_generate.c - `imgapi models` and `imgapi generate`: the engine without a server. */
+#include "api/params.h"
+#include "cli/cli.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/status.h"
+#include "queue/queue.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_models(int argc, char **argv, const cli_env_t *env) {
+    config_t cfg;
+    config_defaults(&cfg);
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 0, NULL, NULL, 0);
+    if (rc) return rc;
+    registry_t *reg;
+    char err[512];
+    if (registry_create(env->backends, env->nbackends, cfg.default_model, &reg, err, sizeof err)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        return 1;
+    }
+    printf("%-24s %-10s %-8s %-12s %s\n", "ID", "SIZE", "QUALITY", "BACKGROUND", "DESCRIPTION");
+    for (size_t i = 0; i < registry_count(reg); i++) {
+        const model_profile_t *p = registry_profile(reg, i);
+        printf("%-24s %-10s %-8s %-12s %s%s\n", p->id, api_size_name(p->default_size),
+               api_quality_name(p->default_quality), api_background_name(p->default_background),
+               p->description, p == registry_default(reg) ? " (default: gpt-image-1-mini)" : "");
+    }
+    registry_free(reg);
+    return 0;
+}
+
+static int pick(const char *flag, const char *v, const char *const *names, int n, int *out) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v, names[i])) {
+            *out = i;
+            return 0;
+        }
+    fprintf(stderr, "imgapi: invalid --%s '%s'\n", flag, v);
+    return 2;
+}
+
+int cmd_generate(int argc, char **argv, const cli_env_t *env) {
+    config_t cfg;
+    config_defaults(&cfg);
+    /* -o FILE is the one short option; rewrite it to --out. */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-o")) argv[i] = "--out";
+    static const char *const extra[] = {"out", "size", "quality", "format", "seed", "model",
+                                        "background", "compression", "negative-prompt"};
+    const char *v[9] = {0};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 9);
+    if (rc) return rc;
+    if (npos != 1) {
+        fprintf(stderr, "usage: imgapi generate \"PROMPT\" [-o FILE] [--size S] [--quality Q] "
+                        "[--format png|jpeg|webp] [--seed N] [--model M] [--background B]\n");
+        return 2;
+    }
+    static const char *const SIZES[] = {"auto", "1024x1024", "1536x1024", "1024x1536"};
+    static const char *const QUALS[] = {"auto", "low", "medium", "high"};
+    static const char *const FMTS[] = {"png", "jpeg", "webp"};
+    static const char *const BGS[] = {"auto", "opaque", "transparent"};
+    int size = 0, quality = 0, format = 0, bg = 0, compression = 100;
+    if ((v[1] && (rc = pick("size", v[1], SIZES, 4, &size))) ||
+        (v[2] && (rc = pick("quality", v[2], QUALS, 4, &quality))) ||
+        (v[3] && (rc = pick("format", v[3], FMTS, 3, &format))) ||
+        (v[6] && (rc = pick("background", v[6], BGS, 3, &bg))))
+        return rc;
+    if (v[7]) compression = atoi(v[7]);
+    if (compression < 0 || compression > 100) {
+        fprintf(stderr, "imgapi: --compression must be 0..100\n");
+        return 2;
+    }
+    uint32_t seed;
+    if (v[4]) {
+        char *end;
+        unsigned long long s = strtoull(v[4], &end, 10);
+        if (*end || end == v[4] || s > 4294967295ULL) {
+            fprintf(stderr, "imgapi: --seed must be an integer from 0 to 4294967295\n");
+            return 2;
+        }
+        seed = (uint32_t)s;
+    } else if (crypto_random(&seed, sizeof seed)) {
+        seed = (uint32_t)clock_wall();
+    }
+
+    char err[512];
+    registry_t *reg;
+    if (registry_create(env->backends, env->nbackends, cfg.default_model, &reg, err, sizeof err)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        return 1;
+    }
+    const model_profile_t *m = registry_find(reg, v[5] ? v[5] : REGISTRY_ALIAS);
+    if (!m) {
+        fprintf(stderr, "imgapi: model '%s' is not installed\n", v[5]);
+        registry_free(reg);
+        return 1;
+    }
+    if (bg == BACKGROUND_TRANSPARENT && format == FORMAT_JPEG) {
+        fprintf(stderr, "imgapi: a transparent background needs --format png or webp\n");
+        registry_free(reg);
+        return 2;
+    }
+    job_spec_t spec = {
+        .prompt = pos[0],
+        .negative_prompt = v[8] ? v[8] : "",
+        .quality = quality ? (api_quality_t)quality : m->default_quality,
+        .background = bg ? (api_background_t)bg : m->default_background,
+        .format = (api_format_t)format,
+        .compression = compression,
+        .n = 1,
+        .seed = seed,
+        .deadline = clock_mono() + 86400.0,
+    };
+    if (spec.background == BACKGROUND_TRANSPARENT && format == FORMAT_JPEG) spec.background = BACKGROUND_OPAQUE;
+    snprintf(spec.model_id, sizeof spec.model_id, "%s", m->id);
+    api_size_dims(size ? (api_size_t)size : m->default_size, &spec.width, &spec.height);
+
+    queue_t *q = NULL;
+    job_t *job = NULL;
+    rc = queue_create(reg, 1, 1, &q);
+    if (!rc) rc = job_create(&spec, "cli", &job);
+    if (!rc) rc = queue_submit(q, job);
+    if (rc) {
+        fprintf(stderr, "imgapi: cannot start the generation: %s\n", img_status_str(rc));
+        job_release(job);
+        queue_free(q);
+        registry_free(reg);
+        return 1;
+    }
+    job_state_t st;
+    while ((st = job_wait(job, 1.0)) < JOB_DONE) {
+    }
+    int status = 0;
+    if (st == JOB_DONE) {
+        int n;
+        const job_image_t *img = job_images(job, &n);
+        char def[64];
+        snprintf(def, sizeof def, "imgapi-%u.%s", seed, FMTS[format]);
+        const char *path = v[0] ? v[0] : def;
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(img[0].data, 1, img[0].len, f) != img[0].len) {
+            fprintf(stderr, "imgapi: cannot write %s\n", path);
+            status = 1;
+        } else {
+            printf("%s\n", path);
+        }
+        if (f && fclose(f)) status = 1;
+    } else {
+        const char *msg;
+        job_error(job, &msg);
+        fprintf(stderr, "imgapi: generation failed: %s\n", msg);
+        status = 1;
+    }
+    job_release(job);
+    queue_free(q);
+    registry_free(reg);
+    return status;
+}

@@ -1,0 +1,75 @@
+/* cmd_serve.c - `imgapi serve`: open the store, release orphaned reservations, load the model
+ * registry, serve until SIGTERM/SIGINT, then stop gracefully. */
+#include "cli/cli.h"
+#include "common/status.h"
+#include "server/server.h"
+#include "store/store.h"
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static int has_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv, const cli_env_t *env) {
+    config_t cfg;
+    config_defaults(&cfg);
+    if (has_help(argc, argv)) {
+        printf("usage: imgapi serve [options]\n\n");
+        config_print_help(stdout);
+        return 0;
+    }
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 0, NULL, NULL, 0);
+    if (rc) return rc;
+
+    /* Block the stop signals before any thread starts, so that only sigwait below sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[512];
+    registry_t *models = NULL;
+    if (registry_create(env->backends, env->nbackends, cfg.default_model, &models, err, sizeof err)) {
+        fprintf(stderr, "imgapi: cannot serve: %s\n", err);
+        return 1;
+    }
+    store_t *store;
+    if (cli_open_store(&cfg, &store)) {
+        registry_free(models);
+        return 1;
+    }
+    int orphans = 0;
+    if (store_release_orphans(store, &orphans)) {
+        fprintf(stderr, "imgapi: cannot release reservations left by a previous run\n");
+        store_close(store);
+        registry_free(models);
+        return 1;
+    }
+    server_t *srv;
+    if (server_start(&cfg, store, models, &srv, err, sizeof err)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        store_close(store);
+        registry_free(models);
+        return 1;
+    }
+    fprintf(stderr, "imgapi: serving %zu model(s), default '%s', on http://%s (port %d)%s\n",
+            registry_count(models), registry_default(models)->id, cfg.listen, server_port(srv),
+            orphans ? "; released reservations of a previous run" : "");
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "imgapi: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    server_stop(srv);
+    store_close(store);
+    registry_free(models);
+    fprintf(stderr, "imgapi: stopped\n");
+    return 0;
+}
