@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the unit tests and the black-box HTTP tests against one build directory and prints
+# one closing line: "N passed, N failed".
+set -u
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+cd "$root"
+py=/usr/bin/python3
+passed=0; failed=0
+tally() { # reads the runner's closing line from a log
+    local line
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+    if [ -z "$line" ]; then failed=$((failed + 1)); return; fi
+    passed=$((passed + $(echo "$line" | awk '{print $1}')))
+    failed=$((failed + $(echo "$line" | awk '{print $3}')))
+}
+mkdir -p tests/out
+echo "== unit tests ($build)"
+"$build/unit_tests" 2>&1 | tee tests/out/unit.log
+tally tests/out/unit.log
+echo "== API tests ($build)"
+IMGAPI_BIN="$root/$build/imgapi-testserver" IMGAPI_PROD_BIN="$root/$build/imgapi" \
+    "$py" tests/api/run.py 2>&1 | tee tests/out/api.log
+tally tests/out/api.log
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

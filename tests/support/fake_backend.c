@@ -1,0 +1,96 @@
+/* fake_backend.c - the deterministic test generator (see fake_backend.h). */
+#include "tests/support/fake_backend.h"
+#include "common/status.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int fb_list(void *ctx, model_profile_t **out, size_t *n, char *err, size_t errlen) {
+    (void)ctx;
+    (void)err;
+    (void)errlen;
+    model_profile_t *p = calloc(2, sizeof *p);
+    if (!p) return IMG_ENOMEM;
+    strcpy(p[0].id, "test-model");
+    strcpy(p[0].description, "deterministic test generator");
+    p[0].default_size = SIZE_1024x1024;
+    p[0].default_quality = QUALITY_MEDIUM;
+    p[0].default_background = BACKGROUND_OPAQUE;
+    strcpy(p[1].id, "test-model-2");
+    strcpy(p[1].description, "second test model");
+    p[1].default_size = SIZE_1536x1024;
+    p[1].default_quality = QUALITY_LOW;
+    p[1].default_background = BACKGROUND_TRANSPARENT;
+    *out = p;
+    *n = 2;
+    return IMG_OK;
+}
+
+static int fb_load(void *ctx, const char *id, void **model, char *err, size_t errlen) {
+    (void)ctx;
+    (void)err;
+    (void)errlen;
+    *model = strdup(id);
+    return *model ? IMG_OK : IMG_ENOMEM;
+}
+
+static int fb_count_tokens(void *model, const char *prompt) {
+    (void)model;
+    int n = 2, in_word = 0;
+    for (const char *p = prompt; *p; p++) {
+        int sp = *p == ' ' || *p == '\t' || *p == '\n';
+        if (!sp && !in_word) n++;
+        in_word = !sp;
+    }
+    return n;
+}
+
+static uint32_t fnv(const char *s, uint32_t h) {
+    while (*s) h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+static int fb_generate(void *model, const gen_params_t *p, gen_progress_fn progress, void *user,
+                       img_t *out) {
+    (void)model;
+    if (strstr(p->prompt, "[fail]")) return IMG_EMODEL;
+    const char *ms = getenv("IMGAPI_TEST_STEP_MS");
+    long step_ms = ms ? atol(ms) : 0;
+    for (int step = 1; step <= 4; step++) {
+        if (step_ms > 0) {
+            struct timespec ts = {step_ms / 1000, (step_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (progress(user, step, 4)) return IMG_ECANCELLED;
+    }
+    /* Native resolution: 256 on the long side at the requested aspect. */
+    int w = p->width >= p->height ? 256 : 256 * p->width / p->height;
+    int h = p->height >= p->width ? 256 : 256 * p->height / p->width;
+    int rc = img_alloc(out, w, h, 3);
+    if (rc) return rc;
+    uint32_t hash = fnv(p->prompt, 2166136261u ^ p->seed);
+    uint8_t bg[3] = {(uint8_t)(hash), (uint8_t)(hash >> 8), (uint8_t)(hash >> 16)};
+    uint8_t fg[3] = {(uint8_t)(255 - bg[0]), (uint8_t)(255 - bg[1]), (uint8_t)(255 - bg[2])};
+    float r = (float)(w < h ? w : h) * 0.3f;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float dx = (float)x - w / 2.f, dy = (float)y - h / 2.f;
+            int in = dx * dx + dy * dy < r * r;
+            for (int k = 0; k < 3; k++) out->pixels[((size_t)y * w + x) * 3 + k] = in ? fg[k] : bg[k];
+        }
+    return IMG_OK;
+}
+
+static void fb_unload(void *model) { free(model); }
+
+static const gen_backend_t FAKE = {
+    .name = "test",
+    .ctx = NULL,
+    .list = fb_list,
+    .load = fb_load,
+    .count_tokens = fb_count_tokens,
+    .generate = fb_generate,
+    .unload = fb_unload,
+};
+
+const gen_backend_t *fake_backend(void) { return &FAKE; }

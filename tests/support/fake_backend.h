@@ -1,0 +1,12 @@
+/* fake_backend.h - a deterministic test generator (tests only): draws a disc whose colours
+ * derive from the prompt and seed, in 4 "steps" that honour cancellation. Behaviour knobs for
+ * tests, from the environment:
+ *   IMGAPI_TEST_STEP_MS   milliseconds each step sleeps (default 0)
+ *   a prompt containing "[fail]" makes generation fail (tests the 502 path). */
+#ifndef IMGAPI_TESTS_FAKE_BACKEND_H
+#define IMGAPI_TESTS_FAKE_BACKEND_H
+#include "queue/generator.h"
+
+const gen_backend_t *fake_backend(void);
+
+#endif

@@ -1,0 +1,143 @@
+/* test_image.c - resampling, matting and the three encoders (decoded back to check them). */
+#include "common/status.h"
+#include "image/image.h"
+#include "tests/unit/harness.h"
+#include <stdio.h>
+#include <jpeglib.h>
+#include <png.h>
+#include <stdlib.h>
+#include <string.h>
+#include <webp/decode.h>
+
+static void fill(img_t *im) {
+    for (int y = 0; y < im->height; y++)
+        for (int x = 0; x < im->width; x++)
+            for (int k = 0; k < im->channels; k++)
+                im->pixels[((size_t)y * im->width + x) * im->channels + k] =
+                    (uint8_t)(k == 3 ? 255 : (x * 3 + y * 5 + k * 40) & 255);
+}
+
+void test_image_resize(void) {
+    img_t a, b;
+    CHECK(img_alloc(&a, 64, 48, 3) == IMG_OK);
+    memset(a.pixels, 77, 64 * 48 * 3);
+    CHECK(img_resize(&a, 1024, 1536, &b) == IMG_OK);
+    CHECK(b.width == 1024 && b.height == 1536 && b.channels == 3);
+    int flat = 1;
+    for (size_t i = 0; i < (size_t)1024 * 1536 * 3; i++) flat &= b.pixels[i] == 77;
+    CHECK(flat); /* a flat image stays flat: weights are normalised */
+    img_free(&b);
+    CHECK(img_resize(&a, 7, 5, &b) == IMG_OK && b.width == 7 && b.height == 5);
+    img_free(&b);
+    img_free(&a);
+    CHECK(img_alloc(&a, 0, 10, 3) == IMG_EINVAL);
+}
+
+static int decode_png(const uint8_t *data, size_t len, int *w, int *h, int *ch) {
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&im, data, len)) return -1;
+    *w = (int)im.width;
+    *h = (int)im.height;
+    *ch = PNG_IMAGE_SAMPLE_CHANNELS(im.format);
+    png_image_free(&im);
+    return 0;
+}
+
+void test_image_encode_png(void) {
+    img_t a;
+    CHECK(img_alloc(&a, 300, 200, 3) == IMG_OK);
+    fill(&a);
+    uint8_t *d9, *d0;
+    size_t n9, n0;
+    CHECK(img_encode(&a, IMG_FMT_PNG, 100, &d9, &n9) == IMG_OK);
+    CHECK(img_encode(&a, IMG_FMT_PNG, 0, &d0, &n0) == IMG_OK);
+    CHECK(n9 < n0); /* 100 = most effort = smallest file */
+    int w, h, ch;
+    CHECK(decode_png(d9, n9, &w, &h, &ch) == 0 && w == 300 && h == 200 && ch == 3);
+    /* lossless: decode and compare */
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    CHECK(png_image_begin_read_from_memory(&im, d0, n0));
+    im.format = PNG_FORMAT_RGB;
+    uint8_t *px = malloc(PNG_IMAGE_SIZE(im));
+    CHECK(png_image_finish_read(&im, NULL, px, 0, NULL));
+    CHECK(memcmp(px, a.pixels, 300 * 200 * 3) == 0);
+    free(px);
+    free(d9);
+    free(d0);
+    img_free(&a);
+    CHECK(img_alloc(&a, 10, 10, 4) == IMG_OK);
+    fill(&a);
+    CHECK(img_encode(&a, IMG_FMT_PNG, 50, &d9, &n9) == IMG_OK);
+    CHECK(decode_png(d9, n9, &w, &h, &ch) == 0 && ch == 4);
+    free(d9);
+    img_free(&a);
+}
+
+void test_image_encode_jpeg_webp(void) {
+    img_t a;
+    CHECK(img_alloc(&a, 128, 96, 3) == IMG_OK);
+    fill(&a);
+    uint8_t *hi, *lo;
+    size_t nh, nl;
+    CHECK(img_encode(&a, IMG_FMT_JPEG, 100, &hi, &nh) == IMG_OK);
+    CHECK(img_encode(&a, IMG_FMT_JPEG, 10, &lo, &nl) == IMG_OK);
+    CHECK(nl < nh && hi[0] == 0xFF && hi[1] == 0xD8);
+    struct jpeg_decompress_struct d;
+    struct jpeg_error_mgr jerr;
+    d.err = jpeg_std_error(&jerr);
+    jpeg_create_decompress(&d);
+    jpeg_mem_src(&d, hi, nh);
+    CHECK(jpeg_read_header(&d, TRUE) == JPEG_HEADER_OK);
+    CHECK(d.image_width == 128 && d.image_height == 96);
+    jpeg_destroy_decompress(&d);
+    free(hi);
+    free(lo);
+    CHECK(img_encode(&a, IMG_FMT_WEBP, 90, &hi, &nh) == IMG_OK);
+    CHECK(img_encode(&a, IMG_FMT_WEBP, 20, &lo, &nl) == IMG_OK);
+    int w, h;
+    CHECK(WebPGetInfo(hi, nh, &w, &h) && w == 128 && h == 96);
+    CHECK(nl < nh);
+    free(hi);
+    free(lo);
+    /* 100 is lossless: decodes to the same pixels */
+    CHECK(img_encode(&a, IMG_FMT_WEBP, 100, &hi, &nh) == IMG_OK);
+    uint8_t *dec = WebPDecodeRGB(hi, nh, &w, &h);
+    CHECK(dec && memcmp(dec, a.pixels, 128 * 96 * 3) == 0);
+    WebPFree(dec);
+    free(hi);
+    img_free(&a);
+    /* JPEG has no alpha */
+    CHECK(img_alloc(&a, 8, 8, 4) == IMG_OK);
+    CHECK(img_encode(&a, IMG_FMT_JPEG, 90, &hi, &nh) == IMG_EINVAL);
+    CHECK(img_encode(&a, IMG_FMT_WEBP, 90, &hi, &nh) == IMG_OK);
+    WebPBitstreamFeatures f;
+    CHECK(WebPGetFeatures(hi, nh, &f) == VP8_STATUS_OK && f.has_alpha);
+    free(hi);
+    img_free(&a);
+}
+
+void test_image_matte(void) {
+    /* A red disc (with a blue-background hole) on blue. */
+    img_t a, m;
+    CHECK(img_alloc(&a, 100, 100, 3) == IMG_OK);
+    for (int y = 0; y < 100; y++)
+        for (int x = 0; x < 100; x++) {
+            int dx = x - 50, dy = y - 50, d2 = dx * dx + dy * dy;
+            int in = d2 < 30 * 30 && d2 >= 8 * 8;
+            uint8_t *p = a.pixels + ((size_t)y * 100 + x) * 3;
+            p[0] = in ? 220 : 20;
+            p[1] = 30;
+            p[2] = in ? 30 : 200;
+        }
+    CHECK(img_matte(&a, &m) == IMG_OK && m.channels == 4);
+    CHECK(m.pixels[(5 * 100 + 5) * 4 + 3] == 0);        /* corner: background */
+    CHECK(m.pixels[(50 * 100 + 50) * 4 + 3] == 0);      /* the hole stays transparent */
+    CHECK(m.pixels[(50 * 100 + 70) * 4 + 3] == 255);    /* inside the ring */
+    CHECK(m.pixels[(50 * 100 + 70) * 4 + 0] == 220);    /* colour kept */
+    img_free(&m);
+    img_free(&a);
+}
