@@ -111,7 +111,7 @@ int cli_open_store(const config_t *cfg, store_t **out) {
     }
     char path[600], err[512];
     snprintf(path, sizeof path, "%s/imgapi.db", cfg->data_dir);
-    if (store_open(path, out, err, sizeof err)) {
+    if (store_open(path, cfg->store_busy_timeout_ms, out, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
         return 1;
     }

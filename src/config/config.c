@@ -37,6 +37,7 @@ static const opt_t OPTS[] = {
     I(shutdown_grace_seconds, 0, 3600, "how long SIGTERM waits for running jobs"),
     I(max_connections, 1, 100000, "simultaneous HTTP connections"),
     I(connection_timeout_seconds, 1, 3600, "idle connection timeout"),
+    I(store_busy_timeout_ms, 1, 600000, "how long a store write waits for a lock held elsewhere"),
 };
 
 void config_defaults(config_t *c) {
@@ -53,6 +54,7 @@ void config_defaults(config_t *c) {
     c->shutdown_grace_seconds = 30;
     c->max_connections = 512;
     c->connection_timeout_seconds = 60;
+    c->store_busy_timeout_ms = 5000;
     price_table_default(&c->prices);
 }
 

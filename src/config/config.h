@@ -23,6 +23,7 @@ typedef struct {
     int shutdown_grace_seconds;
     int max_connections;
     int connection_timeout_seconds;
+    int store_busy_timeout_ms; /* how long a store write waits for a lock held elsewhere */
     price_table_t prices;
 } config_t;
 

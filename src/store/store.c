@@ -11,7 +11,7 @@ struct store {
     void *impl;
 };
 
-int store_open(const char *where, store_t **out, char *err, size_t errlen) {
+int store_open(const char *where, int busy_ms, store_t **out, char *err, size_t errlen) {
     store_t *s = calloc(1, sizeof *s);
     if (!s) return IMG_ENOMEM;
     int rc;
@@ -19,7 +19,7 @@ int store_open(const char *where, store_t **out, char *err, size_t errlen) {
         snprintf(err, errlen, "the PostgreSQL store is not built into this version");
         rc = IMG_EUNSUPPORTED;
     } else {
-        rc = store_sqlite_open(where, &s->ops, &s->impl, err, errlen);
+        rc = store_sqlite_open(where, busy_ms, &s->ops, &s->impl, err, errlen);
     }
     if (rc) {
         free(s);

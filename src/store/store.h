@@ -59,8 +59,9 @@ typedef struct {
 } store_ops_t;
 
 /* Opens a store: a path (SQLite file, created with its schema) or, later, a postgres:// URL.
+ * busy_ms: how long a write waits for another writer's lock before failing with IMG_ESTORE.
  * On failure returns an error and writes a reason into err. Free with store_close. */
-int store_open(const char *where, store_t **out, char *err, size_t errlen);
+int store_open(const char *where, int busy_ms, store_t **out, char *err, size_t errlen);
 void store_close(store_t *s);
 int store_ping(store_t *s);
 
@@ -99,7 +100,7 @@ int store_usage_count(store_t *s, const char *key_id, int64_t *requests, int64_t
 int store_key_allows(const store_key_t *k, const char *model);
 
 /* Backends */
-int store_sqlite_open(const char *path, const store_ops_t **ops, void **impl, char *err,
-                      size_t errlen);
+int store_sqlite_open(const char *path, int busy_ms, const store_ops_t **ops, void **impl,
+                      char *err, size_t errlen);
 
 #endif

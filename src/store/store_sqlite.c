@@ -462,8 +462,8 @@ static const store_ops_t SQLITE_OPS = {
     .usage_count = sq_usage_count,
 };
 
-int store_sqlite_open(const char *path, const store_ops_t **ops, void **impl, char *err,
-                      size_t errlen) {
+int store_sqlite_open(const char *path, int busy_ms, const store_ops_t **ops, void **impl,
+                      char *err, size_t errlen) {
     sq_t *q = calloc(1, sizeof *q);
     if (!q) return IMG_ENOMEM;
     if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -474,7 +474,7 @@ int store_sqlite_open(const char *path, const store_ops_t **ops, void **impl, ch
         free(q);
         return IMG_ESTORE;
     }
-    sqlite3_busy_timeout(q->db, 10000);
+    sqlite3_busy_timeout(q->db, busy_ms > 0 ? busy_ms : 5000);
     pthread_mutex_init(&q->mu, NULL);
     if (sq_exec(q, "PRAGMA journal_mode=WAL") || sq_exec(q, "PRAGMA synchronous=FULL") ||
         sq_exec(q, "PRAGMA foreign_keys=ON") || sq_exec(q, SCHEMA)) {

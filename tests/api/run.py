@@ -376,6 +376,32 @@ def test_client_disconnect_cancels_job():
         s.cleanup()
 
 
+@test
+def test_500_store_unavailable_loses_nothing():
+    import sqlite3
+    s = Server(args=["--store-busy-timeout-ms", "200"]).start()
+    try:
+        key = s.new_key("1")
+        # Another process holds the database's write lock: the ledger cannot be written.
+        db = sqlite3.connect(os.path.join(s.data_dir, "imgapi.db"), timeout=5, isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        try:
+            r = s.post("/v1/gpt-image-1-mini", {"prompt": "x"}, key)
+            j = seed_error(r, 500, "internal_error")
+            assert "SQL" not in j["error"] and "imgapi.db" not in j["error"] and "/" not in j["error"]
+            r = s.post("/v1/images/generations", {"prompt": "x"}, key)
+            openai_error(r, 500, "internal_error")
+            assert requests.get(s.url("/readyz")).status_code == 200  # reads still work
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        assert s.post("/v1/gpt-image-1-mini", {"prompt": "x"}, key).status_code == 200
+        l = check_invariant(s, key)
+        assert l["charged"] == 36000 and l["reserved"] == 0
+    finally:
+        s.cleanup()
+
+
 # --- idempotency -------------------------------------------------------------------------------
 
 @test

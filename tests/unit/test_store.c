@@ -12,7 +12,7 @@ static store_t *open_tmp(char *path) {
     close(fd);
     store_t *s = NULL;
     char err[256];
-    CHECK(store_open(path, &s, err, sizeof err) == IMG_OK);
+    CHECK(store_open(path, 1000, &s, err, sizeof err) == IMG_OK);
     return s;
 }
 
@@ -125,7 +125,7 @@ void test_store_orphans(void) {
     CHECK(store_reserve(s, id, "j2", 20000) == IMG_OK);
     store_close(s); /* the "process" dies with reservations held */
     char err[256];
-    CHECK(store_open(path, &s, err, sizeof err) == IMG_OK);
+    CHECK(store_open(path, 1000, &s, err, sizeof err) == IMG_OK);
     int n = 0;
     CHECK(store_release_orphans(s, &n) == IMG_OK && n == 2);
     store_key_t k;
