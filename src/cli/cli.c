@@ -17,6 +17,7 @@ static const struct {
     {"credits", cmd_credits, "add | show credits of a key"},
     {"models", cmd_models, "list the installed models and their profiles"},
     {"generate", cmd_generate, "generate one image without a server"},
+    {"debug", cmd_debug, "run one engine component on tensors from a file (developers)"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,364 @@
+/* safetensors.c - validated safetensors reader (mmap) and writer. */
+#include "engine/io/safetensors.h"
+#include "common/buf.h"
+#include "common/status.h"
+#include "engine/tensor/dtype.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ST_MAX_HEADER (100u * 1024 * 1024)
+
+struct st_file {
+    void *map; /* NULL when parsed from a caller's buffer */
+    size_t map_len;
+    st_tensor_t *tensors;
+    size_t n;
+    char *names; /* all names, NUL-separated */
+    char **meta; /* key, value, key, value, ... */
+    size_t nmeta;
+};
+
+static const struct {
+    const char *name;
+    size_t size;
+} DTYPES[ST_DTYPE_COUNT] = {
+    [ST_F64] = {"F64", 8}, [ST_F32] = {"F32", 4}, [ST_F16] = {"F16", 2}, [ST_BF16] = {"BF16", 2},
+    [ST_I64] = {"I64", 8}, [ST_I32] = {"I32", 4}, [ST_I16] = {"I16", 2}, [ST_I8] = {"I8", 1},
+    [ST_U8] = {"U8", 1},   [ST_BOOL] = {"BOOL", 1},
+};
+
+size_t st_dtype_size(st_dtype_t t) { return DTYPES[t].size; }
+const char *st_dtype_name(st_dtype_t t) { return DTYPES[t].name; }
+
+void st_close(st_file_t *f) {
+    if (!f) return;
+    if (f->map) munmap(f->map, f->map_len);
+    free(f->tensors);
+    free(f->names);
+    for (size_t i = 0; i < 2 * f->nmeta; i++) free(f->meta[i]);
+    free(f->meta);
+    free(f);
+}
+
+static int cmp_tensor(const void *a, const void *b) {
+    return strcmp(((const st_tensor_t *)a)->name, ((const st_tensor_t *)b)->name);
+}
+
+static int cmp_by_offset(const void *a, const void *b) {
+    const st_tensor_t *x = *(const st_tensor_t *const *)a, *y = *(const st_tensor_t *const *)b;
+    const char *px = x->data, *py = y->data;
+    return px < py ? -1 : px > py;
+}
+
+#define FAIL(code, ...)                                                                            \
+    do {                                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        rc = code;                                                                                 \
+        goto out;                                                                                  \
+    } while (0)
+
+static int parse_entry(const char *name, json_t *v, const uint8_t *data, uint64_t data_len,
+                       st_tensor_t *t, char *err, size_t errlen) {
+    int rc = IMG_OK;
+    if (!json_is_object(v)) FAIL(IMG_EFORMAT, "tensor '%.100s': entry is not an object", name);
+    json_t *dt = json_object_get(v, "dtype"), *sh = json_object_get(v, "shape"),
+           *off = json_object_get(v, "data_offsets");
+    if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(off) || json_array_size(off) != 2)
+        FAIL(IMG_EFORMAT, "tensor '%.100s': needs dtype, shape and data_offsets", name);
+    int d;
+    for (d = 0; d < ST_DTYPE_COUNT; d++)
+        if (strcmp(json_string_value(dt), DTYPES[d].name) == 0) break;
+    if (d == ST_DTYPE_COUNT)
+        FAIL(IMG_EUNSUPPORTED, "tensor '%.100s': unsupported dtype '%.20s'", name, json_string_value(dt));
+    t->dtype = (st_dtype_t)d;
+    size_t nd = json_array_size(sh);
+    if (nd > ST_MAX_DIMS) FAIL(IMG_EFORMAT, "tensor '%.100s': too many dimensions", name);
+    t->ndim = (int)nd;
+    uint64_t numel = 1;
+    for (size_t i = 0; i < nd; i++) {
+        json_t *x = json_array_get(sh, i);
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > (1LL << 40))
+            FAIL(IMG_EFORMAT, "tensor '%.100s': bad shape", name);
+        t->shape[i] = json_integer_value(x);
+        if (t->shape[i] && numel > (UINT64_MAX / 16) / (uint64_t)t->shape[i])
+            FAIL(IMG_EFORMAT, "tensor '%.100s': shape too large", name);
+        numel *= (uint64_t)t->shape[i];
+    }
+    json_t *b = json_array_get(off, 0), *e = json_array_get(off, 1);
+    if (!json_is_integer(b) || !json_is_integer(e) || json_integer_value(b) < 0 ||
+        json_integer_value(e) < json_integer_value(b))
+        FAIL(IMG_EFORMAT, "tensor '%.100s': bad data_offsets", name);
+    uint64_t begin = (uint64_t)json_integer_value(b), end = (uint64_t)json_integer_value(e);
+    if (end > data_len) FAIL(IMG_EFORMAT, "tensor '%.100s': data lies outside the file (truncated?)", name);
+    if (end - begin != numel * DTYPES[d].size)
+        FAIL(IMG_EFORMAT, "tensor '%.100s': data size does not match its shape and dtype", name);
+    t->numel = (int64_t)numel;
+    t->data = data + begin;
+    t->nbytes = (size_t)(end - begin);
+out:
+    return rc;
+}
+
+int st_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t errlen) {
+    int rc = IMG_OK;
+    json_t *root = NULL;
+    st_tensor_t **byoff = NULL;
+    st_file_t *f = calloc(1, sizeof *f);
+    if (!f) return IMG_ENOMEM;
+    const uint8_t *p = buf;
+    if (len >= 2 && p[0] == 0x80 && p[1] <= 5)
+        FAIL(IMG_EUNSUPPORTED, "this is a pickle checkpoint, which can run code when loaded; "
+                               "convert it to .safetensors first");
+    if (len >= 4 && memcmp(p, "PK\x03\x04", 4) == 0)
+        FAIL(IMG_EUNSUPPORTED, "this is a PyTorch .ckpt/.pt (zip of pickles), which can run code "
+                               "when loaded; convert it to .safetensors first");
+    if (len < 8) FAIL(IMG_EFORMAT, "file too short for a safetensors header");
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | p[i];
+    if (hlen < 2 || hlen > ST_MAX_HEADER || hlen > len - 8)
+        FAIL(IMG_EFORMAT, "invalid header length %llu (file of %zu bytes)", (unsigned long long)hlen, len);
+    json_error_t jerr;
+    root = json_loadb((const char *)p + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root || !json_is_object(root))
+        FAIL(IMG_EFORMAT, "header is not a JSON object: %.100s", root ? "wrong type" : jerr.text);
+    const uint8_t *data = p + 8 + hlen;
+    uint64_t data_len = len - 8 - hlen;
+    size_t count = json_object_size(root);
+    f->tensors = calloc(count ? count : 1, sizeof *f->tensors);
+    size_t names_len = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v) names_len += strlen(key) + 1;
+    f->names = malloc(names_len + 1);
+    if (!f->tensors || !f->names) FAIL(IMG_ENOMEM, "out of memory");
+    char *np = f->names;
+    json_object_foreach(root, key, v) {
+        if (strcmp(key, "__metadata__") == 0) {
+            if (!json_is_object(v)) FAIL(IMG_EFORMAT, "__metadata__ is not an object");
+            f->meta = calloc(2 * json_object_size(v) + 1, sizeof *f->meta);
+            if (!f->meta) FAIL(IMG_ENOMEM, "out of memory");
+            const char *mk;
+            json_t *mv;
+            json_object_foreach(v, mk, mv) {
+                if (!json_is_string(mv)) FAIL(IMG_EFORMAT, "__metadata__ values must be strings");
+                f->meta[2 * f->nmeta] = strdup(mk);
+                f->meta[2 * f->nmeta + 1] = strdup(json_string_value(mv));
+                f->nmeta++;
+                if (!f->meta[2 * f->nmeta - 2] || !f->meta[2 * f->nmeta - 1]) FAIL(IMG_ENOMEM, "out of memory");
+            }
+            continue;
+        }
+        st_tensor_t *t = &f->tensors[f->n];
+        rc = parse_entry(key, v, data, data_len, t, err, errlen);
+        if (rc) goto out;
+        size_t kl = strlen(key);
+        memcpy(np, key, kl + 1);
+        t->name = np;
+        np += kl + 1;
+        f->n++;
+    }
+    /* No two tensors may share bytes. */
+    byoff = malloc((f->n ? f->n : 1) * sizeof *byoff);
+    if (!byoff) FAIL(IMG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < f->n; i++) byoff[i] = &f->tensors[i];
+    qsort(byoff, f->n, sizeof *byoff, cmp_by_offset);
+    for (size_t i = 1; i < f->n; i++) {
+        const char *prev_end = (const char *)byoff[i - 1]->data + byoff[i - 1]->nbytes;
+        if ((const char *)byoff[i]->data < prev_end)
+            FAIL(IMG_EFORMAT, "tensors '%.60s' and '%.60s' overlap", byoff[i - 1]->name, byoff[i]->name);
+    }
+    qsort(f->tensors, f->n, sizeof *f->tensors, cmp_tensor);
+out:
+    free(byoff);
+    json_decref(root);
+    if (rc) {
+        st_close(f);
+        return rc;
+    }
+    *out = f;
+    return IMG_OK;
+}
+
+int st_open(const char *path, st_file_t **out, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return IMG_EIO;
+    }
+    struct stat stt;
+    if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode)) {
+        snprintf(err, errlen, "%s is not a regular file", path);
+        close(fd);
+        return IMG_EIO;
+    }
+    size_t len = (size_t)stt.st_size;
+    if (len == 0) {
+        snprintf(err, errlen, "%s is empty", path);
+        close(fd);
+        return IMG_EFORMAT;
+    }
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map %s: %s", path, strerror(errno));
+        return IMG_EIO;
+    }
+    char e2[256];
+    int rc = st_parse(map, len, out, e2, sizeof e2);
+    if (rc) {
+        snprintf(err, errlen, "%s: %s", path, e2);
+        munmap(map, len);
+        return rc;
+    }
+    (*out)->map = map;
+    (*out)->map_len = len;
+    return IMG_OK;
+}
+
+size_t st_count(const st_file_t *f) { return f->n; }
+const st_tensor_t *st_get(const st_file_t *f, size_t i) { return i < f->n ? &f->tensors[i] : NULL; }
+
+const st_tensor_t *st_find(const st_file_t *f, const char *name) {
+    st_tensor_t key = {.name = name};
+    return bsearch(&key, f->tensors, f->n, sizeof *f->tensors, cmp_tensor);
+}
+
+const char *st_metadata(const st_file_t *f, const char *key) {
+    for (size_t i = 0; i < f->nmeta; i++)
+        if (strcmp(f->meta[2 * i], key) == 0) return f->meta[2 * i + 1];
+    return NULL;
+}
+
+int st_to_f32(const st_tensor_t *t, float *out, size_t n) {
+    if ((int64_t)n != t->numel) return IMG_EINVAL;
+    const uint8_t *p = t->data;
+    for (size_t i = 0; i < n; i++) {
+        switch (t->dtype) {
+        case ST_F32: { float v; memcpy(&v, p + 4 * i, 4); out[i] = v; break; }
+        case ST_F64: { double v; memcpy(&v, p + 8 * i, 8); out[i] = (float)v; break; }
+        case ST_F16: { uint16_t v; memcpy(&v, p + 2 * i, 2); out[i] = f16_to_f32(v); break; }
+        case ST_BF16: { uint16_t v; memcpy(&v, p + 2 * i, 2); out[i] = bf16_to_f32(v); break; }
+        case ST_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); out[i] = (float)v; break; }
+        case ST_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); out[i] = (float)v; break; }
+        case ST_I16: { int16_t v; memcpy(&v, p + 2 * i, 2); out[i] = (float)v; break; }
+        case ST_I8: out[i] = (float)(int8_t)p[i]; break;
+        case ST_U8:
+        case ST_BOOL: out[i] = (float)p[i]; break;
+        default: return IMG_EUNSUPPORTED;
+        }
+    }
+    return IMG_OK;
+}
+
+/* ---- writer ---- */
+
+typedef struct {
+    char *name;
+    st_dtype_t dtype;
+    int ndim;
+    int64_t shape[ST_MAX_DIMS];
+    void *data;
+    size_t nbytes;
+} wt_t;
+
+struct st_writer {
+    wt_t *t;
+    size_t n, cap;
+    json_t *meta;
+};
+
+int st_writer_new(st_writer_t **out) {
+    *out = calloc(1, sizeof **out);
+    if (!*out) return IMG_ENOMEM;
+    (*out)->meta = json_object();
+    return IMG_OK;
+}
+
+int st_writer_add(st_writer_t *w, const char *name, st_dtype_t dtype, int ndim,
+                  const int64_t *shape, const void *data) {
+    if (ndim < 0 || ndim > ST_MAX_DIMS) return IMG_EINVAL;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 16;
+        wt_t *p = realloc(w->t, cap * sizeof *p);
+        if (!p) return IMG_ENOMEM;
+        w->t = p;
+        w->cap = cap;
+    }
+    wt_t *t = &w->t[w->n];
+    size_t numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        numel *= (size_t)shape[i];
+    }
+    t->nbytes = numel * DTYPES[dtype].size;
+    t->name = strdup(name);
+    t->data = malloc(t->nbytes ? t->nbytes : 1);
+    if (!t->name || !t->data) {
+        free(t->name);
+        free(t->data);
+        return IMG_ENOMEM;
+    }
+    memcpy(t->data, data, t->nbytes);
+    t->dtype = dtype;
+    t->ndim = ndim;
+    w->n++;
+    return IMG_OK;
+}
+
+int st_writer_set_metadata(st_writer_t *w, const char *key, const char *value) {
+    return json_object_set_new(w->meta, key, json_string(value)) ? IMG_ENOMEM : IMG_OK;
+}
+
+int st_writer_save(st_writer_t *w, const char *path) {
+    json_t *h = json_object();
+    if (json_object_size(w->meta)) json_object_set(h, "__metadata__", w->meta);
+    size_t off = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        json_t *shape = json_array();
+        for (int d = 0; d < w->t[i].ndim; d++) json_array_append_new(shape, json_integer(w->t[i].shape[d]));
+        json_object_set_new(h, w->t[i].name,
+                            json_pack("{s:s, s:o, s:[I, I]}", "dtype", DTYPES[w->t[i].dtype].name,
+                                      "shape", shape, "data_offsets", (json_int_t)off,
+                                      (json_int_t)(off + w->t[i].nbytes)));
+        off += w->t[i].nbytes;
+    }
+    char *hs = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    if (!hs) return IMG_ENOMEM;
+    size_t hl = strlen(hs);
+    size_t padded = (hl + 7) & ~(size_t)7;
+    FILE *f = fopen(path, "wb");
+    int rc = IMG_OK;
+    if (!f) {
+        free(hs);
+        return IMG_EIO;
+    }
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    if (fwrite(len8, 1, 8, f) != 8 || fwrite(hs, 1, hl, f) != hl) rc = IMG_EIO;
+    for (size_t i = hl; i < padded && rc == IMG_OK; i++)
+        if (fputc(' ', f) == EOF) rc = IMG_EIO;
+    for (size_t i = 0; i < w->n && rc == IMG_OK; i++)
+        if (fwrite(w->t[i].data, 1, w->t[i].nbytes, f) != w->t[i].nbytes) rc = IMG_EIO;
+    if (fclose(f) != 0) rc = IMG_EIO;
+    free(hs);
+    return rc;
+}
+
+void st_writer_free(st_writer_t *w) {
+    if (!w) return;
+    for (size_t i = 0; i < w->n; i++) {
+        free(w->t[i].name);
+        free(w->t[i].data);
+    }
+    free(w->t);
+    json_decref(w->meta);
+    free(w);
+}

@@ -1,0 +1,54 @@
+/* safetensors.h - reader (memory-mapped, header fully validated) and writer for .safetensors.
+ *
+ * Format: 8-byte little-endian header length N, N bytes of JSON header
+ * {"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {str: str}},
+ * then the data region. A corrupt, truncated or hostile file is an error, never a crash. */
+#ifndef IMGAPI_ENGINE_IO_SAFETENSORS_H
+#define IMGAPI_ENGINE_IO_SAFETENSORS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define ST_MAX_DIMS 8
+
+typedef enum { ST_F64 = 0, ST_F32, ST_F16, ST_BF16, ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL, ST_DTYPE_COUNT } st_dtype_t;
+
+typedef struct {
+    const char *name; /* owned by the file */
+    st_dtype_t dtype;
+    int ndim;
+    int64_t shape[ST_MAX_DIMS];
+    int64_t numel;
+    const void *data; /* points into the mapping (may be unaligned) */
+    size_t nbytes;
+} st_tensor_t;
+
+typedef struct st_file st_file_t;
+
+/* Maps and validates a file. On failure returns IMG_EIO/IMG_EFORMAT/IMG_EUNSUPPORTED and a
+ * one-line reason in err. Pickle checkpoints (.ckpt/.pt) are refused with advice to convert. */
+int st_open(const char *path, st_file_t **out, char *err, size_t errlen);
+/* Validates an in-memory image of a file (the buffer must outlive the result). */
+int st_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t errlen);
+void st_close(st_file_t *f);
+
+size_t st_count(const st_file_t *f);
+const st_tensor_t *st_get(const st_file_t *f, size_t i); /* sorted by name */
+const st_tensor_t *st_find(const st_file_t *f, const char *name);
+/* A __metadata__ value, or NULL. */
+const char *st_metadata(const st_file_t *f, const char *key);
+
+size_t st_dtype_size(st_dtype_t t);
+const char *st_dtype_name(st_dtype_t t);
+/* Converts a float or integer tensor to f32 (n must equal numel). */
+int st_to_f32(const st_tensor_t *t, float *out, size_t n);
+
+/* Writer: collects tensors (data copied) and saves them in one file. */
+typedef struct st_writer st_writer_t;
+int st_writer_new(st_writer_t **out);
+int st_writer_add(st_writer_t *w, const char *name, st_dtype_t dtype, int ndim,
+                  const int64_t *shape, const void *data);
+int st_writer_set_metadata(st_writer_t *w, const char *key, const char *value);
+int st_writer_save(st_writer_t *w, const char *path);
+void st_writer_free(st_writer_t *w);
+
+#endif
