@@ -1,0 +1,24 @@
+/* conv.h - 2-D convolution on channels-last images as im2col (in row chunks) + packed GEMM;
+ * 1x1 stride-1 convolutions are a plain GEMM. */
+#ifndef IMGAPI_ENGINE_KERNELS_CONV_H
+#define IMGAPI_ENGINE_KERNELS_CONV_H
+#include "engine/kernels/gemm.h"
+
+typedef struct {
+    int cin, cout, kh, kw, stride, pad;
+    gemm_w_t w;  /* [cout, kh*kw*cin] packed */
+    float *bias; /* [cout], owned, may be NULL */
+} conv2d_t;
+
+/* weight: [cout, cin, kh, kw] (PyTorch layout), bias [cout] or NULL. Copies both. */
+int conv2d_init(conv2d_t *c, const float *weight, const float *bias, int cout, int cin, int kh,
+                int kw, int stride, int pad);
+void conv2d_free(conv2d_t *c);
+void conv2d_out_size(const conv2d_t *c, int h, int w, int *ho, int *wo);
+/* Scratch (floats) that conv2d_forward needs for an h x w input. */
+size_t conv2d_scratch(const conv2d_t *c, int h, int w);
+/* x: [h*w, cin] -> y: [ho*wo, cout]. accumulate adds into y. */
+void conv2d_forward(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w, float *y,
+                    int accumulate, float *scratch);
+
+#endif

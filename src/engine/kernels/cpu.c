@@ -1,0 +1,35 @@
+/* cpu.c - run-time CPU feature detection. */
+#include "engine/kernels/cpu.h"
+#include <string.h>
+
+int cpu_supports(isa_t isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    switch (isa) {
+    case ISA_PORTABLE: return 1;
+    case ISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case ISA_AVX512:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma");
+    default: return 0;
+    }
+#else
+    return isa == ISA_PORTABLE;
+#endif
+}
+
+isa_t cpu_best_isa(void) {
+    if (cpu_supports(ISA_AVX512)) return ISA_AVX512;
+    if (cpu_supports(ISA_AVX2)) return ISA_AVX2;
+    return ISA_PORTABLE;
+}
+
+static const char *NAMES[ISA_COUNT] = {"portable", "avx2", "avx512"};
+
+const char *cpu_isa_name(isa_t isa) { return isa < ISA_COUNT ? NAMES[isa] : "?"; }
+
+int cpu_isa_parse(const char *s) {
+    for (int i = 0; i < ISA_COUNT; i++)
+        if (strcmp(s, NAMES[i]) == 0) return i;
+    return -1;
+}

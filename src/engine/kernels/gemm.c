@@ -1,0 +1,159 @@
+/* gemm.c - weight packing, the blocked GEMM driver and the portable micro-kernel. */
+#include "engine/kernels/gemm.h"
+#include "common/status.h"
+#include <stdlib.h>
+#include <string.h>
+
+static float *alloc_aligned(size_t n) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float))) return NULL;
+    return p;
+}
+
+int gemm_pack(const float *w, int n, int k, gemm_w_t *out) {
+    out->n = n;
+    out->k = k;
+    out->npanels = (n + GEMM_NR - 1) / GEMM_NR;
+    out->data = alloc_aligned((size_t)out->npanels * (size_t)k * GEMM_NR);
+    if (!out->data) return IMG_ENOMEM;
+    for (int p = 0; p < out->npanels; p++)
+        for (int kk = 0; kk < k; kk++)
+            for (int j = 0; j < GEMM_NR; j++) {
+                int col = p * GEMM_NR + j;
+                out->data[((size_t)p * k + kk) * GEMM_NR + j] = col < n ? w[(size_t)col * k + kk] : 0.f;
+            }
+    return IMG_OK;
+}
+
+int gemm_pack_t(const float *wt, int k, int n, gemm_w_t *out) {
+    out->n = n;
+    out->k = k;
+    out->npanels = (n + GEMM_NR - 1) / GEMM_NR;
+    out->data = alloc_aligned((size_t)out->npanels * (size_t)k * GEMM_NR);
+    if (!out->data) return IMG_ENOMEM;
+    for (int p = 0; p < out->npanels; p++)
+        for (int kk = 0; kk < k; kk++)
+            for (int j = 0; j < GEMM_NR; j++) {
+                int col = p * GEMM_NR + j;
+                out->data[((size_t)p * k + kk) * GEMM_NR + j] = col < n ? wt[(size_t)kk * n + col] : 0.f;
+            }
+    return IMG_OK;
+}
+
+void gemm_w_free(gemm_w_t *w) {
+    free(w->data);
+    w->data = NULL;
+}
+
+static void ukr_portable(int kc, const float *a, int lda, const float *b, float *c, int ldc,
+                         int load_c, const float *init16) {
+    float acc[GEMM_MR_PORTABLE][GEMM_NR];
+    for (int i = 0; i < GEMM_MR_PORTABLE; i++)
+        for (int j = 0; j < GEMM_NR; j++) acc[i][j] = load_c ? c[(size_t)i * ldc + j] : init16[j];
+    for (int kk = 0; kk < kc; kk++) {
+        const float *bk = b + (size_t)kk * GEMM_NR;
+        for (int i = 0; i < GEMM_MR_PORTABLE; i++) {
+            float av = a[(size_t)i * lda + kk];
+            for (int j = 0; j < GEMM_NR; j++) acc[i][j] += av * bk[j];
+        }
+    }
+    for (int i = 0; i < GEMM_MR_PORTABLE; i++)
+        for (int j = 0; j < GEMM_NR; j++) c[(size_t)i * ldc + j] = acc[i][j];
+}
+
+typedef struct {
+    gemm_ukr_fn ukr;
+    int mr;
+    int m;
+    const float *a;
+    int lda;
+    const gemm_w_t *w;
+    const float *bias;
+    float *c;
+    int ldc;
+    int accumulate;
+    int mtiles_per_task, panels_per_task;
+    int mtasks, ntasks;
+} gemm_job_t;
+
+/* One task: a block of row tiles x a block of panels, the whole k range. */
+static void gemm_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const gemm_job_t *g = ctx;
+    const gemm_w_t *w = g->w;
+    int mt0 = (task / g->ntasks) * g->mtiles_per_task;
+    int p0 = (task % g->ntasks) * g->panels_per_task;
+    int mtiles = (g->m + g->mr - 1) / g->mr;
+    int mt1 = mt0 + g->mtiles_per_task < mtiles ? mt0 + g->mtiles_per_task : mtiles;
+    int p1 = p0 + g->panels_per_task < w->npanels ? p0 + g->panels_per_task : w->npanels;
+    float abuf[GEMM_MR_AVX512 * GEMM_KC] __attribute__((aligned(64)));
+    float cbuf[GEMM_MR_AVX512 * GEMM_NR] __attribute__((aligned(64)));
+    float init[GEMM_NR];
+    for (int k0 = 0; k0 < w->k; k0 += GEMM_KC) {
+        int kc = w->k - k0 < GEMM_KC ? w->k - k0 : GEMM_KC;
+        int first = k0 == 0;
+        for (int p = p0; p < p1; p++) {
+            int col0 = p * GEMM_NR;
+            int ncols = w->n - col0 < GEMM_NR ? w->n - col0 : GEMM_NR;
+            const float *bp = w->data + ((size_t)p * w->k + k0) * GEMM_NR;
+            for (int j = 0; j < GEMM_NR; j++) init[j] = g->bias && j < ncols ? g->bias[col0 + j] : 0.f;
+            int load_c = !first || g->accumulate;
+            for (int mt = mt0; mt < mt1; mt++) {
+                int row0 = mt * g->mr;
+                int rows = g->m - row0 < g->mr ? g->m - row0 : g->mr;
+                const float *ap = g->a + (size_t)row0 * g->lda + k0;
+                float *cp = g->c + (size_t)row0 * g->ldc + col0;
+                if (rows == g->mr && ncols == GEMM_NR) {
+                    g->ukr(kc, ap, g->lda, bp, cp, g->ldc, load_c, init);
+                    if (first && g->accumulate && g->bias)
+                        for (int i = 0; i < rows; i++)
+                            for (int j = 0; j < ncols; j++) cp[(size_t)i * g->ldc + j] += init[j];
+                    continue;
+                }
+                /* Edge tile: pad A rows and the C tile through small buffers. */
+                memset(abuf, 0, sizeof(float) * (size_t)g->mr * GEMM_KC);
+                for (int i = 0; i < rows; i++) memcpy(abuf + (size_t)i * GEMM_KC, ap + (size_t)i * g->lda, sizeof(float) * (size_t)kc);
+                memset(cbuf, 0, sizeof cbuf);
+                if (load_c)
+                    for (int i = 0; i < rows; i++) memcpy(cbuf + i * GEMM_NR, cp + (size_t)i * g->ldc, sizeof(float) * (size_t)ncols);
+                g->ukr(kc, abuf, GEMM_KC, bp, cbuf, GEMM_NR, load_c, init);
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < ncols; j++)
+                        cp[(size_t)i * g->ldc + j] =
+                            cbuf[i * GEMM_NR + j] + (first && g->accumulate && g->bias ? init[j] : 0.f);
+            }
+        }
+    }
+}
+
+void gemm(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w, const float *bias,
+          float *c, int ldc, int accumulate) {
+    if (m <= 0 || w->n <= 0) return;
+    gemm_job_t g = {.m = m, .a = a, .lda = lda, .w = w, .bias = bias, .c = c, .ldc = ldc,
+                    .accumulate = accumulate};
+    switch (kc->isa) {
+    case ISA_AVX512: g.ukr = gemm_ukr_avx512; g.mr = GEMM_MR_AVX512; break;
+    case ISA_AVX2: g.ukr = gemm_ukr_avx2; g.mr = GEMM_MR_AVX2; break;
+    default: g.ukr = ukr_portable; g.mr = GEMM_MR_PORTABLE; break;
+    }
+    if (w->k == 0) { /* nothing to multiply: C = bias (or unchanged) */
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < w->n; j++)
+                c[(size_t)i * ldc + j] = (accumulate ? c[(size_t)i * ldc + j] : 0.f) + (bias ? bias[j] : 0.f);
+        return;
+    }
+    int mtiles = (m + g.mr - 1) / g.mr;
+    int threads = pool_threads(kc->pool);
+    /* Blocks of ~96 rows x 64 columns; enough tasks for every thread. */
+    g.mtiles_per_task = 96 / g.mr > 0 ? 96 / g.mr : 1;
+    g.panels_per_task = 4;
+    g.mtasks = (mtiles + g.mtiles_per_task - 1) / g.mtiles_per_task;
+    g.ntasks = (w->npanels + g.panels_per_task - 1) / g.panels_per_task;
+    while (g.mtasks * g.ntasks < 4 * threads && (g.mtiles_per_task > 1 || g.panels_per_task > 1)) {
+        if (g.mtiles_per_task > 1) g.mtiles_per_task = (g.mtiles_per_task + 1) / 2;
+        else g.panels_per_task = (g.panels_per_task + 1) / 2;
+        g.mtasks = (mtiles + g.mtiles_per_task - 1) / g.mtiles_per_task;
+        g.ntasks = (w->npanels + g.panels_per_task - 1) / g.panels_per_task;
+    }
+    pool_run(kc->pool, g.mtasks * g.ntasks, gemm_task, &g);
+}

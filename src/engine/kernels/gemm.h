@@ -1,0 +1,43 @@
+/* gemm.h - C = A · W^T (+ bias) with W pre-packed, the product every layer reduces to.
+ *
+ * W is a weight matrix [n, k] as nn.Linear stores it; packing copies it once (at model load)
+ * into panels of 16 output columns, [ceil(n/16)][k][16], zero-padded, 64-byte aligned. The
+ * micro-kernels (AVX-512 12x16, AVX2 6x16, portable 4x16) stream those panels. */
+#ifndef IMGAPI_ENGINE_KERNELS_GEMM_H
+#define IMGAPI_ENGINE_KERNELS_GEMM_H
+#include "engine/kernels/kctx.h"
+#include <stddef.h>
+
+#define GEMM_NR 16
+#define GEMM_KC 256
+
+typedef struct {
+    int n, k;
+    int npanels;
+    float *data; /* owned (gemm_w_free) */
+} gemm_w_t;
+
+/* From row-major w[n][k]. */
+int gemm_pack(const float *w, int n, int k, gemm_w_t *out);
+/* From row-major wt[k][n] (a matrix used as x @ P). */
+int gemm_pack_t(const float *wt, int k, int n, gemm_w_t *out);
+void gemm_w_free(gemm_w_t *w);
+
+/* c[i*ldc + j] (+)= sum_k a[i*lda + k] * W[j][k] + bias[j], for i < m, j < w->n.
+ * accumulate: add to c instead of overwriting. bias may be NULL. */
+void gemm(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w, const float *bias,
+          float *c, int ldc, int accumulate);
+
+/* Micro-kernel signature: a full MR x 16 tile over kc steps of k. b: packed panel slice
+ * (kc x 16). load_c: start from c, else from init16 (16 values per column). */
+typedef void (*gemm_ukr_fn)(int kc, const float *a, int lda, const float *b, float *c, int ldc,
+                            int load_c, const float *init16);
+void gemm_ukr_avx2(int kc, const float *a, int lda, const float *b, float *c, int ldc, int load_c,
+                   const float *init16);
+void gemm_ukr_avx512(int kc, const float *a, int lda, const float *b, float *c, int ldc,
+                     int load_c, const float *init16);
+#define GEMM_MR_AVX512 12
+#define GEMM_MR_AVX2 6
+#define GEMM_MR_PORTABLE 4
+
+#endif

@@ -1,0 +1,12 @@
+/* kctx.h - what every kernel call needs: the thread pool and the instruction-set level. */
+#ifndef IMGAPI_ENGINE_KERNELS_KCTX_H
+#define IMGAPI_ENGINE_KERNELS_KCTX_H
+#include "engine/kernels/cpu.h"
+#include "engine/runtime/threadpool.h"
+
+typedef struct {
+    pool_t *pool; /* may be NULL: single-threaded */
+    isa_t isa;
+} kctx_t;
+
+#endif

@@ -1,0 +1,250 @@
+/* test_kernels.c - every kernel path (AVX-512, AVX2, portable) against a naive double-precision
+ * reference on random shapes, including sizes that are not multiples of the vector width. */
+#include "common/status.h"
+#include "engine/kernels/attention.h"
+#include "engine/kernels/conv.h"
+#include "engine/kernels/gemm.h"
+#include "engine/kernels/ops.h"
+#include "engine/tensor/dtype.h"
+#include "tests/unit/harness.h"
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state = 88172645463325252ULL;
+static float frand(void) { /* xorshift, uniform in [-1, 1) */
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 11) * (1.0 / 9007199254740992.0)) * 2.f - 1.f;
+}
+static float *rand_buf(size_t n) {
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) p[i] = frand();
+    return p;
+}
+static double max_abs_diff(const float *a, const double *b, size_t n, double *maxref) {
+    double d = 0, m = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, fabs(a[i] - b[i]));
+        m = fmax(m, fabs(b[i]));
+    }
+    *maxref = m;
+    return d;
+}
+
+static void check_gemm_shape(pool_t *pool, int m, int n, int k, int accumulate, int with_bias) {
+    float *a = rand_buf((size_t)m * (k + 3)), *w = rand_buf((size_t)n * k), *bias = rand_buf((size_t)n);
+    double *ref = malloc(sizeof(double) * (size_t)m * n);
+    float *c0 = rand_buf((size_t)m * (n + 5));
+    int lda = k + 3, ldc = n + 5;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = accumulate ? c0[(size_t)i * ldc + j] : 0;
+            if (with_bias) s += bias[j];
+            for (int t = 0; t < k; t++) s += (double)a[(size_t)i * lda + t] * w[(size_t)j * k + t];
+            ref[(size_t)i * n + j] = s;
+        }
+    gemm_w_t pw;
+    CHECK(gemm_pack(w, n, k, &pw) == IMG_OK);
+    for (int isa = 0; isa < ISA_COUNT; isa++) {
+        if (!cpu_supports((isa_t)isa)) continue;
+        kctx_t kc = {pool, (isa_t)isa};
+        float *c = malloc(sizeof(float) * (size_t)m * ldc);
+        memcpy(c, c0, sizeof(float) * (size_t)m * ldc);
+        gemm(&kc, m, a, lda, &pw, with_bias ? bias : NULL, c, ldc, accumulate);
+        double worst = 0, mref = 1e-30;
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                worst = fmax(worst, fabs(c[(size_t)i * ldc + j] - ref[(size_t)i * n + j]));
+                mref = fmax(mref, fabs(ref[(size_t)i * n + j]));
+            }
+        /* padding columns beyond n are untouched */
+        int pad_ok = 1;
+        for (int i = 0; i < m; i++)
+            for (int j = n; j < ldc; j++) pad_ok &= c[(size_t)i * ldc + j] == c0[(size_t)i * ldc + j];
+        CHECK(pad_ok);
+        if (worst > 1e-5 * mref * sqrt((double)k + 1))
+            fprintf(stderr, "gemm %s m=%d n=%d k=%d: err %g (max %g)\n", cpu_isa_name((isa_t)isa), m, n, k, worst, mref);
+        CHECK(worst <= 1e-5 * mref * sqrt((double)k + 1));
+        free(c);
+    }
+    gemm_w_free(&pw);
+    free(a);
+    free(w);
+    free(bias);
+    free(ref);
+    free(c0);
+}
+
+void test_gemm_all_paths(void) {
+    pool_t *pool;
+    CHECK(pool_create(3, &pool) == IMG_OK);
+    static const int shapes[][3] = {{1, 1, 1},   {7, 5, 3},    {13, 17, 19}, {12, 16, 256},
+                                    {25, 33, 257}, {77, 64, 64}, {100, 48, 600}, {6, 300, 40},
+                                    {3, 16, 0}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int acc = 0; acc < 2; acc++)
+            check_gemm_shape(pool, shapes[s][0], shapes[s][1], shapes[s][2], acc, s % 2 == 0);
+    check_gemm_shape(NULL, 40, 40, 40, 0, 1); /* no pool */
+    pool_free(pool);
+    for (int isa = 0; isa < ISA_COUNT; isa++) printf("     gemm path %-8s %s\n", cpu_isa_name((isa_t)isa), cpu_supports((isa_t)isa) ? "tested" : "not on this CPU");
+}
+
+static void naive_attention(const float *q, const float *k, const float *v, int nq, int nk,
+                            int heads, int dh, int causal, double *out) {
+    int ld = heads * dh;
+    double *s = malloc(sizeof(double) * (size_t)nk);
+    for (int h = 0; h < heads; h++)
+        for (int i = 0; i < nq; i++) {
+            double m = -INFINITY;
+            for (int j = 0; j < nk; j++) {
+                double d = 0;
+                for (int t = 0; t < dh; t++) d += (double)q[(size_t)i * ld + h * dh + t] * k[(size_t)j * ld + h * dh + t];
+                d /= sqrt((double)dh);
+                if (causal && j > i) d = -INFINITY;
+                s[j] = d;
+                m = fmax(m, d);
+            }
+            double z = 0;
+            for (int j = 0; j < nk; j++) z += s[j] = exp(s[j] - m);
+            for (int t = 0; t < dh; t++) {
+                double o = 0;
+                for (int j = 0; j < nk; j++) o += s[j] / z * v[(size_t)j * ld + h * dh + t];
+                out[(size_t)i * ld + h * dh + t] = o;
+            }
+        }
+    free(s);
+}
+
+void test_attention_fused(void) {
+    pool_t *pool;
+    CHECK(pool_create(2, &pool) == IMG_OK);
+    static const int cases[][5] = {{77, 77, 4, 16, 1}, {33, 77, 2, 40, 0}, {130, 130, 3, 8, 0}, {1, 1, 1, 5, 1}, {20, 200, 1, 64, 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int nq = cases[c][0], nk = cases[c][1], heads = cases[c][2], dh = cases[c][3], causal = cases[c][4];
+        int ld = heads * dh;
+        float *q = rand_buf((size_t)nq * ld), *k = rand_buf((size_t)nk * ld), *v = rand_buf((size_t)nk * ld);
+        for (size_t i = 0; i < (size_t)nq * ld; i++) q[i] *= 3.f; /* peaky softmax */
+        double *ref = malloc(sizeof(double) * (size_t)nq * ld);
+        float *out = malloc(sizeof(float) * (size_t)nq * ld);
+        naive_attention(q, k, v, nq, nk, heads, dh, causal, ref);
+        kctx_t kc = {pool, cpu_best_isa()};
+        attention(&kc, q, ld, k, ld, v, ld, nq, nk, heads, dh, causal, out, ld);
+        double mref, d = max_abs_diff(out, ref, (size_t)nq * ld, &mref);
+        if (d > 1e-5 * mref) fprintf(stderr, "attention case %zu: err %g\n", c, d);
+        CHECK(d <= 1e-5 * mref);
+        free(q); free(k); free(v); free(ref); free(out);
+    }
+    pool_free(pool);
+}
+
+void test_conv2d(void) {
+    static const int cases[][7] = {/* cin cout k stride pad h w */
+                                   {3, 5, 3, 1, 1, 7, 9}, {4, 32, 3, 2, 1, 16, 16}, {8, 4, 1, 1, 0, 5, 3},
+                                   {5, 7, 3, 1, 0, 6, 6}, {2, 3, 3, 2, 1, 5, 7}};
+    pool_t *pool;
+    CHECK(pool_create(2, &pool) == IMG_OK);
+    for (size_t cs = 0; cs < sizeof cases / sizeof cases[0]; cs++) {
+        int cin = cases[cs][0], cout = cases[cs][1], ks = cases[cs][2], st = cases[cs][3], pad = cases[cs][4];
+        int h = cases[cs][5], w = cases[cs][6];
+        float *wt = rand_buf((size_t)cout * cin * ks * ks), *b = rand_buf((size_t)cout);
+        float *x = rand_buf((size_t)h * w * cin);
+        conv2d_t c;
+        CHECK(conv2d_init(&c, wt, b, cout, cin, ks, ks, st, pad) == IMG_OK);
+        int ho, wo;
+        conv2d_out_size(&c, h, w, &ho, &wo);
+        double *ref = calloc((size_t)ho * wo * cout, sizeof(double));
+        for (int oy = 0; oy < ho; oy++)
+            for (int ox = 0; ox < wo; ox++)
+                for (int o = 0; o < cout; o++) {
+                    double s = b[o];
+                    for (int i = 0; i < cin; i++)
+                        for (int ky = 0; ky < ks; ky++)
+                            for (int kx = 0; kx < ks; kx++) {
+                                int iy = oy * st - pad + ky, ix = ox * st - pad + kx;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                s += (double)wt[(((size_t)o * cin + i) * ks + ky) * ks + kx] * x[((size_t)iy * w + ix) * cin + i];
+                            }
+                    ref[((size_t)oy * wo + ox) * cout + o] = s;
+                }
+        for (int isa = 0; isa < ISA_COUNT; isa++) {
+            if (!cpu_supports((isa_t)isa)) continue;
+            kctx_t kc = {pool, (isa_t)isa};
+            float *y = malloc(sizeof(float) * (size_t)ho * wo * cout);
+            float *scratch = malloc(sizeof(float) * (conv2d_scratch(&c, h, w) + 1));
+            conv2d_forward(&kc, &c, x, h, w, y, 0, scratch);
+            double mref, d = max_abs_diff(y, ref, (size_t)ho * wo * cout, &mref);
+            CHECK(d <= 1e-5 * mref);
+            free(y);
+            free(scratch);
+        }
+        conv2d_free(&c);
+        free(wt); free(b); free(x); free(ref);
+    }
+    pool_free(pool);
+}
+
+void test_ops_reference_values(void) {
+    float x[4] = {-1.f, 0.f, 0.5f, 2.f};
+    float g[4];
+    memcpy(g, x, sizeof x);
+    op_gelu(g, 4);
+    CHECK(fabsf(g[0] - (-0.15865525f)) < 1e-6f && g[1] == 0.f && fabsf(g[3] - 1.9544997f) < 1e-6f);
+    memcpy(g, x, sizeof x);
+    op_quick_gelu(g, 4);
+    CHECK(fabsf(g[3] - 2.f / (1.f + expf(-3.404f))) < 1e-6f);
+    memcpy(g, x, sizeof x);
+    op_silu(g, 4);
+    CHECK(fabsf(g[0] - (-0.26894142f)) < 1e-6f);
+    float y[4];
+    op_layernorm(x, 1, 4, NULL, NULL, 1e-5f, y);
+    double mean = 0, var = 0;
+    for (int i = 0; i < 4; i++) mean += y[i];
+    for (int i = 0; i < 4; i++) var += y[i] * y[i];
+    CHECK(fabs(mean) < 1e-6 && fabs(var / 4 - 1) < 1e-4);
+    float sm[3] = {1.f, 2.f, 3.f};
+    op_softmax_rows(sm, 1, 3);
+    CHECK(fabsf(sm[0] + sm[1] + sm[2] - 1.f) < 1e-6f && fabsf(sm[2] - 0.66524096f) < 1e-6f);
+    float t = 981.f, emb[32];
+    op_timestep_embedding(&t, 1, 32, 10000.f, emb);
+    CHECK(fabsf(emb[0] - cosf(981.f)) < 1e-5f && fabsf(emb[16] - sinf(981.f)) < 1e-5f);
+    /* group norm: each group normalised to mean 0 */
+    float gx[2 * 4], gy[2 * 4], gam[4] = {1, 1, 1, 1}, bet[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 8; i++) gx[i] = (float)i * (float)i;
+    op_groupnorm(gx, 2, 4, 2, gam, bet, 1e-6f, 0, gy);
+    CHECK(fabsf(gy[0] + gy[1] + gy[4] + gy[5]) < 1e-5f);
+    float up[2 * 2 * 1] = {1, 2, 3, 4}, upo[16];
+    op_upsample_nearest2x(up, 2, 2, 1, upo);
+    CHECK(upo[0] == 1 && upo[1] == 1 && upo[2] == 2 && upo[4] == 1 && upo[8] == 3 && upo[15] == 4);
+    /* f16 / bf16 conversions */
+    CHECK(f16_to_f32(0x3c00) == 1.f && f16_to_f32(0xc000) == -2.f && f16_to_f32(0x0001) > 0.f);
+    CHECK(f32_to_f16(1.f) == 0x3c00 && f32_to_f16(65504.f) == 0x7bff && f32_to_f16(1e9f) == 0x7c00);
+    for (int i = 0; i < 65536; i += 7) {
+        uint16_t h = (uint16_t)i;
+        if (((h >> 10) & 0x1f) == 0x1f) continue; /* inf/nan */
+        CHECK(f32_to_f16(f16_to_f32(h)) == h || (h == 0x8000 && f32_to_f16(f16_to_f32(h)) == 0x8000));
+    }
+    CHECK(bf16_to_f32(f32_to_bf16(3.140625f)) == 3.140625f);
+}
+
+static void count_task(void *ctx, int task, int thread) {
+    (void)thread;
+    __atomic_fetch_add((int *)ctx + task, 1, __ATOMIC_RELAXED);
+}
+
+void test_threadpool(void) {
+    pool_t *p;
+    CHECK(pool_create(4, &p) == IMG_OK);
+    CHECK(pool_threads(p) == 4);
+    int hits[1000];
+    for (int round = 0; round < 50; round++) {
+        memset(hits, 0, sizeof hits);
+        pool_run(p, 1000, count_task, hits);
+        int ok = 1;
+        for (int i = 0; i < 1000; i++) ok &= hits[i] == 1;
+        CHECK(ok);
+    }
+    pool_free(p);
+}
