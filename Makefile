@@ -12,7 +12,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SUPPORT := tests/support/fake_backend.c
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 
-.PHONY: all deps test unit asan asan-test valgrind-test format clean check
+.PHONY: all deps fuzz test unit asan asan-test valgrind-test format clean check
 all: $(BUILD)/imgapi $(BUILD)/imgapi-testserver $(BUILD)/unit_tests
 
 $(BUILD)/%.o: %.c
@@ -57,9 +57,18 @@ format:
 	clang-format -i $$(find src tests -name '*.[ch]')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 deps:
 	tools/install-deps.sh
+
+# Fuzzing (libFuzzer, clang, ASan+UBSan): each target runs FUZZ_SECONDS on a generated seed corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Isrc -I. -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz:
+	@mkdir -p build-fuzz/corpus/safetensors
+	/usr/bin/python3 tests/fuzz/make_corpus.py build-fuzz/corpus/safetensors
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_safetensors.c src/engine/io/safetensors.c src/common/buf.c -ljansson -o build-fuzz/fuzz_safetensors
+	build-fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus/safetensors

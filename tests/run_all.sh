@@ -23,5 +23,8 @@ echo "== API tests ($build)"
 IMGAPI_BIN="$root/$build/imgapi-testserver" IMGAPI_PROD_BIN="$root/$build/imgapi" \
     "$py" tests/api/run.py 2>&1 | tee tests/out/api.log
 tally tests/out/api.log
+echo "== engine parity tests ($build)"
+IMGAPI_PROD_BIN="$root/$build/imgapi" "$py" tests/engine/run.py 2>&1 | tee tests/out/engine.log
+tally tests/out/engine.log
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -38,6 +38,8 @@ static const opt_t OPTS[] = {
     I(max_connections, 1, 100000, "simultaneous HTTP connections"),
     I(connection_timeout_seconds, 1, 3600, "idle connection timeout"),
     I(store_busy_timeout_ms, 1, 600000, "how long a store write waits for a lock held elsewhere"),
+    I(threads, 0, 1024, "engine threads per generation (0 = one per CPU core)"),
+    S(isa, "kernel instruction set: auto, avx512, avx2 or portable"),
 };
 
 void config_defaults(config_t *c) {
@@ -55,6 +57,7 @@ void config_defaults(config_t *c) {
     c->max_connections = 512;
     c->connection_timeout_seconds = 60;
     c->store_busy_timeout_ms = 5000;
+    strcpy(c->isa, "auto");
     price_table_default(&c->prices);
 }
 

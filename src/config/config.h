@@ -24,6 +24,8 @@ typedef struct {
     int max_connections;
     int connection_timeout_seconds;
     int store_busy_timeout_ms; /* how long a store write waits for a lock held elsewhere */
+    int threads;               /* engine threads, 0 = one per CPU core */
+    char isa[16];              /* kernel level: auto, avx512, avx2, portable */
     price_table_t prices;
 } config_t;
 

@@ -113,15 +113,17 @@ int st_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t err
     st_file_t *f = calloc(1, sizeof *f);
     if (!f) return IMG_ENOMEM;
     const uint8_t *p = buf;
-    if (len >= 2 && p[0] == 0x80 && p[1] <= 5)
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0 && len >= 8; i--) hlen = hlen << 8 | p[i];
+    int plausible = len >= 9 && hlen >= 2 && hlen <= ST_MAX_HEADER && hlen <= len - 8 && p[8] == '{';
+    /* Only a file that is not a safetensors file is diagnosed as a pickle or a zip. */
+    if (!plausible && len >= 2 && p[0] == 0x80 && p[1] >= 2 && p[1] <= 5)
         FAIL(IMG_EUNSUPPORTED, "this is a pickle checkpoint, which can run code when loaded; "
                                "convert it to .safetensors first");
-    if (len >= 4 && memcmp(p, "PK\x03\x04", 4) == 0)
+    if (!plausible && len >= 4 && memcmp(p, "PK\x03\x04", 4) == 0)
         FAIL(IMG_EUNSUPPORTED, "this is a PyTorch .ckpt/.pt (zip of pickles), which can run code "
                                "when loaded; convert it to .safetensors first");
     if (len < 8) FAIL(IMG_EFORMAT, "file too short for a safetensors header");
-    uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | p[i];
     if (hlen < 2 || hlen > ST_MAX_HEADER || hlen > len - 8)
         FAIL(IMG_EFORMAT, "invalid header length %llu (file of %zu bytes)", (unsigned long long)hlen, len);
     json_error_t jerr;

@@ -1,0 +1,24 @@
+/* weights.h - fetching named tensors from a safetensors file as f32, with shape checks. */
+#ifndef IMGAPI_ENGINE_MODELS_WEIGHTS_H
+#define IMGAPI_ENGINE_MODELS_WEIGHTS_H
+#include "engine/io/safetensors.h"
+#include "engine/kernels/gemm.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const st_file_t *file;
+    char prefix[160];
+    char err[256]; /* first error, if any */
+    int failed;
+} wload_t;
+
+/* Finds prefix+name; NULL (and records the error) when missing. */
+const st_tensor_t *w_find(wload_t *wl, const char *name);
+int w_has(const wload_t *wl, const char *name);
+/* A new malloc'd f32 copy of a tensor of exactly `numel` elements (0 = any); NULL on error. */
+float *w_f32(wload_t *wl, const char *name, int64_t numel);
+/* Packs a linear weight [n, k] (checked) for gemm. */
+int w_linear(wload_t *wl, const char *name, int n, int k, gemm_w_t *out);
+
+#endif

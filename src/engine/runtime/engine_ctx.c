@@ -1,0 +1,30 @@
+/* engine_ctx.c - kernel context creation. */
+#include "engine/runtime/engine_ctx.h"
+#include "common/status.h"
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int kctx_create(int threads, const char *isa, kctx_t *out, char *err, size_t errlen) {
+    out->pool = NULL;
+    if (!isa || !*isa || strcmp(isa, "auto") == 0) {
+        out->isa = cpu_best_isa();
+    } else {
+        int i = cpu_isa_parse(isa);
+        if (i < 0 || !cpu_supports((isa_t)i)) {
+            snprintf(err, errlen, "instruction set '%s' is %s", isa, i < 0 ? "unknown" : "not supported by this CPU");
+            return IMG_EINVAL;
+        }
+        out->isa = (isa_t)i;
+    }
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+    }
+    return pool_create(threads, &out->pool);
+}
+
+void kctx_destroy(kctx_t *kc) {
+    pool_free(kc->pool);
+    kc->pool = NULL;
+}

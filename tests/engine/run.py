@@ -1,0 +1,155 @@
+"""Engine parity against ../shared/golden (made with the original reference code), through the
+`imgapi debug` command, on every kernel path the CPU has; plus hostile model files."""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
+from golden import load, rel_err  # noqa: E402
+from harness import main, test  # noqa: E402
+
+BIN = os.environ.get("IMGAPI_PROD_BIN", "build/imgapi")
+GOLDEN = os.environ.get("IMGAPI_GOLDEN", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "golden"))
+TMP = tempfile.mkdtemp(prefix="imgapi-engine-")
+
+
+def cpu_isas():
+    flags = open("/proc/cpuinfo").read()
+    isas = ["portable"]
+    if " avx2" in flags and " fma" in flags:
+        isas.append("avx2")
+    if " avx512f" in flags:
+        isas.append("avx512")
+    return isas
+
+
+def debug(component, weights, inputs, out, *extra, check=True):
+    p = subprocess.run([BIN, "debug", component, "--weights", weights, "--inputs", inputs, "--out", out, *extra],
+                       capture_output=True, text=True, timeout=600)
+    if check and p.returncode != 0:
+        raise AssertionError(f"debug {component} failed: {p.stderr}")
+    return p
+
+
+def g(*parts):
+    return os.path.join(GOLDEN, *parts)
+
+
+def check_tokenizer_output(out_path):
+    ref = {c["name"]: c for c in json.load(open(g("tokenizer", "cases.json")))["cases"]}
+    out = json.load(open(out_path))["cases"]
+    assert len(out) == len(ref) == 32
+    for c in out:
+        r = ref[c["name"]]
+        for k in ("bpe_ids", "tokens_77_pad0", "tokens_77_pad_eot"):
+            assert c[k] == r[k], (c["name"], k, c[k][:20], r[k][:20])
+        assert c["eot_index"] == r["eot_index"], c["name"]
+
+
+@test
+def test_tokenizer_gz_exact():
+    out = os.path.join(TMP, "tok.json")
+    debug("tokenizer", g("tokenizer", "bpe_simple_vocab_16e6.txt.gz"), g("tokenizer", "cases.json"), out)
+    check_tokenizer_output(out)
+
+
+@test
+def test_tokenizer_vocab_json_merges_exact():
+    """The diffusers/HF layout: vocab.json + merges.txt, written here from the BPE list."""
+    import gzip
+    lines = gzip.open(g("tokenizer", "bpe_simple_vocab_16e6.txt.gz")).read().decode("utf-8").split("\n")
+    merges = [tuple(m.split()) for m in lines[1:49152 - 256 - 2 + 1]]
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    vocab = [chr(c) for c in cs]
+    vocab += [v + "</w>" for v in vocab]
+    vocab += ["".join(m) for m in merges]
+    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    d = os.path.join(TMP, "tokenizer")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "vocab.json"), "w", encoding="utf-8") as f:
+        json.dump({v: i for i, v in enumerate(vocab)}, f, ensure_ascii=False)
+    with open(os.path.join(d, "merges.txt"), "w", encoding="utf-8") as f:
+        f.write("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")
+    out = os.path.join(TMP, "tok2.json")
+    debug("tokenizer", d, g("tokenizer", "cases.json"), out)
+    check_tokenizer_output(out)
+
+
+def check_text_encoder(layout, pooled):
+    ref = load(g(layout, "io.safetensors"))
+    for isa in cpu_isas():
+        out_path = os.path.join(TMP, f"{layout}-{isa}.safetensors")
+        debug("text-encoder", g(layout, "weights.safetensors"), g(layout, "io.safetensors"), out_path, "--isa", isa,
+              "--threads", "2")
+        out = load(out_path)
+        for name in ("last_hidden_state", "penultimate_hidden_state", "penultimate_ln_final", "hidden_states", pooled):
+            e = rel_err(out[name], ref[name])
+            print(f"     {layout} {isa:8s} {name:26s} rel err {e:.2e}")
+            assert e <= 1e-4, (layout, isa, name, e)
+
+
+@test
+def test_text_encoder_hf_layout_parity():
+    check_text_encoder("clip_text_hf_layout", "pooled_unprojected")
+
+
+@test
+def test_text_encoder_openclip_layout_parity():
+    check_text_encoder("clip_text_openai_layout", "pooled_projected")
+
+
+def write_st(path, header, data=b"", raw_len=None):
+    h = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", raw_len if raw_len is not None else len(h)) + h + data)
+
+
+@test
+def test_hostile_safetensors_fail_cleanly():
+    cases = {
+        "truncated": ({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, b"\0" * 8, None),
+        "offset_outside": ({"a": {"dtype": "F32", "shape": [1], "data_offsets": [100, 104]}}, b"\0" * 4, None),
+        "size_mismatch": ({"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, b"\0" * 8, None),
+        "overlap": ({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                     "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, b"\0" * 12, None),
+        "huge_shape": ({"a": {"dtype": "F32", "shape": [2 ** 40, 2 ** 40], "data_offsets": [0, 4]}}, b"\0" * 4, None),
+        "negative_dim": ({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"\0" * 4, None),
+        "bad_dtype": ({"a": {"dtype": "F99", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4, None),
+        "header_len_lies": ({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"", 1 << 40),
+        "not_object": ([1, 2, 3], b"", None),
+    }
+    for name, (header, data, raw_len) in cases.items():
+        path = os.path.join(TMP, name + ".safetensors")
+        write_st(path, header, data, raw_len)
+        p = debug("text-encoder", path, g("clip_text_hf_layout", "io.safetensors"), os.path.join(TMP, "x"), check=False)
+        assert p.returncode == 1, (name, p.returncode, p.stderr)
+        assert p.stderr.startswith("imgapi: ") and len(p.stderr.strip().splitlines()) == 1, (name, p.stderr)
+    pk = os.path.join(TMP, "model.ckpt")
+    with open(pk, "wb") as f:
+        f.write(b"\x80\x02}q\x00." + b"\0" * 64)
+    p = debug("text-encoder", pk, g("clip_text_hf_layout", "io.safetensors"), os.path.join(TMP, "x"), check=False)
+    assert p.returncode == 1 and "pickle" in p.stderr and "safetensors" in p.stderr, p.stderr
+    # a valid file that is not a text encoder
+    p = debug("text-encoder", g("vae_decoder_small", "weights.safetensors"), g("clip_text_hf_layout", "io.safetensors"),
+              os.path.join(TMP, "x"), check=False)
+    assert p.returncode == 1 and "text encoder" in p.stderr, p.stderr
+
+
+if __name__ == "__main__":
+    import shutil
+    try:
+        code = main()
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+    sys.exit(code)
