@@ -12,7 +12,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SUPPORT := tests/support/fake_backend.c
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 
-.PHONY: all deps fuzz test unit asan asan-test valgrind-test format clean check
+.PHONY: all bench deps fuzz test unit asan asan-test valgrind-test format clean check
 all: $(BUILD)/imgapi $(BUILD)/imgapi-testserver $(BUILD)/unit_tests
 
 $(BUILD)/%.o: %.c
@@ -63,6 +63,11 @@ clean:
 
 deps:
 	tools/install-deps.sh
+
+# Benchmarks (figures only, never a pass/fail on time); bench_gemm compares with OpenBLAS.
+bench: $(BUILD)/bench_gemm
+$(BUILD)/bench_gemm: $(BUILD)/bench/bench_gemm.o $(BUILD)/libimgapi.a
+	$(CC) -o $@ $^ -lopenblas $(LDLIBS_ALL)
 
 # Fuzzing (libFuzzer, clang, ASan+UBSan): each target runs FUZZ_SECONDS on a generated seed corpus.
 FUZZ_SECONDS ?= 60
