@@ -68,7 +68,8 @@ static int debug_tokenizer(const char *weights, const char *inputs, const char *
 }
 
 /* Reads tokens [B, 77] and writes the golden set's output names. */
-static int debug_text_encoder(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
+static int debug_text_encoder(const config_t *cfg, const char *weights, const char *inputs, const char *out,
+                              const char *prefix) {
     char err[512];
     st_file_t *wf = NULL, *inf = NULL;
     clip_t *clip = NULL;
@@ -78,7 +79,7 @@ static int debug_text_encoder(const config_t *cfg, const char *weights, const ch
     int32_t *tok = NULL;
     int rc = 1;
     if (st_open(weights, &wf, err, sizeof err) || st_open(inputs, &inf, err, sizeof err) ||
-        clip_load(wf, NULL, &clip, err, sizeof err) ||
+        clip_load(wf, prefix, &clip, err, sizeof err) ||
         kctx_create(cfg->threads, cfg->isa, &kc, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
         goto out;
@@ -143,19 +144,19 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     config_t cfg;
     config_defaults(&cfg);
-    static const char *const extra[] = {"weights", "inputs", "out"};
-    const char *v[3] = {0};
+    static const char *const extra[] = {"weights", "inputs", "out", "prefix"};
+    const char *v[4] = {0};
     const char *pos[1];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 3);
+    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 4);
     if (rc) return rc;
     if (npos != 1 || !v[0] || !v[1] || !v[2]) {
-        fprintf(stderr, "usage: imgapi debug COMPONENT --weights W --inputs I --out O\n"
+        fprintf(stderr, "usage: imgapi debug COMPONENT --weights W --inputs I --out O [--prefix P]\n"
                         "components: tokenizer, text-encoder\n");
         return 2;
     }
     if (!strcmp(pos[0], "tokenizer")) return debug_tokenizer(v[0], v[1], v[2]);
-    if (!strcmp(pos[0], "text-encoder")) return debug_text_encoder(&cfg, v[0], v[1], v[2]);
+    if (!strcmp(pos[0], "text-encoder")) return debug_text_encoder(&cfg, v[0], v[1], v[2], v[3]);
     fprintf(stderr, "imgapi: unknown debug component '%s'\n", pos[0]);
     return 2;
 }

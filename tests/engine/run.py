@@ -9,7 +9,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
-from golden import load, rel_err  # noqa: E402
+from golden import load, rel_err, save  # noqa: E402
 from harness import main, test  # noqa: E402
 
 BIN = os.environ.get("IMGAPI_PROD_BIN", "build/imgapi")
@@ -107,6 +107,41 @@ def test_text_encoder_hf_layout_parity():
 @test
 def test_text_encoder_openclip_layout_parity():
     check_text_encoder("clip_text_openai_layout", "pooled_projected")
+
+
+def metadata_of(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return json.loads(f.read(n)).get("__metadata__")
+
+
+@test
+def test_text_encoder_diffusers_and_sdxl_layouts():
+    """The same weights under a diffusers text_encoder's keys, and both SD encoders in one
+    SDXL-style file under conditioner.embedders.{0,1}; --prefix picks one."""
+    hf = load(g("clip_text_hf_layout", "weights.safetensors"))
+    oc = load(g("clip_text_openai_layout", "weights.safetensors"))
+    meta = metadata_of(g("clip_text_hf_layout", "weights.safetensors"))
+    diff = {k.replace("cond_stage_model.transformer.", ""): v for k, v in hf.items()}
+    path = os.path.join(TMP, "diffusers_text_encoder.safetensors")
+    save(path, diff, meta)
+    ref = load(g("clip_text_hf_layout", "io.safetensors"))
+    out = os.path.join(TMP, "diff_out.safetensors")
+    debug("text-encoder", path, g("clip_text_hf_layout", "io.safetensors"), out)
+    assert rel_err(load(out)["last_hidden_state"], ref["last_hidden_state"]) <= 1e-4
+    sdxl = {k.replace("cond_stage_model.transformer.", "conditioner.embedders.0.transformer."): v for k, v in hf.items()}
+    sdxl.update({k.replace("cond_stage_model.model.", "conditioner.embedders.1.model."): v for k, v in oc.items()})
+    path = os.path.join(TMP, "sdxl_pair.safetensors")
+    save(path, sdxl, meta)
+    for prefix, layout, pooled in (("conditioner.embedders.0.transformer.text_model.", "clip_text_hf_layout", "pooled_unprojected"),
+                                   ("conditioner.embedders.1.model.", "clip_text_openai_layout", "pooled_projected")):
+        ref = load(g(layout, "io.safetensors"))
+        debug("text-encoder", path, g(layout, "io.safetensors"), out, "--prefix", prefix)
+        o = load(out)
+        for name in ("penultimate_hidden_state", pooled):
+            assert rel_err(o[name], ref[name]) <= 1e-4, (prefix, name)
+    p = debug("text-encoder", path, g("clip_text_hf_layout", "io.safetensors"), out, "--prefix", "nope.", check=False)
+    assert p.returncode == 1 and "no CLIP text encoder" in p.stderr
 
 
 def write_st(path, header, data=b"", raw_len=None):
