@@ -4,6 +4,8 @@
 #include "common/status.h"
 #include "engine/io/safetensors.h"
 #include "engine/models/clip.h"
+#include "engine/models/unet.h"
+#include "engine/kernels/ops.h"
 #include "engine/runtime/engine_ctx.h"
 #include "engine/text/tokenizer.h"
 #include <jansson.h>
@@ -140,6 +142,117 @@ out:
     return rc;
 }
 
+/* Taps write each intermediate (NCHW, batch 1) as K.intermediate.NAME. */
+typedef struct {
+    st_writer_t *w;
+    const char *key;
+    int failed;
+} tap_ctx_t;
+
+static void tap_write(void *user, const char *name, const float *x, int h, int w, int c) {
+    tap_ctx_t *t = user;
+    float *nchw = malloc(sizeof(float) * (size_t)h * w * c);
+    char full[128];
+    snprintf(full, sizeof full, "%s.intermediate.%s", t->key, name);
+    int64_t shape4[4] = {1, c, h, w}, shape2[2] = {1, c};
+    if (!nchw) {
+        t->failed = 1;
+        return;
+    }
+    op_nhwc_to_nchw(x, h, w, c, nchw);
+    if (h == 1 && w == 1 ? st_writer_add(t->w, full, ST_F32, 2, shape2, nchw)
+                         : st_writer_add(t->w, full, ST_F32, 4, shape4, nchw))
+        t->failed = 1;
+    free(nchw);
+}
+
+static float *read_f32(const st_file_t *f, const char *name, int64_t *numel, const st_tensor_t **t) {
+    *t = st_find(f, name);
+    if (!*t) return NULL;
+    float *p = malloc(sizeof(float) * (size_t)((*t)->numel + 1));
+    if (p && st_to_f32(*t, p, (size_t)(*t)->numel)) {
+        free(p);
+        return NULL;
+    }
+    if (numel) *numel = (*t)->numel;
+    return p;
+}
+
+/* For every case K with K.x [B, C, H, W], K.timesteps [B], K.context [B, T, D] (and K.y [B, A]
+ * for SDXL): writes K.out and K.intermediate.*. */
+static int debug_unet(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
+    char err[512];
+    st_file_t *wf = NULL, *inf = NULL;
+    unet_t *u = NULL;
+    kctx_t kc = {0};
+    st_writer_t *w = NULL;
+    int rc = 1, cases = 0;
+    if (st_open(weights, &wf, err, sizeof err) || st_open(inputs, &inf, err, sizeof err) ||
+        unet_load(wf, &u, err, sizeof err) || kctx_create(cfg->threads, cfg->isa, &kc, err, sizeof err) ||
+        st_writer_new(&w)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        goto out;
+    }
+    const unet_info_t *I = unet_info(u);
+    for (size_t i = 0; i < st_count(inf); i++) {
+        const char *name = st_get(inf, i)->name;
+        size_t l = strlen(name);
+        if (l < 3 || strcmp(name + l - 2, ".x") != 0 || l > 60) continue;
+        char key[64], nm[96];
+        snprintf(key, sizeof key, "%.*s", (int)(l - 2), name);
+        const st_tensor_t *tx, *tt, *tc, *ty = NULL;
+        float *x = read_f32(inf, name, NULL, &tx);
+        snprintf(nm, sizeof nm, "%s.timesteps", key);
+        float *ts = read_f32(inf, nm, NULL, &tt);
+        snprintf(nm, sizeof nm, "%s.context", key);
+        float *ctx = read_f32(inf, nm, NULL, &tc);
+        snprintf(nm, sizeof nm, "%s.y", key);
+        float *y = read_f32(inf, nm, NULL, &ty);
+        int ok = x && ts && ctx && tx->ndim == 4 && tx->shape[1] == I->in_ch && tc->ndim == 3 &&
+                 tc->shape[2] == I->ctx_dim && tt->numel == tx->shape[0] && tc->shape[0] == tx->shape[0] &&
+                 (I->adm_in ? y && ty->numel == tx->shape[0] * I->adm_in : 1);
+        float *o = ok ? malloc(sizeof(float) * (size_t)tx->numel / (size_t)I->in_ch * (size_t)I->out_ch) : NULL;
+        if (!ok || !o) {
+            fprintf(stderr, "imgapi: case %s: inputs missing or of the wrong shape\n", key);
+            free(x); free(ts); free(ctx); free(y); free(o);
+            goto out;
+        }
+        int B = (int)tx->shape[0], H = (int)tx->shape[2], W = (int)tx->shape[3], T = (int)tc->shape[1];
+        size_t in_plane = (size_t)I->in_ch * H * W, out_plane = (size_t)I->out_ch * H * W;
+        for (int b = 0; b < B && ok; b++) {
+            tap_ctx_t tap = {w, key, 0};
+            if (unet_forward(u, &kc, x + b * in_plane, H, W, ts[b], ctx + (size_t)b * T * I->ctx_dim, T,
+                             y ? y + (size_t)b * I->adm_in : NULL, o + b * out_plane, b == 0 ? tap_write : NULL,
+                             &tap) || tap.failed)
+                ok = 0;
+        }
+        snprintf(nm, sizeof nm, "%s.out", key);
+        if (ok && st_writer_add(w, nm, ST_F32, 4, tx->shape, o)) ok = 0;
+        free(x); free(ts); free(ctx); free(y); free(o);
+        if (!ok) {
+            fprintf(stderr, "imgapi: case %s: the UNet could not run (sizes must halve evenly)\n", key);
+            goto out;
+        }
+        cases++;
+    }
+    if (!cases) {
+        fprintf(stderr, "imgapi: %s has no case K with K.x, K.timesteps and K.context\n", inputs);
+        goto out;
+    }
+    if (st_writer_save(w, out)) {
+        fprintf(stderr, "imgapi: cannot write %s\n", out);
+        goto out;
+    }
+    rc = 0;
+out:
+    st_writer_free(w);
+    unet_free(u);
+    kctx_destroy(&kc);
+    st_close(wf);
+    st_close(inf);
+    return rc;
+}
+
 int cmd_debug(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     config_t cfg;
@@ -157,6 +270,7 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
     }
     if (!strcmp(pos[0], "tokenizer")) return debug_tokenizer(v[0], v[1], v[2]);
     if (!strcmp(pos[0], "text-encoder")) return debug_text_encoder(&cfg, v[0], v[1], v[2], v[3]);
+    if (!strcmp(pos[0], "unet")) return debug_unet(&cfg, v[0], v[1], v[2]);
     fprintf(stderr, "imgapi: unknown debug component '%s'\n", pos[0]);
     return 2;
 }

@@ -109,6 +109,36 @@ def test_text_encoder_openclip_layout_parity():
     check_text_encoder("clip_text_openai_layout", "pooled_projected")
 
 
+def check_unet(family):
+    d = f"unet_{family}_small"
+    ref = load(g(d, "io.safetensors"))
+    for isa in cpu_isas():
+        out_path = os.path.join(TMP, f"{d}-{isa}.safetensors")
+        debug("unet", g(d, "weights.safetensors"), g(d, "io.safetensors"), out_path, "--isa", isa, "--threads", "2")
+        out = load(out_path)
+        worst = max(rel_err(out[k], ref[k]) for k in out if k in ref and ".intermediate." in k)
+        for case in ("a.out", "b.out"):
+            e = rel_err(out[case], ref[case])
+            print(f"     {d} {isa:8s} {case:6s} rel err {e:.2e} (worst intermediate {worst:.2e})")
+            assert e <= 1e-4, (d, isa, case, e)
+        assert worst <= 1e-4
+
+
+@test
+def test_unet_sd1_parity():
+    check_unet("sd1")
+
+
+@test
+def test_unet_sd2_parity():
+    check_unet("sd2")
+
+
+@test
+def test_unet_sdxl_parity():
+    check_unet("sdxl")
+
+
 def metadata_of(path):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
