@@ -5,6 +5,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/models/clip.h"
 #include "engine/models/unet.h"
+#include "engine/models/vae.h"
 #include "engine/kernels/ops.h"
 #include "engine/runtime/engine_ctx.h"
 #include "engine/text/tokenizer.h"
@@ -153,7 +154,10 @@ static void tap_write(void *user, const char *name, const float *x, int h, int w
     tap_ctx_t *t = user;
     float *nchw = malloc(sizeof(float) * (size_t)h * w * c);
     char full[128];
-    snprintf(full, sizeof full, "%s.intermediate.%s", t->key, name);
+    if (t->key[0])
+        snprintf(full, sizeof full, "%s.intermediate.%s", t->key, name);
+    else
+        snprintf(full, sizeof full, "intermediate.%s", name);
     int64_t shape4[4] = {1, c, h, w}, shape2[2] = {1, c};
     if (!nchw) {
         t->failed = 1;
@@ -253,6 +257,52 @@ out:
     return rc;
 }
 
+/* Reads z [1, 4, h, w] (already divided by the scale factor), writes image and intermediates. */
+static int debug_vae(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
+    char err[512];
+    st_file_t *wf = NULL, *inf = NULL;
+    vae_t *v = NULL;
+    kctx_t kc = {0};
+    st_writer_t *w = NULL;
+    float *z = NULL, *img = NULL;
+    int rc = 1;
+    if (st_open(weights, &wf, err, sizeof err) || st_open(inputs, &inf, err, sizeof err) ||
+        vae_load(wf, &v, err, sizeof err) || kctx_create(cfg->threads, cfg->isa, &kc, err, sizeof err) ||
+        st_writer_new(&w)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        goto out;
+    }
+    const st_tensor_t *tz;
+    z = read_f32(inf, "z", NULL, &tz);
+    if (!z || tz->ndim != 4 || tz->shape[0] != 1 || tz->shape[1] != vae_latent_channels(v)) {
+        fprintf(stderr, "imgapi: %s: needs 'z' [1, %d, h, w]\n", inputs, vae_latent_channels(v));
+        goto out;
+    }
+    int h = (int)tz->shape[2], wd = (int)tz->shape[3], s = vae_upscale(v);
+    img = malloc(sizeof(float) * 3 * (size_t)h * wd * s * s);
+    tap_ctx_t tap = {w, "", 0};
+    tap_ctx_t *tp = &tap;
+    if (!img || vae_decode(v, &kc, z, h, wd, img, tap_write, tp) || tap.failed) {
+        fprintf(stderr, "imgapi: the VAE decoder could not run\n");
+        goto out;
+    }
+    int64_t shape[4] = {1, 3, (int64_t)h * s, (int64_t)wd * s};
+    if (st_writer_add(w, "image", ST_F32, 4, shape, img) || st_writer_save(w, out)) {
+        fprintf(stderr, "imgapi: cannot write %s\n", out);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(z);
+    free(img);
+    st_writer_free(w);
+    vae_free(v);
+    kctx_destroy(&kc);
+    st_close(wf);
+    st_close(inf);
+    return rc;
+}
+
 int cmd_debug(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     config_t cfg;
@@ -271,6 +321,7 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
     if (!strcmp(pos[0], "tokenizer")) return debug_tokenizer(v[0], v[1], v[2]);
     if (!strcmp(pos[0], "text-encoder")) return debug_text_encoder(&cfg, v[0], v[1], v[2], v[3]);
     if (!strcmp(pos[0], "unet")) return debug_unet(&cfg, v[0], v[1], v[2]);
+    if (!strcmp(pos[0], "vae-decoder")) return debug_vae(&cfg, v[0], v[1], v[2]);
     fprintf(stderr, "imgapi: unknown debug component '%s'\n", pos[0]);
     return 2;
 }

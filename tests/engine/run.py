@@ -139,6 +139,22 @@ def test_unet_sdxl_parity():
     check_unet("sdxl")
 
 
+@test
+def test_vae_decoder_parity():
+    d = "vae_decoder_small"
+    ref = load(g(d, "io.safetensors"))
+    for isa in cpu_isas():
+        out_path = os.path.join(TMP, f"{d}-{isa}.safetensors")
+        debug("vae-decoder", g(d, "weights.safetensors"), g(d, "io.safetensors"), out_path, "--isa", isa)
+        out = load(out_path)
+        for k in out:
+            if k in ref:
+                e = rel_err(out[k], ref[k])
+                assert e <= 1e-4, (isa, k, e)
+        e = rel_err(out["image"], ref["image"])
+        print(f"     {d} {isa:8s} image rel err {e:.2e}")
+
+
 def metadata_of(path):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]

@@ -5,7 +5,7 @@
 #define IMGAPI_ENGINE_KERNELS_ATTENTION_H
 #include "engine/kernels/kctx.h"
 
-#define ATTN_MAX_HEAD_DIM 256
+#define ATTN_MAX_HEAD_DIM 512
 
 void attention(const kctx_t *kc, const float *q, int ldq, const float *k, int ldk, const float *v,
                int ldv, int nq, int nk, int heads, int dh, int causal, float *out, int ldo);

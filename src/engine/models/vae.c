@@ -1,0 +1,248 @@
+/* vae.c - the KL VAE decoder. */
+#include "engine/models/vae.h"
+#include "common/status.h"
+#include "engine/kernels/attention.h"
+#include "engine/kernels/ops.h"
+#include "engine/models/blocks.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VAE_MAX_LEVELS 8
+#define VAE_MAX_BLOCKS 8
+
+typedef struct {
+    resblock_t block[VAE_MAX_BLOCKS];
+    int nblocks;
+    int has_up;
+    conv2d_t up;
+} vae_level_t;
+
+struct vae {
+    conv2d_t post_quant, conv_in, conv_out;
+    resblock_t mid1, mid2;
+    gnorm_t attn_norm, norm_out;
+    gemm_w_t qkv, proj;
+    float *qkv_b, *proj_b;
+    int attn_c;
+    vae_level_t level[VAE_MAX_LEVELS];
+    int nlevels;
+    int has_post_quant;
+    /* arena */
+    int ah, aw;
+    float *arena, *a, *b, *scratch;
+};
+
+void vae_free(vae_t *v) {
+    if (!v) return;
+    if (v->has_post_quant) conv2d_free(&v->post_quant);
+    conv2d_free(&v->conv_in);
+    conv2d_free(&v->conv_out);
+    resblock_free(&v->mid1);
+    resblock_free(&v->mid2);
+    gnorm_free(&v->attn_norm);
+    gnorm_free(&v->norm_out);
+    gemm_w_free(&v->qkv);
+    gemm_w_free(&v->proj);
+    free(v->qkv_b);
+    free(v->proj_b);
+    for (int l = 0; l < v->nlevels; l++) {
+        for (int b = 0; b < v->level[l].nblocks; b++) resblock_free(&v->level[l].block[b]);
+        if (v->level[l].has_up) conv2d_free(&v->level[l].up);
+    }
+    free(v->arena);
+    free(v);
+}
+
+/* q, k, v 1x1 convolutions fused into one [3c, c] linear layer. */
+static int load_attn(wload_t *wl, vae_t *v) {
+    static const char *const N[3] = {"mid.attn_1.q", "mid.attn_1.k", "mid.attn_1.v"};
+    char n[128];
+    const st_tensor_t *t = w_find(wl, "mid.attn_1.q.weight");
+    if (!t) return IMG_EFORMAT;
+    int c = (int)t->shape[0];
+    v->attn_c = c;
+    float *cat = malloc(sizeof(float) * 3 * (size_t)c * c);
+    v->qkv_b = malloc(sizeof(float) * 3 * (size_t)c);
+    if (!cat || !v->qkv_b) {
+        free(cat);
+        return IMG_ENOMEM;
+    }
+    for (int i = 0; i < 3; i++) {
+        snprintf(n, sizeof n, "%s.weight", N[i]);
+        float *w = w_f32(wl, n, (int64_t)c * c);
+        snprintf(n, sizeof n, "%s.bias", N[i]);
+        float *b = w_f32(wl, n, c);
+        if (w) memcpy(cat + (size_t)i * c * c, w, sizeof(float) * (size_t)c * c);
+        if (b) memcpy(v->qkv_b + (size_t)i * c, b, sizeof(float) * (size_t)c);
+        free(w);
+        free(b);
+    }
+    int rc = wl->failed ? IMG_EFORMAT : gemm_pack(cat, 3 * c, c, &v->qkv);
+    free(cat);
+    if (!rc) rc = gnorm_load(wl, "mid.attn_1.norm", c, 1e-6f, &v->attn_norm);
+    if (!rc) {
+        float *w = w_f32(wl, "mid.attn_1.proj_out.weight", (int64_t)c * c);
+        v->proj_b = w_f32(wl, "mid.attn_1.proj_out.bias", c);
+        rc = w ? gemm_pack(w, c, c, &v->proj) : IMG_EFORMAT;
+        free(w);
+    }
+    return rc;
+}
+
+int vae_load(const st_file_t *f, vae_t **out, char *err, size_t errlen) {
+    vae_t *v = calloc(1, sizeof *v);
+    if (!v) return IMG_ENOMEM;
+    wload_t wl = {.file = f};
+    static const char *const ROOTS[] = {"first_stage_model.", "vae.", ""};
+    const char *root = NULL;
+    char n[256];
+    for (int i = 0; i < 3 && !root; i++) {
+        snprintf(n, sizeof n, "%sdecoder.conv_in.weight", ROOTS[i]);
+        if (st_find(f, n)) root = ROOTS[i];
+    }
+    if (!root) {
+        snprintf(err, errlen, "no VAE decoder (first_stage_model.decoder.*) in the file");
+        free(v);
+        return IMG_ENOTFOUND;
+    }
+    snprintf(wl.prefix, sizeof wl.prefix, "%s", root);
+    int rc = IMG_OK;
+    if (w_has(&wl, "post_quant_conv.weight")) {
+        v->has_post_quant = 1;
+        rc = conv_load(&wl, "post_quant_conv", 1, 0, &v->post_quant);
+    }
+    snprintf(wl.prefix, sizeof wl.prefix, "%sdecoder.", root);
+    if (!rc) rc = conv_load(&wl, "conv_in", 1, 1, &v->conv_in);
+    if (!rc) rc = resblock_load(&wl, "mid.block_1.", 0, 1e-6f, &v->mid1);
+    if (!rc) rc = load_attn(&wl, v);
+    if (!rc) rc = resblock_load(&wl, "mid.block_2.", 0, 1e-6f, &v->mid2);
+    while (!rc && v->nlevels < VAE_MAX_LEVELS &&
+           w_has(&wl, (snprintf(n, sizeof n, "up.%d.block.0.conv1.weight", v->nlevels), n))) {
+        vae_level_t *L = &v->level[v->nlevels];
+        while (!rc && L->nblocks < VAE_MAX_BLOCKS &&
+               w_has(&wl, (snprintf(n, sizeof n, "up.%d.block.%d.conv1.weight", v->nlevels, L->nblocks), n))) {
+            snprintf(n, sizeof n, "up.%d.block.%d.", v->nlevels, L->nblocks);
+            rc = resblock_load(&wl, n, 0, 1e-6f, &L->block[L->nblocks]);
+            L->nblocks++;
+        }
+        if (!rc && w_has(&wl, (snprintf(n, sizeof n, "up.%d.upsample.conv.weight", v->nlevels), n))) {
+            L->has_up = 1;
+            snprintf(n, sizeof n, "up.%d.upsample.conv", v->nlevels);
+            rc = conv_load(&wl, n, 1, 1, &L->up);
+        }
+        v->nlevels++;
+    }
+    if (!rc && v->nlevels == 0) rc = IMG_EFORMAT;
+    if (!rc) rc = gnorm_load(&wl, "norm_out", v->level[0].nblocks ? v->level[0].block[v->level[0].nblocks - 1].cout : 0, 1e-6f, &v->norm_out);
+    if (!rc) rc = conv_load(&wl, "conv_out", 1, 1, &v->conv_out);
+    if (rc || wl.failed) {
+        snprintf(err, errlen, "VAE decoder: %s", wl.failed ? wl.err : "unexpected structure");
+        vae_free(v);
+        return IMG_EFORMAT;
+    }
+    *out = v;
+    return IMG_OK;
+}
+
+int vae_latent_channels(const vae_t *v) { return v->has_post_quant ? v->post_quant.cin : v->conv_in.cin; }
+
+int vae_upscale(const vae_t *v) {
+    int s = 1;
+    for (int l = 0; l < v->nlevels; l++) s *= v->level[l].has_up ? 2 : 1;
+    return s;
+}
+
+static size_t mx(size_t a, size_t b) { return a > b ? a : b; }
+
+int vae_prepare(vae_t *v, int h, int w) {
+    if (v->arena && v->ah == h && v->aw == w) return IMG_OK;
+    size_t act = (size_t)h * w * (size_t)mx((size_t)v->conv_in.cout, (size_t)vae_latent_channels(v));
+    size_t scratch = mx(conv2d_scratch(&v->conv_in, h, w), resblock_scratch(&v->mid1, h, w));
+    size_t hw = (size_t)h * w;
+    scratch = mx(scratch, hw * (size_t)v->attn_c * 5);
+    int ch = h, cw = w;
+    for (int l = v->nlevels - 1; l >= 0; l--) {
+        vae_level_t *L = &v->level[l];
+        for (int b = 0; b < L->nblocks; b++) {
+            scratch = mx(scratch, resblock_scratch(&L->block[b], ch, cw));
+            act = mx(act, (size_t)ch * cw * (size_t)mx((size_t)L->block[b].cin, (size_t)L->block[b].cout));
+        }
+        if (L->has_up) {
+            int c = L->up.cin;
+            scratch = mx(scratch, 4 * (size_t)ch * cw * c + conv2d_scratch(&L->up, 2 * ch, 2 * cw));
+            ch *= 2;
+            cw *= 2;
+            act = mx(act, (size_t)ch * cw * (size_t)L->up.cout);
+        }
+    }
+    act = mx(act, (size_t)ch * cw * (size_t)mx((size_t)v->norm_out.c, 3));
+    scratch = mx(scratch, conv2d_scratch(&v->conv_out, ch, cw));
+    float *a = malloc(sizeof(float) * (2 * act + scratch));
+    if (!a) return IMG_ENOMEM;
+    free(v->arena);
+    v->arena = a;
+    v->a = a;
+    v->b = a + act;
+    v->scratch = v->b + act;
+    v->ah = h;
+    v->aw = w;
+    return IMG_OK;
+}
+
+int vae_decode(vae_t *v, const kctx_t *kc, const float *z, int h, int w, float *image,
+               unet_tap_fn tap, void *tap_user) {
+    int rc = vae_prepare(v, h, w);
+    if (rc) return rc;
+    float *cur = v->a, *oth = v->b;
+    int c = vae_latent_channels(v), ch = h, cw = w;
+    op_nchw_to_nhwc(z, c, h, w, oth);
+    if (v->has_post_quant) {
+        conv2d_forward(kc, &v->post_quant, oth, h, w, cur, 0, v->scratch);
+        if (tap) tap(tap_user, "post_quant_conv_out", cur, h, w, c);
+    } else {
+        memcpy(cur, oth, sizeof(float) * (size_t)h * w * c);
+    }
+    conv2d_forward(kc, &v->conv_in, cur, h, w, oth, 0, v->scratch);
+    c = v->conv_in.cout;
+    if (tap) tap(tap_user, "decoder.conv_in_out", oth, h, w, c);
+    resblock_forward(kc, &v->mid1, oth, h, w, NULL, cur, v->scratch);
+    if (tap) tap(tap_user, "decoder.mid.block_1_out", cur, h, w, c);
+    /* single-head attention over all pixels, channels as the head dimension */
+    size_t hw = (size_t)h * w;
+    float *nrm = v->scratch, *qkv = nrm + hw * c, *att = qkv + hw * 3 * c;
+    op_groupnorm(cur, (int)hw, c, 32, v->attn_norm.g, v->attn_norm.b, v->attn_norm.eps, 0, nrm);
+    gemm(kc, (int)hw, nrm, c, &v->qkv, v->qkv_b, qkv, 3 * c, 0);
+    attention(kc, qkv, 3 * c, qkv + c, 3 * c, qkv + 2 * c, 3 * c, (int)hw, (int)hw, 1, c, 0, att, c);
+    memcpy(oth, cur, sizeof(float) * hw * c);
+    gemm(kc, (int)hw, att, c, &v->proj, v->proj_b, oth, c, 1);
+    if (tap) tap(tap_user, "decoder.mid.attn_1_out", oth, h, w, c);
+    resblock_forward(kc, &v->mid2, oth, h, w, NULL, cur, v->scratch);
+    if (tap) tap(tap_user, "decoder.mid.block_2_out", cur, h, w, c);
+    char name[64];
+    for (int l = v->nlevels - 1; l >= 0; l--) {
+        vae_level_t *L = &v->level[l];
+        for (int b = 0; b < L->nblocks; b++) {
+            resblock_forward(kc, &L->block[b], cur, ch, cw, NULL, oth, v->scratch);
+            c = L->block[b].cout;
+            float *s = cur; cur = oth; oth = s;
+        }
+        if (L->has_up) {
+            float *up = v->scratch;
+            op_upsample_nearest2x(cur, ch, cw, c, up);
+            ch *= 2;
+            cw *= 2;
+            conv2d_forward(kc, &L->up, up, ch, cw, oth, 0, up + (size_t)ch * cw * c);
+            c = L->up.cout;
+            float *s = cur; cur = oth; oth = s;
+            if (tap) {
+                snprintf(name, sizeof name, "decoder.up.%d.upsample_out", l);
+                tap(tap_user, name, cur, ch, cw, c);
+            }
+        }
+    }
+    op_groupnorm(cur, ch * cw, c, 32, v->norm_out.g, v->norm_out.b, v->norm_out.eps, 1, oth);
+    conv2d_forward(kc, &v->conv_out, oth, ch, cw, cur, 0, v->scratch);
+    op_nhwc_to_nchw(cur, ch, cw, v->conv_out.cout, image);
+    return IMG_OK;
+}
