@@ -155,6 +155,40 @@ def test_vae_decoder_parity():
         print(f"     {d} {isa:8s} image rel err {e:.2e}")
 
 
+@test
+def test_schedules_and_samplers_parity():
+    out_path = os.path.join(TMP, "sampler.safetensors")
+    p = subprocess.run([BIN, "debug", "sampler", "--inputs", g("schedules", "io.safetensors"), "--out", out_path],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    ref, out = load(g("schedules", "io.safetensors")), load(out_path)
+    names = [k for k in ref if not k.endswith(("noise_init", "ancestral_noise"))]
+    assert len(names) == 33, len(names)
+    worst = 0
+    for k in names:
+        e = rel_err(out[k], ref[k])
+        worst = max(worst, e)
+        assert e <= 1e-5, (k, e)
+    print(f"     {len(names)} schedule/sampler tensors, worst rel err {worst:.2e}")
+
+
+@test
+def test_rng_matches_torch():
+    import numpy as np
+    out_path = os.path.join(TMP, "rng.safetensors")
+    p = subprocess.run([BIN, "debug", "rng", "--inputs", g("rng", "io.safetensors"), "--out", out_path],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    ref, out = load(g("rng", "io.safetensors")), load(out_path)
+    assert set(ref) == set(out)
+    for k in ref:
+        d = np.abs(out[k].astype(np.float64) - ref[k].astype(np.float64))
+        ulp = np.spacing(np.abs(ref[k]).astype(np.float32)).astype(np.float64)
+        assert np.all(d <= 2 * ulp + 1e-12), (k, float(d.max()))
+        if k.endswith(("rand_16", "randn_7")):
+            assert np.array_equal(out[k], ref[k]), k
+
+
 def metadata_of(path):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
