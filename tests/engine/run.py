@@ -183,8 +183,8 @@ def test_rng_matches_torch():
     assert set(ref) == set(out)
     for k in ref:
         d = np.abs(out[k].astype(np.float64) - ref[k].astype(np.float64))
-        ulp = np.spacing(np.abs(ref[k]).astype(np.float32)).astype(np.float64)
-        assert np.all(d <= 2 * ulp + 1e-12), (k, float(d.max()))
+        # the golden README's bound: libm's cos/sin/log may differ from torch's in the last bit
+        assert float(d.max()) <= 2.4e-7, (k, float(d.max()))
         if k.endswith(("rand_16", "randn_7")):
             assert np.array_equal(out[k], ref[k]), k
 
