@@ -18,7 +18,7 @@ int cmd_models(int argc, char **argv, const cli_env_t *env) {
     if (rc) return rc;
     registry_t *reg;
     char err[512];
-    if (registry_create(env->backends, env->nbackends, cfg.default_model, &reg, err, sizeof err)) {
+    if (registry_create(env->backends, env->nbackends, &cfg, &reg, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
         return 1;
     }
@@ -91,7 +91,7 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
 
     char err[512];
     registry_t *reg;
-    if (registry_create(env->backends, env->nbackends, cfg.default_model, &reg, err, sizeof err)) {
+    if (registry_create(env->backends, env->nbackends, &cfg, &reg, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
         return 1;
     }

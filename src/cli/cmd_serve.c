@@ -38,7 +38,7 @@ int cmd_serve(int argc, char **argv, const cli_env_t *env) {
 
     char err[512];
     registry_t *models = NULL;
-    if (registry_create(env->backends, env->nbackends, cfg.default_model, &models, err, sizeof err)) {
+    if (registry_create(env->backends, env->nbackends, &cfg, &models, err, sizeof err)) {
         fprintf(stderr, "imgapi: cannot serve: %s\n", err);
         return 1;
     }

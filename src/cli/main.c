@@ -1,9 +1,9 @@
-/* main.c - the imgapi binary: the CLI with this build's generator backends. */
+/* main.c - the imgapi binary: the CLI with the inference engine as its generator backend. */
 #include "cli/cli.h"
+#include "engine/backend.h"
 
 int main(int argc, char **argv) {
-    /* The engine backend is registered here when it is built in; until then there is no model
-     * and `imgapi serve` refuses to start, saying why. */
-    cli_env_t env = {.backends = NULL, .nbackends = 0};
+    const gen_backend_t *backends[] = {engine_backend()};
+    cli_env_t env = {.backends = backends, .nbackends = 1};
     return cli_main(argc, argv, &env);
 }

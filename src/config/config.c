@@ -83,10 +83,69 @@ bad:
     return -1;
 }
 
+/* model.ID.FIELD = value */
+static int set_model(config_t *c, const char *name, const char *value, char *err, size_t errlen) {
+    char id[64], field[32];
+    if (sscanf(name, "model.%63[A-Za-z0-9_-].%31[a-z_]", id, field) != 2) {
+        snprintf(err, errlen, "invalid model setting '%s' (expected model.ID.FIELD)", name);
+        return -1;
+    }
+    config_model_t *m = NULL;
+    for (int i = 0; i < c->nmodels; i++)
+        if (strcmp(c->models[i].id, id) == 0) m = &c->models[i];
+    if (!m) {
+        if (c->nmodels == CONFIG_MAX_MODELS) {
+            snprintf(err, errlen, "at most %d models can be configured", CONFIG_MAX_MODELS);
+            return -1;
+        }
+        m = &c->models[c->nmodels++];
+        memset(m, 0, sizeof *m);
+        snprintf(m->id, sizeof m->id, "%s", id);
+        strcpy(m->profile, "standard");
+        strcpy(m->prediction, "eps");
+    }
+    struct {
+        const char *f;
+        char *dst;
+        size_t n;
+    } F[] = {{"checkpoint", m->checkpoint, sizeof m->checkpoint}, {"tokenizer", m->tokenizer, sizeof m->tokenizer},
+             {"vae", m->vae, sizeof m->vae}, {"profile", m->profile, sizeof m->profile},
+             {"prediction", m->prediction, sizeof m->prediction}, {"description", m->description, sizeof m->description}};
+    for (size_t i = 0; i < sizeof F / sizeof F[0]; i++) {
+        if (strcmp(F[i].f, field) != 0) continue;
+        if (strlen(value) >= F[i].n) {
+            snprintf(err, errlen, "value of '%s' is too long", name);
+            return -1;
+        }
+        if (!strcmp(field, "profile") && strcmp(value, "standard") && strcmp(value, "turbo")) {
+            snprintf(err, errlen, "'%s' must be 'standard' or 'turbo'", name);
+            return -1;
+        }
+        if (!strcmp(field, "prediction") && strcmp(value, "eps") && strcmp(value, "v")) {
+            snprintf(err, errlen, "'%s' must be 'eps' or 'v'", name);
+            return -1;
+        }
+        strcpy(F[i].dst, value);
+        return 0;
+    }
+    if (strcmp(field, "native") == 0) {
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (*end || end == value || v < 64 || v > 4096 || v % 64) {
+            snprintf(err, errlen, "'%s' must be a multiple of 64 from 64 to 4096", name);
+            return -1;
+        }
+        m->native = (int)v;
+        return 0;
+    }
+    snprintf(err, errlen, "unknown model field '%s' (checkpoint, tokenizer, vae, profile, prediction, native, description)", field);
+    return -1;
+}
+
 int config_known(const char *name) {
     char n[64];
     normalise(name, n, sizeof n);
-    if (strncmp(n, "price.", 6) == 0 || strcmp(n, "config") == 0) return 1;
+    if (strncmp(n, "price.", 6) == 0 || strcmp(n, "config") == 0 || strncmp(n, "model.", 6) == 0) return 1;
     for (size_t i = 0; i < sizeof OPTS / sizeof OPTS[0]; i++)
         if (strcmp(OPTS[i].name, n) == 0) return 1;
     return 0;
@@ -96,6 +155,7 @@ int config_set(config_t *c, const char *name, const char *value, char *err, size
     char n[64];
     normalise(name, n, sizeof n);
     if (strncmp(n, "price.", 6) == 0) return set_price(c, n, value, err, errlen);
+    if (strncmp(name, "model.", 6) == 0) return set_model(c, name, value, err, errlen);
     if (strcmp(n, "config") == 0) {
         snprintf(c->config_file, sizeof c->config_file, "%s", value);
         return 0;
@@ -200,4 +260,6 @@ void config_print_help(FILE *f) {
     }
     fprintf(f, "  --%-26s %s\n", "config FILE", "config file to read (also IMGAPI_CONFIG)");
     fprintf(f, "  price.QUALITY.SIZE = USD    per-image price, e.g. price.high.1024x1024 = 0.036\n");
+    fprintf(f, "  model.ID.checkpoint = PATH  install a model (also .tokenizer, .vae, .profile standard|turbo,\n"
+               "                              .prediction eps|v, .native PIXELS, .description)\n");
 }

@@ -6,6 +6,20 @@
 #include "api/pricing.h"
 #include <stdio.h>
 
+#define CONFIG_MAX_MODELS 16
+
+/* One installed model: model.ID.FIELD = value in the config file (or --model.ID.FIELD). */
+typedef struct {
+    char id[64];
+    char checkpoint[512]; /* single-file .safetensors */
+    char tokenizer[512];  /* BPE list (.txt.gz) or a folder with vocab.json + merges.txt */
+    char vae[512];        /* optional separate VAE */
+    char profile[16];     /* "standard" (default) or "turbo" */
+    char prediction[8];   /* "eps" (default) or "v" */
+    char description[160];
+    int native; /* working resolution (short side, pixels); 0 = the family's (512, SDXL 1024) */
+} config_model_t;
+
 typedef struct {
     char listen[128];
     char data_dir[512];
@@ -27,6 +41,8 @@ typedef struct {
     int threads;               /* engine threads, 0 = one per CPU core */
     char isa[16];              /* kernel level: auto, avx512, avx2, portable */
     price_table_t prices;
+    config_model_t models[CONFIG_MAX_MODELS];
+    int nmodels;
 } config_t;
 
 void config_defaults(config_t *c);

@@ -5,6 +5,7 @@
 #ifndef IMGAPI_QUEUE_GENERATOR_H
 #define IMGAPI_QUEUE_GENERATOR_H
 #include "api/params.h"
+#include "config/config.h"
 #include "image/image.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -33,8 +34,10 @@ typedef struct gen_backend {
     const char *name;
     void *ctx; /* backend-owned state (configuration, paths) */
     /* Lists the models; *out is malloc'd, the caller frees it. */
-    int (*list)(void *ctx, model_profile_t **out, size_t *n, char *err, size_t errlen);
-    int (*load)(void *ctx, const char *model_id, void **model, char *err, size_t errlen);
+    int (*list)(void *ctx, const config_t *cfg, model_profile_t **out, size_t *n, char *err,
+                size_t errlen);
+    int (*load)(void *ctx, const config_t *cfg, const char *model_id, void **model, char *err,
+                size_t errlen);
     int (*count_tokens)(void *model, const char *prompt);
     /* Fills *out (RGB, any size: the caller resamples to the exact size). IMG_ECANCELLED when
      * progress asked to stop. Must be safe to call from several threads at once. */

@@ -17,17 +17,20 @@ struct registry {
     size_t n;
     size_t default_index;
     pthread_mutex_t mu;
+    const config_t *cfg;
 };
 
-int registry_create(const gen_backend_t *const *backends, size_t nbackends,
-                    const char *default_model, registry_t **out, char *err, size_t errlen) {
+int registry_create(const gen_backend_t *const *backends, size_t nbackends, const config_t *cfg,
+                    registry_t **out, char *err, size_t errlen) {
+    const char *default_model = cfg->default_model;
     registry_t *r = calloc(1, sizeof *r);
     if (!r) return IMG_ENOMEM;
     pthread_mutex_init(&r->mu, NULL);
+    r->cfg = cfg;
     for (size_t b = 0; b < nbackends; b++) {
         model_profile_t *list = NULL;
         size_t n = 0;
-        int rc = backends[b]->list(backends[b]->ctx, &list, &n, err, errlen);
+        int rc = backends[b]->list(backends[b]->ctx, cfg, &list, &n, err, errlen);
         if (rc) {
             registry_free(r);
             return rc;
@@ -49,8 +52,8 @@ int registry_create(const gen_backend_t *const *backends, size_t nbackends,
     }
     if (r->n == 0) {
         snprintf(err, errlen,
-                 "no model is installed: this build has no image generator backend with a model "
-                 "to serve");
+                 "no model is installed: add one to the configuration "
+                 "(model.ID.checkpoint = FILE.safetensors and model.ID.tokenizer = PATH)");
         registry_free(r);
         return IMG_ENOTFOUND;
     }
@@ -104,7 +107,7 @@ int registry_acquire(registry_t *r, const char *id, const gen_backend_t **backen
     }
     pthread_mutex_lock(&r->mu);
     int rc = IMG_OK;
-    if (!e->model) rc = e->backend->load(e->backend->ctx, e->profile.id, &e->model, err, errlen);
+    if (!e->model) rc = e->backend->load(e->backend->ctx, r->cfg, e->profile.id, &e->model, err, errlen);
     *backend = e->backend;
     *model = e->model;
     pthread_mutex_unlock(&r->mu);

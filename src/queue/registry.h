@@ -7,8 +7,8 @@ typedef struct registry registry_t;
 
 /* Builds the registry from the backends' model lists. IMG_ENOTFOUND (with a reason in err) when
  * no backend offers a model. default_model may be "" (the first model). */
-int registry_create(const gen_backend_t *const *backends, size_t nbackends,
-                    const char *default_model, registry_t **out, char *err, size_t errlen);
+int registry_create(const gen_backend_t *const *backends, size_t nbackends, const config_t *cfg,
+                    registry_t **out, char *err, size_t errlen);
 void registry_free(registry_t *r);
 size_t registry_count(const registry_t *r);
 const model_profile_t *registry_profile(const registry_t *r, size_t i);

@@ -5,8 +5,10 @@
 #include <string.h>
 #include <time.h>
 
-static int fb_list(void *ctx, model_profile_t **out, size_t *n, char *err, size_t errlen) {
+static int fb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t *n, char *err,
+                   size_t errlen) {
     (void)ctx;
+    (void)cfg;
     (void)err;
     (void)errlen;
     model_profile_t *p = calloc(2, sizeof *p);
@@ -26,8 +28,10 @@ static int fb_list(void *ctx, model_profile_t **out, size_t *n, char *err, size_
     return IMG_OK;
 }
 
-static int fb_load(void *ctx, const char *id, void **model, char *err, size_t errlen) {
+static int fb_load(void *ctx, const config_t *cfg, const char *id, void **model, char *err,
+                   size_t errlen) {
     (void)ctx;
+    (void)cfg;
     (void)err;
     (void)errlen;
     *model = strdup(id);

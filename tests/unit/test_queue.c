@@ -44,11 +44,14 @@ void test_ratelimit_concurrency(void) {
     ratelimit_free(r);
 }
 
+static config_t test_cfg;
+
 static registry_t *make_registry(void) {
     const gen_backend_t *b[] = {fake_backend()};
     registry_t *reg = NULL;
     char err[256];
-    CHECK(registry_create(b, 1, "", &reg, err, sizeof err) == IMG_OK);
+    config_defaults(&test_cfg);
+    CHECK(registry_create(b, 1, &test_cfg, &reg, err, sizeof err) == IMG_OK);
     return reg;
 }
 
@@ -154,10 +157,13 @@ void test_registry(void) {
     registry_free(reg);
     const gen_backend_t *b[] = {fake_backend()};
     char err[256];
-    CHECK(registry_create(b, 1, "test-model-2", &reg, err, sizeof err) == IMG_OK);
+    strcpy(test_cfg.default_model, "test-model-2");
+    CHECK(registry_create(b, 1, &test_cfg, &reg, err, sizeof err) == IMG_OK);
     CHECK(strcmp(registry_default(reg)->id, "test-model-2") == 0);
     registry_free(reg);
-    CHECK(registry_create(b, 1, "missing", &reg, err, sizeof err) == IMG_ENOTFOUND);
-    CHECK(registry_create(NULL, 0, "", &reg, err, sizeof err) == IMG_ENOTFOUND);
+    strcpy(test_cfg.default_model, "missing");
+    CHECK(registry_create(b, 1, &test_cfg, &reg, err, sizeof err) == IMG_ENOTFOUND);
+    test_cfg.default_model[0] = 0;
+    CHECK(registry_create(NULL, 0, &test_cfg, &reg, err, sizeof err) == IMG_ENOTFOUND);
     CHECK(strstr(err, "no model") != NULL);
 }

@@ -1,0 +1,135 @@
+/* backend.c - configured checkpoints as generator models. One generation per model at a time
+ * (each model owns its work arenas); the registry loads a model on first use. */
+#include "engine/backend.h"
+#include "common/status.h"
+#include "engine/engine.h"
+#include "engine/sampling/sampler.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    eng_model_t *m;
+    int turbo;
+    int native;
+    pthread_mutex_t mu;
+} loaded_t;
+
+void engine_quality_profile(int turbo, api_quality_t q, quality_profile_t *o) {
+    /* standard SD: DPM++ 2M Karras with guidance 7; turbo: 1-4 trailing steps, no guidance */
+    static const int STD[3] = {10, 20, 30}, TURBO[3] = {1, 2, 4};
+    int i = q == QUALITY_LOW ? 0 : q == QUALITY_MEDIUM ? 1 : 2;
+    if (turbo) {
+        o->steps = TURBO[i];
+        o->guidance = 1.f;
+        o->sampler = SAMPLER_EULER_A;
+        o->schedule = ENG_SCHED_TRAILING;
+    } else {
+        o->steps = STD[i];
+        o->guidance = 7.f;
+        o->sampler = SAMPLER_DPMPP_2M;
+        o->schedule = ENG_SCHED_KARRAS;
+    }
+}
+
+void engine_native_size(int native, int width, int height, int *w, int *h) {
+    if (width >= height) {
+        *h = native;
+        *w = (int)((long)native * width / height + 32) / 64 * 64;
+    } else {
+        *w = native;
+        *h = (int)((long)native * height / width + 32) / 64 * 64;
+    }
+}
+
+static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t *n, char *err,
+                   size_t errlen) {
+    (void)ctx;
+    *out = calloc((size_t)(cfg->nmodels ? cfg->nmodels : 1), sizeof **out);
+    if (!*out) return IMG_ENOMEM;
+    *n = 0;
+    for (int i = 0; i < cfg->nmodels; i++) {
+        const config_model_t *m = &cfg->models[i];
+        if (!m->checkpoint[0] || !m->tokenizer[0]) {
+            snprintf(err, errlen, "model '%s' needs model.%s.checkpoint and model.%s.tokenizer", m->id, m->id, m->id);
+            free(*out);
+            *out = NULL;
+            return IMG_EINVAL;
+        }
+        model_profile_t *p = &(*out)[(*n)++];
+        snprintf(p->id, sizeof p->id, "%s", m->id);
+        snprintf(p->description, sizeof p->description, "%s", m->description[0] ? m->description : m->checkpoint);
+        p->default_size = SIZE_1024x1024;
+        p->default_quality = strcmp(m->profile, "turbo") == 0 ? QUALITY_HIGH : QUALITY_MEDIUM;
+        p->default_background = BACKGROUND_OPAQUE;
+    }
+    return IMG_OK;
+}
+
+static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model, char *err,
+                   size_t errlen) {
+    (void)ctx;
+    const config_model_t *m = NULL;
+    for (int i = 0; i < cfg->nmodels; i++)
+        if (strcmp(cfg->models[i].id, id) == 0) m = &cfg->models[i];
+    if (!m) {
+        snprintf(err, errlen, "model '%s' is not configured", id);
+        return IMG_ENOTFOUND;
+    }
+    loaded_t *l = calloc(1, sizeof *l);
+    if (!l) return IMG_ENOMEM;
+    eng_load_opts_t o = {.checkpoint = m->checkpoint, .tokenizer = m->tokenizer, .vae = m->vae,
+                         .prediction = strcmp(m->prediction, "v") == 0 ? ENG_PRED_V : ENG_PRED_EPS,
+                         .threads = cfg->threads, .isa = cfg->isa};
+    int rc = eng_load(&o, &l->m, err, errlen);
+    if (rc) {
+        free(l);
+        return rc;
+    }
+    l->turbo = strcmp(m->profile, "turbo") == 0;
+    l->native = m->native ? m->native : eng_info(l->m)->native;
+    pthread_mutex_init(&l->mu, NULL);
+    *model = l;
+    return IMG_OK;
+}
+
+static int eb_count_tokens(void *model, const char *prompt) {
+    loaded_t *l = model;
+    return eng_count_tokens(l->m, prompt);
+}
+
+static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progress, void *user,
+                       img_t *out) {
+    loaded_t *l = model;
+    quality_profile_t q;
+    engine_quality_profile(l->turbo, p->quality, &q);
+    eng_params_t e = {.prompt = p->prompt, .negative_prompt = p->negative_prompt, .steps = q.steps,
+                      .guidance = q.guidance, .sampler = q.sampler, .schedule = (eng_schedule_t)q.schedule,
+                      .seed = p->seed};
+    engine_native_size(l->native, p->width, p->height, &e.width, &e.height);
+    pthread_mutex_lock(&l->mu);
+    int rc = eng_generate(l->m, &e, progress, user, out);
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+static void eb_unload(void *model) {
+    loaded_t *l = model;
+    if (!l) return;
+    eng_free(l->m);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+static const gen_backend_t ENGINE = {
+    .name = "engine",
+    .ctx = NULL,
+    .list = eb_list,
+    .load = eb_load,
+    .count_tokens = eb_count_tokens,
+    .generate = eb_generate,
+    .unload = eb_unload,
+};
+
+const gen_backend_t *engine_backend(void) { return &ENGINE; }

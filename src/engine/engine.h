@@ -1,0 +1,58 @@
+/* engine.h - imgapi's inference engine for Stable Diffusion family checkpoints.
+ *
+ *   eng_model_t *m;  eng_load(&opts, &m, err, sizeof err);
+ *   eng_generate(m, &params, progress, user, &image);   // image: RGB, caller frees (img_free)
+ *   eng_free(m);
+ *
+ * Everything is f32 on the CPU. A model is safe to use from one generation at a time; the
+ * caller serialises (the server's registry does). */
+#ifndef IMGAPI_ENGINE_ENGINE_H
+#define IMGAPI_ENGINE_ENGINE_H
+#include "image/image.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct eng_model eng_model_t;
+
+typedef enum { ENG_PRED_EPS = 0, ENG_PRED_V } eng_prediction_t;
+typedef enum { ENG_SCHED_DISCRETE = 0, ENG_SCHED_KARRAS, ENG_SCHED_TRAILING } eng_schedule_t;
+
+typedef struct {
+    const char *checkpoint; /* single-file .safetensors with LDM keys (UNet, VAE, text encoders) */
+    const char *tokenizer;  /* bpe_simple_vocab_16e6.txt.gz, or a folder with vocab.json+merges.txt */
+    const char *vae;        /* optional separate VAE .safetensors */
+    eng_prediction_t prediction;
+    int threads;            /* 0 = one per CPU core */
+    const char *isa;        /* NULL/"auto", "avx512", "avx2", "portable" */
+} eng_load_opts_t;
+
+typedef struct {
+    const char *prompt, *negative_prompt;
+    int width, height; /* pixels; rounded down to what the model can take (multiples of 64) */
+    int steps;
+    float guidance;    /* classifier-free guidance; <= 1 skips the unconditional pass */
+    int sampler;       /* sampler_kind_t */
+    eng_schedule_t schedule;
+    uint32_t seed;
+} eng_params_t;
+
+/* Called after every sampling step; a nonzero return cancels (eng_generate returns
+ * IMG_ECANCELLED). */
+typedef int (*eng_progress_fn)(void *user, int step, int steps);
+
+typedef struct {
+    int family;      /* 0 SD1, 1 SD2, 2 SDXL */
+    int native;      /* native square resolution in pixels */
+    int latent_channels;
+    float vae_scale;
+} eng_info_t;
+
+int eng_load(const eng_load_opts_t *opts, eng_model_t **out, char *err, size_t errlen);
+void eng_free(eng_model_t *m);
+const eng_info_t *eng_info(const eng_model_t *m);
+/* BPE tokens of a prompt (what the API reports as input tokens). */
+int eng_count_tokens(eng_model_t *m, const char *prompt);
+int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress, void *user,
+                 img_t *out);
+
+#endif

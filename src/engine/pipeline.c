@@ -1,0 +1,274 @@
+/* pipeline.c - text to image: prompt -> tokens -> text embedding -> sampling with classifier-
+ * free guidance -> VAE decode -> RGB. The family decides which encoder layers feed the UNet:
+ * SD1 the last CLIP-L layer, SD2 OpenCLIP's penultimate layer after ln_final, SDXL the two
+ * penultimate layers side by side plus the pooled bigG vector and size conditioning. */
+#include "engine/engine.h"
+#include "common/status.h"
+#include "engine/io/safetensors.h"
+#include "engine/kernels/ops.h"
+#include "engine/models/clip.h"
+#include "engine/models/unet.h"
+#include "engine/models/vae.h"
+#include "engine/runtime/engine_ctx.h"
+#include "engine/sampling/rng.h"
+#include "engine/sampling/sampler.h"
+#include "engine/sampling/schedule.h"
+#include "engine/text/tokenizer.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct eng_model {
+    eng_info_t info;
+    eng_prediction_t prediction;
+    kctx_t kc;
+    tokenizer_t *tok;
+    clip_t *te[2]; /* SD1/SD2: te[0]; SDXL: CLIP-L, bigG */
+    int nte;
+    unet_t *unet;
+    vae_t *vae;
+    schedule_t sched;
+    int ctx_dim, ctx_len;
+};
+
+void eng_free(eng_model_t *m) {
+    if (!m) return;
+    tok_free(m->tok);
+    for (int i = 0; i < m->nte; i++) clip_free(m->te[i]);
+    unet_free(m->unet);
+    vae_free(m->vae);
+    kctx_destroy(&m->kc);
+    free(m);
+}
+
+const eng_info_t *eng_info(const eng_model_t *m) { return &m->info; }
+
+int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errlen) {
+    eng_model_t *m = calloc(1, sizeof *m);
+    if (!m) return IMG_ENOMEM;
+    st_file_t *f = NULL, *vf = NULL;
+    int rc = st_open(o->checkpoint, &f, err, errlen);
+    if (!rc && o->vae && *o->vae) rc = st_open(o->vae, &vf, err, errlen);
+    if (!rc) rc = kctx_create(o->threads, o->isa, &m->kc, err, errlen);
+    if (!rc) rc = tok_load(o->tokenizer, &m->tok, err, errlen);
+    if (!rc) rc = unet_load(f, &m->unet, err, errlen);
+    if (!rc) rc = vae_load(vf ? vf : f, &m->vae, err, errlen);
+    if (!rc) {
+        const unet_info_t *ui = unet_info(m->unet);
+        m->info.family = (int)ui->family;
+        m->info.latent_channels = ui->in_ch;
+        m->info.vae_scale = ui->family == UNET_SDXL ? 0.13025f : 0.18215f;
+        m->info.native = ui->family == UNET_SDXL ? 1024 : 512;
+        m->prediction = o->prediction;
+        char prefixes[4][160];
+        clip_layout_t layouts[4];
+        int n = clip_find(f, prefixes, layouts, 4);
+        int want = ui->family == UNET_SDXL ? 2 : 1;
+        if (n < want) {
+            snprintf(err, errlen, "the checkpoint lacks its text encoder%s", want == 2 ? "s" : "");
+            rc = IMG_EFORMAT;
+        }
+        for (int i = 0; i < want && !rc; i++) {
+            /* SDXL: CLIP-L (HF layout) first, then bigG (OpenCLIP layout) */
+            int pick = i;
+            if (want == 2)
+                for (int k = 0; k < n; k++)
+                    if ((int)layouts[k] == (i == 0 ? CLIP_LAYOUT_HF : CLIP_LAYOUT_OPENCLIP)) pick = k;
+            rc = clip_load(f, prefixes[pick], &m->te[i], err, errlen);
+            if (!rc) m->nte++;
+        }
+        if (!rc) {
+            m->ctx_len = clip_info(m->te[0])->context;
+            for (int i = 0; i < m->nte; i++) m->ctx_dim += clip_info(m->te[i])->width;
+            if (m->ctx_dim != ui->ctx_dim) {
+                snprintf(err, errlen, "text encoder width %d does not match the UNet's context %d", m->ctx_dim, ui->ctx_dim);
+                rc = IMG_EFORMAT;
+            }
+            if (!rc && ui->family == UNET_SDXL) {
+                int pooled = clip_info(m->te[1])->proj_dim;
+                if (pooled + 6 * 256 != ui->adm_in) {
+                    snprintf(err, errlen, "SDXL conditioning width %d does not match pooled %d + 1536", ui->adm_in, pooled);
+                    rc = IMG_EFORMAT;
+                }
+            }
+        }
+        schedule_init(&m->sched, 0.00085, 0.012);
+    }
+    st_close(f); /* weights were copied and packed */
+    st_close(vf);
+    if (rc) {
+        eng_free(m);
+        return rc;
+    }
+    *out = m;
+    return IMG_OK;
+}
+
+int eng_count_tokens(eng_model_t *m, const char *prompt) {
+    int32_t *ids;
+    size_t n;
+    if (tok_encode(m->tok, prompt, &ids, &n)) return 0;
+    free(ids);
+    return (int)n;
+}
+
+/* ---- conditioning ---- */
+
+/* context [ctx_len, ctx_dim] and, for SDXL, the pooled vector [proj] of one prompt. */
+static int encode(eng_model_t *m, const char *prompt, float *ctx, float *pooled, float *scratch) {
+    int32_t *ids;
+    size_t n;
+    int rc = tok_encode(m->tok, prompt, &ids, &n);
+    if (rc) return rc;
+    int T = m->ctx_len, off = 0;
+    for (int e = 0; e < m->nte && !rc; e++) {
+        const clip_info_t *I = clip_info(m->te[e]);
+        int32_t tokens[TOK_CONTEXT];
+        /* HF-layout CLIP (SD1, SDXL's CLIP-L) pads with EOT; OpenCLIP pads with 0 */
+        tok_context(m->tok, ids, n, I->layout == CLIP_LAYOUT_HF ? tok_eot(m->tok) : 0, tokens);
+        clip_out_t o = {0};
+        float *dst = scratch;
+        if (m->info.family == 0) o.last = dst;
+        else if (m->info.family == 1) o.penultimate_ln = dst;
+        else o.penultimate = dst;
+        if (e == 1 && pooled) o.pooled_proj = pooled;
+        rc = clip_forward(m->te[e], &m->kc, tokens, &o);
+        for (int t = 0; t < T && !rc; t++)
+            memcpy(ctx + (size_t)t * m->ctx_dim + off, dst + (size_t)t * I->width, sizeof(float) * (size_t)I->width);
+        off += I->width;
+    }
+    free(ids);
+    return rc;
+}
+
+/* SDXL's vector: pooled bigG text, then (orig h, orig w), (crop top, crop left), (target h, target
+ * w), each scalar as a 256-wide sinusoidal embedding. */
+static void sdxl_vector(const float *pooled, int proj, int h, int w, float *y) {
+    memcpy(y, pooled, sizeof(float) * (size_t)proj);
+    float vals[6] = {(float)h, (float)w, 0.f, 0.f, (float)h, (float)w};
+    for (int i = 0; i < 6; i++) op_timestep_embedding(&vals[i], 1, 256, 10000.f, y + proj + i * 256);
+}
+
+typedef struct {
+    eng_model_t *m;
+    int lh, lw, guided;
+    const float *ctx_c, *ctx_u, *y_c, *y_u;
+    float *xin, *eps_c, *eps_u;
+    rng_t *rng;
+    eng_progress_fn progress;
+    void *user;
+} denoise_ctx_t;
+
+typedef struct {
+    denoise_ctx_t d;
+    float guidance;
+} run_ctx_t;
+
+static int run_denoise(void *user, const float *x, float sigma, float *den) {
+    run_ctx_t *r = user;
+    denoise_ctx_t *d = &r->d;
+    eng_model_t *m = d->m;
+    size_t n = (size_t)m->info.latent_channels * d->lh * d->lw;
+    float c_in = 1.f / sqrtf(sigma * sigma + 1.f);
+    float t = schedule_sigma_to_t(&m->sched, sigma);
+    for (size_t k = 0; k < n; k++) d->xin[k] = x[k] * c_in;
+    int rc = unet_forward(m->unet, &m->kc, d->xin, d->lh, d->lw, t, d->ctx_c, m->ctx_len, d->y_c, d->eps_c, NULL, NULL);
+    if (!rc && d->guided)
+        rc = unet_forward(m->unet, &m->kc, d->xin, d->lh, d->lw, t, d->ctx_u, m->ctx_len, d->y_u, d->eps_u, NULL, NULL);
+    if (rc) return rc;
+    if (d->guided)
+        for (size_t k = 0; k < n; k++) d->eps_c[k] = d->eps_u[k] + r->guidance * (d->eps_c[k] - d->eps_u[k]);
+    if (m->prediction == ENG_PRED_V) {
+        float s2 = sigma * sigma + 1.f;
+        float c_skip = 1.f / s2, c_out = -sigma / sqrtf(s2);
+        for (size_t k = 0; k < n; k++) den[k] = d->eps_c[k] * c_out + x[k] * c_skip;
+    } else {
+        for (size_t k = 0; k < n; k++) den[k] = x[k] - sigma * d->eps_c[k];
+    }
+    return 0;
+}
+
+static void run_noise(void *user, int step, float *out, size_t n) {
+    (void)step;
+    run_ctx_t *r = user;
+    rng_randn(r->d.rng, out, n);
+}
+
+static int run_step(void *user, int step, int steps, const float *x, const float *den) {
+    (void)x;
+    (void)den;
+    run_ctx_t *r = user;
+    return r->d.progress && r->d.progress(r->d.user, step + 1, steps) ? IMG_ECANCELLED : 0;
+}
+
+int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress, void *user,
+                 img_t *out) {
+    int up = vae_upscale(m->vae);
+    int mult = up * 8; /* latent sizes must halve three times */
+    int W = p->width / mult * mult, H = p->height / mult * mult;
+    if (W < mult || H < mult || p->steps < 1 || p->steps > 1000 || !p->prompt) return IMG_EINVAL;
+    int lh = H / up, lw = W / up, C = m->info.latent_channels;
+    size_t n = (size_t)C * lh * lw;
+    int guided = p->guidance > 1.f;
+    int proj = m->nte == 2 ? clip_info(m->te[1])->proj_dim : 0;
+    size_t ctxn = (size_t)m->ctx_len * m->ctx_dim;
+    size_t maxw = 0;
+    for (int e = 0; e < m->nte; e++) maxw = maxw > (size_t)clip_info(m->te[e])->width ? maxw : (size_t)clip_info(m->te[e])->width;
+    size_t total = 2 * ctxn + (size_t)m->ctx_len * maxw + 2 * (size_t)(proj + 1536 + proj) + 7 * n + 3 * (size_t)H * W;
+    float *mem = malloc(sizeof(float) * total);
+    if (!mem) return IMG_ENOMEM;
+    float *ctx_c = mem, *ctx_u = ctx_c + ctxn, *enc = ctx_u + ctxn, *pool_c = enc + (size_t)m->ctx_len * maxw;
+    float *pool_u = pool_c + proj, *y_c = pool_u + proj, *y_u = y_c + proj + 1536;
+    float *x = y_u + proj + 1536, *work = x + n, *xin = work + 3 * n, *eps_c = xin + n, *eps_u = eps_c + n;
+    float *rgb = eps_u + n;
+    int rc = encode(m, p->prompt, ctx_c, proj ? pool_c : NULL, enc);
+    const char *neg = p->negative_prompt ? p->negative_prompt : "";
+    if (!rc && guided) {
+        if (m->info.family == 2 && !*neg) { /* SDXL: an empty negative prompt is zeros */
+            memset(ctx_u, 0, sizeof(float) * ctxn);
+            memset(pool_u, 0, sizeof(float) * (size_t)proj);
+        } else {
+            rc = encode(m, neg, ctx_u, proj ? pool_u : NULL, enc);
+        }
+    }
+    if (!rc && proj) {
+        sdxl_vector(pool_c, proj, H, W, y_c);
+        sdxl_vector(pool_u, proj, H, W, y_u);
+    }
+    float sigmas[1025];
+    if (!rc) {
+        int steps = p->steps;
+        if (p->schedule == ENG_SCHED_KARRAS)
+            schedule_karras(steps, m->sched.sigmas[0], m->sched.sigmas[SCHED_T - 1], 7.0, sigmas);
+        else if (p->schedule == ENG_SCHED_TRAILING)
+            schedule_trailing(&m->sched, steps, sigmas);
+        else
+            schedule_discrete(&m->sched, steps, sigmas);
+        rng_t rng;
+        rng_seed(&rng, p->seed);
+        rng_randn(&rng, x, n);
+        for (size_t k = 0; k < n; k++) x[k] *= sigmas[0];
+        run_ctx_t r = {.d = {m, lh, lw, guided, ctx_c, ctx_u, proj ? y_c : NULL, proj ? y_u : NULL, xin,
+                             eps_c, eps_u, &rng, progress, user},
+                       .guidance = p->guidance};
+        sampler_io_t io = {run_denoise, run_noise, run_step, &r};
+        rc = sampler_run((sampler_kind_t)p->sampler, x, n, sigmas, steps, &io, work);
+    }
+    if (!rc) {
+        for (size_t k = 0; k < n; k++) x[k] /= m->info.vae_scale;
+        rc = vae_decode(m->vae, &m->kc, x, lh, lw, rgb, NULL, NULL);
+    }
+    if (!rc) rc = img_alloc(out, W, H, 3);
+    if (!rc) {
+        size_t plane = (size_t)H * W;
+        for (size_t q = 0; q < plane; q++)
+            for (int c = 0; c < 3; c++) {
+                float v = (rgb[c * plane + q] + 1.f) * 0.5f;
+                v = v < 0 ? 0 : v > 1 ? 1 : v;
+                out->pixels[q * 3 + c] = (uint8_t)lrintf(v * 255.f);
+            }
+    }
+    free(mem);
+    return rc;
+}
