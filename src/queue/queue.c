@@ -19,7 +19,7 @@ struct job {
     job_state_t state;
     atomic_int cancel; /* 0 or the reason */
     int error;
-    char message[256];
+    char message[512];
     job_image_t *images;
     int n_images;
     int input_tokens;
@@ -165,7 +165,10 @@ static void run_job(queue_t *q, job_t *j) {
     void *model;
     char err[256] = "";
     if (registry_acquire(q->models, j->spec.model_id, &backend, &model, err, sizeof err)) {
-        job_finish(j, JOB_FAILED, IMG_EMODEL, "The model could not be loaded.");
+        /* for operators (CLI, server log); the HTTP answer uses its own generic message */
+        char msg[300];
+        snprintf(msg, sizeof msg, "the model could not be loaded: %s", err);
+        job_finish(j, JOB_FAILED, IMG_EMODEL, msg);
         return;
     }
     j->input_tokens = backend->count_tokens(model, j->spec.prompt);

@@ -58,7 +58,8 @@ job_state_t job_state(job_t *j);
 const char *job_id(const job_t *j);
 /* After DONE: the images (n of them). */
 const job_image_t *job_images(const job_t *j, int *n);
-/* After FAILED/CANCELLED: the status and a client-safe message. */
+/* After FAILED/CANCELLED: the status and a message for operators (it may name files: never
+ * send it to API clients). */
 int job_error(const job_t *j, const char **message);
 int job_input_tokens(const job_t *j);
 double job_run_seconds(const job_t *j);
