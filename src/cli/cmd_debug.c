@@ -5,6 +5,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/models/clip.h"
 #include "engine/models/unet.h"
+#include "engine/models/tiny_vae.h"
 #include "engine/models/vae.h"
 #include "engine/sampling/rng.h"
 #include "engine/sampling/sampler.h"
@@ -478,6 +479,47 @@ out:
     return rc;
 }
 
+/* Reads latent [1, c, h, w] (diffusion space), writes image [1, 3, s*h, s*w] in [0, 1]. */
+static int debug_tiny(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
+    char err[512];
+    st_file_t *wf = NULL, *inf = NULL;
+    tiny_vae_t *t = NULL;
+    kctx_t kc = {0};
+    st_writer_t *w = NULL;
+    float *z = NULL, *img = NULL;
+    int rc = 1;
+    if (st_open(weights, &wf, err, sizeof err) || st_open(inputs, &inf, err, sizeof err) ||
+        tiny_vae_load(wf, &t, err, sizeof err) || kctx_create(cfg->threads, cfg->isa, &kc, err, sizeof err) ||
+        st_writer_new(&w)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        goto out;
+    }
+    const st_tensor_t *tz;
+    z = read_f32(inf, "latent", NULL, &tz);
+    if (!z || tz->ndim != 4 || tz->shape[0] != 1 || tz->shape[1] != tiny_vae_latent_channels(t)) {
+        fprintf(stderr, "imgapi: %s: needs 'latent' [1, %d, h, w]\n", inputs, tiny_vae_latent_channels(t));
+        goto out;
+    }
+    int h = (int)tz->shape[2], wd = (int)tz->shape[3], s = tiny_vae_upscale(t);
+    img = malloc(sizeof(float) * 3 * (size_t)h * wd * s * s);
+    int64_t shape[4] = {1, 3, (int64_t)h * s, (int64_t)wd * s};
+    if (!img || tiny_vae_decode(t, &kc, z, h, wd, img) || st_writer_add(w, "image", ST_F32, 4, shape, img) ||
+        st_writer_save(w, out)) {
+        fprintf(stderr, "imgapi: the tiny decoder could not run or write %s\n", out);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(z);
+    free(img);
+    st_writer_free(w);
+    tiny_vae_free(t);
+    kctx_destroy(&kc);
+    st_close(wf);
+    st_close(inf);
+    return rc;
+}
+
 int cmd_debug(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     config_t cfg;
@@ -491,7 +533,7 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
     int needs_weights = npos == 1 && strcmp(pos[0], "sampler") != 0 && strcmp(pos[0], "rng") != 0;
     if (npos != 1 || (needs_weights && !v[0]) || !v[1] || !v[2]) {
         fprintf(stderr, "usage: imgapi debug COMPONENT --weights W --inputs I --out O [--prefix P]\n"
-                        "components: tokenizer, text-encoder, unet, vae-decoder, sampler, rng\n"
+                        "components: tokenizer, text-encoder, unet, vae-decoder, tiny-decoder, sampler, rng\n"
                         "(sampler and rng take no --weights)\n");
         return 2;
     }
@@ -499,6 +541,7 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
     if (!strcmp(pos[0], "text-encoder")) return debug_text_encoder(&cfg, v[0], v[1], v[2], v[3]);
     if (!strcmp(pos[0], "unet")) return debug_unet(&cfg, v[0], v[1], v[2]);
     if (!strcmp(pos[0], "vae-decoder")) return debug_vae(&cfg, v[0], v[1], v[2]);
+    if (!strcmp(pos[0], "tiny-decoder")) return debug_tiny(&cfg, v[0], v[1], v[2]);
     if (!strcmp(pos[0], "sampler")) return debug_sampler(v[1], v[2]);
     if (!strcmp(pos[0], "rng")) return debug_rng(v[1], v[2]);
     fprintf(stderr, "imgapi: unknown debug component '%s'\n", pos[0]);

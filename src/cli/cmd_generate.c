@@ -8,6 +8,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Shows the job's progress on standard error: a bar redrawn in place on a terminal, one line
+ * per step otherwise (logs, CI). */
+static job_state_t wait_with_progress(job_t *job) {
+    int tty = isatty(STDERR_FILENO), last = -1;
+    double t0 = clock_mono();
+    job_state_t st;
+    fprintf(stderr, "loading the model and encoding the prompt...\n");
+    while ((st = job_wait(job, tty ? 0.1 : 0.25)) < JOB_DONE) {
+        int image, step, steps;
+        job_progress(job, &image, &step, &steps);
+        if (steps <= 0 || step == last) continue;
+        last = step;
+        if (tty) {
+            int width = 30, fill = step * width / steps;
+            fprintf(stderr, "\r[%.*s%*s] step %d/%d  %.1fs", fill, "##############################",
+                    width - fill, "", step, steps, clock_mono() - t0);
+        } else {
+            fprintf(stderr, "step %d/%d (%.1fs)\n", step, steps, clock_mono() - t0);
+        }
+    }
+    int image, step, steps;
+    job_progress(job, &image, &step, &steps);
+    if (steps > 0 && step != last) { /* the last steps may finish between two looks */
+        if (tty)
+            fprintf(stderr, "\r[##############################] step %d/%d  %.1fs", step, steps, clock_mono() - t0);
+        else
+            fprintf(stderr, "step %d/%d (%.1fs)\n", step, steps, clock_mono() - t0);
+        last = step;
+    }
+    if (tty && last >= 0) fprintf(stderr, "\n");
+    fprintf(stderr, "done in %.1fs\n", clock_mono() - t0);
+    return st;
+}
 
 int cmd_models(int argc, char **argv, const cli_env_t *env) {
     config_t cfg;
@@ -133,9 +168,7 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
         registry_free(reg);
         return 1;
     }
-    job_state_t st;
-    while ((st = job_wait(job, 1.0)) < JOB_DONE) {
-    }
+    job_state_t st = wait_with_progress(job);
     int status = 0;
     if (st == JOB_DONE) {
         int n;

@@ -39,6 +39,7 @@ static const opt_t OPTS[] = {
     I(connection_timeout_seconds, 1, 3600, "idle connection timeout"),
     I(store_busy_timeout_ms, 1, 600000, "how long a store write waits for a lock held elsewhere"),
     I(threads, 0, 1024, "engine threads per generation (0 = one per CPU core)"),
+    I(model_idle_seconds, 0, 604800, "unload a model after this many idle seconds (0 = never)"),
     S(isa, "kernel instruction set: auto, avx512, avx2 or portable"),
 };
 
@@ -57,6 +58,7 @@ void config_defaults(config_t *c) {
     c->max_connections = 512;
     c->connection_timeout_seconds = 60;
     c->store_busy_timeout_ms = 5000;
+    c->model_idle_seconds = 600;
     strcpy(c->isa, "auto");
     price_table_default(&c->prices);
 }
@@ -109,7 +111,8 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
         char *dst;
         size_t n;
     } F[] = {{"checkpoint", m->checkpoint, sizeof m->checkpoint}, {"tokenizer", m->tokenizer, sizeof m->tokenizer},
-             {"vae", m->vae, sizeof m->vae}, {"profile", m->profile, sizeof m->profile},
+             {"vae", m->vae, sizeof m->vae}, {"tiny_decoder", m->tiny_decoder, sizeof m->tiny_decoder},
+             {"profile", m->profile, sizeof m->profile},
              {"prediction", m->prediction, sizeof m->prediction}, {"description", m->description, sizeof m->description}};
     for (size_t i = 0; i < sizeof F / sizeof F[0]; i++) {
         if (strcmp(F[i].f, field) != 0) continue;
@@ -138,7 +141,7 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
         m->native = (int)v;
         return 0;
     }
-    snprintf(err, errlen, "unknown model field '%s' (checkpoint, tokenizer, vae, profile, prediction, native, description)", field);
+    snprintf(err, errlen, "unknown model field '%s' (checkpoint, tokenizer, vae, tiny_decoder, profile, prediction, native, description)", field);
     return -1;
 }
 
@@ -261,5 +264,5 @@ void config_print_help(FILE *f) {
     fprintf(f, "  --%-26s %s\n", "config FILE", "config file to read (also IMGAPI_CONFIG)");
     fprintf(f, "  price.QUALITY.SIZE = USD    per-image price, e.g. price.high.1024x1024 = 0.036\n");
     fprintf(f, "  model.ID.checkpoint = PATH  install a model (also .tokenizer, .vae, .profile standard|turbo,\n"
-               "                              .prediction eps|v, .native PIXELS, .description)\n");
+               "                              .prediction eps|v, .native PIXELS, .tiny_decoder, .description)\n");
 }

@@ -14,6 +14,7 @@ typedef struct {
     char checkpoint[512]; /* single-file .safetensors */
     char tokenizer[512];  /* BPE list (.txt.gz) or a folder with vocab.json + merges.txt */
     char vae[512];        /* optional separate VAE */
+    char tiny_decoder[512]; /* optional TAESD-style decoder: used for quality low */
     char profile[16];     /* "standard" (default) or "turbo" */
     char prediction[8];   /* "eps" (default) or "v" */
     char description[160];
@@ -39,6 +40,7 @@ typedef struct {
     int connection_timeout_seconds;
     int store_busy_timeout_ms; /* how long a store write waits for a lock held elsewhere */
     int threads;               /* engine threads, 0 = one per CPU core */
+    int model_idle_seconds;    /* unload a model unused this long; 0 = keep loaded */
     char isa[16];              /* kernel level: auto, avx512, avx2, portable */
     price_table_t prices;
     config_model_t models[CONFIG_MAX_MODELS];

@@ -80,6 +80,7 @@ static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model,
     loaded_t *l = calloc(1, sizeof *l);
     if (!l) return IMG_ENOMEM;
     eng_load_opts_t o = {.checkpoint = m->checkpoint, .tokenizer = m->tokenizer, .vae = m->vae,
+                         .tiny_decoder = m->tiny_decoder,
                          .prediction = strcmp(m->prediction, "v") == 0 ? ENG_PRED_V : ENG_PRED_EPS,
                          .threads = cfg->threads, .isa = cfg->isa};
     int rc = eng_load(&o, &l->m, err, errlen);
@@ -106,7 +107,7 @@ static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
     engine_quality_profile(l->turbo, p->quality, &q);
     eng_params_t e = {.prompt = p->prompt, .negative_prompt = p->negative_prompt, .steps = q.steps,
                       .guidance = q.guidance, .sampler = q.sampler, .schedule = (eng_schedule_t)q.schedule,
-                      .seed = p->seed};
+                      .seed = p->seed, .fast_decode = p->quality == QUALITY_LOW};
     engine_native_size(l->native, p->width, p->height, &e.width, &e.height);
     pthread_mutex_lock(&l->mu);
     int rc = eng_generate(l->m, &e, progress, user, out);

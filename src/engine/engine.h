@@ -21,6 +21,7 @@ typedef struct {
     const char *checkpoint; /* single-file .safetensors with LDM keys (UNet, VAE, text encoders) */
     const char *tokenizer;  /* bpe_simple_vocab_16e6.txt.gz, or a folder with vocab.json+merges.txt */
     const char *vae;        /* optional separate VAE .safetensors */
+    const char *tiny_decoder; /* optional TAESD-style decoder .safetensors */
     eng_prediction_t prediction;
     int threads;            /* 0 = one per CPU core */
     const char *isa;        /* NULL/"auto", "avx512", "avx2", "portable" */
@@ -34,6 +35,7 @@ typedef struct {
     int sampler;       /* sampler_kind_t */
     eng_schedule_t schedule;
     uint32_t seed;
+    int fast_decode; /* use the tiny decoder when the model has one */
 } eng_params_t;
 
 /* Called after every sampling step; a nonzero return cancels (eng_generate returns

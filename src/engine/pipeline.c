@@ -8,6 +8,7 @@
 #include "engine/kernels/ops.h"
 #include "engine/models/clip.h"
 #include "engine/models/unet.h"
+#include "engine/models/tiny_vae.h"
 #include "engine/models/vae.h"
 #include "engine/runtime/engine_ctx.h"
 #include "engine/sampling/rng.h"
@@ -28,6 +29,7 @@ struct eng_model {
     int nte;
     unet_t *unet;
     vae_t *vae;
+    tiny_vae_t *tiny;
     schedule_t sched;
     int ctx_dim, ctx_len;
 };
@@ -38,6 +40,7 @@ void eng_free(eng_model_t *m) {
     for (int i = 0; i < m->nte; i++) clip_free(m->te[i]);
     unet_free(m->unet);
     vae_free(m->vae);
+    tiny_vae_free(m->tiny);
     kctx_destroy(&m->kc);
     free(m);
 }
@@ -47,8 +50,12 @@ const eng_info_t *eng_info(const eng_model_t *m) { return &m->info; }
 int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errlen) {
     eng_model_t *m = calloc(1, sizeof *m);
     if (!m) return IMG_ENOMEM;
-    st_file_t *f = NULL, *vf = NULL;
+    st_file_t *f = NULL, *vf = NULL, *tf = NULL;
     int rc = st_open(o->checkpoint, &f, err, errlen);
+    if (!rc && o->tiny_decoder && *o->tiny_decoder) {
+        rc = st_open(o->tiny_decoder, &tf, err, errlen);
+        if (!rc) rc = tiny_vae_load(tf, &m->tiny, err, errlen);
+    }
     if (!rc && o->vae && *o->vae) rc = st_open(o->vae, &vf, err, errlen);
     if (!rc) rc = kctx_create(o->threads, o->isa, &m->kc, err, errlen);
     if (!rc) rc = tok_load(o->tokenizer, &m->tok, err, errlen);
@@ -95,8 +102,14 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
         }
         schedule_init(&m->sched, 0.00085, 0.012);
     }
+    if (!rc && m->tiny && (tiny_vae_upscale(m->tiny) != vae_upscale(m->vae) ||
+                           tiny_vae_latent_channels(m->tiny) != m->info.latent_channels)) {
+        snprintf(err, errlen, "the tiny decoder does not match the model's latent space");
+        rc = IMG_EFORMAT;
+    }
     st_close(f); /* weights were copied and packed */
     st_close(vf);
+    st_close(tf);
     if (rc) {
         eng_free(m);
         return rc;
@@ -255,16 +268,19 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
         sampler_io_t io = {run_denoise, run_noise, run_step, &r};
         rc = sampler_run((sampler_kind_t)p->sampler, x, n, sigmas, steps, &io, work);
     }
-    if (!rc) {
+    int tiny = p->fast_decode && m->tiny;
+    if (!rc && tiny) {
+        rc = tiny_vae_decode(m->tiny, &m->kc, x, lh, lw, rgb); /* RGB in [0, 1] */
+    } else if (!rc) {
         for (size_t k = 0; k < n; k++) x[k] /= m->info.vae_scale;
-        rc = vae_decode(m->vae, &m->kc, x, lh, lw, rgb, NULL, NULL);
+        rc = vae_decode(m->vae, &m->kc, x, lh, lw, rgb, NULL, NULL); /* RGB in [-1, 1] */
     }
     if (!rc) rc = img_alloc(out, W, H, 3);
     if (!rc) {
         size_t plane = (size_t)H * W;
         for (size_t q = 0; q < plane; q++)
             for (int c = 0; c < 3; c++) {
-                float v = (rgb[c * plane + q] + 1.f) * 0.5f;
+                float v = tiny ? rgb[c * plane + q] : (rgb[c * plane + q] + 1.f) * 0.5f;
                 v = v < 0 ? 0 : v > 1 ? 1 : v;
                 out->pixels[q * 3 + c] = (uint8_t)lrintf(v * 255.f);
             }

@@ -24,6 +24,8 @@ struct job {
     int n_images;
     int input_tokens;
     double started, finished;
+    atomic_int step, steps; /* progress of the current image */
+    atomic_int image;       /* index of the image being generated */
     job_t *next; /* queue link */
 };
 
@@ -56,6 +58,9 @@ int job_create(const job_spec_t *spec, const char *id, job_t **out) {
     snprintf(j->id, sizeof j->id, "%s", id);
     atomic_init(&j->refs, 1);
     atomic_init(&j->cancel, 0);
+    atomic_init(&j->step, 0);
+    atomic_init(&j->steps, 0);
+    atomic_init(&j->image, 0);
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
     j->state = JOB_QUEUED;
@@ -119,14 +124,20 @@ int job_error(const job_t *j, const char **message) {
 }
 
 int job_input_tokens(const job_t *j) { return j->input_tokens; }
+
+void job_progress(job_t *j, int *image, int *step, int *steps) {
+    *image = atomic_load(&j->image);
+    *step = atomic_load(&j->step);
+    *steps = atomic_load(&j->steps);
+}
 double job_run_seconds(const job_t *j) { return j->finished > j->started ? j->finished - j->started : 0; }
 
 /* ---- worker ---- */
 
 static int progress_check(void *user, int step, int total) {
-    (void)step;
-    (void)total;
     job_t *j = user;
+    atomic_store(&j->step, step);
+    atomic_store(&j->steps, total);
     if (atomic_load(&j->cancel)) return 1;
     if (clock_mono() > j->spec.deadline) {
         job_cancel(j, IMG_ETIMEDOUT);
@@ -160,6 +171,8 @@ static int postprocess(job_t *j, img_t *raw, job_image_t *out) {
     return rc;
 }
 
+static void run_images(job_t *j, const gen_backend_t *backend, void *model);
+
 static void run_job(queue_t *q, job_t *j) {
     const gen_backend_t *backend;
     void *model;
@@ -171,6 +184,11 @@ static void run_job(queue_t *q, job_t *j) {
         job_finish(j, JOB_FAILED, IMG_EMODEL, msg);
         return;
     }
+    run_images(j, backend, model);
+    registry_release(q->models, j->spec.model_id);
+}
+
+static void run_images(job_t *j, const gen_backend_t *backend, void *model) {
     j->input_tokens = backend->count_tokens(model, j->spec.prompt);
     j->images = calloc((size_t)j->spec.n, sizeof *j->images);
     if (!j->images) {
@@ -178,6 +196,7 @@ static void run_job(queue_t *q, job_t *j) {
         return;
     }
     for (int i = 0; i < j->spec.n; i++) {
+        atomic_store(&j->image, i);
         gen_params_t p = {
             .prompt = j->spec.prompt,
             .negative_prompt = j->spec.negative_prompt,

@@ -62,6 +62,8 @@ const job_image_t *job_images(const job_t *j, int *n);
  * send it to API clients). */
 int job_error(const job_t *j, const char **message);
 int job_input_tokens(const job_t *j);
+/* Progress of a running job: image index (0-based), sampling step done and steps in all. */
+void job_progress(job_t *j, int *image, int *step, int *steps);
 double job_run_seconds(const job_t *j);
 
 #endif

@@ -1,5 +1,6 @@
 /* registry.c - model list and lazy loading (one load per model, shared by all workers). */
 #include "queue/registry.h"
+#include "common/clock.h"
 #include "common/status.h"
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +11,9 @@ typedef struct {
     model_profile_t profile;
     const gen_backend_t *backend;
     void *model; /* NULL until loaded */
+    int busy;    /* generations using it now */
+    double last_used;
+    int loads;   /* times loaded (tests, metrics) */
 } entry_t;
 
 struct registry {
@@ -17,8 +21,31 @@ struct registry {
     size_t n;
     size_t default_index;
     pthread_mutex_t mu;
+    pthread_cond_t wake;
     const config_t *cfg;
+    pthread_t reaper;
+    int reaper_running, stopping;
 };
+
+/* Unloads models nobody has used for model_idle_seconds; wakes once a second. */
+static void *reaper_main(void *arg) {
+    registry_t *r = arg;
+    pthread_mutex_lock(&r->mu);
+    while (!r->stopping) {
+        struct timespec until = clock_abs_after(1.0);
+        pthread_cond_timedwait(&r->wake, &r->mu, &until);
+        double now = clock_mono();
+        for (size_t i = 0; i < r->n && !r->stopping; i++) {
+            entry_t *e = &r->entries[i];
+            if (e->model && !e->busy && now - e->last_used >= r->cfg->model_idle_seconds) {
+                e->backend->unload(e->model);
+                e->model = NULL;
+            }
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
 
 int registry_create(const gen_backend_t *const *backends, size_t nbackends, const config_t *cfg,
                     registry_t **out, char *err, size_t errlen) {
@@ -26,6 +53,7 @@ int registry_create(const gen_backend_t *const *backends, size_t nbackends, cons
     registry_t *r = calloc(1, sizeof *r);
     if (!r) return IMG_ENOMEM;
     pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->wake, NULL);
     r->cfg = cfg;
     for (size_t b = 0; b < nbackends; b++) {
         model_profile_t *list = NULL;
@@ -69,16 +97,26 @@ int registry_create(const gen_backend_t *const *backends, size_t nbackends, cons
         }
         r->default_index = i;
     }
+    if (cfg->model_idle_seconds > 0 && pthread_create(&r->reaper, NULL, reaper_main, r) == 0)
+        r->reaper_running = 1;
     *out = r;
     return IMG_OK;
 }
 
 void registry_free(registry_t *r) {
     if (!r) return;
+    if (r->reaper_running) {
+        pthread_mutex_lock(&r->mu);
+        r->stopping = 1;
+        pthread_cond_broadcast(&r->wake);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->reaper, NULL);
+    }
     for (size_t i = 0; i < r->n; i++)
         if (r->entries[i].model) r->entries[i].backend->unload(r->entries[i].model);
     free(r->entries);
     pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->wake);
     free(r);
 }
 
@@ -107,11 +145,34 @@ int registry_acquire(registry_t *r, const char *id, const gen_backend_t **backen
     }
     pthread_mutex_lock(&r->mu);
     int rc = IMG_OK;
-    if (!e->model) rc = e->backend->load(e->backend->ctx, r->cfg, e->profile.id, &e->model, err, errlen);
+    if (!e->model) {
+        rc = e->backend->load(e->backend->ctx, r->cfg, e->profile.id, &e->model, err, errlen);
+        if (rc == IMG_OK) e->loads++;
+    }
+    if (rc == IMG_OK) e->busy++;
     *backend = e->backend;
     *model = e->model;
     pthread_mutex_unlock(&r->mu);
     return rc;
+}
+
+void registry_release(registry_t *r, const char *id) {
+    entry_t *e = find(r, id);
+    if (!e) return;
+    pthread_mutex_lock(&r->mu);
+    if (e->busy > 0) e->busy--;
+    e->last_used = clock_mono();
+    pthread_mutex_unlock(&r->mu);
+}
+
+int registry_state(registry_t *r, const char *id, int *loaded, int *loads) {
+    entry_t *e = find(r, id);
+    if (!e) return IMG_ENOTFOUND;
+    pthread_mutex_lock(&r->mu);
+    *loaded = e->model != NULL;
+    *loads = e->loads;
+    pthread_mutex_unlock(&r->mu);
+    return IMG_OK;
 }
 
 int registry_ready(const registry_t *r) { return r && r->n > 0; }

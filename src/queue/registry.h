@@ -15,9 +15,14 @@ const model_profile_t *registry_profile(const registry_t *r, size_t i);
 /* Finds a model by id; "gpt-image-1-mini" names the default model. NULL when unknown. */
 const model_profile_t *registry_find(const registry_t *r, const char *id);
 const model_profile_t *registry_default(const registry_t *r);
-/* Returns the loaded model (loading it on first use) and its backend. */
+/* Returns the loaded model (loading it on first use) and its backend, and marks it in use until
+ * registry_release: a model in use is never unloaded. Models idle for cfg->model_idle_seconds
+ * are unloaded by a background thread and loaded again on their next use. */
 int registry_acquire(registry_t *r, const char *id, const gen_backend_t **backend, void **model,
                      char *err, size_t errlen);
+void registry_release(registry_t *r, const char *id);
+/* Is the model loaded now, and how many times has it been loaded? */
+int registry_state(registry_t *r, const char *id, int *loaded, int *loads);
 /* 1 when at least one model is loaded or its backend can load it. */
 int registry_ready(const registry_t *r);
 

@@ -31,6 +31,8 @@ def setup():
         subprocess.run([sys.executable, os.path.join(HERE, "make_tiny_checkpoint.py"), GOLDEN, fam,
                         os.path.join(TMP, f"tiny_{fam}.safetensors")], check=True)
     tok = os.path.join(GOLDEN, "tokenizer", "bpe_simple_vocab_16e6.txt.gz")
+    subprocess.run([sys.executable, os.path.join(HERE, "make_tiny_decoder.py"), os.path.join(TMP, "taesd.safetensors"),
+                    "--ups", "2"], check=True)
     with open(CONF, "w") as f:
         f.write(f"model.tiny-sd1.checkpoint = {TMP}/tiny_sd1.safetensors\n"
                 f"model.tiny-sd1.tokenizer = {tok}\nmodel.tiny-sd1.native = 64\n"
@@ -38,6 +40,7 @@ def setup():
                 f"model.tiny-sd2.checkpoint = {TMP}/tiny_sd2.safetensors\n"
                 f"model.tiny-sd2.tokenizer = {tok}\nmodel.tiny-sd2.native = 64\n"
                 f"model.tiny-sd2.profile = turbo\nmodel.tiny-sd2.prediction = v\n"
+                f"model.tiny-sd2.tiny_decoder = {TMP}/taesd.safetensors\n"
                 "threads = 2\n")
 
 
@@ -60,6 +63,13 @@ def test_cli_generate_deterministic_and_sized():
     im = Image.open(a)
     assert im.size == (1024, 1024)
     assert Image.open(a).convert("L").getextrema() != (0, 0)  # not blank
+    # quality low on a model with a tiny decoder decodes with it: a different image, same size
+    lo, hi = os.path.join(TMP, "lo.png"), os.path.join(TMP, "hi.png")
+    p = generate("x", "-o", lo, "--model", "tiny-sd2", "--seed", "5", "--quality", "low")
+    assert "step 1/1" in p.stderr and "done in" in p.stderr, p.stderr  # progress lines off a terminal
+    generate("x", "-o", hi, "--model", "tiny-sd2", "--seed", "5", "--quality", "high")
+    assert Image.open(lo).size == Image.open(hi).size == (1024, 1024)
+    assert open(lo, "rb").read() != open(hi, "rb").read()
     for size, fmt in (("1536x1024", "jpeg"), ("1024x1536", "webp")):
         out = os.path.join(TMP, f"s.{fmt}")
         generate("x", "-o", out, "--size", size, "--format", fmt, "--model", "tiny-sd2", "--seed", "1")

@@ -189,6 +189,19 @@ def test_rng_matches_torch():
             assert np.array_equal(out[k], ref[k]), k
 
 
+@test
+def test_tiny_decoder_matches_numpy_reference():
+    here = os.path.dirname(os.path.abspath(__file__))
+    w, z, ref = (os.path.join(TMP, n) for n in ("taesd.safetensors", "lat.safetensors", "taref.safetensors"))
+    subprocess.run([sys.executable, os.path.join(here, "make_tiny_decoder.py"), w, "--latent", z, "--ref", ref], check=True)
+    for isa in cpu_isas():
+        out = os.path.join(TMP, f"taout-{isa}.safetensors")
+        debug("tiny-decoder", w, z, out, "--isa", isa)
+        o = load(out)["image"]
+        assert o.shape == (1, 3, 64, 64)
+        assert rel_err(o, load(ref)["image"]) <= 1e-4
+
+
 def metadata_of(path):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]

@@ -7,6 +7,7 @@
 #include "tests/unit/harness.h"
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void test_ratelimit_bucket(void) {
     ratelimit_t *r;
@@ -166,4 +167,28 @@ void test_registry(void) {
     test_cfg.default_model[0] = 0;
     CHECK(registry_create(NULL, 0, &test_cfg, &reg, err, sizeof err) == IMG_ENOTFOUND);
     CHECK(strstr(err, "no model") != NULL);
+}
+
+void test_registry_idle_unload(void) {
+    config_defaults(&test_cfg);
+    test_cfg.model_idle_seconds = 1;
+    const gen_backend_t *b[] = {fake_backend()};
+    registry_t *reg;
+    char err[256];
+    CHECK(registry_create(b, 1, &test_cfg, &reg, err, sizeof err) == IMG_OK);
+    const gen_backend_t *be;
+    void *m;
+    int loaded, loads;
+    CHECK(registry_acquire(reg, "test-model", &be, &m, err, sizeof err) == IMG_OK);
+    CHECK(registry_state(reg, "test-model", &loaded, &loads) == IMG_OK && loaded && loads == 1);
+    struct timespec ts = {2, 300000000L};
+    nanosleep(&ts, NULL); /* in use: never unloaded */
+    CHECK(registry_state(reg, "test-model", &loaded, &loads) == IMG_OK && loaded);
+    registry_release(reg, "test-model");
+    nanosleep(&ts, NULL);
+    CHECK(registry_state(reg, "test-model", &loaded, &loads) == IMG_OK && !loaded);
+    CHECK(registry_acquire(reg, "test-model", &be, &m, err, sizeof err) == IMG_OK);
+    CHECK(registry_state(reg, "test-model", &loaded, &loads) == IMG_OK && loaded && loads == 2);
+    registry_release(reg, "test-model");
+    registry_free(reg);
 }
