@@ -71,9 +71,9 @@ int registry_create(const gen_backend_t *const *backends, size_t nbackends, cons
         }
         r->entries = e;
         for (size_t i = 0; i < n; i++) {
+            memset(&r->entries[r->n], 0, sizeof r->entries[r->n]);
             r->entries[r->n].profile = list[i];
             r->entries[r->n].backend = backends[b];
-            r->entries[r->n].model = NULL;
             r->n++;
         }
         free(list);
