@@ -6,82 +6,13 @@
 #include "common/clock.h"
 #include "engine/kernels/gemm.h"
 #include "engine/runtime/engine_ctx.h"
+#include "engine/runtime/peak.h"
 #include <cblas.h>
-#include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 void openblas_set_num_threads(int);
-
-#define CHAINS 12
-
-/* Twelve independent accumulator chains in named registers: enough to cover FMA latency on
- * both pipes, so the loop runs at the core's FMA throughput. */
-#define CHAIN_VARS(T) T a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11
-#define CHAIN_ALL(OP) OP(a0); OP(a1); OP(a2); OP(a3); OP(a4); OP(a5); OP(a6); OP(a7); OP(a8); OP(a9); OP(a10); OP(a11)
-
-__attribute__((target("avx512f,fma"))) static float fma_loop_avx512(long iters) {
-    __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    CHAIN_VARS(__m512);
-    volatile float seed = 1.f; /* distinct, opaque start values: the chains cannot be merged */
-#define INIT(x) x = _mm512_set1_ps(seed); seed = seed + 1.f
-    CHAIN_ALL(INIT);
-#undef INIT
-    for (long it = 0; it < iters; it++) {
-#define STEP(x) x = _mm512_fmadd_ps(x, b, c)
-        CHAIN_ALL(STEP);
-#undef STEP
-    }
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-    return _mm512_reduce_add_ps(s);
-}
-
-__attribute__((target("avx512f,avx512bf16"))) static float bf16_loop(long iters) {
-    __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), y = (__m512bh)_mm512_set1_epi16(0x3f80);
-    CHAIN_VARS(__m512);
-    volatile float seed = 0.f;
-#define INIT(v) v = _mm512_set1_ps(seed); seed = seed + 1.f
-    CHAIN_ALL(INIT);
-#undef INIT
-    for (long it = 0; it < iters; it++) {
-#define STEP(v) v = _mm512_dpbf16_ps(v, x, y)
-        CHAIN_ALL(STEP);
-#undef STEP
-    }
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-    return _mm512_reduce_add_ps(s);
-}
-
-typedef struct {
-    long iters;
-    int bf16;
-    float sink[64];
-} peak_job_t;
-
-static void peak_task(void *ctx, int task, int thread) {
-    peak_job_t *j = ctx;
-    (void)thread;
-    j->sink[task] = j->bf16 ? bf16_loop(j->iters) : fma_loop_avx512(j->iters);
-}
-
-/* flops per second with every thread running independent FMA chains */
-static double measure_peak(pool_t *pool, int threads, int bf16) {
-    peak_job_t j = {.iters = 20000000, .bf16 = bf16};
-    double best = 0;
-    for (int r = 0; r < 3; r++) {
-        double t0 = clock_mono();
-        pool_run(pool, threads, peak_task, &j);
-        double dt = clock_mono() - t0;
-        double flops = (double)threads * j.iters * CHAINS * 16 * 2 * (bf16 ? 2 : 1);
-        if (flops / dt > best) best = flops / dt;
-    }
-    return best;
-}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -107,8 +38,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     __builtin_cpu_init();
-    double peak = measure_peak(kc.pool, threads, 0);
-    double peak_bf16 = __builtin_cpu_supports("avx512bf16") ? measure_peak(kc.pool, threads, 1) : 0;
+    double peak = peak_flops(kc.pool, threads, 0);
+    double peak_bf16 = peak_flops(kc.pool, threads, 1);
     printf("threads %d, kernels %s\n", threads, cpu_isa_name(kc.isa));
     printf("measured peak: fp32 FMA %.1f GFLOP/s, bf16 dot %.1f GFLOP/s\n", peak / 1e9, peak_bf16 / 1e9);
     printf("%-34s %6s %6s %6s | %9s %6s | %9s %6s | %6s\n", "shape (where)", "M", "N", "K", "imgapi", "%peak",

@@ -27,5 +27,6 @@ int cmd_credits(int argc, char **argv, const cli_env_t *env);
 int cmd_models(int argc, char **argv, const cli_env_t *env);
 int cmd_generate(int argc, char **argv, const cli_env_t *env);
 int cmd_debug(int argc, char **argv, const cli_env_t *env);
+int cmd_bench(int argc, char **argv, const cli_env_t *env);
 
 #endif

@@ -49,7 +49,19 @@ typedef struct {
     float vae_scale;
 } eng_info_t;
 
+#define ENG_MAX_STAT_STEPS 64
+
+/* Where the time of the last generation went (benchmarks). GFLOP counts GEMM and attention. */
+typedef struct {
+    double tokenize_s, text_s, decode_s, total_s;
+    double step_s[ENG_MAX_STAT_STEPS];
+    int steps;
+    double text_gflop, steps_gflop, decode_gflop;
+    int width, height; /* the working resolution */
+} eng_stats_t;
+
 int eng_load(const eng_load_opts_t *opts, eng_model_t **out, char *err, size_t errlen);
+void eng_last_stats(const eng_model_t *m, eng_stats_t *out);
 void eng_free(eng_model_t *m);
 const eng_info_t *eng_info(const eng_model_t *m);
 /* BPE tokens of a prompt (what the API reports as input tokens). */

@@ -3,6 +3,7 @@
  * SD1 the last CLIP-L layer, SD2 OpenCLIP's penultimate layer after ln_final, SDXL the two
  * penultimate layers side by side plus the pooled bigG vector and size conditioning. */
 #include "engine/engine.h"
+#include "common/clock.h"
 #include "common/status.h"
 #include "engine/io/safetensors.h"
 #include "engine/kernels/ops.h"
@@ -32,7 +33,12 @@ struct eng_model {
     tiny_vae_t *tiny;
     schedule_t sched;
     int ctx_dim, ctx_len;
+    eng_stats_t stats;
+    unsigned long long flops;
+    double mark;
 };
+
+void eng_last_stats(const eng_model_t *m, eng_stats_t *out) { *out = m->stats; }
 
 void eng_free(eng_model_t *m) {
     if (!m) return;
@@ -58,6 +64,7 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
     }
     if (!rc && o->vae && *o->vae) rc = st_open(o->vae, &vf, err, errlen);
     if (!rc) rc = kctx_create(o->threads, o->isa, &m->kc, err, errlen);
+    m->kc.flops = &m->flops;
     if (!rc) rc = tok_load(o->tokenizer, &m->tok, err, errlen);
     if (!rc) rc = unet_load(f, &m->unet, err, errlen);
     if (!rc) rc = vae_load(vf ? vf : f, &m->vae, err, errlen);
@@ -212,6 +219,11 @@ static int run_step(void *user, int step, int steps, const float *x, const float
     (void)x;
     (void)den;
     run_ctx_t *r = user;
+    eng_model_t *m = r->d.m;
+    double now = clock_mono();
+    if (step < ENG_MAX_STAT_STEPS) m->stats.step_s[step] = now - m->mark;
+    m->stats.steps = step + 1;
+    m->mark = now;
     return r->d.progress && r->d.progress(r->d.user, step + 1, steps) ? IMG_ECANCELLED : 0;
 }
 
@@ -235,6 +247,16 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
     float *pool_u = pool_c + proj, *y_c = pool_u + proj, *y_u = y_c + proj + 1536;
     float *x = y_u + proj + 1536, *work = x + n, *xin = work + 3 * n, *eps_c = xin + n, *eps_u = eps_c + n;
     float *rgb = eps_u + n;
+    memset(&m->stats, 0, sizeof m->stats);
+    m->stats.width = W;
+    m->stats.height = H;
+    double t_start = clock_mono();
+    int32_t *tids;
+    size_t ntids;
+    if (tok_encode(m->tok, p->prompt, &tids, &ntids) == IMG_OK) free(tids);
+    m->stats.tokenize_s = clock_mono() - t_start;
+    m->flops = 0;
+    double t_text = clock_mono();
     int rc = encode(m, p->prompt, ctx_c, proj ? pool_c : NULL, enc);
     const char *neg = p->negative_prompt ? p->negative_prompt : "";
     if (!rc && guided) {
@@ -249,6 +271,9 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
         sdxl_vector(pool_c, proj, H, W, y_c);
         sdxl_vector(pool_u, proj, H, W, y_u);
     }
+    m->stats.text_s = clock_mono() - t_text;
+    m->stats.text_gflop = (double)m->flops / 1e9;
+    m->flops = 0;
     float sigmas[1025];
     if (!rc) {
         int steps = p->steps;
@@ -266,8 +291,12 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
                              eps_c, eps_u, &rng, progress, user},
                        .guidance = p->guidance};
         sampler_io_t io = {run_denoise, run_noise, run_step, &r};
+        m->mark = clock_mono();
         rc = sampler_run((sampler_kind_t)p->sampler, x, n, sigmas, steps, &io, work);
     }
+    m->stats.steps_gflop = (double)m->flops / 1e9;
+    m->flops = 0;
+    double t_dec = clock_mono();
     int tiny = p->fast_decode && m->tiny;
     if (!rc && tiny) {
         rc = tiny_vae_decode(m->tiny, &m->kc, x, lh, lw, rgb); /* RGB in [0, 1] */
@@ -275,6 +304,9 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
         for (size_t k = 0; k < n; k++) x[k] /= m->info.vae_scale;
         rc = vae_decode(m->vae, &m->kc, x, lh, lw, rgb, NULL, NULL); /* RGB in [-1, 1] */
     }
+    m->stats.decode_s = clock_mono() - t_dec;
+    m->stats.decode_gflop = (double)m->flops / 1e9;
+    m->stats.total_s = clock_mono() - t_start;
     if (!rc) rc = img_alloc(out, W, H, 3);
     if (!rc) {
         size_t plane = (size_t)H * W;

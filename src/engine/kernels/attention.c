@@ -177,6 +177,9 @@ static void task_portable(void *ctx, int task, int thread) {
 void attention(const kctx_t *kc, const float *q, int ldq, const float *k, int ldk, const float *v,
                int ldv, int nq, int nk, int heads, int dh, int causal, float *out, int ldo) {
     if (dh > ATTN_MAX_HEAD_DIM || nq <= 0) return;
+    if (kc->flops)
+        __atomic_fetch_add(kc->flops, 4ull * (unsigned)nq * (unsigned)nk * (unsigned)dh * (unsigned)heads,
+                           __ATOMIC_RELAXED);
     attn_job_t a = {q, k, v, ldq, ldk, ldv, nq, nk, heads, dh, causal, (nq + QB - 1) / QB, out, ldo};
     pool_fn fn = kc->isa == ISA_AVX512 ? task_avx512 : kc->isa == ISA_AVX2 ? task_avx2 : task_portable;
     pool_run(kc->pool, heads * a.qblocks, fn, &a);

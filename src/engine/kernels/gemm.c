@@ -129,6 +129,7 @@ static void gemm_task(void *ctx, int task, int thread) {
 void gemm(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w, const float *bias,
           float *c, int ldc, int accumulate) {
     if (m <= 0 || w->n <= 0) return;
+    if (kc->flops) __atomic_fetch_add(kc->flops, 2ull * (unsigned)m * (unsigned)w->n * (unsigned)w->k, __ATOMIC_RELAXED);
     gemm_job_t g = {.m = m, .a = a, .lda = lda, .w = w, .bias = bias, .c = c, .ldc = ldc,
                     .accumulate = accumulate};
     switch (kc->isa) {

@@ -7,6 +7,7 @@
 typedef struct {
     pool_t *pool; /* may be NULL: single-threaded */
     isa_t isa;
+    unsigned long long *flops; /* when set, GEMM and attention add their FLOPs (benchmarks) */
 } kctx_t;
 
 #endif

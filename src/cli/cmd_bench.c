@@ -1,0 +1,244 @@
+/* cmd_bench.c - `imgapi bench`: where a generation's time goes, stage by stage (tokenize, text
+ * encoder, each UNet step, decoder, resize, encode), as seconds, GFLOP/s and a share of the
+ * machine's measured peak, with peak memory; and, given a stable-diffusion.cpp binary, the same
+ * figures from it on the same checkpoint and settings in the same run, with the ratios.
+ * It prints figures; it never fails on a time. */
+#include "api/params.h"
+#include "cli/cli.h"
+#include "common/clock.h"
+#include "engine/backend.h"
+#include "engine/engine.h"
+#include "engine/runtime/engine_ctx.h"
+#include "engine/runtime/peak.h"
+#include "engine/sampling/sampler.h"
+#include "image/image.h"
+#include <regex.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n ? v[n / 2] : 0;
+}
+
+typedef struct {
+    double text, step, decode, total, rss_mb;
+    int ok;
+} sdcpp_t;
+
+static double match_seconds(const char *log, const char *pattern) {
+    regex_t re;
+    regmatch_t m[2];
+    double v = -1;
+    if (regcomp(&re, pattern, REG_EXTENDED)) return -1;
+    const char *p = log;
+    while (regexec(&re, p, 2, m, 0) == 0) { /* the last occurrence */
+        v = atof(p + m[1].rm_so);
+        p += m[0].rm_eo;
+    }
+    regfree(&re);
+    return v;
+}
+
+/* Runs stable-diffusion.cpp once with equivalent settings; parses its stage times. */
+static sdcpp_t run_sdcpp(const char *bin, const char *ckpt, const char *prompt, int w, int h, int steps,
+                         float cfg, const char *sampler, const char *scheduler, int threads, unsigned seed) {
+    sdcpp_t r = {0};
+    char ws[16], hs[16], ss[16], cs[16], ts[16], sd[16], logpath[] = "/tmp/imgapi-sdcpp-XXXXXX";
+    snprintf(ws, sizeof ws, "%d", w);
+    snprintf(hs, sizeof hs, "%d", h);
+    snprintf(ss, sizeof ss, "%d", steps);
+    snprintf(cs, sizeof cs, "%.1f", cfg);
+    snprintf(ts, sizeof ts, "%d", threads);
+    snprintf(sd, sizeof sd, "%u", seed);
+    int fd = mkstemp(logpath);
+    if (fd < 0) return r;
+    const char *argv[] = {bin, "-m", ckpt, "-p", prompt, "-W", ws, "-H", hs, "--steps", ss, "--cfg-scale", cs,
+                          "--sampling-method", sampler, "--scheduler", scheduler, "-t", ts, "-s", sd,
+                          "-o", "/tmp/imgapi-sdcpp-out.png", "-v", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, fd, 2);
+    pid_t pid;
+    double t0 = clock_mono();
+    if (posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        close(fd);
+        unlink(logpath);
+        return r;
+    }
+    int status;
+    struct rusage ru;
+    wait4(pid, &status, 0, &ru);
+    r.total = clock_mono() - t0;
+    r.rss_mb = (double)ru.ru_maxrss / 1024.0;
+    posix_spawn_file_actions_destroy(&fa);
+    off_t len = lseek(fd, 0, SEEK_END);
+    char *log = malloc((size_t)len + 1);
+    if (log && pread(fd, log, (size_t)len, 0) == len) {
+        log[len] = 0;
+        r.text = match_seconds(log, "get_learned_condition completed, taking ([0-9.]+)s");
+        double sampling = match_seconds(log, "sampling completed, taking ([0-9.]+)s");
+        r.step = sampling >= 0 ? sampling / steps : -1;
+        r.decode = match_seconds(log, "decode_first_stage completed, taking ([0-9.]+)s");
+        r.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && r.step >= 0;
+        if (!r.ok) fprintf(stderr, "imgapi: stable-diffusion.cpp failed; its log:\n%.2000s\n", log);
+    }
+    free(log);
+    close(fd);
+    unlink(logpath);
+    return r;
+}
+
+int cmd_bench(int argc, char **argv, const cli_env_t *env) {
+    (void)env;
+    config_t cfg;
+    config_defaults(&cfg);
+    static const char *const extra[] = {"model", "size", "quality", "runs", "prompt", "vs-sdcpp", "seed"};
+    const char *v[7] = {0};
+    const char *pos[1];
+    int npos;
+    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 0, extra, v, 7);
+    if (rc) return rc;
+    const config_model_t *cm = NULL;
+    for (int i = 0; i < cfg.nmodels; i++)
+        if (!v[0] || !strcmp(cfg.models[i].id, v[0]) || (!v[0] && !strcmp(cfg.models[i].id, cfg.default_model))) {
+            cm = &cfg.models[i];
+            if (!v[0]) break;
+        }
+    if (!cm) {
+        fprintf(stderr, "usage: imgapi bench --model ID [--size S] [--quality Q] [--runs N] [--vs-sdcpp PATH]\n"
+                        "(the model must be configured: model.ID.checkpoint / .tokenizer)\n");
+        return 2;
+    }
+    int size = v[1] ? api_size_parse(v[1]) : SIZE_1024x1024;
+    int quality = v[2] ? api_quality_parse(v[2]) : QUALITY_LOW;
+    int runs = v[3] ? atoi(v[3]) : 3;
+    const char *prompt = v[4] ? v[4] : "a photograph of an astronaut riding a horse";
+    unsigned seed = v[6] ? (unsigned)strtoul(v[6], NULL, 10) : 42;
+    if (size <= 0 || quality <= 0 || runs < 1 || runs > 50) {
+        fprintf(stderr, "imgapi: bad --size, --quality or --runs\n");
+        return 2;
+    }
+    kctx_t kc;
+    char err[512];
+    if (kctx_create(cfg.threads, "auto", &kc, err, sizeof err)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        return 1;
+    }
+    int threads = pool_threads(kc.pool);
+    double peak = peak_flops(kc.pool, threads, 0), peak_bf16 = peak_flops(kc.pool, threads, 1);
+    kctx_destroy(&kc);
+
+    eng_model_t *m;
+    eng_load_opts_t o = {.checkpoint = cm->checkpoint, .tokenizer = cm->tokenizer, .vae = cm->vae,
+                         .tiny_decoder = cm->tiny_decoder, .prediction = !strcmp(cm->prediction, "v") ? ENG_PRED_V : ENG_PRED_EPS,
+                         .threads = threads, .isa = cfg.isa};
+    double t0 = clock_mono();
+    if (eng_load(&o, &m, err, sizeof err)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        return 1;
+    }
+    double load_s = clock_mono() - t0;
+    int turbo = !strcmp(cm->profile, "turbo");
+    quality_profile_t q;
+    engine_quality_profile(turbo, (api_quality_t)quality, &q);
+    int W, H, ow, oh;
+    api_size_dims((api_size_t)size, &ow, &oh);
+    engine_native_size(cm->native ? cm->native : eng_info(m)->native, ow, oh, &W, &H);
+    eng_params_t p = {.prompt = prompt, .negative_prompt = "", .width = W, .height = H, .steps = q.steps,
+                      .guidance = q.guidance, .sampler = q.sampler, .schedule = (eng_schedule_t)q.schedule,
+                      .seed = seed, .fast_decode = quality == QUALITY_LOW};
+    double tok[50], text[50], step[50], dec[50], rs[50], enc[50], tot[50];
+    eng_stats_t st = {0};
+    for (int r = 0; r < runs; r++) {
+        img_t im = {0}, sized = {0};
+        double g0 = clock_mono();
+        if (eng_generate(m, &p, NULL, NULL, &im)) {
+            fprintf(stderr, "imgapi: generation failed\n");
+            eng_free(m);
+            return 1;
+        }
+        eng_last_stats(m, &st);
+        double r0 = clock_mono();
+        img_resize(&im, ow, oh, &sized);
+        double r1 = clock_mono();
+        uint8_t *png;
+        size_t png_len;
+        img_encode(&sized, IMG_FMT_PNG, 100, &png, &png_len);
+        double r2 = clock_mono();
+        free(png);
+        img_free(&im);
+        img_free(&sized);
+        tok[r] = st.tokenize_s;
+        text[r] = st.text_s;
+        double s = 0;
+        for (int i = 0; i < st.steps && i < ENG_MAX_STAT_STEPS; i++) s += st.step_s[i];
+        step[r] = s / (st.steps ? st.steps : 1);
+        dec[r] = st.decode_s;
+        rs[r] = r1 - r0;
+        enc[r] = r2 - r1;
+        tot[r] = r2 - g0;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss = (double)ru.ru_maxrss / 1024.0;
+    double mt = median(text, runs), ms = median(step, runs), md = median(dec, runs), mtot = median(tot, runs);
+    double step_gf = st.steps_gflop / (st.steps ? st.steps : 1);
+    printf("imgapi bench: model %s (%s), %dx%d working -> %dx%d, quality %s: %d step(s) %s, guidance %.1f, %s decoder\n",
+           cm->id, cm->checkpoint, W, H, ow, oh, api_quality_name((api_quality_t)quality), q.steps,
+           sampler_name((sampler_kind_t)q.sampler), q.guidance, p.fast_decode && cm->tiny_decoder[0] ? "tiny" : "KL VAE");
+    printf("threads %d; measured peak fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s; medians of %d run(s)\n", threads,
+           peak / 1e9, peak_bf16 / 1e9, runs);
+    printf("%-14s %10s %10s %10s %8s\n", "stage", "seconds", "GFLOP", "GFLOP/s", "%peak");
+    printf("%-14s %10.3f\n", "load", load_s);
+    printf("%-14s %10.4f\n", "tokenize", median(tok, runs));
+    printf("%-14s %10.3f %10.1f %10.1f %7.0f%%\n", "text encoder", mt, st.text_gflop, st.text_gflop / mt, 100 * st.text_gflop * 1e9 / mt / peak);
+    printf("%-14s %10.3f %10.1f %10.1f %7.0f%%\n", "unet step", ms, step_gf, step_gf / ms, 100 * step_gf * 1e9 / ms / peak);
+    printf("%-14s %10.3f %10.1f %10.1f %7.0f%%\n", "decoder", md, st.decode_gflop, st.decode_gflop / md, 100 * st.decode_gflop * 1e9 / md / peak);
+    printf("%-14s %10.3f\n", "resize", median(rs, runs));
+    printf("%-14s %10.3f\n", "encode png", median(enc, runs));
+    printf("%-14s %10.3f   peak RSS %.0f MB\n", "total", mtot, rss);
+    if (v[5]) {
+        const char *sm = q.sampler == SAMPLER_DPMPP_2M ? "dpm++2m" : q.sampler == SAMPLER_EULER ? "euler" : "euler_a";
+        const char *sch = q.schedule == ENG_SCHED_KARRAS ? "karras" : q.schedule == ENG_SCHED_TRAILING ? "sgm_uniform" : "discrete";
+        double st2[50], ss2[50], sd2[50], stot[50], srss = 0;
+        int ok = 0;
+        for (int r = 0; r < runs; r++) {
+            sdcpp_t s = run_sdcpp(v[5], cm->checkpoint, prompt, W, H, q.steps, q.guidance, sm, sch, threads, seed);
+            if (!s.ok) break;
+            st2[ok] = s.text;
+            ss2[ok] = s.step;
+            sd2[ok] = s.decode;
+            stot[ok] = s.total;
+            srss = s.rss_mb > srss ? s.rss_mb : srss;
+            ok++;
+        }
+        if (ok) {
+            double a = median(st2, ok), b = median(ss2, ok), c = median(sd2, ok), d = median(stot, ok);
+            printf("\nstable-diffusion.cpp (%s), same checkpoint and settings, medians of %d run(s):\n", v[5], ok);
+            printf("%-14s %10s %10s %12s\n", "stage", "sd.cpp s", "imgapi s", "imgapi/sdcpp");
+            printf("%-14s %10.3f %10.3f %12.2f\n", "text encoder", a, mt, mt / a);
+            printf("%-14s %10.3f %10.3f %12.2f\n", "unet step", b, ms, ms / b);
+            printf("%-14s %10.3f %10.3f %12.2f\n", "decoder", c, md, md / c);
+            printf("%-14s %10.3f %10.3f %12.2f   (process wall, load included: imgapi %.3f)\n", "total", d, mtot + load_s,
+                   (mtot + load_s) / d, mtot + load_s);
+            printf("%-14s %10.0f %10.0f %12.2f\n", "peak RSS MB", srss, rss, rss / srss);
+        }
+    }
+    eng_free(m);
+    return 0;
+}

@@ -1,0 +1,103 @@
+/* peak.c - peak FLOP/s measurement with twelve independent accumulator chains per thread. */
+#include "engine/runtime/peak.h"
+#include "common/clock.h"
+#include "engine/kernels/cpu.h"
+#include <immintrin.h>
+#include <string.h>
+
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#define CHAIN_VARS(T) T a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11
+#define CHAIN_ALL(OP) OP(a0); OP(a1); OP(a2); OP(a3); OP(a4); OP(a5); OP(a6); OP(a7); OP(a8); OP(a9); OP(a10); OP(a11)
+#define SUM12(add) add(add(add(add(a0, a1), add(a2, a3)), add(add(a4, a5), add(a6, a7))), add(add(a8, a9), add(a10, a11)))
+
+__attribute__((target("avx512f,fma"))) static float loop_avx512(long iters) {
+    __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    CHAIN_VARS(__m512);
+    volatile float seed = 1.f; /* opaque, distinct start values: the chains cannot be merged */
+#define INIT(x) x = _mm512_set1_ps(seed); seed = seed + 1.f
+    CHAIN_ALL(INIT);
+#undef INIT
+    for (long it = 0; it < iters; it++) {
+#define STEP(x) x = _mm512_fmadd_ps(x, b, c)
+        CHAIN_ALL(STEP);
+#undef STEP
+    }
+    return _mm512_reduce_add_ps(SUM12(_mm512_add_ps));
+}
+
+__attribute__((target("avx2,fma"))) static float loop_avx2(long iters) {
+    __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    CHAIN_VARS(__m256);
+    volatile float seed = 1.f;
+#define INIT(x) x = _mm256_set1_ps(seed); seed = seed + 1.f
+    CHAIN_ALL(INIT);
+#undef INIT
+    for (long it = 0; it < iters; it++) {
+#define STEP(x) x = _mm256_fmadd_ps(x, b, c)
+        CHAIN_ALL(STEP);
+#undef STEP
+    }
+    __m256 s = SUM12(_mm256_add_ps);
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    return out[0] + out[7];
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static float loop_bf16(long iters) {
+    __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), y = (__m512bh)_mm512_set1_epi16(0x3f80);
+    CHAIN_VARS(__m512);
+    volatile float seed = 0.f;
+#define INIT(v) v = _mm512_set1_ps(seed); seed = seed + 1.f
+    CHAIN_ALL(INIT);
+#undef INIT
+    for (long it = 0; it < iters; it++) {
+#define STEP(v) v = _mm512_dpbf16_ps(v, x, y)
+        CHAIN_ALL(STEP);
+#undef STEP
+    }
+    return _mm512_reduce_add_ps(SUM12(_mm512_add_ps));
+}
+
+typedef struct {
+    long iters;
+    int kind; /* 0 avx512, 1 avx2, 2 bf16 */
+    volatile float sink[256];
+} peak_job_t;
+
+static void peak_task(void *ctx, int task, int thread) {
+    (void)thread;
+    peak_job_t *j = ctx;
+    float r = j->kind == 0 ? loop_avx512(j->iters) : j->kind == 1 ? loop_avx2(j->iters) : loop_bf16(j->iters);
+    j->sink[task & 255] = r;
+}
+
+double peak_flops(pool_t *pool, int threads, int bf16) {
+    __builtin_cpu_init();
+    peak_job_t j;
+    memset(&j, 0, sizeof j);
+    j.iters = 20000000;
+    int lanes;
+    if (bf16) {
+        if (!__builtin_cpu_supports("avx512bf16")) return 0;
+        j.kind = 2;
+        lanes = 32; /* 32 bf16 products per instruction */
+    } else if (cpu_supports(ISA_AVX512)) {
+        j.kind = 0;
+        lanes = 16;
+    } else if (cpu_supports(ISA_AVX2)) {
+        j.kind = 1;
+        lanes = 8;
+    } else {
+        return 0;
+    }
+    double best = 0;
+    for (int r = 0; r < 3; r++) {
+        double t0 = clock_mono();
+        pool_run(pool, threads, peak_task, &j);
+        double dt = clock_mono() - t0;
+        double flops = (double)threads * (double)j.iters * 12.0 * lanes * 2.0;
+        if (dt > 0 && flops / dt > best) best = flops / dt;
+    }
+    return best;
+}
