@@ -8,6 +8,18 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+/* Server log lines go to standard error with a UTC timestamp. */
+static void log_stderr(void *user, const char *line) {
+    (void)user;
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(stderr, "%s %s\n", ts, line);
+}
 
 static int has_help(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
@@ -55,7 +67,8 @@ int cmd_serve(int argc, char **argv, const cli_env_t *env) {
         return 1;
     }
     server_t *srv;
-    if (server_start(&cfg, store, models, &srv, err, sizeof err)) {
+    log_sink_t log = {log_stderr, NULL};
+    if (server_start(&cfg, store, models, &log, &srv, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
         store_close(store);
         registry_free(models);

@@ -400,6 +400,7 @@ static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *mod
             api_error_set(&e, 500, "internal_error", NULL, "The server ran out of memory.");
             metrics_job(s->metrics, "failed", job_run_seconds(job));
         } else {
+            log_line(&s->log, "job %s failed: %s", r->request_id, msg);
             api_error_set(&e, 502, "generation_failed", NULL,
                           "No worker could run the job: the model failed to load or generate.");
             metrics_job(s->metrics, "failed", job_run_seconds(job));

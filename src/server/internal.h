@@ -4,6 +4,7 @@
 #define IMGAPI_SERVER_INTERNAL_H
 #include "api/error.h"
 #include "common/buf.h"
+#include "common/log.h"
 #include "config/config.h"
 #include "queue/queue.h"
 #include "queue/registry.h"
@@ -26,6 +27,7 @@ struct server {
     metrics_t *metrics;
     struct MHD_Daemon *daemon;
     int port;
+    log_sink_t log;
     atomic_int stopping;   /* no new generation work is accepted */
     atomic_int cancel_all; /* waiting handlers cancel their jobs */
     atomic_int active;     /* generation requests not yet completed (answer not yet sent) */
@@ -55,6 +57,7 @@ struct req {
     int responded;
     int counted_active; /* holds one count of server.active until the request completes */
     char request_id[40];
+    double started;
     api_style_t style;
 };
 

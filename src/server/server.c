@@ -69,6 +69,9 @@ enum MHD_Result respond(req_t *r, int status, const char *content_type, char *bo
     MHD_destroy_response(resp);
     r->responded = 1;
     metrics_request(r->srv->metrics, r->route ? r->route->label : "unknown", status);
+    /* access log: no keys, no bodies, no query strings */
+    log_line(&r->srv->log, "%s %s %d %.0fms id=%s", r->method, r->url, status,
+             (clock_mono() - r->started) * 1000.0, r->request_id);
     return rc;
 }
 
@@ -181,6 +184,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method = method;
         r->url = url;
         if (crypto_uuid4(r->request_id)) snprintf(r->request_id, sizeof r->request_id, "req");
+        r->started = clock_mono();
         *con_cls = r;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > MAX_DRAIN_BYTES) {
@@ -272,10 +276,11 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
     return 0;
 }
 
-int server_start(const config_t *cfg, store_t *store, registry_t *models, server_t **out,
-                 char *err, size_t errlen) {
+int server_start(const config_t *cfg, store_t *store, registry_t *models, const log_sink_t *log,
+                 server_t **out, char *err, size_t errlen) {
     server_t *s = calloc(1, sizeof *s);
     if (!s) return IMG_ENOMEM;
+    if (log) s->log = *log;
     s->cfg = cfg;
     s->store = store;
     s->models = models;

@@ -1,6 +1,7 @@
 /* server.h - the HTTP server: start it on a configuration, stop it gracefully. */
 #ifndef IMGAPI_SERVER_SERVER_H
 #define IMGAPI_SERVER_SERVER_H
+#include "common/log.h"
 #include "config/config.h"
 #include "queue/registry.h"
 #include "store/store.h"
@@ -9,8 +10,8 @@ typedef struct server server_t;
 
 /* Starts listening (the store, registry are borrowed and must outlive the server). The queue
  * and workers are owned by the server. On failure writes a reason into err. */
-int server_start(const config_t *cfg, store_t *store, registry_t *models, server_t **out,
-                 char *err, size_t errlen);
+int server_start(const config_t *cfg, store_t *store, registry_t *models, const log_sink_t *log,
+                 server_t **out, char *err, size_t errlen);
 /* The port actually bound (useful with port 0). */
 int server_port(const server_t *s);
 /* Graceful stop: stop accepting, let running jobs finish for up to the grace period, cancel the

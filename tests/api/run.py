@@ -559,6 +559,19 @@ def test_health_ready_metrics():
 
 
 @test
+def test_server_log_has_access_lines_without_secrets():
+    s = shared()
+    key = s.new_key("1")
+    s.post("/v1/gpt-image-1-mini", {"prompt": "a very private prompt", "quality": "low"}, key)
+    requests.get(s.url("/healthz"))
+    time.sleep(0.2)
+    log = s.read_log()
+    assert re.search(r"POST /v1/gpt-image-1-mini 200 \d+ms id=[0-9a-f-]{36}", log), log[-2000:]
+    assert "GET /healthz 200" in log
+    assert key not in log and key[3:] not in log and "very private prompt" not in log
+
+
+@test
 def test_admin_route_guarded_by_token():
     s = shared()
     assert requests.get(s.url("/admin/keys")).status_code == 401
