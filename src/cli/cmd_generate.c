@@ -10,9 +10,29 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Writes the job's latest step preview as DIR/step-NNN.png (when there is one). */
+static void write_preview(job_t *job, const char *dir) {
+    img_t pv;
+    int pstep;
+    if (!dir || job_preview(job, &pv, &pstep) != IMG_OK) return;
+    uint8_t *png;
+    size_t len;
+    char path[600];
+    snprintf(path, sizeof path, "%s/step-%03d.png", dir, pstep);
+    if (img_encode(&pv, IMG_FMT_PNG, 10, &png, &len) == IMG_OK) {
+        FILE *f = fopen(path, "wb");
+        if (f) {
+            fwrite(png, 1, len, f);
+            fclose(f);
+        }
+        free(png);
+    }
+    img_free(&pv);
+}
+
 /* Shows the job's progress on standard error: a bar redrawn in place on a terminal, one line
  * per step otherwise (logs, CI). */
-static job_state_t wait_with_progress(job_t *job) {
+static job_state_t wait_with_progress(job_t *job, const char *preview_dir) {
     int tty = isatty(STDERR_FILENO), last = -1;
     double t0 = clock_mono();
     job_state_t st;
@@ -22,6 +42,7 @@ static job_state_t wait_with_progress(job_t *job) {
         job_progress(job, &image, &step, &steps);
         if (steps <= 0 || step == last) continue;
         last = step;
+        write_preview(job, preview_dir);
         if (tty) {
             int width = 30, fill = step * width / steps;
             fprintf(stderr, "\r[%.*s%*s] step %d/%d  %.1fs", fill, "##############################",
@@ -32,7 +53,8 @@ static job_state_t wait_with_progress(job_t *job) {
     }
     int image, step, steps;
     job_progress(job, &image, &step, &steps);
-    if (steps > 0 && step != last) { /* the last steps may finish between two looks */
+    write_preview(job, preview_dir); /* the last steps may finish between two looks */
+    if (steps > 0 && step != last) {
         if (tty)
             fprintf(stderr, "\r[##############################] step %d/%d  %.1fs", step, steps, clock_mono() - t0);
         else
@@ -85,15 +107,15 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-o")) argv[i] = "--out";
     static const char *const extra[] = {"out", "size", "quality", "format", "seed", "model",
-                                        "background", "compression", "negative-prompt"};
-    const char *v[9] = {0};
+                                        "background", "compression", "negative-prompt", "previews"};
+    const char *v[10] = {0};
     const char *pos[1];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 9);
+    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 10);
     if (rc) return rc;
     if (npos != 1) {
         fprintf(stderr, "usage: imgapi generate \"PROMPT\" [-o FILE] [--size S] [--quality Q] "
-                        "[--format png|jpeg|webp] [--seed N] [--model M] [--background B]\n");
+                        "[--format png|jpeg|webp] [--seed N] [--model M] [--background B] [--previews DIR]\n");
         return 2;
     }
     static const char *const SIZES[] = {"auto", "1024x1024", "1536x1024", "1024x1536"};
@@ -151,6 +173,7 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
         .n = 1,
         .seed = seed,
         .deadline = clock_mono() + 86400.0,
+        .previews = v[9] != NULL,
     };
     if (spec.background == BACKGROUND_TRANSPARENT && format == FORMAT_JPEG) spec.background = BACKGROUND_OPAQUE;
     snprintf(spec.model_id, sizeof spec.model_id, "%s", m->id);
@@ -168,7 +191,7 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
         registry_free(reg);
         return 1;
     }
-    job_state_t st = wait_with_progress(job);
+    job_state_t st = wait_with_progress(job, v[9]);
     int status = 0;
     if (st == JOB_DONE) {
         int n;

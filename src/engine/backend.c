@@ -107,7 +107,7 @@ static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
     engine_quality_profile(l->turbo, p->quality, &q);
     eng_params_t e = {.prompt = p->prompt, .negative_prompt = p->negative_prompt, .steps = q.steps,
                       .guidance = q.guidance, .sampler = q.sampler, .schedule = (eng_schedule_t)q.schedule,
-                      .seed = p->seed, .fast_decode = p->quality == QUALITY_LOW};
+                      .seed = p->seed, .fast_decode = p->quality == QUALITY_LOW, .previews = p->previews};
     engine_native_size(l->native, p->width, p->height, &e.width, &e.height);
     pthread_mutex_lock(&l->mu);
     int rc = eng_generate(l->m, &e, progress, user, out);

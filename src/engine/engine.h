@@ -36,11 +36,13 @@ typedef struct {
     eng_schedule_t schedule;
     uint32_t seed;
     int fast_decode; /* use the tiny decoder when the model has one */
+    int previews;    /* decode a preview after every step (needs a tiny decoder) */
 } eng_params_t;
 
-/* Called after every sampling step; a nonzero return cancels (eng_generate returns
- * IMG_ECANCELLED). */
-typedef int (*eng_progress_fn)(void *user, int step, int steps);
+/* Called after every sampling step with, when previews were asked for and the model has a tiny
+ * decoder, the current estimate of the image (valid during the call only); a nonzero return
+ * cancels (eng_generate returns IMG_ECANCELLED). */
+typedef int (*eng_progress_fn)(void *user, int step, int steps, const img_t *preview);
 
 typedef struct {
     int family;      /* 0 SD1, 1 SD2, 2 SDXL */
@@ -64,6 +66,8 @@ int eng_load(const eng_load_opts_t *opts, eng_model_t **out, char *err, size_t e
 void eng_last_stats(const eng_model_t *m, eng_stats_t *out);
 void eng_free(eng_model_t *m);
 const eng_info_t *eng_info(const eng_model_t *m);
+/* 1 when the model can produce step previews (it has a tiny decoder). */
+int eng_has_previews(const eng_model_t *m);
 /* BPE tokens of a prompt (what the API reports as input tokens). */
 int eng_count_tokens(eng_model_t *m, const char *prompt);
 int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress, void *user,

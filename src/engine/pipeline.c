@@ -53,6 +53,19 @@ void eng_free(eng_model_t *m) {
 
 const eng_info_t *eng_info(const eng_model_t *m) { return &m->info; }
 
+int eng_has_previews(const eng_model_t *m) { return m->tiny != NULL; }
+
+/* RGB floats (planar, range [lo, lo + 2*half]) -> 8-bit interleaved image. */
+static void to_rgb8(const float *rgb, int w, int h, int zero_to_one, uint8_t *px) {
+    size_t plane = (size_t)w * h;
+    for (size_t q = 0; q < plane; q++)
+        for (int c = 0; c < 3; c++) {
+            float v = zero_to_one ? rgb[c * plane + q] : (rgb[c * plane + q] + 1.f) * 0.5f;
+            v = v < 0 ? 0 : v > 1 ? 1 : v;
+            px[q * 3 + c] = (uint8_t)lrintf(v * 255.f);
+        }
+}
+
 int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errlen) {
     eng_model_t *m = calloc(1, sizeof *m);
     if (!m) return IMG_ENOMEM;
@@ -178,6 +191,8 @@ typedef struct {
     rng_t *rng;
     eng_progress_fn progress;
     void *user;
+    img_t *preview;      /* NULL unless previews were asked for and possible */
+    float *preview_rgb;  /* planar scratch for it */
 } denoise_ctx_t;
 
 typedef struct {
@@ -223,8 +238,14 @@ static int run_step(void *user, int step, int steps, const float *x, const float
     double now = clock_mono();
     if (step < ENG_MAX_STAT_STEPS) m->stats.step_s[step] = now - m->mark;
     m->stats.steps = step + 1;
-    m->mark = now;
-    return r->d.progress && r->d.progress(r->d.user, step + 1, steps) ? IMG_ECANCELLED : 0;
+    const img_t *pv = NULL;
+    if (r->d.preview && tiny_vae_decode(m->tiny, &m->kc, den, r->d.lh, r->d.lw, r->d.preview_rgb) == IMG_OK) {
+        to_rgb8(r->d.preview_rgb, r->d.preview->width, r->d.preview->height, 1, r->d.preview->pixels);
+        pv = r->d.preview;
+    }
+    int stop = r->d.progress && r->d.progress(r->d.user, step + 1, steps, pv);
+    m->mark = clock_mono(); /* preview time is not charged to the next step */
+    return stop ? IMG_ECANCELLED : 0;
 }
 
 int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress, void *user,
@@ -247,6 +268,9 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
     float *pool_u = pool_c + proj, *y_c = pool_u + proj, *y_u = y_c + proj + 1536;
     float *x = y_u + proj + 1536, *work = x + n, *xin = work + 3 * n, *eps_c = xin + n, *eps_u = eps_c + n;
     float *rgb = eps_u + n;
+    img_t preview = {0};
+    int want_preview = p->previews && m->tiny && progress;
+    if (want_preview && img_alloc(&preview, W, H, 3)) want_preview = 0;
     memset(&m->stats, 0, sizeof m->stats);
     m->stats.width = W;
     m->stats.height = H;
@@ -288,7 +312,7 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
         rng_randn(&rng, x, n);
         for (size_t k = 0; k < n; k++) x[k] *= sigmas[0];
         run_ctx_t r = {.d = {m, lh, lw, guided, ctx_c, ctx_u, proj ? y_c : NULL, proj ? y_u : NULL, xin,
-                             eps_c, eps_u, &rng, progress, user},
+                             eps_c, eps_u, &rng, progress, user, want_preview ? &preview : NULL, rgb},
                        .guidance = p->guidance};
         sampler_io_t io = {run_denoise, run_noise, run_step, &r};
         m->mark = clock_mono();
@@ -308,15 +332,8 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
     m->stats.decode_gflop = (double)m->flops / 1e9;
     m->stats.total_s = clock_mono() - t_start;
     if (!rc) rc = img_alloc(out, W, H, 3);
-    if (!rc) {
-        size_t plane = (size_t)H * W;
-        for (size_t q = 0; q < plane; q++)
-            for (int c = 0; c < 3; c++) {
-                float v = tiny ? rgb[c * plane + q] : (rgb[c * plane + q] + 1.f) * 0.5f;
-                v = v < 0 ? 0 : v > 1 ? 1 : v;
-                out->pixels[q * 3 + c] = (uint8_t)lrintf(v * 255.f);
-            }
-    }
+    if (!rc) to_rgb8(rgb, W, H, tiny, out->pixels);
+    img_free(&preview);
     free(mem);
     return rc;
 }

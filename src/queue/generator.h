@@ -25,10 +25,12 @@ typedef struct {
     api_quality_t quality; /* resolved, never AUTO */
     int transparent;       /* the client wants a separable background */
     uint32_t seed;
+    int previews;          /* ask for step previews */
 } gen_params_t;
 
-/* Called after each sampling step; a nonzero return cancels the generation. */
-typedef int (*gen_progress_fn)(void *user, int step, int total_steps);
+/* Called after each sampling step, with a preview of the image when asked for and possible
+ * (valid during the call only); a nonzero return cancels the generation. */
+typedef int (*gen_progress_fn)(void *user, int step, int total_steps, const img_t *preview);
 
 typedef struct gen_backend {
     const char *name;

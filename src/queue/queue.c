@@ -26,6 +26,8 @@ struct job {
     double started, finished;
     atomic_int step, steps; /* progress of the current image */
     atomic_int image;       /* index of the image being generated */
+    img_t preview;          /* latest step preview (spec.previews), guarded by mu */
+    int preview_step;
     job_t *next; /* queue link */
 };
 
@@ -71,6 +73,7 @@ int job_create(const job_spec_t *spec, const char *id, job_t **out) {
 void job_release(job_t *j) {
     if (!j || atomic_fetch_sub(&j->refs, 1) != 1) return;
     for (int i = 0; i < j->n_images; i++) free(j->images[i].data);
+    img_free(&j->preview);
     free(j->images);
     free(j->prompt_buf);
     pthread_mutex_destroy(&j->mu);
@@ -125,6 +128,18 @@ int job_error(const job_t *j, const char **message) {
 
 int job_input_tokens(const job_t *j) { return j->input_tokens; }
 
+int job_preview(job_t *j, img_t *out, int *step) {
+    pthread_mutex_lock(&j->mu);
+    int rc = IMG_ENOTFOUND;
+    if (j->preview.pixels && img_alloc(out, j->preview.width, j->preview.height, 3) == IMG_OK) {
+        memcpy(out->pixels, j->preview.pixels, (size_t)out->width * out->height * 3);
+        *step = j->preview_step;
+        rc = IMG_OK;
+    }
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
 void job_progress(job_t *j, int *image, int *step, int *steps) {
     *image = atomic_load(&j->image);
     *step = atomic_load(&j->step);
@@ -134,10 +149,22 @@ double job_run_seconds(const job_t *j) { return j->finished > j->started ? j->fi
 
 /* ---- worker ---- */
 
-static int progress_check(void *user, int step, int total) {
+static int progress_check(void *user, int step, int total, const img_t *preview) {
     job_t *j = user;
     atomic_store(&j->step, step);
     atomic_store(&j->steps, total);
+    if (preview) {
+        pthread_mutex_lock(&j->mu);
+        if (j->preview.width != preview->width || j->preview.height != preview->height) {
+            img_free(&j->preview);
+            img_alloc(&j->preview, preview->width, preview->height, 3);
+        }
+        if (j->preview.pixels) {
+            memcpy(j->preview.pixels, preview->pixels, (size_t)preview->width * preview->height * 3);
+            j->preview_step = step;
+        }
+        pthread_mutex_unlock(&j->mu);
+    }
     if (atomic_load(&j->cancel)) return 1;
     if (clock_mono() > j->spec.deadline) {
         job_cancel(j, IMG_ETIMEDOUT);
@@ -205,6 +232,7 @@ static void run_images(job_t *j, const gen_backend_t *backend, void *model) {
             .quality = j->spec.quality,
             .transparent = j->spec.background == BACKGROUND_TRANSPARENT,
             .seed = j->spec.seed + (uint32_t)i,
+            .previews = j->spec.previews,
         };
         img_t raw = {0};
         int rc = backend->generate(model, &p, progress_check, j, &raw);

@@ -31,6 +31,7 @@ typedef struct {
     int n;
     uint32_t seed; /* image i uses seed + i */
     double deadline; /* clock_mono() seconds */
+    int previews;    /* keep a preview of the image after every step */
 } job_spec_t;
 
 typedef struct queue queue_t;
@@ -64,6 +65,9 @@ int job_error(const job_t *j, const char **message);
 int job_input_tokens(const job_t *j);
 /* Progress of a running job: image index (0-based), sampling step done and steps in all. */
 void job_progress(job_t *j, int *image, int *step, int *steps);
+/* A copy of the latest step preview (caller frees with img_free) and its step; IMG_ENOTFOUND
+ * before the first one or when the model cannot make previews. */
+int job_preview(job_t *j, img_t *out, int *step);
 double job_run_seconds(const job_t *j);
 
 #endif

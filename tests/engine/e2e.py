@@ -70,6 +70,12 @@ def test_cli_generate_deterministic_and_sized():
     generate("x", "-o", hi, "--model", "tiny-sd2", "--seed", "5", "--quality", "high")
     assert Image.open(lo).size == Image.open(hi).size == (1024, 1024)
     assert open(lo, "rb").read() != open(hi, "rb").read()
+    pv = os.path.join(TMP, "previews")
+    os.makedirs(pv)
+    generate("x", "-o", hi, "--model", "tiny-sd2", "--seed", "5", "--quality", "high", "--previews", pv)
+    shots = sorted(os.listdir(pv))
+    assert shots and shots[-1] == "step-004.png", shots  # the tiny decoder's view after the last step
+    assert Image.open(os.path.join(pv, shots[-1])).size == (64, 64)
     for size, fmt in (("1536x1024", "jpeg"), ("1024x1536", "webp")):
         out = os.path.join(TMP, f"s.{fmt}")
         generate("x", "-o", out, "--size", size, "--format", fmt, "--model", "tiny-sd2", "--seed", "1")

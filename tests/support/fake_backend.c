@@ -65,7 +65,7 @@ static int fb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
             struct timespec ts = {step_ms / 1000, (step_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
         }
-        if (progress(user, step, 4)) return IMG_ECANCELLED;
+        if (progress(user, step, 4, NULL)) return IMG_ECANCELLED;
     }
     /* Native resolution: 256 on the long side at the requested aspect. */
     int w = p->width >= p->height ? 256 : 256 * p->width / p->height;
