@@ -10,7 +10,8 @@ static float *alloc_aligned(size_t n) {
     return p;
 }
 
-int gemm_pack(const float *w, int n, int k, gemm_w_t *out) {
+/* Packs element (col, kk) = src[col * col_stride + kk * k_stride] into 16-column panels. */
+static int pack_strided(const float *src, int n, int k, size_t col_stride, size_t k_stride, gemm_w_t *out) {
     out->n = n;
     out->k = k;
     out->npanels = (n + GEMM_NR - 1) / GEMM_NR;
@@ -20,25 +21,15 @@ int gemm_pack(const float *w, int n, int k, gemm_w_t *out) {
         for (int kk = 0; kk < k; kk++)
             for (int j = 0; j < GEMM_NR; j++) {
                 int col = p * GEMM_NR + j;
-                out->data[((size_t)p * k + kk) * GEMM_NR + j] = col < n ? w[(size_t)col * k + kk] : 0.f;
+                out->data[((size_t)p * k + kk) * GEMM_NR + j] =
+                    col < n ? src[(size_t)col * col_stride + (size_t)kk * k_stride] : 0.f;
             }
     return IMG_OK;
 }
 
-int gemm_pack_t(const float *wt, int k, int n, gemm_w_t *out) {
-    out->n = n;
-    out->k = k;
-    out->npanels = (n + GEMM_NR - 1) / GEMM_NR;
-    out->data = alloc_aligned((size_t)out->npanels * (size_t)k * GEMM_NR);
-    if (!out->data) return IMG_ENOMEM;
-    for (int p = 0; p < out->npanels; p++)
-        for (int kk = 0; kk < k; kk++)
-            for (int j = 0; j < GEMM_NR; j++) {
-                int col = p * GEMM_NR + j;
-                out->data[((size_t)p * k + kk) * GEMM_NR + j] = col < n ? wt[(size_t)kk * n + col] : 0.f;
-            }
-    return IMG_OK;
-}
+int gemm_pack(const float *w, int n, int k, gemm_w_t *out) { return pack_strided(w, n, k, (size_t)k, 1, out); }
+
+int gemm_pack_t(const float *wt, int k, int n, gemm_w_t *out) { return pack_strided(wt, n, k, 1, (size_t)n, out); }
 
 void gemm_w_free(gemm_w_t *w) {
     free(w->data);
