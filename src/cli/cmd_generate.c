@@ -62,7 +62,7 @@ static job_state_t wait_with_progress(job_t *job, const char *preview_dir) {
         last = step;
     }
     if (tty && last >= 0) fprintf(stderr, "\n");
-    fprintf(stderr, "done in %.1fs\n", clock_mono() - t0);
+    if (st == JOB_DONE) fprintf(stderr, "done in %.1fs\n", clock_mono() - t0);
     return st;
 }
 

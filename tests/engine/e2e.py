@@ -91,7 +91,9 @@ def test_models_lists_configured_checkpoints():
     with open(bad, "w") as f:
         f.write(f"model.broken.checkpoint = {TMP}/missing.safetensors\nmodel.broken.tokenizer = /nope\n")
     p = generate("x", "--config", bad, check=False)
-    assert p.returncode == 1 and "cannot open" in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    reasons = [l for l in p.stderr.splitlines() if l.startswith("imgapi: ")]
+    assert p.returncode == 1 and len(reasons) == 1 and "cannot open" in reasons[0], p.stderr
+    assert "done in" not in p.stderr
 
 
 @test
