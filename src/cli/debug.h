@@ -1,0 +1,28 @@
+/* debug.h - the `imgapi debug` components (one file per group) and what they share: reading
+ * tensors as f32 and writing intermediate taps under the golden sets' names. */
+#ifndef IMGAPI_CLI_DEBUG_H
+#define IMGAPI_CLI_DEBUG_H
+#include "config/config.h"
+#include "engine/io/safetensors.h"
+
+/* A malloc'd f32 copy of tensor `name` (NULL when absent); *t gets the tensor. */
+float *dbg_read_f32(const st_file_t *f, const char *name, int64_t *numel, const st_tensor_t **t);
+
+/* Intermediate outputs (NHWC in, written NCHW) as KEY.intermediate.NAME. */
+typedef struct {
+    st_writer_t *w;
+    const char *key;
+    int failed;
+} tap_ctx_t;
+void dbg_tap_write(void *user, const char *name, const float *x, int h, int w, int c);
+
+int debug_tokenizer(const char *weights, const char *inputs, const char *out);
+int debug_text_encoder(const config_t *cfg, const char *weights, const char *inputs, const char *out,
+                       const char *prefix);
+int debug_unet(const config_t *cfg, const char *weights, const char *inputs, const char *out);
+int debug_vae(const config_t *cfg, const char *weights, const char *inputs, const char *out);
+int debug_tiny(const config_t *cfg, const char *weights, const char *inputs, const char *out);
+int debug_sampler(const char *inputs, const char *out);
+int debug_rng(const char *inputs, const char *out);
+
+#endif

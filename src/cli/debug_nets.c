@@ -1,0 +1,173 @@
+/* debug_nets.c - `imgapi debug unet`, `vae-decoder` and `tiny-decoder`. */
+#include "cli/debug.h"
+#include "common/status.h"
+#include "engine/models/tiny_vae.h"
+#include "engine/models/unet.h"
+#include "engine/models/vae.h"
+#include "engine/runtime/engine_ctx.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* For every case K with K.x [B, C, H, W], K.timesteps [B], K.context [B, T, D] (and K.y [B, A]
+ * for SDXL): writes K.out and K.intermediate.*. */
+int debug_unet(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
+    char err[512];
+    st_file_t *wf = NULL, *inf = NULL;
+    unet_t *u = NULL;
+    kctx_t kc = {0};
+    st_writer_t *w = NULL;
+    int rc = 1, cases = 0;
+    if (st_open(weights, &wf, err, sizeof err) || st_open(inputs, &inf, err, sizeof err) ||
+        unet_load(wf, &u, err, sizeof err) || kctx_create(cfg->threads, cfg->isa, &kc, err, sizeof err) ||
+        st_writer_new(&w)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        goto out;
+    }
+    const unet_info_t *I = unet_info(u);
+    for (size_t i = 0; i < st_count(inf); i++) {
+        const char *name = st_get(inf, i)->name;
+        size_t l = strlen(name);
+        if (l < 3 || strcmp(name + l - 2, ".x") != 0 || l > 60) continue;
+        char key[64], nm[96];
+        snprintf(key, sizeof key, "%.*s", (int)(l - 2), name);
+        const st_tensor_t *tx, *tt, *tc, *ty = NULL;
+        float *x = dbg_read_f32(inf, name, NULL, &tx);
+        snprintf(nm, sizeof nm, "%s.timesteps", key);
+        float *ts = dbg_read_f32(inf, nm, NULL, &tt);
+        snprintf(nm, sizeof nm, "%s.context", key);
+        float *ctx = dbg_read_f32(inf, nm, NULL, &tc);
+        snprintf(nm, sizeof nm, "%s.y", key);
+        float *y = dbg_read_f32(inf, nm, NULL, &ty);
+        int ok = x && ts && ctx && tx->ndim == 4 && tx->shape[1] == I->in_ch && tc->ndim == 3 &&
+                 tc->shape[2] == I->ctx_dim && tt->numel == tx->shape[0] && tc->shape[0] == tx->shape[0] &&
+                 (I->adm_in ? y && ty->numel == tx->shape[0] * I->adm_in : 1);
+        float *o = ok ? malloc(sizeof(float) * (size_t)tx->numel / (size_t)I->in_ch * (size_t)I->out_ch) : NULL;
+        if (!ok || !o) {
+            fprintf(stderr, "imgapi: case %s: inputs missing or of the wrong shape\n", key);
+            free(x); free(ts); free(ctx); free(y); free(o);
+            goto out;
+        }
+        int B = (int)tx->shape[0], H = (int)tx->shape[2], W = (int)tx->shape[3], T = (int)tc->shape[1];
+        size_t in_plane = (size_t)I->in_ch * H * W, out_plane = (size_t)I->out_ch * H * W;
+        for (int b = 0; b < B && ok; b++) {
+            tap_ctx_t tap = {w, key, 0};
+            if (unet_forward(u, &kc, x + b * in_plane, H, W, ts[b], ctx + (size_t)b * T * I->ctx_dim, T,
+                             y ? y + (size_t)b * I->adm_in : NULL, o + b * out_plane, b == 0 ? dbg_tap_write : NULL,
+                             &tap) || tap.failed)
+                ok = 0;
+        }
+        snprintf(nm, sizeof nm, "%s.out", key);
+        if (ok && st_writer_add(w, nm, ST_F32, 4, tx->shape, o)) ok = 0;
+        free(x); free(ts); free(ctx); free(y); free(o);
+        if (!ok) {
+            fprintf(stderr, "imgapi: case %s: the UNet could not run (sizes must halve evenly)\n", key);
+            goto out;
+        }
+        cases++;
+    }
+    if (!cases) {
+        fprintf(stderr, "imgapi: %s has no case K with K.x, K.timesteps and K.context\n", inputs);
+        goto out;
+    }
+    if (st_writer_save(w, out)) {
+        fprintf(stderr, "imgapi: cannot write %s\n", out);
+        goto out;
+    }
+    rc = 0;
+out:
+    st_writer_free(w);
+    unet_free(u);
+    kctx_destroy(&kc);
+    st_close(wf);
+    st_close(inf);
+    return rc;
+}
+
+/* Reads z [1, 4, h, w] (already divided by the scale factor), writes image and intermediates. */
+int debug_vae(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
+    char err[512];
+    st_file_t *wf = NULL, *inf = NULL;
+    vae_t *v = NULL;
+    kctx_t kc = {0};
+    st_writer_t *w = NULL;
+    float *z = NULL, *img = NULL;
+    int rc = 1;
+    if (st_open(weights, &wf, err, sizeof err) || st_open(inputs, &inf, err, sizeof err) ||
+        vae_load(wf, &v, err, sizeof err) || kctx_create(cfg->threads, cfg->isa, &kc, err, sizeof err) ||
+        st_writer_new(&w)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        goto out;
+    }
+    const st_tensor_t *tz;
+    z = dbg_read_f32(inf, "z", NULL, &tz);
+    if (!z || tz->ndim != 4 || tz->shape[0] != 1 || tz->shape[1] != vae_latent_channels(v)) {
+        fprintf(stderr, "imgapi: %s: needs 'z' [1, %d, h, w]\n", inputs, vae_latent_channels(v));
+        goto out;
+    }
+    int h = (int)tz->shape[2], wd = (int)tz->shape[3], s = vae_upscale(v);
+    img = malloc(sizeof(float) * 3 * (size_t)h * wd * s * s);
+    tap_ctx_t tap = {w, "", 0};
+    tap_ctx_t *tp = &tap;
+    if (!img || vae_decode(v, &kc, z, h, wd, img, dbg_tap_write, tp) || tap.failed) {
+        fprintf(stderr, "imgapi: the VAE decoder could not run\n");
+        goto out;
+    }
+    int64_t shape[4] = {1, 3, (int64_t)h * s, (int64_t)wd * s};
+    if (st_writer_add(w, "image", ST_F32, 4, shape, img) || st_writer_save(w, out)) {
+        fprintf(stderr, "imgapi: cannot write %s\n", out);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(z);
+    free(img);
+    st_writer_free(w);
+    vae_free(v);
+    kctx_destroy(&kc);
+    st_close(wf);
+    st_close(inf);
+    return rc;
+}
+
+/* Reads latent [1, c, h, w] (diffusion space), writes image [1, 3, s*h, s*w] in [0, 1]. */
+int debug_tiny(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
+    char err[512];
+    st_file_t *wf = NULL, *inf = NULL;
+    tiny_vae_t *t = NULL;
+    kctx_t kc = {0};
+    st_writer_t *w = NULL;
+    float *z = NULL, *img = NULL;
+    int rc = 1;
+    if (st_open(weights, &wf, err, sizeof err) || st_open(inputs, &inf, err, sizeof err) ||
+        tiny_vae_load(wf, &t, err, sizeof err) || kctx_create(cfg->threads, cfg->isa, &kc, err, sizeof err) ||
+        st_writer_new(&w)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        goto out;
+    }
+    const st_tensor_t *tz;
+    z = dbg_read_f32(inf, "latent", NULL, &tz);
+    if (!z || tz->ndim != 4 || tz->shape[0] != 1 || tz->shape[1] != tiny_vae_latent_channels(t)) {
+        fprintf(stderr, "imgapi: %s: needs 'latent' [1, %d, h, w]\n", inputs, tiny_vae_latent_channels(t));
+        goto out;
+    }
+    int h = (int)tz->shape[2], wd = (int)tz->shape[3], s = tiny_vae_upscale(t);
+    img = malloc(sizeof(float) * 3 * (size_t)h * wd * s * s);
+    int64_t shape[4] = {1, 3, (int64_t)h * s, (int64_t)wd * s};
+    if (!img || tiny_vae_decode(t, &kc, z, h, wd, img) || st_writer_add(w, "image", ST_F32, 4, shape, img) ||
+        st_writer_save(w, out)) {
+        fprintf(stderr, "imgapi: the tiny decoder could not run or write %s\n", out);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(z);
+    free(img);
+    st_writer_free(w);
+    tiny_vae_free(t);
+    kctx_destroy(&kc);
+    st_close(wf);
+    st_close(inf);
+    return rc;
+}
+
