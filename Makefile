@@ -4,7 +4,7 @@ BUILD ?= build
 OPT ?= -O2 -g
 SAN ?=
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
-             -Isrc -I. -pthread $(OPT) $(SAN) $(CFLAGS)
+             -Isrc -I. -I$(BUILD)/gen -pthread $(OPT) $(SAN) $(CFLAGS)
 LDLIBS_ALL = -lmicrohttpd -ljansson -lsqlite3 -lpng -ljpeg -lwebp -lcrypto -licuuc -lz -lm -pthread $(SAN) $(LDFLAGS)
 
 LIB_SRC := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
@@ -14,6 +14,12 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 
 .PHONY: all bench deps fuzz test unit asan asan-test valgrind-test format clean check
 all: $(BUILD)/imgapi $(BUILD)/imgapi-testserver $(BUILD)/unit_tests
+
+# The moderation rules (data) are compiled in as a C string.
+$(BUILD)/gen/moderation_rules.inc: moderation/rules.txt
+	@mkdir -p $(dir $@)
+	@{ echo 'static const char MODERATION_RULES[] ='; sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; echo ';'; } > $@
+$(BUILD)/src/moderation/moderation.o: $(BUILD)/gen/moderation_rules.inc
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -26,6 +26,9 @@ tally tests/out/api.log
 echo "== engine parity tests ($build)"
 IMGAPI_PROD_BIN="$root/$build/imgapi" "$py" tests/engine/run.py 2>&1 | tee tests/out/engine.log
 tally tests/out/engine.log
+echo "== moderation corpus ($build)"
+IMGAPI_PROD_BIN="$root/$build/imgapi" "$py" tests/moderation/run.py 2>&1 | tee tests/out/moderation.log
+tally tests/out/moderation.log
 echo "== engine end-to-end tests ($build)"
 IMGAPI_PROD_BIN="$root/$build/imgapi" IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/engine/e2e.py 2>&1 | tee tests/out/e2e.log
 tally tests/out/e2e.log

@@ -28,5 +28,6 @@ int cmd_models(int argc, char **argv, const cli_env_t *env);
 int cmd_generate(int argc, char **argv, const cli_env_t *env);
 int cmd_debug(int argc, char **argv, const cli_env_t *env);
 int cmd_bench(int argc, char **argv, const cli_env_t *env);
+int cmd_moderate(int argc, char **argv, const cli_env_t *env);
 
 #endif

@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/status.h"
+#include "moderation/load.h"
 #include "queue/queue.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,11 +108,12 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-o")) argv[i] = "--out";
     static const char *const extra[] = {"out", "size", "quality", "format", "seed", "model",
-                                        "background", "compression", "negative-prompt", "previews"};
-    const char *v[10] = {0};
+                                        "background", "compression", "negative-prompt", "previews",
+                                        "moderation"};
+    const char *v[11] = {0};
     const char *pos[1];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 10);
+    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 11);
     if (rc) return rc;
     if (npos != 1) {
         fprintf(stderr, "usage: imgapi generate \"PROMPT\" [-o FILE] [--size S] [--quality Q] "
@@ -147,6 +149,22 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
     }
 
     char err[512];
+    if (v[10] && strcmp(v[10], "auto") && strcmp(v[10], "low")) {
+        fprintf(stderr, "imgapi: --moderation must be auto or low\n");
+        return 2;
+    }
+    moderation_t *mod;
+    if (mod_load_configured(&cfg, &mod, err, sizeof err)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        return 1;
+    }
+    mod_result_t mr;
+    rc = mod_check(mod, pos[0], v[10] && !strcmp(v[10], "low") ? MOD_LEVEL_LOW : MOD_LEVEL_AUTO, &mr);
+    mod_free(mod);
+    if (rc || mr.refused) {
+        fprintf(stderr, "imgapi: the prompt was refused by moderation (category: %s)\n", rc ? "error" : mr.category);
+        return 1;
+    }
     registry_t *reg;
     if (registry_create(env->backends, env->nbackends, &cfg, &reg, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);

@@ -41,6 +41,7 @@ static const opt_t OPTS[] = {
     I(threads, 0, 1024, "engine threads per generation (0 = one per CPU core)"),
     I(model_idle_seconds, 0, 604800, "unload a model after this many idle seconds (0 = never)"),
     S(isa, "kernel instruction set: auto, avx512, avx2 or portable"),
+    S(moderation_rules, "moderation rules file (default: the rules built in)"),
 };
 
 void config_defaults(config_t *c) {

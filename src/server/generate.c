@@ -187,6 +187,20 @@ static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *mod
         api_request_free(&g.q);
         return respond_error(r, &e, NULL, 0);
     }
+    /* Moderation: refused prompts cost nothing and are counted. */
+    mod_result_t mr;
+    if (mod_check(s->moderation, g.q.prompt, g.q.moderation == MODERATION_LOW ? MOD_LEVEL_LOW : MOD_LEVEL_AUTO, &mr)) {
+        api_error_set(&e, 500, "internal_error", NULL, "Out of memory.");
+        api_request_free(&g.q);
+        return respond_error(r, &e, NULL, 0);
+    }
+    if (mr.refused) {
+        metrics_moderation_refusal(s->metrics, mr.category);
+        api_error_set(&e, 400, "moderation_blocked", "prompt",
+                      "The prompt was refused by moderation (category: %s).", mr.category);
+        api_request_free(&g.q);
+        return respond_error(r, &e, NULL, 0);
+    }
     if (g.q.stream) {
         api_error_set(&e, 400, "unsupported_value", "stream",
                       "Streaming responses are not supported by this server yet; send "

@@ -6,6 +6,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "moderation/moderation.h"
 #include "queue/queue.h"
 #include "queue/registry.h"
 #include "server/metrics.h"
@@ -25,6 +26,7 @@ struct server {
     queue_t *queue;
     ratelimit_t *limits;
     metrics_t *metrics;
+    moderation_t *moderation;
     struct MHD_Daemon *daemon;
     int port;
     log_sink_t log;

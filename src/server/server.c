@@ -4,6 +4,7 @@
 #include "common/crypto.h"
 #include "common/status.h"
 #include "server/internal.h"
+#include "moderation/load.h"
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
@@ -290,6 +291,10 @@ int server_start(const config_t *cfg, store_t *store, registry_t *models, const 
         free(s);
         return IMG_EINVAL;
     }
+    if (mod_load_configured(cfg, &s->moderation, err, errlen)) {
+        free(s);
+        return IMG_EINVAL;
+    }
     if (metrics_create(&s->metrics) || ratelimit_create(&s->limits) ||
         queue_create(models, cfg->workers, cfg->queue_size, &s->queue)) {
         snprintf(err, errlen, "cannot start the worker pool");
@@ -332,6 +337,7 @@ void server_stop(server_t *s) {
         MHD_stop_daemon(s->daemon);
     }
     queue_free(s->queue);
+    mod_free(s->moderation);
     ratelimit_free(s->limits);
     metrics_free(s->metrics);
     free(s);

@@ -402,6 +402,33 @@ def test_500_store_unavailable_loses_nothing():
         s.cleanup()
 
 
+@test
+def test_moderation_blocks_costs_nothing_and_is_counted():
+    s = shared()
+    key = s.new_key("1")
+    before = s.ledger(key)
+    r = s.post("/v1/gpt-image-1-mini", {"prompt": "a g0ry d e c a p i t a t e d body"}, key)
+    j = seed_error(r, 400, "moderation_blocked", "prompt")
+    assert "violence" in j["error"]
+    r = s.post("/v1/images/generations", {"prompt": "explicit p o r n"}, key)
+    j = openai_error(r, 400, "moderation_blocked", "prompt")
+    assert "sexual" in j["message"]
+    # low relaxes everything but minors in a sexual context
+    r = s.post("/v1/gpt-image-1-mini", {"prompt": "a gory battlefield", "moderation": "low", "quality": "low"}, key)
+    assert r.status_code == 200, r.text
+    r = s.post("/v1/gpt-image-1-mini", {"prompt": "a 12 year old girl naked", "moderation": "low"}, key)
+    j = seed_error(r, 400, "moderation_blocked")
+    assert "sexual_minors" in j["error"]
+    # ordinary prompts with risky substrings pass
+    for p in ("Scunthorpe at dawn", "a shooting star", "a cocktail bar", "breast stroke swimming"):
+        assert s.post("/v1/gpt-image-1-mini", {"prompt": p, "quality": "low"}, key).status_code == 200, p
+    after = check_invariant(s, key)
+    assert after["charged"] - before["charged"] == 5 * 5000  # only the five generated images
+    m = requests.get(s.url("/metrics")).text
+    assert 'imgapi_moderation_refusals_total{category="violence"}' in m
+    assert 'imgapi_moderation_refusals_total{category="sexual_minors"}' in m
+
+
 # --- idempotency -------------------------------------------------------------------------------
 
 @test
@@ -643,6 +670,11 @@ def test_cli_generate_writes_image():
     assert im.size == (1024, 1536) and im.format == "WEBP"
     p = subprocess.run([BIN, "generate", "x", "--size", "9x9"], capture_output=True, text=True)
     assert p.returncode == 2
+    p = subprocess.run([BIN, "generate", "a gory beheading", "-o", out], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "refused by moderation (category: violence)" in p.stderr, p.stderr
+    p = subprocess.run([BIN, "generate", "a gory beheading", "-o", out, "--moderation", "low"], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
 
 
 if __name__ == "__main__":

@@ -1,0 +1,56 @@
+/* words.c - word lists and the repeated-letter tolerant comparison. */
+#include "moderation/words.h"
+#include <stdlib.h>
+#include <string.h>
+
+int words_push(words_t *w, const char *s) {
+    if (w->n == w->cap) {
+        int cap = w->cap ? 2 * w->cap : 32;
+        char **p = realloc(w->w, sizeof *p * (size_t)cap);
+        if (!p) return -1;
+        w->w = p;
+        w->cap = cap;
+    }
+    w->w[w->n] = strdup(s);
+    if (!w->w[w->n]) return -1;
+    w->n++;
+    return 0;
+}
+
+int words_replace_range(words_t *w, int i, int j, const char *s) {
+    char *c = strdup(s);
+    if (!c) return -1;
+    for (int k = i; k < j; k++) free(w->w[k]);
+    w->w[i] = c;
+    memmove(&w->w[i + 1], &w->w[j], sizeof *w->w * (size_t)(w->n - j));
+    w->n -= j - i - 1;
+    return 0;
+}
+
+void words_free(words_t *w) {
+    for (int i = 0; i < w->n; i++) free(w->w[i]);
+    free(w->w);
+    memset(w, 0, sizeof *w);
+}
+
+static void squeeze(const char *s, char *out, size_t cap) {
+    size_t o = 0;
+    for (size_t i = 0; s[i] && o + 1 < cap; i++)
+        if (!o || out[o - 1] != s[i]) out[o++] = s[i];
+    out[o] = 0;
+}
+
+static int has_triple(const char *s) {
+    for (size_t i = 0; s[i] && s[i + 1] && s[i + 2]; i++)
+        if (s[i] == s[i + 1] && s[i] == s[i + 2]) return 1;
+    return 0;
+}
+
+int word_matches(const char *word, const char *rule) {
+    if (!strcmp(word, rule)) return 1;
+    if (!has_triple(word)) return 0;
+    char a[128], b[128];
+    squeeze(word, a, sizeof a);
+    squeeze(rule, b, sizeof b);
+    return !strcmp(a, b);
+}

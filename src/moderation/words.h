@@ -1,0 +1,19 @@
+/* words.h - a list of normalised words (owned strings). */
+#ifndef IMGAPI_MODERATION_WORDS_H
+#define IMGAPI_MODERATION_WORDS_H
+
+typedef struct {
+    char **w;
+    int n, cap;
+} words_t;
+
+int words_push(words_t *w, const char *s);
+/* Replaces words [i, j) with one word. */
+int words_replace_range(words_t *w, int i, int j, const char *s);
+void words_free(words_t *w);
+/* Normalises text into words (see normalize.c); -1 on allocation failure. */
+int words_split(const char *text, words_t *w);
+/* "porn" and "pooorn": equal when a run of three or more repeated letters in `word` collapses. */
+int word_matches(const char *word, const char *rule);
+
+#endif
