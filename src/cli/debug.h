@@ -4,6 +4,19 @@
 #define IMGAPI_CLI_DEBUG_H
 #include "config/config.h"
 #include "engine/io/safetensors.h"
+#include "engine/kernels/kctx.h"
+
+/* What every network component opens and closes: the weights, the inputs, a kernel context and
+ * an output writer. dbg_open prints the reason and returns nonzero on failure; dbg_close frees
+ * whatever was opened. */
+typedef struct {
+    st_file_t *wf, *inf;
+    kctx_t kc;
+    st_writer_t *w;
+    char err[512];
+} dbg_env_t;
+int dbg_open(dbg_env_t *e, const config_t *cfg, const char *weights, const char *inputs);
+void dbg_close(dbg_env_t *e);
 
 /* A malloc'd f32 copy of tensor `name` (NULL when absent); *t gets the tensor. */
 float *dbg_read_f32(const st_file_t *f, const char *name, int64_t *numel, const st_tensor_t **t);

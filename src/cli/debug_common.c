@@ -1,8 +1,10 @@
 /* debug_common.c - helpers shared by the debug components. */
 #include "cli/debug.h"
 #include "engine/kernels/ops.h"
+#include "engine/runtime/engine_ctx.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 float *dbg_read_f32(const st_file_t *f, const char *name, int64_t *numel, const st_tensor_t **t) {
     *t = st_find(f, name);
@@ -37,3 +39,20 @@ void dbg_tap_write(void *user, const char *name, const float *x, int h, int w, i
     free(nchw);
 }
 
+
+int dbg_open(dbg_env_t *e, const config_t *cfg, const char *weights, const char *inputs) {
+    memset(e, 0, sizeof *e);
+    if (st_open(weights, &e->wf, e->err, sizeof e->err) || st_open(inputs, &e->inf, e->err, sizeof e->err) ||
+        kctx_create(cfg->threads, cfg->isa, &e->kc, e->err, sizeof e->err) || st_writer_new(&e->w)) {
+        fprintf(stderr, "imgapi: %s\n", e->err[0] ? e->err : "out of memory");
+        return 1;
+    }
+    return 0;
+}
+
+void dbg_close(dbg_env_t *e) {
+    st_writer_free(e->w);
+    kctx_destroy(&e->kc);
+    st_close(e->wf);
+    st_close(e->inf);
+}

@@ -12,18 +12,16 @@
 /* For every case K with K.x [B, C, H, W], K.timesteps [B], K.context [B, T, D] (and K.y [B, A]
  * for SDXL): writes K.out and K.intermediate.*. */
 int debug_unet(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
-    char err[512];
-    st_file_t *wf = NULL, *inf = NULL;
+    dbg_env_t e;
     unet_t *u = NULL;
-    kctx_t kc = {0};
-    st_writer_t *w = NULL;
     int rc = 1, cases = 0;
-    if (st_open(weights, &wf, err, sizeof err) || st_open(inputs, &inf, err, sizeof err) ||
-        unet_load(wf, &u, err, sizeof err) || kctx_create(cfg->threads, cfg->isa, &kc, err, sizeof err) ||
-        st_writer_new(&w)) {
-        fprintf(stderr, "imgapi: %s\n", err);
+    if (dbg_open(&e, cfg, weights, inputs)) goto out;
+    if (unet_load(e.wf, &u, e.err, sizeof e.err)) {
+        fprintf(stderr, "imgapi: %s\n", e.err);
         goto out;
     }
+    st_file_t *inf = e.inf;
+    st_writer_t *w = e.w;
     const unet_info_t *I = unet_info(u);
     for (size_t i = 0; i < st_count(inf); i++) {
         const char *name = st_get(inf, i)->name;
@@ -52,7 +50,7 @@ int debug_unet(const config_t *cfg, const char *weights, const char *inputs, con
         size_t in_plane = (size_t)I->in_ch * H * W, out_plane = (size_t)I->out_ch * H * W;
         for (int b = 0; b < B && ok; b++) {
             tap_ctx_t tap = {w, key, 0};
-            if (unet_forward(u, &kc, x + b * in_plane, H, W, ts[b], ctx + (size_t)b * T * I->ctx_dim, T,
+            if (unet_forward(u, &e.kc, x + b * in_plane, H, W, ts[b], ctx + (size_t)b * T * I->ctx_dim, T,
                              y ? y + (size_t)b * I->adm_in : NULL, o + b * out_plane, b == 0 ? dbg_tap_write : NULL,
                              &tap) || tap.failed)
                 ok = 0;
@@ -76,29 +74,24 @@ int debug_unet(const config_t *cfg, const char *weights, const char *inputs, con
     }
     rc = 0;
 out:
-    st_writer_free(w);
     unet_free(u);
-    kctx_destroy(&kc);
-    st_close(wf);
-    st_close(inf);
+    dbg_close(&e);
     return rc;
 }
 
 /* Reads z [1, 4, h, w] (already divided by the scale factor), writes image and intermediates. */
 int debug_vae(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
-    char err[512];
-    st_file_t *wf = NULL, *inf = NULL;
+    dbg_env_t e;
     vae_t *v = NULL;
-    kctx_t kc = {0};
-    st_writer_t *w = NULL;
     float *z = NULL, *img = NULL;
     int rc = 1;
-    if (st_open(weights, &wf, err, sizeof err) || st_open(inputs, &inf, err, sizeof err) ||
-        vae_load(wf, &v, err, sizeof err) || kctx_create(cfg->threads, cfg->isa, &kc, err, sizeof err) ||
-        st_writer_new(&w)) {
-        fprintf(stderr, "imgapi: %s\n", err);
+    if (dbg_open(&e, cfg, weights, inputs)) goto out;
+    if (vae_load(e.wf, &v, e.err, sizeof e.err)) {
+        fprintf(stderr, "imgapi: %s\n", e.err);
         goto out;
     }
+    st_file_t *inf = e.inf;
+    st_writer_t *w = e.w;
     const st_tensor_t *tz;
     z = dbg_read_f32(inf, "z", NULL, &tz);
     if (!z || tz->ndim != 4 || tz->shape[0] != 1 || tz->shape[1] != vae_latent_channels(v)) {
@@ -109,7 +102,7 @@ int debug_vae(const config_t *cfg, const char *weights, const char *inputs, cons
     img = malloc(sizeof(float) * 3 * (size_t)h * wd * s * s);
     tap_ctx_t tap = {w, "", 0};
     tap_ctx_t *tp = &tap;
-    if (!img || vae_decode(v, &kc, z, h, wd, img, dbg_tap_write, tp) || tap.failed) {
+    if (!img || vae_decode(v, &e.kc, z, h, wd, img, dbg_tap_write, tp) || tap.failed) {
         fprintf(stderr, "imgapi: the VAE decoder could not run\n");
         goto out;
     }
@@ -122,29 +115,24 @@ int debug_vae(const config_t *cfg, const char *weights, const char *inputs, cons
 out:
     free(z);
     free(img);
-    st_writer_free(w);
     vae_free(v);
-    kctx_destroy(&kc);
-    st_close(wf);
-    st_close(inf);
+    dbg_close(&e);
     return rc;
 }
 
 /* Reads latent [1, c, h, w] (diffusion space), writes image [1, 3, s*h, s*w] in [0, 1]. */
 int debug_tiny(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
-    char err[512];
-    st_file_t *wf = NULL, *inf = NULL;
+    dbg_env_t e;
     tiny_vae_t *t = NULL;
-    kctx_t kc = {0};
-    st_writer_t *w = NULL;
     float *z = NULL, *img = NULL;
     int rc = 1;
-    if (st_open(weights, &wf, err, sizeof err) || st_open(inputs, &inf, err, sizeof err) ||
-        tiny_vae_load(wf, &t, err, sizeof err) || kctx_create(cfg->threads, cfg->isa, &kc, err, sizeof err) ||
-        st_writer_new(&w)) {
-        fprintf(stderr, "imgapi: %s\n", err);
+    if (dbg_open(&e, cfg, weights, inputs)) goto out;
+    if (tiny_vae_load(e.wf, &t, e.err, sizeof e.err)) {
+        fprintf(stderr, "imgapi: %s\n", e.err);
         goto out;
     }
+    st_file_t *inf = e.inf;
+    st_writer_t *w = e.w;
     const st_tensor_t *tz;
     z = dbg_read_f32(inf, "latent", NULL, &tz);
     if (!z || tz->ndim != 4 || tz->shape[0] != 1 || tz->shape[1] != tiny_vae_latent_channels(t)) {
@@ -154,7 +142,7 @@ int debug_tiny(const config_t *cfg, const char *weights, const char *inputs, con
     int h = (int)tz->shape[2], wd = (int)tz->shape[3], s = tiny_vae_upscale(t);
     img = malloc(sizeof(float) * 3 * (size_t)h * wd * s * s);
     int64_t shape[4] = {1, 3, (int64_t)h * s, (int64_t)wd * s};
-    if (!img || tiny_vae_decode(t, &kc, z, h, wd, img) || st_writer_add(w, "image", ST_F32, 4, shape, img) ||
+    if (!img || tiny_vae_decode(t, &e.kc, z, h, wd, img) || st_writer_add(w, "image", ST_F32, 4, shape, img) ||
         st_writer_save(w, out)) {
         fprintf(stderr, "imgapi: the tiny decoder could not run or write %s\n", out);
         goto out;
@@ -163,11 +151,8 @@ int debug_tiny(const config_t *cfg, const char *weights, const char *inputs, con
 out:
     free(z);
     free(img);
-    st_writer_free(w);
     tiny_vae_free(t);
-    kctx_destroy(&kc);
-    st_close(wf);
-    st_close(inf);
+    dbg_close(&e);
     return rc;
 }
 
