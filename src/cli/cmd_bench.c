@@ -160,7 +160,12 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     engine_quality_profile(turbo, (api_quality_t)quality, &q);
     int W, H, ow, oh;
     api_size_dims((api_size_t)size, &ow, &oh);
-    engine_native_size(cm->native ? cm->native : (strstr(cm->checkpoint, "xl") ? 1024 : 512), ow, oh, &W, &H);
+    int native = cm->native;
+    if (!native && eng_probe_native(cm->checkpoint, &native, err, sizeof err)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        return 1;
+    }
+    engine_native_size(native, ow, oh, &W, &H);
     sdcpp_t sres = {0};
     double s_text = 0, s_step = 0, s_dec = 0, s_tot = 0, s_rss = 0;
     int s_ok = 0;
@@ -196,10 +201,6 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         return 1;
     }
     double load_s = clock_mono() - t0;
-    if (!cm->native && eng_info(m)->native != (strstr(cm->checkpoint, "xl") ? 1024 : 512)) {
-        fprintf(stderr, "imgapi: set model.%s.native for a fair comparison\n", cm->id);
-        engine_native_size(eng_info(m)->native, ow, oh, &W, &H);
-    }
     eng_params_t p = {.prompt = prompt, .negative_prompt = "", .width = W, .height = H, .steps = q.steps,
                       .guidance = q.guidance, .sampler = q.sampler, .schedule = (eng_schedule_t)q.schedule,
                       .seed = seed, .fast_decode = quality == QUALITY_LOW};

@@ -63,6 +63,8 @@ typedef struct {
 } eng_stats_t;
 
 int eng_load(const eng_load_opts_t *opts, eng_model_t **out, char *err, size_t errlen);
+/* The native resolution of a checkpoint, from its tensor names, without loading it. */
+int eng_probe_native(const char *checkpoint, int *native, char *err, size_t errlen);
 void eng_last_stats(const eng_model_t *m, eng_stats_t *out);
 void eng_free(eng_model_t *m);
 const eng_info_t *eng_info(const eng_model_t *m);

@@ -40,6 +40,20 @@ struct eng_model {
 
 void eng_last_stats(const eng_model_t *m, eng_stats_t *out) { *out = m->stats; }
 
+/* SD 1.x/2.x were trained at 512 on the short side, SDXL at 1024. */
+static int native_of(int sdxl) { return sdxl ? 1024 : 512; }
+
+int eng_probe_native(const char *checkpoint, int *native, char *err, size_t errlen) {
+    st_file_t *f;
+    int rc = st_open(checkpoint, &f, err, errlen);
+    if (rc) return rc;
+    int sdxl = 0; /* SDXL is the family with the UNet's added (label) embedding */
+    for (size_t i = 0; i < st_count(f) && !sdxl; i++) sdxl = strstr(st_get(f, i)->name, "label_emb.0.0.weight") != NULL;
+    st_close(f);
+    *native = native_of(sdxl);
+    return IMG_OK;
+}
+
 void eng_free(eng_model_t *m) {
     if (!m) return;
     tok_free(m->tok);
@@ -86,7 +100,7 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
         m->info.family = (int)ui->family;
         m->info.latent_channels = ui->in_ch;
         m->info.vae_scale = ui->family == UNET_SDXL ? 0.13025f : 0.18215f;
-        m->info.native = ui->family == UNET_SDXL ? 1024 : 512;
+        m->info.native = native_of(ui->family == UNET_SDXL);
         m->prediction = o->prediction;
         char prefixes[4][160];
         clip_layout_t layouts[4];

@@ -162,6 +162,10 @@ static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *mod
         api_error_set(&e, 502, "server_shutting_down", NULL, "The server is shutting down.");
         return respond_error(r, &e, NULL, 0);
     }
+    if (!req_json_content_type(r)) {
+        api_error_set(&e, 400, "invalid_content_type", NULL, "Content-Type must be application/json.");
+        return respond_error(r, &e, NULL, 0);
+    }
     if (api_request_parse(kind, (const char *)r->body.data, r->body.len, &g.q, &e))
         return respond_error(r, &e, NULL, 0);
     double timeout;

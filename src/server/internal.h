@@ -78,6 +78,8 @@ enum MHD_Result respond_simple_error(req_t *r, int status, const char *code, con
 const char *req_header(req_t *r, const char *name);
 /* Finds the calling key from x-api-key or Authorization: Bearer; fills err (401/403) on failure. */
 int req_authenticate(req_t *r, store_key_t *key, api_error_t *err);
+/* 1 when the request says Content-Type: application/json (parameters allowed). */
+int req_json_content_type(req_t *r);
 /* 1 when the client closed its connection. */
 int req_client_gone(req_t *r);
 

@@ -131,7 +131,7 @@ int req_client_gone(req_t *r) {
     return 0;
 }
 
-static int content_type_ok(req_t *r) {
+int req_json_content_type(req_t *r) {
     const char *ct = req_header(r, "Content-Type");
     if (!ct) return 0;
     size_t n = strlen("application/json");
@@ -215,23 +215,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->too_large)
         return respond_simple_error(r, 413, "body_too_large", NULL,
                                     "The request body is larger than 1 MiB.");
-    if (strcmp(method, "POST") == 0 && strncmp(url, "/admin/", 7) != 0 && !content_type_ok(r)) {
-        /* Only generation routes take JSON bodies; check the route exists first so that unknown
-         * paths still answer 404. */
-        char param[sizeof r->param];
-        int gen = match("/v1/images/generations", url, param, sizeof param) ||
-                  (match("/v1/*", url, param, sizeof param) && registry_find(srv->models, param));
-        if (gen) {
-            r->style = strcmp(url, "/v1/images/generations") == 0 ? STYLE_OPENAI : STYLE_SEED;
-            r->route = NULL;
-            for (size_t i = 0; i < NROUTES; i++)
-                if (strcmp(ROUTES[i].method, "POST") == 0 &&
-                    match(ROUTES[i].pattern, url, param, sizeof param))
-                    r->route = &ROUTES[i];
-            return respond_simple_error(r, 400, "invalid_content_type", NULL,
-                                        "Content-Type must be application/json.");
-        }
-    }
     return dispatch(r);
 }
 

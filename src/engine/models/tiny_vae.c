@@ -74,7 +74,6 @@ int tiny_vae_load(const st_file_t *f, tiny_vae_t **out, char *err, size_t errlen
         int block = w_has(&wl, n);
         if (conv) {
             l->kind = TV_CONV;
-            snprintf(n, sizeof n, "%d", i);
             const st_tensor_t *wt = (snprintf(n, sizeof n, "%d.weight", i), w_find(&wl, n));
             snprintf(n, sizeof n, "%d", i);
             rc = conv_load(&wl, n, 1, wt && wt->ndim == 4 ? (int)wt->shape[2] / 2 : 0, &l->conv);

@@ -102,6 +102,26 @@ static int load_block(wload_t *wl, const char *base, int heads, int head_dim, ub
     return b->n ? IMG_OK : IMG_EFORMAT;
 }
 
+/* Loads NAME.0, NAME.1, ... while a block's first layer exists. */
+static int load_block_list(wload_t *wl, const char *name, int heads, int head_dim, ublock_t **arr, int *n) {
+    char base[64], probe[96];
+    static const char *const FIRST[] = {"weight", "in_layers.2.weight", "op.weight"};
+    for (;;) {
+        int exists = 0;
+        for (int k = 0; k < 3 && !exists; k++)
+            exists = w_has(wl, (snprintf(probe, sizeof probe, "%s.%d.0.%s", name, *n, FIRST[k]), probe));
+        if (!exists) return IMG_OK;
+        ublock_t *nb = realloc(*arr, sizeof *nb * (size_t)(*n + 1));
+        if (!nb) return IMG_ENOMEM;
+        *arr = nb;
+        memset(&nb[*n], 0, sizeof nb[0]);
+        snprintf(base, sizeof base, "%s.%d", name, *n);
+        (*n)++;
+        int rc = load_block(wl, base, heads, head_dim, &nb[*n - 1]);
+        if (rc) return rc;
+    }
+}
+
 /* heads: the file's config (num_heads / num_head_channels), else SD's convention: 8 heads with
  * conv projections (SD1), 64 channels per head with linear ones (SD2, SDXL). */
 static void heads_config(const st_file_t *f, int conv_proj, int *heads, int *head_dim) {
@@ -162,35 +182,9 @@ int unet_load(const st_file_t *f, unet_t **out, char *err, size_t errlen) {
         if (!rc) rc = w_linear(&wl, "label_emb.0.2.weight", emb_dim, emb_dim, &u->le2);
         u->le2_b = w_f32(&wl, "label_emb.0.2.bias", emb_dim);
     }
-    while (!rc && (snprintf(n, sizeof n, "input_blocks.%d.0.", u->nin), 1)) {
-        char probe[300];
-        snprintf(probe, sizeof probe, "input_blocks.%d.0.weight", u->nin);
-        char probe2[300];
-        snprintf(probe2, sizeof probe2, "input_blocks.%d.0.in_layers.2.weight", u->nin);
-        char probe3[300];
-        snprintf(probe3, sizeof probe3, "input_blocks.%d.0.op.weight", u->nin);
-        if (!w_has(&wl, probe) && !w_has(&wl, probe2) && !w_has(&wl, probe3)) break;
-        ublock_t *nb = realloc(u->in, sizeof *nb * (size_t)(u->nin + 1));
-        if (!nb) { rc = IMG_ENOMEM; break; }
-        u->in = nb;
-        memset(&u->in[u->nin], 0, sizeof u->in[0]);
-        snprintf(n, sizeof n, "input_blocks.%d", u->nin);
-        u->nin++;
-        rc = load_block(&wl, n, heads, head_dim, &u->in[u->nin - 1]);
-    }
+    if (!rc) rc = load_block_list(&wl, "input_blocks", heads, head_dim, &u->in, &u->nin);
     if (!rc) rc = load_block(&wl, "middle_block", heads, head_dim, &u->mid);
-    while (!rc) {
-        char probe[300];
-        snprintf(probe, sizeof probe, "output_blocks.%d.0.in_layers.2.weight", u->nout);
-        if (!w_has(&wl, probe)) break;
-        ublock_t *nb = realloc(u->out, sizeof *nb * (size_t)(u->nout + 1));
-        if (!nb) { rc = IMG_ENOMEM; break; }
-        u->out = nb;
-        memset(&u->out[u->nout], 0, sizeof u->out[0]);
-        snprintf(n, sizeof n, "output_blocks.%d", u->nout);
-        u->nout++;
-        rc = load_block(&wl, n, heads, head_dim, &u->out[u->nout - 1]);
-    }
+    if (!rc) rc = load_block_list(&wl, "output_blocks", heads, head_dim, &u->out, &u->nout);
     if (!rc) rc = gnorm_load(&wl, "out.0", u->info.model_ch, 1e-5f, &u->out_norm);
     if (!rc) rc = conv_load(&wl, "out.2", 1, 1, &u->out_conv);
     if (!rc && (u->nin != u->nout || u->nin < 1)) rc = IMG_EFORMAT;
