@@ -37,10 +37,10 @@ from model import Encoder, TextEncoder, TinyDecoder, UNet  # noqa: E402
 
 PRESETS = {
     # the default: fits about 2 hours on 2 CPU cores
-    "cpu": dict(size=64, images=40000, ae_steps=900, ae_batch=32, steps=2600, batch=64, mc=64, mult=(1, 2, 2),
-                te_width=128, te_layers=3, context=32, lr=4e-4),
+    "cpu": dict(size=64, images=40000, ae_steps=1600, ae_batch=32, ae_lr=1e-3, steps=2200, batch=64, mc=64,
+                mult=(1, 2, 2), te_width=128, te_layers=3, context=32, lr=4e-4),
     # a larger variant for a GPU
-    "gpu": dict(size=64, images=200000, ae_steps=6000, ae_batch=64, steps=40000, batch=256, mc=96, mult=(1, 2, 2),
+    "gpu": dict(size=64, images=200000, ae_steps=8000, ae_batch=64, ae_lr=1e-3, steps=40000, batch=256, mc=96, mult=(1, 2, 2),
                 te_width=192, te_layers=4, context=32, lr=3e-4),
 }
 
@@ -228,7 +228,7 @@ def cosine_lr(step, total, peak, warm=100):
 
 def stage_autoencoder(a, work, imgs, state, dev, clock):
     enc, dec = Encoder().to(dev), TinyDecoder().to(dev)
-    opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-3)
+    opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=a.ae_lr)
     step = 0
     if state and "ae" in state:
         enc.load_state_dict(state["ae"]["enc"])
@@ -242,7 +242,7 @@ def stage_autoencoder(a, work, imgs, state, dev, clock):
         idx = torch.randint(0, len(imgs), (a.ae_batch,), generator=g).numpy()
         x = to_float(imgs[idx], dev)
         for grp in opt.param_groups:
-            grp["lr"] = cosine_lr(step, a.ae_steps, 1e-3, 50)
+            grp["lr"] = cosine_lr(step, a.ae_steps, a.ae_lr, 100)
         z = enc(x)
         # latent noise makes the decoder tolerant of the imperfect latents diffusion produces
         zn = z + 0.1 * torch.randn(z.shape, generator=g).to(dev)
