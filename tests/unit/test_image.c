@@ -139,5 +139,28 @@ void test_image_matte(void) {
     CHECK(m.pixels[(50 * 100 + 70) * 4 + 3] == 255);    /* inside the ring */
     CHECK(m.pixels[(50 * 100 + 70) * 4 + 0] == 220);    /* colour kept */
     img_free(&m);
+    /* a generated background varies: +-14 per channel of noise must still be fully transparent */
+    unsigned s = 12345;
+    for (int y = 0; y < 100; y++)
+        for (int x = 0; x < 100; x++) {
+            uint8_t *p = a.pixels + ((size_t)y * 100 + x) * 3;
+            if (p[0] == 220) continue;
+            for (int k = 0; k < 3; k++) {
+                s = s * 1103515245u + 12345u;
+                p[k] = (uint8_t)((k == 2 ? 200 : k == 0 ? 20 : 30) + (int)((s >> 16) % 29) - 14);
+            }
+        }
+    CHECK(img_matte(&a, &m) == IMG_OK);
+    int clear = 0, total = 0;
+    for (int y = 0; y < 100; y++)
+        for (int x = 0; x < 100; x++) {
+            int dx = x - 50, dy = y - 50, d2 = dx * dx + dy * dy;
+            if (d2 < 34 * 34) continue;
+            total++;
+            clear += m.pixels[((size_t)y * 100 + x) * 4 + 3] == 0;
+        }
+    CHECK(clear >= total * 95 / 100);
+    CHECK(m.pixels[(50 * 100 + 70) * 4 + 3] == 255);
+    img_free(&m);
     img_free(&a);
 }
