@@ -18,8 +18,10 @@ typedef struct {
     const char *help;
 } opt_t;
 
-#define S(field, help) {#field, OPT_STR, offsetof(config_t, field), sizeof(((config_t *)0)->field), 0, 0, help}
-#define I(field, lo, hi, help) {#field, OPT_INT, offsetof(config_t, field), 0, lo, hi, help}
+#define S(field, help)                                                                             \
+    { #field, OPT_STR, offsetof(config_t, field), sizeof(((config_t *)0)->field), 0, 0, help }
+#define I(field, lo, hi, help)                                                                     \
+    { #field, OPT_INT, offsetof(config_t, field), 0, lo, hi, help }
 
 static const opt_t OPTS[] = {
     S(listen, "HOST:PORT to listen on"),
@@ -66,7 +68,8 @@ void config_defaults(config_t *c) {
 
 static void normalise(const char *in, char *out, size_t n) {
     size_t i = 0;
-    for (; in[i] && i + 1 < n; i++) out[i] = in[i] == '-' ? '_' : (char)tolower((unsigned char)in[i]);
+    for (; in[i] && i + 1 < n; i++)
+        out[i] = in[i] == '-' ? '_' : (char)tolower((unsigned char)in[i]);
     out[i] = 0;
 }
 
@@ -81,8 +84,8 @@ static int set_price(config_t *c, const char *name, const char *value, char *err
     return 0;
 bad:
     snprintf(err, errlen,
-             "invalid price setting '%s = %s' (expected price.low|medium|high.SIZE = dollars)", name,
-             value);
+             "invalid price setting '%s = %s' (expected price.low|medium|high.SIZE = dollars)",
+             name, value);
     return -1;
 }
 
@@ -111,10 +114,13 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
         const char *f;
         char *dst;
         size_t n;
-    } F[] = {{"checkpoint", m->checkpoint, sizeof m->checkpoint}, {"tokenizer", m->tokenizer, sizeof m->tokenizer},
-             {"vae", m->vae, sizeof m->vae}, {"tiny_decoder", m->tiny_decoder, sizeof m->tiny_decoder},
+    } F[] = {{"checkpoint", m->checkpoint, sizeof m->checkpoint},
+             {"tokenizer", m->tokenizer, sizeof m->tokenizer},
+             {"vae", m->vae, sizeof m->vae},
+             {"tiny_decoder", m->tiny_decoder, sizeof m->tiny_decoder},
              {"profile", m->profile, sizeof m->profile},
-             {"prediction", m->prediction, sizeof m->prediction}, {"description", m->description, sizeof m->description}};
+             {"prediction", m->prediction, sizeof m->prediction},
+             {"description", m->description, sizeof m->description}};
     for (size_t i = 0; i < sizeof F / sizeof F[0]; i++) {
         if (strcmp(F[i].f, field) != 0) continue;
         if (strlen(value) >= F[i].n) {
@@ -142,14 +148,18 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
         m->native = (int)v;
         return 0;
     }
-    snprintf(err, errlen, "unknown model field '%s' (checkpoint, tokenizer, vae, tiny_decoder, profile, prediction, native, description)", field);
+    snprintf(err, errlen,
+             "unknown model field '%s' (checkpoint, tokenizer, vae, tiny_decoder, profile, "
+             "prediction, native, description)",
+             field);
     return -1;
 }
 
 int config_known(const char *name) {
     char n[64];
     normalise(name, n, sizeof n);
-    if (strncmp(n, "price.", 6) == 0 || strcmp(n, "config") == 0 || strncmp(n, "model.", 6) == 0) return 1;
+    if (strncmp(n, "price.", 6) == 0 || strcmp(n, "config") == 0 || strncmp(n, "model.", 6) == 0)
+        return 1;
     for (size_t i = 0; i < sizeof OPTS / sizeof OPTS[0]; i++)
         if (strcmp(OPTS[i].name, n) == 0) return 1;
     return 0;
@@ -192,9 +202,11 @@ int config_set(config_t *c, const char *name, const char *value, char *err, size
 }
 
 static char *trim(char *s) {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
     return s;
 }
 
@@ -238,7 +250,8 @@ int config_load_env(config_t *c, char *err, size_t errlen) {
     for (size_t i = 0; i < sizeof OPTS / sizeof OPTS[0]; i++) {
         char env[80] = "IMGAPI_";
         size_t k = strlen(env);
-        for (const char *p = OPTS[i].name; *p && k + 1 < sizeof env; p++) env[k++] = (char)toupper((unsigned char)*p);
+        for (const char *p = OPTS[i].name; *p && k + 1 < sizeof env; p++)
+            env[k++] = (char)toupper((unsigned char)*p);
         env[k] = 0;
         const char *v = getenv(env);
         if (v && config_set(c, OPTS[i].name, v, err, errlen)) return -1;
@@ -249,21 +262,28 @@ int config_load_env(config_t *c, char *err, size_t errlen) {
 void config_print_help(FILE *f) {
     config_t d;
     config_defaults(&d);
-    fprintf(f, "Options (flag --name-with-dashes, environment IMGAPI_NAME, config file name = value):\n");
+    fprintf(
+        f,
+        "Options (flag --name-with-dashes, environment IMGAPI_NAME, config file name = value):\n");
     for (size_t i = 0; i < sizeof OPTS / sizeof OPTS[0]; i++) {
         const opt_t *o = &OPTS[i];
         char flag[64];
         size_t k = 0;
-        for (const char *p = o->name; *p && k + 1 < sizeof flag; p++) flag[k++] = *p == '_' ? '-' : *p;
+        for (const char *p = o->name; *p && k + 1 < sizeof flag; p++)
+            flag[k++] = *p == '_' ? '-' : *p;
         flag[k] = 0;
         const char *dv = (const char *)&d + o->offset;
         if (o->type == OPT_STR)
             fprintf(f, "  --%-26s %s (default: \"%s\")\n", flag, o->help, dv);
         else
-            fprintf(f, "  --%-26s %s (default: %d)\n", flag, o->help, *(const int *)(const void *)dv);
+            fprintf(f, "  --%-26s %s (default: %d)\n", flag, o->help,
+                    *(const int *)(const void *)dv);
     }
     fprintf(f, "  --%-26s %s\n", "config FILE", "config file to read (also IMGAPI_CONFIG)");
-    fprintf(f, "  price.QUALITY.SIZE = USD    per-image price, e.g. price.high.1024x1024 = 0.036\n");
-    fprintf(f, "  model.ID.checkpoint = PATH  install a model (also .tokenizer, .vae, .profile standard|turbo,\n"
-               "                              .prediction eps|v, .native PIXELS, .tiny_decoder, .description)\n");
+    fprintf(f,
+            "  price.QUALITY.SIZE = USD    per-image price, e.g. price.high.1024x1024 = 0.036\n");
+    fprintf(f, "  model.ID.checkpoint = PATH  install a model (also .tokenizer, .vae, .profile "
+               "standard|turbo,\n"
+               "                              .prediction eps|v, .native PIXELS, .tiny_decoder, "
+               ".description)\n");
 }

@@ -11,12 +11,12 @@
 /* One installed model: model.ID.FIELD = value in the config file (or --model.ID.FIELD). */
 typedef struct {
     char id[64];
-    char checkpoint[512]; /* single-file .safetensors */
-    char tokenizer[512];  /* BPE list (.txt.gz) or a folder with vocab.json + merges.txt */
-    char vae[512];        /* optional separate VAE */
+    char checkpoint[512];   /* single-file .safetensors */
+    char tokenizer[512];    /* BPE list (.txt.gz) or a folder with vocab.json + merges.txt */
+    char vae[512];          /* optional separate VAE */
     char tiny_decoder[512]; /* optional TAESD-style decoder: used for quality low */
-    char profile[16];     /* "standard" (default) or "turbo" */
-    char prediction[8];   /* "eps" (default) or "v" */
+    char profile[16];       /* "standard" (default) or "turbo" */
+    char prediction[8];     /* "eps" (default) or "v" */
     char description[160];
     int native; /* working resolution (short side, pixels); 0 = the family's (512, SDXL 1024) */
 } config_model_t;
@@ -38,10 +38,10 @@ typedef struct {
     int shutdown_grace_seconds;
     int max_connections;
     int connection_timeout_seconds;
-    int store_busy_timeout_ms; /* how long a store write waits for a lock held elsewhere */
-    int threads;               /* engine threads, 0 = one per CPU core */
-    int model_idle_seconds;    /* unload a model unused this long; 0 = keep loaded */
-    char isa[16];              /* kernel level: auto, avx512, avx2, portable */
+    int store_busy_timeout_ms;  /* how long a store write waits for a lock held elsewhere */
+    int threads;                /* engine threads, 0 = one per CPU core */
+    int model_idle_seconds;     /* unload a model unused this long; 0 = keep loaded */
+    char isa[16];               /* kernel level: auto, avx512, avx2, portable */
     char moderation_rules[512]; /* rules file; "" = the rules built into the binary */
     price_table_t prices;
     config_model_t models[CONFIG_MAX_MODELS];

@@ -72,7 +72,8 @@ int job_create(const job_spec_t *spec, const char *id, job_t **out) {
 
 void job_release(job_t *j) {
     if (!j || atomic_fetch_sub(&j->refs, 1) != 1) return;
-    for (int i = 0; i < j->n_images; i++) free(j->images[i].data);
+    for (int i = 0; i < j->n_images; i++)
+        free(j->images[i].data);
     img_free(&j->preview);
     free(j->images);
     free(j->prompt_buf);
@@ -114,7 +115,9 @@ job_state_t job_state(job_t *j) {
     return st;
 }
 
-const char *job_id(const job_t *j) { return j->id; }
+const char *job_id(const job_t *j) {
+    return j->id;
+}
 
 const job_image_t *job_images(const job_t *j, int *n) {
     *n = j->n_images;
@@ -126,7 +129,9 @@ int job_error(const job_t *j, const char **message) {
     return j->error;
 }
 
-int job_input_tokens(const job_t *j) { return j->input_tokens; }
+int job_input_tokens(const job_t *j) {
+    return j->input_tokens;
+}
 
 int job_preview(job_t *j, img_t *out, int *step) {
     pthread_mutex_lock(&j->mu);
@@ -145,7 +150,9 @@ void job_progress(job_t *j, int *image, int *step, int *steps) {
     *step = atomic_load(&j->step);
     *steps = atomic_load(&j->steps);
 }
-double job_run_seconds(const job_t *j) { return j->finished > j->started ? j->finished - j->started : 0; }
+double job_run_seconds(const job_t *j) {
+    return j->finished > j->started ? j->finished - j->started : 0;
+}
 
 /* ---- worker ---- */
 
@@ -160,7 +167,8 @@ static int progress_check(void *user, int step, int total, const img_t *preview)
             img_alloc(&j->preview, preview->width, preview->height, 3);
         }
         if (j->preview.pixels) {
-            memcpy(j->preview.pixels, preview->pixels, (size_t)preview->width * preview->height * 3);
+            memcpy(j->preview.pixels, preview->pixels,
+                   (size_t)preview->width * preview->height * 3);
             j->preview_step = step;
         }
         pthread_mutex_unlock(&j->mu);
@@ -192,7 +200,8 @@ static int postprocess(job_t *j, img_t *raw, job_image_t *out) {
         cur = &rgba;
     }
     if (rc == IMG_OK)
-        rc = img_encode(cur, (img_format_t)j->spec.format, j->spec.compression, &out->data, &out->len);
+        rc = img_encode(cur, (img_format_t)j->spec.format, j->spec.compression, &out->data,
+                        &out->len);
     img_free(&sized);
     img_free(&rgba);
     return rc;
@@ -258,7 +267,8 @@ static void *worker_main(void *arg) {
     queue_t *q = arg;
     for (;;) {
         pthread_mutex_lock(&q->mu);
-        while (!q->head && !q->stopping) pthread_cond_wait(&q->cv, &q->mu);
+        while (!q->head && !q->stopping)
+            pthread_cond_wait(&q->cv, &q->mu);
         if (!q->head) {
             pthread_mutex_unlock(&q->mu);
             return NULL;
@@ -319,10 +329,12 @@ void queue_free(queue_t *q) {
     if (!q) return;
     pthread_mutex_lock(&q->mu);
     q->stopping = 1;
-    for (job_t *j = q->head; j; j = j->next) job_cancel(j, IMG_ECANCELLED);
+    for (job_t *j = q->head; j; j = j->next)
+        job_cancel(j, IMG_ECANCELLED);
     pthread_cond_broadcast(&q->cv);
     pthread_mutex_unlock(&q->mu);
-    for (int i = 0; i < q->nthreads; i++) pthread_join(q->threads[i], NULL);
+    for (int i = 0; i < q->nthreads; i++)
+        pthread_join(q->threads[i], NULL);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->cv);
     free(q->threads);
@@ -366,4 +378,6 @@ size_t queue_running(queue_t *q) {
     return d;
 }
 
-int queue_capacity(queue_t *q) { return q->capacity; }
+int queue_capacity(queue_t *q) {
+    return q->capacity;
+}

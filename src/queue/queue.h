@@ -2,7 +2,8 @@
  *
  * A job is reference-counted: the submitter holds one reference, the queue/worker another, so
  * either side may give up first. State moves QUEUED -> RUNNING -> DONE | FAILED | CANCELLED
- * exactly once; the ledger is settled by whoever owns the request (the HTTP handler), never here. */
+ * exactly once; the ledger is settled by whoever owns the request (the HTTP handler), never here.
+ */
 #ifndef IMGAPI_QUEUE_QUEUE_H
 #define IMGAPI_QUEUE_QUEUE_H
 #include "api/params.h"
@@ -29,7 +30,7 @@ typedef struct {
     api_format_t format;
     int compression;
     int n;
-    uint32_t seed; /* image i uses seed + i */
+    uint32_t seed;   /* image i uses seed + i */
     double deadline; /* clock_mono() seconds */
     int previews;    /* keep a preview of the image after every step */
 } job_spec_t;

@@ -55,9 +55,8 @@ const char *req_header(req_t *r, const char *name) {
 
 enum MHD_Result respond(req_t *r, int status, const char *content_type, char *body, size_t len,
                         const hdr_t *hdrs, int nhdrs) {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, body ? body : (char *)"",
-                                        body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(body);
         return MHD_NO;
@@ -65,7 +64,8 @@ enum MHD_Result respond(req_t *r, int status, const char *content_type, char *bo
     if (content_type) MHD_add_response_header(resp, "Content-Type", content_type);
     MHD_add_response_header(resp, "x-request-id", r->request_id);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
-    for (int i = 0; i < nhdrs; i++) MHD_add_response_header(resp, hdrs[i].name, hdrs[i].value);
+    for (int i = 0; i < nhdrs; i++)
+        MHD_add_response_header(resp, hdrs[i].name, hdrs[i].value);
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     r->responded = 1;
@@ -97,7 +97,8 @@ int req_authenticate(req_t *r, store_key_t *key, api_error_t *err) {
     const char *auth = req_header(r, "Authorization");
     if ((!k || !*k) && auth) {
         if (strncasecmp(auth, "Bearer ", 7) == 0) k = auth + 7;
-        while (k && *k == ' ') k++;
+        while (k && *k == ' ')
+            k++;
     }
     if (!k || !*k) {
         api_error_set(err, 401, "missing_api_key", NULL,
@@ -246,7 +247,8 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
         memmove(host, host + 1, hl - 2);
         host[hl - 2] = 0;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
     struct addrinfo *res;
     int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);
@@ -302,7 +304,9 @@ int server_start(const config_t *cfg, store_t *store, registry_t *models, const 
     return IMG_OK;
 }
 
-int server_port(const server_t *s) { return s->port; }
+int server_port(const server_t *s) {
+    return s->port;
+}
 
 void server_stop(server_t *s) {
     if (!s) return;
@@ -311,12 +315,14 @@ void server_stop(server_t *s) {
         MHD_socket fd = MHD_quiesce_daemon(s->daemon);
         if (fd != MHD_INVALID_SOCKET) close(fd);
         double until = clock_mono() + s->cfg->shutdown_grace_seconds;
-        while (atomic_load(&s->active) > 0 && clock_mono() < until) usleep(20000);
+        while (atomic_load(&s->active) > 0 && clock_mono() < until)
+            usleep(20000);
         /* Past the grace period: waiting handlers cancel their jobs, release their credits and
          * answer; give their answers a moment to go out before the connections close. */
         atomic_store(&s->cancel_all, 1);
         until = clock_mono() + 5.0;
-        while (atomic_load(&s->active) > 0 && clock_mono() < until) usleep(10000);
+        while (atomic_load(&s->active) > 0 && clock_mono() < until)
+            usleep(10000);
         MHD_stop_daemon(s->daemon);
     }
     queue_free(s->queue);

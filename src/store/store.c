@@ -35,7 +35,9 @@ void store_close(store_t *s) {
     free(s);
 }
 
-int store_ping(store_t *s) { return s->ops->ping(s->impl); }
+int store_ping(store_t *s) {
+    return s->ops->ping(s->impl);
+}
 
 /* A secret is "sk-" + 16 hex chars (the public id) + 48 hex chars (192 random bits). */
 static int secret_id(const char *secret, char id[STORE_KEY_ID_LEN + 1]) {
@@ -88,7 +90,9 @@ int store_key_get(store_t *s, const char *id_or_secret, store_key_t *out) {
     return s->ops->key_get(s->impl, id, out, hash);
 }
 
-int store_key_list(store_t *s, store_key_t **out, size_t *n) { return s->ops->key_list(s->impl, out, n); }
+int store_key_list(store_t *s, store_key_t **out, size_t *n) {
+    return s->ops->key_list(s->impl, out, n);
+}
 
 int store_key_revoke(store_t *s, const char *id_or_secret) {
     char id[STORE_KEY_ID_LEN + 1];
@@ -113,9 +117,13 @@ int store_charge(store_t *s, const char *job_id, const store_usage_t *u, const c
     return s->ops->charge(s->impl, job_id, u, idem_key, idem_status, idem_body);
 }
 
-int store_release(store_t *s, const char *job_id) { return s->ops->release(s->impl, job_id); }
+int store_release(store_t *s, const char *job_id) {
+    return s->ops->release(s->impl, job_id);
+}
 
-int store_release_orphans(store_t *s, int *count) { return s->ops->release_orphans(s->impl, count); }
+int store_release_orphans(store_t *s, int *count) {
+    return s->ops->release_orphans(s->impl, count);
+}
 
 int store_idem_begin(store_t *s, const char *key_id, const char *idem_key, const char *hash,
                      int64_t now, int64_t ttl, store_idem_t *existing) {

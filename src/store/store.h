@@ -9,17 +9,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_KEY_ID_LEN 20     /* "key_" + 16 hex */
-#define STORE_SECRET_LEN 67     /* "sk-" + 16 hex id + 48 hex secret */
+#define STORE_KEY_ID_LEN 20 /* "key_" + 16 hex */
+#define STORE_SECRET_LEN 67 /* "sk-" + 16 hex id + 48 hex secret */
 
 typedef struct store store_t;
 
 typedef struct {
     char id[STORE_KEY_ID_LEN + 1];
     int64_t granted, balance, reserved, charged; /* micro-dollars */
-    int rpm;          /* requests per minute, 0 = server default */
-    int concurrency;  /* concurrent jobs, 0 = server default */
-    char models[512]; /* comma-separated allow list, "" = every model */
+    int rpm;                                     /* requests per minute, 0 = server default */
+    int concurrency;                             /* concurrent jobs, 0 = server default */
+    char models[512];                            /* comma-separated allow list, "" = every model */
     int revoked;
     int64_t created; /* unix seconds */
 } store_key_t;
@@ -31,10 +31,10 @@ typedef struct {
 } store_usage_t;
 
 typedef struct {
-    int status;       /* HTTP status of the recorded answer, 0 while in progress */
+    int status; /* HTTP status of the recorded answer, 0 while in progress */
     char body_hash[65];
-    char *body;       /* malloc'd response body (caller frees), NULL while in progress */
-    int64_t charged;  /* micro-dollars charged for it */
+    char *body;      /* malloc'd response body (caller frees), NULL while in progress */
+    int64_t charged; /* micro-dollars charged for it */
 } store_idem_t;
 
 typedef struct {

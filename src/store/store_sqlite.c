@@ -120,7 +120,8 @@ static int sq_key_insert(void *impl, const store_key_t *k, const uint8_t hash[32
     return sq_end(q, rc);
 }
 
-#define KEY_COLS "id, granted, balance, reserved, charged, rpm, concurrency, models, revoked, created, hash"
+#define KEY_COLS                                                                                   \
+    "id, granted, balance, reserved, charged, rpm, concurrency, models, revoked, created, hash"
 
 static void read_key(sqlite3_stmt *st, store_key_t *k, uint8_t *hash) {
     memset(k, 0, sizeof *k);
@@ -241,7 +242,8 @@ static int sq_reserve(void *impl, const char *key_id, const char *job_id, int64_
     int rc = sq_step_done(st);
     if (rc == IMG_OK && sqlite3_changes(q->db) == 0) rc = IMG_ECREDITS;
     if (rc == IMG_OK) {
-        st = sq_prep(q, "INSERT INTO reservations(job_id, key_id, amount, created) VALUES(?,?,?,?)");
+        st =
+            sq_prep(q, "INSERT INTO reservations(job_id, key_id, amount, created) VALUES(?,?,?,?)");
         if (st) {
             sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 2, key_id, -1, SQLITE_STATIC);
@@ -429,7 +431,8 @@ static int sq_idem_abandon(void *impl, const char *key_id, const char *idem_key)
 static int sq_usage_count(void *impl, const char *key_id, int64_t *requests, int64_t *images) {
     sq_t *q = impl;
     pthread_mutex_lock(&q->mu);
-    sqlite3_stmt *st = sq_prep(q, "SELECT count(*), coalesce(sum(n), 0) FROM usage WHERE key_id = ?");
+    sqlite3_stmt *st =
+        sq_prep(q, "SELECT count(*), coalesce(sum(n), 0) FROM usage WHERE key_id = ?");
     int rc = IMG_ESTORE;
     if (st) {
         sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
@@ -466,7 +469,8 @@ int store_sqlite_open(const char *path, int busy_ms, const store_ops_t **ops, vo
                       char *err, size_t errlen) {
     sq_t *q = calloc(1, sizeof *q);
     if (!q) return IMG_ENOMEM;
-    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+    if (sqlite3_open_v2(path, &q->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open the database %s: %s", path,
                  q->db ? sqlite3_errmsg(q->db) : "out of memory");

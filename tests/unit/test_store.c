@@ -74,8 +74,13 @@ void test_store_ledger(void) {
     CHECK(store_reserve(s, id, "job2", 36000) == IMG_OK);
     CHECK(store_reserve(s, id, "job3", 36000) == IMG_ECREDITS);
     check_invariant(s, id);
-    store_usage_t u = {.key_id = id, .request_id = "job1", .route = "r", .model = "m",
-                       .quality = "high", .size = "1024x1024", .n = 1};
+    store_usage_t u = {.key_id = id,
+                       .request_id = "job1",
+                       .route = "r",
+                       .model = "m",
+                       .quality = "high",
+                       .size = "1024x1024",
+                       .n = 1};
     CHECK(store_charge(s, "job1", &u, NULL, 0, NULL) == IMG_OK);
     CHECK(store_charge(s, "job1", &u, NULL, 0, NULL) == IMG_ENOTFOUND); /* never twice */
     CHECK(store_release(s, "job2") == IMG_OK);
