@@ -23,6 +23,9 @@ echo "== API tests ($build)"
 IMGAPI_BIN="$root/$build/imgapi-testserver" IMGAPI_PROD_BIN="$root/$build/imgapi" \
     "$py" tests/api/run.py 2>&1 | tee tests/out/api.log
 tally tests/out/api.log
+echo "== async API tests ($build)"
+IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/api/async_requests.py 2>&1 | tee tests/out/async.log
+tally tests/out/async.log
 echo "== engine parity tests ($build)"
 IMGAPI_PROD_BIN="$root/$build/imgapi" "$py" tests/engine/run.py 2>&1 | tee tests/out/engine.log
 tally tests/out/engine.log

@@ -36,6 +36,8 @@ static const opt_t OPTS[] = {
     I(rpm, 1, 1000000, "default requests per minute per key"),
     I(concurrency, 1, 10000, "default concurrent jobs per key"),
     I(idempotency_hours, 1, 720, "how long Idempotency-Key answers are kept"),
+    I(async_result_seconds, 1, 604800,
+      "how long an asynchronous request waits to start and its result is kept"),
     I(shutdown_grace_seconds, 0, 3600, "how long SIGTERM waits for running jobs"),
     I(max_connections, 1, 100000, "simultaneous HTTP connections"),
     I(connection_timeout_seconds, 1, 3600, "idle connection timeout"),
@@ -63,6 +65,7 @@ void config_defaults(config_t *c) {
     c->store_busy_timeout_ms = 5000;
     c->model_idle_seconds = 600;
     strcpy(c->isa, "auto");
+    c->async_result_seconds = 3600;
     price_table_default(&c->prices);
 }
 

@@ -43,6 +43,7 @@ typedef struct {
     int model_idle_seconds;     /* unload a model unused this long; 0 = keep loaded */
     char isa[16];               /* kernel level: auto, avx512, avx2, portable */
     char moderation_rules[512]; /* rules file; "" = the rules built into the binary */
+    int async_result_seconds;   /* an async request expires this long after submission or its end */
     price_table_t prices;
     config_model_t models[CONFIG_MAX_MODELS];
     int nmodels;

@@ -108,6 +108,15 @@ void job_cancel(job_t *j, int reason) {
     atomic_compare_exchange_strong(&j->cancel, &zero, reason);
 }
 
+int job_cancel_if_queued(job_t *j, int reason) {
+    /* the worker reads cancel and moves QUEUED -> RUNNING under the same mutex */
+    pthread_mutex_lock(&j->mu);
+    int queued = j->state == JOB_QUEUED;
+    if (queued) job_cancel(j, reason);
+    pthread_mutex_unlock(&j->mu);
+    return queued;
+}
+
 job_state_t job_state(job_t *j) {
     pthread_mutex_lock(&j->mu);
     job_state_t st = j->state;
@@ -150,8 +159,9 @@ void job_progress(job_t *j, int *image, int *step, int *steps) {
     *step = atomic_load(&j->step);
     *steps = atomic_load(&j->steps);
 }
+/* 0 for a job that never started (started is 0 then). */
 double job_run_seconds(const job_t *j) {
-    return j->finished > j->started ? j->finished - j->started : 0;
+    return j->started > 0 && j->finished > j->started ? j->finished - j->started : 0;
 }
 
 /* ---- worker ---- */
@@ -282,7 +292,10 @@ static void *worker_main(void *arg) {
 
         pthread_mutex_lock(&j->mu);
         int cancel = atomic_load(&j->cancel);
-        if (!cancel && clock_mono() > j->spec.deadline) cancel = IMG_ETIMEDOUT;
+        double now = clock_mono();
+        if (!cancel && (now > j->spec.deadline ||
+                        (j->spec.start_deadline > 0 && now > j->spec.start_deadline)))
+            cancel = IMG_ETIMEDOUT;
         if (!cancel) {
             j->state = JOB_RUNNING;
             j->started = clock_mono();

@@ -30,9 +30,10 @@ typedef struct {
     api_format_t format;
     int compression;
     int n;
-    uint32_t seed;   /* image i uses seed + i */
-    double deadline; /* clock_mono() seconds */
-    int previews;    /* keep a preview of the image after every step */
+    uint32_t seed;         /* image i uses seed + i */
+    double deadline;       /* clock_mono() seconds */
+    double start_deadline; /* when > 0: a job not started by then ends (IMG_ETIMEDOUT) unstarted */
+    int previews;          /* keep a preview of the image after every step */
 } job_spec_t;
 
 typedef struct queue queue_t;
@@ -56,6 +57,9 @@ job_state_t job_wait(job_t *j, double seconds);
 /* Asks the job to stop with a reason (IMG_ECANCELLED or IMG_ETIMEDOUT). A job already ended
  * keeps its state. */
 void job_cancel(job_t *j, int reason);
+/* Cancels the job only if no worker has started it: returns 1 when it did (the job then ends
+ * CANCELLED without running), 0 when it is running or over. */
+int job_cancel_if_queued(job_t *j, int reason);
 job_state_t job_state(job_t *j);
 const char *job_id(const job_t *j);
 /* After DONE: the images (n of them). */

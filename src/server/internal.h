@@ -27,6 +27,7 @@ struct server {
     ratelimit_t *limits;
     metrics_t *metrics;
     moderation_t *moderation;
+    struct async *async; /* asynchronous requests (async.c) */
     struct MHD_Daemon *daemon;
     int port;
     log_sink_t log;
@@ -91,6 +92,10 @@ enum MHD_Result h_models(req_t *r);
 enum MHD_Result h_user_credits(req_t *r);
 enum MHD_Result h_generate_seed(req_t *r);
 enum MHD_Result h_generate_openai(req_t *r);
+enum MHD_Result h_v2_submit(req_t *r);
+enum MHD_Result h_v2_status(req_t *r);
+enum MHD_Result h_v2_result(req_t *r);
+enum MHD_Result h_v2_cancel(req_t *r);
 enum MHD_Result h_admin_keys_create(req_t *r);
 enum MHD_Result h_admin_keys_list(req_t *r);
 enum MHD_Result h_admin_key_show(req_t *r);

@@ -3,8 +3,9 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/status.h"
-#include "server/internal.h"
 #include "moderation/load.h"
+#include "server/async.h"
+#include "server/internal.h"
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
@@ -23,6 +24,11 @@ static const route_t ROUTES[] = {
     {"GET", "/v1/get-user-credits", h_user_credits, "credits", STYLE_SEED, 0},
     {"POST", "/v1/images/generations", h_generate_openai, "images_generations", STYLE_OPENAI, 0},
     {"POST", "/v1/*", h_generate_seed, "v1_model", STYLE_SEED, 1},
+    {"GET", "/v1/requests/*", h_v2_result, "requests", STYLE_SEED, 0},
+    {"POST", "/v2/*", h_v2_submit, "v2_model", STYLE_SEED, 1},
+    {"GET", "/v2/requests/*/status", h_v2_status, "requests_status", STYLE_SEED, 0},
+    {"GET", "/v2/requests/*", h_v2_result, "requests", STYLE_SEED, 0},
+    {"DELETE", "/v2/requests/*", h_v2_cancel, "requests", STYLE_SEED, 0},
     {"POST", "/admin/keys", h_admin_keys_create, "admin", STYLE_SEED, 0},
     {"GET", "/admin/keys", h_admin_keys_list, "admin", STYLE_SEED, 0},
     {"GET", "/admin/keys/*", h_admin_key_show, "admin", STYLE_SEED, 0},
@@ -166,7 +172,8 @@ static enum MHD_Result dispatch(req_t *r) {
                       r->method, allow);
         return respond_error(r, &e, &h, 1);
     }
-    if (strncmp(r->url, "/v1/", 4) == 0 && !strchr(r->url + 4, '/'))
+    if ((strncmp(r->url, "/v1/", 4) == 0 || strncmp(r->url, "/v2/", 4) == 0) &&
+        !strchr(r->url + 4, '/'))
         return respond_simple_error(r, 404, "model_not_found", NULL,
                                     "Model not found: no installed model has this name.");
     return respond_simple_error(r, 404, "not_found", NULL, "Not found.");
@@ -286,6 +293,11 @@ int server_start(const config_t *cfg, store_t *store, registry_t *models, const 
         server_stop(s);
         return IMG_ENOMEM;
     }
+    int rc = async_create(s, &s->async, err, errlen);
+    if (rc) {
+        server_stop(s);
+        return rc;
+    }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(
@@ -315,7 +327,8 @@ void server_stop(server_t *s) {
         MHD_socket fd = MHD_quiesce_daemon(s->daemon);
         if (fd != MHD_INVALID_SOCKET) close(fd);
         double until = clock_mono() + s->cfg->shutdown_grace_seconds;
-        while (atomic_load(&s->active) > 0 && clock_mono() < until)
+        while ((atomic_load(&s->active) > 0 || (s->async && async_running(s->async) > 0)) &&
+               clock_mono() < until)
             usleep(20000);
         /* Past the grace period: waiting handlers cancel their jobs, release their credits and
          * answer; give their answers a moment to go out before the connections close. */
@@ -325,6 +338,7 @@ void server_stop(server_t *s) {
             usleep(10000);
         MHD_stop_daemon(s->daemon);
     }
+    async_stop(s->async); /* before the queue: running requests are settled, queued ones kept */
     queue_free(s->queue);
     mod_free(s->moderation);
     ratelimit_free(s->limits);

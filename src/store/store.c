@@ -156,3 +156,48 @@ int store_key_allows(const store_key_t *k, const char *model) {
     }
     return 0;
 }
+
+int store_areq_insert(store_t *s, const store_areq_t *a) {
+    return s->ops->areq_insert(s->impl, a);
+}
+
+int store_areq_get(store_t *s, const char *id, int64_t now, int payload, store_areq_t *out) {
+    return s->ops->areq_get(s->impl, id, now, payload, out);
+}
+
+int store_areq_queued(store_t *s, store_areq_t **out, size_t *n) {
+    return s->ops->areq_queued(s->impl, out, n);
+}
+
+int store_areq_start(store_t *s, const char *id) {
+    return s->ops->areq_start(s->impl, id);
+}
+
+int store_areq_complete(store_t *s, const char *id, const store_usage_t *u, const char *output,
+                        double seconds, int64_t now) {
+    return s->ops->areq_complete(s->impl, id, u, output, seconds, now);
+}
+
+int store_areq_fail(store_t *s, const char *id, const char *code, const char *message,
+                    double seconds, int64_t now) {
+    return s->ops->areq_fail(s->impl, id, code, message, seconds, now);
+}
+
+int store_areq_cancel(store_t *s, const char *id, const char *key_id, int64_t now) {
+    return s->ops->areq_cancel(s->impl, id, key_id, now);
+}
+
+int store_areq_sweep(store_t *s, int64_t now, int *count) {
+    return s->ops->areq_sweep(s->impl, now, count);
+}
+
+void store_areq_clear(store_areq_t *a) {
+    free(a->body);
+    free(a->output);
+    a->body = a->output = NULL;
+}
+
+const char *store_areq_status_name(int status) {
+    static const char *const NAMES[] = {"QUEUED", "PROCESSING", "COMPLETED", "FAILED"};
+    return status >= 0 && status <= AREQ_FAILED ? NAMES[status] : "FAILED";
+}

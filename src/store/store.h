@@ -37,6 +37,25 @@ typedef struct {
     int64_t charged; /* micro-dollars charged for it */
 } store_idem_t;
 
+/* Asynchronous requests (SPEC §10): the submitted body and its outcome, kept until expires. */
+typedef enum { AREQ_QUEUED = 0, AREQ_PROCESSING, AREQ_COMPLETED, AREQ_FAILED } store_areq_status_t;
+
+typedef struct {
+    char id[40];
+    char key_id[STORE_KEY_ID_LEN + 1];
+    char model[64];
+    char route[32]; /* route label of the submission (usage rows) */
+    char *body;     /* the submitted JSON; borrowed on insert, malloc'd by areq_get/queued */
+    uint32_t seed;  /* resolved at submission, so a resumed request draws the same image */
+    int64_t cost;   /* micro-dollars reserved under the request id */
+    int status;     /* store_areq_status_t */
+    int64_t created, ttl, expires; /* unix seconds; readable while now < expires */
+    double inference_time;
+    char *output; /* COMPLETED: the synchronous route's response JSON (malloc'd) */
+    char error_code[48];
+    char error_message[256];
+} store_areq_t;
+
 typedef struct {
     int (*ping)(void *impl);
     void (*close)(void *impl);
@@ -56,6 +75,16 @@ typedef struct {
                        const char *body);
     int (*idem_abandon)(void *impl, const char *key_id, const char *idem_key);
     int (*usage_count)(void *impl, const char *key_id, int64_t *requests, int64_t *images);
+    int (*areq_insert)(void *impl, const store_areq_t *a);
+    int (*areq_get)(void *impl, const char *id, int64_t now, int payload, store_areq_t *out);
+    int (*areq_queued)(void *impl, store_areq_t **out, size_t *n);
+    int (*areq_start)(void *impl, const char *id);
+    int (*areq_complete)(void *impl, const char *id, const store_usage_t *u, const char *output,
+                         double seconds, int64_t now);
+    int (*areq_fail)(void *impl, const char *id, const char *code, const char *message,
+                     double seconds, int64_t now);
+    int (*areq_cancel)(void *impl, const char *id, const char *key_id, int64_t now);
+    int (*areq_sweep)(void *impl, int64_t now, int *count);
 } store_ops_t;
 
 /* Opens a store: a path (SQLite file, created with its schema) or, later, a postgres:// URL.
@@ -85,7 +114,8 @@ int store_charge(store_t *s, const char *job_id, const store_usage_t *u, const c
                  int idem_status, const char *idem_body);
 /* Returns the job's reservation to the balance. IMG_ENOTFOUND when it has none. */
 int store_release(store_t *s, const char *job_id);
-/* Releases every reservation (run at start-up: their jobs died with the previous process). */
+/* Releases every reservation (run at start-up: their jobs died with the previous process), except
+ * those of QUEUED asynchronous requests, which the new process resumes; PROCESSING ones FAIL. */
 int store_release_orphans(store_t *s, int *count);
 /* Starts an idempotent request. IMG_OK: new, the caller runs it. IMG_EEXIST: *existing holds the
  * earlier record (status 0 = still running). IMG_EINVAL: same key, different body. */
@@ -95,6 +125,32 @@ int store_idem_finish(store_t *s, const char *key_id, const char *idem_key, int 
                       const char *body);
 int store_idem_abandon(store_t *s, const char *key_id, const char *idem_key);
 int store_usage_count(store_t *s, const char *key_id, int64_t *requests, int64_t *images);
+
+/* Asynchronous requests. The request's credits are reserved under its id (store_reserve) before
+ * it is inserted; every transition below settles them in the same transaction. */
+int store_areq_insert(store_t *s, const store_areq_t *a);
+/* Reads one request; IMG_ENOTFOUND when unknown or expired. payload: also body and output. */
+int store_areq_get(store_t *s, const char *id, int64_t now, int payload, store_areq_t *out);
+/* Every QUEUED request, oldest first, with bodies (a restart resumes them); caller frees each
+ * with store_areq_clear and the array with free. */
+int store_areq_queued(store_t *s, store_areq_t **out, size_t *n);
+/* QUEUED -> PROCESSING. */
+int store_areq_start(store_t *s, const char *id);
+/* -> COMPLETED: charges the reservation, records usage and the output. IMG_ENOTFOUND when the
+ * request expired meanwhile (nothing charged). */
+int store_areq_complete(store_t *s, const char *id, const store_usage_t *u, const char *output,
+                        double seconds, int64_t now);
+/* -> FAILED: releases the reservation and records the error (an expired request stays expired). */
+int store_areq_fail(store_t *s, const char *id, const char *code, const char *message,
+                    double seconds, int64_t now);
+/* Cancels a QUEUED request of this key: released, FAILED with code request_cancelled.
+ * IMG_ENOTFOUND: no such request for this key; IMG_EBUSY: it has started or ended. */
+int store_areq_cancel(store_t *s, const char *id, const char *key_id, int64_t now);
+/* Deletes requests past their expiry, releasing what they still hold. */
+int store_areq_sweep(store_t *s, int64_t now, int *count);
+/* Frees what areq_get/areq_queued allocated inside *a. */
+void store_areq_clear(store_areq_t *a);
+const char *store_areq_status_name(int status);
 
 /* Does the key allow this model? (empty allow list = every model) */
 int store_key_allows(const store_key_t *k, const char *model);

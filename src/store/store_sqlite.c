@@ -5,17 +5,10 @@
  * transaction, so a crash leaves either all or none of it (granted = balance+reserved+charged). */
 #include "common/clock.h"
 #include "common/status.h"
-#include "store/store.h"
-#include <pthread.h>
-#include <sqlite3.h>
+#include "store/sqlite_internal.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-    sqlite3 *db;
-    pthread_mutex_t mu;
-} sq_t;
 
 static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);"
@@ -36,27 +29,34 @@ static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS idempotency(key_id TEXT NOT NULL, idem_key TEXT NOT NULL,"
     " body_hash TEXT NOT NULL, status INTEGER NOT NULL DEFAULT 0, body TEXT,"
     " created INTEGER NOT NULL, expires INTEGER NOT NULL, PRIMARY KEY(key_id, idem_key));"
-    "INSERT OR IGNORE INTO meta(name, value) VALUES('schema_version', '1');";
+    "CREATE TABLE IF NOT EXISTS requests(id TEXT PRIMARY KEY, key_id TEXT NOT NULL,"
+    " model TEXT NOT NULL, route TEXT NOT NULL, body TEXT NOT NULL, seed INTEGER NOT NULL,"
+    " cost INTEGER NOT NULL, status INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+    " ttl INTEGER NOT NULL, expires INTEGER NOT NULL, inference_time REAL NOT NULL DEFAULT 0,"
+    " output TEXT, error_code TEXT, error_message TEXT);"
+    "CREATE INDEX IF NOT EXISTS requests_status ON requests(status);"
+    "CREATE INDEX IF NOT EXISTS requests_expires ON requests(expires);"
+    "INSERT OR REPLACE INTO meta(name, value) VALUES('schema_version', '2');";
 
-static int sq_exec(sq_t *q, const char *sql) {
+int sq_exec(sq_t *q, const char *sql) {
     return sqlite3_exec(q->db, sql, NULL, NULL, NULL) == SQLITE_OK ? IMG_OK : IMG_ESTORE;
 }
 
-static sqlite3_stmt *sq_prep(sq_t *q, const char *sql) {
+sqlite3_stmt *sq_prep(sq_t *q, const char *sql) {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK) return NULL;
     return st;
 }
 
 /* Runs a statement that returns no rows; returns IMG_OK or IMG_ESTORE. Finalizes it. */
-static int sq_step_done(sqlite3_stmt *st) {
+int sq_step_done(sqlite3_stmt *st) {
     if (!st) return IMG_ESTORE;
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? IMG_OK : IMG_ESTORE;
 }
 
-static int sq_begin(sq_t *q) {
+int sq_begin(sq_t *q) {
     pthread_mutex_lock(&q->mu);
     if (sq_exec(q, "BEGIN IMMEDIATE")) {
         pthread_mutex_unlock(&q->mu);
@@ -65,7 +65,7 @@ static int sq_begin(sq_t *q) {
     return IMG_OK;
 }
 
-static int sq_end(sq_t *q, int rc) {
+int sq_end(sq_t *q, int rc) {
     if (rc == IMG_OK) {
         if (sq_exec(q, "COMMIT")) rc = IMG_ESTORE;
     }
@@ -194,7 +194,7 @@ static int sq_key_list(void *impl, store_key_t **out, size_t *n) {
     return rc;
 }
 
-static int changes_or_notfound(sq_t *q, int rc) {
+int sq_changes_or_notfound(sq_t *q, int rc) {
     if (rc == IMG_OK && sqlite3_changes(q->db) == 0) return IMG_ENOTFOUND;
     return rc;
 }
@@ -204,7 +204,7 @@ static int sq_key_revoke(void *impl, const char *id) {
     if (sq_begin(q)) return IMG_ESTORE;
     sqlite3_stmt *st = sq_prep(q, "UPDATE keys SET revoked = 1 WHERE id = ?");
     if (st) sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = changes_or_notfound(q, sq_step_done(st));
+    int rc = sq_changes_or_notfound(q, sq_step_done(st));
     return sq_end(q, rc);
 }
 
@@ -217,7 +217,7 @@ static int sq_grant(void *impl, const char *id, int64_t micro) {
         sqlite3_bind_int64(st, 1, micro);
         sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     }
-    int rc = changes_or_notfound(q, sq_step_done(st));
+    int rc = sq_changes_or_notfound(q, sq_step_done(st));
     if (rc == IMG_OK) {
         st = sq_prep(q, "INSERT INTO grants(key_id, amount, ts) VALUES(?,?,?)");
         if (st) {
@@ -256,7 +256,7 @@ static int sq_reserve(void *impl, const char *key_id, const char *job_id, int64_
 }
 
 /* Reads and deletes a job's reservation inside an open transaction. */
-static int take_reservation(sq_t *q, const char *job_id, char key_id[64], int64_t *amount) {
+int sq_take_reservation(sq_t *q, const char *job_id, char key_id[64], int64_t *amount) {
     sqlite3_stmt *st = sq_prep(q, "SELECT key_id, amount FROM reservations WHERE job_id = ?");
     if (!st) return IMG_ESTORE;
     sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
@@ -273,13 +273,9 @@ static int take_reservation(sq_t *q, const char *job_id, char key_id[64], int64_
     return sq_step_done(st);
 }
 
-static int sq_charge(void *impl, const char *job_id, const store_usage_t *u, const char *idem_key,
-                     int idem_status, const char *idem_body) {
-    sq_t *q = impl;
-    char key_id[64];
+int sq_charge_tx(sq_t *q, const char *job_id, const store_usage_t *u, char key_id[64]) {
     int64_t amount = 0;
-    if (sq_begin(q)) return IMG_ESTORE;
-    int rc = take_reservation(q, job_id, key_id, &amount);
+    int rc = sq_take_reservation(q, job_id, key_id, &amount);
     if (rc == IMG_OK) {
         sqlite3_stmt *st = sq_prep(q, "UPDATE keys SET reserved = reserved - ?1,"
                                       " charged = charged + ?1 WHERE id = ?2");
@@ -305,6 +301,15 @@ static int sq_charge(void *impl, const char *job_id, const store_usage_t *u, con
         }
         rc = sq_step_done(st);
     }
+    return rc;
+}
+
+static int sq_charge(void *impl, const char *job_id, const store_usage_t *u, const char *idem_key,
+                     int idem_status, const char *idem_body) {
+    sq_t *q = impl;
+    char key_id[64];
+    if (sq_begin(q)) return IMG_ESTORE;
+    int rc = sq_charge_tx(q, job_id, u, key_id);
     if (rc == IMG_OK && idem_key) {
         sqlite3_stmt *st = sq_prep(q, "UPDATE idempotency SET status = ?, body = ?"
                                       " WHERE key_id = ? AND idem_key = ?");
@@ -319,12 +324,10 @@ static int sq_charge(void *impl, const char *job_id, const store_usage_t *u, con
     return sq_end(q, rc);
 }
 
-static int sq_release(void *impl, const char *job_id) {
-    sq_t *q = impl;
+int sq_release_tx(sq_t *q, const char *job_id) {
     char key_id[64];
     int64_t amount = 0;
-    if (sq_begin(q)) return IMG_ESTORE;
-    int rc = take_reservation(q, job_id, key_id, &amount);
+    int rc = sq_take_reservation(q, job_id, key_id, &amount);
     if (rc == IMG_OK) {
         sqlite3_stmt *st = sq_prep(q, "UPDATE keys SET reserved = reserved - ?1,"
                                       " balance = balance + ?1 WHERE id = ?2");
@@ -334,19 +337,38 @@ static int sq_release(void *impl, const char *job_id) {
         }
         rc = sq_step_done(st);
     }
-    return sq_end(q, rc);
+    return rc;
+}
+
+static int sq_release(void *impl, const char *job_id) {
+    sq_t *q = impl;
+    if (sq_begin(q)) return IMG_ESTORE;
+    return sq_end(q, sq_release_tx(q, job_id));
 }
 
 static int sq_release_orphans(void *impl, int *count) {
     sq_t *q = impl;
     *count = 0;
     if (sq_begin(q)) return IMG_ESTORE;
-    int rc = sq_exec(q, "UPDATE keys SET balance = balance + (SELECT coalesce(sum(amount), 0) FROM"
-                        " reservations r WHERE r.key_id = keys.id), reserved = reserved -"
-                        " (SELECT coalesce(sum(amount), 0) FROM reservations r WHERE"
-                        " r.key_id = keys.id) WHERE id IN (SELECT key_id FROM reservations)");
+    /* Asynchronous requests that were running died with the process; queued ones resume. */
+    sqlite3_stmt *st =
+        sq_prep(q, "UPDATE requests SET status = 3, error_code = 'generation_failed',"
+                   " error_message = 'The server stopped while the request was running.',"
+                   " expires = ?1 + ttl WHERE status = 1");
+    if (st) sqlite3_bind_int64(st, 1, clock_wall());
+    int rc = sq_step_done(st);
+    const char *mine = " FROM reservations r WHERE r.key_id = keys.id AND r.job_id NOT IN"
+                       " (SELECT id FROM requests WHERE status = 0)";
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "UPDATE keys SET balance = balance + (SELECT coalesce(sum(amount), 0)%s),"
+             " reserved = reserved - (SELECT coalesce(sum(amount), 0)%s)"
+             " WHERE id IN (SELECT key_id FROM reservations)",
+             mine, mine);
+    if (rc == IMG_OK) rc = sq_exec(q, sql);
     if (rc == IMG_OK) {
-        rc = sq_exec(q, "DELETE FROM reservations");
+        rc = sq_exec(q, "DELETE FROM reservations WHERE job_id NOT IN"
+                        " (SELECT id FROM requests WHERE status = 0)");
         *count = sqlite3_changes(q->db);
     }
     /* In-progress idempotency records belonged to the dead process: let retries run again. */
@@ -463,6 +485,14 @@ static const store_ops_t SQLITE_OPS = {
     .idem_finish = sq_idem_finish,
     .idem_abandon = sq_idem_abandon,
     .usage_count = sq_usage_count,
+    .areq_insert = sq_areq_insert,
+    .areq_get = sq_areq_get,
+    .areq_queued = sq_areq_queued,
+    .areq_start = sq_areq_start,
+    .areq_complete = sq_areq_complete,
+    .areq_fail = sq_areq_fail,
+    .areq_cancel = sq_areq_cancel,
+    .areq_sweep = sq_areq_sweep,
 };
 
 int store_sqlite_open(const char *path, int busy_ms, const store_ops_t **ops, void **impl,

@@ -1,4 +1,5 @@
 /* test_store.c - the SQLite store: keys, the ledger invariant, idempotency, orphan release. */
+#include "common/clock.h"
 #include "common/status.h"
 #include "store/store.h"
 #include "tests/unit/harness.h"
@@ -135,6 +136,106 @@ void test_store_orphans(void) {
     CHECK(store_release_orphans(s, &n) == IMG_OK && n == 2);
     store_key_t k;
     CHECK(store_key_get(s, id, &k) == IMG_OK && k.balance == 100000 && k.reserved == 0);
+    check_invariant(s, id);
+    drop_tmp(s, path);
+}
+
+static void areq_row(store_areq_t *a, const char *id, const char *key, int64_t created,
+                     int64_t ttl) {
+    memset(a, 0, sizeof *a);
+    snprintf(a->id, sizeof a->id, "%s", id);
+    snprintf(a->key_id, sizeof a->key_id, "%s", key);
+    strcpy(a->model, "m");
+    strcpy(a->route, "v2_model");
+    a->body = (char *)"{\"prompt\":\"x\"}";
+    a->seed = 42;
+    a->cost = 1000;
+    a->created = created;
+    a->ttl = ttl;
+}
+
+void test_store_async_requests(void) {
+    char path[64];
+    store_t *s = open_tmp(path);
+    store_key_t t = {.granted = 10000};
+    char id[STORE_KEY_ID_LEN + 1], secret[STORE_SECRET_LEN + 1];
+    CHECK(store_key_create(s, &t, id, secret) == IMG_OK);
+    const int64_t now = 1000000;
+    store_areq_t a, got;
+    /* queued -> processing -> completed: charged once, output kept, then expired */
+    CHECK(store_reserve(s, id, "r1", 1000) == IMG_OK);
+    areq_row(&a, "r1", id, now, 60);
+    CHECK(store_areq_insert(s, &a) == IMG_OK);
+    CHECK(store_areq_get(s, "r1", now, 1, &got) == IMG_OK);
+    CHECK(got.status == AREQ_QUEUED && got.seed == 42 && got.body &&
+          strcmp(got.body, a.body) == 0 && !got.output);
+    store_areq_clear(&got);
+    CHECK(store_areq_start(s, "r1") == IMG_OK);
+    CHECK(store_areq_start(s, "r1") == IMG_ENOTFOUND);
+    CHECK(store_areq_get(s, "r1", now + 100, 0, &got) == IMG_OK &&
+          got.status == AREQ_PROCESSING); /* runs past expiry */
+    CHECK(store_areq_cancel(s, "r1", id, now) == IMG_EBUSY);
+    store_usage_t u = {.key_id = id,
+                       .request_id = "r1",
+                       .route = "v2_model",
+                       .model = "m",
+                       .quality = "low",
+                       .size = "1024x1024",
+                       .n = 1,
+                       .cost = 1000};
+    CHECK(store_areq_complete(s, "r1", &u, "{\"data\":[]}", 1.5, now + 10) == IMG_OK);
+    CHECK(store_areq_complete(s, "r1", &u, "{\"data\":[]}", 1.5, now + 10) ==
+          IMG_ENOTFOUND); /* never twice */
+    CHECK(store_areq_get(s, "r1", now + 69, 1, &got) == IMG_OK);
+    CHECK(got.status == AREQ_COMPLETED && got.output && strcmp(got.output, "{\"data\":[]}") == 0 &&
+          got.inference_time == 1.5);
+    store_areq_clear(&got);
+    CHECK(store_areq_get(s, "r1", now + 70, 0, &got) == IMG_ENOTFOUND);
+    store_key_t k;
+    CHECK(store_key_get(s, id, &k) == IMG_OK && k.charged == 1000 && k.reserved == 0);
+    /* cancel: only the owner, only while queued; the reservation goes back */
+    CHECK(store_reserve(s, id, "r2", 2000) == IMG_OK);
+    areq_row(&a, "r2", id, now, 60);
+    CHECK(store_areq_insert(s, &a) == IMG_OK);
+    CHECK(store_areq_cancel(s, "r2", "key_someoneelse0000", now) == IMG_ENOTFOUND);
+    CHECK(store_areq_cancel(s, "nope", id, now) == IMG_ENOTFOUND);
+    CHECK(store_areq_cancel(s, "r2", id, now) == IMG_OK);
+    CHECK(store_areq_cancel(s, "r2", id, now) == IMG_EBUSY);
+    CHECK(store_areq_get(s, "r2", now, 0, &got) == IMG_OK && got.status == AREQ_FAILED &&
+          strcmp(got.error_code, "request_cancelled") == 0);
+    CHECK(store_key_get(s, id, &k) == IMG_OK && k.reserved == 0 && k.balance == 9000);
+    /* failure releases; a failure after expiry leaves it expired */
+    CHECK(store_reserve(s, id, "r3", 500) == IMG_OK);
+    areq_row(&a, "r3", id, now, 60);
+    CHECK(store_areq_insert(s, &a) == IMG_OK);
+    CHECK(store_areq_fail(s, "r3", "request_expired", "expired", 0, now + 61) == IMG_OK);
+    CHECK(store_areq_get(s, "r3", now + 61, 0, &got) == IMG_ENOTFOUND);
+    CHECK(store_key_get(s, id, &k) == IMG_OK && k.reserved == 0 && k.balance == 9000);
+    check_invariant(s, id);
+    /* restart: processing ones fail and are released, queued ones keep their reservation */
+    CHECK(store_reserve(s, id, "q1", 100) == IMG_OK);
+    areq_row(&a, "q1", id, now, 60);
+    CHECK(store_areq_insert(s, &a) == IMG_OK);
+    CHECK(store_reserve(s, id, "p1", 200) == IMG_OK);
+    areq_row(&a, "p1", id, now + 1, 60);
+    CHECK(store_areq_insert(s, &a) == IMG_OK);
+    CHECK(store_areq_start(s, "p1") == IMG_OK);
+    CHECK(store_reserve(s, id, "sync", 300) == IMG_OK);
+    int n = 0;
+    CHECK(store_release_orphans(s, &n) == IMG_OK && n == 2);
+    CHECK(store_key_get(s, id, &k) == IMG_OK && k.reserved == 100);
+    CHECK(store_areq_get(s, "p1", clock_wall(), 0, &got) == IMG_OK && got.status == AREQ_FAILED);
+    store_areq_t *queued;
+    size_t nq;
+    CHECK(store_areq_queued(s, &queued, &nq) == IMG_OK && nq == 1 &&
+          strcmp(queued[0].id, "q1") == 0 && queued[0].body && queued[0].seed == 42);
+    store_areq_clear(&queued[0]);
+    free(queued);
+    /* the sweep deletes what expired and returns what it still held */
+    CHECK(store_areq_sweep(s, now + 10, &n) == IMG_OK && n == 0);
+    CHECK(store_areq_sweep(s, now + 61, &n) == IMG_OK && n == 3); /* r2, r3, q1 */
+    CHECK(store_key_get(s, id, &k) == IMG_OK && k.reserved == 0 && k.charged == 1000);
+    CHECK(store_areq_get(s, "q1", now, 0, &got) == IMG_ENOTFOUND);
     check_invariant(s, id);
     drop_tmp(s, path);
 }

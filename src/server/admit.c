@@ -1,0 +1,208 @@
+/* admit.c - admission of a generation request, shared by the sync and async routes. */
+#include "server/admit.h"
+#include "api/pricing.h"
+#include "common/base64.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/status.h"
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void admit_hdrf(admit_t *a, const char *name, const char *fmt, double v) {
+    if (a->nhdrs >= 8) return;
+    snprintf(a->hbuf[a->nhdrs], sizeof a->hbuf[0], fmt, v);
+    a->hdrs[a->nhdrs].name = name;
+    a->hdrs[a->nhdrs].value = a->hbuf[a->nhdrs];
+    a->nhdrs++;
+}
+
+void admit_hdr(admit_t *a, const char *name, const char *value) {
+    if (a->nhdrs >= 8) return;
+    snprintf(a->hbuf[a->nhdrs], sizeof a->hbuf[0], "%s", value);
+    a->hdrs[a->nhdrs].name = name;
+    a->hdrs[a->nhdrs].value = a->hbuf[a->nhdrs];
+    a->nhdrs++;
+}
+
+enum MHD_Result admit_fail(admit_t *a, const api_error_t *e) {
+    server_t *s = a->r->srv;
+    if (a->reserved) store_release(s->store, a->r->request_id);
+    if (a->limit_held) ratelimit_release(s->limits, a->key.id);
+    a->reserved = a->limit_held = 0;
+    char *body = api_error_json(e, a->r->style);
+    if (a->idem_owned) {
+        /* an answer that is final for this body (4xx other than 429) is what a retry gets */
+        if (e->status >= 400 && e->status < 500 && e->status != 429 && e->status != 499 && body)
+            store_idem_finish(s->store, a->key.id, a->idem_key, e->status, body);
+        else
+            store_idem_abandon(s->store, a->key.id, a->idem_key);
+    }
+    return respond_json(a->r, e->status, body, a->hdrs, a->nhdrs);
+}
+
+static int parse_timeout(admit_t *a, api_error_t *e) {
+    const config_t *cfg = a->r->srv->cfg;
+    a->timeout = cfg->deadline_seconds;
+    const char *h = req_header(a->r, "x-timeout-seconds");
+    if (!h) return 0;
+    char *end;
+    long v = strtol(h, &end, 10);
+    if (end == h || *end || v < 1) {
+        api_error_set(e, 400, "invalid_value", "x-timeout-seconds",
+                      "Header 'x-timeout-seconds' must be a positive integer.");
+        return -1;
+    }
+    a->timeout = v > cfg->max_deadline_seconds ? cfg->max_deadline_seconds : (double)v;
+    return 0;
+}
+
+int admit_check(admit_t *a, req_t *r, api_route_kind_t kind, const char *model_name,
+                api_error_t *e) {
+    server_t *s = r->srv;
+    memset(a, 0, sizeof *a);
+    a->r = r;
+    if (atomic_load(&s->stopping)) {
+        api_error_set(e, 502, "server_shutting_down", NULL, "The server is shutting down.");
+        return -1;
+    }
+    if (!req_json_content_type(r)) {
+        api_error_set(e, 400, "invalid_content_type", NULL,
+                      "Content-Type must be application/json.");
+        return -1;
+    }
+    if (api_request_parse(kind, (const char *)r->body.data, r->body.len, &a->q, e)) return -1;
+    if (parse_timeout(a, e)) return -1;
+    if (kind == ROUTE_KIND_OPENAI && a->q.model) model_name = a->q.model;
+    a->model = registry_find(s->models, model_name);
+    if (!a->model) {
+        api_error_set(e, 404, "model_not_found", "model", "Model '%.64s' is not installed.",
+                      model_name);
+        return -1;
+    }
+    if (req_authenticate(r, &a->key, e)) return -1;
+    if (!store_key_allows(&a->key, a->model->id)) {
+        api_error_set(e, 403, "model_not_allowed", "model",
+                      "This API key is not allowed to use model '%s'.", a->model->id);
+        return -1;
+    }
+    /* Moderation: refused prompts cost nothing and are counted. */
+    mod_result_t mr;
+    if (mod_check(s->moderation, a->q.prompt,
+                  a->q.moderation == MODERATION_LOW ? MOD_LEVEL_LOW : MOD_LEVEL_AUTO, &mr)) {
+        api_error_set(e, 500, "internal_error", NULL, "Out of memory.");
+        return -1;
+    }
+    if (mr.refused) {
+        metrics_moderation_refusal(s->metrics, mr.category);
+        api_error_set(e, 400, "moderation_blocked", "prompt",
+                      "The prompt was refused by moderation (category: %s).", mr.category);
+        return -1;
+    }
+    if (a->q.stream) {
+        api_error_set(
+            e, 400, "unsupported_value", "stream",
+            "Streaming responses are not supported by this server yet; send \"stream\": false.");
+        return -1;
+    }
+    /* Resolve auto values from the model's profile. */
+    a->size = a->q.size == SIZE_AUTO ? a->model->default_size : a->q.size;
+    a->quality = a->q.quality == QUALITY_AUTO ? a->model->default_quality : a->q.quality;
+    a->background =
+        a->q.background == BACKGROUND_AUTO ? a->model->default_background : a->q.background;
+    if (a->background == BACKGROUND_TRANSPARENT && a->q.output_format == FORMAT_JPEG)
+        a->background = BACKGROUND_OPAQUE;
+    a->cost = price_cost(&s->cfg->prices, a->quality, a->size, a->q.n);
+    return 0;
+}
+
+int admit_take(admit_t *a, api_error_t *e) {
+    server_t *s = a->r->srv;
+    int rpm = a->key.rpm > 0 ? a->key.rpm : s->cfg->rpm;
+    int conc = a->key.concurrency > 0 ? a->key.concurrency : s->cfg->concurrency;
+    rl_result_t rl;
+    ratelimit_acquire(s->limits, a->key.id, rpm, conc, clock_mono(), &rl);
+    admit_hdrf(a, "x-ratelimit-limit-requests", "%.0f", rl.limit);
+    admit_hdrf(a, "x-ratelimit-remaining-requests", "%.0f", rl.remaining);
+    admit_hdrf(a, "x-ratelimit-reset-requests", "%.3fs", rl.reset_seconds);
+    if (!rl.allowed) {
+        admit_hdrf(a, "Retry-After", "%.0f", rl.retry_after < 1 ? 1 : rl.retry_after + 0.999);
+        if (rl.over_concurrency)
+            api_error_set(e, 429, "concurrency_limit_exceeded", NULL,
+                          "Too many concurrent requests for this API key (limit %d).", conc);
+        else
+            api_error_set(e, 429, "rate_limit_exceeded", NULL,
+                          "Rate limit reached: %d requests per minute for this API key.", rpm);
+        return -1;
+    }
+    a->limit_held = 1;
+    int rc = store_reserve(s->store, a->key.id, a->r->request_id, a->cost);
+    if (rc == IMG_ECREDITS) {
+        char need[32], have[32];
+        price_format_usd(a->cost, need, sizeof need);
+        price_format_usd(a->key.balance, have, sizeof have);
+        api_error_set(e, 406, "insufficient_credits", NULL,
+                      "Insufficient credits: this request costs $%s and the balance is $%s.", need,
+                      have);
+        return -1;
+    }
+    if (rc) {
+        api_error_set(e, 500, "internal_error", NULL, "The credit ledger is unavailable.");
+        return -1;
+    }
+    a->reserved = 1;
+    return 0;
+}
+
+void admit_job_spec(const admit_t *a, job_spec_t *spec) {
+    memset(spec, 0, sizeof *spec);
+    spec->prompt = a->q.prompt;
+    spec->negative_prompt = a->q.negative_prompt;
+    spec->quality = a->quality;
+    spec->background = a->background;
+    spec->format = a->q.output_format;
+    spec->compression = a->q.output_compression;
+    spec->n = a->q.n;
+    spec->deadline = clock_mono() + a->timeout;
+    snprintf(spec->model_id, sizeof spec->model_id, "%s", a->model->id);
+    api_size_dims(a->size, &spec->width, &spec->height);
+    if (a->q.has_seed) {
+        spec->seed = a->q.seed;
+    } else if (crypto_random(&spec->seed, sizeof spec->seed)) {
+        spec->seed = (uint32_t)clock_wall();
+    }
+}
+
+char *admit_response_json(job_t *job, api_size_t size, api_quality_t quality, api_background_t bg,
+                          api_format_t format) {
+    int n;
+    const job_image_t *imgs = job_images(job, &n);
+    json_t *data = json_array();
+    if (!data) return NULL;
+    for (int i = 0; i < n; i++) {
+        char *b64 = malloc(b64_encoded_len(imgs[i].len) + 1);
+        if (!b64) {
+            json_decref(data);
+            return NULL;
+        }
+        b64_encode(imgs[i].data, imgs[i].len, b64);
+        json_array_append_new(data, json_pack("{s:s%, s:I}", "b64_json", b64,
+                                              b64_encoded_len(imgs[i].len), "seed",
+                                              (json_int_t)imgs[i].seed));
+        free(b64);
+    }
+    int in_tok = job_input_tokens(job);
+    int out_tok = price_output_tokens(quality, size) * n;
+    json_t *root =
+        json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:{s:i, s:i}}}", "created",
+                  (json_int_t)clock_wall(), "data", data, "background", api_background_name(bg),
+                  "output_format", api_format_name(format), "quality", api_quality_name(quality),
+                  "size", api_size_name(size), "usage", "input_tokens", in_tok, "output_tokens",
+                  out_tok, "total_tokens", in_tok + out_tok, "input_tokens_details", "text_tokens",
+                  in_tok, "image_tokens", 0);
+    if (!root) return NULL;
+    char *s = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return s;
+}
