@@ -26,6 +26,9 @@ tally tests/out/api.log
 echo "== async API tests ($build)"
 IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/api/async_requests.py 2>&1 | tee tests/out/async.log
 tally tests/out/async.log
+echo "== webhook tests ($build)"
+IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/api/webhooks.py 2>&1 | tee tests/out/webhooks.log
+tally tests/out/webhooks.log
 echo "== engine parity tests ($build)"
 IMGAPI_PROD_BIN="$root/$build/imgapi" "$py" tests/engine/run.py 2>&1 | tee tests/out/engine.log
 tally tests/out/engine.log

@@ -13,8 +13,9 @@ static const struct {
     const char *help;
 } COMMANDS[] = {
     {"serve", cmd_serve, "run the HTTP server"},
-    {"keys", cmd_keys, "create | list | revoke API keys"},
+    {"keys", cmd_keys, "create | list | revoke API keys; webhook URL and secret"},
     {"credits", cmd_credits, "add | show credits of a key"},
+    {"webhooks", cmd_webhooks, "the webhook delivery log"},
     {"models", cmd_models, "list the installed models and their profiles"},
     {"generate", cmd_generate, "generate one image without a server"},
     {"debug", cmd_debug, "run one engine component on tensors from a file (developers)"},

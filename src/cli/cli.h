@@ -29,5 +29,8 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env);
 int cmd_debug(int argc, char **argv, const cli_env_t *env);
 int cmd_bench(int argc, char **argv, const cli_env_t *env);
 int cmd_moderate(int argc, char **argv, const cli_env_t *env);
+int cmd_webhooks(int argc, char **argv, const cli_env_t *env);
+/* `imgapi keys webhook` (cmd_webhooks.c) */
+int keys_webhook(int argc, char **argv);
 
 #endif

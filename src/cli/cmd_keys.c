@@ -1,4 +1,5 @@
-/* cmd_keys.c - `imgapi keys create|list|revoke` and `imgapi credits add|show`. */
+/* cmd_keys.c - `imgapi keys create|list|revoke` and `imgapi credits add|show` (`keys webhook`
+ * is in cmd_webhooks.c). */
 #include "api/pricing.h"
 #include "cli/cli.h"
 #include "common/status.h"
@@ -140,10 +141,12 @@ int cmd_keys(int argc, char **argv, const cli_env_t *env) {
     if (argc >= 2 && !strcmp(argv[1], "create")) return keys_create(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "list")) return keys_list(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "revoke")) return key_action(argc - 1, argv + 1, "revoke");
+    if (argc >= 2 && !strcmp(argv[1], "webhook")) return keys_webhook(argc - 1, argv + 1);
     fprintf(argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr,
             "usage: imgapi keys create [--credits USD] [--rpm N] [--concurrency N] [--models a,b] "
             "[--data-dir DIR]\n       imgapi keys list [--data-dir DIR]\n"
-            "       imgapi keys revoke KEY_OR_ID [--data-dir DIR]\n");
+            "       imgapi keys revoke KEY_OR_ID [--data-dir DIR]\n"
+            "       imgapi keys webhook KEY_OR_ID [--url URL|none] [--rotate-secret 1] [--data-dir DIR]\n");
     return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
 }
 

@@ -38,6 +38,11 @@ static const opt_t OPTS[] = {
     I(idempotency_hours, 1, 720, "how long Idempotency-Key answers are kept"),
     I(async_result_seconds, 1, 604800,
       "how long an asynchronous request waits to start and its result is kept"),
+    I(webhook_allow_private, 0, 1,
+      "allow webhooks to loopback, private and reserved addresses (1 = allowed)"),
+    I(webhook_max_attempts, 1, 100, "webhook delivery attempts before giving up"),
+    I(webhook_retry_ms, 10, 3600000, "first webhook retry after this many ms, doubling each time"),
+    I(webhook_timeout_seconds, 1, 300, "timeout of one webhook delivery attempt"),
     I(shutdown_grace_seconds, 0, 3600, "how long SIGTERM waits for running jobs"),
     I(max_connections, 1, 100000, "simultaneous HTTP connections"),
     I(connection_timeout_seconds, 1, 3600, "idle connection timeout"),
@@ -66,6 +71,9 @@ void config_defaults(config_t *c) {
     c->model_idle_seconds = 600;
     strcpy(c->isa, "auto");
     c->async_result_seconds = 3600;
+    c->webhook_max_attempts = 6;
+    c->webhook_retry_ms = 2000;
+    c->webhook_timeout_seconds = 10;
     price_table_default(&c->prices);
 }
 

@@ -44,6 +44,10 @@ typedef struct {
     char isa[16];               /* kernel level: auto, avx512, avx2, portable */
     char moderation_rules[512]; /* rules file; "" = the rules built into the binary */
     int async_result_seconds;   /* an async request expires this long after submission or its end */
+    int webhook_allow_private;  /* 1: webhooks may target loopback/private addresses */
+    int webhook_max_attempts;   /* delivery attempts before giving up */
+    int webhook_retry_ms;       /* first retry delay, doubling */
+    int webhook_timeout_seconds; /* one attempt */
     price_table_t prices;
     config_model_t models[CONFIG_MAX_MODELS];
     int nmodels;

@@ -5,6 +5,8 @@
 #include "common/status.h"
 #include "server/admit.h"
 #include "server/internal.h"
+#include "webhook/sender.h"
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,22 @@ struct async {
     entry_t *head;
 };
 
+/* The webhook payload of a finished request (malloc'd; NULL when it has no webhook or on OOM):
+ * {"request_id", "status", "output" (the sync response) | "error": {"message", "code"}}. */
+static char *hook_body(const entry_t *e, const char *output, const char *code, const char *text) {
+    if (!e->meta.webhook) return NULL;
+    json_t *o = json_pack("{s:s, s:s}", "request_id", e->meta.id, "status", output ? "COMPLETED" : "FAILED");
+    if (o && !output) json_object_set_new(o, "error", json_pack("{s:s, s:s}", "message", text, "code", code));
+    char *head = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!head || !output) return head;
+    size_t hl = strlen(head), ol = strlen(output);
+    char *out = malloc(hl + ol + 16);
+    if (out) snprintf(out, hl + ol + 16, "%.*s,\"output\":%s}", (int)(hl - 1), head, output);
+    free(head);
+    return out;
+}
+
 /* Records a finished job's outcome in the store, then frees the entry. */
 static void settle(async_t *a, entry_t *e, const char *shutdown_reason) {
     server_t *s = a->srv;
@@ -49,15 +67,21 @@ static void settle(async_t *a, entry_t *e, const char *shutdown_reason) {
                            .size = api_size_name(e->meta.size),
                            .n = e->meta.n,
                            .cost = e->meta.cost};
-        int rc = out ? store_areq_complete(s->store, e->meta.id, &u, out, secs, now) : IMG_ENOMEM;
+        char *hook = out ? hook_body(e, out, NULL, NULL) : NULL;
+        int rc = out && (hook || !e->meta.webhook)
+                     ? store_areq_complete(s->store, e->meta.id, &u, out, secs, now, hook)
+                     : IMG_ENOMEM;
         free(out);
+        free(hook);
         if (rc == IMG_OK) {
             metrics_charged(s->metrics, e->meta.cost);
             metrics_job(s->metrics, "done", secs);
         } else if (rc != IMG_ENOTFOUND) { /* ENOTFOUND: it expired meanwhile, nothing was charged */
             log_line(&s->log, "async request %s: cannot record its result", e->meta.id);
+            char *fh = hook_body(e, NULL, "internal_error", "The result could not be stored.");
             store_areq_fail(s->store, e->meta.id, "internal_error",
-                            "The result could not be stored.", secs, now);
+                            "The result could not be stored.", secs, now, fh);
+            free(fh);
             metrics_job(s->metrics, "failed", secs);
         }
     } else {
@@ -84,14 +108,17 @@ static void settle(async_t *a, entry_t *e, const char *shutdown_reason) {
             code = "generation_failed";
             text = "No worker could run the job: the model failed to load or generate.";
         }
-        /* ENOTFOUND: already settled (a cancellation recorded it) */
-        store_areq_fail(s->store, e->meta.id, code, text, secs, now);
+        /* ENOTFOUND: already settled (a cancellation recorded it; the client asked, no hook) */
+        char *fh = hook_body(e, NULL, code, text);
+        store_areq_fail(s->store, e->meta.id, code, text, secs, now, fh);
+        free(fh);
         metrics_job(s->metrics,
                     err == IMG_ETIMEDOUT    ? "timeout"
                     : err == IMG_ECANCELLED ? "cancelled"
                                             : "failed",
                     secs);
     }
+    if (e->meta.webhook) sender_wake(s->hooks);
     if (e->meta.limit_held) ratelimit_release(s->limits, e->meta.key_id);
     job_release(e->job);
     free(e);
@@ -202,7 +229,7 @@ static void resume(async_t *a, const store_areq_t *r) {
         store_areq_fail(s->store, r->id, "generation_failed",
                         m ? "The stored request is no longer valid."
                           : "The request's model is no longer installed.",
-                        0, now);
+                        0, now, NULL);
         return;
     }
     async_meta_t meta = {.size = q.size == SIZE_AUTO ? m->default_size : q.size,
@@ -218,6 +245,7 @@ static void resume(async_t *a, const store_areq_t *r) {
     snprintf(meta.key_id, sizeof meta.key_id, "%s", r->key_id);
     snprintf(meta.model, sizeof meta.model, "%s", m->id);
     snprintf(meta.route, sizeof meta.route, "%s", r->route);
+    meta.webhook = r->webhook_url[0] != 0;
     job_spec_t spec = {.prompt = q.prompt,
                        .negative_prompt = q.negative_prompt,
                        .quality = meta.quality,
@@ -235,7 +263,7 @@ static void resume(async_t *a, const store_areq_t *r) {
     api_request_free(&q);
     if (rc == IMG_OK && async_track(a, &meta, job, 0) == IMG_OK) return;
     if (job) job_release(job);
-    store_areq_fail(s->store, r->id, "internal_error", "Out of memory.", 0, now);
+    store_areq_fail(s->store, r->id, "internal_error", "Out of memory.", 0, now, NULL);
 }
 
 int async_create(server_t *s, async_t **out, char *err, size_t errlen) {

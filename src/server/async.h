@@ -25,6 +25,7 @@ typedef struct {
     int n;
     int64_t cost;
     int limit_held; /* the key's concurrency slot is released when it ends */
+    int webhook;    /* the request has a webhook_url: queue its delivery when it ends */
 } async_meta_t;
 
 /* Starts the settler and resumes the store's QUEUED requests (their jobs are recreated from the

@@ -27,7 +27,8 @@ struct server {
     ratelimit_t *limits;
     metrics_t *metrics;
     moderation_t *moderation;
-    struct async *async; /* asynchronous requests (async.c) */
+    struct async *async;   /* asynchronous requests (async.c) */
+    struct sender *hooks;  /* webhook deliveries (webhook/sender.c) */
     struct MHD_Daemon *daemon;
     int port;
     log_sink_t log;

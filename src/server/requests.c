@@ -5,6 +5,7 @@
 #include "common/status.h"
 #include "server/admit.h"
 #include "server/async.h"
+#include "webhook/guard.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +40,57 @@ static json_t *status_object(req_t *r, const char *id, const char *status, doubl
                      inference_time);
 }
 
+/* Takes "webhook_url" out of the body (the rest is the seed route's) into url. Returns 0, or -1
+ * with *e set when it is not a string. */
+static int take_webhook_url(req_t *r, char *url, size_t len, api_error_t *e) {
+    url[0] = 0;
+    json_t *root = json_loadb((const char *)r->body.data, r->body.len, 0, NULL);
+    json_t *w = json_is_object(root) ? json_object_get(root, "webhook_url") : NULL;
+    if (!w) {
+        json_decref(root); /* not JSON: admission reports it */
+        return 0;
+    }
+    if (!json_is_string(w) || json_string_length(w) > WEBHOOK_URL_MAX) {
+        api_error_set(e, 400, "invalid_type", "webhook_url", "'webhook_url' must be a URL string of at most %d characters.",
+                      WEBHOOK_URL_MAX);
+        json_decref(root);
+        return -1;
+    }
+    snprintf(url, len, "%s", json_string_value(w));
+    json_object_del(root, "webhook_url");
+    char *rest = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!rest) {
+        api_error_set(e, 500, "internal_error", NULL, "Out of memory.");
+        return -1;
+    }
+    buf_free(&r->body);
+    int rc = buf_append(&r->body, rest, strlen(rest));
+    free(rest);
+    if (rc) api_error_set(e, 500, "internal_error", NULL, "Out of memory.");
+    return rc ? -1 : 0;
+}
+
 enum MHD_Result h_v2_submit(req_t *r) {
     server_t *s = r->srv;
     admit_t g;
     api_error_t e;
     enum MHD_Result res;
-    if (admit_check(&g, r, ROUTE_KIND_SEED, r->param, &e)) {
+    char hook_url[WEBHOOK_URL_MAX + 1];
+    memset(&g, 0, sizeof g);
+    if (take_webhook_url(r, hook_url, sizeof hook_url, &e) || admit_check(&g, r, ROUTE_KIND_SEED, r->param, &e)) {
+        api_request_free(&g.q);
+        return respond_error(r, &e, NULL, 0);
+    }
+    /* the request's own webhook, else the key's registered one; targets pass the SSRF guard */
+    char reason[160], secret[STORE_HOOK_SECRET_LEN + 1];
+    if (hook_url[0] && guard_check_url(hook_url, s->cfg->webhook_allow_private, reason, sizeof reason)) {
+        api_error_set(&e, 400, "invalid_value", "webhook_url", "%s.", reason);
+        api_request_free(&g.q);
+        return respond_error(r, &e, NULL, 0);
+    }
+    if (!hook_url[0] && store_hook_key_get(s->store, g.key.id, hook_url, sizeof hook_url, secret)) {
+        api_error_set(&e, 500, "internal_error", NULL, "The key store is unavailable.");
         api_request_free(&g.q);
         return respond_error(r, &e, NULL, 0);
     }
@@ -86,6 +132,7 @@ enum MHD_Result h_v2_submit(req_t *r) {
     snprintf(row.key_id, sizeof row.key_id, "%s", g.key.id);
     snprintf(row.model, sizeof row.model, "%s", g.model->id);
     snprintf(row.route, sizeof row.route, "%s", r->route->label);
+    snprintf(row.webhook_url, sizeof row.webhook_url, "%s", hook_url);
     char *body_copy = NULL;
     if (r->body.len && (body_copy = malloc(r->body.len + 1))) { /* the body is not NUL-terminated */
         memcpy(body_copy, r->body.data, r->body.len);
@@ -100,7 +147,8 @@ enum MHD_Result h_v2_submit(req_t *r) {
                          .format = g.q.output_format,
                          .n = g.q.n,
                          .cost = g.cost,
-                         .limit_held = 1};
+                         .limit_held = 1,
+                         .webhook = hook_url[0] != 0};
     snprintf(meta.id, sizeof meta.id, "%s", r->request_id);
     snprintf(meta.key_id, sizeof meta.key_id, "%s", g.key.id);
     snprintf(meta.model, sizeof meta.model, "%s", g.model->id);

@@ -6,6 +6,7 @@
 #include "moderation/load.h"
 #include "server/async.h"
 #include "server/internal.h"
+#include "webhook/sender.h"
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
@@ -293,6 +294,15 @@ int server_start(const config_t *cfg, store_t *store, registry_t *models, const 
         server_stop(s);
         return IMG_ENOMEM;
     }
+    sender_opts_t so = {.allow_private = cfg->webhook_allow_private,
+                        .max_attempts = cfg->webhook_max_attempts,
+                        .retry_base_ms = cfg->webhook_retry_ms,
+                        .timeout_seconds = cfg->webhook_timeout_seconds};
+    if (sender_start(store, &so, &s->log, &s->hooks)) {
+        snprintf(err, errlen, "cannot start the webhook sender");
+        server_stop(s);
+        return IMG_ENOMEM;
+    }
     int rc = async_create(s, &s->async, err, errlen);
     if (rc) {
         server_stop(s);
@@ -339,6 +349,7 @@ void server_stop(server_t *s) {
         MHD_stop_daemon(s->daemon);
     }
     async_stop(s->async); /* before the queue: running requests are settled, queued ones kept */
+    sender_stop(s->hooks); /* undelivered webhooks stay in the store for the next start */
     queue_free(s->queue);
     mod_free(s->moderation);
     ratelimit_free(s->limits);

@@ -1,5 +1,6 @@
 /* sqlite_internal.h - what the SQLite backend's source files share (store_sqlite.c: keys and
- * the ledger; store_sqlite_requests.c: asynchronous requests). Not for use outside src/store. */
+ * the ledger; store_sqlite_requests.c: asynchronous requests; store_sqlite_webhooks.c: their
+ * webhook deliveries). Not for use outside src/store. */
 #ifndef IMGAPI_STORE_SQLITE_INTERNAL_H
 #define IMGAPI_STORE_SQLITE_INTERNAL_H
 #include "store/store.h"
@@ -35,10 +36,21 @@ int sq_areq_get(void *impl, const char *id, int64_t now, int payload, store_areq
 int sq_areq_queued(void *impl, store_areq_t **out, size_t *n);
 int sq_areq_start(void *impl, const char *id);
 int sq_areq_complete(void *impl, const char *id, const store_usage_t *u, const char *output,
-                     double seconds, int64_t now);
+                     double seconds, int64_t now, const char *hook_body);
 int sq_areq_fail(void *impl, const char *id, const char *code, const char *message, double seconds,
-                 int64_t now);
+                 int64_t now, const char *hook_body);
 int sq_areq_cancel(void *impl, const char *id, const char *key_id, int64_t now);
 int sq_areq_sweep(void *impl, int64_t now, int *count);
+
+/* store_sqlite_webhooks.c */
+int sq_hook_key_get(void *impl, const char *key_id, const char *candidate, char *url,
+                    size_t url_len, char *secret);
+int sq_hook_key_set(void *impl, const char *key_id, const char *url, const char *secret, int rotate);
+int sq_hook_due(void *impl, double now, int limit, store_hook_t **out, size_t *n);
+int sq_hook_result(void *impl, int64_t id, int delivered, int http, const char *error,
+                   double next_at);
+int sq_hook_list(void *impl, const char *key_id, store_hook_t **out, size_t *n);
+/* Inside a transaction: queues the delivery of a finished request when it has a webhook URL. */
+int sq_hook_enqueue_tx(sq_t *q, const char *request_id, const char *hook_body, int64_t now);
 
 #endif

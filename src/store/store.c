@@ -174,13 +174,13 @@ int store_areq_start(store_t *s, const char *id) {
 }
 
 int store_areq_complete(store_t *s, const char *id, const store_usage_t *u, const char *output,
-                        double seconds, int64_t now) {
-    return s->ops->areq_complete(s->impl, id, u, output, seconds, now);
+                        double seconds, int64_t now, const char *hook_body) {
+    return s->ops->areq_complete(s->impl, id, u, output, seconds, now, hook_body);
 }
 
 int store_areq_fail(store_t *s, const char *id, const char *code, const char *message,
-                    double seconds, int64_t now) {
-    return s->ops->areq_fail(s->impl, id, code, message, seconds, now);
+                    double seconds, int64_t now, const char *hook_body) {
+    return s->ops->areq_fail(s->impl, id, code, message, seconds, now, hook_body);
 }
 
 int store_areq_cancel(store_t *s, const char *id, const char *key_id, int64_t now) {
@@ -200,4 +200,43 @@ void store_areq_clear(store_areq_t *a) {
 const char *store_areq_status_name(int status) {
     static const char *const NAMES[] = {"QUEUED", "PROCESSING", "COMPLETED", "FAILED"};
     return status >= 0 && status <= AREQ_FAILED ? NAMES[status] : "FAILED";
+}
+
+static int new_hook_secret(char out[STORE_HOOK_SECRET_LEN + 1]) {
+    uint8_t raw[32];
+    if (crypto_random(raw, sizeof raw)) return IMG_EIO;
+    memcpy(out, "whsec_", 6);
+    crypto_hex(raw, 32, out + 6);
+    return IMG_OK;
+}
+
+int store_hook_key_get(store_t *s, const char *key_id, char *url, size_t url_len, char *secret) {
+    char candidate[STORE_HOOK_SECRET_LEN + 1]; /* stored only if the key has no secret yet */
+    if (new_hook_secret(candidate)) return IMG_EIO;
+    return s->ops->hook_key_get(s->impl, key_id, candidate, url, url_len, secret);
+}
+
+int store_hook_key_set(store_t *s, const char *key_id, const char *url, int rotate) {
+    char secret[STORE_HOOK_SECRET_LEN + 1];
+    if (new_hook_secret(secret)) return IMG_EIO;
+    return s->ops->hook_key_set(s->impl, key_id, url, secret, rotate);
+}
+
+int store_hook_due(store_t *s, double now, int limit, store_hook_t **out, size_t *n) {
+    return s->ops->hook_due(s->impl, now, limit, out, n);
+}
+
+int store_hook_result(store_t *s, int64_t id, int delivered, int http, const char *error,
+                      double next_at) {
+    return s->ops->hook_result(s->impl, id, delivered, http, error, next_at);
+}
+
+int store_hook_list(store_t *s, const char *key_id, store_hook_t **out, size_t *n) {
+    return s->ops->hook_list(s->impl, key_id, out, n);
+}
+
+void store_hook_free(store_hook_t *h, size_t n) {
+    if (!h) return;
+    for (size_t i = 0; i < n; i++) free(h[i].body);
+    free(h);
 }

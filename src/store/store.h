@@ -54,7 +54,27 @@ typedef struct {
     char *output; /* COMPLETED: the synchronous route's response JSON (malloc'd) */
     char error_code[48];
     char error_message[256];
+    char webhook_url[512]; /* "" = none; signed with the key's webhook secret on COMPLETED/FAILED */
 } store_areq_t;
+
+/* A webhook delivery: the payload of one finished asynchronous request for one URL. */
+typedef enum { HOOK_PENDING = 0, HOOK_DELIVERED, HOOK_GAVE_UP } store_hook_status_t;
+
+typedef struct {
+    int64_t id;
+    char request_id[40];
+    char key_id[STORE_KEY_ID_LEN + 1];
+    char url[512];
+    char *body;          /* malloc'd by hook_due (NULL in hook_list) */
+    int attempts;
+    int status;          /* store_hook_status_t */
+    int last_http;       /* last HTTP status, 0 when none came back */
+    char last_error[160];
+    double next_at;      /* unix seconds of the next attempt */
+    int64_t created;
+} store_hook_t;
+
+#define STORE_HOOK_SECRET_LEN 70 /* "whsec_" + 64 hex */
 
 typedef struct {
     int (*ping)(void *impl);
@@ -80,11 +100,19 @@ typedef struct {
     int (*areq_queued)(void *impl, store_areq_t **out, size_t *n);
     int (*areq_start)(void *impl, const char *id);
     int (*areq_complete)(void *impl, const char *id, const store_usage_t *u, const char *output,
-                         double seconds, int64_t now);
+                         double seconds, int64_t now, const char *hook_body);
     int (*areq_fail)(void *impl, const char *id, const char *code, const char *message,
-                     double seconds, int64_t now);
+                     double seconds, int64_t now, const char *hook_body);
     int (*areq_cancel)(void *impl, const char *id, const char *key_id, int64_t now);
     int (*areq_sweep)(void *impl, int64_t now, int *count);
+    int (*hook_key_get)(void *impl, const char *key_id, const char *candidate, char *url,
+                        size_t url_len, char *secret);
+    int (*hook_key_set)(void *impl, const char *key_id, const char *url, const char *secret,
+                        int rotate);
+    int (*hook_due)(void *impl, double now, int limit, store_hook_t **out, size_t *n);
+    int (*hook_result)(void *impl, int64_t id, int delivered, int http, const char *error,
+                       double next_at);
+    int (*hook_list)(void *impl, const char *key_id, store_hook_t **out, size_t *n);
 } store_ops_t;
 
 /* Opens a store: a path (SQLite file, created with its schema) or, later, a postgres:// URL.
@@ -136,18 +164,34 @@ int store_areq_get(store_t *s, const char *id, int64_t now, int payload, store_a
 int store_areq_queued(store_t *s, store_areq_t **out, size_t *n);
 /* QUEUED -> PROCESSING. */
 int store_areq_start(store_t *s, const char *id);
-/* -> COMPLETED: charges the reservation, records usage and the output. IMG_ENOTFOUND when the
- * request expired meanwhile (nothing charged). */
+/* -> COMPLETED: charges the reservation, records usage and the output, and (hook_body, when the
+ * request has a webhook_url) queues its webhook delivery, all in one transaction. IMG_ENOTFOUND
+ * when the request expired meanwhile (nothing charged). */
 int store_areq_complete(store_t *s, const char *id, const store_usage_t *u, const char *output,
-                        double seconds, int64_t now);
-/* -> FAILED: releases the reservation and records the error (an expired request stays expired). */
+                        double seconds, int64_t now, const char *hook_body);
+/* -> FAILED: releases the reservation and records the error (an expired request stays expired);
+ * queues the webhook delivery like areq_complete. */
 int store_areq_fail(store_t *s, const char *id, const char *code, const char *message,
-                    double seconds, int64_t now);
+                    double seconds, int64_t now, const char *hook_body);
 /* Cancels a QUEUED request of this key: released, FAILED with code request_cancelled.
  * IMG_ENOTFOUND: no such request for this key; IMG_EBUSY: it has started or ended. */
 int store_areq_cancel(store_t *s, const char *id, const char *key_id, int64_t now);
 /* Deletes requests past their expiry, releasing what they still hold. */
 int store_areq_sweep(store_t *s, int64_t now, int *count);
+/* Webhooks. A key's registered URL ("" = none) and its signing secret (created when missing;
+ * secret is STORE_HOOK_SECRET_LEN + 1 bytes). IMG_ENOTFOUND: no such key. */
+int store_hook_key_get(store_t *s, const char *key_id, char *url, size_t url_len, char *secret);
+/* Registers (url) or clears ("") a key's webhook URL (NULL: keeps it); rotate: a new secret. */
+int store_hook_key_set(store_t *s, const char *key_id, const char *url, int rotate);
+/* Pending deliveries due at now, oldest first (at most limit); free with store_hook_free. */
+int store_hook_due(store_t *s, double now, int limit, store_hook_t **out, size_t *n);
+/* Records an attempt: delivered, or failed with next_at (< 0: given up). */
+int store_hook_result(store_t *s, int64_t id, int delivered, int http, const char *error,
+                      double next_at);
+/* The delivery log (newest first; key_id NULL = every key), bodies not loaded. */
+int store_hook_list(store_t *s, const char *key_id, store_hook_t **out, size_t *n);
+void store_hook_free(store_hook_t *h, size_t n);
+
 /* Frees what areq_get/areq_queued allocated inside *a. */
 void store_areq_clear(store_areq_t *a);
 const char *store_areq_status_name(int status);

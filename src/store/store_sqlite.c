@@ -33,7 +33,14 @@ static const char *SCHEMA =
     " model TEXT NOT NULL, route TEXT NOT NULL, body TEXT NOT NULL, seed INTEGER NOT NULL,"
     " cost INTEGER NOT NULL, status INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
     " ttl INTEGER NOT NULL, expires INTEGER NOT NULL, inference_time REAL NOT NULL DEFAULT 0,"
-    " output TEXT, error_code TEXT, error_message TEXT);"
+    " output TEXT, error_code TEXT, error_message TEXT, webhook_url TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE IF NOT EXISTS key_webhooks(key_id TEXT PRIMARY KEY, url TEXT NOT NULL DEFAULT '',"
+    " secret TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS webhooks(id INTEGER PRIMARY KEY, request_id TEXT NOT NULL,"
+    " key_id TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL"
+    " DEFAULT 0, status INTEGER NOT NULL DEFAULT 0, last_http INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT NOT NULL DEFAULT '', next_at REAL NOT NULL, created INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks(status, next_at);"
     "CREATE INDEX IF NOT EXISTS requests_status ON requests(status);"
     "CREATE INDEX IF NOT EXISTS requests_expires ON requests(expires);"
     "INSERT OR REPLACE INTO meta(name, value) VALUES('schema_version', '2');";
@@ -493,6 +500,11 @@ static const store_ops_t SQLITE_OPS = {
     .areq_fail = sq_areq_fail,
     .areq_cancel = sq_areq_cancel,
     .areq_sweep = sq_areq_sweep,
+    .hook_key_get = sq_hook_key_get,
+    .hook_key_set = sq_hook_key_set,
+    .hook_due = sq_hook_due,
+    .hook_result = sq_hook_result,
+    .hook_list = sq_hook_list,
 };
 
 int store_sqlite_open(const char *path, int busy_ms, const store_ops_t **ops, void **impl,

@@ -12,7 +12,7 @@
 
 #define AREQ_HEAD                                                                                  \
     "id, key_id, model, route, seed, cost, status, created, ttl, expires, inference_time,"         \
-    " error_code, error_message, "
+    " error_code, error_message, webhook_url, "
 #define AREQ_COLS AREQ_HEAD "body, output"
 #define AREQ_COLS_LIGHT AREQ_HEAD "NULL, NULL" /* status polls never read the image payload */
 
@@ -42,11 +42,12 @@ static int read_areq(sqlite3_stmt *st, int payload, store_areq_t *a) {
     a->inference_time = sqlite3_column_double(st, 10);
     text_col(st, 11, a->error_code, sizeof a->error_code);
     text_col(st, 12, a->error_message, sizeof a->error_message);
+    text_col(st, 13, a->webhook_url, sizeof a->webhook_url);
     if (!payload) return IMG_OK;
-    a->body = dup_col(st, 13);
-    a->output = dup_col(st, 14);
-    if ((!a->body && sqlite3_column_type(st, 13) != SQLITE_NULL) ||
-        (!a->output && sqlite3_column_type(st, 14) != SQLITE_NULL)) {
+    a->body = dup_col(st, 14);
+    a->output = dup_col(st, 15);
+    if ((!a->body && sqlite3_column_type(st, 14) != SQLITE_NULL) ||
+        (!a->output && sqlite3_column_type(st, 15) != SQLITE_NULL)) {
         store_areq_clear(a);
         return IMG_ENOMEM;
     }
@@ -57,7 +58,8 @@ int sq_areq_insert(void *impl, const store_areq_t *a) {
     sq_t *q = impl;
     if (sq_begin(q)) return IMG_ESTORE;
     sqlite3_stmt *st = sq_prep(q, "INSERT INTO requests(id, key_id, model, route, body, seed, cost,"
-                                  " status, created, ttl, expires) VALUES(?,?,?,?,?,?,?,0,?,?,?)");
+                                  " status, created, ttl, expires, webhook_url)"
+                                  " VALUES(?,?,?,?,?,?,?,0,?,?,?,?)");
     if (st) {
         sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, a->key_id, -1, SQLITE_STATIC);
@@ -69,6 +71,7 @@ int sq_areq_insert(void *impl, const store_areq_t *a) {
         sqlite3_bind_int64(st, 8, a->created);
         sqlite3_bind_int64(st, 9, a->ttl);
         sqlite3_bind_int64(st, 10, a->created + a->ttl);
+        sqlite3_bind_text(st, 11, a->webhook_url, -1, SQLITE_STATIC);
     }
     return sq_end(q, sq_step_done(st));
 }
@@ -145,7 +148,7 @@ int sq_areq_start(void *impl, const char *id) {
 }
 
 int sq_areq_complete(void *impl, const char *id, const store_usage_t *u, const char *output,
-                     double seconds, int64_t now) {
+                     double seconds, int64_t now, const char *hook_body) {
     sq_t *q = impl;
     char key_id[64];
     if (sq_begin(q)) return IMG_ESTORE;
@@ -162,6 +165,7 @@ int sq_areq_complete(void *impl, const char *id, const store_usage_t *u, const c
         }
         rc = sq_changes_or_notfound(q, sq_step_done(st));
     }
+    if (rc == IMG_OK && hook_body) rc = sq_hook_enqueue_tx(q, id, hook_body, now);
     return sq_end(q, rc);
 }
 
@@ -187,10 +191,12 @@ static int fail_tx(sq_t *q, const char *id, const char *code, const char *messag
 }
 
 int sq_areq_fail(void *impl, const char *id, const char *code, const char *message, double seconds,
-                 int64_t now) {
+                 int64_t now, const char *hook_body) {
     sq_t *q = impl;
     if (sq_begin(q)) return IMG_ESTORE;
-    return sq_end(q, fail_tx(q, id, code, message, seconds, now));
+    int rc = fail_tx(q, id, code, message, seconds, now);
+    if (rc == IMG_OK && hook_body) rc = sq_hook_enqueue_tx(q, id, hook_body, now);
+    return sq_end(q, rc);
 }
 
 int sq_areq_cancel(void *impl, const char *id, const char *key_id, int64_t now) {

@@ -183,8 +183,8 @@ void test_store_async_requests(void) {
                        .size = "1024x1024",
                        .n = 1,
                        .cost = 1000};
-    CHECK(store_areq_complete(s, "r1", &u, "{\"data\":[]}", 1.5, now + 10) == IMG_OK);
-    CHECK(store_areq_complete(s, "r1", &u, "{\"data\":[]}", 1.5, now + 10) ==
+    CHECK(store_areq_complete(s, "r1", &u, "{\"data\":[]}", 1.5, now + 10, NULL) == IMG_OK);
+    CHECK(store_areq_complete(s, "r1", &u, "{\"data\":[]}", 1.5, now + 10, NULL) ==
           IMG_ENOTFOUND); /* never twice */
     CHECK(store_areq_get(s, "r1", now + 69, 1, &got) == IMG_OK);
     CHECK(got.status == AREQ_COMPLETED && got.output && strcmp(got.output, "{\"data\":[]}") == 0 &&
@@ -208,7 +208,7 @@ void test_store_async_requests(void) {
     CHECK(store_reserve(s, id, "r3", 500) == IMG_OK);
     areq_row(&a, "r3", id, now, 60);
     CHECK(store_areq_insert(s, &a) == IMG_OK);
-    CHECK(store_areq_fail(s, "r3", "request_expired", "expired", 0, now + 61) == IMG_OK);
+    CHECK(store_areq_fail(s, "r3", "request_expired", "expired", 0, now + 61, NULL) == IMG_OK);
     CHECK(store_areq_get(s, "r3", now + 61, 0, &got) == IMG_ENOTFOUND);
     CHECK(store_key_get(s, id, &k) == IMG_OK && k.reserved == 0 && k.balance == 9000);
     check_invariant(s, id);
@@ -236,6 +236,57 @@ void test_store_async_requests(void) {
     CHECK(store_areq_sweep(s, now + 61, &n) == IMG_OK && n == 3); /* r2, r3, q1 */
     CHECK(store_key_get(s, id, &k) == IMG_OK && k.reserved == 0 && k.charged == 1000);
     CHECK(store_areq_get(s, "q1", now, 0, &got) == IMG_ENOTFOUND);
+    check_invariant(s, id);
+    drop_tmp(s, path);
+}
+
+void test_store_webhooks(void) {
+    char path[64];
+    store_t *s = open_tmp(path);
+    store_key_t t = {.granted = 10000};
+    char id[STORE_KEY_ID_LEN + 1], secret[STORE_SECRET_LEN + 1];
+    CHECK(store_key_create(s, &t, id, secret) == IMG_OK);
+    char url[512], s1[STORE_HOOK_SECRET_LEN + 1], s2[STORE_HOOK_SECRET_LEN + 1];
+    CHECK(store_hook_key_get(s, "key_nosuchkey000000", url, sizeof url, s1) == IMG_ENOTFOUND);
+    CHECK(store_hook_key_get(s, id, url, sizeof url, s1) == IMG_OK && !url[0] && strlen(s1) == STORE_HOOK_SECRET_LEN);
+    CHECK(store_hook_key_get(s, id, url, sizeof url, s2) == IMG_OK && strcmp(s1, s2) == 0); /* stable */
+    CHECK(store_hook_key_set(s, id, "http://example.com/h", 0) == IMG_OK);
+    CHECK(store_hook_key_get(s, id, url, sizeof url, s2) == IMG_OK && !strcmp(url, "http://example.com/h") &&
+          !strcmp(s1, s2));
+    CHECK(store_hook_key_set(s, id, NULL, 1) == IMG_OK);
+    CHECK(store_hook_key_get(s, id, url, sizeof url, s2) == IMG_OK && !strcmp(url, "http://example.com/h") &&
+          strcmp(s1, s2) != 0);
+    /* a finished request with a webhook queues one delivery in the same transaction */
+    const int64_t now = 2000000;
+    store_areq_t a;
+    areq_row(&a, "w1", id, now, 60);
+    strcpy(a.webhook_url, "http://example.com/r");
+    CHECK(store_reserve(s, id, "w1", 100) == IMG_OK && store_areq_insert(s, &a) == IMG_OK);
+    areq_row(&a, "w2", id, now, 60); /* no webhook: nothing queued */
+    CHECK(store_reserve(s, id, "w2", 100) == IMG_OK && store_areq_insert(s, &a) == IMG_OK);
+    CHECK(store_areq_fail(s, "w1", "generation_failed", "x", 0, now, "{\"status\":\"FAILED\"}") == IMG_OK);
+    CHECK(store_areq_fail(s, "w2", "generation_failed", "x", 0, now, "{\"status\":\"FAILED\"}") == IMG_OK);
+    store_hook_t *h;
+    size_t n;
+    CHECK(store_hook_due(s, (double)now - 1, 10, &h, &n) == IMG_OK && n == 0);
+    store_hook_free(h, n);
+    CHECK(store_hook_due(s, (double)now, 10, &h, &n) == IMG_OK && n == 1);
+    CHECK(!strcmp(h[0].request_id, "w1") && !strcmp(h[0].url, "http://example.com/r") && h[0].body &&
+          !strcmp(h[0].body, "{\"status\":\"FAILED\"}") && h[0].attempts == 0);
+    int64_t hid = h[0].id;
+    store_hook_free(h, n);
+    CHECK(store_hook_result(s, hid, 0, 500, "HTTP 500", (double)now + 5) == IMG_OK); /* retry later */
+    CHECK(store_hook_due(s, (double)now + 4, 10, &h, &n) == IMG_OK && n == 0);
+    store_hook_free(h, n);
+    CHECK(store_hook_result(s, hid, 0, 0, "refused", -1) == IMG_OK); /* given up */
+    CHECK(store_hook_result(s, hid, 1, 200, "", 0) == IMG_ENOTFOUND); /* over: no more attempts */
+    CHECK(store_hook_due(s, (double)now + 100, 10, &h, &n) == IMG_OK && n == 0);
+    store_hook_free(h, n);
+    CHECK(store_hook_list(s, id, &h, &n) == IMG_OK && n == 1 && h[0].status == HOOK_GAVE_UP && h[0].attempts == 2 &&
+          h[0].last_http == 0 && !strcmp(h[0].last_error, "refused") && !h[0].body);
+    store_hook_free(h, n);
+    CHECK(store_hook_list(s, "key_other0000000000", &h, &n) == IMG_OK && n == 0);
+    store_hook_free(h, n);
     check_invariant(s, id);
     drop_tmp(s, path);
 }
