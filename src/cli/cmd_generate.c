@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/status.h"
+#include "cli/generate_remote.h"
 #include "moderation/load.h"
 #include "queue/queue.h"
 #include <stdio.h>
@@ -101,25 +102,70 @@ static int pick(const char *flag, const char *v, const char *const *names, int n
     return 2;
 }
 
+/* --server URL: the parameters go to a running server as they are (it validates them). */
+static int generate_via_server(const char *prompt, const char *const *v) {
+    const char *key = v[12] ? v[12] : getenv("IMGAPI_API_KEY");
+    if (!v[11] || !key || !*key) {
+        fprintf(stderr, "imgapi: --server URL and an API key (--api-key or IMGAPI_API_KEY) are needed for a remote "
+                        "generation\n");
+        return 2;
+    }
+    json_t *body = json_pack("{s:s}", "prompt", prompt);
+    static const char *const FIELDS[][2] = {{"size", "size"},
+                                            {"quality", "quality"},
+                                            {"output_format", "format"},
+                                            {"background", "background"},
+                                            {"negative_prompt", "negative-prompt"},
+                                            {"moderation", "moderation"}};
+    static const int IDX[] = {1, 2, 3, 6, 8, 10};
+    for (int i = 0; i < 6 && body; i++)
+        if (v[IDX[i]]) json_object_set_new(body, FIELDS[i][0], json_string(v[IDX[i]]));
+    for (int i = 0; i < 2 && body; i++) { /* integers */
+        const char *s = v[i ? 7 : 4];
+        char *end;
+        long long x = s ? strtoll(s, &end, 10) : 0;
+        if (s && (end == s || *end)) {
+            fprintf(stderr, "imgapi: --%s must be an integer\n", i ? "compression" : "seed");
+            json_decref(body);
+            return 2;
+        }
+        if (s) json_object_set_new(body, i ? "output_compression" : "seed", json_integer(x));
+    }
+    if (!body) return 1;
+    char def[64];
+    snprintf(def, sizeof def, "imgapi-image.%s", v[3] ? v[3] : "png");
+    remote_opts_t o = {.server = v[11], .key = key, .model = v[5] ? v[5] : "gpt-image-1-mini",
+                       .async = v[13] && strcmp(v[13], "0") != 0, .poll_seconds = 0.5, .body = body,
+                       .out = v[0] ? v[0] : def};
+    int rc = generate_remote(&o);
+    json_decref(body);
+    return rc;
+}
+
 int cmd_generate(int argc, char **argv, const cli_env_t *env) {
     config_t cfg;
     config_defaults(&cfg);
     /* -o FILE is the one short option; rewrite it to --out. */
-    for (int i = 1; i < argc; i++)
+    /* --async alone means --async=1. */
+    for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-o")) argv[i] = "--out";
+        if (!strcmp(argv[i], "--async")) argv[i] = "--async=1";
+    }
     static const char *const extra[] = {"out", "size", "quality", "format", "seed", "model",
                                         "background", "compression", "negative-prompt", "previews",
-                                        "moderation"};
-    const char *v[11] = {0};
+                                        "moderation", "server", "api-key", "async"};
+    const char *v[14] = {0};
     const char *pos[1];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 11);
+    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 14);
     if (rc) return rc;
     if (npos != 1) {
         fprintf(stderr, "usage: imgapi generate \"PROMPT\" [-o FILE] [--size S] [--quality Q] "
-                        "[--format png|jpeg|webp] [--seed N] [--model M] [--background B] [--previews DIR]\n");
+                        "[--format png|jpeg|webp] [--seed N] [--model M] [--background B] [--previews DIR]\n"
+                        "       [--server URL [--api-key KEY] [--async]]  (a client of a running server)\n");
         return 2;
     }
+    if (v[11] || v[13]) return generate_via_server(pos[0], v);
     static const char *const SIZES[] = {"auto", "1024x1024", "1536x1024", "1024x1536"};
     static const char *const QUALS[] = {"auto", "low", "medium", "high"};
     static const char *const FMTS[] = {"png", "jpeg", "webp"};

@@ -244,5 +244,52 @@ def test_sigterm_keeps_queued_requests_for_the_next_start():
         s.cleanup()
 
 
+@test
+def test_cli_generate_as_a_client_sync_and_async():
+    import subprocess
+    import tempfile
+    from harness import BIN
+    from PIL import Image
+    s = Server(env={"IMGAPI_TEST_STEP_MS": "50"}).start()
+    d = tempfile.mkdtemp()
+    try:
+        key = s.new_key("1")
+        base = s.url("")
+
+        def gen(*args, env_key=True):
+            env = dict(os.environ, IMGAPI_API_KEY=key) if env_key else {k: v for k, v in os.environ.items()
+                                                                         if k != "IMGAPI_API_KEY"}
+            return subprocess.run([BIN, "generate", "a red circle", "--server", base, *args], capture_output=True,
+                                  text=True, timeout=60, env=env)
+        for mode in ((), ("--async",)):
+            out = os.path.join(d, f"x{len(mode)}.webp")
+            p = gen(*mode, "-o", out, "--size", "1536x1024", "--quality", "low", "--format", "webp", "--seed", "9")
+            assert p.returncode == 0, p.stderr
+            im = Image.open(out)
+            assert im.size == (1536, 1024) and im.format == "WEBP"
+            if mode:
+                assert "COMPLETED" in p.stderr, p.stderr
+        a, b = (open(os.path.join(d, f"x{i}.webp"), "rb").read() for i in (0, 1))
+        assert a == b  # the same seed through either route
+        p = gen("--async", "--size", "2x2", "-o", os.path.join(d, "bad.png"))
+        assert p.returncode == 1 and "400 (invalid_value)" in p.stderr and not os.path.exists(os.path.join(d, "bad.png"))
+        p = gen("--moderation", "auto", "--async")
+        assert p.returncode == 0, p.stderr  # innocent prompt
+        p = subprocess.run([BIN, "generate", "a gory battlefield", "--server", base, "--async", "--api-key", key],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 1 and "moderation_blocked" in p.stderr, p.stderr
+        p = gen("--async", env_key=False)
+        assert p.returncode == 2 and "API key" in p.stderr
+        p = subprocess.run([BIN, "generate", "x [fail]", "--server", base, "--async", "--api-key", key],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 1 and "generation_failed" in p.stderr, p.stderr
+        l = check_invariant(s, key)
+        assert l["reserved"] == 0
+    finally:
+        s.cleanup()
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     sys.exit(main())
