@@ -143,6 +143,30 @@ def test_failing_receiver_retried_with_backoff_then_given_up_without_delaying_jo
 
 
 @test
+def test_undelivered_webhook_survives_a_restart():
+    rcv = Receiver(status=503)
+    s = Server(args=["--webhook-allow-private", "1", "--webhook-retry-ms", "300", "--webhook-max-attempts", "50"]).start()
+    try:
+        key = s.new_key("1")
+        rid = s.post("/v2/gpt-image-1-mini", {"prompt": "x", "quality": "low", "webhook_url": rcv.url},
+                     key).json()["request_id"]
+        rcv.wait_hits(1)
+        s.kill()
+        rcv.status = 200
+        s.start()
+        hits = rcv.wait_hits(2)
+        assert all(h[1]["x-imgapi-request-id"] == rid for h in hits)
+        deadline = time.time() + 10
+        while time.time() < deadline and log_rows(s, key)[0][3] != "delivered":
+            time.sleep(0.05)
+        rows = log_rows(s, key)
+        assert len(rows) == 1 and rows[0][3] == "delivered" and rows[0][5] == "200", rows
+    finally:
+        s.cleanup()
+        rcv.close()
+
+
+@test
 def test_registered_key_webhook_and_secret_rotation():
     rcv = Receiver()
     s = Server(args=ALLOW).start()
