@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Writes a small seed corpus of safetensors files (valid and broken) into the given folder."""
+"""Writes the fuzz targets' seed corpora into OUT/TARGET: safetensors files (valid and broken),
+request bodies (valid, invalid, both route kinds), config files, and prompts (the moderation
+test corpus, obfuscations included)."""
 import json
 import os
 import struct
@@ -11,7 +13,8 @@ def st(header, data):
     return struct.pack("<Q", len(h)) + h + data
 
 
-def main(out):
+def main(root):
+    out = os.path.join(root, "safetensors")
     os.makedirs(out, exist_ok=True)
     seeds = {
         "valid": st({"__metadata__": {"config": "{}"}, "a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},
@@ -28,6 +31,28 @@ def main(out):
     for name, blob in seeds.items():
         with open(os.path.join(out, name), "wb") as f:
             f.write(blob)
+
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    seed = {"prompt": "a red circle", "size": "1024x1024", "quality": "high", "moderation": "auto",
+            "background": "opaque", "output_compression": 100, "output_format": "png"}
+    bodies = [b"\x00" + json.dumps(seed).encode(), b"\x01" + json.dumps(dict(seed, model="m", n=2, user="u")).encode(),
+              b"\x00" + json.dumps({"prompt": "x", "size": "2x2"}).encode(), b"\x01{\"prompt\": \"\\u00e9\", \"n\": 11}",
+              b"\x00{\"prompt\": 5}", b"\x00[]", b"\x01{\"prompt\": \"x\", \"stream\": true, \"partial_images\": 2}"]
+    configs = [b"listen = 127.0.0.1:8080\nworkers = 2\n# comment\n",
+               b"model.a.checkpoint = /x.safetensors\nmodel.a.tokenizer = /t\nmodel.a.guidance = 3.5\n",
+               b"price.high.1024x1024 = 0.04\nrpm = 0\n", b"no equals sign\n", b"model..x = 1\n"]
+    prompts = []
+    with open(os.path.join(here, "..", "moderation", "corpus.tsv"), encoding="utf-8") as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                prompts.append(line.rstrip("\n").split("\t")[-1].encode())
+    for name, items in (("request", bodies), ("config", configs), ("moderation", prompts)):
+        d = os.path.join(root, name)
+        os.makedirs(d, exist_ok=True)
+        for i, blob in enumerate(items):
+            with open(os.path.join(d, f"seed{i}"), "wb") as f:
+                f.write(blob)
 
 
 if __name__ == "__main__":
