@@ -1,48 +1,15 @@
-/* encode.c - PNG (libpng), JPEG (libjpeg-turbo) and WebP (libwebp) encoders into memory. */
+/* encode.c - image encoders into memory: PNG (png.c, libdeflate), JPEG (libjpeg-turbo), WebP (libwebp). */
 #include "common/buf.h"
 #include "common/status.h"
 #include "image/image.h"
-#include <stdio.h>
+#include "image/png.h"
+#include <stdio.h> /* before jpeglib.h, which uses FILE */
 #include <jpeglib.h>
-#include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <webp/encode.h>
-
-static void png_write_buf(png_structp png, png_bytep data, png_size_t len) {
-    buf_t *b = png_get_io_ptr(png);
-    if (buf_append(b, data, len)) png_error(png, "out of memory");
-}
-
-static void png_flush_noop(png_structp png) { (void)png; }
-
-static int encode_png(const img_t *im, int quality, buf_t *out) {
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    if (!png) return IMG_ENOMEM;
-    png_infop info = png_create_info_struct(png);
-    if (!info) {
-        png_destroy_write_struct(&png, NULL);
-        return IMG_ENOMEM;
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        return IMG_ENOMEM;
-    }
-    png_set_write_fn(png, out, png_write_buf, png_flush_noop);
-    int level = (quality * 9 + 50) / 100; /* 0..100 -> zlib 0..9 */
-    png_set_compression_level(png, level);
-    png_set_IHDR(png, info, (png_uint_32)im->width, (png_uint_32)im->height, 8,
-                 im->channels == 4 ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < im->height; y++)
-        png_write_row(png, im->pixels + (size_t)y * im->width * im->channels);
-    png_write_end(png, info);
-    png_destroy_write_struct(&png, &info);
-    return IMG_OK;
-}
 
 typedef struct {
     struct jpeg_error_mgr pub;
@@ -109,7 +76,7 @@ int img_encode(const img_t *im, img_format_t fmt, int quality, uint8_t **out, si
     if (quality < 0) quality = 0;
     if (quality > 100) quality = 100;
     switch (fmt) {
-    case IMG_FMT_PNG: rc = encode_png(im, quality, &b); break;
+    case IMG_FMT_PNG: rc = png_encode(im, quality, &b); break;
     case IMG_FMT_JPEG: rc = encode_jpeg(im, quality, &b); break;
     case IMG_FMT_WEBP: rc = encode_webp(im, quality, &b); break;
     default: rc = IMG_EINVAL;

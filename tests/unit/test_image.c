@@ -56,24 +56,44 @@ void test_image_encode_png(void) {
     CHECK(n9 < n0); /* 100 = most effort = smallest file */
     int w, h, ch;
     CHECK(decode_png(d9, n9, &w, &h, &ch) == 0 && w == 300 && h == 200 && ch == 3);
-    /* lossless: decode and compare */
-    png_image im;
-    memset(&im, 0, sizeof im);
-    im.version = PNG_IMAGE_VERSION;
-    CHECK(png_image_begin_read_from_memory(&im, d0, n0));
-    im.format = PNG_FORMAT_RGB;
-    uint8_t *px = malloc(PNG_IMAGE_SIZE(im));
-    CHECK(png_image_finish_read(&im, NULL, px, 0, NULL));
-    CHECK(memcmp(px, a.pixels, 300 * 200 * 3) == 0);
-    free(px);
+    /* lossless at every effort (filtered rows included): decode with libpng and compare */
+    const uint8_t *blobs[2] = {d0, d9};
+    size_t lens[2] = {n0, n9};
+    for (int k = 0; k < 2; k++) {
+        png_image im;
+        memset(&im, 0, sizeof im);
+        im.version = PNG_IMAGE_VERSION;
+        CHECK(png_image_begin_read_from_memory(&im, blobs[k], lens[k]));
+        im.format = PNG_FORMAT_RGB;
+        uint8_t *px = malloc(PNG_IMAGE_SIZE(im));
+        CHECK(png_image_finish_read(&im, NULL, px, 0, NULL));
+        CHECK(memcmp(px, a.pixels, 300 * 200 * 3) == 0);
+        free(px);
+    }
     free(d9);
     free(d0);
     img_free(&a);
-    CHECK(img_alloc(&a, 10, 10, 4) == IMG_OK);
-    fill(&a);
-    CHECK(img_encode(&a, IMG_FMT_PNG, 50, &d9, &n9) == IMG_OK);
-    CHECK(decode_png(d9, n9, &w, &h, &ch) == 0 && ch == 4);
-    free(d9);
+    /* RGBA with noise and smooth regions, so that every filter type gets picked somewhere */
+    CHECK(img_alloc(&a, 61, 37, 4) == IMG_OK);
+    uint32_t r = 12345;
+    for (size_t i = 0; i < (size_t)61 * 37 * 4; i++) {
+        r = r * 1103515245u + 12345u;
+        a.pixels[i] = (i / 4 / 61) % 3 == 0 ? (uint8_t)(r >> 24) : (uint8_t)(i / 7);
+    }
+    for (int effort = 0; effort <= 100; effort += 50) {
+        CHECK(img_encode(&a, IMG_FMT_PNG, effort, &d9, &n9) == IMG_OK);
+        CHECK(decode_png(d9, n9, &w, &h, &ch) == 0 && w == 61 && h == 37 && ch == 4);
+        png_image im;
+        memset(&im, 0, sizeof im);
+        im.version = PNG_IMAGE_VERSION;
+        CHECK(png_image_begin_read_from_memory(&im, d9, n9));
+        im.format = PNG_FORMAT_RGBA;
+        uint8_t *px = malloc(PNG_IMAGE_SIZE(im));
+        CHECK(png_image_finish_read(&im, NULL, px, 0, NULL));
+        CHECK(memcmp(px, a.pixels, (size_t)61 * 37 * 4) == 0);
+        free(px);
+        free(d9);
+    }
     img_free(&a);
 }
 
