@@ -273,12 +273,12 @@ def test_cli_generate_as_a_client_sync_and_async():
         assert a == b  # the same seed through either route
         p = gen("--async", "--size", "2x2", "-o", os.path.join(d, "bad.png"))
         assert p.returncode == 1 and "400 (invalid_value)" in p.stderr and not os.path.exists(os.path.join(d, "bad.png"))
-        p = gen("--moderation", "auto", "--async")
+        p = gen("--moderation", "auto", "--async", "-o", os.path.join(d, "ok.png"))
         assert p.returncode == 0, p.stderr  # innocent prompt
         p = subprocess.run([BIN, "generate", "a gory battlefield", "--server", base, "--async", "--api-key", key],
                            capture_output=True, text=True, timeout=60)
         assert p.returncode == 1 and "moderation_blocked" in p.stderr, p.stderr
-        p = gen("--async", env_key=False)
+        p = gen("--async", "-o", os.path.join(d, "nokey.png"), env_key=False)
         assert p.returncode == 2 and "API key" in p.stderr
         p = subprocess.run([BIN, "generate", "x [fail]", "--server", base, "--async", "--api-key", key],
                            capture_output=True, text=True, timeout=60)
