@@ -8,7 +8,8 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-
 LDLIBS_ALL = -lmicrohttpd -ljansson -lsqlite3 -lpng -ldeflate -ljpeg -lwebp -lcrypto -lcurl -licuuc -lz -lm -pthread $(SAN) $(LDFLAGS)
 
 LIB_SRC := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_ASM := $(shell find src -name '*.S' | sort)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
 TEST_SUPPORT := tests/support/fake_backend.c
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 
@@ -20,6 +21,13 @@ $(BUILD)/gen/moderation_rules.inc: moderation/rules.txt
 	@mkdir -p $(dir $@)
 	@{ echo 'static const char MODERATION_RULES[] ='; sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; echo ';'; } > $@
 $(BUILD)/src/moderation/moderation.o: $(BUILD)/gen/moderation_rules.inc
+
+# The built-in model's files are assembled into the binary (.incbin, paths from the repo root).
+$(BUILD)/src/engine/io/builtin_data.o: $(wildcard models/imgapi-shapes/*)
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "AS $<"
+	@$(CC) -c $< -o $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -81,7 +89,7 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Isrc -I. -g -O1 -fsanitize=fuzzer,address,
 # Each target: build with clang (libFuzzer + ASan + UBSan), seed its corpus from the tests, run
 # FUZZ_SECONDS. Inputs that crashed are fixed and kept under tests/fuzz/regressions/TARGET.
 FUZZ_TARGETS = safetensors request config moderation
-FUZZ_SRC_safetensors = src/engine/io/safetensors.c src/common/buf.c
+FUZZ_SRC_safetensors = src/engine/io/safetensors.c src/engine/io/builtin.c src/engine/io/builtin_data.S src/common/buf.c
 FUZZ_SRC_request = src/api/request.c src/api/params.c src/api/error.c
 FUZZ_SRC_config = src/config/config.c src/api/pricing.c src/api/params.c
 FUZZ_SRC_moderation = src/moderation/moderation.c src/moderation/normalize.c src/moderation/words.c src/common/buf.c \

@@ -38,5 +38,8 @@ tally tests/out/moderation.log
 echo "== engine end-to-end tests ($build)"
 IMGAPI_PROD_BIN="$root/$build/imgapi" IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/engine/e2e.py 2>&1 | tee tests/out/e2e.log
 tally tests/out/e2e.log
+echo "== built-in model tests ($build)"
+IMGAPI_PROD_BIN="$root/$build/imgapi" "$py" tests/engine/default_model.py 2>&1 | tee tests/out/default_model.log
+tally tests/out/default_model.log
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -37,7 +37,7 @@ from model import Encoder, TextEncoder, TinyDecoder, UNet  # noqa: E402
 
 PRESETS = {
     # the default: fits about 2 hours on 2 CPU cores
-    "cpu": dict(size=64, images=40000, ae_steps=1600, ae_batch=32, ae_lr=1e-3, steps=2200, batch=64, mc=64,
+    "cpu": dict(size=64, images=40000, ae_steps=1600, ae_batch=32, ae_lr=1e-3, steps=2800, batch=64, mc=64,
                 mult=(1, 2, 2), te_width=128, te_layers=3, context=32, lr=4e-4),
     # a larger variant for a GPU
     "gpu": dict(size=64, images=200000, ae_steps=8000, ae_batch=64, ae_lr=1e-3, steps=40000, batch=256, mc=96, mult=(1, 2, 2),
@@ -399,6 +399,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--save-every", type=float, default=300, help="seconds between checkpoints")
+    ap.add_argument("--export-only", action="store_true",
+                    help="export the EMA weights of the last checkpoint in --work without training")
     for k, v in PRESETS["cpu"].items():
         if not isinstance(v, tuple):
             ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=None)
@@ -415,14 +417,19 @@ def main():
     clock = Clock(spent)
     log(a.work, f"start: preset {a.preset}, seed {a.seed}, device {dev}, {a.threads} threads"
         + (f", resuming after {spent:.0f} s" if prev else ""))
+    if a.export_only:
+        if not prev or "dm" not in prev:
+            sys.exit("no diffusion checkpoint in --work yet")
+        a.steps, a.ae_steps, a.save_every = prev["dm"]["step"], prev["ae"]["step"], float("inf")
     vocab, merges = stage_tokenizer(a, a.work)
     tok = Tokenizer(vocab, merges)
     imgs = stage_data(a, a.work)
     enc, dec, state = stage_autoencoder(a, a.work, imgs, prev, dev, clock)
     lat = encode_all(a, a.work, enc, imgs, dev)
     te, unet, state = stage_diffusion(a, a.work, lat, tok, state, dev, clock)
-    save_state(a.work, state, clock)
-    seconds = clock.seconds()
+    if not a.export_only:
+        save_state(a.work, state, clock)
+    seconds = clock.seconds() if not a.export_only else spent
     export(a, a.out, vocab, merges, te.cpu(), unet.cpu(), dec.cpu(), seconds)
     log(a.work, f"done: exported to {a.out} after {seconds / 60:.1f} min of training")
 

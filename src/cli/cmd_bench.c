@@ -124,15 +124,13 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     int npos;
     int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 0, extra, v, 7);
     if (rc) return rc;
-    const config_model_t *cm = NULL;
-    for (int i = 0; i < cfg.nmodels; i++)
-        if (!v[0] || !strcmp(cfg.models[i].id, v[0]) || (!v[0] && !strcmp(cfg.models[i].id, cfg.default_model))) {
-            cm = &cfg.models[i];
-            if (!v[0]) break;
-        }
+    const config_model_t *all[CONFIG_MAX_MODELS + 1], *cm = NULL;
+    int nall = engine_models(&cfg, all);
+    const char *want = v[0] ? v[0] : cfg.default_model[0] ? cfg.default_model : nall ? all[0]->id : "";
+    cm = engine_model(&cfg, want);
     if (!cm) {
-        fprintf(stderr, "usage: imgapi bench --model ID [--size S] [--quality Q] [--runs N] [--vs-sdcpp PATH]\n"
-                        "(the model must be configured: model.ID.checkpoint / .tokenizer)\n");
+        fprintf(stderr, "usage: imgapi bench [--model ID] [--size S] [--quality Q] [--runs N] [--vs-sdcpp PATH]\n"
+                        "(model '%s' is not installed: model.ID.checkpoint / .tokenizer)\n", want);
         return 2;
     }
     int size = v[1] ? api_size_parse(v[1]) : SIZE_1024x1024;
@@ -160,12 +158,13 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     engine_quality_profile(turbo, (api_quality_t)quality, &q);
     int W, H, ow, oh;
     api_size_dims((api_size_t)size, &ow, &oh);
-    int native = cm->native;
-    if (!native && eng_probe_native(cm->checkpoint, &native, err, sizeof err)) {
+    int native, multiple;
+    if (eng_probe_native(cm->checkpoint, &native, &multiple, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
         return 1;
     }
-    engine_native_size(native, ow, oh, &W, &H);
+    if (cm->native) native = cm->native;
+    engine_native_size(native, multiple, ow, oh, &W, &H);
     sdcpp_t sres = {0};
     double s_text = 0, s_step = 0, s_dec = 0, s_tot = 0, s_rss = 0;
     int s_ok = 0;
@@ -242,7 +241,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     double step_gf = st.steps_gflop / (st.steps ? st.steps : 1);
     printf("imgapi bench: model %s (%s), %dx%d working -> %dx%d, quality %s: %d step(s) %s, guidance %.1f, %s decoder\n",
            cm->id, cm->checkpoint, W, H, ow, oh, api_quality_name((api_quality_t)quality), q.steps,
-           sampler_name((sampler_kind_t)q.sampler), q.guidance, p.fast_decode && cm->tiny_decoder[0] ? "tiny" : "KL VAE");
+           sampler_name((sampler_kind_t)q.sampler), q.guidance, eng_info(m)->tiny_only || (p.fast_decode && cm->tiny_decoder[0]) ? "tiny" : "KL VAE");
     printf("threads %d; measured peak fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s; medians of %d run(s)\n", threads,
            peak / 1e9, peak_bf16 / 1e9, runs);
     printf("%-14s %10s %10s %10s %8s\n", "stage", "seconds", "GFLOP", "GFLOP/s", "%peak");

@@ -51,6 +51,8 @@ static const opt_t OPTS[] = {
     I(model_idle_seconds, 0, 604800, "unload a model after this many idle seconds (0 = never)"),
     S(isa, "kernel instruction set: auto, avx512, avx2 or portable"),
     S(moderation_rules, "moderation rules file (default: the rules built in)"),
+    I(builtin_model, 0, 1,
+      "serve the built-in imgapi-shapes model after the configured ones (0 = off)"),
 };
 
 void config_defaults(config_t *c) {
@@ -70,6 +72,7 @@ void config_defaults(config_t *c) {
     c->store_busy_timeout_ms = 5000;
     c->model_idle_seconds = 600;
     strcpy(c->isa, "auto");
+    c->builtin_model = 1;
     c->async_result_seconds = 3600;
     c->webhook_max_attempts = 6;
     c->webhook_retry_ms = 2000;
@@ -159,9 +162,19 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
         m->native = (int)v;
         return 0;
     }
+    if (strcmp(field, "guidance") == 0) {
+        char *end;
+        double g = strtod(value, &end);
+        if (*end || end == value || !(g >= 1.0 && g <= 30.0)) {
+            snprintf(err, errlen, "'%s' must be a number from 1 to 30", name);
+            return -1;
+        }
+        m->guidance = (float)g;
+        return 0;
+    }
     snprintf(err, errlen,
              "unknown model field '%s' (checkpoint, tokenizer, vae, tiny_decoder, profile, "
-             "prediction, native, description)",
+             "prediction, native, guidance, description)",
              field);
     return -1;
 }

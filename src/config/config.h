@@ -18,7 +18,8 @@ typedef struct {
     char profile[16];       /* "standard" (default) or "turbo" */
     char prediction[8];     /* "eps" (default) or "v" */
     char description[160];
-    int native; /* working resolution (short side, pixels); 0 = the family's (512, SDXL 1024) */
+    int native;     /* working resolution (short side, pixels); 0 = the family's (512, SDXL 1024) */
+    float guidance; /* classifier-free guidance of the standard profile; 0 = the profile's (7) */
 } config_model_t;
 
 typedef struct {
@@ -48,6 +49,7 @@ typedef struct {
     int webhook_max_attempts;   /* delivery attempts before giving up */
     int webhook_retry_ms;       /* first retry delay, doubling */
     int webhook_timeout_seconds; /* one attempt */
+    int builtin_model;          /* 1: the built-in model is installed after the configured ones */
     price_table_t prices;
     config_model_t models[CONFIG_MAX_MODELS];
     int nmodels;

@@ -13,6 +13,7 @@ typedef struct {
     eng_model_t *m;
     int turbo;
     int native;
+    float guidance; /* 0: the profile's */
     pthread_mutex_t mu;
 } loaded_t;
 
@@ -33,24 +34,57 @@ void engine_quality_profile(int turbo, api_quality_t q, quality_profile_t *o) {
     }
 }
 
-void engine_native_size(int native, int width, int height, int *w, int *h) {
+void engine_native_size(int native, int multiple, int width, int height, int *w, int *h) {
+    int m = multiple > 0 ? multiple : 64;
+    native = native < m ? m : native / m * m;
     if (width >= height) {
         *h = native;
-        *w = (int)((long)native * width / height + 32) / 64 * 64;
+        *w = (int)(((long)native * width / height + m / 2) / m * m);
     } else {
         *w = native;
-        *h = (int)((long)native * height / width + 32) / 64 * 64;
+        *h = (int)(((long)native * height / width + m / 2) / m * m);
     }
+}
+
+/* imgapi's own model, compiled into the binary (models/imgapi-shapes, trained by train/). */
+static const config_model_t BUILTIN = {
+    .id = ENGINE_BUILTIN_MODEL,
+    .checkpoint = "builtin:imgapi-shapes/model.safetensors",
+    .tokenizer = "builtin:imgapi-shapes",
+    .tiny_decoder = "builtin:imgapi-shapes/decoder.safetensors",
+    .profile = "standard",
+    .prediction = "eps",
+    .description = "imgapi's built-in model: simple coloured shapes on plain, gradient or patterned backgrounds",
+};
+
+int engine_models(const config_t *cfg, const config_model_t **out) {
+    int n = 0, taken = 0;
+    for (int i = 0; i < cfg->nmodels; i++) {
+        out[n++] = &cfg->models[i];
+        taken |= strcmp(cfg->models[i].id, BUILTIN.id) == 0;
+    }
+    if (cfg->builtin_model && !taken) out[n++] = &BUILTIN;
+    return n;
+}
+
+const config_model_t *engine_model(const config_t *cfg, const char *id) {
+    const config_model_t *all[CONFIG_MAX_MODELS + 1];
+    int n = engine_models(cfg, all);
+    for (int i = 0; i < n; i++)
+        if (strcmp(all[i]->id, id) == 0) return all[i];
+    return NULL;
 }
 
 static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t *n, char *err,
                    size_t errlen) {
     (void)ctx;
-    *out = calloc((size_t)(cfg->nmodels ? cfg->nmodels : 1), sizeof **out);
+    const config_model_t *all[CONFIG_MAX_MODELS + 1];
+    int count = engine_models(cfg, all);
+    *out = calloc((size_t)(count ? count : 1), sizeof **out);
     if (!*out) return IMG_ENOMEM;
     *n = 0;
-    for (int i = 0; i < cfg->nmodels; i++) {
-        const config_model_t *m = &cfg->models[i];
+    for (int i = 0; i < count; i++) {
+        const config_model_t *m = all[i];
         if (!m->checkpoint[0] || !m->tokenizer[0]) {
             snprintf(err, errlen, "model '%s' needs model.%s.checkpoint and model.%s.tokenizer", m->id, m->id, m->id);
             free(*out);
@@ -59,7 +93,8 @@ static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
         }
         model_profile_t *p = &(*out)[(*n)++];
         snprintf(p->id, sizeof p->id, "%s", m->id);
-        snprintf(p->description, sizeof p->description, "%s", m->description[0] ? m->description : m->checkpoint);
+        snprintf(p->description, sizeof p->description, "%.*s", (int)sizeof p->description - 1,
+                 m->description[0] ? m->description : m->checkpoint);
         p->default_size = SIZE_1024x1024;
         p->default_quality = strcmp(m->profile, "turbo") == 0 ? QUALITY_HIGH : QUALITY_MEDIUM;
         p->default_background = BACKGROUND_OPAQUE;
@@ -70,9 +105,7 @@ static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
 static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model, char *err,
                    size_t errlen) {
     (void)ctx;
-    const config_model_t *m = NULL;
-    for (int i = 0; i < cfg->nmodels; i++)
-        if (strcmp(cfg->models[i].id, id) == 0) m = &cfg->models[i];
+    const config_model_t *m = engine_model(cfg, id);
     if (!m) {
         snprintf(err, errlen, "model '%s' is not configured", id);
         return IMG_ENOTFOUND;
@@ -90,6 +123,7 @@ static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model,
     }
     l->turbo = strcmp(m->profile, "turbo") == 0;
     l->native = m->native ? m->native : eng_info(l->m)->native;
+    l->guidance = m->guidance;
     pthread_mutex_init(&l->mu, NULL);
     *model = l;
     return IMG_OK;
@@ -100,18 +134,35 @@ static int eb_count_tokens(void *model, const char *prompt) {
     return eng_count_tokens(l->m, prompt);
 }
 
+/* background: transparent asks the model for a plain background that the matte can separate,
+ * unless the prompt already says what the background is. Returns prompt or a malloc'd string
+ * (*owned set, caller frees). */
+static const char *steer_plain_background(const char *prompt, char **owned) {
+    *owned = NULL;
+    if (strcasestr(prompt, "background")) return prompt;
+    const char *bg = strcasestr(prompt, "white") ? "black" : "white";
+    size_t n = strlen(prompt) + 32;
+    if (!(*owned = malloc(n))) return prompt;
+    snprintf(*owned, n, "%s on a %s background", prompt, bg);
+    return *owned;
+}
+
 static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progress, void *user,
                        img_t *out) {
     loaded_t *l = model;
     quality_profile_t q;
     engine_quality_profile(l->turbo, p->quality, &q);
-    eng_params_t e = {.prompt = p->prompt, .negative_prompt = p->negative_prompt, .steps = q.steps,
+    if (!l->turbo && l->guidance > 0) q.guidance = l->guidance;
+    char *steered = NULL;
+    const char *prompt = p->transparent ? steer_plain_background(p->prompt, &steered) : p->prompt;
+    eng_params_t e = {.prompt = prompt, .negative_prompt = p->negative_prompt, .steps = q.steps,
                       .guidance = q.guidance, .sampler = q.sampler, .schedule = (eng_schedule_t)q.schedule,
                       .seed = p->seed, .fast_decode = p->quality == QUALITY_LOW, .previews = p->previews};
-    engine_native_size(l->native, p->width, p->height, &e.width, &e.height);
+    engine_native_size(l->native, eng_info(l->m)->multiple, p->width, p->height, &e.width, &e.height);
     pthread_mutex_lock(&l->mu);
     int rc = eng_generate(l->m, &e, progress, user, out);
     pthread_mutex_unlock(&l->mu);
+    free(steered);
     return rc;
 }
 

@@ -15,8 +15,16 @@ typedef struct {
     int schedule; /* eng_schedule_t */
 } quality_profile_t;
 void engine_quality_profile(int turbo, api_quality_t q, quality_profile_t *out);
+
+#define ENGINE_BUILTIN_MODEL "imgapi-shapes"
+/* The installed models: the configured ones, then the built-in model unless config turns it off
+ * (builtin_model = 0) or a configured model takes its id. out has room for CONFIG_MAX_MODELS + 1;
+ * the pointers live as long as cfg. Returns the count. */
+int engine_models(const config_t *cfg, const config_model_t **out);
+/* The installed model with this id, or NULL. */
+const config_model_t *engine_model(const config_t *cfg, const char *id);
 /* The model's working resolution for a requested size: the native resolution on the short side,
- * the requested aspect, multiples of 64. */
-void engine_native_size(int native, int width, int height, int *w, int *h);
+ * the requested aspect, sides rounded to multiples of `multiple` (eng_info_t.multiple). */
+void engine_native_size(int native, int multiple, int width, int height, int *w, int *h);
 
 #endif

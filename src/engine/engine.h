@@ -21,7 +21,8 @@ typedef struct {
     const char *checkpoint; /* single-file .safetensors with LDM keys (UNet, VAE, text encoders) */
     const char *tokenizer;  /* bpe_simple_vocab_16e6.txt.gz, or a folder with vocab.json+merges.txt */
     const char *vae;        /* optional separate VAE .safetensors */
-    const char *tiny_decoder; /* optional TAESD-style decoder .safetensors */
+    const char *tiny_decoder; /* optional TAESD-style decoder .safetensors; a checkpoint without
+                                 a VAE then decodes everything with it */
     eng_prediction_t prediction;
     int threads;            /* 0 = one per CPU core */
     const char *isa;        /* NULL/"auto", "avx512", "avx2", "portable" */
@@ -29,7 +30,7 @@ typedef struct {
 
 typedef struct {
     const char *prompt, *negative_prompt;
-    int width, height; /* pixels; rounded down to what the model can take (multiples of 64) */
+    int width, height; /* pixels; rounded down to what the model can take (eng_info: multiple) */
     int steps;
     float guidance;    /* classifier-free guidance; <= 1 skips the unconditional pass */
     int sampler;       /* sampler_kind_t */
@@ -47,6 +48,8 @@ typedef int (*eng_progress_fn)(void *user, int step, int steps, const img_t *pre
 typedef struct {
     int family;      /* 0 SD1, 1 SD2, 2 SDXL */
     int native;      /* native square resolution in pixels */
+    int multiple;    /* image sides must be multiples of this (decoder upscale << UNet downsamples) */
+    int tiny_only;   /* no KL VAE: every quality decodes with the tiny decoder */
     int latent_channels;
     float vae_scale;
 } eng_info_t;
@@ -63,8 +66,9 @@ typedef struct {
 } eng_stats_t;
 
 int eng_load(const eng_load_opts_t *opts, eng_model_t **out, char *err, size_t errlen);
-/* The native resolution of a checkpoint, from its tensor names, without loading it. */
-int eng_probe_native(const char *checkpoint, int *native, char *err, size_t errlen);
+/* The native resolution of a checkpoint and the multiple its sides must be (eng_info_t), from its
+ * metadata and tensor names, without loading it. */
+int eng_probe_native(const char *checkpoint, int *native, int *multiple, char *err, size_t errlen);
 void eng_last_stats(const eng_model_t *m, eng_stats_t *out);
 void eng_free(eng_model_t *m);
 const eng_info_t *eng_info(const eng_model_t *m);

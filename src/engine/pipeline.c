@@ -40,17 +40,30 @@ struct eng_model {
 
 void eng_last_stats(const eng_model_t *m, eng_stats_t *out) { *out = m->stats; }
 
-/* SD 1.x/2.x were trained at 512 on the short side, SDXL at 1024. */
-static int native_of(int sdxl) { return sdxl ? 1024 : 512; }
+/* The checkpoint's own "imgapi.native" metadata (imgapi's built-in model), else the family's:
+ * SD 1.x/2.x were trained at 512 on the short side, SDXL at 1024. */
+static int native_of(const st_file_t *f) {
+    const char *meta = st_metadata(f, "imgapi.native");
+    long v = meta ? strtol(meta, NULL, 10) : 0;
+    if (v >= 8 && v <= 4096) return (int)v;
+    for (size_t i = 0; i < st_count(f); i++) /* SDXL: the UNet has an added (label) embedding */
+        if (strstr(st_get(f, i)->name, "label_emb.0.0.weight")) return 1024;
+    return 512;
+}
 
-int eng_probe_native(const char *checkpoint, int *native, char *err, size_t errlen) {
+int eng_probe_native(const char *checkpoint, int *native, int *multiple, char *err, size_t errlen) {
     st_file_t *f;
     int rc = st_open(checkpoint, &f, err, errlen);
     if (rc) return rc;
-    int sdxl = 0; /* SDXL is the family with the UNet's added (label) embedding */
-    for (size_t i = 0; i < st_count(f) && !sdxl; i++) sdxl = strstr(st_get(f, i)->name, "label_emb.0.0.weight") != NULL;
+    *native = native_of(f);
+    int downs = 0; /* every UNet Downsample is an input block's "op" convolution */
+    for (size_t i = 0; i < st_count(f); i++) {
+        const char *n = st_get(f, i)->name, *ib = strstr(n, "input_blocks.");
+        size_t l = strlen(n);
+        downs += ib && l > 12 && strcmp(n + l - 12, ".0.op.weight") == 0;
+    }
+    *multiple = 8 << downs; /* every SD family's latent is 1/8 of the image side */
     st_close(f);
-    *native = native_of(sdxl);
     return IMG_OK;
 }
 
@@ -94,13 +107,23 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
     m->kc.flops = &m->flops;
     if (!rc) rc = tok_load(o->tokenizer, &m->tok, err, errlen);
     if (!rc) rc = unet_load(f, &m->unet, err, errlen);
-    if (!rc) rc = vae_load(vf ? vf : f, &m->vae, err, errlen);
+    if (!rc) {
+        /* a model may come with only a tiny decoder (imgapi's built-in model does) */
+        char verr[256];
+        int vrc = vae_load(vf ? vf : f, &m->vae, verr, sizeof verr);
+        if (vrc && (vf || vrc != IMG_ENOTFOUND || !m->tiny)) {
+            snprintf(err, errlen, "%s", verr);
+            rc = vrc;
+        }
+    }
     if (!rc) {
         const unet_info_t *ui = unet_info(m->unet);
         m->info.family = (int)ui->family;
         m->info.latent_channels = ui->in_ch;
         m->info.vae_scale = ui->family == UNET_SDXL ? 0.13025f : 0.18215f;
-        m->info.native = native_of(ui->family == UNET_SDXL);
+        m->info.native = native_of(f);
+        m->info.tiny_only = m->vae == NULL;
+        m->info.multiple = (m->vae ? vae_upscale(m->vae) : tiny_vae_upscale(m->tiny)) << ui->downsamples;
         m->prediction = o->prediction;
         char prefixes[4][160];
         clip_layout_t layouts[4];
@@ -136,7 +159,7 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
         }
         schedule_init(&m->sched, 0.00085, 0.012);
     }
-    if (!rc && m->tiny && (tiny_vae_upscale(m->tiny) != vae_upscale(m->vae) ||
+    if (!rc && m->tiny && ((m->vae && tiny_vae_upscale(m->tiny) != vae_upscale(m->vae)) ||
                            tiny_vae_latent_channels(m->tiny) != m->info.latent_channels)) {
         snprintf(err, errlen, "the tiny decoder does not match the model's latent space");
         rc = IMG_EFORMAT;
@@ -173,7 +196,7 @@ static int encode(eng_model_t *m, const char *prompt, float *ctx, float *pooled,
         const clip_info_t *I = clip_info(m->te[e]);
         int32_t tokens[TOK_CONTEXT];
         /* HF-layout CLIP (SD1, SDXL's CLIP-L) pads with EOT; OpenCLIP pads with 0 */
-        tok_context(m->tok, ids, n, I->layout == CLIP_LAYOUT_HF ? tok_eot(m->tok) : 0, tokens);
+        tok_context_len(m->tok, ids, n, I->layout == CLIP_LAYOUT_HF ? tok_eot(m->tok) : 0, I->context, tokens);
         clip_out_t o = {0};
         float *dst = scratch;
         if (m->info.family == 0) o.last = dst;
@@ -264,8 +287,8 @@ static int run_step(void *user, int step, int steps, const float *x, const float
 
 int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress, void *user,
                  img_t *out) {
-    int up = vae_upscale(m->vae);
-    int mult = up * 8; /* latent sizes must halve three times */
+    int up = m->vae ? vae_upscale(m->vae) : tiny_vae_upscale(m->tiny);
+    int mult = m->info.multiple; /* latent sizes must halve as often as the UNet downsamples */
     int W = p->width / mult * mult, H = p->height / mult * mult;
     if (W < mult || H < mult || p->steps < 1 || p->steps > 1000 || !p->prompt) return IMG_EINVAL;
     int lh = H / up, lw = W / up, C = m->info.latent_channels;
@@ -335,7 +358,7 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
     m->stats.steps_gflop = (double)m->flops / 1e9;
     m->flops = 0;
     double t_dec = clock_mono();
-    int tiny = p->fast_decode && m->tiny;
+    int tiny = m->tiny && (p->fast_decode || !m->vae);
     if (!rc && tiny) {
         rc = tiny_vae_decode(m->tiny, &m->kc, x, lh, lw, rgb); /* RGB in [0, 1] */
     } else if (!rc) {

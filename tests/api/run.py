@@ -643,8 +643,8 @@ def test_cli_keys_and_credits():
     assert "revoked" in p.stdout
     p = subprocess.run([PROD_BIN, "serve", "--help"], capture_output=True, text=True)
     assert p.returncode == 0 and "--queue-size" in p.stdout and "default: 16" in p.stdout
-    # the production binary has no model yet: it refuses to serve and says why
-    p = subprocess.run([PROD_BIN, "serve", "--data-dir", d, "--listen", "127.0.0.1:0"],
+    # with the built-in model turned off and none configured it refuses to serve and says why
+    p = subprocess.run([PROD_BIN, "serve", "--data-dir", d, "--listen", "127.0.0.1:0", "--builtin-model", "0"],
                        capture_output=True, text=True, timeout=20)
     assert p.returncode == 1 and "no model is installed" in p.stderr, p.stderr
     # configuration by file and environment

@@ -2,6 +2,7 @@
 #include "engine/io/safetensors.h"
 #include "common/buf.h"
 #include "common/status.h"
+#include "engine/io/builtin.h"
 #include "engine/tensor/dtype.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -189,6 +190,18 @@ out:
 }
 
 int st_open(const char *path, st_file_t **out, char *err, size_t errlen) {
+    if (builtin_is(path)) {
+        const void *data;
+        size_t blen;
+        char e2[256];
+        if (builtin_find(path, &data, &blen)) {
+            snprintf(err, errlen, "%s is not a built-in file", path);
+            return IMG_ENOTFOUND;
+        }
+        int rc = st_parse(data, blen, out, e2, sizeof e2);
+        if (rc) snprintf(err, errlen, "%s: %s", path, e2);
+        return rc;
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));

@@ -4,6 +4,7 @@
 #include "engine/kernels/attention.h"
 #include "engine/kernels/ops.h"
 #include "engine/models/weights.h"
+#include "engine/text/tokenizer.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +143,11 @@ int clip_load(const st_file_t *f, const char *prefix, clip_t **out, char *err, s
     for (I->layers = 0;; I->layers++) {
         snprintf(name, sizeof name, hf ? "encoder.layers.%d.layer_norm1.weight" : "transformer.resblocks.%d.ln_1.weight", I->layers);
         if (!w_has(&wl, name)) break;
+    }
+    if (I->context < 2 || I->context > TOK_CONTEXT) {
+        snprintf(err, errlen, "text encoder %s: context of %d tokens (2..%d supported)", wl.prefix, I->context, TOK_CONTEXT);
+        clip_free(c);
+        return IMG_EFORMAT;
     }
     if (I->layers == 0 || I->width % I->heads || I->width / I->heads > ATTN_MAX_HEAD_DIM) {
         snprintf(err, errlen, "text encoder %s: no transformer layers or an unsupported width", wl.prefix);

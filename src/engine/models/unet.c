@@ -192,8 +192,10 @@ int unet_load(const st_file_t *f, unet_t **out, char *err, size_t errlen) {
     if (!rc) {
         u->info.out_ch = u->out_conv.cout;
         for (int i = 0; i < u->nin; i++)
-            for (int j = 0; j < u->in[i].n; j++)
+            for (int j = 0; j < u->in[i].n; j++) {
                 if (u->in[i].l[j].kind == L_ATTN) u->info.ctx_dim = u->in[i].l[j].attn.ctx_dim;
+                if (u->in[i].l[j].kind == L_DOWN) u->info.downsamples++;
+            }
         u->info.family = u->info.adm_in ? UNET_SDXL : conv_proj ? UNET_SD1 : UNET_SD2;
     }
     if (rc || wl.failed) {

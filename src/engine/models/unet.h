@@ -11,6 +11,7 @@ typedef enum { UNET_SD1 = 0, UNET_SD2, UNET_SDXL } unet_family_t;
 typedef struct {
     unet_family_t family;
     int in_ch, out_ch, model_ch, ctx_dim, adm_in; /* adm_in 0 unless SDXL */
+    int downsamples; /* latent sizes must be multiples of 1 << downsamples */
 } unet_info_t;
 
 typedef struct unet unet_t;

@@ -3,6 +3,7 @@
 #include "engine/text/tokenizer.h"
 #include "common/buf.h"
 #include "common/status.h"
+#include "engine/io/builtin.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,10 +325,19 @@ int tok_load_bpe_gz(const char *path, tokenizer_t **out, char *err, size_t errle
     return IMG_OK;
 }
 
+/* The whole file (or built-in file), NUL-terminated; caller frees. */
 static char *read_file(const char *path, size_t *len) {
+    buf_t b = {0};
+    if (builtin_is(path)) {
+        const void *data;
+        if (builtin_find(path, &data, len) || buf_append(&b, data, *len)) {
+            free(b.data);
+            return NULL;
+        }
+        return (char *)b.data;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    buf_t b = {0};
     char chunk[65536];
     size_t r;
     while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
@@ -341,7 +351,14 @@ static char *read_file(const char *path, size_t *len) {
 int tok_load_vocab_merges(const char *vocab_json, const char *merges_txt, tokenizer_t **out,
                           char *err, size_t errlen) {
     json_error_t je;
-    json_t *v = json_load_file(vocab_json, 0, &je);
+    size_t vlen;
+    char *vtext = read_file(vocab_json, &vlen);
+    if (!vtext) {
+        snprintf(err, errlen, "cannot read %s", vocab_json);
+        return IMG_EIO;
+    }
+    json_t *v = json_loadb(vtext, vlen, 0, &je);
+    free(vtext);
     if (!v || !json_is_object(v)) {
         snprintf(err, errlen, "%s is not a JSON object: %.100s", vocab_json, v ? "" : je.text);
         json_decref(v);
@@ -733,14 +750,19 @@ int tok_encode(const tokenizer_t *t, const char *text, int32_t **ids, size_t *ni
     return *ids ? IMG_OK : IMG_ENOMEM;
 }
 
-int tok_context(const tokenizer_t *t, const int32_t *ids, size_t n, int32_t pad,
-                int32_t out[TOK_CONTEXT]) {
-    size_t keep = n > TOK_CONTEXT - 2 ? TOK_CONTEXT - 2 : n;
+int tok_context_len(const tokenizer_t *t, const int32_t *ids, size_t n, int32_t pad, int len,
+                    int32_t *out) {
+    size_t keep = n > (size_t)len - 2 ? (size_t)len - 2 : n;
     out[0] = t->sot;
     for (size_t i = 0; i < keep; i++) out[1 + i] = ids[i];
     out[1 + keep] = t->eot;
-    for (size_t i = keep + 2; i < TOK_CONTEXT; i++) out[i] = pad;
+    for (size_t i = keep + 2; i < (size_t)len; i++) out[i] = pad;
     return (int)(keep + 1);
+}
+
+int tok_context(const tokenizer_t *t, const int32_t *ids, size_t n, int32_t pad,
+                int32_t out[TOK_CONTEXT]) {
+    return tok_context_len(t, ids, n, pad, TOK_CONTEXT, out);
 }
 
 char *tok_decode(const tokenizer_t *t, const int32_t *ids, size_t n) {

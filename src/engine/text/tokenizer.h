@@ -30,6 +30,9 @@ int tok_encode(const tokenizer_t *t, const char *text, int32_t **ids, size_t *n)
  * Returns the index of the EOT token (the pooling position). */
 int tok_context(const tokenizer_t *t, const int32_t *ids, size_t n, int32_t pad,
                 int32_t out[TOK_CONTEXT]);
+/* The same for an encoder with a shorter context: len (2..TOK_CONTEXT) tokens, ids[:len-2]. */
+int tok_context_len(const tokenizer_t *t, const int32_t *ids, size_t n, int32_t pad, int len,
+                    int32_t *out);
 /* Decodes ids back to text (for debugging); malloc'd string. */
 char *tok_decode(const tokenizer_t *t, const int32_t *ids, size_t n);
 
