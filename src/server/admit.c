@@ -174,6 +174,25 @@ void admit_job_spec(const admit_t *a, job_spec_t *spec) {
     }
 }
 
+int admit_enqueue(admit_t *a, const job_spec_t *spec, job_t **job, api_error_t *e) {
+    *job = NULL;
+    if (job_create(spec, a->r->request_id, job)) {
+        api_error_set(e, 500, "internal_error", NULL, "Out of memory.");
+        return -1;
+    }
+    int rc = queue_submit(a->r->srv->queue, *job);
+    if (rc == IMG_OK) return 0;
+    job_release(*job);
+    *job = NULL;
+    if (rc == IMG_EBUSY) {
+        admit_hdr(a, "Retry-After", "2");
+        api_error_set(e, 429, "queue_full", NULL, "The server is busy (queue full); retry later.");
+    } else {
+        api_error_set(e, 502, "server_shutting_down", NULL, "The server is shutting down.");
+    }
+    return -1;
+}
+
 char *admit_response_json(job_t *job, api_size_t size, api_quality_t quality, api_background_t bg,
                           api_format_t format) {
     int n;

@@ -37,6 +37,10 @@ int admit_take(admit_t *a, api_error_t *e);
 enum MHD_Result admit_fail(admit_t *a, const api_error_t *e);
 /* The job to run for an admitted request. */
 void admit_job_spec(const admit_t *a, job_spec_t *spec);
+/* Creates the job under r->request_id and queues it (*job: the caller's reference). On failure
+ * fills *e (500 out of memory, 429 queue_full with Retry-After, 502 shutting down), leaves *job
+ * NULL and returns -1; the caller answers with admit_fail. */
+int admit_enqueue(admit_t *a, const job_spec_t *spec, job_t **job, api_error_t *e);
 void admit_hdr(admit_t *a, const char *name, const char *value);
 void admit_hdrf(admit_t *a, const char *name, const char *fmt, double v);
 

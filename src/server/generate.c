@@ -120,23 +120,8 @@ static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *mod
     /* Queue the job. */
     job_spec_t spec;
     admit_job_spec(&g, &spec);
-    job_t *job = NULL;
-    if (job_create(&spec, r->request_id, &job)) {
-        api_error_set(&e, 500, "internal_error", NULL, "Out of memory.");
-        res = admit_fail(&g, &e);
-        api_request_free(&g.q);
-        return res;
-    }
-    int rc = queue_submit(s->queue, job);
-    if (rc) {
-        job_release(job);
-        if (rc == IMG_EBUSY) {
-            admit_hdr(&g, "Retry-After", "2");
-            api_error_set(&e, 429, "queue_full", NULL,
-                          "The server is busy (queue full); retry later.");
-        } else {
-            api_error_set(&e, 502, "server_shutting_down", NULL, "The server is shutting down.");
-        }
+    job_t *job;
+    if (admit_enqueue(&g, &spec, &job, &e)) {
         res = admit_fail(&g, &e);
         api_request_free(&g.q);
         return res;
@@ -181,8 +166,8 @@ static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *mod
                                .size = api_size_name(g.size),
                                .n = g.q.n,
                                .cost = g.cost};
-            rc = store_charge(s->store, r->request_id, &u, g.idem_owned ? g.idem_key : NULL, 200,
-                              body);
+            int rc = store_charge(s->store, r->request_id, &u, g.idem_owned ? g.idem_key : NULL,
+                                  200, body);
             if (rc) {
                 free(body);
                 api_error_set(&e, 500, "internal_error", NULL, "The credit ledger is unavailable.");

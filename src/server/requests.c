@@ -51,7 +51,8 @@ static int take_webhook_url(req_t *r, char *url, size_t len, api_error_t *e) {
         return 0;
     }
     if (!json_is_string(w) || json_string_length(w) > WEBHOOK_URL_MAX) {
-        api_error_set(e, 400, "invalid_type", "webhook_url", "'webhook_url' must be a URL string of at most %d characters.",
+        api_error_set(e, 400, "invalid_type", "webhook_url",
+                      "'webhook_url' must be a URL string of at most %d characters.",
                       WEBHOOK_URL_MAX);
         json_decref(root);
         return -1;
@@ -78,13 +79,15 @@ enum MHD_Result h_v2_submit(req_t *r) {
     enum MHD_Result res;
     char hook_url[WEBHOOK_URL_MAX + 1];
     memset(&g, 0, sizeof g);
-    if (take_webhook_url(r, hook_url, sizeof hook_url, &e) || admit_check(&g, r, ROUTE_KIND_SEED, r->param, &e)) {
+    if (take_webhook_url(r, hook_url, sizeof hook_url, &e) ||
+        admit_check(&g, r, ROUTE_KIND_SEED, r->param, &e)) {
         api_request_free(&g.q);
         return respond_error(r, &e, NULL, 0);
     }
     /* the request's own webhook, else the key's registered one; targets pass the SSRF guard */
     char reason[160], secret[STORE_HOOK_SECRET_LEN + 1];
-    if (hook_url[0] && guard_check_url(hook_url, s->cfg->webhook_allow_private, reason, sizeof reason)) {
+    if (hook_url[0] &&
+        guard_check_url(hook_url, s->cfg->webhook_allow_private, reason, sizeof reason)) {
         api_error_set(&e, 400, "invalid_value", "webhook_url", "%s.", reason);
         api_request_free(&g.q);
         return respond_error(r, &e, NULL, 0);
@@ -105,20 +108,8 @@ enum MHD_Result h_v2_submit(req_t *r) {
     /* not started by its expiry: it expires; once started it has the usual deadline */
     spec.start_deadline = clock_mono() + (double)ttl;
     spec.deadline = spec.start_deadline + g.timeout;
-    job_t *job = NULL;
-    int rc = job_create(&spec, r->request_id, &job);
-    if (rc == IMG_OK) rc = queue_submit(s->queue, job);
-    if (rc) {
-        if (job) job_release(job);
-        if (rc == IMG_EBUSY) {
-            admit_hdr(&g, "Retry-After", "2");
-            api_error_set(&e, 429, "queue_full", NULL,
-                          "The server is busy (queue full); retry later.");
-        } else if (rc == IMG_ECANCELLED) {
-            api_error_set(&e, 502, "server_shutting_down", NULL, "The server is shutting down.");
-        } else {
-            api_error_set(&e, 500, "internal_error", NULL, "Out of memory.");
-        }
+    job_t *job;
+    if (admit_enqueue(&g, &spec, &job, &e)) {
         res = admit_fail(&g, &e);
         api_request_free(&g.q);
         return res;
@@ -139,7 +130,7 @@ enum MHD_Result h_v2_submit(req_t *r) {
         body_copy[r->body.len] = 0;
     }
     row.body = body_copy;
-    rc = body_copy ? store_areq_insert(s->store, &row) : IMG_ENOMEM;
+    int rc = body_copy ? store_areq_insert(s->store, &row) : IMG_ENOMEM;
     free(body_copy);
     async_meta_t meta = {.size = g.size,
                          .quality = g.quality,

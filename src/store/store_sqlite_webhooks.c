@@ -9,10 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int sq_hook_key_get(void *impl, const char *key_id, const char *candidate, char *url,
-                    size_t url_len, char *secret) {
-    sq_t *q = impl;
-    if (sq_begin(q)) return IMG_ESTORE;
+/* Inside a transaction: IMG_OK when the key exists, IMG_ENOTFOUND when not. */
+static int key_exists_tx(sq_t *q, const char *key_id) {
     sqlite3_stmt *st = sq_prep(q, "SELECT count(*) FROM keys WHERE id = ?");
     int rc = IMG_ESTORE;
     if (st) {
@@ -20,6 +18,15 @@ int sq_hook_key_get(void *impl, const char *key_id, const char *candidate, char 
         if (sqlite3_step(st) == SQLITE_ROW) rc = sqlite3_column_int(st, 0) ? IMG_OK : IMG_ENOTFOUND;
         sqlite3_finalize(st);
     }
+    return rc;
+}
+
+int sq_hook_key_get(void *impl, const char *key_id, const char *candidate, char *url,
+                    size_t url_len, char *secret) {
+    sq_t *q = impl;
+    if (sq_begin(q)) return IMG_ESTORE;
+    sqlite3_stmt *st;
+    int rc = key_exists_tx(q, key_id);
     if (rc == IMG_OK) {
         st = sq_prep(q, "INSERT OR IGNORE INTO key_webhooks(key_id, secret) VALUES(?, ?)");
         if (st) {
@@ -50,13 +57,8 @@ int sq_hook_key_set(void *impl, const char *key_id, const char *url, const char 
                     int rotate) {
     sq_t *q = impl;
     if (sq_begin(q)) return IMG_ESTORE;
-    sqlite3_stmt *st = sq_prep(q, "SELECT count(*) FROM keys WHERE id = ?");
-    int rc = IMG_ESTORE;
-    if (st) {
-        sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) rc = sqlite3_column_int(st, 0) ? IMG_OK : IMG_ENOTFOUND;
-        sqlite3_finalize(st);
-    }
+    sqlite3_stmt *st;
+    int rc = key_exists_tx(q, key_id);
     if (rc == IMG_OK) {
         st = sq_prep(
             q, "INSERT INTO key_webhooks(key_id, url, secret) VALUES(?1, coalesce(?2, ''), ?3)"
