@@ -34,8 +34,12 @@ static double max_abs_diff(const float *a, const double *b, size_t n, double *ma
     return d;
 }
 
-static void check_gemm_shape(pool_t *pool, int m, int n, int k, int accumulate, int with_bias) {
+/* halves: W's values are rounded to halves first, so the packing must store them as halves;
+ * otherwise (random floats) it must keep floats. */
+static void check_gemm_shape(pool_t *pool, int m, int n, int k, int accumulate, int with_bias, int halves) {
     float *a = rand_buf((size_t)m * (k + 3)), *w = rand_buf((size_t)n * k), *bias = rand_buf((size_t)n);
+    if (halves)
+        for (size_t i = 0; i < (size_t)n * k; i++) w[i] = f16_to_f32(f32_to_f16(w[i]));
     double *ref = malloc(sizeof(double) * (size_t)m * n);
     float *c0 = rand_buf((size_t)m * (n + 5));
     int lda = k + 3, ldc = n + 5;
@@ -48,6 +52,8 @@ static void check_gemm_shape(pool_t *pool, int m, int n, int k, int accumulate, 
         }
     gemm_w_t pw;
     CHECK(gemm_pack(w, n, k, &pw) == IMG_OK);
+    CHECK(pw.half == (halves || (size_t)n * k == 0));
+    CHECK(gemm_w_bytes(&pw) == (size_t)pw.npanels * (size_t)k * GEMM_NR * (pw.half ? 2 : 4));
     for (int isa = 0; isa < ISA_COUNT; isa++) {
         if (!cpu_supports((isa_t)isa)) continue;
         kctx_t kc = {pool, (isa_t)isa};
@@ -86,8 +92,10 @@ void test_gemm_all_paths(void) {
                                     {3, 16, 0}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int acc = 0; acc < 2; acc++)
-            check_gemm_shape(pool, shapes[s][0], shapes[s][1], shapes[s][2], acc, s % 2 == 0);
-    check_gemm_shape(NULL, 40, 40, 40, 0, 1); /* no pool */
+            for (int halves = 0; halves < 2; halves++)
+                check_gemm_shape(pool, shapes[s][0], shapes[s][1], shapes[s][2], acc, s % 2 == 0, halves);
+    check_gemm_shape(NULL, 40, 40, 40, 0, 1, 0); /* no pool */
+    check_gemm_shape(NULL, 40, 40, 40, 0, 1, 1);
     pool_free(pool);
     for (int isa = 0; isa < ISA_COUNT; isa++) printf("     gemm path %-8s %s\n", cpu_isa_name((isa_t)isa), cpu_supports((isa_t)isa) ? "tested" : "not on this CPU");
 }

@@ -1,6 +1,8 @@
 /* gemm.c - weight packing, the blocked GEMM driver and the portable micro-kernel. */
 #include "engine/kernels/gemm.h"
 #include "common/status.h"
+#include "engine/kernels/half.h"
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,20 +12,33 @@ static float *alloc_aligned(size_t n) {
     return p;
 }
 
-/* Packs element (col, kk) = src[col * col_stride + kk * k_stride] into 16-column panels. */
+/* Packs element (col, kk) = src[col * col_stride + kk * k_stride] into 16-column panels, as
+ * halves when that is exact. */
 static int pack_strided(const float *src, int n, int k, size_t col_stride, size_t k_stride, gemm_w_t *out) {
     out->n = n;
     out->k = k;
     out->npanels = (n + GEMM_NR - 1) / GEMM_NR;
-    out->data = alloc_aligned((size_t)out->npanels * (size_t)k * GEMM_NR);
-    if (!out->data) return IMG_ENOMEM;
+    out->half = 0;
+    size_t total = (size_t)out->npanels * (size_t)k * GEMM_NR;
+    float *f = alloc_aligned(total); /* owned by out, or freed below for the half copy */
+    if (!f) return IMG_ENOMEM;
     for (int p = 0; p < out->npanels; p++)
         for (int kk = 0; kk < k; kk++)
             for (int j = 0; j < GEMM_NR; j++) {
                 int col = p * GEMM_NR + j;
-                out->data[((size_t)p * k + kk) * GEMM_NR + j] =
+                f[((size_t)p * k + kk) * GEMM_NR + j] =
                     col < n ? src[(size_t)col * col_stride + (size_t)kk * k_stride] : 0.f;
             }
+    out->data = f;
+    void *h = NULL;
+    if (posix_memalign(&h, 64, (total ? total : 1) * sizeof(uint16_t))) return IMG_OK; /* stays f32 */
+    if (half_from_float_exact(f, h, total)) {
+        free(f);
+        out->data = h;
+        out->half = 1;
+    } else {
+        free(h);
+    }
     return IMG_OK;
 }
 
@@ -34,6 +49,10 @@ int gemm_pack_t(const float *wt, int k, int n, gemm_w_t *out) { return pack_stri
 void gemm_w_free(gemm_w_t *w) {
     free(w->data);
     w->data = NULL;
+}
+
+size_t gemm_w_bytes(const gemm_w_t *w) {
+    return (size_t)w->npanels * (size_t)w->k * GEMM_NR * (w->half ? sizeof(uint16_t) : sizeof(float));
 }
 
 static void ukr_portable(int kc, const float *a, int lda, const float *b, float *c, int ldc,
@@ -54,6 +73,7 @@ static void ukr_portable(int kc, const float *a, int lda, const float *b, float 
 
 typedef struct {
     gemm_ukr_fn ukr;
+    isa_t isa;
     int mr;
     int m;
     const float *a;
@@ -79,6 +99,7 @@ static void gemm_task(void *ctx, int task, int thread) {
     int p1 = p0 + g->panels_per_task < w->npanels ? p0 + g->panels_per_task : w->npanels;
     float abuf[GEMM_MR_AVX512 * GEMM_KC] __attribute__((aligned(64)));
     float cbuf[GEMM_MR_AVX512 * GEMM_NR] __attribute__((aligned(64)));
+    float bbuf[GEMM_KC * GEMM_NR] __attribute__((aligned(64))); /* a widened half panel slice */
     float init[GEMM_NR];
     for (int k0 = 0; k0 < w->k; k0 += GEMM_KC) {
         int kc = w->k - k0 < GEMM_KC ? w->k - k0 : GEMM_KC;
@@ -86,7 +107,12 @@ static void gemm_task(void *ctx, int task, int thread) {
         for (int p = p0; p < p1; p++) {
             int col0 = p * GEMM_NR;
             int ncols = w->n - col0 < GEMM_NR ? w->n - col0 : GEMM_NR;
-            const float *bp = w->data + ((size_t)p * w->k + k0) * GEMM_NR;
+            size_t off = ((size_t)p * w->k + k0) * GEMM_NR;
+            const float *bp = (const float *)w->data + off;
+            if (w->half) {
+                half_to_float(g->isa, (const uint16_t *)w->data + off, bbuf, (size_t)kc * GEMM_NR);
+                bp = bbuf;
+            }
             for (int j = 0; j < GEMM_NR; j++) init[j] = g->bias && j < ncols ? g->bias[col0 + j] : 0.f;
             int load_c = !first || g->accumulate;
             for (int mt = mt0; mt < mt1; mt++) {
@@ -122,7 +148,7 @@ void gemm(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w, c
     if (m <= 0 || w->n <= 0) return;
     if (kc->flops) __atomic_fetch_add(kc->flops, 2ull * (unsigned)m * (unsigned)w->n * (unsigned)w->k, __ATOMIC_RELAXED);
     gemm_job_t g = {.m = m, .a = a, .lda = lda, .w = w, .bias = bias, .c = c, .ldc = ldc,
-                    .accumulate = accumulate};
+                    .accumulate = accumulate, .isa = kc->isa};
     switch (kc->isa) {
     case ISA_AVX512: g.ukr = gemm_ukr_avx512; g.mr = GEMM_MR_AVX512; break;
     case ISA_AVX2: g.ukr = gemm_ukr_avx2; g.mr = GEMM_MR_AVX2; break;

@@ -2,7 +2,12 @@
  *
  * W is a weight matrix [n, k] as nn.Linear stores it; packing copies it once (at model load)
  * into panels of 16 output columns, [ceil(n/16)][k][16], zero-padded, 64-byte aligned. The
- * micro-kernels (AVX-512 12x16, AVX2 6x16, portable 4x16) stream those panels. */
+ * micro-kernels (AVX-512 12x16, AVX2 6x16, portable 4x16) stream those panels.
+ *
+ * Panels are stored in IEEE half precision when every value of W is exactly a half (weights
+ * that came from an F16 checkpoint, and most BF16 ones): half the memory, bit-identical results.
+ * The driver widens one panel slice (256 x 16) at a time into a buffer on the task's stack, which
+ * every row tile of the task then reuses. */
 #ifndef IMGAPI_ENGINE_KERNELS_GEMM_H
 #define IMGAPI_ENGINE_KERNELS_GEMM_H
 #include "engine/kernels/kctx.h"
@@ -14,7 +19,8 @@
 typedef struct {
     int n, k;
     int npanels;
-    float *data; /* owned (gemm_w_free) */
+    int half;   /* 1: data holds IEEE halves (uint16_t), else floats */
+    void *data; /* owned (gemm_w_free) */
 } gemm_w_t;
 
 /* From row-major w[n][k]. */
@@ -22,6 +28,8 @@ int gemm_pack(const float *w, int n, int k, gemm_w_t *out);
 /* From row-major wt[k][n] (a matrix used as x @ P). */
 int gemm_pack_t(const float *wt, int k, int n, gemm_w_t *out);
 void gemm_w_free(gemm_w_t *w);
+/* Bytes the packed panels take. */
+size_t gemm_w_bytes(const gemm_w_t *w);
 
 /* c[i*ldc + j] (+)= sum_k a[i*lda + k] * W[j][k] + bias[j], for i < m, j < w->n.
  * accumulate: add to c instead of overwriting. bias may be NULL. */

@@ -7,6 +7,7 @@
 
 int kctx_create(int threads, const char *isa, kctx_t *out, char *err, size_t errlen) {
     out->pool = NULL;
+    out->flops = NULL;
     if (!isa || !*isa || strcmp(isa, "auto") == 0) {
         out->isa = cpu_best_isa();
     } else {

@@ -1,0 +1,14 @@
+/* half.h - bulk conversion between f32 and IEEE half precision for packed weights. */
+#ifndef IMGAPI_ENGINE_KERNELS_HALF_H
+#define IMGAPI_ENGINE_KERNELS_HALF_H
+#include "engine/kernels/cpu.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* Converts n floats to halves in dst; returns 1 when every value converted exactly (dst is then
+ * a lossless copy), 0 when some value is not a half (dst is then unspecified). */
+int half_from_float_exact(const float *src, uint16_t *dst, size_t n);
+/* Widens n halves to floats with the conversion instructions of isa (F16C for AVX2 and up). */
+void half_to_float(isa_t isa, const uint16_t *src, float *dst, size_t n);
+
+#endif
