@@ -254,22 +254,29 @@ const char *st_metadata(const st_file_t *f, const char *key) {
 int st_to_f32(const st_tensor_t *t, float *out, size_t n) {
     if ((int64_t)n != t->numel) return IMG_EINVAL;
     const uint8_t *p = t->data;
-    for (size_t i = 0; i < n; i++) {
-        switch (t->dtype) {
-        case ST_F32: { float v; memcpy(&v, p + 4 * i, 4); out[i] = v; break; }
-        case ST_F64: { double v; memcpy(&v, p + 8 * i, 8); out[i] = (float)v; break; }
-        case ST_F16: { uint16_t v; memcpy(&v, p + 2 * i, 2); out[i] = f16_to_f32(v); break; }
-        case ST_BF16: { uint16_t v; memcpy(&v, p + 2 * i, 2); out[i] = bf16_to_f32(v); break; }
-        case ST_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); out[i] = (float)v; break; }
-        case ST_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); out[i] = (float)v; break; }
-        case ST_I16: { int16_t v; memcpy(&v, p + 2 * i, 2); out[i] = (float)v; break; }
-        case ST_I8: out[i] = (float)(int8_t)p[i]; break;
-        case ST_U8:
-        case ST_BOOL: out[i] = (float)p[i]; break;
-        default: return IMG_EUNSUPPORTED;
-        }
+    /* one loop per type: the per-value switch cost more than the conversion */
+    switch (t->dtype) {
+    case ST_F32: memcpy(out, p, 4 * n); break;
+    case ST_F64: for (size_t i = 0; i < n; i++) { double v; memcpy(&v, p + 8 * i, 8); out[i] = (float)v; } break;
+    case ST_F16: for (size_t i = 0; i < n; i++) { uint16_t v; memcpy(&v, p + 2 * i, 2); out[i] = f16_to_f32(v); } break;
+    case ST_BF16: for (size_t i = 0; i < n; i++) { uint16_t v; memcpy(&v, p + 2 * i, 2); out[i] = bf16_to_f32(v); } break;
+    case ST_I64: for (size_t i = 0; i < n; i++) { int64_t v; memcpy(&v, p + 8 * i, 8); out[i] = (float)v; } break;
+    case ST_I32: for (size_t i = 0; i < n; i++) { int32_t v; memcpy(&v, p + 4 * i, 4); out[i] = (float)v; } break;
+    case ST_I16: for (size_t i = 0; i < n; i++) { int16_t v; memcpy(&v, p + 2 * i, 2); out[i] = (float)v; } break;
+    case ST_I8: for (size_t i = 0; i < n; i++) out[i] = (float)(int8_t)p[i]; break;
+    case ST_U8:
+    case ST_BOOL: for (size_t i = 0; i < n; i++) out[i] = (float)p[i]; break;
+    default: return IMG_EUNSUPPORTED;
     }
     return IMG_OK;
+}
+
+void st_release(const st_file_t *f, const st_tensor_t *t) {
+    if (!f->map || !t->nbytes) return;
+    long pg = sysconf(_SC_PAGESIZE);
+    uintptr_t page = pg > 0 ? (uintptr_t)pg : 4096;
+    uintptr_t lo = (uintptr_t)t->data & ~(page - 1), hi = (uintptr_t)t->data + t->nbytes;
+    madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice only: a failure changes nothing */
 }
 
 /* ---- writer ---- */

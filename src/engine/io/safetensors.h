@@ -41,6 +41,10 @@ size_t st_dtype_size(st_dtype_t t);
 const char *st_dtype_name(st_dtype_t t);
 /* Converts a float or integer tensor to f32 (n must equal numel). */
 int st_to_f32(const st_tensor_t *t, float *out, size_t n);
+/* Tells the kernel that a mapped tensor's pages are no longer needed, so a model's file does not
+ * stay resident beside the copies made from it (reading it again faults the pages back in). A
+ * no-op for files parsed from a caller's buffer. */
+void st_release(const st_file_t *f, const st_tensor_t *t);
 
 /* Writer: collects tensors (data copied) and saves them in one file. */
 typedef struct st_writer st_writer_t;

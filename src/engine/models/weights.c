@@ -43,6 +43,7 @@ float *w_f32(wload_t *wl, const char *name, int64_t numel) {
         fail(wl, "cannot read tensor %s%s", wl->prefix, name);
         return NULL;
     }
+    st_release(wl->file, t);
     return p;
 }
 
