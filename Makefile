@@ -88,15 +88,18 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Isrc -I. -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 # Each target: build with clang (libFuzzer + ASan + UBSan), seed its corpus from the tests, run
 # FUZZ_SECONDS. Inputs that crashed are fixed and kept under tests/fuzz/regressions/TARGET.
-FUZZ_TARGETS = safetensors request config moderation
+FUZZ_TARGETS = safetensors request config moderation headers tokenizer
 FUZZ_SRC_safetensors = src/engine/io/safetensors.c src/engine/io/builtin.c src/engine/io/builtin_data.S src/common/buf.c
 FUZZ_SRC_request = src/api/request.c src/api/params.c src/api/error.c
 FUZZ_SRC_config = src/config/config.c src/api/pricing.c src/api/params.c
+FUZZ_SRC_headers = src/server/headers.c
+FUZZ_SRC_tokenizer = src/engine/text/tokenizer.c src/engine/io/builtin.c src/engine/io/builtin_data.S src/common/buf.c \
+	src/common/status.c
 FUZZ_SRC_moderation = src/moderation/moderation.c src/moderation/normalize.c src/moderation/words.c src/common/buf.c \
 	src/common/status.c
 define FUZZ_RUN
 	@echo "== fuzz $(1) ($(FUZZ_SECONDS) s)"
-	@clang $(FUZZ_CFLAGS) -I$(BUILD)/gen tests/fuzz/fuzz_$(1).c $(FUZZ_SRC_$(1)) -ljansson -licuuc -o build-fuzz/fuzz_$(1)
+	@clang $(FUZZ_CFLAGS) -I$(BUILD)/gen tests/fuzz/fuzz_$(1).c $(FUZZ_SRC_$(1)) -ljansson -licuuc -lz -o build-fuzz/fuzz_$(1)
 	@if [ -d tests/fuzz/regressions/$(1) ]; then build-fuzz/fuzz_$(1) tests/fuzz/regressions/$(1)/* 2>/dev/null; fi
 	@build-fuzz/fuzz_$(1) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 build-fuzz/corpus/$(1) \
 		2> build-fuzz/fuzz_$(1).log; rc=$$?; grep -E "^stat::number_of_executed_units|ERROR|SUMMARY" build-fuzz/fuzz_$(1).log; exit $$rc

@@ -16,7 +16,7 @@ static int admin_check(req_t *r) {
     }
     const char *got = req_header(r, "x-admin-token");
     const char *auth = req_header(r, "Authorization");
-    if (!got && auth && strncasecmp(auth, "Bearer ", 7) == 0) got = auth + 7;
+    if (!got) got = hdr_bearer(auth);
     uint8_t a[32], b[32];
     crypto_sha256(want, strlen(want), a);
     crypto_sha256(got ? got : "", got ? strlen(got) : 0, b);

@@ -47,9 +47,8 @@ static int parse_timeout(admit_t *a, api_error_t *e) {
     a->timeout = cfg->deadline_seconds;
     const char *h = req_header(a->r, "x-timeout-seconds");
     if (!h) return 0;
-    char *end;
-    long v = strtol(h, &end, 10);
-    if (end == h || *end || v < 1) {
+    long v;
+    if (hdr_timeout_seconds(h, &v)) {
         api_error_set(e, 400, "invalid_value", "x-timeout-seconds",
                       "Header 'x-timeout-seconds' must be a positive integer.");
         return -1;

@@ -64,7 +64,7 @@ static int idempotency(admit_t *g, enum MHD_Result *res) {
     api_error_t e;
     const char *ik = req_header(g->r, "Idempotency-Key");
     if (!ik) return 0;
-    if (!*ik || strlen(ik) >= sizeof g->idem_key) {
+    if (!hdr_idempotency_key_ok(ik, sizeof g->idem_key)) {
         api_error_set(&e, 400, "invalid_value", "Idempotency-Key",
                       "Header 'Idempotency-Key' must be 1 to 255 characters.");
         *res = respond_error(g->r, &e, NULL, 0);

@@ -9,6 +9,7 @@
 #include "moderation/moderation.h"
 #include "queue/queue.h"
 #include "queue/registry.h"
+#include "server/headers.h"
 #include "server/metrics.h"
 #include "server/ratelimit.h"
 #include "store/store.h"

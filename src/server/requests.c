@@ -22,10 +22,7 @@ static void base_url(req_t *r, char *out, size_t len) {
     }
     const char *host = req_header(r, "Host");
     /* a Host with characters that do not belong in one is not echoed back */
-    if (!host || !*host || strlen(host) > 255 ||
-        strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                     "0123456789.-:[]") != strlen(host))
-        host = cfg->listen;
+    if (!hdr_host_ok(host)) host = cfg->listen;
     snprintf(out, len, "http://%s", host);
 }
 

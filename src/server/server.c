@@ -100,14 +100,8 @@ enum MHD_Result respond_simple_error(req_t *r, int status, const char *code, con
 }
 
 int req_authenticate(req_t *r, store_key_t *key, api_error_t *err) {
-    const char *k = req_header(r, "x-api-key");
-    const char *auth = req_header(r, "Authorization");
-    if ((!k || !*k) && auth) {
-        if (strncasecmp(auth, "Bearer ", 7) == 0) k = auth + 7;
-        while (k && *k == ' ')
-            k++;
-    }
-    if (!k || !*k) {
+    const char *k = hdr_api_key(req_header(r, "x-api-key"), req_header(r, "Authorization"));
+    if (!k) {
         api_error_set(err, 401, "missing_api_key", NULL,
                       "Missing API key: send it in the x-api-key header or as Authorization: "
                       "Bearer KEY.");
@@ -140,11 +134,7 @@ int req_client_gone(req_t *r) {
 }
 
 int req_json_content_type(req_t *r) {
-    const char *ct = req_header(r, "Content-Type");
-    if (!ct) return 0;
-    size_t n = strlen("application/json");
-    if (strncasecmp(ct, "application/json", n) != 0) return 0;
-    return ct[n] == 0 || ct[n] == ';' || ct[n] == ' ';
+    return hdr_is_json(req_header(r, "Content-Type"));
 }
 
 static enum MHD_Result dispatch(req_t *r) {

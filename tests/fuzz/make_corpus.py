@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the fuzz targets' seed corpora into OUT/TARGET: safetensors files (valid and broken),
-request bodies (valid, invalid, both route kinds), config files, and prompts (the moderation
-test corpus, obfuscations included)."""
+request bodies (valid, invalid, both route kinds), config files, prompts (the moderation
+test corpus, obfuscations included; also the tokenizer's seeds, with the golden tokenizer cases
+when ../shared/golden is there) and header value pairs (NUL-separated)."""
 import json
 import os
 import struct
@@ -47,7 +48,16 @@ def main(root):
         for line in f:
             if line.strip() and not line.startswith("#"):
                 prompts.append(line.rstrip("\n").split("\t")[-1].encode())
-    for name, items in (("request", bodies), ("config", configs), ("moderation", prompts)):
+    texts = list(prompts)
+    golden = os.path.join(here, "..", "..", "..", "shared", "golden", "tokenizer", "cases.json")
+    if os.path.exists(golden):
+        with open(golden, encoding="utf-8") as f:
+            texts += [c["prompt"].encode() for c in json.load(f)["cases"]]
+    headers = [b"key123\0Bearer abc", b"\0bearer   spaced", b"application/json; charset=utf-8\0localhost:8080",
+               b"30\0[::1]:9000", b"99999999999999999999\0evil.com/x?y", b"\0Basic dXNlcjpwYXNz",
+               b"idem-" + b"k" * 300 + b"\0h\r\nX: y"]
+    for name, items in (("request", bodies), ("config", configs), ("moderation", prompts),
+                        ("tokenizer", texts), ("headers", headers)):
         d = os.path.join(root, name)
         os.makedirs(d, exist_ok=True)
         for i, blob in enumerate(items):

@@ -4,8 +4,10 @@
 #include "api/request.h"
 #include "common/base64.h"
 #include "config/config.h"
+#include "server/headers.h"
 #include "tests/unit/harness.h"
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -243,4 +245,43 @@ void test_config_sources(void) {
     setenv("IMGAPI_QUEUE_SIZE", "-7", 1);
     CHECK(config_load_env(&c, err, sizeof err) == -1);
     unsetenv("IMGAPI_QUEUE_SIZE");
+}
+
+void test_header_values(void) {
+    /* API key: x-api-key wins, else Bearer (any case, spaces skipped); empty means absent */
+    CHECK(strcmp(hdr_api_key("k1", "Bearer k2"), "k1") == 0);
+    CHECK(strcmp(hdr_api_key("", "bearer   k2"), "k2") == 0);
+    CHECK(strcmp(hdr_api_key(NULL, "BEARER k3"), "k3") == 0);
+    CHECK(hdr_api_key(NULL, "Basic dXNlcg==") == NULL);
+    CHECK(hdr_api_key(NULL, "Bearer    ") == NULL);
+    CHECK(hdr_api_key(NULL, "Bearer") == NULL);
+    CHECK(hdr_api_key("", NULL) == NULL);
+    CHECK(strcmp(hdr_bearer("Bearer  t"), " t") == 0 && hdr_bearer("Token t") == NULL);
+    /* Content-Type */
+    CHECK(hdr_is_json("application/json") && hdr_is_json("Application/JSON; charset=utf-8"));
+    CHECK(hdr_is_json("application/json ;charset=utf-8"));
+    CHECK(!hdr_is_json("application/jsonp") && !hdr_is_json("text/plain") && !hdr_is_json(NULL));
+    CHECK(!hdr_is_json("application/jso") && !hdr_is_json(""));
+    /* x-timeout-seconds */
+    long v = 0;
+    CHECK(hdr_timeout_seconds("30", &v) == 0 && v == 30);
+    CHECK(hdr_timeout_seconds("99999999999999999999999", &v) == 0 && v == LONG_MAX);
+    static const char *const bad[] = {"", "0", "-5", "+5", " 5", "5s", "1.5", "0x10", "５"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK(hdr_timeout_seconds(bad[i], &v) == -1);
+    CHECK(hdr_timeout_seconds(NULL, &v) == -1);
+    /* Idempotency-Key: 1..max-1 bytes */
+    char long_key[300];
+    memset(long_key, 'a', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = 0;
+    CHECK(hdr_idempotency_key_ok("abc", 256) && !hdr_idempotency_key_ok("", 256));
+    CHECK(!hdr_idempotency_key_ok(long_key, 256) && !hdr_idempotency_key_ok(NULL, 256));
+    long_key[255] = 0;
+    CHECK(hdr_idempotency_key_ok(long_key, 256));
+    /* Host: only what belongs in a host[:port] is echoed */
+    CHECK(hdr_host_ok("localhost:8080") && hdr_host_ok("[::1]:80") && hdr_host_ok("api.example.com"));
+    CHECK(!hdr_host_ok("evil.com/x?") && !hdr_host_ok("a b") && !hdr_host_ok("") && !hdr_host_ok(NULL));
+    CHECK(!hdr_host_ok("h\r\nX-Injected: 1"));
+    long_key[255] = 'a';
+    long_key[256] = 0;
+    CHECK(!hdr_host_ok(long_key));
 }
