@@ -46,6 +46,8 @@ static const opt_t OPTS[] = {
     I(shutdown_grace_seconds, 0, 3600, "how long SIGTERM waits for running jobs"),
     I(max_connections, 1, 100000, "simultaneous HTTP connections"),
     I(connection_timeout_seconds, 1, 3600, "idle connection timeout"),
+    I(body_timeout_seconds, 1, 3600,
+      "a request body must arrive within this long of its headers, else the connection is closed"),
     I(store_busy_timeout_ms, 1, 600000, "how long a store write waits for a lock held elsewhere"),
     I(threads, 0, 1024, "engine threads per generation (0 = one per CPU core)"),
     I(model_idle_seconds, 0, 604800, "unload a model after this many idle seconds (0 = never)"),
@@ -68,6 +70,7 @@ void config_defaults(config_t *c) {
     c->idempotency_hours = 24;
     c->shutdown_grace_seconds = 30;
     c->max_connections = 512;
+    c->body_timeout_seconds = 30;
     c->connection_timeout_seconds = 60;
     c->store_busy_timeout_ms = 5000;
     c->model_idle_seconds = 600;

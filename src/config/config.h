@@ -39,6 +39,7 @@ typedef struct {
     int shutdown_grace_seconds;
     int max_connections;
     int connection_timeout_seconds;
+    int body_timeout_seconds; /* a request body must arrive within this long of its headers */
     int store_busy_timeout_ms;  /* how long a store write waits for a lock held elsewhere */
     int threads;                /* engine threads, 0 = one per CPU core */
     int model_idle_seconds;     /* unload a model unused this long; 0 = keep loaded */

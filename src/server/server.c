@@ -195,6 +195,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_size) {
+        /* a client dripping its body never idles long enough for the connection timeout: past
+         * the body deadline the connection is closed (its thread is freed; no job was started) */
+        if (!r->responded && clock_mono() - r->started > srv->cfg->body_timeout_seconds) {
+            log_line(&srv->log, "closing a connection whose body took over %d s (request %s)",
+                     srv->cfg->body_timeout_seconds, r->request_id);
+            return MHD_NO;
+        }
         size_t n = *upload_size;
         *upload_size = 0;
         r->body_seen += n;
