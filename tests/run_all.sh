@@ -29,6 +29,9 @@ tally tests/out/async.log
 echo "== webhook tests ($build)"
 IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/api/webhooks.py 2>&1 | tee tests/out/webhooks.log
 tally tests/out/webhooks.log
+echo "== OpenAPI document ($build)"
+IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/api/openapi.py 2>&1 | tee tests/out/openapi.log
+tally tests/out/openapi.log
 echo "== hardening tests ($build)"
 IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/api/hardening.py 2>&1 | tee tests/out/hardening.log
 tally tests/out/hardening.log

@@ -1,4 +1,5 @@
-/* info.c - liveness, readiness, metrics, the model list and the caller's credits. */
+/* info.c - liveness, readiness, metrics, the OpenAPI document, the model list and the caller's
+ * credits. */
 #include "api/pricing.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -9,6 +10,17 @@
 
 enum MHD_Result h_healthz(req_t *r) {
     return respond_json(r, 200, strdup("{\"status\":\"ok\"}"), NULL, 0);
+}
+
+/* src/server/openapi.json, compiled in by static_data.S */
+extern const char imgapi_static_openapi[], imgapi_static_openapi_end[];
+
+enum MHD_Result h_openapi(req_t *r) {
+    size_t n = (size_t)(imgapi_static_openapi_end - imgapi_static_openapi);
+    char *body = malloc(n); /* respond() owns and frees it */
+    if (!body) return respond_simple_error(r, 500, "internal_error", NULL, "Out of memory.");
+    memcpy(body, imgapi_static_openapi, n);
+    return respond(r, 200, "application/json", body, n, NULL, 0);
 }
 
 enum MHD_Result h_readyz(req_t *r) {
