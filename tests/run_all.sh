@@ -29,6 +29,12 @@ tally tests/out/async.log
 echo "== webhook tests ($build)"
 IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/api/webhooks.py 2>&1 | tee tests/out/webhooks.log
 tally tests/out/webhooks.log
+echo "== streaming tests ($build)"
+IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/api/streaming.py 2>&1 | tee tests/out/streaming.log
+tally tests/out/streaming.log
+echo "== OpenAI Node SDK ($build)"
+IMGAPI_PROD_BIN="$root/$build/imgapi" "$py" tests/sdk/run.py 2>&1 | tee tests/out/sdk.log
+tally tests/out/sdk.log
 echo "== OpenAPI document ($build)"
 IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/api/openapi.py 2>&1 | tee tests/out/openapi.log
 tally tests/out/openapi.log

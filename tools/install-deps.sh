@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages imgapi builds and tests with (run as root, or with sudo).
+# Installs what imgapi builds and tests with (run as root, or with sudo): Debian packages, and the
+# official OpenAI Node SDK for the client tests (npm, pinned by tests/sdk/package-lock.json).
 set -eu
+cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends build-essential pkg-config valgrind \
     libmicrohttpd-dev libjansson-dev libsqlite3-dev libpng-dev libdeflate-dev libjpeg62-turbo-dev \
-    libwebp-dev libssl-dev libcurl4-openssl-dev libicu-dev zlib1g-dev clang python3 python3-requests python3-pil python3-numpy python3-jsonschema libopenblas-dev >/dev/null
+    libwebp-dev libssl-dev libcurl4-openssl-dev libicu-dev zlib1g-dev clang python3 python3-requests \
+    python3-pil python3-numpy python3-jsonschema libopenblas-dev nodejs npm >/dev/null
+npm ci --prefix tests/sdk --no-audit --no-fund --loglevel=error

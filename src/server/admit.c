@@ -26,20 +26,85 @@ void admit_hdr(admit_t *a, const char *name, const char *value) {
     a->nhdrs++;
 }
 
-enum MHD_Result admit_fail(admit_t *a, const api_error_t *e) {
+void admit_release(admit_t *a, const api_error_t *e, const char *body) {
     server_t *s = a->r->srv;
     if (a->reserved) store_release(s->store, a->r->request_id);
     if (a->limit_held) ratelimit_release(s->limits, a->key.id);
     a->reserved = a->limit_held = 0;
-    char *body = api_error_json(e, a->r->style);
     if (a->idem_owned) {
         /* an answer that is final for this body (4xx other than 429) is what a retry gets */
         if (e->status >= 400 && e->status < 500 && e->status != 429 && e->status != 499 && body)
             store_idem_finish(s->store, a->key.id, a->idem_key, e->status, body);
         else
             store_idem_abandon(s->store, a->key.id, a->idem_key);
+        a->idem_owned = 0;
     }
+}
+
+enum MHD_Result admit_fail(admit_t *a, const api_error_t *e) {
+    char *body = api_error_json(e, a->r->style);
+    admit_release(a, e, body);
     return respond_json(a->r, e->status, body, a->hdrs, a->nhdrs);
+}
+
+static void usd(int64_t micro, char out[32]) { price_format_usd(micro, out, 32); }
+
+int admit_charge(admit_t *a, const char *idem_body, api_error_t *e) {
+    server_t *s = a->r->srv;
+    store_usage_t u = {.key_id = a->key.id,
+                       .request_id = a->r->request_id,
+                       .route = a->r->route->label,
+                       .model = a->model->id,
+                       .quality = api_quality_name(a->quality),
+                       .size = api_size_name(a->size),
+                       .n = a->q.n,
+                       .cost = a->cost};
+    if (store_charge(s->store, a->r->request_id, &u, a->idem_owned ? a->idem_key : NULL, 200,
+                     idem_body)) {
+        api_error_set(e, 500, "internal_error", NULL, "The credit ledger is unavailable.");
+        return -1;
+    }
+    a->reserved = 0;
+    a->idem_owned = 0;
+    ratelimit_release(s->limits, a->key.id);
+    a->limit_held = 0;
+    metrics_charged(s->metrics, a->cost);
+    store_key_t after;
+    char charged[32], remaining[32];
+    usd(a->cost, charged);
+    usd(store_key_get(s->store, a->key.id, &after) == IMG_OK ? after.balance
+                                                             : a->key.balance - a->cost,
+        remaining);
+    admit_hdr(a, "x-credits-charged", charged);
+    admit_hdr(a, "x-remaining-credits", remaining);
+    return 0;
+}
+
+void admit_job_error(admit_t *a, job_t *job, job_state_t st, int gone, int shutdown,
+                     int timed_out, api_error_t *e) {
+    server_t *s = a->r->srv;
+    const char *msg = "";
+    int err = (st == JOB_FAILED || st == JOB_CANCELLED) ? job_error(job, &msg) : 0;
+    if (timed_out || err == IMG_ETIMEDOUT) {
+        api_error_set(e, 504, "deadline_exceeded", NULL,
+                      "The request passed its deadline of %.0f seconds.", a->timeout);
+        metrics_job(s->metrics, "timeout", job_run_seconds(job));
+    } else if (gone) {
+        api_error_set(e, 499, "client_closed_request", NULL, "The client went away.");
+        metrics_job(s->metrics, "cancelled", job_run_seconds(job));
+    } else if (shutdown || st == JOB_CANCELLED) {
+        api_error_set(e, 502, "server_shutting_down", NULL,
+                      "The server is shutting down; the job was cancelled.");
+        metrics_job(s->metrics, "cancelled", job_run_seconds(job));
+    } else if (err == IMG_ENOMEM) {
+        api_error_set(e, 500, "internal_error", NULL, "The server ran out of memory.");
+        metrics_job(s->metrics, "failed", job_run_seconds(job));
+    } else {
+        log_line(&s->log, "job %s failed: %s", a->r->request_id, msg ? msg : "");
+        api_error_set(e, 502, "generation_failed", NULL,
+                      "No worker could run the job: the model failed to load or generate.");
+        metrics_job(s->metrics, "failed", job_run_seconds(job));
+    }
 }
 
 static int parse_timeout(admit_t *a, api_error_t *e) {
@@ -97,12 +162,6 @@ int admit_check(admit_t *a, req_t *r, api_route_kind_t kind, const char *model_n
         metrics_moderation_refusal(s->metrics, mr.category);
         api_error_set(e, 400, "moderation_blocked", "prompt",
                       "The prompt was refused by moderation (category: %s).", mr.category);
-        return -1;
-    }
-    if (a->q.stream) {
-        api_error_set(
-            e, 400, "unsupported_value", "stream",
-            "Streaming responses are not supported by this server yet; send \"stream\": false.");
         return -1;
     }
     /* Resolve auto values from the model's profile. */

@@ -35,6 +35,17 @@ int admit_check(admit_t *a, req_t *r, api_route_kind_t kind, const char *model_n
 int admit_take(admit_t *a, api_error_t *e);
 /* Undoes what was taken (reservation, rate-limit slot, idempotency record) and answers *e. */
 enum MHD_Result admit_fail(admit_t *a, const api_error_t *e);
+/* The same undoing without an answer (a streamed request's answer has already begun); body: the
+ * error JSON kept for an idempotent retry, or NULL. */
+void admit_release(admit_t *a, const api_error_t *e, const char *body);
+/* Charges the reserved cost of a finished job (idem_body: the answer an idempotent retry gets,
+ * or NULL), frees the rate-limit slot and adds the x-credits-charged / x-remaining-credits
+ * headers. On failure fills *e (500) and returns -1; the reservation is then still held. */
+int admit_charge(admit_t *a, const char *idem_body, api_error_t *e);
+/* The error for a job that did not finish (deadline, client gone, shutdown, failure), counted in
+ * the metrics; `gone`, `shutdown`, `timed_out`: what the waiting handler saw. */
+void admit_job_error(admit_t *a, job_t *job, job_state_t st, int gone, int shutdown,
+                     int timed_out, api_error_t *e);
 /* The job to run for an admitted request. */
 void admit_job_spec(const admit_t *a, job_spec_t *spec);
 /* Creates the job under r->request_id and queues it (*job: the caller's reference). On failure

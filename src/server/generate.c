@@ -9,6 +9,7 @@
 #include "common/crypto.h"
 #include "common/status.h"
 #include "server/admit.h"
+#include "server/stream.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,13 @@ static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *mod
         api_request_free(&g.q);
         return respond_error(r, &e, NULL, 0);
     }
+    if (g.q.stream && req_header(r, "Idempotency-Key")) {
+        /* a stream cannot be replayed to a retry: refuse rather than charge twice */
+        api_error_set(&e, 400, "unsupported_value", "Idempotency-Key",
+                      "Idempotency-Key cannot be used with \"stream\": true.");
+        api_request_free(&g.q);
+        return respond_error(r, &e, NULL, 0);
+    }
     if (idempotency(&g, &res)) {
         api_request_free(&g.q);
         return res;
@@ -120,12 +128,14 @@ static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *mod
     /* Queue the job. */
     job_spec_t spec;
     admit_job_spec(&g, &spec);
+    spec.previews = g.q.stream && g.q.partial_images > 0;
     job_t *job;
     if (admit_enqueue(&g, &spec, &job, &e)) {
         res = admit_fail(&g, &e);
         api_request_free(&g.q);
         return res;
     }
+    if (g.q.stream) return stream_start(&g, job, &spec); /* it owns g.q and the job now */
 
     /* Wait: done, deadline, client gone, or shutdown. */
     /* Counted until the answer has been sent (on_completed), so that shutdown waits for it. */
@@ -157,61 +167,15 @@ static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *mod
         if (!body) {
             api_error_set(&e, 500, "internal_error", NULL, "Out of memory.");
             res = admit_fail(&g, &e);
+        } else if (admit_charge(&g, body, &e)) {
+            free(body);
+            res = admit_fail(&g, &e);
         } else {
-            store_usage_t u = {.key_id = g.key.id,
-                               .request_id = r->request_id,
-                               .route = r->route->label,
-                               .model = g.model->id,
-                               .quality = api_quality_name(g.quality),
-                               .size = api_size_name(g.size),
-                               .n = g.q.n,
-                               .cost = g.cost};
-            int rc = store_charge(s->store, r->request_id, &u, g.idem_owned ? g.idem_key : NULL,
-                                  200, body);
-            if (rc) {
-                free(body);
-                api_error_set(&e, 500, "internal_error", NULL, "The credit ledger is unavailable.");
-                res = admit_fail(&g, &e);
-            } else {
-                g.reserved = 0;
-                ratelimit_release(s->limits, g.key.id);
-                g.limit_held = 0;
-                metrics_charged(s->metrics, g.cost);
-                store_key_t after;
-                char charged[32], remaining[32];
-                usd(g.cost, charged);
-                usd(store_key_get(s->store, g.key.id, &after) == IMG_OK ? after.balance
-                                                                        : g.key.balance - g.cost,
-                    remaining);
-                admit_hdr(&g, "x-credits-charged", charged);
-                admit_hdr(&g, "x-remaining-credits", remaining);
-                res = respond(r, 200, "application/json", body, strlen(body), g.hdrs, g.nhdrs);
-            }
+            res = respond(r, 200, "application/json", body, strlen(body), g.hdrs, g.nhdrs);
         }
         metrics_job(s->metrics, "done", job_run_seconds(job));
     } else {
-        const char *msg;
-        int err = (st == JOB_FAILED || st == JOB_CANCELLED) ? job_error(job, &msg) : 0;
-        if (timed_out || err == IMG_ETIMEDOUT) {
-            api_error_set(&e, 504, "deadline_exceeded", NULL,
-                          "The request passed its deadline of %.0f seconds.", g.timeout);
-            metrics_job(s->metrics, "timeout", job_run_seconds(job));
-        } else if (gone) {
-            api_error_set(&e, 499, "client_closed_request", NULL, "The client went away.");
-            metrics_job(s->metrics, "cancelled", job_run_seconds(job));
-        } else if (shutdown || st == JOB_CANCELLED) {
-            api_error_set(&e, 502, "server_shutting_down", NULL,
-                          "The server is shutting down; the job was cancelled.");
-            metrics_job(s->metrics, "cancelled", job_run_seconds(job));
-        } else if (err == IMG_ENOMEM) {
-            api_error_set(&e, 500, "internal_error", NULL, "The server ran out of memory.");
-            metrics_job(s->metrics, "failed", job_run_seconds(job));
-        } else {
-            log_line(&s->log, "job %s failed: %s", r->request_id, msg);
-            api_error_set(&e, 502, "generation_failed", NULL,
-                          "No worker could run the job: the model failed to load or generate.");
-            metrics_job(s->metrics, "failed", job_run_seconds(job));
-        }
+        admit_job_error(&g, job, st, gone, shutdown, timed_out, &e);
         res = admit_fail(&g, &e);
         if (gone) res = MHD_NO; /* nobody to answer: close */
     }

@@ -2,6 +2,7 @@
 responses (successes and errors, both route styles, sync, async and admin) validate against
 the schemas it gives for their path, method and status. Request bodies are checked both ways:
 what the document allows the server accepts, and what it forbids the server refuses with 400."""
+import json
 import os
 import sys
 import time
@@ -72,6 +73,15 @@ def test_openapi_document_matches_the_server():
         oai = {"prompt": "x", "model": "gpt-image-1-mini", "quality": "low", "background": "auto", "user": "u1"}
         assert d.request_ok("OpenAIImageRequest", oai)
         d.check("/v1/images/generations", "post", requests.post(s.url("/v1/images/generations"), json=oai, headers=B, timeout=30))
+        # a stream's events validate against StreamEvent
+        r = requests.post(s.url("/v1/images/generations"), json=dict(oai, stream=True, partial_images=2), headers=B,
+                          stream=True, timeout=30)
+        assert r.status_code == 200 and r.headers["Content-Type"] == "text/event-stream"
+        events = [json.loads(line[6:]) for line in r.iter_lines(decode_unicode=True) if line.startswith("data: ")]
+        # (partials may be fewer than asked when the image is done first, as with OpenAI)
+        assert [e["type"] for e in events][-1] == "image_generation.completed" and len(events) <= 3
+        for ev in events:
+            assert d.request_ok("StreamEvent", ev), ev["type"]
         d.check("/v1/models", "get", requests.get(s.url("/v1/models"), headers=H, timeout=10))
         d.check("/v1/get-user-credits", "get", requests.get(s.url("/v1/get-user-credits"), headers=H, timeout=10))
         d.check("/healthz", "get", requests.get(s.url("/healthz"), timeout=10))

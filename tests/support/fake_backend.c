@@ -60,13 +60,20 @@ static int fb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
     if (strstr(p->prompt, "[fail]")) return IMG_EMODEL;
     const char *ms = getenv("IMGAPI_TEST_STEP_MS");
     long step_ms = ms ? atol(ms) : 0;
+    img_t pv = {0}; /* step previews when asked: 64x64, one grey level per step */
+    if (p->previews && img_alloc(&pv, 64, 64, 3)) return IMG_ENOMEM;
     for (int step = 1; step <= 4; step++) {
         if (step_ms > 0) {
             struct timespec ts = {step_ms / 1000, (step_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
         }
-        if (progress(user, step, 4, NULL)) return IMG_ECANCELLED;
+        if (pv.pixels) memset(pv.pixels, 60 * step, (size_t)64 * 64 * 3);
+        if (progress(user, step, 4, pv.pixels ? &pv : NULL)) {
+            img_free(&pv);
+            return IMG_ECANCELLED;
+        }
     }
+    img_free(&pv);
     /* Native resolution: 256 on the long side at the requested aspect. */
     int w = p->width >= p->height ? 256 : 256 * p->width / p->height;
     int h = p->height >= p->width ? 256 : 256 * p->height / p->width;

@@ -1,0 +1,73 @@
+"""The official OpenAI Node SDK (npm `openai`, pinned in tests/sdk/package.json and installed by
+tools/install-deps.sh) against a real `imgapi serve` with the built-in model: every parameter,
+usage, auto values, a transparent PNG, typed errors, streaming with partial images, the model
+list. tests/sdk/openai_sdk.mjs drives the SDK; this checks the images it saved and the ledger."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "api"))
+import harness  # noqa: E402
+from harness import Server, check_invariant, main, test  # noqa: E402
+
+
+@test
+def test_openai_node_sdk_against_the_server():
+    assert os.path.isdir(os.path.join(HERE, "node_modules", "openai")), \
+        "the SDK is not installed: run tools/install-deps.sh (npm ci in tests/sdk)"
+    out = tempfile.mkdtemp(prefix="imgapi-sdk-")
+    harness.BIN, saved = harness.PROD_BIN, harness.BIN  # the production binary, built-in model
+    s = Server(args=["--config", "/dev/null"])
+    try:
+        s.start()
+        key = s.new_key("5")
+        p = subprocess.run(["node", os.path.join(HERE, "openai_sdk.mjs"), s.url(""), key, out],
+                           capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+        checks = {}
+        for line in p.stdout.splitlines():
+            j = json.loads(line)
+            checks.setdefault(j["check"], []).append(j)
+        want = {"every_parameter", "defaults", "transparent", "bad_request", "unauthorized", "not_found",
+                "partial", "stream", "models"}
+        assert want <= set(checks), sorted(checks)
+
+        def image(path, fmt, size, mode):
+            im = Image.open(path)
+            assert im.format == fmt and im.size == size and im.mode == mode, (path, im.format, im.size, im.mode)
+            assert np.ptp(np.asarray(im.convert("RGB"))) > 0, f"{path} is blank"
+            return im
+
+        for f in checks["every_parameter"][0]["files"]:
+            image(f, "WEBP", (1536, 1024), "RGB")
+        image(checks["defaults"][0]["files"][0], "PNG", (1024, 1024), "RGB")
+        tr = image(checks["transparent"][0]["files"][0], "PNG", (1024, 1536), "RGBA")
+        assert (np.asarray(tr)[..., 3] == 0).mean() > 0.3, "transparent background"
+        partials = checks["partial"]
+        assert [c["index"] for c in partials] == [0, 1]
+        for c in partials:
+            image(c["files"][0], "PNG", (1024, 1024), "RGB")
+        image(checks["stream"][0]["files"][0], "PNG", (1024, 1024), "RGB")
+        assert checks["stream"][0]["events"][-1] == "image_generation.completed"
+        # charged exactly for what was generated: 2 low 1536x1024, a medium default (the
+        # built-in model's auto), a medium 1024x1536, a high 1024x1024; errors cost nothing
+        l = check_invariant(s, key)
+        assert l["reserved"] == 0
+        assert l["charged"] == 2 * 6000 + 11000 + 15000 + 36000, l
+        print(f"  SDK checks passed: {', '.join(sorted(checks))}; stream events "
+              f"{checks['stream'][0]['events']}; charged ${l['charged'] / 1e6:.3f}")
+    finally:
+        harness.BIN = saved
+        s.cleanup()
+        shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
