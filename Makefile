@@ -24,7 +24,7 @@ $(BUILD)/src/moderation/moderation.o: $(BUILD)/gen/moderation_rules.inc
 
 # The built-in model's files are assembled into the binary (.incbin, paths from the repo root).
 $(BUILD)/src/engine/io/builtin_data.o: $(wildcard models/imgapi-shapes/*)
-$(BUILD)/src/server/static_data.o: src/server/openapi.json
+$(BUILD)/src/server/static_data.o: src/server/openapi.json src/server/playground.html
 $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
 	@echo "AS $<"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what imgapi builds and tests with (run as root, or with sudo): Debian packages, and the
-# official OpenAI Node SDK for the client tests (npm, pinned by tests/sdk/package-lock.json).
+# Installs what imgapi builds and tests with (run as root, or with sudo): Debian packages (chromium
+# for the playground's browser test among them), and the official OpenAI Node SDK and
+# playwright-core for the client tests (npm, pinned by tests/sdk/package-lock.json).
 set -eu
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -10,5 +11,5 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends build-essential pkg-config valgrind \
     libmicrohttpd-dev libjansson-dev libsqlite3-dev libpng-dev libdeflate-dev libjpeg62-turbo-dev \
     libwebp-dev libssl-dev libcurl4-openssl-dev libicu-dev zlib1g-dev clang python3 python3-requests \
-    python3-pil python3-numpy python3-jsonschema libopenblas-dev nodejs npm >/dev/null
+    python3-pil python3-numpy python3-jsonschema libopenblas-dev nodejs npm chromium >/dev/null
 npm ci --prefix tests/sdk --no-audit --no-fund --loglevel=error

@@ -12,15 +12,33 @@ enum MHD_Result h_healthz(req_t *r) {
     return respond_json(r, 200, strdup("{\"status\":\"ok\"}"), NULL, 0);
 }
 
-/* src/server/openapi.json, compiled in by static_data.S */
+/* src/server/openapi.json and playground.html, compiled in by static_data.S */
 extern const char imgapi_static_openapi[], imgapi_static_openapi_end[];
+extern const char imgapi_static_playground[], imgapi_static_playground_end[];
 
-enum MHD_Result h_openapi(req_t *r) {
-    size_t n = (size_t)(imgapi_static_openapi_end - imgapi_static_openapi);
+static enum MHD_Result static_file(req_t *r, const char *start, const char *end, const char *type,
+                                   const hdr_t *hdrs, int nhdrs) {
+    size_t n = (size_t)(end - start);
     char *body = malloc(n); /* respond() owns and frees it */
     if (!body) return respond_simple_error(r, 500, "internal_error", NULL, "Out of memory.");
-    memcpy(body, imgapi_static_openapi, n);
-    return respond(r, 200, "application/json", body, n, NULL, 0);
+    memcpy(body, start, n);
+    return respond(r, 200, type, body, n, hdrs, nhdrs);
+}
+
+enum MHD_Result h_openapi(req_t *r) {
+    return static_file(r, imgapi_static_openapi, imgapi_static_openapi_end, "application/json",
+                       NULL, 0);
+}
+
+enum MHD_Result h_playground(req_t *r) {
+    /* everything the page needs is inline or this server's: no CDN, no third party */
+    static const hdr_t H[] = {
+        {"Content-Security-Policy",
+         "default-src 'self'; img-src 'self' data: blob:; style-src 'unsafe-inline'; "
+         "script-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'"},
+        {"X-Content-Type-Options", "nosniff"}};
+    return static_file(r, imgapi_static_playground, imgapi_static_playground_end,
+                       "text/html; charset=utf-8", H, 2);
 }
 
 enum MHD_Result h_readyz(req_t *r) {

@@ -89,6 +89,7 @@ int req_client_gone(req_t *r);
 /* Handlers */
 enum MHD_Result h_healthz(req_t *r);
 enum MHD_Result h_openapi(req_t *r);
+enum MHD_Result h_playground(req_t *r);
 enum MHD_Result h_readyz(req_t *r);
 enum MHD_Result h_metrics(req_t *r);
 enum MHD_Result h_models(req_t *r);

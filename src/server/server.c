@@ -19,6 +19,7 @@
 /* The route table: adding a route is adding a row. Exact paths come before wildcards. */
 static const route_t ROUTES[] = {
     {"GET", "/healthz", h_healthz, "healthz", STYLE_SEED, 0},
+    {"GET", "/", h_playground, "playground", STYLE_SEED, 0},
     {"GET", "/openapi.json", h_openapi, "openapi", STYLE_SEED, 0},
     {"GET", "/readyz", h_readyz, "readyz", STYLE_SEED, 0},
     {"GET", "/metrics", h_metrics, "metrics", STYLE_SEED, 0},

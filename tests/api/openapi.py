@@ -54,7 +54,7 @@ def test_openapi_document_matches_the_server():
         assert d.doc["openapi"].startswith("3.1")
         jsonschema.Draft202012Validator.check_schema({"$defs": d.doc["components"]["schemas"]})
         # every route the server has is documented (the server's 404 for unknown paths aside)
-        routes = {("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
+        routes = {("/", "get"), ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
                   ("/v1/models", "get"), ("/v1/get-user-credits", "get"), ("/v1/images/generations", "post"),
                   ("/v1/{model}", "post"), ("/v1/gpt-image-1-mini", "post"), ("/v1/requests/{id}", "get"),
                   ("/v2/{model}", "post"), ("/v2/requests/{id}/status", "get"), ("/v2/requests/{id}", "get"),

@@ -1,7 +1,13 @@
-"""The official OpenAI Node SDK (npm `openai`, pinned in tests/sdk/package.json and installed by
-tools/install-deps.sh) against a real `imgapi serve` with the built-in model: every parameter,
-usage, auto values, a transparent PNG, typed errors, streaming with partial images, the model
-list. tests/sdk/openai_sdk.mjs drives the SDK; this checks the images it saved and the ledger."""
+"""Real clients against a real `imgapi serve` with the built-in model (npm packages pinned in
+tests/sdk/package-lock.json, installed by tools/install-deps.sh):
+
+- the official OpenAI Node SDK (tests/sdk/openai_sdk.mjs): every parameter, usage, auto values, a
+  transparent PNG, typed errors, streaming with partial images, the model list; this checks the
+  images it saved and the ledger;
+- the playground page in Debian's chromium, headless, driven by playwright-core
+  (tests/sdk/playground.mjs): every parameter on the form, generate with streamed previews, the
+  image, download link, resolved parameters and cost, the code tabs, an error shown; its
+  screenshot is kept as tests/out/playground.png."""
 import json
 import os
 import shutil
@@ -67,6 +73,35 @@ def test_openai_node_sdk_against_the_server():
         harness.BIN = saved
         s.cleanup()
         shutil.rmtree(out, ignore_errors=True)
+
+
+@test
+def test_playground_in_a_real_browser():
+    assert os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")), \
+        "playwright-core is not installed: run tools/install-deps.sh (npm ci in tests/sdk)"
+    assert os.path.exists(os.environ.get("CHROMIUM", "/usr/bin/chromium")), "chromium is not installed (tools/install-deps.sh)"
+    shot = os.path.join(HERE, "..", "out", "playground.png")
+    os.makedirs(os.path.dirname(shot), exist_ok=True)
+    harness.BIN, saved = harness.PROD_BIN, harness.BIN
+    s = Server(args=["--config", "/dev/null"])
+    try:
+        s.start()
+        key = s.new_key("5")
+        p = subprocess.run(["node", os.path.join(HERE, "playground.mjs"), s.url(""), key, shot],
+                           capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+        info = json.loads(p.stdout.strip().splitlines()[-1])
+        assert info["sawPartial"], "no streamed preview appeared"
+        assert "API key" in info["error"] or "Invalid" in info["error"], info["error"]
+        im = Image.open(shot)
+        assert im.size[0] >= 1280 and np.ptp(np.asarray(im.convert("RGB"))) > 0
+        l = check_invariant(s, key)
+        assert l["reserved"] == 0 and l["charged"] == 52000, l
+        print(f"  playground: {info['width']}x{info['height']} image after streamed previews, resolved "
+              f"{info['rows']}, error shown: {info['error']!r}; screenshot {os.path.normpath(shot)}")
+    finally:
+        harness.BIN = saved
+        s.cleanup()
 
 
 if __name__ == "__main__":
