@@ -34,8 +34,8 @@ int price_parse_usd(const char *s, int64_t *micro) {
     int fd = 0, digits = 0;
     const char *p = s;
     while (isdigit((unsigned char)*p)) {
-        if (whole > 1000000000000LL) return -1;
         whole = whole * 10 + (*p++ - '0');
+        if (whole > 1000000000000LL) return -1; /* over a trillion dollars: micro-dollars overflow */
         digits++;
     }
     if (*p == '.') {

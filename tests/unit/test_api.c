@@ -207,6 +207,9 @@ void test_pricing(void) {
     CHECK(price_parse_usd("0.000001", &m) == 0 && m == 1);
     CHECK(price_parse_usd("5", &m) == 0 && m == 5000000);
     CHECK(price_parse_usd("0.0000001", &m) == -1);
+    CHECK(price_parse_usd("1000000000000", &m) == 0 && m == 1000000000000000000LL);
+    CHECK(price_parse_usd("1000000000001", &m) == -1); /* found by fuzz_config: overflowed */
+    CHECK(price_parse_usd("9999999999999", &m) == -1);
     CHECK(price_parse_usd("-1", &m) == -1);
     CHECK(price_parse_usd("abc", &m) == -1);
     CHECK(price_parse_usd("", &m) == -1);
