@@ -32,14 +32,41 @@ static void write_preview(job_t *job, const char *dir) {
     img_free(&pv);
 }
 
-/* Shows the job's progress on standard error: a bar redrawn in place on a terminal, one line
- * per step otherwise (logs, CI). */
+#define BAR "##############################"
+
+/* Model loading, as far as it was seen: a bar on a terminal, a line per quarter otherwise.
+ * *shown: the last permille shown (-1: none yet). */
+static void show_loading(int tty, int permille, int *shown, double t0) {
+    if (permille == *shown) return;
+    if (tty) {
+        int width = 30, fill = permille * width / 1000;
+        fprintf(stderr, "\rloading the model [%.*s%*s] %3d%%  %.1fs", fill, BAR, width - fill, "",
+                permille / 10, clock_mono() - t0);
+    } else if (permille / 250 > (*shown < 0 ? 0 : *shown / 250)) {
+        fprintf(stderr, "loading the model: %d%% (%.1fs)\n", permille / 250 * 25,
+                clock_mono() - t0);
+    }
+    *shown = permille;
+}
+
+/* Shows the job's progress on standard error: bars redrawn in place on a terminal (model loading,
+ * then sampling), plain lines otherwise (logs, CI). */
 static job_state_t wait_with_progress(job_t *job, const char *preview_dir) {
-    int tty = isatty(STDERR_FILENO), last = -1;
+    int tty = isatty(STDERR_FILENO), last = -1, load_shown = -1, load_closed = 0;
     double t0 = clock_mono();
     job_state_t st;
     fprintf(stderr, "loading the model and encoding the prompt...\n");
     while ((st = job_wait(job, tty ? 0.1 : 0.25)) < JOB_DONE) {
+        int loading = job_loading(job);
+        if (loading >= 0) {
+            show_loading(tty, loading, &load_shown, t0);
+            continue;
+        }
+        if (load_shown >= 0 && !load_closed) { /* the load is over: finish its bar or lines */
+            show_loading(tty, 1000, &load_shown, t0);
+            if (tty) fprintf(stderr, "\n");
+            load_closed = 1;
+        }
         int image, step, steps;
         job_progress(job, &image, &step, &steps);
         if (steps <= 0 || step == last) continue;
@@ -47,7 +74,7 @@ static job_state_t wait_with_progress(job_t *job, const char *preview_dir) {
         write_preview(job, preview_dir);
         if (tty) {
             int width = 30, fill = step * width / steps;
-            fprintf(stderr, "\r[%.*s%*s] step %d/%d  %.1fs", fill, "##############################",
+            fprintf(stderr, "\rsampling          [%.*s%*s] step %d/%d  %.1fs", fill, BAR,
                     width - fill, "", step, steps, clock_mono() - t0);
         } else {
             fprintf(stderr, "step %d/%d (%.1fs)\n", step, steps, clock_mono() - t0);
@@ -58,7 +85,8 @@ static job_state_t wait_with_progress(job_t *job, const char *preview_dir) {
     write_preview(job, preview_dir); /* the last steps may finish between two looks */
     if (steps > 0 && step != last) {
         if (tty)
-            fprintf(stderr, "\r[##############################] step %d/%d  %.1fs", step, steps, clock_mono() - t0);
+            fprintf(stderr, "\rsampling          [" BAR "] step %d/%d  %.1fs", step, steps,
+                    clock_mono() - t0);
         else
             fprintf(stderr, "step %d/%d (%.1fs)\n", step, steps, clock_mono() - t0);
         last = step;
@@ -106,7 +134,8 @@ static int pick(const char *flag, const char *v, const char *const *names, int n
 static int generate_via_server(const char *prompt, const char *const *v) {
     const char *key = v[12] ? v[12] : getenv("IMGAPI_API_KEY");
     if (!v[11] || !key || !*key) {
-        fprintf(stderr, "imgapi: --server URL and an API key (--api-key or IMGAPI_API_KEY) are needed for a remote "
+        fprintf(stderr, "imgapi: --server URL and an API key (--api-key or IMGAPI_API_KEY) are "
+                        "needed for a remote "
                         "generation\n");
         return 2;
     }
@@ -134,8 +163,12 @@ static int generate_via_server(const char *prompt, const char *const *v) {
     if (!body) return 1;
     char def[64];
     snprintf(def, sizeof def, "imgapi-image.%s", v[3] ? v[3] : "png");
-    remote_opts_t o = {.server = v[11], .key = key, .model = v[5] ? v[5] : "gpt-image-1-mini",
-                       .async = v[13] && strcmp(v[13], "0") != 0, .poll_seconds = 0.5, .body = body,
+    remote_opts_t o = {.server = v[11],
+                       .key = key,
+                       .model = v[5] ? v[5] : "gpt-image-1-mini",
+                       .async = v[13] && strcmp(v[13], "0") != 0,
+                       .poll_seconds = 0.5,
+                       .body = body,
                        .out = v[0] ? v[0] : def};
     int rc = generate_remote(&o);
     json_decref(body);
@@ -151,18 +184,21 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
         if (!strcmp(argv[i], "-o")) argv[i] = "--out";
         if (!strcmp(argv[i], "--async")) argv[i] = "--async=1";
     }
-    static const char *const extra[] = {"out", "size", "quality", "format", "seed", "model",
-                                        "background", "compression", "negative-prompt", "previews",
-                                        "moderation", "server", "api-key", "async"};
+    static const char *const extra[] = {
+        "out",        "size",        "quality",         "format",   "seed",       "model",
+        "background", "compression", "negative-prompt", "previews", "moderation", "server",
+        "api-key",    "async"};
     const char *v[14] = {0};
     const char *pos[1];
     int npos;
     int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 14);
     if (rc) return rc;
     if (npos != 1) {
-        fprintf(stderr, "usage: imgapi generate \"PROMPT\" [-o FILE] [--size S] [--quality Q] "
-                        "[--format png|jpeg|webp] [--seed N] [--model M] [--background B] [--previews DIR]\n"
-                        "       [--server URL [--api-key KEY] [--async]]  (a client of a running server)\n");
+        fprintf(
+            stderr,
+            "usage: imgapi generate \"PROMPT\" [-o FILE] [--size S] [--quality Q] "
+            "[--format png|jpeg|webp] [--seed N] [--model M] [--background B] [--previews DIR]\n"
+            "       [--server URL [--api-key KEY] [--async]]  (a client of a running server)\n");
         return 2;
     }
     if (v[11] || v[13]) return generate_via_server(pos[0], v);
@@ -205,10 +241,12 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
         return 1;
     }
     mod_result_t mr;
-    rc = mod_check(mod, pos[0], v[10] && !strcmp(v[10], "low") ? MOD_LEVEL_LOW : MOD_LEVEL_AUTO, &mr);
+    rc = mod_check(mod, pos[0], v[10] && !strcmp(v[10], "low") ? MOD_LEVEL_LOW : MOD_LEVEL_AUTO,
+                   &mr);
     mod_free(mod);
     if (rc || mr.refused) {
-        fprintf(stderr, "imgapi: the prompt was refused by moderation (category: %s)\n", rc ? "error" : mr.category);
+        fprintf(stderr, "imgapi: the prompt was refused by moderation (category: %s)\n",
+                rc ? "error" : mr.category);
         return 1;
     }
     registry_t *reg;
@@ -239,7 +277,8 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
         .deadline = clock_mono() + 86400.0,
         .previews = v[9] != NULL,
     };
-    if (spec.background == BACKGROUND_TRANSPARENT && format == FORMAT_JPEG) spec.background = BACKGROUND_OPAQUE;
+    if (spec.background == BACKGROUND_TRANSPARENT && format == FORMAT_JPEG)
+        spec.background = BACKGROUND_OPAQUE;
     snprintf(spec.model_id, sizeof spec.model_id, "%s", m->id);
     api_size_dims(size ? (api_size_t)size : m->default_size, &spec.width, &spec.height);
 

@@ -102,8 +102,8 @@ static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
     return IMG_OK;
 }
 
-static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model, char *err,
-                   size_t errlen) {
+static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model,
+                   gen_load_progress_fn progress, void *user, char *err, size_t errlen) {
     (void)ctx;
     const config_model_t *m = engine_model(cfg, id);
     if (!m) {
@@ -115,7 +115,8 @@ static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model,
     eng_load_opts_t o = {.checkpoint = m->checkpoint, .tokenizer = m->tokenizer, .vae = m->vae,
                          .tiny_decoder = m->tiny_decoder,
                          .prediction = strcmp(m->prediction, "v") == 0 ? ENG_PRED_V : ENG_PRED_EPS,
-                         .threads = cfg->threads, .isa = cfg->isa};
+                         .threads = cfg->threads, .isa = cfg->isa, .progress = progress,
+                         .progress_user = user};
     int rc = eng_load(&o, &l->m, err, errlen);
     if (rc) {
         free(l);

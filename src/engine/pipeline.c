@@ -97,7 +97,9 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
     eng_model_t *m = calloc(1, sizeof *m);
     if (!m) return IMG_ENOMEM;
     st_file_t *f = NULL, *vf = NULL, *tf = NULL;
+    st_progress_t prog = {o->progress, o->progress_user, 0, 0};
     int rc = st_open(o->checkpoint, &f, err, errlen);
+    if (!rc && o->progress) st_track(f, &prog);
     if (!rc && o->tiny_decoder && *o->tiny_decoder) {
         rc = st_open(o->tiny_decoder, &tf, err, errlen);
         if (!rc) rc = tiny_vae_load(tf, &m->tiny, err, errlen);
@@ -171,6 +173,7 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
         eng_free(m);
         return rc;
     }
+    if (o->progress) o->progress(o->progress_user, 1.0);
     *out = m;
     return IMG_OK;
 }

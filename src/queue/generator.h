@@ -32,14 +32,18 @@ typedef struct {
  * (valid during the call only); a nonzero return cancels the generation. */
 typedef int (*gen_progress_fn)(void *user, int step, int total_steps, const img_t *preview);
 
+/* Called while a model loads with the share of its weights read so far (0..1). */
+typedef void (*gen_load_progress_fn)(void *user, double fraction);
+
 typedef struct gen_backend {
     const char *name;
     void *ctx; /* backend-owned state (configuration, paths) */
     /* Lists the models; *out is malloc'd, the caller frees it. */
     int (*list)(void *ctx, const config_t *cfg, model_profile_t **out, size_t *n, char *err,
                 size_t errlen);
-    int (*load)(void *ctx, const config_t *cfg, const char *model_id, void **model, char *err,
-                size_t errlen);
+    /* progress (may be NULL) is called from the loading thread with the share loaded, 0..1 */
+    int (*load)(void *ctx, const config_t *cfg, const char *model_id, void **model,
+                gen_load_progress_fn progress, void *user, char *err, size_t errlen);
     int (*count_tokens)(void *model, const char *prompt);
     /* Fills *out (RGB, any size: the caller resamples to the exact size). IMG_ECANCELLED when
      * progress asked to stop. Must be safe to call from several threads at once. */

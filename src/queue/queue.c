@@ -25,6 +25,7 @@ struct job {
     int input_tokens;
     double started, finished;
     atomic_int step, steps; /* progress of the current image */
+    atomic_int loading;     /* permille of the model load while it loads for this job, else -1 */
     atomic_int image;       /* index of the image being generated */
     img_t preview;          /* latest step preview (spec.previews), guarded by mu */
     int preview_step;
@@ -63,6 +64,7 @@ int job_create(const job_spec_t *spec, const char *id, job_t **out) {
     atomic_init(&j->step, 0);
     atomic_init(&j->steps, 0);
     atomic_init(&j->image, 0);
+    atomic_init(&j->loading, -1);
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
     j->state = JOB_QUEUED;
@@ -154,6 +156,8 @@ int job_preview(job_t *j, img_t *out, int *step) {
     return rc;
 }
 
+int job_loading(job_t *j) { return atomic_load(&j->loading); }
+
 void job_progress(job_t *j, int *image, int *step, int *steps) {
     *image = atomic_load(&j->image);
     *step = atomic_load(&j->step);
@@ -219,11 +223,19 @@ static int postprocess(job_t *j, img_t *raw, job_image_t *out) {
 
 static void run_images(job_t *j, const gen_backend_t *backend, void *model);
 
+static void load_progress(void *user, double fraction) {
+    job_t *j = user;
+    atomic_store(&j->loading, (int)(fraction * 1000.0 + 0.5));
+}
+
 static void run_job(queue_t *q, job_t *j) {
     const gen_backend_t *backend;
     void *model;
     char err[256] = "";
-    if (registry_acquire(q->models, j->spec.model_id, &backend, &model, err, sizeof err)) {
+    int rc = registry_acquire(q->models, j->spec.model_id, &backend, &model, load_progress, j, err,
+                              sizeof err);
+    atomic_store(&j->loading, -1);
+    if (rc) {
         /* for operators (CLI, server log); the HTTP answer uses its own generic message */
         char msg[300];
         snprintf(msg, sizeof msg, "the model could not be loaded: %s", err);

@@ -68,6 +68,8 @@ const job_image_t *job_images(const job_t *j, int *n);
  * send it to API clients). */
 int job_error(const job_t *j, const char **message);
 int job_input_tokens(const job_t *j);
+/* While the job's model is being loaded for it: the share loaded in permille; -1 otherwise. */
+int job_loading(job_t *j);
 /* Progress of a running job: image index (0-based), sampling step done and steps in all. */
 void job_progress(job_t *j, int *image, int *step, int *steps);
 /* A copy of the latest step preview (caller frees with img_free) and its step; IMG_ENOTFOUND

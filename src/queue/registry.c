@@ -137,7 +137,7 @@ const model_profile_t *registry_find(const registry_t *r, const char *id) {
 }
 
 int registry_acquire(registry_t *r, const char *id, const gen_backend_t **backend, void **model,
-                     char *err, size_t errlen) {
+                     gen_load_progress_fn progress, void *user, char *err, size_t errlen) {
     entry_t *e = find(r, id);
     if (!e) {
         snprintf(err, errlen, "model '%s' is not installed", id);
@@ -146,7 +146,8 @@ int registry_acquire(registry_t *r, const char *id, const gen_backend_t **backen
     pthread_mutex_lock(&r->mu);
     int rc = IMG_OK;
     if (!e->model) {
-        rc = e->backend->load(e->backend->ctx, r->cfg, e->profile.id, &e->model, err, errlen);
+        rc = e->backend->load(e->backend->ctx, r->cfg, e->profile.id, &e->model, progress, user,
+                              err, errlen);
         if (rc == IMG_OK) e->loads++;
     }
     if (rc == IMG_OK) e->busy++;

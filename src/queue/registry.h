@@ -19,7 +19,7 @@ const model_profile_t *registry_default(const registry_t *r);
  * registry_release: a model in use is never unloaded. Models idle for cfg->model_idle_seconds
  * are unloaded by a background thread and loaded again on their next use. */
 int registry_acquire(registry_t *r, const char *id, const gen_backend_t **backend, void **model,
-                     char *err, size_t errlen);
+                     gen_load_progress_fn progress, void *user, char *err, size_t errlen);
 void registry_release(registry_t *r, const char *id);
 /* Is the model loaded now, and how many times has it been loaded? */
 int registry_state(registry_t *r, const char *id, int *loaded, int *loads);

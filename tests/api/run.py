@@ -677,6 +677,45 @@ def test_cli_generate_writes_image():
     assert p.returncode == 0, p.stderr
 
 
+@test
+def test_cli_progress_bars_on_a_terminal_and_lines_in_logs():
+    """`imgapi generate` shows model loading and sampling as bars redrawn in place when standard
+    error is a terminal, and as plain lines otherwise (the test backend loads in four quarters
+    of 200 ms and samples four steps of 100 ms)."""
+    import pty
+    from harness import BIN
+    d = tempfile.mkdtemp(prefix="imgapi-progress-")
+    env = dict(os.environ, IMGAPI_TEST_LOAD_MS="800", IMGAPI_TEST_STEP_MS="100")
+    args = [BIN, "generate", "a red circle", "-o", os.path.join(d, "p.png"), "--data-dir", d]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
+    assert p.returncode == 0, p.stderr
+    lines = p.stderr.splitlines()
+    assert "\r" not in p.stderr and "[#" not in p.stderr, p.stderr
+    assert [l.split(" (")[0] for l in lines if l.startswith("loading the model:")] == \
+        ["loading the model: 25%", "loading the model: 50%", "loading the model: 75%", "loading the model: 100%"], lines
+    steps = [int(l.split()[1].split("/")[0]) for l in lines if l.startswith("step ")]
+    assert steps and steps == sorted(set(steps)) and steps[-1] == 4, lines  # the steps seen, in order
+    # the same with standard error on a pseudo-terminal
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stderr=slave, stdout=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the terminal's other side closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    text = out.decode()
+    assert "\rloading the model [" in text and "] 100%" in text, repr(text)
+    assert "\rsampling          [" in text and "step 4/4" in text, repr(text)
+    assert text.count("\r\n") >= 3, repr(text)  # each bar's line is closed before the next one
+
+
 if __name__ == "__main__":
     try:
         code = main()

@@ -28,12 +28,20 @@ static int fb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
     return IMG_OK;
 }
 
-static int fb_load(void *ctx, const config_t *cfg, const char *id, void **model, char *err,
-                   size_t errlen) {
+static int fb_load(void *ctx, const config_t *cfg, const char *id, void **model,
+                   gen_load_progress_fn progress, void *user, char *err, size_t errlen) {
     (void)ctx;
     (void)cfg;
     (void)err;
     (void)errlen;
+    /* IMGAPI_TEST_LOAD_MS: a slow load in four reported quarters */
+    const char *ms = getenv("IMGAPI_TEST_LOAD_MS");
+    long load_ms = ms ? atol(ms) : 0;
+    for (int q = 1; q <= 4 && load_ms > 0; q++) {
+        struct timespec ts = {load_ms / 4000, (load_ms / 4 % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (progress) progress(user, q / 4.0);
+    }
     *model = strdup(id);
     return *model ? IMG_OK : IMG_ENOMEM;
 }

@@ -179,7 +179,7 @@ void test_registry_idle_unload(void) {
     const gen_backend_t *be;
     void *m;
     int loaded, loads;
-    CHECK(registry_acquire(reg, "test-model", &be, &m, err, sizeof err) == IMG_OK);
+    CHECK(registry_acquire(reg, "test-model", &be, &m, NULL, NULL, err, sizeof err) == IMG_OK);
     CHECK(registry_state(reg, "test-model", &loaded, &loads) == IMG_OK && loaded && loads == 1);
     struct timespec ts = {2, 300000000L};
     nanosleep(&ts, NULL); /* in use: never unloaded */
@@ -187,7 +187,7 @@ void test_registry_idle_unload(void) {
     registry_release(reg, "test-model");
     nanosleep(&ts, NULL);
     CHECK(registry_state(reg, "test-model", &loaded, &loads) == IMG_OK && !loaded);
-    CHECK(registry_acquire(reg, "test-model", &be, &m, err, sizeof err) == IMG_OK);
+    CHECK(registry_acquire(reg, "test-model", &be, &m, NULL, NULL, err, sizeof err) == IMG_OK);
     CHECK(registry_state(reg, "test-model", &loaded, &loads) == IMG_OK && loaded && loads == 2);
     registry_release(reg, "test-model");
     registry_free(reg);

@@ -24,6 +24,7 @@ struct st_file {
     char *names; /* all names, NUL-separated */
     char **meta; /* key, value, key, value, ... */
     size_t nmeta;
+    st_progress_t *progress; /* the caller's, may be NULL */
 };
 
 static const struct {
@@ -271,7 +272,20 @@ int st_to_f32(const st_tensor_t *t, float *out, size_t n) {
     return IMG_OK;
 }
 
+void st_track(st_file_t *f, st_progress_t *p) {
+    f->progress = p;
+    if (!p) return;
+    p->done = p->total = 0;
+    for (size_t i = 0; i < f->n; i++)
+        p->total += f->tensors[i].nbytes;
+}
+
 void st_release(const st_file_t *f, const st_tensor_t *t) {
+    st_progress_t *p = f->progress;
+    if (p && p->fn && p->total) {
+        p->done += t->nbytes;
+        p->fn(p->user, p->done < p->total ? (double)p->done / (double)p->total : 1.0);
+    }
     if (!f->map || !t->nbytes) return;
     long pg = sysconf(_SC_PAGESIZE);
     uintptr_t page = pg > 0 ? (uintptr_t)pg : 4096;

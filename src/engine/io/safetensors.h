@@ -41,6 +41,15 @@ size_t st_dtype_size(st_dtype_t t);
 const char *st_dtype_name(st_dtype_t t);
 /* Converts a float or integer tensor to f32 (n must equal numel). */
 int st_to_f32(const st_tensor_t *t, float *out, size_t n);
+/* Load progress: st_release adds each released tensor's bytes to done and calls fn with
+ * done / total (total: every tensor of the file). The caller owns the struct; it must outlive
+ * the tracking (st_track(f, NULL) stops it). */
+typedef struct {
+    void (*fn)(void *user, double fraction);
+    void *user;
+    size_t done, total;
+} st_progress_t;
+void st_track(st_file_t *f, st_progress_t *p);
 /* Tells the kernel that a mapped tensor's pages are no longer needed, so a model's file does not
  * stay resident beside the copies made from it (reading it again faults the pages back in). A
  * no-op for files parsed from a caller's buffer. */
