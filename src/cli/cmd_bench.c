@@ -193,7 +193,8 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     eng_model_t *m;
     eng_load_opts_t o = {.checkpoint = cm->checkpoint, .tokenizer = cm->tokenizer, .vae = cm->vae,
                          .tiny_decoder = cm->tiny_decoder, .prediction = !strcmp(cm->prediction, "v") ? ENG_PRED_V : ENG_PRED_EPS,
-                         .threads = threads, .isa = cfg.isa};
+                         .threads = threads, .isa = cfg.isa, .vae_tile = cfg.vae_tile,
+                         .vae_tile_overlap = cfg.vae_tile_overlap};
     double t0 = clock_mono();
     if (eng_load(&o, &m, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);

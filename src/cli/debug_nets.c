@@ -102,7 +102,17 @@ int debug_vae(const config_t *cfg, const char *weights, const char *inputs, cons
     img = malloc(sizeof(float) * 3 * (size_t)h * wd * s * s);
     tap_ctx_t tap = {w, "", 0};
     tap_ctx_t *tp = &tap;
-    if (!img || vae_decode(v, &e.kc, z, h, wd, img, dbg_tap_write, tp) || tap.failed) {
+    /* a latent larger than vae_tile a side is decoded in tiles (no intermediate taps then) */
+    int tiled = cfg->vae_tile > 0 && (h > cfg->vae_tile || wd > cfg->vae_tile);
+    if (tiled && cfg->vae_tile_overlap * 2 >= cfg->vae_tile) {
+        fprintf(stderr, "imgapi: vae_tile_overlap (%d) must be under half of vae_tile (%d)\n",
+                cfg->vae_tile_overlap, cfg->vae_tile);
+        goto out;
+    }
+    if (!img ||
+        (tiled ? vae_decode_tiled(v, &e.kc, z, h, wd, cfg->vae_tile, cfg->vae_tile_overlap, img)
+               : vae_decode(v, &e.kc, z, h, wd, img, dbg_tap_write, tp)) ||
+        tap.failed) {
         fprintf(stderr, "imgapi: the VAE decoder could not run\n");
         goto out;
     }

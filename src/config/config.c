@@ -51,6 +51,10 @@ static const opt_t OPTS[] = {
     I(store_busy_timeout_ms, 1, 600000, "how long a store write waits for a lock held elsewhere"),
     I(threads, 0, 1024, "engine threads per generation (0 = one per CPU core)"),
     I(model_idle_seconds, 0, 604800, "unload a model after this many idle seconds (0 = never)"),
+    I(vae_tile, 0, 4096,
+      "decode with the KL VAE in tiles of at most this many latents a side: bounded memory, "
+      "slight differences between tiles (0 = never tile)"),
+    I(vae_tile_overlap, 1, 2047, "latents shared by neighbouring VAE tiles (under vae_tile / 2)"),
     S(isa, "kernel instruction set: auto, avx512, avx2 or portable"),
     S(moderation_rules, "moderation rules file (default: the rules built in)"),
     I(builtin_model, 0, 1,
@@ -74,6 +78,8 @@ void config_defaults(config_t *c) {
     c->connection_timeout_seconds = 60;
     c->store_busy_timeout_ms = 5000;
     c->model_idle_seconds = 600;
+    c->vae_tile = 0;
+    c->vae_tile_overlap = 16;
     strcpy(c->isa, "auto");
     c->builtin_model = 1;
     c->async_result_seconds = 3600;

@@ -33,6 +33,7 @@ struct eng_model {
     tiny_vae_t *tiny;
     schedule_t sched;
     int ctx_dim, ctx_len;
+    int vae_tile, vae_tile_overlap;
     eng_stats_t stats;
     unsigned long long flops;
     double mark;
@@ -94,8 +95,15 @@ static void to_rgb8(const float *rgb, int w, int h, int zero_to_one, uint8_t *px
 }
 
 int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errlen) {
+    if (o->vae_tile > 0 && o->vae_tile_overlap * 2 >= o->vae_tile) {
+        snprintf(err, errlen, "vae_tile_overlap (%d) must be under half of vae_tile (%d)",
+                 o->vae_tile_overlap, o->vae_tile);
+        return IMG_EINVAL;
+    }
     eng_model_t *m = calloc(1, sizeof *m);
     if (!m) return IMG_ENOMEM;
+    m->vae_tile = o->vae_tile;
+    m->vae_tile_overlap = o->vae_tile_overlap;
     st_file_t *f = NULL, *vf = NULL, *tf = NULL;
     st_progress_t prog = {o->progress, o->progress_user, 0, 0};
     int rc = st_open(o->checkpoint, &f, err, errlen);
@@ -366,7 +374,8 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
         rc = tiny_vae_decode(m->tiny, &m->kc, x, lh, lw, rgb); /* RGB in [0, 1] */
     } else if (!rc) {
         for (size_t k = 0; k < n; k++) x[k] /= m->info.vae_scale;
-        rc = vae_decode(m->vae, &m->kc, x, lh, lw, rgb, NULL, NULL); /* RGB in [-1, 1] */
+        /* RGB in [-1, 1]; tiled when the latent is larger than vae_tile a side */
+        rc = vae_decode_tiled(m->vae, &m->kc, x, lh, lw, m->vae_tile, m->vae_tile_overlap, rgb);
     }
     m->stats.decode_s = clock_mono() - t_dec;
     m->stats.decode_gflop = (double)m->flops / 1e9;

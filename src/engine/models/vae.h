@@ -18,5 +18,10 @@ int vae_prepare(vae_t *v, int h, int w);
 /* z (already divided by the scale factor) -> image; taps as in unet.h. */
 int vae_decode(vae_t *v, const kctx_t *kc, const float *z, int h, int w, float *image,
                unet_tap_fn tap, void *tap_user);
+/* The same over overlapping tiles of at most tile x tile latents (vae_tiled.c), when the latent is
+ * larger than that; overlap: latents shared by neighbouring tiles (1 .. tile/2 - 1). tile 0:
+ * never tiled. */
+int vae_decode_tiled(vae_t *v, const kctx_t *kc, const float *z, int h, int w, int tile, int overlap,
+                     float *image);
 
 #endif
