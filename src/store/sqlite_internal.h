@@ -17,6 +17,13 @@ int sq_exec(sq_t *q, const char *sql);
 sqlite3_stmt *sq_prep(sq_t *q, const char *sql);
 /* Runs a statement that returns no rows and finalizes it: IMG_OK or IMG_ESTORE. */
 int sq_step_done(sqlite3_stmt *st);
+/* Reads every row of st (finalized here; NULL counts as a store error) into a malloc'd array of
+ * elem-byte elements, zeroed before read_row fills one. Rows that read_row has filled are
+ * counted in *n even when it fails, so that the caller can free what they own; on any failure
+ * the caller frees them and *out, which the return code (IMG_ESTORE, IMG_ENOMEM or read_row's)
+ * says. */
+int sq_collect(sqlite3_stmt *st, size_t elem, void **out, size_t *n,
+               int (*read_row)(sqlite3_stmt *st, void *row, void *ctx), void *ctx);
 /* Takes the mutex and opens an IMMEDIATE transaction; sq_end commits (rc == IMG_OK) or rolls
  * back, and unlocks. */
 int sq_begin(sq_t *q);
@@ -45,7 +52,8 @@ int sq_areq_sweep(void *impl, int64_t now, int *count);
 /* store_sqlite_webhooks.c */
 int sq_hook_key_get(void *impl, const char *key_id, const char *candidate, char *url,
                     size_t url_len, char *secret);
-int sq_hook_key_set(void *impl, const char *key_id, const char *url, const char *secret, int rotate);
+int sq_hook_key_set(void *impl, const char *key_id, const char *url, const char *secret,
+                    int rotate);
 int sq_hook_due(void *impl, double now, int limit, store_hook_t **out, size_t *n);
 int sq_hook_result(void *impl, int64_t id, int delivered, int http, const char *error,
                    double next_at);

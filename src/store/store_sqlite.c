@@ -63,6 +63,37 @@ int sq_step_done(sqlite3_stmt *st) {
     return rc == SQLITE_DONE ? IMG_OK : IMG_ESTORE;
 }
 
+int sq_collect(sqlite3_stmt *st, size_t elem, void **out, size_t *n,
+               int (*read_row)(sqlite3_stmt *st, void *row, void *ctx), void *ctx) {
+    *out = NULL;
+    *n = 0;
+    int rc = st ? IMG_OK : IMG_ESTORE;
+    size_t cap = 0;
+    while (rc == IMG_OK) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_DONE) break;
+        if (r != SQLITE_ROW) {
+            rc = IMG_ESTORE;
+            break;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            void *p = realloc(*out, cap * elem); /* owned by the caller */
+            if (!p) {
+                rc = IMG_ENOMEM;
+                break;
+            }
+            *out = p;
+        }
+        void *row = (char *)*out + *n * elem;
+        memset(row, 0, elem);
+        rc = read_row(st, row, ctx);
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int sq_begin(sq_t *q) {
     pthread_mutex_lock(&q->mu);
     if (sq_exec(q, "BEGIN IMMEDIATE")) {
@@ -165,33 +196,17 @@ static int sq_key_get(void *impl, const char *id, store_key_t *out, uint8_t hash
     return rc;
 }
 
+static int key_row(sqlite3_stmt *st, void *row, void *ctx) {
+    (void)ctx;
+    read_key(st, row, NULL);
+    return IMG_OK;
+}
+
 static int sq_key_list(void *impl, store_key_t **out, size_t *n) {
     sq_t *q = impl;
-    *out = NULL;
-    *n = 0;
     pthread_mutex_lock(&q->mu);
-    sqlite3_stmt *st = sq_prep(q, "SELECT " KEY_COLS " FROM keys ORDER BY created, id");
-    int rc = st ? IMG_OK : IMG_ESTORE;
-    size_t cap = 0;
-    while (rc == IMG_OK) {
-        int r = sqlite3_step(st);
-        if (r == SQLITE_DONE) break;
-        if (r != SQLITE_ROW) {
-            rc = IMG_ESTORE;
-            break;
-        }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            store_key_t *p = realloc(*out, cap * sizeof *p);
-            if (!p) {
-                rc = IMG_ENOMEM;
-                break;
-            }
-            *out = p;
-        }
-        read_key(st, &(*out)[(*n)++], NULL);
-    }
-    sqlite3_finalize(st);
+    int rc = sq_collect(sq_prep(q, "SELECT " KEY_COLS " FROM keys ORDER BY created, id"),
+                        sizeof **out, (void **)out, n, key_row, NULL);
     pthread_mutex_unlock(&q->mu);
     if (rc) {
         free(*out);

@@ -99,35 +99,17 @@ int sq_areq_get(void *impl, const char *id, int64_t now, int payload, store_areq
     return rc;
 }
 
+static int areq_row(sqlite3_stmt *st, void *row, void *ctx) {
+    (void)ctx;
+    return read_areq(st, 1, row);
+}
+
 int sq_areq_queued(void *impl, store_areq_t **out, size_t *n) {
     sq_t *q = impl;
-    *out = NULL;
-    *n = 0;
     pthread_mutex_lock(&q->mu);
-    sqlite3_stmt *st =
-        sq_prep(q, "SELECT " AREQ_COLS " FROM requests WHERE status = 0 ORDER BY created, rowid");
-    int rc = st ? IMG_OK : IMG_ESTORE;
-    size_t cap = 0;
-    while (rc == IMG_OK) {
-        int r = sqlite3_step(st);
-        if (r == SQLITE_DONE) break;
-        if (r != SQLITE_ROW) {
-            rc = IMG_ESTORE;
-            break;
-        }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 8;
-            store_areq_t *p = realloc(*out, cap * sizeof *p);
-            if (!p) {
-                rc = IMG_ENOMEM;
-                break;
-            }
-            *out = p;
-        }
-        rc = read_areq(st, 1, &(*out)[*n]);
-        if (rc == IMG_OK) (*n)++;
-    }
-    sqlite3_finalize(st);
+    int rc = sq_collect(
+        sq_prep(q, "SELECT " AREQ_COLS " FROM requests WHERE status = 0 ORDER BY created, rowid"),
+        sizeof **out, (void **)out, n, areq_row, NULL);
     pthread_mutex_unlock(&q->mu);
     if (rc) {
         for (size_t i = 0; i < *n; i++)

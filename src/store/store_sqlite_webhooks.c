@@ -109,35 +109,17 @@ static void read_hook(sqlite3_stmt *st, store_hook_t *h) {
     h->created = sqlite3_column_int64(st, 9);
 }
 
+static int hook_row(sqlite3_stmt *st, void *row, void *ctx) {
+    store_hook_t *h = row;
+    read_hook(st, h);
+    if (*(const int *)ctx && !(h->body = strdup((const char *)sqlite3_column_text(st, 10))))
+        return IMG_ENOMEM;
+    return IMG_OK;
+}
+
 /* Runs a query of HOOK_COLS (+ body as column 10 when with_body) into a malloc'd array. */
 static int read_hooks(sqlite3_stmt *st, int with_body, store_hook_t **out, size_t *n) {
-    *out = NULL;
-    *n = 0;
-    int rc = st ? IMG_OK : IMG_ESTORE;
-    size_t cap = 0;
-    while (rc == IMG_OK) {
-        int r = sqlite3_step(st);
-        if (r == SQLITE_DONE) break;
-        if (r != SQLITE_ROW) {
-            rc = IMG_ESTORE;
-            break;
-        }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            store_hook_t *p = realloc(*out, cap * sizeof *p);
-            if (!p) {
-                rc = IMG_ENOMEM;
-                break;
-            }
-            *out = p;
-        }
-        store_hook_t *h = &(*out)[*n];
-        read_hook(st, h);
-        (*n)++;
-        if (with_body && !(h->body = strdup((const char *)sqlite3_column_text(st, 10))))
-            rc = IMG_ENOMEM;
-    }
-    sqlite3_finalize(st);
+    int rc = sq_collect(st, sizeof **out, (void **)out, n, hook_row, &with_body);
     if (rc) {
         store_hook_free(*out, *n);
         *out = NULL;
