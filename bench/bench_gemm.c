@@ -6,6 +6,7 @@
  *
  *   make bench && build/bench_gemm [--threads N] [--reps N] */
 #include "common/clock.h"
+#include "engine/kernels/attention.h"
 #include "engine/kernels/gemm.h"
 #include "engine/runtime/engine_ctx.h"
 #include "engine/runtime/peak.h"
@@ -104,6 +105,42 @@ int main(int argc, char **argv) {
     }
     printf("mean speed ratio imgapi/openblas: %.2f (medians of %d runs; GFLOP/s = 2MNK / time)\n",
            sum_ratio / nshapes, reps);
+
+    /* fused attention (no N x N buffer) at the UNet's and the VAE's token counts */
+    static const struct {
+        const char *what;
+        int nq, nk, heads, dh;
+    } A[] = {
+        {"SD1 self-attn 64x64 latent", 4096, 4096, 8, 40},
+        {"SD2 self-attn 64x64 latent", 4096, 4096, 5, 64},
+        {"SD2 cross-attn 64x64 latent", 4096, 77, 5, 64},
+        {"VAE mid attn 64x64 latent", 4096, 4096, 1, 512},
+        {"SD2 self-attn 128x128 latent", 16384, 16384, 5, 64},
+    };
+    printf("%-34s %6s %6s %6s | %9s %6s\n", "attention (where)", "tokens", "keys", "heads", "GFLOP/s", "%peak");
+    for (size_t s = 0; s < sizeof A / sizeof A[0]; s++) {
+        int ld = A[s].heads * A[s].dh;
+        size_t nq = (size_t)A[s].nq, nk = (size_t)A[s].nk;
+        float *q = malloc(sizeof(float) * nq * ld), *k = malloc(sizeof(float) * nk * ld);
+        float *v = malloc(sizeof(float) * nk * ld), *o = malloc(sizeof(float) * nq * ld);
+        for (size_t i = 0; i < nq * ld; i++) q[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+        for (size_t i = 0; i < nk * ld; i++) k[i] = v[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+        double flops = 4.0 * nq * nk * ld, t[32];
+        int r_eff = A[s].nq > 8192 ? 1 : (reps > 32 ? 32 : reps);
+        for (int r = 0; r < r_eff; r++) {
+            double t0 = clock_mono();
+            attention(&kc, q, ld, k, ld, v, ld, A[s].nq, A[s].nk, A[s].heads, A[s].dh, 0, o, ld);
+            t[r] = clock_mono() - t0;
+        }
+        qsort(t, (size_t)r_eff, sizeof(double), cmp_double);
+        double g = flops / t[r_eff / 2] / 1e9;
+        printf("%-34s %6d %6d %6d | %9.1f %5.0f%%\n", A[s].what, A[s].nq, A[s].nk, A[s].heads, g,
+               100 * g * 1e9 / peak);
+        free(q);
+        free(k);
+        free(v);
+        free(o);
+    }
     kctx_destroy(&kc);
     return 0;
 }
