@@ -47,8 +47,6 @@ enum MHD_Result admit_fail(admit_t *a, const api_error_t *e) {
     return respond_json(a->r, e->status, body, a->hdrs, a->nhdrs);
 }
 
-static void usd(int64_t micro, char out[32]) { price_format_usd(micro, out, 32); }
-
 int admit_charge(admit_t *a, const char *idem_body, api_error_t *e) {
     server_t *s = a->r->srv;
     store_usage_t u = {.key_id = a->key.id,
@@ -71,10 +69,11 @@ int admit_charge(admit_t *a, const char *idem_body, api_error_t *e) {
     metrics_charged(s->metrics, a->cost);
     store_key_t after;
     char charged[32], remaining[32];
-    usd(a->cost, charged);
-    usd(store_key_get(s->store, a->key.id, &after) == IMG_OK ? after.balance
-                                                             : a->key.balance - a->cost,
-        remaining);
+    price_format_usd(a->cost, charged, sizeof charged);
+    price_format_usd(store_key_get(s->store, a->key.id, &after) == IMG_OK
+                         ? after.balance
+                         : a->key.balance - a->cost,
+                     remaining, sizeof remaining);
     admit_hdr(a, "x-credits-charged", charged);
     admit_hdr(a, "x-remaining-credits", remaining);
     return 0;

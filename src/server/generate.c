@@ -15,10 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void usd(int64_t micro, char *out) {
-    price_format_usd(micro, out, 32);
-}
-
 /* Replays a recorded idempotent answer, waiting for the first attempt to finish. Returns 1 when
  * it answered (*res set), 0 when the first attempt gave up and this request now runs it. */
 static int replay(admit_t *g, store_idem_t *rec, const char *hash, enum MHD_Result *res) {
@@ -49,7 +45,7 @@ static int replay(admit_t *g, store_idem_t *rec, const char *hash, enum MHD_Resu
     admit_hdr(g, "Idempotent-Replayed", "true");
     admit_hdr(g, "x-credits-charged", "0.000000");
     char rem[32];
-    usd(g->key.balance, rem);
+    price_format_usd(g->key.balance, rem, sizeof rem);
     admit_hdr(g, "x-remaining-credits", rem);
     char *body = rec->body;
     rec->body = NULL;

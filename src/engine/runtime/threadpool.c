@@ -55,17 +55,23 @@ static void run_tasks(pool_t *p, int thread) {
     }
 }
 
+/* One turn of a spin-wait: 1 once it has spun SPIN_NS (the caller then sleeps). *deadline
+ * starts at 0. */
+static int spun_out(unsigned spins, long *deadline) {
+    cpu_relax();
+    if ((spins & 63) != 63) return 0; /* look at the clock every 64 turns */
+    long t = now_ns();
+    if (!*deadline) *deadline = t + SPIN_NS;
+    return t >= *deadline;
+}
+
 /* Returns the generation after `seen` once it is published, or seen when stopping. */
 static unsigned long wait_generation(pool_t *p, unsigned long seen) {
     long deadline = 0;
     for (unsigned spins = 0;; spins++) {
         unsigned long g = atomic_load_explicit(&p->generation, memory_order_acquire);
         if (g != seen || atomic_load(&p->stopping)) return g;
-        cpu_relax();
-        if ((spins & 63) != 63) continue;
-        long t = now_ns();
-        if (!deadline) deadline = t + SPIN_NS;
-        if (t < deadline) continue;
+        if (!spun_out(spins, &deadline)) continue;
         pthread_mutex_lock(&p->mu);
         p->sleepers++;
         while (atomic_load(&p->generation) == seen && !atomic_load(&p->stopping))
@@ -168,11 +174,7 @@ void pool_run(pool_t *p, int ntasks, pool_fn fn, void *ctx) {
     run_tasks(p, 0);
     long deadline = 0;
     for (unsigned spins = 0; atomic_load_explicit(&p->active, memory_order_acquire) > 0; spins++) {
-        cpu_relax();
-        if ((spins & 63) != 63) continue;
-        long t = now_ns();
-        if (!deadline) deadline = t + SPIN_NS;
-        if (t < deadline) continue;
+        if (!spun_out(spins, &deadline)) continue;
         pthread_mutex_lock(&p->mu);
         p->caller_waiting = 1;
         while (atomic_load(&p->active) > 0)
