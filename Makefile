@@ -23,12 +23,12 @@ $(BUILD)/gen/moderation_rules.inc: moderation/rules.txt
 $(BUILD)/src/moderation/moderation.o: $(BUILD)/gen/moderation_rules.inc
 
 # The built-in model's files are assembled into the binary (.incbin, paths from the repo root).
-$(BUILD)/src/engine/io/builtin_data.o: $(wildcard models/imgapi-shapes/*)
-$(BUILD)/src/server/static_data.o: src/server/openapi.json src/server/playground.html
+$(BUILD)/src/engine/io/builtin_data.o: $(wildcard models/imgapi-shapes/*) src/common/incbin.h
+$(BUILD)/src/server/static_data.o: src/server/openapi.json src/server/playground.html src/common/incbin.h
 $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
 	@echo "AS $<"
-	@$(CC) -c $< -o $@
+	@$(CC) -Isrc -c $< -o $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
