@@ -16,42 +16,26 @@ tally() { # reads the runner's closing line from a log
     failed=$((failed + $(echo "$line" | awk '{print $3}')))
 }
 mkdir -p tests/out
-echo "== unit tests ($build)"
-"$build/unit_tests" 2>&1 | tee tests/out/unit.log
-tally tests/out/unit.log
-echo "== API tests ($build)"
-IMGAPI_BIN="$root/$build/imgapi-testserver" IMGAPI_PROD_BIN="$root/$build/imgapi" \
-    "$py" tests/api/run.py 2>&1 | tee tests/out/api.log
-tally tests/out/api.log
-echo "== async API tests ($build)"
-IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/api/async_requests.py 2>&1 | tee tests/out/async.log
-tally tests/out/async.log
-echo "== webhook tests ($build)"
-IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/api/webhooks.py 2>&1 | tee tests/out/webhooks.log
-tally tests/out/webhooks.log
-echo "== streaming tests ($build)"
-IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/api/streaming.py 2>&1 | tee tests/out/streaming.log
-tally tests/out/streaming.log
-echo "== OpenAI Node SDK ($build)"
-IMGAPI_PROD_BIN="$root/$build/imgapi" "$py" tests/sdk/run.py 2>&1 | tee tests/out/sdk.log
-tally tests/out/sdk.log
-echo "== OpenAPI document ($build)"
-IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/api/openapi.py 2>&1 | tee tests/out/openapi.log
-tally tests/out/openapi.log
-echo "== hardening tests ($build)"
-IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/api/hardening.py 2>&1 | tee tests/out/hardening.log
-tally tests/out/hardening.log
-echo "== engine parity tests ($build)"
-IMGAPI_PROD_BIN="$root/$build/imgapi" "$py" tests/engine/run.py 2>&1 | tee tests/out/engine.log
-tally tests/out/engine.log
-echo "== moderation corpus ($build)"
-IMGAPI_PROD_BIN="$root/$build/imgapi" "$py" tests/moderation/run.py 2>&1 | tee tests/out/moderation.log
-tally tests/out/moderation.log
-echo "== engine end-to-end tests ($build)"
-IMGAPI_PROD_BIN="$root/$build/imgapi" IMGAPI_BIN="$root/$build/imgapi-testserver" "$py" tests/engine/e2e.py 2>&1 | tee tests/out/e2e.log
-tally tests/out/e2e.log
-echo "== built-in model tests ($build)"
-IMGAPI_PROD_BIN="$root/$build/imgapi" "$py" tests/engine/default_model.py 2>&1 | tee tests/out/default_model.log
-tally tests/out/default_model.log
+# every suite finds the binaries under test here (the test server and the product)
+export IMGAPI_BIN="$root/$build/imgapi-testserver" IMGAPI_PROD_BIN="$root/$build/imgapi"
+suite() { # suite TITLE LOG COMMAND...: runs one suite, keeps its log, counts its closing line
+    local title=$1 log=tests/out/$2.log
+    shift 2
+    echo "== $title ($build)"
+    "$@" 2>&1 | tee "$log"
+    tally "$log"
+}
+suite "unit tests" unit "$build/unit_tests"
+suite "API tests" api "$py" tests/api/run.py
+suite "async API tests" async "$py" tests/api/async_requests.py
+suite "webhook tests" webhooks "$py" tests/api/webhooks.py
+suite "streaming tests" streaming "$py" tests/api/streaming.py
+suite "OpenAI Node SDK" sdk "$py" tests/sdk/run.py
+suite "OpenAPI document" openapi "$py" tests/api/openapi.py
+suite "hardening tests" hardening "$py" tests/api/hardening.py
+suite "engine parity tests" engine "$py" tests/engine/run.py
+suite "moderation corpus" moderation "$py" tests/moderation/run.py
+suite "engine end-to-end tests" e2e "$py" tests/engine/e2e.py
+suite "built-in model tests" default_model "$py" tests/engine/default_model.py
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
