@@ -4,8 +4,8 @@ BUILD ?= build
 OPT ?= -O2 -g
 SAN ?=
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
-             -Isrc -I. -I$(BUILD)/gen -pthread $(OPT) $(SAN) $(CFLAGS)
-LDLIBS_ALL = -lmicrohttpd -ljansson -lsqlite3 -lpng -ldeflate -ljpeg -lwebp -lcrypto -lcurl -licuuc -lz -lm -pthread $(SAN) $(LDFLAGS)
+             -Isrc -I. -I$(BUILD)/gen -I/usr/include/postgresql -pthread $(OPT) $(SAN) $(CFLAGS)
+LDLIBS_ALL = -lmicrohttpd -ljansson -lsqlite3 -lpq -lpng -ldeflate -ljpeg -lwebp -lcrypto -lcurl -licuuc -lz -lm -pthread $(SAN) $(LDFLAGS)
 
 LIB_SRC := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
 LIB_ASM := $(shell find src -name '*.S' | sort)

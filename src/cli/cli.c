@@ -109,11 +109,18 @@ int cli_parse_common(int argc, char **argv, config_t *cfg, const char **pos, int
 }
 
 int cli_open_store(const config_t *cfg, store_t **out) {
+    char path[600], err[512];
+    if (cfg->store[0]) {
+        if (store_open(cfg->store, cfg->store_busy_timeout_ms, out, err, sizeof err)) {
+            fprintf(stderr, "imgapi: %s\n", err);
+            return 1;
+        }
+        return 0;
+    }
     if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "imgapi: cannot create data directory %s: %s\n", cfg->data_dir, strerror(errno));
         return 1;
     }
-    char path[600], err[512];
     snprintf(path, sizeof path, "%s/imgapi.db", cfg->data_dir);
     if (store_open(path, cfg->store_busy_timeout_ms, out, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);

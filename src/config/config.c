@@ -26,6 +26,8 @@ typedef struct {
 static const opt_t OPTS[] = {
     S(listen, "HOST:PORT to listen on"),
     S(data_dir, "directory for the database and state"),
+    S(store, "postgres://USER@HOST/DB to share keys, ledger and jobs between machines "
+             "(default: the SQLite file data_dir/imgapi.db)"),
     S(default_model, "model served as gpt-image-1-mini (default: the first installed)"),
     S(admin_token, "token for the /admin routes (empty: admin routes disabled)"),
     S(public_base_url, "base URL used in links returned to clients (default: from Host)"),

@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
     char listen[128];
     char data_dir[512];
+    char store[1024]; /* "" = SQLite file in data_dir; postgres://... = PostgreSQL */
     char config_file[512];
     char default_model[64];
     char admin_token[128];

@@ -16,8 +16,7 @@ int store_open(const char *where, int busy_ms, store_t **out, char *err, size_t 
     if (!s) return IMG_ENOMEM;
     int rc;
     if (strncmp(where, "postgres://", 11) == 0 || strncmp(where, "postgresql://", 13) == 0) {
-        snprintf(err, errlen, "the PostgreSQL store is not built into this version");
-        rc = IMG_EUNSUPPORTED;
+        rc = store_pg_open(where, busy_ms, &s->ops, &s->impl, err, errlen);
     } else {
         rc = store_sqlite_open(where, busy_ms, &s->ops, &s->impl, err, errlen);
     }

@@ -1,6 +1,6 @@
 /* store.h - keys, ledger, usage and idempotency behind one interface.
  *
- * Every backend (SQLite now; PostgreSQL later) implements store_ops_t; callers only use the
+ * Every backend (SQLite: one process; PostgreSQL: several gateways and workers) implements store_ops_t; callers only use the
  * store_* functions below. Money is integer micro-dollars. The ledger invariant each backend
  * keeps in single transactions: granted == balance + reserved + charged, per key.
  * All functions return IMG_OK or a negative img_status_t; none prints. */
@@ -115,7 +115,8 @@ typedef struct {
     int (*hook_list)(void *impl, const char *key_id, store_hook_t **out, size_t *n);
 } store_ops_t;
 
-/* Opens a store: a path (SQLite file, created with its schema) or, later, a postgres:// URL.
+/* Opens a store: a path (SQLite file, created with its schema) or a postgres:// (postgresql://)
+ * URL (schema migrated to this version at open).
  * busy_ms: how long a write waits for another writer's lock before failing with IMG_ESTORE.
  * On failure returns an error and writes a reason into err. Free with store_close. */
 int store_open(const char *where, int busy_ms, store_t **out, char *err, size_t errlen);
@@ -143,7 +144,8 @@ int store_charge(store_t *s, const char *job_id, const store_usage_t *u, const c
 /* Returns the job's reservation to the balance. IMG_ENOTFOUND when it has none. */
 int store_release(store_t *s, const char *job_id);
 /* Releases every reservation (run at start-up: their jobs died with the previous process), except
- * those of QUEUED asynchronous requests, which the new process resumes; PROCESSING ones FAIL. */
+ * those of QUEUED asynchronous requests, which the new process resumes; PROCESSING ones FAIL.
+ * PostgreSQL, shared by several processes: only what dead instances (heartbeat stopped) hold. */
 int store_release_orphans(store_t *s, int *count);
 /* Starts an idempotent request. IMG_OK: new, the caller runs it. IMG_EEXIST: *existing holds the
  * earlier record (status 0 = still running). IMG_EINVAL: same key, different body. */
@@ -202,5 +204,7 @@ int store_key_allows(const store_key_t *k, const char *model);
 /* Backends */
 int store_sqlite_open(const char *path, int busy_ms, const store_ops_t **ops, void **impl,
                       char *err, size_t errlen);
+int store_pg_open(const char *url, int busy_ms, const store_ops_t **ops, void **impl, char *err,
+                  size_t errlen);
 
 #endif

@@ -1,25 +1,56 @@
-/* test_store.c - the SQLite store: keys, the ledger invariant, idempotency, orphan release. */
+/* test_store.c - the store: keys, the ledger invariant, idempotency, orphan release,
+ * asynchronous requests, webhooks. Runs on a temporary SQLite file, or, when IMGAPI_TEST_PG
+ * names a PostgreSQL database (tests/run_all.sh starts one), on a freshly emptied schema there:
+ * the same tests for both backends. */
 #include "common/clock.h"
 #include "common/status.h"
 #include "store/store.h"
 #include "tests/unit/harness.h"
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static store_t *open_tmp(char *path) {
-    strcpy(path, "/tmp/imgapi-store-XXXXXX");
-    int fd = mkstemp(path);
-    close(fd);
+#define PATH_LEN 512
+
+static store_t *reopen(const char *path) {
     store_t *s = NULL;
     char err[256];
-    CHECK(store_open(path, 1000, &s, err, sizeof err) == IMG_OK);
+    int rc = store_open(path, 1000, &s, err, sizeof err);
+    if (rc) fprintf(stderr, "store_open: %s\n", err);
+    CHECK(rc == IMG_OK);
     return s;
+}
+
+/* Empties the test database: every test starts from the migrations. */
+static void pg_reset(const char *url) {
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, "SET client_min_messages = warning;"
+                            " DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+}
+
+static store_t *open_tmp(char *path) {
+    const char *pg = getenv("IMGAPI_TEST_PG");
+    if (pg && *pg) {
+        snprintf(path, PATH_LEN, "%s", pg);
+        pg_reset(path);
+    } else {
+        strcpy(path, "/tmp/imgapi-store-XXXXXX");
+        int fd = mkstemp(path);
+        close(fd);
+    }
+    return reopen(path);
 }
 
 static void drop_tmp(store_t *s, char *path) {
     store_close(s);
-    char p[300];
+    if (strncmp(path, "postgres", 8) == 0) return;
+    char p[PATH_LEN + 8];
     unlink(path);
     snprintf(p, sizeof p, "%s-wal", path);
     unlink(p);
@@ -34,7 +65,7 @@ static void check_invariant(store_t *s, const char *id) {
 }
 
 void test_store_keys(void) {
-    char path[64];
+    char path[PATH_LEN];
     store_t *s = open_tmp(path);
     store_key_t t = {.granted = 5000000, .rpm = 10, .concurrency = 2};
     strcpy(t.models, "a,b");
@@ -66,7 +97,7 @@ void test_store_keys(void) {
 }
 
 void test_store_ledger(void) {
-    char path[64];
+    char path[PATH_LEN];
     store_t *s = open_tmp(path);
     store_key_t t = {.granted = 100000};
     char id[STORE_KEY_ID_LEN + 1], secret[STORE_SECRET_LEN + 1];
@@ -101,7 +132,7 @@ void test_store_ledger(void) {
 }
 
 void test_store_idempotency(void) {
-    char path[64];
+    char path[PATH_LEN];
     store_t *s = open_tmp(path);
     store_idem_t rec;
     CHECK(store_idem_begin(s, "key_a", "k1", "h1", 1000, 100, &rec) == IMG_OK);
@@ -122,7 +153,7 @@ void test_store_idempotency(void) {
 }
 
 void test_store_orphans(void) {
-    char path[64];
+    char path[PATH_LEN];
     store_t *s = open_tmp(path);
     store_key_t t = {.granted = 100000};
     char id[STORE_KEY_ID_LEN + 1], secret[STORE_SECRET_LEN + 1];
@@ -130,8 +161,7 @@ void test_store_orphans(void) {
     CHECK(store_reserve(s, id, "j1", 10000) == IMG_OK);
     CHECK(store_reserve(s, id, "j2", 20000) == IMG_OK);
     store_close(s); /* the "process" dies with reservations held */
-    char err[256];
-    CHECK(store_open(path, 1000, &s, err, sizeof err) == IMG_OK);
+    s = reopen(path);
     int n = 0;
     CHECK(store_release_orphans(s, &n) == IMG_OK && n == 2);
     store_key_t k;
@@ -155,7 +185,7 @@ static void areq_row(store_areq_t *a, const char *id, const char *key, int64_t c
 }
 
 void test_store_async_requests(void) {
-    char path[64];
+    char path[PATH_LEN];
     store_t *s = open_tmp(path);
     store_key_t t = {.granted = 10000};
     char id[STORE_KEY_ID_LEN + 1], secret[STORE_SECRET_LEN + 1];
@@ -221,6 +251,8 @@ void test_store_async_requests(void) {
     CHECK(store_areq_insert(s, &a) == IMG_OK);
     CHECK(store_areq_start(s, "p1") == IMG_OK);
     CHECK(store_reserve(s, id, "sync", 300) == IMG_OK);
+    store_close(s); /* the process stops, another starts */
+    s = reopen(path);
     int n = 0;
     CHECK(store_release_orphans(s, &n) == IMG_OK && n == 2);
     CHECK(store_key_get(s, id, &k) == IMG_OK && k.reserved == 100);
@@ -241,21 +273,23 @@ void test_store_async_requests(void) {
 }
 
 void test_store_webhooks(void) {
-    char path[64];
+    char path[PATH_LEN];
     store_t *s = open_tmp(path);
     store_key_t t = {.granted = 10000};
     char id[STORE_KEY_ID_LEN + 1], secret[STORE_SECRET_LEN + 1];
     CHECK(store_key_create(s, &t, id, secret) == IMG_OK);
     char url[512], s1[STORE_HOOK_SECRET_LEN + 1], s2[STORE_HOOK_SECRET_LEN + 1];
     CHECK(store_hook_key_get(s, "key_nosuchkey000000", url, sizeof url, s1) == IMG_ENOTFOUND);
-    CHECK(store_hook_key_get(s, id, url, sizeof url, s1) == IMG_OK && !url[0] && strlen(s1) == STORE_HOOK_SECRET_LEN);
-    CHECK(store_hook_key_get(s, id, url, sizeof url, s2) == IMG_OK && strcmp(s1, s2) == 0); /* stable */
+    CHECK(store_hook_key_get(s, id, url, sizeof url, s1) == IMG_OK && !url[0] &&
+          strlen(s1) == STORE_HOOK_SECRET_LEN);
+    CHECK(store_hook_key_get(s, id, url, sizeof url, s2) == IMG_OK &&
+          strcmp(s1, s2) == 0); /* stable */
     CHECK(store_hook_key_set(s, id, "http://example.com/h", 0) == IMG_OK);
-    CHECK(store_hook_key_get(s, id, url, sizeof url, s2) == IMG_OK && !strcmp(url, "http://example.com/h") &&
-          !strcmp(s1, s2));
+    CHECK(store_hook_key_get(s, id, url, sizeof url, s2) == IMG_OK &&
+          !strcmp(url, "http://example.com/h") && !strcmp(s1, s2));
     CHECK(store_hook_key_set(s, id, NULL, 1) == IMG_OK);
-    CHECK(store_hook_key_get(s, id, url, sizeof url, s2) == IMG_OK && !strcmp(url, "http://example.com/h") &&
-          strcmp(s1, s2) != 0);
+    CHECK(store_hook_key_get(s, id, url, sizeof url, s2) == IMG_OK &&
+          !strcmp(url, "http://example.com/h") && strcmp(s1, s2) != 0);
     /* a finished request with a webhook queues one delivery in the same transaction */
     const int64_t now = 2000000;
     store_areq_t a;
@@ -264,29 +298,108 @@ void test_store_webhooks(void) {
     CHECK(store_reserve(s, id, "w1", 100) == IMG_OK && store_areq_insert(s, &a) == IMG_OK);
     areq_row(&a, "w2", id, now, 60); /* no webhook: nothing queued */
     CHECK(store_reserve(s, id, "w2", 100) == IMG_OK && store_areq_insert(s, &a) == IMG_OK);
-    CHECK(store_areq_fail(s, "w1", "generation_failed", "x", 0, now, "{\"status\":\"FAILED\"}") == IMG_OK);
-    CHECK(store_areq_fail(s, "w2", "generation_failed", "x", 0, now, "{\"status\":\"FAILED\"}") == IMG_OK);
+    CHECK(store_areq_fail(s, "w1", "generation_failed", "x", 0, now, "{\"status\":\"FAILED\"}") ==
+          IMG_OK);
+    CHECK(store_areq_fail(s, "w2", "generation_failed", "x", 0, now, "{\"status\":\"FAILED\"}") ==
+          IMG_OK);
     store_hook_t *h;
     size_t n;
     CHECK(store_hook_due(s, (double)now - 1, 10, &h, &n) == IMG_OK && n == 0);
     store_hook_free(h, n);
     CHECK(store_hook_due(s, (double)now, 10, &h, &n) == IMG_OK && n == 1);
-    CHECK(!strcmp(h[0].request_id, "w1") && !strcmp(h[0].url, "http://example.com/r") && h[0].body &&
-          !strcmp(h[0].body, "{\"status\":\"FAILED\"}") && h[0].attempts == 0);
+    CHECK(!strcmp(h[0].request_id, "w1") && !strcmp(h[0].url, "http://example.com/r") &&
+          h[0].body && !strcmp(h[0].body, "{\"status\":\"FAILED\"}") && h[0].attempts == 0);
     int64_t hid = h[0].id;
     store_hook_free(h, n);
-    CHECK(store_hook_result(s, hid, 0, 500, "HTTP 500", (double)now + 5) == IMG_OK); /* retry later */
+    CHECK(store_hook_result(s, hid, 0, 500, "HTTP 500", (double)now + 5) ==
+          IMG_OK); /* retry later */
     CHECK(store_hook_due(s, (double)now + 4, 10, &h, &n) == IMG_OK && n == 0);
     store_hook_free(h, n);
-    CHECK(store_hook_result(s, hid, 0, 0, "refused", -1) == IMG_OK); /* given up */
+    CHECK(store_hook_result(s, hid, 0, 0, "refused", -1) == IMG_OK);  /* given up */
     CHECK(store_hook_result(s, hid, 1, 200, "", 0) == IMG_ENOTFOUND); /* over: no more attempts */
     CHECK(store_hook_due(s, (double)now + 100, 10, &h, &n) == IMG_OK && n == 0);
     store_hook_free(h, n);
-    CHECK(store_hook_list(s, id, &h, &n) == IMG_OK && n == 1 && h[0].status == HOOK_GAVE_UP && h[0].attempts == 2 &&
-          h[0].last_http == 0 && !strcmp(h[0].last_error, "refused") && !h[0].body);
+    CHECK(store_hook_list(s, id, &h, &n) == IMG_OK && n == 1 && h[0].status == HOOK_GAVE_UP &&
+          h[0].attempts == 2 && h[0].last_http == 0 && !strcmp(h[0].last_error, "refused") &&
+          !h[0].body);
     store_hook_free(h, n);
     CHECK(store_hook_list(s, "key_other0000000000", &h, &n) == IMG_OK && n == 0);
     store_hook_free(h, n);
     check_invariant(s, id);
     drop_tmp(s, path);
+}
+
+/* PostgreSQL only (IMGAPI_TEST_PG): several processes share one database. */
+typedef struct {
+    store_t *s;
+    const char *key;
+    int id, ok;
+} reserver_t;
+
+static void *reserve_many(void *arg) {
+    reserver_t *r = arg;
+    for (int i = 0; i < 25; i++) {
+        char job[32];
+        snprintf(job, sizeof job, "t%d-%d", r->id, i);
+        if (store_reserve(r->s, r->key, job, 1000) == IMG_OK) r->ok++;
+    }
+    return NULL;
+}
+
+static void pg_sql(const char *url, const char *sql) {
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, sql);
+    CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+}
+
+void test_store_pg_shared(void) {
+    char path[PATH_LEN];
+    store_t *a = open_tmp(path), *b = reopen(path); /* two gateways */
+    store_key_t t = {.granted = 60000};
+    char id[STORE_KEY_ID_LEN + 1], secret[STORE_SECRET_LEN + 1];
+    CHECK(store_key_create(a, &t, id, secret) == IMG_OK);
+    store_key_t k;
+    CHECK(store_key_authenticate(b, secret, &k) == IMG_OK && k.balance == 60000);
+    /* 4 threads on two stores race for 100 reservations: exactly 60 fit, none twice */
+    reserver_t r[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (reserver_t){.s = i % 2 ? b : a, .key = id, .id = i};
+        pthread_create(&th[i], NULL, reserve_many, &r[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ok += r[i].ok;
+    }
+    CHECK_EQ_INT(ok, 60);
+    CHECK(store_key_get(b, id, &k) == IMG_OK && k.balance == 0 && k.reserved == 60000);
+    /* settling from the other gateway: once */
+    CHECK(store_charge(b, "t0-0", NULL, NULL, 0, NULL) == IMG_OK);
+    CHECK(store_release(a, "t0-0") == IMG_ENOTFOUND);
+    /* a live gateway's holdings are not orphans for another */
+    int n = -1;
+    CHECK(store_release_orphans(b, &n) == IMG_OK && n == 0);
+    store_idem_t rec;
+    CHECK(store_idem_begin(a, id, "idem", "h", clock_wall(), 100, &rec) == IMG_OK);
+    CHECK(store_idem_begin(b, id, "idem", "h", clock_wall(), 100, &rec) == IMG_EEXIST);
+    free(rec.body);
+    /* every heartbeat stops (a and b look dead): the first sweep returns everything once */
+    pg_sql(path, "UPDATE instances SET heartbeat = heartbeat - 1000");
+    CHECK(store_release_orphans(b, &n) == IMG_OK && n == 59);
+    CHECK(store_release_orphans(a, &n) == IMG_OK && n == 0);
+    CHECK(store_charge(a, "t1-0", NULL, NULL, 0, NULL) == IMG_ENOTFOUND);
+    CHECK(store_idem_begin(b, id, "idem", "h", clock_wall(), 100, &rec) == IMG_OK);
+    CHECK(store_key_get(a, id, &k) == IMG_OK && k.balance == 59000 && k.reserved == 0 &&
+          k.charged == 1000);
+    check_invariant(a, id);
+    /* a newer schema than this binary knows is refused, not written to */
+    pg_sql(path, "INSERT INTO schema_migrations VALUES(999, 0)");
+    store_t *c = NULL;
+    char err[256];
+    CHECK(store_open(path, 1000, &c, err, sizeof err) == IMG_EUNSUPPORTED && strstr(err, "999"));
+    store_close(b);
+    drop_tmp(a, path);
 }
