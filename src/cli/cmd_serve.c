@@ -1,7 +1,9 @@
 /* cmd_serve.c - `imgapi serve`: open the store, release orphaned reservations, load the model
- * registry, serve until SIGTERM/SIGINT, then stop gracefully. */
+ * registry, serve until SIGTERM/SIGINT, then stop gracefully. With --role gateway the jobs go to
+ * worker processes through PostgreSQL; --role worker runs those jobs and serves no HTTP. */
 #include "cli/cli.h"
 #include "common/status.h"
+#include "queue/pgqueue.h"
 #include "server/server.h"
 #include "store/store.h"
 #include <pthread.h>
@@ -39,6 +41,16 @@ int cmd_serve(int argc, char **argv, const cli_env_t *env) {
     int npos;
     int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 0, NULL, NULL, 0);
     if (rc) return rc;
+    int gateway = !strcmp(cfg.role, "gateway"), worker = !strcmp(cfg.role, "worker");
+    if (!gateway && !worker && strcmp(cfg.role, "all")) {
+        fprintf(stderr, "imgapi: --role must be all, gateway or worker (got '%s')\n", cfg.role);
+        return 2;
+    }
+    if ((gateway || worker) && strncmp(cfg.store, "postgres", 8)) {
+        fprintf(stderr, "imgapi: --role %s needs a PostgreSQL store (--store postgres://...)\n",
+                cfg.role);
+        return 2;
+    }
 
     /* Block the stop signals before any thread starts, so that only sigwait below sees them. */
     sigset_t set;
@@ -66,21 +78,48 @@ int cmd_serve(int argc, char **argv, const cli_env_t *env) {
         registry_free(models);
         return 1;
     }
-    server_t *srv;
+    pgq_opts_t qo = {.url = cfg.store,
+                     .lease_seconds = cfg.job_lease_seconds,
+                     .route_grace_ms = cfg.route_grace_ms};
+    pgqueue_t *jobs = NULL;
+    queue_t *local = NULL;
+    server_t *srv = NULL;
     log_sink_t log = {log_stderr, NULL};
-    if (server_start(&cfg, store, models, &log, &srv, err, sizeof err)) {
+    if (worker) {
+        /* the local queue runs the claimed jobs: one slot per worker thread */
+        rc = queue_create(models, cfg.workers, cfg.workers, &local);
+        if (rc) snprintf(err, sizeof err, "cannot start the worker pool");
+        if (!rc) rc = pgq_worker_start(&qo, models, local, cfg.workers, &jobs, err, sizeof err);
+    } else {
+        job_runner_t runner;
+        if (gateway && !(rc = pgq_gateway_create(&qo, &jobs, err, sizeof err)))
+            runner = pgq_runner(jobs);
+        if (!rc)
+            rc = server_start(&cfg, store, models, gateway ? &runner : NULL, &log, &srv, err,
+                              sizeof err);
+    }
+    if (rc) {
         fprintf(stderr, "imgapi: %s\n", err);
+        pgq_free(jobs);
+        queue_free(local);
         store_close(store);
         registry_free(models);
         return 1;
     }
-    fprintf(stderr, "imgapi: serving %zu model(s), default '%s', on http://%s (port %d)%s\n",
-            registry_count(models), registry_default(models)->id, cfg.listen, server_port(srv),
-            orphans ? "; released reservations of a previous run" : "");
+    if (worker)
+        fprintf(stderr, "imgapi: worker %s serving %zu model(s) with %d slot(s) from %s\n",
+                pgq_worker_id(jobs), registry_count(models), cfg.workers, "PostgreSQL");
+    else
+        fprintf(stderr, "imgapi: serving %zu model(s), default '%s', on http://%s (port %d)%s%s\n",
+                registry_count(models), registry_default(models)->id, cfg.listen, server_port(srv),
+                gateway ? "; jobs go to workers" : "",
+                orphans ? "; released reservations of a previous run" : "");
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "imgapi: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    server_stop(srv);
+    server_stop(srv); /* a gateway's queue threads end before the job queue below */
+    pgq_free(jobs);   /* a worker finishes the jobs it runs */
+    queue_free(local);
     store_close(store);
     registry_free(models);
     fprintf(stderr, "imgapi: stopped\n");

@@ -28,6 +28,13 @@ static const opt_t OPTS[] = {
     S(data_dir, "directory for the database and state"),
     S(store, "postgres://USER@HOST/DB to share keys, ledger and jobs between machines "
              "(default: the SQLite file data_dir/imgapi.db)"),
+    S(role, "all: API and generation in one process; gateway: API, jobs go to workers through "
+            "the PostgreSQL store; worker: runs the gateways' jobs (no HTTP)"),
+    I(job_lease_seconds, 2, 3600,
+      "a worker's claim on a job lasts this long after each renewal (a dead worker's job is "
+      "retried once when it runs out)"),
+    I(route_grace_ms, 0, 600000,
+      "a job waits this long for a worker that has its model loaded before any worker takes it"),
     S(default_model, "model served as gpt-image-1-mini (default: the first installed)"),
     S(admin_token, "token for the /admin routes (empty: admin routes disabled)"),
     S(public_base_url, "base URL used in links returned to clients (default: from Host)"),
@@ -67,6 +74,9 @@ void config_defaults(config_t *c) {
     memset(c, 0, sizeof *c);
     strcpy(c->listen, "127.0.0.1:8080");
     strcpy(c->data_dir, "./data");
+    strcpy(c->role, "all");
+    c->job_lease_seconds = 10;
+    c->route_grace_ms = 2000;
     c->workers = 1;
     c->queue_size = 16;
     c->deadline_seconds = 300;

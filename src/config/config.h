@@ -25,7 +25,10 @@ typedef struct {
 typedef struct {
     char listen[128];
     char data_dir[512];
-    char store[1024]; /* "" = SQLite file in data_dir; postgres://... = PostgreSQL */
+    char store[1024];      /* "" = SQLite file in data_dir; postgres://... = PostgreSQL */
+    char role[16];         /* all (API + generation), gateway (API; jobs to workers), worker */
+    int job_lease_seconds; /* a worker's claim on a job lasts this long after each renewal */
+    int route_grace_ms;    /* a job waits this long for a worker that has its model loaded */
     char config_file[512];
     char default_model[64];
     char admin_token[128];
@@ -40,20 +43,20 @@ typedef struct {
     int shutdown_grace_seconds;
     int max_connections;
     int connection_timeout_seconds;
-    int body_timeout_seconds; /* a request body must arrive within this long of its headers */
-    int store_busy_timeout_ms;  /* how long a store write waits for a lock held elsewhere */
-    int threads;                /* engine threads, 0 = one per CPU core */
-    int model_idle_seconds;     /* unload a model unused this long; 0 = keep loaded */
-    int vae_tile;               /* KL-decode in tiles of at most this many latents a side; 0 never */
-    int vae_tile_overlap;       /* latents shared by neighbouring tiles */
-    char isa[16];               /* kernel level: auto, avx512, avx2, portable */
+    int body_timeout_seconds;  /* a request body must arrive within this long of its headers */
+    int store_busy_timeout_ms; /* how long a store write waits for a lock held elsewhere */
+    int threads;               /* engine threads, 0 = one per CPU core */
+    int model_idle_seconds;    /* unload a model unused this long; 0 = keep loaded */
+    int vae_tile;              /* KL-decode in tiles of at most this many latents a side; 0 never */
+    int vae_tile_overlap;      /* latents shared by neighbouring tiles */
+    char isa[16];              /* kernel level: auto, avx512, avx2, portable */
     char moderation_rules[512]; /* rules file; "" = the rules built into the binary */
     int async_result_seconds;   /* an async request expires this long after submission or its end */
     int webhook_allow_private;  /* 1: webhooks may target loopback/private addresses */
     int webhook_max_attempts;   /* delivery attempts before giving up */
     int webhook_retry_ms;       /* first retry delay, doubling */
     int webhook_timeout_seconds; /* one attempt */
-    int builtin_model;          /* 1: the built-in model is installed after the configured ones */
+    int builtin_model;           /* 1: the built-in model is installed after the configured ones */
     price_table_t prices;
     config_model_t models[CONFIG_MAX_MODELS];
     int nmodels;

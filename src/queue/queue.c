@@ -40,6 +40,7 @@ struct queue {
     int capacity;
     int stopping;
     registry_t *models;
+    job_runner_t runner; /* run == NULL: the local models (run_job) */
     pthread_t *threads;
     int nthreads;
 };
@@ -156,7 +157,9 @@ int job_preview(job_t *j, img_t *out, int *step) {
     return rc;
 }
 
-int job_loading(job_t *j) { return atomic_load(&j->loading); }
+int job_loading(job_t *j) {
+    return atomic_load(&j->loading);
+}
 
 void job_progress(job_t *j, int *image, int *step, int *steps) {
     *image = atomic_load(&j->image);
@@ -166,6 +169,30 @@ void job_progress(job_t *j, int *image, int *step, int *steps) {
 /* 0 for a job that never started (started is 0 then). */
 double job_run_seconds(const job_t *j) {
     return j->started > 0 && j->finished > j->started ? j->finished - j->started : 0;
+}
+
+const job_spec_t *job_spec(const job_t *j) {
+    return &j->spec;
+}
+
+int job_stop_reason(job_t *j) {
+    int c = atomic_load(&j->cancel);
+    if (!c && clock_mono() > j->spec.deadline) {
+        job_cancel(j, IMG_ETIMEDOUT);
+        c = atomic_load(&j->cancel);
+    }
+    return c;
+}
+
+void job_complete(job_t *j, job_image_t *images, int n, int input_tokens) {
+    j->images = images;
+    j->n_images = n;
+    j->input_tokens = input_tokens;
+    job_finish(j, JOB_DONE, IMG_OK, NULL);
+}
+
+void job_end(job_t *j, job_state_t st, int error, const char *message) {
+    job_finish(j, st, error, message);
 }
 
 /* ---- worker ---- */
@@ -315,6 +342,8 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&j->mu);
         if (cancel)
             job_finish(j, JOB_CANCELLED, cancel, "The job was cancelled before it started.");
+        else if (q->runner.run)
+            q->runner.run(q->runner.ctx, j);
         else
             run_job(q, j);
         job_release(j);
@@ -326,9 +355,15 @@ static void *worker_main(void *arg) {
 }
 
 int queue_create(registry_t *models, int workers, int capacity, queue_t **out) {
+    return queue_create_with(models, NULL, workers, capacity, out);
+}
+
+int queue_create_with(registry_t *models, const job_runner_t *runner, int workers, int capacity,
+                      queue_t **out) {
     if (workers < 1 || capacity < 1) return IMG_EINVAL;
     queue_t *q = calloc(1, sizeof *q);
     if (!q) return IMG_ENOMEM;
+    if (runner) q->runner = *runner;
     q->threads = calloc((size_t)workers, sizeof *q->threads);
     if (!q->threads) {
         free(q);

@@ -38,8 +38,19 @@ typedef struct {
 
 typedef struct queue queue_t;
 
-/* Starts `workers` threads serving at most `capacity` queued jobs. */
+/* What runs a job a queue thread has taken: by default the models of this process; the
+ * PostgreSQL job queue (queue/pgqueue.h) hands it to a worker process instead. run() must end
+ * the job (job_complete or job_end) before it returns. */
+typedef struct {
+    void *ctx;
+    void (*run)(void *ctx, job_t *j);
+} job_runner_t;
+
+/* Starts `workers` threads serving at most `capacity` queued jobs with the local models. */
 int queue_create(registry_t *models, int workers, int capacity, queue_t **out);
+/* The same with another runner (copied; its ctx must outlive the queue). */
+int queue_create_with(registry_t *models, const job_runner_t *runner, int workers, int capacity,
+                      queue_t **out);
 /* Cancels queued jobs, waits for running ones to stop, joins the workers, frees. */
 void queue_free(queue_t *q);
 /* Creates a job (one reference, the caller's). */
@@ -76,5 +87,15 @@ void job_progress(job_t *j, int *image, int *step, int *steps);
  * before the first one or when the model cannot make previews. */
 int job_preview(job_t *j, img_t *out, int *step);
 double job_run_seconds(const job_t *j);
+
+/* For job runners. The job's parameters (prompt strings owned by the job). */
+const job_spec_t *job_spec(const job_t *j);
+/* 0 while the job may go on; else why it must stop (IMG_ECANCELLED, or IMG_ETIMEDOUT once its
+ * deadline passed). */
+int job_stop_reason(job_t *j);
+/* Ends the job DONE with n images (takes the array and their data, malloc'd). */
+void job_complete(job_t *j, job_image_t *images, int n, int input_tokens);
+/* Ends the job FAILED or CANCELLED with a status and an operator message. */
+void job_end(job_t *j, job_state_t st, int error, const char *message);
 
 #endif

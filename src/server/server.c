@@ -269,8 +269,9 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
     return 0;
 }
 
-int server_start(const config_t *cfg, store_t *store, registry_t *models, const log_sink_t *log,
-                 server_t **out, char *err, size_t errlen) {
+int server_start(const config_t *cfg, store_t *store, registry_t *models,
+                 const job_runner_t *runner, const log_sink_t *log, server_t **out, char *err,
+                 size_t errlen) {
     server_t *s = calloc(1, sizeof *s);
     if (!s) return IMG_ENOMEM;
     if (log) s->log = *log;
@@ -288,7 +289,7 @@ int server_start(const config_t *cfg, store_t *store, registry_t *models, const 
         return IMG_EINVAL;
     }
     if (metrics_create(&s->metrics) || ratelimit_create(&s->limits) ||
-        queue_create(models, cfg->workers, cfg->queue_size, &s->queue)) {
+        queue_create_with(models, runner, cfg->workers, cfg->queue_size, &s->queue)) {
         snprintf(err, errlen, "cannot start the worker pool");
         server_stop(s);
         return IMG_ENOMEM;
@@ -347,7 +348,7 @@ void server_stop(server_t *s) {
             usleep(10000);
         MHD_stop_daemon(s->daemon);
     }
-    async_stop(s->async); /* before the queue: running requests are settled, queued ones kept */
+    async_stop(s->async);  /* before the queue: running requests are settled, queued ones kept */
     sender_stop(s->hooks); /* undelivered webhooks stay in the store for the next start */
     queue_free(s->queue);
     mod_free(s->moderation);

@@ -52,6 +52,23 @@ static const char *const MIGRATIONS[] = {
     " last_http INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',"
     " next_at DOUBLE PRECISION NOT NULL, created BIGINT NOT NULL);"
     "CREATE INDEX webhooks_due ON webhooks(status, next_at);",
+    /* 2: the job queue between gateways and workers (src/queue/pgqueue.c), per-key request
+     * windows shared by gateways */
+    "CREATE TABLE jobs(id TEXT PRIMARY KEY, seq BIGSERIAL, gateway TEXT NOT NULL,"
+    " model TEXT NOT NULL, spec TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'queued',"
+    " attempts INTEGER NOT NULL DEFAULT 0, worker TEXT NOT NULL DEFAULT '',"
+    " lease_until DOUBLE PRECISION NOT NULL DEFAULT 0, cancel INTEGER NOT NULL DEFAULT 0,"
+    " error INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',"
+    " input_tokens INTEGER NOT NULL DEFAULT 0, created DOUBLE PRECISION NOT NULL,"
+    " deadline DOUBLE PRECISION NOT NULL, finished DOUBLE PRECISION NOT NULL DEFAULT 0);"
+    "CREATE INDEX jobs_status ON jobs(status, seq);"
+    "CREATE TABLE job_images(job_id TEXT NOT NULL, idx INTEGER NOT NULL, seed BIGINT NOT NULL,"
+    " data BYTEA NOT NULL, PRIMARY KEY(job_id, idx));"
+    "CREATE TABLE workers(id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,"
+    " models TEXT NOT NULL, loaded TEXT NOT NULL DEFAULT '', slots INTEGER NOT NULL,"
+    " busy INTEGER NOT NULL DEFAULT 0, seen DOUBLE PRECISION NOT NULL);"
+    "CREATE TABLE rate_windows(key_id TEXT NOT NULL, minute BIGINT NOT NULL,"
+    " count INTEGER NOT NULL, PRIMARY KEY(key_id, minute));",
 };
 #define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 #define MIGRATION_LOCK "7297111"                   /* pg_advisory_xact_lock key of the migrations */

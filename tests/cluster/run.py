@@ -1,8 +1,10 @@
 """Several imgapi processes on one PostgreSQL: a real server (Debian's postgresql, started here
 on a temporary data directory and a free loopback port), the store's unit tests on it, then
 gateways as separate processes sharing keys, ledger and idempotency; a gateway killed with
-SIGKILL mid-job (its reservation released by the others, never charged); PostgreSQL restarted
-mid-run (clean 5xx answers, then recovery without restarting imgapi)."""
+SIGKILL mid-job (its reservation released by the others, never charged); two gateways and two
+workers (--role gateway / worker): jobs spread over the workers and follow loaded models, a
+worker killed mid-job (retried on the other, charged once), killed twice (502, released);
+PostgreSQL restarted mid-run (clean 5xx answers, then recovery without restarting imgapi)."""
 import os
 import re
 import shutil
@@ -83,6 +85,54 @@ def ledger(store, key):
 BODY = {"prompt": "a red circle", "size": "1024x1024", "quality": "low"}
 
 
+class Worker:
+    """An `imgapi serve --role worker` process (no HTTP): it shows up in the workers table."""
+
+    def __init__(self, pgs, slots=1, env=None, args=()):
+        self.dir = tempfile.mkdtemp(prefix="imgapi-worker-")
+        e = dict(os.environ, IMGAPI_STORE=pgs.url)
+        e.update(env or {})
+        self.log = open(os.path.join(self.dir, "worker.log"), "ab")
+        self.proc = subprocess.Popen(
+            [os.environ.get("IMGAPI_BIN", "build/imgapi-testserver"), "serve", "--role", "worker",
+             "--workers", str(slots), "--data-dir", self.dir, *args],
+            env=e, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            assert self.proc.poll() is None, self.read_log()
+            if pgs.sql(f"SELECT count(*) FROM workers WHERE pid = {self.proc.pid}") == "1":
+                self.id = pgs.sql(f"SELECT id FROM workers WHERE pid = {self.proc.pid}")
+                return
+            time.sleep(0.1)
+        raise AssertionError("worker did not register: " + self.read_log())
+
+    def read_log(self):
+        with open(os.path.join(self.dir, "worker.log"), "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+        self.log.close()
+        text = self.read_log()
+        for marker in ("Sanitizer", "runtime error:"):
+            assert marker not in text, "sanitizer report in the worker log:\n" + text[-4000:]
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return self.proc.returncode
+
+
+def role_gateway(pgs, **env):
+    e = {"IMGAPI_STORE": pgs.url}
+    e.update(env)
+    return Server(env=e, args=["--role", "gateway", "--workers", "16", "--queue-size", "32"]).start()
+
+
+def jobs_by_worker(pgs):
+    rows = pgs.sql("SELECT worker, count(*) FROM jobs WHERE status = 'collected' GROUP BY worker")
+    return {w: int(n) for w, n in (r.split("|") for r in rows.splitlines() if r)}
+
+
 @test
 def test_store_unit_tests_on_postgres():
     p = pg()
@@ -135,7 +185,13 @@ def test_sigkilled_gateway_reservation_released_by_the_others():
     b = gateway(p.url)
     try:
         key = new_key(p.url, "1")
-        t = threading.Thread(target=lambda: a.post("/v1/gpt-image-1-mini", BODY, key=key, timeout=60))
+        def doomed():  # its gateway dies under it: the connection drops
+            try:
+                a.post("/v1/gpt-image-1-mini", BODY, key=key, timeout=60)
+            except requests.RequestException:
+                pass
+
+        t = threading.Thread(target=doomed)
         t.start()
         deadline = time.time() + 10
         while ledger(p.url, key)["reserved"] == 0 and time.time() < deadline:
@@ -157,35 +213,143 @@ def test_sigkilled_gateway_reservation_released_by_the_others():
 
 
 @test
+def test_workers_share_the_jobs_and_follow_loaded_models():
+    p = pg()
+    p.reset()
+    g1, g2 = role_gateway(p), role_gateway(p)
+    w1 = Worker(p, env={"IMGAPI_TEST_STEP_MS": "100"})
+    w2 = Worker(p, env={"IMGAPI_TEST_STEP_MS": "100"})
+    try:
+        key = new_key(p.url, "1", "--concurrency", "20")
+        out = []
+        th = [threading.Thread(target=lambda i=i: out.append(
+            (g1 if i % 2 else g2).post("/v1/gpt-image-1-mini", dict(BODY, seed=i), key=key)))
+            for i in range(10)]
+        [t.start() for t in th]
+        [t.join() for t in th]
+        assert [r.status_code for r in out] == [200] * 10, [r.text for r in out]
+        # the images are the ones the generator makes for each seed (not mixed up)
+        again = g1.post("/v1/gpt-image-1-mini", dict(BODY, seed=3), key=key)
+        first = [r for r in out if r.json()["data"][0]["b64_json"] == again.json()["data"][0]["b64_json"]]
+        assert len(first) == 1, "seed 3's image must come back identical, once"
+        spread = jobs_by_worker(p)
+        assert set(spread) == {w1.id, w2.id} and sum(spread.values()) == 11, spread
+        # test-model-2 is loaded by whichever worker takes it first; later jobs for it go there
+        m2 = dict(BODY, model="test-model-2")
+        assert g2.post("/v1/images/generations", m2, key=key).status_code == 200
+        owner = p.sql("SELECT worker FROM jobs WHERE model = 'test-model-2'")
+        time.sleep(1.5)  # its next advertisement lists the model as loaded
+        for _ in range(4):
+            assert g1.post("/v1/images/generations", m2, key=key).status_code == 200
+        workers = p.sql("SELECT DISTINCT worker FROM jobs WHERE model = 'test-model-2'")
+        assert workers == owner, (workers, owner)
+        assert p.sql("SELECT loaded FROM workers WHERE id = '%s'" % owner).count("test-model-2") == 1
+        l = ledger(p.url, key)
+        assert l["charged"] == 16 * 5000 and l["reserved"] == 0, l
+    finally:
+        g1.cleanup()
+        g2.cleanup()
+        w1.stop()
+        w2.stop()
+
+
+def kill_worker_running(p, workers, job_filter="status = 'running'", timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        wid = p.sql(f"SELECT worker FROM jobs WHERE {job_filter}")
+        for w in workers:
+            if w.id == wid and w.proc.poll() is None:
+                w.proc.kill()
+                w.proc.wait()
+                return w
+        time.sleep(0.05)
+    raise AssertionError("no worker ran the job")
+
+
+@test
+def test_killed_worker_job_retried_once_then_502_and_released():
+    p = pg()
+    p.reset()
+    g = role_gateway(p)
+    env = {"IMGAPI_TEST_STEP_MS": "750"}  # 3 s jobs, 2 s leases
+    args = ("--job-lease-seconds", "2")
+    w1, w2 = Worker(p, env=env, args=args), Worker(p, env=env, args=args)
+    try:
+        key = new_key(p.url, "1")
+        res = {}
+        t = threading.Thread(target=lambda: res.update(r=g.post("/v1/gpt-image-1-mini", BODY, key=key)))
+        t.start()
+        dead = kill_worker_running(p, [w1, w2])
+        t.join()
+        # the other worker took it after the lease ran out: one answer, charged once
+        assert res["r"].status_code == 200, res["r"].text
+        assert p.sql("SELECT attempts FROM jobs") == "2"
+        l = ledger(p.url, key)
+        assert l["charged"] == 5000 and l["reserved"] == 0, l
+        live = w2 if dead is w1 else w1
+        # both workers die on the next job: the gateway answers 502 and releases the credits
+        w3 = Worker(p, env=env, args=args)
+        p.sql("DELETE FROM jobs")
+        t = threading.Thread(target=lambda: res.update(r=g.post("/v1/gpt-image-1-mini", BODY, key=key)))
+        t.start()
+        kill_worker_running(p, [live, w3])
+        kill_worker_running(p, [live, w3], "status = 'running' AND attempts = 2")
+        t.join()
+        assert res["r"].status_code == 502 and res["r"].json()["code"] == "generation_failed", res["r"].text
+        l = ledger(p.url, key)
+        assert l["charged"] == 5000 and l["reserved"] == 0 and l["balance"] == 995000, l
+        w1.stop(), w2.stop(), w3.stop()
+    finally:
+        g.cleanup()
+        for w in (w1, w2):
+            if w.proc.poll() is None:
+                w.stop()
+
+
+def restart_case(p, a):
+    key = new_key(p.url, "1")
+    assert a.post("/v1/gpt-image-1-mini", BODY, key=key).status_code == 200
+    p.stop()
+    try:
+        r = a.post("/v1/gpt-image-1-mini", BODY, key=key, timeout=30)
+        assert r.status_code in (500, 502, 503), (r.status_code, r.text)
+        assert "error" in r.json(), r.text
+        rd = requests.get(a.url("/readyz"), timeout=30)
+        assert rd.status_code == 502 and rd.json()["store"] is False, rd.text
+    finally:
+        p.start()
+    # the next requests reconnect: no imgapi restart
+    deadline = time.time() + 30
+    code = 0
+    while time.time() < deadline:
+        code = a.post("/v1/gpt-image-1-mini", BODY, key=key).status_code
+        if code == 200:
+            break
+        time.sleep(0.5)
+    assert code == 200, code
+    l = ledger(p.url, key)
+    assert l["charged"] == 2 * 5000 and l["reserved"] == 0, l
+
+
+@test
 def test_postgres_restart_fails_cleanly_and_recovers():
     p = pg()
     p.reset()
     a = gateway(p.url)
     try:
-        key = new_key(p.url, "1")
-        assert a.post("/v1/gpt-image-1-mini", BODY, key=key).status_code == 200
-        p.stop()
-        try:
-            r = a.post("/v1/gpt-image-1-mini", BODY, key=key, timeout=30)
-            assert r.status_code in (500, 502, 503), (r.status_code, r.text)
-            assert "error" in r.json(), r.text
-            rd = requests.get(a.url("/readyz"), timeout=30)
-            assert rd.status_code == 502 and rd.json()["store"] is False, rd.text
-        finally:
-            p.start()
-        # the next requests reconnect: no imgapi restart
-        deadline = time.time() + 30
-        code = 0
-        while time.time() < deadline:
-            code = a.post("/v1/gpt-image-1-mini", BODY, key=key).status_code
-            if code == 200:
-                break
-            time.sleep(0.5)
-        assert code == 200, code
-        l = ledger(p.url, key)
-        assert l["charged"] == 2 * 5000 and l["reserved"] == 0, l
+        restart_case(p, a)
     finally:
         a.cleanup()
+    # the same with the job queue between a gateway and a worker
+    p.reset()
+    g, w = role_gateway(p), None
+    try:
+        w = Worker(p)
+        restart_case(p, g)
+    finally:
+        g.cleanup()
+        if w:
+            w.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,646 @@
+/* pgqueue.c - gateways hand jobs to worker processes through PostgreSQL (see pgqueue.h).
+ *
+ * Times that several machines compare (leases, deadlines, worker liveness) are the database's
+ * clock, never a local one. */
+#include "queue/pgqueue.h"
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/status.h"
+#include <errno.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DB_NOW "extract(epoch from clock_timestamp())"
+#define POLL_MS 500         /* a waiter re-reads its job at least this often */
+#define ADVERTISE_MS 1000   /* a worker refreshes its row this often */
+#define WORKER_ALIVE_S 10   /* a worker row older than this is gone */
+#define KEEP_FINISHED_S 600 /* collected job rows (not their images) are kept this long */
+#define MAX_SLOTS 64
+
+struct pgqueue {
+    char url[1024];
+    int lease_seconds, route_grace_ms;
+    int worker; /* 1: the worker side */
+    char id[40];
+
+    pthread_mutex_t db_mu; /* guards db: one connection for the short statements */
+    PGconn *db;
+
+    pthread_mutex_t mu; /* guards wake_gen, stopping */
+    pthread_cond_t wake;
+    uint64_t wake_gen; /* bumped on every notification */
+    int stopping;
+    pthread_t listener;
+    int listener_started;
+
+    /* worker side */
+    registry_t *models;
+    queue_t *local;
+    pthread_t slots[MAX_SLOTS];
+    int nslots;
+    atomic_int busy;
+    char model_list[1024]; /* {"a","b"}: the models this worker can serve */
+};
+
+static void ignore_notice(void *arg, const char *message) {
+    (void)arg;
+    (void)message;
+}
+
+static PGconn *connect_db(const char *url) {
+    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *vals[] = {"5", "imgapi-queue", url, NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1); /* owned by the caller */
+    if (c && PQstatus(c) == CONNECTION_OK) {
+        PQsetNoticeProcessor(c, ignore_notice, NULL);
+        return c;
+    }
+    PQfinish(c);
+    return NULL;
+}
+
+/* Runs one statement on the shared connection (reconnecting when it was lost). Text parameters,
+ * except binary ones where lengths[i] > 0; binary: results in binary format. Returns the result
+ * (caller PQclear's) or NULL. */
+static PGresult *q_exec(pgqueue_t *q, const char *sql, int n, const char *const *vals,
+                        const int *lengths, int binary) {
+    int formats[8] = {0};
+    for (int i = 0; lengths && i < n && i < 8; i++)
+        formats[i] = lengths[i] > 0;
+    pthread_mutex_lock(&q->db_mu);
+    if (!q->db || PQstatus(q->db) != CONNECTION_OK) {
+        PQfinish(q->db);
+        q->db = connect_db(q->url);
+    }
+    PGresult *r = NULL;
+    if (q->db) {
+        r = PQexecParams(q->db, sql, n, NULL, vals, lengths, lengths ? formats : NULL, binary);
+        ExecStatusType st = PQresultStatus(r);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            PQclear(r);
+            r = NULL;
+        }
+    }
+    pthread_mutex_unlock(&q->db_mu);
+    return r;
+}
+
+static int q_cmd(pgqueue_t *q, const char *sql, int n, const char *const *vals) {
+    PGresult *r = q_exec(q, sql, n, vals, NULL, 0);
+    PQclear(r);
+    return r ? IMG_OK : IMG_ESTORE;
+}
+
+static uint64_t wake_gen(pgqueue_t *q) {
+    pthread_mutex_lock(&q->mu);
+    uint64_t g = q->wake_gen;
+    pthread_mutex_unlock(&q->mu);
+    return g;
+}
+
+/* Waits until a notification newer than gen arrives, ms pass, or the queue stops. */
+static void wait_wake(pgqueue_t *q, uint64_t gen, int ms) {
+    struct timespec until = clock_abs_after(ms / 1000.0);
+    pthread_mutex_lock(&q->mu);
+    while (q->wake_gen == gen && !q->stopping)
+        if (pthread_cond_timedwait(&q->wake, &q->mu, &until) == ETIMEDOUT) break;
+    pthread_mutex_unlock(&q->mu);
+}
+
+static int stopping(pgqueue_t *q) {
+    pthread_mutex_lock(&q->mu);
+    int s = q->stopping;
+    pthread_mutex_unlock(&q->mu);
+    return s;
+}
+
+/* Jobs whose worker stopped renewing: back to the queue the first time, failed the second.
+ * Also forgets old finished jobs and gone workers. Any process may run it at any time. */
+static void reap(pgqueue_t *q) {
+    char err[24];
+    snprintf(err, sizeof err, "%d", IMG_EIO);
+    const char *vals[] = {err};
+    PGresult *r = q_exec(
+        q,
+        "UPDATE jobs SET status = CASE WHEN attempts < 2 THEN 'queued' ELSE 'failed' END,"
+        " worker = '', error = CASE WHEN attempts < 2 THEN 0 ELSE $1::int END,"
+        " message = CASE WHEN attempts < 2 THEN '' ELSE"
+        " 'the workers running the job stopped twice' END,"
+        " finished = CASE WHEN attempts < 2 THEN 0 ELSE " DB_NOW " END"
+        " WHERE status = 'running' AND lease_until < " DB_NOW
+        " RETURNING pg_notify(CASE WHEN status = 'queued' THEN 'imgapi_jobs' ELSE 'imgapi_done'"
+        " END, id)",
+        1, vals, NULL, 0);
+    PQclear(r);
+    char keep[24];
+    snprintf(keep, sizeof keep, "%d", KEEP_FINISHED_S);
+    const char *kv[] = {keep};
+    q_cmd(q,
+          "DELETE FROM jobs WHERE (status IN ('collected', 'cancelled') AND finished < " DB_NOW
+          " - $1) OR deadline < " DB_NOW " - $1",
+          1, kv);
+    q_cmd(q,
+          "DELETE FROM job_images i WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id ="
+          " i.job_id AND j.status = 'done')",
+          0, NULL);
+    q_cmd(q, "DELETE FROM workers WHERE seen < " DB_NOW " - 60", 0, NULL);
+}
+
+/* ---- the gateway's side ---- */
+
+static char *spec_json(const job_spec_t *s) {
+    json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "prompt", s->prompt,
+                          "negative_prompt", s->negative_prompt, "width", s->width, "height",
+                          s->height, "quality", (int)s->quality, "background", (int)s->background,
+                          "format", (int)s->format, "compression", s->compression, "n", s->n,
+                          "seed", (json_int_t)s->seed);
+    char *out = j ? json_dumps(j, JSON_COMPACT) : NULL; /* caller frees */
+    json_decref(j);
+    return out;
+}
+
+/* Reads the images of a finished job into a malloc'd array (ownership to the caller). */
+static int fetch_images(pgqueue_t *q, const char *id, int n, job_image_t **out) {
+    const char *vals[] = {id};
+    PGresult *r = q_exec(q,
+                         "SELECT idx::text, seed::text, data FROM job_images WHERE job_id = $1"
+                         " ORDER BY idx",
+                         1, vals, NULL, 1);
+    if (!r) return IMG_ESTORE;
+    int rows = PQntuples(r), rc = rows == n ? IMG_OK : IMG_ESTORE;
+    job_image_t *im = rc ? NULL : calloc((size_t)n, sizeof *im);
+    if (!rc && !im) rc = IMG_ENOMEM;
+    for (int i = 0; i < rows && !rc; i++) {
+        size_t len = (size_t)PQgetlength(r, i, 2);
+        im[i].seed = (uint32_t)strtoul(PQgetvalue(r, i, 1), NULL, 10);
+        im[i].len = len;
+        im[i].data = malloc(len ? len : 1);
+        if (!im[i].data)
+            rc = IMG_ENOMEM;
+        else
+            memcpy(im[i].data, PQgetvalue(r, i, 2), len);
+    }
+    PQclear(r);
+    if (rc) {
+        for (int i = 0; im && i < n; i++)
+            free(im[i].data);
+        free(im);
+        return rc;
+    }
+    *out = im;
+    return IMG_OK;
+}
+
+/* One job, on a gateway queue thread: insert, wait for a worker's result, read it back. */
+static void gateway_run(void *ctx, job_t *j) {
+    pgqueue_t *q = ctx;
+    const job_spec_t *s = job_spec(j);
+    char *spec = spec_json(s);
+    if (!spec) {
+        job_end(j, JOB_FAILED, IMG_ENOMEM, "Out of memory.");
+        return;
+    }
+    char left[32];
+    snprintf(left, sizeof left, "%.3f", s->deadline - clock_mono());
+    const char *vals[] = {job_id(j), q->id, s->model_id, spec, left};
+    PGresult *r = q_exec(q,
+                         "INSERT INTO jobs(id, gateway, model, spec, created, deadline)"
+                         " VALUES($1, $2, $3, $4, " DB_NOW ", " DB_NOW " + $5::float8)"
+                         " RETURNING pg_notify('imgapi_jobs', model)",
+                         5, vals, NULL, 0);
+    free(spec);
+    if (!r) {
+        job_end(j, JOB_FAILED, IMG_ESTORE, "the job queue (PostgreSQL) is unreachable");
+        return;
+    }
+    PQclear(r);
+    const char *idv[] = {job_id(j)};
+    for (;;) {
+        uint64_t gen = wake_gen(q);
+        int why = job_stop_reason(j);
+        if (why || stopping(q)) {
+            /* a queued job is withdrawn; a running one is stopped at its next lease renewal */
+            q_cmd(q,
+                  "UPDATE jobs SET cancel = 1, status = CASE WHEN status = 'queued' THEN"
+                  " 'cancelled' ELSE status END, finished = " DB_NOW " WHERE id = $1",
+                  1, idv);
+            job_end(j, JOB_CANCELLED, why ? why : IMG_ECANCELLED, "The job was cancelled.");
+            return;
+        }
+        r = q_exec(q,
+                   "SELECT status, error, message, input_tokens, n FROM jobs,"
+                   " (SELECT count(*) AS n FROM job_images WHERE job_id = $1) c WHERE id = $1",
+                   1, idv, NULL, 0);
+        if (r && PQntuples(r) == 1) {
+            const char *st = PQgetvalue(r, 0, 0);
+            if (!strcmp(st, "done")) {
+                int tokens = atoi(PQgetvalue(r, 0, 3)), n = atoi(PQgetvalue(r, 0, 4));
+                PQclear(r);
+                job_image_t *im = NULL;
+                int rc = fetch_images(q, job_id(j), n, &im);
+                if (rc == IMG_OK) {
+                    q_cmd(q,
+                          "UPDATE jobs SET status = 'collected', finished = " DB_NOW
+                          " WHERE id = $1",
+                          1, idv);
+                    q_cmd(q, "DELETE FROM job_images WHERE job_id = $1", 1, idv);
+                    job_complete(j, im, n, tokens);
+                    return;
+                }
+                /* the database went away between the two reads: try again */
+            } else if (!strcmp(st, "failed")) {
+                int err = atoi(PQgetvalue(r, 0, 1));
+                char msg[300];
+                snprintf(msg, sizeof msg, "worker: %s", PQgetvalue(r, 0, 2));
+                PQclear(r);
+                q_cmd(q, "UPDATE jobs SET status = 'collected' WHERE id = $1", 1, idv);
+                job_end(j, JOB_FAILED, err ? err : IMG_EMODEL, msg);
+                return;
+            } else {
+                PQclear(r);
+            }
+        } else {
+            PQclear(r); /* unreachable for now: the deadline still bounds the wait */
+        }
+        reap(q);
+        wait_wake(q, gen, POLL_MS);
+    }
+}
+
+job_runner_t pgq_runner(pgqueue_t *q) {
+    job_runner_t r = {q, gateway_run};
+    return r;
+}
+
+/* ---- the worker's side ---- */
+
+static int spec_from_json(const char *text, const char *model, double left, job_spec_t *s,
+                          char **strings) {
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    const char *prompt = NULL, *neg = NULL;
+    int quality = 0, background = 0, format = 0;
+    json_int_t seed = 0;
+    memset(s, 0, sizeof *s);
+    if (!j ||
+        json_unpack(j, "{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "prompt", &prompt,
+                    "negative_prompt", &neg, "width", &s->width, "height", &s->height, "quality",
+                    &quality, "background", &background, "format", &format, "compression",
+                    &s->compression, "n", &s->n, "seed", &seed) ||
+        s->n < 1 || s->width < 1 || s->height < 1) {
+        json_decref(j);
+        return IMG_EFORMAT;
+    }
+    size_t pl = strlen(prompt), nl = strlen(neg);
+    *strings = malloc(pl + nl + 2); /* caller frees after job_create copied them */
+    if (!*strings) {
+        json_decref(j);
+        return IMG_ENOMEM;
+    }
+    memcpy(*strings, prompt, pl + 1);
+    memcpy(*strings + pl + 1, neg, nl + 1);
+    json_decref(j);
+    snprintf(s->model_id, sizeof s->model_id, "%s", model);
+    s->prompt = *strings;
+    s->negative_prompt = *strings + pl + 1;
+    s->quality = (api_quality_t)quality;
+    s->background = (api_background_t)background;
+    s->format = (api_format_t)format;
+    s->seed = (uint32_t)seed;
+    s->deadline = clock_mono() + left;
+    return IMG_OK;
+}
+
+/* Writes a finished job back (images + status in one transaction) and wakes its gateway.
+ * Nothing is written when the lease was lost meanwhile (another worker has the job). */
+static void finish_claimed(pgqueue_t *q, job_t *j, job_state_t st) {
+    const char *id = job_id(j);
+    pthread_mutex_lock(&q->db_mu); /* one transaction on the shared connection */
+    if (!q->db || PQstatus(q->db) != CONNECTION_OK) {
+        PQfinish(q->db);
+        q->db = connect_db(q->url);
+    }
+    PGconn *c = q->db;
+    int ok = c && PQstatus(c) == CONNECTION_OK;
+    PGresult *r = ok ? PQexec(c, "BEGIN") : NULL;
+    ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (ok && st == JOB_DONE) {
+        int n = 0;
+        const job_image_t *im = job_images(j, &n);
+        for (int i = 0; i < n && ok; i++) {
+            char idx[16], seed[16];
+            snprintf(idx, sizeof idx, "%d", i);
+            snprintf(seed, sizeof seed, "%u", im[i].seed);
+            const char *vals[] = {id, idx, seed, (const char *)im[i].data};
+            int lengths[] = {0, 0, 0, (int)im[i].len};
+            int formats[] = {0, 0, 0, 1};
+            r = PQexecParams(
+                c,
+                "INSERT INTO job_images(job_id, idx, seed, data) VALUES($1, $2, $3, $4)"
+                " ON CONFLICT (job_id, idx) DO UPDATE SET data = $4, seed = $3",
+                4, NULL, vals, lengths, formats, 0);
+            ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+        }
+    }
+    if (ok) {
+        const char *msg = "";
+        int err = st == JOB_DONE ? 0 : job_error(j, &msg);
+        char eb[16], tb[16];
+        snprintf(eb, sizeof eb, "%d", err);
+        snprintf(tb, sizeof tb, "%d", job_input_tokens(j));
+        const char *vals[] = {
+            id, q->id,          st == JOB_DONE ? "done" : st == JOB_FAILED ? "failed" : "cancelled",
+            eb, msg ? msg : "", tb};
+        r = PQexecParams(c,
+                         "UPDATE jobs SET status = $3, error = $4::int, message = $5,"
+                         " input_tokens = $6::int, finished = " DB_NOW
+                         " WHERE id = $1 AND worker = $2 AND status = 'running'"
+                         " RETURNING pg_notify('imgapi_done', id)",
+                         6, NULL, vals, NULL, NULL, 0);
+        ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+        PQclear(r);
+    }
+    if (c && PQstatus(c) == CONNECTION_OK) {
+        r = PQexec(c, ok ? "COMMIT" : "ROLLBACK");
+        PQclear(r);
+    }
+    pthread_mutex_unlock(&q->db_mu);
+}
+
+/* Runs a claimed job on the local queue, renewing the lease; stops it when the gateway
+ * cancels it or the lease is lost. */
+static void run_claimed(pgqueue_t *q, const char *id, const char *model, const char *spec_text,
+                        double left) {
+    job_spec_t spec;
+    char *strings = NULL;
+    job_t *j = NULL;
+    int rc = spec_from_json(spec_text, model, left, &spec, &strings);
+    if (!rc) rc = job_create(&spec, id, &j);
+    free(strings);
+    if (!rc) rc = queue_submit(q->local, j);
+    if (rc) {
+        char eb[16];
+        snprintf(eb, sizeof eb, "%d", rc == IMG_EFORMAT ? IMG_EINVAL : rc);
+        const char *vals[] = {id, q->id, eb};
+        PGresult *r =
+            q_exec(q,
+                   "UPDATE jobs SET status = 'failed', error = $3::int,"
+                   " message = 'the worker could not take the job', finished = " DB_NOW
+                   " WHERE id = $1 AND worker = $2 RETURNING pg_notify('imgapi_done', id)",
+                   3, vals, NULL, 0);
+        PQclear(r);
+        job_release(j);
+        return;
+    }
+    char lease[16];
+    snprintf(lease, sizeof lease, "%d", q->lease_seconds);
+    const char *rv[] = {id, q->id, lease};
+    double renew_every = q->lease_seconds / 3.0, last = clock_mono();
+    job_state_t st;
+    while ((st = job_wait(j, 0.25)) == JOB_QUEUED || st == JOB_RUNNING) {
+        if (clock_mono() - last < renew_every) continue;
+        last = clock_mono();
+        PGresult *r = q_exec(q,
+                             "UPDATE jobs SET lease_until = " DB_NOW " + $3::int WHERE id = $1"
+                             " AND worker = $2 AND status = 'running' RETURNING cancel",
+                             3, rv, NULL, 0);
+        /* unreachable database: go on (the lease may still hold when it is back) */
+        if (r && (PQntuples(r) == 0 || atoi(PQgetvalue(r, 0, 0)))) job_cancel(j, IMG_ECANCELLED);
+        PQclear(r);
+    }
+    finish_claimed(q, j, st);
+    job_release(j);
+}
+
+static void *slot_main(void *arg) {
+    pgqueue_t *q = arg;
+    char lease[16], grace[32];
+    snprintf(lease, sizeof lease, "%d", q->lease_seconds);
+    snprintf(grace, sizeof grace, "%.3f", q->route_grace_ms / 1000.0);
+    while (!stopping(q)) {
+        uint64_t gen = wake_gen(q);
+        reap(q);
+        /* the loaded models, as a text array */
+        char loaded[1024] = "{";
+        for (size_t i = 0; i < registry_count(q->models); i++) {
+            const char *m = registry_profile(q->models, i)->id;
+            int is_loaded = 0, loads = 0;
+            registry_state(q->models, m, &is_loaded, &loads);
+            if (is_loaded && strlen(loaded) + strlen(m) + 4 < sizeof loaded)
+                snprintf(loaded + strlen(loaded), sizeof loaded - strlen(loaded), "%s\"%s\"",
+                         loaded[1] ? "," : "", m);
+        }
+        strcat(loaded, "}");
+        const char *vals[] = {q->id, lease, q->model_list, loaded, grace};
+        PGresult *r =
+            q_exec(q,
+                   "UPDATE jobs SET status = 'running', worker = $1, attempts = attempts + 1,"
+                   " lease_until = " DB_NOW " + $2::int WHERE id = (SELECT id FROM jobs j"
+                   " WHERE status = 'queued' AND model = ANY($3::text[]) AND deadline > " DB_NOW
+                   " AND (model = ANY($4::text[]) OR created < " DB_NOW " - $5::float8"
+                   " OR NOT EXISTS (SELECT 1 FROM workers w WHERE w.id <> $1 AND w.seen > " DB_NOW
+                   " - 10 AND (',' || w.loaded || ',') LIKE ('%,' || j.model || ',%')))"
+                   " ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                   " RETURNING id, model, spec, deadline - " DB_NOW,
+                   5, vals, NULL, 0);
+        if (r && PQntuples(r) == 1) {
+            atomic_fetch_add(&q->busy, 1);
+            run_claimed(q, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+                        strtod(PQgetvalue(r, 0, 3), NULL));
+            atomic_fetch_sub(&q->busy, 1);
+            PQclear(r);
+            continue; /* there may be more */
+        }
+        PQclear(r);
+        /* nothing for us now: a new job, a freed model or the grace period wakes us */
+        wait_wake(q, gen, q->route_grace_ms < POLL_MS ? q->route_grace_ms : POLL_MS);
+    }
+    return NULL;
+}
+
+/* The worker's row: what it serves, what it has loaded, how busy it is. */
+static void advertise(pgqueue_t *q, PGconn *c) {
+    char loaded[1024] = "", slots[16], busy[16], pid[16], host[256] = "";
+    for (size_t i = 0; i < registry_count(q->models); i++) {
+        const char *m = registry_profile(q->models, i)->id;
+        int is_loaded = 0, loads = 0;
+        registry_state(q->models, m, &is_loaded, &loads);
+        if (is_loaded && strlen(loaded) + strlen(m) + 2 < sizeof loaded)
+            snprintf(loaded + strlen(loaded), sizeof loaded - strlen(loaded), "%s%s",
+                     loaded[0] ? "," : "", m);
+    }
+    gethostname(host, sizeof host - 1);
+    snprintf(slots, sizeof slots, "%d", q->nslots);
+    snprintf(busy, sizeof busy, "%d", atomic_load(&q->busy));
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    const char *vals[] = {q->id, host, pid, q->model_list, loaded, slots, busy};
+    PGresult *r =
+        PQexecParams(c,
+                     "INSERT INTO workers(id, host, pid, models, loaded, slots, busy, seen)"
+                     " VALUES($1, $2, $3::int, $4, $5, $6::int, $7::int, " DB_NOW ")"
+                     " ON CONFLICT (id) DO UPDATE SET loaded = $5, busy = $7::int,"
+                     " seen = " DB_NOW,
+                     7, NULL, vals, NULL, NULL, 0);
+    PQclear(r);
+}
+
+/* LISTENs for new and finished jobs and wakes the waiting threads; a worker also refreshes its
+ * row here. Reconnects after the database restarts. */
+static void *listener_main(void *arg) {
+    pgqueue_t *q = arg;
+    PGconn *c = NULL;
+    double last_ad = 0;
+    while (!stopping(q)) {
+        if (!c || PQstatus(c) != CONNECTION_OK) {
+            PQfinish(c);
+            c = connect_db(q->url);
+            PGresult *r = c ? PQexec(c, "LISTEN imgapi_jobs; LISTEN imgapi_done") : NULL;
+            int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+            if (!ok) {
+                PQfinish(c);
+                c = NULL;
+                wait_wake(q, wake_gen(q), 1000);
+                continue;
+            }
+        }
+        if (q->worker && clock_mono() - last_ad >= ADVERTISE_MS / 1000.0) {
+            advertise(q, c);
+            last_ad = clock_mono();
+        }
+        struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+        if (poll(&pfd, 1, 250) > 0 && !PQconsumeInput(c)) continue; /* lost: reconnect */
+        int woke = 0;
+        PGnotify *n;
+        while ((n = PQnotifies(c))) {
+            woke = 1;
+            PQfreemem(n);
+        }
+        if (woke) {
+            pthread_mutex_lock(&q->mu);
+            q->wake_gen++;
+            pthread_cond_broadcast(&q->wake);
+            pthread_mutex_unlock(&q->mu);
+        }
+    }
+    if (c && q->worker) {
+        const char *vals[] = {q->id};
+        PGresult *r =
+            PQexecParams(c, "DELETE FROM workers WHERE id = $1", 1, NULL, vals, NULL, NULL, 0);
+        PQclear(r);
+    }
+    PQfinish(c);
+    return NULL;
+}
+
+static int create(const pgq_opts_t *o, int worker, pgqueue_t **out, char *err, size_t errlen) {
+    pgqueue_t *q = calloc(1, sizeof *q); /* owned by the caller until pgq_free */
+    if (!q) return IMG_ENOMEM;
+    snprintf(q->url, sizeof q->url, "%s", o->url);
+    q->lease_seconds = o->lease_seconds > 0 ? o->lease_seconds : 10;
+    q->route_grace_ms = o->route_grace_ms >= 0 ? o->route_grace_ms : 2000;
+    q->worker = worker;
+    uint8_t raw[8];
+    char hex[17];
+    if (crypto_random(raw, sizeof raw)) {
+        free(q);
+        return IMG_EIO;
+    }
+    crypto_hex(raw, sizeof raw, hex);
+    snprintf(q->id, sizeof q->id, "%s_%s", worker ? "wrk" : "gw", hex);
+    pthread_mutex_init(&q->db_mu, NULL);
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->wake, NULL);
+    q->db = connect_db(q->url);
+    PGresult *r = q->db ? PQexec(q->db, "SELECT 1 FROM jobs LIMIT 0") : NULL;
+    int ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    if (!ok) {
+        snprintf(err, errlen, "the job queue is not reachable in PostgreSQL%s%s", q->db ? ": " : "",
+                 q->db ? PQerrorMessage(q->db) : "");
+        pgq_free(q);
+        return IMG_ESTORE;
+    }
+    *out = q;
+    return IMG_OK;
+}
+
+static int start_listener(pgqueue_t *q, char *err, size_t errlen) {
+    if (pthread_create(&q->listener, NULL, listener_main, q)) {
+        snprintf(err, errlen, "cannot start the job queue listener");
+        return IMG_ENOMEM;
+    }
+    q->listener_started = 1;
+    return IMG_OK;
+}
+
+int pgq_gateway_create(const pgq_opts_t *o, pgqueue_t **out, char *err, size_t errlen) {
+    pgqueue_t *q;
+    int rc = create(o, 0, &q, err, errlen);
+    if (!rc && (rc = start_listener(q, err, errlen))) pgq_free(q);
+    if (!rc) *out = q;
+    return rc;
+}
+
+int pgq_worker_start(const pgq_opts_t *o, registry_t *models, queue_t *local, int slots,
+                     pgqueue_t **out, char *err, size_t errlen) {
+    pgqueue_t *q;
+    int rc = create(o, 1, &q, err, errlen);
+    if (rc) return rc;
+    q->models = models;
+    q->local = local;
+    strcpy(q->model_list, "{");
+    for (size_t i = 0; i < registry_count(models); i++) {
+        const char *m = registry_profile(models, i)->id;
+        if (strlen(q->model_list) + strlen(m) + 4 < sizeof q->model_list)
+            snprintf(q->model_list + strlen(q->model_list),
+                     sizeof q->model_list - strlen(q->model_list), "%s\"%s\"", i ? "," : "", m);
+    }
+    strcat(q->model_list, "}");
+    if ((rc = start_listener(q, err, errlen))) {
+        pgq_free(q);
+        return rc;
+    }
+    if (slots > MAX_SLOTS) slots = MAX_SLOTS;
+    for (int i = 0; i < slots; i++) {
+        if (pthread_create(&q->slots[i], NULL, slot_main, q)) break;
+        q->nslots++;
+    }
+    if (q->nslots == 0) {
+        snprintf(err, errlen, "cannot start the worker threads");
+        pgq_free(q);
+        return IMG_ENOMEM;
+    }
+    *out = q;
+    return IMG_OK;
+}
+
+const char *pgq_worker_id(const pgqueue_t *q) {
+    return q->id;
+}
+
+void pgq_free(pgqueue_t *q) {
+    if (!q) return;
+    pthread_mutex_lock(&q->mu);
+    q->stopping = 1;
+    pthread_cond_broadcast(&q->wake);
+    pthread_mutex_unlock(&q->mu);
+    for (int i = 0; i < q->nslots; i++)
+        pthread_join(q->slots[i], NULL);
+    if (q->listener_started) pthread_join(q->listener, NULL);
+    PQfinish(q->db);
+    pthread_mutex_destroy(&q->db_mu);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->wake);
+    free(q);
+}
