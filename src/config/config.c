@@ -26,8 +26,8 @@ typedef struct {
 static const opt_t OPTS[] = {
     S(listen, "HOST:PORT to listen on"),
     S(data_dir, "directory for the database and state"),
-    S(store, "postgres://USER@HOST/DB to share keys, ledger and jobs between machines "
-             "(default: the SQLite file data_dir/imgapi.db)"),
+    S(store, "postgres://USER@HOST/DB: keys, ledger and jobs shared by several machines "
+             "(empty: the SQLite file data_dir/imgapi.db)"),
     S(role, "all: API and generation in one process; gateway: API, jobs go to workers through "
             "the PostgreSQL store; worker: runs the gateways' jobs (no HTTP)"),
     I(job_lease_seconds, 2, 3600,
@@ -38,7 +38,8 @@ static const opt_t OPTS[] = {
     S(default_model, "model served as gpt-image-1-mini (default: the first installed)"),
     S(admin_token, "token for the /admin routes (empty: admin routes disabled)"),
     S(public_base_url, "base URL used in links returned to clients (default: from Host)"),
-    I(workers, 1, 256, "worker threads running generation jobs"),
+    I(workers, 1, 256,
+      "worker threads running generation jobs (a gateway: jobs in flight to the workers)"),
     I(queue_size, 1, 100000, "jobs that may wait in the queue before 429"),
     I(deadline_seconds, 1, 86400, "default deadline of a job (504 past it)"),
     I(max_deadline_seconds, 1, 86400, "largest deadline a client may ask for (x-timeout-seconds)"),

@@ -79,8 +79,8 @@ int admit_charge(admit_t *a, const char *idem_body, api_error_t *e) {
     return 0;
 }
 
-void admit_job_error(admit_t *a, job_t *job, job_state_t st, int gone, int shutdown,
-                     int timed_out, api_error_t *e) {
+void admit_job_error(admit_t *a, job_t *job, job_state_t st, int gone, int shutdown, int timed_out,
+                     api_error_t *e) {
     server_t *s = a->r->srv;
     const char *msg = "";
     int err = (st == JOB_FAILED || st == JOB_CANCELLED) ? job_error(job, &msg) : 0;
@@ -194,7 +194,24 @@ int admit_take(admit_t *a, api_error_t *e) {
         return -1;
     }
     a->limit_held = 1;
-    int rc = store_reserve(s->store, a->key.id, a->r->request_id, a->cost);
+    /* the same limits across gateways that share a PostgreSQL store */
+    double retry = 0;
+    int over = 0, rc = store_limits_take(s->store, a->key.id, rpm, conc, &retry, &over);
+    if (rc == IMG_EBUSY) {
+        admit_hdrf(a, "Retry-After", "%.0f", retry < 1 ? 1 : retry + 0.999);
+        if (over)
+            api_error_set(e, 429, "concurrency_limit_exceeded", NULL,
+                          "Too many concurrent requests for this API key (limit %d).", conc);
+        else
+            api_error_set(e, 429, "rate_limit_exceeded", NULL,
+                          "Rate limit reached: %d requests per minute for this API key.", rpm);
+        return -1;
+    }
+    if (rc) {
+        api_error_set(e, 500, "internal_error", NULL, "The credit ledger is unavailable.");
+        return -1;
+    }
+    rc = store_reserve(s->store, a->key.id, a->r->request_id, a->cost);
     if (rc == IMG_ECREDITS) {
         char need[32], have[32];
         price_format_usd(a->cost, need, sizeof need);

@@ -142,6 +142,14 @@ int store_usage_count(store_t *s, const char *key_id, int64_t *requests, int64_t
     return s->ops->usage_count(s->impl, key_id, requests, images);
 }
 
+int store_limits_take(store_t *s, const char *key_id, int rpm, int concurrency, double *retry_after,
+                      int *over_concurrency) {
+    *retry_after = 0;
+    *over_concurrency = 0;
+    if (!s->ops->limits_take) return IMG_OK;
+    return s->ops->limits_take(s->impl, key_id, rpm, concurrency, retry_after, over_concurrency);
+}
+
 int store_key_allows(const store_key_t *k, const char *model) {
     if (!k->models[0]) return 1;
     size_t ml = strlen(model);
@@ -236,6 +244,7 @@ int store_hook_list(store_t *s, const char *key_id, store_hook_t **out, size_t *
 
 void store_hook_free(store_hook_t *h, size_t n) {
     if (!h) return;
-    for (size_t i = 0; i < n; i++) free(h[i].body);
+    for (size_t i = 0; i < n; i++)
+        free(h[i].body);
     free(h);
 }

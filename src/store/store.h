@@ -1,9 +1,9 @@
 /* store.h - keys, ledger, usage and idempotency behind one interface.
  *
- * Every backend (SQLite: one process; PostgreSQL: several gateways and workers) implements store_ops_t; callers only use the
- * store_* functions below. Money is integer micro-dollars. The ledger invariant each backend
- * keeps in single transactions: granted == balance + reserved + charged, per key.
- * All functions return IMG_OK or a negative img_status_t; none prints. */
+ * Every backend (SQLite: one process; PostgreSQL: several gateways and workers) implements
+ * store_ops_t; callers only use the store_* functions below. Money is integer micro-dollars. The
+ * ledger invariant each backend keeps in single transactions: granted == balance + reserved +
+ * charged, per key. All functions return IMG_OK or a negative img_status_t; none prints. */
 #ifndef IMGAPI_STORE_STORE_H
 #define IMGAPI_STORE_STORE_H
 #include <stddef.h>
@@ -65,12 +65,12 @@ typedef struct {
     char request_id[40];
     char key_id[STORE_KEY_ID_LEN + 1];
     char url[512];
-    char *body;          /* malloc'd by hook_due (NULL in hook_list) */
+    char *body; /* malloc'd by hook_due (NULL in hook_list) */
     int attempts;
-    int status;          /* store_hook_status_t */
-    int last_http;       /* last HTTP status, 0 when none came back */
+    int status;    /* store_hook_status_t */
+    int last_http; /* last HTTP status, 0 when none came back */
     char last_error[160];
-    double next_at;      /* unix seconds of the next attempt */
+    double next_at; /* unix seconds of the next attempt */
     int64_t created;
 } store_hook_t;
 
@@ -113,6 +113,9 @@ typedef struct {
     int (*hook_result)(void *impl, int64_t id, int delivered, int http, const char *error,
                        double next_at);
     int (*hook_list)(void *impl, const char *key_id, store_hook_t **out, size_t *n);
+    /* NULL when one process owns the store (its own limiter is exact) */
+    int (*limits_take)(void *impl, const char *key_id, int rpm, int concurrency,
+                       double *retry_after, int *over_concurrency);
 } store_ops_t;
 
 /* Opens a store: a path (SQLite file, created with its schema) or a postgres:// (postgresql://)
@@ -193,6 +196,16 @@ int store_hook_result(store_t *s, int64_t id, int delivered, int http, const cha
 /* The delivery log (newest first; key_id NULL = every key), bodies not loaded. */
 int store_hook_list(store_t *s, const char *key_id, store_hook_t **out, size_t *n);
 void store_hook_free(store_hook_t *h, size_t n);
+
+/* Per-key limits shared by every gateway of a PostgreSQL store (SQLite: always IMG_OK, the
+ * server's own limiter is exact for one process). Counts one request in the key's window of the
+ * database's current minute unless rpm are counted there already, and refuses when the key has
+ * `concurrency` reservations held anywhere. IMG_EBUSY: refused (*retry_after seconds,
+ * *over_concurrency says which limit); IMG_ESTORE. The windows are fixed minutes: any 60 s span
+ * sees at most 2 x rpm; gateways checking at the same instant may each admit one concurrent
+ * request past the limit (at most gateways - 1 over it). */
+int store_limits_take(store_t *s, const char *key_id, int rpm, int concurrency, double *retry_after,
+                      int *over_concurrency);
 
 /* Frees what areq_get/areq_queued allocated inside *a. */
 void store_areq_clear(store_areq_t *a);

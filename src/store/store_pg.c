@@ -326,6 +326,49 @@ static int pg_usage_count(void *impl, const char *key_id, int64_t *requests, int
     return IMG_OK;
 }
 
+static int pg_limits_take(void *impl, const char *key_id, int rpm, int concurrency,
+                          double *retry_after, int *over_concurrency) {
+    pg_conn_t c;
+    if (pg_get(impl, &c)) return IMG_ESTORE;
+    char rb[24], cb[24];
+    const char *vals[] = {key_id, pg_i64(rb, rpm), pg_i64(cb, concurrency)};
+    const char *cv[] = {key_id, cb};
+    PGresult *r =
+        pg_query(&c, "SELECT count(*) >= $2::int FROM reservations WHERE key_id = $1", 2, cv);
+    int rc = r && PQntuples(r) == 1 ? IMG_OK : IMG_ESTORE;
+    if (!rc && PQgetvalue(r, 0, 0)[0] == 't') {
+        *over_concurrency = 1;
+        *retry_after = 1;
+        rc = IMG_EBUSY;
+    }
+    PQclear(r);
+    if (!rc) {
+        /* counted only while under the limit: refusals do not use the window up */
+        r = pg_query(&c,
+                     "INSERT INTO rate_windows(key_id, minute, count)"
+                     " VALUES($1, floor(extract(epoch from now()) / 60)::bigint, 1)"
+                     " ON CONFLICT (key_id, minute) DO UPDATE SET count = rate_windows.count + 1"
+                     " WHERE rate_windows.count < $2::int RETURNING count, minute",
+                     2, vals);
+        if (!r) {
+            rc = IMG_ESTORE;
+        } else if (PQntuples(r) == 0) {
+            PQclear(r);
+            r = pg_query(&c, "SELECT 60 - mod(extract(epoch from now()), 60)", 0, NULL);
+            *retry_after = r && PQntuples(r) ? strtod(PQgetvalue(r, 0, 0), NULL) : 60;
+            rc = IMG_EBUSY;
+        } else if (pg_int(r, 0, 0) == 1) {
+            /* the key's first request of a minute: its older windows go */
+            const char *dv[] = {key_id, PQgetvalue(r, 0, 1)};
+            pg_cmd(&c, "DELETE FROM rate_windows WHERE key_id = $1 AND minute < $2::bigint", 2, dv,
+                   NULL);
+        }
+        PQclear(r);
+    }
+    pg_put(&c);
+    return rc;
+}
+
 static const store_ops_t PG_OPS = {
     .ping = pg_ping,
     .close = pg_close,
@@ -355,6 +398,7 @@ static const store_ops_t PG_OPS = {
     .hook_due = pg_hook_due,
     .hook_result = pg_hook_result,
     .hook_list = pg_hook_list,
+    .limits_take = pg_limits_take,
 };
 
 int store_pg_open(const char *url, int busy_ms, const store_ops_t **ops, void **impl, char *err,

@@ -178,6 +178,42 @@ def test_gateways_share_keys_ledger_and_idempotency():
 
 
 @test
+def test_rate_and_concurrency_limits_hold_across_gateways():
+    p = pg()
+    p.reset()
+    a = gateway(p.url, IMGAPI_TEST_STEP_MS="400")  # 1.6 s jobs
+    b = gateway(p.url)
+    try:
+        key = new_key(p.url, "1", "--rpm", "5", "--concurrency", "1")
+        # one job running through a: b refuses a second one for the same key
+        res = {}
+        t = threading.Thread(target=lambda: res.update(r=a.post("/v1/gpt-image-1-mini", BODY, key=key)))
+        t.start()
+        deadline = time.time() + 10
+        while ledger(p.url, key)["reserved"] == 0 and time.time() < deadline:
+            time.sleep(0.05)
+        r = b.post("/v1/gpt-image-1-mini", BODY, key=key)
+        assert r.status_code == 429 and r.json()["code"] == "concurrency_limit_exceeded", r.text
+        assert int(r.headers["Retry-After"]) >= 1
+        t.join()
+        assert res["r"].status_code == 200
+        # 5 requests a minute for the key, whichever gateway they reach (the windows are
+        # database minutes: keep the test inside one)
+        while time.gmtime().tm_sec > 45:
+            time.sleep(1)
+        codes = [(b if i % 2 else a).post("/v1/gpt-image-1-mini", dict(BODY, seed=i), key=key).status_code
+                 for i in range(5)]
+        assert codes == [200] * 4 + [429], codes
+        r = b.post("/v1/gpt-image-1-mini", BODY, key=key)
+        assert r.status_code == 429 and r.json()["code"] == "rate_limit_exceeded", r.text
+        assert 1 <= int(r.headers["Retry-After"]) <= 60
+        assert ledger(p.url, key)["charged"] == 5 * 5000
+    finally:
+        a.cleanup()
+        b.cleanup()
+
+
+@test
 def test_sigkilled_gateway_reservation_released_by_the_others():
     p = pg()
     p.reset()
@@ -304,6 +340,55 @@ def test_killed_worker_job_retried_once_then_502_and_released():
         for w in (w1, w2):
             if w.proc.poll() is None:
                 w.stop()
+
+
+@test
+def test_deployment_files_match_the_binary():
+    """deploy/: every flag and IMGAPI_* variable the manifests and the unit pass is one that
+    `imgapi serve` knows, secrets referenced exist, and the KEDA queue-depth query runs on the
+    migrated schema."""
+    import yaml
+    known = set(re.findall(r"^  --([a-z0-9-]+)", subprocess.run(
+        [os.environ.get("IMGAPI_PROD_BIN", "build/imgapi"), "serve", "--help"], capture_output=True,
+        text=True, check=True).stdout, re.M)) | {"config"}
+    deploy = os.path.join(ROOT, "deploy")
+    docs = {}
+    for name in sorted(os.listdir(os.path.join(deploy, "kubernetes"))):
+        with open(os.path.join(deploy, "kubernetes", name)) as f:
+            docs[name] = [d for d in yaml.safe_load_all(f) if d]
+    secret_keys = {k for d in docs["secret.yaml"] for k in d["stringData"]}
+    kinds = [d["kind"] for ds in docs.values() for d in ds]
+    for k in ("Deployment", "Service", "Secret", "HorizontalPodAutoscaler", "ScaledObject"):
+        assert k in kinds, kinds
+    roles = set()
+    for ds in docs.values():
+        for d in ds:
+            if d["kind"] != "Deployment":
+                continue
+            for c in d["spec"]["template"]["spec"]["containers"]:
+                args = c["args"]
+                assert args[0] == "serve"
+                roles.add(args[args.index("--role") + 1])
+                for a in args:
+                    if a.startswith("--"):
+                        assert a[2:] in known, a
+                for e in c.get("env", []):
+                    assert e["name"].startswith("IMGAPI_"), e
+                    assert e["name"][7:].lower().replace("_", "-") in known, e
+                    ref = e.get("valueFrom", {}).get("secretKeyRef")
+                    if ref:
+                        assert ref["name"] == "imgapi-store" and ref["key"] in secret_keys, ref
+    assert roles == {"gateway", "worker"}, roles
+    with open(os.path.join(deploy, "systemd", "imgapi@.service")) as f:
+        unit = f.read()
+    exec_start = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1)
+    for a in re.findall(r"--([a-z0-9-]+)", exec_start):
+        assert a in known, a
+    p = pg()
+    p.reset()
+    cli(p.url, "keys", "list")  # migrates the schema
+    query = [d for d in docs["keda-worker-scaler.yaml"] if d["kind"] == "ScaledObject"][0]
+    assert p.sql(query["spec"]["triggers"][0]["metadata"]["query"]) == "0"
 
 
 def restart_case(p, a):
