@@ -280,8 +280,26 @@ def test_workers_share_the_jobs_and_follow_loaded_models():
         workers = p.sql("SELECT DISTINCT worker FROM jobs WHERE model = 'test-model-2'")
         assert workers == owner, (workers, owner)
         assert p.sql("SELECT loaded FROM workers WHERE id = '%s'" % owner).count("test-model-2") == 1
+        # the asynchronous route and a stream work behind a gateway too: submitted to g1,
+        # polled on g2 (the request lives in the shared store)
+        r = g1.post("/v2/gpt-image-1-mini", dict(BODY, seed=77), key=key)
+        assert r.status_code == 200, r.text
+        rid, deadline, st = r.json()["request_id"], time.time() + 30, None
+        while time.time() < deadline:
+            st = requests.get(g2.url(f"/v2/requests/{rid}/status"), headers={"x-api-key": key},
+                              timeout=30).json()["status"]
+            if st in ("COMPLETED", "FAILED"):
+                break
+            time.sleep(0.1)
+        assert st == "COMPLETED", st
+        res = requests.get(g2.url(f"/v2/requests/{rid}"), headers={"x-api-key": key}, timeout=30)
+        assert res.status_code == 200 and res.json()["output"]["data"][0]["seed"] == 77, res.text[:200]
+        sr = requests.post(g2.url("/v1/images/generations"), headers={"x-api-key": key},
+                           json=dict(BODY, stream=True), stream=True, timeout=60)
+        events = [line for line in sr.iter_lines() if line.startswith(b"data:")]
+        assert sr.status_code == 200 and b"image_generation.completed" in events[-1], events[-1:]
         l = ledger(p.url, key)
-        assert l["charged"] == 16 * 5000 and l["reserved"] == 0, l
+        assert l["charged"] == 18 * 5000 and l["reserved"] == 0, l
     finally:
         g1.cleanup()
         g2.cleanup()
