@@ -33,6 +33,10 @@ POSITIONS = {"left": (0.27, 0.5), "right": (0.73, 0.5), "top": (0.5, 0.27), "bot
 POSITION_WORDS = {"left": ["on the left", "at the left"], "right": ["on the right", "at the right"],
                   "top": ["at the top"], "bottom": ["at the bottom"],
                   "center": ["in the center", "in the middle"]}
+# A caption without a position word means the centre: the centre is drawn more often than each
+# side, and named less often, so that an unsaid position is common enough to be learnt.
+POSITION_WEIGHTS = {"left": 0.16, "right": 0.16, "top": 0.16, "bottom": 0.16, "center": 0.36}
+SAY_CENTER = 0.35
 BACKGROUNDS = ["plain", "gradient", "stripes", "checks", "dots"]
 COUNT_WORDS = {1: ["a", "one"], 2: ["two"], 3: ["three"]}
 
@@ -88,12 +92,12 @@ def _scene(rng):
     shape = SHAPES[rng.integers(len(SHAPES))]
     if count == 1:
         size = [None, "small", "large"][rng.integers(3)]
-        pos = list(POSITIONS)[rng.integers(len(POSITIONS))]
+        pos = str(rng.choice(list(POSITION_WEIGHTS), p=list(POSITION_WEIGHTS.values())))
         if size == "large" and pos != "center" and rng.random() < 0.5:
             size = None
     else:
         size = "small" if count == 3 or rng.random() < 0.5 else None
-        pos = ["center", "top", "bottom"][rng.integers(3)]
+        pos = str(rng.choice(["center", "top", "bottom"], p=[0.5, 0.25, 0.25]))
     objects = [dict(color=color, shape=shape, size=size, pos=pos)]
     return dict(bg=bg, bg2=bg2, bg_kind=bg_kind, objects=objects, count=count, relation=None)
 
@@ -114,7 +118,7 @@ def caption(s, rng):
     noun = o["shape"] if n == 1 else PLURAL[o["shape"]]
     size = f"{o['size']} " if o["size"] else ""
     pos = POSITION_WORDS[o["pos"]][rng.integers(len(POSITION_WORDS[o["pos"]]))]
-    say_pos = o["pos"] != "center" or rng.random() < 0.5
+    say_pos = o["pos"] != "center" or rng.random() < SAY_CENTER
     forms = [f"{word} {size}{o['color']} {noun}", f"{word} {o['color']} {size}{noun}"]
     t = forms[rng.integers(2)] if size else forms[0]
     if say_pos:
