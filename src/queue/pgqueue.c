@@ -38,6 +38,7 @@ struct pgqueue {
     pthread_cond_t wake;
     uint64_t wake_gen; /* bumped on every notification */
     int stopping;
+    double last_reap; /* clock_mono() of the last reap by this process */
     pthread_t listener;
     int listener_started;
 
@@ -152,6 +153,16 @@ static void reap(pgqueue_t *q) {
           " i.job_id AND j.status = 'done')",
           0, NULL);
     q_cmd(q, "DELETE FROM workers WHERE seen < " DB_NOW " - 60", 0, NULL);
+}
+
+/* Reaps at most once a second per process, whichever of its threads comes first. */
+static void maybe_reap(pgqueue_t *q) {
+    double now = clock_mono();
+    pthread_mutex_lock(&q->mu);
+    int due = now - q->last_reap >= 1.0;
+    if (due) q->last_reap = now;
+    pthread_mutex_unlock(&q->mu);
+    if (due) reap(q);
 }
 
 /* ---- the gateway's side ---- */
@@ -270,7 +281,7 @@ static void gateway_run(void *ctx, job_t *j) {
         } else {
             PQclear(r); /* unreachable for now: the deadline still bounds the wait */
         }
-        reap(q);
+        maybe_reap(q);
         wait_wake(q, gen, POLL_MS);
     }
 }
@@ -429,7 +440,7 @@ static void *slot_main(void *arg) {
     snprintf(grace, sizeof grace, "%.3f", q->route_grace_ms / 1000.0);
     while (!stopping(q)) {
         uint64_t gen = wake_gen(q);
-        reap(q);
+        maybe_reap(q);
         /* the loaded models, as a text array */
         char loaded[1024] = "{";
         for (size_t i = 0; i < registry_count(q->models); i++) {
