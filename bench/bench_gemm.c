@@ -26,8 +26,10 @@ static int cmp_double(const void *a, const void *b) {
 int main(int argc, char **argv) {
     int threads = 0, reps = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--threads"))
+            threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps"))
+            reps = atoi(argv[i + 1]);
     }
     kctx_t kc;
     char err[256];
@@ -41,9 +43,10 @@ int main(int argc, char **argv) {
     double peak = peak_flops(kc.pool, threads, 0);
     double peak_bf16 = peak_flops(kc.pool, threads, 1);
     printf("threads %d, kernels %s\n", threads, cpu_isa_name(kc.isa));
-    printf("measured peak: fp32 FMA %.1f GFLOP/s, bf16 dot %.1f GFLOP/s\n", peak / 1e9, peak_bf16 / 1e9);
-    printf("%-34s %6s %6s %6s | %9s %6s | %9s %6s | %9s %6s | %6s\n", "shape (where)", "M", "N", "K", "imgapi",
-           "%peak", "half W", "%peak", "openblas", "%peak", "ratio");
+    printf("measured peak: fp32 FMA %.1f GFLOP/s, bf16 dot %.1f GFLOP/s\n", peak / 1e9,
+           peak_bf16 / 1e9);
+    printf("%-34s %6s %6s %6s | %9s %6s | %9s %6s | %9s %6s | %6s\n", "shape (where)", "M", "N",
+           "K", "imgapi", "%peak", "half W", "%peak", "openblas", "%peak", "ratio");
     static const struct {
         const char *what;
         int m, n, k;
@@ -63,14 +66,18 @@ int main(int argc, char **argv) {
     int nshapes = sizeof S / sizeof S[0];
     for (int s = 0; s < nshapes; s++) {
         int m = S[s].m, n = S[s].n, k = S[s].k;
-        float *a = malloc(sizeof(float) * (size_t)m * k), *w = malloc(sizeof(float) * (size_t)n * k);
+        float *a = malloc(sizeof(float) * (size_t)m * k),
+              *w = malloc(sizeof(float) * (size_t)n * k);
         float *c = malloc(sizeof(float) * (size_t)m * n);
-        for (size_t i = 0; i < (size_t)m * k; i++) a[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
-        for (size_t i = 0; i < (size_t)n * k; i++) w[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+        for (size_t i = 0; i < (size_t)m * k; i++)
+            a[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+        for (size_t i = 0; i < (size_t)n * k; i++)
+            w[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
         gemm_w_t pw, ph;
         gemm_pack(w, n, k, &pw);
         float *wh = malloc(sizeof(float) * (size_t)n * k);
-        for (size_t i = 0; i < (size_t)n * k; i++) wh[i] = f16_to_f32(f32_to_f16(w[i]));
+        for (size_t i = 0; i < (size_t)n * k; i++)
+            wh[i] = f16_to_f32(f32_to_f16(w[i]));
         gemm_pack(wh, n, k, &ph);
         free(wh);
         double flops = 2.0 * m * n * k;
@@ -86,7 +93,8 @@ int main(int argc, char **argv) {
             gemm(&kc, m, a, k, &ph, NULL, c, n, 0);
             t_half[r] = clock_mono() - t0;
             t0 = clock_mono();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.f, a, k, w, k, 0.f, c, n);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.f, a, k, w, k, 0.f, c,
+                        n);
             t_blas[r] = clock_mono() - t0;
         }
         qsort(t_ours, (size_t)r_eff, sizeof(double), cmp_double);
@@ -94,8 +102,9 @@ int main(int argc, char **argv) {
         qsort(t_blas, (size_t)r_eff, sizeof(double), cmp_double);
         double go = flops / t_ours[r_eff / 2] / 1e9, gb = flops / t_blas[r_eff / 2] / 1e9;
         double gh = flops / t_half[r_eff / 2] / 1e9;
-        printf("%-34s %6d %6d %6d | %9.1f %5.0f%% | %9.1f %5.0f%% | %9.1f %5.0f%% | %6.2f\n", S[s].what, m, n,
-               k, go, 100 * go * 1e9 / peak, gh, 100 * gh * 1e9 / peak, gb, 100 * gb * 1e9 / peak, go / gb);
+        printf("%-34s %6d %6d %6d | %9.1f %5.0f%% | %9.1f %5.0f%% | %9.1f %5.0f%% | %6.2f\n",
+               S[s].what, m, n, k, go, 100 * go * 1e9 / peak, gh, 100 * gh * 1e9 / peak, gb,
+               100 * gb * 1e9 / peak, go / gb);
         sum_ratio += go / gb;
         gemm_w_free(&pw);
         gemm_w_free(&ph);
@@ -106,7 +115,8 @@ int main(int argc, char **argv) {
     printf("mean speed ratio imgapi/openblas: %.2f (medians of %d runs; GFLOP/s = 2MNK / time)\n",
            sum_ratio / nshapes, reps);
 
-    /* fused attention (no N x N buffer) at the UNet's and the VAE's token counts */
+    /* attention (no N x N buffer) at the UNet's and the VAE's token counts: what attention()
+     * picks (blocked GEMMs from 256 keys) and the fused kernel alone, side by side */
     static const struct {
         const char *what;
         int nq, nk, heads, dh;
@@ -117,25 +127,37 @@ int main(int argc, char **argv) {
         {"VAE mid attn 64x64 latent", 4096, 4096, 1, 512},
         {"SD2 self-attn 128x128 latent", 16384, 16384, 5, 64},
     };
-    printf("%-34s %6s %6s %6s | %9s %6s\n", "attention (where)", "tokens", "keys", "heads", "GFLOP/s", "%peak");
+    printf("%-34s %6s %6s %6s | %9s %6s | %9s %6s | %6s\n", "attention (where)", "tokens", "keys",
+           "heads", "GFLOP/s", "%peak", "fused", "%peak", "x fused");
     for (size_t s = 0; s < sizeof A / sizeof A[0]; s++) {
         int ld = A[s].heads * A[s].dh;
         size_t nq = (size_t)A[s].nq, nk = (size_t)A[s].nk;
         float *q = malloc(sizeof(float) * nq * ld), *k = malloc(sizeof(float) * nk * ld);
         float *v = malloc(sizeof(float) * nk * ld), *o = malloc(sizeof(float) * nq * ld);
-        for (size_t i = 0; i < nq * ld; i++) q[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
-        for (size_t i = 0; i < nk * ld; i++) k[i] = v[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
-        double flops = 4.0 * nq * nk * ld, t[32];
+        for (size_t i = 0; i < nq * ld; i++)
+            q[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+        for (size_t i = 0; i < nk * ld; i++)
+            k[i] = v[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+        double flops = 4.0 * nq * nk * ld, g[2];
         int r_eff = A[s].nq > 8192 ? 1 : (reps > 32 ? 32 : reps);
-        for (int r = 0; r < r_eff; r++) {
-            double t0 = clock_mono();
-            attention(&kc, q, ld, k, ld, v, ld, A[s].nq, A[s].nk, A[s].heads, A[s].dh, 0, o, ld);
-            t[r] = clock_mono() - t0;
+        for (int way = 0; way < 2; way++) {
+            double t[32];
+            for (int r = 0; r < r_eff; r++) {
+                double t0 = clock_mono();
+                if (way == 0)
+                    attention(&kc, q, ld, k, ld, v, ld, A[s].nq, A[s].nk, A[s].heads, A[s].dh, 0, o,
+                              ld);
+                else
+                    attention_fused(&kc, q, ld, k, ld, v, ld, A[s].nq, A[s].nk, A[s].heads, A[s].dh,
+                                    0, o, ld);
+                t[r] = clock_mono() - t0;
+            }
+            qsort(t, (size_t)r_eff, sizeof(double), cmp_double);
+            g[way] = flops / t[r_eff / 2] / 1e9;
         }
-        qsort(t, (size_t)r_eff, sizeof(double), cmp_double);
-        double g = flops / t[r_eff / 2] / 1e9;
-        printf("%-34s %6d %6d %6d | %9.1f %5.0f%%\n", A[s].what, A[s].nq, A[s].nk, A[s].heads, g,
-               100 * g * 1e9 / peak);
+        printf("%-34s %6d %6d %6d | %9.1f %5.0f%% | %9.1f %5.0f%% | %6.2f\n", A[s].what, A[s].nq,
+               A[s].nk, A[s].heads, g[0], 100 * g[0] * 1e9 / peak, g[1], 100 * g[1] * 1e9 / peak,
+               g[0] / g[1]);
         free(q);
         free(k);
         free(v);

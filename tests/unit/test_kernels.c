@@ -130,9 +130,13 @@ void test_attention_fused(void) {
     pool_t *pool;
     CHECK(pool_create(2, &pool) == IMG_OK);
     /* every instruction set this CPU runs (each has its own vector width); key counts below,
-     * at and across the 64-key block, and head sizes that are not multiples of the width */
+     * at and across the 64-key block, and head sizes that are not multiples of the width; from
+     * 256 keys the blocked GEMM path (AVX2/AVX-512): key counts off the 16-column panels, query
+     * counts off its 48-row blocks, a VAE-sized head, and a causal one (fused path) */
     static const int cases[][5] = {{77, 77, 4, 16, 1}, {33, 77, 2, 40, 0}, {130, 130, 3, 8, 0}, {1, 1, 1, 5, 1},
-                                   {20, 200, 1, 64, 0}, {64, 32, 4, 32, 0}, {64, 64, 2, 32, 0}, {9, 13, 2, 20, 1}};
+                                   {20, 200, 1, 64, 0}, {64, 32, 4, 32, 0}, {64, 64, 2, 32, 0}, {9, 13, 2, 20, 1},
+                                   {100, 300, 2, 40, 0}, {50, 257, 1, 64, 0}, {130, 512, 3, 8, 0},
+                                   {49, 700, 1, 512, 0}, {260, 260, 1, 16, 1}, {1, 256, 5, 4, 0}};
     for (int isa = 0; isa < ISA_COUNT; isa++)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0] && cpu_supports((isa_t)isa); c++) {
         int nq = cases[c][0], nk = cases[c][1], heads = cases[c][2], dh = cases[c][3], causal = cases[c][4];

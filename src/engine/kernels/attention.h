@@ -7,7 +7,13 @@
 
 #define ATTN_MAX_HEAD_DIM 512
 
+/* Picks the faster of the two ways (attention.c): blocked GEMMs for long non-causal key
+ * sequences on AVX2/AVX-512, else the fused online-softmax kernel. */
 void attention(const kctx_t *kc, const float *q, int ldq, const float *k, int ldk, const float *v,
                int ldv, int nq, int nk, int heads, int dh, int causal, float *out, int ldo);
+/* The fused kernel alone (benchmarks and tests compare the two). */
+void attention_fused(const kctx_t *kc, const float *q, int ldq, const float *k, int ldk,
+                     const float *v, int ldv, int nq, int nk, int heads, int dh, int causal,
+                     float *out, int ldo);
 
 #endif

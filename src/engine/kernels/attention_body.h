@@ -245,6 +245,42 @@ static void ATTN_NAME(task)(void *ctx, int task, int thread) {
     }
 }
 
+#if ATTN_VW > 4 /* the blocked path needs AVX2 or AVX-512 */
+/* Row-wise softmax of scale * s in place for the blocked path (attention.c), leaving the
+ * probabilities unnormalised: inv[r] gets 1 / (row r's sum). */
+static void ATTN_NAME(softmax_rows)(float *s, int rows, int n, float scale, float *inv) {
+    for (int r = 0; r < rows; r++) {
+        float *row = s + (size_t)r * n;
+        int j = 0;
+        float mx = -INFINITY;
+        if (n >= ATTN_VW) {
+            VF vm = *(const VFU *)row;
+            for (j = ATTN_VW; j + ATTN_VW <= n; j += ATTN_VW)
+                vm = ATTN_NAME(vmax)(vm, *(const VFU *)(row + j));
+            for (int t = 0; t < ATTN_VW; t++)
+                mx = vm[t] > mx ? vm[t] : mx;
+        }
+        for (; j < n; j++)
+            mx = row[j] > mx ? row[j] : mx;
+        const VF zero = {0};
+        VF vs = zero, off = zero + mx * scale;
+        for (j = 0; j + ATTN_VW <= n; j += ATTN_VW) {
+            VF e = ATTN_NAME(vexp)(*(const VFU *)(row + j) * scale - off);
+            *(VFU *)(row + j) = e;
+            vs += e;
+        }
+        float sum = 0.f;
+        for (int t = 0; t < ATTN_VW; t++)
+            sum += vs[t];
+        for (; j < n; j++) {
+            row[j] = expf(row[j] * scale - mx * scale);
+            sum += row[j];
+        }
+        inv[r] = 1.f / sum;
+    }
+}
+#endif
+
 #undef VF
 #undef VFU
 #undef VI

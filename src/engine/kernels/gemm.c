@@ -12,24 +12,36 @@ static float *alloc_aligned(size_t n) {
     return p;
 }
 
-/* Packs element (col, kk) = src[col * col_stride + kk * k_stride] into 16-column panels, as
- * halves when that is exact. */
-static int pack_strided(const float *src, int n, int k, size_t col_stride, size_t k_stride, gemm_w_t *out) {
+size_t gemm_pack_floats(int n, int k) {
+    return (size_t)((n + GEMM_NR - 1) / GEMM_NR) * (size_t)k * GEMM_NR;
+}
+
+void gemm_pack_into(float *dst, const float *src, int n, int k, size_t col_stride,
+                    size_t k_stride, gemm_w_t *out) {
     out->n = n;
     out->k = k;
     out->npanels = (n + GEMM_NR - 1) / GEMM_NR;
     out->half = 0;
-    size_t total = (size_t)out->npanels * (size_t)k * GEMM_NR;
+    out->data = dst;
+    for (int p = 0; p < out->npanels; p++) {
+        float *panel = dst + (size_t)p * k * GEMM_NR;
+        int cols = n - p * GEMM_NR < GEMM_NR ? n - p * GEMM_NR : GEMM_NR;
+        if (cols < GEMM_NR) memset(panel, 0, sizeof(float) * (size_t)k * GEMM_NR);
+        for (int j = 0; j < cols; j++) {
+            const float *col = src + (size_t)(p * GEMM_NR + j) * col_stride;
+            for (int kk = 0; kk < k; kk++)
+                panel[(size_t)kk * GEMM_NR + j] = col[(size_t)kk * k_stride];
+        }
+    }
+}
+
+/* Packs element (col, kk) = src[col * col_stride + kk * k_stride] into 16-column panels, as
+ * halves when that is exact. */
+static int pack_strided(const float *src, int n, int k, size_t col_stride, size_t k_stride, gemm_w_t *out) {
+    size_t total = gemm_pack_floats(n, k);
     float *f = alloc_aligned(total); /* owned by out, or freed below for the half copy */
     if (!f) return IMG_ENOMEM;
-    for (int p = 0; p < out->npanels; p++)
-        for (int kk = 0; kk < k; kk++)
-            for (int j = 0; j < GEMM_NR; j++) {
-                int col = p * GEMM_NR + j;
-                f[((size_t)p * k + kk) * GEMM_NR + j] =
-                    col < n ? src[(size_t)col * col_stride + (size_t)kk * k_stride] : 0.f;
-            }
-    out->data = f;
+    gemm_pack_into(f, src, n, k, col_stride, k_stride, out);
     void *h = NULL;
     if (posix_memalign(&h, 64, (total ? total : 1) * sizeof(uint16_t))) return IMG_OK; /* stays f32 */
     if (half_from_float_exact(f, h, total)) {
@@ -143,23 +155,42 @@ static void gemm_task(void *ctx, int task, int thread) {
     }
 }
 
-void gemm(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w, const float *bias,
-          float *c, int ldc, int accumulate) {
-    if (m <= 0 || w->n <= 0) return;
-    if (kc->flops) __atomic_fetch_add(kc->flops, 2ull * (unsigned)m * (unsigned)w->n * (unsigned)w->k, __ATOMIC_RELAXED);
-    gemm_job_t g = {.m = m, .a = a, .lda = lda, .w = w, .bias = bias, .c = c, .ldc = ldc,
-                    .accumulate = accumulate, .isa = kc->isa};
+/* Fills the job's fields shared by gemm and gemm_serial; 0 when there is nothing to multiply
+ * (k == 0, handled here). */
+static int gemm_setup(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w,
+                      const float *bias, float *c, int ldc, int accumulate, gemm_job_t *g) {
+    *g = (gemm_job_t){.m = m, .a = a, .lda = lda, .w = w, .bias = bias, .c = c, .ldc = ldc,
+                      .accumulate = accumulate, .isa = kc->isa};
     switch (kc->isa) {
-    case ISA_AVX512: g.ukr = gemm_ukr_avx512; g.mr = GEMM_MR_AVX512; break;
-    case ISA_AVX2: g.ukr = gemm_ukr_avx2; g.mr = GEMM_MR_AVX2; break;
-    default: g.ukr = ukr_portable; g.mr = GEMM_MR_PORTABLE; break;
+    case ISA_AVX512: g->ukr = gemm_ukr_avx512; g->mr = GEMM_MR_AVX512; break;
+    case ISA_AVX2: g->ukr = gemm_ukr_avx2; g->mr = GEMM_MR_AVX2; break;
+    default: g->ukr = ukr_portable; g->mr = GEMM_MR_PORTABLE; break;
     }
     if (w->k == 0) { /* nothing to multiply: C = bias (or unchanged) */
         for (int i = 0; i < m; i++)
             for (int j = 0; j < w->n; j++)
                 c[(size_t)i * ldc + j] = (accumulate ? c[(size_t)i * ldc + j] : 0.f) + (bias ? bias[j] : 0.f);
-        return;
+        return 0;
     }
+    return 1;
+}
+
+void gemm_serial(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w,
+                 const float *bias, float *c, int ldc, int accumulate) {
+    gemm_job_t g;
+    if (m <= 0 || w->n <= 0 || !gemm_setup(kc, m, a, lda, w, bias, c, ldc, accumulate, &g)) return;
+    g.mtiles_per_task = (m + g.mr - 1) / g.mr;
+    g.panels_per_task = w->npanels;
+    g.mtasks = g.ntasks = 1;
+    gemm_task(&g, 0, 0);
+}
+
+void gemm(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w, const float *bias,
+          float *c, int ldc, int accumulate) {
+    if (m <= 0 || w->n <= 0) return;
+    if (kc->flops) __atomic_fetch_add(kc->flops, 2ull * (unsigned)m * (unsigned)w->n * (unsigned)w->k, __ATOMIC_RELAXED);
+    gemm_job_t g;
+    if (!gemm_setup(kc, m, a, lda, w, bias, c, ldc, accumulate, &g)) return;
     int mtiles = (m + g.mr - 1) / g.mr;
     int threads = pool_threads(kc->pool);
     /* Blocks of ~96 rows x 64 columns; enough tasks for every thread. */

@@ -28,6 +28,13 @@ int gemm_pack(const float *w, int n, int k, gemm_w_t *out);
 /* From row-major wt[k][n] (a matrix used as x @ P). */
 int gemm_pack_t(const float *wt, int k, int n, gemm_w_t *out);
 void gemm_w_free(gemm_w_t *w);
+/* Floats the panels of an n x k matrix take (for gemm_pack_into). */
+size_t gemm_pack_floats(int n, int k);
+/* Packs element (col, kk) = src[col * col_stride + kk * k_stride] as f32 panels into dst
+ * (gemm_pack_floats(n, k) floats, 64-byte aligned, owned by the caller: never gemm_w_free
+ * *out). For activations used as the W of a product (attention's K and V). */
+void gemm_pack_into(float *dst, const float *src, int n, int k, size_t col_stride, size_t k_stride,
+                    gemm_w_t *out);
 /* Bytes the packed panels take. */
 size_t gemm_w_bytes(const gemm_w_t *w);
 
@@ -36,14 +43,18 @@ size_t gemm_w_bytes(const gemm_w_t *w);
 void gemm(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w, const float *bias,
           float *c, int ldc, int accumulate);
 
+/* The same on the calling thread only, without counting FLOPs: for use inside a pool task. */
+void gemm_serial(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w,
+                 const float *bias, float *c, int ldc, int accumulate);
+
 /* Micro-kernel signature: a full MR x 16 tile over kc steps of k. b: packed panel slice
  * (kc x 16). load_c: start from c, else from init16 (16 values per column). */
 typedef void (*gemm_ukr_fn)(int kc, const float *a, int lda, const float *b, float *c, int ldc,
                             int load_c, const float *init16);
 void gemm_ukr_avx2(int kc, const float *a, int lda, const float *b, float *c, int ldc, int load_c,
                    const float *init16);
-void gemm_ukr_avx512(int kc, const float *a, int lda, const float *b, float *c, int ldc,
-                     int load_c, const float *init16);
+void gemm_ukr_avx512(int kc, const float *a, int lda, const float *b, float *c, int ldc, int load_c,
+                     const float *init16);
 #define GEMM_MR_AVX512 12
 #define GEMM_MR_AVX2 6
 #define GEMM_MR_PORTABLE 4
