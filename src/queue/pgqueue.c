@@ -57,8 +57,11 @@ static void ignore_notice(void *arg, const char *message) {
 }
 
 static PGconn *connect_db(const char *url) {
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {"5", "imgapi-queue", url, NULL};
+    /* a dead server or a cut network is noticed in ~10 s, not at the kernel's TCP timeout */
+    const char *keys[] = {
+        "connect_timeout",  "application_name", "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
+    const char *vals[] = {"5", "imgapi-queue", "5", "2", "3", "10000", url, NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1); /* owned by the caller */
     if (c && PQstatus(c) == CONNECTION_OK) {
         PQsetNoticeProcessor(c, ignore_notice, NULL);

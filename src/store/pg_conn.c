@@ -83,8 +83,11 @@ static int connect_slot(pg_t *p, int i) {
     if (p->conns[i] && PQstatus(p->conns[i]) == CONNECTION_OK) return IMG_OK;
     if (p->conns[i]) PQfinish(p->conns[i]);
     /* ours first, so that the user's connection string overrides them */
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {"5", "imgapi", p->conninfo, NULL};
+    /* a dead server or a cut network is noticed in ~10 s, not at the kernel's TCP timeout */
+    const char *keys[] = {
+        "connect_timeout",  "application_name", "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
+    const char *vals[] = {"5", "imgapi", "5", "2", "3", "10000", p->conninfo, NULL};
     p->conns[i] = PQconnectdbParams(keys, vals, 1); /* owned by the pool */
     if (!p->conns[i] || PQstatus(p->conns[i]) != CONNECTION_OK) return IMG_ESTORE;
     PQsetNoticeProcessor(p->conns[i], ignore_notice, NULL); /* libraries do not print */
