@@ -2,7 +2,6 @@
 poll_url, per-key visibility, cancellation, expiry, and restarts mid-queue, against real servers."""
 import os
 import sys
-import threading
 import time
 
 import requests

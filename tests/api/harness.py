@@ -4,7 +4,6 @@ Only loopback addresses are used. Every server gets its own temporary data direc
 import base64
 import io
 import os
-import re
 import shutil
 import signal
 import socket
@@ -38,14 +37,15 @@ def run_cli(args, data_dir, check=True, binary=None):
 
 
 class Server:
-    """One imgapi-testserver process with its own data directory."""
+    """One imgapi-testserver process (or `binary`) with its own data directory."""
 
-    def __init__(self, data_dir=None, env=None, args=None):
+    def __init__(self, data_dir=None, env=None, args=None, binary=None):
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="imgapi-test-")
         self.env = dict(os.environ)
         self.env.update(env or {})
         self.args = args or []
+        self.binary = binary
         self.proc = None
         self.port = None
 
@@ -53,7 +53,7 @@ class Server:
         self.port = free_port()
         self.log = open(os.path.join(self.data_dir, "server.log"), "ab")
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir,
+            [self.binary or BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir,
              "--admin-token", "admin-secret"] + self.args,
             env=self.env, stdout=self.log, stderr=self.log)
         deadline = time.time() + 20
@@ -104,11 +104,12 @@ class Server:
 
     # helpers
     def new_key(self, credits="10", *extra):
-        p = run_cli(["keys", "create", "--credits", str(credits), *extra], self.data_dir)
+        p = run_cli(["keys", "create", "--credits", str(credits), *extra], self.data_dir,
+                    binary=self.binary)
         return p.stdout.strip().splitlines()[-1]
 
     def ledger(self, key):
-        p = run_cli(["credits", "show", key], self.data_dir)
+        p = run_cli(["credits", "show", key], self.data_dir, binary=self.binary)
         out = {}
         for line in p.stdout.splitlines():
             k, _, v = line.partition(": ")

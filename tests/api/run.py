@@ -281,7 +281,7 @@ def test_429_rate_limit_headers():
         assert r.headers["x-ratelimit-limit-requests"] == "3"
         assert "x-ratelimit-remaining-requests" in r.headers and "x-ratelimit-reset-requests" in r.headers
     assert codes == [200, 200, 200, 429], codes
-    j = seed_error(r, 429, "rate_limit_exceeded")
+    seed_error(r, 429, "rate_limit_exceeded")
     assert int(r.headers["Retry-After"]) >= 1 and r.headers["x-ratelimit-remaining-requests"] == "0"
     l = check_invariant(s, key)
     assert l["charged"] == 15000 and l["reserved"] == 0

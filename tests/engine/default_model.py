@@ -7,7 +7,6 @@ checks must pass (the issue's goal is 80%: see HELD_OUT_REQUIRED); the same capt
 fail most of them (so the checks measure the model, not luck). Also: `imgapi serve` with no
 configuration answers the seed's snippet with this model at every size, quality and format, and
 `background: transparent` gives a matte that matches the generator's own object mask."""
-import io
 import json
 import os
 import shutil
@@ -25,7 +24,6 @@ ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 sys.path.insert(0, os.path.join(ROOT, "train"))
-import harness  # noqa: E402
 import shape_analysis as sa  # noqa: E402
 import shapes  # noqa: E402
 from harness import Server, check_invariant, decode_image, main, test  # noqa: E402
@@ -164,8 +162,7 @@ def test_random_weights_fail_the_same_checks():
 
 @test
 def test_serve_with_no_configuration_answers_the_seed_snippet():
-    s = Server(args=["--config", "/dev/null"])
-    harness.BIN, saved = BIN, harness.BIN  # the production binary with the engine
+    s = Server(args=["--config", "/dev/null"], binary=BIN)  # the production binary with the engine
     try:
         s.start()
         key = s.new_key("50")
@@ -187,7 +184,6 @@ def test_serve_with_no_configuration_answers_the_seed_snippet():
                     assert np.ptp(np.asarray(im.convert("RGB"))) > 0
         assert check_invariant(s, key)["reserved"] == 0
     finally:
-        harness.BIN = saved
         s.cleanup()
 
 

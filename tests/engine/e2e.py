@@ -1,10 +1,8 @@
 """End to end with the real engine: tiny complete checkpoints assembled from the golden parts
 (random weights, so the images are noise-like but every stage runs), through `imgapi generate`
 and through `imgapi serve` with the seed's snippet at every size, quality and format."""
-import io
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +14,6 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
-import harness  # noqa: E402
 from harness import Server, check_invariant, decode_image, main, test  # noqa: E402
 
 BIN = os.environ.get("IMGAPI_PROD_BIN", "build/imgapi")
@@ -98,8 +95,7 @@ def test_models_lists_configured_checkpoints():
 
 @test
 def test_server_seed_snippet_every_size_quality_format_with_engine():
-    s = Server(args=["--config", CONF])
-    harness.BIN, saved = BIN, harness.BIN  # the production binary with the real engine
+    s = Server(args=["--config", CONF], binary=BIN)  # the production binary with the real engine
     try:
         s.start()
         key = s.new_key("50")
@@ -128,7 +124,6 @@ def test_server_seed_snippet_every_size_quality_format_with_engine():
         l = check_invariant(s, key)
         assert l["reserved"] == 0
     finally:
-        harness.BIN = saved
         s.cleanup()
 
 
@@ -137,8 +132,7 @@ def test_server_engine_cancel_and_deadline_release_credits():
     slow = os.path.join(TMP, "slow.conf")
     with open(CONF) as f, open(slow, "w") as g:
         g.write(f.read().replace("model.tiny-sd1.native = 64", "model.tiny-sd1.native = 256"))
-    s = Server(args=["--config", slow])
-    harness.BIN, saved = BIN, harness.BIN
+    s = Server(args=["--config", slow], binary=BIN)
     try:
         s.start()
         key = s.new_key("1")
@@ -159,7 +153,6 @@ def test_server_engine_cancel_and_deadline_release_credits():
         l = check_invariant(s, key)
         assert l["reserved"] == 0 and l["charged"] == 0, l
     finally:
-        harness.BIN = saved
         s.cleanup()
 
 

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from golden import load, save  # noqa: E402
+from golden import save  # noqa: E402
 
 C = 16
 

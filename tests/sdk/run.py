@@ -29,8 +29,7 @@ def test_openai_node_sdk_against_the_server():
     assert os.path.isdir(os.path.join(HERE, "node_modules", "openai")), \
         "the SDK is not installed: run tools/install-deps.sh (npm ci in tests/sdk)"
     out = tempfile.mkdtemp(prefix="imgapi-sdk-")
-    harness.BIN, saved = harness.PROD_BIN, harness.BIN  # the production binary, built-in model
-    s = Server(args=["--config", "/dev/null"])
+    s = Server(args=["--config", "/dev/null"], binary=harness.PROD_BIN)  # the built-in model
     try:
         s.start()
         key = s.new_key("5")
@@ -70,7 +69,6 @@ def test_openai_node_sdk_against_the_server():
         print(f"  SDK checks passed: {', '.join(sorted(checks))}; stream events "
               f"{checks['stream'][0]['events']}; charged ${l['charged'] / 1e6:.3f}")
     finally:
-        harness.BIN = saved
         s.cleanup()
         shutil.rmtree(out, ignore_errors=True)
 
@@ -82,8 +80,7 @@ def test_playground_in_a_real_browser():
     assert os.path.exists(os.environ.get("CHROMIUM", "/usr/bin/chromium")), "chromium is not installed (tools/install-deps.sh)"
     shot = os.path.join(HERE, "..", "out", "playground.png")
     os.makedirs(os.path.dirname(shot), exist_ok=True)
-    harness.BIN, saved = harness.PROD_BIN, harness.BIN
-    s = Server(args=["--config", "/dev/null"])
+    s = Server(args=["--config", "/dev/null"], binary=harness.PROD_BIN)
     try:
         s.start()
         key = s.new_key("5")
@@ -100,7 +97,6 @@ def test_playground_in_a_real_browser():
         print(f"  playground: {info['width']}x{info['height']} image after streamed previews, resolved "
               f"{info['rows']}, error shown: {info['error']!r}; screenshot {os.path.normpath(shot)}")
     finally:
-        harness.BIN = saved
         s.cleanup()
 
 
