@@ -248,9 +248,10 @@ def test_transparent_background_matches_the_object_mask():
         soft += int(((alpha > 0) & (alpha < 255)).sum() > 0)
     print(f"  transparent: background alpha 0 on {100.0 * bg_ok / bg_n:.1f}%, object alpha 255 on "
           f"{100.0 * obj_ok / obj_n:.1f}%, soft edges in {soft}/{len(cases)} images")
-    # Issue 7 asks for 90% on both. The background reaches it (95.6%); the object interior
-    # reaches 84.0% with the built-in model (its objects are soft-edged blobs, not always where the
-    # generator puts them), so that bar is 80% until the model or the matte improves.
+    # Issue 7 asks for 90% on both. The background reaches it (93.7%); the object interior
+    # reaches 87.8%: five of the six images have alpha 255 on 97.6-100% of it, but the model draws
+    # "a large orange heart" (seed 55) as two hearts above and below the centre, so that bar is
+    # 80% until the model draws counts better (the matte is not what misses).
     assert bg_ok >= 0.9 * bg_n and obj_ok >= 0.8 * obj_n
     assert soft == len(cases)
 
