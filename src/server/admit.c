@@ -174,6 +174,19 @@ int admit_check(admit_t *a, req_t *r, api_route_kind_t kind, const char *model_n
     return 0;
 }
 
+/* The 429 of a per-key limit (this process's or the one shared by gateways): -1. */
+static int refuse_limit(admit_t *a, int over_concurrency, double retry_after, int rpm, int conc,
+                        api_error_t *e) {
+    admit_hdrf(a, "Retry-After", "%.0f", retry_after < 1 ? 1 : retry_after + 0.999);
+    if (over_concurrency)
+        api_error_set(e, 429, "concurrency_limit_exceeded", NULL,
+                      "Too many concurrent requests for this API key (limit %d).", conc);
+    else
+        api_error_set(e, 429, "rate_limit_exceeded", NULL,
+                      "Rate limit reached: %d requests per minute for this API key.", rpm);
+    return -1;
+}
+
 int admit_take(admit_t *a, api_error_t *e) {
     server_t *s = a->r->srv;
     int rpm = a->key.rpm > 0 ? a->key.rpm : s->cfg->rpm;
@@ -183,30 +196,12 @@ int admit_take(admit_t *a, api_error_t *e) {
     admit_hdrf(a, "x-ratelimit-limit-requests", "%.0f", rl.limit);
     admit_hdrf(a, "x-ratelimit-remaining-requests", "%.0f", rl.remaining);
     admit_hdrf(a, "x-ratelimit-reset-requests", "%.3fs", rl.reset_seconds);
-    if (!rl.allowed) {
-        admit_hdrf(a, "Retry-After", "%.0f", rl.retry_after < 1 ? 1 : rl.retry_after + 0.999);
-        if (rl.over_concurrency)
-            api_error_set(e, 429, "concurrency_limit_exceeded", NULL,
-                          "Too many concurrent requests for this API key (limit %d).", conc);
-        else
-            api_error_set(e, 429, "rate_limit_exceeded", NULL,
-                          "Rate limit reached: %d requests per minute for this API key.", rpm);
-        return -1;
-    }
+    if (!rl.allowed) return refuse_limit(a, rl.over_concurrency, rl.retry_after, rpm, conc, e);
     a->limit_held = 1;
     /* the same limits across gateways that share a PostgreSQL store */
     double retry = 0;
     int over = 0, rc = store_limits_take(s->store, a->key.id, rpm, conc, &retry, &over);
-    if (rc == IMG_EBUSY) {
-        admit_hdrf(a, "Retry-After", "%.0f", retry < 1 ? 1 : retry + 0.999);
-        if (over)
-            api_error_set(e, 429, "concurrency_limit_exceeded", NULL,
-                          "Too many concurrent requests for this API key (limit %d).", conc);
-        else
-            api_error_set(e, 429, "rate_limit_exceeded", NULL,
-                          "Rate limit reached: %d requests per minute for this API key.", rpm);
-        return -1;
-    }
+    if (rc == IMG_EBUSY) return refuse_limit(a, over, retry, rpm, conc, e);
     if (rc) {
         api_error_set(e, 500, "internal_error", NULL, "The credit ledger is unavailable.");
         return -1;
