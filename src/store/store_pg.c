@@ -22,6 +22,16 @@ static int pg_ping(void *impl) {
     return r ? IMG_OK : IMG_ESTORE;
 }
 
+/* Closes the pool's connections and frees p (the heartbeat has stopped). */
+static void pg_free(pg_t *p) {
+    for (int i = 0; i < PG_POOL_MAX; i++)
+        if (p->conns[i]) PQfinish(p->conns[i]);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->beat_cv);
+    free(p);
+}
+
 static void pg_close(void *impl) {
     pg_t *p = impl;
     pg_shutdown(p);
@@ -32,12 +42,7 @@ static void pg_close(void *impl) {
         pg_cmd(&c, "DELETE FROM instances WHERE id = $1", 1, vals, NULL);
         pg_put(&c);
     }
-    for (int i = 0; i < PG_POOL_MAX; i++)
-        if (p->conns[i]) PQfinish(p->conns[i]);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
-    pthread_cond_destroy(&p->beat_cv);
-    free(p);
+    pg_free(p);
 }
 
 static int pg_key_insert(void *impl, const store_key_t *k, const uint8_t hash[32]) {
@@ -418,12 +423,7 @@ int store_pg_open(const char *url, int busy_ms, const store_ops_t **ops, void **
     int rc = pg_setup(p, err, errlen);
     if (rc) {
         pg_shutdown(p);
-        for (int i = 0; i < PG_POOL_MAX; i++)
-            if (p->conns[i]) PQfinish(p->conns[i]);
-        pthread_mutex_destroy(&p->mu);
-        pthread_cond_destroy(&p->cv);
-        pthread_cond_destroy(&p->beat_cv);
-        free(p);
+        pg_free(p);
         return rc;
     }
     *ops = &PG_OPS;
