@@ -436,6 +436,24 @@ static void run_claimed(pgqueue_t *q, const char *id, const char *model, const c
     job_release(j);
 }
 
+/* The ids of the registry's models (only those loaded now, when loaded_only) into out: as a
+ * PostgreSQL text array {"a","b"} for the claim query, or a comma list a,b for the workers
+ * table. Ids that do not fit are left out. */
+static void list_models(registry_t *r, int loaded_only, int as_array, char *out, size_t len) {
+    size_t used = (size_t)snprintf(out, len, "%s", as_array ? "{" : "");
+    int first = 1;
+    for (size_t i = 0; i < registry_count(r); i++) {
+        const char *m = registry_profile(r, i)->id;
+        int loaded = 1, loads = 0;
+        if (loaded_only) registry_state(r, m, &loaded, &loads);
+        if (!loaded || used + strlen(m) + 5 >= len) continue; /* room for ,"m"} and the NUL */
+        used += (size_t)snprintf(out + used, len - used, as_array ? "%s\"%s\"" : "%s%s",
+                                 first ? "" : ",", m);
+        first = 0;
+    }
+    if (as_array) snprintf(out + used, len - used, "}");
+}
+
 static void *slot_main(void *arg) {
     pgqueue_t *q = arg;
     char lease[16], grace[32];
@@ -444,17 +462,8 @@ static void *slot_main(void *arg) {
     while (!stopping(q)) {
         uint64_t gen = wake_gen(q);
         maybe_reap(q);
-        /* the loaded models, as a text array */
-        char loaded[1024] = "{";
-        for (size_t i = 0; i < registry_count(q->models); i++) {
-            const char *m = registry_profile(q->models, i)->id;
-            int is_loaded = 0, loads = 0;
-            registry_state(q->models, m, &is_loaded, &loads);
-            if (is_loaded && strlen(loaded) + strlen(m) + 4 < sizeof loaded)
-                snprintf(loaded + strlen(loaded), sizeof loaded - strlen(loaded), "%s\"%s\"",
-                         loaded[1] ? "," : "", m);
-        }
-        strcat(loaded, "}");
+        char loaded[1024];
+        list_models(q->models, 1, 1, loaded, sizeof loaded);
         const char *vals[] = {q->id, lease, q->model_list, loaded, grace};
         PGresult *r =
             q_exec(q,
@@ -484,15 +493,8 @@ static void *slot_main(void *arg) {
 
 /* The worker's row: what it serves, what it has loaded, how busy it is. */
 static void advertise(pgqueue_t *q, PGconn *c) {
-    char loaded[1024] = "", slots[16], busy[16], pid[16], host[256] = "";
-    for (size_t i = 0; i < registry_count(q->models); i++) {
-        const char *m = registry_profile(q->models, i)->id;
-        int is_loaded = 0, loads = 0;
-        registry_state(q->models, m, &is_loaded, &loads);
-        if (is_loaded && strlen(loaded) + strlen(m) + 2 < sizeof loaded)
-            snprintf(loaded + strlen(loaded), sizeof loaded - strlen(loaded), "%s%s",
-                     loaded[0] ? "," : "", m);
-    }
+    char loaded[1024], slots[16], busy[16], pid[16], host[256] = "";
+    list_models(q->models, 1, 0, loaded, sizeof loaded);
     gethostname(host, sizeof host - 1);
     snprintf(slots, sizeof slots, "%d", q->nslots);
     snprintf(busy, sizeof busy, "%d", atomic_load(&q->busy));
@@ -613,14 +615,7 @@ int pgq_worker_start(const pgq_opts_t *o, registry_t *models, queue_t *local, in
     if (rc) return rc;
     q->models = models;
     q->local = local;
-    strcpy(q->model_list, "{");
-    for (size_t i = 0; i < registry_count(models); i++) {
-        const char *m = registry_profile(models, i)->id;
-        if (strlen(q->model_list) + strlen(m) + 4 < sizeof q->model_list)
-            snprintf(q->model_list + strlen(q->model_list),
-                     sizeof q->model_list - strlen(q->model_list), "%s\"%s\"", i ? "," : "", m);
-    }
-    strcat(q->model_list, "}");
+    list_models(models, 0, 1, q->model_list, sizeof q->model_list);
     if ((rc = start_listener(q, err, errlen))) {
         pgq_free(q);
         return rc;
