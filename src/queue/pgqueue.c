@@ -5,6 +5,7 @@
 #include "queue/pgqueue.h"
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "common/pgconnect.h"
 #include "common/status.h"
 #include <errno.h>
 #include <jansson.h>
@@ -51,22 +52,10 @@ struct pgqueue {
     char model_list[1024]; /* {"a","b"}: the models this worker can serve */
 };
 
-static void ignore_notice(void *arg, const char *message) {
-    (void)arg;
-    (void)message;
-}
-
+/* A connection, or NULL when it failed. */
 static PGconn *connect_db(const char *url) {
-    /* a dead server or a cut network is noticed in ~10 s, not at the kernel's TCP timeout */
-    const char *keys[] = {
-        "connect_timeout",  "application_name", "keepalives_idle", "keepalives_interval",
-        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
-    const char *vals[] = {"5", "imgapi-queue", "5", "2", "3", "10000", url, NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1); /* owned by the caller */
-    if (c && PQstatus(c) == CONNECTION_OK) {
-        PQsetNoticeProcessor(c, ignore_notice, NULL);
-        return c;
-    }
+    PGconn *c = pgc_open(url, "imgapi-queue"); /* owned by the caller */
+    if (c && PQstatus(c) == CONNECTION_OK) return c;
     PQfinish(c);
     return NULL;
 }

@@ -2,6 +2,7 @@
  * the server restarts), text-parameter statements, transactions, versioned schema migrations
  * and this instance's heartbeat. */
 #include "common/crypto.h"
+#include "common/pgconnect.h"
 #include "common/status.h"
 #include "store/pg_internal.h"
 #include <errno.h>
@@ -74,23 +75,11 @@ static const char *const MIGRATIONS[] = {
 #define MIGRATION_LOCK "7297111"                   /* pg_advisory_xact_lock key of the migrations */
 #define DB_NOW "extract(epoch from now())::bigint" /* the database's clock: all instances agree */
 
-static void ignore_notice(void *arg, const char *message) {
-    (void)arg;
-    (void)message;
-}
-
 static int connect_slot(pg_t *p, int i) {
     if (p->conns[i] && PQstatus(p->conns[i]) == CONNECTION_OK) return IMG_OK;
     if (p->conns[i]) PQfinish(p->conns[i]);
-    /* ours first, so that the user's connection string overrides them */
-    /* a dead server or a cut network is noticed in ~10 s, not at the kernel's TCP timeout */
-    const char *keys[] = {
-        "connect_timeout",  "application_name", "keepalives_idle", "keepalives_interval",
-        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
-    const char *vals[] = {"5", "imgapi", "5", "2", "3", "10000", p->conninfo, NULL};
-    p->conns[i] = PQconnectdbParams(keys, vals, 1); /* owned by the pool */
+    p->conns[i] = pgc_open(p->conninfo, "imgapi"); /* owned by the pool, kept for its error */
     if (!p->conns[i] || PQstatus(p->conns[i]) != CONNECTION_OK) return IMG_ESTORE;
-    PQsetNoticeProcessor(p->conns[i], ignore_notice, NULL); /* libraries do not print */
     char sql[96];
     snprintf(sql, sizeof sql, "SET lock_timeout = %d", p->busy_ms);
     PGresult *r = PQexec(p->conns[i], sql);
