@@ -24,14 +24,18 @@ static store_t *reopen(const char *path) {
     return s;
 }
 
-/* Empties the test database: every test starts from the migrations. */
-static void pg_reset(const char *url) {
+static void pg_sql(const char *url, const char *sql) {
     PGconn *c = PQconnectdb(url);
-    PGresult *r = PQexec(c, "SET client_min_messages = warning;"
-                            " DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    PGresult *r = PQexec(c, sql);
     CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
     PQclear(r);
     PQfinish(c);
+}
+
+/* Empties the test database: every test starts from the migrations. */
+static void pg_reset(const char *url) {
+    pg_sql(url,
+           "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
 }
 
 static store_t *open_tmp(char *path) {
@@ -344,14 +348,6 @@ static void *reserve_many(void *arg) {
         if (store_reserve(r->s, r->key, job, 1000) == IMG_OK) r->ok++;
     }
     return NULL;
-}
-
-static void pg_sql(const char *url, const char *sql) {
-    PGconn *c = PQconnectdb(url);
-    PGresult *r = PQexec(c, sql);
-    CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
-    PQclear(r);
-    PQfinish(c);
 }
 
 void test_store_pg_shared(void) {
