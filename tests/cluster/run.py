@@ -60,10 +60,9 @@ def pg():
     return PG
 
 
-def gateway(store, **env):
-    e = {"IMGAPI_STORE": store}
-    e.update(env)
-    return Server(env=e, args=["--workers", "2", "--queue-size", "8"]).start()
+def gateway(store, args=("--workers", "2", "--queue-size", "8"), **env):
+    """A server on the shared store (by default --role all: it generates too)."""
+    return Server(env=dict(env, IMGAPI_STORE=store), args=list(args)).start()
 
 
 def cli(store, *args):
@@ -123,9 +122,8 @@ class Worker:
 
 
 def role_gateway(pgs, **env):
-    e = {"IMGAPI_STORE": pgs.url}
-    e.update(env)
-    return Server(env=e, args=["--role", "gateway", "--workers", "16", "--queue-size", "32"]).start()
+    """`--role gateway`: jobs go to the workers."""
+    return gateway(pgs.url, ["--role", "gateway", "--workers", "16", "--queue-size", "32"], **env)
 
 
 def jobs_by_worker(pgs):
