@@ -5,6 +5,7 @@
 #include "engine/kernels/conv.h"
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/ops.h"
+#include "engine/kernels/ops_mt.h"
 #include "engine/tensor/dtype.h"
 #include "tests/unit/harness.h"
 #include <math.h>
@@ -156,10 +157,37 @@ void test_attention_fused(void) {
     pool_free(pool);
 }
 
+/* Direct convolution in double of x (h x w x cin), or of its nearest 2x upsampling when up. */
+static double *conv_ref(const float *x, int h, int w, int up, const float *wt, const float *b, int cin,
+                        int cout, int ks, int st, int pad, int *ho, int *wo) {
+    int H = h << up, W = w << up;
+    *ho = (H + 2 * pad - ks) / st + 1;
+    *wo = (W + 2 * pad - ks) / st + 1;
+    double *ref = calloc((size_t)*ho * *wo * cout, sizeof(double));
+    for (int oy = 0; oy < *ho; oy++)
+        for (int ox = 0; ox < *wo; ox++)
+            for (int o = 0; o < cout; o++) {
+                double s = b[o];
+                for (int i = 0; i < cin; i++)
+                    for (int ky = 0; ky < ks; ky++)
+                        for (int kx = 0; kx < ks; kx++) {
+                            int iy = oy * st - pad + ky, ix = ox * st - pad + kx;
+                            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                            s += (double)wt[(((size_t)o * cin + i) * ks + ky) * ks + kx] *
+                                 x[((size_t)(iy >> up) * w + (ix >> up)) * cin + i];
+                        }
+                ref[((size_t)oy * *wo + ox) * cout + o] = s;
+            }
+    return ref;
+}
+
+/* The im2col rows are gathered inside the GEMM: cases cross the 256-wide k slices mid-tap
+ * (cin 40, 300), span several 96-row blocks with partial tiles (13 x 13), and upsample. */
 void test_conv2d(void) {
     static const int cases[][7] = {/* cin cout k stride pad h w */
                                    {3, 5, 3, 1, 1, 7, 9}, {4, 32, 3, 2, 1, 16, 16}, {8, 4, 1, 1, 0, 5, 3},
-                                   {5, 7, 3, 1, 0, 6, 6}, {2, 3, 3, 2, 1, 5, 7}};
+                                   {5, 7, 3, 1, 0, 6, 6}, {2, 3, 3, 2, 1, 5, 7}, {40, 20, 3, 1, 1, 13, 13},
+                                   {300, 17, 3, 1, 1, 5, 4}, {64, 48, 3, 2, 1, 11, 9}};
     pool_t *pool;
     CHECK(pool_create(2, &pool) == IMG_OK);
     for (size_t cs = 0; cs < sizeof cases / sizeof cases[0]; cs++) {
@@ -169,35 +197,72 @@ void test_conv2d(void) {
         float *x = rand_buf((size_t)h * w * cin);
         conv2d_t c;
         CHECK(conv2d_init(&c, wt, b, cout, cin, ks, ks, st, pad) == IMG_OK);
-        int ho, wo;
-        conv2d_out_size(&c, h, w, &ho, &wo);
-        double *ref = calloc((size_t)ho * wo * cout, sizeof(double));
-        for (int oy = 0; oy < ho; oy++)
-            for (int ox = 0; ox < wo; ox++)
-                for (int o = 0; o < cout; o++) {
-                    double s = b[o];
-                    for (int i = 0; i < cin; i++)
-                        for (int ky = 0; ky < ks; ky++)
-                            for (int kx = 0; kx < ks; kx++) {
-                                int iy = oy * st - pad + ky, ix = ox * st - pad + kx;
-                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                                s += (double)wt[(((size_t)o * cin + i) * ks + ky) * ks + kx] * x[((size_t)iy * w + ix) * cin + i];
-                            }
-                    ref[((size_t)oy * wo + ox) * cout + o] = s;
-                }
+        for (int up = 0; up <= 1; up++) {
+            int ho, wo;
+            double *ref = conv_ref(x, h, w, up, wt, b, cin, cout, ks, st, pad, &ho, &wo);
+            for (int isa = 0; isa < ISA_COUNT; isa++) {
+                if (!cpu_supports((isa_t)isa)) continue;
+                kctx_t kc = {pool, (isa_t)isa};
+                size_t n = (size_t)ho * wo * cout;
+                float *y = malloc(sizeof(float) * n);
+                if (up)
+                    conv2d_forward_up2(&kc, &c, x, h, w, y);
+                else
+                    conv2d_forward(&kc, &c, x, h, w, y, 0);
+                double mref, d = max_abs_diff(y, ref, n, &mref);
+                if (d > 1e-5 * mref)
+                    fprintf(stderr, "conv %s case %zu up %d: err %g\n", cpu_isa_name((isa_t)isa), cs, up, d);
+                CHECK(d <= 1e-5 * mref);
+                free(y);
+            }
+            free(ref);
+        }
+        conv2d_free(&c);
+        free(wt); free(b); free(x);
+    }
+    pool_free(pool);
+}
+
+/* The pooled operators against the serial ones: channel tails off the vector width, large
+ * offsets (the two-pass variance), SiLU on both signs, and the fallback beyond 64 groups. */
+void test_ops_pooled_match_serial(void) {
+    static const int cases[][3] = {/* hw c groups */ {1, 32, 32}, {5, 36, 4}, {1000, 64, 32}, {4099, 320, 32},
+                                   {77, 130, 2}, {50, 256, 128}};
+    pool_t *pool;
+    CHECK(pool_create(2, &pool) == IMG_OK);
+    for (size_t cs = 0; cs < sizeof cases / sizeof cases[0]; cs++) {
+        int hw = cases[cs][0], c = cases[cs][1], groups = cases[cs][2];
+        size_t n = (size_t)hw * c;
+        float *x = rand_buf(n), *g = rand_buf((size_t)c), *b = rand_buf((size_t)c);
+        for (size_t i = 0; i < n; i++) x[i] = 3.f * x[i] + (i % 7 == 0 ? 20.f : 0.f);
+        float *ref = malloc(sizeof(float) * n), *out = malloc(sizeof(float) * n);
         for (int isa = 0; isa < ISA_COUNT; isa++) {
             if (!cpu_supports((isa_t)isa)) continue;
             kctx_t kc = {pool, (isa_t)isa};
-            float *y = malloc(sizeof(float) * (size_t)ho * wo * cout);
-            float *scratch = malloc(sizeof(float) * (conv2d_scratch(&c, h, w) + 1));
-            conv2d_forward(&kc, &c, x, h, w, y, 0, scratch);
-            double mref, d = max_abs_diff(y, ref, (size_t)ho * wo * cout, &mref);
-            CHECK(d <= 1e-5 * mref);
-            free(y);
-            free(scratch);
+            for (int silu = 0; silu <= 1; silu++) {
+                op_groupnorm(x, hw, c, groups, g, b, 1e-6f, silu, ref);
+                mt_groupnorm(&kc, x, hw, c, groups, g, b, 1e-6f, silu, out);
+                double worst = 0, scale = 0; /* max difference over max magnitude */
+                for (size_t i = 0; i < n; i++) {
+                    double d = fabs((double)out[i] - ref[i]);
+                    worst = d > worst ? d : worst;
+                    scale = fabs((double)ref[i]) > scale ? fabs((double)ref[i]) : scale;
+                }
+                worst /= scale;
+                if (worst > 2e-6)
+                    fprintf(stderr, "groupnorm %s hw %d c %d silu %d: rel err %g\n", cpu_isa_name((isa_t)isa), hw, c, silu, worst);
+                CHECK(worst <= 2e-6);
+            }
+            op_layernorm(x, hw, c, g, b, 1e-5f, ref);
+            mt_layernorm(&kc, x, hw, c, g, b, 1e-5f, out);
+            CHECK(memcmp(ref, out, sizeof(float) * n) == 0);
+            if (c % 2 == 0) {
+                op_geglu(x, hw, c / 2, ref);
+                mt_geglu(&kc, x, hw, c / 2, out);
+                CHECK(memcmp(ref, out, sizeof(float) * n / 2) == 0);
+            }
         }
-        conv2d_free(&c);
-        free(wt); free(b); free(x); free(ref);
+        free(x); free(g); free(b); free(ref); free(out);
     }
     pool_free(pool);
 }

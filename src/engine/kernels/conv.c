@@ -1,10 +1,8 @@
-/* conv.c - convolution through GEMM. */
+/* conv.c - convolution as a GEMM whose A (the im2col matrix) is gathered block by block. */
 #include "engine/kernels/conv.h"
 #include "common/status.h"
 #include <stdlib.h>
 #include <string.h>
-
-#define CONV_SCRATCH_FLOATS (1u << 20) /* im2col chunk: 4 MiB */
 
 int conv2d_init(conv2d_t *c, const float *weight, const float *bias, int cout, int cin, int kh,
                 int kw, int stride, int pad) {
@@ -54,48 +52,51 @@ static int is_pointwise(const conv2d_t *c) {
     return c->kh == 1 && c->kw == 1 && c->stride == 1 && c->pad == 0;
 }
 
-size_t conv2d_scratch(const conv2d_t *c, int h, int w) {
-    if (is_pointwise(c)) return 0;
-    int ho, wo;
-    conv2d_out_size(c, h, w, &ho, &wo);
-    size_t row = (size_t)wo * c->kh * c->kw * c->cin;
-    size_t rows = CONV_SCRATCH_FLOATS / (row ? row : 1);
-    if (rows < 1) rows = 1;
-    if (rows > (size_t)ho) rows = (size_t)ho;
-    return rows * row;
+typedef struct {
+    const conv2d_t *c;
+    const float *x;
+    int h, w, wo; /* h, w: the image the taps see */
+    int up;       /* 1: that image is x upsampled 2x (nearest), x itself being h/2 x w/2 */
+} conv_src_t;
+
+/* The im2col rows [row0, row0 + rows) x [k0, k0 + kc) gathered from the image: row r is output
+ * pixel (r / wo, r % wo); column kk is tap kk / cin, channel kk % cin, so each (row, tap) is one
+ * run of channels, copied or (outside the image) zeroed. */
+static void pack_im2col(const void *ctx, int row0, int rows, int k0, int kc, float *dst) {
+    const conv_src_t *s = ctx;
+    const conv2d_t *c = s->c;
+    for (int i = 0; i < rows; i++) {
+        int oy = (row0 + i) / s->wo, ox = (row0 + i) % s->wo;
+        float *d = dst + (size_t)i * kc;
+        for (int kk = k0; kk < k0 + kc;) {
+            int tap = kk / c->cin, ci = kk % c->cin;
+            int len = c->cin - ci < k0 + kc - kk ? c->cin - ci : k0 + kc - kk;
+            int iy = oy * c->stride - c->pad + tap / c->kw;
+            int ix = ox * c->stride - c->pad + tap % c->kw;
+            if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w)
+                memset(d + (kk - k0), 0, sizeof(float) * (size_t)len);
+            else
+                memcpy(d + (kk - k0), s->x + ((size_t)(iy >> s->up) * (s->w >> s->up) + (ix >> s->up)) * c->cin + ci, sizeof(float) * (size_t)len);
+            kk += len;
+        }
+    }
 }
 
 void conv2d_forward(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w, float *y,
-                    int accumulate, float *scratch) {
+                    int accumulate) {
     int ho, wo;
     conv2d_out_size(c, h, w, &ho, &wo);
     if (is_pointwise(c)) {
         gemm(kc, h * w, x, c->cin, &c->w, c->bias, y, c->cout, accumulate);
         return;
     }
-    size_t K = (size_t)c->kh * c->kw * c->cin;
-    size_t per_row = (size_t)wo * K;
-    int chunk = (int)(conv2d_scratch(c, h, w) / per_row);
-    for (int oy0 = 0; oy0 < ho; oy0 += chunk) {
-        int rows = ho - oy0 < chunk ? ho - oy0 : chunk;
-        for (int r = 0; r < rows; r++) {
-            int oy = oy0 + r;
-            for (int ox = 0; ox < wo; ox++) {
-                float *dst = scratch + ((size_t)r * wo + ox) * K;
-                for (int ky = 0; ky < c->kh; ky++) {
-                    int iy = oy * c->stride - c->pad + ky;
-                    for (int kx = 0; kx < c->kw; kx++) {
-                        int ix = ox * c->stride - c->pad + kx;
-                        float *d = dst + ((size_t)ky * c->kw + kx) * c->cin;
-                        if (iy < 0 || iy >= h || ix < 0 || ix >= w)
-                            memset(d, 0, sizeof(float) * (size_t)c->cin);
-                        else
-                            memcpy(d, x + ((size_t)iy * w + ix) * c->cin, sizeof(float) * (size_t)c->cin);
-                    }
-                }
-            }
-        }
-        gemm(kc, rows * wo, scratch, (int)K, &c->w, c->bias, y + (size_t)oy0 * wo * c->cout, c->cout,
-             accumulate);
-    }
+    conv_src_t src = {c, x, h, w, wo, 0};
+    gemm_ex(kc, ho * wo, pack_im2col, &src, &c->w, c->bias, y, c->cout, accumulate);
+}
+
+void conv2d_forward_up2(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w, float *y) {
+    int ho, wo;
+    conv2d_out_size(c, 2 * h, 2 * w, &ho, &wo);
+    conv_src_t src = {c, x, 2 * h, 2 * w, wo, 1};
+    gemm_ex(kc, ho * wo, pack_im2col, &src, &c->w, c->bias, y, c->cout, 0);
 }

@@ -1,5 +1,6 @@
-/* conv.h - 2-D convolution on channels-last images as im2col (in row chunks) + packed GEMM;
- * 1x1 stride-1 convolutions are a plain GEMM. */
+/* conv.h - 2-D convolution on channels-last images as a packed GEMM over the im2col matrix,
+ * which is never stored: the GEMM's A-packing gathers each block of its rows from the image on
+ * the task's thread (gemm_ex). 1x1 stride-1 convolutions are a plain GEMM. */
 #ifndef IMGAPI_ENGINE_KERNELS_CONV_H
 #define IMGAPI_ENGINE_KERNELS_CONV_H
 #include "engine/kernels/gemm.h"
@@ -15,10 +16,12 @@ int conv2d_init(conv2d_t *c, const float *weight, const float *bias, int cout, i
                 int kw, int stride, int pad);
 void conv2d_free(conv2d_t *c);
 void conv2d_out_size(const conv2d_t *c, int h, int w, int *ho, int *wo);
-/* Scratch (floats) that conv2d_forward needs for an h x w input. */
-size_t conv2d_scratch(const conv2d_t *c, int h, int w);
 /* x: [h*w, cin] -> y: [ho*wo, cout]. accumulate adds into y. */
 void conv2d_forward(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w, float *y,
-                    int accumulate, float *scratch);
+                    int accumulate);
+/* The convolution of x's nearest-neighbour 2x upsampling (what an upsampling block does), read
+ * from x: [h*w, cin] -> y: [ho*wo, cout] for the 2h x 2w image; the upsampled image is never
+ * stored. */
+void conv2d_forward_up2(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w, float *y);
 
 #endif

@@ -88,8 +88,8 @@ typedef struct {
     isa_t isa;
     int mr;
     int m;
-    const float *a;
-    int lda;
+    gemm_pack_a_fn pack_a;
+    const void *a_ctx;
     const gemm_w_t *w;
     const float *bias;
     float *c;
@@ -99,23 +99,37 @@ typedef struct {
     int mtasks, ntasks;
 } gemm_job_t;
 
-/* One task: a block of row tiles x a block of panels, the whole k range. */
-static void gemm_task(void *ctx, int task, int thread) {
-    (void)thread;
-    const gemm_job_t *g = ctx;
+typedef struct {
+    const float *a;
+    int lda;
+} plain_a_t;
+
+static void pack_plain(const void *ctx, int row0, int rows, int k0, int kc, float *dst) {
+    const plain_a_t *p = ctx;
+    for (int i = 0; i < rows; i++)
+        memcpy(dst + (size_t)i * kc, p->a + (size_t)(row0 + i) * p->lda + k0, sizeof(float) * (size_t)kc);
+}
+
+/* Rows of A packed per block: 16 AVX2 tiles, 8 AVX-512 tiles, 24 portable tiles. */
+#define GEMM_MB 96
+
+/* One block of at most GEMM_MB rows (whole tiles from row tile mt0) x panels [p0, p1), the whole
+ * k range: per slice of GEMM_KC, the block's rows of A are packed once (contiguous rows of kc,
+ * zero rows below m) and every panel's widened slice is multiplied with them. */
+static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
     const gemm_w_t *w = g->w;
-    int mt0 = (task / g->ntasks) * g->mtiles_per_task;
-    int p0 = (task % g->ntasks) * g->panels_per_task;
-    int mtiles = (g->m + g->mr - 1) / g->mr;
-    int mt1 = mt0 + g->mtiles_per_task < mtiles ? mt0 + g->mtiles_per_task : mtiles;
-    int p1 = p0 + g->panels_per_task < w->npanels ? p0 + g->panels_per_task : w->npanels;
-    float abuf[GEMM_MR_AVX512 * GEMM_KC] __attribute__((aligned(64)));
+    float apack[GEMM_MB * GEMM_KC] __attribute__((aligned(64))); /* 96 KiB: the A block */
     float cbuf[GEMM_MR_AVX512 * GEMM_NR] __attribute__((aligned(64)));
     float bbuf[GEMM_KC * GEMM_NR] __attribute__((aligned(64))); /* a widened half panel slice */
     float init[GEMM_NR];
+    int row_lo = mt0 * g->mr;
+    int row_hi = mt1 * g->mr < g->m ? mt1 * g->mr : g->m;
     for (int k0 = 0; k0 < w->k; k0 += GEMM_KC) {
         int kc = w->k - k0 < GEMM_KC ? w->k - k0 : GEMM_KC;
         int first = k0 == 0;
+        g->pack_a(g->a_ctx, row_lo, row_hi - row_lo, k0, kc, apack);
+        if (mt1 * g->mr > row_hi) /* the last tile's missing rows */
+            memset(apack + (size_t)(row_hi - row_lo) * kc, 0, sizeof(float) * (size_t)(mt1 * g->mr - row_hi) * kc);
         for (int p = p0; p < p1; p++) {
             int col0 = p * GEMM_NR;
             int ncols = w->n - col0 < GEMM_NR ? w->n - col0 : GEMM_NR;
@@ -127,46 +141,59 @@ static void gemm_task(void *ctx, int task, int thread) {
             }
             for (int j = 0; j < GEMM_NR; j++) init[j] = g->bias && j < ncols ? g->bias[col0 + j] : 0.f;
             int load_c = !first || g->accumulate;
+            int add_bias = first && g->accumulate && g->bias;
             for (int mt = mt0; mt < mt1; mt++) {
                 int row0 = mt * g->mr;
                 int rows = g->m - row0 < g->mr ? g->m - row0 : g->mr;
-                const float *ap = g->a + (size_t)row0 * g->lda + k0;
+                const float *ap = apack + (size_t)(row0 - row_lo) * kc;
                 float *cp = g->c + (size_t)row0 * g->ldc + col0;
                 if (rows == g->mr && ncols == GEMM_NR) {
-                    g->ukr(kc, ap, g->lda, bp, cp, g->ldc, load_c, init);
-                    if (first && g->accumulate && g->bias)
+                    g->ukr(kc, ap, kc, bp, cp, g->ldc, load_c, init);
+                    if (add_bias)
                         for (int i = 0; i < rows; i++)
                             for (int j = 0; j < ncols; j++) cp[(size_t)i * g->ldc + j] += init[j];
                     continue;
                 }
-                /* Edge tile: pad A rows and the C tile through small buffers. */
-                memset(abuf, 0, sizeof(float) * (size_t)g->mr * GEMM_KC);
-                for (int i = 0; i < rows; i++) memcpy(abuf + (size_t)i * GEMM_KC, ap + (size_t)i * g->lda, sizeof(float) * (size_t)kc);
+                /* Edge tile: the C tile through a small buffer. */
                 memset(cbuf, 0, sizeof cbuf);
                 if (load_c)
                     for (int i = 0; i < rows; i++) memcpy(cbuf + i * GEMM_NR, cp + (size_t)i * g->ldc, sizeof(float) * (size_t)ncols);
-                g->ukr(kc, abuf, GEMM_KC, bp, cbuf, GEMM_NR, load_c, init);
+                g->ukr(kc, ap, kc, bp, cbuf, GEMM_NR, load_c, init);
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < ncols; j++)
-                        cp[(size_t)i * g->ldc + j] =
-                            cbuf[i * GEMM_NR + j] + (first && g->accumulate && g->bias ? init[j] : 0.f);
+                        cp[(size_t)i * g->ldc + j] = cbuf[i * GEMM_NR + j] + (add_bias ? init[j] : 0.f);
             }
         }
     }
 }
 
-/* Fills the job's fields shared by gemm and gemm_serial; 0 when there is nothing to multiply
- * (k == 0, handled here). */
-static int gemm_setup(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w,
-                      const float *bias, float *c, int ldc, int accumulate, gemm_job_t *g) {
-    *g = (gemm_job_t){.m = m, .a = a, .lda = lda, .w = w, .bias = bias, .c = c, .ldc = ldc,
-                      .accumulate = accumulate, .isa = kc->isa};
+/* One task: a block of row tiles x a block of panels, in row blocks of at most GEMM_MB rows. */
+static void gemm_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const gemm_job_t *g = ctx;
+    int mt0 = (task / g->ntasks) * g->mtiles_per_task;
+    int p0 = (task % g->ntasks) * g->panels_per_task;
+    int mtiles = (g->m + g->mr - 1) / g->mr;
+    int mt1 = mt0 + g->mtiles_per_task < mtiles ? mt0 + g->mtiles_per_task : mtiles;
+    int p1 = p0 + g->panels_per_task < g->w->npanels ? p0 + g->panels_per_task : g->w->npanels;
+    int block_tiles = GEMM_MB / g->mr;
+    for (int mt = mt0; mt < mt1; mt += block_tiles)
+        gemm_block(g, mt, mt + block_tiles < mt1 ? mt + block_tiles : mt1, p0, p1);
+}
+
+/* Fills the job's fields shared by gemm_ex and gemm_serial; 0 when there is nothing to multiply
+ * (k == 0: C = bias, or unchanged, written here). */
+static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void *a_ctx,
+                      const gemm_w_t *w, const float *bias, float *c, int ldc, int accumulate,
+                      gemm_job_t *g) {
+    *g = (gemm_job_t){.m = m, .pack_a = pack_a, .a_ctx = a_ctx, .w = w, .bias = bias, .c = c,
+                      .ldc = ldc, .accumulate = accumulate, .isa = kc->isa};
     switch (kc->isa) {
     case ISA_AVX512: g->ukr = gemm_ukr_avx512; g->mr = GEMM_MR_AVX512; break;
     case ISA_AVX2: g->ukr = gemm_ukr_avx2; g->mr = GEMM_MR_AVX2; break;
     default: g->ukr = ukr_portable; g->mr = GEMM_MR_PORTABLE; break;
     }
-    if (w->k == 0) { /* nothing to multiply: C = bias (or unchanged) */
+    if (w->k == 0) {
         for (int i = 0; i < m; i++)
             for (int j = 0; j < w->n; j++)
                 c[(size_t)i * ldc + j] = (accumulate ? c[(size_t)i * ldc + j] : 0.f) + (bias ? bias[j] : 0.f);
@@ -178,23 +205,25 @@ static int gemm_setup(const kctx_t *kc, int m, const float *a, int lda, const ge
 void gemm_serial(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w,
                  const float *bias, float *c, int ldc, int accumulate) {
     gemm_job_t g;
-    if (m <= 0 || w->n <= 0 || !gemm_setup(kc, m, a, lda, w, bias, c, ldc, accumulate, &g)) return;
+    plain_a_t src = {a, lda};
+    if (m <= 0 || w->n <= 0 || !gemm_setup(kc, m, pack_plain, &src, w, bias, c, ldc, accumulate, &g))
+        return;
     g.mtiles_per_task = (m + g.mr - 1) / g.mr;
     g.panels_per_task = w->npanels;
     g.mtasks = g.ntasks = 1;
     gemm_task(&g, 0, 0);
 }
 
-void gemm(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w, const float *bias,
-          float *c, int ldc, int accumulate) {
+void gemm_ex(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void *a_ctx, const gemm_w_t *w,
+             const float *bias, float *c, int ldc, int accumulate) {
     if (m <= 0 || w->n <= 0) return;
     if (kc->flops) __atomic_fetch_add(kc->flops, 2ull * (unsigned)m * (unsigned)w->n * (unsigned)w->k, __ATOMIC_RELAXED);
     gemm_job_t g;
-    if (!gemm_setup(kc, m, a, lda, w, bias, c, ldc, accumulate, &g)) return;
+    if (!gemm_setup(kc, m, pack_a, a_ctx, w, bias, c, ldc, accumulate, &g)) return;
     int mtiles = (m + g.mr - 1) / g.mr;
     int threads = pool_threads(kc->pool);
-    /* Blocks of ~96 rows x 64 columns; enough tasks for every thread. */
-    g.mtiles_per_task = 96 / g.mr > 0 ? 96 / g.mr : 1;
+    /* Blocks of GEMM_MB rows x 64 columns; enough tasks for every thread. */
+    g.mtiles_per_task = GEMM_MB / g.mr;
     g.panels_per_task = 4;
     g.mtasks = (mtiles + g.mtiles_per_task - 1) / g.mtiles_per_task;
     g.ntasks = (w->npanels + g.panels_per_task - 1) / g.panels_per_task;
@@ -205,4 +234,10 @@ void gemm(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w, c
         g.ntasks = (w->npanels + g.panels_per_task - 1) / g.panels_per_task;
     }
     pool_run(kc->pool, g.mtasks * g.ntasks, gemm_task, &g);
+}
+
+void gemm(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w, const float *bias,
+          float *c, int ldc, int accumulate) {
+    plain_a_t src = {a, lda};
+    gemm_ex(kc, m, pack_plain, &src, w, bias, c, ldc, accumulate);
 }

@@ -6,8 +6,11 @@
  *
  * Panels are stored in IEEE half precision when every value of W is exactly a half (weights
  * that came from an F16 checkpoint, and most BF16 ones): half the memory, bit-identical results.
- * The driver widens one panel slice (256 x 16) at a time into a buffer on the task's stack, which
- * every row tile of the task then reuses. */
+ * The driver copies A in blocks of up to 96 rows x 256 (GEMM_KC) into a buffer on the task's
+ * stack, so the micro-kernel reads compact rows whatever A's stride, and A itself need not exist
+ * (gemm_ex: convolutions gather their im2col rows straight into that buffer). It widens one
+ * panel slice (256 x 16) at a time into another buffer, which every row tile of the block then
+ * reuses. */
 #ifndef IMGAPI_ENGINE_KERNELS_GEMM_H
 #define IMGAPI_ENGINE_KERNELS_GEMM_H
 #include "engine/kernels/kctx.h"
@@ -42,6 +45,14 @@ size_t gemm_w_bytes(const gemm_w_t *w);
  * accumulate: add to c instead of overwriting. bias may be NULL. */
 void gemm(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w, const float *bias,
           float *c, int ldc, int accumulate);
+
+/* Writes rows [row0, row0 + rows) x columns [k0, k0 + kc) of an A that is never stored whole
+ * (a convolution's im2col matrix) into dst as rows of kc floats: dst[i * kc + kk]. */
+typedef void (*gemm_pack_a_fn)(const void *ctx, int row0, int rows, int k0, int kc, float *dst);
+
+/* gemm with A produced block by block by pack_a(a_ctx, ...), on the pool's threads. */
+void gemm_ex(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void *a_ctx, const gemm_w_t *w,
+             const float *bias, float *c, int ldc, int accumulate);
 
 /* The same on the calling thread only, without counting FLOPs: for use inside a pool task. */
 void gemm_serial(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w,

@@ -3,6 +3,7 @@
 #include "common/status.h"
 #include "engine/kernels/attention.h"
 #include "engine/kernels/ops.h"
+#include "engine/kernels/ops_mt.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,27 +207,26 @@ static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
 size_t resblock_scratch(const resblock_t *r, int h, int w) {
     size_t hw = (size_t)h * w;
-    size_t conv = max_sz(conv2d_scratch(&r->conv1, h, w), conv2d_scratch(&r->conv2, h, w));
-    return hw * (size_t)r->cin + hw * (size_t)r->cout + (size_t)r->cout + conv;
+    return hw * (size_t)r->cin + hw * (size_t)r->cout + (size_t)r->cout;
 }
 
 void resblock_forward(const kctx_t *kc, const resblock_t *r, const float *x, int h, int w,
                       const float *emb, float *y, float *scratch) {
     size_t hw = (size_t)h * w;
-    float *a = scratch, *b = a + hw * r->cin, *e = b + hw * r->cout, *cs = e + r->cout;
-    op_groupnorm(x, (int)hw, r->cin, 32, r->n1.g, r->n1.b, r->n1.eps, 1, a);
-    conv2d_forward(kc, &r->conv1, a, h, w, b, 0, cs);
+    float *a = scratch, *b = a + hw * r->cin, *e = b + hw * r->cout;
+    mt_groupnorm(kc, x, (int)hw, r->cin, 32, r->n1.g, r->n1.b, r->n1.eps, 1, a);
+    conv2d_forward(kc, &r->conv1, a, h, w, b, 0);
     if (r->has_emb && emb) {
         /* emb_layers = SiLU -> Linear; the caller passes SiLU(emb) */
         gemm(kc, 1, emb, r->emb.k, &r->emb, r->emb_b, e, r->cout, 0);
         for (size_t p = 0; p < hw; p++) op_add(b + p * r->cout, e, (size_t)r->cout);
     }
-    op_groupnorm(b, (int)hw, r->cout, 32, r->n2.g, r->n2.b, r->n2.eps, 1, a);
+    mt_groupnorm(kc, b, (int)hw, r->cout, 32, r->n2.g, r->n2.b, r->n2.eps, 1, a);
     if (r->has_skip)
-        conv2d_forward(kc, &r->skip, x, h, w, y, 0, cs);
+        conv2d_forward(kc, &r->skip, x, h, w, y, 0);
     else
         memcpy(y, x, sizeof(float) * hw * r->cout);
-    conv2d_forward(kc, &r->conv2, a, h, w, y, 1, cs);
+    conv2d_forward(kc, &r->conv2, a, h, w, y, 1);
 }
 
 size_t transformer_scratch(const transformer_t *t, int h, int w, int nctx) {
@@ -245,22 +245,22 @@ void transformer_forward(const kctx_t *kc, const transformer_t *t, const float *
     float *wide = hid + (size_t)hw * c;
     float *narrow = wide + (size_t)hw * (3 * c > ffn ? 3 * c : ffn);
     float *kv = narrow + (size_t)hw * (c > ffn / 2 ? c : ffn / 2);
-    op_groupnorm(x, hw, t->norm.c, 32, t->norm.g, t->norm.b, t->norm.eps, 0, nrm);
+    mt_groupnorm(kc, x, hw, t->norm.c, 32, t->norm.g, t->norm.b, t->norm.eps, 0, nrm);
     gemm(kc, hw, nrm, t->norm.c, &t->proj_in, t->proj_in_b, hid, c, 0);
     for (int d = 0; d < t->depth; d++) {
         const tblock_t *b = &t->blocks[d];
-        op_layernorm(hid, hw, c, b->n1_g, b->n1_b, 1e-5f, nrm);
+        mt_layernorm(kc, hid, hw, c, b->n1_g, b->n1_b, 1e-5f, nrm);
         gemm(kc, hw, nrm, c, &b->qkv, NULL, wide, 3 * c, 0);
         attention(kc, wide, 3 * c, wide + c, 3 * c, wide + 2 * c, 3 * c, hw, hw, t->heads, dh, 0, narrow, c);
         gemm(kc, hw, narrow, c, &b->out1, b->out1_b, hid, c, 1);
-        op_layernorm(hid, hw, c, b->n2_g, b->n2_b, 1e-5f, nrm);
+        mt_layernorm(kc, hid, hw, c, b->n2_g, b->n2_b, 1e-5f, nrm);
         gemm(kc, hw, nrm, c, &b->q2, NULL, wide, c, 0);
         gemm(kc, nctx, ctx, t->ctx_dim, &b->kv2, NULL, kv, 2 * c, 0);
         attention(kc, wide, c, kv, 2 * c, kv + c, 2 * c, hw, nctx, t->heads, dh, 0, narrow, c);
         gemm(kc, hw, narrow, c, &b->out2, b->out2_b, hid, c, 1);
-        op_layernorm(hid, hw, c, b->n3_g, b->n3_b, 1e-5f, nrm);
+        mt_layernorm(kc, hid, hw, c, b->n3_g, b->n3_b, 1e-5f, nrm);
         gemm(kc, hw, nrm, c, &b->ff1, b->ff1_b, wide, ffn, 0);
-        op_geglu(wide, hw, ffn / 2, narrow);
+        mt_geglu(kc, wide, hw, ffn / 2, narrow);
         gemm(kc, hw, narrow, ffn / 2, &b->ff2, b->ff2_b, hid, c, 1);
     }
     memcpy(y, x, sizeof(float) * (size_t)hw * t->norm.c);

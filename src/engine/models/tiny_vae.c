@@ -134,10 +134,9 @@ static int prepare(tiny_vae_t *t, int h, int w) {
     for (int i = 0; i < t->n; i++) {
         tv_layer_t *l = &t->layer[i];
         if (l->kind == TV_CONV) {
-            scratch = mx(scratch, conv2d_scratch(&l->conv, ch, cw));
             c = l->conv.cout;
         } else if (l->kind == TV_BLOCK) {
-            scratch = mx(scratch, 2 * (size_t)ch * cw * (size_t)l->c0.cout + conv2d_scratch(&l->c0, ch, cw));
+            scratch = mx(scratch, 2 * (size_t)ch * cw * (size_t)l->c0.cout);
             c = l->c4.cout;
         } else if (l->kind == TV_UP) {
             ch *= 2;
@@ -176,22 +175,22 @@ int tiny_vae_decode(tiny_vae_t *t, const kctx_t *kc, const float *latent, int h,
             break;
         case TV_RELU: relu(cur, hw * c); break;
         case TV_CONV: {
-            conv2d_forward(kc, &l->conv, cur, ch, cw, oth, 0, t->scratch);
+            conv2d_forward(kc, &l->conv, cur, ch, cw, oth, 0);
             c = l->conv.cout;
             float *s = cur; cur = oth; oth = s;
             break;
         }
         case TV_BLOCK: {
-            float *x1 = t->scratch, *x2 = x1 + hw * l->c0.cout, *cs = x2 + hw * l->c0.cout;
-            conv2d_forward(kc, &l->c0, cur, ch, cw, x1, 0, cs);
+            float *x1 = t->scratch, *x2 = x1 + hw * l->c0.cout;
+            conv2d_forward(kc, &l->c0, cur, ch, cw, x1, 0);
             relu(x1, hw * l->c0.cout);
-            conv2d_forward(kc, &l->c2, x1, ch, cw, x2, 0, cs);
+            conv2d_forward(kc, &l->c2, x1, ch, cw, x2, 0);
             relu(x2, hw * l->c2.cout);
             if (l->has_skip)
-                conv2d_forward(kc, &l->skip, cur, ch, cw, oth, 0, cs);
+                conv2d_forward(kc, &l->skip, cur, ch, cw, oth, 0);
             else
                 memcpy(oth, cur, sizeof(float) * hw * c);
-            conv2d_forward(kc, &l->c4, x2, ch, cw, oth, 1, cs);
+            conv2d_forward(kc, &l->c4, x2, ch, cw, oth, 1);
             c = l->c4.cout;
             relu(oth, hw * c);
             float *s = cur; cur = oth; oth = s;

@@ -2,6 +2,7 @@
 #include "engine/models/unet.h"
 #include "common/status.h"
 #include "engine/kernels/ops.h"
+#include "engine/kernels/ops_mt.h"
 #include "engine/models/blocks.h"
 #include <jansson.h>
 #include <stdio.h>
@@ -216,10 +217,8 @@ typedef struct {
 static size_t mx(size_t a, size_t b) { return a > b ? a : b; }
 
 static void plan_layer(const layer_t *l, int *h, int *w, int *c, int nctx, plan_t *p) {
-    size_t hw = (size_t)*h * *w;
     switch (l->kind) {
     case L_CONV:
-        p->scratch = mx(p->scratch, conv2d_scratch(&l->conv, *h, *w));
         *c = l->conv.cout;
         break;
     case L_RES:
@@ -228,12 +227,10 @@ static void plan_layer(const layer_t *l, int *h, int *w, int *c, int nctx, plan_
         break;
     case L_ATTN: p->scratch = mx(p->scratch, transformer_scratch(&l->attn, *h, *w, nctx)); break;
     case L_DOWN:
-        p->scratch = mx(p->scratch, conv2d_scratch(&l->conv, *h, *w));
         conv2d_out_size(&l->conv, *h, *w, h, w);
         *c = l->conv.cout;
         break;
     case L_UP:
-        p->scratch = mx(p->scratch, 4 * hw * (size_t)*c + conv2d_scratch(&l->conv, 2 * *h, 2 * *w));
         *h *= 2;
         *w *= 2;
         *c = l->conv.cout;
@@ -265,7 +262,6 @@ int unet_prepare(unet_t *u, int h, int w, int nctx) {
         for (int j = 0; j < u->out[i].n; j++) plan_layer(&u->out[i].l[j], &ch, &cw, &c, nctx, &p);
     }
     free(sc);
-    p.scratch = mx(p.scratch, conv2d_scratch(&u->out_conv, h, w));
     size_t emb = (size_t)u->te1.n;
     size_t total = 2 * p.act + p.skips + p.scratch + 4 * emb + (size_t)u->info.model_ch + 64;
     float *a = malloc(sizeof(float) * total);
@@ -295,7 +291,7 @@ static void run_layer(unet_t *u, const kctx_t *kc, const layer_t *l, const float
     switch (l->kind) {
     case L_CONV:
     case L_DOWN:
-        conv2d_forward(kc, &l->conv, x, *h, *w, y, 0, u->scratch);
+        conv2d_forward(kc, &l->conv, x, *h, *w, y, 0);
         conv2d_out_size(&l->conv, *h, *w, h, w);
         *c = l->conv.cout;
         break;
@@ -305,11 +301,9 @@ static void run_layer(unet_t *u, const kctx_t *kc, const layer_t *l, const float
         break;
     case L_ATTN: transformer_forward(kc, &l->attn, x, *h, *w, ctx, nctx, y, u->scratch); break;
     case L_UP: {
-        float *up = u->scratch;
-        op_upsample_nearest2x(x, *h, *w, *c, up);
+        conv2d_forward_up2(kc, &l->conv, x, *h, *w, y);
         *h *= 2;
         *w *= 2;
-        conv2d_forward(kc, &l->conv, up, *h, *w, y, 0, up + (size_t)*h * *w * *c);
         *c = l->conv.cout;
         break;
     }
@@ -383,8 +377,8 @@ int unet_forward(unet_t *u, const kctx_t *kc, const float *x, int h, int w, floa
             tap(tap_user, name, cur, ch, cw, c);
         }
     }
-    op_groupnorm(cur, ch * cw, c, 32, u->out_norm.g, u->out_norm.b, u->out_norm.eps, 1, oth);
-    conv2d_forward(kc, &u->out_conv, oth, ch, cw, cur, 0, u->scratch);
+    mt_groupnorm(kc, cur, ch * cw, c, 32, u->out_norm.g, u->out_norm.b, u->out_norm.eps, 1, oth);
+    conv2d_forward(kc, &u->out_conv, oth, ch, cw, cur, 0);
     op_nhwc_to_nchw(cur, ch, cw, u->info.out_ch, out);
     return IMG_OK;
 }

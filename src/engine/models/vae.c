@@ -3,6 +3,7 @@
 #include "common/status.h"
 #include "engine/kernels/attention.h"
 #include "engine/kernels/ops.h"
+#include "engine/kernels/ops_mt.h"
 #include "engine/models/blocks.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,7 +159,7 @@ static size_t mx(size_t a, size_t b) { return a > b ? a : b; }
 int vae_prepare(vae_t *v, int h, int w) {
     if (v->arena && v->ah == h && v->aw == w) return IMG_OK;
     size_t act = (size_t)h * w * (size_t)mx((size_t)v->conv_in.cout, (size_t)vae_latent_channels(v));
-    size_t scratch = mx(conv2d_scratch(&v->conv_in, h, w), resblock_scratch(&v->mid1, h, w));
+    size_t scratch = resblock_scratch(&v->mid1, h, w);
     size_t hw = (size_t)h * w;
     scratch = mx(scratch, hw * (size_t)v->attn_c * 5);
     int ch = h, cw = w;
@@ -169,15 +170,12 @@ int vae_prepare(vae_t *v, int h, int w) {
             act = mx(act, (size_t)ch * cw * (size_t)mx((size_t)L->block[b].cin, (size_t)L->block[b].cout));
         }
         if (L->has_up) {
-            int c = L->up.cin;
-            scratch = mx(scratch, 4 * (size_t)ch * cw * c + conv2d_scratch(&L->up, 2 * ch, 2 * cw));
             ch *= 2;
             cw *= 2;
             act = mx(act, (size_t)ch * cw * (size_t)L->up.cout);
         }
     }
     act = mx(act, (size_t)ch * cw * (size_t)mx((size_t)v->norm_out.c, 3));
-    scratch = mx(scratch, conv2d_scratch(&v->conv_out, ch, cw));
     float *a = malloc(sizeof(float) * (2 * act + scratch));
     if (!a) return IMG_ENOMEM;
     free(v->arena);
@@ -198,12 +196,12 @@ int vae_decode(vae_t *v, const kctx_t *kc, const float *z, int h, int w, float *
     int c = vae_latent_channels(v), ch = h, cw = w;
     op_nchw_to_nhwc(z, c, h, w, oth);
     if (v->has_post_quant) {
-        conv2d_forward(kc, &v->post_quant, oth, h, w, cur, 0, v->scratch);
+        conv2d_forward(kc, &v->post_quant, oth, h, w, cur, 0);
         if (tap) tap(tap_user, "post_quant_conv_out", cur, h, w, c);
     } else {
         memcpy(cur, oth, sizeof(float) * (size_t)h * w * c);
     }
-    conv2d_forward(kc, &v->conv_in, cur, h, w, oth, 0, v->scratch);
+    conv2d_forward(kc, &v->conv_in, cur, h, w, oth, 0);
     c = v->conv_in.cout;
     if (tap) tap(tap_user, "decoder.conv_in_out", oth, h, w, c);
     resblock_forward(kc, &v->mid1, oth, h, w, NULL, cur, v->scratch);
@@ -211,7 +209,7 @@ int vae_decode(vae_t *v, const kctx_t *kc, const float *z, int h, int w, float *
     /* single-head attention over all pixels, channels as the head dimension */
     size_t hw = (size_t)h * w;
     float *nrm = v->scratch, *qkv = nrm + hw * c, *att = qkv + hw * 3 * c;
-    op_groupnorm(cur, (int)hw, c, 32, v->attn_norm.g, v->attn_norm.b, v->attn_norm.eps, 0, nrm);
+    mt_groupnorm(kc, cur, (int)hw, c, 32, v->attn_norm.g, v->attn_norm.b, v->attn_norm.eps, 0, nrm);
     gemm(kc, (int)hw, nrm, c, &v->qkv, v->qkv_b, qkv, 3 * c, 0);
     attention(kc, qkv, 3 * c, qkv + c, 3 * c, qkv + 2 * c, 3 * c, (int)hw, (int)hw, 1, c, 0, att, c);
     memcpy(oth, cur, sizeof(float) * hw * c);
@@ -228,11 +226,9 @@ int vae_decode(vae_t *v, const kctx_t *kc, const float *z, int h, int w, float *
             float *s = cur; cur = oth; oth = s;
         }
         if (L->has_up) {
-            float *up = v->scratch;
-            op_upsample_nearest2x(cur, ch, cw, c, up);
+            conv2d_forward_up2(kc, &L->up, cur, ch, cw, oth);
             ch *= 2;
             cw *= 2;
-            conv2d_forward(kc, &L->up, up, ch, cw, oth, 0, up + (size_t)ch * cw * c);
             c = L->up.cout;
             float *s = cur; cur = oth; oth = s;
             if (tap) {
@@ -241,8 +237,8 @@ int vae_decode(vae_t *v, const kctx_t *kc, const float *z, int h, int w, float *
             }
         }
     }
-    op_groupnorm(cur, ch * cw, c, 32, v->norm_out.g, v->norm_out.b, v->norm_out.eps, 1, oth);
-    conv2d_forward(kc, &v->conv_out, oth, ch, cw, cur, 0, v->scratch);
+    mt_groupnorm(kc, cur, ch * cw, c, 32, v->norm_out.g, v->norm_out.b, v->norm_out.eps, 1, oth);
+    conv2d_forward(kc, &v->conv_out, oth, ch, cw, cur, 0);
     op_nhwc_to_nchw(cur, ch, cw, v->conv_out.cout, image);
     return IMG_OK;
 }

@@ -1,0 +1,105 @@
+/* ops_mt_body.h - the vector loops of ops_mt.c, instantiated per vector width: ops_mt.c defines
+ * MT_VW (lanes) and MT_NAME(x) and includes this file inside a `#pragma GCC target` region. */
+
+typedef float MT_NAME(vf) __attribute__((vector_size(MT_VW * 4)));
+typedef float MT_NAME(vfu) __attribute__((vector_size(MT_VW * 4), aligned(4)));
+typedef int MT_NAME(vi) __attribute__((vector_size(MT_VW * 4)));
+#define VF MT_NAME(vf)
+#define VFU MT_NAME(vfu)
+#define VI MT_NAME(vi)
+
+/* e^x for x <= 0, clamped at -87: 2^n * taylor6(r), |r| <= ln2/2 (relative error ~1e-7). */
+static inline __attribute__((always_inline)) VF MT_NAME(vexp_neg)(VF x) {
+    const VF zero = {0};
+    VI lo = x < zero - 87.f;
+    VF clamp = zero - 87.f;
+    VI xi, ci;
+    memcpy(&xi, &x, sizeof xi);
+    memcpy(&ci, &clamp, sizeof ci);
+    xi = (ci & lo) | (xi & ~lo);
+    memcpy(&x, &xi, sizeof x);
+    VF t = x * 1.44269504088896341f + 12582912.f; /* round to nearest via the float adder */
+    VF n = t - 12582912.f;
+    VF r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    VF p = zero + 1.f / 720.f;
+    p = p * r + 1.f / 120.f;
+    p = p * r + 1.f / 24.f;
+    p = p * r + 1.f / 6.f;
+    p = p * r + 0.5f;
+    p = p * r + 1.f;
+    p = p * r + 1.f;
+    VI e = (__builtin_convertvector(n, VI) + 127) << 23;
+    VF scale;
+    memcpy(&scale, &e, sizeof scale);
+    return p * scale;
+}
+
+/* v * sigmoid(v), through e = e^-|v| so that nothing overflows. */
+static inline __attribute__((always_inline)) VF MT_NAME(vsilu)(VF v) {
+    const VF zero = {0};
+    VI neg = v < zero;
+    VF av, nv = zero - v;
+    VI vi, ni, ai;
+    memcpy(&vi, &v, sizeof vi);
+    memcpy(&ni, &nv, sizeof ni);
+    ai = (ni & neg) | (vi & ~neg);
+    memcpy(&av, &ai, sizeof av);
+    VF e = MT_NAME(vexp_neg)(zero - av);
+    VF num = zero + 1.f, one = num;
+    VI ei, oi;
+    memcpy(&ei, &e, sizeof ei);
+    memcpy(&oi, &one, sizeof oi);
+    oi = (ei & neg) | (oi & ~neg); /* v < 0: e / (1 + e), else 1 / (1 + e) */
+    memcpy(&num, &oi, sizeof num);
+    return v * num / (one + e);
+}
+
+/* y[p, :] = (x[p, :] - m) * a + b (per channel), then SiLU when silu, for pixels [p0, p1). */
+static void MT_NAME(affine)(const float *x, float *y, int p0, int p1, int c, const float *m,
+                            const float *a, const float *b, int silu) {
+    for (int p = p0; p < p1; p++) {
+        const float *xp = x + (size_t)p * c;
+        float *yp = y + (size_t)p * c;
+        int ch = 0;
+        for (; ch + MT_VW <= c; ch += MT_VW) {
+            VF v = (*(const VFU *)(xp + ch) - *(const VFU *)(m + ch)) * *(const VFU *)(a + ch) +
+                   *(const VFU *)(b + ch);
+            *(VFU *)(yp + ch) = silu ? MT_NAME(vsilu)(v) : v;
+        }
+        for (; ch < c; ch++) {
+            float v = (xp[ch] - m[ch]) * a[ch] + b[ch];
+            yp[ch] = silu ? v / (1.f + expf(-v)) : v;
+        }
+    }
+}
+
+/* Per-channel sums over pixels [p0, p1) of x - centre (centre NULL: of x), or of its square
+ * when square; blocks of 32 pixels add in f32, the blocks in double into acc[c]. */
+static void MT_NAME(channel_sums)(const float *x, int p0, int p1, int c, const float *centre,
+                                  int square, double *acc) {
+    float part[MT_MAX_CHANNELS] __attribute__((aligned(64)));
+    for (int q0 = p0; q0 < p1; q0 += 32) {
+        int q1 = q0 + 32 < p1 ? q0 + 32 : p1;
+        memset(part, 0, sizeof(float) * (size_t)c);
+        for (int p = q0; p < q1; p++) {
+            const float *xp = x + (size_t)p * c;
+            int ch = 0;
+            for (; ch + MT_VW <= c; ch += MT_VW) {
+                VF v = *(const VFU *)(xp + ch);
+                if (centre) v -= *(const VFU *)(centre + ch);
+                *(VFU *)(part + ch) += square ? v * v : v;
+            }
+            for (; ch < c; ch++) {
+                float v = xp[ch] - (centre ? centre[ch] : 0.f);
+                part[ch] += square ? v * v : v;
+            }
+        }
+        for (int ch = 0; ch < c; ch++)
+            acc[ch] += part[ch];
+    }
+}
+
+#undef VF
+#undef VFU
+#undef VI
