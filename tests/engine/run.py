@@ -156,6 +156,30 @@ def test_vae_decoder_parity():
 
 
 @test
+def test_f16_checkpoints_pack_their_halves_directly():
+    """An F16 checkpoint's matrices are packed straight from the file (no f32 copy): the result
+    must be bit-identical to loading the same values stored as F32, for convolutions, linears
+    and the fused q/k/v projections of all three networks."""
+    import numpy as np
+    for d, component, keys in (("unet_sd2_small", "unet", ("a.out", "b.out")),
+                               ("vae_decoder_small", "vae-decoder", ("image",)),
+                               ("clip_text_hf_layout", "text-encoder", ("last_hidden_state",))):
+        weights = load(g(d, "weights.safetensors"))
+        half = {k: (v.astype(np.float16) if v.dtype == np.float32 else v) for k, v in weights.items()}
+        wide = {k: (v.astype(np.float32) if v.dtype == np.float16 else v) for k, v in half.items()}
+        outs = []
+        for name, tensors in (("half", half), ("wide", wide)):
+            path = os.path.join(TMP, f"{d}-{name}.safetensors")
+            save(path, tensors)
+            out_path = os.path.join(TMP, f"{d}-{name}-out.safetensors")
+            debug(component, path, g(d, "io.safetensors"), out_path, "--threads", "2")
+            outs.append(load(out_path))
+        for k in keys:
+            assert outs[0][k].tobytes() == outs[1][k].tobytes(), (d, k)
+        print(f"     {d}: F16 file == F32 file of the same values, bit for bit")
+
+
+@test
 def test_vae_decoder_tiled():
     """vae_tile: a tile at least the latent's size is the untiled decoder exactly; smaller tiles
     decode the 16x16 golden latent in overlapping tiles blended into one image of the same size

@@ -54,6 +54,29 @@ static int pack_strided(const float *src, int n, int k, size_t col_stride, size_
     return IMG_OK;
 }
 
+int gemm_pack_f16(const void *const *parts, const int *part_n, int nparts, int k, int inner,
+                  size_t inner_stride, size_t outer_stride, gemm_w_t *out) {
+    int n = 0;
+    for (int p = 0; p < nparts; p++) n += part_n[p];
+    if (inner <= 0 || k % inner) return IMG_EINVAL;
+    size_t total = gemm_pack_floats(n, k);
+    uint16_t *dst = NULL; /* owned by out */
+    if (posix_memalign((void **)&dst, 64, (total ? total : 1) * sizeof(uint16_t))) return IMG_ENOMEM;
+    *out = (gemm_w_t){.n = n, .k = k, .npanels = (n + GEMM_NR - 1) / GEMM_NR, .half = 1, .data = dst};
+    if (n % GEMM_NR) /* the last panel's missing columns */
+        memset(dst + (size_t)(out->npanels - 1) * k * GEMM_NR, 0, sizeof(uint16_t) * (size_t)k * GEMM_NR);
+    int col = 0, taps = k / inner;
+    for (int p = 0; p < nparts; p++)
+        for (int r = 0; r < part_n[p]; r++, col++) {
+            const unsigned char *row = (const unsigned char *)parts[p] + (size_t)r * k * 2;
+            uint16_t *d = dst + (size_t)(col / GEMM_NR) * k * GEMM_NR + col % GEMM_NR;
+            for (int t = 0; t < taps; t++)
+                for (int i = 0; i < inner; i++, d += GEMM_NR)
+                    memcpy(d, row + 2 * ((size_t)i * inner_stride + (size_t)t * outer_stride), 2);
+        }
+    return IMG_OK;
+}
+
 int gemm_pack(const float *w, int n, int k, gemm_w_t *out) { return pack_strided(w, n, k, (size_t)k, 1, out); }
 
 int gemm_pack_t(const float *wt, int k, int n, gemm_w_t *out) { return pack_strided(wt, n, k, 1, (size_t)n, out); }
@@ -110,12 +133,15 @@ static void pack_plain(const void *ctx, int row0, int rows, int k0, int kc, floa
         memcpy(dst + (size_t)i * kc, p->a + (size_t)(row0 + i) * p->lda + k0, sizeof(float) * (size_t)kc);
 }
 
-/* Rows of A packed per block: 16 AVX2 tiles, 8 AVX-512 tiles, 24 portable tiles. */
+/* Rows of A per block: 16 AVX2 tiles, 8 AVX-512 tiles, 24 portable tiles (A, C and the task's
+ * half panels stay in L2: a 192-row block measured 20% slower in the micro-kernel loop). */
 #define GEMM_MB 96
 
 /* One block of at most GEMM_MB rows (whole tiles from row tile mt0) x panels [p0, p1), the whole
  * k range: per slice of GEMM_KC, the block's rows of A are packed once (contiguous rows of kc,
- * zero rows below m) and every panel's widened slice is multiplied with them. */
+ * zero rows below m) and every panel's widened slice is multiplied with them. A stored matrix
+ * (gemm, gemm_serial) is read in place instead: copying it measured slower than the strided
+ * reads it saves; only a last partial tile goes through the buffer, padded with zero rows. */
 static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
     const gemm_w_t *w = g->w;
     float apack[GEMM_MB * GEMM_KC] __attribute__((aligned(64))); /* 96 KiB: the A block */
@@ -124,12 +150,17 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
     float init[GEMM_NR];
     int row_lo = mt0 * g->mr;
     int row_hi = mt1 * g->mr < g->m ? mt1 * g->mr : g->m;
+    const plain_a_t *direct = g->pack_a == pack_plain ? g->a_ctx : NULL;
     for (int k0 = 0; k0 < w->k; k0 += GEMM_KC) {
         int kc = w->k - k0 < GEMM_KC ? w->k - k0 : GEMM_KC;
         int first = k0 == 0;
-        g->pack_a(g->a_ctx, row_lo, row_hi - row_lo, k0, kc, apack);
-        if (mt1 * g->mr > row_hi) /* the last tile's missing rows */
-            memset(apack + (size_t)(row_hi - row_lo) * kc, 0, sizeof(float) * (size_t)(mt1 * g->mr - row_hi) * kc);
+        int packed_lo = direct ? (mt1 - 1) * g->mr : row_lo; /* direct: the last tile only */
+        if (!direct || mt1 * g->mr > row_hi) {
+            g->pack_a(g->a_ctx, packed_lo, row_hi - packed_lo, k0, kc, apack);
+            if (mt1 * g->mr > row_hi) /* the last tile's missing rows */
+                memset(apack + (size_t)(row_hi - packed_lo) * kc, 0,
+                       sizeof(float) * (size_t)(mt1 * g->mr - row_hi) * kc);
+        }
         for (int p = p0; p < p1; p++) {
             int col0 = p * GEMM_NR;
             int ncols = w->n - col0 < GEMM_NR ? w->n - col0 : GEMM_NR;
@@ -145,10 +176,15 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
             for (int mt = mt0; mt < mt1; mt++) {
                 int row0 = mt * g->mr;
                 int rows = g->m - row0 < g->mr ? g->m - row0 : g->mr;
-                const float *ap = apack + (size_t)(row0 - row_lo) * kc;
+                const float *ap = apack + (size_t)(row0 - packed_lo) * kc;
+                int alda = kc;
+                if (direct && rows == g->mr) {
+                    ap = direct->a + (size_t)row0 * direct->lda + k0;
+                    alda = direct->lda;
+                }
                 float *cp = g->c + (size_t)row0 * g->ldc + col0;
                 if (rows == g->mr && ncols == GEMM_NR) {
-                    g->ukr(kc, ap, kc, bp, cp, g->ldc, load_c, init);
+                    g->ukr(kc, ap, alda, bp, cp, g->ldc, load_c, init);
                     if (add_bias)
                         for (int i = 0; i < rows; i++)
                             for (int j = 0; j < ncols; j++) cp[(size_t)i * g->ldc + j] += init[j];
@@ -158,7 +194,7 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
                 memset(cbuf, 0, sizeof cbuf);
                 if (load_c)
                     for (int i = 0; i < rows; i++) memcpy(cbuf + i * GEMM_NR, cp + (size_t)i * g->ldc, sizeof(float) * (size_t)ncols);
-                g->ukr(kc, ap, kc, bp, cbuf, GEMM_NR, load_c, init);
+                g->ukr(kc, ap, alda, bp, cbuf, GEMM_NR, load_c, init);
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < ncols; j++)
                         cp[(size_t)i * g->ldc + j] = cbuf[i * GEMM_NR + j] + (add_bias ? init[j] : 0.f);
@@ -222,9 +258,9 @@ void gemm_ex(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void *a_ctx, 
     if (!gemm_setup(kc, m, pack_a, a_ctx, w, bias, c, ldc, accumulate, &g)) return;
     int mtiles = (m + g.mr - 1) / g.mr;
     int threads = pool_threads(kc->pool);
-    /* Blocks of GEMM_MB rows x 64 columns; enough tasks for every thread. */
+    /* Blocks of GEMM_MB rows x 128 columns; enough tasks for every thread. */
     g.mtiles_per_task = GEMM_MB / g.mr;
-    g.panels_per_task = 4;
+    g.panels_per_task = 8;
     g.mtasks = (mtiles + g.mtiles_per_task - 1) / g.mtiles_per_task;
     g.ntasks = (w->npanels + g.panels_per_task - 1) / g.panels_per_task;
     while (g.mtasks * g.ntasks < 4 * threads && (g.mtiles_per_task > 1 || g.panels_per_task > 1)) {

@@ -37,12 +37,20 @@ int conv_load(wload_t *wl, const char *name, int stride, int pad, conv2d_t *out)
         }
         return IMG_EFORMAT;
     }
-    float *w = w_f32(wl, n, 0);
-    snprintf(n, sizeof n, "%s.bias", name);
-    float *b = w_has(wl, n) ? w_f32(wl, n, t->shape[0]) : NULL;
-    int rc = w ? conv2d_init(out, w, b, (int)t->shape[0], (int)t->shape[1], (int)t->shape[2],
-                             (int)t->shape[3], stride, pad)
-               : IMG_EFORMAT;
+    int f16 = t->dtype == ST_F16;
+    float *w = f16 ? NULL : w_f32(wl, n, 0);
+    char bn[256];
+    snprintf(bn, sizeof bn, "%s.bias", name);
+    float *b = w_has(wl, bn) ? w_f32(wl, bn, t->shape[0]) : NULL;
+    int rc = IMG_EFORMAT;
+    if (f16) { /* packed straight from the file's halves */
+        rc = conv2d_init_f16(out, t->data, b, (int)t->shape[0], (int)t->shape[1], (int)t->shape[2],
+                             (int)t->shape[3], stride, pad);
+        st_release(wl->file, t);
+    } else if (w) {
+        rc = conv2d_init(out, w, b, (int)t->shape[0], (int)t->shape[1], (int)t->shape[2],
+                         (int)t->shape[3], stride, pad);
+    }
     free(w);
     free(b);
     return rc;
@@ -130,44 +138,22 @@ int transformer_load(wload_t *wl, const char *base, int heads_hint, int head_dim
         b->n2_b = w_f32(wl, B("norm2.bias"), c);
         b->n3_g = w_f32(wl, B("norm3.weight"), c);
         b->n3_b = w_f32(wl, B("norm3.bias"), c);
-        float *q = w_f32(wl, B("attn1.to_q.weight"), (int64_t)c * c);
-        float *kk = w_f32(wl, B("attn1.to_k.weight"), (int64_t)c * c);
-        float *v = w_f32(wl, B("attn1.to_v.weight"), (int64_t)c * c);
-        if (q && kk && v) {
-            float *cat = malloc(sizeof(float) * 3 * (size_t)c * c);
-            if (cat) {
-                memcpy(cat, q, sizeof(float) * (size_t)c * c);
-                memcpy(cat + (size_t)c * c, kk, sizeof(float) * (size_t)c * c);
-                memcpy(cat + 2 * (size_t)c * c, v, sizeof(float) * (size_t)c * c);
-                rc = gemm_pack(cat, 3 * c, c, &b->qkv);
-            } else {
-                rc = IMG_ENOMEM;
-            }
-            free(cat);
-        } else {
-            rc = IMG_EFORMAT;
-        }
-        free(q);
-        free(kk);
-        free(v);
+        char qn[3][256];
+        const char *qkv[3] = {qn[0], qn[1], qn[2]};
+        snprintf(qn[0], sizeof qn[0], "%sattn1.to_q.weight", bb);
+        snprintf(qn[1], sizeof qn[1], "%sattn1.to_k.weight", bb);
+        snprintf(qn[2], sizeof qn[2], "%sattn1.to_v.weight", bb);
+        rc = w_linear_cat(wl, qkv, 3, c, c, &b->qkv);
         if (!rc) rc = linear_any(wl, B("attn1.to_out.0"), &b->out1, &b->out1_b, NULL, NULL);
         if (!rc) rc = linear_any(wl, B("attn2.to_q"), &b->q2, NULL, NULL, NULL);
         if (!rc) {
             const st_tensor_t *tk = w_find(wl, B("attn2.to_k.weight"));
             t->ctx_dim = tk && tk->ndim == 2 ? (int)tk->shape[1] : 0;
-            float *k2 = w_f32(wl, B("attn2.to_k.weight"), (int64_t)c * t->ctx_dim);
-            float *v2 = w_f32(wl, B("attn2.to_v.weight"), (int64_t)c * t->ctx_dim);
-            float *cat = malloc(sizeof(float) * 2 * (size_t)c * (size_t)t->ctx_dim + 1);
-            if (k2 && v2 && cat && t->ctx_dim) {
-                memcpy(cat, k2, sizeof(float) * (size_t)c * t->ctx_dim);
-                memcpy(cat + (size_t)c * t->ctx_dim, v2, sizeof(float) * (size_t)c * t->ctx_dim);
-                rc = gemm_pack(cat, 2 * c, t->ctx_dim, &b->kv2);
-            } else {
-                rc = IMG_EFORMAT;
-            }
-            free(k2);
-            free(v2);
-            free(cat);
+            char kn[2][256];
+            const char *kv[2] = {kn[0], kn[1]};
+            snprintf(kn[0], sizeof kn[0], "%sattn2.to_k.weight", bb);
+            snprintf(kn[1], sizeof kn[1], "%sattn2.to_v.weight", bb);
+            rc = t->ctx_dim ? w_linear_cat(wl, kv, 2, c, t->ctx_dim, &b->kv2) : IMG_EFORMAT;
         }
         if (!rc) rc = linear_any(wl, B("attn2.to_out.0"), &b->out2, &b->out2_b, NULL, NULL);
         int ffn = 0;

@@ -82,26 +82,18 @@ static int heads_from_metadata(const st_file_t *f, int width) {
 /* Concatenates three [w, w] row blocks (q, k, v) into one [3w, w] matrix and packs it. */
 static int load_qkv_hf(wload_t *wl, const char *base, int w, gemm_w_t *out, float **bias) {
     static const char *const P[3] = {"q_proj", "k_proj", "v_proj"};
-    float *cat = malloc(sizeof(float) * 3 * (size_t)w * w);
     *bias = malloc(sizeof(float) * 3 * (size_t)w);
-    if (!cat || !*bias) {
-        free(cat);
-        return IMG_ENOMEM;
-    }
-    char name[256];
+    if (!*bias) return IMG_ENOMEM;
+    char name[256], wn[3][256];
+    const char *names[3] = {wn[0], wn[1], wn[2]};
     for (int i = 0; i < 3; i++) {
-        snprintf(name, sizeof name, "%sself_attn.%s.weight", base, P[i]);
-        float *m = w_f32(wl, name, (int64_t)w * w);
+        snprintf(wn[i], sizeof wn[i], "%sself_attn.%s.weight", base, P[i]);
         snprintf(name, sizeof name, "%sself_attn.%s.bias", base, P[i]);
         float *b = w_f32(wl, name, w);
-        if (m) memcpy(cat + (size_t)i * w * w, m, sizeof(float) * (size_t)w * w);
         if (b) memcpy(*bias + (size_t)i * w, b, sizeof(float) * (size_t)w);
-        free(m);
         free(b);
     }
-    int rc = wl->failed ? IMG_EFORMAT : gemm_pack(cat, 3 * w, w, out);
-    free(cat);
-    return rc;
+    return wl->failed ? IMG_EFORMAT : w_linear_cat(wl, names, 3, w, w, out);
 }
 
 int clip_load(const st_file_t *f, const char *prefix, clip_t **out, char *err, size_t errlen) {

@@ -63,30 +63,22 @@ static int load_attn(wload_t *wl, vae_t *v) {
     if (!t) return IMG_EFORMAT;
     int c = (int)t->shape[0];
     v->attn_c = c;
-    float *cat = malloc(sizeof(float) * 3 * (size_t)c * c);
     v->qkv_b = malloc(sizeof(float) * 3 * (size_t)c);
-    if (!cat || !v->qkv_b) {
-        free(cat);
-        return IMG_ENOMEM;
-    }
+    if (!v->qkv_b) return IMG_ENOMEM;
+    char wn[3][128];
+    const char *names[3] = {wn[0], wn[1], wn[2]};
     for (int i = 0; i < 3; i++) {
-        snprintf(n, sizeof n, "%s.weight", N[i]);
-        float *w = w_f32(wl, n, (int64_t)c * c);
+        snprintf(wn[i], sizeof wn[i], "%s.weight", N[i]);
         snprintf(n, sizeof n, "%s.bias", N[i]);
         float *b = w_f32(wl, n, c);
-        if (w) memcpy(cat + (size_t)i * c * c, w, sizeof(float) * (size_t)c * c);
         if (b) memcpy(v->qkv_b + (size_t)i * c, b, sizeof(float) * (size_t)c);
-        free(w);
         free(b);
     }
-    int rc = wl->failed ? IMG_EFORMAT : gemm_pack(cat, 3 * c, c, &v->qkv);
-    free(cat);
+    int rc = wl->failed ? IMG_EFORMAT : w_linear_cat(wl, names, 3, c, c, &v->qkv);
     if (!rc) rc = gnorm_load(wl, "mid.attn_1.norm", c, 1e-6f, &v->attn_norm);
     if (!rc) {
-        float *w = w_f32(wl, "mid.attn_1.proj_out.weight", (int64_t)c * c);
         v->proj_b = w_f32(wl, "mid.attn_1.proj_out.bias", c);
-        rc = w ? gemm_pack(w, c, c, &v->proj) : IMG_EFORMAT;
-        free(w);
+        rc = w_linear(wl, "mid.attn_1.proj_out.weight", c, c, &v->proj);
     }
     return rc;
 }
