@@ -31,6 +31,7 @@ struct eng_model {
     unet_t *unet;
     vae_t *vae;
     tiny_vae_t *tiny;
+    arena_t arena; /* work memory the UNet and then the decoder borrow (arena.h) */
     schedule_t sched;
     int ctx_dim, ctx_len;
     int vae_tile, vae_tile_overlap;
@@ -75,6 +76,7 @@ void eng_free(eng_model_t *m) {
     unet_free(m->unet);
     vae_free(m->vae);
     tiny_vae_free(m->tiny);
+    arena_free(&m->arena);
     kctx_destroy(&m->kc);
     free(m);
 }
@@ -125,6 +127,10 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
             snprintf(err, errlen, "%s", verr);
             rc = vrc;
         }
+    }
+    if (!rc) {
+        unet_use_arena(m->unet, &m->arena);
+        if (m->vae) vae_use_arena(m->vae, &m->arena);
     }
     if (!rc) {
         const unet_info_t *ui = unet_info(m->unet);

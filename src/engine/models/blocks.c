@@ -192,14 +192,15 @@ void transformer_free(transformer_t *t) {
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
 size_t resblock_scratch(const resblock_t *r, int h, int w) {
-    size_t hw = (size_t)h * w;
-    return hw * (size_t)r->cin + hw * (size_t)r->cout + (size_t)r->cout;
+    return (size_t)h * w * max_sz((size_t)r->cin, (size_t)r->cout) + (size_t)r->cout;
 }
 
 void resblock_forward(const kctx_t *kc, const resblock_t *r, const float *x, int h, int w,
                       const float *emb, float *y, float *scratch) {
     size_t hw = (size_t)h * w;
-    float *a = scratch, *b = a + hw * r->cin, *e = b + hw * r->cout;
+    /* One scratch image: conv1's output goes to y (free until the residual sum), the second
+     * norm reads it back into the scratch, then y gets the skip path and conv2 adds to it. */
+    float *a = scratch, *b = y, *e = a + hw * max_sz((size_t)r->cin, (size_t)r->cout);
     mt_groupnorm(kc, x, (int)hw, r->cin, 32, r->n1.g, r->n1.b, r->n1.eps, 1, a);
     conv2d_forward(kc, &r->conv1, a, h, w, b, 0);
     if (r->has_emb && emb) {
@@ -213,6 +214,31 @@ void resblock_forward(const kctx_t *kc, const resblock_t *r, const float *x, int
     else
         memcpy(y, x, sizeof(float) * hw * r->cout);
     conv2d_forward(kc, &r->conv2, a, h, w, y, 1);
+}
+
+size_t resblock_scratch_consuming(const resblock_t *r, int h, int w) {
+    return r->has_skip ? (size_t)h * w * (size_t)r->cout + (size_t)r->cout : resblock_scratch(r, h, w);
+}
+
+void resblock_forward_consuming(const kctx_t *kc, const resblock_t *r, float *x, int h, int w,
+                                const float *emb, float *y, float *scratch) {
+    if (!r->has_skip) {
+        resblock_forward(kc, r, x, h, w, emb, y, scratch);
+        return;
+    }
+    /* The skip path first, while x is intact; then x itself holds its normalised copy, and the
+     * scratch only conv1's (narrower, at a decoder's channel reduction) output. */
+    size_t hw = (size_t)h * w;
+    float *b = scratch, *e = b + hw * r->cout;
+    conv2d_forward(kc, &r->skip, x, h, w, y, 0);
+    mt_groupnorm(kc, x, (int)hw, r->cin, 32, r->n1.g, r->n1.b, r->n1.eps, 1, x);
+    conv2d_forward(kc, &r->conv1, x, h, w, b, 0);
+    if (r->has_emb && emb) {
+        gemm(kc, 1, emb, r->emb.k, &r->emb, r->emb_b, e, r->cout, 0);
+        for (size_t p = 0; p < hw; p++) op_add(b + p * r->cout, e, (size_t)r->cout);
+    }
+    mt_groupnorm(kc, b, (int)hw, r->cout, 32, r->n2.g, r->n2.b, r->n2.eps, 1, b);
+    conv2d_forward(kc, &r->conv2, b, h, w, y, 1);
 }
 
 size_t transformer_scratch(const transformer_t *t, int h, int w, int nctx) {

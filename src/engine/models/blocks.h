@@ -58,6 +58,11 @@ size_t transformer_scratch(const transformer_t *t, int h, int w, int nctx);
  * applied here), NULL for the VAE. */
 void resblock_forward(const kctx_t *kc, const resblock_t *r, const float *x, int h, int w,
                       const float *emb, float *y, float *scratch);
+/* The same when x is not needed afterwards: x's memory is overwritten (contents lost), which
+ * lets a block with a skip convolution (cin != cout) need a scratch of only hw * cout. */
+size_t resblock_scratch_consuming(const resblock_t *r, int h, int w);
+void resblock_forward_consuming(const kctx_t *kc, const resblock_t *r, float *x, int h, int w,
+                                const float *emb, float *y, float *scratch);
 void transformer_forward(const kctx_t *kc, const transformer_t *t, const float *x, int h, int w,
                          const float *ctx, int nctx, float *y, float *scratch);
 

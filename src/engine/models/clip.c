@@ -4,6 +4,7 @@
 #include "engine/kernels/attention.h"
 #include "engine/kernels/ops.h"
 #include "engine/models/weights.h"
+#include "engine/tensor/dtype.h"
 #include "engine/text/tokenizer.h"
 #include <jansson.h>
 #include <stdio.h>
@@ -18,7 +19,9 @@ typedef struct {
 
 struct clip {
     clip_info_t info;
-    float *tok_emb, *pos_emb, *lnf_g, *lnf_b;
+    void *tok_emb; /* [vocab, width]: IEEE halves when tok_half (an F16 file), else floats */
+    int tok_half;
+    float *pos_emb, *lnf_g, *lnf_b;
     clip_layer_t *layer;
     gemm_w_t proj;
     /* run state, allocated once at load: the forward pass does no malloc */
@@ -147,7 +150,15 @@ int clip_load(const st_file_t *f, const char *prefix, clip_t **out, char *err, s
         return IMG_EFORMAT;
     }
     int W = I->width;
-    c->tok_emb = w_f32(&wl, hf ? "embeddings.token_embedding.weight" : "token_embedding.weight", 0);
+    if (te->dtype == ST_F16) { /* kept as halves: the table is 49408 rows, a prompt reads 77 */
+        c->tok_emb = malloc(te->nbytes ? te->nbytes : 1);
+        if (c->tok_emb) memcpy(c->tok_emb, te->data, te->nbytes);
+        else rc = IMG_ENOMEM;
+        c->tok_half = 1;
+        st_release(f, te);
+    } else {
+        c->tok_emb = w_f32(&wl, hf ? "embeddings.token_embedding.weight" : "token_embedding.weight", 0);
+    }
     c->pos_emb = w_f32(&wl, hf ? "embeddings.position_embedding.weight" : "positional_embedding", 0);
     c->lnf_g = w_f32(&wl, hf ? "final_layer_norm.weight" : "ln_final.weight", W);
     c->lnf_b = w_f32(&wl, hf ? "final_layer_norm.bias" : "ln_final.bias", W);
@@ -234,6 +245,24 @@ int clip_load(const st_file_t *f, const char *prefix, clip_t **out, char *err, s
     return IMG_OK;
 }
 
+/* dst[t] = token embedding of tokens[t] + position embedding t, for the whole context. */
+static void embed(const clip_t *c, const int32_t *tokens, float *dst) {
+    int T = c->info.context, W = c->info.width;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < W; i++) {
+            size_t at = (size_t)tokens[t] * W + i;
+            float v;
+            if (c->tok_half) {
+                uint16_t h;
+                memcpy(&h, (const uint16_t *)c->tok_emb + at, sizeof h);
+                v = f16_to_f32(h);
+            } else {
+                v = ((const float *)c->tok_emb)[at];
+            }
+            dst[(size_t)t * W + i] = v + c->pos_emb[(size_t)t * W + i];
+        }
+}
+
 int clip_forward(clip_t *c, const kctx_t *kc, const int32_t *tokens, clip_out_t *o) {
     const clip_info_t *I = &c->info;
     int T = I->context, W = I->width, mlp = c->layer[0].fc1.n;
@@ -242,9 +271,7 @@ int clip_forward(clip_t *c, const kctx_t *kc, const int32_t *tokens, clip_out_t 
         if (tokens[t] < 0 || tokens[t] >= I->vocab) return IMG_EINVAL;
         if (tokens[t] > tokens[eot]) eot = t;
     }
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < W; i++)
-            c->x[(size_t)t * W + i] = c->tok_emb[(size_t)tokens[t] * W + i] + c->pos_emb[(size_t)t * W + i];
+    embed(c, tokens, c->x);
     size_t plane = (size_t)T * W;
     if (o->hidden_all) memcpy(o->hidden_all, c->x, sizeof(float) * plane);
     for (int l = 0; l < I->layers; l++) {
@@ -268,9 +295,7 @@ int clip_forward(clip_t *c, const kctx_t *kc, const int32_t *tokens, clip_out_t 
         }
     }
     if (I->layers == 1) { /* the penultimate state is the embedding itself */
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < W; i++)
-                c->h[(size_t)t * W + i] = c->tok_emb[(size_t)tokens[t] * W + i] + c->pos_emb[(size_t)t * W + i];
+        embed(c, tokens, c->h);
         if (o->penultimate) memcpy(o->penultimate, c->h, sizeof(float) * plane);
         if (o->penultimate_ln) op_layernorm(c->h, T, W, c->lnf_g, c->lnf_b, 1e-5f, o->penultimate_ln);
     }

@@ -31,9 +31,11 @@ struct unet {
     int nin, nout;
     gnorm_t out_norm;
     conv2d_t out_conv;
-    /* work arena */
+    /* work arena: its own, or a model's shared one (unet_use_arena); the plan is kept per shape,
+     * the buffers laid out in the arena on every call */
     int ah, aw, actx;
-    float *arena;
+    arena_t own, *arena;
+    size_t arena_total, emb_floats;
     float *buf_a, *buf_b, *skips, *scratch, *emb, *emb2, *tmp;
     size_t *skip_off; /* per input block: offset, h, w, c (allocated at load) */
     size_t act, skip_total, scratch_size;
@@ -61,7 +63,7 @@ void unet_free(unet_t *u) {
     free(u->te1_b); free(u->te2_b); free(u->le1_b); free(u->le2_b);
     gnorm_free(&u->out_norm);
     conv2d_free(&u->out_conv);
-    free(u->arena);
+    arena_free(&u->own);
     free(u->skip_off);
     free(u);
 }
@@ -239,8 +241,28 @@ static void plan_layer(const layer_t *l, int *h, int *w, int *c, int nctx, plan_
     p->act = mx(p->act, (size_t)*h * *w * (size_t)*c);
 }
 
+void unet_use_arena(unet_t *u, arena_t *shared) {
+    arena_free(&u->own);
+    u->arena = shared ? shared : &u->own;
+}
+
+/* Lays the buffers out in the arena for the planned shape. */
+static int unet_layout(unet_t *u) {
+    float *a = arena_reserve(u->arena, u->arena_total);
+    if (!a) return IMG_ENOMEM;
+    u->buf_a = a;
+    u->buf_b = a + u->act;
+    u->skips = u->buf_b + u->act;
+    u->scratch = u->skips + u->skip_total;
+    u->emb = u->scratch + u->scratch_size;
+    u->emb2 = u->emb + u->emb_floats;
+    u->tmp = u->emb2 + u->emb_floats;
+    return IMG_OK;
+}
+
 int unet_prepare(unet_t *u, int h, int w, int nctx) {
-    if (u->arena && h == u->ah && w == u->aw && nctx <= u->actx) return IMG_OK;
+    if (!u->arena) u->arena = &u->own;
+    if (u->arena_total && h == u->ah && w == u->aw && nctx <= u->actx) return unet_layout(u);
     plan_t p = {.act = (size_t)h * w * (size_t)u->info.in_ch};
     int ch = h, cw = w, c = u->info.in_ch;
     int *sc = malloc(sizeof(int) * 3 * (size_t)u->nin);
@@ -263,25 +285,15 @@ int unet_prepare(unet_t *u, int h, int w, int nctx) {
     }
     free(sc);
     size_t emb = (size_t)u->te1.n;
-    size_t total = 2 * p.act + p.skips + p.scratch + 4 * emb + (size_t)u->info.model_ch + 64;
-    float *a = malloc(sizeof(float) * total);
-    if (!a) return IMG_ENOMEM;
-    free(u->arena);
-    u->arena = a;
-    u->buf_a = a;
-    u->buf_b = a + p.act;
-    u->skips = u->buf_b + p.act;
-    u->scratch = u->skips + p.skips;
-    u->emb = u->scratch + p.scratch;
-    u->emb2 = u->emb + emb;
-    u->tmp = u->emb2 + emb;
+    u->arena_total = 2 * p.act + p.skips + p.scratch + 4 * emb + (size_t)u->info.model_ch + 64;
+    u->emb_floats = emb;
     u->act = p.act;
     u->skip_total = p.skips;
     u->scratch_size = p.scratch;
     u->ah = h;
     u->aw = w;
     u->actx = nctx;
-    return IMG_OK;
+    return unet_layout(u);
 }
 
 /* ---- forward ---- */

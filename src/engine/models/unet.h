@@ -5,6 +5,7 @@
 #define IMGAPI_ENGINE_MODELS_UNET_H
 #include "engine/io/safetensors.h"
 #include "engine/kernels/kctx.h"
+#include "engine/runtime/arena.h"
 
 typedef enum { UNET_SD1 = 0, UNET_SD2, UNET_SDXL } unet_family_t;
 
@@ -26,6 +27,9 @@ const unet_info_t *unet_info(const unet_t *u);
 /* Sizes the work arena for an h x w latent and nctx context tokens (allocates only when it
  * grows); unet_forward then allocates nothing. */
 int unet_prepare(unet_t *u, int h, int w, int nctx);
+/* Borrow a shared arena (the model's, also lent to its decoder) instead of an own one; NULL
+ * returns to an own arena. The arena must outlive u's use of it. */
+void unet_use_arena(unet_t *u, arena_t *shared);
 /* eps = UNet(x [in_ch, h, w], t, context [nctx, ctx_dim], y [adm_in] or NULL) -> out [out_ch, h, w]. */
 int unet_forward(unet_t *u, const kctx_t *kc, const float *x, int h, int w, float t,
                  const float *context, int nctx, const float *y, float *out, unet_tap_fn tap,

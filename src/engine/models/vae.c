@@ -29,9 +29,12 @@ struct vae {
     vae_level_t level[VAE_MAX_LEVELS];
     int nlevels;
     int has_post_quant;
-    /* arena */
+    /* work arena: its own or a model's shared one (vae_use_arena); planned per shape, laid out on
+     * every call */
     int ah, aw;
-    float *arena, *a, *b, *scratch;
+    arena_t own, *arena;
+    size_t need_a, need_b, need_scratch;
+    float *a, *b, *scratch;
 };
 
 void vae_free(vae_t *v) {
@@ -51,7 +54,7 @@ void vae_free(vae_t *v) {
         for (int b = 0; b < v->level[l].nblocks; b++) resblock_free(&v->level[l].block[b]);
         if (v->level[l].has_up) conv2d_free(&v->level[l].up);
     }
-    free(v->arena);
+    arena_free(&v->own);
     free(v);
 }
 
@@ -148,36 +151,62 @@ int vae_upscale(const vae_t *v) {
 
 static size_t mx(size_t a, size_t b) { return a > b ? a : b; }
 
+/* The arena: the two ping-pong images of vae_decode, each sized for the largest image that
+ * lands in it (they differ: at the top level one holds the upsampled 256-channel image, the
+ * other only 128-channel ones), then the scratch. The walk below follows vae_decode's swaps. */
+void vae_use_arena(vae_t *v, arena_t *shared) {
+    arena_free(&v->own);
+    v->arena = shared ? shared : &v->own;
+}
+
+static int vae_layout(vae_t *v) {
+    float *a = arena_reserve(v->arena, v->need_a + v->need_b + v->need_scratch);
+    if (!a) return IMG_ENOMEM;
+    v->a = a;
+    v->b = a + v->need_a;
+    v->scratch = v->b + v->need_b;
+    return IMG_OK;
+}
+
 int vae_prepare(vae_t *v, int h, int w) {
-    if (v->arena && v->ah == h && v->aw == w) return IMG_OK;
-    size_t act = (size_t)h * w * (size_t)mx((size_t)v->conv_in.cout, (size_t)vae_latent_channels(v));
-    size_t scratch = resblock_scratch(&v->mid1, h, w);
-    size_t hw = (size_t)h * w;
+    if (!v->arena) v->arena = &v->own;
+    if (v->need_a && v->ah == h && v->aw == w) return vae_layout(v);
+    size_t need[2] = {0, 0}; /* floats of v->a and v->b */
+    size_t hw = (size_t)h * w, lat = hw * (size_t)vae_latent_channels(v);
+    int cur = 0;
+#define NEED(buf, n) (need[buf] = mx(need[buf], (n)))
+    NEED(1, lat);                                 /* the NHWC latent */
+    NEED(0, lat);                                 /* post_quant (or its copy) */
+    NEED(1, hw * (size_t)v->conv_in.cout);        /* conv_in */
+    NEED(0, hw * (size_t)v->mid1.cout);           /* mid block 1 */
+    NEED(1, hw * (size_t)v->mid1.cout);           /* attention */
+    NEED(0, hw * (size_t)v->mid2.cout);           /* mid block 2 */
+    size_t scratch = mx(resblock_scratch(&v->mid1, h, w), resblock_scratch(&v->mid2, h, w));
     scratch = mx(scratch, hw * (size_t)v->attn_c * 5);
     int ch = h, cw = w;
     for (int l = v->nlevels - 1; l >= 0; l--) {
         vae_level_t *L = &v->level[l];
         for (int b = 0; b < L->nblocks; b++) {
-            scratch = mx(scratch, resblock_scratch(&L->block[b], ch, cw));
-            act = mx(act, (size_t)ch * cw * (size_t)mx((size_t)L->block[b].cin, (size_t)L->block[b].cout));
+            scratch = mx(scratch, resblock_scratch_consuming(&L->block[b], ch, cw));
+            NEED(1 - cur, (size_t)ch * cw * (size_t)L->block[b].cout);
+            cur = 1 - cur;
         }
         if (L->has_up) {
             ch *= 2;
             cw *= 2;
-            act = mx(act, (size_t)ch * cw * (size_t)L->up.cout);
+            NEED(1 - cur, (size_t)ch * cw * (size_t)L->up.cout);
+            cur = 1 - cur;
         }
     }
-    act = mx(act, (size_t)ch * cw * (size_t)mx((size_t)v->norm_out.c, 3));
-    float *a = malloc(sizeof(float) * (2 * act + scratch));
-    if (!a) return IMG_ENOMEM;
-    free(v->arena);
-    v->arena = a;
-    v->a = a;
-    v->b = a + act;
-    v->scratch = v->b + act;
+    NEED(1 - cur, (size_t)ch * cw * (size_t)v->norm_out.c); /* norm_out */
+    NEED(cur, (size_t)ch * cw * (size_t)v->conv_out.cout);  /* conv_out */
+#undef NEED
+    v->need_a = need[0];
+    v->need_b = need[1];
+    v->need_scratch = scratch;
     v->ah = h;
     v->aw = w;
-    return IMG_OK;
+    return vae_layout(v);
 }
 
 int vae_decode(vae_t *v, const kctx_t *kc, const float *z, int h, int w, float *image,
@@ -213,7 +242,7 @@ int vae_decode(vae_t *v, const kctx_t *kc, const float *z, int h, int w, float *
     for (int l = v->nlevels - 1; l >= 0; l--) {
         vae_level_t *L = &v->level[l];
         for (int b = 0; b < L->nblocks; b++) {
-            resblock_forward(kc, &L->block[b], cur, ch, cw, NULL, oth, v->scratch);
+            resblock_forward_consuming(kc, &L->block[b], cur, ch, cw, NULL, oth, v->scratch);
             c = L->block[b].cout;
             float *s = cur; cur = oth; oth = s;
         }

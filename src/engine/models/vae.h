@@ -15,6 +15,8 @@ int vae_latent_channels(const vae_t *v);
 int vae_upscale(const vae_t *v); /* 8 for SD */
 /* Sizes the work arena for an h x w latent. */
 int vae_prepare(vae_t *v, int h, int w);
+/* Borrow a shared arena (see unet_use_arena); NULL returns to an own one. */
+void vae_use_arena(vae_t *v, arena_t *shared);
 /* z (already divided by the scale factor) -> image; taps as in unet.h. */
 int vae_decode(vae_t *v, const kctx_t *kc, const float *z, int h, int w, float *image,
                unet_tap_fn tap, void *tap_user);
