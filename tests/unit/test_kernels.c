@@ -6,6 +6,7 @@
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/ops.h"
 #include "engine/kernels/ops_mt.h"
+#include "engine/kernels/winograd.h"
 #include "engine/tensor/dtype.h"
 #include "tests/unit/harness.h"
 #include <math.h>
@@ -219,6 +220,48 @@ void test_conv2d(void) {
         }
         conv2d_free(&c);
         free(wt); free(b); free(x);
+    }
+    pool_free(pool);
+}
+
+/* Winograd F(2x2, 3x3) against the direct reference: odd sizes (partial tiles), the upsampling
+ * gather, accumulation, and weights packed as halves and as floats. */
+void test_conv2d_winograd(void) {
+    static const int cases[][6] = {/* cin cout h w up halves */
+                                   {64, 72, 33, 35, 0, 0}, {64, 64, 17, 16, 1, 1}, {128, 64, 32, 32, 0, 1},
+                                   {72, 80, 5, 7, 1, 0}};
+    pool_t *pool;
+    CHECK(pool_create(2, &pool) == IMG_OK);
+    for (size_t cs = 0; cs < sizeof cases / sizeof cases[0]; cs++) {
+        int cin = cases[cs][0], cout = cases[cs][1], h = cases[cs][2], w = cases[cs][3], up = cases[cs][4];
+        float *wt = rand_buf((size_t)cout * cin * 9), *b = rand_buf((size_t)cout);
+        if (cases[cs][5]) /* values a half holds exactly: packed as halves */
+            for (size_t i = 0; i < (size_t)cout * cin * 9; i++) wt[i] = f16_to_f32(f32_to_f16(wt[i]));
+        float *x = rand_buf((size_t)h * w * cin);
+        conv2d_t c;
+        CHECK(conv2d_init(&c, wt, b, cout, cin, 3, 3, 1, 1) == IMG_OK);
+        CHECK(c.w.half == cases[cs][5]);
+        int H = h << up, W = w << up;
+        CHECK(conv_winograd_eligible(&c, H, W) == (H * W >= 32 * 32));
+        int ho, wo;
+        double *ref = conv_ref(x, h, w, up, wt, b, cin, cout, 3, 1, 1, &ho, &wo);
+        size_t n = (size_t)ho * wo * cout;
+        float *base = rand_buf(n);
+        for (size_t i = 0; i < n; i++) ref[i] += base[i]; /* accumulate onto base */
+        for (int isa = 0; isa < ISA_COUNT; isa++) {
+            if (!cpu_supports((isa_t)isa)) continue;
+            kctx_t kc = {pool, (isa_t)isa};
+            float *y = malloc(sizeof(float) * n);
+            memcpy(y, base, sizeof(float) * n);
+            CHECK(conv_winograd(&kc, &c, x, H, W, up, y, 1) == IMG_OK);
+            double mref, d = max_abs_diff(y, ref, n, &mref);
+            if (d > 2e-6 * mref)
+                fprintf(stderr, "winograd %s case %zu: err %g of %g\n", cpu_isa_name((isa_t)isa), cs, d, mref);
+            CHECK(d <= 2e-6 * mref);
+            free(y);
+        }
+        conv2d_free(&c);
+        free(wt); free(b); free(x); free(ref); free(base);
     }
     pool_free(pool);
 }

@@ -1,6 +1,7 @@
 /* conv.c - convolution as a GEMM whose A (the im2col matrix) is gathered block by block. */
 #include "engine/kernels/conv.h"
 #include "common/status.h"
+#include "engine/kernels/winograd.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,7 @@ void conv2d_forward(const kctx_t *kc, const conv2d_t *c, const float *x, int h, 
         gemm(kc, h * w, x, c->cin, &c->w, c->bias, y, c->cout, accumulate);
         return;
     }
+    if (conv_winograd_eligible(c, h, w) && conv_winograd(kc, c, x, h, w, 0, y, accumulate) == IMG_OK) return;
     conv_src_t src = {c, x, h, w, wo, 0};
     gemm_ex(kc, ho * wo, pack_im2col, &src, &c->w, c->bias, y, c->cout, accumulate);
 }
@@ -115,6 +117,8 @@ void conv2d_forward(const kctx_t *kc, const conv2d_t *c, const float *x, int h, 
 void conv2d_forward_up2(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w, float *y) {
     int ho, wo;
     conv2d_out_size(c, 2 * h, 2 * w, &ho, &wo);
+    if (conv_winograd_eligible(c, 2 * h, 2 * w) && conv_winograd(kc, c, x, 2 * h, 2 * w, 1, y, 0) == IMG_OK)
+        return;
     conv_src_t src = {c, x, 2 * h, 2 * w, wo, 1};
     gemm_ex(kc, ho * wo, pack_im2col, &src, &c->w, c->bias, y, c->cout, 0);
 }

@@ -1,0 +1,201 @@
+/* winograd.c - 3x3 stride-1 convolutions as Winograd F(2x2, 3x3) (see winograd.h).
+ *
+ * Y = A^T [ (G g G^T) . (B^T d B) ] A per 2x2 output tile, with
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+ *   A^T = [1 1 1 0; 0 1 -1 -1].
+ * The sixteen products of the bracket are sixteen GEMMs [tiles x cin] x [cin x cout] with the
+ * transformed weights U_e packed as ordinary f32 panels, so they run on the same micro-kernels.
+ * U is computed per call from the layer's packed weights (half or f32): caching it would cost
+ * 16/9 of the weights in f32, i.e. 3.6x the memory of F16 weights; the transform is a few
+ * percent of the layer's work at the sizes it is used for. Transforms are vectorised over
+ * channels (8 at a time, the layer's channel counts being multiples of 8). */
+#include "engine/kernels/winograd.h"
+#include "common/status.h"
+#include "engine/kernels/half.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The 8-lane helpers are always inlined: no vector crosses an ABI boundary, so GCC's note about
+ * 32-byte vector returns does not apply. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4)));
+
+#define TILES 64 /* output tiles per task (V, M of a 512-channel layer: 4 MiB per thread) */
+
+int conv_winograd_eligible(const conv2d_t *c, int h, int w) {
+    /* U (16 x cin x cout floats) at most 32 MiB: it is rebuilt per call and must stay in L3 */
+    return c->kh == 3 && c->kw == 3 && c->stride == 1 && c->pad == 1 && c->cin % 8 == 0 &&
+           c->cout % 8 == 0 && c->cin >= 64 && c->cout >= 64 && (long)h * w >= 32 * 32 &&
+           (long)c->cin * c->cout <= 512 * 1024;
+}
+
+typedef struct {
+    const conv2d_t *c;
+    const kctx_t *kc;
+    float *u;       /* 16 x [npanels][cin][16]: the transformed weights as GEMM panels */
+    size_t ufloats; /* per e */
+    gemm_w_t uw[16];
+    const float *x;
+    int h, w, up; /* h, w: the image convolved (x itself is h>>up x w>>up) */
+    int tw, ntiles;
+    float *y;
+    int accumulate;
+    float *work; /* per thread: V [16][TILES][cin], M [16][TILES][cout] */
+    size_t work_floats;
+} wino_job_t;
+
+/* U_e = G g G^T for the 16 columns of one panel: per input channel, the 9 taps' rows of 16
+ * (contiguous in the packed [cout][tap-major cin] panel, half or f32) are widened and combined. */
+static void weights_task(void *ctx, int p, int thread) {
+    (void)thread;
+    const wino_job_t *j = ctx;
+    const conv2d_t *c = j->c;
+    const gemm_w_t *w = &c->w;
+    for (int ci = 0; ci < c->cin; ci++) {
+        float g[9][GEMM_NR], t[4][3][GEMM_NR];
+        for (int tap = 0; tap < 9; tap++) {
+            size_t at = ((size_t)p * w->k + (size_t)tap * c->cin + ci) * GEMM_NR;
+            if (w->half)
+                half_to_float(j->kc->isa, (const uint16_t *)w->data + at, g[tap], GEMM_NR);
+            else
+                memcpy(g[tap], (const float *)w->data + at, sizeof g[tap]);
+        }
+        for (int k = 0; k < 3; k++)
+            for (int l = 0; l < GEMM_NR; l++) {
+                float g0 = g[k][l], g1 = g[3 + k][l], g2 = g[6 + k][l]; /* rows ky = 0, 1, 2 */
+                t[0][k][l] = g0;
+                t[1][k][l] = 0.5f * (g0 + g1 + g2);
+                t[2][k][l] = 0.5f * (g0 - g1 + g2);
+                t[3][k][l] = g2;
+            }
+        for (int i = 0; i < 4; i++) {
+            float *u0 = j->u + (size_t)(i * 4) * j->ufloats + ((size_t)p * c->cin + ci) * GEMM_NR;
+            for (int l = 0; l < GEMM_NR; l++) {
+                float a = t[i][0][l], b = t[i][1][l], d = t[i][2][l];
+                u0[l] = a;
+                u0[j->ufloats + l] = 0.5f * (a + b + d);
+                u0[2 * j->ufloats + l] = 0.5f * (a - b + d);
+                u0[3 * j->ufloats + l] = d;
+            }
+        }
+    }
+}
+
+/* The input pixel (iy, ix) of the convolved image, 8 channels from ci, zero outside. */
+static inline __attribute__((always_inline)) v8 pixel8(const wino_job_t *j, int iy, int ix,
+                                                       int ci) {
+    v8 z = {0};
+    if (iy < 0 || iy >= j->h || ix < 0 || ix >= j->w) return z;
+    int cin = j->c->cin;
+    return *(const v8u *)(j->x + ((size_t)(iy >> j->up) * (j->w >> j->up) + (ix >> j->up)) * cin +
+                          ci);
+}
+
+/* V_e[t][ci] = (B^T d B)_e for tiles t0 .. t0 + nt. */
+static void input_transform(const wino_job_t *j, int t0, int nt, float *V) {
+    int cin = j->c->cin;
+    for (int t = 0; t < nt; t++) {
+        int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
+        int y0 = 2 * ty - 1, x0 = 2 * tx - 1;
+        for (int ci = 0; ci < cin; ci += 8) {
+            v8 d[4][4], r[4][4];
+            for (int a = 0; a < 4; a++)
+                for (int b = 0; b < 4; b++)
+                    d[a][b] = pixel8(j, y0 + a, x0 + b, ci);
+            for (int b = 0; b < 4; b++) {
+                r[0][b] = d[0][b] - d[2][b];
+                r[1][b] = d[1][b] + d[2][b];
+                r[2][b] = d[2][b] - d[1][b];
+                r[3][b] = d[1][b] - d[3][b];
+            }
+            for (int a = 0; a < 4; a++) {
+                v8 v[4] = {r[a][0] - r[a][2], r[a][1] + r[a][2], r[a][2] - r[a][1],
+                           r[a][1] - r[a][3]};
+                for (int b = 0; b < 4; b++)
+                    *(v8u *)(V + ((size_t)(a * 4 + b) * TILES + t) * cin + ci) = v[b];
+            }
+        }
+    }
+}
+
+/* Y = A^T M A (+ bias) for tiles t0 .. t0 + nt, the pixels inside the image. */
+static void output_transform(const wino_job_t *j, int t0, int nt, const float *M) {
+    const conv2d_t *c = j->c;
+    int cout = c->cout;
+    for (int t = 0; t < nt; t++) {
+        int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
+        for (int o = 0; o < cout; o += 8) {
+            v8 m[4][4], s[2][4];
+            for (int e = 0; e < 16; e++)
+                m[e / 4][e % 4] = *(const v8u *)(M + ((size_t)e * TILES + t) * cout + o);
+            for (int b = 0; b < 4; b++) {
+                s[0][b] = m[0][b] + m[1][b] + m[2][b];
+                s[1][b] = m[1][b] - m[2][b] - m[3][b];
+            }
+            v8 bias = {0};
+            if (c->bias) bias = *(const v8u *)(c->bias + o);
+            for (int a = 0; a < 2; a++) {
+                int oy = 2 * ty + a;
+                if (oy >= j->h) break;
+                v8 out[2] = {s[a][0] + s[a][1] + s[a][2] + bias,
+                             s[a][1] - s[a][2] - s[a][3] + bias};
+                for (int b = 0; b < 2; b++) {
+                    int ox = 2 * tx + b;
+                    if (ox >= j->w) break;
+                    v8u *dst = (v8u *)(j->y + ((size_t)oy * j->w + ox) * cout + o);
+                    *dst = j->accumulate ? *dst + out[b] : out[b];
+                }
+            }
+        }
+    }
+}
+
+/* One task: TILES tiles through the whole pipeline, its V and M staying in the thread's cache. */
+static void tiles_task(void *ctx, int task, int thread) {
+    const wino_job_t *j = ctx;
+    int cin = j->c->cin, cout = j->c->cout;
+    int t0 = task * TILES, nt = j->ntiles - t0 < TILES ? j->ntiles - t0 : TILES;
+    float *V = j->work + (size_t)thread * j->work_floats, *M = V + (size_t)16 * TILES * cin;
+    input_transform(j, t0, nt, V);
+    for (int e = 0; e < 16; e++)
+        gemm_serial(j->kc, nt, V + (size_t)e * TILES * cin, cin, &j->uw[e], NULL,
+                    M + (size_t)e * TILES * cout, cout, 0);
+    output_transform(j, t0, nt, M);
+}
+
+int conv_winograd(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w, int up,
+                  float *y, int accumulate) {
+    wino_job_t j = {
+        .c = c, .kc = kc, .x = x, .h = h, .w = w, .up = up, .y = y, .accumulate = accumulate};
+    int npanels = (c->cout + GEMM_NR - 1) / GEMM_NR;
+    j.ufloats = (size_t)npanels * c->cin * GEMM_NR;
+    j.tw = (w + 1) / 2;
+    j.ntiles = ((h + 1) / 2) * j.tw;
+    int threads = pool_threads(kc->pool);
+    j.work_floats = (size_t)16 * TILES * (c->cin + c->cout);
+    float *u = NULL, *work = NULL; /* both owned here, freed below */
+    if (posix_memalign((void **)&u, 64, sizeof(float) * 16 * j.ufloats) ||
+        posix_memalign((void **)&work, 64, sizeof(float) * j.work_floats * (size_t)threads)) {
+        free(u);
+        return IMG_ENOMEM;
+    }
+    j.u = u;
+    j.work = work;
+    for (int e = 0; e < 16; e++)
+        j.uw[e] = (gemm_w_t){.n = c->cout,
+                             .k = c->cin,
+                             .npanels = npanels,
+                             .half = 0,
+                             .data = u + (size_t)e * j.ufloats};
+    pool_run(kc->pool, npanels, weights_task, &j);
+    pool_run(kc->pool, (j.ntiles + TILES - 1) / TILES, tiles_task, &j);
+    if (kc->flops) /* the multiply-adds done: 16 products per tile and channel pair, not 36 */
+        __atomic_fetch_add(kc->flops, 2ull * 16 * (unsigned long long)j.ntiles * c->cin * c->cout,
+                           __ATOMIC_RELAXED);
+    free(u);
+    free(work);
+    return IMG_OK;
+}

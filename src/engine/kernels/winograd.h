@@ -1,0 +1,19 @@
+/* winograd.h - 3x3, stride-1, pad-1 convolutions as Winograd F(2x2, 3x3): 16 multiplications
+ * per 2x2 output tile and channel pair instead of 36, i.e. 2.25x fewer multiply-adds, for the
+ * price of input/output transforms (additions, memory-bound) and a per-call weight transform.
+ * Used by conv2d_forward where it pays: wide layers on images of at least 32x32. Results differ
+ * from the direct convolution by f32 rounding only (the transforms' coefficients are 0, +-1,
+ * +-1/2). */
+#ifndef IMGAPI_ENGINE_KERNELS_WINOGRAD_H
+#define IMGAPI_ENGINE_KERNELS_WINOGRAD_H
+#include "engine/kernels/conv.h"
+
+/* Whether c on an h x w image goes through conv_winograd. */
+int conv_winograd_eligible(const conv2d_t *c, int h, int w);
+/* y (h x w x cout) (+)= conv(x) where the convolved image is x (up 0) or its 2x nearest
+ * upsampling (up 1, x being h/2 x w/2). IMG_ENOMEM (nothing written) when its buffers cannot be
+ * had: the caller falls back to the direct path. */
+int conv_winograd(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w, int up,
+                  float *y, int accumulate);
+
+#endif
