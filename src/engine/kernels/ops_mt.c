@@ -150,12 +150,20 @@ static void ln_task(void *ctx, int task, int thread) {
                  r->y + (size_t)r0 * r->c);
 }
 
+typedef void (*geglu_fn)(const float *x, int r0, int r1, int d, float *y);
+
+typedef struct {
+    rows_job_t r;
+    geglu_fn fn;
+} geglu_job_t;
+
 static void geglu_task(void *ctx, int task, int thread) {
     (void)thread;
-    const rows_job_t *r = ctx; /* c: GEGLU's d */
+    const geglu_job_t *g = ctx;
+    const rows_job_t *r = &g->r; /* c: GEGLU's d */
     int r0 = (int)((long long)r->rows * task / r->ntasks),
         r1 = (int)((long long)r->rows * (task + 1) / r->ntasks);
-    op_geglu(r->x + (size_t)r0 * 2 * r->c, r1 - r0, r->c, r->y + (size_t)r0 * r->c);
+    g->fn(r->x, r0, r1, r->c, r->y);
 }
 
 static int row_tasks(const kctx_t *kc, int rows) {
@@ -170,6 +178,10 @@ void mt_layernorm(const kctx_t *kc, const float *x, int rows, int c, const float
 }
 
 void mt_geglu(const kctx_t *kc, const float *x, int rows, int d, float *y) {
-    rows_job_t r = {x, y, rows, d, row_tasks(kc, rows), NULL, NULL, 0.f};
-    pool_run(kc->pool, r.ntasks, geglu_task, &r);
+    geglu_job_t g = {{x, y, rows, d, row_tasks(kc, rows), NULL, NULL, 0.f}, geglu_rows_portable};
+    if (kc->isa == ISA_AVX512)
+        g.fn = geglu_rows_avx512;
+    else if (kc->isa == ISA_AVX2)
+        g.fn = geglu_rows_avx2;
+    pool_run(kc->pool, g.r.ntasks, geglu_task, &g);
 }
