@@ -224,12 +224,14 @@ void test_conv2d(void) {
     pool_free(pool);
 }
 
-/* Winograd F(2x2, 3x3) against the direct reference: odd sizes (partial tiles), the upsampling
- * gather, accumulation, and weights packed as halves and as floats. */
+/* Winograd F(2x2, 3x3) against the direct reference, split by tiles and by output columns: odd
+ * sizes (partial tiles), the upsampling gather, accumulation, weights as halves and as floats. */
 void test_conv2d_winograd(void) {
     static const int cases[][6] = {/* cin cout h w up halves */
                                    {64, 72, 33, 35, 0, 0}, {64, 64, 17, 16, 1, 1}, {128, 64, 32, 32, 0, 1},
-                                   {72, 80, 5, 7, 1, 0}};
+                                   {72, 80, 5, 7, 1, 0},
+                                   /* by output columns (under 32x32): partial panel and group */
+                                   {72, 136, 15, 19, 0, 1}, {64, 64, 8, 9, 1, 0}};
     pool_t *pool;
     CHECK(pool_create(2, &pool) == IMG_OK);
     for (size_t cs = 0; cs < sizeof cases / sizeof cases[0]; cs++) {
@@ -242,7 +244,7 @@ void test_conv2d_winograd(void) {
         CHECK(conv2d_init(&c, wt, b, cout, cin, 3, 3, 1, 1) == IMG_OK);
         CHECK(c.w.half == cases[cs][5]);
         int H = h << up, W = w << up;
-        CHECK(conv_winograd_eligible(&c, H, W) == (H * W >= 32 * 32));
+        CHECK(conv_winograd_eligible(&c, H, W) == (H * W >= 16 * 16));
         int ho, wo;
         double *ref = conv_ref(x, h, w, up, wt, b, cin, cout, 3, 1, 1, &ho, &wo);
         size_t n = (size_t)ho * wo * cout;

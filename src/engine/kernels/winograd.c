@@ -23,13 +23,19 @@
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4)));
 
-#define TILES 64 /* output tiles per task (V, M of a 512-channel layer: 4 MiB per thread) */
+#define TILES 64       /* output tiles per task (V, M of a 512-channel layer: 4 MiB per thread) */
+#define GROUP_PANELS 4 /* output panels per task when the layer is split by columns */
+
+/* Tile tasks when U (16 x cin x cout floats) fits 32 MiB, rebuilt per call and kept in L3 while
+ * every task reads it; otherwise (deep, narrow images: 16x16 with 1280 channels) column tasks,
+ * each building U for its 64 output channels and running all tiles through them. */
+static int by_tiles(const conv2d_t *c, int h, int w) {
+    return (long)h * w >= 32 * 32 && (long)c->cin * c->cout <= 512 * 1024;
+}
 
 int conv_winograd_eligible(const conv2d_t *c, int h, int w) {
-    /* U (16 x cin x cout floats) at most 32 MiB: it is rebuilt per call and must stay in L3 */
     return c->kh == 3 && c->kw == 3 && c->stride == 1 && c->pad == 1 && c->cin % 8 == 0 &&
-           c->cout % 8 == 0 && c->cin >= 64 && c->cout >= 64 && (long)h * w >= 32 * 32 &&
-           (long)c->cin * c->cout <= 512 * 1024;
+           c->cout % 8 == 0 && c->cin >= 64 && c->cout >= 64 && (long)h * w >= 16 * 16;
 }
 
 typedef struct {
@@ -43,15 +49,16 @@ typedef struct {
     int tw, ntiles;
     float *y;
     int accumulate;
-    float *work; /* per thread: V [16][TILES][cin], M [16][TILES][cout] */
+    float *work; /* per thread: V [16][TILES][cin], M [16][TILES][cout] (tile tasks), or U for
+                    GROUP_PANELS panels (column tasks) */
     size_t work_floats;
+    float *V, *M; /* column tasks: [16][ntiles][cin], [16][ntiles][cout], shared */
 } wino_job_t;
 
-/* U_e = G g G^T for the 16 columns of one panel: per input channel, the 9 taps' rows of 16
- * (contiguous in the packed [cout][tap-major cin] panel, half or f32) are widened and combined. */
-static void weights_task(void *ctx, int p, int thread) {
-    (void)thread;
-    const wino_job_t *j = ctx;
+/* U_e = G g G^T for the 16 columns of panel p, written as panel slot of u (u + e * ufloats per
+ * e): per input channel, the 9 taps' rows of 16 (contiguous in the packed [cout][tap-major cin]
+ * panel, half or f32) are widened and combined. */
+static void transform_weights(const wino_job_t *j, int p, float *u, size_t ufloats, int slot) {
     const conv2d_t *c = j->c;
     const gemm_w_t *w = &c->w;
     for (int ci = 0; ci < c->cin; ci++) {
@@ -72,16 +79,22 @@ static void weights_task(void *ctx, int p, int thread) {
                 t[3][k][l] = g2;
             }
         for (int i = 0; i < 4; i++) {
-            float *u0 = j->u + (size_t)(i * 4) * j->ufloats + ((size_t)p * c->cin + ci) * GEMM_NR;
+            float *u0 = u + (size_t)(i * 4) * ufloats + ((size_t)slot * c->cin + ci) * GEMM_NR;
             for (int l = 0; l < GEMM_NR; l++) {
                 float a = t[i][0][l], b = t[i][1][l], d = t[i][2][l];
                 u0[l] = a;
-                u0[j->ufloats + l] = 0.5f * (a + b + d);
-                u0[2 * j->ufloats + l] = 0.5f * (a - b + d);
-                u0[3 * j->ufloats + l] = d;
+                u0[ufloats + l] = 0.5f * (a + b + d);
+                u0[2 * ufloats + l] = 0.5f * (a - b + d);
+                u0[3 * ufloats + l] = d;
             }
         }
     }
+}
+
+static void weights_task(void *ctx, int p, int thread) {
+    (void)thread;
+    const wino_job_t *j = ctx;
+    transform_weights(j, p, j->u, j->ufloats, p);
 }
 
 /* The input pixel (iy, ix) of the convolved image, 8 channels from ci, zero outside. */
@@ -94,8 +107,8 @@ static inline __attribute__((always_inline)) v8 pixel8(const wino_job_t *j, int 
                           ci);
 }
 
-/* V_e[t][ci] = (B^T d B)_e for tiles t0 .. t0 + nt. */
-static void input_transform(const wino_job_t *j, int t0, int nt, float *V) {
+/* V_e[t][ci] = (B^T d B)_e for tiles t0 .. t0 + nt; V holds vstride tiles per e. */
+static void input_transform(const wino_job_t *j, int t0, int nt, float *V, int vstride) {
     int cin = j->c->cin;
     for (int t = 0; t < nt; t++) {
         int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
@@ -115,22 +128,24 @@ static void input_transform(const wino_job_t *j, int t0, int nt, float *V) {
                 v8 v[4] = {r[a][0] - r[a][2], r[a][1] + r[a][2], r[a][2] - r[a][1],
                            r[a][1] - r[a][3]};
                 for (int b = 0; b < 4; b++)
-                    *(v8u *)(V + ((size_t)(a * 4 + b) * TILES + t) * cin + ci) = v[b];
+                    *(v8u *)(V + ((size_t)(a * 4 + b) * vstride + t) * cin + ci) = v[b];
             }
         }
     }
 }
 
-/* Y = A^T M A (+ bias) for tiles t0 .. t0 + nt, the pixels inside the image. */
-static void output_transform(const wino_job_t *j, int t0, int nt, const float *M) {
+/* Y = A^T M A (+ bias) for tiles t0 .. t0 + nt and output channels [o0, o1), the pixels inside
+ * the image; M holds mstride tiles per e. */
+static void output_transform(const wino_job_t *j, int t0, int nt, const float *M, int mstride,
+                             int o0, int o1) {
     const conv2d_t *c = j->c;
     int cout = c->cout;
     for (int t = 0; t < nt; t++) {
         int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
-        for (int o = 0; o < cout; o += 8) {
+        for (int o = o0; o < o1; o += 8) {
             v8 m[4][4], s[2][4];
             for (int e = 0; e < 16; e++)
-                m[e / 4][e % 4] = *(const v8u *)(M + ((size_t)e * TILES + t) * cout + o);
+                m[e / 4][e % 4] = *(const v8u *)(M + ((size_t)e * mstride + t) * cout + o);
             for (int b = 0; b < 4; b++) {
                 s[0][b] = m[0][b] + m[1][b] + m[2][b];
                 s[1][b] = m[1][b] - m[2][b] - m[3][b];
@@ -159,11 +174,40 @@ static void tiles_task(void *ctx, int task, int thread) {
     int cin = j->c->cin, cout = j->c->cout;
     int t0 = task * TILES, nt = j->ntiles - t0 < TILES ? j->ntiles - t0 : TILES;
     float *V = j->work + (size_t)thread * j->work_floats, *M = V + (size_t)16 * TILES * cin;
-    input_transform(j, t0, nt, V);
+    input_transform(j, t0, nt, V, TILES);
     for (int e = 0; e < 16; e++)
         gemm_serial(j->kc, nt, V + (size_t)e * TILES * cin, cin, &j->uw[e], NULL,
                     M + (size_t)e * TILES * cout, cout, 0);
-    output_transform(j, t0, nt, M);
+    output_transform(j, t0, nt, M, TILES, 0, cout);
+}
+
+/* Column tasks, first pass: the input transform of TILES tiles into the shared V. */
+static void input_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const wino_job_t *j = ctx;
+    int t0 = task * TILES, nt = j->ntiles - t0 < TILES ? j->ntiles - t0 : TILES;
+    input_transform(j, t0, nt, j->V + (size_t)t0 * j->c->cin, j->ntiles);
+}
+
+/* Column tasks, second pass: U for GROUP_PANELS panels into the thread's buffer, all tiles
+ * through their sixteen GEMMs, then the output transform of those channels. */
+static void columns_task(void *ctx, int task, int thread) {
+    const wino_job_t *j = ctx;
+    const conv2d_t *c = j->c;
+    int npanels = (c->cout + GEMM_NR - 1) / GEMM_NR;
+    int p0 = task * GROUP_PANELS, np = npanels - p0 < GROUP_PANELS ? npanels - p0 : GROUP_PANELS;
+    int col0 = p0 * GEMM_NR, ncols = c->cout - col0 < np * GEMM_NR ? c->cout - col0 : np * GEMM_NR;
+    float *u = j->work + (size_t)thread * j->work_floats;
+    size_t ufloats = (size_t)GROUP_PANELS * c->cin * GEMM_NR;
+    for (int p = 0; p < np; p++)
+        transform_weights(j, p0 + p, u, ufloats, p);
+    for (int e = 0; e < 16; e++) {
+        gemm_w_t ue = {
+            .n = ncols, .k = c->cin, .npanels = np, .half = 0, .data = u + (size_t)e * ufloats};
+        gemm_serial(j->kc, j->ntiles, j->V + (size_t)e * j->ntiles * c->cin, c->cin, &ue, NULL,
+                    j->M + (size_t)e * j->ntiles * c->cout + col0, c->cout, 0);
+    }
+    output_transform(j, 0, j->ntiles, j->M, j->ntiles, col0, col0 + ncols);
 }
 
 int conv_winograd(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w, int up,
@@ -171,31 +215,45 @@ int conv_winograd(const kctx_t *kc, const conv2d_t *c, const float *x, int h, in
     wino_job_t j = {
         .c = c, .kc = kc, .x = x, .h = h, .w = w, .up = up, .y = y, .accumulate = accumulate};
     int npanels = (c->cout + GEMM_NR - 1) / GEMM_NR;
-    j.ufloats = (size_t)npanels * c->cin * GEMM_NR;
     j.tw = (w + 1) / 2;
     j.ntiles = ((h + 1) / 2) * j.tw;
     int threads = pool_threads(kc->pool);
-    j.work_floats = (size_t)16 * TILES * (c->cin + c->cout);
-    float *u = NULL, *work = NULL; /* both owned here, freed below */
-    if (posix_memalign((void **)&u, 64, sizeof(float) * 16 * j.ufloats) ||
+    int tiles = by_tiles(c, h, w);
+    if (tiles) {
+        j.ufloats = (size_t)npanels * c->cin * GEMM_NR;
+        j.work_floats = (size_t)16 * TILES * (c->cin + c->cout);
+    } else {
+        j.work_floats = (size_t)16 * GROUP_PANELS * c->cin * GEMM_NR;
+    }
+    /* owned here, freed below: U (tile tasks) or V and M (column tasks), and per-thread work */
+    float *shared = NULL, *work = NULL;
+    size_t shared_floats = tiles ? 16 * j.ufloats : (size_t)16 * j.ntiles * (c->cin + c->cout);
+    if (posix_memalign((void **)&shared, 64, sizeof(float) * shared_floats) ||
         posix_memalign((void **)&work, 64, sizeof(float) * j.work_floats * (size_t)threads)) {
-        free(u);
+        free(shared);
         return IMG_ENOMEM;
     }
-    j.u = u;
     j.work = work;
-    for (int e = 0; e < 16; e++)
-        j.uw[e] = (gemm_w_t){.n = c->cout,
-                             .k = c->cin,
-                             .npanels = npanels,
-                             .half = 0,
-                             .data = u + (size_t)e * j.ufloats};
-    pool_run(kc->pool, npanels, weights_task, &j);
-    pool_run(kc->pool, (j.ntiles + TILES - 1) / TILES, tiles_task, &j);
+    if (tiles) {
+        j.u = shared;
+        for (int e = 0; e < 16; e++)
+            j.uw[e] = (gemm_w_t){.n = c->cout,
+                                 .k = c->cin,
+                                 .npanels = npanels,
+                                 .half = 0,
+                                 .data = j.u + (size_t)e * j.ufloats};
+        pool_run(kc->pool, npanels, weights_task, &j);
+        pool_run(kc->pool, (j.ntiles + TILES - 1) / TILES, tiles_task, &j);
+    } else {
+        j.V = shared;
+        j.M = shared + (size_t)16 * j.ntiles * c->cin;
+        pool_run(kc->pool, (j.ntiles + TILES - 1) / TILES, input_task, &j);
+        pool_run(kc->pool, (npanels + GROUP_PANELS - 1) / GROUP_PANELS, columns_task, &j);
+    }
     if (kc->flops) /* the multiply-adds done: 16 products per tile and channel pair, not 36 */
         __atomic_fetch_add(kc->flops, 2ull * 16 * (unsigned long long)j.ntiles * c->cin * c->cout,
                            __ATOMIC_RELAXED);
-    free(u);
+    free(shared);
     free(work);
     return IMG_OK;
 }

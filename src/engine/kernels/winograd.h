@@ -1,8 +1,8 @@
 /* winograd.h - 3x3, stride-1, pad-1 convolutions as Winograd F(2x2, 3x3): 16 multiplications
  * per 2x2 output tile and channel pair instead of 36, i.e. 2.25x fewer multiply-adds, for the
  * price of input/output transforms (additions, memory-bound) and a per-call weight transform.
- * Used by conv2d_forward where it pays: wide layers on images of at least 32x32. Results differ
- * from the direct convolution by f32 rounding only (the transforms' coefficients are 0, +-1,
+ * Used by conv2d_forward where it pays: layers of 64+ channels on images of at least 16x16. Results
+ * differ from the direct convolution by f32 rounding only (the transforms' coefficients are 0, +-1,
  * +-1/2). */
 #ifndef IMGAPI_ENGINE_KERNELS_WINOGRAD_H
 #define IMGAPI_ENGINE_KERNELS_WINOGRAD_H
