@@ -12,41 +12,9 @@ typedef int ATTN_NAME(vi) __attribute__((vector_size(ATTN_VW * 4)));
 #define VI ATTN_NAME(vi)
 #define NB (KB / ATTN_VW) /* vectors per key block */
 
-static inline __attribute__((always_inline)) VF ATTN_NAME(vsel)(VI mask, VF a, VF b) {
-    VI ai, bi;
-    memcpy(&ai, &a, sizeof ai);
-    memcpy(&bi, &b, sizeof bi);
-    VI r = (ai & mask) | (bi & ~mask);
-    VF out;
-    memcpy(&out, &r, sizeof out);
-    return out;
-}
-
-static inline __attribute__((always_inline)) VF ATTN_NAME(vmax)(VF a, VF b) {
-    return ATTN_NAME(vsel)(a > b, a, b);
-}
-
-/* e^x for x <= 0 (softmax arguments), clamped at -87: 2^n * taylor6(r), |r| <= ln2/2 */
-static inline __attribute__((always_inline)) VF ATTN_NAME(vexp)(VF x) {
-    const VF zero = {0};
-    x = ATTN_NAME(vmax)(x, zero - 87.f);
-    VF fx = x * 1.44269504088896341f;
-    VF t = fx + 12582912.f; /* round to nearest via the float adder */
-    VF n = t - 12582912.f;
-    VF r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    VF p = zero + 1.f / 720.f;
-    p = p * r + 1.f / 120.f;
-    p = p * r + 1.f / 24.f;
-    p = p * r + 1.f / 6.f;
-    p = p * r + 0.5f;
-    p = p * r + 1.f;
-    p = p * r + 1.f;
-    VI e = (__builtin_convertvector(n, VI) + 127) << 23;
-    VF scale;
-    memcpy(&scale, &e, sizeof scale);
-    return p * scale;
-}
+#define VEC_NAME(x) ATTN_NAME(x)
+#include "engine/kernels/vec_body.h" /* vsel, vmax, vexp */
+#undef VEC_NAME
 
 static void ATTN_NAME(task)(void *ctx, int task, int thread) {
     (void)thread;

@@ -8,50 +8,16 @@ typedef int MT_NAME(vi) __attribute__((vector_size(MT_VW * 4)));
 #define VFU MT_NAME(vfu)
 #define VI MT_NAME(vi)
 
-/* e^x for x <= 0, clamped at -87: 2^n * taylor6(r), |r| <= ln2/2 (relative error ~1e-7). */
-static inline __attribute__((always_inline)) VF MT_NAME(vexp_neg)(VF x) {
-    const VF zero = {0};
-    VI lo = x < zero - 87.f;
-    VF clamp = zero - 87.f;
-    VI xi, ci;
-    memcpy(&xi, &x, sizeof xi);
-    memcpy(&ci, &clamp, sizeof ci);
-    xi = (ci & lo) | (xi & ~lo);
-    memcpy(&x, &xi, sizeof x);
-    VF t = x * 1.44269504088896341f + 12582912.f; /* round to nearest via the float adder */
-    VF n = t - 12582912.f;
-    VF r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    VF p = zero + 1.f / 720.f;
-    p = p * r + 1.f / 120.f;
-    p = p * r + 1.f / 24.f;
-    p = p * r + 1.f / 6.f;
-    p = p * r + 0.5f;
-    p = p * r + 1.f;
-    p = p * r + 1.f;
-    VI e = (__builtin_convertvector(n, VI) + 127) << 23;
-    VF scale;
-    memcpy(&scale, &e, sizeof scale);
-    return p * scale;
-}
+#define VEC_NAME(x) MT_NAME(x)
+#include "engine/kernels/vec_body.h" /* vsel, vmax, vexp */
+#undef VEC_NAME
 
 /* v * sigmoid(v), through e = e^-|v| so that nothing overflows. */
 static inline __attribute__((always_inline)) VF MT_NAME(vsilu)(VF v) {
-    const VF zero = {0};
+    const VF zero = {0}, one = zero + 1.f;
     VI neg = v < zero;
-    VF av, nv = zero - v;
-    VI vi, ni, ai;
-    memcpy(&vi, &v, sizeof vi);
-    memcpy(&ni, &nv, sizeof ni);
-    ai = (ni & neg) | (vi & ~neg);
-    memcpy(&av, &ai, sizeof av);
-    VF e = MT_NAME(vexp_neg)(zero - av);
-    VF num = zero + 1.f, one = num;
-    VI ei, oi;
-    memcpy(&ei, &e, sizeof ei);
-    memcpy(&oi, &one, sizeof oi);
-    oi = (ei & neg) | (oi & ~neg); /* v < 0: e / (1 + e), else 1 / (1 + e) */
-    memcpy(&num, &oi, sizeof num);
+    VF e = MT_NAME(vexp)(zero - MT_NAME(vsel)(neg, zero - v, v));
+    VF num = MT_NAME(vsel)(neg, e, one); /* v < 0: e / (1 + e), else 1 / (1 + e) */
     return v * num / (one + e);
 }
 
@@ -110,7 +76,7 @@ static inline __attribute__((always_inline)) VF MT_NAME(verf_pos)(VF x) {
     p = p * t + 1.421413741f;
     p = p * t - 0.284496736f;
     p = p * t + 0.254829592f;
-    return 1.f - p * t * MT_NAME(vexp_neg)(zero - x * x);
+    return 1.f - p * t * MT_NAME(vexp)(zero - x * x);
 }
 
 /* y[r, i] = x[r, i] * gelu(x[r, d + i]) (exact GELU through erf) for rows [r0, r1). */
@@ -123,18 +89,8 @@ static void MT_NAME(geglu_rows)(const float *x, int r0, int r1, int d, float *y)
         for (; i + MT_VW <= d; i += MT_VW) {
             VF gv = *(const VFU *)(g + i), a = gv * 0.70710678118654752f;
             VI neg = a < zero;
-            VF na = zero - a, abs_a;
-            VI ai, ni, ri;
-            memcpy(&ai, &a, sizeof ai);
-            memcpy(&ni, &na, sizeof ni);
-            ri = (ni & neg) | (ai & ~neg);
-            memcpy(&abs_a, &ri, sizeof abs_a);
-            VF e = MT_NAME(verf_pos)(abs_a), ne = zero - e;
-            VI ei, nei;
-            memcpy(&ei, &e, sizeof ei);
-            memcpy(&nei, &ne, sizeof nei);
-            ri = (nei & neg) | (ei & ~neg); /* erf is odd */
-            memcpy(&e, &ri, sizeof e);
+            VF e = MT_NAME(verf_pos)(MT_NAME(vsel)(neg, zero - a, a));
+            e = MT_NAME(vsel)(neg, zero - e, e); /* erf is odd */
             *(VFU *)(yr + i) = *(const VFU *)(v + i) * 0.5f * gv * (1.f + e);
         }
         for (; i < d; i++)
