@@ -5,6 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Copies the bias (if any) after the weights were packed; on failure frees them. */
+static int take_bias(conv2d_t *c, const float *bias) {
+    if (!bias) return IMG_OK;
+    c->bias = malloc(sizeof(float) * (size_t)c->cout); /* owned by c */
+    if (!c->bias) {
+        gemm_w_free(&c->w);
+        return IMG_ENOMEM;
+    }
+    memcpy(c->bias, bias, sizeof(float) * (size_t)c->cout);
+    return IMG_OK;
+}
+
 int conv2d_init(conv2d_t *c, const float *weight, const float *bias, int cout, int cin, int kh,
                 int kw, int stride, int pad) {
     memset(c, 0, sizeof *c);
@@ -26,34 +38,15 @@ int conv2d_init(conv2d_t *c, const float *weight, const float *bias, int cout, i
                         weight[(((size_t)o * cin + i) * kh + y) * kw + x];
     int rc = gemm_pack(re, cout, (int)K, &c->w);
     free(re);
-    if (rc) return rc;
-    if (bias) {
-        c->bias = malloc(sizeof(float) * (size_t)cout);
-        if (!c->bias) {
-            gemm_w_free(&c->w);
-            return IMG_ENOMEM;
-        }
-        memcpy(c->bias, bias, sizeof(float) * (size_t)cout);
-    }
-    return IMG_OK;
+    return rc ? rc : take_bias(c, bias);
 }
 
 int conv2d_init_f16(conv2d_t *c, const void *weight, const float *bias, int cout, int cin, int kh,
                     int kw, int stride, int pad) {
-    memset(c, 0, sizeof *c);
     *c = (conv2d_t){.cin = cin, .cout = cout, .kh = kh, .kw = kw, .stride = stride, .pad = pad};
     /* [cout][cin][kh][kw] read as [cout][kh][kw][cin]: channel stride kh*kw, tap stride 1 */
     int rc = gemm_pack_f16(&weight, &cout, 1, kh * kw * cin, cin, (size_t)kh * kw, 1, &c->w);
-    if (rc) return rc;
-    if (bias) {
-        c->bias = malloc(sizeof(float) * (size_t)cout);
-        if (!c->bias) {
-            gemm_w_free(&c->w);
-            return IMG_ENOMEM;
-        }
-        memcpy(c->bias, bias, sizeof(float) * (size_t)cout);
-    }
-    return IMG_OK;
+    return rc ? rc : take_bias(c, bias);
 }
 
 void conv2d_free(conv2d_t *c) {

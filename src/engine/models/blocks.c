@@ -195,6 +195,15 @@ size_t resblock_scratch(const resblock_t *r, int h, int w) {
     return (size_t)h * w * max_sz((size_t)r->cin, (size_t)r->cout) + (size_t)r->cout;
 }
 
+/* b[p] += emb_layers(emb) for every pixel (UNet blocks; emb is SiLU(emb) already, e is scratch
+ * for cout floats). */
+static void add_time_embedding(const kctx_t *kc, const resblock_t *r, const float *emb, float *b,
+                               size_t hw, float *e) {
+    if (!r->has_emb || !emb) return;
+    gemm(kc, 1, emb, r->emb.k, &r->emb, r->emb_b, e, r->cout, 0);
+    for (size_t p = 0; p < hw; p++) op_add(b + p * r->cout, e, (size_t)r->cout);
+}
+
 void resblock_forward(const kctx_t *kc, const resblock_t *r, const float *x, int h, int w,
                       const float *emb, float *y, float *scratch) {
     size_t hw = (size_t)h * w;
@@ -203,11 +212,7 @@ void resblock_forward(const kctx_t *kc, const resblock_t *r, const float *x, int
     float *a = scratch, *b = y, *e = a + hw * max_sz((size_t)r->cin, (size_t)r->cout);
     mt_groupnorm(kc, x, (int)hw, r->cin, 32, r->n1.g, r->n1.b, r->n1.eps, 1, a);
     conv2d_forward(kc, &r->conv1, a, h, w, b, 0);
-    if (r->has_emb && emb) {
-        /* emb_layers = SiLU -> Linear; the caller passes SiLU(emb) */
-        gemm(kc, 1, emb, r->emb.k, &r->emb, r->emb_b, e, r->cout, 0);
-        for (size_t p = 0; p < hw; p++) op_add(b + p * r->cout, e, (size_t)r->cout);
-    }
+    add_time_embedding(kc, r, emb, b, hw, e);
     mt_groupnorm(kc, b, (int)hw, r->cout, 32, r->n2.g, r->n2.b, r->n2.eps, 1, a);
     if (r->has_skip)
         conv2d_forward(kc, &r->skip, x, h, w, y, 0);
@@ -233,10 +238,7 @@ void resblock_forward_consuming(const kctx_t *kc, const resblock_t *r, float *x,
     conv2d_forward(kc, &r->skip, x, h, w, y, 0);
     mt_groupnorm(kc, x, (int)hw, r->cin, 32, r->n1.g, r->n1.b, r->n1.eps, 1, x);
     conv2d_forward(kc, &r->conv1, x, h, w, b, 0);
-    if (r->has_emb && emb) {
-        gemm(kc, 1, emb, r->emb.k, &r->emb, r->emb_b, e, r->cout, 0);
-        for (size_t p = 0; p < hw; p++) op_add(b + p * r->cout, e, (size_t)r->cout);
-    }
+    add_time_embedding(kc, r, emb, b, hw, e);
     mt_groupnorm(kc, b, (int)hw, r->cout, 32, r->n2.g, r->n2.b, r->n2.eps, 1, b);
     conv2d_forward(kc, &r->conv2, b, h, w, y, 1);
 }
