@@ -7,6 +7,7 @@
 #include "engine/kernels/ops.h"
 #include "engine/kernels/ops_mt.h"
 #include "engine/kernels/winograd.h"
+#include "engine/runtime/arena.h"
 #include "engine/tensor/dtype.h"
 #include "tests/unit/harness.h"
 #include <math.h>
@@ -180,6 +181,28 @@ static double *conv_ref(const float *x, int h, int w, int up, const float *wt, c
                 ref[((size_t)oy * *wo + ox) * cout + o] = s;
             }
     return ref;
+}
+
+/* The shared work arena keeps its block for smaller needs and grows for larger ones; a
+ * packing whose k is not whole taps is refused before anything is allocated. */
+void test_arena_and_f16_pack_bounds(void) {
+    arena_t a = {0};
+    float *p = arena_reserve(&a, 1000);
+    CHECK(p && a.floats == 1000);
+    p[999] = 1.f;
+    CHECK(arena_reserve(&a, 10) == p && a.floats == 1000);
+    float *q = arena_reserve(&a, 5000);
+    CHECK(q && a.floats == 5000);
+    q[4999] = 2.f;
+    arena_free(&a);
+    CHECK(a.base == NULL && a.floats == 0);
+    uint16_t w[12] = {0};
+    const void *parts[1] = {w};
+    int rows[1] = {2};
+    gemm_w_t out = {0};
+    CHECK(gemm_pack_f16(parts, rows, 1, 6, 4, 1, 0, &out) == IMG_EINVAL && out.data == NULL);
+    CHECK(gemm_pack_f16(parts, rows, 1, 6, 3, 2, 1, &out) == IMG_OK && out.half == 1 && out.n == 2);
+    gemm_w_free(&out);
 }
 
 /* The im2col rows are gathered inside the GEMM: cases cross the 256-wide k slices mid-tap
