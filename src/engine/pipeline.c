@@ -102,8 +102,12 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
                  o->vae_tile_overlap, o->vae_tile);
         return IMG_EINVAL;
     }
-    eng_model_t *m = calloc(1, sizeof *m);
-    if (!m) return IMG_ENOMEM;
+    if (errlen) err[0] = 0;
+    eng_model_t *m = calloc(1, sizeof *m); /* owned by *out, or freed below */
+    if (!m) {
+        snprintf(err, errlen, "out of memory loading the model");
+        return IMG_ENOMEM;
+    }
     m->vae_tile = o->vae_tile;
     m->vae_tile_overlap = o->vae_tile_overlap;
     st_file_t *f = NULL, *vf = NULL, *tf = NULL;
@@ -184,6 +188,7 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
     st_close(vf);
     st_close(tf);
     if (rc) {
+        if (rc == IMG_ENOMEM && errlen && !err[0]) snprintf(err, errlen, "out of memory loading the model");
         eng_free(m);
         return rc;
     }

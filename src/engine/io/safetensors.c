@@ -112,8 +112,11 @@ int st_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t err
     int rc = IMG_OK;
     json_t *root = NULL;
     st_tensor_t **byoff = NULL;
-    st_file_t *f = calloc(1, sizeof *f);
-    if (!f) return IMG_ENOMEM;
+    st_file_t *f = calloc(1, sizeof *f); /* owned by *out, or freed on failure */
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return IMG_ENOMEM;
+    }
     const uint8_t *p = buf;
     uint64_t hlen = 0;
     for (int i = 7; i >= 0 && len >= 8; i--) hlen = hlen << 8 | p[i];

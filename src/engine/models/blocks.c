@@ -16,7 +16,7 @@ int gnorm_load(wload_t *wl, const char *name, int c, float eps, gnorm_t *out) {
     out->g = w_f32(wl, n, c);
     snprintf(n, sizeof n, "%s.bias", name);
     out->b = w_f32(wl, n, c);
-    return out->g && out->b ? IMG_OK : IMG_EFORMAT;
+    return out->g && out->b ? IMG_OK : wl->rc;
 }
 
 void gnorm_free(gnorm_t *g) {
@@ -31,10 +31,7 @@ int conv_load(wload_t *wl, const char *name, int stride, int pad, conv2d_t *out)
     const st_tensor_t *t = w_find(wl, n);
     if (!t) return IMG_EFORMAT;
     if (t->ndim != 4) {
-        if (!wl->failed) {
-            wl->failed = 1;
-            snprintf(wl->err, sizeof wl->err, "tensor %.100s%.100s is not a convolution weight", wl->prefix, n);
-        }
+        w_fail(wl, IMG_EFORMAT, "tensor %.100s%.100s is not a convolution weight", wl->prefix, n);
         return IMG_EFORMAT;
     }
     int f16 = t->dtype == ST_F16;
@@ -42,7 +39,7 @@ int conv_load(wload_t *wl, const char *name, int stride, int pad, conv2d_t *out)
     char bn[256];
     snprintf(bn, sizeof bn, "%s.bias", name);
     float *b = w_has(wl, bn) ? w_f32(wl, bn, t->shape[0]) : NULL;
-    int rc = IMG_EFORMAT;
+    int rc = wl->failed ? wl->rc : IMG_EFORMAT;
     if (f16) { /* packed straight from the file's halves */
         rc = conv2d_init_f16(out, t->data, b, (int)t->shape[0], (int)t->shape[1], (int)t->shape[2],
                              (int)t->shape[3], stride, pad);
@@ -53,6 +50,9 @@ int conv_load(wload_t *wl, const char *name, int stride, int pad, conv2d_t *out)
     }
     free(w);
     free(b);
+    if (rc)
+        w_fail(wl, rc, "%s packing %s%s", rc == IMG_ENOMEM ? "out of memory" : "cannot pack",
+               wl->prefix, n);
     return rc;
 }
 
@@ -98,7 +98,7 @@ int resblock_load(wload_t *wl, const char *base, int ldm, float eps, resblock_t 
     }
 #undef N
     if (!rc && !r->has_skip && r->cin != r->cout) rc = IMG_EFORMAT;
-    return wl->failed ? IMG_EFORMAT : rc;
+    return wl->failed ? wl->rc : rc;
 }
 
 void resblock_free(resblock_t *r) {
@@ -169,7 +169,7 @@ int transformer_load(wload_t *wl, const char *base, int heads_hint, int head_dim
         else t->heads = c / 64 > 0 ? c / 64 : 1;
         if (c / t->heads > ATTN_MAX_HEAD_DIM) rc = IMG_EUNSUPPORTED;
     }
-    return wl->failed ? IMG_EFORMAT : rc;
+    return wl->failed ? wl->rc : rc;
 }
 
 void transformer_free(transformer_t *t) {

@@ -96,7 +96,7 @@ static int load_qkv_hf(wload_t *wl, const char *base, int w, gemm_w_t *out, floa
         if (b) memcpy(*bias + (size_t)i * w, b, sizeof(float) * (size_t)w);
         free(b);
     }
-    return wl->failed ? IMG_EFORMAT : w_linear_cat(wl, names, 3, w, w, out);
+    return wl->failed ? wl->rc : w_linear_cat(wl, names, 3, w, w, out);
 }
 
 int clip_load(const st_file_t *f, const char *prefix, clip_t **out, char *err, size_t errlen) {
@@ -189,10 +189,7 @@ int clip_load(const st_file_t *f, const char *prefix, clip_t **out, char *err, s
         if (rc == IMG_OK && mlp) rc = w_linear(&wl, NM(hf ? "mlp.fc2.weight" : "mlp.c_proj.weight"), W, mlp, &L->fc2);
         L->fc2_b = w_f32(&wl, NM(hf ? "mlp.fc2.bias" : "mlp.c_proj.bias"), W);
 #undef NM
-        if (!mlp && !wl.failed) {
-            snprintf(wl.err, sizeof wl.err, "text encoder %s: MLP weights of an unexpected shape", wl.prefix);
-            wl.failed = 1;
-        }
+        if (!mlp) w_fail(&wl, IMG_EFORMAT, "text encoder %s: MLP weights of an unexpected shape", wl.prefix);
     }
     /* Optional projection: OpenCLIP's text_projection [W, P] (x @ P); HF's Linear [P, W] sits
      * beside text_model. */
@@ -213,7 +210,8 @@ int clip_load(const st_file_t *f, const char *prefix, clip_t **out, char *err, s
             snprintf(name, sizeof name, "%stext_projection.weight", root);
             const st_tensor_t *p = st_find(f, name);
             if (p && p->ndim == 2 && p->shape[1] == W) {
-                float *pm = malloc(sizeof(float) * (size_t)p->numel);
+                float *pm = malloc(sizeof(float) * (size_t)p->numel); /* freed below */
+                if (!pm) rc = IMG_ENOMEM;
                 if (pm && st_to_f32(p, pm, (size_t)p->numel) == IMG_OK) {
                     I->proj_dim = (int)p->shape[0];
                     rc = gemm_pack(pm, I->proj_dim, W, &c->proj);
@@ -237,9 +235,9 @@ int clip_load(const st_file_t *f, const char *prefix, clip_t **out, char *err, s
         }
     }
     if (wl.failed || rc) {
-        snprintf(err, errlen, "%s", wl.failed ? wl.err : "out of memory loading the text encoder");
+        rc = w_report(&wl, rc, "text encoder", "unexpected structure", err, errlen);
         clip_free(c);
-        return wl.failed ? IMG_EFORMAT : rc;
+        return rc;
     }
     *out = c;
     return IMG_OK;

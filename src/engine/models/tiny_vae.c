@@ -114,9 +114,9 @@ int tiny_vae_load(const st_file_t *f, tiny_vae_t **out, char *err, size_t errlen
     if (!rc && (t->n == 0 || t->layer[t->n - 1].kind != TV_CONV || t->layer[t->n - 1].conv.cout != 3))
         rc = IMG_EFORMAT;
     if (rc || wl.failed) {
-        snprintf(err, errlen, "tiny decoder: %s", wl.failed ? wl.err : "unexpected structure (must end in a 3-channel convolution)");
+        rc = w_report(&wl, rc, "tiny decoder", "unexpected structure (must end in a 3-channel convolution)", err, errlen);
         tiny_vae_free(t);
-        return IMG_EFORMAT;
+        return rc;
     }
     *out = t;
     return IMG_OK;

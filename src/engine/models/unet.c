@@ -202,9 +202,9 @@ int unet_load(const st_file_t *f, unet_t **out, char *err, size_t errlen) {
         u->info.family = u->info.adm_in ? UNET_SDXL : conv_proj ? UNET_SD1 : UNET_SD2;
     }
     if (rc || wl.failed) {
-        snprintf(err, errlen, "UNet: %s", wl.failed ? wl.err : "unexpected structure");
+        rc = w_report(&wl, rc, "UNet", "unexpected structure", err, errlen);
         unet_free(u);
-        return IMG_EFORMAT;
+        return rc;
     }
     *out = u;
     return IMG_OK;

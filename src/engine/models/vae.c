@@ -77,7 +77,7 @@ static int load_attn(wload_t *wl, vae_t *v) {
         if (b) memcpy(v->qkv_b + (size_t)i * c, b, sizeof(float) * (size_t)c);
         free(b);
     }
-    int rc = wl->failed ? IMG_EFORMAT : w_linear_cat(wl, names, 3, c, c, &v->qkv);
+    int rc = wl->failed ? wl->rc : w_linear_cat(wl, names, 3, c, c, &v->qkv);
     if (!rc) rc = gnorm_load(wl, "mid.attn_1.norm", c, 1e-6f, &v->attn_norm);
     if (!rc) {
         v->proj_b = w_f32(wl, "mid.attn_1.proj_out.bias", c);
@@ -133,9 +133,9 @@ int vae_load(const st_file_t *f, vae_t **out, char *err, size_t errlen) {
     if (!rc) rc = gnorm_load(&wl, "norm_out", v->level[0].nblocks ? v->level[0].block[v->level[0].nblocks - 1].cout : 0, 1e-6f, &v->norm_out);
     if (!rc) rc = conv_load(&wl, "conv_out", 1, 1, &v->conv_out);
     if (rc || wl.failed) {
-        snprintf(err, errlen, "VAE decoder: %s", wl.failed ? wl.err : "unexpected structure");
+        rc = w_report(&wl, rc, "VAE decoder", "unexpected structure", err, errlen);
         vae_free(v);
-        return IMG_EFORMAT;
+        return rc;
     }
     *out = v;
     return IMG_OK;

@@ -6,21 +6,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void fail(wload_t *wl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(wload_t *wl, const char *fmt, ...) {
+void w_fail(wload_t *wl, int rc, const char *fmt, ...) {
     if (wl->failed) return;
     wl->failed = 1;
+    wl->rc = rc;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(wl->err, sizeof wl->err, fmt, ap);
     va_end(ap);
 }
 
+int w_report(const wload_t *wl, int rc, const char *what, const char *structure, char *err,
+             size_t errlen) {
+    if (wl->failed) {
+        snprintf(err, errlen, "%s: %s", what, wl->err);
+        return wl->rc;
+    }
+    if (rc == IMG_ENOMEM) {
+        snprintf(err, errlen, "%s: out of memory", what);
+        return rc;
+    }
+    snprintf(err, errlen, "%s: %s", what, structure);
+    return IMG_EFORMAT;
+}
+
 const st_tensor_t *w_find(wload_t *wl, const char *name) {
     char full[512];
     snprintf(full, sizeof full, "%s%s", wl->prefix, name);
     const st_tensor_t *t = st_find(wl->file, full);
-    if (!t) fail(wl, "missing tensor %s%s", wl->prefix, name);
+    if (!t) w_fail(wl, IMG_EFORMAT, "missing tensor %s%s", wl->prefix, name);
     return t;
 }
 
@@ -34,14 +48,18 @@ float *w_f32(wload_t *wl, const char *name, int64_t numel) {
     const st_tensor_t *t = w_find(wl, name);
     if (!t) return NULL;
     if (numel && t->numel != numel) {
-        fail(wl, "tensor %s%s has %lld values, expected %lld", wl->prefix, name,
+        w_fail(wl, IMG_EFORMAT, "tensor %s%s has %lld values, expected %lld", wl->prefix, name,
              (long long)t->numel, (long long)numel);
         return NULL;
     }
-    float *p = malloc(sizeof(float) * (size_t)(t->numel ? t->numel : 1));
-    if (!p || st_to_f32(t, p, (size_t)t->numel)) {
+    float *p = malloc(sizeof(float) * (size_t)(t->numel ? t->numel : 1)); /* owned by the caller */
+    if (!p) {
+        w_fail(wl, IMG_ENOMEM, "out of memory reading tensor %s%s", wl->prefix, name);
+        return NULL;
+    }
+    if (st_to_f32(t, p, (size_t)t->numel)) {
         free(p);
-        fail(wl, "cannot read tensor %s%s", wl->prefix, name);
+        w_fail(wl, IMG_EFORMAT, "cannot read tensor %s%s", wl->prefix, name);
         return NULL;
     }
     st_release(wl->file, t);
@@ -59,7 +77,7 @@ int w_linear_cat(wload_t *wl, const char *const *names, int nparts, int n_each, 
         t[p] = w_find(wl, names[p]);
         if (!t[p]) return IMG_EFORMAT;
         if (t[p]->numel != (int64_t)n_each * k) {
-            fail(wl, "tensor %s%s has %lld values, expected %lld", wl->prefix, names[p],
+            w_fail(wl, IMG_EFORMAT, "tensor %s%s has %lld values, expected %lld", wl->prefix, names[p],
                  (long long)t[p]->numel, (long long)n_each * k);
             return IMG_EFORMAT;
         }
@@ -74,17 +92,23 @@ int w_linear_cat(wload_t *wl, const char *const *names, int nparts, int n_each, 
         }
         int rc = gemm_pack_f16(src, rows, nparts, k, k, 1, 0, out);
         for (int p = 0; p < nparts; p++) st_release(wl->file, t[p]);
+        if (rc) w_fail(wl, rc, "%s packing %s%s", rc == IMG_ENOMEM ? "out of memory" : "cannot pack",
+                       wl->prefix, names[0]);
         return rc;
     }
     size_t part = (size_t)n_each * k;
+    /* owned here: the stacked parts (several), or the one part's copy */
     float *cat = nparts == 1 ? NULL : malloc(sizeof(float) * part * (size_t)nparts + 1);
-    if (nparts != 1 && !cat) return IMG_ENOMEM;
+    if (nparts != 1 && !cat) {
+        w_fail(wl, IMG_ENOMEM, "out of memory reading tensor %s%s", wl->prefix, names[0]);
+        return IMG_ENOMEM;
+    }
     float *w = NULL;
     for (int p = 0; p < nparts; p++) {
         w = w_f32(wl, names[p], (int64_t)part);
         if (!w) {
             free(cat);
-            return IMG_EFORMAT;
+            return wl->rc;
         }
         if (cat) {
             memcpy(cat + part * p, w, sizeof(float) * part);
@@ -93,5 +117,7 @@ int w_linear_cat(wload_t *wl, const char *const *names, int nparts, int n_each, 
     }
     int rc = gemm_pack(cat ? cat : w, n_each * nparts, k, out);
     free(cat ? cat : w);
+    if (rc) w_fail(wl, rc, "%s packing %s%s", rc == IMG_ENOMEM ? "out of memory" : "cannot pack",
+                   wl->prefix, names[0]);
     return rc;
 }

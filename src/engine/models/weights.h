@@ -11,7 +11,16 @@ typedef struct {
     char prefix[160];
     char err[256]; /* first error, if any */
     int failed;
+    int rc; /* its status: IMG_ENOMEM when memory ran out, IMG_EFORMAT for the file's content */
 } wload_t;
+
+/* Records an error (the first one only). */
+void w_fail(wload_t *wl, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The status of a network's load that ended with rc: the first recorded error's, else rc (a
+ * structure that did not fit, without a recorded error, is IMG_EFORMAT). Writes "what: reason"
+ * to err; reason is the recorded message, "out of memory", or structure. */
+int w_report(const wload_t *wl, int rc, const char *what, const char *structure, char *err,
+             size_t errlen);
 
 /* Finds prefix+name; NULL (and records the error) when missing. */
 const st_tensor_t *w_find(wload_t *wl, const char *name);
