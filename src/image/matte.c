@@ -1,19 +1,25 @@
 /* matte.c - alpha matte for `background: transparent`.
  *
- * The background colour is the per-channel median of the border pixels. Alpha grows smoothly
- * with the colour distance from it (soft, anti-aliased edges), starting above the background's
- * own variation (measured on the border, so a generated background with some noise still
- * becomes fully transparent), and edge pixels are
- * "un-composited" (the background's share is removed) so that no coloured halo remains when
- * the image is laid over another background. Holes inside an object that show the background
- * colour become transparent too, as they should. */
+ * The background colour B is the per-channel median of the border pixels, and its own variation
+ * (the border's 90th percentile distance from B) sets a noise floor below which a pixel is
+ * background, so a generated background with some noise still becomes fully transparent.
+ *
+ * An edge pixel mixes the object's colour F and B: p = a F + (1 - a) B. F is estimated locally,
+ * as the average of the clearly-not-background pixels around it (weighted towards the most
+ * distinct ones), and the pixel's alpha is where p lies on the line from B to F: its coverage.
+ * The background's share is then removed from the colour ("un-compositing"), so edges are soft
+ * and no rim of the old background (a halo) remains when the image is laid over another one.
+ * A pixel off that line (another colour of the object) is opaque by its distance from B alone.
+ * Holes inside an object that show the background colour become transparent too. */
 #include "common/status.h"
 #include "image/image.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_u8(const void *a, const void *b) { return *(const uint8_t *)a - *(const uint8_t *)b; }
+static int cmp_u8(const void *a, const void *b) {
+    return *(const uint8_t *)a - *(const uint8_t *)b;
+}
 
 static int cmp_f(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
@@ -22,7 +28,8 @@ static int cmp_f(const void *a, const void *b) {
 
 static float dist(const uint8_t *p, const float bg[3]) {
     float d = 0;
-    for (int k = 0; k < 3; k++) d += (p[k] - bg[k]) * (p[k] - bg[k]);
+    for (int k = 0; k < 3; k++)
+        d += (p[k] - bg[k]) * (p[k] - bg[k]);
     return sqrtf(d);
 }
 
@@ -71,29 +78,117 @@ static void border_median(const img_t *im, float bg[3]) {
     free(v);
 }
 
+#define MATTE_PLANES 5 /* per pixel: colour sums (3), their weight, background pixels */
+
+/* Sums over a (2r+1)-pixel box of each plane of v (w x h x MATTE_PLANES), in place; tmp holds as
+ * many floats. Near the image's edges the box is the part inside the image. */
+static void box_sum(float *v, float *tmp, int w, int h, int r) {
+    for (int y = 0; y < h; y++) { /* rows into tmp */
+        const float *row = v + (size_t)y * w * MATTE_PLANES;
+        float *out = tmp + (size_t)y * w * MATTE_PLANES;
+        double acc[MATTE_PLANES] = {0};
+        for (int x = 0; x < r && x < w; x++)
+            for (int k = 0; k < MATTE_PLANES; k++)
+                acc[k] += row[x * MATTE_PLANES + k];
+        for (int x = 0; x < w; x++) {
+            if (x + r < w)
+                for (int k = 0; k < MATTE_PLANES; k++)
+                    acc[k] += row[(x + r) * MATTE_PLANES + k];
+            if (x - r - 1 >= 0)
+                for (int k = 0; k < MATTE_PLANES; k++)
+                    acc[k] -= row[(x - r - 1) * MATTE_PLANES + k];
+            for (int k = 0; k < MATTE_PLANES; k++)
+                out[x * MATTE_PLANES + k] = (float)acc[k];
+        }
+    }
+    for (int x = 0; x < w; x++) { /* columns back into v */
+        double acc[MATTE_PLANES] = {0};
+        for (int y = 0; y < r && y < h; y++)
+            for (int k = 0; k < MATTE_PLANES; k++)
+                acc[k] += tmp[((size_t)y * w + x) * MATTE_PLANES + k];
+        for (int y = 0; y < h; y++) {
+            if (y + r < h)
+                for (int k = 0; k < MATTE_PLANES; k++)
+                    acc[k] += tmp[((size_t)(y + r) * w + x) * MATTE_PLANES + k];
+            if (y - r - 1 >= 0)
+                for (int k = 0; k < MATTE_PLANES; k++)
+                    acc[k] -= tmp[((size_t)(y - r - 1) * w + x) * MATTE_PLANES + k];
+            for (int k = 0; k < MATTE_PLANES; k++)
+                v[((size_t)y * w + x) * MATTE_PLANES + k] = (float)acc[k];
+        }
+    }
+}
+
+/* A pixel at 90% of the way from B to F is opaque: objects shade a little. */
+#define MATTE_OPAQUE 0.9f
+
 int img_matte(const img_t *src, img_t *dst) {
-    int rc = img_alloc(dst, src->width, src->height, 4);
-    if (rc) return rc;
+    int w = src->width, h = src->height, c = src->channels;
+    size_t n = (size_t)w * h;
+    /* owned here: per pixel, the weighted colour sums of the distinct pixels around it and the
+     * count of background pixels there (MATTE_PLANES planes), and the box filter's scratch */
+    float *fg = malloc(sizeof(float) * MATTE_PLANES * (n ? n : 1)),
+          *tmp = malloc(sizeof(float) * MATTE_PLANES * (n ? n : 1));
+    int rc = fg && tmp ? img_alloc(dst, w, h, 4) : IMG_ENOMEM;
+    if (rc) {
+        free(fg);
+        free(tmp);
+        return rc;
+    }
     float bg[3];
     border_median(src, bg);
-    /* colour distance: fully transparent up to lo, fully opaque from hi */
+    /* colour distance from B: background up to lo; the plain ramp (for pixels without a local
+     * object colour) is opaque from hi */
     float spread = border_spread(src, bg);
     float lo = spread + 8.f > 18.f ? spread + 8.f : 18.f;
     if (lo > 60.f) lo = 60.f; /* a busy border: keep some room for the object */
     float hi = lo + 42.f;
-    size_t n = (size_t)src->width * src->height;
     for (size_t i = 0; i < n; i++) {
-        const uint8_t *p = src->pixels + i * src->channels;
-        float d = dist(p, bg);
-        float a = (d - lo) / (hi - lo);
-        a = a < 0 ? 0 : a > 1 ? 1 : a;
-        a = a * a * (3 - 2 * a);
-        uint8_t *q = dst->pixels + i * 4;
-        for (int k = 0; k < 3; k++) {
-            float fg = a > 0.01f ? (p[k] - (1 - a) * bg[k]) / a : p[k];
-            q[k] = (uint8_t)(fg < 0 ? 0 : fg > 255 ? 255 : fg + 0.5f);
-        }
-        q[3] = (uint8_t)(a * 255.f + 0.5f);
+        const uint8_t *p = src->pixels + i * c;
+        float d = dist(p, bg), wt = d >= hi ? d * d : 0.f;
+        for (int k = 0; k < 3; k++)
+            fg[i * MATTE_PLANES + k] = wt * p[k];
+        fg[i * MATTE_PLANES + 3] = wt;
+        fg[i * MATTE_PLANES + 4] = d < lo;
     }
+    int r = (w < h ? w : h) / 24;
+    box_sum(fg, tmp, w, h, r < 2 ? 2 : r);
+    free(tmp);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = src->pixels + i * c;
+        float d = dist(p, bg);
+        float a = (d - lo) / (hi - lo); /* the plain ramp */
+        a = a < 0 ? 0 : a > 1 ? 1 : a;
+        a = a * a * (3 - 2 * a); /* (interiors keep it: shading and highlights stay opaque) */
+        const float *s = fg + i * MATTE_PLANES;
+        if (s[3] > 0 && s[4] > 0.5f) { /* near the background: an edge */
+            float v[3], q[3], vv = 0, qv = 0;
+            for (int k = 0; k < 3; k++) {
+                v[k] = s[k] / s[3] - bg[k];
+                q[k] = p[k] - bg[k];
+                vv += v[k] * v[k];
+                qv += q[k] * v[k];
+            }
+            float D = sqrtf(vv);
+            if (D >= hi) {
+                float t = qv / vv, perp = 0; /* coverage along B -> F, and distance off it */
+                for (int k = 0; k < 3; k++)
+                    perp += (q[k] - t * v[k]) * (q[k] - t * v[k]);
+                float line = (t * D - lo) / (MATTE_OPAQUE * D - lo);
+                line = line < 0 ? 0 : line > 1 ? 1 : line;
+                if (sqrtf(perp) <= fmaxf(lo, 0.25f * D))
+                    a = line;
+                else if (line > a)
+                    a = line;
+            }
+        }
+        uint8_t *o = dst->pixels + i * 4;
+        for (int k = 0; k < 3; k++) {
+            float f = a > 0.01f ? (p[k] - (1 - a) * bg[k]) / a : p[k];
+            o[k] = (uint8_t)(f < 0 ? 0 : f > 255 ? 255 : f + 0.5f);
+        }
+        o[3] = (uint8_t)(a * 255.f + 0.5f);
+    }
+    free(fg);
     return IMG_OK;
 }

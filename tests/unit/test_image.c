@@ -2,6 +2,7 @@
 #include "common/status.h"
 #include "image/image.h"
 #include "tests/unit/harness.h"
+#include <math.h>
 #include <stdio.h>
 #include <jpeglib.h>
 #include <png.h>
@@ -178,6 +179,53 @@ void test_image_encode_jpeg_webp(void) {
     WebPBitstreamFeatures f;
     CHECK(WebPGetFeatures(hi, nh, &f) == VP8_STATUS_OK && f.has_alpha);
     free(hi);
+    img_free(&a);
+}
+
+/* An anti-aliased orange disc on white, with a lighter highlight inside: edge pixels get their
+ * coverage as alpha and the disc's own colour (no white rim: a halo), the highlight stays
+ * opaque. */
+void test_image_matte_edges(void) {
+    enum { S = 200, R = 60, SS = 8 };
+    const float F[3] = {245, 140, 20}, B[3] = {255, 255, 255};
+    img_t a, m;
+    CHECK(img_alloc(&a, S, S, 3) == IMG_OK);
+    float *cov = malloc(sizeof(float) * S * S);
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            int in = 0;
+            for (int sy = 0; sy < SS; sy++)
+                for (int sx = 0; sx < SS; sx++) {
+                    float dx = x + (sx + .5f) / SS - S / 2.f, dy = y + (sy + .5f) / SS - S / 2.f;
+                    in += dx * dx + dy * dy < R * R;
+                }
+            float c = (float)in / (SS * SS);
+            cov[y * S + x] = c;
+            int hl = (x - 90) * (x - 90) + (y - 90) * (y - 90) < 36; /* a highlight */
+            for (int k = 0; k < 3; k++) {
+                float f = hl ? F[k] + 0.3f * (255 - F[k]) : F[k];
+                a.pixels[((size_t)y * S + x) * 3 + k] = (uint8_t)(c * f + (1 - c) * B[k] + 0.5f);
+            }
+        }
+    CHECK(img_matte(&a, &m) == IMG_OK);
+    int edges = 0, bad_alpha = 0, rim = 0;
+    for (int i = 0; i < S * S; i++) {
+        if (cov[i] <= 0.15f || cov[i] >= 0.85f) continue;
+        const uint8_t *p = m.pixels + (size_t)i * 4;
+        edges++;
+        bad_alpha += fabsf(p[3] / 255.f - cov[i]) > 0.15f;
+        float d = 0;
+        for (int k = 0; k < 3; k++) d += (p[k] - F[k]) * (p[k] - F[k]);
+        rim += sqrtf(d) > 40.f;
+    }
+    CHECK(edges > 100);
+    if (bad_alpha || rim) fprintf(stderr, "matte edges: %d of %d alpha off coverage, %d off colour\n", bad_alpha, edges, rim);
+    CHECK(bad_alpha == 0 && rim == 0);
+    CHECK(m.pixels[((size_t)90 * S + 90) * 4 + 3] == 255); /* the highlight */
+    CHECK(m.pixels[((size_t)100 * S + 100) * 4 + 3] == 255);
+    CHECK(m.pixels[3] == 0);
+    free(cov);
+    img_free(&m);
     img_free(&a);
 }
 
