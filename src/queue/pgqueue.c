@@ -60,13 +60,16 @@ static PGconn *connect_db(const char *url) {
     return NULL;
 }
 
+#define Q_MAX_PARAMS 16 /* parameters of one statement */
+
 /* Runs one statement on the shared connection (reconnecting when it was lost). Text parameters,
  * except binary ones where lengths[i] > 0; binary: results in binary format. Returns the result
  * (caller PQclear's) or NULL. */
 static PGresult *q_exec(pgqueue_t *q, const char *sql, int n, const char *const *vals,
                         const int *lengths, int binary) {
-    int formats[8] = {0};
-    for (int i = 0; lengths && i < n && i < 8; i++)
+    int formats[Q_MAX_PARAMS] = {0};
+    if (n > Q_MAX_PARAMS) return NULL;
+    for (int i = 0; lengths && i < n; i++)
         formats[i] = lengths[i] > 0;
     pthread_mutex_lock(&q->db_mu);
     if (!q->db || PQstatus(q->db) != CONNECTION_OK) {
@@ -160,11 +163,12 @@ static void maybe_reap(pgqueue_t *q) {
 /* ---- the gateway's side ---- */
 
 static char *spec_json(const job_spec_t *s) {
-    json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "prompt", s->prompt,
-                          "negative_prompt", s->negative_prompt, "width", s->width, "height",
-                          s->height, "quality", (int)s->quality, "background", (int)s->background,
-                          "format", (int)s->format, "compression", s->compression, "n", s->n,
-                          "seed", (json_int_t)s->seed);
+    json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:i}", "prompt",
+                          s->prompt, "negative_prompt", s->negative_prompt, "width", s->width,
+                          "height", s->height, "quality", (int)s->quality, "background",
+                          (int)s->background, "format", (int)s->format, "compression",
+                          s->compression, "n", s->n, "seed", (json_int_t)s->seed, "previews",
+                          s->previews);
     char *out = j ? json_dumps(j, JSON_COMPACT) : NULL; /* caller frees */
     json_decref(j);
     return out;
@@ -202,6 +206,29 @@ static int fetch_images(pgqueue_t *q, const char *id, int n, job_image_t **out) 
     return IMG_OK;
 }
 
+/* Reads the worker's latest step preview of a running job into the gateway's job. */
+static int relay_preview(pgqueue_t *q, job_t *j) {
+    const char *vals[] = {job_id(j)};
+    PGresult *r = q_exec(q,
+                         "SELECT preview_step::text, preview_w::text, preview_h::text, preview"
+                         " FROM jobs WHERE id = $1 AND preview IS NOT NULL",
+                         1, vals, NULL, 1);
+    if (!r) return IMG_ESTORE;
+    int rc = IMG_ENOTFOUND;
+    if (PQntuples(r) == 1) {
+        img_t pv = {.width = atoi(PQgetvalue(r, 0, 1)),
+                    .height = atoi(PQgetvalue(r, 0, 2)),
+                    .channels = 3,
+                    .pixels = (uint8_t *)PQgetvalue(r, 0, 3)}; /* borrowed from r */
+        rc = pv.width > 0 && pv.height > 0 &&
+                     (size_t)PQgetlength(r, 0, 3) == (size_t)pv.width * pv.height * 3
+                 ? job_set_preview(j, &pv, atoi(PQgetvalue(r, 0, 0)))
+                 : IMG_EFORMAT;
+    }
+    PQclear(r);
+    return rc;
+}
+
 /* One job, on a gateway queue thread: insert, wait for a worker's result, read it back. */
 static void gateway_run(void *ctx, job_t *j) {
     pgqueue_t *q = ctx;
@@ -226,6 +253,7 @@ static void gateway_run(void *ctx, job_t *j) {
     }
     PQclear(r);
     const char *idv[] = {job_id(j)};
+    int pv_image = -1, pv_step = -1; /* the preview relayed last */
     for (;;) {
         uint64_t gen = wake_gen(q);
         int why = job_stop_reason(j);
@@ -239,11 +267,22 @@ static void gateway_run(void *ctx, job_t *j) {
             return;
         }
         r = q_exec(q,
-                   "SELECT status, error, message, input_tokens, n FROM jobs,"
+                   "SELECT status, error, message, input_tokens, n, image, step, steps, loading,"
+                   " preview_step FROM jobs,"
                    " (SELECT count(*) AS n FROM job_images WHERE job_id = $1) c WHERE id = $1",
                    1, idv, NULL, 0);
         if (r && PQntuples(r) == 1) {
             const char *st = PQgetvalue(r, 0, 0);
+            if (!strcmp(st, "running")) {
+                int image = atoi(PQgetvalue(r, 0, 5)), pstep = atoi(PQgetvalue(r, 0, 9));
+                job_set_progress(j, image, atoi(PQgetvalue(r, 0, 6)), atoi(PQgetvalue(r, 0, 7)),
+                                 atoi(PQgetvalue(r, 0, 8)));
+                if (s->previews && pstep > 0 && (image != pv_image || pstep != pv_step) &&
+                    relay_preview(q, j) == IMG_OK) {
+                    pv_image = image;
+                    pv_step = pstep;
+                }
+            }
             if (!strcmp(st, "done")) {
                 int tokens = atoi(PQgetvalue(r, 0, 3)), n = atoi(PQgetvalue(r, 0, 4));
                 PQclear(r);
@@ -294,10 +333,11 @@ static int spec_from_json(const char *text, const char *model, double left, job_
     json_int_t seed = 0;
     memset(s, 0, sizeof *s);
     if (!j ||
-        json_unpack(j, "{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "prompt", &prompt,
-                    "negative_prompt", &neg, "width", &s->width, "height", &s->height, "quality",
-                    &quality, "background", &background, "format", &format, "compression",
-                    &s->compression, "n", &s->n, "seed", &seed) ||
+        json_unpack(j, "{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s?i}", "prompt",
+                    &prompt, "negative_prompt", &neg, "width", &s->width, "height", &s->height,
+                    "quality", &quality, "background", &background, "format", &format,
+                    "compression", &s->compression, "n", &s->n, "seed", &seed, "previews",
+                    &s->previews) ||
         s->n < 1 || s->width < 1 || s->height < 1) {
         json_decref(j);
         return IMG_EFORMAT;
@@ -366,7 +406,7 @@ static void finish_claimed(pgqueue_t *q, job_t *j, job_state_t st) {
             eb, msg ? msg : "", tb};
         r = PQexecParams(c,
                          "UPDATE jobs SET status = $3, error = $4::int, message = $5,"
-                         " input_tokens = $6::int, finished = " DB_NOW
+                         " input_tokens = $6::int, preview = NULL, finished = " DB_NOW
                          " WHERE id = $1 AND worker = $2 AND status = 'running'"
                          " RETURNING pg_notify('imgapi_done', id)",
                          6, NULL, vals, NULL, NULL, 0);
@@ -378,6 +418,53 @@ static void finish_claimed(pgqueue_t *q, job_t *j, job_state_t st) {
         PQclear(r);
     }
     pthread_mutex_unlock(&q->db_mu);
+}
+
+/* What a worker last wrote of a running job's progress. */
+typedef struct {
+    int image, step, steps, loading, preview_step;
+} sent_progress_t;
+
+/* Writes a running job's progress, and its latest preview when the request streams previews,
+ * when they changed since *sent (called at most four times a second), and wakes the gateways.
+ * A failed write is retried with the next change. */
+static void send_progress(pgqueue_t *q, job_t *j, sent_progress_t *sent) {
+    sent_progress_t now;
+    job_progress(j, &now.image, &now.step, &now.steps);
+    now.loading = job_loading(j);
+    img_t pv = {0};
+    int has_pv = job_spec(j)->previews && job_preview(j, &pv, &now.preview_step) == IMG_OK;
+    if (!has_pv) now.preview_step = sent->preview_step;
+    int new_pv = has_pv && (now.preview_step != sent->preview_step || now.image != sent->image);
+    if (!new_pv && now.image == sent->image && now.step == sent->step &&
+        now.steps == sent->steps && now.loading == sent->loading) {
+        img_free(&pv);
+        return;
+    }
+    char v[8][16];
+    snprintf(v[0], sizeof v[0], "%d", now.image);
+    snprintf(v[1], sizeof v[1], "%d", now.step);
+    snprintf(v[2], sizeof v[2], "%d", now.steps);
+    snprintf(v[3], sizeof v[3], "%d", now.loading);
+    snprintf(v[4], sizeof v[4], "%d", now.preview_step);
+    snprintf(v[5], sizeof v[5], "%d", pv.width);
+    snprintf(v[6], sizeof v[6], "%d", pv.height);
+    const char *vals[] = {job_id(j), q->id, v[0], v[1], v[2], v[3], (const char *)pv.pixels,
+                          v[4], v[5], v[6]};
+    int lengths[] = {0, 0, 0, 0, 0, 0, new_pv ? pv.width * pv.height * 3 : 0, 0, 0, 0};
+    PGresult *r = q_exec(
+        q,
+        new_pv ? "UPDATE jobs SET image = $3::int, step = $4::int, steps = $5::int,"
+                 " loading = $6::int, preview = $7, preview_step = $8::int, preview_w = $9::int,"
+                 " preview_h = $10::int WHERE id = $1 AND worker = $2 AND status = 'running'"
+                 " RETURNING pg_notify('imgapi_progress', id)"
+               : "UPDATE jobs SET image = $3::int, step = $4::int, steps = $5::int,"
+                 " loading = $6::int WHERE id = $1 AND worker = $2 AND status = 'running'"
+                 " RETURNING pg_notify('imgapi_progress', id)",
+        new_pv ? 10 : 6, vals, lengths, 0);
+    if (r) *sent = now;
+    PQclear(r);
+    img_free(&pv);
 }
 
 /* Runs a claimed job on the local queue, renewing the lease; stops it when the gateway
@@ -409,8 +496,10 @@ static void run_claimed(pgqueue_t *q, const char *id, const char *model, const c
     snprintf(lease, sizeof lease, "%d", q->lease_seconds);
     const char *rv[] = {id, q->id, lease};
     double renew_every = q->lease_seconds / 3.0, last = clock_mono();
+    sent_progress_t sent = {-1, -1, -1, -2, 0};
     job_state_t st;
     while ((st = job_wait(j, 0.25)) == JOB_QUEUED || st == JOB_RUNNING) {
+        send_progress(q, j, &sent);
         if (clock_mono() - last < renew_every) continue;
         last = clock_mono();
         PGresult *r = q_exec(q,
@@ -499,8 +588,8 @@ static void advertise(pgqueue_t *q, PGconn *c) {
     PQclear(r);
 }
 
-/* LISTENs for new and finished jobs and wakes the waiting threads; a worker also refreshes its
- * row here. Reconnects after the database restarts. */
+/* LISTENs for new and finished jobs (and, on a gateway, progress) and wakes the waiting
+ * threads; a worker also refreshes its row here. Reconnects after the database restarts. */
 static void *listener_main(void *arg) {
     pgqueue_t *q = arg;
     PGconn *c = NULL;
@@ -509,7 +598,11 @@ static void *listener_main(void *arg) {
         if (!c || PQstatus(c) != CONNECTION_OK) {
             PQfinish(c);
             c = connect_db(q->url);
-            PGresult *r = c ? PQexec(c, "LISTEN imgapi_jobs; LISTEN imgapi_done") : NULL;
+            /* gateways also hear their running jobs' progress */
+            PGresult *r = c ? PQexec(c, q->worker ? "LISTEN imgapi_jobs; LISTEN imgapi_done"
+                                                  : "LISTEN imgapi_jobs; LISTEN imgapi_done;"
+                                                    " LISTEN imgapi_progress")
+                            : NULL;
             int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
             PQclear(r);
             if (!ok) {

@@ -197,23 +197,33 @@ void job_end(job_t *j, job_state_t st, int error, const char *message) {
 
 /* ---- worker ---- */
 
+void job_set_progress(job_t *j, int image, int step, int steps, int loading_permille) {
+    atomic_store(&j->image, image);
+    atomic_store(&j->step, step);
+    atomic_store(&j->steps, steps);
+    atomic_store(&j->loading, loading_permille);
+}
+
+int job_set_preview(job_t *j, const img_t *preview, int step) {
+    int rc = IMG_OK;
+    pthread_mutex_lock(&j->mu);
+    if (j->preview.width != preview->width || j->preview.height != preview->height) {
+        img_free(&j->preview);
+        rc = img_alloc(&j->preview, preview->width, preview->height, 3);
+    }
+    if (j->preview.pixels) {
+        memcpy(j->preview.pixels, preview->pixels, (size_t)preview->width * preview->height * 3);
+        j->preview_step = step;
+    }
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
 static int progress_check(void *user, int step, int total, const img_t *preview) {
     job_t *j = user;
     atomic_store(&j->step, step);
     atomic_store(&j->steps, total);
-    if (preview) {
-        pthread_mutex_lock(&j->mu);
-        if (j->preview.width != preview->width || j->preview.height != preview->height) {
-            img_free(&j->preview);
-            img_alloc(&j->preview, preview->width, preview->height, 3);
-        }
-        if (j->preview.pixels) {
-            memcpy(j->preview.pixels, preview->pixels,
-                   (size_t)preview->width * preview->height * 3);
-            j->preview_step = step;
-        }
-        pthread_mutex_unlock(&j->mu);
-    }
+    if (preview) job_set_preview(j, preview, step); /* a preview that cannot be kept is skipped */
     if (atomic_load(&j->cancel)) return 1;
     if (clock_mono() > j->spec.deadline) {
         job_cancel(j, IMG_ETIMEDOUT);

@@ -95,6 +95,10 @@ const job_spec_t *job_spec(const job_t *j);
 int job_stop_reason(job_t *j);
 /* Ends the job DONE with n images (takes the array and their data, malloc'd). */
 void job_complete(job_t *j, job_image_t *images, int n, int input_tokens);
+/* Progress reported by a runner that is not the local models (a gateway relaying a worker's):
+ * what job_progress, job_loading and job_preview then read. The preview is copied. */
+void job_set_progress(job_t *j, int image, int step, int steps, int loading_permille);
+int job_set_preview(job_t *j, const img_t *preview, int step);
 /* Ends the job FAILED or CANCELLED with a status and an operator message. */
 void job_end(job_t *j, job_state_t st, int error, const char *message);
 

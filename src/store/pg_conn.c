@@ -70,6 +70,14 @@ static const char *const MIGRATIONS[] = {
     " busy INTEGER NOT NULL DEFAULT 0, seen DOUBLE PRECISION NOT NULL);"
     "CREATE TABLE rate_windows(key_id TEXT NOT NULL, minute BIGINT NOT NULL,"
     " count INTEGER NOT NULL, PRIMARY KEY(key_id, minute));",
+    /* 3: a running job's progress and latest step preview (raw RGB), which its worker writes
+     * and its gateway relays to streams */
+    "ALTER TABLE jobs ADD COLUMN image INTEGER NOT NULL DEFAULT 0,"
+    " ADD COLUMN step INTEGER NOT NULL DEFAULT 0, ADD COLUMN steps INTEGER NOT NULL DEFAULT 0,"
+    " ADD COLUMN loading INTEGER NOT NULL DEFAULT -1, ADD COLUMN preview BYTEA,"
+    " ADD COLUMN preview_step INTEGER NOT NULL DEFAULT 0,"
+    " ADD COLUMN preview_w INTEGER NOT NULL DEFAULT 0,"
+    " ADD COLUMN preview_h INTEGER NOT NULL DEFAULT 0;",
 };
 #define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 #define MIGRATION_LOCK "7297111"                   /* pg_advisory_xact_lock key of the migrations */

@@ -4,7 +4,8 @@ gateways as separate processes sharing keys, ledger and idempotency; a gateway k
 SIGKILL mid-job (its reservation released by the others, never charged); two gateways and two
 workers (--role gateway / worker): jobs spread over the workers and follow loaded models, a
 worker killed mid-job (retried on the other, charged once), killed twice (502, released);
-PostgreSQL restarted mid-run (clean 5xx answers, then recovery without restarting imgapi)."""
+PostgreSQL restarted mid-run (clean 5xx answers, then recovery without restarting imgapi); a
+stream behind a gateway gets the worker's step previews."""
 import os
 import re
 import shutil
@@ -303,6 +304,45 @@ def test_workers_share_the_jobs_and_follow_loaded_models():
         g2.cleanup()
         w1.stop()
         w2.stop()
+
+
+@test
+def test_stream_previews_cross_from_worker_to_gateway():
+    """A stream behind a gateway gets the worker's step previews as partial images (the test
+    generator's preview after step k is grey 60*k), not only the final image."""
+    import base64
+    import io
+    import json
+    from PIL import Image
+    p = pg()
+    p.reset()
+    g = role_gateway(p)
+    w = Worker(p, env={"IMGAPI_TEST_STEP_MS": "300"})
+    try:
+        key = new_key(p.url, "1")
+        sr = requests.post(g.url("/v1/images/generations"), headers={"x-api-key": key},
+                           json=dict(BODY, stream=True, partial_images=2, output_format="png",
+                                     size="1024x1024"), stream=True, timeout=60)
+        assert sr.status_code == 200, sr.text
+        events = [json.loads(line[5:]) for line in sr.iter_lines() if line.startswith(b"data:")]
+        kinds = [e["type"] for e in events]
+        assert kinds == ["image_generation.partial_image"] * 2 + ["image_generation.completed"], kinds
+        greys = []
+        for e in events[:2]:
+            im = Image.open(io.BytesIO(base64.b64decode(e["b64_json"]))).convert("L")
+            lo, hi = im.getextrema()
+            assert lo == hi, (lo, hi)  # one grey level: the relayed preview, resized
+            greys.append(lo)
+        # partial 1 once 2 of 4 steps are done, partial 2 after 3 (relayed at most 0.25 s late)
+        assert greys[0] in (120, 180, 240) and greys[1] in (180, 240) and greys[1] >= greys[0], greys
+        step, steps, pstep = map(int, p.sql("SELECT step, steps, preview_step FROM jobs").split("|"))
+        assert steps == 4 and 3 <= step <= 4 and 3 <= pstep <= 4, (step, steps, pstep)
+        assert p.sql("SELECT preview IS NULL FROM jobs") == "t"  # not kept once finished
+        l = ledger(p.url, key)
+        assert l["charged"] > 0 and l["reserved"] == 0, l
+    finally:
+        g.cleanup()
+        w.stop()
 
 
 def kill_worker_running(p, workers, job_filter="status = 'running'", timeout=15):
