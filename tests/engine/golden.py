@@ -35,17 +35,31 @@ def rel_err(out, ref):
     return float(np.max(np.abs(out - ref)) / max(np.max(np.abs(ref)), 1e-30))
 
 
+class BF16:
+    """A tensor to store as BF16: bits holds the upper 16 bits of each float32 (uint16)."""
+
+    def __init__(self, f32):
+        u = np.ascontiguousarray(f32, np.float32).view(np.uint32).astype(np.uint64)
+        self.bits = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)  # round to nearest even
+
+    def floats(self):
+        return (self.bits.astype(np.uint32) << 16).view(np.float32)
+
+
 def save(path, tensors, metadata=None):
-    """Writes a dict of numpy arrays as safetensors (tests only)."""
+    """Writes a dict of numpy arrays (or BF16) as safetensors (tests only)."""
     names = {np.dtype(np.float32): "F32", np.dtype(np.float16): "F16", np.dtype(np.int64): "I64",
              np.dtype(np.float64): "F64"}
     header, blobs, off = {}, [], 0
     if metadata:
         header["__metadata__"] = metadata
     for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
-        b = a.tobytes()
-        header[name] = {"dtype": names[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        if isinstance(a, BF16):
+            b, dtype, shape = a.bits.tobytes(), "BF16", a.bits.shape
+        else:
+            a = np.ascontiguousarray(a)
+            b, dtype, shape = a.tobytes(), names[a.dtype], a.shape
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
         off += len(b)
     h = json.dumps(header).encode()

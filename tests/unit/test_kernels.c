@@ -37,12 +37,22 @@ static double max_abs_diff(const float *a, const double *b, size_t n, double *ma
     return d;
 }
 
-/* halves: W's values are rounded to halves first, so the packing must store them as halves;
- * otherwise (random floats) it must keep floats. */
+/* Rounds weights so that the packing must store them as 16-bit values: kind 1 IEEE halves;
+ * kind 2 bfloat16, with a value below and one above a half's range (so not halves). */
+static void round_weights(float *w, size_t n, int kind) {
+    for (size_t i = 0; i < n && kind; i++)
+        w[i] = kind == 1 ? f16_to_f32(f32_to_f16(w[i])) : bf16_to_f32(f32_to_bf16(w[i]));
+    if (kind == 2 && n >= 2) {
+        w[0] = bf16_to_f32(f32_to_bf16(3.1e-7f));
+        w[n - 1] = bf16_to_f32(f32_to_bf16(-7.3e4f));
+    }
+}
+
+/* halves: W's values are rounded to halves (1) or bfloat16 (2) first, so the packing must store
+ * them so; otherwise (random floats) it must keep floats. */
 static void check_gemm_shape(pool_t *pool, int m, int n, int k, int accumulate, int with_bias, int halves) {
     float *a = rand_buf((size_t)m * (k + 3)), *w = rand_buf((size_t)n * k), *bias = rand_buf((size_t)n);
-    if (halves)
-        for (size_t i = 0; i < (size_t)n * k; i++) w[i] = f16_to_f32(f32_to_f16(w[i]));
+    round_weights(w, (size_t)n * k, halves);
     double *ref = malloc(sizeof(double) * (size_t)m * n);
     float *c0 = rand_buf((size_t)m * (n + 5));
     int lda = k + 3, ldc = n + 5;
@@ -56,6 +66,7 @@ static void check_gemm_shape(pool_t *pool, int m, int n, int k, int accumulate, 
     gemm_w_t pw;
     CHECK(gemm_pack(w, n, k, &pw) == IMG_OK);
     CHECK(pw.half == (halves || (size_t)n * k == 0));
+    CHECK(pw.bf16 == (halves == 2 && (size_t)n * k >= 2));
     CHECK(gemm_w_bytes(&pw) == (size_t)pw.npanels * (size_t)k * GEMM_NR * (pw.half ? 2 : 4));
     for (int isa = 0; isa < ISA_COUNT; isa++) {
         if (!cpu_supports((isa_t)isa)) continue;
@@ -95,10 +106,11 @@ void test_gemm_all_paths(void) {
                                     {3, 16, 0}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int acc = 0; acc < 2; acc++)
-            for (int halves = 0; halves < 2; halves++)
+            for (int halves = 0; halves < 3; halves++)
                 check_gemm_shape(pool, shapes[s][0], shapes[s][1], shapes[s][2], acc, s % 2 == 0, halves);
     check_gemm_shape(NULL, 40, 40, 40, 0, 1, 0); /* no pool */
     check_gemm_shape(NULL, 40, 40, 40, 0, 1, 1);
+    check_gemm_shape(NULL, 40, 40, 40, 0, 1, 2);
     pool_free(pool);
     for (int isa = 0; isa < ISA_COUNT; isa++) printf("     gemm path %-8s %s\n", cpu_isa_name((isa_t)isa), cpu_supports((isa_t)isa) ? "tested" : "not on this CPU");
 }
@@ -250,9 +262,9 @@ void test_conv2d(void) {
 /* Winograd F(2x2, 3x3) against the direct reference, split by tiles and by output columns: odd
  * sizes (partial tiles), the upsampling gather, accumulation, weights as halves and as floats. */
 void test_conv2d_winograd(void) {
-    static const int cases[][6] = {/* cin cout h w up halves */
+    static const int cases[][6] = {/* cin cout h w up halves (1: IEEE, 2: bfloat16) */
                                    {64, 72, 33, 35, 0, 0}, {64, 64, 17, 16, 1, 1}, {128, 64, 32, 32, 0, 1},
-                                   {72, 80, 5, 7, 1, 0},
+                                   {72, 80, 5, 7, 1, 0}, {64, 64, 20, 18, 0, 2},
                                    /* by output columns (under 32x32): partial panel and group */
                                    {72, 136, 15, 19, 0, 1}, {64, 64, 8, 9, 1, 0}};
     pool_t *pool;
@@ -260,12 +272,11 @@ void test_conv2d_winograd(void) {
     for (size_t cs = 0; cs < sizeof cases / sizeof cases[0]; cs++) {
         int cin = cases[cs][0], cout = cases[cs][1], h = cases[cs][2], w = cases[cs][3], up = cases[cs][4];
         float *wt = rand_buf((size_t)cout * cin * 9), *b = rand_buf((size_t)cout);
-        if (cases[cs][5]) /* values a half holds exactly: packed as halves */
-            for (size_t i = 0; i < (size_t)cout * cin * 9; i++) wt[i] = f16_to_f32(f32_to_f16(wt[i]));
+        round_weights(wt, (size_t)cout * cin * 9, cases[cs][5]); /* packed as 16-bit values */
         float *x = rand_buf((size_t)h * w * cin);
         conv2d_t c;
         CHECK(conv2d_init(&c, wt, b, cout, cin, 3, 3, 1, 1) == IMG_OK);
-        CHECK(c.w.half == cases[cs][5]);
+        CHECK(c.w.half == (cases[cs][5] > 0) && c.w.bf16 == (cases[cs][5] == 2));
         int H = h << up, W = w << up;
         CHECK(conv_winograd_eligible(&c, H, W) == (H * W >= 16 * 16));
         int ho, wo;

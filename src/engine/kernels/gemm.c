@@ -22,6 +22,7 @@ void gemm_pack_into(float *dst, const float *src, int n, int k, size_t col_strid
     out->k = k;
     out->npanels = (n + GEMM_NR - 1) / GEMM_NR;
     out->half = 0;
+    out->bf16 = 0;
     out->data = dst;
     for (int p = 0; p < out->npanels; p++) {
         float *panel = dst + (size_t)p * k * GEMM_NR;
@@ -44,10 +45,12 @@ static int pack_strided(const float *src, int n, int k, size_t col_stride, size_
     gemm_pack_into(f, src, n, k, col_stride, k_stride, out);
     void *h = NULL;
     if (posix_memalign(&h, 64, (total ? total : 1) * sizeof(uint16_t))) return IMG_OK; /* stays f32 */
-    if (half_from_float_exact(f, h, total)) {
+    int bf16 = 0;
+    if (half_from_float_exact(f, h, total) || (bf16 = bf16_from_float_exact(f, h, total))) {
         free(f);
         out->data = h;
         out->half = 1;
+        out->bf16 = bf16;
     } else {
         free(h);
     }
@@ -84,6 +87,15 @@ int gemm_pack_t(const float *wt, int k, int n, gemm_w_t *out) { return pack_stri
 void gemm_w_free(gemm_w_t *w) {
     free(w->data);
     w->data = NULL;
+}
+
+void gemm_w_widen(const gemm_w_t *w, isa_t isa, size_t off, size_t n, float *dst) {
+    if (!w->half)
+        memcpy(dst, (const float *)w->data + off, sizeof(float) * n);
+    else if (w->bf16)
+        bf16_to_float(isa, (const uint16_t *)w->data + off, dst, n);
+    else
+        half_to_float(isa, (const uint16_t *)w->data + off, dst, n);
 }
 
 size_t gemm_w_bytes(const gemm_w_t *w) {
@@ -167,7 +179,7 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
             size_t off = ((size_t)p * w->k + k0) * GEMM_NR;
             const float *bp = (const float *)w->data + off;
             if (w->half) {
-                half_to_float(g->isa, (const uint16_t *)w->data + off, bbuf, (size_t)kc * GEMM_NR);
+                gemm_w_widen(w, g->isa, off, (size_t)kc * GEMM_NR, bbuf);
                 bp = bbuf;
             }
             for (int j = 0; j < GEMM_NR; j++) init[j] = g->bias && j < ncols ? g->bias[col0 + j] : 0.f;

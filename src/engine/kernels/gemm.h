@@ -5,7 +5,8 @@
  * micro-kernels (AVX-512 12x16, AVX2 6x16, portable 4x16) stream those panels.
  *
  * Panels are stored in IEEE half precision when every value of W is exactly a half (weights
- * that came from an F16 checkpoint, and most BF16 ones): half the memory, bit-identical results.
+ * that came from an F16 checkpoint), else in bfloat16 when every value is exactly one (a BF16
+ * checkpoint): half the memory, bit-identical results.
  * The driver copies A in blocks of up to 96 rows x 256 (GEMM_KC) into a buffer on the task's
  * stack, so the micro-kernel reads compact rows whatever A's stride, and A itself need not exist
  * (gemm_ex: convolutions gather their im2col rows straight into that buffer). It widens one
@@ -22,9 +23,13 @@
 typedef struct {
     int n, k;
     int npanels;
-    int half;   /* 1: data holds IEEE halves (uint16_t), else floats */
+    int half;   /* 1: data holds 16-bit values (uint16_t), else floats */
+    int bf16;   /* with half: bfloat16 (a float's upper 16 bits), else IEEE halves */
     void *data; /* owned (gemm_w_free) */
 } gemm_w_t;
+
+/* Widens n values of w's panel data from element off into dst (a copy for f32 panels). */
+void gemm_w_widen(const gemm_w_t *w, isa_t isa, size_t off, size_t n, float *dst);
 
 /* From row-major w[n][k]. */
 int gemm_pack(const float *w, int n, int k, gemm_w_t *out);

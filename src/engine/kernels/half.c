@@ -54,3 +54,34 @@ void half_to_float(isa_t isa, const uint16_t *src, float *dst, size_t n) {
     for (size_t i = 0; i < n; i++)
         dst[i] = f16_to_f32(src[i]);
 }
+
+int bf16_from_float_exact(const float *src, uint16_t *dst, size_t n) {
+    uint32_t low = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, src + i, sizeof u);
+        low |= u & 0xffffu;
+        dst[i] = (uint16_t)(u >> 16);
+    }
+    return low == 0;
+}
+
+__attribute__((target("avx2"))) static void widen_bf16_avx2(const uint16_t *src, float *dst,
+                                                            size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
+        _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+    }
+    for (; i < n; i++)
+        dst[i] = bf16_to_f32(src[i]);
+}
+
+void bf16_to_float(isa_t isa, const uint16_t *src, float *dst, size_t n) {
+    if (isa != ISA_PORTABLE) {
+        widen_bf16_avx2(src, dst, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        dst[i] = bf16_to_f32(src[i]);
+}

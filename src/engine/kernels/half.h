@@ -1,4 +1,5 @@
-/* half.h - bulk conversion between f32 and IEEE half precision for packed weights. */
+/* half.h - bulk conversion between f32 and 16-bit floats (IEEE half, bfloat16) for packed
+ * weights. */
 #ifndef IMGAPI_ENGINE_KERNELS_HALF_H
 #define IMGAPI_ENGINE_KERNELS_HALF_H
 #include "engine/kernels/cpu.h"
@@ -10,5 +11,10 @@
 int half_from_float_exact(const float *src, uint16_t *dst, size_t n);
 /* Widens n halves to floats with the conversion instructions of isa (F16C for AVX2 and up). */
 void half_to_float(isa_t isa, const uint16_t *src, float *dst, size_t n);
+/* The same for bfloat16 (the upper 16 bits of a float): 1 when every value's lower 16 bits are
+ * zero, so that dst holds them exactly. */
+int bf16_from_float_exact(const float *src, uint16_t *dst, size_t n);
+/* Widens n bfloat16 values to floats (exact). */
+void bf16_to_float(isa_t isa, const uint16_t *src, float *dst, size_t n);
 
 #endif

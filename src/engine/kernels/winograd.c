@@ -65,10 +65,7 @@ static void transform_weights(const wino_job_t *j, int p, float *u, size_t ufloa
         float g[9][GEMM_NR], t[4][3][GEMM_NR];
         for (int tap = 0; tap < 9; tap++) {
             size_t at = ((size_t)p * w->k + (size_t)tap * c->cin + ci) * GEMM_NR;
-            if (w->half)
-                half_to_float(j->kc->isa, (const uint16_t *)w->data + at, g[tap], GEMM_NR);
-            else
-                memcpy(g[tap], (const float *)w->data + at, sizeof g[tap]);
+            gemm_w_widen(w, j->kc->isa, at, GEMM_NR, g[tap]);
         }
         for (int k = 0; k < 3; k++)
             for (int l = 0; l < GEMM_NR; l++) {
