@@ -19,8 +19,9 @@ typedef struct {
 
 struct clip {
     clip_info_t info;
-    void *tok_emb; /* [vocab, width]: IEEE halves when tok_half (an F16 file), else floats */
-    int tok_half;
+    void *tok_emb; /* [vocab, width]: 16-bit values when tok_half (an F16 or BF16 file: IEEE
+                      halves, or bfloat16 when tok_bf16), else floats */
+    int tok_half, tok_bf16;
     float *pos_emb, *lnf_g, *lnf_b;
     clip_layer_t *layer;
     gemm_w_t proj;
@@ -150,11 +151,13 @@ int clip_load(const st_file_t *f, const char *prefix, clip_t **out, char *err, s
         return IMG_EFORMAT;
     }
     int W = I->width;
-    if (te->dtype == ST_F16) { /* kept as halves: the table is 49408 rows, a prompt reads 77 */
-        c->tok_emb = malloc(te->nbytes ? te->nbytes : 1);
+    if (te->dtype == ST_F16 || te->dtype == ST_BF16) { /* kept 16-bit: the table is 49408 rows,
+                                                          a prompt reads 77 */
+        c->tok_emb = malloc(te->nbytes ? te->nbytes : 1); /* owned by c */
         if (c->tok_emb) memcpy(c->tok_emb, te->data, te->nbytes);
         else rc = IMG_ENOMEM;
         c->tok_half = 1;
+        c->tok_bf16 = te->dtype == ST_BF16;
         st_release(f, te);
     } else {
         c->tok_emb = w_f32(&wl, hf ? "embeddings.token_embedding.weight" : "token_embedding.weight", 0);
@@ -253,7 +256,7 @@ static void embed(const clip_t *c, const int32_t *tokens, float *dst) {
             if (c->tok_half) {
                 uint16_t h;
                 memcpy(&h, (const uint16_t *)c->tok_emb + at, sizeof h);
-                v = f16_to_f32(h);
+                v = c->tok_bf16 ? bf16_to_f32(h) : f16_to_f32(h);
             } else {
                 v = ((const float *)c->tok_emb)[at];
             }
