@@ -155,27 +155,40 @@ def test_vae_decoder_parity():
         print(f"     {d} {isa:8s} image rel err {e:.2e}")
 
 
+# the three golden networks whose weights the 16-bit tests store in other types: (folder,
+# debug component, outputs compared)
+NETWORKS = (("unet_sd2_small", "unet", ("a.out", "b.out")),
+            ("vae_decoder_small", "vae-decoder", ("image",)),
+            ("clip_text_hf_layout", "text-encoder", ("last_hidden_state",)))
+
+
+def assert_same_outputs(d, component, keys, files):
+    """Runs a golden network's inputs through each {name: tensors} weight file; the outputs must
+    be finite and identical bit for bit."""
+    import numpy as np
+    outs = []
+    for name, tensors in files.items():
+        path = os.path.join(TMP, f"{d}-{name}.safetensors")
+        save(path, tensors)
+        out_path = os.path.join(TMP, f"{d}-{name}-out.safetensors")
+        debug(component, path, g(d, "io.safetensors"), out_path, "--threads", "2")
+        outs.append(load(out_path))
+    for k in keys:
+        assert np.isfinite(outs[0][k]).all(), (d, k)
+        assert all(o[k].tobytes() == outs[0][k].tobytes() for o in outs[1:]), (d, k)
+
+
 @test
 def test_f16_checkpoints_pack_their_halves_directly():
     """An F16 checkpoint's matrices are packed straight from the file (no f32 copy): the result
     must be bit-identical to loading the same values stored as F32, for convolutions, linears
     and the fused q/k/v projections of all three networks."""
     import numpy as np
-    for d, component, keys in (("unet_sd2_small", "unet", ("a.out", "b.out")),
-                               ("vae_decoder_small", "vae-decoder", ("image",)),
-                               ("clip_text_hf_layout", "text-encoder", ("last_hidden_state",))):
+    for d, component, keys in NETWORKS:
         weights = load(g(d, "weights.safetensors"))
         half = {k: (v.astype(np.float16) if v.dtype == np.float32 else v) for k, v in weights.items()}
         wide = {k: (v.astype(np.float32) if v.dtype == np.float16 else v) for k, v in half.items()}
-        outs = []
-        for name, tensors in (("half", half), ("wide", wide)):
-            path = os.path.join(TMP, f"{d}-{name}.safetensors")
-            save(path, tensors)
-            out_path = os.path.join(TMP, f"{d}-{name}-out.safetensors")
-            debug(component, path, g(d, "io.safetensors"), out_path, "--threads", "2")
-            outs.append(load(out_path))
-        for k in keys:
-            assert outs[0][k].tobytes() == outs[1][k].tobytes(), (d, k)
+        assert_same_outputs(d, component, keys, {"half": half, "wide": wide})
         print(f"     {d}: F16 file == F32 file of the same values, bit for bit")
 
 
@@ -187,29 +200,17 @@ def test_bf16_checkpoints_pack_as_bfloat16():
     the unit tests'; these small random networks amplify any change of weights too much to
     compare with their F32 golden outputs: rounding them to halves moves the UNet's by 6%.)"""
     import numpy as np
-    for d, component, keys in (("unet_sd2_small", "unet", ("a.out", "b.out")),
-                               ("vae_decoder_small", "vae-decoder", ("image",)),
-                               ("clip_text_hf_layout", "text-encoder", ("last_hidden_state",))):
-        weights = load(g(d, "weights.safetensors"))
+    for d, component, keys in NETWORKS:
         bf = {}
-        for k, v in weights.items():
-            if v.dtype != np.float32:
-                bf[k] = v
-                continue
-            v = v.copy()
-            if v.ndim >= 2:
-                v.flat[0] = 3.1e-7  # not a half: the packing cannot use IEEE halves
-            bf[k] = BF16(v)
+        for k, v in load(g(d, "weights.safetensors")).items():
+            if v.dtype == np.float32:
+                v = v.copy()
+                if v.ndim >= 2:
+                    v.flat[0] = 3.1e-7  # not a half: the packing cannot use IEEE halves
+                v = BF16(v)
+            bf[k] = v
         wide = {k: (v.floats() if isinstance(v, BF16) else v) for k, v in bf.items()}
-        outs = []
-        for name, tensors in (("bf16", bf), ("wide", wide)):
-            path = os.path.join(TMP, f"{d}-{name}.safetensors")
-            save(path, tensors)
-            out_path = os.path.join(TMP, f"{d}-{name}-out.safetensors")
-            debug(component, path, g(d, "io.safetensors"), out_path, "--threads", "2")
-            outs.append(load(out_path))
-        for k in keys:
-            assert np.isfinite(outs[0][k]).all() and outs[0][k].tobytes() == outs[1][k].tobytes(), (d, k)
+        assert_same_outputs(d, component, keys, {"bf16": bf, "wide": wide})
         print(f"     {d}: BF16 file == F32 file of the same values, bit for bit")
 
 
