@@ -1,6 +1,7 @@
 /* test_image.c - resampling, matting and the three encoders (decoded back to check them). */
 #include "common/status.h"
 #include "image/image.h"
+#include "tests/unit/fault_alloc.h"
 #include "tests/unit/harness.h"
 #include <math.h>
 #include <stdio.h>
@@ -184,7 +185,7 @@ void test_image_encode_jpeg_webp(void) {
 
 /* An anti-aliased orange disc on white, with a lighter highlight inside: edge pixels get their
  * coverage as alpha and the disc's own colour (no white rim: a halo), the highlight stays
- * opaque. */
+ * opaque. Out of memory at each of its allocations: IMG_ENOMEM, no image. */
 void test_image_matte_edges(void) {
     enum { S = 200, R = 60, SS = 8 };
     const float F[3] = {245, 140, 20}, B[3] = {255, 255, 255};
@@ -224,8 +225,15 @@ void test_image_matte_edges(void) {
     CHECK(m.pixels[((size_t)90 * S + 90) * 4 + 3] == 255); /* the highlight */
     CHECK(m.pixels[((size_t)100 * S + 100) * 4 + 3] == 255);
     CHECK(m.pixels[3] == 0);
-    free(cov);
     img_free(&m);
+    for (long k = 1; k <= 3; k++) { /* out of memory: its two work buffers, then the image */
+        img_t none = {0};
+        fault_alloc_arm(k);
+        CHECK_EQ_INT(img_matte(&a, &none), IMG_ENOMEM);
+        fault_alloc_disarm();
+        CHECK(fault_alloc_fired() && none.pixels == NULL);
+    }
+    free(cov);
     img_free(&a);
 }
 
