@@ -181,7 +181,7 @@ void test_kernels_out_of_memory(void) {
     int rows[1] = {8};
     gemm_w_t out = {0};
     fault_alloc_arm(1);
-    CHECK_EQ_INT(gemm_pack_f16(parts, rows, 1, 16, 16, 1, 0, &out), IMG_ENOMEM);
+    CHECK_EQ_INT(gemm_pack_16bit(parts, rows, 1, 16, 16, 1, 0, 0, &out), IMG_ENOMEM);
     fault_alloc_disarm();
     CHECK(out.data == NULL);
 

@@ -212,8 +212,12 @@ void test_arena_and_f16_pack_bounds(void) {
     const void *parts[1] = {w};
     int rows[1] = {2};
     gemm_w_t out = {0};
-    CHECK(gemm_pack_f16(parts, rows, 1, 6, 4, 1, 0, &out) == IMG_EINVAL && out.data == NULL);
-    CHECK(gemm_pack_f16(parts, rows, 1, 6, 3, 2, 1, &out) == IMG_OK && out.half == 1 && out.n == 2);
+    CHECK(gemm_pack_16bit(parts, rows, 1, 6, 4, 1, 0, 0, &out) == IMG_EINVAL && out.data == NULL);
+    CHECK(gemm_pack_16bit(parts, rows, 1, 6, 3, 2, 1, 0, &out) == IMG_OK && out.half == 1 &&
+          out.bf16 == 0 && out.n == 2);
+    gemm_w_free(&out);
+    CHECK(gemm_pack_16bit(parts, rows, 1, 6, 3, 2, 1, 1, &out) == IMG_OK && out.half == 1 &&
+          out.bf16 == 1);
     gemm_w_free(&out);
 }
 

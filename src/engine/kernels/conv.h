@@ -14,9 +14,10 @@ typedef struct {
 /* weight: [cout, cin, kh, kw] (PyTorch layout), bias [cout] or NULL. Copies both. */
 int conv2d_init(conv2d_t *c, const float *weight, const float *bias, int cout, int cin, int kh,
                 int kw, int stride, int pad);
-/* The same from an IEEE half weight (any alignment), packed without widening (gemm_pack_f16). */
-int conv2d_init_f16(conv2d_t *c, const void *weight, const float *bias, int cout, int cin, int kh,
-                    int kw, int stride, int pad);
+/* The same from a 16-bit weight (IEEE halves, or bfloat16 when bf16; any alignment), packed
+ * without widening (gemm_pack_16bit). */
+int conv2d_init_16bit(conv2d_t *c, const void *weight, int bf16, const float *bias, int cout,
+                      int cin, int kh, int kw, int stride, int pad);
 void conv2d_free(conv2d_t *c);
 void conv2d_out_size(const conv2d_t *c, int h, int w, int *ho, int *wo);
 /* x: [h*w, cin] -> y: [ho*wo, cout]. accumulate adds into y. */

@@ -57,15 +57,16 @@ static int pack_strided(const float *src, int n, int k, size_t col_stride, size_
     return IMG_OK;
 }
 
-int gemm_pack_f16(const void *const *parts, const int *part_n, int nparts, int k, int inner,
-                  size_t inner_stride, size_t outer_stride, gemm_w_t *out) {
+int gemm_pack_16bit(const void *const *parts, const int *part_n, int nparts, int k, int inner,
+                    size_t inner_stride, size_t outer_stride, int bf16, gemm_w_t *out) {
     int n = 0;
     for (int p = 0; p < nparts; p++) n += part_n[p];
     if (inner <= 0 || k % inner) return IMG_EINVAL;
     size_t total = gemm_pack_floats(n, k);
     uint16_t *dst = NULL; /* owned by out */
     if (posix_memalign((void **)&dst, 64, (total ? total : 1) * sizeof(uint16_t))) return IMG_ENOMEM;
-    *out = (gemm_w_t){.n = n, .k = k, .npanels = (n + GEMM_NR - 1) / GEMM_NR, .half = 1, .data = dst};
+    *out = (gemm_w_t){
+        .n = n, .k = k, .npanels = (n + GEMM_NR - 1) / GEMM_NR, .half = 1, .bf16 = bf16, .data = dst};
     if (n % GEMM_NR) /* the last panel's missing columns */
         memset(dst + (size_t)(out->npanels - 1) * k * GEMM_NR, 0, sizeof(uint16_t) * (size_t)k * GEMM_NR);
     int col = 0, taps = k / inner;

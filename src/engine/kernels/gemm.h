@@ -43,15 +43,16 @@ size_t gemm_pack_floats(int n, int k);
  * *out). For activations used as the W of a product (attention's K and V). */
 void gemm_pack_into(float *dst, const float *src, int n, int k, size_t col_stride, size_t k_stride,
                     gemm_w_t *out);
-/* Packs IEEE half data as half panels without widening it: W is the rows of nparts source
- * tensors stacked (a fused q/k/v projection), part p holding part_n[p] rows of k values each
- * (row r of a part at parts[p] + r * k, halves, any alignment); value kk of a row sits at
- * (kk % inner) * inner_stride + (kk / inner) * outer_stride within it (a plain matrix: inner = k,
- * inner_stride = 1; a convolution [cout][cin][kh][kw] read in tap-major order: inner = cin,
- * inner_stride = kh * kw, outer_stride = 1). What a checkpoint stored in F16 loads through: one
- * pass, one allocation (owned by out). */
-int gemm_pack_f16(const void *const *parts, const int *part_n, int nparts, int k, int inner,
-                  size_t inner_stride, size_t outer_stride, gemm_w_t *out);
+/* Packs 16-bit data (IEEE halves, or bfloat16 when bf16) as 16-bit panels without widening
+ * it: W is the rows of nparts source tensors stacked (a fused q/k/v projection), part p holding
+ * part_n[p] rows of k values each (row r of a part at parts[p] + r * k, 16-bit values, any
+ * alignment); value kk of a row sits at (kk % inner) * inner_stride + (kk / inner) *
+ * outer_stride within it (a plain matrix: inner = k, inner_stride = 1; a convolution
+ * [cout][cin][kh][kw] read in tap-major order: inner = cin, inner_stride = kh * kw,
+ * outer_stride = 1). What a checkpoint stored in F16 or BF16 loads through: one pass, one
+ * allocation (owned by out). */
+int gemm_pack_16bit(const void *const *parts, const int *part_n, int nparts, int k, int inner,
+                    size_t inner_stride, size_t outer_stride, int bf16, gemm_w_t *out);
 /* Bytes the packed panels take. */
 size_t gemm_w_bytes(const gemm_w_t *w);
 

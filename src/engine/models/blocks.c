@@ -34,15 +34,15 @@ int conv_load(wload_t *wl, const char *name, int stride, int pad, conv2d_t *out)
         w_fail(wl, IMG_EFORMAT, "tensor %.100s%.100s is not a convolution weight", wl->prefix, n);
         return IMG_EFORMAT;
     }
-    int f16 = t->dtype == ST_F16;
-    float *w = f16 ? NULL : w_f32(wl, n, 0);
+    int direct = t->dtype == ST_F16 || t->dtype == ST_BF16;
+    float *w = direct ? NULL : w_f32(wl, n, 0);
     char bn[256];
     snprintf(bn, sizeof bn, "%s.bias", name);
     float *b = w_has(wl, bn) ? w_f32(wl, bn, t->shape[0]) : NULL;
     int rc = wl->failed ? wl->rc : IMG_EFORMAT;
-    if (f16) { /* packed straight from the file's halves */
-        rc = conv2d_init_f16(out, t->data, b, (int)t->shape[0], (int)t->shape[1], (int)t->shape[2],
-                             (int)t->shape[3], stride, pad);
+    if (direct) { /* packed straight from the file's 16-bit values */
+        rc = conv2d_init_16bit(out, t->data, t->dtype == ST_BF16, b, (int)t->shape[0],
+                               (int)t->shape[1], (int)t->shape[2], (int)t->shape[3], stride, pad);
         st_release(wl->file, t);
     } else if (w) {
         rc = conv2d_init(out, w, b, (int)t->shape[0], (int)t->shape[1], (int)t->shape[2],

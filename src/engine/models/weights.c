@@ -72,8 +72,9 @@ int w_linear(wload_t *wl, const char *name, int n, int k, gemm_w_t *out) {
 
 int w_linear_cat(wload_t *wl, const char *const *names, int nparts, int n_each, int k, gemm_w_t *out) {
     const st_tensor_t *t[W_MAX_PARTS];
-    int f16 = nparts > 0 && nparts <= W_MAX_PARTS;
-    for (int p = 0; f16 && p < nparts; p++) {
+    /* 16-bit: every part F16, or every part BF16 */
+    int direct = nparts > 0 && nparts <= W_MAX_PARTS;
+    for (int p = 0; direct && p < nparts; p++) {
         t[p] = w_find(wl, names[p]);
         if (!t[p]) return IMG_EFORMAT;
         if (t[p]->numel != (int64_t)n_each * k) {
@@ -81,16 +82,16 @@ int w_linear_cat(wload_t *wl, const char *const *names, int nparts, int n_each, 
                  (long long)t[p]->numel, (long long)n_each * k);
             return IMG_EFORMAT;
         }
-        f16 = t[p]->dtype == ST_F16;
+        direct = (t[p]->dtype == ST_F16 || t[p]->dtype == ST_BF16) && t[p]->dtype == t[0]->dtype;
     }
-    if (f16) { /* packed straight from the file's halves */
+    if (direct) { /* packed straight from the file's 16-bit values */
         const void *src[W_MAX_PARTS];
         int rows[W_MAX_PARTS];
         for (int p = 0; p < nparts; p++) {
             src[p] = t[p]->data;
             rows[p] = n_each;
         }
-        int rc = gemm_pack_f16(src, rows, nparts, k, k, 1, 0, out);
+        int rc = gemm_pack_16bit(src, rows, nparts, k, k, 1, 0, t[0]->dtype == ST_BF16, out);
         for (int p = 0; p < nparts; p++) st_release(wl->file, t[p]);
         if (rc) w_fail(wl, rc, "%s packing %s%s", rc == IMG_ENOMEM ? "out of memory" : "cannot pack",
                        wl->prefix, names[0]);

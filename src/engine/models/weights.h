@@ -28,7 +28,7 @@ int w_has(const wload_t *wl, const char *name);
 /* A new malloc'd f32 copy of a tensor of exactly `numel` elements (0 = any); NULL on error. */
 float *w_f32(wload_t *wl, const char *name, int64_t numel);
 /* Packs a linear weight [n, k] (checked) for gemm; an F16 tensor is packed as halves straight
- * from the file (gemm_pack_f16), other types through an f32 copy. */
+ * from the file (gemm_pack_16bit), a BF16 one too, other types through an f32 copy. */
 int w_linear(wload_t *wl, const char *name, int n, int k, gemm_w_t *out);
 /* The same for nparts weights [n_each, k] stacked into one [nparts * n_each, k] (q, k and v as
  * one projection). */
