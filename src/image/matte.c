@@ -80,43 +80,33 @@ static void border_median(const img_t *im, float bg[3]) {
 
 #define MATTE_PLANES 5 /* per pixel: colour sums (3), their weight, background pixels */
 
-/* Sums over a (2r+1)-pixel box of each plane of v (w x h x MATTE_PLANES), in place; tmp holds as
- * many floats. Near the image's edges the box is the part inside the image. */
+/* Sums over a window of 2r+1 pixels along one line of n pixels whose planes start every step
+ * floats in src (each MATTE_PLANES consecutive), into dst laid out the same way. Near the line's
+ * ends the window is the part inside it. */
+static void box_line(const float *src, float *dst, size_t step, int n, int r) {
+    double acc[MATTE_PLANES] = {0};
+    for (int i = 0; i < r && i < n; i++)
+        for (int k = 0; k < MATTE_PLANES; k++)
+            acc[k] += src[(size_t)i * step + k];
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; i + r < n && k < MATTE_PLANES; k++)
+            acc[k] += src[(size_t)(i + r) * step + k];
+        for (int k = 0; i - r - 1 >= 0 && k < MATTE_PLANES; k++)
+            acc[k] -= src[(size_t)(i - r - 1) * step + k];
+        for (int k = 0; k < MATTE_PLANES; k++)
+            dst[(size_t)i * step + k] = (float)acc[k];
+    }
+}
+
+/* Box sums (2r+1 pixels a side) of every plane of v (w x h x MATTE_PLANES), in place, through
+ * tmp (as many floats): rows into tmp, then columns back into v. */
 static void box_sum(float *v, float *tmp, int w, int h, int r) {
-    for (int y = 0; y < h; y++) { /* rows into tmp */
-        const float *row = v + (size_t)y * w * MATTE_PLANES;
-        float *out = tmp + (size_t)y * w * MATTE_PLANES;
-        double acc[MATTE_PLANES] = {0};
-        for (int x = 0; x < r && x < w; x++)
-            for (int k = 0; k < MATTE_PLANES; k++)
-                acc[k] += row[x * MATTE_PLANES + k];
-        for (int x = 0; x < w; x++) {
-            if (x + r < w)
-                for (int k = 0; k < MATTE_PLANES; k++)
-                    acc[k] += row[(x + r) * MATTE_PLANES + k];
-            if (x - r - 1 >= 0)
-                for (int k = 0; k < MATTE_PLANES; k++)
-                    acc[k] -= row[(x - r - 1) * MATTE_PLANES + k];
-            for (int k = 0; k < MATTE_PLANES; k++)
-                out[x * MATTE_PLANES + k] = (float)acc[k];
-        }
-    }
-    for (int x = 0; x < w; x++) { /* columns back into v */
-        double acc[MATTE_PLANES] = {0};
-        for (int y = 0; y < r && y < h; y++)
-            for (int k = 0; k < MATTE_PLANES; k++)
-                acc[k] += tmp[((size_t)y * w + x) * MATTE_PLANES + k];
-        for (int y = 0; y < h; y++) {
-            if (y + r < h)
-                for (int k = 0; k < MATTE_PLANES; k++)
-                    acc[k] += tmp[((size_t)(y + r) * w + x) * MATTE_PLANES + k];
-            if (y - r - 1 >= 0)
-                for (int k = 0; k < MATTE_PLANES; k++)
-                    acc[k] -= tmp[((size_t)(y - r - 1) * w + x) * MATTE_PLANES + k];
-            for (int k = 0; k < MATTE_PLANES; k++)
-                v[((size_t)y * w + x) * MATTE_PLANES + k] = (float)acc[k];
-        }
-    }
+    for (int y = 0; y < h; y++)
+        box_line(v + (size_t)y * w * MATTE_PLANES, tmp + (size_t)y * w * MATTE_PLANES, MATTE_PLANES,
+                 w, r);
+    for (int x = 0; x < w; x++)
+        box_line(tmp + (size_t)x * MATTE_PLANES, v + (size_t)x * MATTE_PLANES,
+                 (size_t)w * MATTE_PLANES, h, r);
 }
 
 /* A pixel at 90% of the way from B to F is opaque: objects shade a little. */
