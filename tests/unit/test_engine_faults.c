@@ -1,7 +1,7 @@
 /* test_engine_faults.c - out of memory at every allocation of a model load and of a generation:
  * each fails with IMG_ENOMEM (or succeeds where the allocation was an optional one), frees what
- * it took (the ASan and valgrind runs of these tests check that), and the model still makes the
- * same image afterwards. */
+ * it took (the ASan run's leak check sees to that), and the model still makes the same image
+ * afterwards. And the kernels' own allocations. */
 #include "common/status.h"
 #include "engine/engine.h"
 #include "engine/kernels/conv.h"
@@ -24,8 +24,8 @@ static const eng_load_opts_t BUILTIN = {
 };
 
 /* The failure points tried out of n allocations: all when there are at most max_points (128,
- * or IMGAPI_TEST_FAULT_POINTS: the valgrind run takes a few), else the first max/2 and max/2
- * more spread evenly over the rest (a load makes hundreds; each try repeats the whole load). */
+ * or IMGAPI_TEST_FAULT_POINTS), else the first max/2 and max/2 more spread evenly over the rest,
+ * the last one included (a load makes hundreds; each try repeats the whole load). */
 static long max_points(void) {
     const char *e = getenv("IMGAPI_TEST_FAULT_POINTS");
     long p = e ? atol(e) : 128;
