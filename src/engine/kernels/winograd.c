@@ -57,7 +57,7 @@ typedef struct {
 
 /* U_e = G g G^T for the 16 columns of panel p, written as panel slot of u (u + e * ufloats per
  * e): per input channel, the 9 taps' rows of 16 (contiguous in the packed [cout][tap-major cin]
- * panel, half or f32) are widened and combined. */
+ * panel, 16-bit or f32) are widened and combined. */
 static void transform_weights(const wino_job_t *j, int p, float *u, size_t ufloats, int slot) {
     const conv2d_t *c = j->c;
     const gemm_w_t *w = &c->w;

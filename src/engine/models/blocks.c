@@ -50,9 +50,7 @@ int conv_load(wload_t *wl, const char *name, int stride, int pad, conv2d_t *out)
     }
     free(w);
     free(b);
-    if (rc)
-        w_fail(wl, rc, "%s packing %s%s", rc == IMG_ENOMEM ? "out of memory" : "cannot pack",
-               wl->prefix, n);
+    w_fail_pack(wl, rc, n);
     return rc;
 }
 

@@ -16,6 +16,12 @@ void w_fail(wload_t *wl, int rc, const char *fmt, ...) {
     va_end(ap);
 }
 
+void w_fail_pack(wload_t *wl, int rc, const char *name) {
+    if (rc)
+        w_fail(wl, rc, "%s packing %s%s", rc == IMG_ENOMEM ? "out of memory" : "cannot pack",
+               wl->prefix, name);
+}
+
 int w_report(const wload_t *wl, int rc, const char *what, const char *structure, char *err,
              size_t errlen) {
     if (wl->failed) {
@@ -93,8 +99,7 @@ int w_linear_cat(wload_t *wl, const char *const *names, int nparts, int n_each, 
         }
         int rc = gemm_pack_16bit(src, rows, nparts, k, k, 1, 0, t[0]->dtype == ST_BF16, out);
         for (int p = 0; p < nparts; p++) st_release(wl->file, t[p]);
-        if (rc) w_fail(wl, rc, "%s packing %s%s", rc == IMG_ENOMEM ? "out of memory" : "cannot pack",
-                       wl->prefix, names[0]);
+        w_fail_pack(wl, rc, names[0]);
         return rc;
     }
     size_t part = (size_t)n_each * k;
@@ -118,7 +123,6 @@ int w_linear_cat(wload_t *wl, const char *const *names, int nparts, int n_each, 
     }
     int rc = gemm_pack(cat ? cat : w, n_each * nparts, k, out);
     free(cat ? cat : w);
-    if (rc) w_fail(wl, rc, "%s packing %s%s", rc == IMG_ENOMEM ? "out of memory" : "cannot pack",
-                   wl->prefix, names[0]);
+    w_fail_pack(wl, rc, names[0]);
     return rc;
 }

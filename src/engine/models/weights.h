@@ -16,6 +16,8 @@ typedef struct {
 
 /* Records an error (the first one only). */
 void w_fail(wload_t *wl, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Records a failed packing of tensor name (rc from gemm_pack*, conv2d_init*), if rc is one. */
+void w_fail_pack(wload_t *wl, int rc, const char *name);
 /* The status of a network's load that ended with rc: the first recorded error's, else rc (a
  * structure that did not fit, without a recorded error, is IMG_EFORMAT). Writes "what: reason"
  * to err; reason is the recorded message, "out of memory", or structure. */
