@@ -10,7 +10,12 @@
  * The background's share is then removed from the colour ("un-compositing"), so edges are soft
  * and no rim of the old background (a halo) remains when the image is laid over another one.
  * A pixel off that line (another colour of the object) is opaque by its distance from B alone.
- * Holes inside an object that show the background colour become transparent too. */
+ * Holes inside an object that show the background colour become transparent too.
+ *
+ * Last, islands that cannot be an object are cleared: a small one touching the frame (the border
+ * is background by assumption; generators leave specks in the corners, where their zero-padded
+ * convolutions see padding from two sides) and a faint one (no pixel even a quarter opaque: a
+ * shading of the background, not a thing). */
 #include "common/status.h"
 #include "image/image.h"
 #include <math.h>
@@ -109,6 +114,70 @@ static void box_sum(float *v, float *tmp, int w, int h, int r) {
                  (size_t)w * MATTE_PLANES, h, r);
 }
 
+/* Islands (8-connected pixels with alpha > 0) are labelled with a union-find over parent[]. */
+static uint32_t island_root(uint32_t *parent, uint32_t i) {
+    while (parent[i] != i) {
+        parent[i] = parent[parent[i]]; /* path halving */
+        i = parent[i];
+    }
+    return i;
+}
+
+static void island_join(uint32_t *parent, uint32_t a, uint32_t b) {
+    a = island_root(parent, a);
+    b = island_root(parent, b);
+    if (a < b)
+        parent[b] = a;
+    else if (b < a)
+        parent[a] = b;
+}
+
+/* A speck touching the frame is at most 1/1024 of the image (a square of 1/32 of the side); a
+ * faint island, peak alpha below a quarter, at most 1/64 of it. */
+#define SPECK_SHARE 1024
+#define FAINT_SHARE 64
+#define FAINT_PEAK 64
+
+/* Clears the islands of dst's alpha that cannot be an object (see the top of the file), giving
+ * them src's colour like every transparent pixel. scratch holds 10 bytes a pixel. */
+static void drop_islands(const img_t *src, img_t *dst, void *scratch) {
+    int w = dst->width, h = dst->height;
+    size_t n = (size_t)w * h;
+    uint32_t *parent = scratch, *area = parent + n;
+    uint8_t *peak = (uint8_t *)(area + n), *frame = peak + n;
+    const uint8_t *al = dst->pixels + 3;
+    if (n > UINT32_MAX) return; /* beyond any size the API accepts */
+    for (size_t i = 0; i < n; i++) {
+        parent[i] = (uint32_t)i;
+        area[i] = 0;
+        peak[i] = frame[i] = 0;
+        if (!al[i * 4]) continue;
+        int x = (int)(i % (size_t)w), y = (int)(i / (size_t)w);
+        if (x > 0 && al[(i - 1) * 4]) island_join(parent, (uint32_t)i, (uint32_t)(i - 1));
+        for (int dx = -1; y > 0 && dx <= 1; dx++)
+            if (x + dx >= 0 && x + dx < w && al[(i - (size_t)w + dx) * 4])
+                island_join(parent, (uint32_t)i, (uint32_t)(i - (size_t)w + dx));
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!al[i * 4]) continue;
+        uint32_t r = island_root(parent, (uint32_t)i);
+        int x = (int)(i % (size_t)w), y = (int)(i / (size_t)w);
+        area[r]++;
+        if (al[i * 4] > peak[r]) peak[r] = al[i * 4];
+        frame[r] |= x == 0 || y == 0 || x == w - 1 || y == h - 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!al[i * 4]) continue;
+        uint32_t r = island_root(parent, (uint32_t)i);
+        int speck = frame[r] && (size_t)area[r] * SPECK_SHARE <= n;
+        int faint = peak[r] < FAINT_PEAK && (size_t)area[r] * FAINT_SHARE <= n;
+        if (!speck && !faint) continue;
+        uint8_t *o = dst->pixels + i * 4;
+        memcpy(o, src->pixels + i * (size_t)src->channels, 3);
+        o[3] = 0;
+    }
+}
+
 /* A pixel at 90% of the way from B to F is opaque: objects shade a little. */
 #define MATTE_OPAQUE 0.9f
 
@@ -179,6 +248,7 @@ int img_matte(const img_t *src, img_t *dst) {
         }
         o[3] = (uint8_t)(a * 255.f + 0.5f);
     }
+    drop_islands(src, dst, fg); /* fg's 20 bytes a pixel are free now */
     free(fg);
     return IMG_OK;
 }

@@ -237,6 +237,54 @@ void test_image_matte_edges(void) {
     img_free(&a);
 }
 
+static void fill_rect(img_t *a, int x0, int y0, int x1, int y1, uint8_t r, uint8_t g, uint8_t b) {
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) {
+            uint8_t *p = a->pixels + ((size_t)y * a->width + x) * 3;
+            p[0] = r;
+            p[1] = g;
+            p[2] = b;
+        }
+}
+
+static int alpha_max(const img_t *m, int x0, int y0, int x1, int y1) {
+    int v = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++)
+            if (m->pixels[((size_t)y * m->width + x) * 4 + 3] > v)
+                v = m->pixels[((size_t)y * m->width + x) * 4 + 3];
+    return v;
+}
+
+/* Islands that cannot be an object are cleared; objects are not, however small or cropped. On
+ * white (200x200): a grey 5x5 speck in a corner goes, the same speck away from the frame stays; a
+ * faint 12x12 blotch goes, a faint 30x30 one (a shading too large to be noise) stays; a bar cut
+ * by the frame and a small black square stay opaque. */
+void test_image_matte_islands(void) {
+    img_t a, m;
+    CHECK(img_alloc(&a, 200, 200, 3) == IMG_OK);
+    memset(a.pixels, 255, (size_t)200 * 200 * 3);
+    fill_rect(&a, 195, 0, 200, 5, 200, 200, 200);     /* speck in the corner */
+    fill_rect(&a, 180, 180, 185, 185, 200, 200, 200); /* the same speck inside */
+    fill_rect(&a, 160, 20, 172, 32, 238, 238, 238);   /* faint blotch */
+    fill_rect(&a, 100, 160, 130, 190, 238, 238, 238); /* faint shading, larger */
+    fill_rect(&a, 0, 70, 10, 130, 30, 60, 200);       /* a bar cut by the frame */
+    fill_rect(&a, 20, 170, 25, 175, 0, 0, 0);         /* a small object */
+    fill_rect(&a, 60, 60, 140, 140, 245, 140, 20);    /* the main object */
+    CHECK(img_matte(&a, &m) == IMG_OK);
+    CHECK_EQ_INT(alpha_max(&m, 195, 0, 200, 5), 0);
+    CHECK(alpha_max(&m, 180, 180, 185, 185) > 200);
+    CHECK_EQ_INT(alpha_max(&m, 160, 20, 172, 32), 0);
+    int shade = alpha_max(&m, 100, 160, 130, 190);
+    CHECK(shade > 0 && shade < 64);
+    CHECK_EQ_INT(alpha_max(&m, 2, 80, 8, 120), 255);
+    CHECK_EQ_INT(alpha_max(&m, 21, 171, 24, 174), 255);
+    CHECK_EQ_INT(alpha_max(&m, 70, 70, 130, 130), 255);
+    CHECK(m.pixels[((size_t)2 * 200 + 197) * 4 + 0] == 200); /* cleared: the source's colour */
+    img_free(&m);
+    img_free(&a);
+}
+
 void test_image_matte(void) {
     /* A red disc (with a blue-background hole) on blue. */
     img_t a, m;
