@@ -105,9 +105,9 @@ def test_analysis_reads_the_generators_own_images():
     assert ok >= 0.97 * total, by
 
 
-# Issue 5 asks for 80% of the checks. The shipped model scores 80.1% here (125/156; the same on the
-# portable and AVX2 kernel paths) and 80.1-84.0% with the same captions on three other seed
-# ranges; the shuffled control stays near 32%.
+# Issue 5 asks for 80% of the checks. The shipped model (5,600 diffusion steps) scores 92.3% here
+# (144/156) and 91.7-92.9% with the same captions on three other seed ranges; the model of half
+# the steps scored 80.1% (79.5-84.0%); the shuffled control stays near 32%.
 HELD_OUT_REQUIRED = 0.8
 
 
@@ -258,13 +258,11 @@ def test_transparent_background_matches_the_object_mask():
     print(f"  transparent: background alpha 0 on {100.0 * bg_ok / bg_n:.1f}%, object alpha 255 on "
           f"{100.0 * obj_ok / obj_n:.1f}%, soft edges in {soft}/{len(cases)} images, edge colour "
           f"{np.mean(halos):.0f} from the object's (mean of {len(halos)})")
-    # Issue 7 asks for 90% on both. The background reaches it (93.8%); the object interior
-    # reaches 84.4%: five of the six images have alpha 255 on 92.5-100% of it, but the model draws
-    # "a large orange heart" (seed 54) as two hearts above and below the centre (12% of the
-    # mask), so that bar is 80% until the model draws counts better (the matte is not what misses).
-    assert bg_ok >= 0.9 * bg_n and obj_ok >= 0.8 * obj_n
+    # Issue 7 asks for 90% on both: measured 98.8% and 98.4% (the model of half the training
+    # steps drew "a large orange heart" as two hearts: 84.4% inside)
+    assert bg_ok >= 0.9 * bg_n and obj_ok >= 0.9 * obj_n
     assert soft == len(cases)
-    # measured 77 with the coverage matte; the earlier distance ramp left a rim (219)
+    # measured 80 with the coverage matte; the earlier distance ramp left a rim (219)
     assert len(halos) == len(cases) and np.mean(halos) < 120, halos
 
 
