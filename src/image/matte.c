@@ -160,7 +160,8 @@ static void drop_islands(const img_t *src, img_t *dst, void *scratch) {
     }
     for (size_t i = 0; i < n; i++) {
         if (!al[i * 4]) continue;
-        uint32_t r = island_root(parent, (uint32_t)i);
+        /* each pixel keeps its root, so the pass below need not look it up again */
+        uint32_t r = parent[i] = island_root(parent, (uint32_t)i);
         int x = (int)(i % (size_t)w), y = (int)(i / (size_t)w);
         area[r]++;
         if (al[i * 4] > peak[r]) peak[r] = al[i * 4];
@@ -168,7 +169,7 @@ static void drop_islands(const img_t *src, img_t *dst, void *scratch) {
     }
     for (size_t i = 0; i < n; i++) {
         if (!al[i * 4]) continue;
-        uint32_t r = island_root(parent, (uint32_t)i);
+        uint32_t r = parent[i];
         int speck = frame[r] && (size_t)area[r] * SPECK_SHARE <= n;
         int faint = peak[r] < FAINT_PEAK && (size_t)area[r] * FAINT_SHARE <= n;
         if (!speck && !faint) continue;
