@@ -209,6 +209,25 @@ def save_state(work, state, clock):
     os.replace(tmp, os.path.join(work, "state.pt"))
 
 
+class Progress:
+    """A stage's loop bookkeeping: logs the loss every 50 steps and checkpoints the stage (under
+    key, what snapshot() returns) every --save-every seconds and after its last step."""
+
+    def __init__(self, a, work, clock, name, key, total):
+        self.save_every, self.work, self.clock = a.save_every, work, clock
+        self.name, self.key, self.total = name, key, total
+        self.t0 = self.last_save = time.time()
+
+    def after(self, step, loss, state, snapshot):
+        if step % 50 == 0 or step == self.total:
+            took = time.time() - self.t0
+            log(self.work, f"{self.name} step {step}/{self.total} loss {loss.item():.4f} ({took:.0f} s)")
+        if time.time() - self.last_save > self.save_every or step == self.total:
+            state[self.key] = snapshot()
+            save_state(self.work, state, self.clock)
+            self.last_save = time.time()
+
+
 def load_state(work):
     p = os.path.join(work, "state.pt")
     return torch.load(p, map_location="cpu") if os.path.exists(p) else None
@@ -236,7 +255,8 @@ def stage_autoencoder(a, work, imgs, state, dev, clock):
         dec.load_state_dict(state["ae"]["dec"])
         opt.load_state_dict(state["ae"]["opt"])
         step = state["ae"]["step"]
-    t0, last_save = time.time(), time.time()
+    state = state or {}
+    prog = Progress(a, work, clock, "autoencoder", "ae", a.ae_steps)
     enc.train()
     while step < a.ae_steps:
         g = torch.Generator().manual_seed(a.seed * 1_000_003 + step)
@@ -253,13 +273,8 @@ def stage_autoencoder(a, work, imgs, state, dev, clock):
         loss.backward()
         opt.step()
         step += 1
-        if step % 50 == 0 or step == a.ae_steps:
-            log(work, f"autoencoder step {step}/{a.ae_steps} loss {loss.item():.4f} ({time.time() - t0:.0f} s)")
-        if time.time() - last_save > a.save_every or step == a.ae_steps:
-            state = state or {}
-            state["ae"] = dict(enc=enc.state_dict(), dec=dec.state_dict(), opt=opt.state_dict(), step=step)
-            save_state(work, state, clock)
-            last_save = time.time()
+        prog.after(step, loss, state,
+                   lambda: dict(enc=enc.state_dict(), dec=dec.state_dict(), opt=opt.state_dict(), step=step))
     return enc, dec, state
 
 
@@ -290,7 +305,7 @@ def stage_decoder(a, work, dec, imgs, lat, state, dev, clock):
         step = state["dec"]["step"]
     wmap = border_weights(a.size, 32.0, 128.0, dev)
     lat_t = torch.from_numpy(lat)
-    t0, last_save = time.time(), time.time()
+    prog = Progress(a, work, clock, "decoder", "dec", a.dec_steps)
     while step < a.dec_steps:
         g = torch.Generator().manual_seed(a.seed * 5_000_011 + step)
         idx = torch.randint(0, len(imgs), (a.ae_batch,), generator=g)
@@ -304,12 +319,7 @@ def stage_decoder(a, work, dec, imgs, lat, state, dev, clock):
         loss.backward()
         opt.step()
         step += 1
-        if step % 50 == 0 or step == a.dec_steps:
-            log(work, f"decoder step {step}/{a.dec_steps} loss {loss.item():.4f} ({time.time() - t0:.0f} s)")
-        if time.time() - last_save > a.save_every or step == a.dec_steps:
-            state["dec"] = dict(dec=dec.state_dict(), opt=opt.state_dict(), step=step)
-            save_state(work, state, clock)
-            last_save = time.time()
+        prog.after(step, loss, state, lambda: dict(dec=dec.state_dict(), opt=opt.state_dict(), step=step))
     return dec, state
 
 
@@ -357,7 +367,7 @@ def stage_diffusion(a, work, lat, tok, state, dev, clock):
         step = state["dm"]["step"]
     ac = sd_schedule().to(dev)
     lat_t = torch.from_numpy(lat)
-    t0, last_save = time.time(), time.time()
+    prog = Progress(a, work, clock, "diffusion", "dm", a.steps)
     while step < a.steps:
         g = torch.Generator().manual_seed(a.seed * 7_000_003 + step)
         rng = np.random.default_rng([a.seed, 4, step])
@@ -384,14 +394,8 @@ def stage_diffusion(a, work, lat, tok, state, dev, clock):
         with torch.no_grad():
             for e, p in zip(ema, params):
                 e.mul_(decay).add_(p.detach(), alpha=1 - decay)
-        if step % 50 == 0 or step == a.steps:
-            el = time.time() - t0
-            log(work, f"diffusion step {step}/{a.steps} loss {loss.item():.4f} ({el:.0f} s)")
-        if time.time() - last_save > a.save_every or step == a.steps:
-            state["dm"] = dict(te=te.state_dict(), unet=unet.state_dict(), opt=opt.state_dict(),
-                               ema=[e.cpu() for e in ema], step=step)
-            save_state(work, state, clock)
-            last_save = time.time()
+        prog.after(step, loss, state, lambda: dict(te=te.state_dict(), unet=unet.state_dict(), opt=opt.state_dict(),
+                                                   ema=[e.cpu() for e in ema], step=step))
     with torch.no_grad():  # export the EMA weights
         for e, p in zip(ema, params):
             p.copy_(e)
