@@ -41,7 +41,10 @@ def stream(s, key, body, **kw):
 
 @test
 def test_stream_events_partials_and_usage():
-    s = Server(env={"IMGAPI_TEST_STEP_MS": "30"}).start()
+    # Partial k is due once sampling passes k/(partials+1) of the fake's four steps, and a job
+    # that ends first sends fewer (as OpenAI documents). Each step must outlast encoding one
+    # full-size WebP partial, which under ASan on a busy 2-core machine took more than 30 ms.
+    s = Server(env={"IMGAPI_TEST_STEP_MS": "250"}).start()
     try:
         key = s.new_key("10")
         for partials in range(4):
