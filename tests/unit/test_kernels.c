@@ -101,9 +101,10 @@ static void check_gemm_shape(pool_t *pool, int m, int n, int k, int accumulate, 
 void test_gemm_all_paths(void) {
     pool_t *pool;
     CHECK(pool_create(3, &pool) == IMG_OK);
-    static const int shapes[][3] = {{1, 1, 1},   {7, 5, 3},    {13, 17, 19}, {12, 16, 256},
-                                    {25, 33, 257}, {77, 64, 64}, {100, 48, 600}, {6, 300, 40},
-                                    {3, 16, 0}};
+    static const int shapes[][3] = {{1, 1, 1},     {7, 5, 3},     {13, 17, 19},   {12, 16, 256},
+                                    {25, 33, 257}, {77, 64, 64},  {100, 48, 600}, {6, 300, 40},
+                                    {3, 16, 0},    {18, 40, 385}, {9, 20, 1000}};
+    /* k 257-384 is one slice and 385 and 1000 split into equal slices (AVX2: at most 384) */
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int acc = 0; acc < 2; acc++)
             for (int halves = 0; halves < 3; halves++)

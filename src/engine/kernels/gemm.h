@@ -7,18 +7,19 @@
  * Panels are stored in IEEE half precision when every value of W is exactly a half (weights
  * that came from an F16 checkpoint), else in bfloat16 when every value is exactly one (a BF16
  * checkpoint): half the memory, bit-identical results.
- * The driver copies A in blocks of up to 96 rows x 256 (GEMM_KC) into a buffer on the task's
- * stack, so the micro-kernel reads compact rows whatever A's stride, and A itself need not exist
- * (gemm_ex: convolutions gather their im2col rows straight into that buffer). It widens one
- * panel slice (256 x 16) at a time into another buffer, which every row tile of the block then
- * reuses. */
+ * The driver splits k into equal slices of at most GEMM_KC (GEMM_KC_AVX512 for AVX-512) and
+ * copies A in blocks of up to 96 rows x one slice into a buffer on the task's stack, so the
+ * micro-kernel reads compact rows whatever A's stride, and A itself need not exist (gemm_ex:
+ * convolutions gather their im2col rows straight into that buffer). It widens one panel slice
+ * (slice x 16) at a time into another buffer, which every row tile of the block then reuses. */
 #ifndef IMGAPI_ENGINE_KERNELS_GEMM_H
 #define IMGAPI_ENGINE_KERNELS_GEMM_H
 #include "engine/kernels/kctx.h"
 #include <stddef.h>
 
 #define GEMM_NR 16
-#define GEMM_KC 256
+#define GEMM_KC 384        /* the longest k slice */
+#define GEMM_KC_AVX512 256 /* the longest with AVX-512's 12-row tiles */
 
 typedef struct {
     int n, k;
