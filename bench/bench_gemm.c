@@ -2,6 +2,9 @@
  * OpenBLAS sgemm on the same shapes, in one run, as GFLOP/s and as a share of the machine's peak
  * FMA rate (measured here, fp32 and bf16). "imgapi" packs f32 weights; "half W" packs the same
  * weights rounded to halves, which the packing then stores as halves (an F16 checkpoint's case).
+ * This machine's speed drifts by tens of percent within seconds (neighbours on shared cores), so
+ * every timed run (repeated for at least 50 ms) sits between two peak measurements and its
+ * "%peak" is against their mean; the columns are medians over the runs of those shares.
  * Prints figures; never fails on a time.
  *
  *   make bench && build/bench_gemm [--threads N] [--reps N] */
@@ -21,6 +24,39 @@ void openblas_set_num_threads(int);
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return v[n / 2];
+}
+
+typedef struct {
+    const kctx_t *kc;
+    int m, n, k;
+    const float *a, *w;
+    const gemm_w_t *pw, *ph;
+    float *c;
+} shape_run_t;
+
+/* One product: 0 imgapi (f32 panels), 1 imgapi (half panels), 2 OpenBLAS. */
+static void run_once(const shape_run_t *r, int way) {
+    if (way == 2)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r->m, r->n, r->k, 1.f, r->a, r->k,
+                    r->w, r->k, 0.f, r->c, r->n);
+    else
+        gemm(r->kc, r->m, r->a, r->k, way ? r->ph : r->pw, NULL, r->c, r->n, 0);
+}
+
+/* Seconds per product, repeated for at least 50 ms. */
+static double time_way(const shape_run_t *r, int way) {
+    int it = 0;
+    double t0 = clock_mono(), dt;
+    do {
+        run_once(r, way);
+        it++;
+    } while ((dt = clock_mono() - t0) < 0.05);
+    return dt / it;
 }
 
 int main(int argc, char **argv) {
@@ -62,7 +98,7 @@ int main(int argc, char **argv) {
         {"VAE conv3x3 512ch 64x64", 4096, 512, 4608},
         {"VAE conv3x3 256ch 256x256", 65536, 256, 2304},
     };
-    double sum_ratio = 0;
+    double sum_ratio = 0, p_lo = peak, p_hi = peak;
     int nshapes = sizeof S / sizeof S[0];
     for (int s = 0; s < nshapes; s++) {
         int m = S[s].m, n = S[s].n, k = S[s].k;
@@ -81,30 +117,25 @@ int main(int argc, char **argv) {
         gemm_pack(wh, n, k, &ph);
         free(wh);
         double flops = 2.0 * m * n * k;
-        double t_ours[32], t_half[32], t_blas[32];
+        shape_run_t run = {&kc, m, n, k, a, w, &pw, &ph, c};
+        double gfs[3][32], share[3][32];
         int r_eff = reps > 32 ? 32 : reps;
-        gemm(&kc, m, a, k, &pw, NULL, c, n, 0); /* warm up */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.f, a, k, w, k, 0.f, c, n);
-        for (int r = 0; r < r_eff; r++) {
-            double t0 = clock_mono();
-            gemm(&kc, m, a, k, &pw, NULL, c, n, 0);
-            t_ours[r] = clock_mono() - t0;
-            t0 = clock_mono();
-            gemm(&kc, m, a, k, &ph, NULL, c, n, 0);
-            t_half[r] = clock_mono() - t0;
-            t0 = clock_mono();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.f, a, k, w, k, 0.f, c,
-                        n);
-            t_blas[r] = clock_mono() - t0;
-        }
-        qsort(t_ours, (size_t)r_eff, sizeof(double), cmp_double);
-        qsort(t_half, (size_t)r_eff, sizeof(double), cmp_double);
-        qsort(t_blas, (size_t)r_eff, sizeof(double), cmp_double);
-        double go = flops / t_ours[r_eff / 2] / 1e9, gb = flops / t_blas[r_eff / 2] / 1e9;
-        double gh = flops / t_half[r_eff / 2] / 1e9;
+        for (int way = 0; way < 3; way++)
+            run_once(&run, way); /* warm up */
+        double p_before = peak_flops(kc.pool, threads, 0);
+        for (int r = 0; r < r_eff; r++)
+            for (int way = 0; way < 3; way++) {
+                double t = time_way(&run, way), p_after = peak_flops(kc.pool, threads, 0);
+                gfs[way][r] = flops / t / 1e9;
+                share[way][r] = 100 * flops / t / ((p_before + p_after) / 2);
+                p_lo = p_after < p_lo ? p_after : p_lo;
+                p_hi = p_after > p_hi ? p_after : p_hi;
+                p_before = p_after;
+            }
+        double go = median(gfs[0], r_eff), gh = median(gfs[1], r_eff), gb = median(gfs[2], r_eff);
         printf("%-34s %6d %6d %6d | %9.1f %5.0f%% | %9.1f %5.0f%% | %9.1f %5.0f%% | %6.2f\n",
-               S[s].what, m, n, k, go, 100 * go * 1e9 / peak, gh, 100 * gh * 1e9 / peak, gb,
-               100 * gb * 1e9 / peak, go / gb);
+               S[s].what, m, n, k, go, median(share[0], r_eff), gh, median(share[1], r_eff), gb,
+               median(share[2], r_eff), go / gb);
         sum_ratio += go / gb;
         gemm_w_free(&pw);
         gemm_w_free(&ph);
@@ -112,8 +143,9 @@ int main(int argc, char **argv) {
         free(w);
         free(c);
     }
-    printf("mean speed ratio imgapi/openblas: %.2f (medians of %d runs; GFLOP/s = 2MNK / time)\n",
-           sum_ratio / nshapes, reps);
+    printf("mean speed ratio imgapi/openblas: %.2f (medians of %d runs; GFLOP/s = 2MNK / time;\n"
+           "%%peak against the peak measured around each run, which ranged %.1f-%.1f GFLOP/s)\n",
+           sum_ratio / nshapes, reps, p_lo / 1e9, p_hi / 1e9);
 
     /* attention (no N x N buffer) at the UNet's and the VAE's token counts: what attention()
      * picks (blocked GEMMs from 256 keys) and the fused kernel alone, side by side */
@@ -138,10 +170,10 @@ int main(int argc, char **argv) {
             q[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
         for (size_t i = 0; i < nk * ld; i++)
             k[i] = v[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
-        double flops = 4.0 * nq * nk * ld, g[2];
+        double flops = 4.0 * nq * nk * ld, g[2], sh[2];
         int r_eff = A[s].nq > 8192 ? 1 : (reps > 32 ? 32 : reps);
         for (int way = 0; way < 2; way++) {
-            double t[32];
+            double t[32], share[32], p_before = peak_flops(kc.pool, threads, 0);
             for (int r = 0; r < r_eff; r++) {
                 double t0 = clock_mono();
                 if (way == 0)
@@ -151,13 +183,15 @@ int main(int argc, char **argv) {
                     attention_fused(&kc, q, ld, k, ld, v, ld, A[s].nq, A[s].nk, A[s].heads, A[s].dh,
                                     0, o, ld);
                 t[r] = clock_mono() - t0;
+                double p_after = peak_flops(kc.pool, threads, 0);
+                share[r] = 100 * flops / t[r] / ((p_before + p_after) / 2);
+                p_before = p_after;
             }
-            qsort(t, (size_t)r_eff, sizeof(double), cmp_double);
-            g[way] = flops / t[r_eff / 2] / 1e9;
+            g[way] = flops / median(t, r_eff) / 1e9;
+            sh[way] = median(share, r_eff);
         }
         printf("%-34s %6d %6d %6d | %9.1f %5.0f%% | %9.1f %5.0f%% | %6.2f\n", A[s].what, A[s].nq,
-               A[s].nk, A[s].heads, g[0], 100 * g[0] * 1e9 / peak, g[1], 100 * g[1] * 1e9 / peak,
-               g[0] / g[1]);
+               A[s].nk, A[s].heads, g[0], sh[0], g[1], sh[1], g[0] / g[1]);
         free(q);
         free(k);
         free(v);
