@@ -198,6 +198,11 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
                 }
                 float *cp = g->c + (size_t)row0 * g->ldc + col0;
                 if (rows == g->mr && ncols == GEMM_NR) {
+                    /* The next tile's C rows, for writing: they lie a row of C apart (pages
+                     * apart), where no hardware prefetcher follows, and a large C is not in any
+                     * cache on the first slice (5-8% at k = 320 with 42 MB of C). */
+                    for (int i = g->mr; i < 2 * g->mr && mt + 1 < mt1 && row0 + i < g->m; i++)
+                        __builtin_prefetch(cp + (size_t)i * g->ldc, 1, 3);
                     g->ukr(kc, ap, alda, bp, cp, g->ldc, load_c, init);
                     if (add_bias)
                         for (int i = 0; i < rows; i++)
