@@ -10,12 +10,15 @@
  * The driver splits k into equal slices of at most GEMM_KC (GEMM_KC_AVX512 for AVX-512) and
  * copies A in blocks of up to 96 rows x one slice into a buffer on the task's stack, so the
  * micro-kernel reads compact rows whatever A's stride, and A itself need not exist (gemm_ex:
- * convolutions gather their im2col rows straight into that buffer). It widens one panel slice
- * (slice x 16) at a time into another buffer, which every row tile of the block then reuses. */
+ * convolutions gather their im2col rows straight into that buffer). The AVX2 kernel reads
+ * half panels as they are and widens them in registers (F16C); otherwise 16-bit panels are
+ * widened one slice (slice x 16) at a time into another buffer, which every row tile of the
+ * block then reuses. */
 #ifndef IMGAPI_ENGINE_KERNELS_GEMM_H
 #define IMGAPI_ENGINE_KERNELS_GEMM_H
 #include "engine/kernels/kctx.h"
 #include <stddef.h>
+#include <stdint.h>
 
 #define GEMM_NR 16
 #define GEMM_KC 384        /* the longest k slice */
@@ -82,6 +85,11 @@ void gemm_ukr_avx2(int kc, const float *a, int lda, const float *b, float *c, in
                    const float *init16);
 void gemm_ukr_avx512(int kc, const float *a, int lda, const float *b, float *c, int ldc, int load_c,
                      const float *init16);
+/* The same with b a panel slice of IEEE halves (16-byte aligned), widened in registers. */
+typedef void (*gemm_ukr_f16_fn)(int kc, const float *a, int lda, const uint16_t *b, float *c,
+                                int ldc, int load_c, const float *init16);
+void gemm_ukr_avx2_f16(int kc, const float *a, int lda, const uint16_t *b, float *c, int ldc,
+                       int load_c, const float *init16);
 #define GEMM_MR_AVX512 12
 #define GEMM_MR_AVX2 6
 #define GEMM_MR_PORTABLE 4
