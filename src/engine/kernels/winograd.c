@@ -23,7 +23,10 @@
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4)));
 
-#define TILES 64       /* output tiles per task (V, M of a 512-channel layer: 4 MiB per thread) */
+/* Output tiles per task (V, M of a 512-channel layer: 4.5 MiB per thread): a multiple of every
+ * micro-kernel's rows (4, 6, 12), so no GEMM ends in a padded edge tile. 72 instead of 64 made
+ * the 512-, 256- and 128-channel decoder convolutions 6-7% faster on 2 AVX2 threads. */
+#define TILES 72
 #define GROUP_PANELS 4 /* output panels per task when the layer is split by columns */
 
 /* Tile tasks when U (16 x cin x cout floats) fits 32 MiB, rebuilt per call and kept in L3 while
