@@ -149,8 +149,9 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         return 1;
     }
     int threads = pool_threads(kc.pool);
+    /* kc stays for measuring the peak around each run (the machine's speed drifts); destroyed
+     * before every return below */
     double peak = peak_flops(kc.pool, threads, 0), peak_bf16 = peak_flops(kc.pool, threads, 1);
-    kctx_destroy(&kc);
 
     /* profile and working size first: stable-diffusion.cpp runs before our model is loaded */
     int turbo = !strcmp(cm->profile, "turbo");
@@ -161,6 +162,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     int native, multiple;
     if (eng_probe_native(cm->checkpoint, &native, &multiple, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
+        kctx_destroy(&kc);
         return 1;
     }
     if (cm->native) native = cm->native;
@@ -198,6 +200,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     double t0 = clock_mono();
     if (eng_load(&o, &m, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
+        kctx_destroy(&kc);
         return 1;
     }
     double load_s = clock_mono() - t0;
@@ -205,6 +208,9 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
                       .guidance = q.guidance, .sampler = q.sampler, .schedule = (eng_schedule_t)q.schedule,
                       .seed = seed, .fast_decode = quality == QUALITY_LOW};
     double tok[50], text[50], step[50], dec[50], rs[50], enc[50], tot[50];
+    /* each run's stages as shares of the mean of the peaks measured just before and after it */
+    double text_pk[50], step_pk[50], dec_pk[50], p_before = peak_flops(kc.pool, threads, 0);
+    double p_lo = p_before, p_hi = p_before;
     eng_stats_t st = {0};
     for (int r = 0; r < runs; r++) {
         img_t im = {0}, sized = {0};
@@ -212,6 +218,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         if (eng_generate(m, &p, NULL, NULL, &im)) {
             fprintf(stderr, "imgapi: generation failed\n");
             eng_free(m);
+            kctx_destroy(&kc);
             return 1;
         }
         eng_last_stats(m, &st);
@@ -234,7 +241,15 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         rs[r] = r1 - r0;
         enc[r] = r2 - r1;
         tot[r] = r2 - g0;
+        double p_after = peak_flops(kc.pool, threads, 0), pk = (p_before + p_after) / 2;
+        p_lo = p_after < p_lo ? p_after : p_lo;
+        p_hi = p_after > p_hi ? p_after : p_hi;
+        p_before = p_after;
+        text_pk[r] = 100 * st.text_gflop * 1e9 / text[r] / pk;
+        step_pk[r] = 100 * st.steps_gflop / (st.steps ? st.steps : 1) * 1e9 / step[r] / pk;
+        dec_pk[r] = 100 * st.decode_gflop * 1e9 / dec[r] / pk;
     }
+    kctx_destroy(&kc);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss = (double)ru.ru_maxrss / 1024.0;
@@ -245,12 +260,18 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
            sampler_name((sampler_kind_t)q.sampler), q.guidance, eng_info(m)->tiny_only || (p.fast_decode && cm->tiny_decoder[0]) ? "tiny" : "KL VAE");
     printf("threads %d; measured peak fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s; medians of %d run(s)\n", threads,
            peak / 1e9, peak_bf16 / 1e9, runs);
+    printf("%%peak: against the mean of the fp32 peaks measured before and after each run (they "
+           "ranged %.1f-%.1f GFLOP/s)\n",
+           p_lo / 1e9, p_hi / 1e9);
     printf("%-14s %10s %10s %10s %8s\n", "stage", "seconds", "GFLOP", "GFLOP/s", "%peak");
     printf("%-14s %10.3f\n", "load", load_s);
     printf("%-14s %10.4f\n", "tokenize", median(tok, runs));
-    printf("%-14s %10.3f %10.1f %10.1f %7.0f%%\n", "text encoder", mt, st.text_gflop, st.text_gflop / mt, 100 * st.text_gflop * 1e9 / mt / peak);
-    printf("%-14s %10.3f %10.1f %10.1f %7.0f%%\n", "unet step", ms, step_gf, step_gf / ms, 100 * step_gf * 1e9 / ms / peak);
-    printf("%-14s %10.3f %10.1f %10.1f %7.0f%%\n", "decoder", md, st.decode_gflop, st.decode_gflop / md, 100 * st.decode_gflop * 1e9 / md / peak);
+    printf("%-14s %10.3f %10.1f %10.1f %7.0f%%\n", "text encoder", mt, st.text_gflop,
+           st.text_gflop / mt, median(text_pk, runs));
+    printf("%-14s %10.3f %10.1f %10.1f %7.0f%%\n", "unet step", ms, step_gf, step_gf / ms,
+           median(step_pk, runs));
+    printf("%-14s %10.3f %10.1f %10.1f %7.0f%%\n", "decoder", md, st.decode_gflop,
+           st.decode_gflop / md, median(dec_pk, runs));
     printf("%-14s %10.3f\n", "resize", median(rs, runs));
     printf("%-14s %10.3f\n", "encode png", median(enc, runs));
     printf("%-14s %10.3f   peak RSS %.0f MB\n", "total", mtot, rss);

@@ -93,6 +93,68 @@ def test_models_lists_configured_checkpoints():
     assert "done in" not in p.stderr
 
 
+FAKE_SDCPP = """#!/usr/bin/env python3
+# A stand-in for stable-diffusion.cpp's CLI (tests only): checks the arguments imgapi passes and
+# prints the stage lines imgapi parses, or fails when told to.
+import sys
+a = sys.argv[1:]
+opt = dict(zip(a[::2], a[1::2]))
+assert opt["-W"] == opt["-H"] == "64" and opt["--steps"] == "1" and opt["-t"] == "2", a
+if "fail" in sys.argv[0]:
+    print("[ERROR] model.cpp: tensor 'x' not found"); sys.exit(1)
+print("[INFO ] stable-diffusion.cpp: get_learned_condition completed, taking 2.00s")
+print("[INFO ] stable-diffusion.cpp: sampling completed, taking 8.00s")
+print("[INFO ] stable-diffusion.cpp: decode_first_stage completed, taking 4.00s")
+"""
+
+
+def bench(*args):
+    return subprocess.run([BIN, "bench", "--config", CONF, "--model", "tiny-sd2", "--size", "1024x1024",
+                           "--quality", "low", *args], capture_output=True, text=True, timeout=300)
+
+
+@test
+def test_bench_reports_every_stage_against_the_peak_and_sdcpp():
+    p = bench("--runs", "2")
+    assert p.returncode == 0, p.stderr
+    rows = {l[:14].strip(): l[14:].split() for l in p.stdout.splitlines()}
+    for stage in ("load", "tokenize", "resize", "encode png"):
+        assert float(rows[stage][0]) >= 0, p.stdout
+    for stage in ("text encoder", "unet step", "decoder"):  # seconds, GFLOP, GFLOP/s, % of the peak
+        sec, gflop, rate, share = rows[stage]
+        assert float(sec) > 0 and float(gflop) >= 0 and float(rate) > 0, p.stdout
+        assert share.endswith("%") and 0 < float(share[:-1]) < 1000, p.stdout
+    assert "medians of 2 run(s)" in p.stdout and "1 step(s)" in p.stdout, p.stdout
+    lo, hi = map(float, p.stdout.split("ranged ")[1].split(" GFLOP/s")[0].split("-"))
+    assert 0 < lo <= hi, p.stdout
+    assert float(rows["total"][0]) > 0 and "peak RSS" in p.stdout
+    # against a stand-in for stable-diffusion.cpp: its stages parsed, ratios of the medians
+    fake, failing = os.path.join(TMP, "sd-cli"), os.path.join(TMP, "sd-cli-fail")
+    for path in (fake, failing):
+        with open(path, "w") as f:
+            f.write(FAKE_SDCPP)
+        os.chmod(path, 0o755)
+    p = bench("--runs", "1", "--vs-sdcpp", fake)
+    assert p.returncode == 0, p.stderr
+    cmp = {l[:14].strip(): l[14:].split() for l in p.stdout.split("stable-diffusion.cpp (")[1].splitlines()[2:]}
+    ours = {l[:14].strip(): l[14:].split() for l in p.stdout.split("stable-diffusion.cpp (")[0].splitlines()}
+    for stage, theirs in (("text encoder", 2.0), ("unet step", 8.0), ("decoder", 4.0)):
+        s_sd, s_us, ratio = map(float, cmp[stage][:3])
+        assert s_sd == theirs and abs(s_us - float(ours[stage][0])) < 0.0011, p.stdout
+        assert abs(ratio - s_us / s_sd) < 0.01, p.stdout
+    assert "peak RSS MB" in cmp, p.stdout
+    # it fails: no comparison, its log on stderr, still our figures and exit 0
+    p = bench("--runs", "1", "--vs-sdcpp", failing)
+    assert p.returncode == 0 and "did not run to the end; no comparison" in p.stdout, p.stdout
+    assert "tensor 'x' not found" in p.stderr and "unet step" in p.stdout, p.stderr
+    # bad arguments: exit 2, nothing run
+    for bad in (["--runs", "0"], ["--runs", "51"], ["--quality", "ultra"], ["--size", "7x7"]):
+        p = bench(*bad)
+        assert p.returncode == 2 and "bad --size, --quality or --runs" in p.stderr, (bad, p.stderr)
+    p = subprocess.run([BIN, "bench", "--config", CONF, "--model", "nope"], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "nope" in p.stderr, p.stderr
+
+
 @test
 def test_server_seed_snippet_every_size_quality_format_with_engine():
     s = Server(args=["--config", CONF], binary=BIN)  # the production binary with the real engine
