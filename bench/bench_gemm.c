@@ -7,7 +7,7 @@
  * "%peak" is against their mean; the columns are medians over the runs of those shares.
  * Prints figures; never fails on a time.
  *
- *   make bench && build/bench_gemm [--threads N] [--reps N] */
+ *   make bench && build/bench_gemm [--threads N] [--reps N] [--time M N K HALVES SECONDS] */
 #include "common/clock.h"
 #include "engine/kernels/attention.h"
 #include "engine/kernels/gemm.h"
@@ -59,19 +59,71 @@ static double time_way(const shape_run_t *r, int way) {
     return dt / it;
 }
 
+/* --time M N K HALVES SECONDS: only imgapi's product of that shape (f32 panels, or half panels
+ * when HALVES is 1) for at least SECONDS, printing its GFLOP/s; what bench/ab_builds.py runs
+ * from two builds in alternation to compare them. */
+static int time_one(const kctx_t *kc, char **arg) {
+    int m = atoi(arg[0]), n = atoi(arg[1]), k = atoi(arg[2]), halves = atoi(arg[3]);
+    double seconds = atof(arg[4]);
+    if (m <= 0 || n <= 0 || k <= 0 || seconds <= 0) {
+        fprintf(stderr, "bench_gemm: bad --time M N K HALVES SECONDS\n");
+        return 2;
+    }
+    float *a = malloc(sizeof(float) * (size_t)m * k), *w = malloc(sizeof(float) * (size_t)n * k);
+    float *c = malloc(sizeof(float) * (size_t)m * n);
+    gemm_w_t pw = {0};
+    int rc = !a || !w || !c;
+    if (!rc) {
+        for (size_t i = 0; i < (size_t)m * k; i++)
+            a[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+        for (size_t i = 0; i < (size_t)n * k; i++) {
+            w[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+            if (halves) w[i] = f16_to_f32(f32_to_f16(w[i]));
+        }
+        rc = gemm_pack(w, n, k, &pw) != 0;
+    }
+    if (!rc) {
+        gemm(kc, m, a, k, &pw, NULL, c, n, 0); /* warm up */
+        int it = 0;
+        double t0 = clock_mono(), dt;
+        do {
+            gemm(kc, m, a, k, &pw, NULL, c, n, 0);
+            it++;
+        } while ((dt = clock_mono() - t0) < seconds);
+        printf("gflops %.3f\n", 2.0 * m * n * k * it / dt / 1e9);
+    } else {
+        fprintf(stderr, "bench_gemm: out of memory\n");
+    }
+    gemm_w_free(&pw);
+    free(a);
+    free(w);
+    free(c);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     int threads = 0, reps = 5;
+    char **time_args = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--threads"))
+        if (!strcmp(argv[i], "--threads")) {
             threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps"))
+        } else if (!strcmp(argv[i], "--reps")) {
             reps = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--time") && i + 5 < argc) {
+            time_args = argv + i + 1;
+            i += 4;
+        }
     }
     kctx_t kc;
     char err[256];
     if (kctx_create(threads, "auto", &kc, err, sizeof err)) {
         fprintf(stderr, "bench_gemm: %s\n", err);
         return 1;
+    }
+    if (time_args) {
+        int rc = time_one(&kc, time_args);
+        kctx_destroy(&kc);
+        return rc;
     }
     threads = pool_threads(kc.pool);
     openblas_set_num_threads(threads);
