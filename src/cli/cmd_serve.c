@@ -29,6 +29,17 @@ static int has_help(int argc, char **argv) {
     return 0;
 }
 
+/* The background load of the default model (preload_model) has ended. */
+static void preload_logged(void *user, const char *id, int status, const char *reason,
+                           double seconds) {
+    (void)user;
+    if (status == IMG_OK)
+        fprintf(stderr, "imgapi: model '%s' loaded in %.1f s (preload_model)\n", id, seconds);
+    else
+        fprintf(stderr, "imgapi: could not preload model '%s': %s (it loads on first use)\n", id,
+                reason);
+}
+
 int cmd_serve(int argc, char **argv, const cli_env_t *env) {
     config_t cfg;
     config_defaults(&cfg);
@@ -114,6 +125,8 @@ int cmd_serve(int argc, char **argv, const cli_env_t *env) {
                 registry_count(models), registry_default(models)->id, cfg.listen, server_port(srv),
                 gateway ? "; jobs go to workers" : "",
                 orphans ? "; released reservations of a previous run" : "");
+    if (!gateway && cfg.preload_model && registry_preload(models, preload_logged, NULL))
+        fprintf(stderr, "imgapi: cannot start loading the default model; it loads on first use\n");
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "imgapi: %s received, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -61,6 +61,9 @@ static const opt_t OPTS[] = {
     I(store_busy_timeout_ms, 1, 600000, "how long a store write waits for a lock held elsewhere"),
     I(threads, 0, 1024, "engine threads per generation (0 = one per CPU core)"),
     I(model_idle_seconds, 0, 604800, "unload a model after this many idle seconds (0 = never)"),
+    I(preload_model, 0, 1,
+      "load the default model in the background when the server starts, so that the first "
+      "request does not wait for it (0 = on first use)"),
     I(vae_tile, 0, 4096,
       "decode with the KL VAE in tiles of at most this many latents a side: bounded memory, "
       "slight differences between tiles (0 = never tile)"),
@@ -91,6 +94,7 @@ void config_defaults(config_t *c) {
     c->connection_timeout_seconds = 60;
     c->store_busy_timeout_ms = 5000;
     c->model_idle_seconds = 600;
+    c->preload_model = 1;
     c->vae_tile = 0;
     c->vae_tile_overlap = 16;
     strcpy(c->isa, "auto");

@@ -47,6 +47,7 @@ typedef struct {
     int store_busy_timeout_ms; /* how long a store write waits for a lock held elsewhere */
     int threads;               /* engine threads, 0 = one per CPU core */
     int model_idle_seconds;    /* unload a model unused this long; 0 = keep loaded */
+    int preload_model;         /* serve: load the default model at start, in the background */
     int vae_tile;              /* KL-decode in tiles of at most this many latents a side; 0 never */
     int vae_tile_overlap;      /* latents shared by neighbouring tiles */
     char isa[16];              /* kernel level: auto, avx512, avx2, portable */

@@ -25,6 +25,10 @@ struct registry {
     const config_t *cfg;
     pthread_t reaper;
     int reaper_running, stopping;
+    pthread_t preloader;
+    int preloading; /* preloader was started: joined by registry_free */
+    registry_preload_fn preload_done;
+    void *preload_user;
 };
 
 /* Unloads models nobody has used for model_idle_seconds; wakes once a second. */
@@ -105,6 +109,7 @@ int registry_create(const gen_backend_t *const *backends, size_t nbackends, cons
 
 void registry_free(registry_t *r) {
     if (!r) return;
+    if (r->preloading) pthread_join(r->preloader, NULL); /* a load cannot be interrupted */
     if (r->reaper_running) {
         pthread_mutex_lock(&r->mu);
         r->stopping = 1;
@@ -164,6 +169,28 @@ void registry_release(registry_t *r, const char *id) {
     if (e->busy > 0) e->busy--;
     e->last_used = clock_mono();
     pthread_mutex_unlock(&r->mu);
+}
+
+static void *preload_main(void *arg) {
+    registry_t *r = arg;
+    const gen_backend_t *backend;
+    void *model;
+    char err[512] = "";
+    const char *id = r->entries[r->default_index].profile.id;
+    double t0 = clock_mono();
+    int rc = registry_acquire(r, id, &backend, &model, NULL, NULL, err, sizeof err);
+    if (rc == IMG_OK) registry_release(r, id);
+    if (r->preload_done) r->preload_done(r->preload_user, id, rc, err, clock_mono() - t0);
+    return NULL;
+}
+
+int registry_preload(registry_t *r, registry_preload_fn done, void *user) {
+    if (r->preloading) return IMG_EINVAL;
+    r->preload_done = done;
+    r->preload_user = user;
+    if (pthread_create(&r->preloader, NULL, preload_main, r)) return IMG_ENOMEM;
+    r->preloading = 1;
+    return IMG_OK;
 }
 
 int registry_state(registry_t *r, const char *id, int *loaded, int *loads) {

@@ -21,6 +21,13 @@ const model_profile_t *registry_default(const registry_t *r);
 int registry_acquire(registry_t *r, const char *id, const gen_backend_t **backend, void **model,
                      gen_load_progress_fn progress, void *user, char *err, size_t errlen);
 void registry_release(registry_t *r, const char *id);
+/* Loads the default model on a background thread, as its first use would, then calls
+ * done(user, id, status, reason, seconds) on that thread (reason: "" on success). Requests for it
+ * meanwhile wait for that load instead of starting their own. registry_free waits for a load in
+ * progress. IMG_EINVAL when called twice. */
+typedef void (*registry_preload_fn)(void *user, const char *id, int status, const char *reason,
+                                    double seconds);
+int registry_preload(registry_t *r, registry_preload_fn done, void *user);
 /* Is the model loaded now, and how many times has it been loaded? */
 int registry_state(registry_t *r, const char *id, int *loaded, int *loads);
 /* 1 when at least one model is loaded or its backend can load it. */

@@ -623,6 +623,58 @@ def test_admin_route_guarded_by_token():
     assert requests.post(s.url(f"/admin/keys/{new['id']}/credits"), json={"usd": "-1"}, headers=h).status_code == 400
 
 
+def wait_for_log(s, text, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if text in s.read_log():
+            return s.read_log()
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not in the log:\n" + s.read_log())
+
+
+@test
+def test_default_model_preloaded_in_the_background():
+    # preload_model (default on): the default model loads after the server starts listening
+    s = Server(env={"IMGAPI_TEST_LOAD_MS": "400"}).start()
+    try:
+        key = s.new_key("1")
+        log = wait_for_log(s, "imgapi: model 'test-model' loaded in ")
+        assert log.count("loaded in") == 1, log
+        assert s.post("/v1/gpt-image-1-mini", {"prompt": "x"}, key).status_code == 200
+    finally:
+        s.cleanup()
+    # off: nothing is loaded until a request needs it
+    s = Server(env={"IMGAPI_TEST_LOAD_MS": "400"}, args=["--preload-model", "0"]).start()
+    try:
+        key = s.new_key("1")
+        assert s.post("/v1/gpt-image-1-mini", {"prompt": "x"}, key).status_code == 200
+        assert "loaded in" not in s.read_log() and "preload" not in s.read_log()
+    finally:
+        s.cleanup()
+    # the load fails: said in the log, the server keeps serving; the request that needs the
+    # model gets the failure and is not charged, another model still works
+    s = Server(env={"IMGAPI_TEST_LOAD_FAIL": "test-model"}).start()
+    try:
+        key = s.new_key("1")
+        log = wait_for_log(s, "could not preload model 'test-model': test load failure of 'test-model' "
+                              "(it loads on first use)")
+        r = s.post("/v1/gpt-image-1-mini", {"prompt": "x"}, key)
+        assert r.status_code == 502 and r.json()["code"] == "generation_failed", (r.status_code, r.text)
+        assert s.post("/v1/images/generations", {"prompt": "x", "model": "test-model-2"}, key).status_code == 200
+        l = check_invariant(s, key)
+        assert l["reserved"] == 0 and l["charged"] == 6000, l  # test-model-2's 1536x1024 low only
+    finally:
+        s.cleanup()
+    # stopped while the model is still loading: it waits for the load, then exits cleanly
+    s = Server(env={"IMGAPI_TEST_LOAD_MS": "1500"}).start()
+    try:
+        assert s.stop() == 0
+        log = s.read_log()
+        assert -1 < log.find("model 'test-model' loaded in") < log.find("imgapi: stopped"), log
+    finally:
+        s.cleanup()
+
+
 @test
 def test_cli_keys_and_credits():
     d = tempfile.mkdtemp(prefix="imgapi-cli-")

@@ -1,6 +1,7 @@
 /* fake_backend.c - the deterministic test generator (see fake_backend.h). */
 #include "tests/support/fake_backend.h"
 #include "common/status.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,8 +33,6 @@ static int fb_load(void *ctx, const config_t *cfg, const char *id, void **model,
                    gen_load_progress_fn progress, void *user, char *err, size_t errlen) {
     (void)ctx;
     (void)cfg;
-    (void)err;
-    (void)errlen;
     /* IMGAPI_TEST_LOAD_MS: a slow load in four reported quarters */
     const char *ms = getenv("IMGAPI_TEST_LOAD_MS");
     long load_ms = ms ? atol(ms) : 0;
@@ -41,6 +40,12 @@ static int fb_load(void *ctx, const config_t *cfg, const char *id, void **model,
         struct timespec ts = {load_ms / 4000, (load_ms / 4 % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         if (progress) progress(user, q / 4.0);
+    }
+    /* IMGAPI_TEST_LOAD_FAIL=ID: loading that model fails, as a damaged checkpoint would */
+    const char *fail = getenv("IMGAPI_TEST_LOAD_FAIL");
+    if (fail && !strcmp(fail, id)) {
+        snprintf(err, errlen, "test load failure of '%s'", id);
+        return IMG_EMODEL;
     }
     *model = strdup(id);
     return *model ? IMG_OK : IMG_ENOMEM;
