@@ -108,16 +108,30 @@ static inline __attribute__((always_inline)) v8 pixel8(const wino_job_t *j, int 
 }
 
 /* V_e[t][ci] = (B^T d B)_e for tiles t0 .. t0 + nt; V holds vstride tiles per e. */
-static void input_transform(const wino_job_t *j, int t0, int nt, float *V, int vstride) {
+static inline __attribute__((always_inline)) void
+input_transform_body(const wino_job_t *j, int t0, int nt, float *V, int vstride) {
     int cin = j->c->cin;
     for (int t = 0; t < nt; t++) {
         int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
         int y0 = 2 * ty - 1, x0 = 2 * tx - 1;
+        /* a tile whose 4x4 window lies inside the image reads its pixels without checks */
+        int inside = y0 >= 0 && y0 + 3 < j->h && x0 >= 0 && x0 + 3 < j->w;
+        size_t at[4][4]; /* the window's pixel offsets in x (inside tiles) */
+        for (int a = 0; a < 4 && inside; a++)
+            for (int b = 0; b < 4; b++)
+                at[a][b] = ((size_t)((y0 + a) >> j->up) * (size_t)(j->w >> j->up) +
+                            (size_t)((x0 + b) >> j->up)) *
+                           (size_t)cin;
         for (int ci = 0; ci < cin; ci += 8) {
             v8 d[4][4], r[4][4];
-            for (int a = 0; a < 4; a++)
-                for (int b = 0; b < 4; b++)
-                    d[a][b] = pixel8(j, y0 + a, x0 + b, ci);
+            if (inside)
+                for (int a = 0; a < 4; a++)
+                    for (int b = 0; b < 4; b++)
+                        d[a][b] = *(const v8u *)(j->x + at[a][b] + ci);
+            else
+                for (int a = 0; a < 4; a++)
+                    for (int b = 0; b < 4; b++)
+                        d[a][b] = pixel8(j, y0 + a, x0 + b, ci);
             for (int b = 0; b < 4; b++) {
                 r[0][b] = d[0][b] - d[2][b];
                 r[1][b] = d[1][b] + d[2][b];
@@ -136,8 +150,10 @@ static void input_transform(const wino_job_t *j, int t0, int nt, float *V, int v
 
 /* Y = A^T M A (+ bias) for tiles t0 .. t0 + nt and output channels [o0, o1), the pixels inside
  * the image; M holds mstride tiles per e. */
-static void output_transform(const wino_job_t *j, int t0, int nt, const float *M, int mstride,
-                             int o0, int o1) {
+static inline __attribute__((always_inline)) void output_transform_body(const wino_job_t *j, int t0,
+                                                                        int nt, const float *M,
+                                                                        int mstride, int o0,
+                                                                        int o1) {
     const conv2d_t *c = j->c;
     int cout = c->cout;
     for (int t = 0; t < nt; t++) {
@@ -166,6 +182,35 @@ static void output_transform(const wino_job_t *j, int t0, int nt, const float *M
             }
         }
     }
+}
+
+/* The transforms are additions only, so every instruction set gives the same bits. Compiled
+ * for AVX2 its 8-lane vectors are single ymm operations instead of pairs of SSE ones: the
+ * transforms of a 128-channel 512x512 convolution took a third of its time that way. */
+__attribute__((target("avx2"))) static void input_transform_avx2(const wino_job_t *j, int t0,
+                                                                 int nt, float *V, int vstride) {
+    input_transform_body(j, t0, nt, V, vstride);
+}
+
+__attribute__((target("avx2"))) static void output_transform_avx2(const wino_job_t *j, int t0,
+                                                                  int nt, const float *M,
+                                                                  int mstride, int o0, int o1) {
+    output_transform_body(j, t0, nt, M, mstride, o0, o1);
+}
+
+static void input_transform(const wino_job_t *j, int t0, int nt, float *V, int vstride) {
+    if (j->kc->isa != ISA_PORTABLE)
+        input_transform_avx2(j, t0, nt, V, vstride);
+    else
+        input_transform_body(j, t0, nt, V, vstride);
+}
+
+static void output_transform(const wino_job_t *j, int t0, int nt, const float *M, int mstride,
+                             int o0, int o1) {
+    if (j->kc->isa != ISA_PORTABLE)
+        output_transform_avx2(j, t0, nt, M, mstride, o0, o1);
+    else
+        output_transform_body(j, t0, nt, M, mstride, o0, o1);
 }
 
 /* One task: TILES tiles through the whole pipeline, its V and M staying in the thread's cache. */
