@@ -201,29 +201,34 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
                     alda = direct->lda;
                 }
                 float *cp = g->c + (size_t)row0 * g->ldc + col0;
-                if (rows == g->mr && ncols == GEMM_NR) {
+                int full = rows == g->mr && ncols == GEMM_NR;
+                float *dst = cp; /* a full tile in place; an edge tile through a small buffer */
+                int ldd = g->ldc;
+                if (full) {
                     /* The next tile's C rows, for writing: they lie a row of C apart (pages
                      * apart), where no hardware prefetcher follows, and a large C is not in any
                      * cache on the first slice (5-8% at k = 320 with 42 MB of C). */
                     for (int i = g->mr; i < 2 * g->mr && mt + 1 < mt1 && row0 + i < g->m; i++)
                         __builtin_prefetch(cp + (size_t)i * g->ldc, 1, 3);
-                    if (hp)
-                        g->ukr_f16(kc, ap, alda, hp, cp, g->ldc, load_c, init);
-                    else
-                        g->ukr(kc, ap, alda, bp, cp, g->ldc, load_c, init);
+                } else {
+                    memset(cbuf, 0, sizeof cbuf);
+                    if (load_c)
+                        for (int i = 0; i < rows; i++)
+                            memcpy(cbuf + i * GEMM_NR, cp + (size_t)i * g->ldc,
+                                   sizeof(float) * (size_t)ncols);
+                    dst = cbuf;
+                    ldd = GEMM_NR;
+                }
+                if (hp)
+                    g->ukr_f16(kc, ap, alda, hp, dst, ldd, load_c, init);
+                else
+                    g->ukr(kc, ap, alda, bp, dst, ldd, load_c, init);
+                if (full) {
                     if (add_bias)
                         for (int i = 0; i < rows; i++)
                             for (int j = 0; j < ncols; j++) cp[(size_t)i * g->ldc + j] += init[j];
                     continue;
                 }
-                /* Edge tile: the C tile through a small buffer. */
-                memset(cbuf, 0, sizeof cbuf);
-                if (load_c)
-                    for (int i = 0; i < rows; i++) memcpy(cbuf + i * GEMM_NR, cp + (size_t)i * g->ldc, sizeof(float) * (size_t)ncols);
-                if (hp)
-                    g->ukr_f16(kc, ap, alda, hp, cbuf, GEMM_NR, load_c, init);
-                else
-                    g->ukr(kc, ap, alda, bp, cbuf, GEMM_NR, load_c, init);
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < ncols; j++)
                         cp[(size_t)i * g->ldc + j] = cbuf[i * GEMM_NR + j] + (add_bias ? init[j] : 0.f);
