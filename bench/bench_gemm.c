@@ -48,15 +48,23 @@ static void run_once(const shape_run_t *r, int way) {
         gemm(r->kc, r->m, r->a, r->k, way ? r->ph : r->pw, NULL, r->c, r->n, 0);
 }
 
-/* Seconds per product, repeated for at least 50 ms. */
-static double time_way(const shape_run_t *r, int way) {
+/* Seconds per product, repeated for at least `seconds`. */
+static double time_way(const shape_run_t *r, int way, double seconds) {
     int it = 0;
     double t0 = clock_mono(), dt;
     do {
         run_once(r, way);
         it++;
-    } while ((dt = clock_mono() - t0) < 0.05);
+    } while ((dt = clock_mono() - t0) < seconds);
     return dt / it;
+}
+
+/* The inputs every product here uses: A (na values) and W (nw values), fixed patterns. */
+static void fill_inputs(float *a, size_t na, float *w, size_t nw) {
+    for (size_t i = 0; i < na; i++)
+        a[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+    for (size_t i = 0; i < nw; i++)
+        w[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
 }
 
 /* --time M N K HALVES SECONDS: only imgapi's product of that shape (f32 panels, or half panels
@@ -74,23 +82,15 @@ static int time_one(const kctx_t *kc, char **arg) {
     gemm_w_t pw = {0};
     int rc = !a || !w || !c;
     if (!rc) {
-        for (size_t i = 0; i < (size_t)m * k; i++)
-            a[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
-        for (size_t i = 0; i < (size_t)n * k; i++) {
-            w[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
-            if (halves) w[i] = f16_to_f32(f32_to_f16(w[i]));
-        }
+        fill_inputs(a, (size_t)m * k, w, (size_t)n * k);
+        for (size_t i = 0; halves && i < (size_t)n * k; i++)
+            w[i] = f16_to_f32(f32_to_f16(w[i]));
         rc = gemm_pack(w, n, k, &pw) != 0;
     }
     if (!rc) {
-        gemm(kc, m, a, k, &pw, NULL, c, n, 0); /* warm up */
-        int it = 0;
-        double t0 = clock_mono(), dt;
-        do {
-            gemm(kc, m, a, k, &pw, NULL, c, n, 0);
-            it++;
-        } while ((dt = clock_mono() - t0) < seconds);
-        printf("gflops %.3f\n", 2.0 * m * n * k * it / dt / 1e9);
+        shape_run_t run = {kc, m, n, k, a, w, &pw, &pw, c};
+        run_once(&run, 0); /* warm up */
+        printf("gflops %.3f\n", 2.0 * m * n * k / time_way(&run, 0, seconds) / 1e9);
     } else {
         fprintf(stderr, "bench_gemm: out of memory\n");
     }
@@ -157,10 +157,7 @@ int main(int argc, char **argv) {
         float *a = malloc(sizeof(float) * (size_t)m * k),
               *w = malloc(sizeof(float) * (size_t)n * k);
         float *c = malloc(sizeof(float) * (size_t)m * n);
-        for (size_t i = 0; i < (size_t)m * k; i++)
-            a[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
-        for (size_t i = 0; i < (size_t)n * k; i++)
-            w[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+        fill_inputs(a, (size_t)m * k, w, (size_t)n * k);
         gemm_w_t pw, ph;
         gemm_pack(w, n, k, &pw);
         float *wh = malloc(sizeof(float) * (size_t)n * k);
@@ -177,7 +174,7 @@ int main(int argc, char **argv) {
         double p_before = peak_flops(kc.pool, threads, 0);
         for (int r = 0; r < r_eff; r++)
             for (int way = 0; way < 3; way++) {
-                double t = time_way(&run, way), p_after = peak_flops(kc.pool, threads, 0);
+                double t = time_way(&run, way, 0.05), p_after = peak_flops(kc.pool, threads, 0);
                 gfs[way][r] = flops / t / 1e9;
                 share[way][r] = 100 * flops / t / ((p_before + p_after) / 2);
                 p_lo = p_after < p_lo ? p_after : p_lo;
