@@ -1,7 +1,9 @@
 /* bench_gemm.c - GEMM throughput at Stable Diffusion shapes: imgapi's packed kernels against
  * OpenBLAS sgemm on the same shapes, in one run, as GFLOP/s and as a share of the machine's peak
  * FMA rate (measured here, fp32 and bf16). "imgapi" packs f32 weights; "half W" packs the same
- * weights rounded to halves, which the packing then stores as halves (an F16 checkpoint's case).
+ * weights rounded to halves, which the packing then stores as halves (an F16 checkpoint's case);
+ * "bf16" (where the CPU has AVX512-BF16) repacks them as bfloat16 pairs (precision bf16: A is
+ * rounded to bfloat16 too, VDPBF16PS kernels), its share against the measured bf16 peak.
  * This machine's speed drifts by tens of percent within seconds (neighbours on shared cores), so
  * every timed run (repeated for at least 50 ms) sits between two peak measurements and its
  * "%peak" is against their mean; the columns are medians over the runs of those shares.
@@ -35,17 +37,18 @@ typedef struct {
     const kctx_t *kc;
     int m, n, k;
     const float *a, *w;
-    const gemm_w_t *pw, *ph;
+    const gemm_w_t *pw, *ph, *pd;
     float *c;
 } shape_run_t;
 
-/* One product: 0 imgapi (f32 panels), 1 imgapi (half panels), 2 OpenBLAS. */
+/* One product: 0 imgapi (f32 panels), 1 imgapi (half panels), 2 OpenBLAS, 3 imgapi (bfloat16
+ * pairs). */
 static void run_once(const shape_run_t *r, int way) {
     if (way == 2)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r->m, r->n, r->k, 1.f, r->a, r->k,
                     r->w, r->k, 0.f, r->c, r->n);
     else
-        gemm(r->kc, r->m, r->a, r->k, way ? r->ph : r->pw, NULL, r->c, r->n, 0);
+        gemm(r->kc, r->m, r->a, r->k, way == 3 ? r->pd : way ? r->ph : r->pw, NULL, r->c, r->n, 0);
 }
 
 /* Seconds per product, repeated for at least `seconds`. */
@@ -67,13 +70,13 @@ static void fill_inputs(float *a, size_t na, float *w, size_t nw) {
         w[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
 }
 
-/* --time M N K HALVES SECONDS: only imgapi's product of that shape (f32 panels, or half panels
- * when HALVES is 1) for at least SECONDS, printing its GFLOP/s; what bench/ab_builds.py runs
- * from two builds in alternation to compare them. */
+/* --time M N K HALVES SECONDS: only imgapi's product of that shape (f32 panels; HALVES 1: half
+ * panels; 2: bfloat16 pairs) for at least SECONDS, printing its GFLOP/s; what
+ * bench/ab_builds.py runs from two builds in alternation to compare them. */
 static int time_one(const kctx_t *kc, char **arg) {
     int m = atoi(arg[0]), n = atoi(arg[1]), k = atoi(arg[2]), halves = atoi(arg[3]);
     double seconds = atof(arg[4]);
-    if (m <= 0 || n <= 0 || k <= 0 || seconds <= 0) {
+    if (m <= 0 || n <= 0 || k <= 0 || halves < 0 || halves > 2 || seconds <= 0) {
         fprintf(stderr, "bench_gemm: bad --time M N K HALVES SECONDS\n");
         return 2;
     }
@@ -83,12 +86,12 @@ static int time_one(const kctx_t *kc, char **arg) {
     int rc = !a || !w || !c;
     if (!rc) {
         fill_inputs(a, (size_t)m * k, w, (size_t)n * k);
-        for (size_t i = 0; halves && i < (size_t)n * k; i++)
+        for (size_t i = 0; halves == 1 && i < (size_t)n * k; i++)
             w[i] = f16_to_f32(f32_to_f16(w[i]));
-        rc = gemm_pack(w, n, k, &pw) != 0;
+        rc = gemm_pack(w, n, k, &pw) != 0 || (halves == 2 && gemm_w_to_dp(&pw) != 0);
     }
     if (!rc) {
-        shape_run_t run = {kc, m, n, k, a, w, &pw, &pw, c};
+        shape_run_t run = {kc, m, n, k, a, w, &pw, &pw, &pw, c};
         run_once(&run, 0); /* warm up */
         printf("gflops %.3f\n", 2.0 * m * n * k / time_way(&run, 0, seconds) / 1e9);
     } else {
@@ -133,8 +136,10 @@ int main(int argc, char **argv) {
     printf("threads %d, kernels %s\n", threads, cpu_isa_name(kc.isa));
     printf("measured peak: fp32 FMA %.1f GFLOP/s, bf16 dot %.1f GFLOP/s\n", peak / 1e9,
            peak_bf16 / 1e9);
-    printf("%-34s %6s %6s %6s | %9s %6s | %9s %6s | %9s %6s | %6s\n", "shape (where)", "M", "N",
-           "K", "imgapi", "%peak", "half W", "%peak", "openblas", "%peak", "ratio");
+    int ways = cpu_has_avx512_bf16() ? 4 : 3; /* bf16 pairs elsewhere run portable C: skipped */
+    printf("%-34s %6s %6s %6s | %9s %6s | %9s %6s | %9s %6s | %6s | %9s %6s\n", "shape (where)",
+           "M", "N", "K", "imgapi", "%peak", "half W", "%peak", "openblas", "%peak", "ratio",
+           "bf16", "%bf16pk");
     static const struct {
         const char *what;
         int m, n, k;
@@ -165,29 +170,39 @@ int main(int argc, char **argv) {
             wh[i] = f16_to_f32(f32_to_f16(w[i]));
         gemm_pack(wh, n, k, &ph);
         free(wh);
+        gemm_w_t pd = {0};
+        if (ways == 4 && (gemm_pack(w, n, k, &pd) || gemm_w_to_dp(&pd))) ways = 3;
         double flops = 2.0 * m * n * k;
-        shape_run_t run = {&kc, m, n, k, a, w, &pw, &ph, c};
-        double gfs[3][32], share[3][32];
+        shape_run_t run = {&kc, m, n, k, a, w, &pw, &ph, &pd, c};
+        double gfs[4][32], share[4][32];
         int r_eff = reps > 32 ? 32 : reps;
-        for (int way = 0; way < 3; way++)
+        for (int way = 0; way < ways; way++)
             run_once(&run, way); /* warm up */
         double p_before = peak_flops(kc.pool, threads, 0);
         for (int r = 0; r < r_eff; r++)
-            for (int way = 0; way < 3; way++) {
-                double t = time_way(&run, way, 0.05), p_after = peak_flops(kc.pool, threads, 0);
+            for (int way = 0; way < ways; way++) {
+                /* bf16 pairs: against the bf16 dot-product peak, measured around that run */
+                double pb = way == 3 ? peak_flops(kc.pool, threads, 1) : p_before;
+                double t = time_way(&run, way, 0.05), p_after = peak_flops(kc.pool, threads, way == 3);
                 gfs[way][r] = flops / t / 1e9;
-                share[way][r] = 100 * flops / t / ((p_before + p_after) / 2);
+                share[way][r] = 100 * flops / t / ((pb + p_after) / 2);
+                if (way == 3) continue;
                 p_lo = p_after < p_lo ? p_after : p_lo;
                 p_hi = p_after > p_hi ? p_after : p_hi;
                 p_before = p_after;
             }
         double go = median(gfs[0], r_eff), gh = median(gfs[1], r_eff), gb = median(gfs[2], r_eff);
-        printf("%-34s %6d %6d %6d | %9.1f %5.0f%% | %9.1f %5.0f%% | %9.1f %5.0f%% | %6.2f\n",
-               S[s].what, m, n, k, go, median(share[0], r_eff), gh, median(share[1], r_eff), gb,
+        printf("%-34s %6d %6d %6d | %9.1f %5.0f%% | %9.1f %5.0f%% | %9.1f %5.0f%% | %6.2f", S[s].what,
+               m, n, k, go, median(share[0], r_eff), gh, median(share[1], r_eff), gb,
                median(share[2], r_eff), go / gb);
+        if (ways == 4)
+            printf(" | %9.1f %5.0f%%\n", median(gfs[3], r_eff), median(share[3], r_eff));
+        else
+            printf(" | %9s %6s\n", "-", "-");
         sum_ratio += go / gb;
         gemm_w_free(&pw);
         gemm_w_free(&ph);
+        gemm_w_free(&pd);
         free(a);
         free(w);
         free(c);

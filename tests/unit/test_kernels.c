@@ -48,6 +48,69 @@ static void round_weights(float *w, size_t n, int kind) {
     }
 }
 
+static double bf(float x) { return bf16_to_f32(f32_to_bf16(x)); }
+
+/* Precision bf16: pw (any kind) repacked as bfloat16 pairs gives, on every path, the product of
+ * A and W both rounded to bfloat16, summed in f32; the AVX512-BF16 kernel (where the CPU has
+ * it) gives what the portable kernel gives. */
+static void check_gemm_dp(pool_t *pool, int m, int n, int k, int accumulate, int with_bias,
+                          const float *a, int lda, const float *w, const float *bias,
+                          const float *c0, int ldc, const gemm_w_t *pw) {
+    gemm_w_t dw = *pw;
+    size_t bytes = gemm_w_bytes(pw);
+    dw.data = malloc(bytes ? bytes : 1);
+    memcpy(dw.data, pw->data, bytes);
+    CHECK(gemm_w_to_dp(&dw) == IMG_OK);
+    CHECK(dw.dp == 1 && dw.half == 0 && dw.bf16 == 0);
+    CHECK(gemm_w_bytes(&dw) == (size_t)dw.npanels * (size_t)((k + 1) / 2) * 64);
+    for (int p = 0; p < dw.npanels && k > 0; p++) { /* rows read back through gemm_w_row */
+        float row[GEMM_NR];
+        int kk = (p * 7) % k;
+        gemm_w_row(&dw, ISA_PORTABLE, p, kk, row);
+        for (int j = 0; j < GEMM_NR && p * GEMM_NR + j < n; j++)
+            CHECK(row[j] == (float)bf(w[(size_t)(p * GEMM_NR + j) * k + kk]));
+    }
+    double *ref = malloc(sizeof(double) * (size_t)m * n);
+    double mref = 1e-30;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = accumulate ? c0[(size_t)i * ldc + j] : 0;
+            if (with_bias) s += bias[j];
+            for (int t = 0; t < k; t++) s += bf(a[(size_t)i * lda + t]) * bf(w[(size_t)j * k + t]);
+            ref[(size_t)i * n + j] = s;
+            mref = fmax(mref, fabs(s));
+        }
+    float *first = NULL;
+    for (int isa = 0; isa < ISA_COUNT; isa++) {
+        if (!cpu_supports((isa_t)isa)) continue;
+        kctx_t kc = {pool, (isa_t)isa};
+        float *c = malloc(sizeof(float) * (size_t)m * ldc);
+        memcpy(c, c0, sizeof(float) * (size_t)m * ldc);
+        gemm(&kc, m, a, lda, &dw, with_bias ? bias : NULL, c, ldc, accumulate);
+        double worst = 0;
+        int pad_ok = 1;
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) worst = fmax(worst, fabs(c[(size_t)i * ldc + j] - ref[(size_t)i * n + j]));
+            for (int j = n; j < ldc; j++) pad_ok &= c[(size_t)i * ldc + j] == c0[(size_t)i * ldc + j];
+        }
+        CHECK(pad_ok);
+        if (worst > 1e-5 * mref * sqrt((double)k + 1))
+            fprintf(stderr, "gemm bf16 %s m=%d n=%d k=%d: err %g (max %g)\n", cpu_isa_name((isa_t)isa), m, n, k, worst, mref);
+        CHECK(worst <= 1e-5 * mref * sqrt((double)k + 1));
+        if (!first) {
+            first = c; /* the portable kernel's */
+            continue;
+        }
+        if (memcmp(first, c, sizeof(float) * (size_t)m * ldc) && getenv("IMGAPI_TEST_VERBOSE"))
+            printf("     gemm bf16 %s m=%d n=%d k=%d differs from the portable kernel in some bits\n",
+                   cpu_isa_name((isa_t)isa), m, n, k);
+        free(c);
+    }
+    free(first);
+    free(ref);
+    gemm_w_free(&dw);
+}
+
 /* halves: W's values are rounded to halves (1) or bfloat16 (2) first, so the packing must store
  * them so; otherwise (random floats) it must keep floats. */
 static void check_gemm_shape(pool_t *pool, int m, int n, int k, int accumulate, int with_bias, int halves) {
@@ -101,6 +164,7 @@ static void check_gemm_shape(pool_t *pool, int m, int n, int k, int accumulate, 
         }
         free(c);
     }
+    check_gemm_dp(pool, m, n, k, accumulate, with_bias, a, lda, w, bias, c0, ldc, &pw);
     gemm_w_free(&pw);
     free(a);
     free(w);
@@ -125,6 +189,7 @@ void test_gemm_all_paths(void) {
     check_gemm_shape(NULL, 40, 40, 40, 0, 1, 2);
     pool_free(pool);
     for (int isa = 0; isa < ISA_COUNT; isa++) printf("     gemm path %-8s %s\n", cpu_isa_name((isa_t)isa), cpu_supports((isa_t)isa) ? "tested" : "not on this CPU");
+    printf("     gemm path bf16 pairs: portable tested, avx512-bf16 %s\n", cpu_has_avx512_bf16() ? "tested" : "not on this CPU");
 }
 
 static void naive_attention(const float *q, const float *k, const float *v, int nq, int nk,
@@ -265,6 +330,19 @@ void test_conv2d(void) {
                 if (d > 1e-5 * mref)
                     fprintf(stderr, "conv %s case %zu up %d: err %g\n", cpu_isa_name((isa_t)isa), cs, up, d);
                 CHECK(d <= 1e-5 * mref);
+                if (up == 0) { /* precision bf16: the same layer on pair panels */
+                    conv2d_t cd = c;
+                    size_t bytes = gemm_w_bytes(&c.w);
+                    cd.w.data = malloc(bytes ? bytes : 1);
+                    memcpy(cd.w.data, c.w.data, bytes);
+                    CHECK(gemm_w_to_dp(&cd.w) == IMG_OK);
+                    conv2d_forward(&kc, &cd, x, h, w, y, 0);
+                    double db = max_abs_diff(y, ref, n, &mref);
+                    if (db > 4e-3 * mref || getenv("IMGAPI_TEST_VERBOSE"))
+                        fprintf(stderr, "conv bf16 %s case %zu: err %g of %g\n", cpu_isa_name((isa_t)isa), cs, db, mref);
+                    CHECK(db <= 4e-3 * mref);
+                    gemm_w_free(&cd.w);
+                }
                 free(y);
             }
             free(ref);
@@ -310,6 +388,20 @@ void test_conv2d_winograd(void) {
             if (d > 2e-6 * mref)
                 fprintf(stderr, "winograd %s case %zu: err %g of %g\n", cpu_isa_name((isa_t)isa), cs, d, mref);
             CHECK(d <= 2e-6 * mref);
+            free(y);
+        }
+        /* precision bf16: U and V rounded to bfloat16 (the weights already were) */
+        CHECK(gemm_w_to_dp(&c.w) == IMG_OK);
+        for (int isa = 0; isa < ISA_COUNT; isa++) {
+            if (!cpu_supports((isa_t)isa)) continue;
+            kctx_t kc = {pool, (isa_t)isa};
+            float *y = malloc(sizeof(float) * n);
+            memcpy(y, base, sizeof(float) * n);
+            CHECK(conv_winograd(&kc, &c, x, H, W, up, y, 1) == IMG_OK);
+            double mref, d = max_abs_diff(y, ref, n, &mref);
+            if (d > 1e-2 * mref || getenv("IMGAPI_TEST_VERBOSE"))
+                fprintf(stderr, "winograd bf16 %s case %zu: err %g of %g\n", cpu_isa_name((isa_t)isa), cs, d, mref);
+            CHECK(d <= 1e-2 * mref); /* about twice the im2col path's: U and V rounded */
             free(y);
         }
         conv2d_free(&c);
@@ -431,4 +523,31 @@ void test_threadpool(void) {
         CHECK(ok);
     }
     pool_free(p);
+}
+
+/* A's rounding to bfloat16 on AVX-512 gives f32_to_bf16's bits: ties to even both ways, NaN,
+ * infinities, denormals, an odd row length's pad. */
+void test_a_to_bf16_matches_scalar(void) {
+    if (!cpu_supports(ISA_AVX512)) {
+        printf("     AVX-512 not on this CPU: nothing to compare\n");
+        return;
+    }
+    enum { ROWS = 3, KC = 37, LD = 38 };
+    float src[ROWS * KC];
+    uint32_t special[] = {0x3f808000u, 0x3f818000u, 0x7fc00001u, 0xff800001u, 0x7f800000u,
+                          0x00000001u, 0x807fffffu, 0x7f7fffffu, 0xbf7f8000u};
+    for (int i = 0; i < ROWS * KC; i++) {
+        uint32_t b = (uint32_t)(i * 2654435761u);
+        if (i % 4 == 0) b = special[(i / 4) % (sizeof special / sizeof special[0])];
+        memcpy(&src[i], &b, 4);
+    }
+    uint16_t got[ROWS * LD];
+    memset(got, 0xab, sizeof got);
+    gemm_a_to_bf16_avx512(src, ROWS, KC, got, LD);
+    int same = 1;
+    for (int i = 0; i < ROWS; i++) {
+        for (int e = 0; e < KC; e++) same &= got[i * LD + e] == f32_to_bf16(src[i * KC + e]);
+        same &= got[i * LD + KC] == 0;
+    }
+    CHECK(same);
 }

@@ -28,6 +28,14 @@ int cpu_supports(isa_t isa) {
 #endif
 }
 
+int cpu_has_avx512_bf16(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    return cpu_supports(ISA_AVX512) && __builtin_cpu_supports("avx512bf16");
+#else
+    return 0;
+#endif
+}
+
 isa_t cpu_best_isa(void) {
     if (cpu_supports(ISA_AVX512)) return ISA_AVX512;
     if (cpu_supports(ISA_AVX2)) return ISA_AVX2;

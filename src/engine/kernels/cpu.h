@@ -9,6 +9,9 @@ isa_t cpu_best_isa(void);
 /* 1 when this CPU can run level isa. */
 int cpu_supports(isa_t isa);
 const char *cpu_isa_name(isa_t isa);
+/* 1 when this CPU has AVX-512 with the BF16 dot product (VDPBF16PS): the avx512 level then runs
+ * bfloat16 weights (precision bf16) on it. */
+int cpu_has_avx512_bf16(void);
 /* Parses "portable" | "avx2" | "avx512"; -1 when unknown. */
 int cpu_isa_parse(const char *s);
 

@@ -2,6 +2,7 @@
 #include "engine/kernels/gemm.h"
 #include "common/status.h"
 #include "engine/kernels/half.h"
+#include "engine/tensor/dtype.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ void gemm_pack_into(float *dst, const float *src, int n, int k, size_t col_strid
     out->npanels = (n + GEMM_NR - 1) / GEMM_NR;
     out->half = 0;
     out->bf16 = 0;
+    out->dp = 0;
     out->data = dst;
     for (int p = 0; p < out->npanels; p++) {
         float *panel = dst + (size_t)p * k * GEMM_NR;
@@ -100,7 +102,52 @@ void gemm_w_widen(const gemm_w_t *w, isa_t isa, size_t off, size_t n, float *dst
 }
 
 size_t gemm_w_bytes(const gemm_w_t *w) {
+    if (w->dp) return (size_t)w->npanels * (size_t)((w->k + 1) / 2) * 2 * GEMM_NR * sizeof(uint16_t);
     return (size_t)w->npanels * (size_t)w->k * GEMM_NR * (w->half ? sizeof(uint16_t) : sizeof(float));
+}
+
+void gemm_panels_to_dp(const float *src, int npanels, int k, uint16_t *dst) {
+    int kp = (k + 1) / 2;
+    for (int p = 0; p < npanels; p++) {
+        const float *s = src + (size_t)p * k * GEMM_NR;
+        uint16_t *d = dst + (size_t)p * kp * 2 * GEMM_NR;
+        for (int kk = 0; kk < 2 * kp; kk++)
+            for (int j = 0; j < GEMM_NR; j++)
+                d[(size_t)(kk / 2) * 2 * GEMM_NR + 2 * j + (kk & 1)] =
+                    kk < k ? f32_to_bf16(s[(size_t)kk * GEMM_NR + j]) : 0;
+    }
+}
+
+int gemm_w_to_dp(gemm_w_t *w) {
+    if (w->dp) return IMG_OK;
+    size_t total = gemm_w_bytes(&(gemm_w_t){.npanels = w->npanels, .k = w->k, .dp = 1}) / sizeof(uint16_t);
+    uint16_t *d = NULL;                   /* owned by w once converted */
+    float *panel = alloc_aligned((size_t)w->k * GEMM_NR); /* one panel widened; freed here */
+    if (!panel || posix_memalign((void **)&d, 64, (total ? total : 1) * sizeof(uint16_t))) {
+        free(panel);
+        return IMG_ENOMEM;
+    }
+    size_t pstride = (size_t)((w->k + 1) / 2) * 2 * GEMM_NR;
+    for (int p = 0; p < w->npanels; p++) {
+        gemm_w_widen(w, ISA_PORTABLE, (size_t)p * w->k * GEMM_NR, (size_t)w->k * GEMM_NR, panel);
+        gemm_panels_to_dp(panel, 1, w->k, d + (size_t)p * pstride);
+    }
+    free(panel);
+    free(w->data);
+    w->data = d;
+    w->half = w->bf16 = 0;
+    w->dp = 1;
+    return IMG_OK;
+}
+
+void gemm_w_row(const gemm_w_t *w, isa_t isa, int p, int kk, float *dst) {
+    if (w->dp) {
+        const uint16_t *s = (const uint16_t *)w->data +
+                            ((size_t)p * ((w->k + 1) / 2) + (size_t)(kk / 2)) * 2 * GEMM_NR + (kk & 1);
+        for (int j = 0; j < GEMM_NR; j++) dst[j] = bf16_to_f32(s[2 * j]);
+        return;
+    }
+    gemm_w_widen(w, isa, ((size_t)p * w->k + kk) * GEMM_NR, GEMM_NR, dst);
 }
 
 static void ukr_portable(int kc, const float *a, int lda, const float *b, float *c, int ldc,
@@ -119,8 +166,39 @@ static void ukr_portable(int kc, const float *a, int lda, const float *b, float 
         for (int j = 0; j < GEMM_NR; j++) c[(size_t)i * ldc + j] = acc[i][j];
 }
 
+/* The dot-product kernel's arithmetic in plain C (any CPU; precision bf16 with isa portable):
+ * per pair, the odd product then the even one added to the f32 accumulator, as VDPBF16PS
+ * orders them (the products of two bfloat16 are exact in f32). */
+static void ukr_dp_portable(int kp, const uint16_t *a, int lda, const uint16_t *b, float *c,
+                            int ldc, int load_c, const float *init16) {
+    float acc[GEMM_MR_PORTABLE][GEMM_NR];
+    for (int i = 0; i < GEMM_MR_PORTABLE; i++)
+        for (int j = 0; j < GEMM_NR; j++) acc[i][j] = load_c ? c[(size_t)i * ldc + j] : init16[j];
+    for (int q = 0; q < kp; q++) {
+        const uint16_t *bq = b + (size_t)q * 2 * GEMM_NR;
+        for (int i = 0; i < GEMM_MR_PORTABLE; i++) {
+            float a0 = bf16_to_f32(a[(size_t)i * lda + 2 * q]), a1 = bf16_to_f32(a[(size_t)i * lda + 2 * q + 1]);
+            for (int j = 0; j < GEMM_NR; j++) {
+                acc[i][j] += a1 * bf16_to_f32(bq[2 * j + 1]);
+                acc[i][j] += a0 * bf16_to_f32(bq[2 * j]);
+            }
+        }
+    }
+    for (int i = 0; i < GEMM_MR_PORTABLE; i++)
+        for (int j = 0; j < GEMM_NR; j++) c[(size_t)i * ldc + j] = acc[i][j];
+}
+
+static void a_to_bf16_portable(const float *src, int rows, int kc, uint16_t *dst, int ld) {
+    for (int i = 0; i < rows; i++) {
+        for (int e = 0; e < kc; e++) dst[(size_t)i * ld + e] = f32_to_bf16(src[(size_t)i * kc + e]);
+        if (kc & 1) dst[(size_t)i * ld + kc] = 0;
+    }
+}
+
 typedef struct {
     gemm_ukr_fn ukr;
+    gemm_ukr_dp_fn ukr_dp; /* for pair panels (w->dp) */
+    void (*a_to_bf16)(const float *src, int rows, int kc, uint16_t *dst, int ld); /* with ukr_dp */
     gemm_ukr_f16_fn ukr_f16; /* for half panels, when the ISA has one; else they are widened */
     isa_t isa;
     int mr;
@@ -162,27 +240,34 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
     float apack[GEMM_MB * GEMM_KC] __attribute__((aligned(64))); /* 144 KiB: the A block */
     float cbuf[GEMM_MR_AVX512 * GEMM_NR] __attribute__((aligned(64)));
     float bbuf[GEMM_KC * GEMM_NR] __attribute__((aligned(64))); /* a widened half panel slice */
+    uint16_t abf[GEMM_MB * GEMM_KC] __attribute__((aligned(64))); /* pair panels: A in bfloat16 */
     float init[GEMM_NR];
     int row_lo = mt0 * g->mr;
     int row_hi = mt1 * g->mr < g->m ? mt1 * g->mr : g->m;
-    const plain_a_t *direct = g->pack_a == pack_plain ? g->a_ctx : NULL;
+    /* pair panels need A rounded to bfloat16, so it is always packed */
+    const plain_a_t *direct = g->pack_a == pack_plain && !w->dp ? g->a_ctx : NULL;
     for (int k0 = 0; k0 < w->k; k0 += g->kc) {
         int kc = w->k - k0 < g->kc ? w->k - k0 : g->kc;
         int first = k0 == 0;
         int packed_lo = direct ? (mt1 - 1) * g->mr : row_lo; /* direct: the last tile only */
+        int ld16 = (kc + 1) & ~1; /* abf's row length: whole pairs */
         if (!direct || mt1 * g->mr > row_hi) {
             g->pack_a(g->a_ctx, packed_lo, row_hi - packed_lo, k0, kc, apack);
             if (mt1 * g->mr > row_hi) /* the last tile's missing rows */
                 memset(apack + (size_t)(row_hi - packed_lo) * kc, 0,
                        sizeof(float) * (size_t)(mt1 * g->mr - row_hi) * kc);
         }
+        if (w->dp) g->a_to_bf16(apack, mt1 * g->mr - packed_lo, kc, abf, ld16);
         for (int p = p0; p < p1; p++) {
             int col0 = p * GEMM_NR;
             int ncols = w->n - col0 < GEMM_NR ? w->n - col0 : GEMM_NR;
             size_t off = ((size_t)p * w->k + k0) * GEMM_NR;
-            const float *bp = (const float *)w->data + off;
+            const float *bp = w->dp ? NULL : (const float *)w->data + off;
             const uint16_t *hp = NULL; /* half panels the kernel reads as they are */
-            if (w->half && !w->bf16 && g->ukr_f16) {
+            const uint16_t *dpb = NULL; /* pair panels: this slice's k0 / 2 pairs on */
+            if (w->dp) {
+                dpb = (const uint16_t *)w->data + ((size_t)p * ((w->k + 1) / 2) + (size_t)k0 / 2) * 2 * GEMM_NR;
+            } else if (w->half && !w->bf16 && g->ukr_f16) {
                 hp = (const uint16_t *)w->data + off;
             } else if (w->half) {
                 gemm_w_widen(w, g->isa, off, (size_t)kc * GEMM_NR, bbuf);
@@ -219,7 +304,10 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
                     dst = cbuf;
                     ldd = GEMM_NR;
                 }
-                if (hp)
+                if (dpb)
+                    g->ukr_dp((kc + 1) / 2, abf + (size_t)(row0 - packed_lo) * ld16, ld16, dpb, dst, ldd,
+                              load_c, init);
+                else if (hp)
                     g->ukr_f16(kc, ap, alda, hp, dst, ldd, load_c, init);
                 else
                     g->ukr(kc, ap, alda, bp, dst, ldd, load_c, init);
@@ -280,9 +368,16 @@ static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void
         break;
     default: g->ukr = ukr_portable; g->mr = GEMM_MR_PORTABLE; break;
     }
+    if (w->dp) { /* VDPBF16PS where the CPU has it, else the same arithmetic in C */
+        int fast = kc->isa == ISA_AVX512 && cpu_has_avx512_bf16();
+        g->ukr_dp = fast ? gemm_ukr_avx512_bf16 : ukr_dp_portable;
+        g->a_to_bf16 = fast ? gemm_a_to_bf16_avx512 : a_to_bf16_portable;
+        g->mr = fast ? GEMM_MR_AVX512 : GEMM_MR_PORTABLE;
+    }
     /* AVX-512's 12-row tiles keep the 256-long slices they were tuned with (12 x 384 floats of
-     * A and a 384 x 16 B slice would not fit a 32 KiB L1 together) */
-    g->kc = slice_len(w->k, kc->isa == ISA_AVX512 ? GEMM_KC_AVX512 : GEMM_KC);
+     * A and a 384 x 16 B slice would not fit a 32 KiB L1 together); pair panels take half the
+     * bytes, so 12 x 384 of A and 192 pairs of B do */
+    g->kc = slice_len(w->k, kc->isa == ISA_AVX512 && !w->dp ? GEMM_KC_AVX512 : GEMM_KC);
     if (w->k == 0) {
         for (int i = 0; i < m; i++)
             for (int j = 0; j < w->n; j++)

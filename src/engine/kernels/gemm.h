@@ -13,7 +13,12 @@
  * convolutions gather their im2col rows straight into that buffer). The AVX2 kernel reads
  * half panels as they are and widens them in registers (F16C); otherwise 16-bit panels are
  * widened one slice (slice x 16) at a time into another buffer, which every row tile of the
- * block then reuses. */
+ * block then reuses.
+ *
+ * Precision bf16 (gemm_w_to_dp): the panels hold bfloat16 in k pairs, [ceil(n/16)][ceil(k/2)]
+ * [16][2], and A is rounded to bfloat16 as it is packed; the dot-product kernels add each pair's
+ * two exact products to f32 accumulators (AVX512-BF16's VDPBF16PS, or the portable kernel that
+ * does the same arithmetic). Not bit-identical to f32: see the README's precision section. */
 #ifndef IMGAPI_ENGINE_KERNELS_GEMM_H
 #define IMGAPI_ENGINE_KERNELS_GEMM_H
 #include "engine/kernels/kctx.h"
@@ -29,6 +34,7 @@ typedef struct {
     int npanels;
     int half;   /* 1: data holds 16-bit values (uint16_t), else floats */
     int bf16;   /* with half: bfloat16 (a float's upper 16 bits), else IEEE halves */
+    int dp;     /* bfloat16 in k pairs for the dot-product kernels (half and bf16 are 0) */
     void *data; /* owned (gemm_w_free) */
 } gemm_w_t;
 
@@ -57,6 +63,15 @@ void gemm_pack_into(float *dst, const float *src, int n, int k, size_t col_strid
  * allocation (owned by out). */
 int gemm_pack_16bit(const void *const *parts, const int *part_n, int nparts, int k, int inner,
                     size_t inner_stride, size_t outer_stride, int bf16, gemm_w_t *out);
+/* Repacks w's panels (any kind) as bfloat16 k pairs, rounding to nearest even: the layout the
+ * dot-product kernels read (precision bf16). A no-op when w->dp already. On failure w is
+ * unchanged. */
+int gemm_w_to_dp(gemm_w_t *w);
+/* Converts f32 panels [npanels][k][16] to the pair layout [npanels][ceil(k/2)][16][2] in dst
+ * (bfloat16, rounded to nearest even; an odd k's last pair padded with zero). */
+void gemm_panels_to_dp(const float *src, int npanels, int k, uint16_t *dst);
+/* The 16 values of row kk of panel p, widened to floats, whatever the layout. */
+void gemm_w_row(const gemm_w_t *w, isa_t isa, int p, int kk, float *dst);
 /* Bytes the packed panels take. */
 size_t gemm_w_bytes(const gemm_w_t *w);
 
@@ -90,6 +105,15 @@ typedef void (*gemm_ukr_f16_fn)(int kc, const float *a, int lda, const uint16_t 
                                 int ldc, int load_c, const float *init16);
 void gemm_ukr_avx2_f16(int kc, const float *a, int lda, const uint16_t *b, float *c, int ldc,
                        int load_c, const float *init16);
+/* The dot-product kernels: kp pairs of k; a: rows of bfloat16 (lda elements apart, pairs at even
+ * offsets); b: the panel's pair slice (kp x 32 bfloat16, 64-byte aligned). */
+typedef void (*gemm_ukr_dp_fn)(int kp, const uint16_t *a, int lda, const uint16_t *b, float *c,
+                               int ldc, int load_c, const float *init16);
+void gemm_ukr_avx512_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b, float *c, int ldc,
+                          int load_c, const float *init16);
+/* Rounds rows x kc floats (rows kc apart) to bfloat16 rows ld apart, an odd kc's pad zeroed;
+ * the same bits as f32_to_bf16. */
+void gemm_a_to_bf16_avx512(const float *src, int rows, int kc, uint16_t *dst, int ld);
 #define GEMM_MR_AVX512 12
 #define GEMM_MR_AVX2 6
 #define GEMM_MR_PORTABLE 4

@@ -8,7 +8,9 @@
  * U is computed per call from the layer's packed weights (half or f32): caching it would cost
  * 16/9 of the weights in f32, i.e. 3.6x the memory of F16 weights; the transform is a few
  * percent of the layer's work at the sizes it is used for. Transforms are vectorised over
- * channels (8 at a time, the layer's channel counts being multiples of 8). */
+ * channels (8 at a time, the layer's channel counts being multiples of 8). With precision bf16
+ * (the layer's weights packed as bfloat16 pairs) U is rounded into pair panels as well, and the
+ * sixteen GEMMs run on the dot-product kernels. */
 #include "engine/kernels/winograd.h"
 #include "common/status.h"
 #include "engine/kernels/half.h"
@@ -45,6 +47,7 @@ typedef struct {
     const conv2d_t *c;
     const kctx_t *kc;
     float *u;       /* 16 x [npanels][cin][16]: the transformed weights as GEMM panels */
+    uint16_t *ud;   /* precision bf16: U as pair panels, ufloats values per e apart */
     size_t ufloats; /* per e */
     gemm_w_t uw[16];
     const float *x;
@@ -53,7 +56,7 @@ typedef struct {
     float *y;
     int accumulate;
     float *work; /* per thread: V [16][TILES][cin], M [16][TILES][cout] (tile tasks), or U for
-                    GROUP_PANELS panels (column tasks) */
+                    GROUP_PANELS panels (column tasks), then with bf16 its pair panels */
     size_t work_floats;
     float *V, *M; /* column tasks: [16][ntiles][cin], [16][ntiles][cout], shared */
 } wino_job_t;
@@ -66,10 +69,7 @@ static void transform_weights(const wino_job_t *j, int p, float *u, size_t ufloa
     const gemm_w_t *w = &c->w;
     for (int ci = 0; ci < c->cin; ci++) {
         float g[9][GEMM_NR], t[4][3][GEMM_NR];
-        for (int tap = 0; tap < 9; tap++) {
-            size_t at = ((size_t)p * w->k + (size_t)tap * c->cin + ci) * GEMM_NR;
-            gemm_w_widen(w, j->kc->isa, at, GEMM_NR, g[tap]);
-        }
+        for (int tap = 0; tap < 9; tap++) gemm_w_row(w, j->kc->isa, p, tap * c->cin + ci, g[tap]);
         for (int k = 0; k < 3; k++)
             for (int l = 0; l < GEMM_NR; l++) {
                 float g0 = g[k][l], g1 = g[3 + k][l], g2 = g[6 + k][l]; /* rows ky = 0, 1, 2 */
@@ -95,6 +95,9 @@ static void weights_task(void *ctx, int p, int thread) {
     (void)thread;
     const wino_job_t *j = ctx;
     transform_weights(j, p, j->u, j->ufloats, p);
+    size_t at = (size_t)p * j->c->cin * GEMM_NR; /* panel p in each U_e (cin is even) */
+    for (int e = 0; e < 16 && j->ud; e++)
+        gemm_panels_to_dp(j->u + e * j->ufloats + at, 1, j->c->cin, j->ud + e * j->ufloats + at);
 }
 
 /* The input pixel (iy, ix) of the convolved image, 8 channels from ci, zero outside. */
@@ -244,11 +247,14 @@ static void columns_task(void *ctx, int task, int thread) {
     int col0 = p0 * GEMM_NR, ncols = c->cout - col0 < np * GEMM_NR ? c->cout - col0 : np * GEMM_NR;
     float *u = j->work + (size_t)thread * j->work_floats;
     size_t ufloats = (size_t)GROUP_PANELS * c->cin * GEMM_NR;
+    uint16_t *ud = c->w.dp ? (uint16_t *)(u + 16 * ufloats) : NULL; /* U's pair panels */
     for (int p = 0; p < np; p++)
         transform_weights(j, p0 + p, u, ufloats, p);
+    for (int e = 0; e < 16 && ud; e++)
+        gemm_panels_to_dp(u + (size_t)e * ufloats, np, c->cin, ud + (size_t)e * ufloats);
     for (int e = 0; e < 16; e++) {
-        gemm_w_t ue = {
-            .n = ncols, .k = c->cin, .npanels = np, .half = 0, .data = u + (size_t)e * ufloats};
+        gemm_w_t ue = {.n = ncols, .k = c->cin, .npanels = np, .dp = ud != NULL,
+                       .data = ud ? (void *)(ud + (size_t)e * ufloats) : (void *)(u + (size_t)e * ufloats)};
         gemm_serial(j->kc, j->ntiles, j->V + (size_t)e * j->ntiles * c->cin, c->cin, &ue, NULL,
                     j->M + (size_t)e * j->ntiles * c->cout + col0, c->cout, 0);
     }
@@ -267,26 +273,32 @@ int conv_winograd(const kctx_t *kc, const conv2d_t *c, const float *x, int h, in
     if (tiles) {
         j.ufloats = (size_t)npanels * c->cin * GEMM_NR;
         j.work_floats = (size_t)16 * TILES * (c->cin + c->cout);
-    } else {
-        j.work_floats = (size_t)16 * GROUP_PANELS * c->cin * GEMM_NR;
+    } else { /* U, and with bf16 its pair panels (half the bytes) after it */
+        j.work_floats = (size_t)16 * GROUP_PANELS * c->cin * GEMM_NR * (c->w.dp ? 3 : 2) / 2;
     }
-    /* owned here, freed below: U (tile tasks) or V and M (column tasks), and per-thread work */
+    /* owned here, freed below: U (tile tasks) or V and M (column tasks), per-thread work, and
+     * U's pair panels (tile tasks with bf16) */
     float *shared = NULL, *work = NULL;
+    uint16_t *ud = NULL;
     size_t shared_floats = tiles ? 16 * j.ufloats : (size_t)16 * j.ntiles * (c->cin + c->cout);
     if (posix_memalign((void **)&shared, 64, sizeof(float) * shared_floats) ||
-        posix_memalign((void **)&work, 64, sizeof(float) * j.work_floats * (size_t)threads)) {
+        posix_memalign((void **)&work, 64, sizeof(float) * j.work_floats * (size_t)threads) ||
+        (tiles && c->w.dp && posix_memalign((void **)&ud, 64, sizeof(uint16_t) * 16 * j.ufloats))) {
         free(shared);
+        free(work);
         return IMG_ENOMEM;
     }
     j.work = work;
     if (tiles) {
         j.u = shared;
+        j.ud = ud;
         for (int e = 0; e < 16; e++)
             j.uw[e] = (gemm_w_t){.n = c->cout,
                                  .k = c->cin,
                                  .npanels = npanels,
-                                 .half = 0,
-                                 .data = j.u + (size_t)e * j.ufloats};
+                                 .dp = ud != NULL,
+                                 .data = ud ? (void *)(ud + (size_t)e * j.ufloats)
+                                            : (void *)(j.u + (size_t)e * j.ufloats)};
         pool_run(kc->pool, npanels, weights_task, &j);
         pool_run(kc->pool, (j.ntiles + TILES - 1) / TILES, tiles_task, &j);
     } else {
@@ -300,5 +312,6 @@ int conv_winograd(const kctx_t *kc, const conv2d_t *c, const float *x, int h, in
                            __ATOMIC_RELAXED);
     free(shared);
     free(work);
+    free(ud);
     return IMG_OK;
 }
