@@ -119,7 +119,7 @@ int main(int argc, char **argv) {
     }
     kctx_t kc;
     char err[256];
-    if (kctx_create(threads, "auto", &kc, err, sizeof err)) {
+    if (kctx_create(threads, "auto", NULL, &kc, err, sizeof err)) {
         fprintf(stderr, "bench_gemm: %s\n", err);
         return 1;
     }

@@ -144,7 +144,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     }
     kctx_t kc;
     char err[512];
-    if (kctx_create(cfg.threads, "auto", &kc, err, sizeof err)) {
+    if (kctx_create(cfg.threads, "auto", NULL, &kc, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
         return 1;
     }
@@ -195,7 +195,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     eng_model_t *m;
     eng_load_opts_t o = {.checkpoint = cm->checkpoint, .tokenizer = cm->tokenizer, .vae = cm->vae,
                          .tiny_decoder = cm->tiny_decoder, .prediction = !strcmp(cm->prediction, "v") ? ENG_PRED_V : ENG_PRED_EPS,
-                         .threads = threads, .isa = cfg.isa, .vae_tile = cfg.vae_tile,
+                         .threads = threads, .isa = cfg.isa, .precision = cfg.precision, .vae_tile = cfg.vae_tile,
                          .vae_tile_overlap = cfg.vae_tile_overlap};
     double t0 = clock_mono();
     if (eng_load(&o, &m, err, sizeof err)) {
@@ -209,7 +209,9 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
                       .seed = seed, .fast_decode = quality == QUALITY_LOW};
     double tok[50], text[50], step[50], dec[50], rs[50], enc[50], tot[50];
     /* each run's stages as shares of the mean of the peaks measured just before and after it */
-    double text_pk[50], step_pk[50], dec_pk[50], p_before = peak_flops(kc.pool, threads, 0);
+    /* precision bf16 on AVX512-BF16: against the bf16 dot-product peak */
+    int pk_bf16 = !strcmp(cfg.precision, "bf16") && peak_bf16 > 0;
+    double text_pk[50], step_pk[50], dec_pk[50], p_before = peak_flops(kc.pool, threads, pk_bf16);
     double p_lo = p_before, p_hi = p_before;
     eng_stats_t st = {0};
     for (int r = 0; r < runs; r++) {
@@ -241,7 +243,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         rs[r] = r1 - r0;
         enc[r] = r2 - r1;
         tot[r] = r2 - g0;
-        double p_after = peak_flops(kc.pool, threads, 0), pk = (p_before + p_after) / 2;
+        double p_after = peak_flops(kc.pool, threads, pk_bf16), pk = (p_before + p_after) / 2;
         p_lo = p_after < p_lo ? p_after : p_lo;
         p_hi = p_after > p_hi ? p_after : p_hi;
         p_before = p_after;
@@ -258,11 +260,11 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     printf("imgapi bench: model %s (%s), %dx%d working -> %dx%d, quality %s: %d step(s) %s, guidance %.1f, %s decoder\n",
            cm->id, cm->checkpoint, W, H, ow, oh, api_quality_name((api_quality_t)quality), q.steps,
            sampler_name((sampler_kind_t)q.sampler), q.guidance, eng_info(m)->tiny_only || (p.fast_decode && cm->tiny_decoder[0]) ? "tiny" : "KL VAE");
-    printf("threads %d; measured peak fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s; medians of %d run(s)\n", threads,
-           peak / 1e9, peak_bf16 / 1e9, runs);
-    printf("%%peak: against the mean of the fp32 peaks measured before and after each run (they "
+    printf("threads %d, precision %s; measured peak fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s; medians of %d run(s)\n",
+           threads, cfg.precision, peak / 1e9, peak_bf16 / 1e9, runs);
+    printf("%%peak: against the mean of the %s peaks measured before and after each run (they "
            "ranged %.1f-%.1f GFLOP/s)\n",
-           p_lo / 1e9, p_hi / 1e9);
+           pk_bf16 ? "bf16" : "fp32", p_lo / 1e9, p_hi / 1e9);
     printf("%-14s %10s %10s %10s %8s\n", "stage", "seconds", "GFLOP", "GFLOP/s", "%peak");
     printf("%-14s %10.3f\n", "load", load_s);
     printf("%-14s %10.4f\n", "tokenize", median(tok, runs));

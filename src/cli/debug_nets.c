@@ -16,7 +16,7 @@ int debug_unet(const config_t *cfg, const char *weights, const char *inputs, con
     unet_t *u = NULL;
     int rc = 1, cases = 0;
     if (dbg_open(&e, cfg, weights, inputs)) goto out;
-    if (unet_load(e.wf, &u, e.err, sizeof e.err)) {
+    if (unet_load(e.wf, e.kc.bf16, &u, e.err, sizeof e.err)) {
         fprintf(stderr, "imgapi: %s\n", e.err);
         goto out;
     }
@@ -86,7 +86,7 @@ int debug_vae(const config_t *cfg, const char *weights, const char *inputs, cons
     float *z = NULL, *img = NULL;
     int rc = 1;
     if (dbg_open(&e, cfg, weights, inputs)) goto out;
-    if (vae_load(e.wf, &v, e.err, sizeof e.err)) {
+    if (vae_load(e.wf, e.kc.bf16, &v, e.err, sizeof e.err)) {
         fprintf(stderr, "imgapi: %s\n", e.err);
         goto out;
     }

@@ -77,8 +77,8 @@ int debug_text_encoder(const config_t *cfg, const char *weights, const char *inp
     int32_t *tok = NULL;
     int rc = 1;
     if (st_open(weights, &wf, err, sizeof err) || st_open(inputs, &inf, err, sizeof err) ||
-        clip_load(wf, prefix, &clip, err, sizeof err) ||
-        kctx_create(cfg->threads, cfg->isa, &kc, err, sizeof err)) {
+        kctx_create(cfg->threads, cfg->isa, cfg->precision, &kc, err, sizeof err) ||
+        clip_load(wf, prefix, kc.bf16, &clip, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
         goto out;
     }

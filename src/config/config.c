@@ -69,6 +69,10 @@ static const opt_t OPTS[] = {
       "slight differences between tiles (0 = never tile)"),
     I(vae_tile_overlap, 1, 2047, "latents shared by neighbouring VAE tiles (under vae_tile / 2)"),
     S(isa, "kernel instruction set: auto, avx512, avx2 or portable"),
+    S(precision,
+      "matrix products: fp32, or bf16 (weights and activations rounded to bfloat16, products "
+      "summed in f32: about twice the speed where the CPU has AVX512-BF16; needs one, or isa "
+      "portable)"),
     S(moderation_rules, "moderation rules file (default: the rules built in)"),
     I(builtin_model, 0, 1,
       "serve the built-in imgapi-shapes model after the configured ones (0 = off)"),
@@ -98,6 +102,7 @@ void config_defaults(config_t *c) {
     c->vae_tile = 0;
     c->vae_tile_overlap = 16;
     strcpy(c->isa, "auto");
+    strcpy(c->precision, "fp32");
     c->builtin_model = 1;
     c->async_result_seconds = 3600;
     c->webhook_max_attempts = 6;

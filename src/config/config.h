@@ -51,6 +51,7 @@ typedef struct {
     int vae_tile;              /* KL-decode in tiles of at most this many latents a side; 0 never */
     int vae_tile_overlap;      /* latents shared by neighbouring tiles */
     char isa[16];              /* kernel level: auto, avx512, avx2, portable */
+    char precision[8];         /* matrix products: fp32, or bf16 (AVX512-BF16) */
     char moderation_rules[512]; /* rules file; "" = the rules built into the binary */
     int async_result_seconds;   /* an async request expires this long after submission or its end */
     int webhook_allow_private;  /* 1: webhooks may target loopback/private addresses */

@@ -115,7 +115,7 @@ static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model,
     eng_load_opts_t o = {.checkpoint = m->checkpoint, .tokenizer = m->tokenizer, .vae = m->vae,
                          .tiny_decoder = m->tiny_decoder,
                          .prediction = strcmp(m->prediction, "v") == 0 ? ENG_PRED_V : ENG_PRED_EPS,
-                         .threads = cfg->threads, .isa = cfg->isa, .vae_tile = cfg->vae_tile,
+                         .threads = cfg->threads, .isa = cfg->isa, .precision = cfg->precision, .vae_tile = cfg->vae_tile,
                          .vae_tile_overlap = cfg->vae_tile_overlap, .progress = progress,
                          .progress_user = user};
     int rc = eng_load(&o, &l->m, err, errlen);

@@ -26,6 +26,7 @@ typedef struct {
     eng_prediction_t prediction;
     int threads;            /* 0 = one per CPU core */
     const char *isa;        /* NULL/"auto", "avx512", "avx2", "portable" */
+    const char *precision;  /* NULL/"fp32", or "bf16" (kctx_create) */
     int vae_tile, vae_tile_overlap; /* KL decoding in tiles (latents a side; 0: never) */
     /* optional: called from the loading thread as the checkpoint's weights are read, with the
      * share done (0..1; 1 when loaded) */

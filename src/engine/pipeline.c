@@ -119,14 +119,14 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
         if (!rc) rc = tiny_vae_load(tf, &m->tiny, err, errlen);
     }
     if (!rc && o->vae && *o->vae) rc = st_open(o->vae, &vf, err, errlen);
-    if (!rc) rc = kctx_create(o->threads, o->isa, &m->kc, err, errlen);
+    if (!rc) rc = kctx_create(o->threads, o->isa, o->precision, &m->kc, err, errlen);
     m->kc.flops = &m->flops;
     if (!rc) rc = tok_load(o->tokenizer, &m->tok, err, errlen);
-    if (!rc) rc = unet_load(f, &m->unet, err, errlen);
+    if (!rc) rc = unet_load(f, m->kc.bf16, &m->unet, err, errlen);
     if (!rc) {
         /* a model may come with only a tiny decoder (imgapi's built-in model does) */
         char verr[256];
-        int vrc = vae_load(vf ? vf : f, &m->vae, verr, sizeof verr);
+        int vrc = vae_load(vf ? vf : f, m->kc.bf16, &m->vae, verr, sizeof verr);
         if (vrc && (vf || vrc != IMG_ENOTFOUND || !m->tiny)) {
             snprintf(err, errlen, "%s", verr);
             rc = vrc;
@@ -159,7 +159,7 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
             if (want == 2)
                 for (int k = 0; k < n; k++)
                     if ((int)layouts[k] == (i == 0 ? CLIP_LAYOUT_HF : CLIP_LAYOUT_OPENCLIP)) pick = k;
-            rc = clip_load(f, prefixes[pick], &m->te[i], err, errlen);
+            rc = clip_load(f, prefixes[pick], m->kc.bf16, &m->te[i], err, errlen);
             if (!rc) m->nte++;
         }
         if (!rc) {

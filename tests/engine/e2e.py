@@ -153,6 +153,14 @@ def test_bench_reports_every_stage_against_the_peak_and_sdcpp():
         assert p.returncode == 2 and "bad --size, --quality or --runs" in p.stderr, (bad, p.stderr)
     p = subprocess.run([BIN, "bench", "--config", CONF, "--model", "nope"], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "nope" in p.stderr, p.stderr
+    # precision bf16: on the portable kernels anywhere; on the best kernels only with AVX512-BF16
+    p = bench("--runs", "1", "--precision", "bf16", "--isa", "portable")
+    assert p.returncode == 0 and "precision bf16;" in p.stdout and "unet step" in p.stdout, (p.stdout, p.stderr)
+    p = bench("--runs", "1", "--precision", "bf16")
+    if " avx512_bf16" in open("/proc/cpuinfo").read():
+        assert p.returncode == 0 and "the mean of the bf16 peaks" in p.stdout, (p.stdout, p.stderr)
+    else:
+        assert p.returncode == 1 and "precision 'bf16' needs a CPU with AVX512-BF16" in p.stderr, p.stderr
 
 
 @test

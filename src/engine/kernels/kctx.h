@@ -7,6 +7,7 @@
 typedef struct {
     pool_t *pool; /* may be NULL: single-threaded */
     isa_t isa;
+    int bf16; /* precision bf16: models pack their weights as bfloat16 pairs (gemm_w_to_dp) */
     unsigned long long *flops; /* when set, GEMM and attention add their FLOPs (benchmarks) */
 } kctx_t;
 

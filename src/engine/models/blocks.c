@@ -51,7 +51,7 @@ int conv_load(wload_t *wl, const char *name, int stride, int pad, conv2d_t *out)
     free(w);
     free(b);
     w_fail_pack(wl, rc, n);
-    return rc;
+    return w_pairs(wl, rc, &out->w, n);
 }
 
 /* A linear weight stored as [n, k] or as a 1x1 convolution [n, k, 1, 1]. */

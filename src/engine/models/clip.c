@@ -100,7 +100,8 @@ static int load_qkv_hf(wload_t *wl, const char *base, int w, gemm_w_t *out, floa
     return wl->failed ? wl->rc : w_linear_cat(wl, names, 3, w, w, out);
 }
 
-int clip_load(const st_file_t *f, const char *prefix, clip_t **out, char *err, size_t errlen) {
+int clip_load(const st_file_t *f, const char *prefix, int bf16, clip_t **out, char *err,
+              size_t errlen) {
     char prefixes[4][160];
     clip_layout_t layouts[4];
     int found = clip_find(f, prefixes, layouts, 4);
@@ -117,7 +118,7 @@ int clip_load(const st_file_t *f, const char *prefix, clip_t **out, char *err, s
     }
     clip_t *c = calloc(1, sizeof *c);
     if (!c) return IMG_ENOMEM;
-    wload_t wl = {.file = f};
+    wload_t wl = {.file = f, .bf16 = bf16};
     snprintf(wl.prefix, sizeof wl.prefix, "%s", prefixes[pick]);
     clip_info_t *I = &c->info;
     I->layout = layouts[pick];

@@ -86,10 +86,10 @@ static int load_attn(wload_t *wl, vae_t *v) {
     return rc;
 }
 
-int vae_load(const st_file_t *f, vae_t **out, char *err, size_t errlen) {
+int vae_load(const st_file_t *f, int bf16, vae_t **out, char *err, size_t errlen) {
     vae_t *v = calloc(1, sizeof *v);
     if (!v) return IMG_ENOMEM;
-    wload_t wl = {.file = f};
+    wload_t wl = {.file = f, .bf16 = bf16};
     static const char *const ROOTS[] = {"first_stage_model.", "vae.", ""};
     const char *root = NULL;
     char n[256];

@@ -72,6 +72,13 @@ float *w_f32(wload_t *wl, const char *name, int64_t numel) {
     return p;
 }
 
+int w_pairs(wload_t *wl, int rc, gemm_w_t *w, const char *name) {
+    if (rc || !wl->bf16) return rc;
+    rc = gemm_w_to_dp(w);
+    w_fail_pack(wl, rc, name);
+    return rc;
+}
+
 int w_linear(wload_t *wl, const char *name, int n, int k, gemm_w_t *out) {
     return w_linear_cat(wl, &name, 1, n, k, out);
 }
@@ -100,7 +107,7 @@ int w_linear_cat(wload_t *wl, const char *const *names, int nparts, int n_each, 
         int rc = gemm_pack_16bit(src, rows, nparts, k, k, 1, 0, t[0]->dtype == ST_BF16, out);
         for (int p = 0; p < nparts; p++) st_release(wl->file, t[p]);
         w_fail_pack(wl, rc, names[0]);
-        return rc;
+        return w_pairs(wl, rc, out, names[0]);
     }
     size_t part = (size_t)n_each * k;
     /* owned here: the stacked parts (several), or the one part's copy */
@@ -124,5 +131,5 @@ int w_linear_cat(wload_t *wl, const char *const *names, int nparts, int n_each, 
     int rc = gemm_pack(cat ? cat : w, n_each * nparts, k, out);
     free(cat ? cat : w);
     w_fail_pack(wl, rc, names[0]);
-    return rc;
+    return w_pairs(wl, rc, out, names[0]);
 }

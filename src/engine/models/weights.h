@@ -12,6 +12,7 @@ typedef struct {
     char err[256]; /* first error, if any */
     int failed;
     int rc; /* its status: IMG_ENOMEM when memory ran out, IMG_EFORMAT for the file's content */
+    int bf16; /* precision bf16: matrices are repacked as bfloat16 pairs (w_pairs) */
 } wload_t;
 
 /* Records an error (the first one only). */
@@ -24,6 +25,9 @@ void w_fail_pack(wload_t *wl, int rc, const char *name);
 int w_report(const wload_t *wl, int rc, const char *what, const char *structure, char *err,
              size_t errlen);
 
+/* With wl->bf16, repacks w (packed from tensor name) as bfloat16 pairs; records a failure.
+ * rc: the packing's status, returned as it is when not 0. */
+int w_pairs(wload_t *wl, int rc, gemm_w_t *w, const char *name);
 /* Finds prefix+name; NULL (and records the error) when missing. */
 const st_tensor_t *w_find(wload_t *wl, const char *name);
 int w_has(const wload_t *wl, const char *name);

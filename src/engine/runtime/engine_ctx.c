@@ -5,9 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
-int kctx_create(int threads, const char *isa, kctx_t *out, char *err, size_t errlen) {
+int kctx_create(int threads, const char *isa, const char *precision, kctx_t *out, char *err,
+                size_t errlen) {
     out->pool = NULL;
     out->flops = NULL;
+    out->bf16 = 0;
     if (!isa || !*isa || strcmp(isa, "auto") == 0) {
         out->isa = cpu_best_isa();
     } else {
@@ -17,6 +19,20 @@ int kctx_create(int threads, const char *isa, kctx_t *out, char *err, size_t err
             return IMG_EINVAL;
         }
         out->isa = (isa_t)i;
+    }
+    if (precision && *precision && strcmp(precision, "fp32") != 0) {
+        if (strcmp(precision, "bf16") != 0) {
+            snprintf(err, errlen, "precision '%s' is unknown (fp32 or bf16)", precision);
+            return IMG_EINVAL;
+        }
+        if (!(out->isa == ISA_AVX512 && cpu_has_avx512_bf16()) && out->isa != ISA_PORTABLE) {
+            snprintf(err, errlen,
+                     "precision 'bf16' needs a CPU with AVX512-BF16 (this one runs '%s'), or isa "
+                     "'portable' (slow reference kernels)",
+                     cpu_isa_name(out->isa));
+            return IMG_EINVAL;
+        }
+        out->bf16 = 1;
     }
     if (threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
