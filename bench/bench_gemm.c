@@ -183,7 +183,8 @@ int main(int argc, char **argv) {
             for (int way = 0; way < ways; way++) {
                 /* bf16 pairs: against the bf16 dot-product peak, measured around that run */
                 double pb = way == 3 ? peak_flops(kc.pool, threads, 1) : p_before;
-                double t = time_way(&run, way, 0.05), p_after = peak_flops(kc.pool, threads, way == 3);
+                double t = time_way(&run, way, 0.05),
+                       p_after = peak_flops(kc.pool, threads, way == 3);
                 gfs[way][r] = flops / t / 1e9;
                 share[way][r] = 100 * flops / t / ((pb + p_after) / 2);
                 if (way == 3) continue;
@@ -192,8 +193,8 @@ int main(int argc, char **argv) {
                 p_before = p_after;
             }
         double go = median(gfs[0], r_eff), gh = median(gfs[1], r_eff), gb = median(gfs[2], r_eff);
-        printf("%-34s %6d %6d %6d | %9.1f %5.0f%% | %9.1f %5.0f%% | %9.1f %5.0f%% | %6.2f", S[s].what,
-               m, n, k, go, median(share[0], r_eff), gh, median(share[1], r_eff), gb,
+        printf("%-34s %6d %6d %6d | %9.1f %5.0f%% | %9.1f %5.0f%% | %9.1f %5.0f%% | %6.2f",
+               S[s].what, m, n, k, go, median(share[0], r_eff), gh, median(share[1], r_eff), gb,
                median(share[2], r_eff), go / gb);
         if (ways == 4)
             printf(" | %9.1f %5.0f%%\n", median(gfs[3], r_eff), median(share[3], r_eff));

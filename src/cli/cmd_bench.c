@@ -193,9 +193,15 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     }
 
     eng_model_t *m;
-    eng_load_opts_t o = {.checkpoint = cm->checkpoint, .tokenizer = cm->tokenizer, .vae = cm->vae,
-                         .tiny_decoder = cm->tiny_decoder, .prediction = !strcmp(cm->prediction, "v") ? ENG_PRED_V : ENG_PRED_EPS,
-                         .threads = threads, .isa = cfg.isa, .precision = cfg.precision, .vae_tile = cfg.vae_tile,
+    eng_load_opts_t o = {.checkpoint = cm->checkpoint,
+                         .tokenizer = cm->tokenizer,
+                         .vae = cm->vae,
+                         .tiny_decoder = cm->tiny_decoder,
+                         .prediction = !strcmp(cm->prediction, "v") ? ENG_PRED_V : ENG_PRED_EPS,
+                         .threads = threads,
+                         .isa = cfg.isa,
+                         .precision = cfg.precision,
+                         .vae_tile = cfg.vae_tile,
                          .vae_tile_overlap = cfg.vae_tile_overlap};
     double t0 = clock_mono();
     if (eng_load(&o, &m, err, sizeof err)) {
@@ -260,7 +266,8 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     printf("imgapi bench: model %s (%s), %dx%d working -> %dx%d, quality %s: %d step(s) %s, guidance %.1f, %s decoder\n",
            cm->id, cm->checkpoint, W, H, ow, oh, api_quality_name((api_quality_t)quality), q.steps,
            sampler_name((sampler_kind_t)q.sampler), q.guidance, eng_info(m)->tiny_only || (p.fast_decode && cm->tiny_decoder[0]) ? "tiny" : "KL VAE");
-    printf("threads %d, precision %s; measured peak fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s; medians of %d run(s)\n",
+    printf("threads %d, precision %s; measured peak fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s; medians "
+           "of %d run(s)\n",
            threads, cfg.precision, peak / 1e9, peak_bf16 / 1e9, runs);
     printf("%%peak: against the mean of the %s peaks measured before and after each run (they "
            "ranged %.1f-%.1f GFLOP/s)\n",

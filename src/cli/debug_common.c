@@ -42,8 +42,10 @@ void dbg_tap_write(void *user, const char *name, const float *x, int h, int w, i
 
 int dbg_open(dbg_env_t *e, const config_t *cfg, const char *weights, const char *inputs) {
     memset(e, 0, sizeof *e);
-    if (st_open(weights, &e->wf, e->err, sizeof e->err) || st_open(inputs, &e->inf, e->err, sizeof e->err) ||
-        kctx_create(cfg->threads, cfg->isa, cfg->precision, &e->kc, e->err, sizeof e->err) || st_writer_new(&e->w)) {
+    if (st_open(weights, &e->wf, e->err, sizeof e->err) ||
+        st_open(inputs, &e->inf, e->err, sizeof e->err) ||
+        kctx_create(cfg->threads, cfg->isa, cfg->precision, &e->kc, e->err, sizeof e->err) ||
+        st_writer_new(&e->w)) {
         fprintf(stderr, "imgapi: %s\n", e->err[0] ? e->err : "out of memory");
         return 1;
     }

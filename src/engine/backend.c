@@ -112,11 +112,17 @@ static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model,
     }
     loaded_t *l = calloc(1, sizeof *l);
     if (!l) return IMG_ENOMEM;
-    eng_load_opts_t o = {.checkpoint = m->checkpoint, .tokenizer = m->tokenizer, .vae = m->vae,
+    eng_load_opts_t o = {.checkpoint = m->checkpoint,
+                         .tokenizer = m->tokenizer,
+                         .vae = m->vae,
                          .tiny_decoder = m->tiny_decoder,
                          .prediction = strcmp(m->prediction, "v") == 0 ? ENG_PRED_V : ENG_PRED_EPS,
-                         .threads = cfg->threads, .isa = cfg->isa, .precision = cfg->precision, .vae_tile = cfg->vae_tile,
-                         .vae_tile_overlap = cfg->vae_tile_overlap, .progress = progress,
+                         .threads = cfg->threads,
+                         .isa = cfg->isa,
+                         .precision = cfg->precision,
+                         .vae_tile = cfg->vae_tile,
+                         .vae_tile_overlap = cfg->vae_tile_overlap,
+                         .progress = progress,
                          .progress_user = user};
     int rc = eng_load(&o, &l->m, err, errlen);
     if (rc) {

@@ -48,7 +48,9 @@ static void round_weights(float *w, size_t n, int kind) {
     }
 }
 
-static double bf(float x) { return bf16_to_f32(f32_to_bf16(x)); }
+static double bf(float x) {
+    return bf16_to_f32(f32_to_bf16(x));
+}
 
 /* Precision bf16: pw (any kind) repacked as bfloat16 pairs gives, on every path, the product of
  * A and W both rounded to bfloat16, summed in f32; the AVX512-BF16 kernel (where the CPU has
@@ -76,7 +78,8 @@ static void check_gemm_dp(pool_t *pool, int m, int n, int k, int accumulate, int
         for (int j = 0; j < n; j++) {
             double s = accumulate ? c0[(size_t)i * ldc + j] : 0;
             if (with_bias) s += bias[j];
-            for (int t = 0; t < k; t++) s += bf(a[(size_t)i * lda + t]) * bf(w[(size_t)j * k + t]);
+            for (int t = 0; t < k; t++)
+                s += bf(a[(size_t)i * lda + t]) * bf(w[(size_t)j * k + t]);
             ref[(size_t)i * n + j] = s;
             mref = fmax(mref, fabs(s));
         }
@@ -90,20 +93,24 @@ static void check_gemm_dp(pool_t *pool, int m, int n, int k, int accumulate, int
         double worst = 0;
         int pad_ok = 1;
         for (int i = 0; i < m; i++) {
-            for (int j = 0; j < n; j++) worst = fmax(worst, fabs(c[(size_t)i * ldc + j] - ref[(size_t)i * n + j]));
-            for (int j = n; j < ldc; j++) pad_ok &= c[(size_t)i * ldc + j] == c0[(size_t)i * ldc + j];
+            for (int j = 0; j < n; j++)
+                worst = fmax(worst, fabs(c[(size_t)i * ldc + j] - ref[(size_t)i * n + j]));
+            for (int j = n; j < ldc; j++)
+                pad_ok &= c[(size_t)i * ldc + j] == c0[(size_t)i * ldc + j];
         }
         CHECK(pad_ok);
         if (worst > 1e-5 * mref * sqrt((double)k + 1))
-            fprintf(stderr, "gemm bf16 %s m=%d n=%d k=%d: err %g (max %g)\n", cpu_isa_name((isa_t)isa), m, n, k, worst, mref);
+            fprintf(stderr, "gemm bf16 %s m=%d n=%d k=%d: err %g (max %g)\n",
+                    cpu_isa_name((isa_t)isa), m, n, k, worst, mref);
         CHECK(worst <= 1e-5 * mref * sqrt((double)k + 1));
         if (!first) {
             first = c; /* the portable kernel's */
             continue;
         }
         if (memcmp(first, c, sizeof(float) * (size_t)m * ldc) && getenv("IMGAPI_TEST_VERBOSE"))
-            printf("     gemm bf16 %s m=%d n=%d k=%d differs from the portable kernel in some bits\n",
-                   cpu_isa_name((isa_t)isa), m, n, k);
+            printf(
+                "     gemm bf16 %s m=%d n=%d k=%d differs from the portable kernel in some bits\n",
+                cpu_isa_name((isa_t)isa), m, n, k);
         free(c);
     }
     free(first);
@@ -189,7 +196,8 @@ void test_gemm_all_paths(void) {
     check_gemm_shape(NULL, 40, 40, 40, 0, 1, 2);
     pool_free(pool);
     for (int isa = 0; isa < ISA_COUNT; isa++) printf("     gemm path %-8s %s\n", cpu_isa_name((isa_t)isa), cpu_supports((isa_t)isa) ? "tested" : "not on this CPU");
-    printf("     gemm path bf16 pairs: portable tested, avx512-bf16 %s\n", cpu_has_avx512_bf16() ? "tested" : "not on this CPU");
+    printf("     gemm path bf16 pairs: portable tested, avx512-bf16 %s\n",
+           cpu_has_avx512_bf16() ? "tested" : "not on this CPU");
 }
 
 static void naive_attention(const float *q, const float *k, const float *v, int nq, int nk,
@@ -339,7 +347,8 @@ void test_conv2d(void) {
                     conv2d_forward(&kc, &cd, x, h, w, y, 0);
                     double db = max_abs_diff(y, ref, n, &mref);
                     if (db > 4e-3 * mref || getenv("IMGAPI_TEST_VERBOSE"))
-                        fprintf(stderr, "conv bf16 %s case %zu: err %g of %g\n", cpu_isa_name((isa_t)isa), cs, db, mref);
+                        fprintf(stderr, "conv bf16 %s case %zu: err %g of %g\n",
+                                cpu_isa_name((isa_t)isa), cs, db, mref);
                     CHECK(db <= 4e-3 * mref);
                     gemm_w_free(&cd.w);
                 }
@@ -400,7 +409,8 @@ void test_conv2d_winograd(void) {
             CHECK(conv_winograd(&kc, &c, x, H, W, up, y, 1) == IMG_OK);
             double mref, d = max_abs_diff(y, ref, n, &mref);
             if (d > 1e-2 * mref || getenv("IMGAPI_TEST_VERBOSE"))
-                fprintf(stderr, "winograd bf16 %s case %zu: err %g of %g\n", cpu_isa_name((isa_t)isa), cs, d, mref);
+                fprintf(stderr, "winograd bf16 %s case %zu: err %g of %g\n",
+                        cpu_isa_name((isa_t)isa), cs, d, mref);
             CHECK(d <= 1e-2 * mref); /* about twice the im2col path's: U and V rounded */
             free(y);
         }
@@ -546,7 +556,8 @@ void test_a_to_bf16_matches_scalar(void) {
     gemm_a_to_bf16_avx512(src, ROWS, KC, got, LD);
     int same = 1;
     for (int i = 0; i < ROWS; i++) {
-        for (int e = 0; e < KC; e++) same &= got[i * LD + e] == f32_to_bf16(src[i * KC + e]);
+        for (int e = 0; e < KC; e++)
+            same &= got[i * LD + e] == f32_to_bf16(src[i * KC + e]);
         same &= got[i * LD + KC] == 0;
     }
     CHECK(same);

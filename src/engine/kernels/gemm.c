@@ -102,7 +102,8 @@ void gemm_w_widen(const gemm_w_t *w, isa_t isa, size_t off, size_t n, float *dst
 }
 
 size_t gemm_w_bytes(const gemm_w_t *w) {
-    if (w->dp) return (size_t)w->npanels * (size_t)((w->k + 1) / 2) * 2 * GEMM_NR * sizeof(uint16_t);
+    if (w->dp)
+        return (size_t)w->npanels * (size_t)((w->k + 1) / 2) * 2 * GEMM_NR * sizeof(uint16_t);
     return (size_t)w->npanels * (size_t)w->k * GEMM_NR * (w->half ? sizeof(uint16_t) : sizeof(float));
 }
 
@@ -120,8 +121,9 @@ void gemm_panels_to_dp(const float *src, int npanels, int k, uint16_t *dst) {
 
 int gemm_w_to_dp(gemm_w_t *w) {
     if (w->dp) return IMG_OK;
-    size_t total = gemm_w_bytes(&(gemm_w_t){.npanels = w->npanels, .k = w->k, .dp = 1}) / sizeof(uint16_t);
-    uint16_t *d = NULL;                   /* owned by w once converted */
+    size_t total =
+        gemm_w_bytes(&(gemm_w_t){.npanels = w->npanels, .k = w->k, .dp = 1}) / sizeof(uint16_t);
+    uint16_t *d = NULL;                                   /* owned by w once converted */
     float *panel = alloc_aligned((size_t)w->k * GEMM_NR); /* one panel widened; freed here */
     if (!panel || posix_memalign((void **)&d, 64, (total ? total : 1) * sizeof(uint16_t))) {
         free(panel);
@@ -143,8 +145,10 @@ int gemm_w_to_dp(gemm_w_t *w) {
 void gemm_w_row(const gemm_w_t *w, isa_t isa, int p, int kk, float *dst) {
     if (w->dp) {
         const uint16_t *s = (const uint16_t *)w->data +
-                            ((size_t)p * ((w->k + 1) / 2) + (size_t)(kk / 2)) * 2 * GEMM_NR + (kk & 1);
-        for (int j = 0; j < GEMM_NR; j++) dst[j] = bf16_to_f32(s[2 * j]);
+                            ((size_t)p * ((w->k + 1) / 2) + (size_t)(kk / 2)) * 2 * GEMM_NR +
+                            (kk & 1);
+        for (int j = 0; j < GEMM_NR; j++)
+            dst[j] = bf16_to_f32(s[2 * j]);
         return;
     }
     gemm_w_widen(w, isa, ((size_t)p * w->k + kk) * GEMM_NR, GEMM_NR, dst);
@@ -173,11 +177,13 @@ static void ukr_dp_portable(int kp, const uint16_t *a, int lda, const uint16_t *
                             int ldc, int load_c, const float *init16) {
     float acc[GEMM_MR_PORTABLE][GEMM_NR];
     for (int i = 0; i < GEMM_MR_PORTABLE; i++)
-        for (int j = 0; j < GEMM_NR; j++) acc[i][j] = load_c ? c[(size_t)i * ldc + j] : init16[j];
+        for (int j = 0; j < GEMM_NR; j++)
+            acc[i][j] = load_c ? c[(size_t)i * ldc + j] : init16[j];
     for (int q = 0; q < kp; q++) {
         const uint16_t *bq = b + (size_t)q * 2 * GEMM_NR;
         for (int i = 0; i < GEMM_MR_PORTABLE; i++) {
-            float a0 = bf16_to_f32(a[(size_t)i * lda + 2 * q]), a1 = bf16_to_f32(a[(size_t)i * lda + 2 * q + 1]);
+            float a0 = bf16_to_f32(a[(size_t)i * lda + 2 * q]),
+                  a1 = bf16_to_f32(a[(size_t)i * lda + 2 * q + 1]);
             for (int j = 0; j < GEMM_NR; j++) {
                 acc[i][j] += a1 * bf16_to_f32(bq[2 * j + 1]);
                 acc[i][j] += a0 * bf16_to_f32(bq[2 * j]);
@@ -185,12 +191,14 @@ static void ukr_dp_portable(int kp, const uint16_t *a, int lda, const uint16_t *
         }
     }
     for (int i = 0; i < GEMM_MR_PORTABLE; i++)
-        for (int j = 0; j < GEMM_NR; j++) c[(size_t)i * ldc + j] = acc[i][j];
+        for (int j = 0; j < GEMM_NR; j++)
+            c[(size_t)i * ldc + j] = acc[i][j];
 }
 
 static void a_to_bf16_portable(const float *src, int rows, int kc, uint16_t *dst, int ld) {
     for (int i = 0; i < rows; i++) {
-        for (int e = 0; e < kc; e++) dst[(size_t)i * ld + e] = f32_to_bf16(src[(size_t)i * kc + e]);
+        for (int e = 0; e < kc; e++)
+            dst[(size_t)i * ld + e] = f32_to_bf16(src[(size_t)i * kc + e]);
         if (kc & 1) dst[(size_t)i * ld + kc] = 0;
     }
 }
@@ -250,7 +258,7 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
         int kc = w->k - k0 < g->kc ? w->k - k0 : g->kc;
         int first = k0 == 0;
         int packed_lo = direct ? (mt1 - 1) * g->mr : row_lo; /* direct: the last tile only */
-        int ld16 = (kc + 1) & ~1; /* abf's row length: whole pairs */
+        int ld16 = (kc + 1) & ~1;                            /* abf's row length: whole pairs */
         if (!direct || mt1 * g->mr > row_hi) {
             g->pack_a(g->a_ctx, packed_lo, row_hi - packed_lo, k0, kc, apack);
             if (mt1 * g->mr > row_hi) /* the last tile's missing rows */
@@ -266,7 +274,8 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
             const uint16_t *hp = NULL; /* half panels the kernel reads as they are */
             const uint16_t *dpb = NULL; /* pair panels: this slice's k0 / 2 pairs on */
             if (w->dp) {
-                dpb = (const uint16_t *)w->data + ((size_t)p * ((w->k + 1) / 2) + (size_t)k0 / 2) * 2 * GEMM_NR;
+                dpb = (const uint16_t *)w->data +
+                      ((size_t)p * ((w->k + 1) / 2) + (size_t)k0 / 2) * 2 * GEMM_NR;
             } else if (w->half && !w->bf16 && g->ukr_f16) {
                 hp = (const uint16_t *)w->data + off;
             } else if (w->half) {
@@ -305,8 +314,8 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
                     ldd = GEMM_NR;
                 }
                 if (dpb)
-                    g->ukr_dp((kc + 1) / 2, abf + (size_t)(row0 - packed_lo) * ld16, ld16, dpb, dst, ldd,
-                              load_c, init);
+                    g->ukr_dp((kc + 1) / 2, abf + (size_t)(row0 - packed_lo) * ld16, ld16, dpb, dst,
+                              ldd, load_c, init);
                 else if (hp)
                     g->ukr_f16(kc, ap, alda, hp, dst, ldd, load_c, init);
                 else

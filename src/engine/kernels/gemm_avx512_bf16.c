@@ -18,6 +18,8 @@ __attribute__((target("avx512f,avx512bf16"))) void
 gemm_ukr_avx512_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b, float *c, int ldc,
                      int load_c, const float *init16) {
     __m512 c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
+    /* one statement per accumulator, on one line */
+    // clang-format off
     if (load_c) {
 #define LD(i) c##i = _mm512_loadu_ps(c + (size_t)(i) * ldc)
         LD(0); LD(1); LD(2); LD(3); LD(4); LD(5); LD(6); LD(7); LD(8); LD(9); LD(10); LD(11);
@@ -26,6 +28,7 @@ gemm_ukr_avx512_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b, floa
         __m512 v = _mm512_loadu_ps(init16);
         c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = c8 = c9 = c10 = c11 = v;
     }
+    // clang-format on
     const uint16_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * (size_t)lda, *a3 = a + 3 * (size_t)lda;
     const uint16_t *a4 = a + 4 * (size_t)lda, *a5 = a + 5 * (size_t)lda, *a6 = a + 6 * (size_t)lda;
     const uint16_t *a7 = a + 7 * (size_t)lda, *a8 = a + 8 * (size_t)lda, *a9 = a + 9 * (size_t)lda;
@@ -33,23 +36,29 @@ gemm_ukr_avx512_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b, floa
 #pragma GCC unroll 2
     for (int q = 0; q < kp; q++) {
         __m512bh bv = (__m512bh)_mm512_load_si512((const void *)(b + (size_t)q * 32));
+        // clang-format off
 #define DP(i) c##i = _mm512_dpbf16_ps(c##i, (__m512bh)_mm512_set1_epi32(pair32(a##i, q)), bv)
         DP(0); DP(1); DP(2); DP(3); DP(4); DP(5); DP(6); DP(7); DP(8); DP(9); DP(10); DP(11);
 #undef DP
+        // clang-format on
     }
+    // clang-format off
 #define ST(i) _mm512_storeu_ps(c + (size_t)(i) * ldc, c##i)
     ST(0); ST(1); ST(2); ST(3); ST(4); ST(5); ST(6); ST(7); ST(8); ST(9); ST(10); ST(11);
 #undef ST
+    // clang-format on
 }
 
 /* Sixteen floats' bits rounded to bfloat16 (nearest even; NaN stays a quiet NaN). */
 static inline __attribute__((always_inline, target("avx512f"))) __m256i round16(__m512i x) {
     const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff);
-    __m512i r = _mm512_add_epi32(x, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(x, 16), one)));
+    __m512i r = _mm512_add_epi32(
+        x, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(x, 16), one)));
     r = _mm512_srli_epi32(r, 16);
     __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(x, _mm512_set1_epi32(0x7fffffff)),
                                             _mm512_set1_epi32(0x7f800000));
-    r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(0x40)));
+    r = _mm512_mask_mov_epi32(r, nan,
+                              _mm512_or_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(0x40)));
     return _mm512_cvtepi32_epi16(r);
 }
 
@@ -60,8 +69,10 @@ __attribute__((target("avx512f"))) void gemm_a_to_bf16_avx512(const float *src, 
         uint16_t *d = dst + (size_t)i * ld;
         int e = 0;
         for (; e + 16 <= kc; e += 16)
-            _mm256_storeu_si256((__m256i *)(d + e), round16(_mm512_castps_si512(_mm512_loadu_ps(s + e))));
-        for (; e < kc; e++) d[e] = f32_to_bf16(s[e]);
+            _mm256_storeu_si256((__m256i *)(d + e),
+                                round16(_mm512_castps_si512(_mm512_loadu_ps(s + e))));
+        for (; e < kc; e++)
+            d[e] = f32_to_bf16(s[e]);
         if (kc & 1) d[kc] = 0;
     }
 }

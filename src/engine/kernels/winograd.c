@@ -69,7 +69,8 @@ static void transform_weights(const wino_job_t *j, int p, float *u, size_t ufloa
     const gemm_w_t *w = &c->w;
     for (int ci = 0; ci < c->cin; ci++) {
         float g[9][GEMM_NR], t[4][3][GEMM_NR];
-        for (int tap = 0; tap < 9; tap++) gemm_w_row(w, j->kc->isa, p, tap * c->cin + ci, g[tap]);
+        for (int tap = 0; tap < 9; tap++)
+            gemm_w_row(w, j->kc->isa, p, tap * c->cin + ci, g[tap]);
         for (int k = 0; k < 3; k++)
             for (int l = 0; l < GEMM_NR; l++) {
                 float g0 = g[k][l], g1 = g[3 + k][l], g2 = g[6 + k][l]; /* rows ky = 0, 1, 2 */
@@ -253,8 +254,12 @@ static void columns_task(void *ctx, int task, int thread) {
     for (int e = 0; e < 16 && ud; e++)
         gemm_panels_to_dp(u + (size_t)e * ufloats, np, c->cin, ud + (size_t)e * ufloats);
     for (int e = 0; e < 16; e++) {
-        gemm_w_t ue = {.n = ncols, .k = c->cin, .npanels = np, .dp = ud != NULL,
-                       .data = ud ? (void *)(ud + (size_t)e * ufloats) : (void *)(u + (size_t)e * ufloats)};
+        gemm_w_t ue = {.n = ncols,
+                       .k = c->cin,
+                       .npanels = np,
+                       .dp = ud != NULL,
+                       .data = ud ? (void *)(ud + (size_t)e * ufloats)
+                                  : (void *)(u + (size_t)e * ufloats)};
         gemm_serial(j->kc, j->ntiles, j->V + (size_t)e * j->ntiles * c->cin, c->cin, &ue, NULL,
                     j->M + (size_t)e * j->ntiles * c->cout + col0, c->cout, 0);
     }
