@@ -22,6 +22,16 @@ static const eng_load_opts_t BUILTIN = {
     .tiny_decoder = "builtin:imgapi-shapes/decoder.safetensors",
     .threads = 2,
 };
+/* The same with precision bf16 (on the portable kernels, which every CPU runs): the pair
+ * repacking at load and Winograd's pair panels at run time. */
+static const eng_load_opts_t BUILTIN_BF16 = {
+    .checkpoint = "builtin:imgapi-shapes/model.safetensors",
+    .tokenizer = "builtin:imgapi-shapes",
+    .tiny_decoder = "builtin:imgapi-shapes/decoder.safetensors",
+    .threads = 2,
+    .isa = "portable",
+    .precision = "bf16",
+};
 
 /* The failure points tried out of n allocations: all when there are at most max_points (128,
  * or IMGAPI_TEST_FAULT_POINTS), else the first max/2 and max/2 more spread evenly over the rest,
@@ -50,12 +60,11 @@ static long nth_point(long i, long n) {
     return half + 1 + (i - half) * (n - half - 1) / (max_points() - half - 1);
 }
 
-void test_engine_load_out_of_memory(void) {
-    if (skip_model_sweeps()) return;
+static void load_out_of_memory(const eng_load_opts_t *opts) {
     char err[256];
     eng_model_t *m = NULL;
     fault_alloc_arm(0);
-    int rc = eng_load(&BUILTIN, &m, err, sizeof err);
+    int rc = eng_load(opts, &m, err, sizeof err);
     long n = fault_alloc_disarm();
     CHECK(rc == IMG_OK && n > 10);
     eng_free(m);
@@ -64,7 +73,7 @@ void test_engine_load_out_of_memory(void) {
         m = NULL;
         err[0] = 0;
         fault_alloc_arm(nth_point(i, n));
-        rc = eng_load(&BUILTIN, &m, err, sizeof err);
+        rc = eng_load(opts, &m, err, sizeof err);
         fault_alloc_disarm();
         if (rc == IMG_OK) { /* an optional allocation (a cache, a compact copy) */
             CHECK(m != NULL);
@@ -81,6 +90,12 @@ void test_engine_load_out_of_memory(void) {
     CHECK(failed > points(n) / 2);
 }
 
+void test_engine_load_out_of_memory(void) {
+    if (skip_model_sweeps()) return;
+    load_out_of_memory(&BUILTIN);
+    load_out_of_memory(&BUILTIN_BF16);
+}
+
 static int gen(eng_model_t *m, img_t *out) {
     eng_params_t p = {.prompt = "a red circle",
                       .width = 64,
@@ -94,11 +109,10 @@ static int gen(eng_model_t *m, img_t *out) {
     return eng_generate(m, &p, NULL, NULL, out);
 }
 
-void test_engine_generate_out_of_memory(void) {
-    if (skip_model_sweeps()) return;
+static void generate_out_of_memory(const eng_load_opts_t *opts) {
     char err[256];
     eng_model_t *m = NULL;
-    CHECK(eng_load(&BUILTIN, &m, err, sizeof err) == IMG_OK);
+    CHECK(eng_load(opts, &m, err, sizeof err) == IMG_OK);
     if (!m) return;
     img_t want, got;
     fault_alloc_arm(0);
@@ -126,6 +140,12 @@ void test_engine_generate_out_of_memory(void) {
     img_free(&got);
     img_free(&want);
     eng_free(m);
+}
+
+void test_engine_generate_out_of_memory(void) {
+    if (skip_model_sweeps()) return;
+    generate_out_of_memory(&BUILTIN);
+    generate_out_of_memory(&BUILTIN_BF16);
 }
 
 /* The kernels' own allocations: Winograd's buffers (the convolution then runs directly, with the
