@@ -3,7 +3,8 @@
  * FMA rate (measured here, fp32 and bf16). "imgapi" packs f32 weights; "half W" packs the same
  * weights rounded to halves, which the packing then stores as halves (an F16 checkpoint's case);
  * "bf16" (where the CPU has AVX512-BF16) repacks them as bfloat16 pairs (precision bf16: A is
- * rounded to bfloat16 too, VDPBF16PS kernels), its share against the measured bf16 peak.
+ * rounded to bfloat16 too, VDPBF16PS kernels), its share against the measured bf16 peak; "amx"
+ * runs the same pairs on AMX tiles where the OS grants them, against the measured AMX peak.
  * This machine's speed drifts by tens of percent within seconds (neighbours on shared cores), so
  * every timed run (repeated for at least 50 ms) sits between two peak measurements and its
  * "%peak" is against their mean; the columns are medians over the runs of those shares.
@@ -39,16 +40,19 @@ typedef struct {
     const float *a, *w;
     const gemm_w_t *pw, *ph, *pd;
     float *c;
+    const kctx_t *kc_amx; /* the same pool with AMX tiles for pair panels */
 } shape_run_t;
 
 /* One product: 0 imgapi (f32 panels), 1 imgapi (half panels), 2 OpenBLAS, 3 imgapi (bfloat16
- * pairs). */
+ * pairs), 4 imgapi (bfloat16 pairs on AMX tiles). */
 static void run_once(const shape_run_t *r, int way) {
-    if (way == 2)
+    if (way == 2) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r->m, r->n, r->k, 1.f, r->a, r->k,
                     r->w, r->k, 0.f, r->c, r->n);
-    else
-        gemm(r->kc, r->m, r->a, r->k, way == 3 ? r->pd : way ? r->ph : r->pw, NULL, r->c, r->n, 0);
+        return;
+    }
+    const gemm_w_t *w = way >= 3 ? r->pd : way == 1 ? r->ph : r->pw;
+    gemm(way == 4 ? r->kc_amx : r->kc, r->m, r->a, r->k, w, NULL, r->c, r->n, 0);
 }
 
 /* Seconds per product, repeated for at least `seconds`. */
@@ -71,12 +75,13 @@ static void fill_inputs(float *a, size_t na, float *w, size_t nw) {
 }
 
 /* --time M N K HALVES SECONDS: only imgapi's product of that shape (f32 panels; HALVES 1: half
- * panels; 2: bfloat16 pairs) for at least SECONDS, printing its GFLOP/s; what
- * bench/ab_builds.py runs from two builds in alternation to compare them. */
-static int time_one(const kctx_t *kc, char **arg) {
+ * panels; 2: bfloat16 pairs; 3: bfloat16 pairs on AMX tiles) for at least SECONDS, printing its
+ * GFLOP/s; what bench/ab_builds.py runs from two builds in alternation to compare them. */
+static int time_one(const kctx_t *kc, const kctx_t *kc_amx, char **arg) {
     int m = atoi(arg[0]), n = atoi(arg[1]), k = atoi(arg[2]), halves = atoi(arg[3]);
     double seconds = atof(arg[4]);
-    if (m <= 0 || n <= 0 || k <= 0 || halves < 0 || halves > 2 || seconds <= 0) {
+    if (m <= 0 || n <= 0 || k <= 0 || halves < 0 || halves > 3 || (halves == 3 && !kc_amx->amx) ||
+        seconds <= 0) {
         fprintf(stderr, "bench_gemm: bad --time M N K HALVES SECONDS\n");
         return 2;
     }
@@ -88,12 +93,13 @@ static int time_one(const kctx_t *kc, char **arg) {
         fill_inputs(a, (size_t)m * k, w, (size_t)n * k);
         for (size_t i = 0; halves == 1 && i < (size_t)n * k; i++)
             w[i] = f16_to_f32(f32_to_f16(w[i]));
-        rc = gemm_pack(w, n, k, &pw) != 0 || (halves == 2 && gemm_w_to_dp(&pw) != 0);
+        rc = gemm_pack(w, n, k, &pw) != 0 || (halves >= 2 && gemm_w_to_dp(&pw) != 0);
     }
     if (!rc) {
-        shape_run_t run = {kc, m, n, k, a, w, &pw, &pw, &pw, c};
-        run_once(&run, 0); /* warm up */
-        printf("gflops %.3f\n", 2.0 * m * n * k / time_way(&run, 0, seconds) / 1e9);
+        shape_run_t run = {kc, m, n, k, a, w, &pw, &pw, &pw, c, kc_amx};
+        int way = halves == 3 ? 4 : 0;
+        run_once(&run, way); /* warm up */
+        printf("gflops %.3f\n", 2.0 * m * n * k / time_way(&run, way, seconds) / 1e9);
     } else {
         fprintf(stderr, "bench_gemm: out of memory\n");
     }
@@ -123,23 +129,27 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_gemm: %s\n", err);
         return 1;
     }
+    kctx_t kc_amx = kc; /* the same pool; pair panels on AMX tiles where the OS grants them */
+    kc_amx.amx = kc.isa == ISA_AVX512 && cpu_amx_enable();
     if (time_args) {
-        int rc = time_one(&kc, time_args);
+        int rc = time_one(&kc, &kc_amx, time_args);
         kctx_destroy(&kc);
         return rc;
     }
     threads = pool_threads(kc.pool);
     openblas_set_num_threads(threads);
     __builtin_cpu_init();
-    double peak = peak_flops(kc.pool, threads, 0);
-    double peak_bf16 = peak_flops(kc.pool, threads, 1);
+    double peak = peak_flops(kc.pool, threads, PEAK_FP32);
+    double peak_bf16 = peak_flops(kc.pool, threads, PEAK_BF16);
+    double peak_amx = peak_flops(kc.pool, threads, PEAK_AMX);
     printf("threads %d, kernels %s\n", threads, cpu_isa_name(kc.isa));
-    printf("measured peak: fp32 FMA %.1f GFLOP/s, bf16 dot %.1f GFLOP/s\n", peak / 1e9,
-           peak_bf16 / 1e9);
-    int ways = cpu_has_avx512_bf16() ? 4 : 3; /* bf16 pairs elsewhere run portable C: skipped */
-    printf("%-34s %6s %6s %6s | %9s %6s | %9s %6s | %9s %6s | %6s | %9s %6s\n", "shape (where)",
-           "M", "N", "K", "imgapi", "%peak", "half W", "%peak", "openblas", "%peak", "ratio",
-           "bf16", "%bf16pk");
+    printf("measured peak: fp32 FMA %.1f GFLOP/s, bf16 dot %.1f GFLOP/s, AMX bf16 %.1f GFLOP/s\n",
+           peak / 1e9, peak_bf16 / 1e9, peak_amx / 1e9);
+    /* bf16 pairs where a kernel runs them fast (elsewhere portable C: skipped) */
+    int ways = kc_amx.amx ? 5 : cpu_has_avx512_bf16() ? 4 : 3;
+    printf("%-34s %6s %6s %6s | %9s %6s | %9s %6s | %9s %6s | %6s | %9s %6s | %9s %6s\n",
+           "shape (where)", "M", "N", "K", "imgapi", "%peak", "half W", "%peak", "openblas",
+           "%peak", "ratio", "bf16", "%bf16pk", "amx", "%amxpk");
     static const struct {
         const char *what;
         int m, n, k;
@@ -171,23 +181,23 @@ int main(int argc, char **argv) {
         gemm_pack(wh, n, k, &ph);
         free(wh);
         gemm_w_t pd = {0};
-        if (ways == 4 && (gemm_pack(w, n, k, &pd) || gemm_w_to_dp(&pd))) ways = 3;
+        if (ways > 3 && (gemm_pack(w, n, k, &pd) || gemm_w_to_dp(&pd))) ways = 3;
         double flops = 2.0 * m * n * k;
-        shape_run_t run = {&kc, m, n, k, a, w, &pw, &ph, &pd, c};
-        double gfs[4][32], share[4][32];
+        shape_run_t run = {&kc, m, n, k, a, w, &pw, &ph, &pd, c, &kc_amx};
+        double gfs[5][32], share[5][32];
         int r_eff = reps > 32 ? 32 : reps;
         for (int way = 0; way < ways; way++)
             run_once(&run, way); /* warm up */
-        double p_before = peak_flops(kc.pool, threads, 0);
+        double p_before = peak_flops(kc.pool, threads, PEAK_FP32);
         for (int r = 0; r < r_eff; r++)
             for (int way = 0; way < ways; way++) {
-                /* bf16 pairs: against the bf16 dot-product peak, measured around that run */
-                double pb = way == 3 ? peak_flops(kc.pool, threads, 1) : p_before;
-                double t = time_way(&run, way, 0.05),
-                       p_after = peak_flops(kc.pool, threads, way == 3);
+                /* bf16 pairs: against the peak of what runs them, measured around that run */
+                peak_kind_t kind = way == 4 ? PEAK_AMX : way == 3 ? PEAK_BF16 : PEAK_FP32;
+                double pb = way >= 3 ? peak_flops(kc.pool, threads, kind) : p_before;
+                double t = time_way(&run, way, 0.05), p_after = peak_flops(kc.pool, threads, kind);
                 gfs[way][r] = flops / t / 1e9;
                 share[way][r] = 100 * flops / t / ((pb + p_after) / 2);
-                if (way == 3) continue;
+                if (way >= 3) continue;
                 p_lo = p_after < p_lo ? p_after : p_lo;
                 p_hi = p_after > p_hi ? p_after : p_hi;
                 p_before = p_after;
@@ -196,10 +206,12 @@ int main(int argc, char **argv) {
         printf("%-34s %6d %6d %6d | %9.1f %5.0f%% | %9.1f %5.0f%% | %9.1f %5.0f%% | %6.2f",
                S[s].what, m, n, k, go, median(share[0], r_eff), gh, median(share[1], r_eff), gb,
                median(share[2], r_eff), go / gb);
-        if (ways == 4)
-            printf(" | %9.1f %5.0f%%\n", median(gfs[3], r_eff), median(share[3], r_eff));
-        else
-            printf(" | %9s %6s\n", "-", "-");
+        for (int way = 3; way < 5; way++)
+            if (way < ways)
+                printf(" | %9.1f %5.0f%%", median(gfs[way], r_eff), median(share[way], r_eff));
+            else
+                printf(" | %9s %6s", "-", "-");
+        printf("\n");
         sum_ratio += go / gb;
         gemm_w_free(&pw);
         gemm_w_free(&ph);
@@ -238,7 +250,7 @@ int main(int argc, char **argv) {
         double flops = 4.0 * nq * nk * ld, g[2], sh[2];
         int r_eff = A[s].nq > 8192 ? 1 : (reps > 32 ? 32 : reps);
         for (int way = 0; way < 2; way++) {
-            double t[32], share[32], p_before = peak_flops(kc.pool, threads, 0);
+            double t[32], share[32], p_before = peak_flops(kc.pool, threads, PEAK_FP32);
             for (int r = 0; r < r_eff; r++) {
                 double t0 = clock_mono();
                 if (way == 0)
@@ -248,7 +260,7 @@ int main(int argc, char **argv) {
                     attention_fused(&kc, q, ld, k, ld, v, ld, A[s].nq, A[s].nk, A[s].heads, A[s].dh,
                                     0, o, ld);
                 t[r] = clock_mono() - t0;
-                double p_after = peak_flops(kc.pool, threads, 0);
+                double p_after = peak_flops(kc.pool, threads, PEAK_FP32);
                 share[r] = 100 * flops / t[r] / ((p_before + p_after) / 2);
                 p_before = p_after;
             }

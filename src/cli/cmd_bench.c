@@ -151,7 +151,8 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     int threads = pool_threads(kc.pool);
     /* kc stays for measuring the peak around each run (the machine's speed drifts); destroyed
      * before every return below */
-    double peak = peak_flops(kc.pool, threads, 0), peak_bf16 = peak_flops(kc.pool, threads, 1);
+    double peak = peak_flops(kc.pool, threads, PEAK_FP32),
+           peak_bf16 = peak_flops(kc.pool, threads, PEAK_BF16);
 
     /* profile and working size first: stable-diffusion.cpp runs before our model is loaded */
     int turbo = !strcmp(cm->profile, "turbo");
@@ -215,9 +216,15 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
                       .seed = seed, .fast_decode = quality == QUALITY_LOW};
     double tok[50], text[50], step[50], dec[50], rs[50], enc[50], tot[50];
     /* each run's stages as shares of the mean of the peaks measured just before and after it */
-    /* precision bf16 on AVX512-BF16: against the bf16 dot-product peak */
-    int pk_bf16 = !strcmp(cfg.precision, "bf16") && peak_bf16 > 0;
-    double text_pk[50], step_pk[50], dec_pk[50], p_before = peak_flops(kc.pool, threads, pk_bf16);
+    /* precision bf16 on AVX-512: against the peak of what runs it, AMX tiles where the OS grants
+     * them (as the engine decides), else AVX512-BF16's dot product */
+    int on_avx512 =
+        cpu_isa_parse(cfg.isa) == ISA_AVX512 || (!strcmp(cfg.isa, "auto") && kc.isa == ISA_AVX512);
+    peak_kind_t pk_kind = PEAK_FP32;
+    if (!strcmp(cfg.precision, "bf16") && on_avx512 && peak_bf16 > 0)
+        pk_kind = cpu_amx_enable() ? PEAK_AMX : PEAK_BF16;
+    double peak_amx = peak_flops(kc.pool, threads, PEAK_AMX);
+    double text_pk[50], step_pk[50], dec_pk[50], p_before = peak_flops(kc.pool, threads, pk_kind);
     double p_lo = p_before, p_hi = p_before;
     eng_stats_t st = {0};
     for (int r = 0; r < runs; r++) {
@@ -249,7 +256,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         rs[r] = r1 - r0;
         enc[r] = r2 - r1;
         tot[r] = r2 - g0;
-        double p_after = peak_flops(kc.pool, threads, pk_bf16), pk = (p_before + p_after) / 2;
+        double p_after = peak_flops(kc.pool, threads, pk_kind), pk = (p_before + p_after) / 2;
         p_lo = p_after < p_lo ? p_after : p_lo;
         p_hi = p_after > p_hi ? p_after : p_hi;
         p_before = p_after;
@@ -266,12 +273,16 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     printf("imgapi bench: model %s (%s), %dx%d working -> %dx%d, quality %s: %d step(s) %s, guidance %.1f, %s decoder\n",
            cm->id, cm->checkpoint, W, H, ow, oh, api_quality_name((api_quality_t)quality), q.steps,
            sampler_name((sampler_kind_t)q.sampler), q.guidance, eng_info(m)->tiny_only || (p.fast_decode && cm->tiny_decoder[0]) ? "tiny" : "KL VAE");
-    printf("threads %d, precision %s; measured peak fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s; medians "
-           "of %d run(s)\n",
-           threads, cfg.precision, peak / 1e9, peak_bf16 / 1e9, runs);
+    printf("threads %d, precision %s%s; measured peak fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s, amx "
+           "%.1f GFLOP/s; medians of %d run(s)\n",
+           threads, cfg.precision, pk_kind == PEAK_AMX ? " (AMX)" : "", peak / 1e9, peak_bf16 / 1e9,
+           peak_amx / 1e9, runs);
     printf("%%peak: against the mean of the %s peaks measured before and after each run (they "
            "ranged %.1f-%.1f GFLOP/s)\n",
-           pk_bf16 ? "bf16" : "fp32", p_lo / 1e9, p_hi / 1e9);
+           pk_kind == PEAK_AMX    ? "amx"
+           : pk_kind == PEAK_BF16 ? "bf16"
+                                  : "fp32",
+           p_lo / 1e9, p_hi / 1e9);
     printf("%-14s %10s %10s %10s %8s\n", "stage", "seconds", "GFLOP", "GFLOP/s", "%peak");
     printf("%-14s %10.3f\n", "load", load_s);
     printf("%-14s %10.4f\n", "tokenize", median(tok, runs));

@@ -52,6 +52,15 @@ static double bf(float x) {
     return bf16_to_f32(f32_to_bf16(x));
 }
 
+/* AMX tiles run bfloat16 pairs here (the CPU has them and the OS granted their state). */
+static int amx_ok(void) {
+    return cpu_supports(ISA_AVX512) && cpu_amx_enable();
+}
+/* A kernel path's name: an isa level, or ISA_COUNT for AMX. */
+static const char *path_name(int isa) {
+    return isa == ISA_COUNT ? "amx" : cpu_isa_name((isa_t)isa);
+}
+
 /* Precision bf16: pw (any kind) repacked as bfloat16 pairs gives, on every path, the product of
  * A and W both rounded to bfloat16, summed in f32; the AVX512-BF16 kernel (where the CPU has
  * it) gives what the portable kernel gives. */
@@ -64,7 +73,9 @@ static void check_gemm_dp(pool_t *pool, int m, int n, int k, int accumulate, int
     memcpy(dw.data, pw->data, bytes);
     CHECK(gemm_w_to_dp(&dw) == IMG_OK);
     CHECK(dw.dp == 1 && dw.half == 0 && dw.bf16 == 0);
-    CHECK(gemm_w_bytes(&dw) == (size_t)dw.npanels * (size_t)((k + 1) / 2) * 64);
+    CHECK(gemm_dp_pairs(k) % 16 == 0 && gemm_dp_pairs(k) >= (size_t)(k + 1) / 2 &&
+          gemm_dp_pairs(k) < (size_t)(k + 1) / 2 + 16);
+    CHECK(gemm_w_bytes(&dw) == (size_t)dw.npanels * gemm_dp_pairs(k) * 64);
     for (int p = 0; p < dw.npanels && k > 0; p++) { /* rows read back through gemm_w_row */
         float row[GEMM_NR];
         int kk = (p * 7) % k;
@@ -84,9 +95,9 @@ static void check_gemm_dp(pool_t *pool, int m, int n, int k, int accumulate, int
             mref = fmax(mref, fabs(s));
         }
     float *first = NULL;
-    for (int isa = 0; isa < ISA_COUNT; isa++) {
-        if (!cpu_supports((isa_t)isa)) continue;
-        kctx_t kc = {pool, (isa_t)isa};
+    for (int isa = 0; isa <= ISA_COUNT; isa++) { /* ISA_COUNT: AMX tiles, where granted */
+        if (isa == ISA_COUNT ? !amx_ok() : !cpu_supports((isa_t)isa)) continue;
+        kctx_t kc = {pool, isa == ISA_COUNT ? ISA_AVX512 : (isa_t)isa, .amx = isa == ISA_COUNT};
         float *c = malloc(sizeof(float) * (size_t)m * ldc);
         memcpy(c, c0, sizeof(float) * (size_t)m * ldc);
         gemm(&kc, m, a, lda, &dw, with_bias ? bias : NULL, c, ldc, accumulate);
@@ -100,8 +111,8 @@ static void check_gemm_dp(pool_t *pool, int m, int n, int k, int accumulate, int
         }
         CHECK(pad_ok);
         if (worst > 1e-5 * mref * sqrt((double)k + 1))
-            fprintf(stderr, "gemm bf16 %s m=%d n=%d k=%d: err %g (max %g)\n",
-                    cpu_isa_name((isa_t)isa), m, n, k, worst, mref);
+            fprintf(stderr, "gemm bf16 %s m=%d n=%d k=%d: err %g (max %g)\n", path_name(isa), m, n,
+                    k, worst, mref);
         CHECK(worst <= 1e-5 * mref * sqrt((double)k + 1));
         if (!first) {
             first = c; /* the portable kernel's */
@@ -110,7 +121,7 @@ static void check_gemm_dp(pool_t *pool, int m, int n, int k, int accumulate, int
         if (memcmp(first, c, sizeof(float) * (size_t)m * ldc) && getenv("IMGAPI_TEST_VERBOSE"))
             printf(
                 "     gemm bf16 %s m=%d n=%d k=%d differs from the portable kernel in some bits\n",
-                cpu_isa_name((isa_t)isa), m, n, k);
+                path_name(isa), m, n, k);
         free(c);
     }
     free(first);
@@ -196,8 +207,8 @@ void test_gemm_all_paths(void) {
     check_gemm_shape(NULL, 40, 40, 40, 0, 1, 2);
     pool_free(pool);
     for (int isa = 0; isa < ISA_COUNT; isa++) printf("     gemm path %-8s %s\n", cpu_isa_name((isa_t)isa), cpu_supports((isa_t)isa) ? "tested" : "not on this CPU");
-    printf("     gemm path bf16 pairs: portable tested, avx512-bf16 %s\n",
-           cpu_has_avx512_bf16() ? "tested" : "not on this CPU");
+    printf("     gemm path bf16 pairs: portable tested, avx512-bf16 %s, amx %s\n",
+           cpu_has_avx512_bf16() ? "tested" : "not on this CPU", amx_ok() ? "tested" : "not here");
 }
 
 static void naive_attention(const float *q, const float *k, const float *v, int nq, int nk,
@@ -344,12 +355,16 @@ void test_conv2d(void) {
                     cd.w.data = malloc(bytes ? bytes : 1);
                     memcpy(cd.w.data, c.w.data, bytes);
                     CHECK(gemm_w_to_dp(&cd.w) == IMG_OK);
-                    conv2d_forward(&kc, &cd, x, h, w, y, 0);
-                    double db = max_abs_diff(y, ref, n, &mref);
-                    if (db > 4e-3 * mref || getenv("IMGAPI_TEST_VERBOSE"))
-                        fprintf(stderr, "conv bf16 %s case %zu: err %g of %g\n",
-                                cpu_isa_name((isa_t)isa), cs, db, mref);
-                    CHECK(db <= 4e-3 * mref);
+                    /* on AVX-512 also on AMX tiles, where granted */
+                    for (int amx = 0; amx <= (isa == ISA_AVX512 && amx_ok()); amx++) {
+                        kc.amx = amx;
+                        conv2d_forward(&kc, &cd, x, h, w, y, 0);
+                        double db = max_abs_diff(y, ref, n, &mref);
+                        if (db > 4e-3 * mref || getenv("IMGAPI_TEST_VERBOSE"))
+                            fprintf(stderr, "conv bf16 %s case %zu: err %g of %g\n",
+                                    amx ? "amx" : cpu_isa_name((isa_t)isa), cs, db, mref);
+                        CHECK(db <= 4e-3 * mref);
+                    }
                     gemm_w_free(&cd.w);
                 }
                 free(y);
@@ -401,16 +416,16 @@ void test_conv2d_winograd(void) {
         }
         /* precision bf16: U and V rounded to bfloat16 (the weights already were) */
         CHECK(gemm_w_to_dp(&c.w) == IMG_OK);
-        for (int isa = 0; isa < ISA_COUNT; isa++) {
-            if (!cpu_supports((isa_t)isa)) continue;
-            kctx_t kc = {pool, (isa_t)isa};
+        for (int isa = 0; isa <= ISA_COUNT; isa++) { /* ISA_COUNT: AMX tiles, where granted */
+            if (isa == ISA_COUNT ? !amx_ok() : !cpu_supports((isa_t)isa)) continue;
+            kctx_t kc = {pool, isa == ISA_COUNT ? ISA_AVX512 : (isa_t)isa, .amx = isa == ISA_COUNT};
             float *y = malloc(sizeof(float) * n);
             memcpy(y, base, sizeof(float) * n);
             CHECK(conv_winograd(&kc, &c, x, H, W, up, y, 1) == IMG_OK);
             double mref, d = max_abs_diff(y, ref, n, &mref);
             if (d > 1e-2 * mref || getenv("IMGAPI_TEST_VERBOSE"))
-                fprintf(stderr, "winograd bf16 %s case %zu: err %g of %g\n",
-                        cpu_isa_name((isa_t)isa), cs, d, mref);
+                fprintf(stderr, "winograd bf16 %s case %zu: err %g of %g\n", path_name(isa), cs, d,
+                        mref);
             CHECK(d <= 1e-2 * mref); /* about twice the im2col path's: U and V rounded */
             free(y);
         }
@@ -542,7 +557,7 @@ void test_a_to_bf16_matches_scalar(void) {
         printf("     AVX-512 not on this CPU: nothing to compare\n");
         return;
     }
-    enum { ROWS = 3, KC = 37, LD = 38 };
+    enum { ROWS = 3, KC = 37, LD = 48 };
     float src[ROWS * KC];
     uint32_t special[] = {0x3f808000u, 0x3f818000u, 0x7fc00001u, 0xff800001u, 0x7f800000u,
                           0x00000001u, 0x807fffffu, 0x7f7fffffu, 0xbf7f8000u};
@@ -558,7 +573,8 @@ void test_a_to_bf16_matches_scalar(void) {
     for (int i = 0; i < ROWS; i++) {
         for (int e = 0; e < KC; e++)
             same &= got[i * LD + e] == f32_to_bf16(src[i * KC + e]);
-        same &= got[i * LD + KC] == 0;
+        for (int e = KC; e < LD; e++)
+            same &= got[i * LD + e] == 0;
     }
     CHECK(same);
 }

@@ -3,6 +3,8 @@
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* F16C (half <-> float conversion), which the AVX2 level uses for half-precision weights. */
 static int has_f16c(void) {
@@ -31,6 +33,20 @@ int cpu_supports(isa_t isa) {
 int cpu_has_avx512_bf16(void) {
 #if defined(__x86_64__) || defined(__i386__)
     return cpu_supports(ISA_AVX512) && __builtin_cpu_supports("avx512bf16");
+#else
+    return 0;
+#endif
+}
+
+int cpu_amx_enable(void) {
+#if defined(__x86_64__) && defined(__linux__)
+    unsigned a, b, c, d;
+    /* CPUID.(7,0):EDX bit 22 AMX-BF16, bit 24 AMX-TILE */
+    if (!cpu_has_avx512_bf16() || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 22)) ||
+        !(d & (1u << 24)))
+        return 0;
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
 #else
     return 0;
 #endif

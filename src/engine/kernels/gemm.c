@@ -101,21 +101,34 @@ void gemm_w_widen(const gemm_w_t *w, isa_t isa, size_t off, size_t n, float *dst
         half_to_float(isa, (const uint16_t *)w->data + off, dst, n);
 }
 
+size_t gemm_dp_pairs(int k) {
+    return (size_t)((k + 1) / 2 + 15) & ~(size_t)15;
+}
+
 size_t gemm_w_bytes(const gemm_w_t *w) {
-    if (w->dp)
-        return (size_t)w->npanels * (size_t)((w->k + 1) / 2) * 2 * GEMM_NR * sizeof(uint16_t);
+    if (w->dp) return (size_t)w->npanels * gemm_dp_pairs(w->k) * 2 * GEMM_NR * sizeof(uint16_t);
     return (size_t)w->npanels * (size_t)w->k * GEMM_NR * (w->half ? sizeof(uint16_t) : sizeof(float));
 }
 
 void gemm_panels_to_dp(const float *src, int npanels, int k, uint16_t *dst) {
-    int kp = (k + 1) / 2;
+    int kp = (int)gemm_dp_pairs(k), full = k / 2; /* pairs with both values in k */
     for (int p = 0; p < npanels; p++) {
         const float *s = src + (size_t)p * k * GEMM_NR;
         uint16_t *d = dst + (size_t)p * kp * 2 * GEMM_NR;
-        for (int kk = 0; kk < 2 * kp; kk++)
-            for (int j = 0; j < GEMM_NR; j++)
-                d[(size_t)(kk / 2) * 2 * GEMM_NR + 2 * j + (kk & 1)] =
-                    kk < k ? f32_to_bf16(s[(size_t)kk * GEMM_NR + j]) : 0;
+        for (int q = 0; q < full; q++) { /* branch-free: the compiler vectorises it */
+            const float *r0 = s + (size_t)2 * q * GEMM_NR, *r1 = r0 + GEMM_NR;
+            uint16_t *dq = d + (size_t)q * 2 * GEMM_NR;
+            for (int j = 0; j < GEMM_NR; j++) {
+                dq[2 * j] = f32_to_bf16(r0[j]);
+                dq[2 * j + 1] = f32_to_bf16(r1[j]);
+            }
+        }
+        for (int q = full; q < kp; q++) /* an odd k's last value, then zero pairs */
+            for (int j = 0; j < GEMM_NR; j++) {
+                d[(size_t)q * 2 * GEMM_NR + 2 * j] =
+                    2 * q < k ? f32_to_bf16(s[(size_t)2 * q * GEMM_NR + j]) : 0;
+                d[(size_t)q * 2 * GEMM_NR + 2 * j + 1] = 0;
+            }
     }
 }
 
@@ -129,9 +142,10 @@ int gemm_w_to_dp(gemm_w_t *w) {
         free(panel);
         return IMG_ENOMEM;
     }
-    size_t pstride = (size_t)((w->k + 1) / 2) * 2 * GEMM_NR;
+    size_t pstride = gemm_dp_pairs(w->k) * 2 * GEMM_NR;
+    isa_t isa = cpu_best_isa(); /* widening is exact on every level */
     for (int p = 0; p < w->npanels; p++) {
-        gemm_w_widen(w, ISA_PORTABLE, (size_t)p * w->k * GEMM_NR, (size_t)w->k * GEMM_NR, panel);
+        gemm_w_widen(w, isa, (size_t)p * w->k * GEMM_NR, (size_t)w->k * GEMM_NR, panel);
         gemm_panels_to_dp(panel, 1, w->k, d + (size_t)p * pstride);
     }
     free(panel);
@@ -145,7 +159,7 @@ int gemm_w_to_dp(gemm_w_t *w) {
 void gemm_w_row(const gemm_w_t *w, isa_t isa, int p, int kk, float *dst) {
     if (w->dp) {
         const uint16_t *s = (const uint16_t *)w->data +
-                            ((size_t)p * ((w->k + 1) / 2) + (size_t)(kk / 2)) * 2 * GEMM_NR +
+                            ((size_t)p * gemm_dp_pairs(w->k) + (size_t)(kk / 2)) * 2 * GEMM_NR +
                             (kk & 1);
         for (int j = 0; j < GEMM_NR; j++)
             dst[j] = bf16_to_f32(s[2 * j]);
@@ -199,7 +213,8 @@ static void a_to_bf16_portable(const float *src, int rows, int kc, uint16_t *dst
     for (int i = 0; i < rows; i++) {
         for (int e = 0; e < kc; e++)
             dst[(size_t)i * ld + e] = f32_to_bf16(src[(size_t)i * kc + e]);
-        if (kc & 1) dst[(size_t)i * ld + kc] = 0;
+        for (int e = kc; e < ld; e++)
+            dst[(size_t)i * ld + e] = 0;
     }
 }
 
@@ -207,6 +222,8 @@ typedef struct {
     gemm_ukr_fn ukr;
     gemm_ukr_dp_fn ukr_dp; /* for pair panels (w->dp) */
     void (*a_to_bf16)(const float *src, int rows, int kc, uint16_t *dst, int ld); /* with ukr_dp */
+    int kstep; /* pair panels: A rows hold whole multiples of this many k (2; AMX: 32) */
+    int amx;   /* ukr_dp runs on AMX tiles: each block loads their configuration */
     gemm_ukr_f16_fn ukr_f16; /* for half panels, when the ISA has one; else they are widened */
     isa_t isa;
     int mr;
@@ -246,7 +263,7 @@ static void pack_plain(const void *ctx, int row0, int rows, int k0, int kc, floa
 static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
     const gemm_w_t *w = g->w;
     float apack[GEMM_MB * GEMM_KC] __attribute__((aligned(64))); /* 144 KiB: the A block */
-    float cbuf[GEMM_MR_AVX512 * GEMM_NR] __attribute__((aligned(64)));
+    float cbuf[GEMM_MR_AMX * GEMM_NR] __attribute__((aligned(64))); /* an edge tile */
     float bbuf[GEMM_KC * GEMM_NR] __attribute__((aligned(64))); /* a widened half panel slice */
     uint16_t abf[GEMM_MB * GEMM_KC] __attribute__((aligned(64))); /* pair panels: A in bfloat16 */
     float init[GEMM_NR];
@@ -254,11 +271,12 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
     int row_hi = mt1 * g->mr < g->m ? mt1 * g->mr : g->m;
     /* pair panels need A rounded to bfloat16, so it is always packed */
     const plain_a_t *direct = g->pack_a == pack_plain && !w->dp ? g->a_ctx : NULL;
+    if (g->amx) gemm_amx_begin();
     for (int k0 = 0; k0 < w->k; k0 += g->kc) {
         int kc = w->k - k0 < g->kc ? w->k - k0 : g->kc;
         int first = k0 == 0;
         int packed_lo = direct ? (mt1 - 1) * g->mr : row_lo; /* direct: the last tile only */
-        int ld16 = (kc + 1) & ~1;                            /* abf's row length: whole pairs */
+        int ld16 = (kc + g->kstep - 1) / g->kstep * g->kstep; /* abf's rows: zero-padded */
         if (!direct || mt1 * g->mr > row_hi) {
             g->pack_a(g->a_ctx, packed_lo, row_hi - packed_lo, k0, kc, apack);
             if (mt1 * g->mr > row_hi) /* the last tile's missing rows */
@@ -275,7 +293,7 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
             const uint16_t *dpb = NULL; /* pair panels: this slice's k0 / 2 pairs on */
             if (w->dp) {
                 dpb = (const uint16_t *)w->data +
-                      ((size_t)p * ((w->k + 1) / 2) + (size_t)k0 / 2) * 2 * GEMM_NR;
+                      ((size_t)p * gemm_dp_pairs(w->k) + (size_t)k0 / 2) * 2 * GEMM_NR;
             } else if (w->half && !w->bf16 && g->ukr_f16) {
                 hp = (const uint16_t *)w->data + off;
             } else if (w->half) {
@@ -314,7 +332,7 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
                     ldd = GEMM_NR;
                 }
                 if (dpb)
-                    g->ukr_dp((kc + 1) / 2, abf + (size_t)(row0 - packed_lo) * ld16, ld16, dpb, dst,
+                    g->ukr_dp(ld16 / 2, abf + (size_t)(row0 - packed_lo) * ld16, ld16, dpb, dst,
                               ldd, load_c, init);
                 else if (hp)
                     g->ukr_f16(kc, ap, alda, hp, dst, ldd, load_c, init);
@@ -332,6 +350,7 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
             }
         }
     }
+    if (g->amx) gemm_amx_end();
 }
 
 /* One task: a block of row tiles x a block of panels, in row blocks of at most GEMM_MB rows. */
@@ -352,10 +371,10 @@ static void gemm_task(void *ctx, int task, int thread) {
  * L1 through a micro-kernel call, and no short last slice reloads every C tile for a few k
  * (k = 320 in one slice, not 256 + 64: 4-6 points of the fp32 peak at SD's 320-channel
  * shapes on 2 AVX2 threads, measured against 256-wide slices in alternation). */
-static int slice_len(int k, int max) {
+static int slice_len(int k, int max, int step) {
     if (k <= 0) return max;
     int slices = (k + max - 1) / max;
-    int len = ((k + slices - 1) / slices + 7) & ~7;
+    int len = ((k + slices - 1) / slices + step - 1) / step * step;
     return len < max ? len : max;
 }
 
@@ -377,16 +396,20 @@ static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void
         break;
     default: g->ukr = ukr_portable; g->mr = GEMM_MR_PORTABLE; break;
     }
-    if (w->dp) { /* VDPBF16PS where the CPU has it, else the same arithmetic in C */
+    g->kstep = 8;
+    if (w->dp) { /* AMX tiles, or VDPBF16PS where the CPU has it, else its arithmetic in C */
         int fast = kc->isa == ISA_AVX512 && cpu_has_avx512_bf16();
-        g->ukr_dp = fast ? gemm_ukr_avx512_bf16 : ukr_dp_portable;
+        g->amx = kc->isa == ISA_AVX512 && kc->amx;
+        g->ukr_dp = g->amx ? gemm_ukr_amx_bf16 : fast ? gemm_ukr_avx512_bf16 : ukr_dp_portable;
         g->a_to_bf16 = fast ? gemm_a_to_bf16_avx512 : a_to_bf16_portable;
-        g->mr = fast ? GEMM_MR_AVX512 : GEMM_MR_PORTABLE;
+        g->mr = g->amx ? GEMM_MR_AMX : fast ? GEMM_MR_AVX512 : GEMM_MR_PORTABLE;
+        g->kstep = g->amx ? 32 : 2;
     }
     /* AVX-512's 12-row tiles keep the 256-long slices they were tuned with (12 x 384 floats of
      * A and a 384 x 16 B slice would not fit a 32 KiB L1 together); pair panels take half the
      * bytes, so 12 x 384 of A and 192 pairs of B do */
-    g->kc = slice_len(w->k, kc->isa == ISA_AVX512 && !w->dp ? GEMM_KC_AVX512 : GEMM_KC);
+    g->kc = slice_len(w->k, kc->isa == ISA_AVX512 && !w->dp ? GEMM_KC_AVX512 : GEMM_KC,
+                      g->kstep > 8 ? g->kstep : 8);
     if (w->k == 0) {
         for (int i = 0; i < m; i++)
             for (int j = 0; j < w->n; j++)

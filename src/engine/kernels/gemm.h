@@ -15,10 +15,12 @@
  * widened one slice (slice x 16) at a time into another buffer, which every row tile of the
  * block then reuses.
  *
- * Precision bf16 (gemm_w_to_dp): the panels hold bfloat16 in k pairs, [ceil(n/16)][ceil(k/2)]
- * [16][2], and A is rounded to bfloat16 as it is packed; the dot-product kernels add each pair's
- * two exact products to f32 accumulators (AVX512-BF16's VDPBF16PS, or the portable kernel that
- * does the same arithmetic). Not bit-identical to f32: see the README's precision section. */
+ * Precision bf16 (gemm_w_to_dp): the panels hold bfloat16 in k pairs, [ceil(n/16)][P][16][2]
+ * with P = gemm_dp_pairs(k) (ceil(k/2) rounded up to 16, zero-padded: AMX reads 16 pairs at a
+ * time), and A is rounded to bfloat16 as it is packed; the dot-product kernels add each pair's
+ * two exact products to f32 accumulators (AMX's TDPBF16PS where the OS grants the tiles,
+ * AVX512-BF16's VDPBF16PS, or the portable kernel that does VDPBF16PS's arithmetic). Not
+ * bit-identical to f32: see the README's precision section. */
 #ifndef IMGAPI_ENGINE_KERNELS_GEMM_H
 #define IMGAPI_ENGINE_KERNELS_GEMM_H
 #include "engine/kernels/kctx.h"
@@ -67,8 +69,10 @@ int gemm_pack_16bit(const void *const *parts, const int *part_n, int nparts, int
  * dot-product kernels read (precision bf16). A no-op when w->dp already. On failure w is
  * unchanged. */
 int gemm_w_to_dp(gemm_w_t *w);
-/* Converts f32 panels [npanels][k][16] to the pair layout [npanels][ceil(k/2)][16][2] in dst
- * (bfloat16, rounded to nearest even; an odd k's last pair padded with zero). */
+/* Pairs per panel of the pair layout: ceil(k/2) rounded up to a multiple of 16. */
+size_t gemm_dp_pairs(int k);
+/* Converts f32 panels [npanels][k][16] to the pair layout [npanels][gemm_dp_pairs(k)][16][2] in
+ * dst (bfloat16, rounded to nearest even; pairs past k zero). */
 void gemm_panels_to_dp(const float *src, int npanels, int k, uint16_t *dst);
 /* The 16 values of row kk of panel p, widened to floats, whatever the layout. */
 void gemm_w_row(const gemm_w_t *w, isa_t isa, int p, int kk, float *dst);
@@ -106,14 +110,21 @@ typedef void (*gemm_ukr_f16_fn)(int kc, const float *a, int lda, const uint16_t 
 void gemm_ukr_avx2_f16(int kc, const float *a, int lda, const uint16_t *b, float *c, int ldc,
                        int load_c, const float *init16);
 /* The dot-product kernels: kp pairs of k; a: rows of bfloat16 (lda elements apart, pairs at even
- * offsets); b: the panel's pair slice (kp x 32 bfloat16, 64-byte aligned). */
+ * offsets); b: the panel's pair slice (kp x 32 bfloat16, 64-byte aligned). The AMX kernel takes
+ * kp a multiple of 16 and needs the tile configuration gemm_amx_config loaded on its thread. */
 typedef void (*gemm_ukr_dp_fn)(int kp, const uint16_t *a, int lda, const uint16_t *b, float *c,
                                int ldc, int load_c, const float *init16);
 void gemm_ukr_avx512_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b, float *c, int ldc,
                           int load_c, const float *init16);
-/* Rounds rows x kc floats (rows kc apart) to bfloat16 rows ld apart, an odd kc's pad zeroed;
- * the same bits as f32_to_bf16. */
+void gemm_ukr_amx_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b, float *c, int ldc,
+                       int load_c, const float *init16);
+/* Loads the AMX kernel's tile configuration on the calling thread / releases the tiles. */
+void gemm_amx_begin(void);
+void gemm_amx_end(void);
+/* Rounds rows x kc floats (rows kc apart) to bfloat16 rows ld apart, zeroing each row from kc
+ * to ld; the same bits as f32_to_bf16. */
 void gemm_a_to_bf16_avx512(const float *src, int rows, int kc, uint16_t *dst, int ld);
+#define GEMM_MR_AMX 32 /* two 16-row tiles */
 #define GEMM_MR_AVX512 12
 #define GEMM_MR_AVX2 6
 #define GEMM_MR_PORTABLE 4

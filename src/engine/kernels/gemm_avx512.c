@@ -18,6 +18,8 @@ gemm_ukr_avx512(int kc, const float *a, int lda, const float *b, float *c, int l
     const float *a4 = a + 4 * (size_t)lda, *a5 = a + 5 * (size_t)lda, *a6 = a + 6 * (size_t)lda;
     const float *a7 = a + 7 * (size_t)lda, *a8 = a + 8 * (size_t)lda, *a9 = a + 9 * (size_t)lda;
     const float *a10 = a + 10 * (size_t)lda, *a11 = a + 11 * (size_t)lda;
+    /* four k per loop trip, as on AVX2: 2-5% at SD shapes on 2 Xeon (AVX-512) threads */
+#pragma GCC unroll 4
     for (int k = 0; k < kc; k++) {
         __m512 bv = _mm512_load_ps(b + (size_t)k * 16);
 #define FMA(i) c##i = _mm512_fmadd_ps(_mm512_set1_ps(a##i[k]), bv, c##i)

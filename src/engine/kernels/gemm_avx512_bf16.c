@@ -73,6 +73,6 @@ __attribute__((target("avx512f"))) void gemm_a_to_bf16_avx512(const float *src, 
                                 round16(_mm512_castps_si512(_mm512_loadu_ps(s + e))));
         for (; e < kc; e++)
             d[e] = f32_to_bf16(s[e]);
-        if (kc & 1) d[kc] = 0;
+        for (; e < ld; e++) d[e] = 0;
     }
 }

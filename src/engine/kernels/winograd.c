@@ -47,8 +47,9 @@ typedef struct {
     const conv2d_t *c;
     const kctx_t *kc;
     float *u;       /* 16 x [npanels][cin][16]: the transformed weights as GEMM panels */
-    uint16_t *ud;   /* precision bf16: U as pair panels, ufloats values per e apart */
+    uint16_t *ud;   /* precision bf16: U as pair panels, udvals values per e apart */
     size_t ufloats; /* per e */
+    size_t udvals;  /* per e: npanels * gemm_dp_pairs(cin) * 32 */
     gemm_w_t uw[16];
     const float *x;
     int h, w, up; /* h, w: the image convolved (x itself is h>>up x w>>up) */
@@ -96,9 +97,10 @@ static void weights_task(void *ctx, int p, int thread) {
     (void)thread;
     const wino_job_t *j = ctx;
     transform_weights(j, p, j->u, j->ufloats, p);
-    size_t at = (size_t)p * j->c->cin * GEMM_NR; /* panel p in each U_e (cin is even) */
-    for (int e = 0; e < 16 && j->ud; e++)
-        gemm_panels_to_dp(j->u + e * j->ufloats + at, 1, j->c->cin, j->ud + e * j->ufloats + at);
+    size_t at = (size_t)p * j->c->cin * GEMM_NR,
+           atd = (size_t)p * gemm_dp_pairs(j->c->cin) * 2 * GEMM_NR;
+    for (int e = 0; e < 16 && j->ud; e++) /* panel p of each U_e */
+        gemm_panels_to_dp(j->u + e * j->ufloats + at, 1, j->c->cin, j->ud + e * j->udvals + atd);
 }
 
 /* The input pixel (iy, ix) of the convolved image, 8 channels from ci, zero outside. */
@@ -249,16 +251,17 @@ static void columns_task(void *ctx, int task, int thread) {
     float *u = j->work + (size_t)thread * j->work_floats;
     size_t ufloats = (size_t)GROUP_PANELS * c->cin * GEMM_NR;
     uint16_t *ud = c->w.dp ? (uint16_t *)(u + 16 * ufloats) : NULL; /* U's pair panels */
+    size_t udvals = (size_t)GROUP_PANELS * gemm_dp_pairs(c->cin) * 2 * GEMM_NR;
     for (int p = 0; p < np; p++)
         transform_weights(j, p0 + p, u, ufloats, p);
     for (int e = 0; e < 16 && ud; e++)
-        gemm_panels_to_dp(u + (size_t)e * ufloats, np, c->cin, ud + (size_t)e * ufloats);
+        gemm_panels_to_dp(u + (size_t)e * ufloats, np, c->cin, ud + (size_t)e * udvals);
     for (int e = 0; e < 16; e++) {
         gemm_w_t ue = {.n = ncols,
                        .k = c->cin,
                        .npanels = np,
                        .dp = ud != NULL,
-                       .data = ud ? (void *)(ud + (size_t)e * ufloats)
+                       .data = ud ? (void *)(ud + (size_t)e * udvals)
                                   : (void *)(u + (size_t)e * ufloats)};
         gemm_serial(j->kc, j->ntiles, j->V + (size_t)e * j->ntiles * c->cin, c->cin, &ue, NULL,
                     j->M + (size_t)e * j->ntiles * c->cout + col0, c->cout, 0);
@@ -277,9 +280,11 @@ int conv_winograd(const kctx_t *kc, const conv2d_t *c, const float *x, int h, in
     int tiles = by_tiles(c, h, w);
     if (tiles) {
         j.ufloats = (size_t)npanels * c->cin * GEMM_NR;
+        j.udvals = (size_t)npanels * gemm_dp_pairs(c->cin) * 2 * GEMM_NR;
         j.work_floats = (size_t)16 * TILES * (c->cin + c->cout);
-    } else { /* U, and with bf16 its pair panels (half the bytes) after it */
-        j.work_floats = (size_t)16 * GROUP_PANELS * c->cin * GEMM_NR * (c->w.dp ? 3 : 2) / 2;
+    } else { /* U, and with bf16 its pair panels (16-bit values) after it */
+        j.work_floats = (size_t)16 * GROUP_PANELS * c->cin * GEMM_NR;
+        if (c->w.dp) j.work_floats += (size_t)16 * GROUP_PANELS * gemm_dp_pairs(c->cin) * GEMM_NR;
     }
     /* owned here, freed below: U (tile tasks) or V and M (column tasks), per-thread work, and
      * U's pair panels (tile tasks with bf16) */
@@ -288,7 +293,7 @@ int conv_winograd(const kctx_t *kc, const conv2d_t *c, const float *x, int h, in
     size_t shared_floats = tiles ? 16 * j.ufloats : (size_t)16 * j.ntiles * (c->cin + c->cout);
     if (posix_memalign((void **)&shared, 64, sizeof(float) * shared_floats) ||
         posix_memalign((void **)&work, 64, sizeof(float) * j.work_floats * (size_t)threads) ||
-        (tiles && c->w.dp && posix_memalign((void **)&ud, 64, sizeof(uint16_t) * 16 * j.ufloats))) {
+        (tiles && c->w.dp && posix_memalign((void **)&ud, 64, sizeof(uint16_t) * 16 * j.udvals))) {
         free(shared);
         free(work);
         return IMG_ENOMEM;
@@ -302,7 +307,7 @@ int conv_winograd(const kctx_t *kc, const conv2d_t *c, const float *x, int h, in
                                  .k = c->cin,
                                  .npanels = npanels,
                                  .dp = ud != NULL,
-                                 .data = ud ? (void *)(ud + (size_t)e * j.ufloats)
+                                 .data = ud ? (void *)(ud + (size_t)e * j.udvals)
                                             : (void *)(j.u + (size_t)e * j.ufloats)};
         pool_run(kc->pool, npanels, weights_task, &j);
         pool_run(kc->pool, (j.ntiles + TILES - 1) / TILES, tiles_task, &j);

@@ -10,6 +10,7 @@ int kctx_create(int threads, const char *isa, const char *precision, kctx_t *out
     out->pool = NULL;
     out->flops = NULL;
     out->bf16 = 0;
+    out->amx = 0;
     if (!isa || !*isa || strcmp(isa, "auto") == 0) {
         out->isa = cpu_best_isa();
     } else {
@@ -33,6 +34,7 @@ int kctx_create(int threads, const char *isa, const char *precision, kctx_t *out
             return IMG_EINVAL;
         }
         out->bf16 = 1;
+        out->amx = out->isa == ISA_AVX512 && cpu_amx_enable();
     }
     if (threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -3,6 +3,7 @@
 #include "common/clock.h"
 #include "engine/kernels/cpu.h"
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
 
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -59,26 +60,72 @@ __attribute__((target("avx512f,avx512bf16"))) static float loop_bf16(long iters)
     return _mm512_reduce_add_ps(SUM12(_mm512_add_ps));
 }
 
+/* Four independent 16 x 16 f32 accumulator tiles, each TDPBF16PS 16 x 16 x 32 products. */
+__attribute__((target("amx-tile,amx-bf16"))) static float loop_amx(long iters) {
+    struct {
+        uint8_t palette, start_row, reserved[14];
+        uint16_t colsb[16];
+        uint8_t rows[16];
+    } cfg __attribute__((aligned(64)));
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.rows[t] = 16;
+        cfg.colsb[t] = 64;
+    }
+    uint16_t ones[16 * 32] __attribute__((aligned(64))); /* bfloat16 1.0: not zeros */
+    for (int i = 0; i < 16 * 32; i++)
+        ones[i] = 0x3f80;
+    float out[16 * 16] __attribute__((aligned(64)));
+    __asm__ volatile("" ::: "memory");
+    _tile_loadconfig(&cfg);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_loadd(4, ones, 64);
+    _tile_loadd(5, ones, 64);
+    _tile_loadd(6, ones, 64);
+    _tile_loadd(7, ones, 64);
+    for (long it = 0; it < iters; it++) {
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, out, 64);
+    _tile_release();
+    return out[0];
+}
+
 typedef struct {
     long iters;
-    int kind; /* 0 avx512, 1 avx2, 2 bf16 */
+    int kind; /* 0 avx512, 1 avx2, 2 bf16, 3 amx */
     volatile float sink[256];
 } peak_job_t;
 
 static void peak_task(void *ctx, int task, int thread) {
     (void)thread;
     peak_job_t *j = ctx;
-    float r = j->kind == 0 ? loop_avx512(j->iters) : j->kind == 1 ? loop_avx2(j->iters) : loop_bf16(j->iters);
+    float r = j->kind == 0   ? loop_avx512(j->iters)
+              : j->kind == 1 ? loop_avx2(j->iters)
+              : j->kind == 2 ? loop_bf16(j->iters)
+                             : loop_amx(j->iters);
     j->sink[task & 255] = r;
 }
 
-double peak_flops(pool_t *pool, int threads, int bf16) {
+double peak_flops(pool_t *pool, int threads, peak_kind_t kind) {
     __builtin_cpu_init();
     peak_job_t j;
     memset(&j, 0, sizeof j);
     j.iters = 20000000;
-    int lanes;
-    if (bf16) {
+    double lanes; /* products per instruction and chain (12 chains, 4 tiles) */
+    if (kind == PEAK_AMX) {
+        if (!cpu_amx_enable()) return 0;
+        j.kind = 3;
+        j.iters /= 16;           /* a tile product is 16 x 16 x 32: 8192 products */
+        lanes = 8192.0 * 4 / 12; /* per loop trip, as if over 12 chains */
+    } else if (kind == PEAK_BF16) {
         if (!__builtin_cpu_supports("avx512bf16")) return 0;
         j.kind = 2;
         lanes = 32; /* 32 bf16 products per instruction */

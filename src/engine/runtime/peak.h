@@ -4,8 +4,11 @@
 #define IMGAPI_ENGINE_RUNTIME_PEAK_H
 #include "engine/runtime/threadpool.h"
 
-/* FLOP/s over `threads` tasks (best of 3); bf16: 0 when the CPU lacks AVX512-BF16. fp32 uses
- * the widest FMA the CPU has. */
-double peak_flops(pool_t *pool, int threads, int bf16);
+typedef enum { PEAK_FP32 = 0, PEAK_BF16, PEAK_AMX } peak_kind_t;
+
+/* FLOP/s over `threads` tasks (best of 3): PEAK_FP32 the widest FMA the CPU has; PEAK_BF16
+ * AVX512-BF16's dot product; PEAK_AMX the AMX tiles' bfloat16 product (cpu_amx_enable). 0 when
+ * the CPU lacks the kind. */
+double peak_flops(pool_t *pool, int threads, peak_kind_t kind);
 
 #endif
