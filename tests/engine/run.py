@@ -29,8 +29,9 @@ def cpu_isas():
 
 # Precision bf16 (weights and activations rounded to bfloat16, products summed in f32) against
 # the same f32 references: its own tolerance, max|out - ref| <= tol * max|ref|, about three times
-# the worst measured (UNets 0.6-1.1e-2, their intermediates 1.3e-2, the VAE image 2.4e-2). The
-# portable kernels do its arithmetic on every CPU; AVX512-BF16 where the CPU has it.
+# the worst measured (UNets 0.6-1.3e-2, their intermediates 1.3e-2, the VAE image 2.4e-2, on the
+# portable, AVX512-BF16 and AMX kernels). The portable kernels do its arithmetic on every CPU;
+# the avx512 level runs AMX or AVX512-BF16 where the CPU has them.
 BF16_TOL = {"text": 2e-2, "unet": 3e-2, "vae": 6e-2}
 
 
