@@ -2,7 +2,7 @@
 """Which of two builds multiplies faster, on a machine whose speed drifts.
 
     bench/ab_builds.py BASE/bench_gemm NEW/bench_gemm [--threads 2] [--pairs 30]
-                       [--seconds 0.1] [--halves | --bf16] [--shape M N K ...]
+                       [--seconds 0.1] [--halves | --bf16 | --amx] [--shape M N K ...]
 
 On a shared VM the FMA rate moves by tens of percent within seconds, so two builds timed one
 after the other, or against a peak measured once, differ by more than most kernel changes are
@@ -26,7 +26,8 @@ SHAPES = [(4096, 320, 320), (4096, 2560, 320), (4096, 320, 2880), (1024, 640, 57
 def gflops(binary, shape, args):
     m, n, k = shape
     out = subprocess.run([binary, "--threads", str(args.threads), "--time", str(m), str(n), str(k),
-                          "2" if args.bf16 else "1" if args.halves else "0", str(args.seconds)],
+                          "3" if args.amx else "2" if args.bf16 else "1" if args.halves else "0",
+                          str(args.seconds)],
                          capture_output=True, text=True, check=True).stdout
     return float(out.split()[1])
 
@@ -40,12 +41,13 @@ def main():
     ap.add_argument("--seconds", type=float, default=0.1)
     ap.add_argument("--halves", action="store_true", help="weights stored as halves (F16 checkpoints)")
     ap.add_argument("--bf16", action="store_true", help="weights as bfloat16 pairs (precision bf16)")
+    ap.add_argument("--amx", action="store_true", help="bfloat16 pairs on AMX tiles")
     ap.add_argument("--shape", type=int, nargs=3, action="append", metavar=("M", "N", "K"))
     args = ap.parse_args()
     if args.pairs < 2 or args.seconds <= 0:
         sys.exit("ab_builds: --pairs must be at least 2 and --seconds positive")
     print(f"{args.base} (base) vs {args.new} (new), {args.threads} threads, "
-          f"{'bf16 pair' if args.bf16 else 'half' if args.halves else 'f32'} weights, {args.pairs} ABBA pairs of {args.seconds} s")
+          f"{'AMX bf16 pair' if args.amx else 'bf16 pair' if args.bf16 else 'half' if args.halves else 'f32'} weights, {args.pairs} ABBA pairs of {args.seconds} s")
     print(f"{'M':>6} {'N':>6} {'K':>6} | {'base GFLOP/s':>12} {'new GFLOP/s':>12} | "
           f"{'new speed-up':>12} {'q1':>6} {'q3':>6}")
     for shape in [tuple(s) for s in args.shape] if args.shape else SHAPES:
