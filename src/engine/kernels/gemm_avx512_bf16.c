@@ -3,6 +3,7 @@
  * exact) and the rounding of A's rows to bfloat16 (AVX-512F integer ops, the same bits as
  * f32_to_bf16). */
 #include "engine/kernels/gemm.h"
+#include "engine/kernels/avx512_tile.h"
 #include "engine/tensor/dtype.h"
 #include <immintrin.h>
 #include <string.h>
@@ -17,22 +18,8 @@ static inline __attribute__((always_inline)) int pair32(const uint16_t *a, int q
 __attribute__((target("avx512f,avx512bf16"))) void
 gemm_ukr_avx512_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b, float *c, int ldc,
                      int load_c, const float *init16) {
-    __m512 c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
-    /* one statement per accumulator, on one line */
-    // clang-format off
-    if (load_c) {
-#define LD(i) c##i = _mm512_loadu_ps(c + (size_t)(i) * ldc)
-        LD(0); LD(1); LD(2); LD(3); LD(4); LD(5); LD(6); LD(7); LD(8); LD(9); LD(10); LD(11);
-#undef LD
-    } else {
-        __m512 v = _mm512_loadu_ps(init16);
-        c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = c8 = c9 = c10 = c11 = v;
-    }
-    // clang-format on
-    const uint16_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * (size_t)lda, *a3 = a + 3 * (size_t)lda;
-    const uint16_t *a4 = a + 4 * (size_t)lda, *a5 = a + 5 * (size_t)lda, *a6 = a + 6 * (size_t)lda;
-    const uint16_t *a7 = a + 7 * (size_t)lda, *a8 = a + 8 * (size_t)lda, *a9 = a + 9 * (size_t)lda;
-    const uint16_t *a10 = a + 10 * (size_t)lda, *a11 = a + 11 * (size_t)lda;
+    AVX512_TILE_LOAD(c, ldc, load_c, init16);
+    AVX512_ROW_POINTERS(uint16_t, a, lda);
 #pragma GCC unroll 2
     for (int q = 0; q < kp; q++) {
         __m512bh bv = (__m512bh)_mm512_load_si512((const void *)(b + (size_t)q * 32));
@@ -42,11 +29,7 @@ gemm_ukr_avx512_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b, floa
 #undef DP
         // clang-format on
     }
-    // clang-format off
-#define ST(i) _mm512_storeu_ps(c + (size_t)(i) * ldc, c##i)
-    ST(0); ST(1); ST(2); ST(3); ST(4); ST(5); ST(6); ST(7); ST(8); ST(9); ST(10); ST(11);
-#undef ST
-    // clang-format on
+    AVX512_TILE_STORE(c, ldc);
 }
 
 /* Sixteen floats' bits rounded to bfloat16 (nearest even; NaN stays a quiet NaN). */
