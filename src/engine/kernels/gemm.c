@@ -396,7 +396,7 @@ static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void
         break;
     default: g->ukr = ukr_portable; g->mr = GEMM_MR_PORTABLE; break;
     }
-    g->kstep = 8;
+    g->kstep = 2;
     if (w->dp) { /* AMX tiles, or VDPBF16PS where the CPU has it, else its arithmetic in C */
         int fast = kc->isa == ISA_AVX512 && cpu_has_avx512_bf16();
         g->amx = kc->isa == ISA_AVX512 && kc->amx;
@@ -409,7 +409,7 @@ static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void
      * A and a 384 x 16 B slice would not fit a 32 KiB L1 together); pair panels take half the
      * bytes, so 12 x 384 of A and 192 pairs of B do */
     g->kc = slice_len(w->k, kc->isa == ISA_AVX512 && !w->dp ? GEMM_KC_AVX512 : GEMM_KC,
-                      g->kstep > 8 ? g->kstep : 8);
+                      g->amx ? 32 : 8);
     if (w->k == 0) {
         for (int i = 0; i < m; i++)
             for (int j = 0; j < w->n; j++)
