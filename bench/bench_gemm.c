@@ -82,7 +82,7 @@ static int time_one(const kctx_t *kc, const kctx_t *kc_amx, char **arg) {
     double seconds = atof(arg[4]);
     if (m <= 0 || n <= 0 || k <= 0 || halves < 0 || halves > 3 || (halves == 3 && !kc_amx->amx) ||
         seconds <= 0) {
-        fprintf(stderr, "bench_gemm: bad --time M N K HALVES SECONDS\n");
+        fprintf(stderr, "bench_gemm: bad --time M N K HALVES SECONDS (HALVES 0-2, 3 with AMX)\n");
         return 2;
     }
     float *a = malloc(sizeof(float) * (size_t)m * k), *w = malloc(sizeof(float) * (size_t)n * k);
