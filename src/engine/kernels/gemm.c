@@ -222,7 +222,6 @@ typedef struct {
     gemm_ukr_fn ukr;
     gemm_ukr_dp_fn ukr_dp; /* for pair panels (w->dp) */
     void (*a_to_bf16)(const float *src, int rows, int kc, uint16_t *dst, int ld); /* with ukr_dp */
-    int kstep; /* pair panels: A rows hold whole multiples of this many k (2; AMX: 32) */
     int amx;   /* ukr_dp runs on AMX tiles: each block loads their configuration */
     gemm_ukr_f16_fn ukr_f16; /* for half panels, when the ISA has one; else they are widened */
     isa_t isa;
@@ -276,7 +275,8 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
         int kc = w->k - k0 < g->kc ? w->k - k0 : g->kc;
         int first = k0 == 0;
         int packed_lo = direct ? (mt1 - 1) * g->mr : row_lo; /* direct: the last tile only */
-        int ld16 = (kc + g->kstep - 1) / g->kstep * g->kstep; /* abf's rows: zero-padded */
+        int kstep = g->amx ? 32 : 2; /* abf's rows: whole pairs; AMX: whole 16-pair steps */
+        int ld16 = (kc + kstep - 1) / kstep * kstep; /* zero-padded */
         if (!direct || mt1 * g->mr > row_hi) {
             g->pack_a(g->a_ctx, packed_lo, row_hi - packed_lo, k0, kc, apack);
             if (mt1 * g->mr > row_hi) /* the last tile's missing rows */
@@ -396,14 +396,12 @@ static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void
         break;
     default: g->ukr = ukr_portable; g->mr = GEMM_MR_PORTABLE; break;
     }
-    g->kstep = 2;
     if (w->dp) { /* AMX tiles, or VDPBF16PS where the CPU has it, else its arithmetic in C */
         int fast = kc->isa == ISA_AVX512 && cpu_has_avx512_bf16();
         g->amx = kc->isa == ISA_AVX512 && kc->amx;
         g->ukr_dp = g->amx ? gemm_ukr_amx_bf16 : fast ? gemm_ukr_avx512_bf16 : ukr_dp_portable;
         g->a_to_bf16 = fast ? gemm_a_to_bf16_avx512 : a_to_bf16_portable;
         g->mr = g->amx ? GEMM_MR_AMX : fast ? GEMM_MR_AVX512 : GEMM_MR_PORTABLE;
-        g->kstep = g->amx ? 32 : 2;
     }
     /* AVX-512's 12-row tiles keep the 256-long slices they were tuned with (12 x 384 floats of
      * A and a 384 x 16 B slice would not fit a 32 KiB L1 together); pair panels take half the

@@ -111,14 +111,15 @@ void gemm_ukr_avx2_f16(int kc, const float *a, int lda, const uint16_t *b, float
                        int load_c, const float *init16);
 /* The dot-product kernels: kp pairs of k; a: rows of bfloat16 (lda elements apart, pairs at even
  * offsets); b: the panel's pair slice (kp x 32 bfloat16, 64-byte aligned). The AMX kernel takes
- * kp a multiple of 16 and needs the tile configuration gemm_amx_config loaded on its thread. */
+ * kp a multiple of 16 and needs gemm_amx_begin's tile configuration loaded on its thread. */
 typedef void (*gemm_ukr_dp_fn)(int kp, const uint16_t *a, int lda, const uint16_t *b, float *c,
                                int ldc, int load_c, const float *init16);
 void gemm_ukr_avx512_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b, float *c, int ldc,
                           int load_c, const float *init16);
 void gemm_ukr_amx_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b, float *c, int ldc,
                        int load_c, const float *init16);
-/* Loads the AMX kernel's tile configuration on the calling thread / releases the tiles. */
+/* Loads the AMX tile configuration on the calling thread (all eight tiles 16 rows x 64 bytes:
+ * the kernel uses tmm0, 1, 4, 5, 6) / releases the tiles. */
 void gemm_amx_begin(void);
 void gemm_amx_end(void);
 /* Rounds rows x kc floats (rows kc apart) to bfloat16 rows ld apart, zeroing each row from kc

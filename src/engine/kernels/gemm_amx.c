@@ -9,8 +9,8 @@
 
 #define AMX_TARGET __attribute__((target("amx-tile,amx-bf16")))
 
-/* tmm0, tmm1: C (16 rows x 16 floats); tmm4, tmm5: A (16 rows x 32 bfloat16); tmm6: B (16
- * pairs x 16 columns x 2) */
+/* Every tile 16 rows of 64 bytes. The kernel: tmm0, tmm1 C (16 rows x 16 floats); tmm4, tmm5 A
+ * (16 rows x 32 bfloat16); tmm6 B (16 pairs x 16 columns x 2). */
 typedef struct {
     uint8_t palette;
     uint8_t start_row;
@@ -23,10 +23,9 @@ AMX_TARGET void gemm_amx_begin(void) {
     tilecfg_t cfg __attribute__((aligned(64)));
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
-    static const int used[] = {0, 1, 4, 5, 6};
-    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++) {
-        cfg.rows[used[i]] = 16;
-        cfg.colsb[used[i]] = 64;
+    for (int t = 0; t < 8; t++) {
+        cfg.rows[t] = 16;
+        cfg.colsb[t] = 64;
     }
     __asm__ volatile("" ::: "memory"); /* ldtilecfg reads all 64 bytes */
     _tile_loadconfig(&cfg);

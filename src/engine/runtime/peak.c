@@ -2,6 +2,7 @@
 #include "engine/runtime/peak.h"
 #include "common/clock.h"
 #include "engine/kernels/cpu.h"
+#include "engine/kernels/gemm.h"
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -62,23 +63,12 @@ __attribute__((target("avx512f,avx512bf16"))) static float loop_bf16(long iters)
 
 /* Four independent 16 x 16 f32 accumulator tiles, each TDPBF16PS 16 x 16 x 32 products. */
 __attribute__((target("amx-tile,amx-bf16"))) static float loop_amx(long iters) {
-    struct {
-        uint8_t palette, start_row, reserved[14];
-        uint16_t colsb[16];
-        uint8_t rows[16];
-    } cfg __attribute__((aligned(64)));
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        cfg.rows[t] = 16;
-        cfg.colsb[t] = 64;
-    }
     uint16_t ones[16 * 32] __attribute__((aligned(64))); /* bfloat16 1.0: not zeros */
     for (int i = 0; i < 16 * 32; i++)
         ones[i] = 0x3f80;
     float out[16 * 16] __attribute__((aligned(64)));
-    __asm__ volatile("" ::: "memory");
-    _tile_loadconfig(&cfg);
+    gemm_amx_begin(); /* every tile 16 x 64 bytes */
+    __asm__ volatile("" ::: "memory"); /* the tile loads below read ones */
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
@@ -94,7 +84,7 @@ __attribute__((target("amx-tile,amx-bf16"))) static float loop_amx(long iters) {
         _tile_dpbf16ps(3, 5, 7);
     }
     _tile_stored(0, out, 64);
-    _tile_release();
+    gemm_amx_end();
     return out[0];
 }
 
