@@ -67,7 +67,7 @@ __attribute__((target("amx-tile,amx-bf16"))) static float loop_amx(long iters) {
     for (int i = 0; i < 16 * 32; i++)
         ones[i] = 0x3f80;
     float out[16 * 16] __attribute__((aligned(64)));
-    gemm_amx_begin(); /* every tile 16 x 64 bytes */
+    gemm_amx_begin();                  /* every tile 16 x 64 bytes */
     __asm__ volatile("" ::: "memory"); /* the tile loads below read ones */
     _tile_zero(0);
     _tile_zero(1);
