@@ -215,14 +215,12 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
                       .guidance = q.guidance, .sampler = q.sampler, .schedule = (eng_schedule_t)q.schedule,
                       .seed = seed, .fast_decode = quality == QUALITY_LOW};
     double tok[50], text[50], step[50], dec[50], rs[50], enc[50], tot[50];
-    /* each run's stages as shares of the mean of the peaks measured just before and after it */
-    /* precision bf16 on AVX-512: against the peak of what runs it, AMX tiles where the OS grants
-     * them (as the engine decides), else AVX512-BF16's dot product */
-    int on_avx512 =
-        cpu_isa_parse(cfg.isa) == ISA_AVX512 || (!strcmp(cfg.isa, "auto") && kc.isa == ISA_AVX512);
-    peak_kind_t pk_kind = PEAK_FP32;
-    if (!strcmp(cfg.precision, "bf16") && on_avx512 && peak_bf16 > 0)
-        pk_kind = cpu_amx_enable() ? PEAK_AMX : PEAK_BF16;
+    /* each run's stages as shares of the mean of the peaks measured just before and after it,
+     * the peak of what runs the model's products (the portable kernels: against fp32's) */
+    eng_products_t products = eng_info(m)->products;
+    peak_kind_t pk_kind = products == ENG_PRODUCTS_BF16_AMX      ? PEAK_AMX
+                          : products == ENG_PRODUCTS_BF16_AVX512 ? PEAK_BF16
+                                                                 : PEAK_FP32;
     double peak_amx = peak_flops(kc.pool, threads, PEAK_AMX);
     double text_pk[50], step_pk[50], dec_pk[50], p_before = peak_flops(kc.pool, threads, pk_kind);
     double p_lo = p_before, p_hi = p_before;

@@ -4,7 +4,8 @@
  *   eng_generate(m, &params, progress, user, &image);   // image: RGB, caller frees (img_free)
  *   eng_free(m);
  *
- * Everything is f32 on the CPU. A model is safe to use from one generation at a time; the
+ * Everything runs on the CPU, in f32 (or with precision bf16, bfloat16 products summed in f32:
+ * eng_info_t.products). A model is safe to use from one generation at a time; the
  * caller serialises (the server's registry does). */
 #ifndef IMGAPI_ENGINE_ENGINE_H
 #define IMGAPI_ENGINE_ENGINE_H
@@ -51,6 +52,15 @@ typedef struct {
  * cancels (eng_generate returns IMG_ECANCELLED). */
 typedef int (*eng_progress_fn)(void *user, int step, int steps, const img_t *preview);
 
+/* What runs a model's matrix products: f32 kernels, or precision bf16 on the portable C kernels,
+ * AVX512-BF16's dot product or AMX tiles (kctx_create decides). */
+typedef enum {
+    ENG_PRODUCTS_F32 = 0,
+    ENG_PRODUCTS_BF16_C,
+    ENG_PRODUCTS_BF16_AVX512,
+    ENG_PRODUCTS_BF16_AMX
+} eng_products_t;
+
 typedef struct {
     int family;      /* 0 SD1, 1 SD2, 2 SDXL */
     int native;      /* native square resolution in pixels */
@@ -58,6 +68,7 @@ typedef struct {
     int tiny_only;   /* no KL VAE: every quality decodes with the tiny decoder */
     int latent_channels;
     float vae_scale;
+    eng_products_t products;
 } eng_info_t;
 
 #define ENG_MAX_STAT_STEPS 64

@@ -143,6 +143,10 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
         m->info.vae_scale = ui->family == UNET_SDXL ? 0.13025f : 0.18215f;
         m->info.native = native_of(f);
         m->info.tiny_only = m->vae == NULL;
+        m->info.products = !m->kc.bf16               ? ENG_PRODUCTS_F32
+                           : m->kc.amx               ? ENG_PRODUCTS_BF16_AMX
+                           : m->kc.isa == ISA_AVX512 ? ENG_PRODUCTS_BF16_AVX512
+                                                     : ENG_PRODUCTS_BF16_C;
         m->info.multiple = (m->vae ? vae_upscale(m->vae) : tiny_vae_upscale(m->tiny)) << ui->downsamples;
         m->prediction = o->prediction;
         char prefixes[4][160];
