@@ -11,6 +11,7 @@
 #include "engine/sampling/sampler.h"
 #include "tests/unit/fault_alloc.h"
 #include "tests/unit/harness.h"
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,31 @@ void test_engine_generate_out_of_memory(void) {
     generate_out_of_memory(&BUILTIN);
 }
 
+/* Refuses conv_winograd's allocations 1 .. nallocs in turn: each fails with IMG_ENOMEM and leaves
+ * y (h x w x cout, filled with 5) as it was. */
+static void winograd_refusals(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w,
+                              float *y, long nallocs) {
+    size_t n = (size_t)h * w * c->cout;
+    for (long k = 1; k <= nallocs; k++) {
+        for (size_t i = 0; i < n; i++)
+            y[i] = 5.f;
+        fault_alloc_arm(k);
+        CHECK_EQ_INT(conv_winograd(kc, c, x, h, w, 0, y, 0), IMG_ENOMEM);
+        fault_alloc_disarm();
+        CHECK(fault_alloc_fired() && y[0] == 5.f && y[n - 1] == 5.f);
+    }
+}
+
+/* max |y - want| over max |want|. */
+static double rel_max_diff(const float *y, const float *want, size_t n) {
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)y[i] - want[i]));
+        m = fmax(m, fabs((double)want[i]));
+    }
+    return d / m;
+}
+
 /* The kernels' own allocations: Winograd's buffers (the convolution then runs directly, with the
  * same result), the shared arena (keeps its block), a half packing (nothing kept). */
 void test_kernels_out_of_memory(void) {
@@ -168,25 +194,12 @@ void test_kernels_out_of_memory(void) {
     CHECK(conv2d_init(&c, wt, b, COUT, CIN, 3, 3, 1, 1) == IMG_OK);
     CHECK(conv_winograd_eligible(&c, H, W));
     conv2d_forward(&kc, &c, x, H, W, want, 0);
-    for (long k = 1; k <= 2; k++) { /* the shared buffer, then the per-thread work */
-        for (int i = 0; i < H * W * COUT; i++)
-            y[i] = 5.f;
-        fault_alloc_arm(k);
-        CHECK_EQ_INT(conv_winograd(&kc, &c, x, H, W, 0, y, 0), IMG_ENOMEM);
-        fault_alloc_disarm();
-        CHECK(fault_alloc_fired() && y[0] == 5.f && y[H * W * COUT - 1] == 5.f);
-    }
+    winograd_refusals(&kc, &c, x, H, W, y, 2); /* the shared buffer, then the per-thread work */
     fault_alloc_arm(1);
     conv2d_forward(&kc, &c, x, H, W, y, 0); /* Winograd refused: the direct convolution */
     fault_alloc_disarm();
     CHECK(fault_alloc_fired());
-    double d = 0, m = 0;
-    for (int i = 0; i < H * W * COUT; i++) {
-        double e = y[i] - want[i];
-        d = e > d ? e : -e > d ? -e : d;
-        m = want[i] > m ? want[i] : -want[i] > m ? -want[i] : m;
-    }
-    CHECK(d <= 1e-5 * m);
+    CHECK(rel_max_diff(y, want, (size_t)H * W * COUT) <= 1e-5);
     /* precision bf16 at 32x32 (Winograd by tiles, where U's pair panels are a third buffer):
      * the repacking refused (its panel buffer, then the pairs) keeps the weight as it was; each
      * of Winograd's buffers refused leaves y alone; the direct convolution on pair panels */
@@ -205,24 +218,11 @@ void test_kernels_out_of_memory(void) {
         CHECK(fault_alloc_fired() && !c.w.dp && c.w.data != NULL);
     }
     CHECK(gemm_w_to_dp(&c.w) == IMG_OK && c.w.dp);
-    for (long k = 1; k <= 3; k++) {
-        for (int i = 0; i < H2 * W2 * COUT; i++)
-            y2[i] = 5.f;
-        fault_alloc_arm(k);
-        CHECK_EQ_INT(conv_winograd(&kc, &c, x2, H2, W2, 0, y2, 0), IMG_ENOMEM);
-        fault_alloc_disarm();
-        CHECK(fault_alloc_fired() && y2[0] == 5.f && y2[H2 * W2 * COUT - 1] == 5.f);
-    }
+    winograd_refusals(&kc, &c, x2, H2, W2, y2, 3);
     fault_alloc_arm(1);
     conv2d_forward(&kc, &c, x2, H2, W2, y2, 0); /* Winograd refused: direct, on pair panels */
     fault_alloc_disarm();
-    d = m = 0;
-    for (int i = 0; i < H2 * W2 * COUT; i++) {
-        double e = y2[i] - want2[i];
-        d = e > d ? e : -e > d ? -e : d;
-        m = want2[i] > m ? want2[i] : -want2[i] > m ? -want2[i] : m;
-    }
-    CHECK(d <= 1e-2 * m); /* bfloat16 operands */
+    CHECK(rel_max_diff(y2, want2, (size_t)H2 * W2 * COUT) <= 1e-2); /* bfloat16 operands */
     free(x2);
     free(y2);
     free(want2);
