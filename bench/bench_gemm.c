@@ -8,12 +8,14 @@
  * This machine's speed drifts by tens of percent within seconds (neighbours on shared cores), so
  * every timed run (repeated for at least 50 ms) sits between two peak measurements and its
  * "%peak" is against their mean; the columns are medians over the runs of those shares.
- * Prints figures; never fails on a time.
+ * A, W and C come from big_alloc, as the engine's activations and packed weights do (huge
+ * pages where the kernel offers them). Prints figures; never fails on a time.
  *
  *   make bench && build/bench_gemm [--threads N] [--reps N] [--time M N K HALVES SECONDS] */
 #include "common/clock.h"
 #include "engine/kernels/attention.h"
 #include "engine/kernels/gemm.h"
+#include "engine/runtime/bigmem.h"
 #include "engine/runtime/engine_ctx.h"
 #include "engine/runtime/peak.h"
 #include "engine/tensor/dtype.h"
@@ -85,8 +87,9 @@ static int time_one(const kctx_t *kc, const kctx_t *kc_amx, char **arg) {
         fprintf(stderr, "bench_gemm: bad --time M N K HALVES SECONDS (HALVES 0-2, 3 with AMX)\n");
         return 2;
     }
-    float *a = malloc(sizeof(float) * (size_t)m * k), *w = malloc(sizeof(float) * (size_t)n * k);
-    float *c = malloc(sizeof(float) * (size_t)m * n);
+    float *a = big_alloc(sizeof(float) * (size_t)m * k),
+          *w = big_alloc(sizeof(float) * (size_t)n * k);
+    float *c = big_alloc(sizeof(float) * (size_t)m * n);
     gemm_w_t pw = {0};
     int rc = !a || !w || !c;
     if (!rc) {
@@ -169,9 +172,9 @@ int main(int argc, char **argv) {
     int nshapes = sizeof S / sizeof S[0];
     for (int s = 0; s < nshapes; s++) {
         int m = S[s].m, n = S[s].n, k = S[s].k;
-        float *a = malloc(sizeof(float) * (size_t)m * k),
-              *w = malloc(sizeof(float) * (size_t)n * k);
-        float *c = malloc(sizeof(float) * (size_t)m * n);
+        float *a = big_alloc(sizeof(float) * (size_t)m * k),
+              *w = big_alloc(sizeof(float) * (size_t)n * k);
+        float *c = big_alloc(sizeof(float) * (size_t)m * n);
         fill_inputs(a, (size_t)m * k, w, (size_t)n * k);
         gemm_w_t pw, ph;
         gemm_pack(w, n, k, &pw);
@@ -241,8 +244,8 @@ int main(int argc, char **argv) {
     for (size_t s = 0; s < sizeof A / sizeof A[0]; s++) {
         int ld = A[s].heads * A[s].dh;
         size_t nq = (size_t)A[s].nq, nk = (size_t)A[s].nk;
-        float *q = malloc(sizeof(float) * nq * ld), *k = malloc(sizeof(float) * nk * ld);
-        float *v = malloc(sizeof(float) * nk * ld), *o = malloc(sizeof(float) * nq * ld);
+        float *q = big_alloc(sizeof(float) * nq * ld), *k = big_alloc(sizeof(float) * nk * ld);
+        float *v = big_alloc(sizeof(float) * nk * ld), *o = big_alloc(sizeof(float) * nq * ld);
         for (size_t i = 0; i < nq * ld; i++)
             q[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
         for (size_t i = 0; i < nk * ld; i++)

@@ -8,7 +8,9 @@
 #include "engine/kernels/ops_mt.h"
 #include "engine/kernels/winograd.h"
 #include "engine/runtime/arena.h"
+#include "engine/runtime/bigmem.h"
 #include "engine/tensor/dtype.h"
+#include "tests/unit/fault_alloc.h"
 #include "tests/unit/harness.h"
 #include <math.h>
 #include <stdint.h>
@@ -315,6 +317,32 @@ void test_arena_and_f16_pack_bounds(void) {
     CHECK(gemm_pack_16bit(parts, rows, 1, 6, 3, 2, 1, 1, &out) == IMG_OK && out.half == 1 &&
           out.bf16 == 1);
     gemm_w_free(&out);
+}
+
+/* Large buffers start on a 2 MiB boundary (a huge page's), small ones on a cache line; both are
+ * writable to their last byte, released with free(), and a refused allocation is NULL. */
+void test_big_alloc(void) {
+    static const size_t sizes[] = {
+        0, 1, 100, BIGMEM_HUGE_MIN - 1, BIGMEM_HUGE_MIN, (size_t)9 << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *p = big_alloc(sizes[i]);
+        CHECK(p != NULL);
+        if (!p) continue;
+        uintptr_t align = sizes[i] >= BIGMEM_HUGE_MIN ? (uintptr_t)2 << 20 : 64;
+        CHECK((uintptr_t)p % align == 0);
+        if (sizes[i]) {
+            p[0] = 1;
+            p[sizes[i] - 1] = 2;
+        }
+        free(p);
+    }
+    for (int big = 0; big < 2; big++) {
+        fault_alloc_arm(1);
+        void *p = big_alloc(big ? BIGMEM_HUGE_MIN : 100);
+        CHECK(p == NULL && fault_alloc_fired());
+        fault_alloc_disarm();
+        free(p);
+    }
 }
 
 /* The im2col rows are gathered inside the GEMM: cases cross the 256-wide k slices mid-tap

@@ -2,15 +2,15 @@
 #include "engine/kernels/gemm.h"
 #include "common/status.h"
 #include "engine/kernels/half.h"
+#include "engine/runtime/bigmem.h"
 #include "engine/tensor/dtype.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* n floats, 64-byte aligned (large ones on huge pages); owned by the caller. */
 static float *alloc_aligned(size_t n) {
-    void *p = NULL;
-    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float))) return NULL;
-    return p;
+    return big_alloc(n * sizeof(float));
 }
 
 size_t gemm_pack_floats(int n, int k) {
@@ -46,7 +46,7 @@ static int pack_strided(const float *src, int n, int k, size_t col_stride, size_
     if (!f) return IMG_ENOMEM;
     gemm_pack_into(f, src, n, k, col_stride, k_stride, out);
     void *h = NULL;
-    if (posix_memalign(&h, 64, (total ? total : 1) * sizeof(uint16_t))) return IMG_OK; /* stays f32 */
+    if (!(h = big_alloc(total * sizeof(uint16_t)))) return IMG_OK; /* stays f32 */
     int bf16 = 0;
     if (half_from_float_exact(f, h, total) || (bf16 = bf16_from_float_exact(f, h, total))) {
         free(f);
@@ -66,7 +66,7 @@ int gemm_pack_16bit(const void *const *parts, const int *part_n, int nparts, int
     if (inner <= 0 || k % inner) return IMG_EINVAL;
     size_t total = gemm_pack_floats(n, k);
     uint16_t *dst = NULL; /* owned by out */
-    if (posix_memalign((void **)&dst, 64, (total ? total : 1) * sizeof(uint16_t))) return IMG_ENOMEM;
+    if (!(dst = big_alloc(total * sizeof(uint16_t)))) return IMG_ENOMEM;
     *out = (gemm_w_t){
         .n = n, .k = k, .npanels = (n + GEMM_NR - 1) / GEMM_NR, .half = 1, .bf16 = bf16, .data = dst};
     if (n % GEMM_NR) /* the last panel's missing columns */
@@ -138,7 +138,7 @@ int gemm_w_to_dp(gemm_w_t *w) {
         gemm_w_bytes(&(gemm_w_t){.npanels = w->npanels, .k = w->k, .dp = 1}) / sizeof(uint16_t);
     uint16_t *d = NULL;                                   /* owned by w once converted */
     float *panel = alloc_aligned((size_t)w->k * GEMM_NR); /* one panel widened; freed here */
-    if (!panel || posix_memalign((void **)&d, 64, (total ? total : 1) * sizeof(uint16_t))) {
+    if (!panel || !(d = big_alloc(total * sizeof(uint16_t)))) {
         free(panel);
         return IMG_ENOMEM;
     }
