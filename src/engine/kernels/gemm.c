@@ -224,6 +224,13 @@ typedef struct {
     void (*a_to_bf16)(const float *src, int rows, int kc, uint16_t *dst, int ld); /* with ukr_dp */
     int amx;   /* ukr_dp runs on AMX tiles: each block loads their configuration */
     gemm_ukr_f16_fn ukr_f16; /* for half panels, when the ISA has one; else they are widened */
+    /* A as micro-panels (AVX2), for blocks of at least GEMM_MP_PANELS panels: the packer, and
+     * the kernels for f32 panels and half panels */
+    void (*pack_mp)(const float *src, size_t ld, int rows, int kc, float *dst);
+    void (*ukr_mp)(int kc, const float *a, const float *b, float *c, int ldc, int load_c,
+                   const float *init16);
+    void (*ukr_mp_f16)(int kc, const float *a, const uint16_t *b, float *c, int ldc, int load_c,
+                       const float *init16);
     isa_t isa;
     int mr;
     int kc; /* k per slice: see slice_len */
@@ -253,23 +260,32 @@ static void pack_plain(const void *ctx, int row0, int rows, int k0, int kc, floa
 /* Rows of A per block: 16 AVX2 tiles, 8 AVX-512 tiles, 24 portable tiles (A, C and the task's
  * half panels stay in L2: a 192-row block measured 20% slower in the micro-kernel loop). */
 #define GEMM_MB 96
+/* Fewest panels a block needs for packing A as micro-panels to pay: the packing costs about one
+ * kernel call per row tile, the faster kernel saves about a tenth of each (attention's P.V, 3-4
+ * panels, measured 5-10% slower packed). */
+#define GEMM_MP_PANELS 8
 
 /* One block of at most GEMM_MB rows (whole tiles from row tile mt0) x panels [p0, p1), the whole
- * k range: per slice of g->kc, the block's rows of A are packed once (contiguous rows of kc,
- * zero rows below m) and every panel's widened slice is multiplied with them. A stored matrix
- * (gemm, gemm_serial) is read in place instead: copying it measured slower than the strided
- * reads it saves; only a last partial tile goes through the buffer, padded with zero rows. */
+ * k range: per slice of g->kc, the block's rows of A are packed once and every panel's widened
+ * slice is multiplied with them. With micro-panel kernels (AVX2) A is packed as micro-panels,
+ * from a stored matrix directly; otherwise as contiguous rows of kc, zero rows below m, and a
+ * stored matrix (gemm, gemm_serial) is read in place (copying rows measured slower than the
+ * strided reads it saves): only a last partial tile goes through the buffer. */
 static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
     const gemm_w_t *w = g->w;
     float apack[GEMM_MB * GEMM_KC] __attribute__((aligned(64))); /* 144 KiB: the A block */
     float cbuf[GEMM_MR_AMX * GEMM_NR] __attribute__((aligned(64))); /* an edge tile */
     float bbuf[GEMM_KC * GEMM_NR] __attribute__((aligned(64))); /* a widened half panel slice */
     uint16_t abf[GEMM_MB * GEMM_KC] __attribute__((aligned(64))); /* pair panels: A in bfloat16 */
+    /* micro-panels (and the packer's two floats past the last) */
+    float amp[GEMM_MB * GEMM_KC + 8] __attribute__((aligned(64)));
     float init[GEMM_NR];
     int row_lo = mt0 * g->mr;
     int row_hi = mt1 * g->mr < g->m ? mt1 * g->mr : g->m;
+    int mp = g->pack_mp && !w->dp && p1 - p0 >= GEMM_MP_PANELS;
+    const plain_a_t *plain = g->pack_a == pack_plain ? g->a_ctx : NULL;
     /* pair panels need A rounded to bfloat16, so it is always packed */
-    const plain_a_t *direct = g->pack_a == pack_plain && !w->dp ? g->a_ctx : NULL;
+    const plain_a_t *direct = plain && !w->dp && !mp ? plain : NULL;
     if (g->amx) gemm_amx_begin();
     for (int k0 = 0; k0 < w->k; k0 += g->kc) {
         int kc = w->k - k0 < g->kc ? w->k - k0 : g->kc;
@@ -277,7 +293,20 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
         int packed_lo = direct ? (mt1 - 1) * g->mr : row_lo; /* direct: the last tile only */
         int kstep = g->amx ? 32 : 2; /* abf's rows: whole pairs; AMX: whole 16-pair steps */
         int ld16 = (kc + kstep - 1) / kstep * kstep; /* zero-padded */
-        if (!direct || mt1 * g->mr > row_hi) {
+        if (mp) {
+            const float *src = apack;
+            size_t ld = (size_t)kc;
+            if (plain) {
+                src = plain->a + (size_t)row_lo * plain->lda + k0;
+                ld = (size_t)plain->lda;
+            } else {
+                g->pack_a(g->a_ctx, row_lo, row_hi - row_lo, k0, kc, apack);
+            }
+            for (int r = row_lo; r < row_hi; r += g->mr)
+                g->pack_mp(src + (size_t)(r - row_lo) * ld, ld,
+                           row_hi - r < g->mr ? row_hi - r : g->mr, kc,
+                           amp + (size_t)(r - row_lo) * kc);
+        } else if (!direct || mt1 * g->mr > row_hi) {
             g->pack_a(g->a_ctx, packed_lo, row_hi - packed_lo, k0, kc, apack);
             if (mt1 * g->mr > row_hi) /* the last tile's missing rows */
                 memset(apack + (size_t)(row_hi - packed_lo) * kc, 0,
@@ -294,7 +323,7 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
             if (w->dp) {
                 dpb = (const uint16_t *)w->data +
                       ((size_t)p * gemm_dp_pairs(w->k) + (size_t)k0 / 2) * 2 * GEMM_NR;
-            } else if (w->half && !w->bf16 && g->ukr_f16) {
+            } else if (w->half && !w->bf16 && (mp ? g->ukr_mp_f16 != NULL : g->ukr_f16 != NULL)) {
                 hp = (const uint16_t *)w->data + off;
             } else if (w->half) {
                 gemm_w_widen(w, g->isa, off, (size_t)kc * GEMM_NR, bbuf);
@@ -334,6 +363,11 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
                 if (dpb)
                     g->ukr_dp(ld16 / 2, abf + (size_t)(row0 - packed_lo) * ld16, ld16, dpb, dst,
                               ldd, load_c, init);
+                else if (mp && hp)
+                    g->ukr_mp_f16(kc, amp + (size_t)(row0 - row_lo) * kc, hp, dst, ldd, load_c,
+                                  init);
+                else if (mp)
+                    g->ukr_mp(kc, amp + (size_t)(row0 - row_lo) * kc, bp, dst, ldd, load_c, init);
                 else if (hp)
                     g->ukr_f16(kc, ap, alda, hp, dst, ldd, load_c, init);
                 else
@@ -392,6 +426,9 @@ static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void
          * threads at SD shapes (B takes half the cache and no buffer pass) */
         g->ukr = gemm_ukr_avx2;
         g->ukr_f16 = gemm_ukr_avx2_f16;
+        g->pack_mp = gemm_pack_a_avx2;
+        g->ukr_mp = gemm_ukr_avx2_mp;
+        g->ukr_mp_f16 = gemm_ukr_avx2_mp_f16;
         g->mr = GEMM_MR_AVX2;
         break;
     default: g->ukr = ukr_portable; g->mr = GEMM_MR_PORTABLE; break;
@@ -417,6 +454,60 @@ static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void
     return 1;
 }
 
+/* What a task costs besides its products, in micro-kernel calls (a row tile x a panel over the
+ * whole k): packing a row tile of A as a micro-panel, once per task, and a panel's first pass
+ * over B in each block, which waits on memory. Both about one call (perf, 2-core AVX2 VM:
+ * packing took 11% of a task of 8 panels). */
+#define SPLIT_PACK_COST 1.0
+#define SPLIT_B_COST 1.0
+#define SPLIT_ROW_KERNEL 1.1 /* a call of the row-layout kernel, for blocks too narrow to pack */
+#define SPLIT_MAX_THREADS 64
+
+/* When the pool's threads would finish tasks of mt_per row tiles x p_per panels, taken in order,
+ * each by the first thread free (as pool_run hands them out). */
+static double split_makespan(int mtiles, int npanels, int mt_per, int p_per, int threads) {
+    double busy[SPLIT_MAX_THREADS] = {0};
+    int mtasks = (mtiles + mt_per - 1) / mt_per, ntasks = (npanels + p_per - 1) / p_per;
+    for (int t = 0; t < mtasks * ntasks; t++) {
+        int r = mtiles - t / ntasks * mt_per, p = npanels - t % ntasks * p_per;
+        r = r < mt_per ? r : mt_per;
+        p = p < p_per ? p : p_per;
+        int j = 0;
+        for (int i = 1; i < threads; i++)
+            if (busy[i] < busy[j]) j = i;
+        busy[j] += p >= GEMM_MP_PANELS ? (double)r * p + SPLIT_PACK_COST * r + SPLIT_B_COST * p
+                                       : SPLIT_ROW_KERNEL * r * p + SPLIT_B_COST * p;
+    }
+    double end = 0;
+    for (int i = 0; i < threads; i++)
+        end = busy[i] > end ? busy[i] : end;
+    return end;
+}
+
+/* The split of the micro-panel kernels' work into tasks: whole blocks of rows x as many panels
+ * as keep the threads evenly busy, by the modelled finishing time. A task packs its A once for
+ * all its panels, so the fewer panel groups the less packing: one block of all 20 panels of a
+ * 320-wide layer against 8 panels per task (A packed two and a half times as often). */
+static void split_modelled(gemm_job_t *g, int mtiles, int npanels, int threads) {
+    threads = threads < SPLIT_MAX_THREADS ? threads : SPLIT_MAX_THREADS;
+    int max_tasks = 16 * threads > 64 ? 16 * threads : 64;
+    double best = -1;
+    for (int mt_per = GEMM_MB / g->mr; mt_per >= 1; mt_per /= 2)
+        for (int p_per = npanels;; p_per = (p_per + 1) / 2) {
+            int tasks = ((mtiles + mt_per - 1) / mt_per) * ((npanels + p_per - 1) / p_per);
+            if (tasks > max_tasks && best >= 0) break;
+            double t = split_makespan(mtiles, npanels, mt_per, p_per, threads);
+            if (best < 0 || t < best * 0.995) {
+                best = t;
+                g->mtiles_per_task = mt_per;
+                g->panels_per_task = p_per;
+            }
+            if (p_per == 1) break;
+        }
+    g->mtasks = (mtiles + g->mtiles_per_task - 1) / g->mtiles_per_task;
+    g->ntasks = (npanels + g->panels_per_task - 1) / g->panels_per_task;
+}
+
 void gemm_serial(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w,
                  const float *bias, float *c, int ldc, int accumulate) {
     gemm_job_t g;
@@ -437,18 +528,25 @@ void gemm_ex(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void *a_ctx, 
     if (!gemm_setup(kc, m, pack_a, a_ctx, w, bias, c, ldc, accumulate, &g)) return;
     int mtiles = (m + g.mr - 1) / g.mr;
     int threads = pool_threads(kc->pool);
-    /* Blocks of GEMM_MB rows x 128 columns (AMX: up to 1024, so that each block's A, gathered
-     * and rounded to bfloat16 once per slice, serves more tile products: 1.25-1.59x on four SD
-     * shapes, Xeon, 2 threads); enough tasks for every thread. */
-    g.mtiles_per_task = GEMM_MB / g.mr;
-    g.panels_per_task = g.amx ? 64 : 8;
-    g.mtasks = (mtiles + g.mtiles_per_task - 1) / g.mtiles_per_task;
-    g.ntasks = (w->npanels + g.panels_per_task - 1) / g.panels_per_task;
-    while (g.mtasks * g.ntasks < 4 * threads && (g.mtiles_per_task > 1 || g.panels_per_task > 1)) {
-        if (g.mtiles_per_task > 1) g.mtiles_per_task = (g.mtiles_per_task + 1) / 2;
-        else g.panels_per_task = (g.panels_per_task + 1) / 2;
+    if (g.pack_mp && !w->dp) {
+        split_modelled(&g, mtiles, w->npanels, threads);
+    } else {
+        /* Blocks of GEMM_MB rows x 128 columns (AMX: up to 1024, so that each block's A,
+         * gathered and rounded to bfloat16 once per slice, serves more tile products:
+         * 1.25-1.59x on four SD shapes, Xeon, 2 threads); enough tasks for every thread. */
+        g.mtiles_per_task = GEMM_MB / g.mr;
+        g.panels_per_task = g.amx ? 64 : 8;
         g.mtasks = (mtiles + g.mtiles_per_task - 1) / g.mtiles_per_task;
         g.ntasks = (w->npanels + g.panels_per_task - 1) / g.panels_per_task;
+        while (g.mtasks * g.ntasks < 4 * threads &&
+               (g.mtiles_per_task > 1 || g.panels_per_task > 1)) {
+            if (g.mtiles_per_task > 1)
+                g.mtiles_per_task = (g.mtiles_per_task + 1) / 2;
+            else
+                g.panels_per_task = (g.panels_per_task + 1) / 2;
+            g.mtasks = (mtiles + g.mtiles_per_task - 1) / g.mtiles_per_task;
+            g.ntasks = (w->npanels + g.panels_per_task - 1) / g.panels_per_task;
+        }
     }
     pool_run(kc->pool, g.mtasks * g.ntasks, gemm_task, &g);
 }
