@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "engine/io/safetensors.h"
+#include "engine/kernels/gemm.h"
 #include "engine/kernels/ops.h"
 #include "engine/models/clip.h"
 #include "engine/models/unet.h"
@@ -143,10 +144,11 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
         m->info.vae_scale = ui->family == UNET_SDXL ? 0.13025f : 0.18215f;
         m->info.native = native_of(f);
         m->info.tiny_only = m->vae == NULL;
-        m->info.products = !m->kc.bf16               ? ENG_PRODUCTS_F32
-                           : m->kc.amx               ? ENG_PRODUCTS_BF16_AMX
-                           : m->kc.isa == ISA_AVX512 ? ENG_PRODUCTS_BF16_AVX512
-                                                     : ENG_PRODUCTS_BF16_C;
+        gemm_dp_kernel_t dk = gemm_dp_kernel(&m->kc); /* what gemm will run the pairs on */
+        m->info.products = !m->kc.bf16                 ? ENG_PRODUCTS_F32
+                           : dk == GEMM_DP_AMX         ? ENG_PRODUCTS_BF16_AMX
+                           : dk == GEMM_DP_AVX512_BF16 ? ENG_PRODUCTS_BF16_AVX512
+                                                       : ENG_PRODUCTS_BF16_C;
         m->info.multiple = (m->vae ? vae_upscale(m->vae) : tiny_vae_upscale(m->tiny)) << ui->downsamples;
         m->prediction = o->prediction;
         char prefixes[4][160];

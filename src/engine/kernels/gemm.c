@@ -209,6 +209,12 @@ static void ukr_dp_portable(int kp, const uint16_t *a, int lda, const uint16_t *
             c[(size_t)i * ldc + j] = acc[i][j];
 }
 
+gemm_dp_kernel_t gemm_dp_kernel(const kctx_t *kc) {
+    if (kc->isa != ISA_AVX512) return GEMM_DP_PORTABLE;
+    if (kc->amx) return GEMM_DP_AMX;
+    return cpu_has_avx512_bf16() ? GEMM_DP_AVX512_BF16 : GEMM_DP_PORTABLE;
+}
+
 static void a_to_bf16_portable(const float *src, int rows, int kc, uint16_t *dst, int ld) {
     for (int i = 0; i < rows; i++) {
         for (int e = 0; e < kc; e++)
@@ -265,6 +271,11 @@ static void pack_plain(const void *ctx, int row0, int rows, int k0, int kc, floa
  * 3-4 panels: packed, bench_gemm's self-attention rows read 8-13% lower in two runs. */
 #define GEMM_MP_PANELS 8
 
+/* Whether a block of `panels` panels packs A as micro-panels (else A is read as rows). */
+static int packs_mp(const gemm_job_t *g, int panels) {
+    return g->pack_mp && !g->w->dp && panels >= GEMM_MP_PANELS;
+}
+
 /* One block of at most GEMM_MB rows (whole tiles from row tile mt0) x panels [p0, p1), the whole
  * k range: per slice of g->kc, the block's rows of A are packed once and every panel's widened
  * slice is multiplied with them. With micro-panel kernels (AVX2) A is packed as micro-panels,
@@ -282,7 +293,7 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
     float init[GEMM_NR];
     int row_lo = mt0 * g->mr;
     int row_hi = mt1 * g->mr < g->m ? mt1 * g->mr : g->m;
-    int mp = g->pack_mp && !w->dp && p1 - p0 >= GEMM_MP_PANELS;
+    int mp = packs_mp(g, p1 - p0);
     const plain_a_t *plain = g->pack_a == pack_plain ? g->a_ctx : NULL;
     /* pair panels need A rounded to bfloat16, so it is always packed */
     const plain_a_t *direct = plain && !w->dp && !mp ? plain : NULL;
@@ -434,8 +445,9 @@ static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void
     default: g->ukr = ukr_portable; g->mr = GEMM_MR_PORTABLE; break;
     }
     if (w->dp) { /* AMX tiles, or VDPBF16PS where the CPU has it, else its arithmetic in C */
-        int fast = kc->isa == ISA_AVX512 && cpu_has_avx512_bf16();
-        g->amx = kc->isa == ISA_AVX512 && kc->amx;
+        gemm_dp_kernel_t dk = gemm_dp_kernel(kc);
+        int fast = dk != GEMM_DP_PORTABLE; /* AVX-512 rounds A (AMX implies AVX512-BF16) */
+        g->amx = dk == GEMM_DP_AMX;
         g->ukr_dp = g->amx ? gemm_ukr_amx_bf16 : fast ? gemm_ukr_avx512_bf16 : ukr_dp_portable;
         g->a_to_bf16 = fast ? gemm_a_to_bf16_avx512 : a_to_bf16_portable;
         g->mr = g->amx ? GEMM_MR_AMX : fast ? GEMM_MR_AVX512 : GEMM_MR_PORTABLE;
@@ -465,7 +477,8 @@ static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void
 
 /* When the pool's threads would finish tasks of mt_per row tiles x p_per panels, taken in order,
  * each by the first thread free (as pool_run hands them out). */
-static double split_makespan(int mtiles, int npanels, int mt_per, int p_per, int threads) {
+static double split_makespan(const gemm_job_t *g, int mtiles, int npanels, int mt_per, int p_per,
+                             int threads) {
     double busy[SPLIT_MAX_THREADS] = {0};
     int mtasks = (mtiles + mt_per - 1) / mt_per, ntasks = (npanels + p_per - 1) / p_per;
     for (int t = 0; t < mtasks * ntasks; t++) {
@@ -475,8 +488,8 @@ static double split_makespan(int mtiles, int npanels, int mt_per, int p_per, int
         int j = 0;
         for (int i = 1; i < threads; i++)
             if (busy[i] < busy[j]) j = i;
-        busy[j] += p >= GEMM_MP_PANELS ? (double)r * p + SPLIT_PACK_COST * r + SPLIT_B_COST * p
-                                       : SPLIT_ROW_KERNEL * r * p + SPLIT_B_COST * p;
+        busy[j] += packs_mp(g, p) ? (double)r * p + SPLIT_PACK_COST * r + SPLIT_B_COST * p
+                                  : SPLIT_ROW_KERNEL * r * p + SPLIT_B_COST * p;
     }
     double end = 0;
     for (int i = 0; i < threads; i++)
@@ -496,7 +509,7 @@ static void split_modelled(gemm_job_t *g, int mtiles, int npanels, int threads) 
         for (int p_per = npanels;; p_per = (p_per + 1) / 2) {
             int tasks = ((mtiles + mt_per - 1) / mt_per) * ((npanels + p_per - 1) / p_per);
             if (tasks > max_tasks && best >= 0) break;
-            double t = split_makespan(mtiles, npanels, mt_per, p_per, threads);
+            double t = split_makespan(g, mtiles, npanels, mt_per, p_per, threads);
             if (best < 0 || t < best * 0.995) {
                 best = t;
                 g->mtiles_per_task = mt_per;

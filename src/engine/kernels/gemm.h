@@ -132,6 +132,11 @@ void gemm_ukr_avx512_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b,
                           int load_c, const float *init16);
 void gemm_ukr_amx_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b, float *c, int ldc,
                        int load_c, const float *init16);
+/* The kernel that multiplies pair panels in context kc (AMX tiles where kc->amx, VDPBF16PS where
+ * the CPU has it on AVX-512, else the portable C kernel): what gemm runs for them, and what the
+ * engine reports as running a bf16 model's products. */
+typedef enum { GEMM_DP_PORTABLE, GEMM_DP_AVX512_BF16, GEMM_DP_AMX } gemm_dp_kernel_t;
+gemm_dp_kernel_t gemm_dp_kernel(const kctx_t *kc);
 /* Loads the AMX tile configuration on the calling thread (all eight tiles 16 rows x 64 bytes:
  * the kernel uses tmm0, 1, 4, 5, 6) / releases the tiles. */
 void gemm_amx_begin(void);
