@@ -237,6 +237,10 @@ typedef struct {
                    const float *init16);
     void (*ukr_mp_f16)(int kc, const float *a, const uint16_t *b, float *c, int ldc, int load_c,
                        const float *init16);
+    /* two panels per call (AVX-512), for f32 panels and half panels; half panels read as they
+     * are need both ukr_f16 and ukr2_f16 */
+    gemm_ukr2_fn ukr2;
+    gemm_ukr2_f16_fn ukr2_f16;
     isa_t isa;
     int mr;
     int kc; /* k per slice: see slice_len */
@@ -276,34 +280,174 @@ static int packs_mp(const gemm_job_t *g, int panels) {
     return g->pack_mp && !g->w->dp && panels >= GEMM_MP_PANELS;
 }
 
+/* One panel's k slice as a kernel reads it: floats (bp: the panels themselves, or widened into
+ * buf), IEEE halves widened in registers (hp), or bfloat16 pairs (dpb). */
+typedef struct {
+    const float *bp;
+    const uint16_t *hp, *dpb;
+} bslice_t;
+
+static bslice_t panel_slice(const gemm_job_t *g, int p, int k0, int kc, int mp, float *buf) {
+    const gemm_w_t *w = g->w;
+    size_t off = ((size_t)p * w->k + k0) * GEMM_NR;
+    bslice_t s = {0};
+    if (w->dp) {
+        s.dpb = (const uint16_t *)w->data +
+                ((size_t)p * gemm_dp_pairs(w->k) + (size_t)k0 / 2) * 2 * GEMM_NR;
+    } else if (w->half && !w->bf16 && (mp ? g->ukr_mp_f16 != NULL : g->ukr_f16 != NULL)) {
+        s.hp = (const uint16_t *)w->data + off;
+    } else if (w->half) {
+        gemm_w_widen(w, g->isa, off, (size_t)kc * GEMM_NR, buf);
+        s.bp = buf;
+    } else {
+        s.bp = (const float *)w->data + off;
+    }
+    return s;
+}
+
+/* What the tiles of one block's k slice share. */
+typedef struct {
+    int k0, kc;
+    int row_lo;    /* the block's first row (amp's first) */
+    int packed_lo; /* the first row in apack and abf */
+    int ld16;      /* abf's row length */
+    int load_c, add_bias;
+    int mp;                  /* A as micro-panels (amp) */
+    const plain_a_t *direct; /* full tiles read a stored A in place */
+    const float *apack, *amp;
+    const uint16_t *abf;
+} slice_t;
+
+/* Row tile row0's A for the row-layout kernels: in place, or in the packed block. */
+static const float *tile_a(const gemm_job_t *g, const slice_t *s, int row0, int rows, int *lda) {
+    if (s->direct && rows == g->mr) {
+        *lda = s->direct->lda;
+        return s->direct->a + (size_t)row0 * s->direct->lda + s->k0;
+    }
+    *lda = s->kc;
+    return s->apack + (size_t)(row0 - s->packed_lo) * s->kc;
+}
+
+/* The next row tile's C rows (cols floats from cp's column), for writing: they lie a row of C
+ * apart (pages apart), where no hardware prefetcher follows, and a large C is not in any cache
+ * on the first slice (5-8% at k = 320 with 42 MB of C). */
+static void prefetch_next_c(const gemm_job_t *g, const float *cp, int row0, int cols) {
+    for (int i = g->mr; i < 2 * g->mr && row0 + i < g->m; i++)
+        for (int j = 0; j < cols; j += GEMM_NR)
+            __builtin_prefetch(cp + (size_t)i * g->ldc + j, 1, 3);
+}
+
+/* Row tile mt x panel p of the slice (more: another tile follows): a full tile in place in C, an
+ * edge tile through a small buffer. init: the panel's 16 bias values (or zeros). */
+static void tile_one(const gemm_job_t *g, const slice_t *s, const bslice_t *b, int p, int mt,
+                     int more, const float *init) {
+    float cbuf[GEMM_MR_AMX * GEMM_NR] __attribute__((aligned(64)));
+    int row0 = mt * g->mr, col0 = p * GEMM_NR;
+    int rows = g->m - row0 < g->mr ? g->m - row0 : g->mr;
+    int ncols = g->w->n - col0 < GEMM_NR ? g->w->n - col0 : GEMM_NR;
+    float *cp = g->c + (size_t)row0 * g->ldc + col0;
+    int full = rows == g->mr && ncols == GEMM_NR;
+    float *dst = cp;
+    int ldd = g->ldc;
+    if (full) {
+        if (more) prefetch_next_c(g, cp, row0, GEMM_NR);
+    } else {
+        memset(cbuf, 0, sizeof cbuf);
+        if (s->load_c)
+            for (int i = 0; i < rows; i++)
+                memcpy(cbuf + i * GEMM_NR, cp + (size_t)i * g->ldc, sizeof(float) * (size_t)ncols);
+        dst = cbuf;
+        ldd = GEMM_NR;
+    }
+    int alda;
+    if (b->dpb) {
+        g->ukr_dp(s->ld16 / 2, s->abf + (size_t)(row0 - s->packed_lo) * s->ld16, s->ld16, b->dpb,
+                  dst, ldd, s->load_c, init);
+    } else if (s->mp) {
+        const float *ap = s->amp + (size_t)(row0 - s->row_lo) * s->kc;
+        if (b->hp)
+            g->ukr_mp_f16(s->kc, ap, b->hp, dst, ldd, s->load_c, init);
+        else
+            g->ukr_mp(s->kc, ap, b->bp, dst, ldd, s->load_c, init);
+    } else if (b->hp) {
+        const float *ap = tile_a(g, s, row0, rows, &alda);
+        g->ukr_f16(s->kc, ap, alda, b->hp, dst, ldd, s->load_c, init);
+    } else {
+        const float *ap = tile_a(g, s, row0, rows, &alda);
+        g->ukr(s->kc, ap, alda, b->bp, dst, ldd, s->load_c, init);
+    }
+    if (full) {
+        if (s->add_bias)
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < ncols; j++)
+                    cp[(size_t)i * g->ldc + j] += init[j];
+        return;
+    }
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < ncols; j++)
+            cp[(size_t)i * g->ldc + j] = cbuf[i * GEMM_NR + j] + (s->add_bias ? init[j] : 0.f);
+}
+
+/* Row tile mt x panels p and p + 1 by the two-panel kernel, in place in C; 0 (nothing done)
+ * unless the tile is full in both. init32: both panels' bias values. */
+static int tile_pair(const gemm_job_t *g, const slice_t *s, const bslice_t *b, int p, int mt,
+                     int more, const float *init32) {
+    int row0 = mt * g->mr, col0 = p * GEMM_NR;
+    if (row0 + g->mr > g->m || col0 + 2 * GEMM_NR > g->w->n) return 0;
+    float *cp = g->c + (size_t)row0 * g->ldc + col0;
+    if (more) prefetch_next_c(g, cp, row0, 2 * GEMM_NR);
+    int alda;
+    const float *ap = tile_a(g, s, row0, g->mr, &alda);
+    if (b[0].hp)
+        g->ukr2_f16(s->kc, ap, alda, b[0].hp, b[1].hp, cp, g->ldc, s->load_c, init32);
+    else
+        g->ukr2(s->kc, ap, alda, b[0].bp, b[1].bp, cp, g->ldc, s->load_c, init32);
+    if (s->add_bias)
+        for (int i = 0; i < g->mr; i++)
+            for (int j = 0; j < 2 * GEMM_NR; j++)
+                cp[(size_t)i * g->ldc + j] += init32[j];
+    return 1;
+}
+
 /* One block of at most GEMM_MB rows (whole tiles from row tile mt0) x panels [p0, p1), the whole
  * k range: per slice of g->kc, the block's rows of A are packed once and every panel's widened
- * slice is multiplied with them. With micro-panel kernels (AVX2) A is packed as micro-panels,
- * from a stored matrix directly; otherwise as contiguous rows of kc, zero rows below m, and a
- * stored matrix (gemm, gemm_serial) is read in place (copying rows measured slower than the
- * strided reads it saves): only a last partial tile goes through the buffer. */
+ * slice is multiplied with them (two panels per kernel call where the ISA has such a kernel).
+ * With micro-panel kernels (AVX2) A is packed as micro-panels, from a stored matrix directly;
+ * otherwise as contiguous rows of kc, zero rows below m, and a stored matrix (gemm, gemm_serial)
+ * is read in place (copying rows measured slower than the strided reads it saves): only a last
+ * partial tile goes through the buffer. */
 static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
     const gemm_w_t *w = g->w;
     float apack[GEMM_MB * GEMM_KC] __attribute__((aligned(64))); /* 144 KiB: the A block */
-    float cbuf[GEMM_MR_AMX * GEMM_NR] __attribute__((aligned(64))); /* an edge tile */
-    float bbuf[GEMM_KC * GEMM_NR] __attribute__((aligned(64))); /* a widened half panel slice */
+    /* two widened 16-bit panel slices */
+    float bbuf[2][GEMM_KC * GEMM_NR] __attribute__((aligned(64)));
     uint16_t abf[GEMM_MB * GEMM_KC] __attribute__((aligned(64))); /* pair panels: A in bfloat16 */
     /* micro-panels (and the packer's two floats past the last) */
     float amp[GEMM_MB * GEMM_KC + 8] __attribute__((aligned(64)));
-    float init[GEMM_NR];
+    float init[2 * GEMM_NR];
     int row_lo = mt0 * g->mr;
     int row_hi = mt1 * g->mr < g->m ? mt1 * g->mr : g->m;
     int mp = packs_mp(g, p1 - p0);
     const plain_a_t *plain = g->pack_a == pack_plain ? g->a_ctx : NULL;
     /* pair panels need A rounded to bfloat16, so it is always packed */
     const plain_a_t *direct = plain && !w->dp && !mp ? plain : NULL;
+    int pairs = g->ukr2 && !w->dp && !mp;
     if (g->amx) gemm_amx_begin();
     for (int k0 = 0; k0 < w->k; k0 += g->kc) {
-        int kc = w->k - k0 < g->kc ? w->k - k0 : g->kc;
-        int first = k0 == 0;
-        int packed_lo = direct ? (mt1 - 1) * g->mr : row_lo; /* direct: the last tile only */
+        slice_t s = {.k0 = k0,
+                     .kc = w->k - k0 < g->kc ? w->k - k0 : g->kc,
+                     .row_lo = row_lo,
+                     .load_c = k0 > 0 || g->accumulate,
+                     .add_bias = k0 == 0 && g->accumulate && g->bias,
+                     .mp = mp,
+                     .direct = direct,
+                     .apack = apack,
+                     .amp = amp,
+                     .abf = abf};
+        int kc = s.kc;
+        s.packed_lo = direct ? (mt1 - 1) * g->mr : row_lo; /* direct: the last tile only */
         int kstep = g->amx ? 32 : 2; /* abf's rows: whole pairs; AMX: whole 16-pair steps */
-        int ld16 = (kc + kstep - 1) / kstep * kstep; /* zero-padded */
+        s.ld16 = (kc + kstep - 1) / kstep * kstep; /* zero-padded */
         if (mp) {
             const float *src = apack;
             size_t ld = (size_t)kc;
@@ -318,81 +462,27 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
                            row_hi - r < g->mr ? row_hi - r : g->mr, kc,
                            amp + (size_t)(r - row_lo) * kc);
         } else if (!direct || mt1 * g->mr > row_hi) {
-            g->pack_a(g->a_ctx, packed_lo, row_hi - packed_lo, k0, kc, apack);
+            g->pack_a(g->a_ctx, s.packed_lo, row_hi - s.packed_lo, k0, kc, apack);
             if (mt1 * g->mr > row_hi) /* the last tile's missing rows */
-                memset(apack + (size_t)(row_hi - packed_lo) * kc, 0,
+                memset(apack + (size_t)(row_hi - s.packed_lo) * kc, 0,
                        sizeof(float) * (size_t)(mt1 * g->mr - row_hi) * kc);
         }
-        if (w->dp) g->a_to_bf16(apack, mt1 * g->mr - packed_lo, kc, abf, ld16);
-        for (int p = p0; p < p1; p++) {
-            int col0 = p * GEMM_NR;
-            int ncols = w->n - col0 < GEMM_NR ? w->n - col0 : GEMM_NR;
-            size_t off = ((size_t)p * w->k + k0) * GEMM_NR;
-            const float *bp = w->dp ? NULL : (const float *)w->data + off;
-            const uint16_t *hp = NULL; /* half panels the kernel reads as they are */
-            const uint16_t *dpb = NULL; /* pair panels: this slice's k0 / 2 pairs on */
-            if (w->dp) {
-                dpb = (const uint16_t *)w->data +
-                      ((size_t)p * gemm_dp_pairs(w->k) + (size_t)k0 / 2) * 2 * GEMM_NR;
-            } else if (w->half && !w->bf16 && (mp ? g->ukr_mp_f16 != NULL : g->ukr_f16 != NULL)) {
-                hp = (const uint16_t *)w->data + off;
-            } else if (w->half) {
-                gemm_w_widen(w, g->isa, off, (size_t)kc * GEMM_NR, bbuf);
-                bp = bbuf;
+        if (w->dp) g->a_to_bf16(apack, mt1 * g->mr - s.packed_lo, kc, abf, s.ld16);
+        for (int p = p0; p < p1;) {
+            int two = pairs && p + 1 < p1;
+            bslice_t b[2] = {panel_slice(g, p, k0, kc, mp, bbuf[0]),
+                             two ? panel_slice(g, p + 1, k0, kc, mp, bbuf[1]) : (bslice_t){0}};
+            for (int j = 0; j < 2 * GEMM_NR; j++) {
+                int col = p * GEMM_NR + j;
+                init[j] = g->bias && col < w->n && (two || j < GEMM_NR) ? g->bias[col] : 0.f;
             }
-            for (int j = 0; j < GEMM_NR; j++) init[j] = g->bias && j < ncols ? g->bias[col0 + j] : 0.f;
-            int load_c = !first || g->accumulate;
-            int add_bias = first && g->accumulate && g->bias;
             for (int mt = mt0; mt < mt1; mt++) {
-                int row0 = mt * g->mr;
-                int rows = g->m - row0 < g->mr ? g->m - row0 : g->mr;
-                const float *ap = apack + (size_t)(row0 - packed_lo) * kc;
-                int alda = kc;
-                if (direct && rows == g->mr) {
-                    ap = direct->a + (size_t)row0 * direct->lda + k0;
-                    alda = direct->lda;
-                }
-                float *cp = g->c + (size_t)row0 * g->ldc + col0;
-                int full = rows == g->mr && ncols == GEMM_NR;
-                float *dst = cp; /* a full tile in place; an edge tile through a small buffer */
-                int ldd = g->ldc;
-                if (full) {
-                    /* The next tile's C rows, for writing: they lie a row of C apart (pages
-                     * apart), where no hardware prefetcher follows, and a large C is not in any
-                     * cache on the first slice (5-8% at k = 320 with 42 MB of C). */
-                    for (int i = g->mr; i < 2 * g->mr && mt + 1 < mt1 && row0 + i < g->m; i++)
-                        __builtin_prefetch(cp + (size_t)i * g->ldc, 1, 3);
-                } else {
-                    memset(cbuf, 0, sizeof cbuf);
-                    if (load_c)
-                        for (int i = 0; i < rows; i++)
-                            memcpy(cbuf + i * GEMM_NR, cp + (size_t)i * g->ldc,
-                                   sizeof(float) * (size_t)ncols);
-                    dst = cbuf;
-                    ldd = GEMM_NR;
-                }
-                if (dpb)
-                    g->ukr_dp(ld16 / 2, abf + (size_t)(row0 - packed_lo) * ld16, ld16, dpb, dst,
-                              ldd, load_c, init);
-                else if (mp && hp)
-                    g->ukr_mp_f16(kc, amp + (size_t)(row0 - row_lo) * kc, hp, dst, ldd, load_c,
-                                  init);
-                else if (mp)
-                    g->ukr_mp(kc, amp + (size_t)(row0 - row_lo) * kc, bp, dst, ldd, load_c, init);
-                else if (hp)
-                    g->ukr_f16(kc, ap, alda, hp, dst, ldd, load_c, init);
-                else
-                    g->ukr(kc, ap, alda, bp, dst, ldd, load_c, init);
-                if (full) {
-                    if (add_bias)
-                        for (int i = 0; i < rows; i++)
-                            for (int j = 0; j < ncols; j++) cp[(size_t)i * g->ldc + j] += init[j];
-                    continue;
-                }
-                for (int i = 0; i < rows; i++)
-                    for (int j = 0; j < ncols; j++)
-                        cp[(size_t)i * g->ldc + j] = cbuf[i * GEMM_NR + j] + (add_bias ? init[j] : 0.f);
+                int more = mt + 1 < mt1;
+                if (two && tile_pair(g, &s, b, p, mt, more, init)) continue;
+                tile_one(g, &s, &b[0], p, mt, more, init);
+                if (two) tile_one(g, &s, &b[1], p + 1, mt, more, init + GEMM_NR);
             }
+            p += two ? 2 : 1;
         }
     }
     if (g->amx) gemm_amx_end();
@@ -431,7 +521,13 @@ static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void
     *g = (gemm_job_t){.m = m, .pack_a = pack_a, .a_ctx = a_ctx, .w = w, .bias = bias, .c = c,
                       .ldc = ldc, .accumulate = accumulate, .isa = kc->isa};
     switch (kc->isa) {
-    case ISA_AVX512: g->ukr = gemm_ukr_avx512; g->mr = GEMM_MR_AVX512; break;
+    case ISA_AVX512:
+        g->ukr = gemm_ukr_avx512;
+        g->ukr_f16 = gemm_ukr_avx512_f16;
+        g->ukr2 = gemm_ukr_avx512_x2;
+        g->ukr2_f16 = gemm_ukr_avx512_x2_f16;
+        g->mr = GEMM_MR_AVX512;
+        break;
     case ISA_AVX2:
         /* halves widened in registers: 2-8% faster than through the widened slice buffer on 2
          * threads at SD shapes (B takes half the cache and no buffer pass) */
@@ -551,8 +647,9 @@ void gemm_ex(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void *a_ctx, 
         g.panels_per_task = g.amx ? 64 : 8;
         g.mtasks = (mtiles + g.mtiles_per_task - 1) / g.mtiles_per_task;
         g.ntasks = (w->npanels + g.panels_per_task - 1) / g.panels_per_task;
+        int min_panels = g.ukr2 ? 2 : 1; /* a panel pair per kernel call where there is one */
         while (g.mtasks * g.ntasks < 4 * threads &&
-               (g.mtiles_per_task > 1 || g.panels_per_task > 1)) {
+               (g.mtiles_per_task > 1 || g.panels_per_task > min_panels)) {
             if (g.mtiles_per_task > 1)
                 g.mtiles_per_task = (g.mtiles_per_task + 1) / 2;
             else
