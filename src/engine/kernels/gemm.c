@@ -241,6 +241,8 @@ typedef struct {
      * are need both ukr_f16 and ukr2_f16 */
     gemm_ukr2_fn ukr2;
     gemm_ukr2_f16_fn ukr2_f16;
+    gemm_ukr2_fn (*ukr2_rows)(int rows); /* the same for a last tile of fewer rows */
+    gemm_ukr2_f16_fn (*ukr2_f16_rows)(int rows);
     isa_t isa;
     int mr;
     int kc; /* k per slice: see slice_len */
@@ -388,22 +390,30 @@ static void tile_one(const gemm_job_t *g, const slice_t *s, const bslice_t *b, i
             cp[(size_t)i * g->ldc + j] = cbuf[i * GEMM_NR + j] + (s->add_bias ? init[j] : 0.f);
 }
 
-/* Row tile mt x panels p and p + 1 by the two-panel kernel, in place in C; 0 (nothing done)
- * unless the tile is full in both. init32: both panels' bias values. */
+/* Row tile mt x panels p and p + 1 by a two-panel kernel, in place in C; 0 (nothing done)
+ * unless both panels have all 16 columns. init32: both panels' bias values. */
 static int tile_pair(const gemm_job_t *g, const slice_t *s, const bslice_t *b, int p, int mt,
                      int more, const float *init32) {
     int row0 = mt * g->mr, col0 = p * GEMM_NR;
-    if (row0 + g->mr > g->m || col0 + 2 * GEMM_NR > g->w->n) return 0;
+    int rows = g->m - row0 < g->mr ? g->m - row0 : g->mr;
+    if (col0 + 2 * GEMM_NR > g->w->n) return 0;
+    gemm_ukr2_fn k2 = g->ukr2;
+    gemm_ukr2_f16_fn k2h = g->ukr2_f16;
+    if (rows < g->mr) { /* a last short tile: its own kernel, else through the buffer */
+        if (!g->ukr2_rows) return 0;
+        k2 = g->ukr2_rows(rows);
+        k2h = g->ukr2_f16_rows(rows);
+    }
     float *cp = g->c + (size_t)row0 * g->ldc + col0;
     if (more) prefetch_next_c(g, cp, row0, 2 * GEMM_NR);
     int alda;
-    const float *ap = tile_a(g, s, row0, g->mr, &alda);
+    const float *ap = tile_a(g, s, row0, rows, &alda);
     if (b[0].hp)
-        g->ukr2_f16(s->kc, ap, alda, b[0].hp, b[1].hp, cp, g->ldc, s->load_c, init32);
+        k2h(s->kc, ap, alda, b[0].hp, b[1].hp, cp, g->ldc, s->load_c, init32);
     else
-        g->ukr2(s->kc, ap, alda, b[0].bp, b[1].bp, cp, g->ldc, s->load_c, init32);
+        k2(s->kc, ap, alda, b[0].bp, b[1].bp, cp, g->ldc, s->load_c, init32);
     if (s->add_bias)
-        for (int i = 0; i < g->mr; i++)
+        for (int i = 0; i < rows; i++)
             for (int j = 0; j < 2 * GEMM_NR; j++)
                 cp[(size_t)i * g->ldc + j] += init32[j];
     return 1;
@@ -526,6 +536,8 @@ static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void
         g->ukr_f16 = gemm_ukr_avx512_f16;
         g->ukr2 = gemm_ukr_avx512_x2;
         g->ukr2_f16 = gemm_ukr_avx512_x2_f16;
+        g->ukr2_rows = gemm_ukr_avx512_x2_rows;
+        g->ukr2_f16_rows = gemm_ukr_avx512_x2_f16_rows;
         g->mr = GEMM_MR_AVX512;
         break;
     case ISA_AVX2:

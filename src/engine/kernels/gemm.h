@@ -127,6 +127,10 @@ void gemm_ukr_avx512_x2(int kc, const float *a, int lda, const float *b0, const 
                         int ldc, int load_c, const float *init32);
 void gemm_ukr_avx512_x2_f16(int kc, const float *a, int lda, const uint16_t *b0, const uint16_t *b1,
                             float *c, int ldc, int load_c, const float *init32);
+/* The same for a tile of rows (1 to GEMM_MR_AVX512 - 1) rows: only those rows of A and C are
+ * read and written. NULL for other counts. */
+gemm_ukr2_fn gemm_ukr_avx512_x2_rows(int rows);
+gemm_ukr2_f16_fn gemm_ukr_avx512_x2_f16_rows(int rows);
 /* The AVX2 kernels again with A as a micro-panel, a[k * GEMM_MR_AVX2 + i] for row i (what
  * gemm_pack_a_avx2 writes): one stream of A instead of six rows apart, which measured 10-20%
  * faster in the kernel with A, B and C at SD sizes (2-core AVX2 VM), where the packing pays. */

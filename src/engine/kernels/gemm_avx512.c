@@ -14,33 +14,33 @@ static inline AVX512_TARGET __attribute__((always_inline)) __m512 load_b16(const
     return _mm512_load_ps((const float *)b + i);
 }
 
-/* The one kernel body; f16 and two are constants in each caller, so each gets its own loop.
- * Row i of A at a + i * lda; with two, columns 16-31 come from b1 into c + 16 (init16 + 16). The
- * second panel halves the loads per product: a broadcast of A feeds two FMAs. */
+/* The one kernel body; f16, two and rows are constants in each caller, so each gets its own
+ * loop. Rows 0..rows-1 of A at a + i * lda; with two, columns 16-31 come from b1 into c + 16
+ * (init16 + 16). The second panel halves the loads per product: a broadcast of A feeds two
+ * FMAs. */
 static inline AVX512_TARGET __attribute__((always_inline)) void
 ukr_body(int kc, const float *a, int lda, const void *b0p, const void *b1p, float *c, int ldc,
-         int load_c, const float *init16, int f16, int two) {
+         int load_c, const float *init16, int f16, int two, int rows) {
     __m512 c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
     __m512 d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11;
+    const float *a0, *a1, *a2, *a3, *a4, *a5, *a6, *a7, *a8, *a9, *a10, *a11;
     // clang-format off
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define INIT(i)                                                                                    \
-    c##i = load_c ? _mm512_loadu_ps(c + (size_t)(i) * ldc) : _mm512_loadu_ps(init16);              \
-    d##i = !two ? _mm512_setzero_ps()                                                              \
-                : load_c ? _mm512_loadu_ps(c + (size_t)(i) * ldc + 16) : _mm512_loadu_ps(init16 + 16);
+    a##i = (i) < rows ? a + (i) * (size_t)lda : a;                                                 \
+    c##i = (i) >= rows ? _mm512_setzero_ps()                                                       \
+         : load_c ? _mm512_loadu_ps(c + (size_t)(i) * ldc) : _mm512_loadu_ps(init16);             \
+    d##i = !two || (i) >= rows ? _mm512_setzero_ps()                                               \
+         : load_c ? _mm512_loadu_ps(c + (size_t)(i) * ldc + 16) : _mm512_loadu_ps(init16 + 16);
     ROWS(INIT)
 #undef INIT
-    const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * (size_t)lda, *a3 = a + 3 * (size_t)lda;
-    const float *a4 = a + 4 * (size_t)lda, *a5 = a + 5 * (size_t)lda, *a6 = a + 6 * (size_t)lda;
-    const float *a7 = a + 7 * (size_t)lda, *a8 = a + 8 * (size_t)lda, *a9 = a + 9 * (size_t)lda;
-    const float *a10 = a + 10 * (size_t)lda, *a11 = a + 11 * (size_t)lda;
     /* four k per loop trip: 2-5% faster than one at SD shapes on 2 Xeon (AVX-512) threads */
 #pragma GCC unroll 4
     for (int k = 0; k < kc; k++) {
         __m512 b0 = load_b16(b0p, (size_t)k * 16, f16);
         __m512 b1 = two ? load_b16(b1p, (size_t)k * 16, f16) : b0;
 #define FMA(i)                                                                                     \
-        {                                                                                          \
+        if ((i) < rows) {                                                                          \
             __m512 av = _mm512_set1_ps(a##i[k]);                                                   \
             c##i = _mm512_fmadd_ps(av, b0, c##i);                                                  \
             if (two) d##i = _mm512_fmadd_ps(av, b1, d##i);                                         \
@@ -49,32 +49,68 @@ ukr_body(int kc, const float *a, int lda, const void *b0p, const void *b1p, floa
 #undef FMA
     }
 #define STORE(i)                                                                                   \
-    _mm512_storeu_ps(c + (size_t)(i) * ldc, c##i);                                                 \
-    if (two) _mm512_storeu_ps(c + (size_t)(i) * ldc + 16, d##i);
+    if ((i) < rows) {                                                                              \
+        _mm512_storeu_ps(c + (size_t)(i) * ldc, c##i);                                             \
+        if (two) _mm512_storeu_ps(c + (size_t)(i) * ldc + 16, d##i);                               \
+    }
     ROWS(STORE)
 #undef STORE
 #undef ROWS
     // clang-format on
 }
 
+enum { MR = GEMM_MR_AVX512 };
+
 AVX512_TARGET void gemm_ukr_avx512(int kc, const float *a, int lda, const float *b, float *c,
                                    int ldc, int load_c, const float *init16) {
-    ukr_body(kc, a, lda, b, NULL, c, ldc, load_c, init16, 0, 0);
+    ukr_body(kc, a, lda, b, NULL, c, ldc, load_c, init16, 0, 0, MR);
 }
 
 AVX512_TARGET void gemm_ukr_avx512_f16(int kc, const float *a, int lda, const uint16_t *b, float *c,
                                        int ldc, int load_c, const float *init16) {
-    ukr_body(kc, a, lda, b, NULL, c, ldc, load_c, init16, 1, 0);
+    ukr_body(kc, a, lda, b, NULL, c, ldc, load_c, init16, 1, 0, MR);
 }
 
 AVX512_TARGET void gemm_ukr_avx512_x2(int kc, const float *a, int lda, const float *b0,
                                       const float *b1, float *c, int ldc, int load_c,
                                       const float *init32) {
-    ukr_body(kc, a, lda, b0, b1, c, ldc, load_c, init32, 0, 1);
+    ukr_body(kc, a, lda, b0, b1, c, ldc, load_c, init32, 0, 1, MR);
 }
 
 AVX512_TARGET void gemm_ukr_avx512_x2_f16(int kc, const float *a, int lda, const uint16_t *b0,
                                           const uint16_t *b1, float *c, int ldc, int load_c,
                                           const float *init32) {
-    ukr_body(kc, a, lda, b0, b1, c, ldc, load_c, init32, 1, 1);
+    ukr_body(kc, a, lda, b0, b1, c, ldc, load_c, init32, 1, 1, MR);
+}
+
+/* The two-panel kernels for each row count below MR: a last row tile (77 CLIP tokens: 6 x 12 + 5)
+ * multiplies only the rows it has, in place, instead of 12 through a buffer. */
+// clang-format off
+#define SHORT_TILE(R)                                                                              \
+    static AVX512_TARGET void x2_##R(int kc, const float *a, int lda, const float *b0,             \
+                                     const float *b1, float *c, int ldc, int load_c,               \
+                                     const float *init32) {                                        \
+        ukr_body(kc, a, lda, b0, b1, c, ldc, load_c, init32, 0, 1, R);                             \
+    }                                                                                              \
+    static AVX512_TARGET void x2_f16_##R(int kc, const float *a, int lda, const uint16_t *b0,      \
+                                         const uint16_t *b1, float *c, int ldc, int load_c,        \
+                                         const float *init32) {                                    \
+        ukr_body(kc, a, lda, b0, b1, c, ldc, load_c, init32, 1, 1, R);                             \
+    }
+SHORT_TILE(1) SHORT_TILE(2) SHORT_TILE(3) SHORT_TILE(4) SHORT_TILE(5) SHORT_TILE(6)
+SHORT_TILE(7) SHORT_TILE(8) SHORT_TILE(9) SHORT_TILE(10) SHORT_TILE(11)
+#undef SHORT_TILE
+    // clang-format on
+
+    gemm_ukr2_fn gemm_ukr_avx512_x2_rows(int rows) {
+    static const gemm_ukr2_fn k[MR] = {NULL, x2_1, x2_2, x2_3, x2_4,  x2_5,
+                                       x2_6, x2_7, x2_8, x2_9, x2_10, x2_11};
+    return rows > 0 && rows < MR ? k[rows] : NULL;
+}
+
+gemm_ukr2_f16_fn gemm_ukr_avx512_x2_f16_rows(int rows) {
+    static const gemm_ukr2_f16_fn k[MR] = {NULL,     x2_f16_1, x2_f16_2,  x2_f16_3,
+                                           x2_f16_4, x2_f16_5, x2_f16_6,  x2_f16_7,
+                                           x2_f16_8, x2_f16_9, x2_f16_10, x2_f16_11};
+    return rows > 0 && rows < MR ? k[rows] : NULL;
 }
