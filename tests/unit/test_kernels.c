@@ -200,7 +200,7 @@ void test_gemm_all_paths(void) {
                                     {25, 33, 257}, {77, 64, 64},  {100, 48, 600}, {6, 300, 40},
                                     {3, 16, 0},    {18, 40, 385}, {9, 20, 1000},  {500, 200, 45},
                                     {1000, 40, 33}};
-    /* k 257-384 is one slice and 385 and 1000 split into equal slices (AVX2: at most 384); the
+    /* k 257-384 is one slice and 385 and 1000 split into equal slices (at most 384); the
      * last two take several row blocks and, split for three threads, several panel groups */
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int acc = 0; acc < 2; acc++)

@@ -9,9 +9,9 @@
  * Panels are stored in IEEE half precision when every value of W is exactly a half (weights
  * that came from an F16 checkpoint), else in bfloat16 when every value is exactly one (a BF16
  * checkpoint): half the memory, bit-identical results.
- * The driver splits k into equal slices of at most GEMM_KC (GEMM_KC_AVX512 for AVX-512) and
- * copies A in blocks of up to 96 rows x one slice into a buffer on the task's stack, so the
- * micro-kernel reads compact rows whatever A's stride, and A itself need not exist (gemm_ex:
+ * The driver splits k into equal slices of at most GEMM_KC and copies A in blocks of up to 96
+ * rows x one slice into a buffer on the task's stack, so the micro-kernel reads compact rows
+ * whatever A's stride, and A itself need not exist (gemm_ex:
  * convolutions gather their im2col rows straight into that buffer). On AVX2, a block of 8
  * panels or more packs A once more, as micro-panels (six rows interleaved by k), which the
  * AVX2 kernels then read as one stream; gemm_ex then splits the work by a model of each task's
@@ -33,8 +33,7 @@
 #include <stdint.h>
 
 #define GEMM_NR 16
-#define GEMM_KC 384        /* the longest k slice */
-#define GEMM_KC_AVX512 256 /* the longest with AVX-512's 12-row tiles */
+#define GEMM_KC 384 /* the longest k slice */
 
 typedef struct {
     int n, k;
