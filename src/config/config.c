@@ -59,7 +59,7 @@ static const opt_t OPTS[] = {
     I(body_timeout_seconds, 1, 3600,
       "a request body must arrive within this long of its headers, else the connection is closed"),
     I(store_busy_timeout_ms, 1, 600000, "how long a store write waits for a lock held elsewhere"),
-    I(threads, 0, 1024, "engine threads per generation (0 = one per CPU core)"),
+    I(threads, 0, 1024, "engine threads per generation (0 = one per CPU this process may run on)"),
     I(model_idle_seconds, 0, 604800, "unload a model after this many idle seconds (0 = never)"),
     I(preload_model, 0, 1,
       "load the default model in the background when the server starts, so that the first "

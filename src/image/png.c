@@ -10,13 +10,13 @@
  * inflate(Z_BLOCK)) and closed with an empty stored block, which byte-aligns the next strip. A
  * strip only loses matches reaching into the previous one (~0.1% larger at 1024x1024). */
 #include "image/png.h"
+#include "common/cpus.h"
 #include "common/status.h"
 #include <libdeflate.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #define STRIP_MIN_BYTES (512u * 1024u) /* smaller images: one strip, no threads */
@@ -201,11 +201,11 @@ int png_encode_strips(const img_t *im, int effort, int strips, buf_t *out) {
      * the default request would cost more than generating the image. */
     int level = (effort * 9 + 50) / 100;
     size_t n = (size_t)im->width * (size_t)im->channels, raw_len = (n + 1) * (size_t)im->height;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int cores = cpus_usable();
     int nstrips = strips > 0                               ? strips
                   : raw_len < STRIP_MIN_BYTES || cores < 2 ? 1
                   : cores > MAX_STRIPS                     ? MAX_STRIPS
-                                                           : (int)cores;
+                                                           : cores;
     if (nstrips > MAX_STRIPS) nstrips = MAX_STRIPS;
     if (nstrips > im->height) nstrips = im->height;
     uint8_t *raw = malloc(raw_len); /* all filtered rows, in order (for the checksum) */

@@ -1,5 +1,6 @@
 /* test_kernels.c - every kernel path (AVX-512, AVX2, portable) against a naive double-precision
  * reference on random shapes, including sizes that are not multiples of the vector width. */
+#include "common/cpus.h"
 #include "common/status.h"
 #include "engine/kernels/attention.h"
 #include "engine/kernels/conv.h"
@@ -9,10 +10,12 @@
 #include "engine/kernels/winograd.h"
 #include "engine/runtime/arena.h"
 #include "engine/runtime/bigmem.h"
+#include "engine/runtime/engine_ctx.h"
 #include "engine/tensor/dtype.h"
 #include "tests/unit/fault_alloc.h"
 #include "tests/unit/harness.h"
 #include <math.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -582,6 +585,28 @@ void test_threadpool(void) {
         CHECK(ok);
     }
     pool_free(p);
+}
+
+/* "One thread per core" (threads = 0) counts the CPUs this process may run on, not the machine's:
+ * pinned to one CPU (taskset, a container's cpuset), the engine runs one thread. */
+void test_threads_follow_affinity(void) {
+    cpu_set_t all, one;
+    CHECK(sched_getaffinity(0, sizeof all, &all) == 0);
+    CHECK(cpus_usable() == CPU_COUNT(&all));
+    int first = 0;
+    while (first < CPU_SETSIZE - 1 && !CPU_ISSET(first, &all))
+        first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
+    CHECK(cpus_usable() == 1);
+    kctx_t kc;
+    char err[128];
+    CHECK(kctx_create(0, "auto", NULL, &kc, err, sizeof err) == IMG_OK);
+    CHECK(pool_threads(kc.pool) == 1);
+    kctx_destroy(&kc);
+    CHECK(sched_setaffinity(0, sizeof all, &all) == 0);
+    CHECK(cpus_usable() == CPU_COUNT(&all));
 }
 
 /* A's rounding to bfloat16 on AVX-512 gives f32_to_bf16's bits: ties to even both ways, NaN,

@@ -1,9 +1,9 @@
 /* engine_ctx.c - kernel context creation. */
 #include "engine/runtime/engine_ctx.h"
+#include "common/cpus.h"
 #include "common/status.h"
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 int kctx_create(int threads, const char *isa, const char *precision, kctx_t *out, char *err,
                 size_t errlen) {
@@ -36,10 +36,7 @@ int kctx_create(int threads, const char *isa, const char *precision, kctx_t *out
         out->bf16 = 1;
         out->amx = out->isa == ISA_AVX512 && cpu_amx_enable();
     }
-    if (threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)n : 1;
-    }
+    if (threads <= 0) threads = cpus_usable();
     return pool_create(threads, &out->pool);
 }
 
