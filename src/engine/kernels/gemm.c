@@ -243,6 +243,7 @@ typedef struct {
     gemm_ukr2_f16_fn ukr2_f16;
     gemm_ukr2_fn (*ukr2_rows)(int rows); /* the same for a last tile of fewer rows */
     gemm_ukr2_f16_fn (*ukr2_f16_rows)(int rows);
+    gemm_ukr2_dp_fn ukr2_dp; /* two pair panels per call (VDPBF16PS), full tiles */
     isa_t isa;
     int mr;
     int kc; /* k per slice: see slice_len */
@@ -390,13 +391,9 @@ static void tile_one(const gemm_job_t *g, const slice_t *s, const bslice_t *b, i
             cp[(size_t)i * g->ldc + j] = cbuf[i * GEMM_NR + j] + (s->add_bias ? init[j] : 0.f);
 }
 
-/* Row tile mt x panels p and p + 1 by a two-panel kernel, in place in C; 0 (nothing done)
- * unless both panels have all 16 columns. init32: both panels' bias values. */
-static int tile_pair(const gemm_job_t *g, const slice_t *s, const bslice_t *b, int p, int mt,
-                     int more, const float *init32) {
-    int row0 = mt * g->mr, col0 = p * GEMM_NR;
-    int rows = g->m - row0 < g->mr ? g->m - row0 : g->mr;
-    if (col0 + 2 * GEMM_NR > g->w->n) return 0;
+/* tile_pair's f32 and half panels: 0 (nothing done) when no kernel takes a tile of these rows. */
+static int tile_pair_f32(const gemm_job_t *g, const slice_t *s, const bslice_t *b, int row0,
+                         int rows, float *cp, const float *init32) {
     gemm_ukr2_fn k2 = g->ukr2;
     gemm_ukr2_f16_fn k2h = g->ukr2_f16;
     if (rows < g->mr) { /* a last short tile: its own kernel, else through the buffer */
@@ -404,14 +401,30 @@ static int tile_pair(const gemm_job_t *g, const slice_t *s, const bslice_t *b, i
         k2 = g->ukr2_rows(rows);
         k2h = g->ukr2_f16_rows(rows);
     }
-    float *cp = g->c + (size_t)row0 * g->ldc + col0;
-    if (more) prefetch_next_c(g, cp, row0, 2 * GEMM_NR);
     int alda;
     const float *ap = tile_a(g, s, row0, rows, &alda);
     if (b[0].hp)
         k2h(s->kc, ap, alda, b[0].hp, b[1].hp, cp, g->ldc, s->load_c, init32);
     else
         k2(s->kc, ap, alda, b[0].bp, b[1].bp, cp, g->ldc, s->load_c, init32);
+    return 1;
+}
+
+/* Row tile mt x panels p and p + 1 by a two-panel kernel, in place in C; 0 (nothing done)
+ * unless both panels have all 16 columns and a kernel takes the tile's rows (pair panels: full
+ * tiles only). init32: both panels' bias values. */
+static int tile_pair(const gemm_job_t *g, const slice_t *s, const bslice_t *b, int p, int mt,
+                     int more, const float *init32) {
+    int row0 = mt * g->mr, col0 = p * GEMM_NR;
+    int rows = g->m - row0 < g->mr ? g->m - row0 : g->mr;
+    if (col0 + 2 * GEMM_NR > g->w->n || (b[0].dpb && rows < g->mr)) return 0;
+    float *cp = g->c + (size_t)row0 * g->ldc + col0;
+    if (more) prefetch_next_c(g, cp, row0, 2 * GEMM_NR);
+    if (b[0].dpb)
+        g->ukr2_dp(s->ld16 / 2, s->abf + (size_t)(row0 - s->packed_lo) * s->ld16, s->ld16, b[0].dpb,
+                   b[1].dpb, cp, g->ldc, s->load_c, init32);
+    else if (!tile_pair_f32(g, s, b, row0, rows, cp, init32))
+        return 0;
     if (s->add_bias)
         for (int i = 0; i < rows; i++)
             for (int j = 0; j < 2 * GEMM_NR; j++)
@@ -441,7 +454,7 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
     const plain_a_t *plain = g->pack_a == pack_plain ? g->a_ctx : NULL;
     /* pair panels need A rounded to bfloat16, so it is always packed */
     const plain_a_t *direct = plain && !w->dp && !mp ? plain : NULL;
-    int pairs = g->ukr2 && !w->dp && !mp;
+    int pairs = w->dp ? g->ukr2_dp != NULL : g->ukr2 && !mp;
     if (g->amx) gemm_amx_begin();
     for (int k0 = 0; k0 < w->k; k0 += g->kc) {
         slice_t s = {.k0 = k0,
@@ -557,6 +570,7 @@ static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void
         int fast = dk != GEMM_DP_PORTABLE; /* AVX-512 rounds A (AMX implies AVX512-BF16) */
         g->amx = dk == GEMM_DP_AMX;
         g->ukr_dp = g->amx ? gemm_ukr_amx_bf16 : fast ? gemm_ukr_avx512_bf16 : ukr_dp_portable;
+        g->ukr2_dp = dk == GEMM_DP_AVX512_BF16 ? gemm_ukr_avx512_bf16_x2 : NULL;
         g->a_to_bf16 = fast ? gemm_a_to_bf16_avx512 : a_to_bf16_portable;
         g->mr = g->amx ? GEMM_MR_AMX : fast ? GEMM_MR_AVX512 : GEMM_MR_PORTABLE;
     }

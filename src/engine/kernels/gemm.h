@@ -150,6 +150,13 @@ void gemm_ukr_avx512_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b,
                           int load_c, const float *init16);
 void gemm_ukr_amx_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b, float *c, int ldc,
                        int load_c, const float *init16);
+/* VDPBF16PS over two panels' pair slices at once (a full 12 x 32 tile; init32: 32 values). */
+typedef void (*gemm_ukr2_dp_fn)(int kp, const uint16_t *a, int lda, const uint16_t *b0,
+                                const uint16_t *b1, float *c, int ldc, int load_c,
+                                const float *init32);
+void gemm_ukr_avx512_bf16_x2(int kp, const uint16_t *a, int lda, const uint16_t *b0,
+                             const uint16_t *b1, float *c, int ldc, int load_c,
+                             const float *init32);
 /* The kernel that multiplies pair panels in context kc (AMX tiles where kc->amx, VDPBF16PS where
  * the CPU has it on AVX-512, else the portable C kernel): what gemm runs for them, and what the
  * engine reports as running a bf16 model's products. */

@@ -1,46 +1,11 @@
-/* gemm_avx512_bf16.c - precision bf16 on AVX-512: the 12 x 16 dot-product micro-kernel
- * (AVX512-BF16's VDPBF16PS: per column, f32 += a[2q] * b[2q] + a[2q+1] * b[2q+1], products
- * exact) and the rounding of A's rows to bfloat16 (AVX-512F integer ops, the same bits as
- * f32_to_bf16). */
+/* gemm_avx512_bf16.c - precision bf16 on AVX-512: the 12 x 16 and 12 x 32 dot-product
+ * micro-kernels (AVX512-BF16's VDPBF16PS: per column, f32 += a[2q] * b[2q] + a[2q+1] *
+ * b[2q+1], products exact) and the rounding of A's rows to bfloat16 (AVX-512F integer ops, the
+ * same bits as f32_to_bf16). */
 #include "engine/kernels/gemm.h"
 #include "engine/tensor/dtype.h"
 #include <immintrin.h>
 #include <string.h>
-
-/* The 12 x 16 f32 accumulator tile in twelve zmm registers c0..c11, loaded from C (ldc apart)
- * or with init16 in every row, stored back; and the twelve row pointers a0..a11 into A. Macros,
- * so that the accumulators stay in registers. */
-// clang-format off
-#define AVX512_TILE_LOAD(c, ldc, load_c, init16)                                                   \
-    __m512 c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;                                       \
-    if (load_c) {                                                                                  \
-        c0 = _mm512_loadu_ps(c); c1 = _mm512_loadu_ps(c + (size_t)(ldc));                          \
-        c2 = _mm512_loadu_ps(c + 2 * (size_t)(ldc)); c3 = _mm512_loadu_ps(c + 3 * (size_t)(ldc));  \
-        c4 = _mm512_loadu_ps(c + 4 * (size_t)(ldc)); c5 = _mm512_loadu_ps(c + 5 * (size_t)(ldc));  \
-        c6 = _mm512_loadu_ps(c + 6 * (size_t)(ldc)); c7 = _mm512_loadu_ps(c + 7 * (size_t)(ldc));  \
-        c8 = _mm512_loadu_ps(c + 8 * (size_t)(ldc)); c9 = _mm512_loadu_ps(c + 9 * (size_t)(ldc));  \
-        c10 = _mm512_loadu_ps(c + 10 * (size_t)(ldc));                                             \
-        c11 = _mm512_loadu_ps(c + 11 * (size_t)(ldc));                                             \
-    } else {                                                                                       \
-        __m512 v_ = _mm512_loadu_ps(init16);                                                       \
-        c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = c8 = c9 = c10 = c11 = v_;                          \
-    }
-
-#define AVX512_TILE_STORE(c, ldc)                                                                  \
-    _mm512_storeu_ps(c, c0); _mm512_storeu_ps(c + (size_t)(ldc), c1);                              \
-    _mm512_storeu_ps(c + 2 * (size_t)(ldc), c2); _mm512_storeu_ps(c + 3 * (size_t)(ldc), c3);      \
-    _mm512_storeu_ps(c + 4 * (size_t)(ldc), c4); _mm512_storeu_ps(c + 5 * (size_t)(ldc), c5);      \
-    _mm512_storeu_ps(c + 6 * (size_t)(ldc), c6); _mm512_storeu_ps(c + 7 * (size_t)(ldc), c7);      \
-    _mm512_storeu_ps(c + 8 * (size_t)(ldc), c8); _mm512_storeu_ps(c + 9 * (size_t)(ldc), c9);      \
-    _mm512_storeu_ps(c + 10 * (size_t)(ldc), c10); _mm512_storeu_ps(c + 11 * (size_t)(ldc), c11)
-
-#define AVX512_ROW_POINTERS(T, a, lda)                                                             \
-    const T *a0 = a, *a1 = a + (lda), *a2 = a + 2 * (size_t)(lda), *a3 = a + 3 * (size_t)(lda);    \
-    const T *a4 = a + 4 * (size_t)(lda), *a5 = a + 5 * (size_t)(lda);                              \
-    const T *a6 = a + 6 * (size_t)(lda), *a7 = a + 7 * (size_t)(lda);                              \
-    const T *a8 = a + 8 * (size_t)(lda), *a9 = a + 9 * (size_t)(lda);                              \
-    const T *a10 = a + 10 * (size_t)(lda), *a11 = a + 11 * (size_t)(lda)
-// clang-format on
 
 /* The pair (a[2q], a[2q + 1]) as one 32-bit lane value. */
 static inline __attribute__((always_inline)) int pair32(const uint16_t *a, int q) {
@@ -49,21 +14,55 @@ static inline __attribute__((always_inline)) int pair32(const uint16_t *a, int q
     return v;
 }
 
+/* The kernel body: 12 rows x one panel (c0..c11) or two (d0..d11 from b1 into c + 16, init16 +
+ * 16); two is a constant in each caller. As with the f32 kernels, a second panel lets each
+ * broadcast of A's pair feed two dot products. */
+static inline __attribute__((always_inline, target("avx512f,avx512bf16"))) void
+dp_body(int kp, const uint16_t *a, int lda, const uint16_t *b0, const uint16_t *b1, float *c,
+        int ldc, int load_c, const float *init16, int two) {
+    __m512 c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
+    __m512 d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11;
+    // clang-format off
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define INIT(i)                                                                                    \
+    const uint16_t *a##i = a + (i) * (size_t)lda;                                                  \
+    c##i = load_c ? _mm512_loadu_ps(c + (size_t)(i) * ldc) : _mm512_loadu_ps(init16);              \
+    d##i = !two ? _mm512_setzero_ps()                                                              \
+         : load_c ? _mm512_loadu_ps(c + (size_t)(i) * ldc + 16) : _mm512_loadu_ps(init16 + 16);
+    ROWS(INIT)
+#undef INIT
+#pragma GCC unroll 2
+    for (int q = 0; q < kp; q++) {
+        __m512bh bv = (__m512bh)_mm512_load_si512((const void *)(b0 + (size_t)q * 32));
+        __m512bh bw = two ? (__m512bh)_mm512_load_si512((const void *)(b1 + (size_t)q * 32)) : bv;
+#define DP(i)                                                                                      \
+        {                                                                                          \
+            __m512bh av = (__m512bh)_mm512_set1_epi32(pair32(a##i, q));                            \
+            c##i = _mm512_dpbf16_ps(c##i, av, bv);                                                 \
+            if (two) d##i = _mm512_dpbf16_ps(d##i, av, bw);                                        \
+        }
+        ROWS(DP)
+#undef DP
+    }
+#define STORE(i)                                                                                   \
+    _mm512_storeu_ps(c + (size_t)(i) * ldc, c##i);                                                 \
+    if (two) _mm512_storeu_ps(c + (size_t)(i) * ldc + 16, d##i);
+    ROWS(STORE)
+#undef STORE
+#undef ROWS
+    // clang-format on
+}
+
 __attribute__((target("avx512f,avx512bf16"))) void
 gemm_ukr_avx512_bf16(int kp, const uint16_t *a, int lda, const uint16_t *b, float *c, int ldc,
                      int load_c, const float *init16) {
-    AVX512_TILE_LOAD(c, ldc, load_c, init16);
-    AVX512_ROW_POINTERS(uint16_t, a, lda);
-#pragma GCC unroll 2
-    for (int q = 0; q < kp; q++) {
-        __m512bh bv = (__m512bh)_mm512_load_si512((const void *)(b + (size_t)q * 32));
-        // clang-format off
-#define DP(i) c##i = _mm512_dpbf16_ps(c##i, (__m512bh)_mm512_set1_epi32(pair32(a##i, q)), bv)
-        DP(0); DP(1); DP(2); DP(3); DP(4); DP(5); DP(6); DP(7); DP(8); DP(9); DP(10); DP(11);
-#undef DP
-        // clang-format on
-    }
-    AVX512_TILE_STORE(c, ldc);
+    dp_body(kp, a, lda, b, NULL, c, ldc, load_c, init16, 0);
+}
+
+__attribute__((target("avx512f,avx512bf16"))) void
+gemm_ukr_avx512_bf16_x2(int kp, const uint16_t *a, int lda, const uint16_t *b0, const uint16_t *b1,
+                        float *c, int ldc, int load_c, const float *init32) {
+    dp_body(kp, a, lda, b0, b1, c, ldc, load_c, init32, 1);
 }
 
 /* Sixteen floats' bits rounded to bfloat16 (nearest even; NaN stays a quiet NaN). */
