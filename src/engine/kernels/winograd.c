@@ -8,7 +8,8 @@
  * U is computed per call from the layer's packed weights (half or f32): caching it would cost
  * 16/9 of the weights in f32, i.e. 3.6x the memory of F16 weights; the transform is a few
  * percent of the layer's work at the sizes it is used for. Transforms are vectorised over
- * channels (8 at a time, the layer's channel counts being multiples of 8). With precision bf16
+ * channels (8 at a time, the layer's channel counts being multiples of 8; 16 on AVX-512 where they
+ * are multiples of 16). With precision bf16
  * (the layer's weights packed as bfloat16 pairs) U is rounded into pair panels as well, and the
  * sixteen GEMMs run on the dot-product kernels. */
 #include "engine/kernels/winograd.h"
@@ -18,12 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The 8-lane helpers are always inlined: no vector crosses an ABI boundary, so GCC's note about
- * 32-byte vector returns does not apply. */
+/* The vector helpers are always inlined: no vector crosses an ABI boundary, so GCC's note about
+ * vector returns does not apply. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-typedef float v8 __attribute__((vector_size(32)));
-typedef float v8u __attribute__((vector_size(32), aligned(4)));
 
 /* Output tiles per task (V, M of a 512-channel layer: 4.5 MiB per thread): a multiple of every
  * micro-kernel's rows (4, 6, 12), so no GEMM ends in a padded edge tile. 72 instead of 64 made
@@ -103,120 +102,51 @@ static void weights_task(void *ctx, int p, int thread) {
         gemm_panels_to_dp(j->u + e * j->ufloats + at, 1, j->c->cin, j->ud + e * j->udvals + atd);
 }
 
-/* The input pixel (iy, ix) of the convolved image, 8 channels from ci, zero outside. */
-static inline __attribute__((always_inline)) v8 pixel8(const wino_job_t *j, int iy, int ix,
-                                                       int ci) {
-    v8 z = {0};
-    if (iy < 0 || iy >= j->h || ix < 0 || ix >= j->w) return z;
-    int cin = j->c->cin;
-    return *(const v8u *)(j->x + ((size_t)(iy >> j->up) * (j->w >> j->up) + (ix >> j->up)) * cin +
-                          ci);
-}
+/* The transforms are additions only, so every width gives the same bits. Compiled per
+ * instruction set, the channel vectors are single ymm (AVX2: the transforms of a 128-channel
+ * 512x512 convolution took a third of its time as pairs of SSE operations) or zmm operations. */
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2")
+#define WT_VW 16
+#define WT_NAME(x) x##_avx512
+#include "engine/kernels/winograd_body.h"
+#undef WT_VW
+#undef WT_NAME
+#pragma GCC pop_options
 
-/* V_e[t][ci] = (B^T d B)_e for tiles t0 .. t0 + nt; V holds vstride tiles per e. */
-static inline __attribute__((always_inline)) void
-input_transform_body(const wino_job_t *j, int t0, int nt, float *V, int vstride) {
-    int cin = j->c->cin;
-    for (int t = 0; t < nt; t++) {
-        int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
-        int y0 = 2 * ty - 1, x0 = 2 * tx - 1;
-        /* a tile whose 4x4 window lies inside the image reads its pixels without checks */
-        int inside = y0 >= 0 && y0 + 3 < j->h && x0 >= 0 && x0 + 3 < j->w;
-        size_t at[4][4]; /* the window's pixel offsets in x (inside tiles) */
-        for (int a = 0; a < 4 && inside; a++)
-            for (int b = 0; b < 4; b++)
-                at[a][b] = ((size_t)((y0 + a) >> j->up) * (size_t)(j->w >> j->up) +
-                            (size_t)((x0 + b) >> j->up)) *
-                           (size_t)cin;
-        for (int ci = 0; ci < cin; ci += 8) {
-            v8 d[4][4], r[4][4];
-            if (inside)
-                for (int a = 0; a < 4; a++)
-                    for (int b = 0; b < 4; b++)
-                        d[a][b] = *(const v8u *)(j->x + at[a][b] + ci);
-            else
-                for (int a = 0; a < 4; a++)
-                    for (int b = 0; b < 4; b++)
-                        d[a][b] = pixel8(j, y0 + a, x0 + b, ci);
-            for (int b = 0; b < 4; b++) {
-                r[0][b] = d[0][b] - d[2][b];
-                r[1][b] = d[1][b] + d[2][b];
-                r[2][b] = d[2][b] - d[1][b];
-                r[3][b] = d[1][b] - d[3][b];
-            }
-            for (int a = 0; a < 4; a++) {
-                v8 v[4] = {r[a][0] - r[a][2], r[a][1] + r[a][2], r[a][2] - r[a][1],
-                           r[a][1] - r[a][3]};
-                for (int b = 0; b < 4; b++)
-                    *(v8u *)(V + ((size_t)(a * 4 + b) * vstride + t) * cin + ci) = v[b];
-            }
-        }
-    }
-}
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#define WT_VW 8
+#define WT_NAME(x) x##_avx2
+#include "engine/kernels/winograd_body.h"
+#undef WT_VW
+#undef WT_NAME
+#pragma GCC pop_options
 
-/* Y = A^T M A (+ bias) for tiles t0 .. t0 + nt and output channels [o0, o1), the pixels inside
- * the image; M holds mstride tiles per e. */
-static inline __attribute__((always_inline)) void output_transform_body(const wino_job_t *j, int t0,
-                                                                        int nt, const float *M,
-                                                                        int mstride, int o0,
-                                                                        int o1) {
-    const conv2d_t *c = j->c;
-    int cout = c->cout;
-    for (int t = 0; t < nt; t++) {
-        int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
-        for (int o = o0; o < o1; o += 8) {
-            v8 m[4][4], s[2][4];
-            for (int e = 0; e < 16; e++)
-                m[e / 4][e % 4] = *(const v8u *)(M + ((size_t)e * mstride + t) * cout + o);
-            for (int b = 0; b < 4; b++) {
-                s[0][b] = m[0][b] + m[1][b] + m[2][b];
-                s[1][b] = m[1][b] - m[2][b] - m[3][b];
-            }
-            v8 bias = {0};
-            if (c->bias) bias = *(const v8u *)(c->bias + o);
-            for (int a = 0; a < 2; a++) {
-                int oy = 2 * ty + a;
-                if (oy >= j->h) break;
-                v8 out[2] = {s[a][0] + s[a][1] + s[a][2] + bias,
-                             s[a][1] - s[a][2] - s[a][3] + bias};
-                for (int b = 0; b < 2; b++) {
-                    int ox = 2 * tx + b;
-                    if (ox >= j->w) break;
-                    v8u *dst = (v8u *)(j->y + ((size_t)oy * j->w + ox) * cout + o);
-                    *dst = j->accumulate ? *dst + out[b] : out[b];
-                }
-            }
-        }
-    }
-}
+#define WT_VW 8
+#define WT_NAME(x) x##_portable
+#include "engine/kernels/winograd_body.h"
+#undef WT_VW
+#undef WT_NAME
 
-/* The transforms are additions only, so every instruction set gives the same bits. Compiled
- * for AVX2 its 8-lane vectors are single ymm operations instead of pairs of SSE ones: the
- * transforms of a 128-channel 512x512 convolution took a third of its time that way. */
-__attribute__((target("avx2"))) static void input_transform_avx2(const wino_job_t *j, int t0,
-                                                                 int nt, float *V, int vstride) {
-    input_transform_body(j, t0, nt, V, vstride);
-}
-
-__attribute__((target("avx2"))) static void output_transform_avx2(const wino_job_t *j, int t0,
-                                                                  int nt, const float *M,
-                                                                  int mstride, int o0, int o1) {
-    output_transform_body(j, t0, nt, M, mstride, o0, o1);
-}
-
+/* AVX-512 takes 16 channels a step where the layer has a multiple of 16 (every SD layer). */
 static void input_transform(const wino_job_t *j, int t0, int nt, float *V, int vstride) {
-    if (j->kc->isa != ISA_PORTABLE)
+    if (j->kc->isa == ISA_AVX512 && j->c->cin % 16 == 0)
+        input_transform_avx512(j, t0, nt, V, vstride);
+    else if (j->kc->isa != ISA_PORTABLE)
         input_transform_avx2(j, t0, nt, V, vstride);
     else
-        input_transform_body(j, t0, nt, V, vstride);
+        input_transform_portable(j, t0, nt, V, vstride);
 }
 
 static void output_transform(const wino_job_t *j, int t0, int nt, const float *M, int mstride,
                              int o0, int o1) {
-    if (j->kc->isa != ISA_PORTABLE)
+    if (j->kc->isa == ISA_AVX512 && (o1 - o0) % 16 == 0 && o0 % 16 == 0)
+        output_transform_avx512(j, t0, nt, M, mstride, o0, o1);
+    else if (j->kc->isa != ISA_PORTABLE)
         output_transform_avx2(j, t0, nt, M, mstride, o0, o1);
     else
-        output_transform_body(j, t0, nt, M, mstride, o0, o1);
+        output_transform_portable(j, t0, nt, M, mstride, o0, o1);
 }
 
 /* One task: TILES tiles through the whole pipeline, its V and M staying in the thread's cache. */

@@ -1,0 +1,95 @@
+/* winograd_body.h - the input and output transforms of winograd.c, instantiated per vector
+ * width: winograd.c defines WT_VW (lanes: channels per step) and WT_NAME(x) and includes this
+ * file inside a `#pragma GCC target` region (or none, for the portable width). */
+
+typedef float WT_NAME(vt) __attribute__((vector_size(WT_VW * 4)));
+typedef float WT_NAME(vtu) __attribute__((vector_size(WT_VW * 4), aligned(4)));
+#define VT WT_NAME(vt)
+#define VTU WT_NAME(vtu)
+
+/* The input pixel (iy, ix) of the convolved image, WT_VW channels from ci, zero outside. */
+static inline __attribute__((always_inline)) VT WT_NAME(pixel)(const wino_job_t *j, int iy, int ix,
+                                                               int ci) {
+    VT z = {0};
+    if (iy < 0 || iy >= j->h || ix < 0 || ix >= j->w) return z;
+    int cin = j->c->cin;
+    return *(const VTU *)(j->x + ((size_t)(iy >> j->up) * (j->w >> j->up) + (ix >> j->up)) * cin +
+                          ci);
+}
+
+/* V_e[t][ci] = (B^T d B)_e for tiles t0 .. t0 + nt; V holds vstride tiles per e. */
+static void WT_NAME(input_transform)(const wino_job_t *j, int t0, int nt, float *V, int vstride) {
+    int cin = j->c->cin;
+    for (int t = 0; t < nt; t++) {
+        int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
+        int y0 = 2 * ty - 1, x0 = 2 * tx - 1;
+        /* a tile whose 4x4 window lies inside the image reads its pixels without checks */
+        int inside = y0 >= 0 && y0 + 3 < j->h && x0 >= 0 && x0 + 3 < j->w;
+        size_t at[4][4]; /* the window's pixel offsets in x (inside tiles) */
+        for (int a = 0; a < 4 && inside; a++)
+            for (int b = 0; b < 4; b++)
+                at[a][b] = ((size_t)((y0 + a) >> j->up) * (size_t)(j->w >> j->up) +
+                            (size_t)((x0 + b) >> j->up)) *
+                           (size_t)cin;
+        for (int ci = 0; ci < cin; ci += WT_VW) {
+            VT d[4][4], r[4][4];
+            if (inside)
+                for (int a = 0; a < 4; a++)
+                    for (int b = 0; b < 4; b++)
+                        d[a][b] = *(const VTU *)(j->x + at[a][b] + ci);
+            else
+                for (int a = 0; a < 4; a++)
+                    for (int b = 0; b < 4; b++)
+                        d[a][b] = WT_NAME(pixel)(j, y0 + a, x0 + b, ci);
+            for (int b = 0; b < 4; b++) {
+                r[0][b] = d[0][b] - d[2][b];
+                r[1][b] = d[1][b] + d[2][b];
+                r[2][b] = d[2][b] - d[1][b];
+                r[3][b] = d[1][b] - d[3][b];
+            }
+            for (int a = 0; a < 4; a++) {
+                VT v[4] = {r[a][0] - r[a][2], r[a][1] + r[a][2], r[a][2] - r[a][1],
+                           r[a][1] - r[a][3]};
+                for (int b = 0; b < 4; b++)
+                    *(VTU *)(V + ((size_t)(a * 4 + b) * vstride + t) * cin + ci) = v[b];
+            }
+        }
+    }
+}
+
+/* Y = A^T M A (+ bias) for tiles t0 .. t0 + nt and output channels [o0, o1), the pixels inside
+ * the image; M holds mstride tiles per e. */
+static void WT_NAME(output_transform)(const wino_job_t *j, int t0, int nt, const float *M,
+                                      int mstride, int o0, int o1) {
+    const conv2d_t *c = j->c;
+    int cout = c->cout;
+    for (int t = 0; t < nt; t++) {
+        int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
+        for (int o = o0; o < o1; o += WT_VW) {
+            VT m[4][4], s[2][4];
+            for (int e = 0; e < 16; e++)
+                m[e / 4][e % 4] = *(const VTU *)(M + ((size_t)e * mstride + t) * cout + o);
+            for (int b = 0; b < 4; b++) {
+                s[0][b] = m[0][b] + m[1][b] + m[2][b];
+                s[1][b] = m[1][b] - m[2][b] - m[3][b];
+            }
+            VT bias = {0};
+            if (c->bias) bias = *(const VTU *)(c->bias + o);
+            for (int a = 0; a < 2; a++) {
+                int oy = 2 * ty + a;
+                if (oy >= j->h) break;
+                VT out[2] = {s[a][0] + s[a][1] + s[a][2] + bias,
+                             s[a][1] - s[a][2] - s[a][3] + bias};
+                for (int b = 0; b < 2; b++) {
+                    int ox = 2 * tx + b;
+                    if (ox >= j->w) break;
+                    VTU *dst = (VTU *)(j->y + ((size_t)oy * j->w + ox) * cout + o);
+                    *dst = j->accumulate ? *dst + out[b] : out[b];
+                }
+            }
+        }
+    }
+}
+
+#undef VT
+#undef VTU
