@@ -61,32 +61,49 @@ typedef struct {
     float *V, *M; /* column tasks: [16][ntiles][cin], [16][ntiles][cout], shared */
 } wino_job_t;
 
+/* Input channels whose taps transform_weights widens at once (9 x 64 x 16 floats: 36 KiB). */
+#define WEIGHT_CHUNK 64
+
 /* U_e = G g G^T for the 16 columns of panel p, written as panel slot of u (u + e * ufloats per
- * e): per input channel, the 9 taps' rows of 16 (contiguous in the packed [cout][tap-major cin]
- * panel, 16-bit or f32) are widened and combined. */
+ * e): per input channel, the 9 taps' rows of 16 (in the packed [cout][tap-major cin] panel,
+ * 16-bit or f32) are combined. A tap's rows for consecutive channels are consecutive, so they are
+ * widened WEIGHT_CHUNK channels per call (one call per row cost as much as the transform). */
 static void transform_weights(const wino_job_t *j, int p, float *u, size_t ufloats, int slot) {
     const conv2d_t *c = j->c;
     const gemm_w_t *w = &c->w;
-    for (int ci = 0; ci < c->cin; ci++) {
-        float g[9][GEMM_NR], t[4][3][GEMM_NR];
-        for (int tap = 0; tap < 9; tap++)
-            gemm_w_row(w, j->kc->isa, p, tap * c->cin + ci, g[tap]);
-        for (int k = 0; k < 3; k++)
-            for (int l = 0; l < GEMM_NR; l++) {
-                float g0 = g[k][l], g1 = g[3 + k][l], g2 = g[6 + k][l]; /* rows ky = 0, 1, 2 */
-                t[0][k][l] = g0;
-                t[1][k][l] = 0.5f * (g0 + g1 + g2);
-                t[2][k][l] = 0.5f * (g0 - g1 + g2);
-                t[3][k][l] = g2;
-            }
-        for (int i = 0; i < 4; i++) {
-            float *u0 = u + (size_t)(i * 4) * ufloats + ((size_t)slot * c->cin + ci) * GEMM_NR;
-            for (int l = 0; l < GEMM_NR; l++) {
-                float a = t[i][0][l], b = t[i][1][l], d = t[i][2][l];
-                u0[l] = a;
-                u0[ufloats + l] = 0.5f * (a + b + d);
-                u0[2 * ufloats + l] = 0.5f * (a - b + d);
-                u0[3 * ufloats + l] = d;
+    float g[9][WEIGHT_CHUNK][GEMM_NR];
+    for (int c0 = 0; c0 < c->cin; c0 += WEIGHT_CHUNK) {
+        int nc = c->cin - c0 < WEIGHT_CHUNK ? c->cin - c0 : WEIGHT_CHUNK;
+        for (int tap = 0; tap < 9; tap++) {
+            int kk = tap * c->cin + c0;
+            if (w->dp) /* pair panels interleave two rows: one row at a time */
+                for (int i = 0; i < nc; i++)
+                    gemm_w_row(w, j->kc->isa, p, kk + i, g[tap][i]);
+            else
+                gemm_w_widen(w, j->kc->isa, ((size_t)p * w->k + kk) * GEMM_NR, (size_t)nc * GEMM_NR,
+                             g[tap][0]);
+        }
+        for (int i = 0; i < nc; i++) {
+            int ci = c0 + i;
+            float t[4][3][GEMM_NR];
+            for (int k = 0; k < 3; k++)
+                for (int l = 0; l < GEMM_NR; l++) {
+                    /* rows ky = 0, 1, 2 */
+                    float g0 = g[k][i][l], g1 = g[3 + k][i][l], g2 = g[6 + k][i][l];
+                    t[0][k][l] = g0;
+                    t[1][k][l] = 0.5f * (g0 + g1 + g2);
+                    t[2][k][l] = 0.5f * (g0 - g1 + g2);
+                    t[3][k][l] = g2;
+                }
+            for (int r = 0; r < 4; r++) {
+                float *u0 = u + (size_t)(r * 4) * ufloats + ((size_t)slot * c->cin + ci) * GEMM_NR;
+                for (int l = 0; l < GEMM_NR; l++) {
+                    float a = t[r][0][l], b = t[r][1][l], d = t[r][2][l];
+                    u0[l] = a;
+                    u0[ufloats + l] = 0.5f * (a + b + d);
+                    u0[2 * ufloats + l] = 0.5f * (a - b + d);
+                    u0[3 * ufloats + l] = d;
+                }
             }
         }
     }
