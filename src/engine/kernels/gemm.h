@@ -3,16 +3,17 @@
  * W is a weight matrix [n, k] as nn.Linear stores it; packing copies it once (at model load)
  * into panels of 16 output columns, [ceil(n/16)][k][16], zero-padded, 64-byte aligned. The
  * micro-kernels (AVX-512 12x16 and 12x32, AVX2 6x16, portable 4x16) stream those panels; the
- * AVX-512 driver runs two panels per call where the tile is full in both (a broadcast of A then
- * feeds two FMAs: 1.07-1.28x at SD shapes on a 2-core AVX-512 EPYC).
+ * AVX-512 driver runs two panels per call wherever both have all 16 columns (a broadcast of A
+ * then feeds two FMAs: 1.07-1.28x at SD shapes on a 2-core AVX-512 EPYC), a last short row tile
+ * on a kernel of its own row count, and pair panels two per VDPBF16PS call as well.
  *
  * Panels are stored in IEEE half precision when every value of W is exactly a half (weights
  * that came from an F16 checkpoint), else in bfloat16 when every value is exactly one (a BF16
  * checkpoint): half the memory, bit-identical results.
  * The driver splits k into equal slices of at most GEMM_KC and copies A in blocks of up to 96
  * rows x one slice into a buffer on the task's stack, so the micro-kernel reads compact rows
- * whatever A's stride, and A itself need not exist (gemm_ex:
- * convolutions gather their im2col rows straight into that buffer). On AVX2, a block of 8
+ * whatever A's stride, and A itself need not exist (gemm_ex: convolutions gather their im2col
+ * rows straight into that buffer). On AVX2, a block of 8
  * panels or more packs A once more, as micro-panels (six rows interleaved by k), which the
  * AVX2 kernels then read as one stream; gemm_ex then splits the work by a model of each task's
  * cost, so that A is packed once for as many panels as the threads' balance allows. The AVX2
