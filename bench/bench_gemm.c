@@ -11,7 +11,11 @@
  * A, W and C come from big_alloc, as the engine's activations and packed weights do (huge
  * pages where the kernel offers them). Prints figures; never fails on a time.
  *
- *   make bench && build/bench_gemm [--threads N] [--reps N] [--time M N K HALVES SECONDS] */
+ * --isa avx2 (or portable) runs that level's kernels on a CPU that has a wider one, its FMA
+ * peak measured at that width (the bf16 and AMX columns need avx512).
+ *
+ *   make bench && build/bench_gemm [--threads N] [--isa auto|avx512|avx2|portable] [--reps N]
+ *                                  [--time M N K HALVES SECONDS] */
 #include "common/clock.h"
 #include "engine/kernels/attention.h"
 #include "engine/kernels/gemm.h"
@@ -115,10 +119,13 @@ static int time_one(const kctx_t *kc, const kctx_t *kc_amx, char **arg) {
 
 int main(int argc, char **argv) {
     int threads = 0, reps = 5;
+    const char *isa = "auto";
     char **time_args = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads")) {
             threads = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--isa")) {
+            isa = argv[i + 1];
         } else if (!strcmp(argv[i], "--reps")) {
             reps = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "--time") && i + 5 < argc) {
@@ -128,7 +135,7 @@ int main(int argc, char **argv) {
     }
     kctx_t kc;
     char err[256];
-    if (kctx_create(threads, "auto", NULL, &kc, err, sizeof err)) {
+    if (kctx_create(threads, isa, NULL, &kc, err, sizeof err)) {
         fprintf(stderr, "bench_gemm: %s\n", err);
         return 1;
     }
@@ -142,14 +149,14 @@ int main(int argc, char **argv) {
     threads = pool_threads(kc.pool);
     openblas_set_num_threads(threads);
     __builtin_cpu_init();
-    double peak = peak_flops(kc.pool, threads, PEAK_FP32);
-    double peak_bf16 = peak_flops(kc.pool, threads, PEAK_BF16);
-    double peak_amx = peak_flops(kc.pool, threads, PEAK_AMX);
+    double peak = peak_flops(kc.pool, threads, PEAK_FP32, kc.isa);
+    double peak_bf16 = peak_flops(kc.pool, threads, PEAK_BF16, kc.isa);
+    double peak_amx = peak_flops(kc.pool, threads, PEAK_AMX, kc.isa);
     printf("threads %d, kernels %s\n", threads, cpu_isa_name(kc.isa));
     printf("measured peak: fp32 FMA %.1f GFLOP/s, bf16 dot %.1f GFLOP/s, AMX bf16 %.1f GFLOP/s\n",
            peak / 1e9, peak_bf16 / 1e9, peak_amx / 1e9);
     /* bf16 pairs where a kernel runs them fast (elsewhere portable C: skipped) */
-    int ways = kc_amx.amx ? 5 : cpu_has_avx512_bf16() ? 4 : 3;
+    int ways = kc_amx.amx ? 5 : kc.isa == ISA_AVX512 && cpu_has_avx512_bf16() ? 4 : 3;
     printf("%-34s %6s %6s %6s | %9s %6s | %9s %6s | %9s %6s | %6s | %9s %6s | %9s %6s\n",
            "shape (where)", "M", "N", "K", "imgapi", "%peak", "half W", "%peak", "openblas",
            "%peak", "ratio", "bf16", "%bf16pk", "amx", "%amxpk");
@@ -191,13 +198,14 @@ int main(int argc, char **argv) {
         int r_eff = reps > 32 ? 32 : reps;
         for (int way = 0; way < ways; way++)
             run_once(&run, way); /* warm up */
-        double p_before = peak_flops(kc.pool, threads, PEAK_FP32);
+        double p_before = peak_flops(kc.pool, threads, PEAK_FP32, kc.isa);
         for (int r = 0; r < r_eff; r++)
             for (int way = 0; way < ways; way++) {
                 /* bf16 pairs: against the peak of what runs them, measured around that run */
                 peak_kind_t kind = way == 4 ? PEAK_AMX : way == 3 ? PEAK_BF16 : PEAK_FP32;
-                double pb = way >= 3 ? peak_flops(kc.pool, threads, kind) : p_before;
-                double t = time_way(&run, way, 0.05), p_after = peak_flops(kc.pool, threads, kind);
+                double pb = way >= 3 ? peak_flops(kc.pool, threads, kind, kc.isa) : p_before;
+                double t = time_way(&run, way, 0.05),
+                       p_after = peak_flops(kc.pool, threads, kind, kc.isa);
                 gfs[way][r] = flops / t / 1e9;
                 share[way][r] = 100 * flops / t / ((pb + p_after) / 2);
                 if (way >= 3) continue;
@@ -253,7 +261,7 @@ int main(int argc, char **argv) {
         double flops = 4.0 * nq * nk * ld, g[2], sh[2];
         int r_eff = A[s].nq > 8192 ? 1 : (reps > 32 ? 32 : reps);
         for (int way = 0; way < 2; way++) {
-            double t[32], share[32], p_before = peak_flops(kc.pool, threads, PEAK_FP32);
+            double t[32], share[32], p_before = peak_flops(kc.pool, threads, PEAK_FP32, kc.isa);
             for (int r = 0; r < r_eff; r++) {
                 double t0 = clock_mono();
                 if (way == 0)
@@ -263,7 +271,7 @@ int main(int argc, char **argv) {
                     attention_fused(&kc, q, ld, k, ld, v, ld, A[s].nq, A[s].nk, A[s].heads, A[s].dh,
                                     0, o, ld);
                 t[r] = clock_mono() - t0;
-                double p_after = peak_flops(kc.pool, threads, PEAK_FP32);
+                double p_after = peak_flops(kc.pool, threads, PEAK_FP32, kc.isa);
                 share[r] = 100 * flops / t[r] / ((p_before + p_after) / 2);
                 p_before = p_after;
             }

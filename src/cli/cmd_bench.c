@@ -144,15 +144,15 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     }
     kctx_t kc;
     char err[512];
-    if (kctx_create(cfg.threads, "auto", NULL, &kc, err, sizeof err)) {
+    if (kctx_create(cfg.threads, cfg.isa, NULL, &kc, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
         return 1;
     }
     int threads = pool_threads(kc.pool);
     /* kc stays for measuring the peak around each run (the machine's speed drifts); destroyed
      * before every return below */
-    double peak = peak_flops(kc.pool, threads, PEAK_FP32),
-           peak_bf16 = peak_flops(kc.pool, threads, PEAK_BF16);
+    double peak = peak_flops(kc.pool, threads, PEAK_FP32, kc.isa),
+           peak_bf16 = peak_flops(kc.pool, threads, PEAK_BF16, kc.isa);
 
     /* profile and working size first: stable-diffusion.cpp runs before our model is loaded */
     int turbo = !strcmp(cm->profile, "turbo");
@@ -221,8 +221,9 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     peak_kind_t pk_kind = products == ENG_PRODUCTS_BF16_AMX      ? PEAK_AMX
                           : products == ENG_PRODUCTS_BF16_AVX512 ? PEAK_BF16
                                                                  : PEAK_FP32;
-    double peak_amx = peak_flops(kc.pool, threads, PEAK_AMX);
-    double text_pk[50], step_pk[50], dec_pk[50], p_before = peak_flops(kc.pool, threads, pk_kind);
+    double peak_amx = peak_flops(kc.pool, threads, PEAK_AMX, kc.isa);
+    double text_pk[50], step_pk[50], dec_pk[50],
+        p_before = peak_flops(kc.pool, threads, pk_kind, kc.isa);
     double p_lo = p_before, p_hi = p_before;
     eng_stats_t st = {0};
     for (int r = 0; r < runs; r++) {
@@ -254,7 +255,8 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         rs[r] = r1 - r0;
         enc[r] = r2 - r1;
         tot[r] = r2 - g0;
-        double p_after = peak_flops(kc.pool, threads, pk_kind), pk = (p_before + p_after) / 2;
+        double p_after = peak_flops(kc.pool, threads, pk_kind, kc.isa),
+               pk = (p_before + p_after) / 2;
         p_lo = p_after < p_lo ? p_after : p_lo;
         p_hi = p_after > p_hi ? p_after : p_hi;
         p_before = p_after;

@@ -104,7 +104,7 @@ static void peak_task(void *ctx, int task, int thread) {
     j->sink[task & 255] = r;
 }
 
-double peak_flops(pool_t *pool, int threads, peak_kind_t kind) {
+double peak_flops(pool_t *pool, int threads, peak_kind_t kind, isa_t isa) {
     __builtin_cpu_init();
     peak_job_t j;
     memset(&j, 0, sizeof j);
@@ -119,7 +119,7 @@ double peak_flops(pool_t *pool, int threads, peak_kind_t kind) {
         if (!__builtin_cpu_supports("avx512bf16")) return 0;
         j.kind = 2;
         lanes = 32; /* 32 bf16 products per instruction */
-    } else if (cpu_supports(ISA_AVX512)) {
+    } else if (isa != ISA_AVX2 && cpu_supports(ISA_AVX512)) {
         j.kind = 0;
         lanes = 16;
     } else if (cpu_supports(ISA_AVX2)) {
