@@ -237,11 +237,9 @@ typedef struct {
                    const float *init16);
     void (*ukr_mp_f16)(int kc, const float *a, const uint16_t *b, float *c, int ldc, int load_c,
                        const float *init16);
-    /* two panels per call (AVX-512), for f32 panels and half panels; half panels read as they
-     * are need both ukr_f16 and ukr2_f16 */
-    gemm_ukr2_fn ukr2;
-    gemm_ukr2_f16_fn ukr2_f16;
-    gemm_ukr2_fn (*ukr2_rows)(int rows); /* the same for a last tile of fewer rows */
+    /* two panels per call (AVX-512), for f32 panels and half panels, by the tile's row count
+     * (NULL where there is none); half panels read as they are need both ukr_f16 and these */
+    gemm_ukr2_fn (*ukr2_rows)(int rows);
     gemm_ukr2_f16_fn (*ukr2_f16_rows)(int rows);
     gemm_ukr2_dp_fn ukr2_dp; /* two pair panels per call (VDPBF16PS), full tiles */
     isa_t isa;
@@ -391,23 +389,15 @@ static void tile_one(const gemm_job_t *g, const slice_t *s, const bslice_t *b, i
             cp[(size_t)i * g->ldc + j] = cbuf[i * GEMM_NR + j] + (s->add_bias ? init[j] : 0.f);
 }
 
-/* tile_pair's f32 and half panels: 0 (nothing done) when no kernel takes a tile of these rows. */
-static int tile_pair_f32(const gemm_job_t *g, const slice_t *s, const bslice_t *b, int row0,
-                         int rows, float *cp, const float *init32) {
-    gemm_ukr2_fn k2 = g->ukr2;
-    gemm_ukr2_f16_fn k2h = g->ukr2_f16;
-    if (rows < g->mr) { /* a last short tile: its own kernel, else through the buffer */
-        if (!g->ukr2_rows) return 0;
-        k2 = g->ukr2_rows(rows);
-        k2h = g->ukr2_f16_rows(rows);
-    }
+/* tile_pair's f32 and half panels (a last short tile on the kernel of its row count). */
+static void tile_pair_f32(const gemm_job_t *g, const slice_t *s, const bslice_t *b, int row0,
+                          int rows, float *cp, const float *init32) {
     int alda;
     const float *ap = tile_a(g, s, row0, rows, &alda);
     if (b[0].hp)
-        k2h(s->kc, ap, alda, b[0].hp, b[1].hp, cp, g->ldc, s->load_c, init32);
+        g->ukr2_f16_rows(rows)(s->kc, ap, alda, b[0].hp, b[1].hp, cp, g->ldc, s->load_c, init32);
     else
-        k2(s->kc, ap, alda, b[0].bp, b[1].bp, cp, g->ldc, s->load_c, init32);
-    return 1;
+        g->ukr2_rows(rows)(s->kc, ap, alda, b[0].bp, b[1].bp, cp, g->ldc, s->load_c, init32);
 }
 
 /* Row tile mt x panels p and p + 1 by a two-panel kernel, in place in C; 0 (nothing done)
@@ -423,8 +413,8 @@ static int tile_pair(const gemm_job_t *g, const slice_t *s, const bslice_t *b, i
     if (b[0].dpb)
         g->ukr2_dp(s->ld16 / 2, s->abf + (size_t)(row0 - s->packed_lo) * s->ld16, s->ld16, b[0].dpb,
                    b[1].dpb, cp, g->ldc, s->load_c, init32);
-    else if (!tile_pair_f32(g, s, b, row0, rows, cp, init32))
-        return 0;
+    else
+        tile_pair_f32(g, s, b, row0, rows, cp, init32);
     if (s->add_bias)
         for (int i = 0; i < rows; i++)
             for (int j = 0; j < 2 * GEMM_NR; j++)
@@ -454,7 +444,7 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
     const plain_a_t *plain = g->pack_a == pack_plain ? g->a_ctx : NULL;
     /* pair panels need A rounded to bfloat16, so it is always packed */
     const plain_a_t *direct = plain && !w->dp && !mp ? plain : NULL;
-    int pairs = w->dp ? g->ukr2_dp != NULL : g->ukr2 && !mp;
+    int pairs = w->dp ? g->ukr2_dp != NULL : g->ukr2_rows && !mp;
     if (g->amx) gemm_amx_begin();
     for (int k0 = 0; k0 < w->k; k0 += g->kc) {
         slice_t s = {.k0 = k0,
@@ -547,8 +537,6 @@ static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void
     case ISA_AVX512:
         g->ukr = gemm_ukr_avx512;
         g->ukr_f16 = gemm_ukr_avx512_f16;
-        g->ukr2 = gemm_ukr_avx512_x2;
-        g->ukr2_f16 = gemm_ukr_avx512_x2_f16;
         g->ukr2_rows = gemm_ukr_avx512_x2_rows;
         g->ukr2_f16_rows = gemm_ukr_avx512_x2_f16_rows;
         g->mr = GEMM_MR_AVX512;
@@ -673,7 +661,7 @@ void gemm_ex(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void *a_ctx, 
         g.panels_per_task = g.amx ? 64 : 8;
         g.mtasks = (mtiles + g.mtiles_per_task - 1) / g.mtiles_per_task;
         g.ntasks = (w->npanels + g.panels_per_task - 1) / g.panels_per_task;
-        int min_panels = g.ukr2 ? 2 : 1; /* a panel pair per kernel call where there is one */
+        int min_panels = g.ukr2_rows ? 2 : 1; /* a panel pair per kernel call where there is one */
         while (g.mtasks * g.ntasks < 4 * threads &&
                (g.mtiles_per_task > 1 || g.panels_per_task > min_panels)) {
             if (g.mtiles_per_task > 1)

@@ -127,8 +127,8 @@ void gemm_ukr_avx512_x2(int kc, const float *a, int lda, const float *b0, const 
                         int ldc, int load_c, const float *init32);
 void gemm_ukr_avx512_x2_f16(int kc, const float *a, int lda, const uint16_t *b0, const uint16_t *b1,
                             float *c, int ldc, int load_c, const float *init32);
-/* The same for a tile of rows (1 to GEMM_MR_AVX512 - 1) rows: only those rows of A and C are
- * read and written. NULL for other counts. */
+/* The two-panel kernel for a tile of `rows` rows (1 to GEMM_MR_AVX512; the full count gives the
+ * two above): only those rows of A and C are read and written. NULL for other counts. */
 gemm_ukr2_fn gemm_ukr_avx512_x2_rows(int rows);
 gemm_ukr2_f16_fn gemm_ukr_avx512_x2_f16_rows(int rows);
 /* The AVX2 kernels again with A as a micro-panel, a[k * GEMM_MR_AVX2 + i] for row i (what

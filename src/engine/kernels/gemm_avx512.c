@@ -83,7 +83,7 @@ AVX512_TARGET void gemm_ukr_avx512_x2_f16(int kc, const float *a, int lda, const
     ukr_body(kc, a, lda, b0, b1, c, ldc, load_c, init32, 1, 1, MR);
 }
 
-/* The two-panel kernels for each row count below MR: a last row tile (77 CLIP tokens: 6 x 12 + 5)
+/* The two-panel kernels for each row count up to MR: a last row tile (77 CLIP tokens: 6 x 12 + 5)
  * multiplies only the rows it has, in place, instead of 12 through a buffer. */
 // clang-format off
 #define SHORT_TILE(R)                                                                              \
@@ -100,17 +100,17 @@ AVX512_TARGET void gemm_ukr_avx512_x2_f16(int kc, const float *a, int lda, const
 SHORT_TILE(1) SHORT_TILE(2) SHORT_TILE(3) SHORT_TILE(4) SHORT_TILE(5) SHORT_TILE(6)
 SHORT_TILE(7) SHORT_TILE(8) SHORT_TILE(9) SHORT_TILE(10) SHORT_TILE(11)
 #undef SHORT_TILE
-    // clang-format on
 
-    gemm_ukr2_fn gemm_ukr_avx512_x2_rows(int rows) {
-    static const gemm_ukr2_fn k[MR] = {NULL, x2_1, x2_2, x2_3, x2_4,  x2_5,
-                                       x2_6, x2_7, x2_8, x2_9, x2_10, x2_11};
-    return rows > 0 && rows < MR ? k[rows] : NULL;
+gemm_ukr2_fn gemm_ukr_avx512_x2_rows(int rows) {
+    static const gemm_ukr2_fn k[MR + 1] = {NULL, x2_1, x2_2, x2_3, x2_4, x2_5, x2_6, x2_7, x2_8,
+                                           x2_9, x2_10, x2_11, gemm_ukr_avx512_x2};
+    return rows > 0 && rows <= MR ? k[rows] : NULL;
 }
 
 gemm_ukr2_f16_fn gemm_ukr_avx512_x2_f16_rows(int rows) {
-    static const gemm_ukr2_f16_fn k[MR] = {NULL,     x2_f16_1, x2_f16_2,  x2_f16_3,
-                                           x2_f16_4, x2_f16_5, x2_f16_6,  x2_f16_7,
-                                           x2_f16_8, x2_f16_9, x2_f16_10, x2_f16_11};
-    return rows > 0 && rows < MR ? k[rows] : NULL;
+    static const gemm_ukr2_f16_fn k[MR + 1] = {NULL, x2_f16_1, x2_f16_2, x2_f16_3, x2_f16_4,
+                                               x2_f16_5, x2_f16_6, x2_f16_7, x2_f16_8, x2_f16_9,
+                                               x2_f16_10, x2_f16_11, gemm_ukr_avx512_x2_f16};
+    return rows > 0 && rows <= MR ? k[rows] : NULL;
 }
+// clang-format on
