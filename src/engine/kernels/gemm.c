@@ -338,6 +338,14 @@ static void prefetch_next_c(const gemm_job_t *g, const float *cp, int row0, int 
             __builtin_prefetch(cp + (size_t)i * g->ldc + j, 1, 3);
 }
 
+/* Adds the bias values init[0..cols) to rows of C written in place (accumulating products take
+ * the bias on their first slice, after the kernel). */
+static void add_bias_rows(const gemm_job_t *g, float *cp, int rows, int cols, const float *init) {
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++)
+            cp[(size_t)i * g->ldc + j] += init[j];
+}
+
 /* Row tile mt x panel p of the slice (more: another tile follows): a full tile in place in C, an
  * edge tile through a small buffer. init: the panel's 16 bias values (or zeros). */
 static void tile_one(const gemm_job_t *g, const slice_t *s, const bslice_t *b, int p, int mt,
@@ -378,10 +386,7 @@ static void tile_one(const gemm_job_t *g, const slice_t *s, const bslice_t *b, i
         g->ukr(s->kc, ap, alda, b->bp, dst, ldd, s->load_c, init);
     }
     if (full) {
-        if (s->add_bias)
-            for (int i = 0; i < rows; i++)
-                for (int j = 0; j < ncols; j++)
-                    cp[(size_t)i * g->ldc + j] += init[j];
+        if (s->add_bias) add_bias_rows(g, cp, rows, ncols, init);
         return;
     }
     for (int i = 0; i < rows; i++)
@@ -415,10 +420,7 @@ static int tile_pair(const gemm_job_t *g, const slice_t *s, const bslice_t *b, i
                    b[1].dpb, cp, g->ldc, s->load_c, init32);
     else
         tile_pair_f32(g, s, b, row0, rows, cp, init32);
-    if (s->add_bias)
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < 2 * GEMM_NR; j++)
-                cp[(size_t)i * g->ldc + j] += init32[j];
+    if (s->add_bias) add_bias_rows(g, cp, rows, 2 * GEMM_NR, init32);
     return 1;
 }
 
