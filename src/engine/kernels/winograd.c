@@ -8,10 +8,9 @@
  * U is computed per call from the layer's packed weights (half or f32): caching it would cost
  * 16/9 of the weights in f32, i.e. 3.6x the memory of F16 weights; the transform is a few
  * percent of the layer's work at the sizes it is used for. Transforms are vectorised over
- * channels (8 at a time, the layer's channel counts being multiples of 8; 16 on AVX-512 where they
- * are multiples of 16). With precision bf16
- * (the layer's weights packed as bfloat16 pairs) U is rounded into pair panels as well, and the
- * sixteen GEMMs run on the dot-product kernels. */
+ * channels (8 at a time, the layer's channel counts being multiples of 8; 16 on AVX-512 where
+ * they are multiples of 16). With precision bf16 (the layer's weights packed as bfloat16 pairs)
+ * U is rounded into pair panels as well, and the sixteen GEMMs run on the dot-product kernels. */
 #include "engine/kernels/winograd.h"
 #include "common/status.h"
 #include "engine/kernels/half.h"
@@ -22,7 +21,6 @@
 /* The vector helpers are always inlined: no vector crosses an ABI boundary, so GCC's note about
  * vector returns does not apply. */
 #pragma GCC diagnostic ignored "-Wpsabi"
-
 
 /* Output tiles per task (V, M of a 512-channel layer: 4.5 MiB per thread): a multiple of every
  * micro-kernel's rows (4, 6, 12), so no GEMM ends in a padded edge tile. 72 instead of 64 made
@@ -146,7 +144,8 @@ static void weights_task(void *ctx, int p, int thread) {
 #undef WT_VW
 #undef WT_NAME
 
-/* AVX-512 takes 16 channels a step where the layer has a multiple of 16 (every SD layer). */
+/* AVX-512 takes 16 channels a step where the channels (input, or the output range) are a
+ * multiple of 16: every SD layer. */
 static void input_transform(const wino_job_t *j, int t0, int nt, float *V, int vstride) {
     if (j->kc->isa == ISA_AVX512 && j->c->cin % 16 == 0)
         input_transform_avx512(j, t0, nt, V, vstride);
@@ -158,7 +157,7 @@ static void input_transform(const wino_job_t *j, int t0, int nt, float *V, int v
 
 static void output_transform(const wino_job_t *j, int t0, int nt, const float *M, int mstride,
                              int o0, int o1) {
-    if (j->kc->isa == ISA_AVX512 && (o1 - o0) % 16 == 0 && o0 % 16 == 0)
+    if (j->kc->isa == ISA_AVX512 && (o1 - o0) % 16 == 0)
         output_transform_avx512(j, t0, nt, M, mstride, o0, o1);
     else if (j->kc->isa != ISA_PORTABLE)
         output_transform_avx2(j, t0, nt, M, mstride, o0, o1);
