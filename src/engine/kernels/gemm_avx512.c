@@ -2,6 +2,7 @@
  * accumulators) or x 32 columns (two panels at once, 24 accumulators), with B as floats or as
  * IEEE halves widened in registers (VCVTPH2PS). */
 #include "engine/kernels/gemm.h"
+#include "engine/kernels/avx512_tile.h"
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -21,18 +22,11 @@ static inline AVX512_TARGET __attribute__((always_inline)) __m512 load_b16(const
 static inline AVX512_TARGET __attribute__((always_inline)) void
 ukr_body(int kc, const float *a, int lda, const void *b0p, const void *b1p, float *c, int ldc,
          int load_c, const float *init16, int f16, int two, int rows) {
-    __m512 c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
-    __m512 d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11;
+    AVX512_TILE_DECL;
     const float *a0, *a1, *a2, *a3, *a4, *a5, *a6, *a7, *a8, *a9, *a10, *a11;
     // clang-format off
-#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-#define INIT(i)                                                                                    \
-    a##i = (i) < rows ? a + (i) * (size_t)lda : a;                                                 \
-    c##i = (i) >= rows ? _mm512_setzero_ps()                                                       \
-         : load_c ? _mm512_loadu_ps(c + (size_t)(i) * ldc) : _mm512_loadu_ps(init16);             \
-    d##i = !two || (i) >= rows ? _mm512_setzero_ps()                                               \
-         : load_c ? _mm512_loadu_ps(c + (size_t)(i) * ldc + 16) : _mm512_loadu_ps(init16 + 16);
-    ROWS(INIT)
+#define INIT(i) a##i = (i) < rows ? a + (i) * (size_t)lda : a; AVX512_TILE_LOAD_ROW(i)
+    AVX512_ROWS(INIT)
 #undef INIT
     /* four k per loop trip: 2-5% faster than one at SD shapes on 2 Xeon (AVX-512) threads */
 #pragma GCC unroll 4
@@ -45,17 +39,10 @@ ukr_body(int kc, const float *a, int lda, const void *b0p, const void *b1p, floa
             c##i = _mm512_fmadd_ps(av, b0, c##i);                                                  \
             if (two) d##i = _mm512_fmadd_ps(av, b1, d##i);                                         \
         }
-        ROWS(FMA)
+        AVX512_ROWS(FMA)
 #undef FMA
     }
-#define STORE(i)                                                                                   \
-    if ((i) < rows) {                                                                              \
-        _mm512_storeu_ps(c + (size_t)(i) * ldc, c##i);                                             \
-        if (two) _mm512_storeu_ps(c + (size_t)(i) * ldc + 16, d##i);                               \
-    }
-    ROWS(STORE)
-#undef STORE
-#undef ROWS
+    AVX512_ROWS(AVX512_TILE_STORE_ROW)
     // clang-format on
 }
 

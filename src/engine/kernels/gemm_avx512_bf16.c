@@ -3,6 +3,7 @@
  * b[2q+1], products exact) and the rounding of A's rows to bfloat16 (AVX-512F integer ops, the
  * same bits as f32_to_bf16). */
 #include "engine/kernels/gemm.h"
+#include "engine/kernels/avx512_tile.h"
 #include "engine/tensor/dtype.h"
 #include <immintrin.h>
 #include <string.h>
@@ -20,16 +21,11 @@ static inline __attribute__((always_inline)) int pair32(const uint16_t *a, int q
 static inline __attribute__((always_inline, target("avx512f,avx512bf16"))) void
 dp_body(int kp, const uint16_t *a, int lda, const uint16_t *b0, const uint16_t *b1, float *c,
         int ldc, int load_c, const float *init16, int two) {
-    __m512 c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
-    __m512 d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11;
+    const int rows = GEMM_MR_AVX512;
+    AVX512_TILE_DECL;
     // clang-format off
-#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-#define INIT(i)                                                                                    \
-    const uint16_t *a##i = a + (i) * (size_t)lda;                                                  \
-    c##i = load_c ? _mm512_loadu_ps(c + (size_t)(i) * ldc) : _mm512_loadu_ps(init16);              \
-    d##i = !two ? _mm512_setzero_ps()                                                              \
-         : load_c ? _mm512_loadu_ps(c + (size_t)(i) * ldc + 16) : _mm512_loadu_ps(init16 + 16);
-    ROWS(INIT)
+#define INIT(i) const uint16_t *a##i = a + (i) * (size_t)lda; AVX512_TILE_LOAD_ROW(i)
+    AVX512_ROWS(INIT)
 #undef INIT
 #pragma GCC unroll 2
     for (int q = 0; q < kp; q++) {
@@ -41,15 +37,10 @@ dp_body(int kp, const uint16_t *a, int lda, const uint16_t *b0, const uint16_t *
             c##i = _mm512_dpbf16_ps(c##i, av, bv);                                                 \
             if (two) d##i = _mm512_dpbf16_ps(d##i, av, bw);                                        \
         }
-        ROWS(DP)
+        AVX512_ROWS(DP)
 #undef DP
     }
-#define STORE(i)                                                                                   \
-    _mm512_storeu_ps(c + (size_t)(i) * ldc, c##i);                                                 \
-    if (two) _mm512_storeu_ps(c + (size_t)(i) * ldc + 16, d##i);
-    ROWS(STORE)
-#undef STORE
-#undef ROWS
+    AVX512_ROWS(AVX512_TILE_STORE_ROW)
     // clang-format on
 }
 
