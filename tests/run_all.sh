@@ -33,6 +33,7 @@ suite "streaming tests" streaming "$py" tests/api/streaming.py
 suite "OpenAI Node SDK" sdk "$py" tests/sdk/run.py
 suite "OpenAPI document" openapi "$py" tests/api/openapi.py
 suite "hardening tests" hardening "$py" tests/api/hardening.py
+suite "probe regressions" probe "$py" tests/api/probe.py
 suite "PostgreSQL cluster tests" cluster env IMGAPI_UNIT_BIN="$root/$build/unit_tests" "$py" tests/cluster/run.py
 suite "engine parity tests" engine "$py" tests/engine/run.py
 suite "moderation corpus" moderation "$py" tests/moderation/run.py

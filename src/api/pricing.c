@@ -1,6 +1,7 @@
 /* pricing.c - what a request costs and how many tokens it reports. */
 #include "api/pricing.h"
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,11 +10,15 @@ void price_table_default(price_table_t *t) {
     static const int64_t def[3][3] = {
         {5000, 6000, 6000}, {11000, 15000, 15000}, {36000, 52000, 52000}};
     for (int q = 0; q < 3; q++)
-        for (int s = 0; s < 3; s++) t->micro[QUALITY_LOW + q][SIZE_1024x1024 + s] = def[q][s];
+        for (int s = 0; s < 3; s++)
+            t->micro[QUALITY_LOW + q][SIZE_1024x1024 + s] = def[q][s];
 }
 
 int64_t price_cost(const price_table_t *t, api_quality_t q, api_size_t s, int n) {
-    return t->micro[q][s] * (int64_t)n;
+    int64_t cost;
+    if (n < 0 || t->micro[q][s] < 0 || __builtin_mul_overflow(t->micro[q][s], (int64_t)n, &cost))
+        return INT64_MAX; /* more than any balance can hold: refused as insufficient credits */
+    return cost;
 }
 
 int price_output_tokens(api_quality_t q, api_size_t s) {
@@ -35,7 +40,8 @@ int price_parse_usd(const char *s, int64_t *micro) {
     const char *p = s;
     while (isdigit((unsigned char)*p)) {
         whole = whole * 10 + (*p++ - '0');
-        if (whole > 1000000000000LL) return -1; /* over a trillion dollars: micro-dollars overflow */
+        if (whole > 1000000000000LL)
+            return -1; /* over a trillion dollars: micro-dollars overflow */
         digits++;
     }
     if (*p == '.') {

@@ -4,6 +4,9 @@
 #include "api/params.h"
 #include <stdint.h>
 
+/* The highest price one image may be given ($10,000): n images of it stay far inside 64 bits. */
+#define PRICE_MAX_MICRO 10000000000LL
+
 typedef struct {
     /* [quality LOW..HIGH][size 1024x1024, 1536x1024, 1024x1536], micro-dollars per image */
     int64_t micro[QUALITY_COUNT][SIZE_COUNT];
@@ -11,7 +14,7 @@ typedef struct {
 
 /* OpenAI's list prices for gpt-image-1-mini (SPEC section 6). */
 void price_table_default(price_table_t *t);
-/* Cost of n images of a resolved quality and size. */
+/* Cost of n images of a resolved quality and size (checked: INT64_MAX when it does not fit). */
 int64_t price_cost(const price_table_t *t, api_quality_t q, api_size_t s, int n);
 /* Image output tokens per image (OpenAI's published table for GPT image models). */
 int price_output_tokens(api_quality_t q, api_size_t s);

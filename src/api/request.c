@@ -1,5 +1,7 @@
 /* request.c - JSON body -> api_request_t with the validation rules of SPEC section 3. */
 #include "api/request.h"
+#include "api/json_body.h"
+#include "common/text.h"
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,33 +36,17 @@ static const field_t FIELDS[] = {
 };
 
 size_t api_utf8_chars(const char *s, size_t len) {
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80) n++;
-    return n;
+    return text_utf8_chars(s, len);
 }
 
 static const char *type_name(field_type_t t) {
     return t == F_STRING ? "a string" : t == F_INT ? "an integer" : "a boolean";
 }
 
-static const char *json_kind(const json_t *v) {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number with a fraction";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
-
-static int enum_value(const char *field, const char *v, const char *const *names, int count,
+static int enum_value(const char *field, const json_t *v, const char *const *names, int count,
                       api_error_t *err) {
     for (int i = 0; i < count; i++)
-        if (names[i] && strcmp(v, names[i]) == 0) return i;
+        if (names[i] && api_json_str_eq(v, names[i])) return i;
     char allowed[256] = "";
     for (int i = 0; i < count; i++) {
         if (!names[i]) continue;
@@ -154,7 +140,7 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
                  (f->type == F_BOOL && json_is_boolean(v));
         if (!ok) {
             api_error_set(err, 400, "invalid_type", key, "Invalid type for '%s': expected %s, got %s.",
-                          key, type_name(f->type), json_kind(v));
+                          key, type_name(f->type), api_json_kind(v));
             return -1;
         }
     }
@@ -175,28 +161,28 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
         r->negative_prompt = strdup("");
     }
     if ((v = json_object_get(root, "size"))) {
-        int i = enum_value("size", json_string_value(v), SIZES, 4, err);
+        int i = enum_value("size", v, SIZES, 4, err);
         if (i < 0) return -1;
         r->size = (api_size_t)i;
     }
     if ((v = json_object_get(root, "quality"))) {
-        int i = enum_value("quality", json_string_value(v), QUALITIES, 4, err);
+        int i = enum_value("quality", v, QUALITIES, 4, err);
         if (i < 0) return -1;
         r->quality = (api_quality_t)i;
     }
     if ((v = json_object_get(root, "moderation"))) {
-        int i = enum_value("moderation", json_string_value(v), MODERATIONS, 2, err);
+        int i = enum_value("moderation", v, MODERATIONS, 2, err);
         if (i < 0) return -1;
         r->moderation = (api_moderation_t)i;
     }
     if ((v = json_object_get(root, "background"))) {
-        int i = enum_value("background", json_string_value(v),
+        int i = enum_value("background", v,
                            kind == ROUTE_KIND_SEED ? BG_SEED : BG_OAI, 3, err);
         if (i < 0) return -1;
         r->background = (api_background_t)i;
     }
     if ((v = json_object_get(root, "output_format"))) {
-        int i = enum_value("output_format", json_string_value(v), FORMATS, 3, err);
+        int i = enum_value("output_format", v, FORMATS, 3, err);
         if (i < 0) return -1;
         r->output_format = (api_format_t)i;
     }
@@ -227,7 +213,7 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
         r->model = dup_str(v);
     }
     if ((v = json_object_get(root, "user"))) {
-        if (json_string_length(v) > 256) {
+        if (text_utf8_chars(json_string_value(v), json_string_length(v)) > 256) {
             api_error_set(err, 400, "string_above_max_length", "user",
                           "'user' is too long: at most 256 characters are allowed.");
             return -1;
@@ -258,20 +244,8 @@ int api_request_parse(api_route_kind_t kind, const char *body, size_t len, api_r
     out->output_format = FORMAT_PNG;
     out->n = 1;
 
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-    if (!root) {
-        api_error_set(err, 400, "invalid_json", NULL,
-                      "The body is not valid JSON: %.200s (near byte offset %d).", jerr.text,
-                      jerr.position);
-        return -1;
-    }
-    if (!json_is_object(root)) {
-        api_error_set(err, 400, "invalid_json", NULL,
-                      "The body must be a JSON object, got %s (at byte offset 0).", json_kind(root));
-        json_decref(root);
-        return -1;
-    }
+    json_t *root;
+    if (api_json_body(body, len, 0, &root, err)) return -1;
     int rc = parse_fields(kind, root, out, err);
     json_decref(root);
     if (rc) api_request_free(out);

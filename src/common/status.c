@@ -18,6 +18,7 @@ const char *img_status_str(int status) {
     case IMG_ESTORE: return "store error";
     case IMG_EDENIED: return "denied";
     case IMG_EMODEL: return "model error";
+    case IMG_ERANGE: return "value out of range";
     default: return "unknown error";
     }
 }

@@ -18,6 +18,7 @@ typedef enum {
     IMG_ESTORE = -12,     /* the store failed (SQL error, unreachable) */
     IMG_EDENIED = -13,    /* revoked or not allowed */
     IMG_EMODEL = -14,     /* model could not be loaded or run */
+    IMG_ERANGE = -15,     /* a value (an amount, a count) is outside what may be stored */
 } img_status_t;
 
 /* Returns a static, human-readable name for a status; never NULL. */

@@ -58,6 +58,15 @@ static const opt_t OPTS[] = {
     I(connection_timeout_seconds, 1, 3600, "idle connection timeout"),
     I(body_timeout_seconds, 1, 3600,
       "a request body must arrive within this long of its headers, else the connection is closed"),
+    I(header_timeout_seconds, 1, 3600,
+      "a request's headers must be complete within this long of the connection (or of its "
+      "request line, on a kept-alive connection), else the connection is closed"),
+    I(body_min_rate, 0, 1 << 30,
+      "bytes per second a request body must average once it has had 5 s, else the connection is "
+      "closed (0 = no minimum)"),
+    I(max_connections_per_ip, 0, 100000,
+      "connections one client address may hold; at the cap a new one replaces that address's "
+      "oldest connection still sending headers, else it is refused (0 = no cap)"),
     I(store_busy_timeout_ms, 1, 600000, "how long a store write waits for a lock held elsewhere"),
     I(threads, 0, 1024, "engine threads per generation (0 = one per CPU this process may run on)"),
     I(model_idle_seconds, 0, 604800, "unload a model after this many idle seconds (0 = never)"),
@@ -96,6 +105,9 @@ void config_defaults(config_t *c) {
     c->max_connections = 512;
     c->body_timeout_seconds = 30;
     c->connection_timeout_seconds = 60;
+    c->header_timeout_seconds = 10;
+    c->body_min_rate = 1024;
+    c->max_connections_per_ip = 128;
     c->store_busy_timeout_ms = 5000;
     c->model_idle_seconds = 600;
     c->preload_model = 1;
@@ -125,6 +137,11 @@ static int set_price(config_t *c, const char *name, const char *value, char *err
     int qi = api_quality_parse(q), si = api_size_parse(s);
     int64_t micro;
     if (qi <= 0 || si <= 0 || price_parse_usd(value, &micro)) goto bad;
+    if (micro > PRICE_MAX_MICRO) {
+        snprintf(err, errlen, "price setting '%s' is over the limit of $%lld per image", name,
+                 (long long)(PRICE_MAX_MICRO / 1000000));
+        return -1;
+    }
     c->prices.micro[qi][si] = micro;
     return 0;
 bad:

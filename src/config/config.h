@@ -44,6 +44,9 @@ typedef struct {
     int max_connections;
     int connection_timeout_seconds;
     int body_timeout_seconds;  /* a request body must arrive within this long of its headers */
+    int header_timeout_seconds; /* a request's headers must arrive within this long */
+    int body_min_rate;          /* bytes/second a body must average after 5 s */
+    int max_connections_per_ip; /* connections one client address may hold (0 = no cap) */
     int store_busy_timeout_ms; /* how long a store write waits for a lock held elsewhere */
     int threads;               /* engine threads, 0 = one per CPU core */
     int model_idle_seconds;    /* unload a model unused this long; 0 = keep loaded */

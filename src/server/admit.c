@@ -208,6 +208,10 @@ int admit_take(admit_t *a, api_error_t *e) {
     }
     rc = store_reserve(s->store, a->key.id, a->r->request_id, a->cost);
     if (rc == IMG_ECREDITS) {
+        /* the balance read at authentication may be stale by now (other requests of the key
+         * reserved meanwhile): quote the one the refusal saw */
+        store_key_t now;
+        if (store_key_get(s->store, a->key.id, &now) == IMG_OK) a->key.balance = now.balance;
         char need[32], have[32];
         price_format_usd(a->cost, need, sizeof need);
         price_format_usd(a->key.balance, have, sizeof have);

@@ -3,6 +3,7 @@
 #include "api/pricing.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "server/connwatch.h"
 #include "server/internal.h"
 #include <jansson.h>
 #include <stdlib.h>
@@ -58,6 +59,25 @@ enum MHD_Result h_metrics(req_t *r) {
     queue_t *q = r->srv->queue;
     if (metrics_render(r->srv->metrics, &b, (long)queue_depth(q), (long)queue_running(q),
                        (long)queue_capacity(q))) {
+        buf_free(&b);
+        return respond_simple_error(r, 500, "internal_error", NULL, "Out of memory.");
+    }
+    connwatch_stats_t cw;
+    connwatch_stats(r->srv->watch, &cw);
+    if (buf_printf(&b,
+                   "# HELP imgapi_connections_closed_total Connections the server closed or "
+                   "refused: headers past their deadline, a body past its deadline or under the "
+                   "minimum rate, closed to make room for a new one, refused at a cap.\n"
+                   "# TYPE imgapi_connections_closed_total counter\n"
+                   "imgapi_connections_closed_total{reason=\"slow_headers\"} %llu\n"
+                   "imgapi_connections_closed_total{reason=\"slow_body\"} %llu\n"
+                   "imgapi_connections_closed_total{reason=\"evicted\"} %llu\n"
+                   "imgapi_connections_closed_total{reason=\"refused\"} %llu\n"
+                   "# HELP imgapi_connections_open HTTP connections open now.\n"
+                   "# TYPE imgapi_connections_open gauge\n"
+                   "imgapi_connections_open %d\n",
+                   (unsigned long long)cw.slow_headers, (unsigned long long)cw.slow_body,
+                   (unsigned long long)cw.evicted, (unsigned long long)cw.refused, cw.open)) {
         buf_free(&b);
         return respond_simple_error(r, 500, "internal_error", NULL, "Out of memory.");
     }

@@ -31,6 +31,7 @@ struct server {
     struct async *async;   /* asynchronous requests (async.c) */
     struct sender *hooks;  /* webhook deliveries (webhook/sender.c) */
     struct MHD_Daemon *daemon;
+    struct connwatch *watch; /* connection deadlines and caps (connwatch.c) */
     int port;
     log_sink_t log;
     atomic_int stopping;   /* no new generation work is accepted */

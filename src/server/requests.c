@@ -1,6 +1,7 @@
 /* requests.c - the asynchronous routes of SPEC §10: submit (POST /v2/{model}), status, result
  * (also at the v1 poll_url) and cancellation. Admission is the synchronous route's (admit.c), so
  * a bad request fails here exactly as it would there; the settler (async.c) does the rest. */
+#include "api/json_body.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "server/admit.h"
@@ -38,13 +39,16 @@ static json_t *status_object(req_t *r, const char *id, const char *status, doubl
 }
 
 /* Takes "webhook_url" out of the body (the rest is the seed route's) into url. Returns 0, or -1
- * with *e set when it is not a string. */
+ * with *e set when it is not a string. The body is read by the parser every route uses, so a
+ * duplicate key or a NUL is refused here exactly as admission would refuse it. */
 static int take_webhook_url(req_t *r, char *url, size_t len, api_error_t *e) {
     url[0] = 0;
-    json_t *root = json_loadb((const char *)r->body.data, r->body.len, 0, NULL);
-    json_t *w = json_is_object(root) ? json_object_get(root, "webhook_url") : NULL;
+    if (!req_json_content_type(r)) return 0; /* admission reports it */
+    json_t *root;
+    if (api_json_body((const char *)r->body.data, r->body.len, 0, &root, e)) return -1;
+    json_t *w = json_object_get(root, "webhook_url");
     if (!w) {
-        json_decref(root); /* not JSON: admission reports it */
+        json_decref(root);
         return 0;
     }
     if (!json_is_string(w) || json_string_length(w) > WEBHOOK_URL_MAX) {

@@ -5,14 +5,17 @@
 #include "common/status.h"
 #include "moderation/load.h"
 #include "server/async.h"
+#include "server/connwatch.h"
 #include "server/internal.h"
 #include "webhook/sender.h"
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -142,12 +145,14 @@ int req_json_content_type(req_t *r) {
 static enum MHD_Result dispatch(req_t *r) {
     char allow[64] = "";
     int path_known = 0;
+    /* HEAD is GET without the body (MHD leaves the body out of the answer) */
+    const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
     for (size_t i = 0; i < NROUTES; i++) {
         char param[sizeof r->param] = "";
         if (!match(ROUTES[i].pattern, r->url, param, sizeof param)) continue;
         if (ROUTES[i].param_is_model && !registry_find(r->srv->models, param)) continue;
         path_known = 1;
-        if (strcmp(ROUTES[i].method, r->method) == 0) {
+        if (strcmp(ROUTES[i].method, method) == 0) {
             r->route = &ROUTES[i];
             r->style = ROUTES[i].style;
             memcpy(r->param, param, sizeof param);
@@ -156,6 +161,7 @@ static enum MHD_Result dispatch(req_t *r) {
         if (!strstr(allow, ROUTES[i].method)) {
             if (allow[0]) strcat(allow, ", ");
             strcat(allow, ROUTES[i].method);
+            if (strcmp(ROUTES[i].method, "GET") == 0) strcat(allow, ", HEAD");
         }
     }
     if (path_known) {
@@ -172,6 +178,91 @@ static enum MHD_Result dispatch(req_t *r) {
     return respond_simple_error(r, 404, "not_found", NULL, "Not found.");
 }
 
+/* Counts the request's Content-Length headers and whether any two differ. */
+typedef struct {
+    int count, conflict;
+    const char *first;
+} length_headers_t;
+
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value) {
+    (void)kind;
+    length_headers_t *l = cls;
+    if (strcasecmp(key, "Content-Length") != 0) return MHD_YES;
+    if (l->count++ == 0)
+        l->first = value;
+    else if (strcmp(l->first ? l->first : "", value ? value : "") != 0)
+        l->conflict = 1;
+    return MHD_YES;
+}
+
+/* A body past MAX_DRAIN_BYTES that has no declared length (chunked): libmicrohttpd 0.9.75
+ * cannot send a response queued in the middle of a chunked upload (it discards the rest as raw
+ * bytes, never sees the last chunk, and the client gets nothing), so the 413 is written to the
+ * socket here, the sending side is shut down, and what the client still sends is read and
+ * dropped for a short, bounded while (2 s, 4 MiB) so that closing does not reset the connection
+ * before the client has read the answer. Returns MHD_NO: MHD then closes the connection. */
+static enum MHD_Result refuse_mid_body(req_t *r) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    r->responded = 1;
+    metrics_request(r->srv->metrics, r->route ? r->route->label : "unknown", 413);
+    log_line(&r->srv->log, "%s %s 413 %.0fms id=%s (body over %d bytes, connection closed)",
+             r->method, r->url, (clock_mono() - r->started) * 1000.0, r->request_id,
+             MAX_DRAIN_BYTES);
+    if (!ci) return MHD_NO;
+    api_error_t e;
+    api_error_set(&e, 413, "body_too_large", NULL, "The request body is larger than 1 MiB.");
+    char *body = api_error_json(&e, r->style);
+    char head[512];
+    int hn = snprintf(head, sizeof head,
+                      "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\nx-request-id: %s\r\nCache-Control: no-store\r\n"
+                      "Connection: close\r\n\r\n",
+                      body ? strlen(body) : 0, r->request_id);
+    int fd = ci->connect_fd;
+    double until = clock_mono() + 2.0;
+    const char *parts[2] = {head, body ? body : ""};
+    size_t lens[2] = {(size_t)hn, body ? strlen(body) : 0};
+    for (int p = 0; p < 2; p++) {
+        size_t off = 0;
+        while (off < lens[p] && clock_mono() < until) {
+            ssize_t k = send(fd, parts[p] + off, lens[p] - off, MSG_NOSIGNAL);
+            if (k > 0) {
+                off += (size_t)k;
+            } else if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
+                struct pollfd pf = {.fd = fd, .events = POLLOUT};
+                poll(&pf, 1, 50);
+            } else {
+                break;
+            }
+        }
+    }
+    free(body);
+    shutdown(fd, SHUT_WR);
+    char sink[16384];
+    size_t dropped = 0;
+    while (clock_mono() < until && dropped < (size_t)4 << 20) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, 100) <= 0) continue;
+        ssize_t k = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) break;
+        if (k > 0) dropped += (size_t)k;
+    }
+    return MHD_NO;
+}
+
+static enum MHD_Result refuse_bad_request(req_t *r, const char *message) {
+    return respond_simple_error(r, 400, "invalid_request", NULL, message);
+}
+
+/* MHD's URI log callback: a request line has arrived (the request's context stays NULL). */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn) {
+    (void)uri;
+    connwatch_request_line(((server_t *)cls)->watch, conn);
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
@@ -179,6 +270,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     server_t *srv = cls;
     req_t *r = *con_cls;
     if (!r) {
+        connwatch_headers_done(srv->watch, conn);
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         r->srv = srv;
@@ -188,7 +280,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (crypto_uuid4(r->request_id)) snprintf(r->request_id, sizeof r->request_id, "req");
         r->started = clock_mono();
         *con_cls = r;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        length_headers_t lh = {0};
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, count_length, &lh);
+        if (lh.conflict)
+            return refuse_bad_request(r, "The request has conflicting Content-Length headers.");
+        const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+        if (lh.count && te)
+            return refuse_bad_request(
+                r, "The request has both Content-Length and Transfer-Encoding headers.");
+        const char *cl = lh.first;
         if (cl && strtoull(cl, NULL, 10) > MAX_DRAIN_BYTES) {
             r->too_large = 1;
             return respond_simple_error(r, 413, "body_too_large", NULL,
@@ -197,28 +297,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_size) {
-        /* a client dripping its body never idles long enough for the connection timeout: past
-         * the body deadline the connection is closed (its thread is freed; no job was started) */
-        if (!r->responded && clock_mono() - r->started > srv->cfg->body_timeout_seconds) {
-            log_line(&srv->log, "closing a connection whose body took over %d s (request %s)",
-                     srv->cfg->body_timeout_seconds, r->request_id);
-            return MHD_NO;
-        }
+        /* deadlines and the minimum rate of the body are the connection watch's (connwatch.c) */
         size_t n = *upload_size;
         *upload_size = 0;
         r->body_seen += n;
+        connwatch_body_bytes(srv->watch, conn, n);
         if (r->responded) return MHD_YES;
         if (r->body_seen > MAX_BODY_BYTES) {
             r->too_large = 1;
             buf_free(&r->body);
-            if (r->body_seen > MAX_DRAIN_BYTES)
-                return respond_simple_error(r, 413, "body_too_large", NULL,
-                                            "The request body is larger than 1 MiB.");
+            /* keep reading (and dropping) so that the 413 goes out once the body has ended; a
+             * body that does not end within MAX_DRAIN_BYTES is answered here and closed */
+            if (r->body_seen > MAX_DRAIN_BYTES) return refuse_mid_body(r);
             return MHD_YES;
         }
         if (buf_append(&r->body, upload, n)) return MHD_NO;
         return MHD_YES;
     }
+    connwatch_request_done(srv->watch, conn);
     if (r->responded) return MHD_YES;
     if (r->too_large)
         return respond_simple_error(r, 413, "body_too_large", NULL,
@@ -228,11 +324,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)conn;
     (void)toe;
     req_t *r = *con_cls;
     if (!r) return;
     if (r->counted_active) atomic_fetch_sub(&((server_t *)cls)->active, 1);
+    connwatch_request_completed(((server_t *)cls)->watch, conn);
     buf_free(&r->body);
     free(r);
     *con_cls = NULL;
@@ -308,13 +404,28 @@ int server_start(const config_t *cfg, store_t *store, registry_t *models,
         server_stop(s);
         return rc;
     }
+    connwatch_opts_t wo = {.max_connections = cfg->max_connections,
+                           .max_connections_per_ip = cfg->max_connections_per_ip,
+                           .header_timeout = cfg->header_timeout_seconds,
+                           .body_timeout = cfg->body_timeout_seconds,
+                           .min_rate = cfg->body_min_rate,
+                           .min_rate_grace = 5.0};
+    if (connwatch_create(&wo, &s->log, &s->watch)) {
+        snprintf(err, errlen, "cannot start the connection watch");
+        server_stop(s);
+        return IMG_ENOMEM;
+    }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    /* the watch admits max_connections; MHD's own limit leaves room for connections the watch
+     * has closed whose cleanup MHD has not finished */
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        flags, 0, connwatch_accept, s->watch, on_request, s, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(cfg->max_connections + CONNWATCH_RESERVE), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->connection_timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, connwatch_notify, s->watch, MHD_OPTION_URI_LOG_CALLBACK,
+        on_request_line, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not permitted)", cfg->listen);
         server_stop(s);
@@ -348,8 +459,9 @@ void server_stop(server_t *s) {
             usleep(10000);
         MHD_stop_daemon(s->daemon);
     }
-    async_stop(s->async);  /* before the queue: running requests are settled, queued ones kept */
-    sender_stop(s->hooks); /* undelivered webhooks stay in the store for the next start */
+    connwatch_free(s->watch); /* after the daemon: no more callbacks */
+    async_stop(s->async);     /* before the queue: running requests are settled, queued ones kept */
+    sender_stop(s->hooks);    /* undelivered webhooks stay in the store for the next start */
     queue_free(s->queue);
     mod_free(s->moderation);
     ratelimit_free(s->limits);

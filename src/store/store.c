@@ -55,6 +55,9 @@ int store_key_create(store_t *s, const store_key_t *tmpl, char id_out[STORE_KEY_
                      char secret_out[STORE_SECRET_LEN + 1]) {
     uint8_t raw[32];
     char hex[65];
+    if (tmpl->granted < 0) return IMG_EINVAL;
+    if (tmpl->granted > STORE_MAX_GRANTED_MICRO) return IMG_ERANGE;
+    if (tmpl->rpm < 0 || tmpl->concurrency < 0) return IMG_EINVAL;
     if (crypto_random(raw, sizeof raw)) return IMG_EIO;
     crypto_hex(raw, 32, hex);
     snprintf(secret_out, STORE_SECRET_LEN + 1, "sk-%.64s", hex);
@@ -103,11 +106,13 @@ int store_credits_grant(store_t *s, const char *id_or_secret, int64_t micro) {
     char id[STORE_KEY_ID_LEN + 1];
     resolve_id(id_or_secret, id);
     if (micro < 0) return IMG_EINVAL;
+    if (micro > STORE_MAX_GRANTED_MICRO) return IMG_ERANGE;
     return s->ops->grant(s->impl, id, micro);
 }
 
 int store_reserve(store_t *s, const char *key_id, const char *job_id, int64_t micro) {
     if (micro < 0) return IMG_EINVAL;
+    if (micro > STORE_MAX_GRANTED_MICRO) return IMG_ECREDITS; /* more than any balance can hold */
     return s->ops->reserve(s->impl, key_id, job_id, micro);
 }
 

@@ -11,6 +11,9 @@
 
 #define STORE_KEY_ID_LEN 20 /* "key_" + 16 hex */
 #define STORE_SECRET_LEN 67 /* "sk-" + 16 hex id + 48 hex secret */
+/* The most a key may be granted over its life, in micro-dollars ($1,000,000,000): every balance,
+ * reservation and charge is bounded by it, so no ledger sum can overflow 64 bits. */
+#define STORE_MAX_GRANTED_MICRO 1000000000000000LL
 
 typedef struct store store_t;
 
@@ -139,6 +142,7 @@ int store_key_get(store_t *s, const char *id_or_secret, store_key_t *out);
 int store_key_list(store_t *s, store_key_t **out, size_t *n);
 int store_key_revoke(store_t *s, const char *id_or_secret);
 int store_credits_grant(store_t *s, const char *id_or_secret, int64_t micro);
+/* (store_credits_grant: IMG_ERANGE when the key's granted total would pass STORE_MAX_GRANTED_MICRO.) */
 /* Moves micro from balance to reserved under job_id; IMG_ECREDITS when the balance is short. */
 int store_reserve(store_t *s, const char *key_id, const char *job_id, int64_t micro);
 /* Moves the job's reservation to charged, records usage and (when idem_key) the answer. */

@@ -144,13 +144,22 @@ static int pg_key_revoke(void *impl, const char *id) {
 static int pg_grant(void *impl, const char *id, int64_t micro) {
     pg_conn_t c;
     if (pg_begin(impl, &c)) return IMG_ESTORE;
-    char m[24], now[24];
-    const char *vals[] = {pg_i64(m, micro), id, pg_i64(now, clock_wall())};
+    char m[24], now[24], max[24];
+    const char *vals[] = {pg_i64(m, micro), id, pg_i64(now, clock_wall()),
+                          pg_i64(max, STORE_MAX_GRANTED_MICRO)};
+    const char *bound[] = {vals[0], vals[1], vals[3]};
     long n = 0;
-    int rc =
-        pg_cmd(&c, "UPDATE keys SET granted = granted + $1, balance = balance + $1 WHERE id = $2",
-               2, vals, &n);
-    if (!rc && n == 0) rc = IMG_ENOTFOUND;
+    /* the bound is tested as granted <= MAX - micro so that the check itself cannot overflow */
+    int rc = pg_cmd(&c,
+                    "UPDATE keys SET granted = granted + $1, balance = balance + $1"
+                    " WHERE id = $2 AND granted <= $3::bigint - $1::bigint",
+                    3, bound, &n);
+    if (!rc && n == 0) { /* no such key, or the grant would pass the bound */
+        long exists = 0;
+        const char *key_only[] = {id};
+        rc = pg_cmd(&c, "UPDATE keys SET granted = granted WHERE id = $1", 1, key_only, &exists);
+        if (!rc) rc = exists ? IMG_ERANGE : IMG_ENOTFOUND;
+    }
     if (!rc)
         rc = pg_cmd(&c, "INSERT INTO grants(key_id, amount, ts) VALUES($2, $1, $3)", 3, vals, NULL);
     return pg_end(&c, rc);

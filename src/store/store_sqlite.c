@@ -233,13 +233,22 @@ static int sq_key_revoke(void *impl, const char *id) {
 static int sq_grant(void *impl, const char *id, int64_t micro) {
     sq_t *q = impl;
     if (sq_begin(q)) return IMG_ESTORE;
-    sqlite3_stmt *st =
-        sq_prep(q, "UPDATE keys SET granted = granted + ?1, balance = balance + ?1 WHERE id = ?2");
+    /* the bound is tested as granted <= MAX - micro so that the check itself cannot overflow */
+    sqlite3_stmt *st = sq_prep(q, "UPDATE keys SET granted = granted + ?1, balance = balance + ?1"
+                                  " WHERE id = ?2 AND granted <= ?3 - ?1");
     if (st) {
         sqlite3_bind_int64(st, 1, micro);
         sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, STORE_MAX_GRANTED_MICRO);
     }
     int rc = sq_changes_or_notfound(q, sq_step_done(st));
+    if (rc == IMG_ENOTFOUND) { /* no such key, or the grant would pass the bound */
+        st = sq_prep(q, "SELECT 1 FROM keys WHERE id = ?");
+        if (st) sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        int step = st ? sqlite3_step(st) : SQLITE_ERROR;
+        sqlite3_finalize(st);
+        rc = step == SQLITE_ROW ? IMG_ERANGE : step == SQLITE_DONE ? IMG_ENOTFOUND : IMG_ESTORE;
+    }
     if (rc == IMG_OK) {
         st = sq_prep(q, "INSERT INTO grants(key_id, amount, ts) VALUES(?,?,?)");
         if (st) {

@@ -7,8 +7,11 @@
 
 #define WEBHOOK_URL_MAX 511
 
-/* 1 when the address is loopback, private, link-local, carrier-grade NAT, multicast, reserved
- * or unspecified (IPv4, IPv6, and IPv4-mapped IPv6). */
+/* 1 when the address is not public unicast: loopback, private, link-local, site-local, unique
+ * local, carrier-grade NAT, multicast, documentation, benchmarking, reserved or unspecified. An
+ * IPv4 address carried in IPv6 (IPv4-compatible, -mapped, -translated, NAT64, 6to4, Teredo) is
+ * classified as that IPv4 address; IPv6 outside 2000::/3 is never public. Both the URL check and
+ * the sender's connect call it, so DNS that changes in between changes nothing. */
 int guard_addr_is_private(const struct sockaddr *sa);
 /* Checks a webhook URL: scheme http or https, a host, no user:password, at most WEBHOOK_URL_MAX
  * bytes, and (unless allow_private) every address the host resolves to is public. Returns 0, or

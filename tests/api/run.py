@@ -238,9 +238,9 @@ def test_404_405():
     seed_error(r, 405, "method_not_allowed")
     assert r.headers["Allow"] == "POST"
     r = requests.post(s.url("/v1/models"), json={})
-    assert r.status_code == 405 and r.headers["Allow"] == "GET"
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD"
     r = requests.delete(s.url("/healthz"))
-    assert r.status_code == 405 and r.headers["Allow"] == "GET"
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD"
 
 
 @test

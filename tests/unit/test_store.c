@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -130,6 +131,19 @@ void test_store_ledger(void) {
     CHECK(store_credits_grant(s, id, 1000000) == IMG_OK);
     CHECK(store_credits_grant(s, "key_nope", 1) == IMG_ENOTFOUND);
     check_invariant(s, id);
+    /* the ledger's bound: a key's granted total never passes STORE_MAX_GRANTED_MICRO */
+    CHECK(store_key_get(s, id, &k) == IMG_OK);
+    CHECK(store_credits_grant(s, id, STORE_MAX_GRANTED_MICRO) == IMG_ERANGE);
+    CHECK(store_credits_grant(s, id, INT64_MAX) == IMG_ERANGE);
+    CHECK(store_credits_grant(s, id, -1) == IMG_EINVAL);
+    CHECK(store_credits_grant(s, id, STORE_MAX_GRANTED_MICRO - k.granted) == IMG_OK);
+    CHECK(store_credits_grant(s, id, 1) == IMG_ERANGE);
+    CHECK(store_key_get(s, id, &k) == IMG_OK && k.granted == STORE_MAX_GRANTED_MICRO);
+    CHECK(store_reserve(s, id, "big", INT64_MAX) == IMG_ECREDITS);
+    CHECK(store_reserve(s, id, "job4", 5000) == IMG_OK && store_charge(s, "job4", NULL, NULL, 0, NULL) == IMG_OK);
+    check_invariant(s, id);
+    store_key_t huge = {.granted = STORE_MAX_GRANTED_MICRO + 1};
+    CHECK(store_key_create(s, &huge, id, secret) == IMG_ERANGE);
     int64_t reqs, imgs;
     CHECK(store_usage_count(s, id, &reqs, &imgs) == IMG_OK && reqs == 1 && imgs == 1);
     drop_tmp(s, path);

@@ -33,6 +33,28 @@ void test_webhook_guard(void) {
           v6("ff02::1") == 1);
     CHECK(v6("::ffff:127.0.0.1") == 1 && v6("::ffff:8.8.8.8") == 0 &&
           v6("2001:4860:4860::8888") == 0);
+    /* every way IPv4 rides in IPv6, with a private and a public address each */
+    const char *priv6[] = {"::127.0.0.1",      "::8.8.8.8", /* IPv4-compatible: deprecated */
+                           "::ffff:0:127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::a00:1",
+                           "64:ff9b:1::808:808", "2002:7f00:1::", "2002:c0a8:101::1",
+                           "2002:a9fe:a9fe::", "2001:0:4136:e378:8000:63bf:80ff:fffe", /* 127.0.0.1 */
+                           "2001:0:7f00:1::808:808", /* Teredo server 127.0.0.1 */
+                           "fec0::1", "fe80::1", "febf::1", "fc00::1", "2001:db8::1",
+                           "2001:2::1", "2001:10::1", "100::1", "3fff::1", "5f00::1", "4000::1",
+                           "::ffff:192.0.2.1", "::ffff:203.0.113.9"};
+    for (size_t i = 0; i < sizeof priv6 / sizeof priv6[0]; i++) {
+        if (v6(priv6[i]) != 1) fprintf(stderr, "  not refused: %s\n", priv6[i]);
+        CHECK(v6(priv6[i]) == 1);
+    }
+    const char *pub6[] = {"::ffff:1.1.1.1", "64:ff9b::808:808", "2002:808:808::1",
+                          "2001:0:4136:e378:8000:63bf:f7f7:f7f7", /* Teredo client 8.8.8.8 */
+                          "2a00:1450:4001::1", "2606:4700::1111"};
+    for (size_t i = 0; i < sizeof pub6 / sizeof pub6[0]; i++) {
+        if (v6(pub6[i]) != 0) fprintf(stderr, "  refused: %s\n", pub6[i]);
+        CHECK(v6(pub6[i]) == 0);
+    }
+    CHECK(v4("192.0.2.1") == 1 && v4("198.51.100.1") == 1 && v4("203.0.113.1") == 1 &&
+          v4("192.88.99.1") == 1);
     char err[160];
     CHECK(guard_check_url("http://127.0.0.1:8080/x", 0, err, sizeof err) == -1 &&
           strstr(err, "loopback"));
