@@ -5,7 +5,7 @@ OPT ?= -O2 -g
 SAN ?=
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
              -Isrc -I. -I$(BUILD)/gen -I/usr/include/postgresql -pthread $(OPT) $(SAN) $(CFLAGS)
-LDLIBS_ALL = -lmicrohttpd -ljansson -lsqlite3 -lpq -lpng -ldeflate -ljpeg -lwebp -lcrypto -lcurl -licuuc -lz -lm -pthread $(SAN) $(LDFLAGS)
+LDLIBS_ALL = -lstemmer -lmicrohttpd -ljansson -lsqlite3 -lpq -lpng -ldeflate -ljpeg -lwebp -lcrypto -lcurl -licuuc -lz -lm -pthread $(SAN) $(LDFLAGS)
 
 LIB_SRC := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
 LIB_ASM := $(shell find src -name '*.S' | sort)
@@ -25,6 +25,7 @@ $(BUILD)/src/moderation/moderation.o: $(BUILD)/gen/moderation_rules.inc
 # The built-in model's files are assembled into the binary (.incbin, paths from the repo root).
 $(BUILD)/src/engine/io/builtin_data.o: $(wildcard models/imgapi-shapes/*) src/common/incbin.h
 $(BUILD)/src/server/static_data.o: src/server/openapi.json src/server/playground.html src/common/incbin.h
+$(BUILD)/src/moderation/classifier_data.o: moderation/classifier.bin src/common/incbin.h
 $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
 	@echo "AS $<"
@@ -98,11 +99,12 @@ FUZZ_SRC_config = src/config/config.c src/api/pricing.c src/api/params.c
 FUZZ_SRC_headers = src/server/headers.c
 FUZZ_SRC_tokenizer = src/engine/text/tokenizer.c src/engine/io/builtin.c src/engine/io/builtin_data.S src/common/buf.c \
 	src/common/status.c
-FUZZ_SRC_moderation = src/moderation/moderation.c src/moderation/normalize.c src/moderation/words.c src/common/buf.c \
+FUZZ_SRC_moderation = src/moderation/moderation.c src/moderation/normalize.c src/moderation/words.c src/moderation/stem.c \
+	src/moderation/classifier.c src/moderation/classifier_data.S src/common/buf.c \
 	src/common/status.c
 define FUZZ_RUN
 	@echo "== fuzz $(1) ($(FUZZ_SECONDS) s)"
-	@clang $(FUZZ_CFLAGS) -I$(BUILD)/gen tests/fuzz/fuzz_$(1).c $(FUZZ_SRC_$(1)) -ljansson -licuuc -lz -o build-fuzz/fuzz_$(1)
+	@clang $(FUZZ_CFLAGS) -I$(BUILD)/gen tests/fuzz/fuzz_$(1).c $(FUZZ_SRC_$(1)) -ljansson -licuuc -lstemmer -lz -o build-fuzz/fuzz_$(1)
 	@if [ -d tests/fuzz/regressions/$(1) ]; then build-fuzz/fuzz_$(1) tests/fuzz/regressions/$(1)/* 2>/dev/null; fi
 	@build-fuzz/fuzz_$(1) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 build-fuzz/corpus/$(1) \
 		2> build-fuzz/fuzz_$(1).log; rc=$$?; grep -E "^stat::number_of_executed_units|ERROR|SUMMARY" build-fuzz/fuzz_$(1).log; exit $$rc

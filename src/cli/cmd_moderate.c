@@ -1,29 +1,41 @@
 /* cmd_moderate.c - `imgapi moderate [--level auto|low] [PROMPT]`: classifies one prompt, or every
- * line of standard input, printing "allow" or the refused category per prompt. */
+ * line of standard input, printing "allow" or the refused category per prompt; with
+ * --eval FILE, the evaluation report of a labelled set (moderate_eval.c). */
 #include "cli/cli.h"
+#include "cli/moderate_eval.h"
 #include "moderation/load.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void classify(const moderation_t *m, const char *prompt, mod_level_t level) {
+static void classify(const moderation_t *m, const char *prompt, mod_level_t level, int explain) {
     mod_result_t r;
     if (mod_check(m, prompt, level, &r)) {
         printf("error\n");
         return;
     }
-    printf("%s\n", r.refused ? r.category : "allow");
+    if (!explain) {
+        printf("%s\n", r.refused ? r.category : "allow");
+        return;
+    }
+    float p[16];
+    const char *names[16];
+    int n = mod_classifier_scores(m, prompt, p, names, 16);
+    printf("%s%s\t", r.refused ? r.category : "allow", r.by_classifier ? " (classifier)" : r.refused ? " (rules)" : "");
+    for (int k = 0; k < n; k++) printf("%s%s %.3f", k ? " " : "", names[k], p[k]);
+    printf("\n");
 }
 
 int cmd_moderate(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     config_t cfg;
     config_defaults(&cfg);
-    static const char *const extra[] = {"level"};
-    const char *v[1] = {0};
+    static const char *const extra[] = {"level", "eval", "normalize", "explain"};
+    const char *v[4] = {0};
     const char *pos[1];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 1);
+    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 4);
+    int explain = v[3] && !strcmp(v[3], "1");
     if (rc) return rc;
     mod_level_t level = MOD_LEVEL_AUTO;
     if (v[0] && strcmp(v[0], "auto") && strcmp(v[0], "low")) {
@@ -37,18 +49,34 @@ int cmd_moderate(int argc, char **argv, const cli_env_t *env) {
         fprintf(stderr, "imgapi: %s\n", err);
         return 1;
     }
-    if (npos == 1) {
-        classify(m, pos[0], level);
+    if (v[2] && strcmp(v[2], "1")) {
+        fprintf(stderr, "imgapi: --normalize takes 1\n");
+        rc = 2;
+    } else if (v[2]) { /* the normalised words of every line of standard input */
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        while ((n = getline(&line, &cap, stdin)) > 0) {
+            if (line[n - 1] == '\n') line[n - 1] = 0;
+            char *norm = mod_normalize(line);
+            printf("%s\n", norm ? norm : "");
+            free(norm);
+        }
+        free(line);
+    } else if (v[1]) {
+        rc = moderate_eval(m, v[1], stdout, stderr);
+    } else if (npos == 1) {
+        classify(m, pos[0], level, explain);
     } else {
         char *line = NULL;
         size_t cap = 0;
         ssize_t n;
         while ((n = getline(&line, &cap, stdin)) > 0) {
             if (line[n - 1] == '\n') line[n - 1] = 0;
-            classify(m, line, level);
+            classify(m, line, level, explain);
         }
         free(line);
     }
     mod_free(m);
-    return 0;
+    return rc;
 }

@@ -1,6 +1,8 @@
 /* moderation.c - rules parsing and prompt classification. */
 #include "moderation/moderation.h"
 #include "common/status.h"
+#include "moderation/classifier.h"
+#include "moderation/stem.h"
 #include "moderation/words.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +15,9 @@
 
 typedef struct {
     int cat; /* category index, or group index for group phrases */
+    int lang; /* mod_lang_t the phrase is written in */
     words_t words;
+    char **stems; /* stems[k]: word k's stem in lang, or NULL (matched as written only) */
 } phrase_t;
 
 typedef struct {
@@ -37,10 +41,15 @@ struct moderation {
         int cat, a, b;
     } combine[MAX_CATS];
     int ncombine;
+    classifier_t *cls; /* the learned second stage, or NULL */
 };
 
 static void phrases_free(phrases_t *p) {
-    for (int i = 0; i < p->n; i++) words_free(&p->p[i].words);
+    for (int i = 0; i < p->n; i++) {
+        for (int k = 0; p->p[i].stems && k < p->p[i].words.n; k++) free(p->p[i].stems[k]);
+        free(p->p[i].stems);
+        words_free(&p->p[i].words);
+    }
     free(p->p);
 }
 
@@ -49,12 +58,13 @@ void mod_free(moderation_t *m) {
     phrases_free(&m->terms);
     phrases_free(&m->allows);
     phrases_free(&m->members);
+    cls_free(m->cls);
     free(m);
 }
 
 int mod_version(const moderation_t *m) { return m->version; }
 
-static int add_phrase(phrases_t *p, int idx, const char *text) {
+static int add_phrase(phrases_t *p, int idx, int lang, stemmers_t *st, const char *text) {
     if (p->n == p->cap) {
         int cap = p->cap ? 2 * p->cap : 64;
         phrase_t *q = realloc(p->p, sizeof *q * (size_t)cap);
@@ -63,13 +73,25 @@ static int add_phrase(phrases_t *p, int idx, const char *text) {
         p->cap = cap;
     }
     phrase_t *ph = &p->p[p->n];
+    memset(ph, 0, sizeof *ph);
     ph->cat = idx;
+    ph->lang = lang;
+    int exact = text[0] == '='; /* "=word": matched as written, never by stem */
+    text += exact;
     if (words_split(text, &ph->words)) return IMG_ENOMEM;
     if (ph->words.n == 0) {
         words_free(&ph->words);
         return IMG_EFORMAT;
     }
-    p->n++;
+    p->n++; /* owned by the list from here: freed with it on any failure below */
+    ph->stems = calloc((size_t)ph->words.n, sizeof *ph->stems);
+    if (!ph->stems) return IMG_ENOMEM;
+    for (int k = 0; k < ph->words.n; k++) {
+        char stem[256];
+        int n = exact ? 0 : stem_word(st, lang, ph->words.w[k], stem, sizeof stem);
+        if (n < 0) return IMG_ENOMEM;
+        if (n > 0 && !(ph->stems[k] = strdup(stem))) return IMG_ENOMEM;
+    }
     return IMG_OK;
 }
 
@@ -95,8 +117,14 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
         free(copy);
         return IMG_ENOMEM;
     }
-    int rc = IMG_OK, lineno = 0;
+    int rc = IMG_OK, lineno = 0, lang = LANG_EN;
     char *save = NULL;
+    stemmers_t *st = NULL;
+    if (stemmers_open(&st)) {
+        free(m);
+        free(copy);
+        return IMG_ENOMEM;
+    }
     for (char *line = strtok_r(copy, "\n", &save); line && !rc; line = strtok_r(NULL, "\n", &save)) {
         lineno++;
         while (*line == ' ' || *line == '\t') line++;
@@ -107,6 +135,8 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
         const char *rest = line + off;
         if (!strcmp(kw, "version")) {
             m->version = atoi(rest);
+        } else if (!strcmp(kw, "lang")) {
+            if (sscanf(rest, "%63s", a) != 1 || (lang = stem_lang_parse(a)) < 0) rc = IMG_EFORMAT;
         } else if (!strcmp(kw, "category")) {
             if (sscanf(rest, "%63s %63s", a, b) != 2 || m->ncats == MAX_CATS || strlen(a) >= 32 ||
                 (strcmp(b, "always") && strcmp(b, "auto")))
@@ -121,13 +151,13 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                 rc = IMG_EFORMAT;
             } else if (!strcmp(kw, "term")) {
                 int cat = find_cat(m, a);
-                rc = cat < 0 ? IMG_EFORMAT : add_phrase(&m->terms, cat, rest + n2);
+                rc = cat < 0 ? IMG_EFORMAT : add_phrase(&m->terms, cat, lang, st, rest + n2);
             } else {
                 int g = find_group(m, a, 1);
-                rc = g < 0 ? IMG_EFORMAT : add_phrase(&m->members, g, rest + n2);
+                rc = g < 0 ? IMG_EFORMAT : add_phrase(&m->members, g, lang, st, rest + n2);
             }
         } else if (!strcmp(kw, "allow")) {
-            rc = add_phrase(&m->allows, -1, rest);
+            rc = add_phrase(&m->allows, -1, lang, st, rest);
         } else if (!strcmp(kw, "combine")) {
             int cat, ga, gb;
             if (sscanf(rest, "%63s %63s %63s", a, b, c) != 3 || (cat = find_cat(m, a)) < 0 ||
@@ -145,6 +175,7 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
         if (rc == IMG_EFORMAT) snprintf(err, errlen, "moderation rules line %d: cannot read '%.80s'", lineno, line);
     }
     free(copy);
+    stemmers_close(st);
     if (!rc && (!m->version || !m->ncats)) {
         snprintf(err, errlen, "moderation rules: a version and at least one category are required");
         rc = IMG_EFORMAT;
@@ -153,64 +184,179 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
         mod_free(m);
         return rc;
     }
+    rc = cls_load_builtin(&m->cls);
+    if (rc) {
+        snprintf(err, errlen, "moderation classifier: %s", img_status_str(rc));
+        mod_free(m);
+        return rc;
+    }
     *out = m;
     return IMG_OK;
+}
+
+void mod_use_classifier(moderation_t *m, int on) {
+    if (!on) {
+        cls_free(m->cls);
+        m->cls = NULL;
+    }
 }
 
 int mod_load_default(moderation_t **out, char *err, size_t errlen) {
     return mod_load(MODERATION_RULES, out, err, errlen);
 }
 
-/* Does phrase p occur at word i, with at least one of its words not neutralised? */
-static int phrase_at(const words_t *w, const unsigned char *neutral, int i, const words_t *p) {
-    if (i + p->n > w->n) return 0;
+/* A prompt's words with their stems, computed on first use per language. */
+typedef struct {
+    words_t w;
+    char **stems; /* stems[i * LANG_COUNT + lang]: "" none, NULL not computed yet */
+    stemmers_t *st;
+    int oom;
+} prompt_t;
+
+static const char *prompt_stem(prompt_t *p, int i, int lang) {
+    char **slot = &p->stems[(size_t)i * LANG_COUNT + (size_t)lang];
+    if (!*slot) {
+        char stem[256];
+        int n = stem_word(p->st, lang, p->w.w[i], stem, sizeof stem);
+        if (n < 0 || !(*slot = strdup(n > 0 ? stem : ""))) {
+            p->oom = 1;
+            return "";
+        }
+    }
+    return *slot;
+}
+
+static int word_at(prompt_t *p, int i, const phrase_t *ph, int k) {
+    const char *rule = ph->words.w[k];
+    if (word_matches(p->w.w[i], rule) || (p->w.alt[i] && word_matches(p->w.alt[i], rule))) return 1;
+    if (!ph->stems[k]) return 0;
+    const char *s = prompt_stem(p, i, ph->lang);
+    return s[0] && !strcmp(s, ph->stems[k]);
+}
+
+/* Does phrase ph occur at word i, with at least one of its words not neutralised? */
+static int phrase_at(prompt_t *p, const unsigned char *neutral, int i, const phrase_t *ph) {
+    if (i + ph->words.n > p->w.n) return 0;
     int live = 0;
-    for (int k = 0; k < p->n; k++) {
-        if (!word_matches(w->w[i + k], p->w[k])) return 0;
+    for (int k = 0; k < ph->words.n; k++) {
+        if (!word_at(p, i + k, ph, k)) return 0;
         live |= !(neutral && neutral[i + k]);
     }
     return live;
 }
 
-static int occurs(const words_t *w, const unsigned char *neutral, const words_t *p) {
-    for (int i = 0; i < w->n; i++)
-        if (phrase_at(w, neutral, i, p)) return 1;
+static int occurs(prompt_t *p, const unsigned char *neutral, const phrase_t *ph) {
+    for (int i = 0; i < p->w.n; i++)
+        if (phrase_at(p, neutral, i, ph)) return 1;
     return 0;
 }
 
-static int group_occurs(const moderation_t *m, const words_t *w, const unsigned char *neutral, int g) {
+static int group_occurs(const moderation_t *m, prompt_t *p, const unsigned char *neutral, int g) {
     for (int k = 0; k < m->members.n; k++)
-        if (m->members.p[k].cat == g && occurs(w, neutral, &m->members.p[k].words)) return 1;
+        if (m->members.p[k].cat == g && occurs(p, neutral, &m->members.p[k])) return 1;
     return 0;
 }
 
 int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_result_t *out) {
     memset(out, 0, sizeof *out);
-    words_t w;
-    if (words_split(prompt, &w)) return IMG_ENOMEM;
-    unsigned char *neutral = calloc((size_t)w.n + 1, 1);
-    if (!neutral) {
-        words_free(&w);
+    prompt_t p = {0};
+    if (words_split(prompt, &p.w)) {
+        words_free(&p.w);
         return IMG_ENOMEM;
     }
-    for (int a = 0; a < m->allows.n; a++)
-        for (int i = 0; i < w.n; i++)
-            if (phrase_at(&w, NULL, i, &m->allows.p[a].words))
+    unsigned char *neutral = calloc((size_t)p.w.n + 1, 1);
+    p.stems = calloc((size_t)p.w.n * LANG_COUNT + 1, sizeof *p.stems);
+    int rc = !neutral || !p.stems || stemmers_open(&p.st) ? IMG_ENOMEM : IMG_OK;
+    for (int a = 0; !rc && a < m->allows.n; a++)
+        for (int i = 0; i < p.w.n; i++)
+            if (phrase_at(&p, NULL, i, &m->allows.p[a]))
                 memset(neutral + i, 1, (size_t)m->allows.p[a].words.n);
-    for (int c = 0; c < m->ncats && !out->refused; c++) {
+    for (int c = 0; !rc && c < m->ncats && !out->refused; c++) {
         if (level == MOD_LEVEL_LOW && !m->cats[c].always) continue;
         int hit = 0;
         for (int t = 0; t < m->terms.n && !hit; t++)
-            if (m->terms.p[t].cat == c) hit = occurs(&w, neutral, &m->terms.p[t].words);
+            if (m->terms.p[t].cat == c) hit = occurs(&p, neutral, &m->terms.p[t]);
         for (int k = 0; k < m->ncombine && !hit; k++)
             if (m->combine[k].cat == c)
-                hit = group_occurs(m, &w, neutral, m->combine[k].a) && group_occurs(m, &w, neutral, m->combine[k].b);
+                hit = group_occurs(m, &p, neutral, m->combine[k].a) &&
+                      group_occurs(m, &p, neutral, m->combine[k].b);
         if (hit) {
             out->refused = 1;
             snprintf(out->category, sizeof out->category, "%s", m->cats[c].name);
         }
     }
+    /* second stage: the classifier's view of the whole prompt. It refuses what the rules let
+     * through, and when the rules refused under a category of level auto it may name a graver
+     * one (a sexual prompt about a minor is reported as sexual_minors). Its candidates: each
+     * combined category whose two heads pass (sexual and minor), and each head that passes and
+     * is a category of the rules (a head such as "minor" refuses nothing alone); an always
+     * category wins over the others, then the most probable. */
+    int rules_cat = out->refused ? find_cat(m, out->category) : -1;
+    int graver_possible = out->refused && rules_cat >= 0 && !m->cats[rules_cat].always;
+    if (!rc && (!out->refused || graver_possible) && m->cls) {
+        float probs[CLS_MAX_CLASSES];
+        rc = cls_score(m->cls, &p.w, probs);
+        const char *best = NULL;
+        float best_p = 0;
+        int best_always = 0;
+        for (int i = 0; !rc && i < cls_combines(m->cls) + cls_classes(m->cls); i++) {
+            const char *name;
+            float pr;
+            if (i < cls_combines(m->cls)) {
+                int a, b;
+                float ta, tb;
+                cls_combine(m->cls, i, &a, &b, &ta, &tb, &name);
+                if (probs[a] < ta || probs[b] < tb) continue;
+                pr = probs[a] < probs[b] ? probs[a] : probs[b];
+            } else {
+                int k = i - cls_combines(m->cls);
+                name = cls_class_name(m->cls, k);
+                pr = probs[k];
+                if (pr < cls_threshold(m->cls, k)) continue;
+            }
+            int cat = find_cat(m, name);
+            if (cat < 0) continue;
+            int always = m->cats[cat].always;
+            if (level == MOD_LEVEL_LOW && !always) continue;
+            if (out->refused && !always) continue; /* the rules already named an auto category */
+            if (!best || always > best_always || (always == best_always && pr > best_p)) {
+                best = name;
+                best_p = pr;
+                best_always = always;
+            }
+        }
+        if (best) {
+            out->refused = 1;
+            out->by_classifier = 1;
+            snprintf(out->category, sizeof out->category, "%s", best);
+        }
+    }
+    if (!rc && p.oom) rc = IMG_ENOMEM;
+    if (p.stems)
+        for (size_t i = 0; i < (size_t)p.w.n * LANG_COUNT; i++) free(p.stems[i]);
+    free(p.stems);
+    stemmers_close(p.st);
     free(neutral);
+    words_free(&p.w);
+    return rc;
+}
+
+int mod_classifier_scores(const moderation_t *m, const char *prompt, float *probs,
+                          const char **names, int max) {
+    if (!m->cls) return 0;
+    words_t w;
+    if (words_split(prompt, &w)) {
+        words_free(&w);
+        return IMG_ENOMEM;
+    }
+    float all[CLS_MAX_CLASSES];
+    int rc = cls_score(m->cls, &w, all);
     words_free(&w);
-    return IMG_OK;
+    if (rc) return rc;
+    int n = cls_classes(m->cls) < max ? cls_classes(m->cls) : max;
+    for (int k = 0; k < n; k++) {
+        probs[k] = all[k];
+        names[k] = cls_class_name(m->cls, k);
+    }
+    return n;
 }

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/uchar.h>
+#include <unicode/uscript.h>
+#include <unicode/utf8.h>
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
 
@@ -40,8 +42,42 @@ static int leet(int c) {
     }
 }
 
-/* UTF-8 -> case-folded NFKC -> NFD, then ASCII-ish: letters kept (look-alikes mapped), marks and
- * format characters dropped, everything else a separator or a leet symbol. */
+/* Latin letters that have no decomposition but a plain reading. */
+static const char *latin_plain(UChar32 c) {
+    switch (c) {
+    case 0x00f8: return "o";  /* ø */
+    case 0x00e6: return "ae"; /* æ */
+    case 0x0153: return "oe"; /* œ */
+    case 0x0142: return "l";  /* ł */
+    case 0x0111: return "d";  /* đ */
+    case 0x0131: return "i";  /* dotless i */
+    case 0x00f0: return "d";  /* ð */
+    case 0x00fe: return "th"; /* þ */
+    default: return NULL;
+    }
+}
+
+/* A character written as a word of its own (scripts without spaces between words). */
+static int own_word(UChar32 c) {
+    UErrorCode e = U_ZERO_ERROR;
+    UScriptCode sc = uscript_getScript(c, &e);
+    return u_hasBinaryProperty(c, UCHAR_IDEOGRAPHIC) || sc == USCRIPT_HIRAGANA ||
+           sc == USCRIPT_KATAKANA || sc == USCRIPT_THAI || sc == USCRIPT_LAO ||
+           sc == USCRIPT_KHMER || sc == USCRIPT_MYANMAR;
+}
+
+static void put_utf8(buf_t *out, UChar32 c) {
+    char tmp[4];
+    int32_t n = 0;
+    UBool bad = 0;
+    U8_APPEND(tmp, n, 4, c, bad);
+    if (!bad) buf_append(out, tmp, (size_t)n);
+}
+
+/* UTF-8 -> case-folded NFKC -> NFD, then words separated by spaces: ASCII letters, digits and
+ * leet symbols as they are; marks and format characters dropped; other letters kept in their
+ * script (UTF-8), Latin ones without a decomposition read plainly; ideographs (and other
+ * scripts written without spaces) a word each; everything else a separator. */
 static char *fold(const char *text) {
     UErrorCode e = U_ZERO_ERROR;
     int32_t n16 = 0;
@@ -69,26 +105,81 @@ static char *fold(const char *text) {
         U16_NEXT(b, i, nb, c);
         int8_t t = u_charType(c);
         if (t == U_NON_SPACING_MARK || t == U_ENCLOSING_MARK || t == U_FORMAT_CHAR) continue;
-        char ch = ' ';
         if (c < 128) {
-            ch = (char)c;
-            if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || strchr("@$!|+", ch))) ch = ' ';
+            char ch = (char)c;
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || strchr("@$!|+", ch)))
+                ch = ' ';
+            buf_append(&out, &ch, 1);
+        } else if (latin_plain(c)) {
+            buf_append(&out, latin_plain(c), strlen(latin_plain(c)));
+        } else if (own_word(c)) {
+            buf_append(&out, " ", 1);
+            put_utf8(&out, c);
+            buf_append(&out, " ", 1);
+        } else if (u_isalpha(c)) {
+            put_utf8(&out, c);
         } else {
-            for (size_t k = 0; k < sizeof HOMOGLYPHS / sizeof HOMOGLYPHS[0]; k++)
-                if (HOMOGLYPHS[k].from == c) ch = HOMOGLYPHS[k].to;
-            if (ch == ' ' && u_isalpha(c)) ch = '?'; /* another script's letter: part of a word */
+            buf_append(&out, " ", 1);
         }
-        buf_append(&out, &ch, 1);
     }
     free(b);
     if (!out.data) buf_append(&out, "", 0);
     return (char *)out.data;
 }
 
+/* The Latin letter a Cyrillic or Greek look-alike stands for, or 0. */
+static char lookalike(UChar32 c) {
+    for (size_t k = 0; k < sizeof HOMOGLYPHS / sizeof HOMOGLYPHS[0]; k++)
+        if (HOMOGLYPHS[k].from == c) return HOMOGLYPHS[k].to;
+    return 0;
+}
+
+/* Script handling of one word: a word that mixes ASCII letters with Cyrillic or Greek
+ * look-alikes is a disguised Latin word (look-alikes mapped in place); a word made only of
+ * look-alikes may be either, so its Latin reading is kept beside it (*alt, malloc'd). A word of
+ * one script otherwise stays as it is (Russian is Russian). */
+static int script_fix(char *tok, char **alt) {
+    *alt = NULL;
+    int ascii = 0, look = 0, other = 0;
+    size_t n = strlen(tok);
+    for (size_t i = 0; i < n;) {
+        UChar32 c;
+        U8_NEXT(tok, i, (int32_t)n, c);
+        if (c < 128) ascii += (c >= 'a' && c <= 'z');
+        else if (lookalike(c)) look++;
+        else other++;
+    }
+    if (!look) return 0;
+    if (ascii == 0 && other > 0) return 0; /* a word of its own script */
+    char *mapped = malloc(n + 1);
+    if (!mapped) return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t start = i;
+        UChar32 c;
+        U8_NEXT(tok, i, (int32_t)n, c);
+        char l = c >= 128 ? lookalike(c) : 0;
+        if (l) mapped[o++] = l;
+        else {
+            memcpy(mapped + o, tok + start, i - start);
+            o += i - start;
+        }
+    }
+    mapped[o] = 0;
+    if (ascii) { /* mixed: the Latin reading is the word */
+        memcpy(tok, mapped, o + 1);
+        free(mapped);
+    } else {
+        *alt = mapped;
+    }
+    return 0;
+}
+
 static int is_alpha(char c) { return c >= 'a' && c <= 'z'; }
 
 int words_split(const char *text, words_t *w) {
     memset(w, 0, sizeof *w);
+    int leet_words = 0; /* words in which leetspeak was decoded */
     char *f = fold(text);
     if (!f) return -1;
     /* raw tokens */
@@ -107,11 +198,28 @@ int words_split(const char *text, words_t *w) {
             l--;
         }
         if (!l) continue;
-        if (letters)
-            for (size_t i = 0; i < l; i++) tok[i] = (char)leet(tok[i]);
-        else if (!digits)
+        int utf8 = 0;
+        for (size_t i = 0; i < l; i++) utf8 |= (unsigned char)tok[i] >= 0x80;
+        if (letters) {
+            int changed = 0;
+            for (size_t i = 0; i < l; i++) {
+                int c = leet(tok[i]);
+                changed |= c != tok[i];
+                tok[i] = (char)c;
+            }
+            leet_words += changed;
+        }
+        else if (!digits && !utf8)
             continue; /* lone symbols */
-        if (words_push(w, tok)) {
+        char *alt = NULL;
+        if (utf8 && script_fix(tok, &alt)) {
+            free(f);
+            return -1;
+        }
+        int rc = words_push(w, tok);
+        if (!rc && alt) rc = words_set_alt(w, w->n - 1, alt);
+        free(alt);
+        if (rc) {
             free(f);
             return -1;
         }
@@ -135,24 +243,87 @@ int words_split(const char *text, words_t *w) {
             i = j > i ? j : i + 1;
         }
     }
-    /* ages under 18: "12 year old", "12 years old", "12yo", "12 yo" */
-    static const char *const NUMS[] = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-                                       "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen",
-                                       "sixteen", "seventeen"};
-    for (int i = 0; i < w->n; i++) {
+    /* ages under 18 in the languages the rules cover: "12 year old", "12yo", "12 años",
+     * "10 ans", "10 Jahre", "zehnjährige", "10 anni", "10 лет", "十岁" */
+    static const struct {
+        const char *word;
+        int age;
+    } NUMS[] = {
+        {"one", 1},        {"two", 2},         {"three", 3},       {"four", 4},
+        {"five", 5},       {"six", 6},         {"seven", 7},       {"eight", 8},
+        {"nine", 9},       {"ten", 10},        {"eleven", 11},     {"twelve", 12},
+        {"thirteen", 13},  {"fourteen", 14},   {"fifteen", 15},    {"sixteen", 16},
+        {"seventeen", 17}, {"cinco", 5},       {"seis", 6},        {"siete", 7},
+        {"ocho", 8},       {"nueve", 9},       {"diez", 10},       {"once", 11},
+        {"doce", 12},      {"trece", 13},      {"catorce", 14},    {"quince", 15},
+        {"cinq", 5},       {"sept", 7},        {"huit", 8},        {"neuf", 9},
+        {"dix", 10},       {"onze", 11},       {"douze", 12},      {"treize", 13},
+        {"quatorze", 14},  {"fünf", 5},        {"sechs", 6},       {"sieben", 7},
+        {"acht", 8},       {"neun", 9},        {"zehn", 10},       {"elf", 11},
+        {"zwolf", 12},     {"dreizehn", 13},   {"vierzehn", 14},   {"funfzehn", 15},
+        {"dez", 10},       {"doze", 12},       {"treze", 13},      {"catorze", 14},
+        {"dieci", 10},     {"undici", 11},     {"dodici", 12},     {"tredici", 13},
+        {"quattordici", 14}, {"quindici", 15}, {"десять", 10},     {"одиннадцать", 11},
+        {"двенадцать", 12}, {"тринадцать", 13}, {"четырнадцать", 14}, {"пятнадцать", 15},
+    };
+    static const char *const AGE_WORDS[] = {
+        "yo", "y", "yr", "yrs", "anos", "ano", "ans", "an", "jahre", "jahren", "jahrig",
+        "jahrige", "jahriger", "jahriges", "jahrigen", "anni", "anno", "лет", "года", "год",
+        "岁", "歲", "才", "살",
+    };
+    static const char HAN_DIGITS[] = "一二三四五六七八九十";
+    int n0 = w->n;
+    for (int i = 0; i < n0; i++) {
         const char *t = w->w[i];
         int age = -1;
         char *end;
         long v = strtol(t, &end, 10);
-        if (end != t && (*end == 0 || !strcmp(end, "yo") || !strcmp(end, "yr") || !strcmp(end, "yrs"))) age = (int)v;
-        for (int k = 0; k < 17; k++)
-            if (!strcmp(t, NUMS[k])) age = k + 1;
+        if (end != t && (*end == 0 || !strcmp(end, "yo") || !strcmp(end, "yr") || !strcmp(end, "yrs")))
+            age = (int)v;
+        for (size_t k = 0; k < sizeof NUMS / sizeof NUMS[0]; k++)
+            if (!strcmp(t, NUMS[k].word)) age = NUMS[k].age;
+        /* zehnjährige: a number word glued to the German age word */
+        for (size_t k = 0; age < 0 && k < sizeof NUMS / sizeof NUMS[0]; k++) {
+            size_t nl = strlen(NUMS[k].word);
+            if (!strncmp(t, NUMS[k].word, nl) && !strncmp(t + nl, "jahrig", 6)) {
+                age = NUMS[k].age;
+                if (age < 18 && words_push(w, "ageunderadult")) return -1;
+                age = -1;
+            }
+        }
+        /* Han numerals before 岁: 十岁, 十二岁, 八岁 */
+        if (!strcmp(t, "岁") || !strcmp(t, "歲")) {
+            int val = 0, tens = 0, any = 0;
+            for (int k = i - 1; k >= 0 && k >= i - 3; k--) {
+                const char *d = strstr(HAN_DIGITS, w->w[k]);
+                if (!d || strlen(w->w[k]) != 3) break;
+                int digit = (int)(d - HAN_DIGITS) / 3 + 1;
+                any = 1;
+                if (digit == 10) tens = 1;
+                else if (tens) val += digit * 10, tens = 0;
+                else val += digit;
+            }
+            if (tens) val += 10;
+            if (any && val > 0 && val < 18 && words_push(w, "ageunderadult")) return -1;
+        }
         if (age < 1 || age >= 18) continue;
-        int next_yo = i + 1 < w->n && (!strcmp(w->w[i + 1], "yo") || !strcmp(w->w[i + 1], "y"));
-        int next_year = i + 2 < w->n && (!strncmp(w->w[i + 1], "year", 4) || !strncmp(w->w[i + 1], "yr", 2)) &&
+        int next_age = 0;
+        if (i + 1 < n0)
+            for (size_t k = 0; k < sizeof AGE_WORDS / sizeof AGE_WORDS[0]; k++)
+                if (!strcmp(w->w[i + 1], AGE_WORDS[k])) next_age = 1;
+        int next_year = i + 2 < n0 &&
+                        (!strncmp(w->w[i + 1], "year", 4) || !strncmp(w->w[i + 1], "yr", 2)) &&
                         !strcmp(w->w[i + 2], "old");
-        if ((end != t && *end) || next_yo || next_year) words_push(w, "ageunderadult");
+        if ((end != t && *end) || next_age || next_year)
+            if (words_push(w, "ageunderadult")) return -1;
     }
+    /* in a prompt written in leetspeak, a lone 4 or 1 is the word "a" or "i" ("m4k3 4 b0mb");
+     * ages were read above, so no number that could be one is lost */
+    if (leet_words)
+        for (int i = 0; i < n0; i++) {
+            if (!strcmp(w->w[i], "4") && words_replace_range(w, i, i + 1, "a")) return -1;
+            if (!strcmp(w->w[i], "1") && words_replace_range(w, i, i + 1, "i")) return -1;
+        }
     return 0;
 }
 
@@ -163,6 +334,10 @@ char *mod_normalize(const char *text) {
     for (int i = 0; i < w.n; i++) {
         if (i) buf_append(&b, " ", 1);
         buf_append(&b, w.w[i], strlen(w.w[i]));
+        if (w.alt[i]) {
+            buf_append(&b, "|", 1);
+            buf_append(&b, w.alt[i], strlen(w.alt[i]));
+        }
     }
     words_free(&w);
     if (!b.data) buf_append(&b, "", 0);

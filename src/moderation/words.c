@@ -9,27 +9,48 @@ int words_push(words_t *w, const char *s) {
         char **p = realloc(w->w, sizeof *p * (size_t)cap);
         if (!p) return -1;
         w->w = p;
+        char **q = realloc(w->alt, sizeof *q * (size_t)cap);
+        if (!q) return -1;
+        w->alt = q;
         w->cap = cap;
     }
     w->w[w->n] = strdup(s);
     if (!w->w[w->n]) return -1;
+    w->alt[w->n] = NULL;
     w->n++;
+    return 0;
+}
+
+int words_set_alt(words_t *w, int i, const char *alt) {
+    char *c = strdup(alt);
+    if (!c) return -1;
+    free(w->alt[i]);
+    w->alt[i] = c;
     return 0;
 }
 
 int words_replace_range(words_t *w, int i, int j, const char *s) {
     char *c = strdup(s);
     if (!c) return -1;
-    for (int k = i; k < j; k++) free(w->w[k]);
+    for (int k = i; k < j; k++) {
+        free(w->w[k]);
+        free(w->alt[k]);
+    }
     w->w[i] = c;
+    w->alt[i] = NULL;
     memmove(&w->w[i + 1], &w->w[j], sizeof *w->w * (size_t)(w->n - j));
+    memmove(&w->alt[i + 1], &w->alt[j], sizeof *w->alt * (size_t)(w->n - j));
     w->n -= j - i - 1;
     return 0;
 }
 
 void words_free(words_t *w) {
-    for (int i = 0; i < w->n; i++) free(w->w[i]);
+    for (int i = 0; i < w->n; i++) {
+        free(w->w[i]);
+        if (w->alt) free(w->alt[i]);
+    }
     free(w->w);
+    free(w->alt);
     memset(w, 0, sizeof *w);
 }
 

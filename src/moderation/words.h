@@ -1,13 +1,17 @@
-/* words.h - a list of normalised words (owned strings). */
+/* words.h - a list of normalised words (owned strings), each with an optional second reading
+ * (a word written only in Cyrillic or Greek look-alike letters also read as Latin). */
 #ifndef IMGAPI_MODERATION_WORDS_H
 #define IMGAPI_MODERATION_WORDS_H
 
 typedef struct {
     char **w;
+    char **alt; /* alt[i]: the second reading of w[i], or NULL */
     int n, cap;
 } words_t;
 
 int words_push(words_t *w, const char *s);
+/* Sets the second reading of word i (copied). */
+int words_set_alt(words_t *w, int i, const char *alt);
 /* Replaces words [i, j) with one word. */
 int words_replace_range(words_t *w, int i, int j, const char *s);
 void words_free(words_t *w);

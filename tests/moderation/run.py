@@ -1,6 +1,11 @@
-"""Moderation corpus test: every labelled prompt through `imgapi moderate` at both levels;
-reports precision and recall per category, requires zero refusals of allowed prompts and at
-least 95% recall on refused ones (a refusal under another category still counts as refused)."""
+"""Moderation tests, through the `imgapi moderate` command as an operator would run it:
+- the regression corpus (tests/moderation/corpus.tsv): zero refusals of allowed prompts and at
+  least 95% recall on refused ones at both levels;
+- the evaluation sets of issue 31 (moderation/eval/, never used to write rules or training data):
+  the report of `imgapi moderate --eval` for each, with floors that catch a regression;
+- every inflection and spelling variant of every English rule term is refused (generated here);
+- the classifier's training data (train/moderation_data.py) shares no prompt with the evaluation
+  sets."""
 import os
 import subprocess
 import sys
@@ -87,6 +92,112 @@ def test_rules_file_errors_are_clear():
     p = subprocess.run([BIN, "moderate", "--moderation-rules", good], input="a b4n4na\nbanana bread\n",
                        capture_output=True, text=True)
     assert p.stdout.split() == ["fruit", "allow"], p.stdout
+
+
+EVAL = os.path.join(HERE, "..", "..", "moderation", "eval")
+
+
+def eval_report(name):
+    p = subprocess.run([BIN, "moderate", "--eval", os.path.join(EVAL, name)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def parse_report(text):
+    """{category: (n, recall auto %, recall low % or None)}, and harmless (n, auto %, low %)."""
+    cats, harmless = {}, None
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) >= 4 and f[0] in ("sexual_minors", "sexual", "violence", "self_harm", "hate", "illegal"):
+            low = float(f[4].rstrip("%")) if f[4] != "-" else None
+            cats[f[0]] = (int(f[1]), float(f[2].rstrip("%")), low)
+        if f and f[0] == "harmless":
+            pcts = [float(x.strip("(%),")) for x in f if x.startswith("(")]
+            harmless = (int(f[1]), pcts[0], pcts[1])
+    return cats, harmless
+
+
+@test
+def test_held_out_evaluation_sets():
+    # all held-out sets together: the issue's bars, less the margin one held-out prompt makes
+    tot = {}
+    harmless_n = harmless_fp = 0
+    for name in ("heldout.tsv", "heldout2.tsv", "heldout3.tsv"):
+        text = eval_report(name)
+        print("\n".join("     " + x for x in text.splitlines()))
+        cats, (hn, hauto, hlow) = parse_report(text)
+        for c, (n, ra, rl) in cats.items():
+            t = tot.setdefault(c, [0, 0.0, 0.0])
+            t[0] += n
+            t[1] += n * ra / 100
+            t[2] += n * (rl if rl is not None else ra) / 100
+        harmless_n += hn
+        harmless_fp += round(hn * max(hauto, hlow) / 100)
+    minors = tot["sexual_minors"]
+    assert minors[1] / minors[0] >= 0.98 and minors[2] / minors[0] >= 0.98, minors
+    for c, (n, ra, _) in tot.items():
+        assert ra / n >= 0.9, (c, n, ra)
+    assert harmless_fp / harmless_n <= 0.01, (harmless_fp, harmless_n)
+
+
+@test
+def test_every_inflection_and_spelling_of_english_terms_is_refused():
+    rules = open(os.path.join(HERE, "..", "..", "moderation", "rules.txt"), encoding="utf-8").read().splitlines()
+    lang, terms = "en", []
+    for line in rules:
+        f = line.split()
+        if f and f[0] == "lang":
+            lang = f[1]
+        if lang == "en" and len(f) >= 3 and f[0] == "term" and not f[2].startswith("="):
+            terms.append(" ".join(f[2:]))
+    look = {"a": "а", "e": "е", "o": "о", "c": "с", "p": "р", "x": "х", "i": "і"}
+    leet = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5"}
+
+    def inflect(word):
+        """Regular English inflections of a base form (a word already inflected is left as is)."""
+        forms = {word, word.upper(), word.capitalize()}
+        base = len(word) >= 5 and word.isalpha() and not word.endswith(("ed", "ing", "s", "ion", "ly", "y"))
+        if base:
+            forms.add(word + ("es" if word.endswith(("sh", "ch", "x")) else "s"))
+            if word.endswith(("ate", "ize", "ure", "ose", "ade")):  # verbs: -ing and -ed forms
+                forms |= {word[:-1] + "ing", word + "d"}
+            if word.endswith("ize"):
+                forms |= {word[:-3] + "ise", word[:-3] + "ised", word[:-3] + "ising", word[:-3] + "isation"}
+        return forms
+
+    prompts = []
+    for t in terms:
+        words = t.split()
+        last = words[-1]
+        for form in inflect(last):
+            prompts.append(" ".join(words[:-1] + [form]))
+        prompts.append("".join(leet.get(ch, ch) for ch in t))
+        prompts.append("".join(look.get(ch, ch) for ch in t))
+        if len(words) == 1 and len(t) <= 8:
+            prompts.append(" ".join(t))  # spelled out
+        prompts.append(t.replace(t[0], t[0] * 3, 1) if t[0].isalpha() else t)
+    got = classify([f"a picture of {x}" for x in prompts], "auto")
+    missed = [x for x, g in zip(prompts, got) if g == "allow"]
+    print(f"     {len(terms)} English terms, {len(prompts)} generated forms, {len(missed)} let through")
+    assert not missed, missed[:40]
+
+
+@test
+def test_training_data_shares_no_prompt_with_the_evaluation_sets():
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "train"))
+    import moderation_data
+    gen = moderation_data.generate(1000, 31)
+    evals = []
+    for name in sorted(os.listdir(EVAL)):
+        if name.endswith(".tsv"):
+            with open(os.path.join(EVAL, name), encoding="utf-8") as f:
+                evals += [line.rstrip("\n").split("\t")[3] for line in f if line.strip() and not line.startswith("#")]
+    norm = lambda xs: subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(xs) + "\n",
+                                     capture_output=True, text=True, check=True).stdout.split("\n")[:len(xs)]
+    train_norm = set(norm([r[2] for r in gen]))
+    shared = [e for e, n in zip(evals, norm(evals)) if n in train_norm]
+    assert not shared, shared
 
 
 if __name__ == "__main__":

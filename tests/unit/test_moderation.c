@@ -1,0 +1,86 @@
+/* test_moderation.c - the moderation classifier in C reproduces the training script's
+ * probabilities (moderation/classifier_check.tsv, written by train/moderation_train.py from the
+ * same weights), a malformed classifier file is refused, and the two stages decide together:
+ * the classifier refuses what no rule lists and names the graver category. */
+#include "common/status.h"
+#include "moderation/classifier.h"
+#include "moderation/moderation.h"
+#include "tests/unit/harness.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void test_moderation_classifier_matches_training(void) {
+    moderation_t *m;
+    char err[256];
+    CHECK(mod_load_default(&m, err, sizeof err) == IMG_OK);
+    if (!m) return;
+    FILE *f = fopen("moderation/classifier_check.tsv", "r");
+    CHECK(f != NULL);
+    if (!f) {
+        mod_free(m);
+        return;
+    }
+    char line[1024];
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#') continue;
+        char *tab = strchr(line, '\t');
+        if (!tab) continue;
+        *tab = 0;
+        float want[16], got[16];
+        const char *names[16];
+        int n = 0;
+        for (char *p = tab + 1, *end; n < 16; p = end, n++) {
+            want[n] = strtof(p, &end);
+            if (end == p) break;
+        }
+        int k = mod_classifier_scores(m, line, got, names, 16);
+        CHECK_EQ_INT(k, n);
+        for (int i = 0; i < n && i < k; i++) {
+            if (fabsf(got[i] - want[i]) > 2e-4f)
+                fprintf(stderr, "  '%s' head %s: C %.6f, training %.6f\n", line, names[i], got[i],
+                        want[i]);
+            CHECK(fabsf(got[i] - want[i]) <= 2e-4f);
+        }
+        rows++;
+    }
+    fclose(f);
+    CHECK(rows >= 8);
+    mod_free(m);
+}
+
+void test_moderation_classifier_file_checks(void) {
+    classifier_t *c = NULL;
+    unsigned char junk[64] = "IMGMODC2";
+    CHECK(cls_load(junk, sizeof junk, &c) == IMG_EFORMAT && c == NULL);
+    CHECK(cls_load((const unsigned char *)"IMGMODC1", 8, &c) == IMG_EFORMAT);
+    CHECK(cls_load_builtin(&c) == IMG_OK && c && cls_classes(c) >= 2 && cls_combines(c) >= 1);
+    cls_free(c);
+}
+
+void test_moderation_two_stages(void) {
+    moderation_t *m;
+    char err[256];
+    CHECK(mod_load_default(&m, err, sizeof err) == IMG_OK);
+    if (!m) return;
+    mod_result_t r;
+    /* the example: the word forms are the rules' (stems), the meaning the classifier's */
+    CHECK(mod_check(m, "a sexualized image of a child", MOD_LEVEL_LOW, &r) == IMG_OK && r.refused &&
+          !strcmp(r.category, "sexual_minors"));
+    CHECK(mod_check(m, "a sexualised image of a child", MOD_LEVEL_AUTO, &r) == IMG_OK &&
+          r.refused && !strcmp(r.category, "sexual_minors"));
+    CHECK(mod_check(m, "a red circle on a blue background", MOD_LEVEL_AUTO, &r) == IMG_OK &&
+          !r.refused);
+    /* with the learned stage off, only the rules decide: a paraphrase no rule lists passes */
+    const char *para = "a little one with nothing on, posing for a grown-up";
+    int with = mod_check(m, para, MOD_LEVEL_LOW, &r) == IMG_OK && r.refused;
+    mod_use_classifier(m, 0);
+    CHECK(mod_check(m, para, MOD_LEVEL_LOW, &r) == IMG_OK);
+    int without = r.refused;
+    if (!with || without)
+        fprintf(stderr, "  paraphrase: with classifier %d, without %d\n", with, without);
+    CHECK(with && !without);
+    mod_free(m);
+}
