@@ -496,6 +496,21 @@ def generate(per_class, seed):
         lang = rng.choice(list(HARD))
         i = rng.randrange(len(HARD[lang]))
         rows.append(("ok", lang, vary(HARD[lang][i], rng), i in HARD_MINOR.get(lang, ())))
+    # very short and odd prompts: letters, numbers, test strings, keyboard noise
+    for _ in range(per_class // 2):
+        n = rng.randrange(1, 12)
+        alphabet = rng.choice(["abcdefghijklmnopqrstuvwxyz", "0123456789", "abcdefghijklmnopqrstuvwxyz0123456789 ",
+                               "xyzqwkj", "абвгдежз", "的一是不了人我在"])
+        text = "".join(rng.choice(alphabet) for _ in range(n)).strip() or "x"
+        rows.append(("ok", "xx", text, False))
+    # one to three ordinary words, as short prompts and test requests are written
+    for _ in range(per_class):
+        lang = rng.choice(langs) if rng.random() < 0.5 else "en"
+        words = benign(lang, rng).replace(",", " ").split()
+        k = rng.randrange(1, 4)
+        start = rng.randrange(max(1, len(words) - k + 1))
+        text = " ".join(words[start:start + k])
+        rows.append(("ok", lang, vary(text, rng), depicts_minor(text)))
     # the broad run of ordinary prompts, three times the harmful classes together
     for _ in range(per_class * 12):
         lang = rng.choice(langs) if rng.random() < 0.5 else "en"

@@ -264,6 +264,13 @@ def main():
           file=sys.stderr)
     model = Model(rng)
     train(model, [feats[i] for i in tr], y[tr], weights, a.epochs, rng)
+    # a bucket no training prompt reached keeps its random start: zero it, so that a prompt of
+    # unseen words scores what the biases say (nothing), not what noise says
+    seen = np.zeros(BUCKETS, bool)
+    for i in tr:
+        seen[feats[i]] = True
+    model.E[~seen] = 0
+    print(f"buckets reached by training: {seen.sum()} of {BUCKETS}", file=sys.stderr)
     E16 = model.E.astype(np.float16).astype(np.float32)  # what the C side reads
     model.E = E16
     pv = predict(model, [feats[i] for i in val])

@@ -5,6 +5,8 @@
 #include "moderation/stem.h"
 #include "moderation/words.h"
 #include <stdio.h>
+
+#define CLS_MIN_WORDS 2 /* the classifier decides prompts of at least this many words */
 #include <stdlib.h>
 #include <string.h>
 
@@ -285,7 +287,8 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
             snprintf(out->category, sizeof out->category, "%s", m->cats[c].name);
         }
     }
-    /* second stage: the classifier's view of the whole prompt. It refuses what the rules let
+    /* second stage: the classifier's view of the whole prompt (of two words or more: a single
+     * word is the rules' to judge, the classifier has too little to go on). It refuses what the rules let
      * through, and when the rules refused under a category of level auto it may name a graver
      * one (a sexual prompt about a minor is reported as sexual_minors). Its candidates: each
      * combined category whose two heads pass (sexual and minor), and each head that passes and
@@ -293,7 +296,7 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
      * category wins over the others, then the most probable. */
     int rules_cat = out->refused ? find_cat(m, out->category) : -1;
     int graver_possible = out->refused && rules_cat >= 0 && !m->cats[rules_cat].always;
-    if (!rc && (!out->refused || graver_possible) && m->cls) {
+    if (!rc && (!out->refused || graver_possible) && m->cls && p.w.n >= CLS_MIN_WORDS) {
         float probs[CLS_MAX_CLASSES];
         rc = cls_score(m->cls, &p.w, probs);
         const char *best = NULL;
