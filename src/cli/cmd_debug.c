@@ -18,7 +18,8 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
     int needs_weights = npos == 1 && strcmp(pos[0], "sampler") != 0 && strcmp(pos[0], "rng") != 0;
     if (npos != 1 || (needs_weights && !v[0]) || !v[1] || !v[2]) {
         fprintf(stderr, "usage: imgapi debug COMPONENT --weights W --inputs I --out O [--prefix P]\n"
-                        "components: tokenizer, text-encoder, unet, vae-decoder, tiny-decoder, sampler, rng\n"
+                        "components: tokenizer, text-encoder, unet, vae-decoder, vae-encoder, tiny-decoder, "
+                        "sampler, rng\n"
                         "(sampler and rng take no --weights)\n");
         return 2;
     }
@@ -26,6 +27,7 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
     if (!strcmp(pos[0], "text-encoder")) return debug_text_encoder(&cfg, v[0], v[1], v[2], v[3]);
     if (!strcmp(pos[0], "unet")) return debug_unet(&cfg, v[0], v[1], v[2]);
     if (!strcmp(pos[0], "vae-decoder")) return debug_vae(&cfg, v[0], v[1], v[2]);
+    if (!strcmp(pos[0], "vae-encoder")) return debug_vae_encoder(&cfg, v[0], v[1], v[2]);
     if (!strcmp(pos[0], "tiny-decoder")) return debug_tiny(&cfg, v[0], v[1], v[2]);
     if (!strcmp(pos[0], "sampler")) return debug_sampler(v[1], v[2]);
     if (!strcmp(pos[0], "rng")) return debug_rng(v[1], v[2]);

@@ -34,6 +34,8 @@ int debug_text_encoder(const config_t *cfg, const char *weights, const char *inp
                        const char *prefix);
 int debug_unet(const config_t *cfg, const char *weights, const char *inputs, const char *out);
 int debug_vae(const config_t *cfg, const char *weights, const char *inputs, const char *out);
+int debug_vae_encoder(const config_t *cfg, const char *weights, const char *inputs,
+                      const char *out);
 int debug_tiny(const config_t *cfg, const char *weights, const char *inputs, const char *out);
 int debug_sampler(const char *inputs, const char *out);
 int debug_rng(const char *inputs, const char *out);

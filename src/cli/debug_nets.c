@@ -1,9 +1,10 @@
-/* debug_nets.c - `imgapi debug unet`, `vae-decoder` and `tiny-decoder`. */
+/* debug_nets.c - `imgapi debug unet`, `vae-decoder`, `vae-encoder` and `tiny-decoder`. */
 #include "cli/debug.h"
 #include "common/status.h"
 #include "engine/models/tiny_vae.h"
 #include "engine/models/unet.h"
 #include "engine/models/vae.h"
+#include "engine/models/vae_encoder.h"
 #include "engine/runtime/engine_ctx.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,3 +167,96 @@ out:
     return rc;
 }
 
+
+/* For every case K with K.image [B, 3, H, W] in [-1, 1] (and K.noise [B, z, H/s, W/s], the draw
+ * of the Gaussian; without it the latent is the mean): writes K.moments, K.mean, K.logvar, K.std,
+ * K.latent_scaled (scale 0.18215), K.decoded (the latent decoded again, when the file has a
+ * decoder) and K.intermediate.* for the first image. */
+int debug_vae_encoder(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
+    dbg_env_t e;
+    vae_encoder_t *enc = NULL;
+    vae_t *dec = NULL;
+    int rc = 1, cases = 0;
+    if (dbg_open(&e, cfg, weights, inputs)) goto out;
+    if (vae_encoder_load(e.wf, e.kc.bf16, &enc, e.err, sizeof e.err)) {
+        fprintf(stderr, "imgapi: %s\n", e.err);
+        goto out;
+    }
+    char derr[256];
+    if (vae_load(e.wf, e.kc.bf16, &dec, derr, sizeof derr)) dec = NULL; /* decoded is optional */
+    int s = vae_encoder_downscale(enc), zc = vae_encoder_latent_channels(enc);
+    for (size_t i = 0; i < st_count(e.inf); i++) {
+        const char *name = st_get(e.inf, i)->name;
+        size_t l = strlen(name);
+        if (l < 7 || strcmp(name + l - 6, ".image") != 0 || l > 60) continue;
+        char key[64], nm[96];
+        snprintf(key, sizeof key, "%.*s", (int)(l - 6), name);
+        const st_tensor_t *ti, *tn = NULL;
+        float *img = dbg_read_f32(e.inf, name, NULL, &ti);
+        snprintf(nm, sizeof nm, "%s.noise", key);
+        float *noise = dbg_read_f32(e.inf, nm, NULL, &tn);
+        int ok = img && ti->ndim == 4 && ti->shape[1] == 3 && ti->shape[2] % s == 0 &&
+                 ti->shape[3] % s == 0;
+        int B = ok ? (int)ti->shape[0] : 0, H = ok ? (int)ti->shape[2] : 0, W = ok ? (int)ti->shape[3] : 0;
+        size_t n = (size_t)zc * (H / s) * (W / s);
+        if (ok && noise && (size_t)tn->numel != (size_t)B * n) ok = 0;
+        float *mom = ok ? malloc(sizeof(float) * 2 * n * B) : NULL;
+        float *outs = ok ? malloc(sizeof(float) * 4 * n * B) : NULL; /* mean, logvar, std, latent */
+        float *dimg = ok && dec ? malloc(sizeof(float) * 3 * (size_t)H * W * B) : NULL;
+        float *zbuf = ok ? malloc(sizeof(float) * n) : NULL;
+        if (!ok || !mom || !outs || !zbuf || (dec && !dimg)) {
+            fprintf(stderr, "imgapi: case %s: needs %s.image [B, 3, H, W] (H, W multiples of %d) and "
+                            "optionally %s.noise [B, %d, H/%d, W/%d]\n",
+                    key, key, s, key, zc, s, s);
+            free(img); free(noise); free(mom); free(outs); free(dimg); free(zbuf);
+            goto out;
+        }
+        for (int b = 0; b < B && ok; b++) {
+            tap_ctx_t tap = {e.w, key, 0};
+            float *mb = mom + (size_t)b * 2 * n;
+            if (vae_encode_moments(enc, &e.kc, img + (size_t)b * 3 * H * W, H, W, mb,
+                                   b == 0 ? dbg_tap_write : NULL, &tap) || tap.failed) {
+                ok = 0;
+                break;
+            }
+            vae_moments_to_latent(mb, n, noise ? noise + (size_t)b * n : NULL, 0.18215f,
+                                  outs + (size_t)b * n, outs + (size_t)B * n + (size_t)b * n,
+                                  outs + (size_t)2 * B * n + (size_t)b * n,
+                                  outs + (size_t)3 * B * n + (size_t)b * n);
+            if (dec) {
+                for (size_t k = 0; k < n; k++) zbuf[k] = outs[(size_t)3 * B * n + (size_t)b * n + k] / 0.18215f;
+                if (vae_decode(dec, &e.kc, zbuf, H / s, W / s, dimg + (size_t)b * 3 * H * W, NULL, NULL)) ok = 0;
+            }
+        }
+        int64_t shm[4] = {B, 2 * zc, H / s, W / s}, shz[4] = {B, zc, H / s, W / s}, shi[4] = {B, 3, H, W};
+        static const char *const OUTS[4] = {"mean", "logvar", "std", "latent_scaled"};
+        snprintf(nm, sizeof nm, "%s.moments", key);
+        if (ok && st_writer_add(e.w, nm, ST_F32, 4, shm, mom)) ok = 0;
+        for (int k = 0; k < 4 && ok; k++) {
+            snprintf(nm, sizeof nm, "%s.%s", key, OUTS[k]);
+            if (st_writer_add(e.w, nm, ST_F32, 4, shz, outs + (size_t)k * B * n)) ok = 0;
+        }
+        snprintf(nm, sizeof nm, "%s.decoded", key);
+        if (ok && dec && st_writer_add(e.w, nm, ST_F32, 4, shi, dimg)) ok = 0;
+        free(img); free(noise); free(mom); free(outs); free(dimg); free(zbuf);
+        if (!ok) {
+            fprintf(stderr, "imgapi: case %s: the VAE encoder could not run\n", key);
+            goto out;
+        }
+        cases++;
+    }
+    if (!cases) {
+        fprintf(stderr, "imgapi: %s has no case K with K.image\n", inputs);
+        goto out;
+    }
+    if (st_writer_save(e.w, out)) {
+        fprintf(stderr, "imgapi: cannot write %s\n", out);
+        goto out;
+    }
+    rc = 0;
+out:
+    vae_encoder_free(enc);
+    vae_free(dec);
+    dbg_close(&e);
+    return rc;
+}

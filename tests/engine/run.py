@@ -177,6 +177,27 @@ def test_vae_decoder_parity():
         print(f"     {d} {isa:8s} image rel err {e:.2e}")
 
 
+@test
+def test_vae_encoder_parity():
+    # golden section 7: every output and intermediate, fp32 within 1e-4 on each isa; bf16 within
+    # the decoder's tolerance (the encoder shares its blocks)
+    d = "vae_encoder_small"
+    ref = load(g(d, "io.safetensors"))
+    for isa, flags, prec in kernel_paths():
+        tol = 1e-4 if prec == "fp32" else BF16_TOL["vae"]
+        out_path = os.path.join(TMP, f"{d}-{isa}.safetensors")
+        debug("vae-encoder", g(d, "weights.safetensors"), g(d, "io.safetensors"), out_path, *flags, "--threads", "2")
+        out = load(out_path)
+        compared = [k for k in ref if k in out]
+        assert len(compared) >= 24, sorted(out)
+        worst = max(rel_err(out[k], ref[k]) for k in compared)
+        for k in compared:
+            assert rel_err(out[k], ref[k]) <= tol, (isa, k, rel_err(out[k], ref[k]))
+        print(f"     {d} {isa:8s} latent_scaled a {rel_err(out['a.latent_scaled'], ref['a.latent_scaled']):.2e} "
+              f"b {rel_err(out['b.latent_scaled'], ref['b.latent_scaled']):.2e}, worst of {len(compared)} "
+              f"tensors {worst:.2e}")
+
+
 # the three golden networks whose weights the 16-bit tests store in other types: (folder,
 # debug component, outputs compared)
 NETWORKS = (("unet_sd2_small", "unet", ("a.out", "b.out")),

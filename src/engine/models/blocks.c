@@ -278,3 +278,56 @@ void transformer_forward(const kctx_t *kc, const transformer_t *t, const float *
     memcpy(y, x, sizeof(float) * (size_t)hw * t->norm.c);
     gemm(kc, hw, hid, c, &t->proj_out, t->proj_out_b, y, t->norm.c, 1);
 }
+
+int vae_attn_load(wload_t *wl, const char *base, vae_attn_t *a) {
+    memset(a, 0, sizeof *a);
+    char wn[3][128], n[128];
+    const char *names[3] = {wn[0], wn[1], wn[2]};
+    static const char *const QKV[3] = {"q", "k", "v"};
+    snprintf(n, sizeof n, "%sq.weight", base);
+    const st_tensor_t *t = w_find(wl, n);
+    if (!t) return IMG_EFORMAT;
+    int c = (int)t->shape[0];
+    a->c = c;
+    a->qkv_b = malloc(sizeof(float) * 3 * (size_t)c);
+    if (!a->qkv_b) return IMG_ENOMEM;
+    for (int i = 0; i < 3; i++) {
+        snprintf(wn[i], sizeof wn[i], "%s%s.weight", base, QKV[i]);
+        snprintf(n, sizeof n, "%s%s.bias", base, QKV[i]);
+        float *b = w_f32(wl, n, c);
+        if (b) memcpy(a->qkv_b + (size_t)i * c, b, sizeof(float) * (size_t)c);
+        free(b);
+    }
+    int rc = wl->failed ? wl->rc : w_linear_cat(wl, names, 3, c, c, &a->qkv);
+    snprintf(n, sizeof n, "%snorm", base);
+    if (!rc) rc = gnorm_load(wl, n, c, 1e-6f, &a->norm);
+    if (!rc) {
+        snprintf(n, sizeof n, "%sproj_out.bias", base);
+        a->proj_b = w_f32(wl, n, c);
+        snprintf(n, sizeof n, "%sproj_out.weight", base);
+        rc = w_linear(wl, n, c, c, &a->proj);
+    }
+    return rc;
+}
+
+void vae_attn_free(vae_attn_t *a) {
+    gnorm_free(&a->norm);
+    gemm_w_free(&a->qkv);
+    gemm_w_free(&a->proj);
+    free(a->qkv_b);
+    free(a->proj_b);
+    memset(a, 0, sizeof *a);
+}
+
+size_t vae_attn_scratch(const vae_attn_t *a, size_t hw) { return hw * (size_t)a->c * 5; }
+
+void vae_attn_forward(const kctx_t *kc, const vae_attn_t *a, const float *x, size_t hw, float *y,
+                      float *scratch) {
+    int c = a->c;
+    float *nrm = scratch, *qkv = nrm + hw * c, *att = qkv + hw * 3 * c;
+    mt_groupnorm(kc, x, (int)hw, c, 32, a->norm.g, a->norm.b, a->norm.eps, 0, nrm);
+    gemm(kc, (int)hw, nrm, c, &a->qkv, a->qkv_b, qkv, 3 * c, 0);
+    attention(kc, qkv, 3 * c, qkv + c, 3 * c, qkv + 2 * c, 3 * c, (int)hw, (int)hw, 1, c, 0, att, c);
+    memcpy(y, x, sizeof(float) * hw * c);
+    gemm(kc, (int)hw, att, c, &a->proj, a->proj_b, y, c, 1);
+}

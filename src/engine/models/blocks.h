@@ -39,6 +39,15 @@ typedef struct {
     tblock_t *blocks;
 } transformer_t;
 
+/* The KL VAE's single-head self-attention over all pixels (mid.attn_1 of the encoder and the
+ * decoder): GroupNorm, fused q/k/v 1x1 convolutions, attention, proj_out, residual. */
+typedef struct {
+    int c;
+    gnorm_t norm;
+    gemm_w_t qkv, proj;
+    float *qkv_b, *proj_b;
+} vae_attn_t;
+
 /* Loaders: names are relative to wl->prefix + base. Return IMG_OK or an error (wl->err). */
 int gnorm_load(wload_t *wl, const char *name, int c, float eps, gnorm_t *out);
 void gnorm_free(gnorm_t *g);
@@ -48,6 +57,14 @@ int resblock_load(wload_t *wl, const char *base, int ldm, float eps, resblock_t 
 void resblock_free(resblock_t *r);
 int transformer_load(wload_t *wl, const char *base, int heads_hint, int head_dim_hint, transformer_t *out);
 void transformer_free(transformer_t *t);
+/* base: e.g. "mid.attn_1." */
+int vae_attn_load(wload_t *wl, const char *base, vae_attn_t *out);
+void vae_attn_free(vae_attn_t *a);
+/* Scratch of vae_attn_forward for hw pixels (floats). */
+size_t vae_attn_scratch(const vae_attn_t *a, size_t hw);
+/* y = x + attention(x) over hw pixels of a->c channels; x and y must differ. */
+void vae_attn_forward(const kctx_t *kc, const vae_attn_t *a, const float *x, size_t hw, float *y,
+                      float *scratch);
 int conv_load(wload_t *wl, const char *name, int stride, int pad, conv2d_t *out);
 
 /* Scratch a block needs beyond its input and output (floats). */

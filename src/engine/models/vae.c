@@ -22,10 +22,8 @@ typedef struct {
 struct vae {
     conv2d_t post_quant, conv_in, conv_out;
     resblock_t mid1, mid2;
-    gnorm_t attn_norm, norm_out;
-    gemm_w_t qkv, proj;
-    float *qkv_b, *proj_b;
-    int attn_c;
+    vae_attn_t attn;
+    gnorm_t norm_out;
     vae_level_t level[VAE_MAX_LEVELS];
     int nlevels;
     int has_post_quant;
@@ -44,46 +42,14 @@ void vae_free(vae_t *v) {
     conv2d_free(&v->conv_out);
     resblock_free(&v->mid1);
     resblock_free(&v->mid2);
-    gnorm_free(&v->attn_norm);
+    vae_attn_free(&v->attn);
     gnorm_free(&v->norm_out);
-    gemm_w_free(&v->qkv);
-    gemm_w_free(&v->proj);
-    free(v->qkv_b);
-    free(v->proj_b);
     for (int l = 0; l < v->nlevels; l++) {
         for (int b = 0; b < v->level[l].nblocks; b++) resblock_free(&v->level[l].block[b]);
         if (v->level[l].has_up) conv2d_free(&v->level[l].up);
     }
     arena_free(&v->own);
     free(v);
-}
-
-/* q, k, v 1x1 convolutions fused into one [3c, c] linear layer. */
-static int load_attn(wload_t *wl, vae_t *v) {
-    static const char *const N[3] = {"mid.attn_1.q", "mid.attn_1.k", "mid.attn_1.v"};
-    char n[128];
-    const st_tensor_t *t = w_find(wl, "mid.attn_1.q.weight");
-    if (!t) return IMG_EFORMAT;
-    int c = (int)t->shape[0];
-    v->attn_c = c;
-    v->qkv_b = malloc(sizeof(float) * 3 * (size_t)c);
-    if (!v->qkv_b) return IMG_ENOMEM;
-    char wn[3][128];
-    const char *names[3] = {wn[0], wn[1], wn[2]};
-    for (int i = 0; i < 3; i++) {
-        snprintf(wn[i], sizeof wn[i], "%s.weight", N[i]);
-        snprintf(n, sizeof n, "%s.bias", N[i]);
-        float *b = w_f32(wl, n, c);
-        if (b) memcpy(v->qkv_b + (size_t)i * c, b, sizeof(float) * (size_t)c);
-        free(b);
-    }
-    int rc = wl->failed ? wl->rc : w_linear_cat(wl, names, 3, c, c, &v->qkv);
-    if (!rc) rc = gnorm_load(wl, "mid.attn_1.norm", c, 1e-6f, &v->attn_norm);
-    if (!rc) {
-        v->proj_b = w_f32(wl, "mid.attn_1.proj_out.bias", c);
-        rc = w_linear(wl, "mid.attn_1.proj_out.weight", c, c, &v->proj);
-    }
-    return rc;
 }
 
 int vae_load(const st_file_t *f, int bf16, vae_t **out, char *err, size_t errlen) {
@@ -111,7 +77,7 @@ int vae_load(const st_file_t *f, int bf16, vae_t **out, char *err, size_t errlen
     snprintf(wl.prefix, sizeof wl.prefix, "%sdecoder.", root);
     if (!rc) rc = conv_load(&wl, "conv_in", 1, 1, &v->conv_in);
     if (!rc) rc = resblock_load(&wl, "mid.block_1.", 0, 1e-6f, &v->mid1);
-    if (!rc) rc = load_attn(&wl, v);
+    if (!rc) rc = vae_attn_load(&wl, "mid.attn_1.", &v->attn);
     if (!rc) rc = resblock_load(&wl, "mid.block_2.", 0, 1e-6f, &v->mid2);
     while (!rc && v->nlevels < VAE_MAX_LEVELS &&
            w_has(&wl, (snprintf(n, sizeof n, "up.%d.block.0.conv1.weight", v->nlevels), n))) {
@@ -182,7 +148,7 @@ int vae_prepare(vae_t *v, int h, int w) {
     NEED(1, hw * (size_t)v->mid1.cout);           /* attention */
     NEED(0, hw * (size_t)v->mid2.cout);           /* mid block 2 */
     size_t scratch = mx(resblock_scratch(&v->mid1, h, w), resblock_scratch(&v->mid2, h, w));
-    scratch = mx(scratch, hw * (size_t)v->attn_c * 5);
+    scratch = mx(scratch, vae_attn_scratch(&v->attn, hw));
     int ch = h, cw = w;
     for (int l = v->nlevels - 1; l >= 0; l--) {
         vae_level_t *L = &v->level[l];
@@ -228,13 +194,7 @@ int vae_decode(vae_t *v, const kctx_t *kc, const float *z, int h, int w, float *
     resblock_forward(kc, &v->mid1, oth, h, w, NULL, cur, v->scratch);
     if (tap) tap(tap_user, "decoder.mid.block_1_out", cur, h, w, c);
     /* single-head attention over all pixels, channels as the head dimension */
-    size_t hw = (size_t)h * w;
-    float *nrm = v->scratch, *qkv = nrm + hw * c, *att = qkv + hw * 3 * c;
-    mt_groupnorm(kc, cur, (int)hw, c, 32, v->attn_norm.g, v->attn_norm.b, v->attn_norm.eps, 0, nrm);
-    gemm(kc, (int)hw, nrm, c, &v->qkv, v->qkv_b, qkv, 3 * c, 0);
-    attention(kc, qkv, 3 * c, qkv + c, 3 * c, qkv + 2 * c, 3 * c, (int)hw, (int)hw, 1, c, 0, att, c);
-    memcpy(oth, cur, sizeof(float) * hw * c);
-    gemm(kc, (int)hw, att, c, &v->proj, v->proj_b, oth, c, 1);
+    vae_attn_forward(kc, &v->attn, cur, (size_t)h * w, oth, v->scratch);
     if (tap) tap(tap_user, "decoder.mid.attn_1_out", oth, h, w, c);
     resblock_forward(kc, &v->mid2, oth, h, w, NULL, cur, v->scratch);
     if (tap) tap(tap_user, "decoder.mid.block_2_out", cur, h, w, c);
