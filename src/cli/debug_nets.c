@@ -260,3 +260,138 @@ out:
     dbg_close(&e);
     return rc;
 }
+
+/* The inpainting conditioning of golden section 8 for every case K (K.image [B,3,H,W] in [-1,1],
+ * K.mask_soft [B,1,H,W] with 1 = repaint, K.encoder_noise, K.x [B,4,h,w], K.timesteps [B],
+ * K.context [B,T,D]): writes K.mask, K.masked_image, K.mask_latent, K.masked_image_latent,
+ * K.unet_input (x, then the mask, then the masked image's latent: 9 channels) and K.out, the
+ * 9-channel UNet's prediction. The UNet comes from `weights`, the VAE encoder from `vae`. */
+int debug_inpaint_condition(const config_t *cfg, const char *weights, const char *vae_path,
+                            const char *inputs, const char *out) {
+    dbg_env_t e;
+    unet_t *u = NULL;
+    vae_encoder_t *enc = NULL;
+    st_file_t *vf = NULL;
+    int rc = 1, cases = 0;
+    if (dbg_open(&e, cfg, weights, inputs)) goto out;
+    if (!vae_path) {
+        fprintf(stderr, "imgapi: inpaint-condition needs --vae FILE (the VAE whose encoder makes the "
+                        "masked image's latent)\n");
+        goto out;
+    }
+    if (st_open(vae_path, &vf, e.err, sizeof e.err) ||
+        vae_encoder_load(vf, e.kc.bf16, &enc, e.err, sizeof e.err) ||
+        unet_load(e.wf, e.kc.bf16, &u, e.err, sizeof e.err)) {
+        fprintf(stderr, "imgapi: %s\n", e.err);
+        goto out;
+    }
+    const unet_info_t *I = unet_info(u);
+    int s = vae_encoder_downscale(enc), zc = vae_encoder_latent_channels(enc);
+    if (I->in_ch != 2 * zc + 1) {
+        fprintf(stderr, "imgapi: the UNet takes %d input channels; an inpainting UNet takes %d\n",
+                I->in_ch, 2 * zc + 1);
+        goto out;
+    }
+    for (size_t i = 0; i < st_count(e.inf); i++) {
+        const char *name = st_get(e.inf, i)->name;
+        size_t l = strlen(name);
+        if (l < 7 || strcmp(name + l - 6, ".image") != 0 || l > 60) continue;
+        char key[64], nm[96];
+        snprintf(key, sizeof key, "%.*s", (int)(l - 6), name);
+        const st_tensor_t *ti, *tm, *tn, *tx, *tt, *tc;
+        float *img = dbg_read_f32(e.inf, name, NULL, &ti);
+        snprintf(nm, sizeof nm, "%s.mask_soft", key);
+        float *msoft = dbg_read_f32(e.inf, nm, NULL, &tm);
+        snprintf(nm, sizeof nm, "%s.encoder_noise", key);
+        float *noise = dbg_read_f32(e.inf, nm, NULL, &tn);
+        snprintf(nm, sizeof nm, "%s.x", key);
+        float *x = dbg_read_f32(e.inf, nm, NULL, &tx);
+        snprintf(nm, sizeof nm, "%s.timesteps", key);
+        float *ts = dbg_read_f32(e.inf, nm, NULL, &tt);
+        snprintf(nm, sizeof nm, "%s.context", key);
+        float *ctx = dbg_read_f32(e.inf, nm, NULL, &tc);
+        int ok = img && msoft && noise && x && ts && ctx && ti->ndim == 4 && ti->shape[1] == 3;
+        int B = ok ? (int)ti->shape[0] : 0, H = ok ? (int)ti->shape[2] : 0, W = ok ? (int)ti->shape[3] : 0;
+        int h = H / s, w = W / s;
+        size_t HW = (size_t)H * W, hw = (size_t)h * w, n = (size_t)zc * hw;
+        ok = ok && H % s == 0 && W % s == 0 && tm->numel == (int64_t)B * (int64_t)HW &&
+             tn->numel == (int64_t)(B * n) && tx->numel == (int64_t)(B * n) && tt->numel == B &&
+             tc->ndim == 3 && tc->shape[0] == B && tc->shape[2] == I->ctx_dim;
+        float *mask = ok ? malloc(sizeof(float) * B * HW) : NULL;
+        float *mimg = ok ? malloc(sizeof(float) * 3 * B * HW) : NULL;
+        float *mlat = ok ? malloc(sizeof(float) * B * hw) : NULL;
+        float *milat = ok ? malloc(sizeof(float) * B * n) : NULL;
+        float *mom = ok ? malloc(sizeof(float) * 2 * n) : NULL;
+        float *uin = ok ? malloc(sizeof(float) * B * (size_t)I->in_ch * hw) : NULL;
+        float *o = ok ? malloc(sizeof(float) * B * (size_t)I->out_ch * hw) : NULL;
+        if (!ok || !mask || !mimg || !mlat || !milat || !mom || !uin || !o) {
+            fprintf(stderr, "imgapi: case %s: inputs missing or of the wrong shape\n", key);
+            ok = 0;
+        }
+        int T = ok ? (int)tc->shape[1] : 0;
+        for (int b = 0; b < B && ok; b++) {
+            const float *ms = msoft + b * HW;
+            float *mk = mask + b * HW, *mi = mimg + b * 3 * HW, *ml = mlat + b * hw;
+            for (size_t k = 0; k < HW; k++) mk[k] = ms[k] >= 0.5f ? 1.0f : 0.0f;
+            for (int c = 0; c < 3; c++)
+                for (size_t k = 0; k < HW; k++)
+                    mi[c * HW + k] = img[b * 3 * HW + c * HW + k] * (mk[k] < 0.5f ? 1.0f : 0.0f);
+            /* nearest: latent pixel (y, x) reads image pixel (y*H/h, x*W/w) */
+            for (int yy = 0; yy < h; yy++)
+                for (int xx = 0; xx < w; xx++)
+                    ml[yy * w + xx] = mk[(size_t)(yy * H / h) * W + (size_t)(xx * W / w)];
+            if (vae_encode_moments(enc, &e.kc, mi, H, W, mom, NULL, NULL)) {
+                ok = 0;
+                break;
+            }
+            vae_moments_to_latent(mom, n, noise + b * n, 0.18215f, NULL, NULL, NULL, milat + b * n);
+            float *ui = uin + b * (size_t)I->in_ch * hw;
+            memcpy(ui, x + b * n, sizeof(float) * n);
+            memcpy(ui + n, ml, sizeof(float) * hw);
+            memcpy(ui + n + hw, milat + b * n, sizeof(float) * n);
+            if (unet_forward(u, &e.kc, ui, h, w, ts[b], ctx + (size_t)b * T * I->ctx_dim, T, NULL,
+                             o + b * (size_t)I->out_ch * hw, NULL, NULL))
+                ok = 0;
+        }
+        int64_t sh1[4] = {B, 1, H, W}, sh3[4] = {B, 3, H, W}, shl[4] = {B, 1, h, w},
+                shz[4] = {B, zc, h, w}, shu[4] = {B, I->in_ch, h, w}, sho[4] = {B, I->out_ch, h, w};
+        struct {
+            const char *suffix;
+            const int64_t *shape;
+            const float *data;
+        } outs[] = {{"mask", sh1, mask},       {"masked_image", sh3, mimg},
+                    {"mask_latent", shl, mlat}, {"masked_image_latent", shz, milat},
+                    {"unet_input", shu, uin},   {"out", sho, o}};
+        for (size_t k = 0; k < sizeof outs / sizeof outs[0] && ok; k++) {
+            snprintf(nm, sizeof nm, "%s.%s", key, outs[k].suffix);
+            if (st_writer_add(e.w, nm, ST_F32, 4, outs[k].shape, outs[k].data)) ok = 0;
+        }
+        /* the inputs too, so that the file holds every tensor of the golden set */
+        const st_tensor_t *ins[] = {ti, tm, tn, tx, tt, tc};
+        const float *ind[] = {img, msoft, noise, x, ts, ctx};
+        for (size_t k = 0; k < 6 && ok; k++)
+            if (st_writer_add(e.w, ins[k]->name, ST_F32, ins[k]->ndim, ins[k]->shape, ind[k])) ok = 0;
+        free(img); free(msoft); free(noise); free(x); free(ts); free(ctx);
+        free(mask); free(mimg); free(mlat); free(milat); free(mom); free(uin); free(o);
+        if (!ok) {
+            fprintf(stderr, "imgapi: case %s: the conditioning or the UNet could not run\n", key);
+            goto out;
+        }
+        cases++;
+    }
+    if (!cases) {
+        fprintf(stderr, "imgapi: %s has no case K with K.image\n", inputs);
+        goto out;
+    }
+    if (st_writer_save(e.w, out)) {
+        fprintf(stderr, "imgapi: cannot write %s\n", out);
+        goto out;
+    }
+    rc = 0;
+out:
+    unet_free(u);
+    vae_encoder_free(enc);
+    st_close(vf);
+    dbg_close(&e);
+    return rc;
+}

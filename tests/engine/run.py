@@ -198,6 +198,31 @@ def test_vae_encoder_parity():
               f"tensors {worst:.2e}")
 
 
+@test
+def test_inpaint_conditioning_parity():
+    # golden section 8: the 9-channel UNet's conditioning (mask threshold, masked image, nearest
+    # mask latent, masked image latent, channel order) and its prediction, every tensor
+    d = "unet_inpaint_small"
+    ref = load(g(d, "io.safetensors"))
+    for isa, flags, prec in kernel_paths():
+        tol = 1e-4 if prec == "fp32" else BF16_TOL["unet"]
+        out_path = os.path.join(TMP, f"{d}-{isa}.safetensors")
+        debug("inpaint-condition", g(d, "weights.safetensors"), g(d, "io.safetensors"), out_path, *flags,
+              "--vae", g("vae_encoder_small", "weights.safetensors"), "--threads", "2")
+        out = load(out_path)
+        assert set(ref) <= set(out), set(ref) - set(out)
+        for k in ref:
+            e = rel_err(out[k], ref[k])
+            exact = k.endswith((".mask", ".mask_latent", ".masked_image"))
+            assert e <= (0 if exact else tol), (isa, k, e)
+        print(f"     {d} {isa:8s} out a {rel_err(out['a.out'], ref['a.out']):.2e} b {rel_err(out['b.out'], ref['b.out']):.2e}, "
+              f"masked latent {rel_err(out['a.masked_image_latent'], ref['a.masked_image_latent']):.2e}")
+    # a 4-channel UNet is refused with the reason
+    p = debug("inpaint-condition", g("unet_sd2_small", "weights.safetensors"), g(d, "io.safetensors"),
+              os.path.join(TMP, "x.safetensors"), "--vae", g("vae_encoder_small", "weights.safetensors"), check=False)
+    assert p.returncode == 1 and "input channels" in p.stderr, p.stderr
+
+
 # the three golden networks whose weights the 16-bit tests store in other types: (folder,
 # debug component, outputs compared)
 NETWORKS = (("unet_sd2_small", "unet", ("a.out", "b.out")),
