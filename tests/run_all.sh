@@ -38,6 +38,7 @@ suite "PostgreSQL cluster tests" cluster env IMGAPI_UNIT_BIN="$root/$build/unit_
 suite "engine parity tests" engine "$py" tests/engine/run.py
 suite "moderation corpus" moderation "$py" tests/moderation/run.py
 suite "engine end-to-end tests" e2e "$py" tests/engine/e2e.py
+suite "edit tests (engine)" edit "$py" tests/engine/edit.py
 suite "built-in model tests" default_model "$py" tests/engine/default_model.py
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -18,6 +18,7 @@ static const struct {
     {"webhooks", cmd_webhooks, "the webhook delivery log"},
     {"models", cmd_models, "list the installed models and their profiles"},
     {"generate", cmd_generate, "generate one image without a server"},
+    {"edit", cmd_edit, "edit an image (image to image, inpainting) without a server"},
     {"debug", cmd_debug, "run one engine component on tensors from a file (developers)"},
     {"moderate", cmd_moderate, "classify prompts with the moderation rules (one per line on stdin)"},
     {"bench", cmd_bench, "time a generation stage by stage (optionally against stable-diffusion.cpp)"},

@@ -3,6 +3,7 @@
 #define IMGAPI_CLI_CLI_H
 #include "config/config.h"
 #include "queue/generator.h"
+#include "queue/queue.h"
 #include "store/store.h"
 #include <stddef.h>
 
@@ -26,6 +27,9 @@ int cmd_keys(int argc, char **argv, const cli_env_t *env);
 int cmd_credits(int argc, char **argv, const cli_env_t *env);
 int cmd_models(int argc, char **argv, const cli_env_t *env);
 int cmd_generate(int argc, char **argv, const cli_env_t *env);
+int cmd_edit(int argc, char **argv, const cli_env_t *env);
+/* Waits for a local job, showing its progress on standard error (cmd_generate.c). */
+job_state_t cli_wait_job(job_t *job, const char *preview_dir);
 int cmd_debug(int argc, char **argv, const cli_env_t *env);
 int cmd_bench(int argc, char **argv, const cli_env_t *env);
 int cmd_moderate(int argc, char **argv, const cli_env_t *env);

@@ -51,7 +51,7 @@ static void show_loading(int tty, int permille, int *shown, double t0) {
 
 /* Shows the job's progress on standard error: bars redrawn in place on a terminal (model loading,
  * then sampling), plain lines otherwise (logs, CI). */
-static job_state_t wait_with_progress(job_t *job, const char *preview_dir) {
+job_state_t cli_wait_job(job_t *job, const char *preview_dir) {
     int tty = isatty(STDERR_FILENO), last = -1, load_shown = -1, load_closed = 0;
     double t0 = clock_mono();
     job_state_t st;
@@ -294,7 +294,7 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
         registry_free(reg);
         return 1;
     }
-    job_state_t st = wait_with_progress(job, v[9]);
+    job_state_t st = cli_wait_job(job, v[9]);
     int status = 0;
     if (st == JOB_DONE) {
         int n;

@@ -167,9 +167,37 @@ static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
                       .guidance = q.guidance, .sampler = q.sampler, .schedule = (eng_schedule_t)q.schedule,
                       .seed = p->seed, .fast_decode = p->quality == QUALITY_LOW, .previews = p->previews};
     engine_native_size(l->native, eng_info(l->m)->multiple, p->width, p->height, &e.width, &e.height);
-    pthread_mutex_lock(&l->mu);
-    int rc = eng_generate(l->m, &e, progress, user, out);
-    pthread_mutex_unlock(&l->mu);
+    /* an edit: the input and its mask at the working size */
+    img_t init = {0}, rgb = {0};
+    uint8_t *mask = NULL;
+    int rc = IMG_OK;
+    if (p->init_image) {
+        if (!eng_info(l->m)->can_edit) {
+            free(steered);
+            return IMG_EUNSUPPORTED;
+        }
+        const img_t *src = p->init_image;
+        if (src->channels != 3 && !(rc = img_alloc(&rgb, src->width, src->height, 3))) {
+            for (size_t k = 0; k < (size_t)src->width * src->height; k++)
+                memcpy(rgb.pixels + k * 3, src->pixels + k * src->channels, 3);
+            src = &rgb;
+        }
+        if (!rc) rc = img_resize(src, e.width, e.height, &init);
+        if (!rc && p->mask)
+            rc = img_resize_mask(p->mask, p->init_image->width, p->init_image->height, e.width,
+                                 e.height, &mask);
+        e.init_image = &init;
+        e.mask = mask;
+        e.strength = p->strength > 0 && p->strength <= 1 ? p->strength : 0.75f;
+    }
+    if (!rc) {
+        pthread_mutex_lock(&l->mu);
+        rc = eng_generate(l->m, &e, progress, user, out);
+        pthread_mutex_unlock(&l->mu);
+    }
+    img_free(&init);
+    img_free(&rgb);
+    free(mask);
     free(steered);
     return rc;
 }

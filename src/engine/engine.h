@@ -45,6 +45,15 @@ typedef struct {
     uint32_t seed;
     int fast_decode; /* use the tiny decoder when the model has one */
     int previews;    /* decode a preview after every step (needs a tiny decoder) */
+    /* Edits (eng_info_t.can_edit): start from init_image (RGB, exactly the working width x
+     * height: the caller resizes) re-noised by strength (0 < strength <= 1: the share of the
+     * schedule that is run again; 1 starts from pure noise). With mask (width x height bytes,
+     * nonzero = repaint) only the masked area changes: a 9-channel inpainting UNet is given the
+     * mask and the masked image's latent, any other UNet's prediction outside the mask is held
+     * to the image's latent at every step. The caller composites the unmasked pixels back. */
+    const img_t *init_image;
+    float strength;
+    const uint8_t *mask;
 } eng_params_t;
 
 /* Called after every sampling step with, when previews were asked for and the model has a tiny
@@ -68,6 +77,8 @@ typedef struct {
     int tiny_only;   /* no KL VAE: every quality decodes with the tiny decoder */
     int latent_channels;
     float vae_scale;
+    int can_edit;    /* has a KL encoder: image to image and inpainting */
+    int inpaint_unet; /* a 9-channel inpainting UNet (mask and masked image as conditioning) */
     eng_products_t products;
 } eng_info_t;
 

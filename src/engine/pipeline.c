@@ -12,6 +12,7 @@
 #include "engine/models/unet.h"
 #include "engine/models/tiny_vae.h"
 #include "engine/models/vae.h"
+#include "engine/models/vae_encoder.h"
 #include "engine/runtime/engine_ctx.h"
 #include "engine/sampling/rng.h"
 #include "engine/sampling/sampler.h"
@@ -31,6 +32,7 @@ struct eng_model {
     int nte;
     unet_t *unet;
     vae_t *vae;
+    vae_encoder_t *enc; /* NULL when the VAE file has no encoder: no edits */
     tiny_vae_t *tiny;
     arena_t arena; /* work memory the UNet and then the decoder borrow (arena.h) */
     schedule_t sched;
@@ -76,6 +78,7 @@ void eng_free(eng_model_t *m) {
     for (int i = 0; i < m->nte; i++) clip_free(m->te[i]);
     unet_free(m->unet);
     vae_free(m->vae);
+    vae_encoder_free(m->enc);
     tiny_vae_free(m->tiny);
     arena_free(&m->arena);
     kctx_destroy(&m->kc);
@@ -132,6 +135,14 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
             snprintf(err, errlen, "%s", verr);
             rc = vrc;
         }
+        /* the encoder (edits) is optional: decoder-only VAE files exist */
+        if (!rc && m->vae) {
+            int erc = vae_encoder_load(vf ? vf : f, m->kc.bf16, &m->enc, verr, sizeof verr);
+            if (erc && erc != IMG_ENOTFOUND) {
+                snprintf(err, errlen, "%s", verr);
+                rc = erc;
+            }
+        }
     }
     if (!rc) {
         unet_use_arena(m->unet, &m->arena);
@@ -140,7 +151,18 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
     if (!rc) {
         const unet_info_t *ui = unet_info(m->unet);
         m->info.family = (int)ui->family;
-        m->info.latent_channels = ui->in_ch;
+        m->info.latent_channels = ui->out_ch;
+        m->info.inpaint_unet = ui->in_ch == 2 * ui->out_ch + 1;
+        m->info.can_edit = m->enc != NULL && vae_encoder_latent_channels(m->enc) == ui->out_ch;
+        if (ui->in_ch != ui->out_ch && !m->info.inpaint_unet) {
+            snprintf(err, errlen, "a UNet with %d input and %d output channels is not supported",
+                     ui->in_ch, ui->out_ch);
+            rc = IMG_EFORMAT;
+        }
+        if (!rc && m->info.inpaint_unet && !m->info.can_edit) {
+            snprintf(err, errlen, "an inpainting UNet needs a VAE with an encoder");
+            rc = IMG_EFORMAT;
+        }
         m->info.vae_scale = ui->family == UNET_SDXL ? 0.13025f : 0.18215f;
         m->info.native = native_of(f);
         m->info.tiny_only = m->vae == NULL;
@@ -258,6 +280,10 @@ typedef struct {
     void *user;
     img_t *preview;      /* NULL unless previews were asked for and possible */
     float *preview_rgb;  /* planar scratch for it */
+    /* edits: the image's latent, the latent mask (1 = repaint), the masked image's latent (for a
+     * 9-channel UNet), and whether the prediction outside the mask is held to z0 */
+    const float *z0, *mask_lat, *masked_lat;
+    int blend;
 } denoise_ctx_t;
 
 typedef struct {
@@ -273,6 +299,11 @@ static int run_denoise(void *user, const float *x, float sigma, float *den) {
     float c_in = 1.f / sqrtf(sigma * sigma + 1.f);
     float t = schedule_sigma_to_t(&m->sched, sigma);
     for (size_t k = 0; k < n; k++) d->xin[k] = x[k] * c_in;
+    if (m->info.inpaint_unet) { /* c_concat: x, then the mask, then the masked image's latent */
+        size_t hw = (size_t)d->lh * d->lw;
+        memcpy(d->xin + n, d->mask_lat, sizeof(float) * hw);
+        memcpy(d->xin + n + hw, d->masked_lat, sizeof(float) * n);
+    }
     int rc = unet_forward(m->unet, &m->kc, d->xin, d->lh, d->lw, t, d->ctx_c, m->ctx_len, d->y_c, d->eps_c, NULL, NULL);
     if (!rc && d->guided)
         rc = unet_forward(m->unet, &m->kc, d->xin, d->lh, d->lw, t, d->ctx_u, m->ctx_len, d->y_u, d->eps_u, NULL, NULL);
@@ -286,7 +317,57 @@ static int run_denoise(void *user, const float *x, float sigma, float *den) {
     } else {
         for (size_t k = 0; k < n; k++) den[k] = x[k] - sigma * d->eps_c[k];
     }
+    if (d->blend) { /* outside the mask the image is known: its latent is the prediction */
+        size_t hw = (size_t)d->lh * d->lw;
+        for (size_t k = 0; k < n; k++) {
+            float mk = d->mask_lat[k % hw];
+            den[k] = mk * den[k] + (1.f - mk) * d->z0[k];
+        }
+    }
     return 0;
+}
+
+/* An edit's latents: z0 = scale * mean of the image's encoding; with a mask, the latent mask
+ * (for a 9-channel UNet the nearest sample of the thresholded mask, as the reference builds it;
+ * for blending, any latent pixel whose 8x8 block touches the mask) and, for a 9-channel UNet,
+ * the latent of the image with the masked area zeroed. */
+static int edit_latents(eng_model_t *m, const eng_params_t *p, int W, int H, int lh, int lw,
+                        float *z0, float *mask_lat, float *masked_lat) {
+    int C = m->info.latent_channels;
+    size_t HW = (size_t)W * H, n = (size_t)C * lh * lw;
+    float *img = malloc(sizeof(float) * 3 * HW), *mom = malloc(sizeof(float) * 2 * n);
+    int rc = img && mom ? IMG_OK : IMG_ENOMEM;
+    const uint8_t *px = p->init_image->pixels;
+    int ch = p->init_image->channels;
+    for (size_t i = 0; !rc && i < HW; i++)
+        for (int c = 0; c < 3; c++) img[c * HW + i] = px[i * ch + (ch >= 3 ? c : 0)] / 127.5f - 1.f;
+    if (!rc) rc = vae_encode_moments(m->enc, &m->kc, img, H, W, mom, NULL, NULL);
+    if (!rc) vae_moments_to_latent(mom, n, NULL, m->info.vae_scale, NULL, NULL, NULL, z0);
+    if (!rc && p->mask) {
+        int up = H / lh;
+        for (int y = 0; y < lh; y++)
+            for (int x = 0; x < lw; x++) {
+                float v = 0;
+                if (m->info.inpaint_unet) {
+                    v = p->mask[(size_t)(y * H / lh) * W + (size_t)(x * W / lw)] ? 1.f : 0.f;
+                } else {
+                    for (int dy = 0; dy < up && !v; dy++)
+                        for (int dx = 0; dx < up && !v; dx++)
+                            v = p->mask[(size_t)(y * up + dy) * W + (size_t)(x * up + dx)] ? 1.f : 0.f;
+                }
+                mask_lat[(size_t)y * lw + x] = v;
+            }
+        if (m->info.inpaint_unet) {
+            for (size_t i = 0; i < HW; i++)
+                if (p->mask[i])
+                    for (int c = 0; c < 3; c++) img[c * HW + i] = 0.f;
+            rc = vae_encode_moments(m->enc, &m->kc, img, H, W, mom, NULL, NULL);
+            if (!rc) vae_moments_to_latent(mom, n, NULL, m->info.vae_scale, NULL, NULL, NULL, masked_lat);
+        }
+    }
+    free(img);
+    free(mom);
+    return rc;
 }
 
 static void run_noise(void *user, int step, float *out, size_t n) {
@@ -319,6 +400,11 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
     int mult = m->info.multiple; /* latent sizes must halve as often as the UNet downsamples */
     int W = p->width / mult * mult, H = p->height / mult * mult;
     if (W < mult || H < mult || p->steps < 1 || p->steps > 1000 || !p->prompt) return IMG_EINVAL;
+    int edit = p->init_image != NULL;
+    if (edit && (!m->info.can_edit || p->init_image->width != W || p->init_image->height != H ||
+                 !(p->strength > 0.f && p->strength <= 1.f)))
+        return IMG_EINVAL;
+    if (!edit && m->info.inpaint_unet) return IMG_EUNSUPPORTED; /* it needs an image and mask */
     int lh = H / up, lw = W / up, C = m->info.latent_channels;
     size_t n = (size_t)C * lh * lw;
     int guided = p->guidance > 1.f;
@@ -328,7 +414,16 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
     for (int e = 0; e < m->nte; e++) maxw = maxw > (size_t)clip_info(m->te[e])->width ? maxw : (size_t)clip_info(m->te[e])->width;
     size_t total = 2 * ctxn + (size_t)m->ctx_len * maxw + 2 * (size_t)(proj + 1536 + proj) + 7 * n + 3 * (size_t)H * W;
     float *mem = malloc(sizeof(float) * total);
-    if (!mem) return IMG_ENOMEM;
+    /* edits: z0, the masked image's latent, the latent mask, and the 9-channel UNet input */
+    size_t hw = (size_t)lh * lw;
+    float *ebuf = edit ? malloc(sizeof(float) * (4 * n + 2 * hw)) : NULL;
+    if (!mem || (edit && !ebuf)) {
+        free(mem);
+        free(ebuf);
+        return IMG_ENOMEM;
+    }
+    float *z0 = ebuf, *masked_lat = ebuf ? z0 + n : NULL, *mask_lat = ebuf ? masked_lat + n : NULL;
+    float *xin9 = ebuf ? mask_lat + hw : NULL; /* n + hw + n floats from here (9-channel input) */
     float *ctx_c = mem, *ctx_u = ctx_c + ctxn, *enc = ctx_u + ctxn, *pool_c = enc + (size_t)m->ctx_len * maxw;
     float *pool_u = pool_c + proj, *y_c = pool_u + proj, *y_u = y_c + proj + 1536;
     float *x = y_u + proj + 1536, *work = x + n, *xin = work + 3 * n, *eps_c = xin + n, *eps_u = eps_c + n;
@@ -360,6 +455,11 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
         sdxl_vector(pool_c, proj, H, W, y_c);
         sdxl_vector(pool_u, proj, H, W, y_u);
     }
+    if (!rc && edit) {
+        if (!p->mask)
+            for (size_t k = 0; k < hw; k++) mask_lat[k] = 1.f;
+        rc = edit_latents(m, p, W, H, lh, lw, z0, mask_lat, masked_lat);
+    }
     m->stats.text_s = clock_mono() - t_text;
     m->stats.text_gflop = (double)m->flops / 1e9;
     m->flops = 0;
@@ -372,16 +472,25 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
             schedule_trailing(&m->sched, steps, sigmas);
         else
             schedule_discrete(&m->sched, steps, sigmas);
+        /* an edit runs the last part of the schedule from the image re-noised to its start; a
+         * mask regenerates its area entirely (strength 1) */
+        int start = 0;
+        if (edit && !p->mask) {
+            int run = (int)lroundf(p->strength * (float)steps);
+            start = steps - (run < 1 ? 1 : run);
+        }
         rng_t rng;
         rng_seed(&rng, p->seed);
         rng_randn(&rng, x, n);
-        for (size_t k = 0; k < n; k++) x[k] *= sigmas[0];
-        run_ctx_t r = {.d = {m, lh, lw, guided, ctx_c, ctx_u, proj ? y_c : NULL, proj ? y_u : NULL, xin,
-                             eps_c, eps_u, &rng, progress, user, want_preview ? &preview : NULL, rgb},
+        for (size_t k = 0; k < n; k++) x[k] = (edit ? z0[k] : 0.f) + x[k] * sigmas[start];
+        run_ctx_t r = {.d = {m, lh, lw, guided, ctx_c, ctx_u, proj ? y_c : NULL, proj ? y_u : NULL,
+                             m->info.inpaint_unet ? xin9 : xin, eps_c, eps_u, &rng, progress, user,
+                             want_preview ? &preview : NULL, rgb, z0, mask_lat, masked_lat,
+                             edit && p->mask && !m->info.inpaint_unet},
                        .guidance = p->guidance};
         sampler_io_t io = {run_denoise, run_noise, run_step, &r};
         m->mark = clock_mono();
-        rc = sampler_run((sampler_kind_t)p->sampler, x, n, sigmas, steps, &io, work);
+        rc = sampler_run((sampler_kind_t)p->sampler, x, n, sigmas + start, steps - start, &io, work);
     }
     m->stats.steps_gflop = (double)m->flops / 1e9;
     m->flops = 0;
@@ -401,5 +510,6 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
     if (!rc) to_rgb8(rgb, W, H, tiny, out->pixels);
     img_free(&preview);
     free(mem);
+    free(ebuf);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* image.h - 8-bit images, resampling, alpha matting and PNG/JPEG/WebP encoding. */
+/* image.h - 8-bit images, resampling, alpha matting, and PNG/JPEG/WebP encoding and decoding. */
 #ifndef IMGAPI_IMAGE_IMAGE_H
 #define IMGAPI_IMAGE_IMAGE_H
 #include <stddef.h>
@@ -23,5 +23,21 @@ int img_matte(const img_t *src, img_t *dst);
 /* Encodes; *out is malloc'd, the caller frees. quality 0..100: JPEG/WebP quality, PNG zlib
  * effort (100 = smallest file, still lossless). */
 int img_encode(const img_t *im, img_format_t fmt, int quality, uint8_t **out, size_t *out_len);
+
+/* An edit's result put back into its input (same size): out = orig where mask is 0 and farther
+ * than feather pixels from the mask, gen inside the mask, a blend by distance in between. */
+int img_composite_masked(const img_t *gen, const img_t *orig, const uint8_t *mask, int feather,
+                         img_t *out);
+/* A w x h mask resampled to nw x nh by nearest neighbour into *out (malloc'd). */
+int img_resize_mask(const uint8_t *mask, int w, int h, int nw, int nh, uint8_t **out);
+
+typedef enum { IMG_KIND_UNKNOWN = 0, IMG_KIND_PNG, IMG_KIND_JPEG, IMG_KIND_WEBP } img_kind_t;
+/* The format of encoded bytes, from their signature. */
+img_kind_t img_sniff(const uint8_t *data, size_t len);
+/* Decodes PNG, JPEG or WebP bytes into a new RGB or RGBA (when the file has alpha) image.
+ * IMG_EFORMAT: not an image of these formats, truncated or corrupt; IMG_ERANGE: the header
+ * declares more than max_pixels pixels (nothing was decoded); IMG_ENOMEM. *has_alpha (may be
+ * NULL): the file carries an alpha channel. */
+int img_decode(const uint8_t *data, size_t len, size_t max_pixels, img_t *out, int *has_alpha);
 
 #endif

@@ -26,6 +26,12 @@ typedef struct {
     int transparent;       /* the client wants a separable background */
     uint32_t seed;
     int previews;          /* ask for step previews */
+    /* edits: the input image (any size: the backend resamples it to its working size), its
+     * mask (the input's width x height, nonzero = repaint; NULL: the whole image) and strength;
+     * a backend that cannot edit returns IMG_EUNSUPPORTED */
+    const img_t *init_image;
+    const uint8_t *mask;
+    float strength;
 } gen_params_t;
 
 /* Called after each sampling step, with a preview of the image when asked for and possible

@@ -16,6 +16,8 @@ struct job {
     char id[64];
     job_spec_t spec; /* prompt strings point into prompt_buf */
     char *prompt_buf;
+    img_t init;    /* an edit's input image (spec.init_image points here), owned */
+    uint8_t *mask; /* its mask (spec.mask), owned, or NULL */
     job_state_t state;
     atomic_int cancel; /* 0 or the reason */
     int error;
@@ -57,6 +59,23 @@ int job_create(const job_spec_t *spec, const char *id, job_t **out) {
     memcpy(j->prompt_buf, spec->prompt, pl + 1);
     memcpy(j->prompt_buf + pl + 1, spec->negative_prompt, nl + 1);
     j->spec = *spec;
+    j->spec.init_image = NULL;
+    j->spec.mask = NULL;
+    if (spec->init_image) { /* the edit's input, owned by the job */
+        const img_t *in = spec->init_image;
+        size_t px = (size_t)in->width * in->height;
+        if (img_alloc(&j->init, in->width, in->height, in->channels) ||
+            (spec->mask && !(j->mask = malloc(px)))) {
+            img_free(&j->init);
+            free(j->prompt_buf);
+            free(j);
+            return IMG_ENOMEM;
+        }
+        memcpy(j->init.pixels, in->pixels, px * (size_t)in->channels);
+        if (spec->mask) memcpy(j->mask, spec->mask, px);
+        j->spec.init_image = &j->init;
+        j->spec.mask = j->mask;
+    }
     j->spec.prompt = j->prompt_buf;
     j->spec.negative_prompt = j->prompt_buf + pl + 1;
     snprintf(j->id, sizeof j->id, "%s", id);
@@ -78,6 +97,8 @@ void job_release(job_t *j) {
     for (int i = 0; i < j->n_images; i++)
         free(j->images[i].data);
     img_free(&j->preview);
+    img_free(&j->init);
+    free(j->mask);
     free(j->images);
     free(j->prompt_buf);
     pthread_mutex_destroy(&j->mu);
@@ -246,6 +267,28 @@ static int postprocess(job_t *j, img_t *raw, job_image_t *out) {
         rc = img_resize(raw, j->spec.width, j->spec.height, &sized);
         cur = &sized;
     }
+    img_t in_sized = {0}, comp = {0};
+    uint8_t *mask_sized = NULL;
+    if (rc == IMG_OK && j->spec.mask) {
+        /* the unmasked pixels are the input's, with a seam of at most 8 px */
+        const img_t *in = j->spec.init_image;
+        if (in->width != cur->width || in->height != cur->height || in->channels != 3) {
+            img_t rgb = {0};
+            const img_t *src = in;
+            if (in->channels != 3 && !(rc = img_alloc(&rgb, in->width, in->height, 3))) {
+                for (size_t k = 0; k < (size_t)in->width * in->height; k++)
+                    memcpy(rgb.pixels + k * 3, in->pixels + k * in->channels, 3);
+                src = &rgb;
+            }
+            if (!rc) rc = img_resize(src, cur->width, cur->height, &in_sized);
+            img_free(&rgb);
+            in = &in_sized;
+        }
+        if (!rc) rc = img_resize_mask(j->spec.mask, j->spec.init_image->width,
+                                      j->spec.init_image->height, cur->width, cur->height, &mask_sized);
+        if (!rc) rc = img_composite_masked(cur, in, mask_sized, 8, &comp);
+        if (!rc) cur = &comp;
+    }
     if (rc == IMG_OK && j->spec.background == BACKGROUND_TRANSPARENT) {
         rc = img_matte(cur, &rgba);
         cur = &rgba;
@@ -255,6 +298,9 @@ static int postprocess(job_t *j, img_t *raw, job_image_t *out) {
                         &out->len);
     img_free(&sized);
     img_free(&rgba);
+    img_free(&in_sized);
+    img_free(&comp);
+    free(mask_sized);
     return rc;
 }
 
@@ -301,6 +347,9 @@ static void run_images(job_t *j, const gen_backend_t *backend, void *model) {
             .transparent = j->spec.background == BACKGROUND_TRANSPARENT,
             .seed = j->spec.seed + (uint32_t)i,
             .previews = j->spec.previews,
+            .init_image = j->spec.init_image,
+            .mask = j->spec.mask,
+            .strength = j->spec.strength,
         };
         img_t raw = {0};
         int rc = backend->generate(model, &p, progress_check, j, &raw);
@@ -309,6 +358,10 @@ static void run_images(job_t *j, const gen_backend_t *backend, void *model) {
         img_free(&raw);
         if (rc == IMG_ECANCELLED) {
             job_finish(j, JOB_CANCELLED, cancelled_reason(j), "The job was cancelled.");
+            return;
+        }
+        if (rc == IMG_EUNSUPPORTED) {
+            job_finish(j, JOB_FAILED, IMG_EUNSUPPORTED, "The model cannot edit images.");
             return;
         }
         if (rc) {

@@ -34,6 +34,11 @@ typedef struct {
     double deadline;       /* clock_mono() seconds */
     double start_deadline; /* when > 0: a job not started by then ends (IMG_ETIMEDOUT) unstarted */
     int previews;          /* keep a preview of the image after every step */
+    /* edits (copied into the job): the input image, its mask (init_image's width x height,
+     * nonzero = repaint; NULL: the whole image) and the share of the schedule run again */
+    const img_t *init_image;
+    const uint8_t *mask;
+    float strength;
 } job_spec_t;
 
 typedef struct queue queue_t;

@@ -3,7 +3,9 @@
 from the golden random-weight parts, so the whole pipeline can run end to end in tests:
   sd1: clip_text_hf_layout + unet_sd1_small + vae_decoder_small
   sd2: clip_text_openai_layout + unet_sd2_small + vae_decoder_small
-Usage: make_tiny_checkpoint.py GOLDEN_DIR sd1|sd2 OUT.safetensors"""
+  sd2-edit: clip_text_openai_layout + unet_sd2_small + vae_encoder_small (the whole autoencoder)
+  inpaint: clip_text_openai_layout + unet_inpaint_small (9 channels) + vae_encoder_small
+Usage: make_tiny_checkpoint.py GOLDEN_DIR sd1|sd2|sd2-edit|inpaint OUT.safetensors"""
 import json
 import os
 import sys
@@ -22,7 +24,9 @@ def config_of(path):
 
 def main(golden, family, out):
     te = "clip_text_hf_layout" if family == "sd1" else "clip_text_openai_layout"
-    parts = [te, f"unet_{family}_small", "vae_decoder_small"]
+    unet = {"sd2-edit": "unet_sd2_small", "inpaint": "unet_inpaint_small"}.get(family, f"unet_{family}_small")
+    vae = "vae_encoder_small" if family in ("sd2-edit", "inpaint") else "vae_decoder_small"
+    parts = [te, unet, vae]
     tensors, config = {}, {}
     for p in parts:
         path = os.path.join(golden, p, "weights.safetensors")

@@ -329,3 +329,52 @@ void test_image_matte(void) {
     img_free(&m);
     img_free(&a);
 }
+
+/* Decoding what the encoders write, in every format; truncated data refused; a header that
+ * declares more pixels than allowed refused before decoding. */
+void test_image_decode(void) {
+    img_t im;
+    CHECK(img_alloc(&im, 37, 21, 3) == 0);
+    for (size_t i = 0; i < (size_t)37 * 21 * 3; i++) im.pixels[i] = (uint8_t)(i * 7);
+    for (int fmt = 0; fmt < 3; fmt++) {
+        uint8_t *data;
+        size_t len;
+        CHECK(img_encode(&im, (img_format_t)fmt, 100, &data, &len) == 0);
+        img_t out;
+        int alpha = -1;
+        CHECK(img_decode(data, len, 1u << 20, &out, &alpha) == IMG_OK);
+        CHECK(out.width == 37 && out.height == 21 && out.channels == 3 && alpha == 0);
+        if (fmt == IMG_FMT_PNG) CHECK(memcmp(out.pixels, im.pixels, (size_t)37 * 21 * 3) == 0);
+        img_free(&out);
+        CHECK(img_decode(data, len / 2, 1u << 20, &out, NULL) == IMG_EFORMAT); /* truncated */
+        CHECK(img_decode(data, len, 100, &out, NULL) == IMG_ERANGE);         /* 777 > 100 */
+        free(data);
+    }
+    img_t out;
+    CHECK(img_decode((const uint8_t *)"GIF89a....", 10, 1000, &out, NULL) == IMG_EFORMAT);
+    CHECK(img_decode((const uint8_t *)"", 0, 1000, &out, NULL) == IMG_EFORMAT);
+    img_free(&im);
+}
+
+/* Compositing: outside the mask and its seam the original exactly, inside the generated. */
+void test_image_composite(void) {
+    img_t gen, orig, out;
+    CHECK(img_alloc(&gen, 40, 30, 3) == 0 && img_alloc(&orig, 40, 30, 3) == 0);
+    memset(gen.pixels, 200, (size_t)40 * 30 * 3);
+    memset(orig.pixels, 10, (size_t)40 * 30 * 3);
+    uint8_t mask[40 * 30] = {0};
+    for (int y = 10; y < 20; y++)
+        for (int x = 15; x < 25; x++) mask[y * 40 + x] = 1;
+    CHECK(img_composite_masked(&gen, &orig, mask, 4, &out) == IMG_OK);
+    CHECK(out.pixels[(15 * 40 + 20) * 3] == 200);         /* inside */
+    CHECK(out.pixels[(0 * 40 + 0) * 3] == 10);            /* far outside */
+    int seam = out.pixels[(15 * 40 + 26) * 3];            /* 2 px outside: blended */
+    CHECK(seam > 10 && seam < 200);
+    CHECK(out.pixels[(15 * 40 + 30) * 3] == 10);          /* 6 px outside: original */
+    img_free(&out);
+    CHECK(img_composite_masked(&gen, &orig, mask, 0, &out) == IMG_OK);
+    CHECK(out.pixels[(15 * 40 + 25) * 3] == 10); /* no feather: a clean cut */
+    img_free(&out);
+    img_free(&gen);
+    img_free(&orig);
+}
