@@ -12,6 +12,7 @@ void price_table_default(price_table_t *t) {
     for (int q = 0; q < 3; q++)
         for (int s = 0; s < 3; s++)
             t->micro[QUALITY_LOW + q][SIZE_1024x1024 + s] = def[q][s];
+    t->input_image = 1000; /* $0.001 an input image of an edit */
 }
 
 int64_t price_cost(const price_table_t *t, api_quality_t q, api_size_t s, int n) {

@@ -10,6 +10,7 @@
 typedef struct {
     /* [quality LOW..HIGH][size 1024x1024, 1536x1024, 1024x1536], micro-dollars per image */
     int64_t micro[QUALITY_COUNT][SIZE_COUNT];
+    int64_t input_image; /* per input image of an edit (SPEC §11) */
 } price_table_t;
 
 /* OpenAI's list prices for gpt-image-1-mini (SPEC section 6). */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { F_STRING, F_INT, F_BOOL } field_type_t;
+typedef enum { F_STRING, F_INT, F_BOOL, F_NUMBER } field_type_t;
 
 typedef struct {
     const char *name;
@@ -16,7 +16,8 @@ typedef struct {
 
 #define R_SEED 1u
 #define R_OAI 2u
-#define R_ALL (R_SEED | R_OAI)
+#define R_EDIT 4u
+#define R_ALL (R_SEED | R_OAI | R_EDIT)
 
 static const field_t FIELDS[] = {
     {"prompt", F_STRING, R_ALL},
@@ -29,10 +30,12 @@ static const field_t FIELDS[] = {
     {"n", F_INT, R_ALL},
     {"seed", F_INT, R_ALL},
     {"negative_prompt", F_STRING, R_ALL},
-    {"model", F_STRING, R_OAI},
-    {"user", F_STRING, R_OAI},
-    {"stream", F_BOOL, R_OAI},
-    {"partial_images", F_INT, R_OAI},
+    {"model", F_STRING, R_OAI | R_EDIT},
+    {"user", F_STRING, R_OAI | R_EDIT},
+    {"stream", F_BOOL, R_OAI | R_EDIT},
+    {"partial_images", F_INT, R_OAI | R_EDIT},
+    {"input_fidelity", F_STRING, R_EDIT},
+    {"strength", F_NUMBER, R_EDIT},
 };
 
 size_t api_utf8_chars(const char *s, size_t len) {
@@ -40,7 +43,7 @@ size_t api_utf8_chars(const char *s, size_t len) {
 }
 
 static const char *type_name(field_type_t t) {
-    return t == F_STRING ? "a string" : t == F_INT ? "an integer" : "a boolean";
+    return t == F_STRING ? "a string" : t == F_INT ? "an integer" : t == F_NUMBER ? "a number" : "a boolean";
 }
 
 static int enum_value(const char *field, const json_t *v, const char *const *names, int count,
@@ -122,7 +125,7 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
     static const char *const BG_OAI[] = {"auto", "opaque", "transparent"};
     static const char *const BG_SEED[] = {NULL, "opaque", "transparent"};
     static const char *const FORMATS[] = {"png", "jpeg", "webp"};
-    unsigned route_bit = kind == ROUTE_KIND_SEED ? R_SEED : R_OAI;
+    unsigned route_bit = kind == ROUTE_KIND_SEED ? R_SEED : kind == ROUTE_KIND_EDIT ? R_EDIT : R_OAI;
     const char *key;
     json_t *v;
 
@@ -137,6 +140,7 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
         }
         int ok = (f->type == F_STRING && json_is_string(v)) ||
                  (f->type == F_INT && json_is_integer(v)) ||
+                 (f->type == F_NUMBER && json_is_number(v)) ||
                  (f->type == F_BOOL && json_is_boolean(v));
         if (!ok) {
             api_error_set(err, 400, "invalid_type", key, "Invalid type for '%s': expected %s, got %s.",
@@ -204,6 +208,22 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
         r->partial_images = (int)json_integer_value(v);
     }
     if ((v = json_object_get(root, "stream"))) r->stream = json_is_true(v);
+    if ((v = json_object_get(root, "input_fidelity"))) {
+        static const char *const FIDELITY[] = {"low", "high"};
+        int i = enum_value("input_fidelity", v, FIDELITY, 2, err);
+        if (i < 0) return -1;
+        r->input_fidelity_high = i == 1;
+    }
+    if ((v = json_object_get(root, "strength"))) {
+        double x = json_number_value(v);
+        if (!(x > 0 && x <= 1)) {
+            api_error_set(err, 400, "invalid_value", "strength",
+                          "Invalid value for 'strength': expected a number above 0 and at most 1.");
+            return -1;
+        }
+        r->has_strength = true;
+        r->strength = x;
+    }
     if ((v = json_object_get(root, "model"))) {
         if (json_string_length(v) == 0 || json_string_length(v) > 128) {
             api_error_set(err, 400, "invalid_value", "model",

@@ -10,7 +10,9 @@
 #define API_MAX_PROMPT_CHARS 32000
 #define API_MAX_N 10
 
-typedef enum { ROUTE_KIND_SEED = 0, ROUTE_KIND_OPENAI } api_route_kind_t;
+/* SEED: /v1/{model}; OPENAI: /v1/images/generations; EDIT: the text fields of
+ * /v1/images/edits (OpenAI's defaults, plus input_fidelity and strength). */
+typedef enum { ROUTE_KIND_SEED = 0, ROUTE_KIND_OPENAI, ROUTE_KIND_EDIT } api_route_kind_t;
 
 typedef struct {
     char *prompt;          /* owned; UTF-8 */
@@ -29,6 +31,9 @@ typedef struct {
     int partial_images; /* 0..3 */
     bool has_seed;
     uint32_t seed;
+    bool input_fidelity_high; /* edits: input_fidelity "high" (default "low") */
+    bool has_strength;        /* edits: strength given (0 < strength <= 1) */
+    double strength;
 } api_request_t;
 
 /* Parses and validates a JSON body for a route kind. On success fills *out (free with

@@ -67,6 +67,8 @@ static const opt_t OPTS[] = {
     I(max_connections_per_ip, 0, 100000,
       "connections one client address may hold; at the cap a new one replaces that address's "
       "oldest connection still sending headers, else it is refused (0 = no cap)"),
+    I(max_edit_body, 1024, 1 << 30,
+      "bytes a multipart edit body (/v1/images/edits) may have; 413 as soon as it is passed"),
     I(store_busy_timeout_ms, 1, 600000, "how long a store write waits for a lock held elsewhere"),
     I(threads, 0, 1024, "engine threads per generation (0 = one per CPU this process may run on)"),
     I(model_idle_seconds, 0, 604800, "unload a model after this many idle seconds (0 = never)"),
@@ -108,6 +110,7 @@ void config_defaults(config_t *c) {
     c->header_timeout_seconds = 10;
     c->body_min_rate = 1024;
     c->max_connections_per_ip = 128;
+    c->max_edit_body = 64 * 1024 * 1024;
     c->store_busy_timeout_ms = 5000;
     c->model_idle_seconds = 600;
     c->preload_model = 1;
@@ -133,6 +136,12 @@ static void normalise(const char *in, char *out, size_t n) {
 /* price.QUALITY.SIZE = USD, e.g. price.high.1024x1024 = 0.036 */
 static int set_price(config_t *c, const char *name, const char *value, char *err, size_t errlen) {
     char q[16], s[16];
+    if (!strcmp(name, "price.input_image")) {
+        int64_t micro;
+        if (price_parse_usd(value, &micro) || micro > PRICE_MAX_MICRO) goto bad;
+        c->prices.input_image = micro;
+        return 0;
+    }
     if (sscanf(name, "price.%15[a-z].%15s", q, s) != 2) goto bad;
     int qi = api_quality_parse(q), si = api_size_parse(s);
     int64_t micro;
@@ -146,7 +155,8 @@ static int set_price(config_t *c, const char *name, const char *value, char *err
     return 0;
 bad:
     snprintf(err, errlen,
-             "invalid price setting '%s = %s' (expected price.low|medium|high.SIZE = dollars)",
+             "invalid price setting '%s = %s' (expected price.low|medium|high.SIZE = dollars, "
+             "or price.input_image = dollars)",
              name, value);
     return -1;
 }

@@ -47,6 +47,7 @@ typedef struct {
     int header_timeout_seconds; /* a request's headers must arrive within this long */
     int body_min_rate;          /* bytes/second a body must average after 5 s */
     int max_connections_per_ip; /* connections one client address may hold (0 = no cap) */
+    int max_edit_body;          /* bytes of a multipart edit body (413 past it) */
     int store_busy_timeout_ms; /* how long a store write waits for a lock held elsewhere */
     int threads;               /* engine threads, 0 = one per CPU core */
     int model_idle_seconds;    /* unload a model unused this long; 0 = keep loaded */

@@ -98,6 +98,13 @@ static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
         p->default_size = SIZE_1024x1024;
         p->default_quality = strcmp(m->profile, "turbo") == 0 ? QUALITY_HIGH : QUALITY_MEDIUM;
         p->default_background = BACKGROUND_OPAQUE;
+        /* a checkpoint that cannot be read yet is listed; loading it reports why */
+        int edit = 0, inpaint = 0;
+        if (m != &BUILTIN && eng_probe_edit(m->checkpoint, m->vae, &edit, &inpaint) == IMG_OK) {
+            p->can_edit = p->can_inpaint = edit;
+            p->max_input_images = edit;
+        }
+        (void)inpaint; /* a 9-channel UNet and a blending one both inpaint */
     }
     return IMG_OK;
 }

@@ -98,6 +98,9 @@ int eng_load(const eng_load_opts_t *opts, eng_model_t **out, char *err, size_t e
  * metadata and tensor names, without loading it. */
 int eng_probe_native(const char *checkpoint, int *native, int *multiple, char *err, size_t errlen);
 void eng_last_stats(const eng_model_t *m, eng_stats_t *out);
+/* Whether a checkpoint (and its separate VAE, or NULL) can edit (its VAE has an encoder) and
+ * whether its UNet is a 9-channel inpainting one, from tensor names, without loading it. */
+int eng_probe_edit(const char *checkpoint, const char *vae, int *can_edit, int *inpaint);
 void eng_free(eng_model_t *m);
 const eng_info_t *eng_info(const eng_model_t *m);
 /* 1 when the model can produce step previews (it has a tiny decoder). */

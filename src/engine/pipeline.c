@@ -72,6 +72,30 @@ int eng_probe_native(const char *checkpoint, int *native, int *multiple, char *e
     return IMG_OK;
 }
 
+int eng_probe_edit(const char *checkpoint, const char *vae, int *can_edit, int *inpaint) {
+    *can_edit = *inpaint = 0;
+    char err[256];
+    st_file_t *f, *vf = NULL;
+    int rc = st_open(checkpoint, &f, err, sizeof err);
+    if (rc) return rc;
+    if (vae && *vae && st_open(vae, &vf, err, sizeof err)) vf = NULL;
+    const st_file_t *v = vf ? vf : f;
+    static const char ENC[] = "encoder.conv_in.weight", IN0[] = "input_blocks.0.0.weight";
+    for (size_t i = 0; i < st_count(v) && !*can_edit; i++) {
+        const char *n = st_get(v, i)->name;
+        size_t l = strlen(n), e = sizeof ENC - 1;
+        *can_edit = l >= e && !strcmp(n + l - e, ENC) && (l == e || n[l - e - 1] == '.');
+    }
+    for (size_t i = 0; i < st_count(f); i++) {
+        const st_tensor_t *t = st_get(f, i);
+        size_t l = strlen(t->name), e = sizeof IN0 - 1;
+        if (l >= e && !strcmp(t->name + l - e, IN0) && t->ndim == 4) *inpaint = t->shape[1] == 9;
+    }
+    st_close(vf);
+    st_close(f);
+    return IMG_OK;
+}
+
 void eng_free(eng_model_t *m) {
     if (!m) return;
     tok_free(m->tok);

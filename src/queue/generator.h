@@ -16,6 +16,9 @@ typedef struct {
     api_size_t default_size;     /* what `size: auto` becomes */
     api_quality_t default_quality;
     api_background_t default_background;
+    int can_edit;         /* image to image (it has an image encoder) */
+    int can_inpaint;      /* edits inside a mask */
+    int max_input_images; /* input images one edit takes (0 when it cannot edit) */
 } model_profile_t;
 
 typedef struct {

@@ -504,3 +504,5 @@ size_t queue_running(queue_t *q) {
 int queue_capacity(queue_t *q) {
     return q->capacity;
 }
+
+int job_image_tokens(job_t *j) { return j->spec.image_tokens; }

@@ -39,6 +39,7 @@ typedef struct {
     const img_t *init_image;
     const uint8_t *mask;
     float strength;
+    int image_tokens; /* the input images' tokens, reported in usage */
 } job_spec_t;
 
 typedef struct queue queue_t;
@@ -77,6 +78,8 @@ void job_cancel(job_t *j, int reason);
  * CANCELLED without running), 0 when it is running or over. */
 int job_cancel_if_queued(job_t *j, int reason);
 job_state_t job_state(job_t *j);
+/* The input images' tokens of an edit (job_spec_t.image_tokens), 0 for a generation. */
+int job_image_tokens(job_t *j);
 const char *job_id(const job_t *j);
 /* After DONE: the images (n of them). */
 const job_image_t *job_images(const job_t *j, int *n);

@@ -130,14 +130,14 @@ int admit_check(admit_t *a, req_t *r, api_route_kind_t kind, const char *model_n
         api_error_set(e, 502, "server_shutting_down", NULL, "The server is shutting down.");
         return -1;
     }
-    if (!req_json_content_type(r)) {
+    if (kind != ROUTE_KIND_EDIT && !req_json_content_type(r)) { /* edits: fields of a form */
         api_error_set(e, 400, "invalid_content_type", NULL,
                       "Content-Type must be application/json.");
         return -1;
     }
     if (api_request_parse(kind, (const char *)r->body.data, r->body.len, &a->q, e)) return -1;
     if (parse_timeout(a, e)) return -1;
-    if (kind == ROUTE_KIND_OPENAI && a->q.model) model_name = a->q.model;
+    if (kind != ROUTE_KIND_SEED && a->q.model) model_name = a->q.model;
     a->model = registry_find(s->models, model_name);
     if (!a->model) {
         api_error_set(e, 404, "model_not_found", "model", "Model '%.64s' is not installed.",
@@ -284,15 +284,15 @@ char *admit_response_json(job_t *job, api_size_t size, api_quality_t quality, ap
                                               (json_int_t)imgs[i].seed));
         free(b64);
     }
-    int in_tok = job_input_tokens(job);
+    int in_tok = job_input_tokens(job), img_tok = job_image_tokens(job);
     int out_tok = price_output_tokens(quality, size) * n;
     json_t *root =
         json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:{s:i, s:i}}}", "created",
                   (json_int_t)clock_wall(), "data", data, "background", api_background_name(bg),
                   "output_format", api_format_name(format), "quality", api_quality_name(quality),
-                  "size", api_size_name(size), "usage", "input_tokens", in_tok, "output_tokens",
-                  out_tok, "total_tokens", in_tok + out_tok, "input_tokens_details", "text_tokens",
-                  in_tok, "image_tokens", 0);
+                  "size", api_size_name(size), "usage", "input_tokens", in_tok + img_tok,
+                  "output_tokens", out_tok, "total_tokens", in_tok + img_tok + out_tok,
+                  "input_tokens_details", "text_tokens", in_tok, "image_tokens", img_tok);
     if (!root) return NULL;
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);

@@ -9,7 +9,10 @@
 #include "common/crypto.h"
 #include "common/status.h"
 #include "server/admit.h"
+#include "server/form.h"
 #include "server/stream.h"
+#include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +75,12 @@ static int idempotency(admit_t *g, enum MHD_Result *res) {
     buf_t hb = {0};
     buf_printf(&hb, "%s\n", g->r->url);
     buf_append(&hb, g->r->body.data, g->r->body.len);
+    if (g->r->form) /* an edit: its files are part of what is repeated */
+        for (int i = 0; i < g->r->form->n; i++)
+            if (g->r->form->parts[i].is_file) {
+                buf_printf(&hb, "\n%s\n", g->r->form->parts[i].name);
+                buf_append(&hb, g->r->form->parts[i].data.data, g->r->form->parts[i].data.len);
+            }
     crypto_sha256_hex(hb.data, hb.len, hash);
     buf_free(&hb);
     store_idem_t rec;
@@ -94,13 +103,134 @@ static int idempotency(admit_t *g, enum MHD_Result *res) {
     return 0;
 }
 
-static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *model_name) {
+/* An edit's inputs as they came (form parts), and what they become. */
+typedef struct {
+    const form_part_t *images[17]; /* one more than allowed, to say so */
+    int nimages;
+    const form_part_t *mask;
+    img_t image;      /* the first image, decoded */
+    uint8_t *mask_px; /* 1 = repaint, the image's size; NULL without a mask */
+} edit_t;
+
+#define EDIT_MAX_PIXELS (64u * 1024u * 1024u) /* SPEC §11: 64 megapixels */
+
+static void edit_free(edit_t *ed) {
+    img_free(&ed->image);
+    free(ed->mask_px);
+}
+
+/* size auto for an edit: the allowed size nearest the first image's aspect ratio */
+static api_size_t size_for_aspect(int w, int h) {
+    double r = (double)w / h;
+    return r > 1.25 ? SIZE_1536x1024 : r < 0.8 ? SIZE_1024x1536 : SIZE_1024x1024;
+}
+
+/* The checks of SPEC §11 on an admitted edit (model capabilities, images, mask), before anything
+ * is reserved; decodes the inputs, resolves size auto and adds the input images' price. */
+static int edit_prepare(admit_t *g, edit_t *ed, api_error_t *e) {
+    const model_profile_t *m = g->model;
+    if (strcmp(g->r->srv->cfg->role, "all") != 0) { /* the PostgreSQL job queue carries no images */
+        api_error_set(e, 400, "unsupported_value", "image",
+                      "Edits run on servers of role 'all'; this one is a gateway.");
+        return -1;
+    }
+    if (!m->can_edit) {
+        api_error_set(e, 400, "unsupported_model", "model",
+                      "Model '%s' cannot edit images (it has no image encoder).", m->id);
+        return -1;
+    }
+    if (ed->nimages == 0) {
+        api_error_set(e, 400, "missing_required_parameter", "image",
+                      "Missing required parameter: 'image' (a PNG, JPEG or WebP file).");
+        return -1;
+    }
+    if (ed->nimages > 16) {
+        api_error_set(e, 400, "invalid_value", "image",
+                      "At most 16 images can be edited together.");
+        return -1;
+    }
+    if (ed->nimages > m->max_input_images) {
+        api_error_set(e, 400, "invalid_value", "image",
+                      "Model '%s' takes at most %d input image%s; got %d.", m->id,
+                      m->max_input_images, m->max_input_images == 1 ? "" : "s", ed->nimages);
+        return -1;
+    }
+    if (ed->mask && !m->can_inpaint) {
+        api_error_set(e, 400, "invalid_value", "mask", "Model '%s' cannot edit inside a mask.",
+                      m->id);
+        return -1;
+    }
+    for (int i = 0; i < ed->nimages; i++) {
+        img_t im;
+        const buf_t *d = &ed->images[i]->data;
+        int rc = img_decode(d->data, d->len, EDIT_MAX_PIXELS, &im, NULL);
+        if (rc == IMG_ERANGE) {
+            api_error_set(e, 400, "image_too_large", "image",
+                          "Image %d is larger than 64 megapixels.", i + 1);
+            return -1;
+        }
+        if (rc) {
+            api_error_set(e, rc == IMG_ENOMEM ? 500 : 400,
+                          rc == IMG_ENOMEM ? "internal_error" : "invalid_image", "image",
+                          "Image %d is not a PNG, JPEG or WebP image, or is truncated.", i + 1);
+            return -1;
+        }
+        if (i == 0)
+            ed->image = im;
+        else
+            img_free(&im);
+    }
+    if (ed->mask) {
+        img_t mk;
+        int alpha = 0,
+            rc = img_decode(ed->mask->data.data, ed->mask->data.len, EDIT_MAX_PIXELS, &mk, &alpha);
+        if (rc) {
+            api_error_set(e, 400, "invalid_image", "mask",
+                          "The mask is not a PNG image, or is truncated.");
+            return -1;
+        }
+        if (!alpha || img_sniff(ed->mask->data.data, ed->mask->data.len) != IMG_KIND_PNG) {
+            img_free(&mk);
+            api_error_set(
+                e, 400, "invalid_value", "mask",
+                "The mask must be a PNG with an alpha channel (alpha 0 marks what to repaint).");
+            return -1;
+        }
+        if (mk.width != ed->image.width || mk.height != ed->image.height) {
+            api_error_set(e, 400, "invalid_value", "mask",
+                          "The mask is %dx%d; it must be the first image's size, %dx%d.", mk.width,
+                          mk.height, ed->image.width, ed->image.height);
+            img_free(&mk);
+            return -1;
+        }
+        size_t px = (size_t)mk.width * mk.height;
+        ed->mask_px = malloc(px);
+        if (!ed->mask_px) {
+            img_free(&mk);
+            api_error_set(e, 500, "internal_error", NULL, "Out of memory.");
+            return -1;
+        }
+        for (size_t k = 0; k < px; k++)
+            ed->mask_px[k] = mk.pixels[k * 4 + 3] == 0; /* 1 = repaint */
+        img_free(&mk);
+    }
+    if (g->q.size == SIZE_AUTO) g->size = size_for_aspect(ed->image.width, ed->image.height);
+    g->cost = price_cost(&g->r->srv->cfg->prices, g->quality, g->size, g->q.n);
+    int64_t inputs;
+    if (__builtin_mul_overflow(g->r->srv->cfg->prices.input_image, (int64_t)ed->nimages, &inputs) ||
+        __builtin_add_overflow(g->cost, inputs, &g->cost))
+        g->cost = INT64_MAX; /* refused as insufficient credits */
+    return 0;
+}
+
+static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *model_name,
+                                edit_t *ed) {
     server_t *s = r->srv;
     admit_t g;
     api_error_t e;
     enum MHD_Result res;
 
-    if (admit_check(&g, r, kind, model_name, &e)) {
+    if (admit_check(&g, r, kind, model_name, &e) || (ed && edit_prepare(&g, ed, &e))) {
         api_request_free(&g.q);
         return respond_error(r, &e, NULL, 0);
     }
@@ -125,6 +255,15 @@ static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *mod
     job_spec_t spec;
     admit_job_spec(&g, &spec);
     spec.previews = g.q.stream && g.q.partial_images > 0;
+    if (ed) {
+        spec.init_image = &ed->image;
+        spec.mask = ed->mask_px;
+        /* SPEC §11: strength, else input_fidelity high 0.45, low 0.75 */
+        spec.strength = g.q.has_strength          ? (float)g.q.strength
+                        : g.q.input_fidelity_high ? 0.45f
+                                                  : 0.75f;
+        spec.image_tokens = ed->nimages * price_output_tokens(QUALITY_LOW, SIZE_1024x1024);
+    }
     job_t *job;
     if (admit_enqueue(&g, &spec, &job, &e)) {
         res = admit_fail(&g, &e);
@@ -181,9 +320,115 @@ static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *mod
 }
 
 enum MHD_Result h_generate_seed(req_t *r) {
-    return generate(r, ROUTE_KIND_SEED, r->param);
+    return generate(r, ROUTE_KIND_SEED, r->param, NULL);
 }
 
 enum MHD_Result h_generate_openai(req_t *r) {
-    return generate(r, ROUTE_KIND_OPENAI, REGISTRY_ALIAS);
+    return generate(r, ROUTE_KIND_OPENAI, REGISTRY_ALIAS, NULL);
+}
+
+/* A form field's text as the JSON value the request parser expects: numbers and booleans
+ * arrive as text in multipart and are validated as numbers (a text that is not one stays a
+ * string, and the parser names the field and the type it wanted). */
+static json_t *form_value(const char *name, const char *text) {
+    static const char *const INTS[] = {"n", "output_compression", "seed", "partial_images"};
+    char *end;
+    for (size_t i = 0; i < sizeof INTS / sizeof INTS[0]; i++)
+        if (!strcmp(name, INTS[i])) {
+            long long v = strtoll(text, &end, 10);
+            if (end != text && !*end && text[0] != ' ') return json_integer(v);
+        }
+    if (!strcmp(name, "strength")) {
+        double v = strtod(text, &end);
+        if (end != text && !*end) return json_real(v);
+    }
+    if (!strcmp(name, "stream")) {
+        if (!strcmp(text, "true")) return json_true();
+        if (!strcmp(text, "false")) return json_false();
+    }
+    return json_string(text);
+}
+
+enum MHD_Result h_images_edits(req_t *r) {
+    form_t *f = r->form;
+    api_error_t e;
+    if (!f) {
+        api_error_set(&e, 400, "invalid_content_type", NULL,
+                      "Content-Type must be multipart/form-data with a boundary.");
+        return respond_error(r, &e, NULL, 0);
+    }
+    if (f->status) {
+        api_error_set(&e, f->status,
+                      f->status == 413   ? "body_too_large"
+                      : f->status == 500 ? "internal_error"
+                                         : "invalid_request",
+                      f->field[0] ? f->field : NULL, "%s", f->reason);
+        return respond_error(r, &e, NULL, 0);
+    }
+    edit_t ed = {0};
+    json_t *o = json_object();
+    int bad = !o;
+    if (bad) api_error_set(&e, 500, "internal_error", NULL, "Out of memory.");
+    for (int i = 0; i < f->n && !bad; i++) {
+        const form_part_t *p = &f->parts[i];
+        int is_image = !strcmp(p->name, "image") || !strcmp(p->name, "image[]");
+        if (is_image || !strcmp(p->name, "mask")) {
+            if (!p->is_file) {
+                api_error_set(&e, 400, "invalid_type", p->name, "'%s' must be a file.", p->name);
+                bad = 1;
+            } else if (is_image) {
+                if (ed.nimages < 17) ed.images[ed.nimages] = p;
+                ed.nimages++;
+            } else if (ed.mask) {
+                api_error_set(&e, 400, "invalid_value", "mask", "'mask' may be given once.");
+                bad = 1;
+            } else {
+                ed.mask = p;
+            }
+            continue;
+        }
+        size_t n = p->data.len;
+        char *text = malloc(n + 1);
+        if (!text) {
+            api_error_set(&e, 500, "internal_error", NULL, "Out of memory.");
+            bad = 1;
+            break;
+        }
+        memcpy(text, p->data.data ? (const char *)p->data.data : "", n);
+        text[n] = 0;
+        if (p->is_file) {
+            api_error_set(&e, 400, "invalid_type", p->name, "'%.64s' must be a text field.",
+                          p->name);
+            bad = 1;
+        } else if (memchr(text, 0, n)) {
+            api_error_set(&e, 400, "invalid_value", p->name,
+                          "'%.64s' must not contain NUL characters.", p->name);
+            bad = 1;
+        } else if (json_object_get(o, p->name)) {
+            api_error_set(&e, 400, "invalid_value", p->name, "'%.64s' may be given once.", p->name);
+            bad = 1;
+        } else {
+            json_t *v = form_value(p->name, text);
+            if (!v || json_object_set_new(o, p->name, v)) {
+                api_error_set(&e, 400, "invalid_value", p->name, "'%.64s' must be UTF-8 text.",
+                              p->name);
+                bad = 1;
+            }
+        }
+        free(text);
+    }
+    char *json = bad ? NULL : json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!bad && !json) {
+        api_error_set(&e, 500, "internal_error", NULL, "Out of memory.");
+        bad = 1;
+    }
+    if (bad) return respond_error(r, &e, NULL, 0);
+    buf_free(&r->body);
+    int rc = buf_append(&r->body, json, strlen(json));
+    free(json);
+    if (rc) return respond_simple_error(r, 500, "internal_error", NULL, "Out of memory.");
+    enum MHD_Result res = generate(r, ROUTE_KIND_EDIT, REGISTRY_ALIAS, &ed);
+    edit_free(&ed);
+    return res;
 }

@@ -98,11 +98,14 @@ enum MHD_Result h_models(req_t *r) {
         const model_profile_t *p = registry_profile(reg, i);
         if (!store_key_allows(&key, p->id)) continue;
         json_array_append_new(
-            data, json_pack("{s:s, s:s, s:i, s:s, s:s, s:{s:s, s:s, s:s}}", "id", p->id, "object",
-                            "model", "created", 0, "owned_by", "imgapi", "description",
-                            p->description, "defaults", "size", api_size_name(p->default_size),
-                            "quality", api_quality_name(p->default_quality), "background",
-                            api_background_name(p->default_background)));
+            data, json_pack("{s:s, s:s, s:i, s:s, s:s, s:{s:s, s:s, s:s}, s:{s:b, s:b, s:b, s:i}}",
+                            "id", p->id, "object", "model", "created", 0, "owned_by", "imgapi",
+                            "description", p->description, "defaults", "size",
+                            api_size_name(p->default_size), "quality",
+                            api_quality_name(p->default_quality), "background",
+                            api_background_name(p->default_background), "capabilities",
+                            "generate", 1, "edit", p->can_edit, "inpaint", p->can_inpaint,
+                            "max_input_images", p->max_input_images));
     }
     json_t *root = json_pack("{s:s, s:o}", "object", "list", "data", data);
     char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;

@@ -62,6 +62,8 @@ struct req {
     int too_large;
     int responded;
     int counted_active; /* holds one count of server.active until the request completes */
+    struct form *form;  /* a multipart edit's parts (form.h), or NULL */
+    struct MHD_PostProcessor *pp;
     char request_id[40];
     double started;
     api_style_t style;
@@ -97,6 +99,7 @@ enum MHD_Result h_models(req_t *r);
 enum MHD_Result h_user_credits(req_t *r);
 enum MHD_Result h_generate_seed(req_t *r);
 enum MHD_Result h_generate_openai(req_t *r);
+enum MHD_Result h_images_edits(req_t *r);
 enum MHD_Result h_v2_submit(req_t *r);
 enum MHD_Result h_v2_status(req_t *r);
 enum MHD_Result h_v2_result(req_t *r);

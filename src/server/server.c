@@ -6,6 +6,7 @@
 #include "moderation/load.h"
 #include "server/async.h"
 #include "server/connwatch.h"
+#include "server/form.h"
 #include "server/internal.h"
 #include "webhook/sender.h"
 #include <arpa/inet.h>
@@ -29,6 +30,7 @@ static const route_t ROUTES[] = {
     {"GET", "/v1/models", h_models, "models", STYLE_OPENAI, 0},
     {"GET", "/v1/get-user-credits", h_user_credits, "credits", STYLE_SEED, 0},
     {"POST", "/v1/images/generations", h_generate_openai, "images_generations", STYLE_OPENAI, 0},
+    {"POST", "/v1/images/edits", h_images_edits, "images_edits", STYLE_OPENAI, 0},
     {"POST", "/v1/*", h_generate_seed, "v1_model", STYLE_SEED, 1},
     {"GET", "/v1/requests/*", h_v2_result, "requests", STYLE_SEED, 0},
     {"POST", "/v2/*", h_v2_submit, "v2_model", STYLE_SEED, 1},
@@ -289,6 +291,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return refuse_bad_request(
                 r, "The request has both Content-Length and Transfer-Encoding headers.");
         const char *cl = lh.first;
+        if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/images/edits") == 0) {
+            /* a multipart edit: parsed as it streams in, under the edit body limit */
+            r->style = STYLE_OPENAI;
+            if (cl && strtoull(cl, NULL, 10) > (unsigned long long)srv->cfg->max_edit_body) {
+                r->too_large = 1;
+                return respond_simple_error(r, 413, "body_too_large", NULL,
+                                            "The request body is larger than max_edit_body.");
+            }
+            r->form = calloc(1, sizeof *r->form);
+            if (!r->form) return MHD_NO;
+            r->pp = MHD_create_post_processor(conn, 64 * 1024, form_iterate, r->form);
+            if (!r->pp)
+                form_fail(r->form, 400, NULL,
+                          "Content-Type must be multipart/form-data with a boundary.");
+            return MHD_YES;
+        }
         if (cl && strtoull(cl, NULL, 10) > MAX_DRAIN_BYTES) {
             r->too_large = 1;
             return respond_simple_error(r, 413, "body_too_large", NULL,
@@ -303,6 +321,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->body_seen += n;
         connwatch_body_bytes(srv->watch, conn, n);
         if (r->responded) return MHD_YES;
+        if (r->form) {
+            if (r->body_seen > (size_t)srv->cfg->max_edit_body) {
+                if (!r->too_large) form_free(r->form); /* stop keeping; read and drop the rest */
+                r->too_large = 1;
+                if (r->body_seen > (size_t)srv->cfg->max_edit_body + MAX_DRAIN_BYTES)
+                    return refuse_mid_body(r);
+                return MHD_YES;
+            }
+            if (r->pp && !r->form->status && MHD_post_process(r->pp, upload, n) != MHD_YES)
+                form_fail(r->form, 400, NULL, "The multipart body is malformed.");
+            return MHD_YES;
+        }
         if (r->body_seen > MAX_BODY_BYTES) {
             r->too_large = 1;
             buf_free(&r->body);
@@ -316,6 +346,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     connwatch_request_done(srv->watch, conn);
     if (r->responded) return MHD_YES;
+    if (r->pp) { /* the last part ends here; a body without its closing boundary is refused */
+        if (MHD_destroy_post_processor(r->pp) != MHD_YES && !r->too_large)
+            form_fail(r->form, 400, NULL, "The multipart body ended before its closing boundary.");
+        r->pp = NULL;
+    }
+    if (r->form && r->too_large)
+        return respond_simple_error(r, 413, "body_too_large", NULL,
+                                    "The request body is larger than max_edit_body.");
     if (r->too_large)
         return respond_simple_error(r, 413, "body_too_large", NULL,
                                     "The request body is larger than 1 MiB.");
@@ -330,6 +368,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->counted_active) atomic_fetch_sub(&((server_t *)cls)->active, 1);
     connwatch_request_completed(((server_t *)cls)->watch, conn);
     buf_free(&r->body);
+    if (r->pp) MHD_destroy_post_processor(r->pp);
+    if (r->form) {
+        form_free(r->form);
+        free(r->form);
+    }
     free(r);
     *con_cls = NULL;
 }

@@ -21,6 +21,7 @@ typedef struct {
     int settled; /* the ledger is settled (charged or released) */
     int ended;   /* every event has been produced */
     int gone, shutdown, timed_out;
+    const char *ev_partial, *ev_completed; /* image_generation.* or, for edits, image_edit.* */
 } stream_t;
 
 /* Appends one event; data is consumed. */
@@ -80,10 +81,10 @@ static int partial(stream_t *st) {
     img_free(&pv);
     img_free(&sized);
     if (rc) return 0;
-    json_t *j = image_event(st, "image_generation.partial_image", bytes, len);
+    json_t *j = image_event(st, st->ev_partial, bytes, len);
     free(bytes);
     if (j) json_object_set_new(j, "partial_image_index", json_integer(st->sent));
-    if (!j || event(st, "image_generation.partial_image", j)) return 0;
+    if (!j || event(st, st->ev_partial, j)) return 0;
     st->sent++;
     return 1;
 }
@@ -102,8 +103,7 @@ static void finish(stream_t *st, job_state_t js) {
             int in_tok = job_input_tokens(st->job);
             int out_tok = price_output_tokens(st->g.quality, st->g.size);
             for (int i = 0; i < n; i++) {
-                json_t *j =
-                    image_event(st, "image_generation.completed", imgs[i].data, imgs[i].len);
+                json_t *j = image_event(st, st->ev_completed, imgs[i].data, imgs[i].len);
                 int in_i = i == 0 ? in_tok : 0; /* the prompt is counted once */
                 if (j)
                     json_object_set_new(j, "usage",
@@ -111,7 +111,7 @@ static void finish(stream_t *st, job_state_t js) {
                                                   in_i, "output_tokens", out_tok, "total_tokens",
                                                   in_i + out_tok, "input_tokens_details",
                                                   "text_tokens", in_i, "image_tokens", 0));
-                if (!j || event(st, "image_generation.completed", j)) {
+                if (!j || event(st, st->ev_completed, j)) {
                     log_line(&s->log, "stream %s: out of memory writing an image event",
                              st->g.r->request_id);
                     break;
@@ -211,6 +211,11 @@ enum MHD_Result stream_start(admit_t *a, job_t *job, const job_spec_t *spec) {
         st->g.hdrs[i].value = st->g.hbuf[i]; /* the copies point into the copy */
     st->job = job;
     st->spec = *spec;
+    st->spec.init_image = NULL; /* the job keeps its own copy; the caller's goes away */
+    st->spec.mask = NULL;
+    int edit = r->route && !strcmp(r->route->label, "images_edits");
+    st->ev_partial = edit ? "image_edit.partial_image" : "image_generation.partial_image";
+    st->ev_completed = edit ? "image_edit.completed" : "image_generation.completed";
     st->spec.prompt = st->spec.negative_prompt = NULL; /* they point into a->q: not needed */
     MHD_add_response_header(resp, "Content-Type", "text/event-stream");
     MHD_add_response_header(resp, "Cache-Control", "no-store");

@@ -56,7 +56,7 @@ def test_openapi_document_matches_the_server():
         # every route the server has is documented (the server's 404 for unknown paths aside)
         routes = {("/", "get"), ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
                   ("/v1/models", "get"), ("/v1/get-user-credits", "get"), ("/v1/images/generations", "post"),
-                  ("/v1/{model}", "post"), ("/v1/gpt-image-1-mini", "post"), ("/v1/requests/{id}", "get"),
+                  ("/v1/images/edits", "post"), ("/v1/{model}", "post"), ("/v1/gpt-image-1-mini", "post"), ("/v1/requests/{id}", "get"),
                   ("/v2/{model}", "post"), ("/v2/requests/{id}/status", "get"), ("/v2/requests/{id}", "get"),
                   ("/v2/requests/{id}", "delete"), ("/admin/keys", "post"), ("/admin/keys", "get"),
                   ("/admin/keys/{id}", "get"), ("/admin/keys/{id}/revoke", "post"), ("/admin/keys/{id}/credits", "post")}

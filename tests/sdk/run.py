@@ -25,6 +25,39 @@ from harness import Server, check_invariant, main, test  # noqa: E402
 
 
 @test
+def test_openai_node_sdk_images_edit():
+    # the test server's models can edit (the built-in model has no image encoder)
+    out = tempfile.mkdtemp(prefix="imgapi-sdk-edit-")
+    arr = np.zeros((1024, 1024, 3), np.uint8)
+    arr[:, :512] = (200, 40, 30)
+    arr[:, 512:] = (30, 60, 190)
+    Image.fromarray(arr).save(os.path.join(out, "in.png"))
+    alpha = np.full((1024, 1024), 255, np.uint8)
+    alpha[300:700, 300:700] = 0
+    Image.fromarray(np.dstack([arr, alpha]), "RGBA").save(os.path.join(out, "mask.png"))
+    s = Server(env={"IMGAPI_TEST_STEP_MS": "20"}).start()
+    try:
+        key = s.new_key("5")
+        p = subprocess.run(["node", os.path.join(HERE, "openai_sdk_edits.mjs"), s.url(""), key,
+                            os.path.join(out, "in.png"), os.path.join(out, "mask.png"), out],
+                           capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+        checks = {json.loads(x)["check"]: json.loads(x) for x in p.stdout.splitlines()}
+        assert {"one_image", "mask", "two_images_refused", "two_images", "stream"} <= set(checks), sorted(checks)
+        got = np.asarray(Image.open(checks["mask"]["file"]).convert("RGB"))
+        keep = np.ones((1024, 1024), bool)
+        keep[300 - 9:700 + 9, 300 - 9:700 + 9] = False
+        assert (got[keep] == arr[keep]).all(), "unmasked pixels changed"
+        assert np.abs(got[300:700, 300:700].astype(int) - arr[300:700, 300:700]).mean() > 50, "mask not repainted"
+        l = check_invariant(s, key)
+        assert l["reserved"] == 0, l
+        print(f"     SDK images.edit: {', '.join(sorted(checks))}; stream events {checks['stream']['events']}")
+    finally:
+        s.cleanup()
+        shutil.rmtree(out, ignore_errors=True)
+
+
+@test
 def test_openai_node_sdk_against_the_server():
     assert os.path.isdir(os.path.join(HERE, "node_modules", "openai")), \
         "the SDK is not installed: run tools/install-deps.sh (npm ci in tests/sdk)"

@@ -19,11 +19,15 @@ static int fb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
     p[0].default_size = SIZE_1024x1024;
     p[0].default_quality = QUALITY_MEDIUM;
     p[0].default_background = BACKGROUND_OPAQUE;
+    p[0].can_edit = p[0].can_inpaint = 1;
+    p[0].max_input_images = 1;
     strcpy(p[1].id, "test-model-2");
     strcpy(p[1].description, "second test model");
     p[1].default_size = SIZE_1536x1024;
     p[1].default_quality = QUALITY_LOW;
     p[1].default_background = BACKGROUND_TRANSPARENT;
+    p[1].can_edit = 1;
+    p[1].max_input_images = 2; /* edits, but no mask */
     *out = p;
     *n = 2;
     return IMG_OK;
@@ -90,6 +94,18 @@ static int fb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
     /* Native resolution: 256 on the long side at the requested aspect. */
     int w = p->width >= p->height ? 256 : 256 * p->width / p->height;
     int h = p->height >= p->width ? 256 : 256 * p->height / p->width;
+    if (p->init_image) { /* an edit: the input at the working size, colours inverted */
+        const img_t *in = p->init_image;
+        img_t rgb = {0};
+        int rc = img_alloc(&rgb, in->width, in->height, 3);
+        if (rc) return rc;
+        for (size_t k = 0; k < (size_t)in->width * in->height; k++)
+            for (int c = 0; c < 3; c++)
+                rgb.pixels[k * 3 + c] = (uint8_t)(255 - in->pixels[k * in->channels + c]);
+        rc = img_resize(&rgb, w, h, out);
+        img_free(&rgb);
+        return rc;
+    }
     int rc = img_alloc(out, w, h, 3);
     if (rc) return rc;
     uint32_t hash = fnv(p->prompt, 2166136261u ^ p->seed);

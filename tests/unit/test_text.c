@@ -135,9 +135,10 @@ void test_request_nul_and_duplicates(void) {
     CHECK(api_json_body("[1]", 3, 0, &o, &e) == -1 && e.status == 400);
     const char *nested = "{\"a\":[{\"b\":\"x\\u0000\"}]}";
     CHECK(api_json_body(nested, strlen(nested), 0, &o, &e) == -1 && strcmp(e.param, "a") == 0);
-    json_t *s = json_stringn("png\0x", 5);
-    CHECK(!api_json_str_eq(s, "png") && api_json_str_eq(json_string("png"), "png") == 1);
+    json_t *s = json_stringn("png\0x", 5), *plain = json_string("png");
+    CHECK(!api_json_str_eq(s, "png") && api_json_str_eq(plain, "png") == 1);
     json_decref(s);
+    json_decref(plain);
 }
 
 void test_pricing_checked(void) {
