@@ -8,6 +8,9 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-
 LDLIBS_ALL = -lstemmer -lmicrohttpd -ljansson -lsqlite3 -lpq -lpng -ldeflate -ljpeg -lwebp -lcrypto -lcurl -licuuc -lz -lm -pthread $(SAN) $(LDFLAGS)
 
 LIB_SRC := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
+# `imgapi --version` names the commit it was built from
+IMGAPI_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+$(BUILD)/src/cli/cli.o: CFLAGS += -DIMGAPI_COMMIT='"$(IMGAPI_COMMIT)"'
 LIB_ASM := $(shell find src -name '*.S' | sort)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
 TEST_SUPPORT := tests/support/fake_backend.c

@@ -1,0 +1,59 @@
+"""The command line as a newcomer meets it (issue 32, first part): every command and subcommand
+answers --help and -h with its own usage on standard output and exit status 0, writing no file;
+`imgapi help COMMAND` is the same; `imgapi --version` names the version and commit; an option
+is never taken for a prompt or a file (an unknown one is exit 2 naming it), and `--` ends the
+options."""
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import PROD_BIN, main, test  # noqa: E402
+
+BIN = os.path.abspath(PROD_BIN)
+COMMANDS = [["serve"], ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["keys", "webhook"],
+            ["credits"], ["credits", "add"], ["credits", "show"], ["webhooks"], ["webhooks", "log"], ["models"],
+            ["generate"], ["edit"], ["debug"], ["debug", "unet"], ["moderate"], ["bench"]]
+
+
+def run(args, cwd):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+@test
+def test_every_command_answers_help_and_h():
+    cwd = tempfile.mkdtemp(prefix="imgapi-help-")
+    for cmd in COMMANDS:
+        for flag in ("--help", "-h"):
+            p = run([*cmd, flag], cwd)
+            assert p.returncode == 0, (cmd, flag, p.returncode, p.stderr)
+            assert f"usage: imgapi {cmd[0]}" in p.stdout and not p.stderr, (cmd, flag, p.stdout[:200], p.stderr)
+        # help after other arguments, and `imgapi help COMMAND`
+        p = run([*cmd, "a prompt", "--help"], cwd)
+        assert p.returncode == 0 and "usage:" in p.stdout, (cmd, p.stderr)
+        h = run(["help", cmd[0]], cwd)
+        assert h.returncode == 0 and h.stdout == run([cmd[0], "--help"], cwd).stdout
+    assert os.listdir(cwd) == [], os.listdir(cwd)  # no image, no data directory
+    p = run(["--help"], cwd)
+    assert p.returncode == 0 and "commands:" in p.stdout
+    p = run(["--version"], cwd)
+    assert p.returncode == 0 and p.stdout.startswith("imgapi ") and "commit" in p.stdout, p.stdout
+
+
+@test
+def test_options_are_never_prompts_and_unknown_ones_are_named():
+    cwd = tempfile.mkdtemp(prefix="imgapi-opts-")
+    for args, name in ((["generate", "-x", "a cat"], "-x"), (["generate", "--nope", "1", "a cat"], "nope"),
+                       (["edit", "-q", "in.png", "p"], "-q"), (["keys", "create", "-c", "5"], "-c"),
+                       (["moderate", "-v", "a cat"], "-v"), (["help", "nosuch"], "nosuch")):
+        p = run(args, cwd)
+        assert p.returncode == 2 and name in p.stderr, (args, p.returncode, p.stderr)
+    assert os.listdir(cwd) == [], os.listdir(cwd)
+    # after --, a prompt may start with a dash
+    p = run(["moderate", "--", "-a red circle"], cwd)
+    assert p.returncode == 0 and p.stdout.strip() == "allow", (p.stdout, p.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
