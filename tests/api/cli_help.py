@@ -55,5 +55,26 @@ def test_options_are_never_prompts_and_unknown_ones_are_named():
     assert p.returncode == 0 and p.stdout.strip() == "allow", (p.stdout, p.stderr)
 
 
+@test
+def test_every_command_in_the_readme_parses():
+    import shlex
+    readme = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")).read()
+    blocks = readme.split("```")[1::2]  # the fenced code blocks
+    cmds = []
+    for b in blocks:
+        text = b.replace("\\\n", " ")
+        for line in text.splitlines():
+            for seg in line.split(" #")[0].replace("&&", ";").split(";"):
+                seg = seg.strip()
+                if seg.startswith("./build/imgapi"):
+                    cmds.append(shlex.split(seg, posix=True))
+    assert len(cmds) >= 2, cmds
+    cwd = tempfile.mkdtemp(prefix="imgapi-readme-")
+    for c in cmds:
+        p = run([*c[1:], "--help"], cwd)
+        assert p.returncode == 0 and "usage:" in p.stdout, (c, p.returncode, p.stderr)
+    print(f"     {len(cmds)} README commands parse")
+
+
 if __name__ == "__main__":
     sys.exit(main())
