@@ -24,6 +24,11 @@ void api_size_dims(api_size_t s, int *w, int *h) {
     }
 }
 
+api_size_t api_size_for_aspect(int w, int h) {
+    double r = (double)w / h;
+    return r > 1.25 ? SIZE_1536x1024 : r < 0.8 ? SIZE_1024x1536 : SIZE_1024x1024;
+}
+
 static int parse_in(const char *s, const char **names, int n) {
     for (int i = 0; i < n; i++)
         if (strcmp(s, names[i]) == 0) return i;

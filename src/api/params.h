@@ -16,6 +16,10 @@ const char *api_format_name(api_format_t f);
 const char *api_format_mime(api_format_t f);
 /* Pixel dimensions of a resolved size (not SIZE_AUTO). */
 void api_size_dims(api_size_t s, int *w, int *h);
+/* An edit's size auto: the allowed size nearest a w x h input's aspect ratio (SPEC §11). */
+api_size_t api_size_for_aspect(int w, int h);
+/* The most pixels an edit's input image may declare (SPEC §11: 64 megapixels). */
+#define API_EDIT_MAX_PIXELS (64u * 1024u * 1024u)
 /* Parses a name; returns the enum value or -1. */
 int api_size_parse(const char *s);
 int api_quality_parse(const char *s);

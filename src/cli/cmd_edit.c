@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EDIT_MAX_PIXELS (64u * 1024u * 1024u) /* SPEC §11: 64 megapixels */
 #define EDIT_MAX_FILE (50L * 1024 * 1024)
 
 /* Reads a whole file (at most EDIT_MAX_FILE bytes) into *data (malloc'd). */
@@ -44,7 +43,7 @@ static int load_image(const char *path, img_t *im, int *alpha) {
     uint8_t *data = NULL;
     size_t len = 0;
     int rc = read_file(path, &data, &len);
-    if (!rc) rc = img_decode(data, len, EDIT_MAX_PIXELS, im, alpha);
+    if (!rc) rc = img_decode(data, len, API_EDIT_MAX_PIXELS, im, alpha);
     free(data);
     if (rc == IMG_EIO)
         fprintf(stderr, "imgapi: cannot read %s\n", path);
@@ -55,12 +54,6 @@ static int load_image(const char *path, img_t *im, int *alpha) {
     else if (rc)
         fprintf(stderr, "imgapi: cannot decode %s: %s\n", path, img_status_str(rc));
     return rc;
-}
-
-/* size auto: the allowed size nearest the image's aspect ratio */
-static api_size_t size_for_aspect(int w, int h) {
-    double r = (double)w / h;
-    return r > 1.25 ? SIZE_1536x1024 : r < 0.8 ? SIZE_1024x1536 : SIZE_1024x1024;
 }
 
 int cmd_edit(int argc, char **argv, const cli_env_t *env) {
@@ -168,10 +161,7 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
                     maskimg.width, maskimg.height, image.width, image.height);
             goto out;
         }
-        size_t px = (size_t)image.width * image.height;
-        if (!(mask = malloc(px))) goto out;
-        for (size_t k = 0; k < px; k++)
-            mask[k] = maskimg.pixels[k * 4 + 3] == 0; /* 1 = repaint */
+        if (img_mask_from_alpha(&maskimg, &mask)) goto out;
     }
     if (registry_create(env->backends, env->nbackends, &cfg, &reg, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
@@ -202,8 +192,8 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
         .strength = strength,
     };
     snprintf(spec.model_id, sizeof spec.model_id, "%s", m->id);
-    api_size_dims(size ? (api_size_t)size : size_for_aspect(image.width, image.height), &spec.width,
-                  &spec.height);
+    api_size_dims(size ? (api_size_t)size : api_size_for_aspect(image.width, image.height),
+                  &spec.width, &spec.height);
     rc = queue_create(reg, 1, 1, &q);
     if (!rc) rc = job_create(&spec, "cli", &job);
     if (!rc) rc = queue_submit(q, job);

@@ -175,7 +175,7 @@ static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
                       .seed = p->seed, .fast_decode = p->quality == QUALITY_LOW, .previews = p->previews};
     engine_native_size(l->native, eng_info(l->m)->multiple, p->width, p->height, &e.width, &e.height);
     /* an edit: the input and its mask at the working size */
-    img_t init = {0}, rgb = {0};
+    img_t init = {0};
     uint8_t *mask = NULL;
     int rc = IMG_OK;
     if (p->init_image) {
@@ -183,13 +183,8 @@ static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
             free(steered);
             return IMG_EUNSUPPORTED;
         }
-        const img_t *src = p->init_image;
-        if (src->channels != 3 && !(rc = img_alloc(&rgb, src->width, src->height, 3))) {
-            for (size_t k = 0; k < (size_t)src->width * src->height; k++)
-                memcpy(rgb.pixels + k * 3, src->pixels + k * src->channels, 3);
-            src = &rgb;
-        }
-        if (!rc) rc = img_resize(src, e.width, e.height, &init);
+        /* RGB or RGBA alike: the resampling is per channel, the engine reads the first three */
+        rc = img_resize(p->init_image, e.width, e.height, &init);
         if (!rc && p->mask)
             rc = img_resize_mask(p->mask, p->init_image->width, p->init_image->height, e.width,
                                  e.height, &mask);
@@ -203,7 +198,6 @@ static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
         pthread_mutex_unlock(&l->mu);
     }
     img_free(&init);
-    img_free(&rgb);
     free(mask);
     free(steered);
     return rc;

@@ -60,6 +60,16 @@ int img_composite_masked(const img_t *gen, const img_t *orig, const uint8_t *mas
     return IMG_OK;
 }
 
+int img_mask_from_alpha(const img_t *rgba, uint8_t **mask) {
+    *mask = NULL;
+    if (rgba->channels != 4) return IMG_EINVAL;
+    size_t px = (size_t)rgba->width * rgba->height;
+    if (!(*mask = malloc(px + 1))) return IMG_ENOMEM;
+    for (size_t k = 0; k < px; k++)
+        (*mask)[k] = rgba->pixels[k * 4 + 3] == 0;
+    return IMG_OK;
+}
+
 int img_resize_mask(const uint8_t *mask, int w, int h, int nw, int nh, uint8_t **out) {
     *out = malloc((size_t)nw * nh + 1);
     if (!*out) return IMG_ENOMEM;

@@ -28,6 +28,10 @@ int img_encode(const img_t *im, img_format_t fmt, int quality, uint8_t **out, si
  * than feather pixels from the mask, gen inside the mask, a blend by distance in between. */
 int img_composite_masked(const img_t *gen, const img_t *orig, const uint8_t *mask, int feather,
                          img_t *out);
+/* OpenAI's mask convention turned into the engine's, once, at the edge: *mask (malloc'd, the
+ * image's width x height) is 1 where the RGBA image's alpha is 0 (repaint), else 0. IMG_EINVAL
+ * when the image has no alpha channel. */
+int img_mask_from_alpha(const img_t *rgba, uint8_t **mask);
 /* A w x h mask resampled to nw x nh by nearest neighbour into *out (malloc'd). */
 int img_resize_mask(const uint8_t *mask, int w, int h, int nw, int nh, uint8_t **out);
 

@@ -112,17 +112,9 @@ typedef struct {
     uint8_t *mask_px; /* 1 = repaint, the image's size; NULL without a mask */
 } edit_t;
 
-#define EDIT_MAX_PIXELS (64u * 1024u * 1024u) /* SPEC §11: 64 megapixels */
-
 static void edit_free(edit_t *ed) {
     img_free(&ed->image);
     free(ed->mask_px);
-}
-
-/* size auto for an edit: the allowed size nearest the first image's aspect ratio */
-static api_size_t size_for_aspect(int w, int h) {
-    double r = (double)w / h;
-    return r > 1.25 ? SIZE_1536x1024 : r < 0.8 ? SIZE_1024x1536 : SIZE_1024x1024;
 }
 
 /* The checks of SPEC §11 on an admitted edit (model capabilities, images, mask), before anything
@@ -163,7 +155,7 @@ static int edit_prepare(admit_t *g, edit_t *ed, api_error_t *e) {
     for (int i = 0; i < ed->nimages; i++) {
         img_t im;
         const buf_t *d = &ed->images[i]->data;
-        int rc = img_decode(d->data, d->len, EDIT_MAX_PIXELS, &im, NULL);
+        int rc = img_decode(d->data, d->len, API_EDIT_MAX_PIXELS, &im, NULL);
         if (rc == IMG_ERANGE) {
             api_error_set(e, 400, "image_too_large", "image",
                           "Image %d is larger than 64 megapixels.", i + 1);
@@ -182,8 +174,8 @@ static int edit_prepare(admit_t *g, edit_t *ed, api_error_t *e) {
     }
     if (ed->mask) {
         img_t mk;
-        int alpha = 0,
-            rc = img_decode(ed->mask->data.data, ed->mask->data.len, EDIT_MAX_PIXELS, &mk, &alpha);
+        int alpha = 0, rc = img_decode(ed->mask->data.data, ed->mask->data.len, API_EDIT_MAX_PIXELS,
+                                       &mk, &alpha);
         if (rc) {
             api_error_set(e, 400, "invalid_image", "mask",
                           "The mask is not a PNG image, or is truncated.");
@@ -203,18 +195,14 @@ static int edit_prepare(admit_t *g, edit_t *ed, api_error_t *e) {
             img_free(&mk);
             return -1;
         }
-        size_t px = (size_t)mk.width * mk.height;
-        ed->mask_px = malloc(px);
-        if (!ed->mask_px) {
+        if (img_mask_from_alpha(&mk, &ed->mask_px)) {
             img_free(&mk);
             api_error_set(e, 500, "internal_error", NULL, "Out of memory.");
             return -1;
         }
-        for (size_t k = 0; k < px; k++)
-            ed->mask_px[k] = mk.pixels[k * 4 + 3] == 0; /* 1 = repaint */
         img_free(&mk);
     }
-    if (g->q.size == SIZE_AUTO) g->size = size_for_aspect(ed->image.width, ed->image.height);
+    if (g->q.size == SIZE_AUTO) g->size = api_size_for_aspect(ed->image.width, ed->image.height);
     g->cost = price_cost(&g->r->srv->cfg->prices, g->quality, g->size, g->q.n);
     int64_t inputs;
     if (__builtin_mul_overflow(g->r->srv->cfg->prices.input_image, (int64_t)ed->nimages, &inputs) ||

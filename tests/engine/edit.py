@@ -69,6 +69,12 @@ def test_image_to_image_sized_reproducible_and_steered_by_strength():
     assert im.size == (1536, 1024), im.size  # size auto follows the input's aspect (3:2)
     assert outs["a"] == outs["b"], "the same seed and strength must give the same image"
     assert outs["a"] != outs["c"] and outs["a"] != outs["d"]
+    # an RGBA input is edited by its colour channels: the same picture with an alpha channel
+    # gives the same image
+    rgba = save(np.dstack([picture(96, 64), np.full((64, 96), 255, np.uint8)]), "in-rgba.png", "RGBA")
+    o = os.path.join(TMP, "i2i-rgba.png")
+    edit(rgba, "a red and blue flag", "--model", "tiny-edit", "--strength", "0.5", "--seed", "7", "-o", o)
+    assert open(o, "rb").read() == outs["a"], "an opaque RGBA input must edit like its RGB picture"
     o = os.path.join(TMP, "i2i-sq.png")
     edit(src, "x y", "--model", "tiny-edit", "--size", "1024x1024", "-o", o, "--format", "webp")
     assert Image.open(o).size == (1024, 1024) and Image.open(o).format == "WEBP"

@@ -378,3 +378,21 @@ void test_image_composite(void) {
     img_free(&gen);
     img_free(&orig);
 }
+
+void test_image_mask_from_alpha(void) {
+    img_t rgba, rgb;
+    uint8_t *mask = (uint8_t *)1;
+    CHECK(img_alloc(&rgba, 5, 3, 4) == 0 && img_alloc(&rgb, 5, 3, 3) == 0);
+    memset(rgba.pixels, 255, (size_t)5 * 3 * 4);
+    rgba.pixels[(1 * 5 + 2) * 4 + 3] = 0; /* transparent: repaint */
+    rgba.pixels[(2 * 5 + 4) * 4 + 3] = 1; /* nearly transparent: keep */
+    rgba.pixels[(0 * 5 + 0) * 4 + 0] = 0; /* colour does not matter */
+    CHECK(img_mask_from_alpha(&rgb, &mask) == IMG_EINVAL && mask == NULL);
+    CHECK(img_mask_from_alpha(&rgba, &mask) == IMG_OK);
+    int ones = 0;
+    for (int k = 0; k < 15; k++) ones += mask[k];
+    CHECK(ones == 1 && mask[1 * 5 + 2] == 1);
+    free(mask);
+    img_free(&rgba);
+    img_free(&rgb);
+}
