@@ -25,7 +25,8 @@ int img_matte(const img_t *src, img_t *dst);
 int img_encode(const img_t *im, img_format_t fmt, int quality, uint8_t **out, size_t *out_len);
 
 /* An edit's result put back into its input (same size): out = orig where mask is 0 and farther
- * than feather pixels from the mask, gen inside the mask, a blend by distance in between. */
+ * than feather pixels from the mask, gen inside the mask, a blend by distance in between. orig
+ * may be RGB or RGBA: its first three channels are used. */
 int img_composite_masked(const img_t *gen, const img_t *orig, const uint8_t *mask, int feather,
                          img_t *out);
 /* OpenAI's mask convention turned into the engine's, once, at the edge: *mask (malloc'd, the

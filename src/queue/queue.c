@@ -272,16 +272,9 @@ static int postprocess(job_t *j, img_t *raw, job_image_t *out) {
     if (rc == IMG_OK && j->spec.mask) {
         /* the unmasked pixels are the input's, with a seam of at most 8 px */
         const img_t *in = j->spec.init_image;
-        if (in->width != cur->width || in->height != cur->height || in->channels != 3) {
-            img_t rgb = {0};
-            const img_t *src = in;
-            if (in->channels != 3 && !(rc = img_alloc(&rgb, in->width, in->height, 3))) {
-                for (size_t k = 0; k < (size_t)in->width * in->height; k++)
-                    memcpy(rgb.pixels + k * 3, in->pixels + k * in->channels, 3);
-                src = &rgb;
-            }
-            if (!rc) rc = img_resize(src, cur->width, cur->height, &in_sized);
-            img_free(&rgb);
+        if (in->width != cur->width || in->height != cur->height) {
+            /* RGB or RGBA alike: resampling is per channel, compositing reads the first three */
+            rc = img_resize(in, cur->width, cur->height, &in_sized);
             in = &in_sized;
         }
         if (!rc) rc = img_resize_mask(j->spec.mask, j->spec.init_image->width,

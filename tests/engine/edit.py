@@ -96,6 +96,10 @@ def check_inpaint(model):
     assert (out[keep] == arr[keep]).all(), int((out[keep] != arr[keep]).any(axis=1).sum())
     inside = out[300:700, 400:800].astype(int) - arr[300:700, 400:800].astype(int)
     assert np.abs(inside).mean() > 5, "the masked area was not repainted"
+    # the same picture given as RGBA (its alpha the mask's) inpaints to the same image
+    o2 = os.path.join(TMP, f"inp-out-rgba-{model}.png")
+    edit(mask, "a green square", "--model", model, "--mask", mask, "--seed", "3", "--size", "1024x1024", "-o", o2)
+    assert open(o2, "rb").read() == open(o, "rb").read(), "an RGBA input must inpaint like its RGB picture"
     print(f"     {model}: {int(keep.sum())} unmasked pixels equal the input's, masked area mean change "
           f"{np.abs(inside).mean():.1f}")
 
