@@ -1,41 +1,47 @@
 /* request.c - JSON body -> api_request_t with the validation rules of SPEC section 3. */
 #include "api/request.h"
 #include "api/json_body.h"
+#include "common/base64.h"
 #include "common/text.h"
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { F_STRING, F_INT, F_BOOL, F_NUMBER } field_type_t;
+typedef enum { F_STRING, F_INT, F_BOOL, F_NUMBER, F_ARRAY } field_type_t;
 
 typedef struct {
     const char *name;
     field_type_t type;
-    unsigned routes; /* bit 0: seed route, bit 1: OpenAI route */
+    unsigned routes; /* the route kinds (R_*) that accept it */
 } field_t;
 
 #define R_SEED 1u
 #define R_OAI 2u
 #define R_EDIT 4u
-#define R_ALL (R_SEED | R_OAI | R_EDIT)
+#define R_SEED_EDIT 8u /* a seed route's body with "image" or "images" */
+#define R_VAR 16u      /* the text fields of /v1/images/variations */
+#define R_ALL (R_SEED | R_OAI | R_EDIT | R_SEED_EDIT)
 
 static const field_t FIELDS[] = {
     {"prompt", F_STRING, R_ALL},
-    {"size", F_STRING, R_ALL},
+    {"size", F_STRING, R_ALL | R_VAR},
     {"quality", F_STRING, R_ALL},
     {"moderation", F_STRING, R_ALL},
     {"background", F_STRING, R_ALL},
     {"output_compression", F_INT, R_ALL},
     {"output_format", F_STRING, R_ALL},
-    {"n", F_INT, R_ALL},
-    {"seed", F_INT, R_ALL},
+    {"n", F_INT, R_ALL | R_VAR},
+    {"seed", F_INT, R_ALL | R_VAR},
     {"negative_prompt", F_STRING, R_ALL},
-    {"model", F_STRING, R_OAI | R_EDIT},
-    {"user", F_STRING, R_OAI | R_EDIT},
+    {"model", F_STRING, R_OAI | R_EDIT | R_VAR},
+    {"user", F_STRING, R_OAI | R_EDIT | R_VAR},
     {"stream", F_BOOL, R_OAI | R_EDIT},
     {"partial_images", F_INT, R_OAI | R_EDIT},
-    {"input_fidelity", F_STRING, R_EDIT},
-    {"strength", F_NUMBER, R_EDIT},
+    {"input_fidelity", F_STRING, R_EDIT | R_SEED_EDIT},
+    {"strength", F_NUMBER, R_EDIT | R_SEED_EDIT},
+    {"image", F_STRING, R_SEED_EDIT},
+    {"images", F_ARRAY, R_SEED_EDIT},
+    {"mask", F_STRING, R_SEED_EDIT},
 };
 
 size_t api_utf8_chars(const char *s, size_t len) {
@@ -43,7 +49,89 @@ size_t api_utf8_chars(const char *s, size_t len) {
 }
 
 static const char *type_name(field_type_t t) {
-    return t == F_STRING ? "a string" : t == F_INT ? "an integer" : t == F_NUMBER ? "a number" : "a boolean";
+    return t == F_STRING   ? "a string"
+           : t == F_INT    ? "an integer"
+           : t == F_NUMBER ? "a number"
+           : t == F_ARRAY  ? "an array"
+                           : "a boolean";
+}
+
+/* An image given in JSON: base64, or a data: URL of base64 (SPEC §11). Remote URLs are refused:
+ * the server never fetches. On success *out (owned by the caller) holds the bytes. */
+static int image_bytes(const char *field, const json_t *v, uint8_t **out, size_t *len,
+                       api_error_t *err) {
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (!strncmp(s, "http://", 7) || !strncmp(s, "https://", 8)) {
+        api_error_set(err, 400, "invalid_value", field,
+                      "'%s' is a URL; this server does not fetch images: send the image as base64 "
+                      "or a data: URL.",
+                      field);
+        return -1;
+    }
+    if (!strncmp(s, "data:", 5)) {
+        const char *comma = memchr(s, ',', n);
+        if (!comma || comma - s < 12 || memcmp(comma - 7, ";base64", 7)) {
+            api_error_set(err, 400, "invalid_value", field,
+                          "'%s' must be a data: URL of base64 (data:image/png;base64,...).", field);
+            return -1;
+        }
+        n -= (size_t)(comma + 1 - s);
+        s = comma + 1;
+    }
+    *out = malloc(n / 4 * 3 + 3);
+    if (!*out) {
+        api_error_set(err, 500, "internal_error", NULL, "Out of memory.");
+        return -1;
+    }
+    long got = n ? b64_decode(s, n, *out) : -1;
+    if (got <= 0) {
+        free(*out);
+        *out = NULL;
+        api_error_set(err, 400, "invalid_value", field,
+                      "'%s' must be a base64-encoded PNG, JPEG or WebP image.", field);
+        return -1;
+    }
+    *len = (size_t)got;
+    return 0;
+}
+
+/* "image" / "images" / "mask" of a JSON edit into r (owned there). */
+static int edit_inputs(json_t *root, api_request_t *r, api_error_t *err) {
+    json_t *one = json_object_get(root, "image"), *many = json_object_get(root, "images"), *v;
+    if (one && many) {
+        api_error_set(err, 400, "invalid_value", "images",
+                      "Give either 'image' or 'images', not both.");
+        return -1;
+    }
+    if (one) {
+        if (image_bytes("image", one, &r->image[0], &r->image_len[0], err)) return -1;
+        r->nimages = 1;
+        return 0;
+    }
+    size_t n = json_array_size(many);
+    if (n == 0) {
+        api_error_set(err, 400, "invalid_value", "images", "'images' must hold 1 to %d images.",
+                      API_MAX_INPUT_IMAGES);
+        return -1;
+    }
+    if (n > API_MAX_INPUT_IMAGES) {
+        api_error_set(err, 400, "invalid_value", "images",
+                      "At most %d images can be edited together; got %zu.", API_MAX_INPUT_IMAGES, n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        v = json_array_get(many, i);
+        if (!json_is_string(v)) {
+            api_error_set(err, 400, "invalid_type", "images",
+                          "Invalid type for 'images[%zu]': expected a string, got %s.", i,
+                          api_json_kind(v));
+            return -1;
+        }
+        if (image_bytes("images", v, &r->image[i], &r->image_len[i], err)) return -1;
+        r->nimages = (int)i + 1;
+    }
+    return 0;
 }
 
 static int enum_value(const char *field, const json_t *v, const char *const *names, int count,
@@ -115,6 +203,8 @@ void api_request_free(api_request_t *r) {
     free(r->model);
     free(r->user);
     free(r->webhook_url);
+    for (int i = 0; i < r->nimages; i++) free(r->image[i]);
+    free(r->mask);
     memset(r, 0, sizeof *r);
 }
 
@@ -125,9 +215,19 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
     static const char *const BG_OAI[] = {"auto", "opaque", "transparent"};
     static const char *const BG_SEED[] = {NULL, "opaque", "transparent"};
     static const char *const FORMATS[] = {"png", "jpeg", "webp"};
-    unsigned route_bit = kind == ROUTE_KIND_SEED ? R_SEED : kind == ROUTE_KIND_EDIT ? R_EDIT : R_OAI;
+    unsigned route_bit = kind == ROUTE_KIND_SEED        ? R_SEED
+                         : kind == ROUTE_KIND_EDIT      ? R_EDIT
+                         : kind == ROUTE_KIND_VARIATION ? R_VAR
+                                                        : R_OAI;
     const char *key;
     json_t *v;
+    if (kind == ROUTE_KIND_SEED && (json_object_get(root, "image") || json_object_get(root, "images")))
+        route_bit = R_SEED_EDIT;
+    if (kind == ROUTE_KIND_SEED && route_bit == R_SEED && json_object_get(root, "mask")) {
+        api_error_set(err, 400, "missing_required_parameter", "image",
+                      "Missing required parameter: 'image' (a mask edits an image).");
+        return -1;
+    }
 
     /* Unknown fields and wrong types first, in document order, so the message names the first. */
     json_object_foreach(root, key, v) {
@@ -141,6 +241,7 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
         int ok = (f->type == F_STRING && json_is_string(v)) ||
                  (f->type == F_INT && json_is_integer(v)) ||
                  (f->type == F_NUMBER && json_is_number(v)) ||
+                 (f->type == F_ARRAY && json_is_array(v)) ||
                  (f->type == F_BOOL && json_is_boolean(v));
         if (!ok) {
             api_error_set(err, 400, "invalid_type", key, "Invalid type for '%s': expected %s, got %s.",
@@ -150,13 +251,19 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
     }
 
     json_t *p = json_object_get(root, "prompt");
-    if (!p) {
+    if (kind == ROUTE_KIND_VARIATION) { /* an image to image without a prompt */
+        r->prompt = strdup("");
+        r->has_strength = true;
+        r->strength = 0.6;
+    } else if (!p) {
         api_error_set(err, 400, "missing_required_parameter", "prompt",
                       "Missing required parameter: 'prompt'.");
         return -1;
     }
-    if (check_text("prompt", p, 1, err)) return -1;
-    r->prompt = dup_str(p);
+    if (p && check_text("prompt", p, 1, err)) return -1;
+    if (p) r->prompt = dup_str(p);
+    if (route_bit == R_SEED_EDIT && !json_object_get(root, "size"))
+        r->size = SIZE_AUTO; /* an edit follows its image's aspect unless told */
 
     if ((v = json_object_get(root, "negative_prompt"))) {
         if (check_text("negative_prompt", v, 0, err)) return -1;
@@ -239,6 +346,12 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
             return -1;
         }
         r->user = dup_str(v);
+    }
+    if (route_bit == R_SEED_EDIT) {
+        if (edit_inputs(root, r, err)) return -1;
+        if ((v = json_object_get(root, "mask")) &&
+            image_bytes("mask", v, &r->mask, &r->mask_len, err))
+            return -1;
     }
     if (r->background == BACKGROUND_TRANSPARENT && r->output_format == FORMAT_JPEG) {
         api_error_set(err, 400, "invalid_value", "background",

@@ -9,10 +9,18 @@
 
 #define API_MAX_PROMPT_CHARS 32000
 #define API_MAX_N 10
+#define API_MAX_INPUT_IMAGES 16
 
-/* SEED: /v1/{model}; OPENAI: /v1/images/generations; EDIT: the text fields of
- * /v1/images/edits (OpenAI's defaults, plus input_fidelity and strength). */
-typedef enum { ROUTE_KIND_SEED = 0, ROUTE_KIND_OPENAI, ROUTE_KIND_EDIT } api_route_kind_t;
+/* SEED: /v1/{model} and /v2/{model} (an edit when the body has "image" or "images": then
+ * "mask", input_fidelity and strength are accepted too, SPEC §11); OPENAI:
+ * /v1/images/generations; EDIT: the text fields of /v1/images/edits (OpenAI's defaults, plus
+ * input_fidelity and strength). */
+typedef enum {
+    ROUTE_KIND_SEED = 0,
+    ROUTE_KIND_OPENAI,
+    ROUTE_KIND_EDIT,
+    ROUTE_KIND_VARIATION /* /v1/images/variations: no prompt (""), strength 0.6 (SPEC §11) */
+} api_route_kind_t;
 
 typedef struct {
     char *prompt;          /* owned; UTF-8 */
@@ -34,6 +42,13 @@ typedef struct {
     bool input_fidelity_high; /* edits: input_fidelity "high" (default "low") */
     bool has_strength;        /* edits: strength given (0 < strength <= 1) */
     double strength;
+    /* JSON edits (seed routes): the decoded bytes of "image"/"images" (owned, nimages of them;
+     * one more than allowed is kept to say so) and of "mask" (owned, or NULL) */
+    int nimages;
+    uint8_t *image[API_MAX_INPUT_IMAGES + 1];
+    size_t image_len[API_MAX_INPUT_IMAGES + 1];
+    uint8_t *mask;
+    size_t mask_len;
 } api_request_t;
 
 /* Parses and validates a JSON body for a route kind. On success fills *out (free with

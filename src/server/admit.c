@@ -130,7 +130,8 @@ int admit_check(admit_t *a, req_t *r, api_route_kind_t kind, const char *model_n
         api_error_set(e, 502, "server_shutting_down", NULL, "The server is shutting down.");
         return -1;
     }
-    if (kind != ROUTE_KIND_EDIT && !req_json_content_type(r)) { /* edits: fields of a form */
+    if (kind != ROUTE_KIND_EDIT && kind != ROUTE_KIND_VARIATION && !req_json_content_type(r)) {
+        /* edits and variations: fields of a form */
         api_error_set(e, 400, "invalid_content_type", NULL,
                       "Content-Type must be application/json.");
         return -1;

@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "server/admit.h"
+#include "server/edit_input.h"
 #include "server/internal.h"
 #include "webhook/sender.h"
 #include <jansson.h>
@@ -224,15 +225,25 @@ static void resume(async_t *a, const store_areq_t *r) {
     api_request_t q;
     api_error_t e;
     const model_profile_t *m = registry_find(s->models, r->model);
-    if (!m || api_request_parse(ROUTE_KIND_SEED, r->body, strlen(r->body), &q, &e)) {
-        if (m) api_request_free(&q);
+    edit_t ed = {0}; /* a JSON edit's inputs, decoded again */
+    int bad = !m || api_request_parse(ROUTE_KIND_SEED, r->body, strlen(r->body), &q, &e);
+    if (!bad && q.nimages) {
+        edit_from_request(&ed, &q);
+        bad = edit_decode(&ed, m, s->cfg->role, &e);
+        if (bad) api_request_free(&q);
+    }
+    if (bad) {
+        edit_free(&ed);
         store_areq_fail(s->store, r->id, "generation_failed",
                         m ? "The stored request is no longer valid."
                           : "The request's model is no longer installed.",
                         0, now, NULL);
         return;
     }
-    async_meta_t meta = {.size = q.size == SIZE_AUTO ? m->default_size : q.size,
+    api_size_t size = q.size != SIZE_AUTO ? q.size
+                      : q.nimages       ? api_size_for_aspect(ed.image.width, ed.image.height)
+                                        : m->default_size;
+    async_meta_t meta = {.size = size,
                          .quality = q.quality == QUALITY_AUTO ? m->default_quality : q.quality,
                          .background =
                              q.background == BACKGROUND_AUTO ? m->default_background : q.background,
@@ -258,8 +269,10 @@ static void resume(async_t *a, const store_areq_t *r) {
     spec.deadline = spec.start_deadline + s->cfg->deadline_seconds;
     snprintf(spec.model_id, sizeof spec.model_id, "%s", m->id);
     api_size_dims(meta.size, &spec.width, &spec.height);
+    if (q.nimages) edit_job_spec(&ed, &q, &spec);
     job_t *job = NULL;
-    int rc = job_create(&spec, r->id, &job);
+    int rc = job_create(&spec, r->id, &job); /* copies the edit's image and mask */
+    edit_free(&ed);
     api_request_free(&q);
     if (rc == IMG_OK && async_track(a, &meta, job, 0) == IMG_OK) return;
     if (job) job_release(job);

@@ -9,6 +9,7 @@
 #include "common/crypto.h"
 #include "common/status.h"
 #include "server/admit.h"
+#include "server/edit_input.h"
 #include "server/form.h"
 #include "server/stream.h"
 #include <jansson.h>
@@ -103,162 +104,41 @@ static int idempotency(admit_t *g, enum MHD_Result *res) {
     return 0;
 }
 
-/* An edit's inputs as they came (form parts), and what they become. */
-typedef struct {
-    const form_part_t *images[17]; /* one more than allowed, to say so */
-    int nimages;
-    const form_part_t *mask;
-    img_t image;      /* the first image, decoded */
-    uint8_t *mask_px; /* 1 = repaint, the image's size; NULL without a mask */
-} edit_t;
-
-static void edit_free(edit_t *ed) {
-    img_free(&ed->image);
-    free(ed->mask_px);
-}
-
-/* The checks of SPEC §11 on an admitted edit (model capabilities, images, mask), before anything
- * is reserved; decodes the inputs, resolves size auto and adds the input images' price. */
-static int edit_prepare(admit_t *g, edit_t *ed, api_error_t *e) {
-    const model_profile_t *m = g->model;
-    if (strcmp(g->r->srv->cfg->role, "all") != 0) { /* the PostgreSQL job queue carries no images */
-        api_error_set(e, 400, "unsupported_value", "image",
-                      "Edits run on servers of role 'all'; this one is a gateway.");
-        return -1;
-    }
-    if (!m->can_edit) {
-        api_error_set(e, 400, "unsupported_model", "model",
-                      "Model '%s' cannot edit images (it has no image encoder).", m->id);
-        return -1;
-    }
-    if (ed->nimages == 0) {
-        api_error_set(e, 400, "missing_required_parameter", "image",
-                      "Missing required parameter: 'image' (a PNG, JPEG or WebP file).");
-        return -1;
-    }
-    if (ed->nimages > 16) {
-        api_error_set(e, 400, "invalid_value", "image",
-                      "At most 16 images can be edited together.");
-        return -1;
-    }
-    if (ed->nimages > m->max_input_images) {
-        api_error_set(e, 400, "invalid_value", "image",
-                      "Model '%s' takes at most %d input image%s; got %d.", m->id,
-                      m->max_input_images, m->max_input_images == 1 ? "" : "s", ed->nimages);
-        return -1;
-    }
-    if (ed->mask && !m->can_inpaint) {
-        api_error_set(e, 400, "invalid_value", "mask", "Model '%s' cannot edit inside a mask.",
-                      m->id);
-        return -1;
-    }
-    for (int i = 0; i < ed->nimages; i++) {
-        img_t im;
-        const buf_t *d = &ed->images[i]->data;
-        int rc = img_decode(d->data, d->len, API_EDIT_MAX_PIXELS, &im, NULL);
-        if (rc == IMG_ERANGE) {
-            api_error_set(e, 400, "image_too_large", "image",
-                          "Image %d is larger than 64 megapixels.", i + 1);
-            return -1;
-        }
-        if (rc) {
-            api_error_set(e, rc == IMG_ENOMEM ? 500 : 400,
-                          rc == IMG_ENOMEM ? "internal_error" : "invalid_image", "image",
-                          "Image %d is not a PNG, JPEG or WebP image, or is truncated.", i + 1);
-            return -1;
-        }
-        if (i == 0)
-            ed->image = im;
-        else
-            img_free(&im);
-    }
-    if (ed->mask) {
-        img_t mk;
-        int alpha = 0, rc = img_decode(ed->mask->data.data, ed->mask->data.len, API_EDIT_MAX_PIXELS,
-                                       &mk, &alpha);
-        if (rc) {
-            api_error_set(e, 400, "invalid_image", "mask",
-                          "The mask is not a PNG image, or is truncated.");
-            return -1;
-        }
-        if (!alpha || img_sniff(ed->mask->data.data, ed->mask->data.len) != IMG_KIND_PNG) {
-            img_free(&mk);
-            api_error_set(
-                e, 400, "invalid_value", "mask",
-                "The mask must be a PNG with an alpha channel (alpha 0 marks what to repaint).");
-            return -1;
-        }
-        if (mk.width != ed->image.width || mk.height != ed->image.height) {
-            api_error_set(e, 400, "invalid_value", "mask",
-                          "The mask is %dx%d; it must be the first image's size, %dx%d.", mk.width,
-                          mk.height, ed->image.width, ed->image.height);
-            img_free(&mk);
-            return -1;
-        }
-        if (img_mask_from_alpha(&mk, &ed->mask_px)) {
-            img_free(&mk);
-            api_error_set(e, 500, "internal_error", NULL, "Out of memory.");
-            return -1;
-        }
-        img_free(&mk);
-    }
-    if (g->q.size == SIZE_AUTO) g->size = api_size_for_aspect(ed->image.width, ed->image.height);
-    g->cost = price_cost(&g->r->srv->cfg->prices, g->quality, g->size, g->q.n);
-    int64_t inputs;
-    if (__builtin_mul_overflow(g->r->srv->cfg->prices.input_image, (int64_t)ed->nimages, &inputs) ||
-        __builtin_add_overflow(g->cost, inputs, &g->cost))
-        g->cost = INT64_MAX; /* refused as insufficient credits */
-    return 0;
-}
-
-static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *model_name,
-                                edit_t *ed) {
+/* Runs an admitted request (g: checked, edit inputs decoded; ed: NULL for a generation) and
+ * answers it; frees g->q, or hands it to the stream. */
+static enum MHD_Result generate_admitted(admit_t *g, req_t *r, edit_t *ed) {
     server_t *s = r->srv;
-    admit_t g;
     api_error_t e;
     enum MHD_Result res;
-
-    if (admit_check(&g, r, kind, model_name, &e) || (ed && edit_prepare(&g, ed, &e))) {
-        api_request_free(&g.q);
-        return respond_error(r, &e, NULL, 0);
-    }
-    if (g.q.stream && req_header(r, "Idempotency-Key")) {
+    if (g->q.stream && req_header(r, "Idempotency-Key")) {
         /* a stream cannot be replayed to a retry: refuse rather than charge twice */
         api_error_set(&e, 400, "unsupported_value", "Idempotency-Key",
                       "Idempotency-Key cannot be used with \"stream\": true.");
-        api_request_free(&g.q);
+        api_request_free(&g->q);
         return respond_error(r, &e, NULL, 0);
     }
-    if (idempotency(&g, &res)) {
-        api_request_free(&g.q);
+    if (idempotency(g, &res)) {
+        api_request_free(&g->q);
         return res;
     }
-    if (admit_take(&g, &e)) {
-        res = admit_fail(&g, &e);
-        api_request_free(&g.q);
+    if (admit_take(g, &e)) {
+        res = admit_fail(g, &e);
+        api_request_free(&g->q);
         return res;
     }
 
     /* Queue the job. */
     job_spec_t spec;
-    admit_job_spec(&g, &spec);
-    spec.previews = g.q.stream && g.q.partial_images > 0;
-    if (ed) {
-        spec.init_image = &ed->image;
-        spec.mask = ed->mask_px;
-        /* SPEC §11: strength, else input_fidelity high 0.45, low 0.75 */
-        spec.strength = g.q.has_strength          ? (float)g.q.strength
-                        : g.q.input_fidelity_high ? 0.45f
-                                                  : 0.75f;
-        spec.image_tokens = ed->nimages * price_output_tokens(QUALITY_LOW, SIZE_1024x1024);
-    }
+    admit_job_spec(g, &spec);
+    spec.previews = g->q.stream && g->q.partial_images > 0;
+    if (ed) edit_job_spec(ed, &g->q, &spec);
     job_t *job;
-    if (admit_enqueue(&g, &spec, &job, &e)) {
-        res = admit_fail(&g, &e);
-        api_request_free(&g.q);
+    if (admit_enqueue(g, &spec, &job, &e)) {
+        res = admit_fail(g, &e);
+        api_request_free(&g->q);
         return res;
     }
-    if (g.q.stream) return stream_start(&g, job, &spec); /* it owns g.q and the job now */
+    if (g->q.stream) return stream_start(g, job, &spec); /* it owns g->q and the job now */
 
     /* Wait: done, deadline, client gone, or shutdown. */
     /* Counted until the answer has been sent (on_completed), so that shutdown waits for it. */
@@ -286,27 +166,50 @@ static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *mod
     }
 
     if (st == JOB_DONE && !gone) {
-        char *body = admit_response_json(job, g.size, g.quality, g.background, g.q.output_format);
+        char *body =
+            admit_response_json(job, g->size, g->quality, g->background, g->q.output_format);
         if (!body) {
             api_error_set(&e, 500, "internal_error", NULL, "Out of memory.");
-            res = admit_fail(&g, &e);
-        } else if (admit_charge(&g, body, &e)) {
+            res = admit_fail(g, &e);
+        } else if (admit_charge(g, body, &e)) {
             free(body);
-            res = admit_fail(&g, &e);
+            res = admit_fail(g, &e);
         } else {
-            res = respond(r, 200, "application/json", body, strlen(body), g.hdrs, g.nhdrs);
+            res = respond(r, 200, "application/json", body, strlen(body), g->hdrs, g->nhdrs);
         }
         metrics_job(s->metrics, "done", job_run_seconds(job));
     } else {
-        admit_job_error(&g, job, st, gone, shutdown, timed_out, &e);
-        res = admit_fail(&g, &e);
+        admit_job_error(g, job, st, gone, shutdown, timed_out, &e);
+        res = admit_fail(g, &e);
         if (gone) res = MHD_NO; /* nobody to answer: close */
     }
     job_release(job);
-    api_request_free(&g.q);
+    api_request_free(&g->q);
     return res;
 }
 
+/* ed: a multipart edit's inputs, or NULL (a JSON body with "image"/"images" is an edit too). */
+static enum MHD_Result generate(req_t *r, api_route_kind_t kind, const char *model_name,
+                                edit_t *ed) {
+    admit_t g;
+    api_error_t e;
+    enum MHD_Result res;
+    edit_t json_ed = {0};
+
+    int bad = admit_check(&g, r, kind, model_name, &e);
+    if (!bad && !ed && g.q.nimages) {
+        edit_from_request(&json_ed, &g.q);
+        ed = &json_ed;
+    }
+    if (bad || (ed && edit_prepare(&g, ed, &e))) {
+        edit_free(&json_ed);
+        api_request_free(&g.q);
+        return respond_error(r, &e, NULL, 0);
+    }
+    res = generate_admitted(&g, r, ed);
+    edit_free(&json_ed);
+    return res;
+}
 enum MHD_Result h_generate_seed(req_t *r) {
     return generate(r, ROUTE_KIND_SEED, r->param, NULL);
 }
@@ -337,8 +240,11 @@ static json_t *form_value(const char *name, const char *text) {
     return json_string(text);
 }
 
-enum MHD_Result h_images_edits(req_t *r) {
+/* /v1/images/edits and /v1/images/variations: the form's files become the edit's inputs and its
+ * text fields the JSON body the request parser reads. */
+static enum MHD_Result form_request(req_t *r, api_route_kind_t kind) {
     form_t *f = r->form;
+    int variation = kind == ROUTE_KIND_VARIATION;
     api_error_t e;
     if (!f) {
         api_error_set(&e, 400, "invalid_content_type", NULL,
@@ -359,19 +265,26 @@ enum MHD_Result h_images_edits(req_t *r) {
     if (bad) api_error_set(&e, 500, "internal_error", NULL, "Out of memory.");
     for (int i = 0; i < f->n && !bad; i++) {
         const form_part_t *p = &f->parts[i];
-        int is_image = !strcmp(p->name, "image") || !strcmp(p->name, "image[]");
-        if (is_image || !strcmp(p->name, "mask")) {
+        int is_image = !strcmp(p->name, "image") || (!variation && !strcmp(p->name, "image[]"));
+        if (is_image || (!variation && !strcmp(p->name, "mask"))) {
             if (!p->is_file) {
                 api_error_set(&e, 400, "invalid_type", p->name, "'%s' must be a file.", p->name);
                 bad = 1;
+            } else if (variation && is_image && ed.nimages) {
+                api_error_set(&e, 400, "invalid_value", "image", "'image' may be given once.");
+                bad = 1;
             } else if (is_image) {
-                if (ed.nimages < 17) ed.images[ed.nimages] = p;
-                ed.nimages++;
-            } else if (ed.mask) {
+                if (ed.nimages <= API_MAX_INPUT_IMAGES) {
+                    ed.data[ed.nimages] = p->data.data;
+                    ed.len[ed.nimages] = p->data.len;
+                    ed.nimages++;
+                }
+            } else if (ed.mask_data) {
                 api_error_set(&e, 400, "invalid_value", "mask", "'mask' may be given once.");
                 bad = 1;
             } else {
-                ed.mask = p;
+                ed.mask_data = p->data.data ? p->data.data : (const uint8_t *)"";
+                ed.mask_len = p->data.len;
             }
             continue;
         }
@@ -416,7 +329,15 @@ enum MHD_Result h_images_edits(req_t *r) {
     int rc = buf_append(&r->body, json, strlen(json));
     free(json);
     if (rc) return respond_simple_error(r, 500, "internal_error", NULL, "Out of memory.");
-    enum MHD_Result res = generate(r, ROUTE_KIND_EDIT, REGISTRY_ALIAS, &ed);
+    enum MHD_Result res = generate(r, kind, REGISTRY_ALIAS, &ed);
     edit_free(&ed);
     return res;
+}
+
+enum MHD_Result h_images_edits(req_t *r) {
+    return form_request(r, ROUTE_KIND_EDIT);
+}
+
+enum MHD_Result h_images_variations(req_t *r) {
+    return form_request(r, ROUTE_KIND_VARIATION);
 }

@@ -59,6 +59,7 @@ struct req {
     char param[160];
     buf_t body;
     size_t body_seen;
+    size_t body_limit; /* bytes a JSON body may have: 1 MiB, max_edit_body on a model's route */
     int too_large;
     int responded;
     int counted_active; /* holds one count of server.active until the request completes */
@@ -100,6 +101,7 @@ enum MHD_Result h_user_credits(req_t *r);
 enum MHD_Result h_generate_seed(req_t *r);
 enum MHD_Result h_generate_openai(req_t *r);
 enum MHD_Result h_images_edits(req_t *r);
+enum MHD_Result h_images_variations(req_t *r);
 enum MHD_Result h_v2_submit(req_t *r);
 enum MHD_Result h_v2_status(req_t *r);
 enum MHD_Result h_v2_result(req_t *r);

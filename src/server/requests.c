@@ -6,6 +6,7 @@
 #include "common/status.h"
 #include "server/admit.h"
 #include "server/async.h"
+#include "server/edit_input.h"
 #include "webhook/guard.h"
 #include <jansson.h>
 #include <stdio.h>
@@ -79,9 +80,16 @@ enum MHD_Result h_v2_submit(req_t *r) {
     api_error_t e;
     enum MHD_Result res;
     char hook_url[WEBHOOK_URL_MAX + 1];
+    edit_t ed = {0}; /* a JSON edit's inputs (SPEC §11) */
     memset(&g, 0, sizeof g);
-    if (take_webhook_url(r, hook_url, sizeof hook_url, &e) ||
-        admit_check(&g, r, ROUTE_KIND_SEED, r->param, &e)) {
+    int bad = take_webhook_url(r, hook_url, sizeof hook_url, &e) ||
+              admit_check(&g, r, ROUTE_KIND_SEED, r->param, &e);
+    if (!bad && g.q.nimages) {
+        edit_from_request(&ed, &g.q);
+        bad = edit_prepare(&g, &ed, &e);
+    }
+    if (bad) {
+        edit_free(&ed);
         api_request_free(&g.q);
         return respond_error(r, &e, NULL, 0);
     }
@@ -90,21 +98,25 @@ enum MHD_Result h_v2_submit(req_t *r) {
     if (hook_url[0] &&
         guard_check_url(hook_url, s->cfg->webhook_allow_private, reason, sizeof reason)) {
         api_error_set(&e, 400, "invalid_value", "webhook_url", "%s.", reason);
+        edit_free(&ed);
         api_request_free(&g.q);
         return respond_error(r, &e, NULL, 0);
     }
     if (!hook_url[0] && store_hook_key_get(s->store, g.key.id, hook_url, sizeof hook_url, secret)) {
         api_error_set(&e, 500, "internal_error", NULL, "The key store is unavailable.");
+        edit_free(&ed);
         api_request_free(&g.q);
         return respond_error(r, &e, NULL, 0);
     }
     if (admit_take(&g, &e)) {
         res = admit_fail(&g, &e);
+        edit_free(&ed);
         api_request_free(&g.q);
         return res;
     }
     job_spec_t spec;
     admit_job_spec(&g, &spec);
+    if (g.q.nimages) edit_job_spec(&ed, &g.q, &spec);
     int64_t ttl = s->cfg->async_result_seconds, now = clock_wall();
     /* not started by its expiry: it expires; once started it has the usual deadline */
     spec.start_deadline = clock_mono() + (double)ttl;
@@ -112,6 +124,7 @@ enum MHD_Result h_v2_submit(req_t *r) {
     job_t *job;
     if (admit_enqueue(&g, &spec, &job, &e)) {
         res = admit_fail(&g, &e);
+        edit_free(&ed);
         api_request_free(&g.q);
         return res;
     }
@@ -152,9 +165,11 @@ enum MHD_Result h_v2_submit(req_t *r) {
         job_release(job);
         api_error_set(&e, 500, "internal_error", NULL, "The request store is unavailable.");
         res = admit_fail(&g, &e);
+        edit_free(&ed);
         api_request_free(&g.q);
         return res;
     }
+    edit_free(&ed);
     api_request_free(&g.q);
     /* the settler now owns the job, the reservation and the rate-limit slot */
     json_t *o = status_object(r, r->request_id, "QUEUED", 0);

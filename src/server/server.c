@@ -31,6 +31,7 @@ static const route_t ROUTES[] = {
     {"GET", "/v1/get-user-credits", h_user_credits, "credits", STYLE_SEED, 0},
     {"POST", "/v1/images/generations", h_generate_openai, "images_generations", STYLE_OPENAI, 0},
     {"POST", "/v1/images/edits", h_images_edits, "images_edits", STYLE_OPENAI, 0},
+    {"POST", "/v1/images/variations", h_images_variations, "images_variations", STYLE_OPENAI, 0},
     {"POST", "/v1/*", h_generate_seed, "v1_model", STYLE_SEED, 1},
     {"GET", "/v1/requests/*", h_v2_result, "requests", STYLE_SEED, 0},
     {"POST", "/v2/*", h_v2_submit, "v2_model", STYLE_SEED, 1},
@@ -198,9 +199,29 @@ static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
-/* A body past MAX_DRAIN_BYTES that has no declared length (chunked): libmicrohttpd 0.9.75
- * cannot send a response queued in the middle of a chunked upload (it discards the rest as raw
- * bytes, never sees the last chunk, and the client gets nothing), so the 413 is written to the
+/* POST /v1/{model} and /v2/{model}: a JSON body that may carry images (SPEC §11). */
+static int model_route(const char *method, const char *url) {
+    if (strcmp(method, "POST") || (strncmp(url, "/v1/", 4) && strncmp(url, "/v2/", 4))) return 0;
+    return url[4] && !strchr(url + 4, '/');
+}
+
+static void too_large_error(const req_t *r, api_error_t *e) {
+    if (r->body_limit > MAX_BODY_BYTES)
+        api_error_set(e, 413, "body_too_large", NULL,
+                      "The request body is larger than max_edit_body (%zu bytes).", r->body_limit);
+    else
+        api_error_set(e, 413, "body_too_large", NULL, "The request body is larger than 1 MiB.");
+}
+
+static enum MHD_Result refuse_too_large(req_t *r) {
+    api_error_t e;
+    too_large_error(r, &e);
+    return respond_error(r, &e, NULL, 0);
+}
+
+/* A body past its limit and MAX_DRAIN_BYTES that has no declared length (chunked): libmicrohttpd
+ * 0.9.75 cannot send a response queued in the middle of a chunked upload (it discards the rest as
+ * raw bytes, never sees the last chunk, and the client gets nothing), so the 413 is written to the
  * socket here, the sending side is shut down, and what the client still sends is read and
  * dropped for a short, bounded while (2 s, 4 MiB) so that closing does not reset the connection
  * before the client has read the answer. Returns MHD_NO: MHD then closes the connection. */
@@ -209,12 +230,12 @@ static enum MHD_Result refuse_mid_body(req_t *r) {
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     r->responded = 1;
     metrics_request(r->srv->metrics, r->route ? r->route->label : "unknown", 413);
-    log_line(&r->srv->log, "%s %s 413 %.0fms id=%s (body over %d bytes, connection closed)",
+    log_line(&r->srv->log, "%s %s 413 %.0fms id=%s (body over %zu bytes, connection closed)",
              r->method, r->url, (clock_mono() - r->started) * 1000.0, r->request_id,
-             MAX_DRAIN_BYTES);
+             r->body_limit + MAX_DRAIN_BYTES);
     if (!ci) return MHD_NO;
     api_error_t e;
-    api_error_set(&e, 413, "body_too_large", NULL, "The request body is larger than 1 MiB.");
+    too_large_error(r, &e);
     char *body = api_error_json(&e, r->style);
     char head[512];
     int hn = snprintf(head, sizeof head,
@@ -291,9 +312,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return refuse_bad_request(
                 r, "The request has both Content-Length and Transfer-Encoding headers.");
         const char *cl = lh.first;
-        if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/images/edits") == 0) {
+        int multipart = strcmp(method, "POST") == 0 && (strcmp(url, "/v1/images/edits") == 0 ||
+                                                        strcmp(url, "/v1/images/variations") == 0);
+        r->body_limit = multipart || model_route(method, url) ? (size_t)srv->cfg->max_edit_body
+                                                              : MAX_BODY_BYTES;
+        if (!strncmp(url, "/v1/images/", 11))
+            r->style = STYLE_OPENAI; /* errors before routing too */
+        if (multipart) {
             /* a multipart edit: parsed as it streams in, under the edit body limit */
-            r->style = STYLE_OPENAI;
             if (cl && strtoull(cl, NULL, 10) > (unsigned long long)srv->cfg->max_edit_body) {
                 r->too_large = 1;
                 return respond_simple_error(r, 413, "body_too_large", NULL,
@@ -307,10 +333,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                           "Content-Type must be multipart/form-data with a boundary.");
             return MHD_YES;
         }
-        if (cl && strtoull(cl, NULL, 10) > MAX_DRAIN_BYTES) {
+        /* a declared length over the limit is answered at once (over 1 MiB: after reading and
+         * dropping up to MAX_DRAIN_BYTES, so that the client reads the answer) */
+        if (cl && strtoull(cl, NULL, 10) >
+                      (r->body_limit > MAX_BODY_BYTES ? r->body_limit : MAX_DRAIN_BYTES)) {
             r->too_large = 1;
-            return respond_simple_error(r, 413, "body_too_large", NULL,
-                                        "The request body is larger than 1 MiB.");
+            return refuse_too_large(r);
         }
         return MHD_YES;
     }
@@ -333,12 +361,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 form_fail(r->form, 400, NULL, "The multipart body is malformed.");
             return MHD_YES;
         }
-        if (r->body_seen > MAX_BODY_BYTES) {
+        if (r->body_seen > r->body_limit) {
             r->too_large = 1;
             buf_free(&r->body);
             /* keep reading (and dropping) so that the 413 goes out once the body has ended; a
-             * body that does not end within MAX_DRAIN_BYTES is answered here and closed */
-            if (r->body_seen > MAX_DRAIN_BYTES) return refuse_mid_body(r);
+             * body that does not end within MAX_DRAIN_BYTES past its limit is answered here and
+             * closed */
+            if (r->body_seen > r->body_limit + MAX_DRAIN_BYTES) return refuse_mid_body(r);
             return MHD_YES;
         }
         if (buf_append(&r->body, upload, n)) return MHD_NO;
@@ -354,9 +383,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->form && r->too_large)
         return respond_simple_error(r, 413, "body_too_large", NULL,
                                     "The request body is larger than max_edit_body.");
-    if (r->too_large)
-        return respond_simple_error(r, 413, "body_too_large", NULL,
-                                    "The request body is larger than 1 MiB.");
+    if (r->too_large) return refuse_too_large(r);
     return dispatch(r);
 }
 

@@ -1,9 +1,15 @@
-"""POST /v1/images/edits (SPEC §11), black-box with multipart bodies as clients send them: the
-answer's shape, price and usage, compositing, capabilities, and every kind of bad input -- each
-a 400 or 413 naming the field, with nothing reserved or charged."""
+"""Edits (SPEC §11), black-box as clients send them: POST /v1/images/edits with multipart bodies
+(the answer's shape, price and usage, compositing, capabilities, and every kind of bad input --
+each a 400 or 413 naming the field, with nothing reserved or charged), the same edit as JSON on
+the seed routes /v1/{model} (synchronous) and /v2/{model} (asynchronous, with its webhook), and
+POST /v1/images/variations."""
+import base64
+import http.server
 import io
 import json
 import os
+import threading
+import time
 import socket
 import struct
 import sys
@@ -14,7 +20,7 @@ import requests
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, check_invariant, main, test  # noqa: E402
+from harness import Server, check_invariant, main, seed_error, test  # noqa: E402
 
 
 def png_bytes(w=64, h=48, alpha=None, fmt="PNG"):
@@ -170,6 +176,186 @@ def test_edit_body_limit_is_enforced_while_reading():
                  {"prompt": "p"})
         err(r, 413)
         assert check_invariant(s, key)["reserved"] == 0
+    finally:
+        s.cleanup()
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+@test
+def test_json_edits_on_the_seed_routes():
+    s = Server().start()
+    try:
+        key = s.new_key("5")
+        # base64 and a data: URL; size follows the image's aspect unless told (3:2 here)
+        for image in (b64(png_bytes(96, 64)), "data:image/png;base64," + b64(png_bytes(96, 64))):
+            r = s.post("/v1/test-model", {"prompt": "make it green", "image": image, "quality": "low", "seed": 3}, key)
+            assert r.status_code == 200, r.text[:300]
+            j = r.json()
+            assert j["size"] == "1536x1024" and len(j["data"]) == 1, j
+            # low 1536x1024 ($0.006) plus one input image ($0.001)
+            assert r.headers["x-credits-charged"] == "0.007000", r.headers["x-credits-charged"]
+        r = s.post("/v1/test-model", {"prompt": "p", "image": b64(png_bytes()), "size": "1024x1024", "quality": "low",
+                                      "strength": 0.3, "input_fidelity": "high"}, key)
+        assert r.status_code == 200 and r.json()["size"] == "1024x1024", r.text[:300]
+        # with a mask; two images where the model takes two, and the limit named where it takes one
+        alpha = np.full((48, 64), 255, np.uint8)
+        alpha[10:20, 10:20] = 0
+        r = s.post("/v1/test-model", {"prompt": "p", "image": b64(png_bytes()), "mask": b64(png_bytes(64, 48, alpha)),
+                                      "quality": "low"}, key)
+        assert r.status_code == 200, r.text[:300]
+        r = s.post("/v1/test-model-2", {"prompt": "p", "images": [b64(png_bytes()), b64(png_bytes())], "quality": "low"}, key)
+        assert r.status_code == 200, r.text[:300]
+        assert r.headers["x-credits-charged"] == "0.008000", r.headers["x-credits-charged"]  # low 1536x1024 + 2 images
+        before = check_invariant(s, key)
+        good = b64(png_bytes())
+        cases = [
+            ({"prompt": "p", "images": [good, good]}, "test-model", "image"),  # takes 1
+            ({"prompt": "p", "image": "https://example.com/cat.png"}, "test-model", "image"),  # never fetched
+            ({"prompt": "p", "images": ["http://169.254.169.254/x.png"]}, "test-model", "images"),
+            ({"prompt": "p", "image": "not base64 at all!"}, "test-model", "image"),
+            ({"prompt": "p", "image": b64(b"hello, not an image")}, "test-model", "image"),
+            ({"prompt": "p", "image": "data:image/png,rawbytes"}, "test-model", "image"),
+            ({"prompt": "p", "image": b64(bomb_png())}, "test-model", "image"),
+            ({"prompt": "p", "image": good, "images": [good]}, "test-model", "images"),
+            ({"prompt": "p", "images": [good] * 17}, "test-model", "images"),
+            ({"prompt": "p", "images": []}, "test-model", "images"),
+            ({"prompt": "p", "images": [good, 5]}, "test-model", "images"),
+            ({"prompt": "p", "image": 5}, "test-model", "image"),
+            ({"prompt": "p", "mask": b64(png_bytes(64, 48, alpha))}, "test-model", "image"),  # a mask needs an image
+            ({"prompt": "p", "image": good, "mask": good}, "test-model", "mask"),  # no alpha
+            ({"prompt": "p", "image": good, "mask": b64(png_bytes(64, 48, alpha))}, "test-model-2", "mask"),  # no inpaint
+            ({"image": good}, "test-model", "prompt"),
+            ({"prompt": "p", "strength": 0.5}, "test-model", "strength"),  # an edit's field on a generation
+            ({"prompt": "p", "image": good, "strength": 0}, "test-model", "strength"),
+        ]
+        for body, model, param in cases:
+            seed_error(s.post(f"/v1/{model}", body, key), 400, param=param)
+        # a JSON edit may be larger than a generation's 1 MiB: up to max_edit_body
+        noise = np.random.default_rng(0).integers(0, 256, (700, 700, 3), np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(noise).save(buf, "PNG")
+        assert len(buf.getvalue()) > 1_200_000
+        r = s.post("/v1/test-model", {"prompt": "p", "image": b64(buf.getvalue()), "quality": "low"}, key)
+        assert r.status_code == 200, r.text[:300]
+        after = check_invariant(s, key)
+        assert after["reserved"] == 0 and after["charged"] == before["charged"] + 6000, (before, after)
+        print(f"     JSON edits answered; {len(cases)} bad ones refused naming the field, nothing charged")
+    finally:
+        s.cleanup()
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    got = []
+
+    def do_POST(self):  # noqa: N802 - the standard library's name
+        Hook.got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+@test
+def test_async_json_edit_with_its_webhook():
+    hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    s = Server(args=["--webhook-allow-private", "1"]).start()
+    try:
+        key = s.new_key("5")
+        body = {"prompt": "p", "image": b64(png_bytes(96, 64)), "quality": "low", "seed": 4,
+                "webhook_url": f"http://127.0.0.1:{hook.server_port}/done"}
+        r = s.post("/v2/test-model", body, key)
+        assert r.status_code == 200 and r.json()["status"] == "QUEUED", r.text[:300]
+        rid = r.json()["request_id"]
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            st = requests.get(s.url(f"/v2/requests/{rid}/status"), headers={"x-api-key": key}, timeout=10).json()
+            if st["status"] in ("COMPLETED", "FAILED"):
+                break
+            time.sleep(0.05)
+        assert st["status"] == "COMPLETED", st
+        out = requests.get(s.url(f"/v2/requests/{rid}"), headers={"x-api-key": key}, timeout=10).json()
+        img = Image.open(io.BytesIO(base64.b64decode(out["output"]["data"][0]["b64_json"])))
+        assert img.size == (1536, 1024), img.size  # the input's aspect
+        # the same edit synchronously with the same seed is the same image
+        sync = s.post("/v1/test-model", {k: v for k, v in body.items() if k != "webhook_url"}, key).json()
+        assert sync["data"][0]["b64_json"] == out["output"]["data"][0]["b64_json"]
+        while time.time() < deadline and not Hook.got:
+            time.sleep(0.05)
+        assert Hook.got and Hook.got[0]["request_id"] == rid and Hook.got[0]["status"] == "COMPLETED", Hook.got
+        l = check_invariant(s, key)
+        assert l["reserved"] == 0 and l["charged"] == 2 * 7000, l
+        # a bad edit is refused at submission, costing nothing
+        r = s.post("/v2/test-model", {"prompt": "p", "image": "https://example.com/a.png"}, key)
+        assert r.status_code == 400 and "image" in r.text, r.text[:300]
+        assert check_invariant(s, key)["reserved"] == 0
+    finally:
+        s.cleanup()
+        hook.shutdown()
+
+
+@test
+def test_variations():
+    s = Server().start()
+    try:
+        key = s.new_key("5")
+        h = {"Authorization": f"Bearer {key}"}
+        url = s.url("/v1/images/variations")
+        r = requests.post(url, headers=h, files={"image": ("in.png", png_bytes(96, 64), "image/png")},
+                          data={"n": "2", "seed": "1", "size": "1024x1024"}, timeout=60)
+        assert r.status_code == 200, r.text[:300]
+        j = r.json()
+        assert len(j["data"]) == 2 and j["size"] == "1024x1024", j.keys()
+        # the test backend answers an edit with its input inverted: the image went through as one
+        px = np.asarray(Image.open(io.BytesIO(base64.b64decode(j["data"][0]["b64_json"]))).convert("RGB"))
+        assert np.abs(px[512, 100].astype(int) - (35, 225, 225)).max() < 8, px[512, 100]
+        assert r.headers["x-credits-charged"] == "0.023000", r.headers  # 2 x medium 1024x1024 + 1 input image
+        before = check_invariant(s, key)
+        good = ("in.png", png_bytes(), "image/png")
+        alpha = np.zeros((48, 64), np.uint8)
+        for files, data, param in [({"image": good}, {"prompt": "p"}, "prompt"),
+                                   ({"image": good, "mask": ("m.png", png_bytes(64, 48, alpha), "image/png")}, {}, "mask"),
+                                   ([("image", good), ("image", good)], {}, "image"),
+                                   ({}, {"n": "1"}, "image"),
+                                   ({"image": ("x.png", b"text", "image/png")}, {}, "image"),
+                                   ({"image": good}, {"strength": "0.2"}, "strength")]:
+            err(requests.post(url, headers=h, files=files, data=data, timeout=60), 400, param)
+        assert check_invariant(s, key) == before
+    finally:
+        s.cleanup()
+
+
+@test
+def test_queued_async_edit_survives_a_restart():
+    s = Server(env={"IMGAPI_TEST_STEP_MS": "400"}, args=["--workers", "1"]).start()
+    try:
+        key = s.new_key("5")
+        first = s.post("/v2/test-model", {"prompt": "p", "quality": "low"}, key).json()["request_id"]
+        rid = s.post("/v2/test-model", {"prompt": "p", "image": b64(png_bytes(96, 64)), "quality": "low"},
+                     key).json()["request_id"]
+        deadline = time.time() + 30
+        while requests.get(s.url(f"/v2/requests/{first}/status"), headers={"x-api-key": key},
+                           timeout=10).json()["status"] != "PROCESSING":
+            assert time.time() < deadline
+            time.sleep(0.05)
+        s.kill()
+        s.env["IMGAPI_TEST_STEP_MS"] = "0"
+        s.start()
+        while True:  # the queued edit is decoded again from the stored body and runs
+            st = requests.get(s.url(f"/v2/requests/{rid}/status"), headers={"x-api-key": key}, timeout=10).json()
+            if st["status"] in ("COMPLETED", "FAILED") or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        assert st["status"] == "COMPLETED", st
+        out = requests.get(s.url(f"/v2/requests/{rid}"), headers={"x-api-key": key}, timeout=10).json()["output"]
+        img = Image.open(io.BytesIO(base64.b64decode(out["data"][0]["b64_json"]))).convert("RGB")
+        assert img.size == (1536, 1024) and np.abs(np.asarray(img)[512, 100].astype(int) - (35, 225, 225)).max() < 8
+        l = check_invariant(s, key)
+        assert l["reserved"] == 0 and l["charged"] == 7000, l  # the edit; the interrupted one released
     finally:
         s.cleanup()
 

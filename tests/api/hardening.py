@@ -119,7 +119,8 @@ def _closed_by_server(sock, wait):
 @test
 def test_slow_clients_are_cut_off_without_tying_up_workers():
     s = Server(env={"IMGAPI_TEST_STEP_MS": "0"},
-               args=["--connection-timeout-seconds", "2", "--body-timeout-seconds", "2", "--workers", "1"]).start()
+               args=["--connection-timeout-seconds", "2", "--body-timeout-seconds", "2", "--workers", "1",
+                     "--max-edit-body", "1048576"]).start()  # the model route's body limit (JSON edits)
     socks = []
     try:
         key = s.new_key("10")

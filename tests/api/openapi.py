@@ -56,7 +56,7 @@ def test_openapi_document_matches_the_server():
         # every route the server has is documented (the server's 404 for unknown paths aside)
         routes = {("/", "get"), ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
                   ("/v1/models", "get"), ("/v1/get-user-credits", "get"), ("/v1/images/generations", "post"),
-                  ("/v1/images/edits", "post"), ("/v1/{model}", "post"), ("/v1/gpt-image-1-mini", "post"), ("/v1/requests/{id}", "get"),
+                  ("/v1/images/edits", "post"), ("/v1/images/variations", "post"), ("/v1/{model}", "post"), ("/v1/gpt-image-1-mini", "post"), ("/v1/requests/{id}", "get"),
                   ("/v2/{model}", "post"), ("/v2/requests/{id}/status", "get"), ("/v2/requests/{id}", "get"),
                   ("/v2/requests/{id}", "delete"), ("/admin/keys", "post"), ("/admin/keys", "get"),
                   ("/admin/keys/{id}", "get"), ("/admin/keys/{id}/revoke", "post"), ("/admin/keys/{id}/credits", "post")}
@@ -70,6 +70,20 @@ def test_openapi_document_matches_the_server():
         assert d.request_ok("ImageRequest", body)
         d.check("/v1/gpt-image-1-mini", "post", s.post("/v1/gpt-image-1-mini", body, key))
         d.check("/v1/{model}", "post", s.post("/v1/test-model", {"prompt": "x", "quality": "low"}, key))
+        import base64
+        import io
+        from PIL import Image
+        png = io.BytesIO()
+        Image.new("RGB", (48, 32), (200, 30, 30)).save(png, "PNG")
+        edit = {"prompt": "x", "image": base64.b64encode(png.getvalue()).decode(), "quality": "low", "strength": 0.5}
+        assert d.request_ok("ImageRequest", edit)
+        d.check("/v1/{model}", "post", s.post("/v1/test-model", edit, key))
+        d.check("/v1/images/variations", "post", requests.post(
+            s.url("/v1/images/variations"), headers=B, files={"image": ("a.png", png.getvalue(), "image/png")},
+            data={"quality": "low"}, timeout=30))
+        d.check("/v1/images/variations", "post", requests.post(
+            s.url("/v1/images/variations"), headers=B, files={"image": ("a.png", png.getvalue(), "image/png")},
+            data={"n": "1", "size": "1024x1024"}, timeout=30))
         oai = {"prompt": "x", "model": "gpt-image-1-mini", "quality": "low", "background": "auto", "user": "u1"}
         assert d.request_ok("OpenAIImageRequest", oai)
         d.check("/v1/images/generations", "post", requests.post(s.url("/v1/images/generations"), json=oai, headers=B, timeout=30))

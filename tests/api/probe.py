@@ -384,7 +384,7 @@ def test_one_json_reader_on_every_route():
 
 @test
 def test_chunked_body_over_the_limit_gets_413():
-    s = Server().start()
+    s = Server(args=["--max-edit-body", "1048576"]).start()  # the model route's limit (JSON edits)
     try:
         key = s.new_key("1")
         for total in (2 << 20, 20 << 20):

@@ -261,13 +261,25 @@ def test_406_insufficient_credits_reserves_nothing():
 
 @test
 def test_413_body_too_large():
-    s = shared()
-    key = s.new_key("1")
-    body = json.dumps({"prompt": "x" * (1024 * 1024 + 10)}).encode()
-    r = requests.post(s.url("/v1/gpt-image-1-mini"), data=body,
-                      headers={"x-api-key": key, "Content-Type": "application/json"})
-    seed_error(r, 413, "body_too_large")
-    assert check_invariant(s, key)["charged"] == 0
+    # OpenAI's generations route: 1 MiB; a model's route (JSON edits carry images): max_edit_body
+    s = Server(args=["--max-edit-body", "2097152"]).start()
+    try:
+        key = s.new_key("1")
+        body = json.dumps({"prompt": "x" * (1024 * 1024 + 10)}).encode()
+        r = requests.post(s.url("/v1/images/generations"), data=body,
+                          headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large", r.text[:200]
+        r = requests.post(s.url("/v1/gpt-image-1-mini"), data=body,
+                          headers={"x-api-key": key, "Content-Type": "application/json"})
+        seed_error(r, 400, "string_above_max_length", "prompt")  # under max_edit_body: read, then refused
+        body = json.dumps({"prompt": "x", "image": "A" * (3 << 20)}).encode()
+        for route in ("/v1/gpt-image-1-mini", "/v2/gpt-image-1-mini"):
+            r = requests.post(s.url(route), data=body, headers={"x-api-key": key, "Content-Type": "application/json"})
+            seed_error(r, 413, "body_too_large")
+            assert "max_edit_body" in r.json()["error"]
+        assert check_invariant(s, key)["charged"] == 0
+    finally:
+        s.cleanup()
 
 
 @test
