@@ -42,5 +42,6 @@ suite "moderation corpus" moderation "$py" tests/moderation/run.py
 suite "engine end-to-end tests" e2e "$py" tests/engine/e2e.py
 suite "edit tests (engine)" edit "$py" tests/engine/edit.py
 suite "built-in model tests" default_model "$py" tests/engine/default_model.py
+suite "built-in model edit tests" default_model_edit "$py" tests/engine/default_model_edit.py
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

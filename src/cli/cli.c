@@ -55,7 +55,7 @@ static const struct {
     {"debug", cmd_debug, "run one engine component on tensors from a file (developers)",
      "usage: imgapi debug COMPONENT --weights W --inputs I --out O [--prefix P] [--vae W2]\n"
      "components: tokenizer, text-encoder, unet, vae-decoder, vae-encoder, inpaint-condition,\n"
-     "            tiny-decoder, sampler, rng\n"},
+     "            tiny-decoder, tiny-encoder, sampler, rng\n"},
     {"moderate", cmd_moderate, "classify prompts with the moderation rules (one per line on stdin)",
      "usage: imgapi moderate [--level auto|low] [--explain 1] [PROMPT]\n"
      "       imgapi moderate --eval FILE      recall and false refusals of a labelled set\n"

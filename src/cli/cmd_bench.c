@@ -198,6 +198,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
                          .tokenizer = cm->tokenizer,
                          .vae = cm->vae,
                          .tiny_decoder = cm->tiny_decoder,
+                         .tiny_encoder = cm->tiny_encoder,
                          .prediction = !strcmp(cm->prediction, "v") ? ENG_PRED_V : ENG_PRED_EPS,
                          .threads = threads,
                          .isa = cfg.isa,

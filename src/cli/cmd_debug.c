@@ -20,7 +20,7 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
         fprintf(stderr, "usage: imgapi debug COMPONENT --weights W --inputs I --out O [--prefix P] "
                         "[--vae W2]\n"
                         "components: tokenizer, text-encoder, unet, vae-decoder, vae-encoder, "
-                        "inpaint-condition (--vae), tiny-decoder, sampler, rng\n"
+                        "inpaint-condition (--vae), tiny-decoder, tiny-encoder, sampler, rng\n"
                         "(sampler and rng take no --weights)\n");
         return 2;
     }
@@ -31,7 +31,8 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
     if (!strcmp(pos[0], "vae-encoder")) return debug_vae_encoder(&cfg, v[0], v[1], v[2]);
     if (!strcmp(pos[0], "inpaint-condition"))
         return debug_inpaint_condition(&cfg, v[0], v[4], v[1], v[2]);
-    if (!strcmp(pos[0], "tiny-decoder")) return debug_tiny(&cfg, v[0], v[1], v[2]);
+    if (!strcmp(pos[0], "tiny-decoder")) return debug_tiny(&cfg, 0, v[0], v[1], v[2]);
+    if (!strcmp(pos[0], "tiny-encoder")) return debug_tiny(&cfg, 1, v[0], v[1], v[2]);
     if (!strcmp(pos[0], "sampler")) return debug_sampler(v[1], v[2]);
     if (!strcmp(pos[0], "rng")) return debug_rng(v[1], v[2]);
     fprintf(stderr, "imgapi: unknown debug component '%s'\n", pos[0]);

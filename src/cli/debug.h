@@ -38,7 +38,7 @@ int debug_vae_encoder(const config_t *cfg, const char *weights, const char *inpu
                       const char *out);
 int debug_inpaint_condition(const config_t *cfg, const char *weights, const char *vae_path,
                             const char *inputs, const char *out);
-int debug_tiny(const config_t *cfg, const char *weights, const char *inputs, const char *out);
+int debug_tiny(const config_t *cfg, int encoder, const char *weights, const char *inputs, const char *out);
 int debug_sampler(const char *inputs, const char *out);
 int debug_rng(const char *inputs, const char *out);
 

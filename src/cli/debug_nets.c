@@ -1,4 +1,5 @@
-/* debug_nets.c - `imgapi debug unet`, `vae-decoder`, `vae-encoder` and `tiny-decoder`. */
+/* debug_nets.c - `imgapi debug unet`, `vae-decoder`, `vae-encoder`, `tiny-decoder` and
+ * `tiny-encoder`. */
 #include "cli/debug.h"
 #include "common/status.h"
 #include "engine/models/tiny_vae.h"
@@ -131,37 +132,41 @@ out:
     return rc;
 }
 
-/* Reads latent [1, c, h, w] (diffusion space), writes image [1, 3, s*h, s*w] in [0, 1]. */
-int debug_tiny(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
+/* Decoder: reads latent [1, c, h, w] (diffusion space), writes image [1, 3, s*h, s*w] in [0, 1].
+ * Encoder: reads image [1, 3, h, w] in [0, 1], writes latent [1, c, h/s, w/s]. */
+int debug_tiny(const config_t *cfg, int encoder, const char *weights, const char *inputs, const char *out) {
     dbg_env_t e;
     tiny_vae_t *t = NULL;
-    float *z = NULL, *img = NULL;
+    float *x = NULL, *y = NULL;
     int rc = 1;
+    const char *what = encoder ? "tiny encoder" : "tiny decoder", *in = encoder ? "image" : "latent";
     if (dbg_open(&e, cfg, weights, inputs)) goto out;
-    if (tiny_vae_load(e.wf, &t, e.err, sizeof e.err)) {
+    if (tiny_vae_load_part(e.wf, encoder ? TINY_ENCODER : TINY_DECODER, &t, e.err, sizeof e.err)) {
         fprintf(stderr, "imgapi: %s\n", e.err);
         goto out;
     }
-    st_file_t *inf = e.inf;
-    st_writer_t *w = e.w;
-    const st_tensor_t *tz;
-    z = dbg_read_f32(inf, "latent", NULL, &tz);
-    if (!z || tz->ndim != 4 || tz->shape[0] != 1 || tz->shape[1] != tiny_vae_latent_channels(t)) {
-        fprintf(stderr, "imgapi: %s: needs 'latent' [1, %d, h, w]\n", inputs, tiny_vae_latent_channels(t));
+    const st_tensor_t *tx;
+    int cin = encoder ? 3 : tiny_vae_latent_channels(t), cout = encoder ? tiny_vae_latent_channels(t) : 3;
+    x = dbg_read_f32(e.inf, in, NULL, &tx);
+    if (!x || tx->ndim != 4 || tx->shape[0] != 1 || tx->shape[1] != cin) {
+        fprintf(stderr, "imgapi: %s: needs '%s' [1, %d, h, w]\n", inputs, in, cin);
         goto out;
     }
-    int h = (int)tz->shape[2], wd = (int)tz->shape[3], s = tiny_vae_upscale(t);
-    img = malloc(sizeof(float) * 3 * (size_t)h * wd * s * s);
-    int64_t shape[4] = {1, 3, (int64_t)h * s, (int64_t)wd * s};
-    if (!img || tiny_vae_decode(t, &e.kc, z, h, wd, img) || st_writer_add(w, "image", ST_F32, 4, shape, img) ||
-        st_writer_save(w, out)) {
-        fprintf(stderr, "imgapi: the tiny decoder could not run or write %s\n", out);
+    int h = (int)tx->shape[2], wd = (int)tx->shape[3];
+    int oh = encoder ? h / tiny_vae_downscale(t) : h * tiny_vae_upscale(t);
+    int ow = encoder ? wd / tiny_vae_downscale(t) : wd * tiny_vae_upscale(t);
+    y = malloc(sizeof(float) * (size_t)cout * oh * ow); /* freed below */
+    int64_t shape[4] = {1, cout, oh, ow};
+    int run = !y ? IMG_ENOMEM : encoder ? tiny_vae_encode(t, &e.kc, x, h, wd, y) : tiny_vae_decode(t, &e.kc, x, h, wd, y);
+    if (run || st_writer_add(e.w, encoder ? "latent" : "image", ST_F32, 4, shape, y) || st_writer_save(e.w, out)) {
+        fprintf(stderr, "imgapi: the %s could not run (%s) or write %s\n", what,
+                run == IMG_EINVAL ? "the image sides must be multiples of its downscale" : img_status_str(run), out);
         goto out;
     }
     rc = 0;
 out:
-    free(z);
-    free(img);
+    free(x);
+    free(y);
     tiny_vae_free(t);
     dbg_close(&e);
     return rc;

@@ -190,6 +190,7 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
              {"tokenizer", m->tokenizer, sizeof m->tokenizer},
              {"vae", m->vae, sizeof m->vae},
              {"tiny_decoder", m->tiny_decoder, sizeof m->tiny_decoder},
+             {"tiny_encoder", m->tiny_encoder, sizeof m->tiny_encoder},
              {"profile", m->profile, sizeof m->profile},
              {"prediction", m->prediction, sizeof m->prediction},
              {"description", m->description, sizeof m->description}};
@@ -231,7 +232,7 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
         return 0;
     }
     snprintf(err, errlen,
-             "unknown model field '%s' (checkpoint, tokenizer, vae, tiny_decoder, profile, "
+             "unknown model field '%s' (checkpoint, tokenizer, vae, tiny_decoder, tiny_encoder, profile, "
              "prediction, native, guidance, description)",
              field);
     return -1;

@@ -15,6 +15,7 @@ typedef struct {
     char tokenizer[512];    /* BPE list (.txt.gz) or a folder with vocab.json + merges.txt */
     char vae[512];          /* optional separate VAE */
     char tiny_decoder[512]; /* optional TAESD-style decoder: used for quality low */
+    char tiny_encoder[512]; /* optional TAESD-style encoder: edits for a model without a KL VAE */
     char profile[16];       /* "standard" (default) or "turbo" */
     char prediction[8];     /* "eps" (default) or "v" */
     char description[160];

@@ -52,6 +52,7 @@ static const config_model_t BUILTIN = {
     .checkpoint = "builtin:imgapi-shapes/model.safetensors",
     .tokenizer = "builtin:imgapi-shapes",
     .tiny_decoder = "builtin:imgapi-shapes/decoder.safetensors",
+    .tiny_encoder = "builtin:imgapi-shapes/encoder.safetensors",
     .profile = "standard",
     .prediction = "eps",
     .description = "imgapi's built-in model: simple coloured shapes on plain, gradient or patterned backgrounds",
@@ -100,7 +101,7 @@ static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
         p->default_background = BACKGROUND_OPAQUE;
         /* a checkpoint that cannot be read yet is listed; loading it reports why */
         int edit = 0, inpaint = 0;
-        if (m != &BUILTIN && eng_probe_edit(m->checkpoint, m->vae, &edit, &inpaint) == IMG_OK) {
+        if (eng_probe_edit(m->checkpoint, m->vae, m->tiny_encoder, m->tiny_decoder, &edit, &inpaint) == IMG_OK) {
             p->can_edit = p->can_inpaint = edit;
             p->max_input_images = edit;
         }
@@ -123,6 +124,7 @@ static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model,
                          .tokenizer = m->tokenizer,
                          .vae = m->vae,
                          .tiny_decoder = m->tiny_decoder,
+                         .tiny_encoder = m->tiny_encoder,
                          .prediction = strcmp(m->prediction, "v") == 0 ? ENG_PRED_V : ENG_PRED_EPS,
                          .threads = cfg->threads,
                          .isa = cfg->isa,

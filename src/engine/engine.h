@@ -24,6 +24,9 @@ typedef struct {
     const char *vae;        /* optional separate VAE .safetensors */
     const char *tiny_decoder; /* optional TAESD-style decoder .safetensors; a checkpoint without
                                  a VAE then decodes everything with it */
+    const char *tiny_encoder; /* optional TAESD-style encoder .safetensors (NULL: the tiny
+                                 decoder's file, when it holds one): edits for a model whose
+                                 VAE has no encoder */
     eng_prediction_t prediction;
     int threads;            /* 0 = one per CPU core */
     const char *isa;        /* NULL/"auto", "avx512", "avx2", "portable" */
@@ -77,7 +80,7 @@ typedef struct {
     int tiny_only;   /* no KL VAE: every quality decodes with the tiny decoder */
     int latent_channels;
     float vae_scale;
-    int can_edit;    /* has a KL encoder: image to image and inpainting */
+    int can_edit;    /* has a KL encoder or a tiny one: image to image and inpainting */
     int inpaint_unet; /* a 9-channel inpainting UNet (mask and masked image as conditioning) */
     eng_products_t products;
 } eng_info_t;
@@ -98,9 +101,11 @@ int eng_load(const eng_load_opts_t *opts, eng_model_t **out, char *err, size_t e
  * metadata and tensor names, without loading it. */
 int eng_probe_native(const char *checkpoint, int *native, int *multiple, char *err, size_t errlen);
 void eng_last_stats(const eng_model_t *m, eng_stats_t *out);
-/* Whether a checkpoint (and its separate VAE, or NULL) can edit (its VAE has an encoder) and
- * whether its UNet is a 9-channel inpainting one, from tensor names, without loading it. */
-int eng_probe_edit(const char *checkpoint, const char *vae, int *can_edit, int *inpaint);
+/* Whether a checkpoint (and its separate VAE, tiny encoder and tiny decoder, each NULL or empty
+ * when absent) can edit (its VAE has an encoder, or a tiny encoder is there) and whether its UNet
+ * is a 9-channel inpainting one, from tensor names, without loading the checkpoint. */
+int eng_probe_edit(const char *checkpoint, const char *vae, const char *tiny_encoder,
+                   const char *tiny_decoder, int *can_edit, int *inpaint);
 void eng_free(eng_model_t *m);
 const eng_info_t *eng_info(const eng_model_t *m);
 /* 1 when the model can produce step previews (it has a tiny decoder). */

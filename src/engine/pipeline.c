@@ -32,8 +32,9 @@ struct eng_model {
     int nte;
     unet_t *unet;
     vae_t *vae;
-    vae_encoder_t *enc; /* NULL when the VAE file has no encoder: no edits */
+    vae_encoder_t *enc; /* NULL when the VAE file has no encoder */
     tiny_vae_t *tiny;
+    tiny_vae_t *tiny_enc; /* used when enc is NULL; neither: no edits */
     arena_t arena; /* work memory the UNet and then the decoder borrow (arena.h) */
     schedule_t sched;
     int ctx_dim, ctx_len;
@@ -72,13 +73,27 @@ int eng_probe_native(const char *checkpoint, int *native, int *multiple, char *e
     return IMG_OK;
 }
 
-int eng_probe_edit(const char *checkpoint, const char *vae, int *can_edit, int *inpaint) {
+/* Whether the file at path holds a tiny autoencoder's encoder. */
+static int has_tiny_encoder(const char *path) {
+    char err[256];
+    st_file_t *f;
+    tiny_vae_t *t = NULL;
+    if (!path || !*path || st_open(path, &f, err, sizeof err)) return 0;
+    int ok = tiny_vae_load_part(f, TINY_ENCODER, &t, err, sizeof err) == IMG_OK;
+    tiny_vae_free(t);
+    st_close(f);
+    return ok;
+}
+
+int eng_probe_edit(const char *checkpoint, const char *vae, const char *tiny_encoder,
+                   const char *tiny_decoder, int *can_edit, int *inpaint) {
     *can_edit = *inpaint = 0;
     char err[256];
     st_file_t *f, *vf = NULL;
     int rc = st_open(checkpoint, &f, err, sizeof err);
     if (rc) return rc;
     if (vae && *vae && st_open(vae, &vf, err, sizeof err)) vf = NULL;
+    *can_edit = has_tiny_encoder(tiny_encoder && *tiny_encoder ? tiny_encoder : tiny_decoder);
     const st_file_t *v = vf ? vf : f;
     static const char ENC[] = "encoder.conv_in.weight", IN0[] = "input_blocks.0.0.weight";
     for (size_t i = 0; i < st_count(v) && !*can_edit; i++) {
@@ -104,6 +119,7 @@ void eng_free(eng_model_t *m) {
     vae_free(m->vae);
     vae_encoder_free(m->enc);
     tiny_vae_free(m->tiny);
+    tiny_vae_free(m->tiny_enc);
     arena_free(&m->arena);
     kctx_destroy(&m->kc);
     free(m);
@@ -138,13 +154,24 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
     }
     m->vae_tile = o->vae_tile;
     m->vae_tile_overlap = o->vae_tile_overlap;
-    st_file_t *f = NULL, *vf = NULL, *tf = NULL;
+    st_file_t *f = NULL, *vf = NULL, *tf = NULL, *ef = NULL;
     st_progress_t prog = {o->progress, o->progress_user, 0, 0};
     int rc = st_open(o->checkpoint, &f, err, errlen);
     if (!rc && o->progress) st_track(f, &prog);
     if (!rc && o->tiny_decoder && *o->tiny_decoder) {
         rc = st_open(o->tiny_decoder, &tf, err, errlen);
         if (!rc) rc = tiny_vae_load(tf, &m->tiny, err, errlen);
+    }
+    if (!rc && o->tiny_encoder && *o->tiny_encoder) {
+        rc = st_open(o->tiny_encoder, &ef, err, errlen);
+        if (!rc) rc = tiny_vae_load_part(ef, TINY_ENCODER, &m->tiny_enc, err, errlen);
+    } else if (!rc && tf) { /* a file with both parts (diffusers' AutoencoderTiny) */
+        char terr[256];
+        int trc = tiny_vae_load_part(tf, TINY_ENCODER, &m->tiny_enc, terr, sizeof terr);
+        if (trc && trc != IMG_ENOTFOUND) {
+            snprintf(err, errlen, "%s", terr);
+            rc = trc;
+        }
     }
     if (!rc && o->vae && *o->vae) rc = st_open(o->vae, &vf, err, errlen);
     if (!rc) rc = kctx_create(o->threads, o->isa, o->precision, &m->kc, err, errlen);
@@ -177,7 +204,17 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
         m->info.family = (int)ui->family;
         m->info.latent_channels = ui->out_ch;
         m->info.inpaint_unet = ui->in_ch == 2 * ui->out_ch + 1;
-        m->info.can_edit = m->enc != NULL && vae_encoder_latent_channels(m->enc) == ui->out_ch;
+        if (m->enc && vae_encoder_latent_channels(m->enc) != ui->out_ch) {
+            vae_encoder_free(m->enc); /* another latent space: it cannot feed this UNet */
+            m->enc = NULL;
+        }
+        if (m->tiny_enc && (tiny_vae_latent_channels(m->tiny_enc) != ui->out_ch ||
+                            tiny_vae_downscale(m->tiny_enc) !=
+                                (m->vae ? vae_upscale(m->vae) : tiny_vae_upscale(m->tiny)))) {
+            snprintf(err, errlen, "the tiny encoder does not match the model's latent space");
+            rc = IMG_EFORMAT;
+        }
+        m->info.can_edit = m->enc != NULL || m->tiny_enc != NULL;
         if (ui->in_ch != ui->out_ch && !m->info.inpaint_unet) {
             snprintf(err, errlen, "a UNet with %d input and %d output channels is not supported",
                      ui->in_ch, ui->out_ch);
@@ -239,6 +276,7 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
     st_close(f); /* weights were copied and packed */
     st_close(vf);
     st_close(tf);
+    st_close(ef);
     if (rc) {
         if (rc == IMG_ENOMEM && errlen && !err[0]) snprintf(err, errlen, "out of memory loading the model");
         eng_free(m);
@@ -351,7 +389,19 @@ static int run_denoise(void *user, const float *x, float sigma, float *den) {
     return 0;
 }
 
-/* An edit's latents: z0 = scale * mean of the image's encoding; with a mask, the latent mask
+/* The latent of img ([3, H, W] in [-1, 1]; overwritten with a tiny encoder, which takes [0, 1]):
+ * scale * mean of the KL encoding, or the tiny encoder's diffusion-space latent. mom: 2n floats. */
+static int encode_image(eng_model_t *m, float *img, int H, int W, float *mom, size_t n, float *z) {
+    if (m->enc) {
+        int rc = vae_encode_moments(m->enc, &m->kc, img, H, W, mom, NULL, NULL);
+        if (!rc) vae_moments_to_latent(mom, n, NULL, m->info.vae_scale, NULL, NULL, NULL, z);
+        return rc;
+    }
+    for (size_t i = 0; i < (size_t)3 * W * H; i++) img[i] = (img[i] + 1.f) * 0.5f;
+    return tiny_vae_encode(m->tiny_enc, &m->kc, img, H, W, z);
+}
+
+/* An edit's latents: z0, the image's latent (encode_image); with a mask, the latent mask
  * (for a 9-channel UNet the nearest sample of the thresholded mask, as the reference builds it;
  * for blending, any latent pixel whose 8x8 block touches the mask) and, for a 9-channel UNet,
  * the latent of the image with the masked area zeroed. */
@@ -365,8 +415,7 @@ static int edit_latents(eng_model_t *m, const eng_params_t *p, int W, int H, int
     int ch = p->init_image->channels;
     for (size_t i = 0; !rc && i < HW; i++)
         for (int c = 0; c < 3; c++) img[c * HW + i] = px[i * ch + (ch >= 3 ? c : 0)] / 127.5f - 1.f;
-    if (!rc) rc = vae_encode_moments(m->enc, &m->kc, img, H, W, mom, NULL, NULL);
-    if (!rc) vae_moments_to_latent(mom, n, NULL, m->info.vae_scale, NULL, NULL, NULL, z0);
+    if (!rc) rc = encode_image(m, img, H, W, mom, n, z0);
     if (!rc && p->mask) {
         int up = H / lh;
         for (int y = 0; y < lh; y++)
@@ -383,10 +432,9 @@ static int edit_latents(eng_model_t *m, const eng_params_t *p, int W, int H, int
             }
         if (m->info.inpaint_unet) {
             for (size_t i = 0; i < HW; i++)
-                if (p->mask[i])
-                    for (int c = 0; c < 3; c++) img[c * HW + i] = 0.f;
-            rc = vae_encode_moments(m->enc, &m->kc, img, H, W, mom, NULL, NULL);
-            if (!rc) vae_moments_to_latent(mom, n, NULL, m->info.vae_scale, NULL, NULL, NULL, masked_lat);
+                for (int c = 0; c < 3; c++)
+                    img[c * HW + i] = p->mask[i] ? 0.f : px[i * ch + (ch >= 3 ? c : 0)] / 127.5f - 1.f;
+            rc = encode_image(m, img, H, W, mom, n, masked_lat);
         }
     }
     free(img);

@@ -84,6 +84,12 @@ enum MHD_Result h_metrics(req_t *r) {
     return respond(r, 200, "text/plain; version=0.0.4", (char *)b.data, b.len, NULL, 0);
 }
 
+/* SPEC §11: what a model can do (a new reference, for json_pack's "o"). */
+static json_t *capabilities(const model_profile_t *p) {
+    return json_pack("{s:b, s:b, s:b, s:i}", "generate", 1, "edit", p->can_edit, "inpaint",
+                     p->can_inpaint, "max_input_images", p->max_input_images);
+}
+
 enum MHD_Result h_models(req_t *r) {
     api_error_t e;
     store_key_t key;
@@ -91,21 +97,20 @@ enum MHD_Result h_models(req_t *r) {
     json_t *data = json_array();
     const registry_t *reg = r->srv->models;
     const model_profile_t *def = registry_default(reg);
-    json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s, s:s}", "id", REGISTRY_ALIAS, "object",
-                                          "model", "created", 0, "owned_by", "imgapi", "root",
-                                          def->id));
+    /* the alias can do what the model it stands for can */
+    json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s, s:s, s:o}", "id", REGISTRY_ALIAS,
+                                          "object", "model", "created", 0, "owned_by", "imgapi",
+                                          "root", def->id, "capabilities", capabilities(def)));
     for (size_t i = 0; i < registry_count(reg); i++) {
         const model_profile_t *p = registry_profile(reg, i);
         if (!store_key_allows(&key, p->id)) continue;
         json_array_append_new(
-            data, json_pack("{s:s, s:s, s:i, s:s, s:s, s:{s:s, s:s, s:s}, s:{s:b, s:b, s:b, s:i}}",
-                            "id", p->id, "object", "model", "created", 0, "owned_by", "imgapi",
-                            "description", p->description, "defaults", "size",
-                            api_size_name(p->default_size), "quality",
-                            api_quality_name(p->default_quality), "background",
+            data, json_pack("{s:s, s:s, s:i, s:s, s:s, s:{s:s, s:s, s:s}, s:o}", "id", p->id,
+                            "object", "model", "created", 0, "owned_by", "imgapi", "description",
+                            p->description, "defaults", "size", api_size_name(p->default_size),
+                            "quality", api_quality_name(p->default_quality), "background",
                             api_background_name(p->default_background), "capabilities",
-                            "generate", 1, "edit", p->can_edit, "inpaint", p->can_inpaint,
-                            "max_input_images", p->max_input_images));
+                            capabilities(p)));
     }
     json_t *root = json_pack("{s:s, s:o}", "object", "list", "data", data);
     char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;

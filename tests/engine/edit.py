@@ -26,7 +26,7 @@ CONF = os.path.join(TMP, "edit.conf")
 def setup():
     tok = os.path.join(GOLDEN, "tokenizer", "bpe_simple_vocab_16e6.txt.gz")
     lines = []
-    for fam, mid in (("sd2-edit", "tiny-edit"), ("inpaint", "tiny-inpaint")):
+    for fam, mid in (("sd2-edit", "tiny-edit"), ("inpaint", "tiny-inpaint"), ("sd2", "tiny-decode-only")):
         path = os.path.join(TMP, f"{mid}.safetensors")
         subprocess.run([sys.executable, os.path.join(HERE, "make_tiny_checkpoint.py"), GOLDEN, fam, path], check=True)
         lines += [f"model.{mid}.checkpoint = {path}", f"model.{mid}.tokenizer = {tok}", f"model.{mid}.native = 64",
@@ -137,7 +137,7 @@ def test_bad_edits_are_refused_with_the_reason():
              ((bomb, "p", "--model", "tiny-edit"), "over the limits"),
              ((src, src, "p", "--model", "tiny-edit"), "takes 1 input image"),
              ((src, "p", "--strength", "0"), "--strength"),
-             ((src, "p", "--model", "imgapi-shapes"), "cannot edit")]  # the built-in model: no encoder
+             ((src, "p", "--model", "tiny-decode-only"), "cannot edit")]  # a VAE file without its encoder
     for args, reason in cases:
         p = edit(*args, "-o", os.path.join(TMP, "never.png"), check=False)
         assert p.returncode != 0 and reason in p.stderr, (args, p.returncode, p.stderr)

@@ -8,6 +8,7 @@
     extern const unsigned char imgapi_builtin_##sym##_end[];
 BLOB(shapes_model)
 BLOB(shapes_decoder)
+BLOB(shapes_encoder)
 BLOB(shapes_vocab)
 BLOB(shapes_merges)
 
@@ -17,6 +18,7 @@ static const struct {
 } FILES[] = {
     {"imgapi-shapes/model.safetensors", imgapi_builtin_shapes_model, imgapi_builtin_shapes_model_end},
     {"imgapi-shapes/decoder.safetensors", imgapi_builtin_shapes_decoder, imgapi_builtin_shapes_decoder_end},
+    {"imgapi-shapes/encoder.safetensors", imgapi_builtin_shapes_encoder, imgapi_builtin_shapes_encoder_end},
     {"imgapi-shapes/vocab.json", imgapi_builtin_shapes_vocab, imgapi_builtin_shapes_vocab_end},
     {"imgapi-shapes/merges.txt", imgapi_builtin_shapes_merges, imgapi_builtin_shapes_merges_end},
 };

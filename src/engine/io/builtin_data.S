@@ -6,6 +6,7 @@
     .section .rodata
 INCBIN(imgapi_builtin_shapes_model, "models/imgapi-shapes/model.safetensors", 64)
 INCBIN(imgapi_builtin_shapes_decoder, "models/imgapi-shapes/decoder.safetensors", 64)
+INCBIN(imgapi_builtin_shapes_encoder, "models/imgapi-shapes/encoder.safetensors", 64)
 INCBIN(imgapi_builtin_shapes_vocab, "models/imgapi-shapes/vocab.json", 64)
 INCBIN(imgapi_builtin_shapes_merges, "models/imgapi-shapes/merges.txt", 64)
 
