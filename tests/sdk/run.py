@@ -133,5 +133,52 @@ def test_playground_in_a_real_browser():
         s.cleanup()
 
 
+@test
+def test_playground_edit_tab_in_a_real_browser():
+    """The Edit tab: a picture of the built-in model's kind, a mask painted with the brush over its
+    left shape (and a stroke painted and erased elsewhere), edited to another colour: the shape
+    takes it, every pixel away from the painted area is the input's, and the input is shown."""
+    import base64
+    import io
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "train"))
+    sys.path.insert(0, os.path.join(HERE, "..", "engine"))
+    import shape_analysis as sa
+    import shapes
+    scene = dict(bg="white", bg2=None, bg_kind="plain", count=1, relation=None,
+                 objects=[dict(color="red", shape="circle", size=None, pos="left")])
+    arr = shapes.render(scene, 1024, supersample=1)
+    d = tempfile.mkdtemp()
+    src = os.path.join(d, "in.png")
+    Image.fromarray(arr).save(src)
+    shot = os.path.join(HERE, "..", "out", "playground-edit.png")
+    os.makedirs(os.path.dirname(shot), exist_ok=True)
+    s = Server(args=["--config", "/dev/null"], binary=harness.PROD_BIN)
+    try:
+        s.start()
+        key = s.new_key("5")
+        p = subprocess.run(["node", os.path.join(HERE, "playground_edit.mjs"), s.url(""), key, src,
+                            "a blue circle on the left on a white background", shot],
+                           capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+        info = json.loads(p.stdout.strip().splitlines()[-1])
+        out = np.asarray(Image.open(io.BytesIO(base64.b64decode(info["final"].split(",", 1)[1]))).convert("RGB"))
+        assert out.shape == (1024, 1024, 3), out.shape
+        right = slice(int(0.56 * 1024), 1024)  # the strokes end at 0.45 + 0.05 of the width, the seam is 8 px
+        assert (out[:, right] == arr[:, right]).all(), "pixels away from the painted mask changed"
+        left = np.asarray(Image.fromarray(out[:, : int(0.45 * 1024)]).resize((32, 72), Image.BOX), np.float32)
+        bg = np.array(shapes.COLORS["white"], np.float32)
+        far = np.sqrt(((left - bg) ** 2).sum(-1)) > 70
+        colour = sa.nearest_color(np.median(left[far], 0)) if far.sum() > 8 else None
+        assert colour == "blue", colour
+        assert info["sawPartial"], "no streamed preview"
+        l = check_invariant(s, key)
+        assert l["reserved"] == 0 and l["charged"] == 6000, l  # low 1024x1024 + one input image
+        print(f"  playground edit: painted shape red -> {colour}, {int(out[:, right].size / 3)} pixels beside it "
+              f"unchanged, rows {info['rows']}; screenshot {os.path.normpath(shot)}")
+    finally:
+        s.cleanup()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     main()
