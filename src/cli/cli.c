@@ -62,7 +62,9 @@ static const struct {
      "       imgapi moderate --normalize 1    the normalised words of each line of stdin\n"},
     {"bench", cmd_bench,
      "time a generation stage by stage (optionally against stable-diffusion.cpp)",
-     "usage: imgapi bench [--model ID] [--size S] [--quality Q] [--runs N] [--vs-sdcpp PATH]\n"},
+     "usage: imgapi bench [--model ID] [--size S] [--quality Q] [--runs N] [--vs-sdcpp PATH]\n"
+     "                    [--edit STRENGTH] [--prompt P] [--seed N]\n"
+     "  --edit S   also time image to image from the generated image at strength S\n"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -6,6 +6,7 @@
 #include "api/params.h"
 #include "cli/cli.h"
 #include "common/clock.h"
+#include "common/status.h"
 #include "engine/backend.h"
 #include "engine/engine.h"
 #include "engine/runtime/engine_ctx.h"
@@ -34,7 +35,7 @@ static double median(double *v, int n) {
 }
 
 typedef struct {
-    double text, step, decode, total, rss_mb;
+    double text, encode, step, decode, total, rss_mb;
     int ok;
 } sdcpp_t;
 
@@ -52,11 +53,17 @@ static double match_seconds(const char *log, const char *pattern) {
     return v;
 }
 
-/* Runs stable-diffusion.cpp once with equivalent settings; parses its stage times. */
+#define SDCPP_OUT "/tmp/imgapi-sdcpp-out.png"
+#define SDCPP_EDIT_OUT "/tmp/imgapi-sdcpp-edit.png"
+
+/* Runs stable-diffusion.cpp once with equivalent settings; parses its stage times. strength > 0:
+ * image to image from its last generation (SDCPP_OUT), as `imgapi bench --edit` runs. */
 static sdcpp_t run_sdcpp(const char *bin, const char *ckpt, const char *prompt, int w, int h, int steps,
-                         float cfg, const char *sampler, const char *scheduler, int threads, unsigned seed) {
+                         float cfg, const char *sampler, const char *scheduler, int threads, unsigned seed,
+                         float strength) {
     sdcpp_t r = {0};
-    char ws[16], hs[16], ss[16], cs[16], ts[16], sd[16], logpath[] = "/tmp/imgapi-sdcpp-XXXXXX";
+    char ws[16], hs[16], ss[16], cs[16], ts[16], sd[16], st[16], logpath[] = "/tmp/imgapi-sdcpp-XXXXXX";
+    snprintf(st, sizeof st, "%.3f", strength);
     snprintf(ws, sizeof ws, "%d", w);
     snprintf(hs, sizeof hs, "%d", h);
     snprintf(ss, sizeof ss, "%d", steps);
@@ -67,7 +74,11 @@ static sdcpp_t run_sdcpp(const char *bin, const char *ckpt, const char *prompt, 
     if (fd < 0) return r;
     const char *argv[] = {bin, "-m", ckpt, "-p", prompt, "-W", ws, "-H", hs, "--steps", ss, "--cfg-scale", cs,
                           "--sampling-method", sampler, "--scheduler", scheduler, "-t", ts, "-s", sd,
-                          "-o", "/tmp/imgapi-sdcpp-out.png", "-v", NULL};
+                          "-o", strength > 0 ? SDCPP_EDIT_OUT : SDCPP_OUT, "-v", NULL, NULL, NULL, NULL, NULL};
+    if (strength > 0) { /* the slots before the final NULL */
+        const char *more[] = {"-i", SDCPP_OUT, "--strength", st};
+        for (int i = 0; i < 4; i++) argv[sizeof argv / sizeof *argv - 5 + i] = more[i];
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fd, 1);
@@ -103,9 +114,14 @@ static sdcpp_t run_sdcpp(const char *bin, const char *ckpt, const char *prompt, 
         log[len] = 0;
         r.text = match_seconds(log, "get_learned_condition completed, taking ([0-9.]+)s");
         double sampling = match_seconds(log, "sampling completed, taking ([0-9.]+)s");
-        r.step = sampling >= 0 ? sampling / steps : -1;
         r.decode = match_seconds(log, "decode_first_stage completed, taking ([0-9.]+)s");
-        r.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && r.step >= 0;
+        r.encode = match_seconds(log, "encode_first_stage completed, taking ([0-9.]+)s");
+        /* an image to image runs the last steps of the schedule (its log: "target t_enc is N
+         * steps", and it runs N + 1 of them): sampling time per step run */
+        double t_enc = match_seconds(log, "target t_enc is ([0-9]+) steps");
+        int ran = strength > 0 && t_enc >= 0 ? (int)t_enc + 1 : steps;
+        r.step = sampling >= 0 ? sampling / (ran > 0 ? ran : 1) : -1;
+        r.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && r.step >= 0 && (strength <= 0 || r.encode >= 0);
         if (!r.ok) fprintf(stderr, "imgapi: stable-diffusion.cpp failed; its log:\n%.2000s\n", log);
     }
     free(log);
@@ -118,11 +134,11 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     config_t cfg;
     config_defaults(&cfg);
-    static const char *const extra[] = {"model", "size", "quality", "runs", "prompt", "vs-sdcpp", "seed"};
-    const char *v[7] = {0};
+    static const char *const extra[] = {"model", "size", "quality", "runs", "prompt", "vs-sdcpp", "seed", "edit"};
+    const char *v[8] = {0};
     const char *pos[1];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 0, extra, v, 7);
+    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 0, extra, v, 8);
     if (rc) return rc;
     const config_model_t *all[CONFIG_MAX_MODELS + 1], *cm = NULL;
     int nall = engine_models(&cfg, all);
@@ -138,8 +154,9 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     int runs = v[3] ? atoi(v[3]) : 3;
     const char *prompt = v[4] ? v[4] : "a photograph of an astronaut riding a horse";
     unsigned seed = v[6] ? (unsigned)strtoul(v[6], NULL, 10) : 42;
-    if (size <= 0 || quality <= 0 || runs < 1 || runs > 50) {
-        fprintf(stderr, "imgapi: bad --size, --quality or --runs\n");
+    float strength = v[7] ? strtof(v[7], NULL) : 0.f; /* --edit S: also image to image at S */
+    if (size <= 0 || quality <= 0 || runs < 1 || runs > 50 || (v[7] && !(strength > 0 && strength <= 1))) {
+        fprintf(stderr, "imgapi: bad --size, --quality, --runs or --edit (a strength above 0, at most 1)\n");
         return 2;
     }
     kctx_t kc;
@@ -169,20 +186,28 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     if (cm->native) native = cm->native;
     engine_native_size(native, multiple, ow, oh, &W, &H);
     sdcpp_t sres = {0};
-    double s_text = 0, s_step = 0, s_dec = 0, s_tot = 0, s_rss = 0;
-    int s_ok = 0;
+    double s_text = 0, s_step = 0, s_dec = 0, s_tot = 0, s_rss = 0, s_enc = 0, s_estep = 0, s_etot = 0;
+    int s_ok = 0, s_eok = 0;
     if (v[5]) {
         const char *sm = q.sampler == SAMPLER_DPMPP_2M ? "dpm++2m" : q.sampler == SAMPLER_EULER ? "euler" : "euler_a";
         const char *sch = q.schedule == ENG_SCHED_KARRAS ? "karras" : q.schedule == ENG_SCHED_TRAILING ? "sgm_uniform" : "discrete";
-        double st2[50], ss2[50], sd2[50], stot[50];
+        double st2[50], ss2[50], sd2[50], stot[50], se2[50], ses[50], setot[50];
         for (int r = 0; r < runs; r++) {
-            sres = run_sdcpp(v[5], cm->checkpoint, prompt, W, H, q.steps, q.guidance, sm, sch, threads, seed);
+            sres = run_sdcpp(v[5], cm->checkpoint, prompt, W, H, q.steps, q.guidance, sm, sch, threads, seed, 0);
             if (!sres.ok) break;
             st2[s_ok] = sres.text;
             ss2[s_ok] = sres.step;
             sd2[s_ok] = sres.decode;
             stot[s_ok] = sres.total;
             s_rss = sres.rss_mb > s_rss ? sres.rss_mb : s_rss;
+            if (strength > 0) { /* image to image from the generation just made */
+                sdcpp_t e = run_sdcpp(v[5], cm->checkpoint, prompt, W, H, q.steps, q.guidance, sm, sch, threads,
+                                      seed, strength);
+                if (!e.ok) break;
+                se2[s_eok] = e.encode;
+                ses[s_eok] = e.step;
+                setot[s_eok++] = e.total;
+            }
             s_ok++;
         }
         if (s_ok) {
@@ -190,6 +215,11 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
             s_step = median(ss2, s_ok);
             s_dec = median(sd2, s_ok);
             s_tot = median(stot, s_ok);
+        }
+        if (s_eok) {
+            s_enc = median(se2, s_eok);
+            s_estep = median(ses, s_eok);
+            s_etot = median(setot, s_eok);
         }
     }
 
@@ -227,6 +257,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         p_before = peak_flops(kc.pool, threads, pk_kind, kc.isa);
     double p_lo = p_before, p_hi = p_before;
     eng_stats_t st = {0};
+    img_t init = {0};
     for (int r = 0; r < runs; r++) {
         img_t im = {0}, sized = {0};
         double g0 = clock_mono();
@@ -245,7 +276,12 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         img_encode(&sized, IMG_FMT_PNG, 100, &png, &png_len);
         double r2 = clock_mono();
         free(png);
-        img_free(&im);
+        if (r == runs - 1 && strength > 0) {
+            img_free(&init);
+            init = im; /* the edits below start from the last generation (owned here) */
+        } else {
+            img_free(&im);
+        }
         img_free(&sized);
         tok[r] = st.tokenize_s;
         text[r] = st.text_s;
@@ -265,6 +301,35 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         step_pk[r] = 100 * st.steps_gflop / (st.steps ? st.steps : 1) * 1e9 / step[r] / pk;
         dec_pk[r] = 100 * st.decode_gflop * 1e9 / dec[r] / pk;
     }
+    /* image to image from the last generation: the encoder, the steps it runs, the whole */
+    double e_enc[50], e_step[50], e_tot[50], e_pk[50];
+    eng_stats_t est = {0};
+    eng_params_t ep = p;
+    ep.init_image = &init;
+    ep.strength = strength;
+    for (int r = 0; r < runs && strength > 0; r++) {
+        img_t im = {0};
+        double g0 = clock_mono();
+        int erc = eng_generate(m, &ep, NULL, NULL, &im);
+        e_tot[r] = clock_mono() - g0;
+        img_free(&im);
+        if (erc) {
+            fprintf(stderr, "imgapi: the edit failed (%s)\n", img_status_str(erc));
+            img_free(&init);
+            eng_free(m);
+            kctx_destroy(&kc);
+            return 1;
+        }
+        eng_last_stats(m, &est);
+        double sum = 0;
+        for (int i = 0; i < est.steps && i < ENG_MAX_STAT_STEPS; i++) sum += est.step_s[i];
+        e_step[r] = sum / (est.steps ? est.steps : 1);
+        e_enc[r] = est.encode_s;
+        double p_after = peak_flops(kc.pool, threads, pk_kind, kc.isa);
+        e_pk[r] = 100 * est.encode_gflop * 1e9 / e_enc[r] / ((p_before + p_after) / 2);
+        p_before = p_after;
+    }
+    img_free(&init);
     kctx_destroy(&kc);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -296,6 +361,18 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     printf("%-14s %10.3f\n", "resize", median(rs, runs));
     printf("%-14s %10.3f\n", "encode png", median(enc, runs));
     printf("%-14s %10.3f   peak RSS %.0f MB\n", "total", mtot, rss);
+    double me_enc = 0, me_tot = 0;
+    if (strength > 0) {
+        me_enc = median(e_enc, runs);
+        me_tot = median(e_tot, runs);
+        printf("\nimage to image from that image at strength %.2f (%d of %d step(s) run), medians of %d run(s):\n",
+               strength, est.steps, q.steps, runs);
+        printf("%-14s %10.3f %10.1f %10.1f %7.0f%%\n", "image encoder", me_enc, est.encode_gflop,
+               est.encode_gflop / me_enc, median(e_pk, runs));
+        printf("%-14s %10.3f\n", "unet step", median(e_step, runs));
+        printf("%-14s %10.3f   edit / generation %.2f (the engine's work: text, encoder, steps, decoder)\n",
+               "edit total", me_tot, me_tot / (mtot - median(rs, runs) - median(enc, runs)));
+    }
     if (s_ok) {
         printf("\nstable-diffusion.cpp (%s), same checkpoint and settings, medians of %d run(s):\n", v[5], s_ok);
         printf("%-14s %10s %10s %12s\n", "stage", "sd.cpp s", "imgapi s", "imgapi/sdcpp");
@@ -305,6 +382,16 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         printf("%-14s %10.3f %10.3f %12.2f   (process wall with load; imgapi: load + generation)\n", "total", s_tot,
                mtot + load_s, (mtot + load_s) / s_tot);
         printf("%-14s %10.0f %10.0f %12.2f\n", "peak RSS MB", s_rss, rss, rss / s_rss);
+        if (s_eok) {
+            printf("image to image (strength %.2f), medians of %d run(s):\n", strength, s_eok);
+            printf("%-14s %10.3f %10.3f %12.2f\n", "image encoder", s_enc, me_enc, me_enc / s_enc);
+            printf("%-14s %10.3f %10.3f %12.2f\n", "unet step", s_estep, median(e_step, runs),
+                   median(e_step, runs) / s_estep);
+            printf("%-14s %10.3f %10.3f %12.2f   (sd.cpp: process wall with load)\n", "edit total", s_etot,
+                   me_tot + load_s, (me_tot + load_s) / s_etot);
+        } else if (strength > 0) {
+            printf("stable-diffusion.cpp's image to image did not run to the end; no comparison\n");
+        }
     } else if (v[5]) {
         printf("\nstable-diffusion.cpp did not run to the end; no comparison\n");
     }

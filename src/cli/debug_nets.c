@@ -219,8 +219,15 @@ int debug_vae_encoder(const config_t *cfg, const char *weights, const char *inpu
         for (int b = 0; b < B && ok; b++) {
             tap_ctx_t tap = {e.w, key, 0};
             float *mb = mom + (size_t)b * 2 * n;
-            if (vae_encode_moments(enc, &e.kc, img + (size_t)b * 3 * H * W, H, W, mb,
-                                   b == 0 ? dbg_tap_write : NULL, &tap) || tap.failed) {
+            /* an image larger than vae_tile latents a side is encoded in tiles (no taps then) */
+            int tiled = cfg->vae_tile > 0 && (H / s > cfg->vae_tile || W / s > cfg->vae_tile);
+            const float *ib = img + (size_t)b * 3 * H * W;
+            int erc = tiled ? vae_encode_tiled(enc, &e.kc, ib, H, W, cfg->vae_tile, cfg->vae_tile_overlap, mb)
+                            : vae_encode_moments(enc, &e.kc, ib, H, W, mb, b == 0 ? dbg_tap_write : NULL, &tap);
+            if (erc == IMG_EINVAL && tiled)
+                fprintf(stderr, "imgapi: vae_tile_overlap (%d) must be under half of vae_tile (%d)\n",
+                        cfg->vae_tile_overlap, cfg->vae_tile);
+            if (erc || tap.failed) {
                 ok = 0;
                 break;
             }

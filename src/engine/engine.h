@@ -93,6 +93,7 @@ typedef struct {
     double step_s[ENG_MAX_STAT_STEPS];
     int steps;
     double text_gflop, steps_gflop, decode_gflop;
+    double encode_s, encode_gflop; /* an edit's image encoding (its latents and masked latent) */
     int width, height; /* the working resolution */
 } eng_stats_t;
 

@@ -198,6 +198,7 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
     if (!rc) {
         unet_use_arena(m->unet, &m->arena);
         if (m->vae) vae_use_arena(m->vae, &m->arena);
+        if (m->enc) vae_encoder_use_arena(m->enc, &m->arena);
     }
     if (!rc) {
         const unet_info_t *ui = unet_info(m->unet);
@@ -392,8 +393,8 @@ static int run_denoise(void *user, const float *x, float sigma, float *den) {
 /* The latent of img ([3, H, W] in [-1, 1]; overwritten with a tiny encoder, which takes [0, 1]):
  * scale * mean of the KL encoding, or the tiny encoder's diffusion-space latent. mom: 2n floats. */
 static int encode_image(eng_model_t *m, float *img, int H, int W, float *mom, size_t n, float *z) {
-    if (m->enc) {
-        int rc = vae_encode_moments(m->enc, &m->kc, img, H, W, mom, NULL, NULL);
+    if (m->enc) { /* in tiles when the latent is larger than vae_tile a side */
+        int rc = vae_encode_tiled(m->enc, &m->kc, img, H, W, m->vae_tile, m->vae_tile_overlap, mom);
         if (!rc) vae_moments_to_latent(mom, n, NULL, m->info.vae_scale, NULL, NULL, NULL, z);
         return rc;
     }
@@ -527,14 +528,18 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
         sdxl_vector(pool_c, proj, H, W, y_c);
         sdxl_vector(pool_u, proj, H, W, y_u);
     }
-    if (!rc && edit) {
-        if (!p->mask)
-            for (size_t k = 0; k < hw; k++) mask_lat[k] = 1.f;
-        rc = edit_latents(m, p, W, H, lh, lw, z0, mask_lat, masked_lat);
-    }
     m->stats.text_s = clock_mono() - t_text;
     m->stats.text_gflop = (double)m->flops / 1e9;
     m->flops = 0;
+    if (!rc && edit) {
+        double t_enc = clock_mono();
+        if (!p->mask)
+            for (size_t k = 0; k < hw; k++) mask_lat[k] = 1.f;
+        rc = edit_latents(m, p, W, H, lh, lw, z0, mask_lat, masked_lat);
+        m->stats.encode_s = clock_mono() - t_enc;
+        m->stats.encode_gflop = (double)m->flops / 1e9;
+        m->flops = 0;
+    }
     float sigmas[1025];
     if (!rc) {
         int steps = p->steps;

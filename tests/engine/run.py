@@ -415,6 +415,78 @@ def test_precision_bf16_refused_where_no_kernel_does_it():
         print(f"     {' '.join(flags)}: {p.stderr.strip()}")
 
 
+def _plan(n, tile, overlap):
+    """The tiler's plan along one side (vae_tiled.c): count, side, starts."""
+    if n <= tile:
+        return 1, n, [0]
+    c = (n - overlap + (tile - overlap) - 1) // (tile - overlap)
+    side = (n + (c - 1) * overlap + c - 1) // c
+    return c, side, [(i * (n - side) + (c - 1) // 2) // (c - 1) for i in range(c)]
+
+
+def _ramp(n, lo, hi):
+    import numpy as np
+    w = np.ones(n, np.float64)
+    x = np.arange(n)
+    if lo:
+        w = np.minimum(w, np.where(x < lo, (x + 0.5) / lo, 1.0))
+    if hi:
+        w = np.minimum(w, np.where(n - 1 - x < hi, (n - 1 - x + 0.5) / hi, 1.0))
+    return w
+
+
+@test
+def test_vae_encoder_tiled():
+    """vae_tile for the encoder: a tile at least the latent's size is the untiled encoder exactly;
+    smaller tiles give exactly the blend (linear ramps across the overlaps, vae_tiled.c) of the
+    untiled encodings of each tile's pixels, computed here from separate untiled runs; and the
+    tiled moments follow the whole image's."""
+    import numpy as np
+    d = "vae_encoder_small"
+    io = load(g(d, "io.safetensors"))
+    image = io["b.image"][:1]  # 64 x 96 pixels: 8 x 12 latents
+    whole_in = os.path.join(TMP, "enc-tile-in.safetensors")
+    save(whole_in, {"b.image": image})
+    out_path = os.path.join(TMP, "enc-tiled.safetensors")
+    debug("vae-encoder", g(d, "weights.safetensors"), whole_in, out_path, "--vae-tile", "12", "--vae-tile-overlap", "4")
+    whole = load(out_path)["b.moments"]
+    assert rel_err(whole, io["b.moments"][:1]) <= 1e-4
+    tile, overlap = 6, 2
+    debug("vae-encoder", g(d, "weights.safetensors"), whole_in, out_path, "--vae-tile", str(tile),
+          "--vae-tile-overlap", str(overlap))
+    tiled = load(out_path)["b.moments"]
+    ny, th, ys = _plan(8, tile, overlap)
+    nx, tw, xs = _plan(12, tile, overlap)
+    crops = {f"t{i}_{j}.image": np.ascontiguousarray(image[:, :, y * 8:(y + th) * 8, x * 8:(x + tw) * 8])
+             for i, y in enumerate(ys) for j, x in enumerate(xs)}
+    crops_in = os.path.join(TMP, "enc-tile-crops.safetensors")
+    save(crops_in, crops)
+    debug("vae-encoder", g(d, "weights.safetensors"), crops_in, out_path)
+    parts = load(out_path)
+    acc = np.zeros_like(whole, dtype=np.float64)
+    wsum = np.zeros(whole.shape[2:], np.float64)
+    for i, y in enumerate(ys):
+        ylo = ys[i - 1] + th - y if i else 0
+        yhi = y + th - ys[i + 1] if i + 1 < ny else 0
+        for j, x in enumerate(xs):
+            xlo = xs[j - 1] + tw - x if j else 0
+            xhi = x + tw - xs[j + 1] if j + 1 < nx else 0
+            wt = np.outer(_ramp(th, ylo, yhi), _ramp(tw, xlo, xhi))
+            acc[:, :, y:y + th, x:x + tw] += wt * parts[f"t{i}_{j}.moments"]
+            wsum[y:y + th, x:x + tw] += wt
+    want = acc / wsum
+    e = rel_err(tiled, want.astype(np.float32))
+    corr = np.corrcoef(tiled.ravel(), whole.ravel())[0, 1]
+    print(f"     encoder tiles of {tile} latents (overlap {overlap}) on 8x12: {ny}x{nx} tiles, blend of untiled "
+          f"tiles rel err {e:.1e}; correlation with the whole image's moments {corr:.3f}")
+    assert e <= 1e-5, e
+    assert rel_err(tiled, whole) > 1e-3, "the image was not encoded in tiles"
+    assert corr > 0.5, corr
+    p = debug("vae-encoder", g(d, "weights.safetensors"), whole_in, out_path, "--vae-tile", "4",
+              "--vae-tile-overlap", "2", check=False)
+    assert p.returncode != 0 and "vae_tile_overlap" in p.stderr, p.stderr
+
+
 @test
 def test_hostile_safetensors_fail_cleanly():
     cases = {

@@ -8,6 +8,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/kernels/kctx.h"
 #include "engine/models/unet.h"
+#include "engine/runtime/arena.h"
 
 typedef struct vae_encoder vae_encoder_t;
 
@@ -16,6 +17,9 @@ typedef struct vae_encoder vae_encoder_t;
 int vae_encoder_load(const st_file_t *f, int bf16, vae_encoder_t **out, char *err, size_t errlen);
 void vae_encoder_free(vae_encoder_t *e);
 int vae_encoder_latent_channels(const vae_encoder_t *e); /* z: 4 for SD */
+/* Work memory from a model's shared arena (not thread-safe, like the arena); NULL: its own,
+ * allocated per call. */
+void vae_encoder_use_arena(vae_encoder_t *e, arena_t *shared);
 int vae_encoder_downscale(const vae_encoder_t *e);       /* 8 for SD */
 
 /* image [3, H, W] (NCHW, one image; H and W multiples of the downscale) -> moments
@@ -23,6 +27,13 @@ int vae_encoder_downscale(const vae_encoder_t *e);       /* 8 for SD */
  * (encoder.conv_in_out, encoder.down.N.block_last_out, ...). IMG_ENOMEM or IMG_EINVAL. */
 int vae_encode_moments(const vae_encoder_t *e, const kctx_t *kc, const float *image, int h, int w,
                        float *moments, unet_tap_fn tap, void *tap_user);
+
+/* The same over overlapping tiles of at most `tile` latents a side (overlap in latents, under half
+ * a tile; tile <= 0 or an image within one tile: vae_encode_moments exactly), blended with
+ * linear ramps across the overlaps (vae_tiled.c). Each tile normalises on its own, so a tiled
+ * encoding follows the whole one without equalling it; activations are sized by the tile. */
+int vae_encode_tiled(const vae_encoder_t *e, const kctx_t *kc, const float *image, int h, int w,
+                     int tile, int overlap, float *moments);
 
 /* The diagonal Gaussian of the moments (n values per half): mean, logvar clamped to [-30, 20],
  * std = exp(logvar / 2), and latent = scale * (mean + std * noise) (noise NULL: the mean). Any

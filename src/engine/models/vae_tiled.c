@@ -1,11 +1,12 @@
-/* vae_tiled.c - the KL decoder over overlapping latent tiles, so the decoder's activations (128
- * to 512 channels at full image resolution) are sized by a tile, not by the image. Tiles along a
- * side are as few as the tile limit allows and of equal size (so the work arena is planned once);
+/* vae_tiled.c - the KL decoder and encoder over overlapping latent tiles, so their activations
+ * (128 to 512 channels at full image resolution) are sized by a tile, not by the image. Tiles along
+ * a side are as few as the tile limit allows and of equal size (so the work arena is planned once);
  * their decoded images are blended with weights that ramp linearly across the overlap, so no seam
  * shows. The decoder's middle attention then sees one tile instead of the whole latent, which is
  * the accepted cost of tiling (stable-diffusion.cpp and diffusers do the same). */
 #include "common/status.h"
 #include "engine/models/vae.h"
+#include "engine/models/vae_encoder.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,8 +45,8 @@ static void overlaps(int i, int count, int n, int side, int s, int *lo, int *hi)
     *hi = i + 1 < count ? (x0 + side - start_of(i + 1, count, n, side)) * s : 0;
 }
 
-int vae_decode_tiled(vae_t *v, const kctx_t *kc, const float *z, int h, int w, int tile, int overlap,
-                     float *image) {
+int vae_decode_tiled(vae_t *v, const kctx_t *kc, const float *z, int h, int w, int tile,
+                     int overlap, float *image) {
     if (tile <= 0 || (h <= tile && w <= tile)) return vae_decode(v, kc, z, h, w, image, NULL, NULL);
     if (overlap < 1 || overlap * 2 >= tile) return IMG_EINVAL;
     int c = vae_latent_channels(v), s = vae_upscale(v);
@@ -53,9 +54,9 @@ int vae_decode_tiled(vae_t *v, const kctx_t *kc, const float *z, int h, int w, i
     plan(h, tile, overlap, &ny, &th);
     plan(w, tile, overlap, &nx, &tw);
     size_t H = (size_t)h * s, W = (size_t)w * s, TH = (size_t)th * s, TW = (size_t)tw * s;
-    float *sub = malloc(sizeof(float) * (size_t)c * th * tw);       /* one tile's latent */
-    float *timg = malloc(sizeof(float) * 3 * TH * TW);              /* one tile's image */
-    float *wsum = calloc(H * W, sizeof(float));                     /* blend weights summed */
+    float *sub = malloc(sizeof(float) * (size_t)c * th * tw); /* one tile's latent */
+    float *timg = malloc(sizeof(float) * 3 * TH * TW);        /* one tile's image */
+    float *wsum = calloc(H * W, sizeof(float));               /* blend weights summed */
     int rc = sub && timg && wsum ? IMG_OK : IMG_ENOMEM;
     if (!rc) memset(image, 0, sizeof(float) * 3 * H * W);
     for (int ty = 0; ty < ny && !rc; ty++) {
@@ -90,6 +91,59 @@ int vae_decode_tiled(vae_t *v, const kctx_t *kc, const float *z, int h, int w, i
                 image[(size_t)ch * H * W + o] /= wsum[o];
     free(sub);
     free(timg);
+    free(wsum);
+    return rc;
+}
+
+int vae_encode_tiled(const vae_encoder_t *e, const kctx_t *kc, const float *image, int h, int w,
+                     int tile, int overlap, float *moments) {
+    int s = vae_encoder_downscale(e), lh = h / s, lw = w / s;
+    if (h % s || w % s) return IMG_EINVAL;
+    if (tile <= 0 || (lh <= tile && lw <= tile))
+        return vae_encode_moments(e, kc, image, h, w, moments, NULL, NULL);
+    if (overlap < 1 || overlap * 2 >= tile) return IMG_EINVAL;
+    int c2 = 2 * vae_encoder_latent_channels(e);
+    int ny, nx, th, tw;
+    plan(lh, tile, overlap, &ny, &th);
+    plan(lw, tile, overlap, &nx, &tw);
+    size_t TH = (size_t)th * s, TW = (size_t)tw * s, L = (size_t)lh * lw;
+    float *sub = malloc(sizeof(float) * 3 * TH * TW);           /* one tile's pixels */
+    float *tmom = malloc(sizeof(float) * (size_t)c2 * th * tw); /* one tile's moments */
+    float *wsum = calloc(L, sizeof(float));                     /* blend weights summed */
+    int rc = sub && tmom && wsum ? IMG_OK : IMG_ENOMEM;
+    if (!rc) memset(moments, 0, sizeof(float) * (size_t)c2 * L);
+    for (int ty = 0; ty < ny && !rc; ty++) {
+        int y0 = start_of(ty, ny, lh, th);
+        for (int tx = 0; tx < nx && !rc; tx++) {
+            int x0 = start_of(tx, nx, lw, tw);
+            for (int k = 0; k < 3; k++)
+                for (size_t y = 0; y < TH; y++)
+                    memcpy(sub + ((size_t)k * TH + y) * TW,
+                           image + ((size_t)k * h + (size_t)y0 * s + y) * w + (size_t)x0 * s,
+                           sizeof(float) * TW);
+            rc = vae_encode_moments(e, kc, sub, (int)TH, (int)TW, tmom, NULL, NULL);
+            if (rc) break;
+            int ylo, yhi, xlo, xhi;
+            overlaps(ty, ny, lh, th, 1, &ylo, &yhi);
+            overlaps(tx, nx, lw, tw, 1, &xlo, &xhi);
+            for (int y = 0; y < th; y++) {
+                float wy = ramp_weight(y, th, ylo, yhi);
+                for (int x = 0; x < tw; x++) {
+                    float wt = wy * ramp_weight(x, tw, xlo, xhi);
+                    size_t o = (size_t)(y0 + y) * lw + (size_t)(x0 + x);
+                    wsum[o] += wt;
+                    for (int k = 0; k < c2; k++)
+                        moments[(size_t)k * L + o] += wt * tmom[((size_t)k * th + y) * tw + x];
+                }
+            }
+        }
+    }
+    if (!rc)
+        for (size_t o = 0; o < L; o++)
+            for (int k = 0; k < c2; k++)
+                moments[(size_t)k * L + o] /= wsum[o];
+    free(sub);
+    free(tmom);
     free(wsum);
     return rc;
 }
