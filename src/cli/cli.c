@@ -51,7 +51,9 @@ static const struct {
      "usage: imgapi edit [options] [--] IMAGE... \"PROMPT\"\n"
      "  --mask PNG              alpha 0 marks what to repaint (the image's size)\n"
      "  -o, --out FILE, --strength S (0-1], --size S, --quality Q, --seed N, --model M,\n"
-     "  --format F, --moderation auto|low, --negative-prompt P\n"},
+     "  --format F, --moderation auto|low, --negative-prompt P\n"
+     "  --server URL [--api-key KEY] [--async]  edit on a running server (JSON edit of /v1/{model},\n"
+     "                          or /v2/{model} and poll with --async; key also IMGAPI_API_KEY)\n"},
     {"debug", cmd_debug, "run one engine component on tensors from a file (developers)",
      "usage: imgapi debug COMPONENT --weights W --inputs I --out O [--prefix P] [--vae W2]\n"
      "components: tokenizer, text-encoder, unet, vae-decoder, vae-encoder, inpaint-condition,\n"

@@ -1,9 +1,13 @@
 /* cmd_edit.c - `imgapi edit IMAGE... "PROMPT" [--mask PNG] [-o FILE] [--strength S] [--size S]
- * [--quality Q] [--seed N] [--model M]`: one edit without a server (SPEC §9, §11). The mask is
- * OpenAI's: a PNG with an alpha channel, the first image's size, alpha 0 where the model repaints;
- * it is turned into the engine's convention (1 = repaint) here, once. */
+ * [--quality Q] [--seed N] [--model M]`: one edit without a server (SPEC §9, §11), or with
+ * --server URL a client of a running one (the JSON edit of /v1/{model}, or /v2/{model} with
+ * --async). The mask is OpenAI's: a PNG with an alpha channel, the first image's size, alpha 0
+ * where the model repaints; locally it is turned into the engine's convention (1 = repaint)
+ * here, once; a server is sent the file as it is. */
 #include "api/params.h"
 #include "cli/cli.h"
+#include "cli/generate_remote.h"
+#include "common/base64.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/status.h"
@@ -56,18 +60,100 @@ static int load_image(const char *path, img_t *im, int *alpha) {
     return rc;
 }
 
+/* A file's bytes as base64 into obj[field] (or appended to the array obj when field is NULL). */
+static int add_file_b64(json_t *obj, const char *field, const char *path) {
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = read_file(path, &data, &len);
+    if (rc) {
+        fprintf(stderr, "imgapi: %s %s\n", rc == IMG_ERANGE ? "over 50 MB:" : "cannot read", path);
+        free(data);
+        return -1;
+    }
+    char *text = malloc(b64_encoded_len(len) + 1); /* owned here until handed to jansson */
+    if (text) b64_encode(data, len, text);
+    free(data);
+    json_t *s = text ? json_string(text) : NULL;
+    free(text);
+    if (!s || (field ? json_object_set_new(obj, field, s) : json_array_append_new(obj, s))) {
+        fprintf(stderr, "imgapi: out of memory\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* --server URL: the images go as base64 in the seed route's JSON edit; the server validates
+ * everything else. v: the parsed options (see cmd_edit). */
+static int edit_via_server(const char *const *pos, int nimages, const char *prompt,
+                           const char *const *v) {
+    const char *key = v[11] ? v[11] : getenv("IMGAPI_API_KEY");
+    if (!key || !*key) {
+        fprintf(stderr,
+                "imgapi: an API key (--api-key or IMGAPI_API_KEY) is needed for a remote edit\n");
+        return 2;
+    }
+    json_t *body = json_pack("{s:s}", "prompt", prompt), *images = json_array();
+    int bad = !body || !images;
+    for (int i = 0; i < nimages && !bad; i++)
+        bad = add_file_b64(images, NULL, pos[i]);
+    if (!bad) {
+        if (nimages == 1)
+            bad = json_object_set(body, "image", json_array_get(images, 0));
+        else
+            bad = json_object_set(body, "images", images);
+    }
+    if (!bad && v[1]) bad = add_file_b64(body, "mask", v[1]);
+    static const char *const TEXT[][2] = {{"size", "size"},
+                                          {"quality", "quality"},
+                                          {"output_format", "format"},
+                                          {"moderation", "moderation"},
+                                          {"negative_prompt", "negative-prompt"}};
+    static const int IDX[] = {3, 4, 7, 8, 9};
+    for (int i = 0; i < 5 && !bad; i++)
+        if (v[IDX[i]]) bad = json_object_set_new(body, TEXT[i][0], json_string(v[IDX[i]]));
+    /* numbers as numbers (their ranges are the server's to check) */
+    char *end;
+    long long seed = v[5] ? strtoll(v[5], &end, 10) : 0;
+    int usage = v[5] && (end == v[5] || *end);
+    double strength = v[2] ? strtod(v[2], &end) : 0;
+    usage = usage || (v[2] && (end == v[2] || *end));
+    if (usage) fprintf(stderr, "imgapi: --seed must be an integer and --strength a number\n");
+    if (!bad && !usage && v[5]) bad = json_object_set_new(body, "seed", json_integer(seed));
+    if (!bad && !usage && v[2]) bad = json_object_set_new(body, "strength", json_real(strength));
+    bad = bad || usage;
+    int rc = usage ? 2 : 1;
+    if (!bad) {
+        static const char *const EXT[] = {"png", "jpeg", "webp"};
+        char def[64];
+        snprintf(def, sizeof def, "imgapi-edit.%s", v[7] ? v[7] : EXT[0]);
+        remote_opts_t o = {.server = v[10],
+                           .key = key,
+                           .model = v[6] ? v[6] : "gpt-image-1-mini",
+                           .async = v[12] && strcmp(v[12], "0") != 0,
+                           .poll_seconds = 0.5,
+                           .body = body,
+                           .out = v[0] ? v[0] : def};
+        rc = generate_remote(&o);
+    }
+    json_decref(images);
+    json_decref(body);
+    return rc;
+}
+
 int cmd_edit(int argc, char **argv, const cli_env_t *env) {
     config_t cfg;
     config_defaults(&cfg);
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-o")) argv[i] = "--out";
-    static const char *const extra[] = {"out",        "mask",           "strength", "size",
-                                        "quality",    "seed",           "model",    "format",
-                                        "moderation", "negative-prompt"};
-    const char *v[10] = {0};
+        if (!strcmp(argv[i], "--async")) argv[i] = "--async=1";
+    }
+    static const char *const extra[] = {
+        "out",    "mask",       "strength",        "size",   "quality", "seed", "model",
+        "format", "moderation", "negative-prompt", "server", "api-key", "async"};
+    const char *v[13] = {0};
     const char *pos[17];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 17, extra, v, 10);
+    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 17, extra, v, 13);
     if (rc) return rc;
     if (npos < 2) {
         fprintf(stderr,
@@ -81,6 +167,7 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
         fprintf(stderr, "imgapi: at most 16 images can be edited together\n");
         return 2;
     }
+    if (v[10]) return edit_via_server(pos, nimages, prompt, v);
     float strength = 0.75f; /* input_fidelity low (SPEC §11) */
     if (v[2]) {
         char *end;

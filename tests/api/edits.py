@@ -360,5 +360,44 @@ def test_queued_async_edit_survives_a_restart():
         s.cleanup()
 
 
+@test
+def test_cli_edit_as_a_client_sync_and_async():
+    import subprocess
+    import tempfile
+    from harness import BIN
+    s = Server().start()
+    d = tempfile.mkdtemp()
+    try:
+        key = s.new_key("5")
+        src = os.path.join(d, "in.png")
+        open(src, "wb").write(png_bytes(96, 64))
+        alpha = np.full((64, 96), 255, np.uint8)
+        alpha[:, :48] = 0
+        mask = os.path.join(d, "mask.png")
+        open(mask, "wb").write(png_bytes(96, 64, alpha))
+
+        def edit(*args):
+            return subprocess.run([BIN, "edit", src, "make it green", "--server", s.url(""), *args],
+                                  capture_output=True, text=True, timeout=60,
+                                  env=dict(os.environ, IMGAPI_API_KEY=key))
+        for extra in ([], ["--async"]):
+            out = os.path.join(d, f"out{len(extra)}.png")
+            p = edit("-o", out, "--quality", "low", "--seed", "3", "--mask", mask, *extra)
+            assert p.returncode == 0, p.stderr
+            px = np.asarray(Image.open(out).convert("RGB"))
+            assert px.shape == (1024, 1536, 3), px.shape  # size auto: the input's 3:2
+            # the test backend inverts: the masked left half inverted, the right half kept
+            assert np.abs(px[512, 1300].astype(int) - (30, 30, 220)).max() < 8, px[512, 1300]
+            assert np.abs(px[512, 200].astype(int) - (35, 225, 225)).max() < 8, px[512, 200]
+        p = edit("--strength", "2")
+        assert p.returncode == 1 and "strength" in p.stderr, p.stderr  # the server's 400, shown
+        p = edit("--seed", "x")
+        assert p.returncode == 2 and "--seed" in p.stderr, p.stderr
+        l = check_invariant(s, key)
+        assert l["reserved"] == 0 and l["charged"] == 2 * 7000, l
+    finally:
+        s.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(main())
