@@ -169,6 +169,16 @@ static char *spec_json(const job_spec_t *s) {
                           (int)s->background, "format", (int)s->format, "compression",
                           s->compression, "n", s->n, "seed", (json_int_t)s->seed, "previews",
                           s->previews);
+    const img_t *in = s->init_image;
+    if (j && in) { /* an edit: its pixels travel in the row's input column */
+        json_t *e = json_pack("{s:i, s:i, s:i, s:f, s:b, s:i}", "width", in->width, "height",
+                              in->height, "channels", in->channels, "strength", (double)s->strength,
+                              "mask", s->mask != NULL, "image_tokens", s->image_tokens);
+        if (!e || json_object_set_new(j, "edit", e)) {
+            json_decref(j);
+            return NULL;
+        }
+    }
     char *out = j ? json_dumps(j, JSON_COMPACT) : NULL; /* caller frees */
     json_decref(j);
     return out;
@@ -240,12 +250,19 @@ static void gateway_run(void *ctx, job_t *j) {
     }
     char left[32];
     snprintf(left, sizeof left, "%.3f", s->deadline - clock_mono());
-    const char *vals[] = {job_id(j), q->id, s->model_id, spec, left};
+    const img_t *in = s->init_image;
+    size_t px = in ? (size_t)in->width * in->height : 0;
+    const char *vals[] = {job_id(j), q->id, s->model_id, spec, left,
+                          in ? (const char *)in->pixels : NULL,
+                          s->mask ? (const char *)s->mask : NULL};
+    /* text parameters, then the edit's input and mask as binary (a NULL one is SQL NULL) */
+    int lens[] = {0, 0, 0, 0, 0, (int)(px * (in ? (size_t)in->channels : 0)), (int)px};
+    /* (the edit's pixel limit, 64 megapixels, keeps these lengths far inside an int) */
     PGresult *r = q_exec(q,
-                         "INSERT INTO jobs(id, gateway, model, spec, created, deadline)"
-                         " VALUES($1, $2, $3, $4, " DB_NOW ", " DB_NOW " + $5::float8)"
-                         " RETURNING pg_notify('imgapi_jobs', model)",
-                         5, vals, NULL, 0);
+                         "INSERT INTO jobs(id, gateway, model, spec, created, deadline, input,"
+                         " input_mask) VALUES($1, $2, $3, $4, " DB_NOW ", " DB_NOW
+                         " + $5::float8, $6, $7) RETURNING pg_notify('imgapi_jobs', model)",
+                         7, vals, lens, 0);
     free(spec);
     if (!r) {
         job_end(j, JOB_FAILED, IMG_ESTORE, "the job queue (PostgreSQL) is unreachable");
@@ -291,7 +308,7 @@ static void gateway_run(void *ctx, job_t *j) {
                 if (rc == IMG_OK) {
                     q_cmd(q,
                           "UPDATE jobs SET status = 'collected', finished = " DB_NOW
-                          " WHERE id = $1",
+                          ", input = NULL, input_mask = NULL WHERE id = $1",
                           1, idv);
                     q_cmd(q, "DELETE FROM job_images WHERE job_id = $1", 1, idv);
                     job_complete(j, im, n, tokens);
@@ -324,8 +341,10 @@ job_runner_t pgq_runner(pgqueue_t *q) {
 
 /* ---- the worker's side ---- */
 
+/* The spec a gateway wrote; an edit's sizes go into *edit (its pixels are read afterwards,
+ * read_input) and s->init_image points to it. */
 static int spec_from_json(const char *text, const char *model, double left, job_spec_t *s,
-                          char **strings) {
+                          char **strings, img_t *edit) {
     json_error_t e;
     json_t *j = json_loads(text, 0, &e);
     const char *prompt = NULL, *neg = NULL;
@@ -350,7 +369,6 @@ static int spec_from_json(const char *text, const char *model, double left, job_
     }
     memcpy(*strings, prompt, pl + 1);
     memcpy(*strings + pl + 1, neg, nl + 1);
-    json_decref(j);
     snprintf(s->model_id, sizeof s->model_id, "%s", model);
     s->prompt = *strings;
     s->negative_prompt = *strings + pl + 1;
@@ -359,7 +377,51 @@ static int spec_from_json(const char *text, const char *model, double left, job_
     s->format = (api_format_t)format;
     s->seed = (uint32_t)seed;
     s->deadline = clock_mono() + left;
+    json_t *ej = json_object_get(j, "edit");
+    if (ej) {
+        double strength = 0;
+        int has_mask = 0;
+        if (json_unpack(ej, "{s:i, s:i, s:i, s:F, s:b, s:i}", "width", &edit->width, "height",
+                        &edit->height, "channels", &edit->channels, "strength", &strength, "mask",
+                        &has_mask, "image_tokens", &s->image_tokens) ||
+            edit->width < 1 || edit->height < 1 || edit->channels < 1 || edit->channels > 4) {
+            json_decref(j);
+            free(*strings);
+            *strings = NULL;
+            return IMG_EFORMAT;
+        }
+        s->strength = (float)strength;
+        s->init_image = edit; /* its pixels are read from the row (read_input) */
+        s->mask = has_mask ? (const uint8_t *)"" : NULL;
+    }
+    json_decref(j);
     return IMG_OK;
+}
+
+/* An edit's input image and mask from the job's row into *in (pixels owned by in) and *mask
+ * (owned by the caller), checked against the sizes of the spec. */
+static int read_input(pgqueue_t *q, const char *id, img_t *in, int want_mask, uint8_t **mask) {
+    const char *vals[] = {id};
+    PGresult *r = q_exec(q, "SELECT input, input_mask FROM jobs WHERE id = $1", 1, vals, NULL, 1);
+    if (!r) return IMG_ESTORE;
+    size_t px = (size_t)in->width * in->height;
+    int rc = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
+                     (size_t)PQgetlength(r, 0, 0) == px * (size_t)in->channels &&
+                     (!want_mask || (!PQgetisnull(r, 0, 1) && (size_t)PQgetlength(r, 0, 1) == px))
+                 ? IMG_OK
+                 : IMG_EFORMAT;
+    if (!rc) {
+        in->pixels = malloc(px * (size_t)in->channels);
+        *mask = want_mask ? malloc(px) : NULL;
+        if (!in->pixels || (want_mask && !*mask)) {
+            rc = IMG_ENOMEM;
+        } else {
+            memcpy(in->pixels, PQgetvalue(r, 0, 0), px * (size_t)in->channels);
+            if (want_mask) memcpy(*mask, PQgetvalue(r, 0, 1), px);
+        }
+    }
+    PQclear(r);
+    return rc;
 }
 
 /* Writes a finished job back (images + status in one transaction) and wakes its gateway.
@@ -474,9 +536,17 @@ static void run_claimed(pgqueue_t *q, const char *id, const char *model, const c
     job_spec_t spec;
     char *strings = NULL;
     job_t *j = NULL;
-    int rc = spec_from_json(spec_text, model, left, &spec, &strings);
-    if (!rc) rc = job_create(&spec, id, &j);
+    img_t input = {0};
+    uint8_t *mask = NULL;
+    int rc = spec_from_json(spec_text, model, left, &spec, &strings, &input);
+    if (!rc && spec.init_image) {
+        rc = read_input(q, id, &input, spec.mask != NULL, &mask);
+        spec.mask = mask;
+    }
+    if (!rc) rc = job_create(&spec, id, &j); /* copies the input and mask */
     free(strings);
+    img_free(&input);
+    free(mask);
     if (!rc) rc = queue_submit(q->local, j);
     if (rc) {
         char eb[16];

@@ -229,7 +229,7 @@ static void resume(async_t *a, const store_areq_t *r) {
     int bad = !m || api_request_parse(ROUTE_KIND_SEED, r->body, strlen(r->body), &q, &e);
     if (!bad && q.nimages) {
         edit_from_request(&ed, &q);
-        bad = edit_decode(&ed, m, s->cfg->role, &e);
+        bad = edit_decode(&ed, m, &e);
         if (bad) api_request_free(&q);
     }
     if (bad) {

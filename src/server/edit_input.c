@@ -55,12 +55,7 @@ static int decode_mask(edit_t *ed, api_error_t *e) {
     return 0;
 }
 
-int edit_decode(edit_t *ed, const model_profile_t *m, const char *role, api_error_t *e) {
-    if (strcmp(role, "all") != 0) { /* the PostgreSQL job queue carries no images */
-        api_error_set(e, 400, "unsupported_value", "image",
-                      "Edits run on servers of role 'all'; this one is a gateway.");
-        return -1;
-    }
+int edit_decode(edit_t *ed, const model_profile_t *m, api_error_t *e) {
     if (!m->can_edit) {
         api_error_set(e, 400, "unsupported_model", "model",
                       "Model '%s' cannot edit images (it has no image encoder).", m->id);
@@ -110,7 +105,7 @@ int edit_decode(edit_t *ed, const model_profile_t *m, const char *role, api_erro
 }
 
 int edit_prepare(admit_t *g, edit_t *ed, api_error_t *e) {
-    if (edit_decode(ed, g->model, g->r->srv->cfg->role, e)) return -1;
+    if (edit_decode(ed, g->model, e)) return -1;
     if (g->q.size == SIZE_AUTO) g->size = api_size_for_aspect(ed->image.width, ed->image.height);
     g->cost = price_cost(&g->r->srv->cfg->prices, g->quality, g->size, g->q.n);
     int64_t inputs;

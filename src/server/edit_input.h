@@ -22,9 +22,9 @@ typedef struct {
 
 /* Borrows a JSON edit's inputs from q (which must outlive ed). */
 void edit_from_request(edit_t *ed, const api_request_t *q);
-/* The checks of SPEC §11 for model m on a server of role `role` (count, capabilities, decoding,
- * mask); on failure fills *e (400, or 500 when out of memory) and returns -1. */
-int edit_decode(edit_t *ed, const model_profile_t *m, const char *role, api_error_t *e);
+/* The checks of SPEC §11 for model m (count, capabilities, decoding, mask); on failure fills *e
+ * (400, or 500 when out of memory) and returns -1. */
+int edit_decode(edit_t *ed, const model_profile_t *m, api_error_t *e);
 /* edit_decode for an admitted request, then size auto from the first image and the price of the
  * output plus the input images into g->size and g->cost. */
 int edit_prepare(admit_t *g, edit_t *ed, api_error_t *e);

@@ -78,6 +78,9 @@ static const char *const MIGRATIONS[] = {
     " ADD COLUMN preview_step INTEGER NOT NULL DEFAULT 0,"
     " ADD COLUMN preview_w INTEGER NOT NULL DEFAULT 0,"
     " ADD COLUMN preview_h INTEGER NOT NULL DEFAULT 0;",
+    /* 4: an edit's input image (raw pixels, its size and channels in the job's spec) and mask
+     * (one byte a pixel, nonzero = repaint), which its gateway writes and its worker reads */
+    "ALTER TABLE jobs ADD COLUMN input BYTEA, ADD COLUMN input_mask BYTEA;",
 };
 #define NMIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 #define MIGRATION_LOCK "7297111"                   /* pg_advisory_xact_lock key of the migrations */

@@ -359,6 +359,50 @@ def kill_worker_running(p, workers, job_filter="status = 'running'", timeout=15)
 
 
 @test
+def test_edits_cross_from_gateway_to_worker():
+    """An edit behind a gateway: its input image and mask travel to a worker through the job
+    row, the result comes back, the row's copy of the input is dropped once collected."""
+    import base64
+    import io
+    import numpy as np
+    from PIL import Image
+    p = pg()
+    p.reset()
+    g = role_gateway(p)
+    w = Worker(p)
+    try:
+        key = new_key(p.url, "1")
+        a = np.zeros((64, 96, 3), np.uint8)
+        a[:, :48] = (220, 30, 30)
+        a[:, 48:] = (30, 30, 220)
+        png, mpng = io.BytesIO(), io.BytesIO()
+        Image.fromarray(a).save(png, "PNG")
+        alpha = np.full((64, 96), 255, np.uint8)
+        alpha[:, :48] = 0
+        Image.fromarray(np.dstack([a, alpha]), "RGBA").save(mpng, "PNG")
+        r = requests.post(g.url("/v1/images/edits"), headers={"Authorization": f"Bearer {key}"}, timeout=60,
+                          files={"image": ("a.png", png.getvalue(), "image/png"),
+                                 "mask": ("m.png", mpng.getvalue(), "image/png")},
+                          data={"prompt": "p", "quality": "low"})
+        assert r.status_code == 200, r.text[:300]
+        px = np.asarray(Image.open(io.BytesIO(base64.b64decode(r.json()["data"][0]["b64_json"]))).convert("RGB"))
+        assert px.shape == (1024, 1536, 3), px.shape
+        # the test backend inverts its input: the masked left half inverted, the right half kept
+        assert np.abs(px[512, 1300].astype(int) - (30, 30, 220)).max() < 8, px[512, 1300]
+        assert np.abs(px[512, 200].astype(int) - (35, 225, 225)).max() < 8, px[512, 200]
+        assert p.sql("SELECT count(*) FROM jobs WHERE input IS NOT NULL OR input_mask IS NOT NULL") == "0"
+        assert p.sql("SELECT count(DISTINCT worker) FROM jobs") == "1"
+        # the JSON edit of the seed route
+        body = {"prompt": "p", "quality": "low", "image": base64.b64encode(png.getvalue()).decode()}
+        assert g.post("/v1/gpt-image-1-mini", body, key=key).status_code == 200
+        l = ledger(p.url, key)
+        assert l["charged"] == 2 * 7000 and l["reserved"] == 0, l
+    finally:
+        g.cleanup()
+        w.stop()
+
+
+@test
 def test_killed_worker_job_retried_once_then_502_and_released():
     p = pg()
     p.reset()
