@@ -1,12 +1,21 @@
 /* params.h - the enumerated parameter values of SPEC section 3 and their names. */
 #ifndef IMGAPI_API_PARAMS_H
 #define IMGAPI_API_PARAMS_H
+#include <stddef.h>
 
 typedef enum { SIZE_AUTO = 0, SIZE_1024x1024, SIZE_1536x1024, SIZE_1024x1536, SIZE_COUNT } api_size_t;
 typedef enum { QUALITY_AUTO = 0, QUALITY_LOW, QUALITY_MEDIUM, QUALITY_HIGH, QUALITY_COUNT } api_quality_t;
 typedef enum { MODERATION_AUTO = 0, MODERATION_LOW, MODERATION_COUNT } api_moderation_t;
 typedef enum { BACKGROUND_AUTO = 0, BACKGROUND_OPAQUE, BACKGROUND_TRANSPARENT, BACKGROUND_COUNT } api_background_t;
 typedef enum { FORMAT_PNG = 0, FORMAT_JPEG, FORMAT_WEBP, FORMAT_COUNT } api_format_t;
+
+/* The one table of each enumeration's names, in enum order (the API's parser, the command line
+ * and the error messages all read these): count is the enum's *_COUNT. */
+extern const char *const API_SIZE_NAMES[SIZE_COUNT];
+extern const char *const API_QUALITY_NAMES[QUALITY_COUNT];
+extern const char *const API_MODERATION_NAMES[MODERATION_COUNT];
+extern const char *const API_BACKGROUND_NAMES[BACKGROUND_COUNT];
+extern const char *const API_FORMAT_NAMES[FORMAT_COUNT];
 
 const char *api_size_name(api_size_t s);
 const char *api_quality_name(api_quality_t q);
@@ -23,5 +32,10 @@ api_size_t api_size_for_aspect(int w, int h);
 /* Parses a name; returns the enum value or -1. */
 int api_size_parse(const char *s);
 int api_quality_parse(const char *s);
+int api_moderation_parse(const char *s);
+int api_background_parse(const char *s);
+int api_format_parse(const char *s);
+/* "a, b or c": the names of a table (first from `first`), for messages; returns out. */
+char *api_names_list(const char *const *names, int first, int count, char *out, size_t len);
 
 #endif

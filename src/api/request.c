@@ -209,12 +209,9 @@ void api_request_free(api_request_t *r) {
 }
 
 static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, api_error_t *err) {
-    static const char *const SIZES[] = {"auto", "1024x1024", "1536x1024", "1024x1536"};
-    static const char *const QUALITIES[] = {"auto", "low", "medium", "high"};
-    static const char *const MODERATIONS[] = {"auto", "low"};
-    static const char *const BG_OAI[] = {"auto", "opaque", "transparent"};
-    static const char *const BG_SEED[] = {NULL, "opaque", "transparent"};
-    static const char *const FORMATS[] = {"png", "jpeg", "webp"};
+    /* the seed's route has no background "auto": its table without that name */
+    const char *const BG_SEED[BACKGROUND_COUNT] = {NULL, API_BACKGROUND_NAMES[BACKGROUND_OPAQUE],
+                                                   API_BACKGROUND_NAMES[BACKGROUND_TRANSPARENT]};
     unsigned route_bit = kind == ROUTE_KIND_SEED        ? R_SEED
                          : kind == ROUTE_KIND_EDIT      ? R_EDIT
                          : kind == ROUTE_KIND_VARIATION ? R_VAR
@@ -272,28 +269,28 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
         r->negative_prompt = strdup("");
     }
     if ((v = json_object_get(root, "size"))) {
-        int i = enum_value("size", v, SIZES, 4, err);
+        int i = enum_value("size", v, API_SIZE_NAMES, SIZE_COUNT, err);
         if (i < 0) return -1;
         r->size = (api_size_t)i;
     }
     if ((v = json_object_get(root, "quality"))) {
-        int i = enum_value("quality", v, QUALITIES, 4, err);
+        int i = enum_value("quality", v, API_QUALITY_NAMES, QUALITY_COUNT, err);
         if (i < 0) return -1;
         r->quality = (api_quality_t)i;
     }
     if ((v = json_object_get(root, "moderation"))) {
-        int i = enum_value("moderation", v, MODERATIONS, 2, err);
+        int i = enum_value("moderation", v, API_MODERATION_NAMES, MODERATION_COUNT, err);
         if (i < 0) return -1;
         r->moderation = (api_moderation_t)i;
     }
     if ((v = json_object_get(root, "background"))) {
-        int i = enum_value("background", v,
-                           kind == ROUTE_KIND_SEED ? BG_SEED : BG_OAI, 3, err);
+        int i = enum_value("background", v, kind == ROUTE_KIND_SEED ? BG_SEED : API_BACKGROUND_NAMES,
+                           BACKGROUND_COUNT, err);
         if (i < 0) return -1;
         r->background = (api_background_t)i;
     }
     if ((v = json_object_get(root, "output_format"))) {
-        int i = enum_value("output_format", v, FORMATS, 3, err);
+        int i = enum_value("output_format", v, API_FORMAT_NAMES, FORMAT_COUNT, err);
         if (i < 0) return -1;
         r->output_format = (api_format_t)i;
     }

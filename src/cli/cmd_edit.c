@@ -179,13 +179,7 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
         strength = (float)s;
     }
     int size = v[3] ? api_size_parse(v[3]) : 0, quality = v[4] ? api_quality_parse(v[4]) : 0;
-    int format = FORMAT_PNG;
-    if (v[7]) {
-        static const char *const F[] = {"png", "jpeg", "webp"};
-        format = -1;
-        for (int i = 0; i < 3; i++)
-            if (!strcmp(v[7], F[i])) format = i;
-    }
+    int format = v[7] ? api_format_parse(v[7]) : FORMAT_PNG;
     if (size < 0 || quality < 0 || format < 0) {
         fprintf(stderr, "imgapi: unknown %s\n",
                 size < 0      ? "--size"
@@ -205,7 +199,7 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
     } else if (crypto_random(&seed, sizeof seed)) {
         seed = (uint32_t)clock_wall();
     }
-    if (v[8] && strcmp(v[8], "auto") && strcmp(v[8], "low")) {
+    if (v[8] && api_moderation_parse(v[8]) < 0) {
         fprintf(stderr, "imgapi: --moderation must be auto or low\n");
         return 2;
     }
@@ -216,7 +210,9 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
         return 1;
     }
     mod_result_t mr;
-    rc = mod_check(mod, prompt, v[8] && !strcmp(v[8], "low") ? MOD_LEVEL_LOW : MOD_LEVEL_AUTO, &mr);
+    rc = mod_check(
+        mod, prompt,
+        v[8] && api_moderation_parse(v[8]) == MODERATION_LOW ? MOD_LEVEL_LOW : MOD_LEVEL_AUTO, &mr);
     mod_free(mod);
     if (rc || mr.refused) {
         fprintf(stderr, "imgapi: the prompt was refused by moderation (category: %s)\n",

@@ -126,7 +126,9 @@ static int pick(const char *flag, const char *v, const char *const *names, int n
             *out = i;
             return 0;
         }
-    fprintf(stderr, "imgapi: invalid --%s '%s'\n", flag, v);
+    char list[160];
+    fprintf(stderr, "imgapi: invalid --%s '%s' (expected %s)\n", flag, v,
+            api_names_list(names, 0, n, list, sizeof list));
     return 2;
 }
 
@@ -202,15 +204,11 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
         return 2;
     }
     if (v[11] || v[13]) return generate_via_server(pos[0], v);
-    static const char *const SIZES[] = {"auto", "1024x1024", "1536x1024", "1024x1536"};
-    static const char *const QUALS[] = {"auto", "low", "medium", "high"};
-    static const char *const FMTS[] = {"png", "jpeg", "webp"};
-    static const char *const BGS[] = {"auto", "opaque", "transparent"};
     int size = 0, quality = 0, format = 0, bg = 0, compression = 100;
-    if ((v[1] && (rc = pick("size", v[1], SIZES, 4, &size))) ||
-        (v[2] && (rc = pick("quality", v[2], QUALS, 4, &quality))) ||
-        (v[3] && (rc = pick("format", v[3], FMTS, 3, &format))) ||
-        (v[6] && (rc = pick("background", v[6], BGS, 3, &bg))))
+    if ((v[1] && (rc = pick("size", v[1], API_SIZE_NAMES, SIZE_COUNT, &size))) ||
+        (v[2] && (rc = pick("quality", v[2], API_QUALITY_NAMES, QUALITY_COUNT, &quality))) ||
+        (v[3] && (rc = pick("format", v[3], API_FORMAT_NAMES, FORMAT_COUNT, &format))) ||
+        (v[6] && (rc = pick("background", v[6], API_BACKGROUND_NAMES, BACKGROUND_COUNT, &bg))))
         return rc;
     if (v[7]) compression = atoi(v[7]);
     if (compression < 0 || compression > 100) {
@@ -231,7 +229,7 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
     }
 
     char err[512];
-    if (v[10] && strcmp(v[10], "auto") && strcmp(v[10], "low")) {
+    if (v[10] && api_moderation_parse(v[10]) < 0) {
         fprintf(stderr, "imgapi: --moderation must be auto or low\n");
         return 2;
     }
@@ -241,7 +239,9 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
         return 1;
     }
     mod_result_t mr;
-    rc = mod_check(mod, pos[0], v[10] && !strcmp(v[10], "low") ? MOD_LEVEL_LOW : MOD_LEVEL_AUTO,
+    rc = mod_check(mod, pos[0],
+                   v[10] && api_moderation_parse(v[10]) == MODERATION_LOW ? MOD_LEVEL_LOW
+                                                                          : MOD_LEVEL_AUTO,
                    &mr);
     mod_free(mod);
     if (rc || mr.refused) {
@@ -300,7 +300,7 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
         int n;
         const job_image_t *img = job_images(job, &n);
         char def[64];
-        snprintf(def, sizeof def, "imgapi-%u.%s", seed, FMTS[format]);
+        snprintf(def, sizeof def, "imgapi-%u.%s", seed, API_FORMAT_NAMES[format]);
         const char *path = v[0] ? v[0] : def;
         FILE *f = fopen(path, "wb");
         if (!f || fwrite(img[0].data, 1, img[0].len, f) != img[0].len) {

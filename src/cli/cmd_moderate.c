@@ -1,6 +1,7 @@
 /* cmd_moderate.c - `imgapi moderate [--level auto|low] [PROMPT]`: classifies one prompt, or every
  * line of standard input, printing "allow" or the refused category per prompt; with
  * --eval FILE, the evaluation report of a labelled set (moderate_eval.c). */
+#include "api/params.h"
 #include "cli/cli.h"
 #include "cli/moderate_eval.h"
 #include "moderation/load.h"
@@ -38,11 +39,11 @@ int cmd_moderate(int argc, char **argv, const cli_env_t *env) {
     int explain = v[3] && !strcmp(v[3], "1");
     if (rc) return rc;
     mod_level_t level = MOD_LEVEL_AUTO;
-    if (v[0] && strcmp(v[0], "auto") && strcmp(v[0], "low")) {
+    if (v[0] && api_moderation_parse(v[0]) < 0) {
         fprintf(stderr, "imgapi: --level must be auto or low\n");
         return 2;
     }
-    if (v[0] && !strcmp(v[0], "low")) level = MOD_LEVEL_LOW;
+    if (v[0] && api_moderation_parse(v[0]) == MODERATION_LOW) level = MOD_LEVEL_LOW;
     char err[256];
     moderation_t *m;
     if (mod_load_configured(&cfg, &m, err, sizeof err)) {

@@ -288,3 +288,67 @@ void test_header_values(void) {
     long_key[256] = 0;
     CHECK(!hdr_host_ok(long_key));
 }
+
+/* The one table of each enumeration: every name parses back to its value, the API's parser
+ * accepts exactly those names, and the message lists them in order. */
+void test_params_tables_are_the_one_source(void) {
+    for (int i = 0; i < SIZE_COUNT; i++) CHECK_EQ_INT(api_size_parse(API_SIZE_NAMES[i]), i);
+    for (int i = 0; i < QUALITY_COUNT; i++) CHECK_EQ_INT(api_quality_parse(API_QUALITY_NAMES[i]), i);
+    for (int i = 0; i < MODERATION_COUNT; i++)
+        CHECK_EQ_INT(api_moderation_parse(API_MODERATION_NAMES[i]), i);
+    for (int i = 0; i < BACKGROUND_COUNT; i++)
+        CHECK_EQ_INT(api_background_parse(API_BACKGROUND_NAMES[i]), i);
+    for (int i = 0; i < FORMAT_COUNT; i++) CHECK_EQ_INT(api_format_parse(API_FORMAT_NAMES[i]), i);
+    CHECK_EQ_INT(api_size_parse("512x512"), -1);
+    CHECK_EQ_INT(api_format_parse("PNG"), -1);
+    char list[64];
+    CHECK(strcmp(api_names_list(API_QUALITY_NAMES, 1, QUALITY_COUNT, list, sizeof list),
+                 "low, medium or high") == 0);
+    CHECK(strcmp(api_names_list(API_MODERATION_NAMES, 0, MODERATION_COUNT, list, sizeof list),
+                 "auto or low") == 0);
+    CHECK(strcmp(api_names_list(API_SIZE_NAMES, 0, SIZE_COUNT, list, 12), "auto, 1024x") == 0);
+    for (int i = 0; i < SIZE_COUNT; i++) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"prompt\":\"p\",\"size\":\"%s\"}", API_SIZE_NAMES[i]);
+        api_request_t r;
+        api_error_t e;
+        CHECK_EQ_INT(parse(ROUTE_KIND_OPENAI, body, &r, &e), 0);
+        CHECK_EQ_INT(r.size, i);
+        api_request_free(&r);
+    }
+}
+
+/* A seed route's JSON edit (SPEC §11): images decoded from base64 or data: URLs, size auto,
+ * the edit's fields accepted only with an image, remote URLs refused. */
+void test_request_json_edit(void) {
+    api_request_t r;
+    api_error_t e;
+    /* "hello" = aGVsbG8= */
+    CHECK_EQ_INT(parse(ROUTE_KIND_SEED, "{\"prompt\":\"p\",\"image\":\"aGVsbG8=\",\"strength\":0.5}", &r, &e), 0);
+    CHECK_EQ_INT(r.nimages, 1);
+    CHECK(r.image_len[0] == 5 && memcmp(r.image[0], "hello", 5) == 0);
+    CHECK_EQ_INT(r.size, SIZE_AUTO);
+    CHECK(r.has_strength && r.strength == 0.5);
+    api_request_free(&r);
+    CHECK_EQ_INT(parse(ROUTE_KIND_SEED,
+                       "{\"prompt\":\"p\",\"images\":[\"data:image/png;base64,aGVsbG8=\",\"aGk=\"],"
+                       "\"mask\":\"aGk=\",\"size\":\"1024x1024\"}",
+                       &r, &e),
+                 0);
+    CHECK(r.nimages == 2 && r.image_len[1] == 2 && r.mask_len == 2 && r.size == SIZE_1024x1024);
+    api_request_free(&r);
+    expect_400(ROUTE_KIND_SEED, "{\"prompt\":\"p\",\"image\":\"https://example.com/a.png\"}", "image");
+    expect_400(ROUTE_KIND_SEED, "{\"prompt\":\"p\",\"image\":\"@@@@\"}", "image");
+    expect_400(ROUTE_KIND_SEED, "{\"prompt\":\"p\",\"image\":\"data:image/png,abc\"}", "image");
+    expect_400(ROUTE_KIND_SEED, "{\"prompt\":\"p\",\"strength\":0.5}", "strength");
+    expect_400(ROUTE_KIND_SEED, "{\"prompt\":\"p\",\"mask\":\"aGk=\"}", "image");
+    expect_400(ROUTE_KIND_SEED, "{\"prompt\":\"p\",\"images\":[]}", "images");
+    expect_400(ROUTE_KIND_SEED, "{\"prompt\":\"p\",\"images\":[1]}", "images");
+    expect_400(ROUTE_KIND_SEED, "{\"prompt\":\"p\",\"image\":\"aGk=\",\"images\":[\"aGk=\"]}", "images");
+    expect_400(ROUTE_KIND_OPENAI, "{\"prompt\":\"p\",\"image\":\"aGk=\"}", "image");
+    /* variations: no prompt, strength 0.6 */
+    CHECK_EQ_INT(parse(ROUTE_KIND_VARIATION, "{\"n\":2}", &r, &e), 0);
+    CHECK(r.prompt && r.prompt[0] == 0 && r.has_strength && r.strength == 0.6 && r.n == 2);
+    api_request_free(&r);
+    expect_400(ROUTE_KIND_VARIATION, "{\"prompt\":\"p\"}", "prompt");
+}
