@@ -302,7 +302,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         dec_pk[r] = 100 * st.decode_gflop * 1e9 / dec[r] / pk;
     }
     /* image to image from the last generation: the encoder, the steps it runs, the whole */
-    double e_enc[50], e_step[50], e_tot[50], e_pk[50];
+    double e_enc[50], e_step[50], e_tot[50], e_pk[50], e_text[50], e_dec[50];
     eng_stats_t est = {0};
     eng_params_t ep = p;
     ep.init_image = &init;
@@ -325,6 +325,8 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         for (int i = 0; i < est.steps && i < ENG_MAX_STAT_STEPS; i++) sum += est.step_s[i];
         e_step[r] = sum / (est.steps ? est.steps : 1);
         e_enc[r] = est.encode_s;
+        e_text[r] = est.text_s;
+        e_dec[r] = est.decode_s;
         double p_after = peak_flops(kc.pool, threads, pk_kind, kc.isa);
         e_pk[r] = 100 * est.encode_gflop * 1e9 / e_enc[r] / ((p_before + p_after) / 2);
         p_before = p_after;
@@ -369,7 +371,9 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
                strength, est.steps, q.steps, runs);
         printf("%-14s %10.3f %10.1f %10.1f %7.0f%%\n", "image encoder", me_enc, est.encode_gflop,
                est.encode_gflop / me_enc, median(e_pk, runs));
+        printf("%-14s %10.3f\n", "text encoder", median(e_text, runs));
         printf("%-14s %10.3f\n", "unet step", median(e_step, runs));
+        printf("%-14s %10.3f\n", "decoder", median(e_dec, runs));
         printf("%-14s %10.3f   edit / generation %.2f (the engine's work: text, encoder, steps, decoder)\n",
                "edit total", me_tot, me_tot / (mtot - median(rs, runs) - median(enc, runs)));
     }
