@@ -124,7 +124,7 @@ def inpaint_case(i, rng):
     for tag, colour in (("edit", new), ("control", scene["objects"][0]["color"])):
         o = os.path.join(TMP, f"inp{i}-{tag}.png")
         run("edit", src, caption_of(scene, colour), "--mask", mask, "--seed", str(40 + i), "--size", f"{SIDE}x{SIDE}",
-            "--config", "/dev/null", "-o", o)
+            "--quality", "low", "--config", "/dev/null", "-o", o)
         out = np.asarray(Image.open(o).convert("RGB"))
         assert (out[keep] == arr[keep]).all(), f"case {i} {tag}: {int((out[keep] != arr[keep]).any(-1).sum())} " \
                                                "unmasked pixels changed"
@@ -133,8 +133,9 @@ def inpaint_case(i, rng):
     return scene, res
 
 
-# Measured with the shipped encoder on 12 scenes: see the figures printed; the bar leaves room for
-# a retrained model of the same quality.
+# Measured with the shipped encoder (quality low): 12/12 recoloured, 12/12 controls kept, 8/8
+# image to image (also at quality medium); the bar leaves room for a retrained model of the same
+# quality. A random encoder fails the image-to-image checks and the PyTorch comparison.
 EDIT_REQUIRED = 0.75
 
 
@@ -164,7 +165,7 @@ def test_builtin_image_to_image_recolours_in_place():
         src = os.path.join(TMP, f"one{i}.png")
         Image.fromarray(shapes.render(scene, SIDE, supersample=1)).save(src)
         o = os.path.join(TMP, f"one{i}-out.png")
-        run("edit", src, caption_of(scene, new), "--strength", "0.75",
+        run("edit", src, caption_of(scene, new), "--strength", "0.75", "--quality", "low",
             "--seed", str(i), "--size", f"{SIDE}x{SIDE}", "--config", "/dev/null", "-o", o)
         before, after = sa.analyse(sa.load(src)), sa.analyse(sa.load(o))
         moved = abs(after.get("cx", -9) - before["cx"]) + abs(after.get("cy", -9) - before["cy"])
