@@ -155,8 +155,12 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     const char *prompt = v[4] ? v[4] : "a photograph of an astronaut riding a horse";
     unsigned seed = v[6] ? (unsigned)strtoul(v[6], NULL, 10) : 42;
     float strength = v[7] ? strtof(v[7], NULL) : 0.f; /* --edit S: also image to image at S */
-    if (size <= 0 || quality <= 0 || runs < 1 || runs > 50 || (v[7] && !(strength > 0 && strength <= 1))) {
-        fprintf(stderr, "imgapi: bad --size, --quality, --runs or --edit (a strength above 0, at most 1)\n");
+    if (size <= 0 || quality <= 0 || runs < 1 || runs > 50) {
+        fprintf(stderr, "imgapi: bad --size, --quality or --runs\n");
+        return 2;
+    }
+    if (v[7] && !(strength > 0 && strength <= 1)) {
+        fprintf(stderr, "imgapi: bad --edit: a strength above 0 and at most 1\n");
         return 2;
     }
     kctx_t kc;

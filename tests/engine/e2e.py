@@ -151,6 +151,19 @@ def test_bench_reports_every_stage_against_the_peak_and_sdcpp():
     for bad in (["--runs", "0"], ["--runs", "51"], ["--quality", "ultra"], ["--size", "7x7"]):
         p = bench(*bad)
         assert p.returncode == 2 and "bad --size, --quality or --runs" in p.stderr, (bad, p.stderr)
+    for bad in (["--edit", "0"], ["--edit", "1.5"], ["--edit", "x"]):
+        p = bench(*bad)
+        assert p.returncode == 2 and "bad --edit" in p.stderr, (bad, p.stderr)
+    # --edit: image to image from the generated image, with the encoder's own figures (the
+    # built-in model: its tiny encoder)
+    p = subprocess.run([BIN, "bench", "--config", "/dev/null", "--runs", "1", "--edit", "0.5"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    edit = {l[:14].strip(): l[14:].split() for l in p.stdout.split("image to image from")[1].splitlines()[1:]}
+    assert "at strength 0.50" in p.stdout and float(edit["image encoder"][0]) > 0, p.stdout
+    for stage in ("text encoder", "unet step", "decoder", "edit total"):
+        assert float(edit[stage][0]) > 0, p.stdout
+    assert "edit / generation" in p.stdout, p.stdout
     p = subprocess.run([BIN, "bench", "--config", CONF, "--model", "nope"], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "nope" in p.stderr, p.stderr
     # precision bf16: on the portable kernels anywhere; on the best kernels only with AVX512-BF16
