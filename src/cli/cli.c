@@ -52,7 +52,8 @@ static const struct {
      "  --mask PNG              alpha 0 marks what to repaint (the image's size)\n"
      "  -o, --out FILE, --strength S (0-1], --size S, --quality Q, --seed N, --model M,\n"
      "  --format F, --moderation auto|low, --negative-prompt P\n"
-     "  --server URL [--api-key KEY] [--async]  edit on a running server (JSON edit of /v1/{model},\n"
+     "  --server URL [--api-key KEY] [--async]  edit on a running server (JSON edit of "
+     "/v1/{model},\n"
      "                          or /v2/{model} and poll with --async; key also IMGAPI_API_KEY)\n"},
     {"debug", cmd_debug, "run one engine component on tensors from a file (developers)",
      "usage: imgapi debug COMPONENT --weights W --inputs I --out O [--prefix P] [--vae W2]\n"
@@ -67,8 +68,24 @@ static const struct {
      "usage: imgapi bench [--model ID] [--size S] [--quality Q] [--runs N] [--vs-sdcpp PATH]\n"
      "                    [--edit STRENGTH] [--prompt P] [--seed N]\n"
      "  --edit S   also time image to image from the generated image at strength S\n"},
+    {"completion", cmd_completion, "print a shell completion script (bash)",
+     "usage: imgapi completion bash     (e.g. imgapi completion bash > "
+     "/etc/bash_completion.d/imgapi)\n"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+size_t cli_command_count(void) {
+    return NCOMMANDS;
+}
+const char *cli_command_name(size_t i) {
+    return COMMANDS[i].name;
+}
+const char *cli_command_help(size_t i) {
+    return COMMANDS[i].help;
+}
+const char *cli_command_usage(size_t i) {
+    return COMMANDS[i].usage;
+}
 
 static void usage(FILE *f) {
     fprintf(f, "usage: imgapi COMMAND [options]\n\ncommands:\n");
@@ -117,6 +134,8 @@ int cli_main(int argc, char **argv, const cli_env_t *env) {
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "help") && !strcmp(argv[2], "--markdown"))
+        return cli_docs_markdown(stdout);
     if (!strcmp(argv[1], "help")) {
         for (size_t i = 0; i < NCOMMANDS; i++)
             if (!strcmp(argv[2], COMMANDS[i].name)) return command_usage(i);

@@ -34,6 +34,15 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env);
 int cmd_bench(int argc, char **argv, const cli_env_t *env);
 int cmd_moderate(int argc, char **argv, const cli_env_t *env);
 int cmd_webhooks(int argc, char **argv, const cli_env_t *env);
+/* `imgapi completion bash` and `imgapi help --markdown` (docs/cli.md), both generated from the
+ * command table below and the settings table of config.c (cli_docs.c). */
+int cmd_completion(int argc, char **argv, const cli_env_t *env);
+int cli_docs_markdown(FILE *f);
+/* The command table (cli.c): name, one-line summary, usage text. */
+size_t cli_command_count(void);
+const char *cli_command_name(size_t i);
+const char *cli_command_help(size_t i);
+const char *cli_command_usage(size_t i);
 /* `imgapi keys webhook` (cmd_webhooks.c) */
 int keys_webhook(int argc, char **argv);
 

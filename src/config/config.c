@@ -232,10 +232,20 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
         return 0;
     }
     snprintf(err, errlen,
-             "unknown model field '%s' (checkpoint, tokenizer, vae, tiny_decoder, tiny_encoder, profile, "
+             "unknown model field '%s' (checkpoint, tokenizer, vae, tiny_decoder, tiny_encoder, "
+             "profile, "
              "prediction, native, guidance, description)",
              field);
     return -1;
+}
+
+int config_option_flag(size_t i, char *out, size_t len) {
+    if (i >= sizeof OPTS / sizeof OPTS[0] || !len) return 0;
+    size_t k = 0;
+    for (const char *p = OPTS[i].name; *p && k + 1 < len; p++)
+        out[k++] = *p == '_' ? '-' : *p;
+    out[k] = 0;
+    return 1;
 }
 
 int config_known(const char *name) {

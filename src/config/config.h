@@ -81,5 +81,8 @@ int config_load_env(config_t *c, char *err, size_t errlen);
 void config_print_help(FILE *f);
 /* Is this a known option name? */
 int config_known(const char *name);
+/* The i-th setting's flag name (--name-with-dashes, without the dashes) into out; 0 past the
+ * last. For generated completion and reference (cli/cli_docs.c). */
+int config_option_flag(size_t i, char *out, size_t len);
 
 #endif

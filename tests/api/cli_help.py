@@ -2,7 +2,7 @@
 answers --help and -h with its own usage on standard output and exit status 0, writing no file;
 `imgapi help COMMAND` is the same; `imgapi --version` names the version and commit; an option
 is never taken for a prompt or a file (an unknown one is exit 2 naming it), and `--` ends the
-options."""
+options. The bash completion and docs/cli.md are generated from the same command table."""
 import os
 import subprocess
 import sys
@@ -14,7 +14,7 @@ from harness import PROD_BIN, main, test  # noqa: E402
 BIN = os.path.abspath(PROD_BIN)
 COMMANDS = [["serve"], ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["keys", "webhook"],
             ["credits"], ["credits", "add"], ["credits", "show"], ["webhooks"], ["webhooks", "log"], ["models"],
-            ["generate"], ["edit"], ["debug"], ["debug", "unet"], ["moderate"], ["bench"]]
+            ["generate"], ["edit"], ["debug"], ["debug", "unet"], ["moderate"], ["bench"], ["completion"]]
 
 
 def run(args, cwd):
@@ -74,6 +74,45 @@ def test_every_command_in_the_readme_parses():
         p = run([*c[1:], "--help"], cwd)
         assert p.returncode == 0 and "usage:" in p.stdout, (c, p.returncode, p.stderr)
     print(f"     {len(cmds)} README commands parse")
+
+
+@test
+def test_bash_completion_is_generated_from_the_command_table():
+    cwd = tempfile.mkdtemp(prefix="imgapi-compl-")
+    p = run(["completion", "bash"], cwd)
+    assert p.returncode == 0 and "complete -F _imgapi imgapi" in p.stdout, p.stderr
+    script = os.path.join(cwd, "imgapi.bash")
+    open(script, "w").write(p.stdout)
+    assert subprocess.run(["bash", "-n", script]).returncode == 0
+    cases = {"imgapi ge": ["generate"], "imgapi generate --si": ["--size"], "imgapi keys c": ["create"],
+             "imgapi help ed": ["edit"], "imgapi edit --ma": ["--mask"], "imgapi serve --work": ["--workers"],
+             "imgapi bench --ed": ["--edit"], "imgapi completion ": None}
+    for line, want in cases.items():
+        sh = (f"source {script}; COMP_WORDS=({line}); COMP_CWORD=$((${{#COMP_WORDS[@]}}-1)); "
+              + ('COMP_WORDS+=(""); COMP_CWORD=$((COMP_CWORD+1)); ' if line.endswith(" ") else "")
+              + '_imgapi; echo "${COMPREPLY[*]}"')
+        got = subprocess.run(["bash", "-c", sh], capture_output=True, text=True, cwd=cwd).stdout.split()
+        if want is not None:
+            assert all(w in got for w in want) and got, (line, got)
+    # every command of the table is offered first, and every option a usage names
+    got = subprocess.run(["bash", "-c", f"source {script}; COMP_WORDS=(imgapi ''); COMP_CWORD=1; _imgapi; "
+                          'echo "${COMPREPLY[*]}"'], capture_output=True, text=True).stdout.split()
+    top = run(["--help"], cwd).stdout.split("commands:")[1].split("\n\n")[0]
+    names = [l.split()[0] for l in top.strip().splitlines()]
+    assert names and all(n in got for n in names), (names, got)
+    p = run(["completion", "zsh"], cwd)
+    assert p.returncode == 2 and "zsh" in p.stderr, p.stderr
+
+
+@test
+def test_docs_cli_md_is_the_generated_reference():
+    p = run(["help", "--markdown"], tempfile.mkdtemp())
+    assert p.returncode == 0, p.stderr
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "cli.md")
+    assert open(path, encoding="utf-8").read() == p.stdout, \
+        "docs/cli.md is out of date: ./build/imgapi help --markdown > docs/cli.md"
+    for cmd in COMMANDS:
+        assert f"## imgapi {cmd[0]}" in p.stdout, cmd
 
 
 if __name__ == "__main__":
