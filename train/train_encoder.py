@@ -27,24 +27,13 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train  # noqa: E402
+from check_export import read_safetensors as read_arrays  # noqa: E402
 from model import Encoder, TinyDecoder  # noqa: E402
 
 
 def read_safetensors(path):
-    import json
-    import struct
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        lo, hi = t["data_offsets"]
-        dt = {"F32": np.float32, "F16": np.float16}[t["dtype"]]
-        out[name] = torch.from_numpy(np.frombuffer(data[lo:hi], dt).astype(np.float32).reshape(t["shape"]))
-    return out
+    """The file's tensors as float32 torch tensors (check_export's reader)."""
+    return {k: torch.from_numpy(v.astype(np.float32)) for k, v in read_arrays(path)[0].items()}
 
 
 def load_decoder(model_dir):

@@ -72,13 +72,11 @@ static sdcpp_t run_sdcpp(const char *bin, const char *ckpt, const char *prompt, 
     snprintf(sd, sizeof sd, "%u", seed);
     int fd = mkstemp(logpath);
     if (fd < 0) return r;
+    /* an image to image ends "-i SDCPP_OUT --strength S"; the list ends at the first NULL */
     const char *argv[] = {bin, "-m", ckpt, "-p", prompt, "-W", ws, "-H", hs, "--steps", ss, "--cfg-scale", cs,
                           "--sampling-method", sampler, "--scheduler", scheduler, "-t", ts, "-s", sd,
-                          "-o", strength > 0 ? SDCPP_EDIT_OUT : SDCPP_OUT, "-v", NULL, NULL, NULL, NULL, NULL};
-    if (strength > 0) { /* the slots before the final NULL */
-        const char *more[] = {"-i", SDCPP_OUT, "--strength", st};
-        for (int i = 0; i < 4; i++) argv[sizeof argv / sizeof *argv - 5 + i] = more[i];
-    }
+                          "-o", strength > 0 ? SDCPP_EDIT_OUT : SDCPP_OUT, "-v",
+                          strength > 0 ? "-i" : NULL, SDCPP_OUT, "--strength", st, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fd, 1);

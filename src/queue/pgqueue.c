@@ -342,9 +342,9 @@ job_runner_t pgq_runner(pgqueue_t *q) {
 /* ---- the worker's side ---- */
 
 /* The spec a gateway wrote; an edit's sizes go into *edit (its pixels are read afterwards,
- * read_input) and s->init_image points to it. */
+ * read_input), s->init_image points to it and *edit_mask says whether it has a mask. */
 static int spec_from_json(const char *text, const char *model, double left, job_spec_t *s,
-                          char **strings, img_t *edit) {
+                          char **strings, img_t *edit, int *edit_mask) {
     json_error_t e;
     json_t *j = json_loads(text, 0, &e);
     const char *prompt = NULL, *neg = NULL;
@@ -380,10 +380,9 @@ static int spec_from_json(const char *text, const char *model, double left, job_
     json_t *ej = json_object_get(j, "edit");
     if (ej) {
         double strength = 0;
-        int has_mask = 0;
         if (json_unpack(ej, "{s:i, s:i, s:i, s:F, s:b, s:i}", "width", &edit->width, "height",
                         &edit->height, "channels", &edit->channels, "strength", &strength, "mask",
-                        &has_mask, "image_tokens", &s->image_tokens) ||
+                        edit_mask, "image_tokens", &s->image_tokens) ||
             edit->width < 1 || edit->height < 1 || edit->channels < 1 || edit->channels > 4) {
             json_decref(j);
             free(*strings);
@@ -392,7 +391,6 @@ static int spec_from_json(const char *text, const char *model, double left, job_
         }
         s->strength = (float)strength;
         s->init_image = edit; /* its pixels are read from the row (read_input) */
-        s->mask = has_mask ? (const uint8_t *)"" : NULL;
     }
     json_decref(j);
     return IMG_OK;
@@ -538,9 +536,10 @@ static void run_claimed(pgqueue_t *q, const char *id, const char *model, const c
     job_t *j = NULL;
     img_t input = {0};
     uint8_t *mask = NULL;
-    int rc = spec_from_json(spec_text, model, left, &spec, &strings, &input);
+    int has_mask = 0;
+    int rc = spec_from_json(spec_text, model, left, &spec, &strings, &input, &has_mask);
     if (!rc && spec.init_image) {
-        rc = read_input(q, id, &input, spec.mask != NULL, &mask);
+        rc = read_input(q, id, &input, has_mask, &mask);
         spec.mask = mask;
     }
     if (!rc) rc = job_create(&spec, id, &j); /* copies the input and mask */
