@@ -150,8 +150,9 @@ void test_engine_generate_out_of_memory(void) {
     generate_out_of_memory(&BUILTIN);
 }
 
-/* Refuses conv_winograd's allocations 1 .. nallocs in turn: each fails with IMG_ENOMEM and leaves
- * y (h x w x cout, filled with 5) as it was. */
+/* Refuses conv_winograd's allocations 1 .. nallocs in turn (its one block, from the context's
+ * scratch arena or its own): each fails with IMG_ENOMEM and leaves y (h x w x cout, filled with
+ * 5) as it was. */
 static void winograd_refusals(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w,
                               float *y, long nallocs) {
     size_t n = (size_t)h * w * c->cout;
@@ -194,15 +195,15 @@ void test_kernels_out_of_memory(void) {
     CHECK(conv2d_init(&c, wt, b, COUT, CIN, 3, 3, 1, 1) == IMG_OK);
     CHECK(conv_winograd_eligible(&c, H, W));
     conv2d_forward(&kc, &c, x, H, W, want, 0);
-    winograd_refusals(&kc, &c, x, H, W, y, 2); /* the shared buffer, then the per-thread work */
+    winograd_refusals(&kc, &c, x, H, W, y, 1);
     fault_alloc_arm(1);
     conv2d_forward(&kc, &c, x, H, W, y, 0); /* Winograd refused: the direct convolution */
     fault_alloc_disarm();
     CHECK(fault_alloc_fired());
     CHECK(rel_max_diff(y, want, (size_t)H * W * COUT) <= 1e-5);
-    /* precision bf16 at 32x32 (Winograd by tiles, where U's pair panels are a third buffer):
-     * the repacking refused (its panel buffer, then the pairs) keeps the weight as it was; each
-     * of Winograd's buffers refused leaves y alone; the direct convolution on pair panels */
+    /* precision bf16 at 32x32 (Winograd by tiles, U's pair panels in the same block): the
+     * repacking refused (its panel buffer, then the pairs) keeps the weight as it was; Winograd's
+     * block refused leaves y alone; the direct convolution on pair panels */
     enum { H2 = 32, W2 = 32 };
     float *x2 = malloc(sizeof(float) * H2 * W2 * CIN), *y2 = malloc(sizeof(float) * H2 * W2 * COUT),
           *want2 = malloc(sizeof(float) * H2 * W2 * COUT);
@@ -218,7 +219,7 @@ void test_kernels_out_of_memory(void) {
         CHECK(fault_alloc_fired() && !c.w.dp && c.w.data != NULL);
     }
     CHECK(gemm_w_to_dp(&c.w) == IMG_OK && c.w.dp);
-    winograd_refusals(&kc, &c, x2, H2, W2, y2, 3);
+    winograd_refusals(&kc, &c, x2, H2, W2, y2, 1);
     fault_alloc_arm(1);
     conv2d_forward(&kc, &c, x2, H2, W2, y2, 0); /* Winograd refused: direct, on pair panels */
     fault_alloc_disarm();

@@ -1,16 +1,24 @@
-/* winograd.c - 3x3 stride-1 convolutions as Winograd F(2x2, 3x3) (see winograd.h).
+/* winograd.c - 3x3 stride-1 convolutions as Winograd F(2x2, 3x3) or F(4x4, 3x3) (winograd.h).
  *
- * Y = A^T [ (G g G^T) . (B^T d B) ] A per 2x2 output tile, with
+ * Y = A^T [ (G g G^T) . (B^T d B) ] A per m x m output tile (m = 2 or 4; the input tile d is
+ * n x n, n = m + 2), with, for F(2x2, 3x3),
  *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
- *   A^T = [1 1 1 0; 0 1 -1 -1].
- * The sixteen products of the bracket are sixteen GEMMs [tiles x cin] x [cin x cout] with the
- * transformed weights U_e packed as ordinary f32 panels, so they run on the same micro-kernels.
+ *   A^T = [1 1 1 0; 0 1 -1 -1],
+ * and for F(4x4, 3x3) (interpolation points 0, 1, -1, 2, -2 and infinity)
+ *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
+ *          0 4 0 -5 0 1],
+ *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+ * The n*n products of the bracket are n*n GEMMs [tiles x cin] x [cin x cout] with the
+ * transformed weights U_e packed as ordinary f32 panels, so they run on the same micro-kernels:
+ * 16 products per 4 outputs (F(2x2)) or 36 per 16 (F(4x4)) instead of 9 per output.
  * U is computed per call from the layer's packed weights (half or f32): caching it would cost
- * 16/9 of the weights in f32, i.e. 3.6x the memory of F16 weights; the transform is a few
- * percent of the layer's work at the sizes it is used for. Transforms are vectorised over
- * channels (8 at a time, the layer's channel counts being multiples of 8; 16 on AVX-512 where
- * they are multiples of 16). With precision bf16 (the layer's weights packed as bfloat16 pairs)
- * U is rounded into pair panels as well, and the sixteen GEMMs run on the dot-product kernels. */
+ * n*n/9 of the weights in f32, i.e. 3.6x (F(2x2)) or 8x (F(4x4)) the memory of F16 weights; the
+ * transform is a few percent of the layer's work at the sizes it is used for. Transforms are
+ * vectorised over channels (8 at a time, the layer's channel counts being multiples of 8; 16 on
+ * AVX-512 where they are multiples of 16). With precision bf16 (the layer's weights packed as
+ * bfloat16 pairs) U is rounded into pair panels as well, and the GEMMs run on the dot-product
+ * kernels. */
 #include "engine/kernels/winograd.h"
 #include "common/status.h"
 #include "engine/kernels/half.h"
@@ -22,17 +30,40 @@
  * vector returns does not apply. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-/* Output tiles per task (V, M of a 512-channel layer: 4.5 MiB per thread): a multiple of every
- * micro-kernel's rows (4, 6, 12), so no GEMM ends in a padded edge tile. 72 instead of 64 made
- * the 512-, 256- and 128-channel decoder convolutions 6-7% faster on 2 AVX2 threads. */
+/* Output tiles per task (V, M of a 512-channel layer: 4.5 MiB per thread with F(2x2), 10 MiB
+ * with F(4x4)): a multiple of every micro-kernel's rows (4, 6, 12), so no GEMM ends in a padded
+ * edge tile. 72 instead of 64 made the 512-, 256- and 128-channel decoder convolutions 6-7%
+ * faster on 2 AVX2 threads; with F(4x4), 24 to 144 measured within the machine's noise (5-10%)
+ * of each other on AVX-512. */
 #define TILES 72
 #define GROUP_PANELS 4 /* output panels per task when the layer is split by columns */
+#define MAX_NE 36      /* products per tile: F(4x4, 3x3) */
 
-/* Tile tasks when U (16 x cin x cout floats) fits 32 MiB, rebuilt per call and kept in L3 while
- * every task reads it; otherwise (deep, narrow images: 16x16 with 1280 channels) column tasks,
- * each building U for its 64 output channels and running all tiles through them. */
-static int by_tiles(const conv2d_t *c, int h, int w) {
-    return (long)h * w >= 32 * 32 && (long)c->cin * c->cout <= 512 * 1024;
+/* G of F(2x2, 3x3) and F(4x4, 3x3): U = G g G^T. */
+static const float G2[4][3] = {{1, 0, 0}, {.5f, .5f, .5f}, {.5f, -.5f, .5f}, {0, 0, 1}};
+static const float G4[6][3] = {{1.f / 4, 0, 0},
+                               {-1.f / 6, -1.f / 6, -1.f / 6},
+                               {-1.f / 6, 1.f / 6, -1.f / 6},
+                               {1.f / 24, 1.f / 12, 1.f / 6},
+                               {1.f / 24, -1.f / 12, 1.f / 6},
+                               {0, 0, 1}};
+
+/* The output tile side for c on an h x w image: F(4x4) (2.25 products per output instead of 4)
+ * in f32 on images of 64x64 and more, where it measured 27-33% faster than F(2x2) on every SD
+ * layer (320 to 512 channels at 64x64 to 128 channels at 512x512, 2 AVX-512 threads). F(2x2)
+ * below: at 32x32 F(4x4) has 64 tiles for U's n*n/9 times the weights to transform, and was
+ * 16-30% slower; and with bf16 weights, whose rounding the larger coefficients of F(4x4)
+ * amplify (the VAE's image error went from 2.4e-2 to 6.6e-2 of its range). */
+static int tile_side(const conv2d_t *c, int h, int w) {
+    return !c->w.dp && (long)h * w >= 64 * 64 ? 4 : 2;
+}
+
+/* Tile tasks when U (n*n x cin x cout floats) fits 40 MiB (F(2x2) up to 512 x 1024 channels,
+ * F(4x4) up to 512 x 512), rebuilt per call and read by every task; otherwise (deep, narrow images:
+ * 16x16 with 1280 channels) column tasks, each building U for its 64 output channels and running
+ * all tiles through them. */
+static int by_tiles(const conv2d_t *c, int h, int w, int ne) {
+    return (long)h * w >= 32 * 32 && (long)ne * c->cin * c->cout <= 10L << 20;
 }
 
 int conv_winograd_eligible(const conv2d_t *c, int h, int w) {
@@ -43,21 +74,27 @@ int conv_winograd_eligible(const conv2d_t *c, int h, int w) {
 typedef struct {
     const conv2d_t *c;
     const kctx_t *kc;
-    float *u;       /* 16 x [npanels][cin][16]: the transformed weights as GEMM panels */
+    float *u;       /* ne x [npanels][cin][16]: the transformed weights as GEMM panels */
     uint16_t *ud;   /* precision bf16: U as pair panels, udvals values per e apart */
     size_t ufloats; /* per e */
     size_t udvals;  /* per e: npanels * gemm_dp_pairs(cin) * 32 */
-    gemm_w_t uw[16];
+    gemm_w_t uw[MAX_NE];
     const float *x;
     int h, w, up; /* h, w: the image convolved (x itself is h>>up x w>>up) */
+    int m, n, ne; /* output tile side (2 or 4), input tile side m + 2, products n * n */
     int tw, ntiles;
     float *y;
     int accumulate;
-    float *work; /* per thread: V [16][TILES][cin], M [16][TILES][cout] (tile tasks), or U for
+    float *work; /* per thread: V [ne][TILES][cin], M [ne][TILES][cout] (tile tasks), or U for
                     GROUP_PANELS panels (column tasks), then with bf16 its pair panels */
     size_t work_floats;
-    float *V, *M; /* column tasks: [16][ntiles][cin], [16][ntiles][cout], shared */
+    float *V, *M; /* column tasks: [ne][ntiles][cin], [ne][ntiles][cout], shared */
 } wino_job_t;
+
+/* n floats rounded up to a whole number of 64-byte lines. */
+static size_t round16(size_t n) {
+    return (n + 15) & ~(size_t)15;
+}
 
 /* Input channels whose taps transform_weights widens at once (9 x 64 x 16 floats: 36 KiB). */
 #define WEIGHT_CHUNK 64
@@ -69,6 +106,8 @@ typedef struct {
 static void transform_weights(const wino_job_t *j, int p, float *u, size_t ufloats, int slot) {
     const conv2d_t *c = j->c;
     const gemm_w_t *w = &c->w;
+    const float(*G)[3] = j->m == 4 ? G4 : G2;
+    int n = j->n;
     float g[9][WEIGHT_CHUNK][GEMM_NR];
     for (int c0 = 0; c0 < c->cin; c0 += WEIGHT_CHUNK) {
         int nc = c->cin - c0 < WEIGHT_CHUNK ? c->cin - c0 : WEIGHT_CHUNK;
@@ -83,26 +122,19 @@ static void transform_weights(const wino_job_t *j, int p, float *u, size_t ufloa
         }
         for (int i = 0; i < nc; i++) {
             int ci = c0 + i;
-            float t[4][3][GEMM_NR];
-            for (int k = 0; k < 3; k++)
-                for (int l = 0; l < GEMM_NR; l++) {
-                    /* rows ky = 0, 1, 2 */
-                    float g0 = g[k][i][l], g1 = g[3 + k][i][l], g2 = g[6 + k][i][l];
-                    t[0][k][l] = g0;
-                    t[1][k][l] = 0.5f * (g0 + g1 + g2);
-                    t[2][k][l] = 0.5f * (g0 - g1 + g2);
-                    t[3][k][l] = g2;
+            float t[6][3][GEMM_NR]; /* G g: row r of the n, column (kx) k */
+            for (int r = 0; r < n; r++)
+                for (int k = 0; k < 3; k++)
+                    for (int l = 0; l < GEMM_NR; l++)
+                        t[r][k][l] = G[r][0] * g[k][i][l] + G[r][1] * g[3 + k][i][l] +
+                                     G[r][2] * g[6 + k][i][l];
+            for (int r = 0; r < n; r++)
+                for (int s = 0; s < n; s++) {
+                    float *u0 =
+                        u + (size_t)(r * n + s) * ufloats + ((size_t)slot * c->cin + ci) * GEMM_NR;
+                    for (int l = 0; l < GEMM_NR; l++)
+                        u0[l] = t[r][0][l] * G[s][0] + t[r][1][l] * G[s][1] + t[r][2][l] * G[s][2];
                 }
-            for (int r = 0; r < 4; r++) {
-                float *u0 = u + (size_t)(r * 4) * ufloats + ((size_t)slot * c->cin + ci) * GEMM_NR;
-                for (int l = 0; l < GEMM_NR; l++) {
-                    float a = t[r][0][l], b = t[r][1][l], d = t[r][2][l];
-                    u0[l] = a;
-                    u0[ufloats + l] = 0.5f * (a + b + d);
-                    u0[2 * ufloats + l] = 0.5f * (a - b + d);
-                    u0[3 * ufloats + l] = d;
-                }
-            }
         }
     }
 }
@@ -113,7 +145,7 @@ static void weights_task(void *ctx, int p, int thread) {
     transform_weights(j, p, j->u, j->ufloats, p);
     size_t at = (size_t)p * j->c->cin * GEMM_NR,
            atd = (size_t)p * gemm_dp_pairs(j->c->cin) * 2 * GEMM_NR;
-    for (int e = 0; e < 16 && j->ud; e++) /* panel p of each U_e */
+    for (int e = 0; e < j->ne && j->ud; e++) /* panel p of each U_e */
         gemm_panels_to_dp(j->u + e * j->ufloats + at, 1, j->c->cin, j->ud + e * j->udvals + atd);
 }
 
@@ -147,22 +179,25 @@ static void weights_task(void *ctx, int p, int thread) {
 /* AVX-512 takes 16 channels a step where the channels (input, or the output range) are a
  * multiple of 16: every SD layer. */
 static void input_transform(const wino_job_t *j, int t0, int nt, float *V, int vstride) {
+    int four = j->m == 4;
     if (j->kc->isa == ISA_AVX512 && j->c->cin % 16 == 0)
-        input_transform_avx512(j, t0, nt, V, vstride);
+        (four ? input_transform4_avx512 : input_transform_avx512)(j, t0, nt, V, vstride);
     else if (j->kc->isa != ISA_PORTABLE)
-        input_transform_avx2(j, t0, nt, V, vstride);
+        (four ? input_transform4_avx2 : input_transform_avx2)(j, t0, nt, V, vstride);
     else
-        input_transform_portable(j, t0, nt, V, vstride);
+        (four ? input_transform4_portable : input_transform_portable)(j, t0, nt, V, vstride);
 }
 
 static void output_transform(const wino_job_t *j, int t0, int nt, const float *M, int mstride,
                              int o0, int o1) {
+    int four = j->m == 4;
     if (j->kc->isa == ISA_AVX512 && (o1 - o0) % 16 == 0)
-        output_transform_avx512(j, t0, nt, M, mstride, o0, o1);
+        (four ? output_transform4_avx512 : output_transform_avx512)(j, t0, nt, M, mstride, o0, o1);
     else if (j->kc->isa != ISA_PORTABLE)
-        output_transform_avx2(j, t0, nt, M, mstride, o0, o1);
+        (four ? output_transform4_avx2 : output_transform_avx2)(j, t0, nt, M, mstride, o0, o1);
     else
-        output_transform_portable(j, t0, nt, M, mstride, o0, o1);
+        (four ? output_transform4_portable : output_transform_portable)(j, t0, nt, M, mstride, o0,
+                                                                        o1);
 }
 
 /* One task: TILES tiles through the whole pipeline, its V and M staying in the thread's cache. */
@@ -170,9 +205,9 @@ static void tiles_task(void *ctx, int task, int thread) {
     const wino_job_t *j = ctx;
     int cin = j->c->cin, cout = j->c->cout;
     int t0 = task * TILES, nt = j->ntiles - t0 < TILES ? j->ntiles - t0 : TILES;
-    float *V = j->work + (size_t)thread * j->work_floats, *M = V + (size_t)16 * TILES * cin;
+    float *V = j->work + (size_t)thread * j->work_floats, *M = V + (size_t)j->ne * TILES * cin;
     input_transform(j, t0, nt, V, TILES);
-    for (int e = 0; e < 16; e++)
+    for (int e = 0; e < j->ne; e++)
         gemm_serial(j->kc, nt, V + (size_t)e * TILES * cin, cin, &j->uw[e], NULL,
                     M + (size_t)e * TILES * cout, cout, 0);
     output_transform(j, t0, nt, M, TILES, 0, cout);
@@ -187,7 +222,7 @@ static void input_task(void *ctx, int task, int thread) {
 }
 
 /* Column tasks, second pass: U for GROUP_PANELS panels into the thread's buffer, all tiles
- * through their sixteen GEMMs, then the output transform of those channels. */
+ * through their GEMMs, then the output transform of those channels. */
 static void columns_task(void *ctx, int task, int thread) {
     const wino_job_t *j = ctx;
     const conv2d_t *c = j->c;
@@ -196,13 +231,13 @@ static void columns_task(void *ctx, int task, int thread) {
     int col0 = p0 * GEMM_NR, ncols = c->cout - col0 < np * GEMM_NR ? c->cout - col0 : np * GEMM_NR;
     float *u = j->work + (size_t)thread * j->work_floats;
     size_t ufloats = (size_t)GROUP_PANELS * c->cin * GEMM_NR;
-    uint16_t *ud = c->w.dp ? (uint16_t *)(u + 16 * ufloats) : NULL; /* U's pair panels */
+    uint16_t *ud = c->w.dp ? (uint16_t *)(u + j->ne * ufloats) : NULL; /* U's pair panels */
     size_t udvals = (size_t)GROUP_PANELS * gemm_dp_pairs(c->cin) * 2 * GEMM_NR;
     for (int p = 0; p < np; p++)
         transform_weights(j, p0 + p, u, ufloats, p);
-    for (int e = 0; e < 16 && ud; e++)
+    for (int e = 0; e < j->ne && ud; e++)
         gemm_panels_to_dp(u + (size_t)e * ufloats, np, c->cin, ud + (size_t)e * udvals);
-    for (int e = 0; e < 16; e++) {
+    for (int e = 0; e < j->ne; e++) {
         gemm_w_t ue = {.n = ncols,
                        .k = c->cin,
                        .npanels = np,
@@ -220,35 +255,42 @@ int conv_winograd(const kctx_t *kc, const conv2d_t *c, const float *x, int h, in
     wino_job_t j = {
         .c = c, .kc = kc, .x = x, .h = h, .w = w, .up = up, .y = y, .accumulate = accumulate};
     int npanels = (c->cout + GEMM_NR - 1) / GEMM_NR;
-    j.tw = (w + 1) / 2;
-    j.ntiles = ((h + 1) / 2) * j.tw;
+    j.m = tile_side(c, h, w);
+    j.n = j.m + 2;
+    j.ne = j.n * j.n;
+    j.tw = (w + j.m - 1) / j.m;
+    j.ntiles = ((h + j.m - 1) / j.m) * j.tw;
     int threads = pool_threads(kc->pool);
-    int tiles = by_tiles(c, h, w);
+    int tiles = by_tiles(c, h, w, j.ne);
     if (tiles) {
         j.ufloats = (size_t)npanels * c->cin * GEMM_NR;
         j.udvals = (size_t)npanels * gemm_dp_pairs(c->cin) * 2 * GEMM_NR;
-        j.work_floats = (size_t)16 * TILES * (c->cin + c->cout);
+        j.work_floats = (size_t)j.ne * TILES * (c->cin + c->cout);
     } else { /* U, and with bf16 its pair panels (16-bit values) after it */
-        j.work_floats = (size_t)16 * GROUP_PANELS * c->cin * GEMM_NR;
-        if (c->w.dp) j.work_floats += (size_t)16 * GROUP_PANELS * gemm_dp_pairs(c->cin) * GEMM_NR;
+        j.work_floats = (size_t)j.ne * GROUP_PANELS * c->cin * GEMM_NR;
+        if (c->w.dp) j.work_floats += (size_t)j.ne * GROUP_PANELS * gemm_dp_pairs(c->cin) * GEMM_NR;
     }
-    /* owned here, freed below: U (tile tasks) or V and M (column tasks), per-thread work, and
-     * U's pair panels (tile tasks with bf16) */
-    float *shared = NULL, *work = NULL;
-    uint16_t *ud = NULL;
-    size_t shared_floats = tiles ? 16 * j.ufloats : (size_t)16 * j.ntiles * (c->cin + c->cout);
-    if (posix_memalign((void **)&shared, 64, sizeof(float) * shared_floats) ||
-        posix_memalign((void **)&work, 64, sizeof(float) * j.work_floats * (size_t)threads) ||
-        (tiles && c->w.dp && posix_memalign((void **)&ud, 64, sizeof(uint16_t) * 16 * j.udvals))) {
-        free(shared);
-        free(work);
-        return IMG_ENOMEM;
-    }
+    /* U (tile tasks) or V and M (column tasks), per-thread work, and U's pair panels (tile
+     * tasks with bf16): borrowed from the context's scratch where it has one, else owned here
+     * and freed below */
+    size_t shared_floats =
+        tiles ? (size_t)j.ne * j.ufloats : (size_t)j.ne * j.ntiles * (c->cin + c->cout);
+    size_t ud_floats = tiles && c->w.dp ? ((size_t)j.ne * j.udvals + 1) / 2 : 0;
+    size_t work_at = round16(shared_floats), ud_at = work_at + round16(j.work_floats * threads);
+    float *block = NULL, *own = NULL;
+    if (kc->scratch)
+        block = arena_reserve(kc->scratch, ud_at + ud_floats);
+    else if (posix_memalign((void **)&own, 64, sizeof(float) * (ud_at + ud_floats)))
+        own = NULL;
+    if (!block) block = own;
+    if (!block) return IMG_ENOMEM;
+    float *shared = block, *work = block + work_at;
+    uint16_t *ud = ud_floats ? (uint16_t *)(block + ud_at) : NULL;
     j.work = work;
     if (tiles) {
         j.u = shared;
         j.ud = ud;
-        for (int e = 0; e < 16; e++)
+        for (int e = 0; e < j.ne; e++)
             j.uw[e] = (gemm_w_t){.n = c->cout,
                                  .k = c->cin,
                                  .npanels = npanels,
@@ -259,15 +301,13 @@ int conv_winograd(const kctx_t *kc, const conv2d_t *c, const float *x, int h, in
         pool_run(kc->pool, (j.ntiles + TILES - 1) / TILES, tiles_task, &j);
     } else {
         j.V = shared;
-        j.M = shared + (size_t)16 * j.ntiles * c->cin;
+        j.M = shared + (size_t)j.ne * j.ntiles * c->cin;
         pool_run(kc->pool, (j.ntiles + TILES - 1) / TILES, input_task, &j);
         pool_run(kc->pool, (npanels + GROUP_PANELS - 1) / GROUP_PANELS, columns_task, &j);
     }
-    if (kc->flops) /* the multiply-adds done: 16 products per tile and channel pair, not 36 */
-        __atomic_fetch_add(kc->flops, 2ull * 16 * (unsigned long long)j.ntiles * c->cin * c->cout,
+    if (kc->flops) /* the multiply-adds done: n*n products per tile and channel pair */
+        __atomic_fetch_add(kc->flops, 2ull * j.ne * (unsigned long long)j.ntiles * c->cin * c->cout,
                            __ATOMIC_RELAXED);
-    free(shared);
-    free(work);
-    free(ud);
+    free(own);
     return IMG_OK;
 }

@@ -91,5 +91,84 @@ static void WT_NAME(output_transform)(const wino_job_t *j, int t0, int nt, const
     }
 }
 
+/* F(4x4, 3x3): V_e[t][ci] = (B^T d B)_e over 6x6 windows, for tiles t0 .. t0 + nt. */
+static void WT_NAME(input_transform4)(const wino_job_t *j, int t0, int nt, float *V, int vstride) {
+    int cin = j->c->cin;
+    for (int t = 0; t < nt; t++) {
+        int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
+        int y0 = 4 * ty - 1, x0 = 4 * tx - 1;
+        int inside = y0 >= 0 && y0 + 5 < j->h && x0 >= 0 && x0 + 5 < j->w;
+        size_t at[6][6];
+        for (int a = 0; a < 6 && inside; a++)
+            for (int b = 0; b < 6; b++)
+                at[a][b] = ((size_t)((y0 + a) >> j->up) * (size_t)(j->w >> j->up) +
+                            (size_t)((x0 + b) >> j->up)) *
+                           (size_t)cin;
+        for (int ci = 0; ci < cin; ci += WT_VW) {
+            VT r[6][6];
+            for (int b = 0; b < 6; b++) { /* B^T times column b */
+                VT d[6];
+                for (int a = 0; a < 6; a++)
+                    d[a] = inside ? *(const VTU *)(j->x + at[a][b] + ci)
+                                  : WT_NAME(pixel)(j, y0 + a, x0 + b, ci);
+                VT p = d[4] - 4 * d[2], q = d[3] - 4 * d[1], s = d[4] - d[2], u = 2 * (d[3] - d[1]);
+                r[0][b] = 4 * d[0] - 5 * d[2] + d[4];
+                r[1][b] = p + q;
+                r[2][b] = p - q;
+                r[3][b] = s + u;
+                r[4][b] = s - u;
+                r[5][b] = 4 * d[1] - 5 * d[3] + d[5];
+            }
+            for (int a = 0; a < 6; a++) { /* row a times B */
+                const VT *d = r[a];
+                VT p = d[4] - 4 * d[2], q = d[3] - 4 * d[1], s = d[4] - d[2], u = 2 * (d[3] - d[1]);
+                VT v[6] = {4 * d[0] - 5 * d[2] + d[4], p + q, p - q, s + u, s - u,
+                           4 * d[1] - 5 * d[3] + d[5]};
+                for (int b = 0; b < 6; b++)
+                    *(VTU *)(V + ((size_t)(a * 6 + b) * vstride + t) * cin + ci) = v[b];
+            }
+        }
+    }
+}
+
+/* F(4x4, 3x3): Y = A^T M A (+ bias) for tiles t0 .. t0 + nt and output channels [o0, o1). */
+static void WT_NAME(output_transform4)(const wino_job_t *j, int t0, int nt, const float *M,
+                                       int mstride, int o0, int o1) {
+    const conv2d_t *c = j->c;
+    int cout = c->cout;
+    for (int t = 0; t < nt; t++) {
+        int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
+        for (int o = o0; o < o1; o += WT_VW) {
+            VT s[4][6];
+            for (int b = 0; b < 6; b++) { /* A^T times column b */
+                VT m[6];
+                for (int a = 0; a < 6; a++)
+                    m[a] = *(const VTU *)(M + ((size_t)(a * 6 + b) * mstride + t) * cout + o);
+                VT p = m[1] + m[2], q = m[1] - m[2], r = m[3] + m[4], u = m[3] - m[4];
+                s[0][b] = m[0] + p + r;
+                s[1][b] = q + 2 * u;
+                s[2][b] = p + 4 * r;
+                s[3][b] = q + 8 * u + m[5];
+            }
+            VT bias = {0};
+            if (c->bias) bias = *(const VTU *)(c->bias + o);
+            for (int a = 0; a < 4; a++) {
+                int oy = 4 * ty + a;
+                if (oy >= j->h) break;
+                const VT *m = s[a];
+                VT p = m[1] + m[2], q = m[1] - m[2], r = m[3] + m[4], u = m[3] - m[4];
+                VT out[4] = {m[0] + p + r + bias, q + 2 * u + bias, p + 4 * r + bias,
+                             q + 8 * u + m[5] + bias};
+                for (int b = 0; b < 4; b++) {
+                    int ox = 4 * tx + b;
+                    if (ox >= j->w) break;
+                    VTU *dst = (VTU *)(j->y + ((size_t)oy * j->w + ox) * cout + o);
+                    *dst = j->accumulate ? *dst + out[b] : out[b];
+                }
+            }
+        }
+    }
+}
+
 #undef VT
 #undef VTU

@@ -3,12 +3,14 @@
 #include "common/cpus.h"
 #include "common/status.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int kctx_create(int threads, const char *isa, const char *precision, kctx_t *out, char *err,
                 size_t errlen) {
     out->pool = NULL;
     out->flops = NULL;
+    out->scratch = NULL;
     out->bf16 = 0;
     out->amx = 0;
     if (!isa || !*isa || strcmp(isa, "auto") == 0) {
@@ -37,10 +39,20 @@ int kctx_create(int threads, const char *isa, const char *precision, kctx_t *out
         out->amx = out->isa == ISA_AVX512 && cpu_amx_enable();
     }
     if (threads <= 0) threads = cpus_usable();
-    return pool_create(threads, &out->pool);
+    out->scratch = calloc(1, sizeof *out->scratch); /* owned by out, kctx_destroy frees */
+    if (!out->scratch) {
+        snprintf(err, errlen, "out of memory");
+        return IMG_ENOMEM;
+    }
+    int rc = pool_create(threads, &out->pool);
+    if (rc) kctx_destroy(out);
+    return rc;
 }
 
 void kctx_destroy(kctx_t *kc) {
     pool_free(kc->pool);
     kc->pool = NULL;
+    if (kc->scratch) arena_free(kc->scratch);
+    free(kc->scratch);
+    kc->scratch = NULL;
 }
