@@ -17,6 +17,7 @@
 
 typedef struct {
     int cat; /* category index, or group index for group phrases */
+    int unless; /* terms: a group whose presence in the prompt voids this term ("soft"), or -1 */
     int lang; /* mod_lang_t the phrase is written in */
     words_t words;
     char **stems; /* stems[k]: word k's stem in lang, or NULL (matched as written only) */
@@ -77,6 +78,7 @@ static int add_phrase(phrases_t *p, int idx, int lang, stemmers_t *st, const cha
     phrase_t *ph = &p->p[p->n];
     memset(ph, 0, sizeof *ph);
     ph->cat = idx;
+    ph->unless = -1;
     ph->lang = lang;
     int exact = text[0] == '='; /* "=word": matched as written, never by stem */
     text += exact;
@@ -157,6 +159,15 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
             } else {
                 int g = find_group(m, a, 1);
                 rc = g < 0 ? IMG_EFORMAT : add_phrase(&m->members, g, lang, st, rest + n2);
+            }
+        } else if (!strcmp(kw, "soft")) { /* soft CATEGORY GROUP phrase */
+            int n2 = 0, cat, g;
+            if (sscanf(rest, "%63s %63s %n", a, b, &n2) != 2 || !rest[n2] || (cat = find_cat(m, a)) < 0 ||
+                (g = find_group(m, b, 1)) < 0) {
+                rc = IMG_EFORMAT;
+            } else {
+                rc = add_phrase(&m->terms, cat, lang, st, rest + n2);
+                if (!rc) m->terms.p[m->terms.n - 1].unless = g;
             }
         } else if (!strcmp(kw, "allow")) {
             rc = add_phrase(&m->allows, -1, lang, st, rest);
@@ -277,7 +288,9 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
         if (level == MOD_LEVEL_LOW && !m->cats[c].always) continue;
         int hit = 0;
         for (int t = 0; t < m->terms.n && !hit; t++)
-            if (m->terms.p[t].cat == c) hit = occurs(&p, neutral, &m->terms.p[t]);
+            if (m->terms.p[t].cat == c)
+                hit = occurs(&p, neutral, &m->terms.p[t]) &&
+                      (m->terms.p[t].unless < 0 || !group_occurs(m, &p, neutral, m->terms.p[t].unless));
         for (int k = 0; k < m->ncombine && !hit; k++)
             if (m->combine[k].cat == c)
                 hit = group_occurs(m, &p, neutral, m->combine[k].a) &&

@@ -92,6 +92,19 @@ def test_rules_file_errors_are_clear():
     p = subprocess.run([BIN, "moderate", "--moderation-rules", good], input="a b4n4na\nbanana bread\n",
                        capture_output=True, text=True)
     assert p.stdout.split() == ["fruit", "allow"], p.stdout
+    soft = os.path.join(d, "soft.txt")  # a soft term is void where its group occurs, nowhere else
+    with open(soft, "w") as f:
+        f.write("version 2\ncategory fruit auto\ngroup baking flour\ngroup baking oven\n"
+                "soft fruit baking banana\nsoft fruit nosuchgroup\n")
+    p = subprocess.run([BIN, "moderate", "x", "--moderation-rules", soft], capture_output=True, text=True)
+    assert p.returncode == 1 and "line 6" in p.stderr, p.stderr
+    with open(soft, "w") as f:
+        f.write("version 2\ncategory fruit auto\ngroup baking flour\ngroup baking oven\n"
+                "soft fruit baking banana\n")
+    p = subprocess.run([BIN, "moderate", "--moderation-rules", soft],
+                       input="ripe bananas\nbananas and flour\na banana in the oven\nflour\n",
+                       capture_output=True, text=True)
+    assert p.stdout.split() == ["fruit", "allow", "allow", "allow"], p.stdout
 
 
 EVAL = os.path.join(HERE, "..", "..", "moderation", "eval")
@@ -151,6 +164,8 @@ def test_every_inflection_and_spelling_of_english_terms_is_refused():
             lang = f[1]
         if lang == "en" and len(f) >= 3 and f[0] == "term" and not f[2].startswith("="):
             terms.append(" ".join(f[2:]))
+        if lang == "en" and len(f) >= 4 and f[0] == "soft" and not f[3].startswith("="):
+            terms.append(" ".join(f[3:]))  # refused too, without its context group
     look = {"a": "а", "e": "е", "o": "о", "c": "с", "p": "р", "x": "х", "i": "і"}
     leet = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5"}
 
