@@ -182,10 +182,16 @@ int words_split(const char *text, words_t *w) {
     int leet_words = 0; /* words in which leetspeak was decoded */
     char *f = fold(text);
     if (!f) return -1;
+    /* gaps[k]: separators before word k in the folded text, so that a spelled-out word ends
+     * where its letters' spacing changes ("n u d e   k i d s" is two words) */
+    int *gaps = NULL, ngaps = 0;
+    const char *prev_end = f;
     /* raw tokens */
     char *save = NULL;
     for (char *tok = strtok_r(f, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
         size_t l = strlen(tok);
+        int gap = (int)(tok - prev_end);
+        prev_end = tok + l;
         int letters = 0, digits = 0;
         for (size_t i = 0; i < l; i++) {
             letters += is_alpha(tok[i]);
@@ -213,36 +219,50 @@ int words_split(const char *text, words_t *w) {
             continue; /* lone symbols */
         char *alt = NULL;
         if (utf8 && script_fix(tok, &alt)) {
+            free(gaps);
             free(f);
             return -1;
         }
         int rc = words_push(w, tok);
         if (!rc && alt) rc = words_set_alt(w, w->n - 1, alt);
         free(alt);
-        if (rc) {
+        int *g = rc ? NULL : realloc(gaps, sizeof *gaps * (size_t)w->n);
+        if (!g) {
+            free(gaps);
             free(f);
             return -1;
         }
+        gaps = g;
+        gaps[w->n - 1] = gap;
+        ngaps = w->n;
     }
     free(f);
     /* "13 y o" / "13 y.o.": keep the age marker from merging into a spelled-out word */
     for (int i = 0; i + 2 < w->n; i++)
-        if (w->w[i][0] >= '0' && w->w[i][0] <= '9' && !strcmp(w->w[i + 1], "y") && !strcmp(w->w[i + 2], "o"))
+        if (w->w[i][0] >= '0' && w->w[i][0] <= '9' && !strcmp(w->w[i + 1], "y") && !strcmp(w->w[i + 2], "o")) {
             words_replace_range(w, i + 1, i + 3, "yo");
-    /* runs of three or more one-letter words are a spelled-out word */
+            memmove(gaps + i + 2, gaps + i + 3, sizeof *gaps * (size_t)(ngaps - i - 3));
+            ngaps--;
+        }
+    /* runs of three or more one-letter words, spaced alike, are a spelled-out word */
     for (int i = 0; i < w->n;) {
         int j = i;
-        while (j < w->n && strlen(w->w[j]) == 1 && is_alpha(w->w[j][0])) j++;
+        while (j < w->n && strlen(w->w[j]) == 1 && is_alpha(w->w[j][0]) &&
+               (j < i + 2 || gaps[j] == gaps[i + 1]))
+            j++;
         if (j - i >= 3) {
             char joined[64] = "";
             for (int k = i; k < j && k - i < 63; k++) joined[k - i] = w->w[k][0];
             joined[j - i < 63 ? j - i : 63] = 0;
             words_replace_range(w, i, j, joined);
+            memmove(gaps + i + 1, gaps + j, sizeof *gaps * (size_t)(ngaps - j));
+            ngaps -= j - i - 1;
             i++;
         } else {
             i = j > i ? j : i + 1;
         }
     }
+    free(gaps);
     /* ages under 18 in the languages the rules cover: "12 year old", "12yo", "12 años",
      * "10 ans", "10 Jahre", "zehnjährige", "10 anni", "10 лет", "十岁" */
     static const struct {

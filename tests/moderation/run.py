@@ -78,6 +78,15 @@ def test_corpus_level_low():
 
 
 @test
+def test_spelled_out_words_end_where_the_spacing_changes():
+    lines = ["n u d e   k i d s", "s e x", "s.e.x", "13 y o girl", "a b c", "k i d s  at  play"]
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, check=True)
+    got = p.stdout.split("\n")[:len(lines)]
+    assert got == ["nude kids", "sex", "sex", "13 yo girl ageunderadult", "abc", "kids at play"], got
+
+
+@test
 def test_rules_file_errors_are_clear():
     import tempfile
     d = tempfile.mkdtemp()
