@@ -38,6 +38,7 @@ struct moderation {
     category_t cats[MAX_CATS];
     int ncats;
     char groups[MAX_GROUPS][32];
+    int group_cat[MAX_GROUPS]; /* "include": the group also holds every term of this category, or -1 */
     int ngroups;
     phrases_t terms, allows, members; /* members: .cat = group index */
     struct {
@@ -110,6 +111,7 @@ static int find_group(moderation_t *m, const char *name, int create) {
         if (!strcmp(m->groups[i], name)) return i;
     if (!create || m->ngroups == MAX_GROUPS || strlen(name) >= 32) return -1;
     strcpy(m->groups[m->ngroups], name);
+    m->group_cat[m->ngroups] = -1;
     return m->ngroups++;
 }
 
@@ -169,6 +171,13 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                 rc = add_phrase(&m->terms, cat, lang, st, rest + n2);
                 if (!rc) m->terms.p[m->terms.n - 1].unless = g;
             }
+        } else if (!strcmp(kw, "include")) { /* include GROUP CATEGORY */
+            int g, cat;
+            if (sscanf(rest, "%63s %63s", a, b) != 2 || (g = find_group(m, a, 1)) < 0 ||
+                (cat = find_cat(m, b)) < 0)
+                rc = IMG_EFORMAT;
+            else
+                m->group_cat[g] = cat;
         } else if (!strcmp(kw, "allow")) {
             rc = add_phrase(&m->allows, -1, lang, st, rest);
         } else if (!strcmp(kw, "combine")) {
@@ -264,9 +273,14 @@ static int occurs(prompt_t *p, const unsigned char *neutral, const phrase_t *ph)
     return 0;
 }
 
+/* A member of group g, or (include) a term of its category, soft or not: the context that voids
+ * a soft term for its own category does not void it inside a combine ("a nude child in the style
+ * of Titian"). */
 static int group_occurs(const moderation_t *m, prompt_t *p, const unsigned char *neutral, int g) {
     for (int k = 0; k < m->members.n; k++)
         if (m->members.p[k].cat == g && occurs(p, neutral, &m->members.p[k])) return 1;
+    for (int t = 0; m->group_cat[g] >= 0 && t < m->terms.n; t++)
+        if (m->terms.p[t].cat == m->group_cat[g] && occurs(p, neutral, &m->terms.p[t])) return 1;
     return 0;
 }
 
