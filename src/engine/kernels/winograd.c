@@ -178,25 +178,25 @@ static void weights_task(void *ctx, int p, int thread) {
 
 /* AVX-512 takes 16 channels a step where the channels (input, or the output range) are a
  * multiple of 16: every SD layer. */
-static void input_transform(const wino_job_t *j, int t0, int nt, float *V, int vstride) {
+static void input_transform(const wino_job_t *j, int t0, int nt, float *V, size_t es, size_t ts) {
     int four = j->m == 4;
     if (j->kc->isa == ISA_AVX512 && j->c->cin % 16 == 0)
-        (four ? input_transform4_avx512 : input_transform_avx512)(j, t0, nt, V, vstride);
+        (four ? input_transform4_avx512 : input_transform_avx512)(j, t0, nt, V, es, ts);
     else if (j->kc->isa != ISA_PORTABLE)
-        (four ? input_transform4_avx2 : input_transform_avx2)(j, t0, nt, V, vstride);
+        (four ? input_transform4_avx2 : input_transform_avx2)(j, t0, nt, V, es, ts);
     else
-        (four ? input_transform4_portable : input_transform_portable)(j, t0, nt, V, vstride);
+        (four ? input_transform4_portable : input_transform_portable)(j, t0, nt, V, es, ts);
 }
 
-static void output_transform(const wino_job_t *j, int t0, int nt, const float *M, int mstride,
-                             int o0, int o1) {
+static void output_transform(const wino_job_t *j, int t0, int nt, const float *M, size_t es,
+                             size_t ts, int o0, int o1) {
     int four = j->m == 4;
     if (j->kc->isa == ISA_AVX512 && (o1 - o0) % 16 == 0)
-        (four ? output_transform4_avx512 : output_transform_avx512)(j, t0, nt, M, mstride, o0, o1);
+        (four ? output_transform4_avx512 : output_transform_avx512)(j, t0, nt, M, es, ts, o0, o1);
     else if (j->kc->isa != ISA_PORTABLE)
-        (four ? output_transform4_avx2 : output_transform_avx2)(j, t0, nt, M, mstride, o0, o1);
+        (four ? output_transform4_avx2 : output_transform_avx2)(j, t0, nt, M, es, ts, o0, o1);
     else
-        (four ? output_transform4_portable : output_transform_portable)(j, t0, nt, M, mstride, o0,
+        (four ? output_transform4_portable : output_transform_portable)(j, t0, nt, M, es, ts, o0,
                                                                         o1);
 }
 
@@ -206,11 +206,15 @@ static void tiles_task(void *ctx, int task, int thread) {
     int cin = j->c->cin, cout = j->c->cout;
     int t0 = task * TILES, nt = j->ntiles - t0 < TILES ? j->ntiles - t0 : TILES;
     float *V = j->work + (size_t)thread * j->work_floats, *M = V + (size_t)j->ne * TILES * cin;
-    input_transform(j, t0, nt, V, TILES);
+    /* tile-major: a tile's n*n transformed vectors lie together ([t][e][c]), so the transforms
+     * write and read one block per tile instead of n*n streams; the GEMMs take every e's rows
+     * at a stride of n*n rows */
+    size_t vts = (size_t)j->ne * cin, mts = (size_t)j->ne * cout;
+    input_transform(j, t0, nt, V, cin, vts);
     for (int e = 0; e < j->ne; e++)
-        gemm_serial(j->kc, nt, V + (size_t)e * TILES * cin, cin, &j->uw[e], NULL,
-                    M + (size_t)e * TILES * cout, cout, 0);
-    output_transform(j, t0, nt, M, TILES, 0, cout);
+        gemm_serial(j->kc, nt, V + (size_t)e * cin, (int)vts, &j->uw[e], NULL, M + (size_t)e * cout,
+                    (int)mts, 0);
+    output_transform(j, t0, nt, M, cout, mts, 0, cout);
 }
 
 /* Column tasks, first pass: the input transform of TILES tiles into the shared V. */
@@ -218,7 +222,8 @@ static void input_task(void *ctx, int task, int thread) {
     (void)thread;
     const wino_job_t *j = ctx;
     int t0 = task * TILES, nt = j->ntiles - t0 < TILES ? j->ntiles - t0 : TILES;
-    input_transform(j, t0, nt, j->V + (size_t)t0 * j->c->cin, j->ntiles);
+    input_transform(j, t0, nt, j->V + (size_t)t0 * j->c->cin, (size_t)j->ntiles * j->c->cin,
+                    j->c->cin);
 }
 
 /* Column tasks, second pass: U for GROUP_PANELS panels into the thread's buffer, all tiles
@@ -247,7 +252,8 @@ static void columns_task(void *ctx, int task, int thread) {
         gemm_serial(j->kc, j->ntiles, j->V + (size_t)e * j->ntiles * c->cin, c->cin, &ue, NULL,
                     j->M + (size_t)e * j->ntiles * c->cout + col0, c->cout, 0);
     }
-    output_transform(j, 0, j->ntiles, j->M, j->ntiles, col0, col0 + ncols);
+    output_transform(j, 0, j->ntiles, j->M, (size_t)j->ntiles * c->cout, c->cout, col0,
+                     col0 + ncols);
 }
 
 int conv_winograd(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w, int up,

@@ -17,8 +17,9 @@ static inline __attribute__((always_inline)) VT WT_NAME(pixel)(const wino_job_t 
                           ci);
 }
 
-/* V_e[t][ci] = (B^T d B)_e for tiles t0 .. t0 + nt; V holds vstride tiles per e. */
-static void WT_NAME(input_transform)(const wino_job_t *j, int t0, int nt, float *V, int vstride) {
+/* V_e[t][ci] = (B^T d B)_e for tiles t0 .. t0 + nt, at V + e * es + t * ts + ci. */
+static void WT_NAME(input_transform)(const wino_job_t *j, int t0, int nt, float *V, size_t es,
+                                     size_t ts) {
     int cin = j->c->cin;
     for (int t = 0; t < nt; t++) {
         int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
@@ -51,16 +52,16 @@ static void WT_NAME(input_transform)(const wino_job_t *j, int t0, int nt, float 
                 VT v[4] = {r[a][0] - r[a][2], r[a][1] + r[a][2], r[a][2] - r[a][1],
                            r[a][1] - r[a][3]};
                 for (int b = 0; b < 4; b++)
-                    *(VTU *)(V + ((size_t)(a * 4 + b) * vstride + t) * cin + ci) = v[b];
+                    *(VTU *)(V + (size_t)(a * 4 + b) * es + (size_t)t * ts + ci) = v[b];
             }
         }
     }
 }
 
 /* Y = A^T M A (+ bias) for tiles t0 .. t0 + nt and output channels [o0, o1), the pixels inside
- * the image; M holds mstride tiles per e. */
+ * the image; M_e[t][o] at M + e * es + t * ts + o. */
 static void WT_NAME(output_transform)(const wino_job_t *j, int t0, int nt, const float *M,
-                                      int mstride, int o0, int o1) {
+                                      size_t es, size_t ts, int o0, int o1) {
     const conv2d_t *c = j->c;
     int cout = c->cout;
     for (int t = 0; t < nt; t++) {
@@ -68,7 +69,7 @@ static void WT_NAME(output_transform)(const wino_job_t *j, int t0, int nt, const
         for (int o = o0; o < o1; o += WT_VW) {
             VT m[4][4], s[2][4];
             for (int e = 0; e < 16; e++)
-                m[e / 4][e % 4] = *(const VTU *)(M + ((size_t)e * mstride + t) * cout + o);
+                m[e / 4][e % 4] = *(const VTU *)(M + (size_t)e * es + (size_t)t * ts + o);
             for (int b = 0; b < 4; b++) {
                 s[0][b] = m[0][b] + m[1][b] + m[2][b];
                 s[1][b] = m[1][b] - m[2][b] - m[3][b];
@@ -92,7 +93,8 @@ static void WT_NAME(output_transform)(const wino_job_t *j, int t0, int nt, const
 }
 
 /* F(4x4, 3x3): V_e[t][ci] = (B^T d B)_e over 6x6 windows, for tiles t0 .. t0 + nt. */
-static void WT_NAME(input_transform4)(const wino_job_t *j, int t0, int nt, float *V, int vstride) {
+static void WT_NAME(input_transform4)(const wino_job_t *j, int t0, int nt, float *V, size_t es,
+                                      size_t ts) {
     int cin = j->c->cin;
     for (int t = 0; t < nt; t++) {
         int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
@@ -125,7 +127,7 @@ static void WT_NAME(input_transform4)(const wino_job_t *j, int t0, int nt, float
                 VT v[6] = {4 * d[0] - 5 * d[2] + d[4], p + q, p - q, s + u, s - u,
                            4 * d[1] - 5 * d[3] + d[5]};
                 for (int b = 0; b < 6; b++)
-                    *(VTU *)(V + ((size_t)(a * 6 + b) * vstride + t) * cin + ci) = v[b];
+                    *(VTU *)(V + (size_t)(a * 6 + b) * es + (size_t)t * ts + ci) = v[b];
             }
         }
     }
@@ -133,7 +135,7 @@ static void WT_NAME(input_transform4)(const wino_job_t *j, int t0, int nt, float
 
 /* F(4x4, 3x3): Y = A^T M A (+ bias) for tiles t0 .. t0 + nt and output channels [o0, o1). */
 static void WT_NAME(output_transform4)(const wino_job_t *j, int t0, int nt, const float *M,
-                                       int mstride, int o0, int o1) {
+                                       size_t es, size_t ts, int o0, int o1) {
     const conv2d_t *c = j->c;
     int cout = c->cout;
     for (int t = 0; t < nt; t++) {
@@ -143,7 +145,7 @@ static void WT_NAME(output_transform4)(const wino_job_t *j, int t0, int nt, cons
             for (int b = 0; b < 6; b++) { /* A^T times column b */
                 VT m[6];
                 for (int a = 0; a < 6; a++)
-                    m[a] = *(const VTU *)(M + ((size_t)(a * 6 + b) * mstride + t) * cout + o);
+                    m[a] = *(const VTU *)(M + (size_t)(a * 6 + b) * es + (size_t)t * ts + o);
                 VT p = m[1] + m[2], q = m[1] - m[2], r = m[3] + m[4], u = m[3] - m[4];
                 s[0][b] = m[0] + p + r;
                 s[1][b] = q + 2 * u;
