@@ -12,65 +12,66 @@
 #endif
 #define IMGAPI_VERSION "0.9.0"
 
-/* Every command: its handler, a one-line summary and its usage (subcommands included), which
- * `imgapi COMMAND --help`, `-h` and `imgapi help COMMAND` print. Options shared by all
- * (--data-dir, --config and every setting of `imgapi serve --help`) are not repeated. */
+/* Every command: its handler, a one-line summary, its synopsis (subcommands included) and its
+ * option table, from which `imgapi COMMAND --help`, `-h`, `imgapi help COMMAND`, docs/cli.md
+ * and the bash completion are all made. Settings shared by all (--data-dir, --config and every
+ * setting of `imgapi serve --help`) are not repeated. */
+static const cli_opts_t NO_OPTS = {NULL, 0};
 static const struct {
     const char *name;
     int (*fn)(int, char **, const cli_env_t *);
     const char *help;
-    const char *usage;
+    const char *synopsis;
+    const cli_opts_t *opts;
 } COMMANDS[] = {
     {"serve", cmd_serve, "run the HTTP server",
      "usage: imgapi serve [--listen HOST:PORT] [--data-dir DIR] [--config FILE] [--workers N]\n"
      "                    [--queue-size N] [--deadline-seconds N] [--admin-token T] [any "
-     "setting]\n"},
+     "setting]\n",
+     &NO_OPTS},
     {"keys", cmd_keys, "create | list | revoke API keys; webhook URL and secret",
      "usage: imgapi keys create [--credits USD] [--rpm N] [--concurrency N] [--models a,b]\n"
      "       imgapi keys list\n"
      "       imgapi keys revoke KEY_OR_ID\n"
      "       imgapi keys webhook KEY_OR_ID [--url URL|none] [--rotate-secret 1]\n"
-     "(each also takes --data-dir DIR or --store postgres://...)\n"},
+     "(each also takes --data-dir DIR or --store postgres://...)\n",
+     &CLI_KEYS_OPTS},
     {"credits", cmd_credits, "add | show credits of a key",
      "usage: imgapi credits add KEY_OR_ID USD\n"
-     "       imgapi credits show KEY_OR_ID\n"},
+     "       imgapi credits show KEY_OR_ID\n",
+     &NO_OPTS},
     {"webhooks", cmd_webhooks, "the webhook delivery log",
-     "usage: imgapi webhooks log [--key KEY_OR_ID]\n"},
+     "usage: imgapi webhooks log [--key KEY_OR_ID]\n", &CLI_WEBHOOKS_OPTS},
     {"models", cmd_models, "list the installed models and their profiles",
-     "usage: imgapi models [--config FILE]\n"},
+     "usage: imgapi models [--config FILE]\n", &NO_OPTS},
     {"generate", cmd_generate, "generate one image without a server",
      "usage: imgapi generate [options] [--] \"PROMPT\"\n"
-     "  -o, --out FILE          where to write the image (default imgapi-SEED.FORMAT)\n"
-     "  --size S                1024x1024, 1536x1024, 1024x1536 or auto\n"
-     "  --quality Q             low, medium, high or auto\n"
-     "  --format F              png, jpeg or webp\n"
-     "  --seed N, --model M, --background B, --compression N, --negative-prompt P\n"
-     "  --moderation auto|low, --previews DIR\n"
-     "  --server URL [--api-key KEY] [--async]   send it to a running server instead\n"},
+     "       imgapi generate --server URL [--api-key KEY] [--async] [options] [--] \"PROMPT\"\n",
+     &CLI_GENERATE_OPTS},
     {"edit", cmd_edit, "edit an image (image to image, inpainting) without a server",
      "usage: imgapi edit [options] [--] IMAGE... \"PROMPT\"\n"
-     "  --mask PNG              alpha 0 marks what to repaint (the image's size)\n"
-     "  -o, --out FILE, --strength S (0-1], --size S, --quality Q, --seed N, --model M,\n"
-     "  --format F, --moderation auto|low, --negative-prompt P\n"
-     "  --server URL [--api-key KEY] [--async]  edit on a running server (JSON edit of "
-     "/v1/{model},\n"
-     "                          or /v2/{model} and poll with --async; key also IMGAPI_API_KEY)\n"},
+     "       imgapi edit --server URL [--api-key KEY] [--async] [options] [--] IMAGE... "
+     "\"PROMPT\"\n",
+     &CLI_EDIT_OPTS},
     {"debug", cmd_debug, "run one engine component on tensors from a file (developers)",
      "usage: imgapi debug COMPONENT --weights W --inputs I --out O [--prefix P] [--vae W2]\n"
      "components: tokenizer, text-encoder, unet, vae-decoder, vae-encoder, inpaint-condition,\n"
-     "            tiny-decoder, tiny-encoder, sampler, rng\n"},
+     "            tiny-decoder, tiny-encoder, sampler, rng\n",
+     &CLI_DEBUG_OPTS},
     {"moderate", cmd_moderate, "classify prompts with the moderation rules (one per line on stdin)",
      "usage: imgapi moderate [--level auto|low] [--explain 1] [PROMPT]\n"
      "       imgapi moderate --eval FILE      recall and false refusals of a labelled set\n"
-     "       imgapi moderate --normalize 1    the normalised words of each line of stdin\n"},
+     "       imgapi moderate --normalize 1    the normalised words of each line of stdin\n",
+     &CLI_MODERATE_OPTS},
     {"bench", cmd_bench,
      "time a generation stage by stage (optionally against stable-diffusion.cpp)",
      "usage: imgapi bench [--model ID] [--size S] [--quality Q] [--runs N] [--vs-sdcpp PATH]\n"
-     "                    [--edit STRENGTH] [--prompt P] [--seed N]\n"
-     "  --edit S   also time image to image from the generated image at strength S\n"},
+     "                    [--edit STRENGTH] [--prompt P] [--seed N]\n",
+     &CLI_BENCH_OPTS},
     {"completion", cmd_completion, "print a shell completion script (bash)",
      "usage: imgapi completion bash     (e.g. imgapi completion bash > "
-     "/etc/bash_completion.d/imgapi)\n"},
+     "/etc/bash_completion.d/imgapi)\n",
+     &NO_OPTS},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -83,8 +84,29 @@ const char *cli_command_name(size_t i) {
 const char *cli_command_help(size_t i) {
     return COMMANDS[i].help;
 }
-const char *cli_command_usage(size_t i) {
-    return COMMANDS[i].usage;
+const char *cli_command_synopsis(size_t i) {
+    return COMMANDS[i].synopsis;
+}
+const cli_opts_t *cli_command_options(size_t i) {
+    return COMMANDS[i].opts;
+}
+
+void cli_command_print_usage(size_t i, FILE *f) {
+    fputs(COMMANDS[i].synopsis, f);
+    const cli_opts_t *o = COMMANDS[i].opts;
+    if (o->n) fprintf(f, "options:\n");
+    for (int k = 0; k < o->n; k++) {
+        const cli_opt_t *p = &o->opt[k];
+        char left[64], shorts[8] = "";
+        if (p->short_name) snprintf(shorts, sizeof shorts, "-%c, ", p->short_name);
+        snprintf(left, sizeof left, "%s--%s%s%s", shorts, p->name, p->arg ? " " : "",
+                 p->arg ? p->arg : "");
+        fprintf(f, "  %-26s %s", left, p->help);
+        if (p->sub) fprintf(f, " (%s)", p->sub);
+        if (p->env) fprintf(f, " [env %s]", p->env);
+        if (p->config) fprintf(f, " [default: setting %s]", p->config);
+        fprintf(f, "\n");
+    }
 }
 
 static void usage(FILE *f) {
@@ -97,7 +119,8 @@ static void usage(FILE *f) {
 }
 
 static int command_usage(size_t i) {
-    printf("%s\n%s", COMMANDS[i].help, COMMANDS[i].usage);
+    printf("%s\n", COMMANDS[i].help);
+    cli_command_print_usage(i, stdout);
     if (COMMANDS[i].fn == cmd_serve) {
         printf("\n");
         config_print_help(stdout);
@@ -152,13 +175,26 @@ int cli_main(int argc, char **argv, const cli_env_t *env) {
     return 2;
 }
 
-int cli_parse_common(int argc, char **argv, config_t *cfg, const char **pos, int *npos, int maxpos,
-                     const char *const *extra, const char **extra_vals, int nextra) {
+/* The option of opts that argument a names (--name, --name=..., -s), or -1. */
+static int find_option(const cli_opts_t *opts, const char *a, size_t namelen) {
+    for (int k = 0; k < opts->n; k++) {
+        const cli_opt_t *o = &opts->opt[k];
+        if (a[1] != '-' ? (o->short_name && a[1] == o->short_name && !a[2])
+                        : (strlen(o->name) == namelen && !strncmp(a + 2, o->name, namelen)))
+            return k;
+    }
+    return -1;
+}
+
+int cli_parse(int argc, char **argv, const cli_opts_t *opts, const char *sub, config_t *cfg,
+              const char **vals, const char **pos, int *npos, int maxpos) {
     char err[256];
     *npos = 0;
+    for (int k = 0; k < opts->n; k++)
+        vals[k] = NULL;
     /* The config file and the environment come first, so that flags override them. */
     const char *cfile = getenv("IMGAPI_CONFIG");
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc)
             cfile = argv[i + 1];
         else if (!strncmp(argv[i], "--config=", 9))
@@ -179,14 +215,7 @@ int cli_parse_common(int argc, char **argv, config_t *cfg, const char **pos, int
             only_positional = 1;
             continue;
         }
-        if (!only_positional && a[0] == '-' && a[1] && a[1] != '-') {
-            fprintf(stderr,
-                    "imgapi: unknown option '%s' (a prompt or file starting with '-' goes "
-                    "after --)\n",
-                    a);
-            return 2;
-        }
-        if (only_positional || strncmp(a, "--", 2) != 0) {
+        if (only_positional || a[0] != '-' || !a[1]) {
             if (*npos >= maxpos) {
                 fprintf(stderr, "imgapi: unexpected argument '%s'\n", a);
                 return 2;
@@ -194,27 +223,44 @@ int cli_parse_common(int argc, char **argv, config_t *cfg, const char **pos, int
             pos[(*npos)++] = a;
             continue;
         }
+        const char *eq = a[1] == '-' ? strchr(a + 2, '=') : NULL;
+        size_t namelen = a[1] == '-' ? (eq ? (size_t)(eq - a - 2) : strlen(a + 2)) : 0;
+        int k = find_option(opts, a, namelen);
+        if (a[1] != '-' && k < 0) {
+            fprintf(stderr,
+                    "imgapi: unknown option '%s' (a prompt or file starting with '-' goes "
+                    "after --)\n",
+                    a);
+            return 2;
+        }
         char name[64];
-        const char *val;
-        const char *eq = strchr(a + 2, '=');
-        if (eq) {
-            snprintf(name, sizeof name, "%.*s", (int)(eq - a - 2), a + 2);
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", a + 2);
+        snprintf(name, sizeof name, "%.*s", (int)(k >= 0 ? strlen(opts->opt[k].name) : namelen),
+                 k >= 0 ? opts->opt[k].name : a + 2);
+        if (k >= 0 && opts->opt[k].sub && (!sub || strcmp(sub, opts->opt[k].sub))) {
+            fprintf(stderr, "imgapi: option --%s belongs to '%s', not to '%s'\n", name,
+                    opts->opt[k].sub, sub ? sub : argv[0]);
+            return 2;
+        }
+        if (k >= 0 && !opts->opt[k].arg) { /* a flag */
+            if (eq) {
+                fprintf(stderr, "imgapi: option --%s takes no value\n", name);
+                return 2;
+            }
+            vals[k] = "1";
+            continue;
+        }
+        const char *val = eq ? eq + 1 : NULL;
+        if (!val) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "imgapi: option --%s needs a value\n", name);
                 return 2;
             }
             val = argv[++i];
         }
-        int handled = 0;
-        for (int k = 0; k < nextra; k++)
-            if (!strcmp(name, extra[k])) {
-                extra_vals[k] = val;
-                handled = 1;
-            }
-        if (handled) continue;
+        if (k >= 0) {
+            vals[k] = val;
+            continue;
+        }
         if (!strcmp(name, "config")) continue;
         if (!config_known(name)) {
             fprintf(stderr, "imgapi: unknown option --%s\n", name);
@@ -225,6 +271,10 @@ int cli_parse_common(int argc, char **argv, config_t *cfg, const char **pos, int
             return 2;
         }
     }
+    for (int k = 0; k < opts->n; k++) /* the environment supplies what was not given */
+        if (!vals[k] && opts->opt[k].env &&
+            (!opts->opt[k].sub || (sub && !strcmp(sub, opts->opt[k].sub))))
+            vals[k] = getenv(opts->opt[k].env);
     return 0;
 }
 

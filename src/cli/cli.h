@@ -6,6 +6,7 @@
 #include "queue/queue.h"
 #include "store/store.h"
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct {
     const gen_backend_t *const *backends;
@@ -15,10 +16,36 @@ typedef struct {
 /* Runs a command; returns the process exit status (0 ok, 1 failure, 2 bad usage). */
 int cli_main(int argc, char **argv, const cli_env_t *env);
 
-/* Shared by the subcommands: parses --name value / --name=value options into the config
- * (unknown options are usage errors). Positional arguments are collected in pos. */
-int cli_parse_common(int argc, char **argv, config_t *cfg, const char **pos, int *npos, int maxpos,
-                     const char *const *extra, const char **extra_vals, int nextra);
+/* One option of a command, as its table declares it: `--name VALUE` or `--name=VALUE` (and
+ * `-s VALUE` where short_name is set), or, when arg is NULL, a flag that takes no value (given:
+ * "1"). sub: the subcommand it belongs to (NULL: every form of the command); env: the
+ * environment variable that supplies it when it is absent (NULL: none); config: the setting
+ * (config.c) whose value the command uses when both are absent (NULL: none); help: one line. */
+typedef struct {
+    const char *name;
+    char short_name;
+    const char *arg;
+    const char *sub;
+    const char *env;
+    const char *config;
+    const char *help;
+} cli_opt_t;
+
+/* A command's option table; each command file defines its own with an enum of the same order. */
+typedef struct {
+    const cli_opt_t *opt;
+    int n;
+} cli_opts_t;
+
+/* Parses argv (argv[0]: the command or subcommand word) against the command's options, the
+ * settings of config.c (`--name VALUE`; the --config file and the IMGAPI_* environment are read
+ * first, so that flags override them) and up to maxpos positional arguments (pos). vals[k]
+ * receives option k's value, else its environment variable's, else NULL. sub: the subcommand
+ * run (NULL: none); an option of another subcommand is refused. Anything that begins with '-' is
+ * an option unless it follows "--". Returns 0, or the exit status after printing the reason (2
+ * bad usage, naming the option; 1 an unreadable config file). */
+int cli_parse(int argc, char **argv, const cli_opts_t *opts, const char *sub, config_t *cfg,
+              const char **vals, const char **pos, int *npos, int maxpos);
 /* Opens the store in cfg->data_dir (creating the directory). Prints the reason on failure. */
 int cli_open_store(const config_t *cfg, store_t **out);
 
@@ -38,12 +65,29 @@ int cmd_webhooks(int argc, char **argv, const cli_env_t *env);
  * command table below and the settings table of config.c (cli_docs.c). */
 int cmd_completion(int argc, char **argv, const cli_env_t *env);
 int cli_docs_markdown(FILE *f);
-/* The command table (cli.c): name, one-line summary, usage text. */
+/* The command table (cli.c): name, one-line summary, synopsis (its usage lines, subcommands
+ * included) and option table; cli_command_print_usage writes what `imgapi COMMAND --help`
+ * shows (synopsis, then one line per option). */
 size_t cli_command_count(void);
 const char *cli_command_name(size_t i);
 const char *cli_command_help(size_t i);
-const char *cli_command_usage(size_t i);
-/* `imgapi keys webhook` (cmd_webhooks.c) */
+const char *cli_command_synopsis(size_t i);
+const cli_opts_t *cli_command_options(size_t i);
+void cli_command_print_usage(size_t i, FILE *f);
+
+/* The option tables of the commands that have options (each beside its command). */
+extern const cli_opts_t CLI_KEYS_OPTS, CLI_WEBHOOKS_OPTS, CLI_GENERATE_OPTS, CLI_EDIT_OPTS,
+    CLI_DEBUG_OPTS, CLI_MODERATE_OPTS, CLI_BENCH_OPTS;
+/* `imgapi keys webhook` (cmd_webhooks.c), with the options of `imgapi keys` in this order */
 int keys_webhook(int argc, char **argv);
+enum {
+    KEYS_CREDITS,
+    KEYS_RPM,
+    KEYS_CONCURRENCY,
+    KEYS_MODELS,
+    KEYS_URL,
+    KEYS_ROTATE_SECRET,
+    KEYS_NOPTS
+};
 
 #endif

@@ -1,5 +1,6 @@
 /* cli_docs.c - what is generated from the command table (cli.c) and the settings table
- * (config.c), so that it cannot drift from them: the bash completion script
+ * (config.c) with each command's option table, so that they cannot drift from them: the bash
+ * completion script
  * (`imgapi completion bash`) and the command-line reference (`imgapi help --markdown`, kept in
  * the repository as docs/cli.md and compared with it by a test). */
 #include "cli/cli.h"
@@ -74,8 +75,14 @@ static int completion_bash(FILE *f) {
     add_word(&settings, "--config", 8);
     for (size_t i = 0; i < nc; i++) {
         words_t ws = {.n = 0};
-        usage_subcommands(cli_command_name(i), cli_command_usage(i), &ws);
-        usage_options(cli_command_usage(i), &ws);
+        usage_subcommands(cli_command_name(i), cli_command_synopsis(i), &ws);
+        const cli_opts_t *o = cli_command_options(i);
+        for (int k = 0; k < o->n; k++) {
+            char opt[48];
+            int n = snprintf(opt, sizeof opt, "--%s", o->opt[k].name);
+            add_word(&ws, opt, (size_t)n);
+        }
+        usage_options(cli_command_synopsis(i), &ws);
         add_word(&ws, "--help", 6);
         fprintf(f, "    %s) words=\"", cli_command_name(i));
         print_words(f, &ws);
@@ -118,8 +125,9 @@ int cli_docs_markdown(FILE *f) {
             "`name = value` in the file given by `--config` / `IMGAPI_CONFIG`. Bash completion:\n"
             "`imgapi completion bash > /etc/bash_completion.d/imgapi`.\n");
     for (size_t i = 0; i < cli_command_count(); i++) {
-        fprintf(f, "\n## imgapi %s\n\n%s.\n\n```\n%s```\n", cli_command_name(i),
-                cli_command_help(i), cli_command_usage(i));
+        fprintf(f, "\n## imgapi %s\n\n%s.\n\n```\n", cli_command_name(i), cli_command_help(i));
+        cli_command_print_usage(i, f);
+        fprintf(f, "```\n");
         if (!strcmp(cli_command_name(i), "serve")) {
             fprintf(f, "\n```\n");
             config_print_help(f);

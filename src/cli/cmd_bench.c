@@ -5,6 +5,7 @@
  * It prints figures; it never fails on a time. */
 #include "api/params.h"
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "engine/backend.h"
@@ -128,36 +129,63 @@ static sdcpp_t run_sdcpp(const char *bin, const char *ckpt, const char *prompt, 
     return r;
 }
 
+/* eng_load's progress as a bar on a terminal, redrawn when the whole percent changes. */
+typedef struct {
+    double t0; /* clock_mono at the start of the load */
+    int shown; /* percent drawn last, -1 none */
+} load_bar_t;
+
+static void load_progress(void *user, double fraction) {
+    load_bar_t *b = user;
+    int pct = (int)(fraction * 100 + 0.5);
+    if (pct == b->shown) return;
+    b->shown = pct;
+    progress_bar("imgapi: loading the model", fraction, clock_mono() - b->t0);
+}
+
+/* The options of `imgapi bench`, in the order of their enum. */
+enum { B_MODEL, B_SIZE, B_QUALITY, B_RUNS, B_PROMPT, B_VS_SDCPP, B_SEED, B_EDIT, B_NOPTS };
+static const cli_opt_t BENCH_OPTS[B_NOPTS] = {
+    {"model", 0, "ID", NULL, NULL, "default_model", "the model timed"},
+    {"size", 0, "S", NULL, NULL, NULL, "the requested size (default 1024x1024)"},
+    {"quality", 0, "Q", NULL, NULL, NULL, "low, medium or high (default low)"},
+    {"runs", 0, "N", NULL, NULL, NULL, "runs per stage; medians are reported (default 3)"},
+    {"prompt", 0, "P", NULL, NULL, NULL, "the prompt"},
+    {"vs-sdcpp", 0, "PATH", NULL, NULL, NULL, "also time stable-diffusion.cpp's sd-cli on the same file"},
+    {"seed", 0, "N", NULL, NULL, NULL, "the seed (default 42)"},
+    {"edit", 0, "S", NULL, NULL, NULL, "also time image to image from the generated image at strength S"},
+};
+const cli_opts_t CLI_BENCH_OPTS = {BENCH_OPTS, B_NOPTS};
+
 int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     config_t cfg;
     config_defaults(&cfg);
-    static const char *const extra[] = {"model", "size", "quality", "runs", "prompt", "vs-sdcpp", "seed", "edit"};
-    const char *v[8] = {0};
+    const char *v[B_NOPTS];
     const char *pos[1];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 0, extra, v, 8);
+    int rc = cli_parse(argc, argv, &CLI_BENCH_OPTS, NULL, &cfg, v, pos, &npos, 0);
     if (rc) return rc;
     const config_model_t *all[CONFIG_MAX_MODELS + 1], *cm = NULL;
     int nall = engine_models(&cfg, all);
-    const char *want = v[0] ? v[0] : cfg.default_model[0] ? cfg.default_model : nall ? all[0]->id : "";
+    const char *want = v[B_MODEL] ? v[B_MODEL] : cfg.default_model[0] ? cfg.default_model : nall ? all[0]->id : "";
     cm = engine_model(&cfg, want);
     if (!cm) {
         fprintf(stderr, "usage: imgapi bench [--model ID] [--size S] [--quality Q] [--runs N] [--vs-sdcpp PATH]\n"
                         "(model '%s' is not installed: model.ID.checkpoint / .tokenizer)\n", want);
         return 2;
     }
-    int size = v[1] ? api_size_parse(v[1]) : SIZE_1024x1024;
-    int quality = v[2] ? api_quality_parse(v[2]) : QUALITY_LOW;
-    int runs = v[3] ? atoi(v[3]) : 3;
-    const char *prompt = v[4] ? v[4] : "a photograph of an astronaut riding a horse";
-    unsigned seed = v[6] ? (unsigned)strtoul(v[6], NULL, 10) : 42;
-    float strength = v[7] ? strtof(v[7], NULL) : 0.f; /* --edit S: also image to image at S */
+    int size = v[B_SIZE] ? api_size_parse(v[B_SIZE]) : SIZE_1024x1024;
+    int quality = v[B_QUALITY] ? api_quality_parse(v[B_QUALITY]) : QUALITY_LOW;
+    int runs = v[B_RUNS] ? atoi(v[B_RUNS]) : 3;
+    const char *prompt = v[B_PROMPT] ? v[B_PROMPT] : "a photograph of an astronaut riding a horse";
+    unsigned seed = v[B_SEED] ? (unsigned)strtoul(v[B_SEED], NULL, 10) : 42;
+    float strength = v[B_EDIT] ? strtof(v[B_EDIT], NULL) : 0.f; /* --edit S: also image to image at S */
     if (size <= 0 || quality <= 0 || runs < 1 || runs > 50) {
         fprintf(stderr, "imgapi: bad --size, --quality or --runs\n");
         return 2;
     }
-    if (v[7] && !(strength > 0 && strength <= 1)) {
+    if (v[B_EDIT] && !(strength > 0 && strength <= 1)) {
         fprintf(stderr, "imgapi: bad --edit: a strength above 0 and at most 1\n");
         return 2;
     }
@@ -190,12 +218,13 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     sdcpp_t sres = {0};
     double s_text = 0, s_step = 0, s_dec = 0, s_tot = 0, s_rss = 0, s_enc = 0, s_estep = 0, s_etot = 0;
     int s_ok = 0, s_eok = 0;
-    if (v[5]) {
+    if (v[B_VS_SDCPP]) {
         const char *sm = q.sampler == SAMPLER_DPMPP_2M ? "dpm++2m" : q.sampler == SAMPLER_EULER ? "euler" : "euler_a";
         const char *sch = q.schedule == ENG_SCHED_KARRAS ? "karras" : q.schedule == ENG_SCHED_TRAILING ? "sgm_uniform" : "discrete";
         double st2[50], ss2[50], sd2[50], stot[50], se2[50], ses[50], setot[50];
         for (int r = 0; r < runs; r++) {
-            sres = run_sdcpp(v[5], cm->checkpoint, prompt, W, H, q.steps, q.guidance, sm, sch, threads, seed, 0);
+            progress_line("stable-diffusion.cpp: generation %d of %d", r + 1, runs);
+            sres = run_sdcpp(v[B_VS_SDCPP], cm->checkpoint, prompt, W, H, q.steps, q.guidance, sm, sch, threads, seed, 0);
             if (!sres.ok) break;
             st2[s_ok] = sres.text;
             ss2[s_ok] = sres.step;
@@ -203,7 +232,8 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
             stot[s_ok] = sres.total;
             s_rss = sres.rss_mb > s_rss ? sres.rss_mb : s_rss;
             if (strength > 0) { /* image to image from the generation just made */
-                sdcpp_t e = run_sdcpp(v[5], cm->checkpoint, prompt, W, H, q.steps, q.guidance, sm, sch, threads,
+                progress_line("stable-diffusion.cpp: image to image %d of %d", r + 1, runs);
+                sdcpp_t e = run_sdcpp(v[B_VS_SDCPP], cm->checkpoint, prompt, W, H, q.steps, q.guidance, sm, sch, threads,
                                       seed, strength);
                 if (!e.ok) break;
                 se2[s_eok] = e.encode;
@@ -238,7 +268,11 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
                          .vae_tile = cfg.vae_tile,
                          .vae_tile_overlap = cfg.vae_tile_overlap};
     double t0 = clock_mono();
+    load_bar_t bar = {t0, -1};
+    o.progress = load_progress;
+    o.progress_user = &bar;
     if (eng_load(&o, &m, err, sizeof err)) {
+        progress_clear();
         fprintf(stderr, "imgapi: %s\n", err);
         kctx_destroy(&kc);
         return 1;
@@ -261,9 +295,11 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     eng_stats_t st = {0};
     img_t init = {0};
     for (int r = 0; r < runs; r++) {
+        progress_line("imgapi: generation %d of %d", r + 1, runs);
         img_t im = {0}, sized = {0};
         double g0 = clock_mono();
         if (eng_generate(m, &p, NULL, NULL, &im)) {
+            progress_clear();
             fprintf(stderr, "imgapi: generation failed\n");
             eng_free(m);
             kctx_destroy(&kc);
@@ -310,12 +346,14 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     ep.init_image = &init;
     ep.strength = strength;
     for (int r = 0; r < runs && strength > 0; r++) {
+        progress_line("imgapi: image to image %d of %d", r + 1, runs);
         img_t im = {0};
         double g0 = clock_mono();
         int erc = eng_generate(m, &ep, NULL, NULL, &im);
         e_tot[r] = clock_mono() - g0;
         img_free(&im);
         if (erc) {
+            progress_clear();
             fprintf(stderr, "imgapi: the edit failed (%s)\n", img_status_str(erc));
             img_free(&init);
             eng_free(m);
@@ -333,6 +371,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         e_pk[r] = 100 * est.encode_gflop * 1e9 / e_enc[r] / ((p_before + p_after) / 2);
         p_before = p_after;
     }
+    progress_clear();
     img_free(&init);
     kctx_destroy(&kc);
     struct rusage ru;
@@ -380,7 +419,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
                "edit total", me_tot, me_tot / (mtot - median(rs, runs) - median(enc, runs)));
     }
     if (s_ok) {
-        printf("\nstable-diffusion.cpp (%s), same checkpoint and settings, medians of %d run(s):\n", v[5], s_ok);
+        printf("\nstable-diffusion.cpp (%s), same checkpoint and settings, medians of %d run(s):\n", v[B_VS_SDCPP], s_ok);
         printf("%-14s %10s %10s %12s\n", "stage", "sd.cpp s", "imgapi s", "imgapi/sdcpp");
         printf("%-14s %10.3f %10.3f %12.2f\n", "text encoder", s_text, mt, mt / s_text);
         printf("%-14s %10.3f %10.3f %12.2f\n", "unet step", s_step, ms, ms / s_step);
@@ -398,7 +437,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         } else if (strength > 0) {
             printf("stable-diffusion.cpp's image to image did not run to the end; no comparison\n");
         }
-    } else if (v[5]) {
+    } else if (v[B_VS_SDCPP]) {
         printf("\nstable-diffusion.cpp did not run to the end; no comparison\n");
     }
     eng_free(m);

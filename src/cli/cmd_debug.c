@@ -5,18 +5,28 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The options of `imgapi debug`, in the order of their enum. */
+enum { D_WEIGHTS, D_INPUTS, D_OUT, D_PREFIX, D_VAE, D_NOPTS };
+static const cli_opt_t DEBUG_OPTS[D_NOPTS] = {
+    {"weights", 0, "W", NULL, NULL, NULL, "the safetensors file holding the component"},
+    {"inputs", 0, "I", NULL, NULL, NULL, "the safetensors file of input tensors"},
+    {"out", 0, "O", NULL, NULL, NULL, "where the output tensors are written"},
+    {"prefix", 0, "P", NULL, NULL, NULL, "the tensor name prefix (text-encoder)"},
+    {"vae", 0, "W2", NULL, NULL, NULL, "the VAE's file (inpaint-condition)"},
+};
+const cli_opts_t CLI_DEBUG_OPTS = {DEBUG_OPTS, D_NOPTS};
+
 int cmd_debug(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     config_t cfg;
     config_defaults(&cfg);
-    static const char *const extra[] = {"weights", "inputs", "out", "prefix", "vae"};
-    const char *v[5] = {0};
+    const char *v[D_NOPTS];
     const char *pos[1];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 5);
+    int rc = cli_parse(argc, argv, &CLI_DEBUG_OPTS, NULL, &cfg, v, pos, &npos, 1);
     if (rc) return rc;
     int needs_weights = npos == 1 && strcmp(pos[0], "sampler") != 0 && strcmp(pos[0], "rng") != 0;
-    if (npos != 1 || (needs_weights && !v[0]) || !v[1] || !v[2]) {
+    if (npos != 1 || (needs_weights && !v[D_WEIGHTS]) || !v[D_INPUTS] || !v[D_OUT]) {
         fprintf(stderr, "usage: imgapi debug COMPONENT --weights W --inputs I --out O [--prefix P] "
                         "[--vae W2]\n"
                         "components: tokenizer, text-encoder, unet, vae-decoder, vae-encoder, "
@@ -24,17 +34,21 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
                         "(sampler and rng take no --weights)\n");
         return 2;
     }
-    if (!strcmp(pos[0], "tokenizer")) return debug_tokenizer(v[0], v[1], v[2]);
-    if (!strcmp(pos[0], "text-encoder")) return debug_text_encoder(&cfg, v[0], v[1], v[2], v[3]);
-    if (!strcmp(pos[0], "unet")) return debug_unet(&cfg, v[0], v[1], v[2]);
-    if (!strcmp(pos[0], "vae-decoder")) return debug_vae(&cfg, v[0], v[1], v[2]);
-    if (!strcmp(pos[0], "vae-encoder")) return debug_vae_encoder(&cfg, v[0], v[1], v[2]);
+    if (!strcmp(pos[0], "tokenizer")) return debug_tokenizer(v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
+    if (!strcmp(pos[0], "text-encoder"))
+        return debug_text_encoder(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], v[D_PREFIX]);
+    if (!strcmp(pos[0], "unet")) return debug_unet(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
+    if (!strcmp(pos[0], "vae-decoder")) return debug_vae(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
+    if (!strcmp(pos[0], "vae-encoder"))
+        return debug_vae_encoder(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
     if (!strcmp(pos[0], "inpaint-condition"))
-        return debug_inpaint_condition(&cfg, v[0], v[4], v[1], v[2]);
-    if (!strcmp(pos[0], "tiny-decoder")) return debug_tiny(&cfg, 0, v[0], v[1], v[2]);
-    if (!strcmp(pos[0], "tiny-encoder")) return debug_tiny(&cfg, 1, v[0], v[1], v[2]);
-    if (!strcmp(pos[0], "sampler")) return debug_sampler(v[1], v[2]);
-    if (!strcmp(pos[0], "rng")) return debug_rng(v[1], v[2]);
+        return debug_inpaint_condition(&cfg, v[D_WEIGHTS], v[D_VAE], v[D_INPUTS], v[D_OUT]);
+    if (!strcmp(pos[0], "tiny-decoder"))
+        return debug_tiny(&cfg, 0, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
+    if (!strcmp(pos[0], "tiny-encoder"))
+        return debug_tiny(&cfg, 1, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
+    if (!strcmp(pos[0], "sampler")) return debug_sampler(v[D_INPUTS], v[D_OUT]);
+    if (!strcmp(pos[0], "rng")) return debug_rng(v[D_INPUTS], v[D_OUT]);
     fprintf(stderr, "imgapi: unknown debug component '%s'\n", pos[0]);
     return 2;
 }

@@ -60,6 +60,43 @@ static int load_image(const char *path, img_t *im, int *alpha) {
     return rc;
 }
 
+/* The options of `imgapi edit`, in the order of their enum. */
+enum {
+    E_OUT,
+    E_MASK,
+    E_STRENGTH,
+    E_SIZE,
+    E_QUALITY,
+    E_SEED,
+    E_MODEL,
+    E_FORMAT,
+    E_MODERATION,
+    E_NEGATIVE,
+    E_SERVER,
+    E_API_KEY,
+    E_ASYNC,
+    E_NOPTS
+};
+static const cli_opt_t EDIT_OPTS[E_NOPTS] = {
+    {"out", 'o', "FILE", NULL, NULL, NULL,
+     "where to write the image (default imgapi-edit-SEED.FORMAT)"},
+    {"mask", 0, "PNG", NULL, NULL, NULL, "alpha 0 marks what to repaint (the first image's size)"},
+    {"strength", 0, "S", NULL, NULL, NULL, "(0, 1]: how far from the input (default 0.75)"},
+    {"size", 0, "S", NULL, NULL, NULL,
+     "1024x1024, 1536x1024, 1024x1536 or auto (the input's aspect)"},
+    {"quality", 0, "Q", NULL, NULL, NULL, "low, medium, high or auto"},
+    {"seed", 0, "N", NULL, NULL, NULL, "0 to 4294967295 (default: random)"},
+    {"model", 0, "M", NULL, NULL, "default_model", "a model id of 'imgapi models'"},
+    {"format", 0, "F", NULL, NULL, NULL, "png, jpeg or webp"},
+    {"moderation", 0, "auto|low", NULL, NULL, NULL, "how strictly the prompt is checked"},
+    {"negative-prompt", 0, "P", NULL, NULL, NULL, "what the image should not show"},
+    {"server", 0, "URL", NULL, NULL, NULL,
+     "edit on a running server (the JSON edit of /v1/{model}, or /v2 with --async)"},
+    {"api-key", 0, "KEY", NULL, "IMGAPI_API_KEY", NULL, "the server's API key"},
+    {"async", 0, NULL, NULL, NULL, NULL, "with --server: submit to /v2 and poll for the result"},
+};
+const cli_opts_t CLI_EDIT_OPTS = {EDIT_OPTS, E_NOPTS};
+
 /* A file's bytes as base64 into obj[field] (or appended to the array obj when field is NULL). */
 static int add_file_b64(json_t *obj, const char *field, const char *path) {
     uint8_t *data = NULL;
@@ -86,7 +123,7 @@ static int add_file_b64(json_t *obj, const char *field, const char *path) {
  * everything else. v: the parsed options (see cmd_edit). */
 static int edit_via_server(const char *const *pos, int nimages, const char *prompt,
                            const char *const *v) {
-    const char *key = v[11] ? v[11] : getenv("IMGAPI_API_KEY");
+    const char *key = v[E_API_KEY]; /* or IMGAPI_API_KEY (the option table) */
     if (!key || !*key) {
         fprintf(stderr,
                 "imgapi: an API key (--api-key or IMGAPI_API_KEY) is needed for a remote edit\n");
@@ -102,37 +139,38 @@ static int edit_via_server(const char *const *pos, int nimages, const char *prom
         else
             bad = json_object_set(body, "images", images);
     }
-    if (!bad && v[1]) bad = add_file_b64(body, "mask", v[1]);
+    if (!bad && v[E_MASK]) bad = add_file_b64(body, "mask", v[E_MASK]);
     static const char *const TEXT[][2] = {{"size", "size"},
                                           {"quality", "quality"},
                                           {"output_format", "format"},
                                           {"moderation", "moderation"},
                                           {"negative_prompt", "negative-prompt"}};
-    static const int IDX[] = {3, 4, 7, 8, 9};
+    static const int IDX[] = {E_SIZE, E_QUALITY, E_FORMAT, E_MODERATION, E_NEGATIVE};
     for (int i = 0; i < 5 && !bad; i++)
         if (v[IDX[i]]) bad = json_object_set_new(body, TEXT[i][0], json_string(v[IDX[i]]));
     /* numbers as numbers (their ranges are the server's to check) */
     char *end;
-    long long seed = v[5] ? strtoll(v[5], &end, 10) : 0;
-    int usage = v[5] && (end == v[5] || *end);
-    double strength = v[2] ? strtod(v[2], &end) : 0;
-    usage = usage || (v[2] && (end == v[2] || *end));
+    long long seed = v[E_SEED] ? strtoll(v[E_SEED], &end, 10) : 0;
+    int usage = v[E_SEED] && (end == v[E_SEED] || *end);
+    double strength = v[E_STRENGTH] ? strtod(v[E_STRENGTH], &end) : 0;
+    usage = usage || (v[E_STRENGTH] && (end == v[E_STRENGTH] || *end));
     if (usage) fprintf(stderr, "imgapi: --seed must be an integer and --strength a number\n");
-    if (!bad && !usage && v[5]) bad = json_object_set_new(body, "seed", json_integer(seed));
-    if (!bad && !usage && v[2]) bad = json_object_set_new(body, "strength", json_real(strength));
+    if (!bad && !usage && v[E_SEED]) bad = json_object_set_new(body, "seed", json_integer(seed));
+    if (!bad && !usage && v[E_STRENGTH])
+        bad = json_object_set_new(body, "strength", json_real(strength));
     bad = bad || usage;
     int rc = usage ? 2 : 1;
     if (!bad) {
         static const char *const EXT[] = {"png", "jpeg", "webp"};
         char def[64];
-        snprintf(def, sizeof def, "imgapi-edit.%s", v[7] ? v[7] : EXT[0]);
-        remote_opts_t o = {.server = v[10],
+        snprintf(def, sizeof def, "imgapi-edit.%s", v[E_FORMAT] ? v[E_FORMAT] : EXT[0]);
+        remote_opts_t o = {.server = v[E_SERVER],
                            .key = key,
-                           .model = v[6] ? v[6] : "gpt-image-1-mini",
-                           .async = v[12] && strcmp(v[12], "0") != 0,
+                           .model = v[E_MODEL] ? v[E_MODEL] : "gpt-image-1-mini",
+                           .async = v[E_ASYNC] != NULL,
                            .poll_seconds = 0.5,
                            .body = body,
-                           .out = v[0] ? v[0] : def};
+                           .out = v[E_OUT] ? v[E_OUT] : def};
         rc = generate_remote(&o);
     }
     json_decref(images);
@@ -143,17 +181,10 @@ static int edit_via_server(const char *const *pos, int nimages, const char *prom
 int cmd_edit(int argc, char **argv, const cli_env_t *env) {
     config_t cfg;
     config_defaults(&cfg);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o")) argv[i] = "--out";
-        if (!strcmp(argv[i], "--async")) argv[i] = "--async=1";
-    }
-    static const char *const extra[] = {
-        "out",    "mask",       "strength",        "size",   "quality", "seed", "model",
-        "format", "moderation", "negative-prompt", "server", "api-key", "async"};
-    const char *v[13] = {0};
+    const char *v[E_NOPTS];
     const char *pos[17];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 17, extra, v, 13);
+    int rc = cli_parse(argc, argv, &CLI_EDIT_OPTS, NULL, &cfg, v, pos, &npos, 17);
     if (rc) return rc;
     if (npos < 2) {
         fprintf(stderr,
@@ -167,19 +198,24 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
         fprintf(stderr, "imgapi: at most 16 images can be edited together\n");
         return 2;
     }
-    if (v[10]) return edit_via_server(pos, nimages, prompt, v);
+    if (v[E_ASYNC] && !v[E_SERVER]) {
+        fprintf(stderr, "imgapi: --async needs --server URL\n");
+        return 2;
+    }
+    if (v[E_SERVER]) return edit_via_server(pos, nimages, prompt, v);
     float strength = 0.75f; /* input_fidelity low (SPEC §11) */
-    if (v[2]) {
+    if (v[E_STRENGTH]) {
         char *end;
-        double s = strtod(v[2], &end);
-        if (end == v[2] || *end || !(s > 0 && s <= 1)) {
+        double s = strtod(v[E_STRENGTH], &end);
+        if (end == v[E_STRENGTH] || *end || !(s > 0 && s <= 1)) {
             fprintf(stderr, "imgapi: --strength must be a number above 0 and at most 1\n");
             return 2;
         }
         strength = (float)s;
     }
-    int size = v[3] ? api_size_parse(v[3]) : 0, quality = v[4] ? api_quality_parse(v[4]) : 0;
-    int format = v[7] ? api_format_parse(v[7]) : FORMAT_PNG;
+    int size = v[E_SIZE] ? api_size_parse(v[E_SIZE]) : 0,
+        quality = v[E_QUALITY] ? api_quality_parse(v[E_QUALITY]) : 0;
+    int format = v[E_FORMAT] ? api_format_parse(v[E_FORMAT]) : FORMAT_PNG;
     if (size < 0 || quality < 0 || format < 0) {
         fprintf(stderr, "imgapi: unknown %s\n",
                 size < 0      ? "--size"
@@ -188,10 +224,10 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
         return 2;
     }
     uint32_t seed = 0;
-    if (v[5]) {
+    if (v[E_SEED]) {
         char *end;
-        unsigned long long sv = strtoull(v[5], &end, 10);
-        if (end == v[5] || *end || sv > 4294967295ULL) {
+        unsigned long long sv = strtoull(v[E_SEED], &end, 10);
+        if (end == v[E_SEED] || *end || sv > 4294967295ULL) {
             fprintf(stderr, "imgapi: --seed must be an integer from 0 to 4294967295\n");
             return 2;
         }
@@ -199,7 +235,7 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
     } else if (crypto_random(&seed, sizeof seed)) {
         seed = (uint32_t)clock_wall();
     }
-    if (v[8] && api_moderation_parse(v[8]) < 0) {
+    if (v[E_MODERATION] && api_moderation_parse(v[E_MODERATION]) < 0) {
         fprintf(stderr, "imgapi: --moderation must be auto or low\n");
         return 2;
     }
@@ -210,9 +246,11 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
         return 1;
     }
     mod_result_t mr;
-    rc = mod_check(
-        mod, prompt,
-        v[8] && api_moderation_parse(v[8]) == MODERATION_LOW ? MOD_LEVEL_LOW : MOD_LEVEL_AUTO, &mr);
+    rc = mod_check(mod, prompt,
+                   v[E_MODERATION] && api_moderation_parse(v[E_MODERATION]) == MODERATION_LOW
+                       ? MOD_LEVEL_LOW
+                       : MOD_LEVEL_AUTO,
+                   &mr);
     mod_free(mod);
     if (rc || mr.refused) {
         fprintf(stderr, "imgapi: the prompt was refused by moderation (category: %s)\n",
@@ -231,12 +269,12 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
         if (load_image(pos[i], &other, NULL)) goto out;
         img_free(&other);
     }
-    if (v[1]) {
-        if (load_image(v[1], &maskimg, &alpha)) goto out;
+    if (v[E_MASK]) {
+        if (load_image(v[E_MASK], &maskimg, &alpha)) goto out;
         if (!alpha) {
             fprintf(stderr,
                     "imgapi: the mask %s has no alpha channel (alpha 0 marks what to repaint)\n",
-                    v[1]);
+                    v[E_MASK]);
             goto out;
         }
         if (maskimg.width != image.width || maskimg.height != image.height) {
@@ -250,9 +288,9 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
         fprintf(stderr, "imgapi: %s\n", err);
         goto out;
     }
-    const model_profile_t *m = registry_find(reg, v[6] ? v[6] : REGISTRY_ALIAS);
+    const model_profile_t *m = registry_find(reg, v[E_MODEL] ? v[E_MODEL] : REGISTRY_ALIAS);
     if (!m) {
-        fprintf(stderr, "imgapi: model '%s' is not installed\n", v[6]);
+        fprintf(stderr, "imgapi: model '%s' is not installed\n", v[E_MODEL]);
         goto out;
     }
     if (nimages > 1) {
@@ -262,7 +300,7 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
     }
     job_spec_t spec = {
         .prompt = prompt,
-        .negative_prompt = v[9] ? v[9] : "",
+        .negative_prompt = v[E_NEGATIVE] ? v[E_NEGATIVE] : "",
         .quality = quality ? (api_quality_t)quality : m->default_quality,
         .background = BACKGROUND_OPAQUE,
         .format = (api_format_t)format,
@@ -290,7 +328,7 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
         static const char *const EXT[] = {"png", "jpeg", "webp"};
         char def[64];
         snprintf(def, sizeof def, "imgapi-edit-%u.%s", seed, EXT[format]);
-        const char *path = v[0] ? v[0] : def;
+        const char *path = v[E_OUT] ? v[E_OUT] : def;
         FILE *f = fopen(path, "wb");
         if (!f || fwrite(out[0].data, 1, out[0].len, f) != out[0].len) {
             fprintf(stderr, "imgapi: cannot write %s\n", path);

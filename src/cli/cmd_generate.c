@@ -96,12 +96,49 @@ job_state_t cli_wait_job(job_t *job, const char *preview_dir) {
     return st;
 }
 
+/* The options of `imgapi generate`, in the order of their enum. */
+enum {
+    G_OUT,
+    G_SIZE,
+    G_QUALITY,
+    G_FORMAT,
+    G_SEED,
+    G_MODEL,
+    G_BACKGROUND,
+    G_COMPRESSION,
+    G_NEGATIVE,
+    G_PREVIEWS,
+    G_MODERATION,
+    G_SERVER,
+    G_API_KEY,
+    G_ASYNC,
+    G_NOPTS
+};
+static const cli_opt_t GENERATE_OPTS[G_NOPTS] = {
+    {"out", 'o', "FILE", NULL, NULL, NULL, "where to write the image (default imgapi-SEED.FORMAT)"},
+    {"size", 0, "S", NULL, NULL, NULL, "1024x1024, 1536x1024, 1024x1536 or auto"},
+    {"quality", 0, "Q", NULL, NULL, NULL, "low, medium, high or auto"},
+    {"format", 0, "F", NULL, NULL, NULL, "png, jpeg or webp"},
+    {"seed", 0, "N", NULL, NULL, NULL, "0 to 4294967295 (default: random)"},
+    {"model", 0, "M", NULL, NULL, "default_model", "a model id of 'imgapi models'"},
+    {"background", 0, "B", NULL, NULL, NULL, "auto, opaque or transparent"},
+    {"compression", 0, "N", NULL, NULL, NULL, "0-100, jpeg and webp"},
+    {"negative-prompt", 0, "P", NULL, NULL, NULL, "what the image should not show"},
+    {"previews", 0, "DIR", NULL, NULL, NULL, "write a preview per step into DIR"},
+    {"moderation", 0, "auto|low", NULL, NULL, NULL, "how strictly the prompt is checked"},
+    {"server", 0, "URL", NULL, NULL, NULL, "send the request to a running server instead"},
+    {"api-key", 0, "KEY", NULL, "IMGAPI_API_KEY", NULL, "the server's API key"},
+    {"async", 0, NULL, NULL, NULL, NULL, "with --server: submit to /v2 and poll for the result"},
+};
+const cli_opts_t CLI_GENERATE_OPTS = {GENERATE_OPTS, G_NOPTS};
+
 int cmd_models(int argc, char **argv, const cli_env_t *env) {
     config_t cfg;
     config_defaults(&cfg);
     const char *pos[1];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 0, NULL, NULL, 0);
+    static const cli_opts_t none = {NULL, 0};
+    int rc = cli_parse(argc, argv, &none, NULL, &cfg, NULL, pos, &npos, 0);
     if (rc) return rc;
     registry_t *reg;
     char err[512];
@@ -134,11 +171,15 @@ static int pick(const char *flag, const char *v, const char *const *names, int n
 
 /* --server URL: the parameters go to a running server as they are (it validates them). */
 static int generate_via_server(const char *prompt, const char *const *v) {
-    const char *key = v[12] ? v[12] : getenv("IMGAPI_API_KEY");
-    if (!v[11] || !key || !*key) {
-        fprintf(stderr, "imgapi: --server URL and an API key (--api-key or IMGAPI_API_KEY) are "
-                        "needed for a remote "
-                        "generation\n");
+    const char *key = v[G_API_KEY]; /* or IMGAPI_API_KEY (the option table) */
+    if (!v[G_SERVER]) {
+        fprintf(stderr, "imgapi: --async needs --server URL\n");
+        return 2;
+    }
+    if (!key || !*key) {
+        fprintf(
+            stderr,
+            "imgapi: an API key (--api-key or IMGAPI_API_KEY) is needed for a remote generation\n");
         return 2;
     }
     json_t *body = json_pack("{s:s}", "prompt", prompt);
@@ -148,11 +189,11 @@ static int generate_via_server(const char *prompt, const char *const *v) {
                                             {"background", "background"},
                                             {"negative_prompt", "negative-prompt"},
                                             {"moderation", "moderation"}};
-    static const int IDX[] = {1, 2, 3, 6, 8, 10};
+    static const int IDX[] = {G_SIZE, G_QUALITY, G_FORMAT, G_BACKGROUND, G_NEGATIVE, G_MODERATION};
     for (int i = 0; i < 6 && body; i++)
         if (v[IDX[i]]) json_object_set_new(body, FIELDS[i][0], json_string(v[IDX[i]]));
     for (int i = 0; i < 2 && body; i++) { /* integers */
-        const char *s = v[i ? 7 : 4];
+        const char *s = v[i ? G_COMPRESSION : G_SEED];
         char *end;
         long long x = s ? strtoll(s, &end, 10) : 0;
         if (s && (end == s || *end)) {
@@ -164,14 +205,14 @@ static int generate_via_server(const char *prompt, const char *const *v) {
     }
     if (!body) return 1;
     char def[64];
-    snprintf(def, sizeof def, "imgapi-image.%s", v[3] ? v[3] : "png");
-    remote_opts_t o = {.server = v[11],
+    snprintf(def, sizeof def, "imgapi-image.%s", v[G_FORMAT] ? v[G_FORMAT] : "png");
+    remote_opts_t o = {.server = v[G_SERVER],
                        .key = key,
-                       .model = v[5] ? v[5] : "gpt-image-1-mini",
-                       .async = v[13] && strcmp(v[13], "0") != 0,
+                       .model = v[G_MODEL] ? v[G_MODEL] : "gpt-image-1-mini",
+                       .async = v[G_ASYNC] != NULL,
                        .poll_seconds = 0.5,
                        .body = body,
-                       .out = v[0] ? v[0] : def};
+                       .out = v[G_OUT] ? v[G_OUT] : def};
     int rc = generate_remote(&o);
     json_decref(body);
     return rc;
@@ -180,20 +221,10 @@ static int generate_via_server(const char *prompt, const char *const *v) {
 int cmd_generate(int argc, char **argv, const cli_env_t *env) {
     config_t cfg;
     config_defaults(&cfg);
-    /* -o FILE is the one short option; rewrite it to --out. */
-    /* --async alone means --async=1. */
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o")) argv[i] = "--out";
-        if (!strcmp(argv[i], "--async")) argv[i] = "--async=1";
-    }
-    static const char *const extra[] = {
-        "out",        "size",        "quality",         "format",   "seed",       "model",
-        "background", "compression", "negative-prompt", "previews", "moderation", "server",
-        "api-key",    "async"};
-    const char *v[14] = {0};
+    const char *v[G_NOPTS];
     const char *pos[1];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 14);
+    int rc = cli_parse(argc, argv, &CLI_GENERATE_OPTS, NULL, &cfg, v, pos, &npos, 1);
     if (rc) return rc;
     if (npos != 1) {
         fprintf(
@@ -203,23 +234,26 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
             "       [--server URL [--api-key KEY] [--async]]  (a client of a running server)\n");
         return 2;
     }
-    if (v[11] || v[13]) return generate_via_server(pos[0], v);
+    if (v[G_SERVER] || v[G_ASYNC]) return generate_via_server(pos[0], v);
     int size = 0, quality = 0, format = 0, bg = 0, compression = 100;
-    if ((v[1] && (rc = pick("size", v[1], API_SIZE_NAMES, SIZE_COUNT, &size))) ||
-        (v[2] && (rc = pick("quality", v[2], API_QUALITY_NAMES, QUALITY_COUNT, &quality))) ||
-        (v[3] && (rc = pick("format", v[3], API_FORMAT_NAMES, FORMAT_COUNT, &format))) ||
-        (v[6] && (rc = pick("background", v[6], API_BACKGROUND_NAMES, BACKGROUND_COUNT, &bg))))
+    if ((v[G_SIZE] && (rc = pick("size", v[G_SIZE], API_SIZE_NAMES, SIZE_COUNT, &size))) ||
+        (v[G_QUALITY] &&
+         (rc = pick("quality", v[G_QUALITY], API_QUALITY_NAMES, QUALITY_COUNT, &quality))) ||
+        (v[G_FORMAT] &&
+         (rc = pick("format", v[G_FORMAT], API_FORMAT_NAMES, FORMAT_COUNT, &format))) ||
+        (v[G_BACKGROUND] &&
+         (rc = pick("background", v[G_BACKGROUND], API_BACKGROUND_NAMES, BACKGROUND_COUNT, &bg))))
         return rc;
-    if (v[7]) compression = atoi(v[7]);
+    if (v[G_COMPRESSION]) compression = atoi(v[G_COMPRESSION]);
     if (compression < 0 || compression > 100) {
         fprintf(stderr, "imgapi: --compression must be 0..100\n");
         return 2;
     }
     uint32_t seed;
-    if (v[4]) {
+    if (v[G_SEED]) {
         char *end;
-        unsigned long long s = strtoull(v[4], &end, 10);
-        if (*end || end == v[4] || s > 4294967295ULL) {
+        unsigned long long s = strtoull(v[G_SEED], &end, 10);
+        if (*end || end == v[G_SEED] || s > 4294967295ULL) {
             fprintf(stderr, "imgapi: --seed must be an integer from 0 to 4294967295\n");
             return 2;
         }
@@ -229,7 +263,7 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
     }
 
     char err[512];
-    if (v[10] && api_moderation_parse(v[10]) < 0) {
+    if (v[G_MODERATION] && api_moderation_parse(v[G_MODERATION]) < 0) {
         fprintf(stderr, "imgapi: --moderation must be auto or low\n");
         return 2;
     }
@@ -240,8 +274,9 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
     }
     mod_result_t mr;
     rc = mod_check(mod, pos[0],
-                   v[10] && api_moderation_parse(v[10]) == MODERATION_LOW ? MOD_LEVEL_LOW
-                                                                          : MOD_LEVEL_AUTO,
+                   v[G_MODERATION] && api_moderation_parse(v[G_MODERATION]) == MODERATION_LOW
+                       ? MOD_LEVEL_LOW
+                       : MOD_LEVEL_AUTO,
                    &mr);
     mod_free(mod);
     if (rc || mr.refused) {
@@ -254,9 +289,9 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
         fprintf(stderr, "imgapi: %s\n", err);
         return 1;
     }
-    const model_profile_t *m = registry_find(reg, v[5] ? v[5] : REGISTRY_ALIAS);
+    const model_profile_t *m = registry_find(reg, v[G_MODEL] ? v[G_MODEL] : REGISTRY_ALIAS);
     if (!m) {
-        fprintf(stderr, "imgapi: model '%s' is not installed\n", v[5]);
+        fprintf(stderr, "imgapi: model '%s' is not installed\n", v[G_MODEL]);
         registry_free(reg);
         return 1;
     }
@@ -267,7 +302,7 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
     }
     job_spec_t spec = {
         .prompt = pos[0],
-        .negative_prompt = v[8] ? v[8] : "",
+        .negative_prompt = v[G_NEGATIVE] ? v[G_NEGATIVE] : "",
         .quality = quality ? (api_quality_t)quality : m->default_quality,
         .background = bg ? (api_background_t)bg : m->default_background,
         .format = (api_format_t)format,
@@ -275,7 +310,7 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
         .n = 1,
         .seed = seed,
         .deadline = clock_mono() + 86400.0,
-        .previews = v[9] != NULL,
+        .previews = v[G_PREVIEWS] != NULL,
     };
     if (spec.background == BACKGROUND_TRANSPARENT && format == FORMAT_JPEG)
         spec.background = BACKGROUND_OPAQUE;
@@ -294,14 +329,14 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
         registry_free(reg);
         return 1;
     }
-    job_state_t st = cli_wait_job(job, v[9]);
+    job_state_t st = cli_wait_job(job, v[G_PREVIEWS]);
     int status = 0;
     if (st == JOB_DONE) {
         int n;
         const job_image_t *img = job_images(job, &n);
         char def[64];
         snprintf(def, sizeof def, "imgapi-%u.%s", seed, API_FORMAT_NAMES[format]);
-        const char *path = v[0] ? v[0] : def;
+        const char *path = v[G_OUT] ? v[G_OUT] : def;
         FILE *f = fopen(path, "wb");
         if (!f || fwrite(img[0].data, 1, img[0].len, f) != img[0].len) {
             fprintf(stderr, "imgapi: cannot write %s\n", path);

@@ -22,23 +22,35 @@ static int parse_int_opt(const char *name, const char *v, int *out) {
     return 0;
 }
 
+/* The options of `imgapi keys`, in the order of the KEYS_* enum (cli.h). */
+static const cli_opt_t KEYS_OPTS[KEYS_NOPTS] = {
+    {"credits", 0, "USD", "create", NULL, NULL, "dollars granted to the key (default 0)"},
+    {"rpm", 0, "N", "create", NULL, NULL, "requests per minute (0: the server's default)"},
+    {"concurrency", 0, "N", "create", NULL, NULL, "requests at once (0: the server's default)"},
+    {"models", 0, "a,b", "create", NULL, NULL, "the models the key may use (default all)"},
+    {"url", 0, "URL|none", "webhook", NULL, NULL, "where async results are posted"},
+    {"rotate-secret", 0, "1", "webhook", NULL, NULL, "a new signing secret (shown once)"},
+};
+const cli_opts_t CLI_KEYS_OPTS = {KEYS_OPTS, KEYS_NOPTS};
+static const cli_opts_t NO_OPTS = {NULL, 0};
+
 static int keys_create(int argc, char **argv) {
     config_t cfg;
     config_defaults(&cfg);
-    static const char *const extra[] = {"credits", "rpm", "concurrency", "models"};
-    const char *vals[4] = {0};
+    const char *vals[KEYS_NOPTS];
     const char *pos[1];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 0, extra, vals, 4);
+    int rc = cli_parse(argc, argv, &CLI_KEYS_OPTS, "create", &cfg, vals, pos, &npos, 0);
     if (rc) return rc;
     store_key_t k = {0};
-    if (vals[0] && price_parse_usd(vals[0], &k.granted)) {
+    if (vals[KEYS_CREDITS] && price_parse_usd(vals[KEYS_CREDITS], &k.granted)) {
         fprintf(stderr, "imgapi: --credits must be a dollar amount such as 10 or 2.50\n");
         return 2;
     }
-    if ((rc = parse_int_opt("rpm", vals[1], &k.rpm)) || (rc = parse_int_opt("concurrency", vals[2], &k.concurrency)))
+    if ((rc = parse_int_opt("rpm", vals[KEYS_RPM], &k.rpm)) ||
+        (rc = parse_int_opt("concurrency", vals[KEYS_CONCURRENCY], &k.concurrency)))
         return rc;
-    if (vals[3]) snprintf(k.models, sizeof k.models, "%s", vals[3]);
+    if (vals[KEYS_MODELS]) snprintf(k.models, sizeof k.models, "%s", vals[KEYS_MODELS]);
     store_t *s;
     if (cli_open_store(&cfg, &s)) return 1;
     char id[STORE_KEY_ID_LEN + 1], secret[STORE_SECRET_LEN + 1], g[32];
@@ -56,9 +68,9 @@ static int keys_create(int argc, char **argv) {
 static int keys_list(int argc, char **argv) {
     config_t cfg;
     config_defaults(&cfg);
-    const char *pos[1];
+    const char *pos[1], *vals[KEYS_NOPTS];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 0, NULL, NULL, 0);
+    int rc = cli_parse(argc, argv, &CLI_KEYS_OPTS, "list", &cfg, vals, pos, &npos, 0);
     if (rc) return rc;
     store_t *s;
     if (cli_open_store(&cfg, &s)) return 1;
@@ -91,7 +103,10 @@ static int key_action(int argc, char **argv, const char *what) {
     const char *pos[2];
     int npos;
     int want = !strcmp(what, "add") ? 2 : 1;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, want, NULL, NULL, 0);
+    const char *vals[KEYS_NOPTS];
+    int revoke = !strcmp(what, "revoke");
+    int rc = cli_parse(argc, argv, revoke ? &CLI_KEYS_OPTS : &NO_OPTS, revoke ? "revoke" : NULL,
+                       &cfg, vals, pos, &npos, want);
     if (rc) return rc;
     if (npos != want) {
         fprintf(stderr, "imgapi: usage: imgapi %s KEY_OR_ID%s\n",

@@ -27,33 +27,42 @@ static void classify(const moderation_t *m, const char *prompt, mod_level_t leve
     printf("\n");
 }
 
+/* The options of `imgapi moderate`, in the order of their enum. */
+enum { M_LEVEL, M_EVAL, M_NORMALIZE, M_EXPLAIN, M_NOPTS };
+static const cli_opt_t MODERATE_OPTS[M_NOPTS] = {
+    {"level", 0, "auto|low", NULL, NULL, NULL, "the moderation level (default auto)"},
+    {"eval", 0, "FILE", NULL, NULL, NULL, "recall and false refusals of a labelled set"},
+    {"normalize", 0, "1", NULL, NULL, NULL, "print the normalised words of each line of stdin"},
+    {"explain", 0, "1", NULL, NULL, NULL, "add which stage refused and the classifier's scores"},
+};
+const cli_opts_t CLI_MODERATE_OPTS = {MODERATE_OPTS, M_NOPTS};
+
 int cmd_moderate(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     config_t cfg;
     config_defaults(&cfg);
-    static const char *const extra[] = {"level", "eval", "normalize", "explain"};
-    const char *v[4] = {0};
+    const char *v[M_NOPTS];
     const char *pos[1];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, v, 4);
-    int explain = v[3] && !strcmp(v[3], "1");
+    int rc = cli_parse(argc, argv, &CLI_MODERATE_OPTS, NULL, &cfg, v, pos, &npos, 1);
     if (rc) return rc;
+    int explain = v[M_EXPLAIN] && !strcmp(v[M_EXPLAIN], "1");
     mod_level_t level = MOD_LEVEL_AUTO;
-    if (v[0] && api_moderation_parse(v[0]) < 0) {
+    if (v[M_LEVEL] && api_moderation_parse(v[M_LEVEL]) < 0) {
         fprintf(stderr, "imgapi: --level must be auto or low\n");
         return 2;
     }
-    if (v[0] && api_moderation_parse(v[0]) == MODERATION_LOW) level = MOD_LEVEL_LOW;
+    if (v[M_LEVEL] && api_moderation_parse(v[M_LEVEL]) == MODERATION_LOW) level = MOD_LEVEL_LOW;
     char err[256];
     moderation_t *m;
     if (mod_load_configured(&cfg, &m, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
         return 1;
     }
-    if (v[2] && strcmp(v[2], "1")) {
+    if (v[M_NORMALIZE] && strcmp(v[M_NORMALIZE], "1")) {
         fprintf(stderr, "imgapi: --normalize takes 1\n");
         rc = 2;
-    } else if (v[2]) { /* the normalised words of every line of standard input */
+    } else if (v[M_NORMALIZE]) { /* the normalised words of every line of standard input */
         char *line = NULL;
         size_t cap = 0;
         ssize_t n;
@@ -64,8 +73,8 @@ int cmd_moderate(int argc, char **argv, const cli_env_t *env) {
             free(norm);
         }
         free(line);
-    } else if (v[1]) {
-        rc = moderate_eval(m, v[1], stdout, stderr);
+    } else if (v[M_EVAL]) {
+        rc = moderate_eval(m, v[M_EVAL], stdout, stderr);
     } else if (npos == 1) {
         classify(m, pos[0], level, explain);
     } else {

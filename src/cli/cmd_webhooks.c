@@ -9,21 +9,27 @@
 #include <string.h>
 #include <time.h>
 
+/* The options of `imgapi webhooks`. */
+static const cli_opt_t WEBHOOKS_OPTS[] = {
+    {"key", 0, "KEY_OR_ID", "log", NULL, NULL, "only the deliveries of this key"},
+};
+const cli_opts_t CLI_WEBHOOKS_OPTS = {WEBHOOKS_OPTS, 1};
+
 int keys_webhook(int argc, char **argv) {
     config_t cfg;
     config_defaults(&cfg);
-    static const char *const extra[] = {"url", "rotate-secret"};
-    const char *vals[2] = {0};
+    const char *vals[KEYS_NOPTS];
     const char *pos[1];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 1, extra, vals, 2);
+    int rc = cli_parse(argc, argv, &CLI_KEYS_OPTS, "webhook", &cfg, vals, pos, &npos, 1);
     if (rc) return rc;
-    if (npos != 1 || (vals[1] && strcmp(vals[1], "0") && strcmp(vals[1], "1"))) {
+    if (npos != 1 || (vals[KEYS_ROTATE_SECRET] && strcmp(vals[KEYS_ROTATE_SECRET], "0") &&
+                      strcmp(vals[KEYS_ROTATE_SECRET], "1"))) {
         fprintf(stderr, "usage: imgapi keys webhook KEY_OR_ID [--url URL|none] [--rotate-secret 1] "
                         "[--data-dir DIR]\n");
         return 2;
     }
-    const char *url = vals[0] && !strcmp(vals[0], "none") ? "" : vals[0];
+    const char *url = vals[KEYS_URL] && !strcmp(vals[KEYS_URL], "none") ? "" : vals[KEYS_URL];
     char reason[160];
     if (url && *url && guard_check_url(url, cfg.webhook_allow_private, reason, sizeof reason)) {
         fprintf(stderr, "imgapi: %s\n", reason);
@@ -33,8 +39,10 @@ int keys_webhook(int argc, char **argv) {
     if (cli_open_store(&cfg, &s)) return 1;
     store_key_t k;
     rc = store_key_get(s, pos[0], &k);
-    if (rc == IMG_OK && (url || (vals[1] && !strcmp(vals[1], "1"))))
-        rc = store_hook_key_set(s, k.id, url, vals[1] && !strcmp(vals[1], "1"));
+    if (rc == IMG_OK &&
+        (url || (vals[KEYS_ROTATE_SECRET] && !strcmp(vals[KEYS_ROTATE_SECRET], "1"))))
+        rc = store_hook_key_set(s, k.id, url,
+                                vals[KEYS_ROTATE_SECRET] && !strcmp(vals[KEYS_ROTATE_SECRET], "1"));
     char cur[WEBHOOK_URL_MAX + 1], secret[STORE_HOOK_SECRET_LEN + 1];
     if (rc == IMG_OK) rc = store_hook_key_get(s, k.id, cur, sizeof cur, secret);
     store_close(s);
@@ -53,11 +61,10 @@ int keys_webhook(int argc, char **argv) {
 static int webhooks_log(int argc, char **argv) {
     config_t cfg;
     config_defaults(&cfg);
-    static const char *const extra[] = {"key"};
-    const char *vals[1] = {0};
+    const char *vals[1];
     const char *pos[1];
     int npos;
-    int rc = cli_parse_common(argc, argv, &cfg, pos, &npos, 0, extra, vals, 1);
+    int rc = cli_parse(argc, argv, &CLI_WEBHOOKS_OPTS, "log", &cfg, vals, pos, &npos, 0);
     if (rc) return rc;
     store_t *s;
     if (cli_open_store(&cfg, &s)) return 1;

@@ -53,6 +53,78 @@ def test_options_are_never_prompts_and_unknown_ones_are_named():
     # after --, a prompt may start with a dash
     p = run(["moderate", "--", "-a red circle"], cwd)
     assert p.returncode == 0 and p.stdout.strip() == "allow", (p.stdout, p.stderr)
+    # an option of another subcommand is named as such; a flag takes no value; a value option
+    # at the end wants its value
+    for args, words in ((["keys", "list", "--rpm", "5"], ["--rpm", "create"]),
+                        (["keys", "revoke", "x", "--url", "none"], ["--url", "webhook"]),
+                        (["generate", "--async=1", "a cat"], ["--async", "no value"]),
+                        (["generate", "a cat", "--seed"], ["--seed", "needs a value"]),
+                        (["edit", "--async", "in.png", "p"], ["--async", "--server"])):
+        p = run(args, cwd)
+        assert p.returncode == 2 and all(w in p.stderr for w in words), (args, p.returncode, p.stderr)
+    assert os.listdir(cwd) == [], os.listdir(cwd)
+
+
+@test
+def test_flags_and_short_options_from_the_table():
+    """A flag never swallows the next argument: `--async` before the prompt leaves the prompt a
+    prompt (here it reaches the remote path, which wants a server), and -o is --out."""
+    cwd = tempfile.mkdtemp(prefix="imgapi-flags-")
+    env = {k: v for k, v in os.environ.items() if k != "IMGAPI_API_KEY"}
+    p = subprocess.run([BIN, "generate", "--async", "a cat"], capture_output=True, text=True, cwd=cwd,
+                       env=env, timeout=60)
+    assert p.returncode == 2 and "--server" in p.stderr, p.stderr
+    p = subprocess.run([BIN, "generate", "--server", "http://127.0.0.1:9", "a cat"], capture_output=True,
+                       text=True, cwd=cwd, env=env, timeout=60)
+    assert p.returncode == 2 and "API key" in p.stderr, p.stderr
+    # the environment supplies --api-key (IMGAPI_API_KEY, as the table says): then the request is
+    # made, and fails on the closed port
+    env["IMGAPI_API_KEY"] = "sk-test"
+    p = subprocess.run([BIN, "generate", "--server", "http://127.0.0.1:9", "a cat"], capture_output=True,
+                       text=True, cwd=cwd, env=env, timeout=60)
+    assert p.returncode == 1 and "API key" not in p.stderr, p.stderr
+    out = os.path.join(cwd, "cat.png")
+    p = subprocess.run([BIN, "generate", "-o", out, "--size", "1024x1024", "--quality", "low", "--", "a cat"],
+                       capture_output=True, text=True, cwd=cwd, timeout=300)
+    assert p.returncode == 0 and os.path.getsize(out) > 0, p.stderr
+    h = run(["generate", "--help"], cwd).stdout
+    assert "-o, --out FILE" in h and "[env IMGAPI_API_KEY]" in h and "--async " in h, h
+
+
+@test
+def test_bench_shows_progress_on_a_terminal_only():
+    """`imgapi bench` (the built-in model, one run): a status line on a terminal's standard
+    error (the load's bar, each run), nothing on a pipe; its report on standard output either way."""
+    import pty
+    cwd = tempfile.mkdtemp(prefix="imgapi-bench-")
+    p = run(["bench", "--runs", "1", "--edit", "0.5"], cwd)
+    assert p.returncode == 0 and p.stderr == "" and "unet step" in p.stdout, (p.returncode, p.stderr)
+    import threading
+    master, slave = pty.openpty()
+    chunks = []
+
+    def drain():  # read the terminal while the bench writes, so that it never blocks on it
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    q = subprocess.Popen([BIN, "bench", "--runs", "1", "--edit", "0.5"], stdout=subprocess.PIPE, stderr=slave,
+                         cwd=cwd)
+    os.close(slave)
+    out = q.communicate(timeout=300)[0]
+    reader.join(timeout=30)
+    os.close(master)
+    err = b"".join(chunks)
+    text = err.decode("utf-8", "replace")
+    assert q.returncode == 0 and b"unet step" in out, q.returncode
+    assert "loading the model" in text and "generation 1 of 1" in text and "image to image 1 of 1" in text, text[-300:]
 
 
 @test
