@@ -182,7 +182,7 @@ void test_kernels_out_of_memory(void) {
     pool_t *pool;
     CHECK(pool_create(2, &pool) == IMG_OK);
     kctx_t kc = {pool, ISA_PORTABLE};
-    enum { CIN = 64, COUT = 64, H = 16, W = 16 };
+    enum { CIN = 64, COUT = 64, H = 16, W = 18 };
     float *wt = malloc(sizeof(float) * COUT * CIN * 9), *b = calloc(COUT, sizeof(float));
     float *x = malloc(sizeof(float) * H * W * CIN), *y = malloc(sizeof(float) * H * W * COUT),
           *want = malloc(sizeof(float) * H * W * COUT);

@@ -2,7 +2,7 @@
  * per 2x2 output tile and channel pair instead of 36: 2.25x fewer multiply-adds) or, in f32 on
  * images of 64x64 and more, F(4x4, 3x3) (36 per 4x4 tile instead of 144: 4x fewer), for the price
  * of input/output transforms (additions, memory-bound) and a per-call weight transform. Used by
- * conv2d_forward where it pays: layers of 64+ channels on images of at least 16x16. F(2x2)
+ * conv2d_forward where it pays: layers of 64+ channels on images larger than 16x16. F(2x2)
  * differs from the direct convolution by f32 rounding only (coefficients 0, +-1, +-1/2); F(4x4)'s
  * coefficients (up to 8, and 1/6, 1/24) make its error a few times larger (the VAE decoder's image
  * 8e-6 of its range against 3e-6, the golden tolerance being 1e-4). */
