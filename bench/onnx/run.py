@@ -11,12 +11,14 @@ What it sets up in WORKDIR (nothing of it is committed):
 - ONNX Runtime: `npm install --ignore-scripts onnxruntime-node` (its CPU library ships in the
   package; the install script only fetches optional GPU parts);
 - the ONNX graphs: bench/onnx/export.py (Debian's python3-torch), fp32, opset 17.
-ONNX Runtime runs with its CPU provider, THREADS intra-op threads and every graph optimisation
+Before timing, one latent goes through both decoders and their images are compared. ONNX
+Runtime runs with its CPU provider, THREADS intra-op threads and every graph optimisation
 (time_ort.mjs); imgapi with `imgapi bench` (1024x1024 at quality low: a 512x512 working size,
 one step of SD-Turbo's profile) on the same file. Medians of RUNS per round; a warm-up run of
 ONNX Runtime is not counted, and imgapi's stages are its own medians. Prints figures; never
 fails on a time."""
 import argparse
+import array
 import json
 import os
 import re
@@ -48,10 +50,49 @@ def setup(a):
         print("exporting the UNet and the VAE decoder to ONNX (a few minutes)", file=sys.stderr)
         py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
         sh([py, os.path.join(HERE, "export.py"), ckpt, onnx])
+    a.ckpt = ckpt
     conf = os.path.join(a.workdir, "imgapi.conf")
     with open(conf, "w") as f:
         f.write(f"model.sdt.checkpoint = {ckpt}\nmodel.sdt.tokenizer = {TOKENIZER}\nmodel.sdt.profile = turbo\n")
     return conf, onnx
+
+
+def read_st_f32(path, name):
+    """One float32 tensor of a safetensors file, as an array('f')."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        d = json.loads(f.read(n))[name]
+        f.seek(8 + n + d["data_offsets"][0])
+        out = array.array("f")
+        out.frombytes(f.read(d["data_offsets"][1] - d["data_offsets"][0]))
+    return out
+
+
+def same_decoder(a, ckpt, onnx):
+    """Whether the exported decoder computes what imgapi's does: one 64x64 latent through both
+    (`imgapi debug vae-decoder` takes the VAE's own latent; the graph divides by 0.18215 first),
+    max |difference| over max |value|."""
+    n, s = 4 * 64 * 64, 12345
+    z = array.array("f")
+    for _ in range(n):
+        s = (s * 1103515245 + 12345) % 2**32
+        z.append((s / 2**32) * 4 - 2)
+    raw = os.path.join(a.workdir, "check_z.f32")
+    array.array("f", (v * 0.18215 for v in z)).tofile(open(raw, "wb"))
+    header = json.dumps({"z": {"dtype": "F32", "shape": [1, 4, 64, 64], "data_offsets": [0, 4 * n]}}).encode()
+    zin = os.path.join(a.workdir, "check_z.safetensors")
+    with open(zin, "wb") as f:
+        f.write(len(header).to_bytes(8, "little") + header + z.tobytes())
+    ort_out, ours_out = os.path.join(a.workdir, "check_ort.f32"), os.path.join(a.workdir, "check_imgapi.safetensors")
+    sh(["node", os.path.join(HERE, "time_ort.mjs"), os.path.join(onnx, "vae_decoder.onnx"), "vae", "64", "1",
+        str(a.threads), raw, ort_out], cwd=a.workdir)
+    sh([a.imgapi, "debug", "vae-decoder", "--weights", ckpt, "--inputs", zin, "--out", ours_out])
+    theirs = array.array("f")
+    theirs.frombytes(open(ort_out, "rb").read())
+    ours = read_st_f32(ours_out, "image")
+    if len(ours) != len(theirs):
+        return float("inf")
+    return max(abs(x - y) for x, y in zip(ours, theirs)) / max(abs(y) for y in theirs)
 
 
 def time_imgapi(a, conf):
@@ -89,6 +130,9 @@ def main():
         sys.exit("bench/onnx/run.py needs node and npm")
     conf, onnx = setup(a)
     ver = json.load(open(os.path.join(a.workdir, "node_modules", "onnxruntime-node", "package.json")))["version"]
+    err = same_decoder(a, a.ckpt, onnx)
+    print(f"the same network: the VAE decoder's image through ONNX Runtime and through imgapi differ by "
+          f"{err:.1e} of its range (fp32; imgapi's golden tolerance is 1e-4)", flush=True)
     rows = []
     for r in range(a.rounds):
         im = time_imgapi(a, conf)
