@@ -16,7 +16,7 @@
  * option table, from which `imgapi COMMAND --help`, `-h`, `imgapi help COMMAND`, docs/cli.md
  * and the bash completion are all made. Settings shared by all (--data-dir, --config and every
  * setting of `imgapi serve --help`) are not repeated. */
-static const cli_opts_t NO_OPTS = {NULL, 0};
+const cli_opts_t CLI_NO_OPTS = {NULL, 0};
 static const struct {
     const char *name;
     int (*fn)(int, char **, const cli_env_t *);
@@ -28,7 +28,7 @@ static const struct {
      "usage: imgapi serve [--listen HOST:PORT] [--data-dir DIR] [--config FILE] [--workers N]\n"
      "                    [--queue-size N] [--deadline-seconds N] [--admin-token T] [any "
      "setting]\n",
-     &NO_OPTS},
+     &CLI_NO_OPTS},
     {"keys", cmd_keys, "create | list | revoke API keys; webhook URL and secret",
      "usage: imgapi keys create [--credits USD] [--rpm N] [--concurrency N] [--models a,b]\n"
      "       imgapi keys list\n"
@@ -39,11 +39,11 @@ static const struct {
     {"credits", cmd_credits, "add | show credits of a key",
      "usage: imgapi credits add KEY_OR_ID USD\n"
      "       imgapi credits show KEY_OR_ID\n",
-     &NO_OPTS},
+     &CLI_NO_OPTS},
     {"webhooks", cmd_webhooks, "the webhook delivery log",
      "usage: imgapi webhooks log [--key KEY_OR_ID]\n", &CLI_WEBHOOKS_OPTS},
     {"models", cmd_models, "list the installed models and their profiles",
-     "usage: imgapi models [--config FILE]\n", &NO_OPTS},
+     "usage: imgapi models [--config FILE]\n", &CLI_NO_OPTS},
     {"generate", cmd_generate, "generate one image without a server",
      "usage: imgapi generate [options] [--] \"PROMPT\"\n"
      "       imgapi generate --server URL [--api-key KEY] [--async] [options] [--] \"PROMPT\"\n",
@@ -71,7 +71,7 @@ static const struct {
     {"completion", cmd_completion, "print a shell completion script (bash)",
      "usage: imgapi completion bash     (e.g. imgapi completion bash > "
      "/etc/bash_completion.d/imgapi)\n",
-     &NO_OPTS},
+     &CLI_NO_OPTS},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -107,6 +107,12 @@ void cli_command_print_usage(size_t i, FILE *f) {
         if (p->config) fprintf(f, " [default: setting %s]", p->config);
         fprintf(f, "\n");
     }
+}
+
+int cli_usage_error(const char *name) {
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(COMMANDS[i].name, name)) cli_command_print_usage(i, stderr);
+    return 2;
 }
 
 static void usage(FILE *f) {

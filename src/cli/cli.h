@@ -37,6 +37,9 @@ typedef struct {
     int n;
 } cli_opts_t;
 
+/* The table of a command or subcommand without options of its own. */
+extern const cli_opts_t CLI_NO_OPTS;
+
 /* Parses argv (argv[0]: the command or subcommand word) against the command's options, the
  * settings of config.c (`--name VALUE`; the --config file and the IMGAPI_* environment are read
  * first, so that flags override them) and up to maxpos positional arguments (pos). vals[k]
@@ -74,6 +77,8 @@ const char *cli_command_help(size_t i);
 const char *cli_command_synopsis(size_t i);
 const cli_opts_t *cli_command_options(size_t i);
 void cli_command_print_usage(size_t i, FILE *f);
+/* Bad usage of command `name`: its usage (as --help prints it) on standard error; returns 2. */
+int cli_usage_error(const char *name);
 
 /* The option tables of the commands that have options (each beside its command). */
 extern const cli_opts_t CLI_KEYS_OPTS, CLI_WEBHOOKS_OPTS, CLI_GENERATE_OPTS, CLI_EDIT_OPTS,

@@ -171,9 +171,8 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     const char *want = v[B_MODEL] ? v[B_MODEL] : cfg.default_model[0] ? cfg.default_model : nall ? all[0]->id : "";
     cm = engine_model(&cfg, want);
     if (!cm) {
-        fprintf(stderr, "usage: imgapi bench [--model ID] [--size S] [--quality Q] [--runs N] [--vs-sdcpp PATH]\n"
-                        "(model '%s' is not installed: model.ID.checkpoint / .tokenizer)\n", want);
-        return 2;
+        fprintf(stderr, "imgapi: model '%s' is not installed (model.ID.checkpoint / .tokenizer)\n", want);
+        return cli_usage_error("bench");
     }
     int size = v[B_SIZE] ? api_size_parse(v[B_SIZE]) : SIZE_1024x1024;
     int quality = v[B_QUALITY] ? api_quality_parse(v[B_QUALITY]) : QUALITY_LOW;

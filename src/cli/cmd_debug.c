@@ -27,12 +27,10 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
     if (rc) return rc;
     int needs_weights = npos == 1 && strcmp(pos[0], "sampler") != 0 && strcmp(pos[0], "rng") != 0;
     if (npos != 1 || (needs_weights && !v[D_WEIGHTS]) || !v[D_INPUTS] || !v[D_OUT]) {
-        fprintf(stderr, "usage: imgapi debug COMPONENT --weights W --inputs I --out O [--prefix P] "
-                        "[--vae W2]\n"
-                        "components: tokenizer, text-encoder, unet, vae-decoder, vae-encoder, "
-                        "inpaint-condition (--vae), tiny-decoder, tiny-encoder, sampler, rng\n"
-                        "(sampler and rng take no --weights)\n");
-        return 2;
+        fprintf(stderr,
+                "imgapi: one component, --inputs and --out are needed, and --weights but for "
+                "sampler and rng\n");
+        return cli_usage_error("debug");
     }
     if (!strcmp(pos[0], "tokenizer")) return debug_tokenizer(v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
     if (!strcmp(pos[0], "text-encoder"))

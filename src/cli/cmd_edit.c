@@ -186,12 +186,7 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
     int npos;
     int rc = cli_parse(argc, argv, &CLI_EDIT_OPTS, NULL, &cfg, v, pos, &npos, 17);
     if (rc) return rc;
-    if (npos < 2) {
-        fprintf(stderr,
-                "usage: imgapi edit IMAGE... \"PROMPT\" [--mask PNG] [-o FILE] [--strength S] "
-                "[--size S] [--quality Q] [--seed N] [--model M] [--format F]\n");
-        return 2;
-    }
+    if (npos < 2) return cli_usage_error("edit");
     int nimages = npos - 1;
     const char *prompt = pos[npos - 1];
     if (nimages > 16) {

@@ -137,8 +137,7 @@ int cmd_models(int argc, char **argv, const cli_env_t *env) {
     config_defaults(&cfg);
     const char *pos[1];
     int npos;
-    static const cli_opts_t none = {NULL, 0};
-    int rc = cli_parse(argc, argv, &none, NULL, &cfg, NULL, pos, &npos, 0);
+    int rc = cli_parse(argc, argv, &CLI_NO_OPTS, NULL, &cfg, NULL, pos, &npos, 0);
     if (rc) return rc;
     registry_t *reg;
     char err[512];
@@ -226,14 +225,7 @@ int cmd_generate(int argc, char **argv, const cli_env_t *env) {
     int npos;
     int rc = cli_parse(argc, argv, &CLI_GENERATE_OPTS, NULL, &cfg, v, pos, &npos, 1);
     if (rc) return rc;
-    if (npos != 1) {
-        fprintf(
-            stderr,
-            "usage: imgapi generate \"PROMPT\" [-o FILE] [--size S] [--quality Q] "
-            "[--format png|jpeg|webp] [--seed N] [--model M] [--background B] [--previews DIR]\n"
-            "       [--server URL [--api-key KEY] [--async]]  (a client of a running server)\n");
-        return 2;
-    }
+    if (npos != 1) return cli_usage_error("generate");
     if (v[G_SERVER] || v[G_ASYNC]) return generate_via_server(pos[0], v);
     int size = 0, quality = 0, format = 0, bg = 0, compression = 100;
     if ((v[G_SIZE] && (rc = pick("size", v[G_SIZE], API_SIZE_NAMES, SIZE_COUNT, &size))) ||

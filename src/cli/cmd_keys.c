@@ -32,7 +32,6 @@ static const cli_opt_t KEYS_OPTS[KEYS_NOPTS] = {
     {"rotate-secret", 0, "1", "webhook", NULL, NULL, "a new signing secret (shown once)"},
 };
 const cli_opts_t CLI_KEYS_OPTS = {KEYS_OPTS, KEYS_NOPTS};
-static const cli_opts_t NO_OPTS = {NULL, 0};
 
 static int keys_create(int argc, char **argv) {
     config_t cfg;
@@ -105,15 +104,10 @@ static int key_action(int argc, char **argv, const char *what) {
     int want = !strcmp(what, "add") ? 2 : 1;
     const char *vals[KEYS_NOPTS];
     int revoke = !strcmp(what, "revoke");
-    int rc = cli_parse(argc, argv, revoke ? &CLI_KEYS_OPTS : &NO_OPTS, revoke ? "revoke" : NULL,
+    int rc = cli_parse(argc, argv, revoke ? &CLI_KEYS_OPTS : &CLI_NO_OPTS, revoke ? "revoke" : NULL,
                        &cfg, vals, pos, &npos, want);
     if (rc) return rc;
-    if (npos != want) {
-        fprintf(stderr, "imgapi: usage: imgapi %s KEY_OR_ID%s\n",
-                !strcmp(what, "revoke") ? "keys revoke" : !strcmp(what, "add") ? "credits add" : "credits show",
-                want == 2 ? " USD" : "");
-        return 2;
-    }
+    if (npos != want) return cli_usage_error(revoke ? "keys" : "credits");
     int64_t micro = 0;
     if (want == 2 && price_parse_usd(pos[1], &micro)) {
         fprintf(stderr, "imgapi: '%s' is not a dollar amount\n", pos[1]);
@@ -157,20 +151,12 @@ int cmd_keys(int argc, char **argv, const cli_env_t *env) {
     if (argc >= 2 && !strcmp(argv[1], "list")) return keys_list(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "revoke")) return key_action(argc - 1, argv + 1, "revoke");
     if (argc >= 2 && !strcmp(argv[1], "webhook")) return keys_webhook(argc - 1, argv + 1);
-    fprintf(argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr,
-            "usage: imgapi keys create [--credits USD] [--rpm N] [--concurrency N] [--models a,b] "
-            "[--data-dir DIR]\n       imgapi keys list [--data-dir DIR]\n"
-            "       imgapi keys revoke KEY_OR_ID [--data-dir DIR]\n"
-            "       imgapi keys webhook KEY_OR_ID [--url URL|none] [--rotate-secret 1] [--data-dir DIR]\n");
-    return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+    return cli_usage_error("keys"); /* --help never gets here: cli_main answers it */
 }
 
 int cmd_credits(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     if (argc >= 2 && !strcmp(argv[1], "add")) return key_action(argc - 1, argv + 1, "add");
     if (argc >= 2 && !strcmp(argv[1], "show")) return key_action(argc - 1, argv + 1, "show");
-    fprintf(argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr,
-            "usage: imgapi credits add KEY_OR_ID USD [--data-dir DIR]\n"
-            "       imgapi credits show KEY_OR_ID [--data-dir DIR]\n");
-    return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+    return cli_usage_error("credits");
 }

@@ -50,8 +50,7 @@ int cmd_serve(int argc, char **argv, const cli_env_t *env) {
     }
     const char *pos[1];
     int npos;
-    static const cli_opts_t none = {NULL, 0};
-    int rc = cli_parse(argc, argv, &none, NULL, &cfg, NULL, pos, &npos, 0);
+    int rc = cli_parse(argc, argv, &CLI_NO_OPTS, NULL, &cfg, NULL, pos, &npos, 0);
     if (rc) return rc;
     int gateway = !strcmp(cfg.role, "gateway"), worker = !strcmp(cfg.role, "worker");
     if (!gateway && !worker && strcmp(cfg.role, "all")) {

@@ -25,9 +25,7 @@ int keys_webhook(int argc, char **argv) {
     if (rc) return rc;
     if (npos != 1 || (vals[KEYS_ROTATE_SECRET] && strcmp(vals[KEYS_ROTATE_SECRET], "0") &&
                       strcmp(vals[KEYS_ROTATE_SECRET], "1"))) {
-        fprintf(stderr, "usage: imgapi keys webhook KEY_OR_ID [--url URL|none] [--rotate-secret 1] "
-                        "[--data-dir DIR]\n");
-        return 2;
+        return cli_usage_error("keys");
     }
     const char *url = vals[KEYS_URL] && !strcmp(vals[KEYS_URL], "none") ? "" : vals[KEYS_URL];
     char reason[160];
@@ -97,9 +95,5 @@ static int webhooks_log(int argc, char **argv) {
 int cmd_webhooks(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     if (argc >= 2 && !strcmp(argv[1], "log")) return webhooks_log(argc - 1, argv + 1);
-    fprintf(argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr,
-            "usage: imgapi webhooks log [--key KEY_OR_ID] [--data-dir DIR]\n"
-            "(a key's webhook URL and secret: imgapi keys webhook KEY_OR_ID [--url URL|none] "
-            "[--rotate-secret 1])\n");
-    return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+    return cli_usage_error("webhooks");
 }

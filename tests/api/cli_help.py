@@ -63,6 +63,14 @@ def test_options_are_never_prompts_and_unknown_ones_are_named():
         p = run(args, cwd)
         assert p.returncode == 2 and all(w in p.stderr for w in words), (args, p.returncode, p.stderr)
     assert os.listdir(cwd) == [], os.listdir(cwd)
+    # missing arguments: the command's usage from its table, on standard error
+    for args, words in ((["generate"], ["usage: imgapi generate", "--negative-prompt P"]),
+                        (["edit", "only-one.png"], ["usage: imgapi edit", "--mask PNG"]),
+                        (["keys", "bogus"], ["imgapi keys create", "--rotate-secret 1"]),
+                        (["credits", "add", "x"], ["imgapi credits add KEY_OR_ID USD"]),
+                        (["webhooks"], ["imgapi webhooks log", "--key KEY_OR_ID"])):
+        p = run(args, cwd)
+        assert p.returncode == 2 and all(w in p.stderr for w in words) and not p.stdout, (args, p.stderr)
 
 
 @test
