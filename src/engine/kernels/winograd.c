@@ -102,6 +102,10 @@ static size_t round16(size_t n) {
 /* Input channels whose taps transform_weights widens at once (9 x 64 x 16 floats: 36 KiB). */
 #define WEIGHT_CHUNK 64
 
+static void weights_combine(const wino_job_t *j, const float (*G)[3],
+                            const float (*g)[WEIGHT_CHUNK][GEMM_NR], int nc, float *u,
+                            size_t ufloats, size_t at);
+
 /* U_e = G g G^T for the 16 columns of panel p, written as panel slot of u (u + e * ufloats per
  * e): per input channel, the 9 taps' rows of 16 (in the packed [cout][tap-major cin] panel,
  * 16-bit or f32) are combined. A tap's rows for consecutive channels are consecutive, so they are
@@ -110,7 +114,6 @@ static void transform_weights(const wino_job_t *j, int p, float *u, size_t ufloa
     const conv2d_t *c = j->c;
     const gemm_w_t *w = &c->w;
     const float(*G)[3] = j->m == 4 ? G4 : G2;
-    int n = j->n;
     float g[9][WEIGHT_CHUNK][GEMM_NR];
     for (int c0 = 0; c0 < c->cin; c0 += WEIGHT_CHUNK) {
         int nc = c->cin - c0 < WEIGHT_CHUNK ? c->cin - c0 : WEIGHT_CHUNK;
@@ -123,22 +126,8 @@ static void transform_weights(const wino_job_t *j, int p, float *u, size_t ufloa
                 gemm_w_widen(w, j->kc->isa, ((size_t)p * w->k + kk) * GEMM_NR, (size_t)nc * GEMM_NR,
                              g[tap][0]);
         }
-        for (int i = 0; i < nc; i++) {
-            int ci = c0 + i;
-            float t[6][3][GEMM_NR]; /* G g: row r of the n, column (kx) k */
-            for (int r = 0; r < n; r++)
-                for (int k = 0; k < 3; k++)
-                    for (int l = 0; l < GEMM_NR; l++)
-                        t[r][k][l] = G[r][0] * g[k][i][l] + G[r][1] * g[3 + k][i][l] +
-                                     G[r][2] * g[6 + k][i][l];
-            for (int r = 0; r < n; r++)
-                for (int s = 0; s < n; s++) {
-                    float *u0 =
-                        u + (size_t)(r * n + s) * ufloats + ((size_t)slot * c->cin + ci) * GEMM_NR;
-                    for (int l = 0; l < GEMM_NR; l++)
-                        u0[l] = t[r][0][l] * G[s][0] + t[r][1][l] * G[s][1] + t[r][2][l] * G[s][2];
-                }
-        }
+        weights_combine(j, G, (const float(*)[WEIGHT_CHUNK][GEMM_NR])g, nc, u, ufloats,
+                        ((size_t)slot * c->cin + c0) * GEMM_NR);
     }
 }
 
@@ -178,6 +167,19 @@ static void weights_task(void *ctx, int p, int thread) {
 #include "engine/kernels/winograd_body.h"
 #undef WT_VW
 #undef WT_NAME
+
+/* The weight transform's arithmetic in vectors of the machine's width (the scalar loop,
+ * compiled for the baseline instruction set, was 4% of the VAE encoder's time). */
+static void weights_combine(const wino_job_t *j, const float (*G)[3],
+                            const float (*g)[WEIGHT_CHUNK][GEMM_NR], int nc, float *u,
+                            size_t ufloats, size_t at) {
+    if (j->kc->isa == ISA_AVX512)
+        weights_combine_avx512(G, j->n, g, nc, u, ufloats, at);
+    else if (j->kc->isa != ISA_PORTABLE)
+        weights_combine_avx2(G, j->n, g, nc, u, ufloats, at);
+    else
+        weights_combine_portable(G, j->n, g, nc, u, ufloats, at);
+}
 
 /* AVX-512 takes 16 channels a step where the channels (input, or the output range) are a
  * multiple of 16: every SD layer. */

@@ -172,5 +172,26 @@ static void WT_NAME(output_transform4)(const wino_job_t *j, int t0, int nt, cons
     }
 }
 
+/* U_e = G g G^T for nc consecutive input channels of one panel: g[tap][i] is the GEMM_NR
+ * columns of tap tap for channel i; U_e's rows land at u + e * ufloats + at + i * GEMM_NR.
+ * The same operations in the same order as a scalar loop: every width gives the same bits. */
+static void WT_NAME(weights_combine)(const float (*G)[3], int n,
+                                     const float (*g)[WEIGHT_CHUNK][GEMM_NR], int nc, float *u,
+                                     size_t ufloats, size_t at) {
+    for (int i = 0; i < nc; i++)
+        for (int l = 0; l < GEMM_NR; l += WT_VW) {
+            VT t[6][3]; /* G g: row r of the n, column (kx) k */
+            for (int r = 0; r < n; r++)
+                for (int k = 0; k < 3; k++)
+                    t[r][k] = G[r][0] * *(const VTU *)&g[k][i][l] +
+                              G[r][1] * *(const VTU *)&g[3 + k][i][l] +
+                              G[r][2] * *(const VTU *)&g[6 + k][i][l];
+            for (int r = 0; r < n; r++)
+                for (int s = 0; s < n; s++)
+                    *(VTU *)(u + (size_t)(r * n + s) * ufloats + at + (size_t)i * GEMM_NR + l) =
+                        t[r][0] * G[s][0] + t[r][1] * G[s][1] + t[r][2] * G[s][2];
+        }
+}
+
 #undef VT
 #undef VTU
