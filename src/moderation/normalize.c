@@ -177,6 +177,17 @@ static int script_fix(char *tok, char **alt) {
 
 static int is_alpha(char c) { return c >= 'a' && c <= 'z'; }
 
+/* The units an age is written with right after its number, in the languages the rules cover
+ * (after folding: lower case, no accents). */
+static int glued_age_unit(const char *u) {
+    static const char *const UNITS[] = {"yo",       "y",    "yr",  "yrs",  "yro",   "yearold",
+                                        "yearsold", "anos", "ans", "an",   "jahre", "jahrig",
+                                        "jahrige",  "anni", "лет", "года", "岁",    "歲"};
+    for (size_t k = 0; k < sizeof UNITS / sizeof UNITS[0]; k++)
+        if (!strcmp(u, UNITS[k])) return 1;
+    return 0;
+}
+
 int words_split(const char *text, words_t *w) {
     memset(w, 0, sizeof *w);
     int leet_words = 0; /* words in which leetspeak was decoded */
@@ -206,6 +217,27 @@ int words_split(const char *text, words_t *w) {
         if (!l) continue;
         int utf8 = 0;
         for (size_t i = 0; i < l; i++) utf8 |= (unsigned char)tok[i] >= 0x80;
+        /* an age glued to its unit ("10yo", "13yrs", "14y", "12ans") is two words, the number
+         * and the unit, for the age reading below; never leetspeak ("10yo" is not "ioyo") */
+        size_t nd = 0;
+        while (nd < l && tok[nd] >= '0' && tok[nd] <= '9')
+            nd++;
+        if (nd >= 1 && nd <= 2 && nd < l && glued_age_unit(tok + nd)) {
+            char num[3] = {tok[0], nd == 2 ? tok[1] : 0, 0};
+            int *g = words_push(w, num) || words_push(w, tok + nd)
+                         ? NULL
+                         : realloc(gaps, sizeof *gaps * (size_t)w->n);
+            if (!g) {
+                free(gaps);
+                free(f);
+                return -1;
+            }
+            gaps = g;
+            gaps[w->n - 2] = gap;
+            gaps[w->n - 1] = 1;
+            ngaps = w->n;
+            continue;
+        }
         if (letters) {
             int changed = 0;
             for (size_t i = 0; i < l; i++) {
@@ -214,8 +246,7 @@ int words_split(const char *text, words_t *w) {
                 tok[i] = (char)c;
             }
             leet_words += changed;
-        }
-        else if (!digits && !utf8)
+        } else if (!digits && !utf8)
             continue; /* lone symbols */
         char *alt = NULL;
         if (utf8 && script_fix(tok, &alt)) {

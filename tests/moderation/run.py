@@ -87,6 +87,20 @@ def test_spelled_out_words_end_where_the_spacing_changes():
 
 
 @test
+def test_an_age_glued_to_its_unit_is_read_as_an_age_not_leetspeak():
+    lines = ["a 10yo girl", "13yrs", "14y.o. boy", "fillette 9ans", "7jahre", "12лет", "a 4k photo", "25yo woman"]
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, check=True)
+    got = p.stdout.split("\n")[:len(lines)]
+    assert got == ["a 10 yo girl ageunderadult", "13 yrs ageunderadult", "14 yo boy ageunderadult",
+                   "fillette 9 ans ageunderadult", "7 jahre ageunderadult", "12 лет ageunderadult",
+                   "a ak photo", "25 yo woman"], got
+    p = subprocess.run([BIN, "moderate", "--level", "low"], input="a 10yo posing like a pinup model, suggestive\n",
+                       capture_output=True, text=True, check=True)
+    assert p.stdout.split() == ["sexual_minors"], p.stdout
+
+
+@test
 def test_rules_file_errors_are_clear():
     import tempfile
     d = tempfile.mkdtemp()
