@@ -241,13 +241,17 @@ def save(model, th, path):
 
 
 def main():
+    global DIM, HIDDEN
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--imgapi", default=os.path.join(ROOT, "build", "imgapi"))
     ap.add_argument("--per-class", type=int, default=4000)
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--seed", type=int, default=31)
     ap.add_argument("--out", default=os.path.join(ROOT, "moderation", "classifier.bin"))
+    ap.add_argument("--dim", type=int, default=DIM, help="embedding width")
+    ap.add_argument("--hidden", type=int, default=HIDDEN, help="hidden layer width")
     a = ap.parse_args()
+    DIM, HIDDEN = a.dim, a.hidden
     rng = np.random.default_rng(a.seed)
     rows = moderation_data.generate(a.per_class, a.seed)
     texts = [r[2] for r in rows]

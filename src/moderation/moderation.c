@@ -46,6 +46,10 @@ struct moderation {
     } combine[MAX_CATS];
     int ncombine;
     classifier_t *cls; /* the learned second stage, or NULL */
+    /* the one-word terms and group members in Latin letters, sorted: the parts a glued
+     * compound ("childporn") is split into; pointers into the phrases (owned there) */
+    const char **vocab;
+    int nvocab;
 };
 
 static void phrases_free(phrases_t *p) {
@@ -62,6 +66,7 @@ void mod_free(moderation_t *m) {
     phrases_free(&m->terms);
     phrases_free(&m->allows);
     phrases_free(&m->members);
+    free(m->vocab);
     cls_free(m->cls);
     free(m);
 }
@@ -113,6 +118,64 @@ static int find_group(moderation_t *m, const char *name, int create) {
     strcpy(m->groups[m->ngroups], name);
     m->group_cat[m->ngroups] = -1;
     return m->ngroups++;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Whether s is min or more letters a-z and nothing else. */
+static int latin_word(const char *s, size_t min) {
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (s[n] < 'a' || s[n] > 'z') return 0;
+    return n >= min;
+}
+
+/* m->vocab: every one-word term and group member of three or more Latin letters. */
+static int build_vocab(moderation_t *m) {
+    const phrases_t *lists[] = {&m->terms, &m->members};
+    int n = 0;
+    m->vocab = malloc(sizeof *m->vocab * (size_t)(m->terms.n + m->members.n + 1)); /* owned by m */
+    if (!m->vocab) return IMG_ENOMEM;
+    for (int l = 0; l < 2; l++)
+        for (int k = 0; k < lists[l]->n; k++)
+            if (lists[l]->p[k].words.n == 1 && latin_word(lists[l]->p[k].words.w[0], 3))
+                m->vocab[n++] = lists[l]->p[k].words.w[0];
+    qsort(m->vocab, (size_t)n, sizeof *m->vocab, cmp_str);
+    int u = 0;
+    for (int k = 0; k < n; k++)
+        if (!u || strcmp(m->vocab[u - 1], m->vocab[k])) m->vocab[u++] = m->vocab[k];
+    m->nvocab = u;
+    return IMG_OK;
+}
+
+static int in_vocab(const moderation_t *m, const char *s) {
+    return bsearch(&s, m->vocab, (size_t)m->nvocab, sizeof *m->vocab, cmp_str) != NULL;
+}
+
+/* A word glued from two rule words ("childporn", "nudekids", and "c h i l d p o r n" once
+ * its letters are joined) is read as the two: both parts must be one-word rules of three or
+ * more letters, so "therapist" stays whole ("the" is no rule). */
+static int split_compounds(const moderation_t *m, words_t *w) {
+    for (int i = 0; i < w->n; i++) {
+        const char *t = w->w[i];
+        size_t len = strlen(t);
+        if (len < 6 || len >= 64 || !latin_word(t, 6) || in_vocab(m, t)) continue;
+        for (size_t k = 3; k + 3 <= len; k++) {
+            char left[64];
+            memcpy(left, t, k);
+            left[k] = 0;
+            if (!in_vocab(m, left) || !in_vocab(m, t + k)) continue;
+            char right[64];
+            memcpy(right, t + k, len - k + 1);
+            if (words_replace_range(w, i, i + 1, left) || words_insert(w, i + 1, right))
+                return IMG_ENOMEM;
+            i++;
+            break;
+        }
+    }
+    return IMG_OK;
 }
 
 int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
@@ -206,7 +269,8 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
         mod_free(m);
         return rc;
     }
-    rc = cls_load_builtin(&m->cls);
+    rc = build_vocab(m);
+    if (!rc) rc = cls_load_builtin(&m->cls);
     if (rc) {
         snprintf(err, errlen, "moderation classifier: %s", img_status_str(rc));
         mod_free(m);
@@ -287,7 +351,7 @@ static int group_occurs(const moderation_t *m, prompt_t *p, const unsigned char 
 int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_result_t *out) {
     memset(out, 0, sizeof *out);
     prompt_t p = {0};
-    if (words_split(prompt, &p.w)) {
+    if (words_split(prompt, &p.w) || split_compounds(m, &p.w)) {
         words_free(&p.w);
         return IMG_ENOMEM;
     }
@@ -375,7 +439,7 @@ int mod_classifier_scores(const moderation_t *m, const char *prompt, float *prob
                           const char **names, int max) {
     if (!m->cls) return 0;
     words_t w;
-    if (words_split(prompt, &w)) {
+    if (words_split(prompt, &w) || split_compounds(m, &w)) {
         words_free(&w);
         return IMG_ENOMEM;
     }

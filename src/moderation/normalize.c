@@ -365,7 +365,10 @@ int words_split(const char *text, words_t *w) {
         int next_year = i + 2 < n0 &&
                         (!strncmp(w->w[i + 1], "year", 4) || !strncmp(w->w[i + 1], "yr", 2)) &&
                         !strcmp(w->w[i + 2], "old");
-        if ((end != t && *end) || next_age || next_year)
+        /* "aged 11", "age 9", "barely eleven": the word before says it is an age */
+        int prev_age = i > 0 && (!strcmp(w->w[i - 1], "aged") || !strcmp(w->w[i - 1], "age") ||
+                                 !strcmp(w->w[i - 1], "barely"));
+        if ((end != t && *end) || next_age || next_year || prev_age)
             if (words_push(w, "ageunderadult")) return -1;
     }
     /* in a prompt written in leetspeak, a lone 4 or 1 is the word "a" or "i" ("m4k3 4 b0mb");

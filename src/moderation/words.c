@@ -21,6 +21,16 @@ int words_push(words_t *w, const char *s) {
     return 0;
 }
 
+int words_insert(words_t *w, int i, const char *s) {
+    if (words_push(w, s)) return -1;
+    char *c = w->w[w->n - 1];
+    memmove(&w->w[i + 1], &w->w[i], sizeof *w->w * (size_t)(w->n - 1 - i));
+    memmove(&w->alt[i + 1], &w->alt[i], sizeof *w->alt * (size_t)(w->n - 1 - i));
+    w->w[i] = c;
+    w->alt[i] = NULL;
+    return 0;
+}
+
 int words_set_alt(words_t *w, int i, const char *alt) {
     char *c = strdup(alt);
     if (!c) return -1;

@@ -12,6 +12,8 @@ typedef struct {
 int words_push(words_t *w, const char *s);
 /* Sets the second reading of word i (copied). */
 int words_set_alt(words_t *w, int i, const char *alt);
+/* Inserts s (copied) as word i, the words from i on moving up by one. */
+int words_insert(words_t *w, int i, const char *s);
 /* Replaces words [i, j) with one word. */
 int words_replace_range(words_t *w, int i, int j, const char *s);
 void words_free(words_t *w);

@@ -88,16 +88,30 @@ def test_spelled_out_words_end_where_the_spacing_changes():
 
 @test
 def test_an_age_glued_to_its_unit_is_read_as_an_age_not_leetspeak():
-    lines = ["a 10yo girl", "13yrs", "14y.o. boy", "fillette 9ans", "7jahre", "12лет", "a 4k photo", "25yo woman"]
+    lines = ["a 10yo girl", "13yrs", "14y.o. boy", "fillette 9ans", "7jahre", "12лет", "a 4k photo", "25yo woman",
+             "a boy aged 9", "barely eleven", "aged 30"]
     p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(lines) + "\n",
                        capture_output=True, text=True, check=True)
     got = p.stdout.split("\n")[:len(lines)]
     assert got == ["a 10 yo girl ageunderadult", "13 yrs ageunderadult", "14 yo boy ageunderadult",
                    "fillette 9 ans ageunderadult", "7 jahre ageunderadult", "12 лет ageunderadult",
-                   "a ak photo", "25 yo woman"], got
+                   "a ak photo", "25 yo woman", "a boy aged 9 ageunderadult", "barely eleven ageunderadult",
+                   "aged 30"], got
     p = subprocess.run([BIN, "moderate", "--level", "low"], input="a 10yo posing like a pinup model, suggestive\n",
                        capture_output=True, text=True, check=True)
     assert p.stdout.split() == ["sexual_minors"], p.stdout
+
+
+@test
+def test_a_word_glued_from_two_rule_words_is_read_as_both():
+    harmful = ["childporn", "k1dp0rn pics", "nudekids", "c h i l d p o r n"]
+    harmless = ["therapist", "kidskin gloves", "Middlesex", "a cocktail", "sextant on a ship", "childhood memories",
+                "white power lines against the sky"]
+    p = subprocess.run([BIN, "moderate", "--level", "low"], input="\n".join(harmful) + "\n", capture_output=True,
+                       text=True, check=True)
+    assert p.stdout.split() == ["sexual_minors"] * len(harmful), p.stdout
+    p = subprocess.run([BIN, "moderate"], input="\n".join(harmless) + "\n", capture_output=True, text=True, check=True)
+    assert p.stdout.split() == ["allow"] * len(harmless), p.stdout
 
 
 @test
