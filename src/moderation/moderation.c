@@ -13,7 +13,8 @@
 #include "moderation_rules.inc" /* MODERATION_RULES: moderation/rules.txt, generated at build */
 
 #define MAX_CATS 16
-#define MAX_GROUPS 16
+#define MAX_GROUPS 64
+#define MAX_COMBINES 64
 
 typedef struct {
     int cat; /* category index, or group index for group phrases */
@@ -43,7 +44,7 @@ struct moderation {
     phrases_t terms, allows, members; /* members: .cat = group index */
     struct {
         int cat, a, b;
-    } combine[MAX_CATS];
+    } combine[MAX_COMBINES];
     int ncombine;
     classifier_t *cls; /* the learned second stage, or NULL */
     /* the one-word terms and group members in Latin letters, sorted: the parts a glued
@@ -178,6 +179,36 @@ static int split_compounds(const moderation_t *m, words_t *w) {
     return IMG_OK;
 }
 
+/* A word of five or more letters that is a one-word rule with two neighbouring letters swapped
+ * ("chlid", "pronography") is read as that rule word, the word as written kept as its second
+ * reading. Five letters and up, and only a swap: a shorter word or another edit meets too many
+ * ordinary words. */
+static int fix_transpositions(const moderation_t *m, words_t *w) {
+    for (int i = 0; i < w->n; i++) {
+        const char *t = w->w[i];
+        size_t len = strlen(t);
+        if (len < 5 || len >= 64 || w->alt[i] || !latin_word(t, 5) || in_vocab(m, t)) continue;
+        char v[64];
+        memcpy(v, t, len + 1);
+        for (size_t k = 0; k + 1 < len; k++) {
+            if (v[k] == v[k + 1]) continue;
+            char c = v[k];
+            v[k] = v[k + 1];
+            v[k + 1] = c;
+            if (in_vocab(m, v)) {
+                char orig[64];
+                memcpy(orig, t, len + 1); /* t is freed by the replacement */
+                if (words_replace_range(w, i, i + 1, v) || words_set_alt(w, i, orig))
+                    return IMG_ENOMEM;
+                break;
+            }
+            v[k + 1] = v[k];
+            v[k] = c;
+        }
+    }
+    return IMG_OK;
+}
+
 int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
     moderation_t *m = calloc(1, sizeof *m);
     char *copy = strdup(text);
@@ -246,7 +277,7 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
         } else if (!strcmp(kw, "combine")) {
             int cat, ga, gb;
             if (sscanf(rest, "%63s %63s %63s", a, b, c) != 3 || (cat = find_cat(m, a)) < 0 ||
-                (ga = find_group(m, b, 0)) < 0 || (gb = find_group(m, c, 0)) < 0 || m->ncombine == MAX_CATS)
+                (ga = find_group(m, b, 0)) < 0 || (gb = find_group(m, c, 0)) < 0 || m->ncombine == MAX_COMBINES)
                 rc = IMG_EFORMAT;
             else {
                 m->combine[m->ncombine].cat = cat;
@@ -257,7 +288,11 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
         } else {
             rc = IMG_EFORMAT;
         }
-        if (rc == IMG_EFORMAT) snprintf(err, errlen, "moderation rules line %d: cannot read '%.80s'", lineno, line);
+        if (rc == IMG_EFORMAT)
+            snprintf(err, errlen, "moderation rules line %d: cannot read '%.80s'%s", lineno, line,
+                     m->ngroups == MAX_GROUPS     ? " (at most 64 groups)"
+                     : m->ncombine == MAX_COMBINES ? " (at most 64 combines)"
+                                                  : "");
     }
     free(copy);
     stemmers_close(st);
@@ -351,7 +386,7 @@ static int group_occurs(const moderation_t *m, prompt_t *p, const unsigned char 
 int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_result_t *out) {
     memset(out, 0, sizeof *out);
     prompt_t p = {0};
-    if (words_split(prompt, &p.w) || split_compounds(m, &p.w)) {
+    if (words_split(prompt, &p.w) || split_compounds(m, &p.w) || fix_transpositions(m, &p.w)) {
         words_free(&p.w);
         return IMG_ENOMEM;
     }
@@ -439,7 +474,7 @@ int mod_classifier_scores(const moderation_t *m, const char *prompt, float *prob
                           const char **names, int max) {
     if (!m->cls) return 0;
     words_t w;
-    if (words_split(prompt, &w) || split_compounds(m, &w)) {
+    if (words_split(prompt, &w) || split_compounds(m, &w) || fix_transpositions(m, &w)) {
         words_free(&w);
         return IMG_ENOMEM;
     }
