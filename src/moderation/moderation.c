@@ -155,9 +155,10 @@ static int in_vocab(const moderation_t *m, const char *s) {
     return bsearch(&s, m->vocab, (size_t)m->nvocab, sizeof *m->vocab, cmp_str) != NULL;
 }
 
-/* A word glued from two rule words ("childporn", "nudekids", and "c h i l d p o r n" once
- * its letters are joined) is read as the two: both parts must be one-word rules of three or
- * more letters, so "therapist" stays whole ("the" is no rule). */
+/* A word glued from two rule words ("childporn", "nudekids", "kinderpornos", and
+ * "c h i l d p o r n" once its letters are joined) is read as the two: both parts must be
+ * one-word rules of three or more letters (the second may end in a plural s), so "therapist"
+ * stays whole ("the" is no rule). */
 static int split_compounds(const moderation_t *m, words_t *w) {
     for (int i = 0; i < w->n; i++) {
         const char *t = w->w[i];
@@ -167,9 +168,13 @@ static int split_compounds(const moderation_t *m, words_t *w) {
             char left[64];
             memcpy(left, t, k);
             left[k] = 0;
-            if (!in_vocab(m, left) || !in_vocab(m, t + k)) continue;
             char right[64];
             memcpy(right, t + k, len - k + 1);
+            /* the second part may carry a plural ending ("kinderpornos": kinder + porno) */
+            size_t rl = len - k;
+            if (in_vocab(m, left) && !in_vocab(m, right) && rl > 4 && right[rl - 1] == 's')
+                right[rl - 1] = 0;
+            if (!in_vocab(m, left) || !in_vocab(m, right)) continue;
             if (words_replace_range(w, i, i + 1, left) || words_insert(w, i + 1, right))
                 return IMG_ENOMEM;
             i++;

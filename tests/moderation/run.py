@@ -104,7 +104,7 @@ def test_an_age_glued_to_its_unit_is_read_as_an_age_not_leetspeak():
 
 @test
 def test_glued_and_transposed_rule_words_are_read_as_the_rule_words():
-    harmful = ["childporn", "k1dp0rn pics", "nudekids", "c h i l d p o r n", "chlid pronography"]
+    harmful = ["childporn", "k1dp0rn pics", "nudekids", "c h i l d p o r n", "chlid pronography", "Kinderpornos"]
     harmless = ["therapist", "kidskin gloves", "Middlesex", "a cocktail", "sextant on a ship", "childhood memories",
                 "white power lines against the sky", "the untied states", "a quiet diary", "a chlid playing"]
     p = subprocess.run([BIN, "moderate", "--level", "low"], input="\n".join(harmful) + "\n", capture_output=True,
