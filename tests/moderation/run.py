@@ -170,10 +170,11 @@ def parse_report(text):
 
 @test
 def test_held_out_evaluation_sets():
-    # all held-out sets together: the bars, less the margin one held-out prompt makes
+    # every evaluation set together (seen ones: a regression floor, not the held-out figures,
+    # which are each set's first run in docs/moderation.md): the bars
     tot = {}
     harmless_n = harmless_fp = 0
-    for name in ("heldout.tsv", "heldout2.tsv", "heldout3.tsv"):
+    for name in sorted(n for n in os.listdir(EVAL) if n.endswith(".tsv")):
         text = eval_report(name)
         print("\n".join("     " + x for x in text.splitlines()))
         cats, (hn, hauto, hlow) = parse_report(text)
@@ -185,9 +186,9 @@ def test_held_out_evaluation_sets():
         harmless_n += hn
         harmless_fp += round(hn * max(hauto, hlow) / 100)
     minors = tot["sexual_minors"]
-    assert minors[1] / minors[0] >= 0.98 and minors[2] / minors[0] >= 0.98, minors
+    assert minors[1] / minors[0] >= 0.99 and minors[2] / minors[0] >= 0.99, minors
     for c, (n, ra, _) in tot.items():
-        assert ra / n >= 0.9, (c, n, ra)
+        assert ra / n >= 0.95, (c, n, ra)
     assert harmless_fp / harmless_n <= 0.01, (harmless_fp, harmless_n)
 
 
