@@ -7,6 +7,7 @@
 - the classifier's training data (train/moderation_data.py) shares no prompt with the evaluation
   sets."""
 import os
+import re
 import subprocess
 import sys
 
@@ -170,11 +171,15 @@ def parse_report(text):
 
 @test
 def test_held_out_evaluation_sets():
-    # every evaluation set together (seen ones: a regression floor, not the held-out figures,
-    # which are each set's first run in docs/moderation.md): the issue's bars
+    # every evaluation set but the newest held-out one, together (seen sets: a regression floor,
+    # not the held-out figures, which are each set's first run in docs/moderation.md): the
+    # issue's bars. The newest set is the fresh one; it joins the floor when the next is written.
+    names = sorted(n for n in os.listdir(EVAL) if n.endswith(".tsv"))
+    held = [n for n in names if re.fullmatch(r"heldout(\d*)\.tsv", n)]
+    newest = max(held, key=lambda n: int(re.fullmatch(r"heldout(\d*)\.tsv", n).group(1) or 1))
     tot = {}
     harmless_n = harmless_fp = 0
-    for name in sorted(n for n in os.listdir(EVAL) if n.endswith(".tsv")):
+    for name in [n for n in names if n != newest]:
         text = eval_report(name)
         print("\n".join("     " + x for x in text.splitlines()))
         cats, (hn, hauto, hlow) = parse_report(text)
