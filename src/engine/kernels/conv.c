@@ -69,6 +69,8 @@ typedef struct {
     const float *x;
     int h, w, wo; /* h, w: the image the taps see */
     int up;       /* 1: that image is x upsampled 2x (nearest), x itself being h/2 x w/2 */
+    int vh, vw;   /* the part of that image x covers (the rest is zero padding) */
+    int xw;       /* x's row length in pixels */
 } conv_src_t;
 
 /* The im2col rows [row0, row0 + rows) x [k0, k0 + kc) gathered from the image: row r is output
@@ -85,10 +87,10 @@ static void pack_im2col(const void *ctx, int row0, int rows, int k0, int kc, flo
             int len = c->cin - ci < k0 + kc - kk ? c->cin - ci : k0 + kc - kk;
             int iy = oy * c->stride - c->pad + tap / c->kw;
             int ix = ox * c->stride - c->pad + tap % c->kw;
-            if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w)
+            if (iy < 0 || iy >= s->vh || ix < 0 || ix >= s->vw)
                 memset(d + (kk - k0), 0, sizeof(float) * (size_t)len);
             else
-                memcpy(d + (kk - k0), s->x + ((size_t)(iy >> s->up) * (s->w >> s->up) + (ix >> s->up)) * c->cin + ci, sizeof(float) * (size_t)len);
+                memcpy(d + (kk - k0), s->x + ((size_t)(iy >> s->up) * s->xw + (ix >> s->up)) * c->cin + ci, sizeof(float) * (size_t)len);
             kk += len;
         }
     }
@@ -103,8 +105,16 @@ void conv2d_forward(const kctx_t *kc, const conv2d_t *c, const float *x, int h, 
         return;
     }
     if (conv_winograd_eligible(c, h, w) && conv_winograd(kc, c, x, h, w, 0, y, accumulate) == IMG_OK) return;
-    conv_src_t src = {c, x, h, w, wo, 0};
+    conv_src_t src = {c, x, h, w, wo, 0, h, w, w};
     gemm_ex(kc, ho * wo, pack_im2col, &src, &c->w, c->bias, y, c->cout, accumulate);
+}
+
+void conv2d_forward_pad_br(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w,
+                           float *y) {
+    int ho, wo;
+    conv2d_out_size(c, h + 1, w + 1, &ho, &wo);
+    conv_src_t src = {c, x, h + 1, w + 1, wo, 0, h, w, w}; /* row h and column w read as zeros */
+    gemm_ex(kc, ho * wo, pack_im2col, &src, &c->w, c->bias, y, c->cout, 0);
 }
 
 void conv2d_forward_up2(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w, float *y) {
@@ -112,6 +122,6 @@ void conv2d_forward_up2(const kctx_t *kc, const conv2d_t *c, const float *x, int
     conv2d_out_size(c, 2 * h, 2 * w, &ho, &wo);
     if (conv_winograd_eligible(c, 2 * h, 2 * w) && conv_winograd(kc, c, x, 2 * h, 2 * w, 1, y, 0) == IMG_OK)
         return;
-    conv_src_t src = {c, x, 2 * h, 2 * w, wo, 1};
+    conv_src_t src = {c, x, 2 * h, 2 * w, wo, 1, 2 * h, 2 * w, w};
     gemm_ex(kc, ho * wo, pack_im2col, &src, &c->w, c->bias, y, c->cout, 0);
 }

@@ -27,5 +27,9 @@ void conv2d_forward(const kctx_t *kc, const conv2d_t *c, const float *x, int h, 
  * from x: [h*w, cin] -> y: [ho*wo, cout] for the 2h x 2w image; the upsampled image is never
  * stored. */
 void conv2d_forward_up2(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w, float *y);
+/* y = conv(x with one zero row below and one zero column to the right) for x h x w: the KL
+ * encoder's stride-2 downsampling (its (0,1,0,1) padding) without a padded copy of x. */
+void conv2d_forward_pad_br(const kctx_t *kc, const conv2d_t *c, const float *x, int h, int w,
+                           float *y);
 
 #endif

@@ -127,15 +127,6 @@ static size_t mx(size_t a, size_t b) {
     return a > b ? a : b;
 }
 
-/* x [h*w, c] -> y [(h+1)*(w+1), c] with a zero row below and a zero column to the right. */
-static void pad_bottom_right(const float *x, int h, int w, int c, float *y) {
-    for (int i = 0; i < h; i++) {
-        memcpy(y + (size_t)i * (w + 1) * c, x + (size_t)i * w * c, sizeof(float) * (size_t)w * c);
-        memset(y + ((size_t)i * (w + 1) + w) * c, 0, sizeof(float) * (size_t)c);
-    }
-    memset(y + (size_t)h * (w + 1) * c, 0, sizeof(float) * (size_t)(w + 1) * c);
-}
-
 int vae_encode_moments(const vae_encoder_t *e, const kctx_t *kc, const float *image, int h, int w,
                        float *moments, unet_tap_fn tap, void *tap_user) {
     int s = vae_encoder_downscale(e);
@@ -189,8 +180,8 @@ int vae_encode_moments(const vae_encoder_t *e, const kctx_t *kc, const float *im
             tap(tap_user, name, cur, ch, cw, c);
         }
         if (L->has_down) {
-            pad_bottom_right(cur, ch, cw, c, oth);
-            conv2d_forward(kc, &L->down, oth, ch + 1, cw + 1, cur, 0);
+            conv2d_forward_pad_br(kc, &L->down, cur, ch, cw, oth);
+            t = cur, cur = oth, oth = t;
             ch /= 2;
             cw /= 2;
             if (tap) {
