@@ -422,6 +422,39 @@ void test_conv2d(void) {
     pool_free(pool);
 }
 
+/* The KL encoder's downsampling pads one zero row below and one column to the right: read as
+ * zeros by the gatherer, it equals the convolution of the padded copy bit for bit (the same
+ * values summed in the same order), across k slices (cin 300) and 3-channel taps. */
+void test_conv2d_pad_bottom_right(void) {
+    static const int cases[][4] = {{3, 8, 8, 10}, {64, 16, 7, 7}, {300, 20, 6, 8}}; /* cin cout h w */
+    pool_t *pool;
+    CHECK(pool_create(2, &pool) == IMG_OK);
+    for (size_t cs = 0; cs < sizeof cases / sizeof cases[0]; cs++) {
+        int cin = cases[cs][0], cout = cases[cs][1], h = cases[cs][2], w = cases[cs][3];
+        float *wt = rand_buf((size_t)cout * cin * 9), *b = rand_buf((size_t)cout);
+        float *x = rand_buf((size_t)h * w * cin);
+        float *xp = calloc((size_t)(h + 1) * (w + 1) * cin, sizeof(float));
+        for (int i = 0; i < h; i++)
+            memcpy(xp + (size_t)i * (w + 1) * cin, x + (size_t)i * w * cin, sizeof(float) * (size_t)w * cin);
+        conv2d_t c;
+        CHECK(conv2d_init(&c, wt, b, cout, cin, 3, 3, 2, 0) == IMG_OK);
+        int ho, wo;
+        conv2d_out_size(&c, h + 1, w + 1, &ho, &wo);
+        size_t n = (size_t)ho * wo * cout;
+        float *want = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
+        for (int isa = 0; isa < ISA_COUNT; isa++) {
+            if (!cpu_supports((isa_t)isa)) continue;
+            kctx_t kc = {pool, (isa_t)isa};
+            conv2d_forward(&kc, &c, xp, h + 1, w + 1, want, 0);
+            conv2d_forward_pad_br(&kc, &c, x, h, w, y);
+            CHECK(memcmp(want, y, sizeof(float) * n) == 0);
+        }
+        conv2d_free(&c);
+        free(wt); free(b); free(x); free(xp); free(want); free(y);
+    }
+    pool_free(pool);
+}
+
 /* Winograd F(2x2, 3x3) and (64x64 and more, f32) F(4x4, 3x3) against the direct reference, split
  * by tiles and by output columns: odd sizes (partial tiles), the upsampling gather, accumulation,
  * weights as halves and as floats. */
