@@ -413,7 +413,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
         printf("%-14s %10.3f\n", "text encoder", median(e_text, runs));
         printf("%-14s %10.3f\n", "unet step", median(e_step, runs));
         printf("%-14s %10.3f\n", "decoder", median(e_dec, runs));
-        printf("%-14s %10.3f   edit / generation %.2f (the engine's work: text, encoder, steps, "
+        printf("%-14s %10.3f   edit / generation %.3f (the engine's work: text, encoder, steps, "
                "decoder; the median of each run's pair)\n",
                "edit total", me_tot, median(ratio, runs));
     }
