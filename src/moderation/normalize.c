@@ -286,6 +286,13 @@ int words_split(const char *text, words_t *w) {
             for (int k = i; k < j && k - i < 63; k++) joined[k - i] = w->w[k][0];
             joined[j - i < 63 ? j - i : 63] = 0;
             words_replace_range(w, i, j, joined);
+            /* an article spelled in the same run ("of a c h i l d"): the word without it is the
+             * second reading */
+            if ((joined[0] == 'a' || joined[0] == 'i') && strlen(joined) >= 4 &&
+                words_set_alt(w, i, joined + 1)) {
+                free(gaps);
+                return -1;
+            }
             memmove(gaps + i + 1, gaps + j, sizeof *gaps * (size_t)(ngaps - j));
             ngaps -= j - i - 1;
             i++;
