@@ -495,6 +495,19 @@ void test_conv2d_winograd(void) {
             if (d > tol * mref || getenv("IMGAPI_TEST_VERBOSE"))
                 fprintf(stderr, "winograd %s case %zu: err %g of %g\n", cpu_isa_name((isa_t)isa), cs, d, mref);
             CHECK(d <= tol * mref);
+            if (cs == 0) { /* a scratch arena that cannot grow: refused, nothing written, the
+                              arena as it was */
+                arena_t empty = {0};
+                kc.scratch = &empty;
+                memcpy(y, base, sizeof(float) * n);
+                fault_alloc_arm(1);
+                int rc = conv_winograd(&kc, &c, x, H, W, up, y, 1);
+                fault_alloc_disarm();
+                CHECK(fault_alloc_fired());
+                CHECK(rc == IMG_ENOMEM && empty.base == NULL && empty.floats == 0);
+                CHECK(memcmp(y, base, sizeof(float) * n) == 0);
+                kc.scratch = NULL;
+            }
             free(y);
         }
         /* precision bf16: U and V rounded to bfloat16 (the weights already were) */
