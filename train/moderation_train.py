@@ -39,7 +39,10 @@ DIM = 16
 HIDDEN = 32
 LABELS = ["ok", "sexual_minors", "sexual", "violence", "self_harm", "hate", "illegal"]  # data labels
 HEADS = ["sexual", "minor", "violence", "self_harm", "hate", "illegal"]
-COMBINE = [("sexual", "minor", "sexual_minors", 0.5, 0.5)]  # category = both heads pass these
+# category = both heads pass these. sexual at 0.7, not 0.5: harmless prompts about children and
+# water ("kids running through a sprinkler") scored 0.6 on it, while every minors prompt of the
+# evaluation sets' first runs that only the classifier caught scored 0.8 or more (2026-12-05)
+COMBINE = [("sexual", "minor", "sexual_minors", 0.7, 0.5)]
 MAX_FP = 0.002
 FEATURE_DROP = 0.3  # each feature left out of a training example with this probability
 SMOOTH = 0.05       # label smoothing: no example is trusted to be certain
