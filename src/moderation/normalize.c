@@ -275,15 +275,19 @@ int words_split(const char *text, words_t *w) {
             memmove(gaps + i + 2, gaps + i + 3, sizeof *gaps * (size_t)(ngaps - i - 3));
             ngaps--;
         }
-    /* runs of three or more one-letter words, spaced alike, are a spelled-out word */
+    /* runs of three or more one-letter words, spaced alike, are a spelled-out word; a lone
+     * leetspeak digit counts as its letter inside a run of at least two real letters
+     * ("p 0 r n") */
     for (int i = 0; i < w->n;) {
-        int j = i;
-        while (j < w->n && strlen(w->w[j]) == 1 && is_alpha(w->w[j][0]) &&
+        int j = i, alpha = 0;
+        while (j < w->n && strlen(w->w[j]) == 1 &&
+               (is_alpha(w->w[j][0]) || is_alpha((char)leet(w->w[j][0]))) &&
                (j < i + 2 || gaps[j] == gaps[i + 1]))
-            j++;
-        if (j - i >= 3) {
+            alpha += is_alpha(w->w[j++][0]);
+        if (j - i >= 3 && alpha >= 2) {
             char joined[64] = "";
-            for (int k = i; k < j && k - i < 63; k++) joined[k - i] = w->w[k][0];
+            for (int k = i; k < j && k - i < 63; k++)
+                joined[k - i] = (char)leet(w->w[k][0]);
             joined[j - i < 63 ? j - i : 63] = 0;
             words_replace_range(w, i, j, joined);
             /* an article spelled in the same run ("of a c h i l d"): the word without it is the
