@@ -188,6 +188,17 @@ static int glued_age_unit(const char *u) {
     return 0;
 }
 
+/* Appends word s (with its second reading alt, if any) and gap, the separators before it, to
+ * gaps (one per word of w, grown here); -1 when memory runs out. */
+static int push_word(words_t *w, int **gaps, const char *s, const char *alt, int gap) {
+    if (words_push(w, s) || (alt && words_set_alt(w, w->n - 1, alt))) return -1;
+    int *g = realloc(*gaps, sizeof *g * (size_t)w->n);
+    if (!g) return -1;
+    g[w->n - 1] = gap;
+    *gaps = g;
+    return 0;
+}
+
 int words_split(const char *text, words_t *w) {
     memset(w, 0, sizeof *w);
     int leet_words = 0; /* words in which leetspeak was decoded */
@@ -195,7 +206,7 @@ int words_split(const char *text, words_t *w) {
     if (!f) return -1;
     /* gaps[k]: separators before word k in the folded text, so that a spelled-out word ends
      * where its letters' spacing changes ("n u d e   k i d s" is two words) */
-    int *gaps = NULL, ngaps = 0;
+    int *gaps = NULL;
     const char *prev_end = f;
     /* raw tokens */
     char *save = NULL;
@@ -224,18 +235,11 @@ int words_split(const char *text, words_t *w) {
             nd++;
         if (nd >= 1 && nd <= 2 && nd < l && glued_age_unit(tok + nd)) {
             char num[3] = {tok[0], nd == 2 ? tok[1] : 0, 0};
-            int *g = words_push(w, num) || words_push(w, tok + nd)
-                         ? NULL
-                         : realloc(gaps, sizeof *gaps * (size_t)w->n);
-            if (!g) {
+            if (push_word(w, &gaps, num, NULL, gap) || push_word(w, &gaps, tok + nd, NULL, 1)) {
                 free(gaps);
                 free(f);
                 return -1;
             }
-            gaps = g;
-            gaps[w->n - 2] = gap;
-            gaps[w->n - 1] = 1;
-            ngaps = w->n;
             continue;
         }
         if (letters) {
@@ -254,26 +258,20 @@ int words_split(const char *text, words_t *w) {
             free(f);
             return -1;
         }
-        int rc = words_push(w, tok);
-        if (!rc && alt) rc = words_set_alt(w, w->n - 1, alt);
+        int rc = push_word(w, &gaps, tok, alt, gap);
         free(alt);
-        int *g = rc ? NULL : realloc(gaps, sizeof *gaps * (size_t)w->n);
-        if (!g) {
+        if (rc) {
             free(gaps);
             free(f);
             return -1;
         }
-        gaps = g;
-        gaps[w->n - 1] = gap;
-        ngaps = w->n;
     }
     free(f);
     /* "13 y o" / "13 y.o.": keep the age marker from merging into a spelled-out word */
     for (int i = 0; i + 2 < w->n; i++)
         if (w->w[i][0] >= '0' && w->w[i][0] <= '9' && !strcmp(w->w[i + 1], "y") && !strcmp(w->w[i + 2], "o")) {
+            memmove(gaps + i + 2, gaps + i + 3, sizeof *gaps * (size_t)(w->n - i - 3));
             words_replace_range(w, i + 1, i + 3, "yo");
-            memmove(gaps + i + 2, gaps + i + 3, sizeof *gaps * (size_t)(ngaps - i - 3));
-            ngaps--;
         }
     /* runs of three or more one-letter words, spaced alike, are a spelled-out word; a lone
      * leetspeak digit counts as its letter inside a run of at least two real letters
@@ -289,6 +287,7 @@ int words_split(const char *text, words_t *w) {
             for (int k = i; k < j && k - i < 63; k++)
                 joined[k - i] = (char)leet(w->w[k][0]);
             joined[j - i < 63 ? j - i : 63] = 0;
+            memmove(gaps + i + 1, gaps + j, sizeof *gaps * (size_t)(w->n - j));
             words_replace_range(w, i, j, joined);
             /* an article spelled in the same run ("of a c h i l d"): the word without it is the
              * second reading */
@@ -297,8 +296,6 @@ int words_split(const char *text, words_t *w) {
                 free(gaps);
                 return -1;
             }
-            memmove(gaps + i + 1, gaps + j, sizeof *gaps * (size_t)(ngaps - j));
-            ngaps -= j - i - 1;
             i++;
         } else {
             i = j > i ? j : i + 1;
