@@ -23,6 +23,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "train"))
+import model  # noqa: E402  (the project's own LDM blocks, shared with the built-in model)
+from model import Down, ResBlock, Seq, Up, gn, timestep_embedding  # noqa: E402
+
 
 def load_prefixed(path, prefix):
     """The tensors of a safetensors file whose names start with prefix, as float32, prefix cut."""
@@ -46,78 +50,12 @@ def load_prefixed(path, prefix):
     return out
 
 
-def gn(c, eps):
-    return nn.GroupNorm(32, c, eps=eps)
-
-
-# ------------------------------------------------------------------ UNet (SD 2.x layout)
-
-class ResBlock(nn.Module):
-    def __init__(self, cin, cout, emb):
-        super().__init__()
-        self.in_layers = nn.Sequential(gn(cin, 1e-5), nn.SiLU(), nn.Conv2d(cin, cout, 3, padding=1))
-        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb, cout))
-        self.out_layers = nn.Sequential(gn(cout, 1e-5), nn.SiLU(), nn.Dropout(0.0), nn.Conv2d(cout, cout, 3, padding=1))
-        self.skip_connection = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
-
-    def forward(self, x, emb):
-        h = self.in_layers(x) + self.emb_layers(emb)[:, :, None, None]
-        return self.skip_connection(x) + self.out_layers(h)
-
-
-class Attention(nn.Module):
-    def __init__(self, dim, ctx, heads):
-        super().__init__()
-        self.heads = heads
-        self.to_q = nn.Linear(dim, dim, bias=False)
-        self.to_k = nn.Linear(ctx, dim, bias=False)
-        self.to_v = nn.Linear(ctx, dim, bias=False)
-        self.to_out = nn.Sequential(nn.Linear(dim, dim), nn.Dropout(0.0))
-
-    def forward(self, x, ctx):
-        b, n, d = x.shape
-        h = self.heads
-        q = self.to_q(x).view(b, n, h, d // h).transpose(1, 2)
-        k = self.to_k(ctx).view(b, -1, h, d // h).transpose(1, 2)
-        v = self.to_v(ctx).view(b, -1, h, d // h).transpose(1, 2)
-        att = torch.softmax((q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(d // h)), -1)
-        return self.to_out((att @ v).transpose(1, 2).reshape(b, n, d))
-
-
-class GEGLU(nn.Module):
-    def __init__(self, dim, inner):
-        super().__init__()
-        self.proj = nn.Linear(dim, inner * 2)
-
-    def forward(self, x):
-        a, g = self.proj(x).chunk(2, -1)
-        return a * F.gelu(g)
-
-
-class TransformerBlock(nn.Module):
-    def __init__(self, dim, ctx, heads):
-        super().__init__()
-        self.attn1 = Attention(dim, dim, heads)
-        self.attn2 = Attention(dim, ctx, heads)
-        self.ff = nn.Module()
-        self.ff.net = nn.Sequential(GEGLU(dim, 4 * dim), nn.Dropout(0.0), nn.Linear(4 * dim, dim))
-        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
-
-    def forward(self, x, ctx):
-        h = self.norm1(x)
-        x = x + self.attn1(h, h)
-        x = x + self.attn2(self.norm2(x), ctx)
-        return x + self.ff.net(self.norm3(x))
-
-
-class SpatialTransformer(nn.Module):
-    """SD 2.x: linear proj_in / proj_out."""
+class SpatialTransformer(model.SpatialTransformer):
+    """SD 2.x: linear proj_in / proj_out (the built-in model's SD 1.x structure has 1x1 convs)."""
 
     def __init__(self, c, ctx, heads):
-        super().__init__()
-        self.norm = gn(c, 1e-6)
+        super().__init__(c, ctx, heads)
         self.proj_in = nn.Linear(c, c)
-        self.transformer_blocks = nn.ModuleList([TransformerBlock(c, ctx, heads)])
         self.proj_out = nn.Linear(c, c)
 
     def forward(self, x, ctx):
@@ -126,36 +64,6 @@ class SpatialTransformer(nn.Module):
         for blk in self.transformer_blocks:
             h = blk(h, ctx)
         return x + self.proj_out(h).transpose(1, 2).reshape(b, c, hh, ww)
-
-
-class Downsample(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.op = nn.Conv2d(c, c, 3, stride=2, padding=1)
-
-    def forward(self, x):
-        return self.op(x)
-
-
-class Upsample(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.conv = nn.Conv2d(c, c, 3, padding=1)
-
-    def forward(self, x):
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-
-
-class Seq(nn.ModuleList):
-    def forward(self, x, emb, ctx):
-        for layer in self:
-            if isinstance(layer, ResBlock):
-                x = layer(x, emb)
-            elif isinstance(layer, SpatialTransformer):
-                x = layer(x, ctx)
-            else:
-                x = layer(x)
-        return x
 
 
 class UNet(nn.Module):
@@ -175,7 +83,7 @@ class UNet(nn.Module):
                 self.input_blocks.append(Seq(layers))
                 chans.append(c)
             if lvl != len(mult) - 1:
-                self.input_blocks.append(Seq([Downsample(c)]))
+                self.input_blocks.append(Seq([Down(c)]))
                 chans.append(c)
         self.middle_block = Seq([ResBlock(c, c, emb), SpatialTransformer(c, ctx, c // head_ch), ResBlock(c, c, emb)])
         self.output_blocks = nn.ModuleList()
@@ -186,15 +94,12 @@ class UNet(nn.Module):
                 if lvl in attn_levels:
                     layers.append(SpatialTransformer(c, ctx, c // head_ch))
                 if lvl and i == blocks:
-                    layers.append(Upsample(c))
+                    layers.append(Up(c))
                 self.output_blocks.append(Seq(layers))
         self.out = nn.Sequential(gn(c, 1e-5), nn.SiLU(), nn.Conv2d(c, 4, 3, padding=1))
 
     def forward(self, x, t, ctx):
-        half = self.mc // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
-        args = t.float()[:, None] * freqs[None]
-        emb = self.time_embed(torch.cat([torch.cos(args), torch.sin(args)], -1))
+        emb = self.time_embed(timestep_embedding(t, self.mc))
         skips = []
         for blk in self.input_blocks:
             x = blk(x, emb, ctx)
@@ -242,7 +147,7 @@ class VaeUp(nn.Module):
         super().__init__()
         self.block = nn.ModuleList([VaeRes(cin if i == 0 else cout, cout) for i in range(3)])
         if upsample:
-            self.upsample = Upsample(cout)
+            self.upsample = Up(cout)
 
 
 class Decoder(nn.Module):
