@@ -165,16 +165,15 @@ static int split_compounds(const moderation_t *m, words_t *w) {
         size_t len = strlen(t);
         if (len < 6 || len >= 64 || !latin_word(t, 6) || in_vocab(m, t)) continue;
         for (size_t k = 3; k + 3 <= len; k++) {
-            char left[64];
+            char left[64], right[64];
             memcpy(left, t, k);
             left[k] = 0;
-            char right[64];
+            if (!in_vocab(m, left)) continue;
             memcpy(right, t + k, len - k + 1);
             /* the second part may carry a plural ending ("kinderpornos": kinder + porno) */
             size_t rl = len - k;
-            if (in_vocab(m, left) && !in_vocab(m, right) && rl > 4 && right[rl - 1] == 's')
-                right[rl - 1] = 0;
-            if (!in_vocab(m, left) || !in_vocab(m, right)) continue;
+            if (!in_vocab(m, right) && rl > 4 && right[rl - 1] == 's') right[rl - 1] = 0;
+            if (!in_vocab(m, right)) continue;
             if (words_replace_range(w, i, i + 1, left) || words_insert(w, i + 1, right))
                 return IMG_ENOMEM;
             i++;
@@ -210,6 +209,16 @@ static int fix_transpositions(const moderation_t *m, words_t *w) {
             v[k + 1] = v[k];
             v[k] = c;
         }
+    }
+    return IMG_OK;
+}
+
+/* A prompt's words as the rules and the classifier read them: normalised, glued compounds split,
+ * swapped letters read as the rule word they spell. w is freed on failure. */
+static int read_words(const moderation_t *m, const char *prompt, words_t *w) {
+    if (words_split(prompt, w) || split_compounds(m, w) || fix_transpositions(m, w)) {
+        words_free(w);
+        return IMG_ENOMEM;
     }
     return IMG_OK;
 }
@@ -309,8 +318,12 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
         mod_free(m);
         return rc;
     }
-    rc = build_vocab(m);
-    if (!rc) rc = cls_load_builtin(&m->cls);
+    if (build_vocab(m)) {
+        snprintf(err, errlen, "moderation rules: out of memory");
+        mod_free(m);
+        return IMG_ENOMEM;
+    }
+    rc = cls_load_builtin(&m->cls);
     if (rc) {
         snprintf(err, errlen, "moderation classifier: %s", img_status_str(rc));
         mod_free(m);
@@ -391,10 +404,7 @@ static int group_occurs(const moderation_t *m, prompt_t *p, const unsigned char 
 int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_result_t *out) {
     memset(out, 0, sizeof *out);
     prompt_t p = {0};
-    if (words_split(prompt, &p.w) || split_compounds(m, &p.w) || fix_transpositions(m, &p.w)) {
-        words_free(&p.w);
-        return IMG_ENOMEM;
-    }
+    if (read_words(m, prompt, &p.w)) return IMG_ENOMEM;
     unsigned char *neutral = calloc((size_t)p.w.n + 1, 1);
     p.stems = calloc((size_t)p.w.n * LANG_COUNT + 1, sizeof *p.stems);
     int rc = !neutral || !p.stems || stemmers_open(&p.st) ? IMG_ENOMEM : IMG_OK;
@@ -479,10 +489,7 @@ int mod_classifier_scores(const moderation_t *m, const char *prompt, float *prob
                           const char **names, int max) {
     if (!m->cls) return 0;
     words_t w;
-    if (words_split(prompt, &w) || split_compounds(m, &w) || fix_transpositions(m, &w)) {
-        words_free(&w);
-        return IMG_ENOMEM;
-    }
+    if (read_words(m, prompt, &w)) return IMG_ENOMEM;
     float all[CLS_MAX_CLASSES];
     int rc = cls_score(m->cls, &w, all);
     words_free(&w);
