@@ -3,6 +3,7 @@
  * hyphens) dropped, Cyrillic/Greek look-alikes mapped to Latin, leetspeak decoded inside words,
  * spelled-out letters ("s e x", "s.e.x") joined, and ages under 18 marked. */
 #include "common/buf.h"
+#include "common/status.h"
 #include "moderation/moderation.h"
 #include "moderation/words.h"
 #include <stdlib.h>
@@ -66,12 +67,14 @@ static int own_word(UChar32 c) {
            sc == USCRIPT_KHMER || sc == USCRIPT_MYANMAR;
 }
 
-static void put_utf8(buf_t *out, UChar32 c) {
+/* Appends c as UTF-8 (nothing for a value that is no character); IMG_ENOMEM when out cannot
+ * grow. */
+static int put_utf8(buf_t *out, UChar32 c) {
     char tmp[4];
     int32_t n = 0;
     UBool bad = 0;
     U8_APPEND(tmp, n, 4, c, bad);
-    if (!bad) buf_append(out, tmp, (size_t)n);
+    return bad ? IMG_OK : buf_append(out, tmp, (size_t)n);
 }
 
 /* UTF-8 -> case-folded NFKC -> NFD, then words separated by spaces: ASCII letters, digits and
@@ -93,14 +96,18 @@ static char *fold(const char *text) {
     int32_t na = 0, nb = 0;
     if (a && b && U_SUCCESS(e)) na = unorm2_normalize(nfkc, u, n16, a, cap, &e);
     if (a && b && U_SUCCESS(e)) nb = unorm2_normalize(nfd, a, na, b, cap, &e);
+    int normalised = a && b && U_SUCCESS(e);
     free(u);
     free(a);
-    if (!b || U_FAILURE(e)) {
+    if (!normalised) {
         free(b);
         return NULL;
     }
+    /* a failed append is the whole fold's failure: a prompt cut short would be judged on
+     * less than it says */
     buf_t out = {0};
-    for (int32_t i = 0; i < nb;) {
+    int rc = IMG_OK;
+    for (int32_t i = 0; i < nb && !rc;) {
         UChar32 c;
         U16_NEXT(b, i, nb, c);
         int8_t t = u_charType(c);
@@ -109,21 +116,25 @@ static char *fold(const char *text) {
             char ch = (char)c;
             if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || strchr("@$!|+", ch)))
                 ch = ' ';
-            buf_append(&out, &ch, 1);
+            rc = buf_append(&out, &ch, 1);
         } else if (latin_plain(c)) {
-            buf_append(&out, latin_plain(c), strlen(latin_plain(c)));
+            rc = buf_append(&out, latin_plain(c), strlen(latin_plain(c)));
         } else if (own_word(c)) {
-            buf_append(&out, " ", 1);
-            put_utf8(&out, c);
-            buf_append(&out, " ", 1);
+            rc = buf_append(&out, " ", 1);
+            if (!rc) rc = put_utf8(&out, c);
+            if (!rc) rc = buf_append(&out, " ", 1);
         } else if (u_isalpha(c)) {
-            put_utf8(&out, c);
+            rc = put_utf8(&out, c);
         } else {
-            buf_append(&out, " ", 1);
+            rc = buf_append(&out, " ", 1);
         }
     }
     free(b);
-    if (!out.data) buf_append(&out, "", 0);
+    if (!rc && !out.data) rc = buf_append(&out, "", 0);
+    if (rc) {
+        free(out.data);
+        return NULL;
+    }
     return (char *)out.data;
 }
 
@@ -271,7 +282,10 @@ int words_split(const char *text, words_t *w) {
     for (int i = 0; i + 2 < w->n; i++)
         if (w->w[i][0] >= '0' && w->w[i][0] <= '9' && !strcmp(w->w[i + 1], "y") && !strcmp(w->w[i + 2], "o")) {
             memmove(gaps + i + 2, gaps + i + 3, sizeof *gaps * (size_t)(w->n - i - 3));
-            words_replace_range(w, i + 1, i + 3, "yo");
+            if (words_replace_range(w, i + 1, i + 3, "yo")) {
+                free(gaps);
+                return -1;
+            }
         }
     /* runs of three or more one-letter words, spaced alike, are a spelled-out word; a lone
      * leetspeak digit counts as its letter inside a run of at least two real letters
@@ -288,7 +302,10 @@ int words_split(const char *text, words_t *w) {
                 joined[k - i] = (char)leet(w->w[k][0]);
             joined[j - i < 63 ? j - i : 63] = 0;
             memmove(gaps + i + 1, gaps + j, sizeof *gaps * (size_t)(w->n - j));
-            words_replace_range(w, i, j, joined);
+            if (words_replace_range(w, i, j, joined)) {
+                free(gaps);
+                return -1;
+            }
             /* an article spelled in the same run ("of a c h i l d"): the word without it is the
              * second reading */
             if ((joined[0] == 'a' || joined[0] == 'i') && strlen(joined) >= 4 &&

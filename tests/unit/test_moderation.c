@@ -5,6 +5,7 @@
 #include "common/status.h"
 #include "moderation/classifier.h"
 #include "moderation/moderation.h"
+#include "tests/unit/fault_alloc.h"
 #include "tests/unit/harness.h"
 #include <math.h>
 #include <stdio.h>
@@ -90,5 +91,48 @@ void test_moderation_two_stages(void) {
     if (!with || without)
         fprintf(stderr, "  paraphrase: with classifier %d, without %d\n", with, without);
     CHECK(with && !without);
+    mod_free(m);
+}
+
+/* Out of memory at every allocation of a rules load (the vocabulary of one-word rules built
+ * after the rules) and of a check that splits a glued compound and reads swapped letters: each
+ * fails with IMG_ENOMEM or decides as without the failure (never a prompt cut short and let
+ * through), and leaves nothing behind (the ASan run's leak check). */
+void test_moderation_out_of_memory(void) {
+    static const char RULES[] = "version 2\ncategory sexual_minors always\ngroup minor child\n"
+                                "group minor kids\ngroup sexual_any porn\n"
+                                "combine sexual_minors minor sexual_any\n";
+    char err[256];
+    moderation_t *m = NULL;
+    fault_alloc_arm(0);
+    CHECK(mod_load(RULES, &m, err, sizeof err) == IMG_OK);
+    long n = fault_alloc_disarm();
+    mod_free(m);
+    for (long k = 1; k <= n; k++) {
+        m = NULL;
+        fault_alloc_arm(k);
+        int rc = mod_load(RULES, &m, err, sizeof err);
+        fault_alloc_disarm();
+        CHECK(rc == IMG_ENOMEM && m == NULL && err[0]);
+        mod_free(m);
+    }
+    CHECK(mod_load(RULES, &m, err, sizeof err) == IMG_OK);
+    if (!m) return;
+    mod_use_classifier(m, 0); /* the rules' own reading only */
+    static const char *const PROMPTS[] = {"chlid porn", "kidsporn thumbnails", "c h i l d p o r n"};
+    for (size_t q = 0; q < sizeof PROMPTS / sizeof PROMPTS[0]; q++) {
+        mod_result_t r;
+        fault_alloc_arm(0);
+        CHECK(mod_check(m, PROMPTS[q], MOD_LEVEL_LOW, &r) == IMG_OK);
+        n = fault_alloc_disarm();
+        CHECK(r.refused && !strcmp(r.category, "sexual_minors"));
+        for (long k = 1; k <= n; k++) {
+            fault_alloc_arm(k);
+            int rc = mod_check(m, PROMPTS[q], MOD_LEVEL_LOW, &r);
+            fault_alloc_disarm();
+            CHECK(rc == IMG_ENOMEM || (rc == IMG_OK && r.refused));
+        }
+        CHECK(mod_check(m, PROMPTS[q], MOD_LEVEL_LOW, &r) == IMG_OK && r.refused);
+    }
     mod_free(m);
 }
