@@ -210,7 +210,7 @@ static int push_word(words_t *w, int **gaps, const char *s, const char *alt, int
     return 0;
 }
 
-int words_split(const char *text, words_t *w) {
+static int split_words(const char *text, words_t *w) {
     memset(w, 0, sizeof *w);
     int leet_words = 0; /* words in which leetspeak was decoded */
     char *f = fold(text);
@@ -421,4 +421,10 @@ char *mod_normalize(const char *text) {
     words_free(&w);
     if (!b.data) buf_append(&b, "", 0);
     return (char *)b.data;
+}
+
+int words_split(const char *text, words_t *w) {
+    if (!split_words(text, w)) return 0;
+    words_free(w); /* no caller is left with half a list */
+    return -1;
 }

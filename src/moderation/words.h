@@ -17,7 +17,7 @@ int words_insert(words_t *w, int i, const char *s);
 /* Replaces words [i, j) with one word. */
 int words_replace_range(words_t *w, int i, int j, const char *s);
 void words_free(words_t *w);
-/* Normalises text into words (see normalize.c); -1 on allocation failure. */
+/* Normalises text into words (see normalize.c); -1 on allocation failure, w then empty. */
 int words_split(const char *text, words_t *w);
 /* "porn" and "pooorn": equal when a run of three or more repeated letters in `word` collapses. */
 int word_matches(const char *word, const char *rule);
