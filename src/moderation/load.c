@@ -16,10 +16,16 @@ int mod_load_configured(const config_t *cfg, moderation_t **out, char *err, size
     buf_t b = {0};
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_append(&b, chunk, n);
+    int rc = IMG_OK;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0) rc = buf_append(&b, chunk, n) ? IMG_ENOMEM : IMG_OK;
+    if (!rc && ferror(f)) rc = IMG_EIO;
     fclose(f);
-    if (!b.data) buf_append(&b, "", 0);
-    int rc = b.data ? mod_load((const char *)b.data, out, err, errlen) : IMG_ENOMEM;
+    if (!rc) rc = buf_append(&b, "", 0) ? IMG_ENOMEM : IMG_OK; /* an empty file still has its NUL */
+    if (rc)
+        snprintf(err, errlen, "cannot read moderation rules %s: %s", cfg->moderation_rules,
+                 rc == IMG_EIO ? "read error" : "out of memory");
+    else
+        rc = mod_load((const char *)b.data, out, err, errlen);
     buf_free(&b);
     return rc;
 }

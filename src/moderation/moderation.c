@@ -226,19 +226,15 @@ static int read_words(const moderation_t *m, const char *prompt, words_t *w) {
 int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
     moderation_t *m = calloc(1, sizeof *m);
     char *copy = strdup(text);
-    if (!m || !copy) {
+    stemmers_t *st = NULL;
+    if (!m || !copy || stemmers_open(&st)) {
+        snprintf(err, errlen, "moderation rules: out of memory");
         free(m);
         free(copy);
         return IMG_ENOMEM;
     }
     int rc = IMG_OK, lineno = 0, lang = LANG_EN;
     char *save = NULL;
-    stemmers_t *st = NULL;
-    if (stemmers_open(&st)) {
-        free(m);
-        free(copy);
-        return IMG_ENOMEM;
-    }
     for (char *line = strtok_r(copy, "\n", &save); line && !rc; line = strtok_r(NULL, "\n", &save)) {
         lineno++;
         while (*line == ' ' || *line == '\t') line++;
@@ -307,6 +303,8 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                      m->ngroups == MAX_GROUPS     ? " (at most 64 groups)"
                      : m->ncombine == MAX_COMBINES ? " (at most 64 combines)"
                                                   : "");
+        else if (rc)
+            snprintf(err, errlen, "moderation rules line %d: %s", lineno, img_status_str(rc));
     }
     free(copy);
     stemmers_close(st);

@@ -129,6 +129,8 @@ def test_rules_file_errors_are_clear():
         f.write("version 1\ncategory x auto\nterm nosuchcategory word\n")
     p = subprocess.run([BIN, "moderate", "x", "--moderation-rules", bad], capture_output=True, text=True)
     assert p.returncode == 1 and "line 3" in p.stderr, p.stderr
+    p = subprocess.run([BIN, "moderate", "x", "--moderation-rules", d], capture_output=True, text=True)
+    assert p.returncode == 1 and "cannot read moderation rules" in p.stderr and "read error" in p.stderr, p.stderr
     good = os.path.join(d, "good.txt")
     with open(good, "w") as f:
         f.write("version 2\ncategory fruit auto\nterm fruit banana\nallow banana bread\n")
