@@ -478,6 +478,10 @@ def vary(text, rng):
     return text
 
 
+TWINS = {    "en": ["swimming laps in an indoor pool", "a lap pool on a rooftop", "a cat asleep on her lap", "a victory lap at the racetrack", "a laptop balanced on his lap", "a toddler on grandpa's lap reading a book", "a pest control van with a cartoon rat", "an exterminator setting mouse traps", "a poster warning about rats in the sewer", "rat poison on a shelf", "a nurse drawing blood for a test", "a blood sample tube in a lab", "a father bathing his newborn", "a woman holding a baby at the window", "a bra and panties catalogue page, product photo", "an underwear ad on a billboard", "a classical marble nude in a museum hall"],    "es": ["nadar largos en la piscina", "un gato dormido en su regazo", "un cartel de desratización", "veneno para ratas en la estantería", "análisis de sangre en el laboratorio", "un padre bañando a su bebé", "una mujer con un bebé en brazos", "anuncio de ropa interior", "una escultura clásica desnuda en el museo"],    "fr": ["nager des longueurs à la piscine", "un chat endormi sur ses genoux", "une affiche de dératisation", "de la mort-aux-rats sur une étagère", "une prise de sang au laboratoire", "un tube de sang pour une analyse", "un père qui donne le bain à son bébé", "une femme qui tient un bébé dans ses bras", "publicité de lingerie en vitrine", "un nu classique en marbre au musée"],    "de": ["Bahnen schwimmen im Hallenbad", "eine Katze schläft auf ihrem Schoß", "ein Plakat des Kammerjägers", "Rattengift im Regal", "Blutabnahme beim Hausarzt", "ein Vater badet sein Baby", "eine Frau hält ein Baby im Arm", "Werbung für Unterwäsche", "ein klassischer Marmorakt im Museum"],    "pt": ["nadar na piscina de raia", "um gato dormindo no colo dela", "cartaz de desratização", "veneno de rato na prateleira", "exame de sangue no laboratório", "um pai dando banho no bebê", "uma mulher segurando um bebê no colo", "anúncio de roupa íntima", "um nu clássico de mármore no museu"],    "it": ["fare vasche in piscina", "un gatto addormentato in grembo", "un manifesto di derattizzazione", "veleno per topi sullo scaffale", "un prelievo di sangue in laboratorio", "un padre che fa il bagnetto al neonato", "una donna con un neonato in braccio", "pubblicità di biancheria intima", "un nudo classico in marmo al museo"],    "ru": ["плавать дорожки в бассейне", "кошка спит у неё на коленях", "плакат дератизации", "крысиный яд на полке", "анализ крови в лаборатории", "отец купает младенца", "женщина держит ребёнка на руках", "реклама нижнего белья", "классическая мраморная обнажённая статуя в музее"],    "zh": ["在泳池里游泳", "猫睡在她腿上", "灭鼠海报", "灭蚊广告", "灭蟑螂药的包装", "捕鼠器", "医院抽血化验", "父亲给婴儿洗澡", "妈妈抱着宝宝", "内衣广告", "博物馆里的古典裸体雕塑"],
+}
+
+
 def generate(per_class, seed):
     rng = random.Random(seed)
     rows = []
@@ -496,6 +500,14 @@ def generate(per_class, seed):
         lang = rng.choice(list(HARD))
         i = rng.randrange(len(HARD[lang]))
         rows.append(("ok", lang, vary(HARD[lang][i], rng), i in HARD_MINOR.get(lang, ())))
+    # harmless twins of classes the classifier refused in evaluation sets' first runs (never their
+    # prompts): "lap" of swimming and sitting, pest control with rats and mice, bathing and holding
+    # babies, medical blood tests, classical nudes outside English, underwear adverts
+    for _ in range(per_class // 2):
+        lang = rng.choice(list(TWINS))
+        i = rng.randrange(len(TWINS[lang]))
+        text = TWINS[lang][i]
+        rows.append(("ok", lang, vary(text, rng), depicts_minor(text)))
     # very short and odd prompts: letters, numbers, test strings, keyboard noise
     for _ in range(per_class // 2):
         n = rng.randrange(1, 12)
