@@ -6,10 +6,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* F16C (half <-> float conversion), which the AVX2 level uses for half-precision weights. */
+/* F16C (half <-> float conversion), which the AVX2 level uses for half-precision weights. Read
+ * from the features libgcc detected once, like the others: a CPUID instruction per query traps to
+ * the hypervisor in a virtual machine, and the GEMM asks on every call (perf put 2% of a bf16
+ * bench run's samples on the instruction; end to end the gain was within the machine's noise). */
 static int has_f16c(void) {
-    unsigned a, b, c, d;
-    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+    return __builtin_cpu_supports("f16c");
 }
 #endif
 
