@@ -23,7 +23,8 @@ Usage: moderation_train.py --imgapi build/imgapi [--per-class N] [--epochs E] [-
        moderation_train.py --init moderation/classifier.bin --epochs 1 --lr-scale 0.1
 
 The shipped file: trained from a random start with the defaults (seed 31), then (2026-12-05)
-continued once with --init, --epochs 1 --lr-scale 0.1 on the data with TWINS added. A fresh
+continued with --init, --epochs 1 --lr-scale 0.1 on the data with TWINS added (twice: the
+second time with the laboratory twins). A fresh
 retrain scores worse on the seen evaluation sets in every seed tried (the rules were fixed beside
 this model, so a new model drops prompts only it caught); continuing keeps what it knows and
 learns the harmless twins (false refusals 8 -> 4 over the seen sets, no recall lost)."""
