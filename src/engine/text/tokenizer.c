@@ -294,6 +294,10 @@ int tok_load_bpe_gz(const char *path, tokenizer_t **out, char *err, size_t errle
     if (!lines || nlines < nmerges + 1) {
         free(lines);
         buf_free(&b);
+        if (!lines) {
+            snprintf(err, errlen, "out of memory reading %s", path);
+            return IMG_ENOMEM;
+        }
         snprintf(err, errlen, "%s has too few merges for a CLIP vocabulary", path);
         return IMG_EFORMAT;
     }
@@ -398,6 +402,7 @@ int tok_load_vocab_merges(const char *vocab_json, const char *merges_txt, tokeni
         size_t nl;
         char **lines = split_lines(text, &nl);
         size_t first = 0;
+        if (!lines) nl = 0; /* out of memory: said below */
         while (first < nl && (strncmp(lines[first], "#version", 8) == 0 || !lines[first][0])) first++;
         while (nl > first && !lines[nl - 1][0]) nl--;
         rc = lines ? add_merges(t, lines + first, nl - first, 0, n, err, errlen) : IMG_ENOMEM;
