@@ -237,7 +237,10 @@ def test_every_inflection_and_spelling_of_english_terms_is_refused():
         last = words[-1]
         for form in inflect(last):
             prompts.append(" ".join(words[:-1] + [form]))
-        prompts.append("".join(leet.get(ch, ch) for ch in t))
+        # leetspeak inside words; a word that would become all digits ("as" -> "45") stays, since
+        # a run of digits is read as a number, as it must be ("404 error", "a 45 rpm record")
+        leeted = ["".join(leet.get(ch, ch) for ch in w) for w in words]
+        prompts.append(" ".join(lw if not lw.isdigit() else w for lw, w in zip(leeted, words)))
         prompts.append("".join(look.get(ch, ch) for ch in t))
         if len(words) == 1 and len(t) <= 8:
             prompts.append(" ".join(t))  # spelled out
