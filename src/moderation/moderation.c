@@ -213,10 +213,42 @@ static int fix_transpositions(const moderation_t *m, words_t *w) {
     return IMG_OK;
 }
 
+/* 1 when t (with '*' for masked letters) spells v letter for letter. */
+static int mask_matches(const char *t, const char *v) {
+    for (; *t && *v; t++, v++)
+        if (*t != *v && !(*t == '*' && *v >= 'a' && *v <= 'z')) return 0;
+    return !*t && !*v;
+}
+
+/* A word whose letters are masked by asterisks ("n*de", "p**n", "ch*ld") is read as the first
+ * one-word rule it spells letter for letter, the word as written kept as its second reading:
+ * censoring a letter does not hide the word. At least two real letters and no more masks than
+ * letters. */
+static int fix_masks(const moderation_t *m, words_t *w) {
+    for (int i = 0; i < w->n; i++) {
+        const char *t = w->w[i];
+        size_t len = strlen(t);
+        int stars = 0, letters = 0;
+        for (size_t k = 0; k < len; k++) {
+            stars += t[k] == '*';
+            letters += t[k] >= 'a' && t[k] <= 'z';
+        }
+        if (!stars || letters < 2 || stars > letters || len >= 64 || w->alt[i]) continue;
+        for (int v = 0; v < m->nvocab; v++) {
+            if (strlen(m->vocab[v]) != len || !mask_matches(t, m->vocab[v])) continue;
+            char orig[64];
+            memcpy(orig, t, len + 1); /* t is freed by the replacement */
+            if (words_replace_range(w, i, i + 1, m->vocab[v]) || words_set_alt(w, i, orig)) return IMG_ENOMEM;
+            break;
+        }
+    }
+    return IMG_OK;
+}
+
 /* A prompt's words as the rules and the classifier read them: normalised, glued compounds split,
- * swapped letters read as the rule word they spell. w is freed on failure. */
+ * swapped letters and masked letters read as the rule word they spell. w is freed on failure. */
 static int read_words(const moderation_t *m, const char *prompt, words_t *w) {
-    if (words_split(prompt, w) || split_compounds(m, w) || fix_transpositions(m, w)) {
+    if (words_split(prompt, w) || split_compounds(m, w) || fix_transpositions(m, w) || fix_masks(m, w)) {
         words_free(w);
         return IMG_ENOMEM;
     }

@@ -114,7 +114,7 @@ static char *fold(const char *text) {
         if (t == U_NON_SPACING_MARK || t == U_ENCLOSING_MARK || t == U_FORMAT_CHAR) continue;
         if (c < 128) {
             char ch = (char)c;
-            if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || strchr("@$!|+", ch)))
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || strchr("@$!|+*", ch)))
                 ch = ' ';
             rc = buf_append(&out, &ch, 1);
         } else if (latin_plain(c)) {
@@ -210,6 +210,31 @@ static int push_word(words_t *w, int **gaps, const char *s, const char *alt, int
     return 0;
 }
 
+
+/* 1 when the words before w[i] say a person's age follows: "she is", "he s" (he's), "who is",
+ * "just turned", "sie ist", "er ist", "ей", "ему". */
+static int pronoun_age(const words_t *w, int i) {
+    static const char *const DATIVE[] = {"еи", "ему"}; /* ей without its breve, as folded */
+    const char *p1 = i > 0 ? w->w[i - 1] : "", *p2 = i > 1 ? w->w[i - 2] : "";
+    for (size_t k = 0; k < sizeof DATIVE / sizeof DATIVE[0]; k++)
+        if (!strcmp(p1, DATIVE[k])) return 1;
+    int pronoun = !strcmp(p2, "she") || !strcmp(p2, "he") || !strcmp(p2, "who") || !strcmp(p2, "sie") ||
+                  !strcmp(p2, "er");
+    if (pronoun && (!strcmp(p1, "is") || !strcmp(p1, "s") || !strcmp(p1, "ist"))) return 1;
+    return !strcmp(p1, "turned") && (pronoun || !strcmp(p2, "just") || !strcmp(p2, "has"));
+}
+
+/* Units after a number that make it a measure, not an age ("5 foot 10", "12 minutes"). */
+static int measure_unit(const char *s) {
+    static const char *const UNITS[] = {"foot", "feet", "ft", "inch", "inches", "cm", "m", "meters",
+                                        "metres", "kg", "kilos", "lbs", "pounds", "stone", "percent",
+                                        "times", "minutes", "hours", "days", "weeks", "months", "km",
+                                        "miles", "degrees", "points", "o", "am", "pm", "dollars"};
+    for (size_t k = 0; k < sizeof UNITS / sizeof UNITS[0]; k++)
+        if (!strcmp(s, UNITS[k])) return 1;
+    return 0;
+}
+
 static int split_words(const char *text, words_t *w) {
     memset(w, 0, sizeof *w);
     int leet_words = 0; /* words in which leetspeak was decoded */
@@ -230,9 +255,10 @@ static int split_words(const char *text, words_t *w) {
             letters += is_alpha(tok[i]);
             digits += tok[i] >= '0' && tok[i] <= '9';
         }
-        /* symbols at the edges are punctuation, not letters ("wow!"), except $ and @ */
-        while (l && strchr("!|+", tok[l - 1])) tok[--l] = 0;
-        while (*tok && strchr("!|+", *tok)) {
+        /* symbols at the edges are punctuation, not letters ("wow!", "*bold*"), except $ and @;
+         * an asterisk inside a word masks a letter ("n*de": moderation.c reads it) */
+        while (l && strchr("!|+*", tok[l - 1])) tok[--l] = 0;
+        while (*tok && strchr("!|+*", *tok)) {
             tok++;
             l--;
         }
@@ -393,6 +419,9 @@ static int split_words(const char *text, words_t *w) {
         /* "aged 11", "age 9", "barely eleven": the word before says it is an age */
         int prev_age = i > 0 && (!strcmp(w->w[i - 1], "aged") || !strcmp(w->w[i - 1], "age") ||
                                  !strcmp(w->w[i - 1], "barely"));
+        /* a person's age told with a pronoun: "she is 12", "he's 13", "who just turned 11",
+         * "sie ist zehn", "ей 11" - unless a unit follows ("she is 5 foot 10") */
+        prev_age = prev_age || (pronoun_age(w, i) && !(i + 1 < n0 && measure_unit(w->w[i + 1])));
         if ((end != t && *end) || next_age || next_year || prev_age)
             if (words_push(w, "ageunderadult")) return -1;
     }

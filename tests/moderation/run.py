@@ -95,22 +95,25 @@ def test_spelled_out_words_end_where_the_spacing_changes():
 @test
 def test_an_age_glued_to_its_unit_is_read_as_an_age_not_leetspeak():
     lines = ["a 10yo girl", "13yrs", "14y.o. boy", "fillette 9ans", "7jahre", "12лет", "a 4k photo", "25yo woman",
-             "a boy aged 9", "barely eleven", "aged 30"]
+             "a boy aged 9", "barely eleven", "aged 30", "she is 12", "he's 13", "who just turned 11",
+             "she is 5 foot 10", "the tower is 10 stories"]
     p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(lines) + "\n",
                        capture_output=True, text=True, check=True)
     got = p.stdout.split("\n")[:len(lines)]
     assert got == ["a 10 yo girl ageunderadult", "13 yrs ageunderadult", "14 yo boy ageunderadult",
                    "fillette 9 ans ageunderadult", "7 jahre ageunderadult", "12 лет ageunderadult",
                    "a ak photo", "25 yo woman", "a boy aged 9 ageunderadult", "barely eleven ageunderadult",
-                   "aged 30"], got
+                   "aged 30", "she is 12 ageunderadult", "he s 13 ageunderadult",
+                   "who just turned 11 ageunderadult", "she is 5 foot 10", "the tower is 10 stories"], got
     p = subprocess.run([BIN, "moderate", "--level", "low"], input="a 10yo posing like a pinup model, suggestive\n",
                        capture_output=True, text=True, check=True)
     assert p.stdout.split() == ["sexual_minors"], p.stdout
 
 
 @test
-def test_glued_and_transposed_rule_words_are_read_as_the_rule_words():
-    harmful = ["childporn", "k1dp0rn pics", "nudekids", "c h i l d p o r n", "chlid pronography", "Kinderpornos"]
+def test_glued_transposed_and_masked_rule_words_are_read_as_the_rule_words():
+    harmful = ["childporn", "k1dp0rn pics", "nudekids", "c h i l d p o r n", "chlid pronography", "Kinderpornos",
+               "ch*ld p**n", "n*de k*ds"]
     harmless = ["therapist", "kidskin gloves", "Middlesex", "a cocktail", "sextant on a ship", "childhood memories",
                 "white power lines against the sky", "the untied states", "a quiet diary", "a chlid playing"]
     p = subprocess.run([BIN, "moderate", "--level", "low"], input="\n".join(harmful) + "\n", capture_output=True,

@@ -96,7 +96,8 @@ void test_moderation_two_stages(void) {
 }
 
 /* Out of memory at every allocation of a rules load (the vocabulary of one-word rules built
- * after the rules) and of a check that splits a glued compound and reads swapped letters: each
+ * after the rules) and of a check that splits a glued compound and reads swapped or masked
+ * letters: each
  * fails with IMG_ENOMEM or decides as without the failure (never a prompt cut short and let
  * through), and leaves nothing behind (the ASan run's leak check). */
 void test_moderation_out_of_memory(void) {
@@ -121,7 +122,7 @@ void test_moderation_out_of_memory(void) {
     CHECK(mod_load(RULES, &m, err, sizeof err) == IMG_OK);
     if (!m) return;
     mod_use_classifier(m, 0); /* the rules' own reading only */
-    static const char *const PROMPTS[] = {"chlid porn", "kidsporn thumbnails", "c h i l d p o r n"};
+    static const char *const PROMPTS[] = {"chlid porn", "kidsporn thumbnails", "c h i l d p o r n", "ch*ld p**n"};
     for (size_t q = 0; q < sizeof PROMPTS / sizeof PROMPTS[0]; q++) {
         mod_result_t r;
         fault_alloc_arm(0);
