@@ -284,6 +284,35 @@ void test_attention_fused(void) {
     pool_free(pool);
 }
 
+/* Precision bf16: the blocked path's two products run on the dot-product kernels (K, V, Q and the
+ * probabilities rounded to bfloat16): within 2e-2 of the exact attention (max over the output
+ * against its largest value), where the f32 path is within 1e-5; the fused path (short key runs,
+ * causal) stays f32. Where the CPU has no AVX512-BF16, precision bf16 is refused on the avx512
+ * level (engine_ctx.c), so there is nothing to run. */
+void test_attention_bf16_blocked(void) {
+    if (!cpu_supports(ISA_AVX512) || !cpu_has_avx512_bf16()) return;
+    pool_t *pool;
+    CHECK(pool_create(2, &pool) == IMG_OK);
+    static const int cases[][4] = {{100, 300, 2, 40}, {50, 257, 1, 64}, {130, 512, 3, 8}, {49, 700, 1, 512},
+                                   {256, 1024, 5, 64}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int nq = cases[c][0], nk = cases[c][1], heads = cases[c][2], dh = cases[c][3], ld = heads * dh;
+        float *q = rand_buf((size_t)nq * ld), *k = rand_buf((size_t)nk * ld), *v = rand_buf((size_t)nk * ld);
+        for (size_t i = 0; i < (size_t)nq * ld; i++) q[i] *= 3.f;
+        double *ref = malloc(sizeof(double) * (size_t)nq * ld);
+        float *out = malloc(sizeof(float) * (size_t)nq * ld);
+        naive_attention(q, k, v, nq, nk, heads, dh, 0, ref);
+        kctx_t kc = {pool, ISA_AVX512, .bf16 = 1};
+        attention(&kc, q, ld, k, ld, v, ld, nq, nk, heads, dh, 0, out, ld);
+        double mref, d = max_abs_diff(out, ref, (size_t)nq * ld, &mref);
+        fprintf(stderr, "  bf16 attention case %zu (%d x %d keys, dh %d): err %.2e of max\n", c, nq, nk, dh,
+                d / mref);
+        CHECK(d <= 2e-2 * mref && d > 0); /* rounded: never exact, always close */
+        free(q); free(k); free(v); free(ref); free(out);
+    }
+    pool_free(pool);
+}
+
 /* Direct convolution in double of x (h x w x cin), or of its nearest 2x upsampling when up. */
 static double *conv_ref(const float *x, int h, int w, int up, const float *wt, const float *b, int cin,
                         int cout, int ks, int st, int pad, int *ho, int *wo) {

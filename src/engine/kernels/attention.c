@@ -59,25 +59,38 @@ typedef struct {
     const kctx_t *kc;
     const float *q, *k, *v;
     int ldq, ldk, ldv, nq, nk, heads, dh, qblocks;
-    gemm_w_t *kp, *vp; /* per head; panels in packed */
+    gemm_w_t *kp, *vp; /* per head; panels in packed, or in packed_dp */
     float *packed;
     size_t kfloats, vfloats; /* per head */
+    uint16_t *packed_dp;     /* precision bf16: K and V as bfloat16 pairs, else NULL */
+    size_t kvals, vvals;     /* per head, in packed_dp */
     float *scores;           /* per thread: RB x nk */
     float *out;
     int ldo;
     void (*softmax)(float *s, int rows, int n, float scale, float *inv);
 } blk_job_t;
 
+/* w's f32 panels rounded into bfloat16 pairs at dst, which w then reads. */
+static void panels_to_dp(gemm_w_t *w, uint16_t *dst) {
+    gemm_panels_to_dp(w->data, w->npanels, w->k, dst);
+    w->data = dst;
+    w->dp = 1;
+}
+
 static void blk_pack(void *ctx, int task, int thread) {
     (void)thread;
     blk_job_t *b = ctx;
     int h = task % b->heads;
     float *base = b->packed + (size_t)h * (b->kfloats + b->vfloats);
-    if (task < b->heads) /* K: W[key][t] = k[key * ldk + h * dh + t] */
+    uint16_t *dp = b->packed_dp ? b->packed_dp + (size_t)h * (b->kvals + b->vvals) : NULL;
+    if (task < b->heads) { /* K: W[key][t] = k[key * ldk + h * dh + t] */
         gemm_pack_into(base, b->k + (size_t)h * b->dh, b->nk, b->dh, (size_t)b->ldk, 1, &b->kp[h]);
-    else /* V as the W of P V: W[t][key] = v[key * ldv + h * dh + t] */
+        if (dp) panels_to_dp(&b->kp[h], dp);
+    } else { /* V as the W of P V: W[t][key] = v[key * ldv + h * dh + t] */
         gemm_pack_into(base + b->kfloats, b->v + (size_t)h * b->dh, b->dh, b->nk, 1, (size_t)b->ldv,
                        &b->vp[h]);
+        if (dp) panels_to_dp(&b->vp[h], dp + b->kvals);
+    }
 }
 
 static void blk_task(void *ctx, int task, int thread) {
@@ -117,21 +130,31 @@ static int attention_blocked(const kctx_t *kc, const float *q, int ldq, const fl
                    .softmax = kc->isa == ISA_AVX512 ? softmax_rows_avx512 : softmax_rows_avx2};
     b.kfloats = gemm_pack_floats(nk, dh);
     b.vfloats = gemm_pack_floats(dh, nk);
+    /* precision bf16: S = Q K^T and O = P V on the dot-product kernels too, K and V rounded
+     * once per call, Q and P as the kernels pack them (the model's tolerance holds: README) */
+    if (kc->bf16) {
+        b.kvals = (size_t)((nk + GEMM_NR - 1) / GEMM_NR) * gemm_dp_pairs(dh) * 2 * GEMM_NR;
+        b.vvals = (size_t)((dh + GEMM_NR - 1) / GEMM_NR) * gemm_dp_pairs(nk) * 2 * GEMM_NR;
+    }
     int threads = pool_threads(kc->pool);
-    void *packed = NULL, *scores = NULL; /* freed below */
+    void *packed = NULL, *scores = NULL, *packed_dp = NULL; /* freed below */
     b.kp = calloc((size_t)heads * 2, sizeof *b.kp);
     b.vp = b.kp ? b.kp + heads : NULL;
     if (!b.kp ||
         posix_memalign(&packed, 64, sizeof(float) * (size_t)heads * (b.kfloats + b.vfloats)) ||
-        posix_memalign(&scores, 64, sizeof(float) * (size_t)threads * RB * (size_t)nk)) {
+        posix_memalign(&scores, 64, sizeof(float) * (size_t)threads * RB * (size_t)nk) ||
+        (kc->bf16 && posix_memalign(&packed_dp, 64, sizeof(uint16_t) * (size_t)heads * (b.kvals + b.vvals)))) {
         free(b.kp);
         free(packed);
+        free(scores);
         return 0;
     }
     b.packed = packed;
     b.scores = scores;
+    b.packed_dp = packed_dp;
     pool_run(kc->pool, 2 * heads, blk_pack, &b);
     pool_run(kc->pool, heads * b.qblocks, blk_task, &b);
+    free(packed_dp);
     free(scores);
     free(packed);
     free(b.kp);
