@@ -58,6 +58,28 @@ static const char *latin_plain(UChar32 c) {
     }
 }
 
+/* A letter in disguise that NFKC leaves alone, by its Unicode name: small capitals ("ᴄʜɪʟᴅ"),
+ * regional indicators ("🇨🇭🇮🇱🇩") and negative circled or squared capitals ("🅒🅗🅘🅛🅓"); 0 when
+ * c is none. Only the blocks that hold them are looked up. */
+static char named_latin(UChar32 c) {
+    if (!((c >= 0x0250 && c <= 0x02af) || (c >= 0x1d00 && c <= 0x1d7f) || (c >= 0xa700 && c <= 0xa7ff) ||
+          (c >= 0x1f100 && c <= 0x1f1ff)))
+        return 0;
+    static const char *const KINDS[] = {"LATIN LETTER SMALL CAPITAL ", "REGIONAL INDICATOR SYMBOL LETTER ",
+                                        "NEGATIVE CIRCLED LATIN CAPITAL LETTER ",
+                                        "NEGATIVE SQUARED LATIN CAPITAL LETTER "};
+    char name[96];
+    UErrorCode e = U_ZERO_ERROR;
+    int32_t n = u_charName(c, U_UNICODE_CHAR_NAME, name, sizeof name, &e);
+    if (U_FAILURE(e) || n < 2 || n >= (int32_t)sizeof name) return 0;
+    for (size_t k = 0; k < sizeof KINDS / sizeof KINDS[0]; k++) {
+        size_t kl = strlen(KINDS[k]);
+        if ((size_t)n == kl + 1 && !strncmp(name, KINDS[k], kl) && name[kl] >= 'A' && name[kl] <= 'Z')
+            return (char)(name[kl] - 'A' + 'a');
+    }
+    return 0;
+}
+
 /* A character written as a word of its own (scripts without spaces between words). */
 static int own_word(UChar32 c) {
     UErrorCode e = U_ZERO_ERROR;
@@ -119,6 +141,9 @@ static char *fold(const char *text) {
             rc = buf_append(&out, &ch, 1);
         } else if (latin_plain(c)) {
             rc = buf_append(&out, latin_plain(c), strlen(latin_plain(c)));
+        } else if (named_latin(c)) {
+            char ch = named_latin(c);
+            rc = buf_append(&out, &ch, 1);
         } else if (own_word(c)) {
             rc = buf_append(&out, " ", 1);
             if (!rc) rc = put_utf8(&out, c);

@@ -81,12 +81,14 @@ def test_corpus_level_low():
 @test
 def test_spelled_out_words_end_where_the_spacing_changes():
     lines = ["n u d e   k i d s", "s e x", "s.e.x", "13 y o girl", "a b c", "k i d s  at  play",
-             "e r o t i c photo of a c h i l d", "k i d   p 0 r n", "4 0 4 error"]
+             "e r o t i c photo of a c h i l d", "k i d   p 0 r n", "4 0 4 error", "ᴄʜɪʟᴅ ɴᴜᴅᴇ",
+             "🇰🇮🇩 🅝🅤🅓🅔", "əʃ phonetic"]
     p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(lines) + "\n",
                        capture_output=True, text=True, check=True)
     got = p.stdout.split("\n")[:len(lines)]
     assert got == ["nude kids", "sex", "sex", "13 yo girl ageunderadult", "abc", "kids at play",
-                   "erotic photo of achild|child", "kid porn", "4 0 4 error"], got
+                   "erotic photo of achild|child", "kid porn", "4 0 4 error", "child nude", "kid nude",
+                   "əʃ phonetic"], got
     p = subprocess.run([BIN, "moderate", "--level", "low"], input="e r o t i c photo of a c h i l d\n",
                        capture_output=True, text=True, check=True)
     assert p.stdout.split() == ["sexual_minors"], p.stdout
