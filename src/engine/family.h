@@ -38,7 +38,7 @@ typedef struct {
     int guided;                    /* run an unconditional pass (classifier-free guidance) */
     float guidance;
     int width, height;
-    int edit, inpaint;             /* an image is given; with a mask, for a 9-channel UNet */
+    int edit, inpaint; /* an image is given; with a mask, for a 9-channel UNet */
 } fam_request_t;
 
 /* An edit's latents, owned by the pipeline: the image's latent, the latent mask (1: repaint;

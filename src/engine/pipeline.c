@@ -27,7 +27,9 @@ struct eng_model {
     double mark;
 };
 
-void eng_last_stats(const eng_model_t *m, eng_stats_t *out) { *out = m->stats; }
+void eng_last_stats(const eng_model_t *m, eng_stats_t *out) {
+    *out = m->stats;
+}
 
 int eng_probe_native(const char *checkpoint, int *native, int *multiple, char *err, size_t errlen) {
     st_file_t *f;
@@ -46,7 +48,8 @@ int eng_probe_edit(const char *checkpoint, const char *vae, const char *tiny_enc
     int rc = st_open(checkpoint, &f, err, sizeof err);
     if (rc) return rc;
     if (vae && *vae && st_open(vae, &vf, err, sizeof err)) vf = NULL;
-    fam_detect(f)->probe_edit(f, vf, tiny_encoder && *tiny_encoder ? tiny_encoder : tiny_decoder, can_edit, inpaint);
+    fam_detect(f)->probe_edit(f, vf, tiny_encoder && *tiny_encoder ? tiny_encoder : tiny_decoder,
+                              can_edit, inpaint);
     st_close(vf);
     st_close(f);
     return IMG_OK;
@@ -60,9 +63,13 @@ void eng_free(eng_model_t *m) {
     free(m);
 }
 
-const eng_info_t *eng_info(const eng_model_t *m) { return &m->desc.info; }
+const eng_info_t *eng_info(const eng_model_t *m) {
+    return &m->desc.info;
+}
 
-int eng_has_previews(const eng_model_t *m) { return m->desc.previews; }
+int eng_has_previews(const eng_model_t *m) {
+    return m->desc.previews;
+}
 
 /* RGB floats (planar, range [lo, lo + 2*half]) -> 8-bit interleaved image. */
 static void to_rgb8(const float *rgb, int w, int h, int zero_to_one, uint8_t *px) {
@@ -107,7 +114,8 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
     }
     st_close(f); /* weights were copied and packed */
     if (rc) {
-        if (rc == IMG_ENOMEM && errlen && !err[0]) snprintf(err, errlen, "out of memory loading the model");
+        if (rc == IMG_ENOMEM && errlen && !err[0])
+            snprintf(err, errlen, "out of memory loading the model");
         eng_free(m);
         return rc;
     }
@@ -116,7 +124,9 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
     return IMG_OK;
 }
 
-int eng_count_tokens(eng_model_t *m, const char *prompt) { return m->ops->count_tokens(m->fam, prompt); }
+int eng_count_tokens(eng_model_t *m, const char *prompt) {
+    return m->ops->count_tokens(m->fam, prompt);
+}
 
 /* ---- sampling ---- */
 
@@ -161,7 +171,8 @@ static int run_step(void *user, int step, int steps, const float *x, const float
     if (step < ENG_MAX_STAT_STEPS) m->stats.step_s[step] = now - m->mark;
     m->stats.steps = step + 1;
     const img_t *pv = NULL;
-    if (r->preview && m->ops->preview(m->fam, &m->kc, den, r->lh, r->lw, r->preview_rgb) == IMG_OK) {
+    if (r->preview &&
+        m->ops->preview(m->fam, &m->kc, den, r->lh, r->lw, r->preview_rgb) == IMG_OK) {
         to_rgb8(r->preview_rgb, r->preview->width, r->preview->height, 1, r->preview->pixels);
         pv = r->preview;
     }
@@ -183,7 +194,8 @@ static int edit_latents(eng_model_t *m, const eng_params_t *p, int W, int H, int
     const uint8_t *px = p->init_image->pixels;
     int ch = p->init_image->channels;
     for (size_t i = 0; i < HW; i++)
-        for (int c = 0; c < 3; c++) img[c * HW + i] = px[i * ch + (ch >= 3 ? c : 0)] / 127.5f - 1.f;
+        for (int c = 0; c < 3; c++)
+            img[c * HW + i] = px[i * ch + (ch >= 3 ? c : 0)] / 127.5f - 1.f;
     int rc = m->ops->encode_image(m->fam, &m->kc, img, H, W, z0);
     if (!rc && p->mask) {
         int up = H / lh;
@@ -195,14 +207,16 @@ static int edit_latents(eng_model_t *m, const eng_params_t *p, int W, int H, int
                 } else {
                     for (int dy = 0; dy < up && !v; dy++)
                         for (int dx = 0; dx < up && !v; dx++)
-                            v = p->mask[(size_t)(y * up + dy) * W + (size_t)(x * up + dx)] ? 1.f : 0.f;
+                            v = p->mask[(size_t)(y * up + dy) * W + (size_t)(x * up + dx)] ? 1.f
+                                                                                           : 0.f;
                 }
                 mask_lat[(size_t)y * lw + x] = v;
             }
         if (inpaint) {
             for (size_t i = 0; i < HW; i++)
                 for (int c = 0; c < 3; c++)
-                    img[c * HW + i] = p->mask[i] ? 0.f : px[i * ch + (ch >= 3 ? c : 0)] / 127.5f - 1.f;
+                    img[c * HW + i] =
+                        p->mask[i] ? 0.f : px[i * ch + (ch >= 3 ? c : 0)] / 127.5f - 1.f;
             rc = m->ops->encode_image(m->fam, &m->kc, img, H, W, masked_lat);
         }
     }
@@ -246,8 +260,14 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
     m->stats.tokenize_s = clock_mono() - t_start;
     m->flops = 0;
     double t_text = clock_mono();
-    fam_request_t req = {p->prompt, p->negative_prompt ? p->negative_prompt : "", p->guidance > 1.f,
-                         p->guidance, W, H, edit, edit && p->mask && info->inpaint_unet};
+    fam_request_t req = {p->prompt,
+                         p->negative_prompt ? p->negative_prompt : "",
+                         p->guidance > 1.f,
+                         p->guidance,
+                         W,
+                         H,
+                         edit,
+                         edit && p->mask && info->inpaint_unet};
     void *job = NULL;
     int rc = m->ops->begin(m->fam, &m->kc, &req, &job);
     m->stats.text_s = clock_mono() - t_text;
@@ -256,7 +276,8 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
     if (!rc && edit) {
         double t_enc = clock_mono();
         if (!p->mask)
-            for (size_t k = 0; k < hw; k++) mask_lat[k] = 1.f;
+            for (size_t k = 0; k < hw; k++)
+                mask_lat[k] = 1.f;
         rc = edit_latents(m, p, W, H, lh, lw, z0, mask_lat, masked_lat);
         m->stats.encode_s = clock_mono() - t_enc;
         m->stats.encode_gflop = (double)m->flops / 1e9;
@@ -277,12 +298,22 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
         rng_seed(&rng, p->seed);
         rng_randn(&rng, x, n);
         m->ops->noised(edit ? z0 : NULL, x, sigmas[start], n, x);
-        run_ctx_t r = {m, job, lh, lw, n, &rng, progress, user, want_preview ? &preview : NULL, rgb,
+        run_ctx_t r = {m,
+                       job,
+                       lh,
+                       lw,
+                       n,
+                       &rng,
+                       progress,
+                       user,
+                       want_preview ? &preview : NULL,
+                       rgb,
                        {edit ? z0 : NULL, edit ? mask_lat : NULL, edit ? masked_lat : NULL},
                        edit && p->mask && !info->inpaint_unet};
         sampler_io_t io = {run_denoise, run_noise, run_step, &r};
         m->mark = clock_mono();
-        rc = sampler_run((sampler_kind_t)p->sampler, x, n, sigmas + start, steps - start, &io, work);
+        rc =
+            sampler_run((sampler_kind_t)p->sampler, x, n, sigmas + start, steps - start, &io, work);
     }
     m->ops->end(job);
     m->stats.steps_gflop = (double)m->flops / 1e9;

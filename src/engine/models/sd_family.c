@@ -102,7 +102,8 @@ static void sd_probe_edit(const st_file_t *f, const st_file_t *vae, const char *
     *inpaint = 0;
     for (size_t i = 0; i < st_count(f); i++) {
         const st_tensor_t *t = st_get(f, i);
-        if (ends_with_name(t->name, "input_blocks.0.0.weight") && t->ndim == 4) *inpaint = t->shape[1] == 9;
+        if (ends_with_name(t->name, "input_blocks.0.0.weight") && t->ndim == 4)
+            *inpaint = t->shape[1] == 9;
     }
 }
 
@@ -112,7 +113,8 @@ static void sd_free(void *fam) {
     sd_t *m = fam;
     if (!m) return;
     tok_free(m->tok);
-    for (int i = 0; i < m->nte; i++) clip_free(m->te[i]);
+    for (int i = 0; i < m->nte; i++)
+        clip_free(m->te[i]);
     unet_free(m->unet);
     vae_free(m->vae);
     vae_encoder_free(m->enc);
@@ -147,7 +149,8 @@ static int load_tiny(const eng_load_opts_t *o, sd_t *m, char *err, size_t errlen
 
 /* The KL decoder (optional when a tiny decoder is there: imgapi's built-in model has only that)
  * and its encoder (optional: decoder-only VAE files exist), from vf or the checkpoint. */
-static int load_vae(const st_file_t *f, const st_file_t *vf, int bf16, sd_t *m, char *err, size_t errlen) {
+static int load_vae(const st_file_t *f, const st_file_t *vf, int bf16, sd_t *m, char *err,
+                    size_t errlen) {
     char verr[256];
     int vrc = vae_load(vf ? vf : f, bf16, &m->vae, verr, sizeof verr);
     if (vrc && (vf || vrc != IMG_ENOTFOUND || !m->tiny)) {
@@ -165,7 +168,8 @@ static int load_vae(const st_file_t *f, const st_file_t *vf, int bf16, sd_t *m, 
 }
 
 /* The text encoders the UNet's family takes, checked against its context width. */
-static int load_text(const st_file_t *f, int bf16, const unet_info_t *ui, sd_t *m, char *err, size_t errlen) {
+static int load_text(const st_file_t *f, int bf16, const unet_info_t *ui, sd_t *m, char *err,
+                     size_t errlen) {
     char prefixes[4][160];
     clip_layout_t layouts[4];
     int n = clip_find(f, prefixes, layouts, 4);
@@ -186,15 +190,18 @@ static int load_text(const st_file_t *f, int bf16, const unet_info_t *ui, sd_t *
     }
     if (rc) return rc;
     m->ctx_len = clip_info(m->te[0])->context;
-    for (int i = 0; i < m->nte; i++) m->ctx_dim += clip_info(m->te[i])->width;
+    for (int i = 0; i < m->nte; i++)
+        m->ctx_dim += clip_info(m->te[i])->width;
     if (m->ctx_dim != ui->ctx_dim) {
-        snprintf(err, errlen, "text encoder width %d does not match the UNet's context %d", m->ctx_dim, ui->ctx_dim);
+        snprintf(err, errlen, "text encoder width %d does not match the UNet's context %d",
+                 m->ctx_dim, ui->ctx_dim);
         return IMG_EFORMAT;
     }
     if (ui->family == UNET_SDXL) {
         int pooled = clip_info(m->te[1])->proj_dim;
         if (pooled + 6 * 256 != ui->adm_in) {
-            snprintf(err, errlen, "SDXL conditioning width %d does not match pooled %d + 1536", ui->adm_in, pooled);
+            snprintf(err, errlen, "SDXL conditioning width %d does not match pooled %d + 1536",
+                     ui->adm_in, pooled);
             return IMG_EFORMAT;
         }
     }
@@ -213,13 +220,15 @@ static int describe(const st_file_t *f, sd_t *m, fam_desc_t *d, char *err, size_
         m->enc = NULL;
     }
     int up = m->vae ? vae_upscale(m->vae) : tiny_vae_upscale(m->tiny);
-    if (m->tiny_enc && (tiny_vae_latent_channels(m->tiny_enc) != ui->out_ch || tiny_vae_downscale(m->tiny_enc) != up)) {
+    if (m->tiny_enc && (tiny_vae_latent_channels(m->tiny_enc) != ui->out_ch ||
+                        tiny_vae_downscale(m->tiny_enc) != up)) {
         snprintf(err, errlen, "the tiny encoder does not match the model's latent space");
         return IMG_EFORMAT;
     }
     in->can_edit = m->enc != NULL || m->tiny_enc != NULL;
     if (ui->in_ch != ui->out_ch && !in->inpaint_unet) {
-        snprintf(err, errlen, "a UNet with %d input and %d output channels is not supported", ui->in_ch, ui->out_ch);
+        snprintf(err, errlen, "a UNet with %d input and %d output channels is not supported",
+                 ui->in_ch, ui->out_ch);
         return IMG_EFORMAT;
     }
     if (in->inpaint_unet && !in->can_edit) {
@@ -236,8 +245,8 @@ static int describe(const st_file_t *f, sd_t *m, fam_desc_t *d, char *err, size_
     return IMG_OK;
 }
 
-static int sd_load(const eng_load_opts_t *o, const st_file_t *f, kctx_t *kc, arena_t *arena, void **fam,
-                   fam_desc_t *d, char *err, size_t errlen) {
+static int sd_load(const eng_load_opts_t *o, const st_file_t *f, kctx_t *kc, arena_t *arena,
+                   void **fam, fam_desc_t *d, char *err, size_t errlen) {
     sd_t *m = calloc(1, sizeof *m); /* owned by *fam, or freed below */
     if (!m) {
         snprintf(err, errlen, "out of memory loading the model");
@@ -259,8 +268,9 @@ static int sd_load(const eng_load_opts_t *o, const st_file_t *f, kctx_t *kc, are
         rc = describe(f, m, d, err, errlen);
     }
     if (!rc) rc = load_text(f, kc->bf16, unet_info(m->unet), m, err, errlen);
-    if (!rc && m->tiny && ((m->vae && tiny_vae_upscale(m->tiny) != vae_upscale(m->vae)) ||
-                           tiny_vae_latent_channels(m->tiny) != m->info.latent_channels)) {
+    if (!rc && m->tiny &&
+        ((m->vae && tiny_vae_upscale(m->tiny) != vae_upscale(m->vae)) ||
+         tiny_vae_latent_channels(m->tiny) != m->info.latent_channels)) {
         snprintf(err, errlen, "the tiny decoder does not match the model's latent space");
         rc = IMG_EFORMAT;
     }
@@ -286,7 +296,8 @@ static int sd_count_tokens(void *fam, const char *prompt) {
 /* ---- conditioning ---- */
 
 /* context [ctx_len, ctx_dim] and, for SDXL, the pooled vector [proj] of one prompt. */
-static int encode(sd_t *m, kctx_t *kc, const char *prompt, float *ctx, float *pooled, float *scratch) {
+static int encode(sd_t *m, kctx_t *kc, const char *prompt, float *ctx, float *pooled,
+                  float *scratch) {
     int32_t *ids;
     size_t n;
     int rc = tok_encode(m->tok, prompt, &ids, &n);
@@ -296,16 +307,21 @@ static int encode(sd_t *m, kctx_t *kc, const char *prompt, float *ctx, float *po
         const clip_info_t *I = clip_info(m->te[e]);
         int32_t tokens[TOK_CONTEXT];
         /* HF-layout CLIP (SD1, SDXL's CLIP-L) pads with EOT; OpenCLIP pads with 0 */
-        tok_context_len(m->tok, ids, n, I->layout == CLIP_LAYOUT_HF ? tok_eot(m->tok) : 0, I->context, tokens);
+        tok_context_len(m->tok, ids, n, I->layout == CLIP_LAYOUT_HF ? tok_eot(m->tok) : 0,
+                        I->context, tokens);
         clip_out_t o = {0};
         float *dst = scratch;
-        if (m->info.family == 0) o.last = dst;
-        else if (m->info.family == 1) o.penultimate_ln = dst;
-        else o.penultimate = dst;
+        if (m->info.family == 0)
+            o.last = dst;
+        else if (m->info.family == 1)
+            o.penultimate_ln = dst;
+        else
+            o.penultimate = dst;
         if (e == 1 && pooled) o.pooled_proj = pooled;
         rc = clip_forward(m->te[e], kc, tokens, &o);
         for (int t = 0; t < T && !rc; t++)
-            memcpy(ctx + (size_t)t * m->ctx_dim + off, dst + (size_t)t * I->width, sizeof(float) * (size_t)I->width);
+            memcpy(ctx + (size_t)t * m->ctx_dim + off, dst + (size_t)t * I->width,
+                   sizeof(float) * (size_t)I->width);
         off += I->width;
     }
     free(ids);
@@ -317,7 +333,8 @@ static int encode(sd_t *m, kctx_t *kc, const char *prompt, float *ctx, float *po
 static void sdxl_vector(const float *pooled, int proj, int h, int w, float *y) {
     memcpy(y, pooled, sizeof(float) * (size_t)proj);
     float vals[6] = {(float)h, (float)w, 0.f, 0.f, (float)h, (float)w};
-    for (int i = 0; i < 6; i++) op_timestep_embedding(&vals[i], 1, 256, 10000.f, y + proj + i * 256);
+    for (int i = 0; i < 6; i++)
+        op_timestep_embedding(&vals[i], 1, 256, 10000.f, y + proj + i * 256);
 }
 
 static void sd_end(void *job) {
@@ -354,7 +371,8 @@ static int sd_begin(void *fam, kctx_t *kc, const fam_request_t *r, void **job) {
     j->guidance = r->guidance;
     j->ctx_c = mem;
     j->ctx_u = j->ctx_c + ctxn;
-    float *enc = j->ctx_u + ctxn, *pool_c = enc + (size_t)m->ctx_len * maxw, *pool_u = pool_c + proj;
+    float *enc = j->ctx_u + ctxn, *pool_c = enc + (size_t)m->ctx_len * maxw,
+          *pool_u = pool_c + proj;
     float *y = pool_u + proj;
     j->y_c = proj ? y : NULL;
     j->y_u = proj ? y + proj + 1536 : NULL;
@@ -396,47 +414,56 @@ static void sd_sigmas(void *fam, int steps, eng_schedule_t kind, float *sigmas) 
 
 /* k-diffusion's variance-exploding view of the DDPM: x = z0 + sigma * noise. */
 static void sd_noised(const float *z0, const float *noise, float sigma, size_t n, float *x) {
-    for (size_t k = 0; k < n; k++) x[k] = (z0 ? z0[k] : 0.f) + noise[k] * sigma;
+    for (size_t k = 0; k < n; k++)
+        x[k] = (z0 ? z0[k] : 0.f) + noise[k] * sigma;
 }
 
-static int sd_denoise(void *fam, kctx_t *kc, void *job, const float *x, float sigma, const fam_edit_t *edit,
-                      float *den) {
+static int sd_denoise(void *fam, kctx_t *kc, void *job, const float *x, float sigma,
+                      const fam_edit_t *edit, float *den) {
     sd_t *m = fam;
     sd_job_t *d = job;
     size_t n = (size_t)m->info.latent_channels * d->lh * d->lw;
     float c_in = 1.f / sqrtf(sigma * sigma + 1.f);
     float t = schedule_sigma_to_t(&m->sched, sigma);
-    for (size_t k = 0; k < n; k++) d->xin[k] = x[k] * c_in;
+    for (size_t k = 0; k < n; k++)
+        d->xin[k] = x[k] * c_in;
     if (m->info.inpaint_unet) { /* c_concat: x, then the mask, then the masked image's latent */
         if (!edit || !edit->mask_lat || !edit->masked_lat) return IMG_EINVAL;
         size_t hw = (size_t)d->lh * d->lw;
         memcpy(d->xin + n, edit->mask_lat, sizeof(float) * hw);
         memcpy(d->xin + n + hw, edit->masked_lat, sizeof(float) * n);
     }
-    int rc = unet_forward(m->unet, kc, d->xin, d->lh, d->lw, t, d->ctx_c, m->ctx_len, d->y_c, d->eps_c, NULL, NULL);
+    int rc = unet_forward(m->unet, kc, d->xin, d->lh, d->lw, t, d->ctx_c, m->ctx_len, d->y_c,
+                          d->eps_c, NULL, NULL);
     if (!rc && d->guided)
-        rc = unet_forward(m->unet, kc, d->xin, d->lh, d->lw, t, d->ctx_u, m->ctx_len, d->y_u, d->eps_u, NULL, NULL);
+        rc = unet_forward(m->unet, kc, d->xin, d->lh, d->lw, t, d->ctx_u, m->ctx_len, d->y_u,
+                          d->eps_u, NULL, NULL);
     if (rc) return rc;
     if (d->guided)
-        for (size_t k = 0; k < n; k++) d->eps_c[k] = d->eps_u[k] + d->guidance * (d->eps_c[k] - d->eps_u[k]);
+        for (size_t k = 0; k < n; k++)
+            d->eps_c[k] = d->eps_u[k] + d->guidance * (d->eps_c[k] - d->eps_u[k]);
     if (m->prediction == ENG_PRED_V) {
         float s2 = sigma * sigma + 1.f;
         float c_skip = 1.f / s2, c_out = -sigma / sqrtf(s2);
-        for (size_t k = 0; k < n; k++) den[k] = d->eps_c[k] * c_out + x[k] * c_skip;
+        for (size_t k = 0; k < n; k++)
+            den[k] = d->eps_c[k] * c_out + x[k] * c_skip;
     } else {
-        for (size_t k = 0; k < n; k++) den[k] = x[k] - sigma * d->eps_c[k];
+        for (size_t k = 0; k < n; k++)
+            den[k] = x[k] - sigma * d->eps_c[k];
     }
     return IMG_OK;
 }
 
 /* ---- images ---- */
 
-static int sd_decode(void *fam, kctx_t *kc, float *x, int lh, int lw, int fast, float *rgb, int *zero_to_one) {
+static int sd_decode(void *fam, kctx_t *kc, float *x, int lh, int lw, int fast, float *rgb,
+                     int *zero_to_one) {
     sd_t *m = fam;
     *zero_to_one = m->tiny && (fast || !m->vae);
     if (*zero_to_one) return tiny_vae_decode(m->tiny, kc, x, lh, lw, rgb); /* RGB in [0, 1] */
     size_t n = (size_t)m->info.latent_channels * lh * lw;
-    for (size_t k = 0; k < n; k++) x[k] /= m->info.vae_scale;
+    for (size_t k = 0; k < n; k++)
+        x[k] /= m->info.vae_scale;
     /* RGB in [-1, 1]; tiled when the latent is larger than vae_tile a side */
     return vae_decode_tiled(m->vae, kc, x, lh, lw, m->vae_tile, m->vae_tile_overlap, rgb);
 }
@@ -456,7 +483,8 @@ static int sd_encode_image(void *fam, kctx_t *kc, float *img, int H, int W, floa
         return rc;
     }
     if (!m->tiny_enc) return IMG_EUNSUPPORTED;
-    for (size_t i = 0; i < (size_t)3 * W * H; i++) img[i] = (img[i] + 1.f) * 0.5f;
+    for (size_t i = 0; i < (size_t)3 * W * H; i++)
+        img[i] = (img[i] + 1.f) * 0.5f;
     return tiny_vae_encode(m->tiny_enc, kc, img, H, W, z);
 }
 
