@@ -72,6 +72,12 @@ static int partial(stream_t *st) {
     img_t pv = {0}, sized = {0};
     int pstep;
     if (job_preview(st->job, &pv, &pstep) != IMG_OK) return 0;
+    /* the preview itself must be past the mark, not only the progress: behind a gateway the two
+     * arrive apart (progress first), and the previous step's preview would be sent again */
+    if (pstep * (want + 1) < (st->sent + 1) * steps) {
+        img_free(&pv);
+        return 0;
+    }
     uint8_t *bytes = NULL;
     size_t len = 0;
     /* PNG partials at low zlib effort: they are replaced within seconds */
