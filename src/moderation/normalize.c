@@ -131,6 +131,7 @@ static char *fold(const char *text) {
     int rc = IMG_OK;
     for (int32_t i = 0; i < nb && !rc;) {
         UChar32 c;
+        char named;
         U16_NEXT(b, i, nb, c);
         int8_t t = u_charType(c);
         if (t == U_NON_SPACING_MARK || t == U_ENCLOSING_MARK || t == U_FORMAT_CHAR) continue;
@@ -141,9 +142,8 @@ static char *fold(const char *text) {
             rc = buf_append(&out, &ch, 1);
         } else if (latin_plain(c)) {
             rc = buf_append(&out, latin_plain(c), strlen(latin_plain(c)));
-        } else if (named_latin(c)) {
-            char ch = named_latin(c);
-            rc = buf_append(&out, &ch, 1);
+        } else if ((named = named_latin(c))) { /* one name lookup per character */
+            rc = buf_append(&out, &named, 1);
         } else if (own_word(c)) {
             rc = buf_append(&out, " ", 1);
             if (!rc) rc = put_utf8(&out, c);
@@ -234,7 +234,6 @@ static int push_word(words_t *w, int **gaps, const char *s, const char *alt, int
     *gaps = g;
     return 0;
 }
-
 
 /* 1 when the words before w[i] say a person's age follows: "she is", "he s" (he's), "who is",
  * "just turned", "sie ist", "er ist", "ей", "ему". */

@@ -133,8 +133,10 @@ static int attention_blocked(const kctx_t *kc, const float *q, int ldq, const fl
     /* precision bf16: S = Q K^T and O = P V on the dot-product kernels too, K and V rounded
      * once per call, Q and P as the kernels pack them (the model's tolerance holds: README) */
     if (kc->bf16) {
-        b.kvals = (size_t)((nk + GEMM_NR - 1) / GEMM_NR) * gemm_dp_pairs(dh) * 2 * GEMM_NR;
-        b.vvals = (size_t)((dh + GEMM_NR - 1) / GEMM_NR) * gemm_dp_pairs(nk) * 2 * GEMM_NR;
+        gemm_w_t kd = {.n = nk, .k = dh, .npanels = (nk + GEMM_NR - 1) / GEMM_NR, .dp = 1};
+        gemm_w_t vd = {.n = dh, .k = nk, .npanels = (dh + GEMM_NR - 1) / GEMM_NR, .dp = 1};
+        b.kvals = gemm_w_bytes(&kd) / sizeof(uint16_t);
+        b.vvals = gemm_w_bytes(&vd) / sizeof(uint16_t);
     }
     int threads = pool_threads(kc->pool);
     void *packed = NULL, *scores = NULL, *packed_dp = NULL; /* freed below */

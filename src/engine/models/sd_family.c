@@ -33,6 +33,7 @@ typedef struct {
     schedule_t sched;
     int ctx_dim, ctx_len;
     int vae_tile, vae_tile_overlap;
+    int upscale; /* image pixels per latent pixel, of the KL decoder or else the tiny one */
     eng_info_t info;
 } sd_t;
 
@@ -219,7 +220,7 @@ static int describe(const st_file_t *f, sd_t *m, fam_desc_t *d, char *err, size_
         vae_encoder_free(m->enc); /* another latent space: it cannot feed this UNet */
         m->enc = NULL;
     }
-    int up = m->vae ? vae_upscale(m->vae) : tiny_vae_upscale(m->tiny);
+    int up = m->upscale = m->vae ? vae_upscale(m->vae) : tiny_vae_upscale(m->tiny);
     if (m->tiny_enc && (tiny_vae_latent_channels(m->tiny_enc) != ui->out_ch ||
                         tiny_vae_downscale(m->tiny_enc) != up)) {
         snprintf(err, errlen, "the tiny encoder does not match the model's latent space");
@@ -346,7 +347,7 @@ static void sd_end(void *job) {
 
 static int sd_begin(void *fam, kctx_t *kc, const fam_request_t *r, void **job) {
     sd_t *m = fam;
-    int up = m->vae ? vae_upscale(m->vae) : tiny_vae_upscale(m->tiny);
+    int up = m->upscale;
     int lh = r->height / up, lw = r->width / up;
     size_t n = (size_t)m->info.latent_channels * lh * lw, hw = (size_t)lh * lw;
     int proj = m->nte == 2 ? clip_info(m->te[1])->proj_dim : 0;
@@ -472,7 +473,7 @@ static int sd_decode(void *fam, kctx_t *kc, float *x, int lh, int lw, int fast, 
  * [0, 1]: img is rescaled in place). */
 static int sd_encode_image(void *fam, kctx_t *kc, float *img, int H, int W, float *z) {
     sd_t *m = fam;
-    int up = m->vae ? vae_upscale(m->vae) : tiny_vae_upscale(m->tiny);
+    int up = m->upscale;
     size_t n = (size_t)m->info.latent_channels * (H / up) * (W / up);
     if (m->enc) { /* in tiles when the latent is larger than vae_tile a side */
         float *mom = malloc(sizeof(float) * 2 * n);
