@@ -99,6 +99,9 @@ static int put_utf8(buf_t *out, UChar32 c) {
     return bad ? IMG_OK : buf_append(out, tmp, (size_t)n);
 }
 
+/* The separator fold() writes for ASCII punctuation; a space is written for white space. */
+#define SEP_PUNCT '\x01'
+
 /* UTF-8 -> case-folded NFKC -> NFD, then words separated by spaces: ASCII letters, digits and
  * leet symbols as they are; marks and format characters dropped; other letters kept in their
  * script (UTF-8), Latin ones without a decomposition read plainly; ideographs (and other
@@ -137,8 +140,10 @@ static char *fold(const char *text) {
         if (t == U_NON_SPACING_MARK || t == U_ENCLOSING_MARK || t == U_FORMAT_CHAR) continue;
         if (c < 128) {
             char ch = (char)c;
+            /* punctuation is a separator of its own kind (SEP_PUNCT), so that spelled-out
+             * letters joined by dots or hyphens end at a space ("g-i-r-l n-u-d-e") */
             if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || strchr("@$!|+*", ch)))
-                ch = ' ';
+                ch = ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' ? ' ' : SEP_PUNCT;
             rc = buf_append(&out, &ch, 1);
         } else if (latin_plain(c)) {
             rc = buf_append(&out, latin_plain(c), strlen(latin_plain(c)));
@@ -267,13 +272,25 @@ static int split_words(const char *text, words_t *w) {
     /* gaps[k]: separators before word k in the folded text, so that a spelled-out word ends
      * where its letters' spacing changes ("n u d e   k i d s" is two words) */
     int *gaps = NULL;
-    const char *prev_end = f;
-    /* raw tokens */
-    char *save = NULL;
-    for (char *tok = strtok_r(f, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+    /* raw tokens, cut in place; sep: the separator that ended the previous token (overwritten
+     * by its terminator), 0 at the start and end */
+    char *p = f, sep = 0;
+    for (;;) {
+        /* the gap's length, plus 1000 when it holds white space ("s.e.x" is spaced alike;
+         * "x g" after "s.e.x" is not) */
+        int gap = sep != 0, spaced = sep == ' ';
+        for (; *p == ' ' || *p == SEP_PUNCT; p++) {
+            gap++;
+            spaced |= *p == ' ';
+        }
+        if (!*p) break;
+        if (spaced) gap += 1000;
+        char *tok = p;
+        while (*p && *p != ' ' && *p != SEP_PUNCT)
+            p++;
+        sep = *p;
+        if (*p) *p++ = 0;
         size_t l = strlen(tok);
-        int gap = (int)(tok - prev_end);
-        prev_end = tok + l;
         int letters = 0, digits = 0;
         for (size_t i = 0; i < l; i++) {
             letters += is_alpha(tok[i]);
@@ -365,7 +382,7 @@ static int split_words(const char *text, words_t *w) {
             }
             i++;
         } else {
-            i = j > i ? j : i + 1;
+            i++; /* a run may start at the next word ("a s-n-a-k-e": "a" is spaced apart) */
         }
     }
     free(gaps);
@@ -439,7 +456,7 @@ static int split_words(const char *text, words_t *w) {
                 if (!strcmp(w->w[i + 1], AGE_WORDS[k])) next_age = 1;
         int next_year = i + 2 < n0 &&
                         (!strncmp(w->w[i + 1], "year", 4) || !strncmp(w->w[i + 1], "yr", 2)) &&
-                        !strcmp(w->w[i + 2], "old");
+                        (!strcmp(w->w[i + 2], "old") || !strcmp(w->w[i + 2], "olds"));
         /* "aged 11", "age 9", "barely eleven": the word before says it is an age */
         int prev_age = i > 0 && (!strcmp(w->w[i - 1], "aged") || !strcmp(w->w[i - 1], "age") ||
                                  !strcmp(w->w[i - 1], "barely"));
