@@ -6,13 +6,15 @@
 #include <string.h>
 
 /* The options of `imgapi debug`, in the order of their enum. */
-enum { D_WEIGHTS, D_INPUTS, D_OUT, D_PREFIX, D_VAE, D_NOPTS };
+enum { D_WEIGHTS, D_INPUTS, D_OUT, D_PREFIX, D_VAE, D_LORA, D_NOPTS };
 static const cli_opt_t DEBUG_OPTS[D_NOPTS] = {
     {"weights", 0, "W", NULL, NULL, NULL, "the safetensors file holding the component"},
     {"inputs", 0, "I", NULL, NULL, NULL, "the safetensors file of input tensors"},
     {"out", 0, "O", NULL, NULL, NULL, "where the output tensors are written"},
     {"prefix", 0, "P", NULL, NULL, NULL, "the tensor name prefix (text-encoder)"},
     {"vae", 0, "W2", NULL, NULL, NULL, "the VAE's file (inpaint-condition)"},
+    {"lora", 0, "FILE[:SCALE]", NULL, NULL, NULL,
+     "an adapter merged first, at strength SCALE (1); repeatable (unet, text-encoder)"},
 };
 const cli_opts_t CLI_DEBUG_OPTS = {DEBUG_OPTS, D_NOPTS};
 
@@ -32,10 +34,28 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
                 "sampler and rng\n");
         return cli_usage_error("debug");
     }
+    /* --lora is repeatable: every occurrence, in order */
+    const char *loras[32];
+    int nloras = 0;
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        const char *val = !strcmp(argv[i], "--lora") && i + 1 < argc ? argv[++i]
+                          : !strncmp(argv[i], "--lora=", 7)          ? argv[i] + 7
+                                                                     : NULL;
+        if (!val) continue;
+        if (nloras == (int)(sizeof loras / sizeof loras[0])) {
+            fprintf(stderr, "imgapi: at most %d --lora options\n", nloras);
+            return 2;
+        }
+        loras[nloras++] = val;
+    }
+    if (nloras && strcmp(pos[0], "unet") && strcmp(pos[0], "text-encoder")) {
+        fprintf(stderr, "imgapi: --lora applies to unet and text-encoder only\n");
+        return cli_usage_error("debug");
+    }
     if (!strcmp(pos[0], "tokenizer")) return debug_tokenizer(v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
     if (!strcmp(pos[0], "text-encoder"))
-        return debug_text_encoder(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], v[D_PREFIX]);
-    if (!strcmp(pos[0], "unet")) return debug_unet(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
+        return debug_text_encoder(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], v[D_PREFIX], loras, nloras);
+    if (!strcmp(pos[0], "unet")) return debug_unet(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], loras, nloras);
     if (!strcmp(pos[0], "vae-decoder")) return debug_vae(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
     if (!strcmp(pos[0], "vae-encoder"))
         return debug_vae_encoder(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);

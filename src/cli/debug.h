@@ -11,11 +11,16 @@
  * whatever was opened. */
 typedef struct {
     st_file_t *wf, *inf;
+    st_file_t *base; /* with adapters: the weights file, wf its merged overlay */
     kctx_t kc;
     st_writer_t *w;
     char err[512];
 } dbg_env_t;
 int dbg_open(dbg_env_t *e, const config_t *cfg, const char *weights, const char *inputs);
+/* Adapters given as `--lora FILE[:SCALE]` (scale 1 when absent), merged into *wf: on success
+ * *base receives the file and *wf its overlay (close both, *wf first). Prints what was applied
+ * to standard error, or the reason; nonzero on failure. */
+int dbg_loras(st_file_t **wf, st_file_t **base, const char *const *loras, int n);
 void dbg_close(dbg_env_t *e);
 
 /* A malloc'd f32 copy of tensor `name` (NULL when absent); *t gets the tensor. */
@@ -30,9 +35,11 @@ typedef struct {
 void dbg_tap_write(void *user, const char *name, const float *x, int h, int w, int c);
 
 int debug_tokenizer(const char *weights, const char *inputs, const char *out);
+/* text-encoder and unet apply the adapters loras (nloras of them, "FILE[:SCALE]") first. */
 int debug_text_encoder(const config_t *cfg, const char *weights, const char *inputs, const char *out,
-                       const char *prefix);
-int debug_unet(const config_t *cfg, const char *weights, const char *inputs, const char *out);
+                       const char *prefix, const char *const *loras, int nloras);
+int debug_unet(const config_t *cfg, const char *weights, const char *inputs, const char *out,
+               const char *const *loras, int nloras);
 int debug_vae(const config_t *cfg, const char *weights, const char *inputs, const char *out);
 int debug_vae_encoder(const config_t *cfg, const char *weights, const char *inputs,
                       const char *out);

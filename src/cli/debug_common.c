@@ -1,6 +1,7 @@
 /* debug_common.c - helpers shared by the debug components. */
 #include "cli/debug.h"
 #include "engine/kernels/ops.h"
+#include "engine/lora/lora.h"
 #include "engine/runtime/engine_ctx.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,9 +53,48 @@ int dbg_open(dbg_env_t *e, const config_t *cfg, const char *weights, const char 
     return 0;
 }
 
+int dbg_loras(st_file_t **wf, st_file_t **base, const char *const *loras, int n) {
+    if (n <= 0) return 0;
+    lora_spec_t *specs = calloc((size_t)n, sizeof *specs);
+    char **paths = calloc((size_t)n, sizeof *paths);
+    lora_stats_t *stats = calloc((size_t)n, sizeof *stats);
+    int rc = !specs || !paths || !stats;
+    for (int i = 0; !rc && i < n; i++) {
+        const char *colon = strrchr(loras[i], ':');
+        char *end = NULL;
+        double s = colon && colon[1] ? strtod(colon + 1, &end) : 1.0;
+        size_t pl = colon && end && !*end ? (size_t)(colon - loras[i]) : strlen(loras[i]);
+        if (!(end && !*end)) s = 1.0;
+        paths[i] = strndup(loras[i], pl);
+        if (!paths[i]) rc = 1;
+        specs[i] = (lora_spec_t){paths[i], NULL, (float)s};
+    }
+    st_file_t *ov = NULL;
+    char err[512] = "out of memory";
+    if (!rc && lora_apply(*wf, specs, n, &ov, stats, err, sizeof err)) rc = 1;
+    if (rc) fprintf(stderr, "imgapi: %s\n", err);
+    for (int i = 0; !rc && i < n; i++) {
+        fprintf(stderr, "imgapi: %s at %g: %d of %d modules applied", specs[i].path, (double)specs[i].scale,
+                stats[i].applied, stats[i].modules);
+        if (stats[i].applied < stats[i].modules)
+            fprintf(stderr, " (skipped, e.g. %s: no weight of this model)", stats[i].first_skipped);
+        fputc('\n', stderr);
+    }
+    for (int i = 0; paths && i < n; i++) free(paths[i]);
+    free(paths);
+    free(specs);
+    free(stats);
+    if (!rc) {
+        *base = *wf;
+        *wf = ov;
+    }
+    return rc;
+}
+
 void dbg_close(dbg_env_t *e) {
     st_writer_free(e->w);
     kctx_destroy(&e->kc);
     st_close(e->wf);
+    st_close(e->base);
     st_close(e->inf);
 }

@@ -13,11 +13,12 @@
 
 /* For every case K with K.x [B, C, H, W], K.timesteps [B], K.context [B, T, D] (and K.y [B, A]
  * for SDXL): writes K.out and K.intermediate.*. */
-int debug_unet(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
+int debug_unet(const config_t *cfg, const char *weights, const char *inputs, const char *out,
+               const char *const *loras, int nloras) {
     dbg_env_t e;
     unet_t *u = NULL;
     int rc = 1, cases = 0;
-    if (dbg_open(&e, cfg, weights, inputs)) goto out;
+    if (dbg_open(&e, cfg, weights, inputs) || dbg_loras(&e.wf, &e.base, loras, nloras)) goto out;
     if (unet_load(e.wf, e.kc.bf16, &u, e.err, sizeof e.err)) {
         fprintf(stderr, "imgapi: %s\n", e.err);
         goto out;

@@ -67,9 +67,9 @@ int debug_tokenizer(const char *weights, const char *inputs, const char *out) {
 
 /* Reads tokens [B, 77] and writes the golden set's output names. */
 int debug_text_encoder(const config_t *cfg, const char *weights, const char *inputs, const char *out,
-                              const char *prefix) {
-    char err[512];
-    st_file_t *wf = NULL, *inf = NULL;
+                       const char *prefix, const char *const *loras, int nloras) {
+    char err[512] = "";
+    st_file_t *wf = NULL, *inf = NULL, *base = NULL;
     clip_t *clip = NULL;
     kctx_t kc = {0};
     st_writer_t *w = NULL;
@@ -77,8 +77,12 @@ int debug_text_encoder(const config_t *cfg, const char *weights, const char *inp
     int32_t *tok = NULL;
     int rc = 1;
     if (st_open(weights, &wf, err, sizeof err) || st_open(inputs, &inf, err, sizeof err) ||
-        kctx_create(cfg->threads, cfg->isa, cfg->precision, &kc, err, sizeof err) ||
-        clip_load(wf, prefix, kc.bf16, &clip, err, sizeof err)) {
+        kctx_create(cfg->threads, cfg->isa, cfg->precision, &kc, err, sizeof err)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        goto out;
+    }
+    if (dbg_loras(&wf, &base, loras, nloras)) goto out;
+    if (clip_load(wf, prefix, kc.bf16, &clip, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
         goto out;
     }
@@ -134,6 +138,7 @@ out:
     clip_free(clip);
     kctx_destroy(&kc);
     st_close(wf);
+    st_close(base);
     st_close(inf);
     return rc;
 }

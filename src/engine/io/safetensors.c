@@ -25,6 +25,10 @@ struct st_file {
     char **meta; /* key, value, key, value, ... */
     size_t nmeta;
     st_progress_t *progress; /* the caller's, may be NULL */
+    /* an overlay (st_overlay): the file whose tensors it shows, and per tensor the replacement
+     * data it owns (NULL: the parent's) */
+    const st_file_t *parent;
+    void **owned;
 };
 
 static const struct {
@@ -42,6 +46,8 @@ const char *st_dtype_name(st_dtype_t t) { return DTYPES[t].name; }
 void st_close(st_file_t *f) {
     if (!f) return;
     if (f->map) munmap(f->map, f->map_len);
+    for (size_t i = 0; f->owned && i < f->n; i++) free(f->owned[i]);
+    free(f->owned);
     free(f->tensors);
     free(f->names);
     for (size_t i = 0; i < 2 * f->nmeta; i++) free(f->meta[i]);
@@ -250,6 +256,7 @@ const st_tensor_t *st_find(const st_file_t *f, const char *name) {
 }
 
 const char *st_metadata(const st_file_t *f, const char *key) {
+    if (f->parent) return st_metadata(f->parent, key);
     for (size_t i = 0; i < f->nmeta; i++)
         if (strcmp(f->meta[2 * i], key) == 0) return f->meta[2 * i + 1];
     return NULL;
@@ -289,11 +296,57 @@ void st_release(const st_file_t *f, const st_tensor_t *t) {
         p->done += t->nbytes;
         p->fn(p->user, p->done < p->total ? (double)p->done / (double)p->total : 1.0);
     }
+    if (f->parent) { /* an overlay: the parent's pages, unless the data is a replacement */
+        size_t i = (size_t)(t - f->tensors);
+        if (i < f->n && !f->owned[i]) {
+            const st_file_t *root = f->parent;
+            while (root->parent) root = root->parent;
+            if (!root->map || !t->nbytes) return;
+            f = root;
+        } else {
+            return;
+        }
+    }
     if (!f->map || !t->nbytes) return;
     long pg = sysconf(_SC_PAGESIZE);
     uintptr_t page = pg > 0 ? (uintptr_t)pg : 4096;
     uintptr_t lo = (uintptr_t)t->data & ~(page - 1), hi = (uintptr_t)t->data + t->nbytes;
     madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice only: a failure changes nothing */
+}
+
+int st_overlay(const st_file_t *base, st_file_t **out) {
+    *out = NULL;
+    st_file_t *f = calloc(1, sizeof *f); /* owned by the caller (st_close) */
+    if (!f) return IMG_ENOMEM;
+    f->parent = base;
+    f->n = base->n;
+    f->tensors = malloc(sizeof *f->tensors * (base->n ? base->n : 1));
+    f->owned = calloc(base->n ? base->n : 1, sizeof *f->owned);
+    if (!f->tensors || !f->owned) {
+        st_close(f);
+        return IMG_ENOMEM;
+    }
+    memcpy(f->tensors, base->tensors, sizeof *f->tensors * base->n); /* names stay the base's */
+    *out = f;
+    return IMG_OK;
+}
+
+int st_overlay_replace(st_file_t *f, const st_tensor_t *t, st_dtype_t dtype, void *data) {
+    size_t i = f->parent && t >= f->tensors && t < f->tensors + f->n ? (size_t)(t - f->tensors) : f->n;
+    if (i == f->n) {
+        const st_tensor_t *mine = f->parent ? st_find(f, t->name) : NULL;
+        i = mine ? (size_t)(mine - f->tensors) : f->n;
+    }
+    if (i == f->n) {
+        free(data);
+        return IMG_EINVAL;
+    }
+    free(f->owned[i]);
+    f->owned[i] = data;
+    f->tensors[i].dtype = dtype;
+    f->tensors[i].data = data;
+    f->tensors[i].nbytes = (size_t)f->tensors[i].numel * st_dtype_size(dtype);
+    return IMG_OK;
 }
 
 /* ---- writer ---- */

@@ -55,6 +55,16 @@ void st_track(st_file_t *f, st_progress_t *p);
  * no-op for files parsed from a caller's buffer. */
 void st_release(const st_file_t *f, const st_tensor_t *t);
 
+/* An overlay: a view of base (which must outlive it) with the same tensors, some of which can be
+ * replaced (st_overlay_replace); closed with st_close. Releasing a tensor that is not replaced
+ * releases base's pages. Adapters (engine/lora) present a merged model this way, so that every
+ * loader reads it as it reads a file. */
+int st_overlay(const st_file_t *base, st_file_t **out);
+/* Replaces tensor t (the overlay's or base's of the same name) by data of dtype, its shape
+ * unchanged; the overlay owns data from here on (freed on failure too). IMG_EINVAL when f is no
+ * overlay of a file holding t. */
+int st_overlay_replace(st_file_t *f, const st_tensor_t *t, st_dtype_t dtype, void *data);
+
 /* Writer: collects tensors (data copied) and saves them in one file. */
 typedef struct st_writer st_writer_t;
 int st_writer_new(st_writer_t **out);
