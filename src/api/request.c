@@ -42,6 +42,7 @@ static const field_t FIELDS[] = {
     {"image", F_STRING, R_SEED_EDIT},
     {"images", F_ARRAY, R_SEED_EDIT},
     {"mask", F_STRING, R_SEED_EDIT},
+    {"loras", F_ARRAY, R_ALL},
 };
 
 size_t api_utf8_chars(const char *s, size_t len) {
@@ -259,6 +260,12 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
     }
     if (p && check_text("prompt", p, 1, err)) return -1;
     if (p) r->prompt = dup_str(p);
+    if ((v = json_object_get(root, "loras")) && api_loras_from_json(v, r->loras, &r->nloras, err)) return -1;
+    if (r->prompt && api_loras_from_prompt(r->prompt, r->loras, &r->nloras, err)) return -1;
+    if (p && r->prompt && r->prompt[strspn(r->prompt, " \t\r\n\f\v")] == 0) {
+        api_error_set(err, 400, "empty_prompt", "prompt", "'prompt' must not be empty (besides its <lora:...> tags).");
+        return -1;
+    }
     if (route_bit == R_SEED_EDIT && !json_object_get(root, "size"))
         r->size = SIZE_AUTO; /* an edit follows its image's aspect unless told */
 

@@ -2,6 +2,7 @@
 #ifndef IMGAPI_API_REQUEST_H
 #define IMGAPI_API_REQUEST_H
 #include "api/error.h"
+#include "api/loras.h"
 #include "api/params.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,6 +50,9 @@ typedef struct {
     size_t image_len[API_MAX_INPUT_IMAGES + 1];
     uint8_t *mask;
     size_t mask_len;
+    /* adapters: the "loras" field's, then the prompt's <lora:...> tags (taken out of prompt) */
+    int nloras;
+    api_lora_t loras[API_MAX_LORAS];
 } api_request_t;
 
 /* Parses and validates a JSON body for a route kind. On success fills *out (free with

@@ -19,6 +19,7 @@ const char *img_status_str(int status) {
     case IMG_EDENIED: return "denied";
     case IMG_EMODEL: return "model error";
     case IMG_ERANGE: return "value out of range";
+    case IMG_EADAPTER: return "adapter does not apply";
     default: return "unknown error";
     }
 }

@@ -19,6 +19,8 @@ typedef enum {
     IMG_EDENIED = -13,    /* revoked or not allowed */
     IMG_EMODEL = -14,     /* model could not be loaded or run */
     IMG_ERANGE = -15,     /* a value (an amount, a count) is outside what may be stored */
+    IMG_EADAPTER = -16,   /* a requested adapter (LoRA) cannot be applied to the model; the
+                             message names it as the request did, never by its path */
 } img_status_t;
 
 /* Returns a static, human-readable name for a status; never NULL. */

@@ -85,6 +85,12 @@ static const opt_t OPTS[] = {
       "summed in f32: about twice the speed where the CPU has AVX512-BF16; needs one, or isa "
       "portable)"),
     S(moderation_rules, "moderation rules file (default: the rules built in)"),
+    S(lora_dir,
+      "folder of LoRA / LyCORIS adapters (NAME.safetensors) that requests name in 'loras' or "
+      "<lora:NAME:SCALE> (default: none; requests naming one get 400)"),
+    I(lora_cache, 1, 64,
+      "models with a set of adapters merged in kept per base model (least recently used go "
+      "first; each is a full copy of the model in memory)"),
     I(builtin_model, 0, 1,
       "serve the built-in imgapi-shapes model after the configured ones (0 = off)"),
 };
@@ -113,6 +119,7 @@ void config_defaults(config_t *c) {
     c->max_edit_body = 64 * 1024 * 1024;
     c->store_busy_timeout_ms = 5000;
     c->model_idle_seconds = 600;
+    c->lora_cache = 2;
     c->preload_model = 1;
     c->vae_tile = 0;
     c->vae_tile_overlap = 16;

@@ -2,6 +2,7 @@
  * (each model owns its work arenas); the registry loads a model on first use. */
 #include "engine/backend.h"
 #include "common/status.h"
+#include "common/clock.h"
 #include "engine/engine.h"
 #include "engine/sampling/sampler.h"
 #include <pthread.h>
@@ -9,12 +10,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The model with a set of adapters merged in (a full copy, built from the base's file). */
+typedef struct {
+    char key[API_MAX_LORAS * (API_LORA_NAME_MAX + 24)]; /* "name:scale;..." in request order */
+    eng_model_t *m;
+    pthread_mutex_t mu; /* one generation at a time */
+    int users;          /* generations holding it: never evicted meanwhile */
+    unsigned long used; /* tick of the last use (least recently used go first) */
+} variant_t;
+
+#define MAX_VARIANTS 64
+
 typedef struct {
     eng_model_t *m;
     int turbo;
     int native;
     float guidance; /* 0: the profile's */
     pthread_mutex_t mu;
+    /* adapters: the settings the base was loaded with, and the merged copies kept */
+    const config_t *cfg;
+    const config_model_t *cm;
+    pthread_mutex_t vmu; /* the list below; held while a copy is merged */
+    variant_t *var[MAX_VARIANTS];
+    int nvar;
+    unsigned long tick;
+    long merges;
+    double merge_seconds;
 } loaded_t;
 
 void engine_quality_profile(int turbo, api_quality_t q, quality_profile_t *o) {
@@ -110,6 +131,21 @@ static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
     return IMG_OK;
 }
 
+/* The engine's load options for configured model m. */
+static void load_opts(const config_t *cfg, const config_model_t *m, eng_load_opts_t *o) {
+    *o = (eng_load_opts_t){.checkpoint = m->checkpoint,
+                           .tokenizer = m->tokenizer,
+                           .vae = m->vae,
+                           .tiny_decoder = m->tiny_decoder,
+                           .tiny_encoder = m->tiny_encoder,
+                           .prediction = strcmp(m->prediction, "v") == 0 ? ENG_PRED_V : ENG_PRED_EPS,
+                           .threads = cfg->threads,
+                           .isa = cfg->isa,
+                           .precision = cfg->precision,
+                           .vae_tile = cfg->vae_tile,
+                           .vae_tile_overlap = cfg->vae_tile_overlap};
+}
+
 static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model,
                    gen_load_progress_fn progress, void *user, char *err, size_t errlen) {
     (void)ctx;
@@ -120,30 +156,106 @@ static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model,
     }
     loaded_t *l = calloc(1, sizeof *l);
     if (!l) return IMG_ENOMEM;
-    eng_load_opts_t o = {.checkpoint = m->checkpoint,
-                         .tokenizer = m->tokenizer,
-                         .vae = m->vae,
-                         .tiny_decoder = m->tiny_decoder,
-                         .tiny_encoder = m->tiny_encoder,
-                         .prediction = strcmp(m->prediction, "v") == 0 ? ENG_PRED_V : ENG_PRED_EPS,
-                         .threads = cfg->threads,
-                         .isa = cfg->isa,
-                         .precision = cfg->precision,
-                         .vae_tile = cfg->vae_tile,
-                         .vae_tile_overlap = cfg->vae_tile_overlap,
-                         .progress = progress,
-                         .progress_user = user};
+    eng_load_opts_t o;
+    load_opts(cfg, m, &o);
+    o.progress = progress;
+    o.progress_user = user;
     int rc = eng_load(&o, &l->m, err, errlen);
     if (rc) {
         free(l);
         return rc;
     }
+    l->cfg = cfg;
+    l->cm = m;
+    pthread_mutex_init(&l->vmu, NULL);
     l->turbo = strcmp(m->profile, "turbo") == 0;
     l->native = m->native ? m->native : eng_info(l->m)->native;
     l->guidance = m->guidance;
     pthread_mutex_init(&l->mu, NULL);
     *model = l;
     return IMG_OK;
+}
+
+static void variant_free(variant_t *v) {
+    eng_free(v->m);
+    pthread_mutex_destroy(&v->mu);
+    free(v);
+}
+
+/* The copy of l's model with p's adapters merged: a kept one, or one merged now (and kept,
+ * least recently used idle copies making room; uncached when every kept one is in use). */
+static int acquire_variant(loaded_t *l, const gen_params_t *p, variant_t **out) {
+    char key[sizeof((variant_t *)0)->key] = "";
+    for (int i = 0; i < p->nloras; i++) {
+        size_t o = strlen(key);
+        snprintf(key + o, sizeof key - o, "%s:%.9g;", p->loras[i].name, (double)p->loras[i].scale);
+    }
+    pthread_mutex_lock(&l->vmu);
+    for (int i = 0; i < l->nvar; i++)
+        if (!strcmp(l->var[i]->key, key)) {
+            *out = l->var[i];
+            (*out)->users++;
+            (*out)->used = ++l->tick;
+            pthread_mutex_unlock(&l->vmu);
+            return IMG_OK;
+        }
+    lora_spec_t specs[API_MAX_LORAS];
+    char paths[API_MAX_LORAS][sizeof l->cfg->lora_dir + API_LORA_NAME_MAX + 16];
+    for (int i = 0; i < p->nloras && i < API_MAX_LORAS; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/%s.safetensors", l->cfg->lora_dir, p->loras[i].name);
+        specs[i] = (lora_spec_t){paths[i], p->loras[i].name, p->loras[i].scale};
+    }
+    eng_load_opts_t o;
+    load_opts(l->cfg, l->cm, &o);
+    o.loras = specs;
+    o.nloras = p->nloras < API_MAX_LORAS ? p->nloras : API_MAX_LORAS;
+    char err[300] = "";
+    double t0 = clock_mono();
+    variant_t *v = calloc(1, sizeof *v); /* owned by l's list, or by the caller until released */
+    int rc = v ? eng_load(&o, &v->m, err, sizeof err) : IMG_ENOMEM;
+    if (rc) {
+        free(v);
+        pthread_mutex_unlock(&l->vmu);
+        if (rc == IMG_EADAPTER && p->message) snprintf(p->message, p->message_len, "%s", err);
+        return rc;
+    }
+    l->merges++;
+    l->merge_seconds += clock_mono() - t0;
+    snprintf(v->key, sizeof v->key, "%s", key);
+    pthread_mutex_init(&v->mu, NULL);
+    v->users = 1;
+    v->used = ++l->tick;
+    int cap = l->cfg->lora_cache < MAX_VARIANTS ? l->cfg->lora_cache : MAX_VARIANTS;
+    while (l->nvar >= cap) {
+        int lru = -1;
+        for (int i = 0; i < l->nvar; i++)
+            if (!l->var[i]->users && (lru < 0 || l->var[i]->used < l->var[lru]->used)) lru = i;
+        if (lru < 0) break;
+        variant_free(l->var[lru]);
+        l->var[lru] = l->var[--l->nvar];
+    }
+    if (l->nvar < cap) l->var[l->nvar++] = v;
+    else v->used = 0; /* not kept: freed when released */
+    pthread_mutex_unlock(&l->vmu);
+    *out = v;
+    return IMG_OK;
+}
+
+static void release_variant(loaded_t *l, variant_t *v) {
+    pthread_mutex_lock(&l->vmu);
+    v->users--;
+    int kept = 0;
+    for (int i = 0; i < l->nvar; i++) kept |= l->var[i] == v;
+    if (!kept && !v->users) variant_free(v);
+    pthread_mutex_unlock(&l->vmu);
+}
+
+static void eb_adapter_stats(void *model, long *merges, double *seconds) {
+    loaded_t *l = model;
+    pthread_mutex_lock(&l->vmu);
+    *merges = l->merges;
+    *seconds = l->merge_seconds;
+    pthread_mutex_unlock(&l->vmu);
 }
 
 static int eb_count_tokens(void *model, const char *prompt) {
@@ -194,11 +306,15 @@ static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
         e.mask = mask;
         e.strength = p->strength > 0 && p->strength <= 1 ? p->strength : 0.75f;
     }
+    variant_t *v = NULL;
+    if (!rc && p->nloras > 0) rc = acquire_variant(l, p, &v);
     if (!rc) {
-        pthread_mutex_lock(&l->mu);
-        rc = eng_generate(l->m, &e, progress, user, out);
-        pthread_mutex_unlock(&l->mu);
+        pthread_mutex_t *mu = v ? &v->mu : &l->mu;
+        pthread_mutex_lock(mu);
+        rc = eng_generate(v ? v->m : l->m, &e, progress, user, out);
+        pthread_mutex_unlock(mu);
     }
+    if (v) release_variant(l, v);
     img_free(&init);
     free(mask);
     free(steered);
@@ -208,6 +324,8 @@ static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
 static void eb_unload(void *model) {
     loaded_t *l = model;
     if (!l) return;
+    for (int i = 0; i < l->nvar; i++) variant_free(l->var[i]);
+    pthread_mutex_destroy(&l->vmu);
     eng_free(l->m);
     pthread_mutex_destroy(&l->mu);
     free(l);
@@ -221,6 +339,7 @@ static const gen_backend_t ENGINE = {
     .count_tokens = eb_count_tokens,
     .generate = eb_generate,
     .unload = eb_unload,
+    .adapter_stats = eb_adapter_stats,
 };
 
 const gen_backend_t *engine_backend(void) { return &ENGINE; }

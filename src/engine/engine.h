@@ -9,6 +9,7 @@
  * caller serialises (the server's registry does). */
 #ifndef IMGAPI_ENGINE_ENGINE_H
 #define IMGAPI_ENGINE_ENGINE_H
+#include "engine/lora/lora.h"
 #include "image/image.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +37,9 @@ typedef struct {
      * share done (0..1; 1 when loaded) */
     void (*progress)(void *user, double fraction);
     void *progress_user;
+    /* adapters merged into the checkpoint's weights before its networks are built (lora.h) */
+    const lora_spec_t *loras;
+    int nloras;
 } eng_load_opts_t;
 
 typedef struct {
@@ -97,6 +101,7 @@ typedef struct {
     int width, height; /* the working resolution */
 } eng_stats_t;
 
+/* IMG_EADAPTER when one of opts->loras cannot be applied (err names it as its spec does). */
 int eng_load(const eng_load_opts_t *opts, eng_model_t **out, char *err, size_t errlen);
 /* The native resolution of a checkpoint and the multiple its sides must be (eng_info_t), from its
  * metadata and tensor names, without loading it. */

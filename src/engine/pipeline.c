@@ -94,9 +94,15 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
         snprintf(err, errlen, "out of memory loading the model");
         return IMG_ENOMEM;
     }
-    st_file_t *f = NULL;
+    st_file_t *file = NULL, *f = NULL; /* f: the file, or its overlay with adapters merged */
     st_progress_t prog = {o->progress, o->progress_user, 0, 0};
-    int rc = st_open(o->checkpoint, &f, err, errlen);
+    int rc = st_open(o->checkpoint, &file, err, errlen);
+    f = file;
+    if (!rc && o->nloras > 0) {
+        rc = lora_apply(file, o->loras, o->nloras, &f, NULL, err, errlen);
+        if (rc) f = NULL;
+        if (rc && rc != IMG_ENOMEM) rc = IMG_EADAPTER; /* the adapter's fault, err names it */
+    }
     if (!rc && o->progress) st_track(f, &prog);
     if (!rc) rc = kctx_create(o->threads, o->isa, o->precision, &m->kc, err, errlen);
     m->kc.flops = &m->flops;
@@ -112,7 +118,8 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
                                 : dk == GEMM_DP_AVX512_BF16 ? ENG_PRODUCTS_BF16_AVX512
                                                             : ENG_PRODUCTS_BF16_C;
     }
-    st_close(f); /* weights were copied and packed */
+    if (f != file) st_close(f); /* weights were copied and packed */
+    st_close(file);
     if (rc) {
         if (rc == IMG_ENOMEM && errlen && !err[0])
             snprintf(err, errlen, "out of memory loading the model");

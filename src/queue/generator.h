@@ -4,6 +4,7 @@
  * with a progress callback that may cancel. The server knows nothing else of the engine. */
 #ifndef IMGAPI_QUEUE_GENERATOR_H
 #define IMGAPI_QUEUE_GENERATOR_H
+#include "api/loras.h"
 #include "api/params.h"
 #include "config/config.h"
 #include "image/image.h"
@@ -35,6 +36,12 @@ typedef struct {
     const img_t *init_image;
     const uint8_t *mask;
     float strength;
+    /* adapters to merge into the model first (names in the configured LoRA folder); a backend
+     * that cannot apply one returns IMG_EADAPTER with a message for the client */
+    const api_lora_t *loras;
+    int nloras;
+    char *message; /* out (may be NULL): with IMG_EADAPTER, what the client is told */
+    size_t message_len;
 } gen_params_t;
 
 /* Called after each sampling step, with a preview of the image when asked for and possible
@@ -59,6 +66,8 @@ typedef struct gen_backend {
     int (*generate)(void *model, const gen_params_t *p, gen_progress_fn progress, void *user,
                     img_t *out);
     void (*unload)(void *model);
+    /* Optional (NULL: none): the adapter merges the model has made and their seconds in all. */
+    void (*adapter_stats)(void *model, long *merges, double *seconds);
 } gen_backend_t;
 
 #endif

@@ -169,6 +169,19 @@ static char *spec_json(const job_spec_t *s) {
                           (int)s->background, "format", (int)s->format, "compression",
                           s->compression, "n", s->n, "seed", (json_int_t)s->seed, "previews",
                           s->previews);
+    if (j && s->nloras > 0) { /* adapters by name: the workers resolve them in their own folder */
+        json_t *a = json_array();
+        for (int i = 0; a && i < s->nloras; i++)
+            if (json_array_append_new(a, json_pack("{s:s, s:f}", "name", s->loras[i].name, "scale",
+                                                   (double)s->loras[i].scale))) {
+                json_decref(a);
+                a = NULL;
+            }
+        if (!a || json_object_set_new(j, "loras", a)) {
+            json_decref(j);
+            return NULL;
+        }
+    }
     const img_t *in = s->init_image;
     if (j && in) { /* an edit: its pixels travel in the row's input column */
         json_t *e = json_pack("{s:i, s:i, s:i, s:f, s:b, s:i}", "width", in->width, "height",
@@ -377,6 +390,16 @@ static int spec_from_json(const char *text, const char *model, double left, job_
     s->format = (api_format_t)format;
     s->seed = (uint32_t)seed;
     s->deadline = clock_mono() + left;
+    json_t *lj = json_object_get(j, "loras");
+    if (lj) {
+        api_error_t ae;
+        if (!json_is_array(lj) || api_loras_from_json(lj, s->loras, &s->nloras, &ae)) {
+            json_decref(j);
+            free(*strings);
+            *strings = NULL;
+            return IMG_EFORMAT;
+        }
+    }
     json_t *ej = json_object_get(j, "edit");
     if (ej) {
         double strength = 0;

@@ -343,14 +343,24 @@ static void run_images(job_t *j, const gen_backend_t *backend, void *model) {
             .init_image = j->spec.init_image,
             .mask = j->spec.mask,
             .strength = j->spec.strength,
+            .loras = j->spec.loras,
+            .nloras = j->spec.nloras,
         };
         img_t raw = {0};
+        char adapter_msg[300] = "";
+        p.message = adapter_msg;
+        p.message_len = sizeof adapter_msg;
         int rc = backend->generate(model, &p, progress_check, j, &raw);
         if (rc == IMG_OK && atomic_load(&j->cancel)) rc = IMG_ECANCELLED;
         if (rc == IMG_OK) rc = postprocess(j, &raw, &j->images[i]);
         img_free(&raw);
         if (rc == IMG_ECANCELLED) {
             job_finish(j, JOB_CANCELLED, cancelled_reason(j), "The job was cancelled.");
+            return;
+        }
+        if (rc == IMG_EADAPTER) {
+            job_finish(j, JOB_FAILED, IMG_EADAPTER,
+                       adapter_msg[0] ? adapter_msg : "A LoRA does not apply to this model.");
             return;
         }
         if (rc == IMG_EUNSUPPORTED) {

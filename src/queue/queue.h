@@ -40,6 +40,8 @@ typedef struct {
     const uint8_t *mask;
     float strength;
     int image_tokens; /* the input images' tokens, reported in usage */
+    int nloras;       /* adapters (copied with the spec) */
+    api_lora_t loras[API_MAX_LORAS];
 } job_spec_t;
 
 typedef struct queue queue_t;

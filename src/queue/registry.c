@@ -14,7 +14,22 @@ typedef struct {
     int busy;    /* generations using it now */
     double last_used;
     int loads;   /* times loaded (tests, metrics) */
+    long merges; /* adapter merges of the instances unloaded since (metrics) */
+    double merge_seconds;
 } entry_t;
+
+/* Unloads e's model (r->mu held), keeping its adapter statistics. */
+static void unload(entry_t *e) {
+    if (e->backend->adapter_stats) {
+        long m = 0;
+        double s = 0;
+        e->backend->adapter_stats(e->model, &m, &s);
+        e->merges += m;
+        e->merge_seconds += s;
+    }
+    e->backend->unload(e->model);
+    e->model = NULL;
+}
 
 struct registry {
     entry_t *entries;
@@ -41,10 +56,7 @@ static void *reaper_main(void *arg) {
         double now = clock_mono();
         for (size_t i = 0; i < r->n && !r->stopping; i++) {
             entry_t *e = &r->entries[i];
-            if (e->model && !e->busy && now - e->last_used >= r->cfg->model_idle_seconds) {
-                e->backend->unload(e->model);
-                e->model = NULL;
-            }
+            if (e->model && !e->busy && now - e->last_used >= r->cfg->model_idle_seconds) unload(e);
         }
     }
     pthread_mutex_unlock(&r->mu);
@@ -118,7 +130,7 @@ void registry_free(registry_t *r) {
         pthread_join(r->reaper, NULL);
     }
     for (size_t i = 0; i < r->n; i++)
-        if (r->entries[i].model) r->entries[i].backend->unload(r->entries[i].model);
+        if (r->entries[i].model) unload(&r->entries[i]);
     free(r->entries);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->wake);
@@ -204,3 +216,18 @@ int registry_state(registry_t *r, const char *id, int *loaded, int *loads) {
 }
 
 int registry_ready(const registry_t *r) { return r && r->n > 0; }
+
+void registry_adapter_stats(registry_t *r, long *merges, double *seconds) {
+    *merges = 0;
+    *seconds = 0;
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n; i++) {
+        entry_t *e = &r->entries[i];
+        long m = 0;
+        double s = 0;
+        if (e->model && e->backend->adapter_stats) e->backend->adapter_stats(e->model, &m, &s);
+        *merges += e->merges + m;
+        *seconds += e->merge_seconds + s;
+    }
+    pthread_mutex_unlock(&r->mu);
+}

@@ -30,6 +30,8 @@ typedef void (*registry_preload_fn)(void *user, const char *id, int status, cons
 int registry_preload(registry_t *r, registry_preload_fn done, void *user);
 /* Is the model loaded now, and how many times has it been loaded? */
 int registry_state(registry_t *r, const char *id, int *loaded, int *loads);
+/* Adapter (LoRA) merges of all models since the start, and their seconds in all. */
+void registry_adapter_stats(registry_t *r, long *merges, double *seconds);
 /* 1 when at least one model is loaded or its backend can load it. */
 int registry_ready(const registry_t *r);
 

@@ -5,10 +5,12 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/status.h"
+#include "common/text.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void admit_hdrf(admit_t *a, const char *name, const char *fmt, double v) {
     if (a->nhdrs >= 8) return;
@@ -95,6 +97,12 @@ void admit_job_error(admit_t *a, job_t *job, job_state_t st, int gone, int shutd
         api_error_set(e, 502, "server_shutting_down", NULL,
                       "The server is shutting down; the job was cancelled.");
         metrics_job(s->metrics, "cancelled", job_run_seconds(job));
+    } else if (err == IMG_EADAPTER) { /* the message names the adapter as the request did */
+        char safe[400]; /* module names come from the adapter's file: valid UTF-8, cut whole */
+        text_utf8_copy(safe, sizeof safe, msg && *msg ? msg : "A LoRA does not apply to this model.",
+                       strlen(msg && *msg ? msg : "A LoRA does not apply to this model."));
+        api_error_set(e, 400, "invalid_value", "loras", "%s", safe);
+        metrics_job(s->metrics, "failed", job_run_seconds(job));
     } else if (err == IMG_ENOMEM) {
         api_error_set(e, 500, "internal_error", NULL, "The server ran out of memory.");
         metrics_job(s->metrics, "failed", job_run_seconds(job));
@@ -104,6 +112,21 @@ void admit_job_error(admit_t *a, job_t *job, job_state_t st, int gone, int shutd
                       "No worker could run the job: the model failed to load or generate.");
         metrics_job(s->metrics, "failed", job_run_seconds(job));
     }
+}
+
+int admit_loras_exist(const config_t *cfg, const api_request_t *q, api_error_t *e) {
+    for (int i = 0; i < q->nloras; i++) {
+        char path[1024];
+        struct stat st;
+        int n = snprintf(path, sizeof path, "%s/%s.safetensors", cfg->lora_dir, q->loras[i].name);
+        if (!cfg->lora_dir[0] || n < 0 || (size_t)n >= sizeof path || stat(path, &st) || !S_ISREG(st.st_mode)) {
+            api_error_set(e, 400, "invalid_value", "loras",
+                          "Unknown LoRA '%s': this server has no such adapter (GET /v1/models lists them).",
+                          q->loras[i].name);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int parse_timeout(admit_t *a, api_error_t *e) {
@@ -138,6 +161,7 @@ int admit_check(admit_t *a, req_t *r, api_route_kind_t kind, const char *model_n
     }
     if (api_request_parse(kind, (const char *)r->body.data, r->body.len, &a->q, e)) return -1;
     if (parse_timeout(a, e)) return -1;
+    if (admit_loras_exist(s->cfg, &a->q, e)) return -1;
     if (kind != ROUTE_KIND_SEED && a->q.model) model_name = a->q.model;
     a->model = registry_find(s->models, model_name);
     if (!a->model) {
@@ -238,6 +262,8 @@ void admit_job_spec(const admit_t *a, job_spec_t *spec) {
     spec->format = a->q.output_format;
     spec->compression = a->q.output_compression;
     spec->n = a->q.n;
+    spec->nloras = a->q.nloras;
+    memcpy(spec->loras, a->q.loras, sizeof spec->loras);
     spec->deadline = clock_mono() + a->timeout;
     snprintf(spec->model_id, sizeof spec->model_id, "%s", a->model->id);
     api_size_dims(a->size, &spec->width, &spec->height);

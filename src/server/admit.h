@@ -48,6 +48,8 @@ void admit_job_error(admit_t *a, job_t *job, job_state_t st, int gone, int shutd
                      int timed_out, api_error_t *e);
 /* The job to run for an admitted request. */
 void admit_job_spec(const admit_t *a, job_spec_t *spec);
+/* 400 (param "loras") unless every adapter q names is a file in cfg->lora_dir. */
+int admit_loras_exist(const config_t *cfg, const api_request_t *q, api_error_t *e);
 /* Creates the job under r->request_id and queues it (*job: the caller's reference). On failure
  * fills *e (500 out of memory, 429 queue_full with Retry-After, 502 shutting down), leaves *job
  * NULL and returns -1; the caller answers with admit_fail. */

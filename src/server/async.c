@@ -267,6 +267,8 @@ static void resume(async_t *a, const store_areq_t *r) {
                        .seed = r->seed,
                        .start_deadline = clock_mono() + (double)(r->expires - now)};
     spec.deadline = spec.start_deadline + s->cfg->deadline_seconds;
+    spec.nloras = q.nloras;
+    memcpy(spec.loras, q.loras, sizeof spec.loras);
     snprintf(spec.model_id, sizeof spec.model_id, "%s", m->id);
     api_size_dims(meta.size, &spec.width, &spec.height);
     if (q.nimages) edit_job_spec(&ed, &q, &spec);

@@ -233,6 +233,11 @@ static json_t *form_value(const char *name, const char *text) {
         double v = strtod(text, &end);
         if (end != text && !*end) return json_real(v);
     }
+    if (!strcmp(name, "loras")) { /* a JSON array in a form field */
+        json_t *a = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+        if (json_is_array(a)) return a;
+        json_decref(a);
+    }
     if (!strcmp(name, "stream")) {
         if (!strcmp(text, "true")) return json_true();
         if (!strcmp(text, "false")) return json_false();

@@ -1,5 +1,6 @@
 /* info.c - liveness, readiness, metrics, the OpenAPI document, the model list and the caller's
  * credits. */
+#include "api/loras.h"
 #include "api/pricing.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -7,7 +8,9 @@
 #include "server/internal.h"
 #include <jansson.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum MHD_Result h_healthz(req_t *r) {
     return respond_json(r, 200, strdup("{\"status\":\"ok\"}"), NULL, 0);
@@ -57,8 +60,11 @@ enum MHD_Result h_readyz(req_t *r) {
 enum MHD_Result h_metrics(req_t *r) {
     buf_t b = {0};
     queue_t *q = r->srv->queue;
+    long merges;
+    double merge_s;
+    registry_adapter_stats(r->srv->models, &merges, &merge_s);
     if (metrics_render(r->srv->metrics, &b, (long)queue_depth(q), (long)queue_running(q),
-                       (long)queue_capacity(q))) {
+                       (long)queue_capacity(q), merges, merge_s)) {
         buf_free(&b);
         return respond_simple_error(r, 500, "internal_error", NULL, "Out of memory.");
     }
@@ -90,6 +96,37 @@ static json_t *capabilities(const model_profile_t *p) {
                      p->can_inpaint, "max_input_images", p->max_input_images);
 }
 
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "name")),
+                  json_string_value(json_object_get(*(json_t *const *)b, "name")));
+}
+
+/* The adapters requests may name: NAME.safetensors files of the LoRA folder whose NAME is
+ * acceptable (api_lora_name_ok), sorted; at most 1000. */
+static json_t *lora_list(const config_t *cfg) {
+    json_t *items[1000];
+    size_t n = 0;
+    DIR *d = cfg->lora_dir[0] ? opendir(cfg->lora_dir) : NULL;
+    for (struct dirent *de; d && n < sizeof items / sizeof items[0] && (de = readdir(d));) {
+        size_t l = strlen(de->d_name), ext = strlen(".safetensors");
+        if (l <= ext || strcmp(de->d_name + l - ext, ".safetensors") || !api_lora_name_ok(de->d_name, l - ext))
+            continue;
+        char path[1024];
+        struct stat st;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", cfg->lora_dir, de->d_name) >= sizeof path ||
+            stat(path, &st) || !S_ISREG(st.st_mode))
+            continue;
+        json_t *it = json_pack("{s:s#, s:I}", "name", de->d_name, (int)(l - ext), "bytes", (json_int_t)st.st_size);
+        if (it) items[n++] = it;
+    }
+    if (d) closedir(d);
+    qsort(items, n, sizeof *items, cmp_name);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (!a || json_array_append_new(a, items[i])) json_decref(items[i]);
+    return a;
+}
+
 enum MHD_Result h_models(req_t *r) {
     api_error_t e;
     store_key_t key;
@@ -112,7 +149,8 @@ enum MHD_Result h_models(req_t *r) {
                             api_background_name(p->default_background), "capabilities",
                             capabilities(p)));
     }
-    json_t *root = json_pack("{s:s, s:o}", "object", "list", "data", data);
+    /* the adapters any model may take by name ("loras", <lora:NAME:SCALE>) */
+    json_t *root = json_pack("{s:s, s:o, s:o}", "object", "list", "data", data, "loras", lora_list(r->srv->cfg));
     char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
     return respond_json(r, 200, s, NULL, 0);

@@ -96,9 +96,14 @@ void metrics_charged(metrics_t *m, int64_t micro) {
     pthread_mutex_unlock(&m->mu);
 }
 
-int metrics_render(metrics_t *m, buf_t *o, long depth, long running, long capacity) {
+int metrics_render(metrics_t *m, buf_t *o, long depth, long running, long capacity, long lora_merges,
+                   double lora_merge_seconds) {
     pthread_mutex_lock(&m->mu);
     int rc = 0;
+    rc |= buf_printf(o, "# HELP imgapi_lora_merge_seconds Time spent merging adapters (LoRA) into copies of a model.\n"
+                        "# TYPE imgapi_lora_merge_seconds summary\n"
+                        "imgapi_lora_merge_seconds_sum %.6f\nimgapi_lora_merge_seconds_count %ld\n",
+                     lora_merge_seconds, lora_merges);
     rc |= buf_printf(o, "# HELP imgapi_http_requests_total HTTP requests by route and status.\n"
                         "# TYPE imgapi_http_requests_total counter\n");
     for (int i = 0; i < m->nrequests; i++)

@@ -13,6 +13,8 @@ void metrics_job(metrics_t *m, const char *outcome, double seconds);
 void metrics_charged(metrics_t *m, int64_t micro);
 void metrics_moderation_refusal(metrics_t *m, const char *category);
 /* Appends the exposition text; queue figures are passed in by the caller. */
-int metrics_render(metrics_t *m, buf_t *out, long queue_depth, long queue_running, long queue_capacity);
+/* lora_*: the registry's adapter merges (registry_adapter_stats). */
+int metrics_render(metrics_t *m, buf_t *out, long queue_depth, long queue_running, long queue_capacity,
+                   long lora_merges, double lora_merge_seconds);
 
 #endif

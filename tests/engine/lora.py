@@ -4,6 +4,7 @@ says, at strengths 0, 0.5 and 1, two adapters stack, and bad adapters are clear 
 from the outside through `imgapi debug unet|text-encoder --lora FILE:SCALE`."""
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -12,8 +13,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 import numpy as np  # noqa: E402
+import requests  # noqa: E402
 from golden import load, rel_err, save  # noqa: E402
-from harness import main, test  # noqa: E402
+from harness import Server, check_invariant, main, test  # noqa: E402
 
 BIN = os.environ.get("IMGAPI_PROD_BIN", "build/imgapi")
 GOLDEN = os.environ.get("IMGAPI_GOLDEN", os.path.join(HERE, "..", "..", "..", "shared", "golden"))
@@ -128,6 +130,92 @@ def test_a_file_that_is_no_adapter_or_for_another_model_is_a_clear_error():
     p = subprocess.run([BIN, "debug", "vae-decoder", "--weights", "w", "--inputs", "i", "--out", out, "--lora", lora],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "--lora" in p.stderr, p.stderr
+
+
+ROOT = os.path.join(HERE, "..", "..")
+
+
+def builtin_lora(path, seed=11):
+    """A kohya LoRA (rank 4, alpha 4) on every attention projection of the built-in model's UNet,
+    strong enough to change its pictures."""
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import make_lora
+    base, _ = make_lora.load(os.path.join(ROOT, "models", "imgapi-shapes", "model.safetensors"))
+    rng = np.random.default_rng(seed)
+    t = {}
+    for k, w in base.items():
+        if not re.search(r"attn[12]\.to_(q|k|v|out\.0)\.weight$", k) or not k.startswith(make_lora.UNET_PREFIX):
+            continue
+        name = "lora_unet_" + k[len(make_lora.UNET_PREFIX):-len(".weight")].replace(".", "_")
+        t[name + ".lora_down.weight"] = (rng.standard_normal((4, w.shape[1])) * 0.5).astype(np.float32)
+        t[name + ".lora_up.weight"] = (rng.standard_normal((w.shape[0], 4)) * float(np.abs(w).mean())).astype(np.float32)
+        t[name + ".alpha"] = np.array(4, np.float32)
+    make_lora.save(path, t)
+
+
+def metric(s, name):
+    text = requests.get(s.url("/metrics"), timeout=10).text
+    m = re.search(r"^" + re.escape(name) + r" ([0-9.e+-]+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+@test
+def test_served_loras_through_the_openai_sdk_and_seed_json():
+    """A request with <lora:NAME:0.7> through the OpenAI SDK differs from one without; a repeat,
+    and the same adapter given in "loras", is served from the merged copy (one merge in the
+    metrics); unknown, ill-named and ill-fitting adapters are 400s that cost nothing."""
+    lora_dir = os.path.join(TMP, "loras")
+    os.makedirs(lora_dir, exist_ok=True)
+    builtin_lora(os.path.join(lora_dir, "shapes-style.safetensors"))
+    m = manifest()  # an SD1-golden-sized adapter: it does not fit the built-in model
+    src = next(f for c in m for f, _ in c["adapters"] if f.endswith("lora_kohya_ldm.safetensors"))
+    os.symlink(os.path.abspath(src), os.path.join(lora_dir, "other-model.safetensors"))
+    with open(os.path.join(lora_dir, ".hidden.safetensors"), "wb") as f:
+        f.write(b"x")
+    s = Server(args=["--config", "/dev/null", "--lora-dir", lora_dir], binary=BIN)
+    try:
+        s.start()
+        key = s.new_key("5")
+        h = {"x-api-key": key}
+        r = requests.get(s.url("/v1/models"), headers=h, timeout=10)
+        assert r.status_code == 200 and [x["name"] for x in r.json()["loras"]] == ["other-model", "shapes-style"], r.text
+        p = subprocess.run(["node", os.path.join(ROOT, "tests", "sdk", "openai_sdk_lora.mjs"), s.url(""), key,
+                            "shapes-style"], capture_output=True, text=True, timeout=900,
+                           cwd=os.path.join(ROOT, "tests", "sdk"))
+        assert p.returncode == 0, p.stderr + p.stdout
+        got = json.loads(p.stdout.strip().splitlines()[-1])
+        print("     SDK:", {k: v for k, v in got.items() if k != "unknown"}, got["unknown"]["status"])
+        assert got["differs"] and got["repeat_same"] and got["field_same_as_tag"], got
+        u = got["unknown"]
+        assert u and u["bad_request"] and u["status"] == 400 and u["param"] == "loras", u
+        assert "no-such-adapter" in u["message"], u
+        assert metric(s, "imgapi_lora_merge_seconds_count") == 1, requests.get(s.url("/metrics")).text
+        assert metric(s, "imgapi_lora_merge_seconds_sum") > 0
+        # seed-shaped JSON: "loras" field; bad names and scales; an adapter for another model
+        body = {"prompt": "a blue square on a yellow background", "quality": "low", "seed": 9,
+                "loras": [{"name": "shapes-style", "scale": -0.5}]}
+        r = requests.post(s.url("/v1/gpt-image-1-mini"), json=body, headers=h, timeout=300)
+        assert r.status_code == 200, r.text
+        before = s.ledger(key)  # the refusals below cost nothing
+        for loras, param in (([{"name": "../etc/passwd"}], "loras"), ([{"name": "shapes-style", "scale": 100}], "loras"),
+                             ([{"name": "shapes-style", "weight": 1}], "loras"), ("shapes-style", "loras")):
+            r = requests.post(s.url("/v1/gpt-image-1-mini"), json=dict(body, loras=loras), headers=h, timeout=60)
+            assert r.status_code == 400 and param in r.text, (loras, r.text)
+        r = requests.post(s.url("/v1/gpt-image-1-mini"), json=dict(body, prompt="<lora:shapes-style:1.2"), headers=h,
+                          timeout=60)
+        assert r.status_code == 400 and "not closed" in r.text, r.text
+        r = requests.post(s.url("/v1/gpt-image-1-mini"), json=dict(body, prompt="<lora:shapes-style>", loras=[]),
+                          headers=h, timeout=60)
+        assert r.status_code == 400 and "empty" in r.text, r.text
+        r = requests.post(s.url("/v1/gpt-image-1-mini"), json=dict(body, loras=[{"name": "other-model"}]), headers=h,
+                          timeout=300)
+        assert r.status_code == 400 and "other-model" in r.text and "does not fit" in r.text, r.text
+        assert lora_dir not in r.text  # the client never learns the folder
+        after = s.ledger(key)
+        assert after == before, (before, after)
+        assert check_invariant(s, key)["reserved"] == 0
+    finally:
+        s.cleanup()
 
 
 if __name__ == "__main__":

@@ -39,7 +39,9 @@ def main(root):
             "background": "opaque", "output_compression": 100, "output_format": "png"}
     bodies = [b"\x00" + json.dumps(seed).encode(), b"\x01" + json.dumps(dict(seed, model="m", n=2, user="u")).encode(),
               b"\x00" + json.dumps({"prompt": "x", "size": "2x2"}).encode(), b"\x01{\"prompt\": \"\\u00e9\", \"n\": 11}",
-              b"\x00{\"prompt\": 5}", b"\x00[]", b"\x01{\"prompt\": \"x\", \"stream\": true, \"partial_images\": 2}"]
+              b"\x00{\"prompt\": 5}", b"\x00[]", b"\x01{\"prompt\": \"x\", \"stream\": true, \"partial_images\": 2}",
+              b"\x00" + json.dumps(dict(seed, prompt="a <lora:style:0.7> cat <lyco:b>", loras=[{"name": "x", "scale": -1}])).encode(),
+              b"\x01{\"prompt\": \"<lora:a:1:2> <lora:\", \"loras\": [{\"name\": \"../a\"}, 3]}"]
     configs = [b"listen = 127.0.0.1:8080\nworkers = 2\n# comment\n",
                b"model.a.checkpoint = /x.safetensors\nmodel.a.tokenizer = /t\nmodel.a.guidance = 3.5\n",
                b"price.high.1024x1024 = 0.04\nrpm = 0\n", b"no equals sign\n", b"model..x = 1\n"]

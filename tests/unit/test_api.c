@@ -352,3 +352,52 @@ void test_request_json_edit(void) {
     api_request_free(&r);
     expect_400(ROUTE_KIND_VARIATION, "{\"prompt\":\"p\"}", "prompt");
 }
+
+/* Adapters: the "loras" field and the prompt's <lora:NAME[:SCALE]> tags (taken out of it). */
+static void expect_loras(const char *body, const char *prompt, const char *names, const float *scales) {
+    api_request_t r;
+    api_error_t e;
+    int rc = parse(ROUTE_KIND_OPENAI, body, &r, &e);
+    CHECK(rc == 0);
+    if (rc) {
+        fprintf(stderr, "  %s: %s\n", body, e.message);
+        return;
+    }
+    CHECK(strcmp(r.prompt, prompt) == 0);
+    char got[256] = "";
+    for (int i = 0; i < r.nloras; i++) {
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? "," : "", r.loras[i].name);
+        CHECK(r.loras[i].scale == scales[i]);
+    }
+    if (strcmp(got, names)) fprintf(stderr, "  %s: loras %s, expected %s (prompt '%s')\n", body, got, names, r.prompt);
+    CHECK(strcmp(got, names) == 0);
+    api_request_free(&r);
+}
+
+void test_request_loras(void) {
+    static const float S1[] = {0.5f}, S2[] = {1.0f, -1.0f}, S3[] = {0.25f, 1.0f, 0.7f};
+    expect_loras("{\"prompt\":\"a cat <lora:style:0.5> in a hat\"}", "a cat in a hat", "style", S1);
+    expect_loras("{\"prompt\":\"<lora:a> <LyCo:b(v2):-1>rest\"}", "rest", "a,b(v2)", S2);
+    expect_loras("{\"prompt\":\"x <lora:My Style_v1.5:0.25>\",\"loras\":[{\"name\":\"a\"},{\"name\":\"b\",\"scale\":0.7}]}",
+                 "x", "a,b,My Style_v1.5", (const float[]){1.0f, 0.7f, 0.25f});
+    expect_loras("{\"prompt\":\"a <b> c\"}", "a <b> c", "", S3);
+    expect_loras("{\"prompt\":\"x,<lora:a:0.5>,y\"}", "x,,y", "a", S1);
+    /* refused: bad names, scales, tags; too many; a prompt of tags only */
+    expect_400(ROUTE_KIND_OPENAI, "{\"prompt\":\"x <lora:a:b>\"}", "prompt");
+    expect_400(ROUTE_KIND_OPENAI, "{\"prompt\":\"x <lora:a:1:2>\"}", "prompt");
+    expect_400(ROUTE_KIND_OPENAI, "{\"prompt\":\"x <lora::1>\"}", "prompt");
+    expect_400(ROUTE_KIND_OPENAI, "{\"prompt\":\"x <lora:../etc/passwd>\"}", "prompt");
+    expect_400(ROUTE_KIND_OPENAI, "{\"prompt\":\"x <lora:a:9>\"}", "prompt");
+    expect_400(ROUTE_KIND_OPENAI, "{\"prompt\":\"x <lora:a\"}", "prompt");
+    expect_400(ROUTE_KIND_OPENAI, "{\"prompt\":\" <lora:a> \"}", "prompt");
+    expect_400(ROUTE_KIND_OPENAI, "{\"prompt\":\"x\",\"loras\":[1]}", "loras");
+    expect_400(ROUTE_KIND_OPENAI, "{\"prompt\":\"x\",\"loras\":[{\"name\":\"a\",\"scale\":\"1\"}]}", "loras");
+    expect_400(ROUTE_KIND_OPENAI, "{\"prompt\":\"x\",\"loras\":[{\"scale\":1}]}", "loras");
+    expect_400(ROUTE_KIND_OPENAI, "{\"prompt\":\"x\",\"loras\":[{\"name\":\".hidden\"}]}", "loras");
+    expect_400(ROUTE_KIND_OPENAI, "{\"prompt\":\"x\",\"loras\":[{\"name\":\"a/b\"}]}", "loras");
+    expect_400(ROUTE_KIND_OPENAI, "{\"prompt\":\"x\",\"loras\":{\"name\":\"a\"}}", "loras");
+    expect_400(ROUTE_KIND_OPENAI,
+               "{\"prompt\":\"<lora:a><lora:b><lora:c><lora:d><lora:e> x\",\"loras\":[{\"name\":\"f\"},{\"name\":\"g\"},"
+               "{\"name\":\"h\"},{\"name\":\"i\"}]}",
+               "prompt");
+}

@@ -68,8 +68,12 @@ static int apply_one(const st_file_t *base, const lora_names_t *names, const lor
     st_file_t *f = NULL;
     char why[256];
     int rc = st_open(sp->path, &f, why, sizeof why);
-    if (rc) {
-        snprintf(err, errlen, "LoRA %s: %s", nm, why);
+    if (rc) { /* a request's name never learns the path (lora.h) */
+        if (sp->name)
+            snprintf(err, errlen, "LoRA '%s' %s", nm,
+                     rc == IMG_EIO || rc == IMG_ENOTFOUND ? "cannot be read" : "is not a safetensors adapter file");
+        else
+            snprintf(err, errlen, "LoRA '%s': %s", nm, why);
         return rc == IMG_ENOMEM ? rc : rc == IMG_EIO ? IMG_EIO : IMG_EFORMAT;
     }
     size_t n = st_count(f), ne = 0;
@@ -111,7 +115,7 @@ static int apply_one(const st_file_t *base, const lora_names_t *names, const lor
                               (size_t)(w->numel ? w->numel : 1)); /* owned by the caller's table */
             if (!acc[idx] || st_to_f32(w, acc[idx], (size_t)w->numel)) {
                 rc = acc[idx] ? IMG_EFORMAT : IMG_ENOMEM;
-                snprintf(err, errlen, "LoRA %s: cannot read the model's %s", nm, w->name);
+                snprintf(err, errlen, "LoRA '%s': cannot read the model's %s", nm, w->name);
                 break;
             }
         }
@@ -132,7 +136,7 @@ static int apply_one(const st_file_t *base, const lora_names_t *names, const lor
                 acc[idx][k] += s * dw[k];
         }
         if (rc == IMG_EFORMAT)
-            snprintf(err, errlen, "LoRA %s does not fit this model: module %s (the model's %s): %s",
+            snprintf(err, errlen, "LoRA '%s' does not fit this model: module %s (the model's %s): %s",
                      nm, e[i].module, w->name, why);
         if (!rc) st->applied++;
         i = j;
@@ -142,15 +146,15 @@ static int apply_one(const st_file_t *base, const lora_names_t *names, const lor
         rc = IMG_EFORMAT;
         if (ne)
             snprintf(err, errlen,
-                     "LoRA %s: none of its %d modules names a weight of this model (%s; an adapter "
+                     "LoRA '%s': none of its %d modules names a weight of this model (%s; an adapter "
                      "for another "
                      "model family?)",
                      nm, st->modules, st->first_skipped);
         else
-            snprintf(err, errlen, "LoRA %s: the file holds no LoRA, LoCon, LoHa or LoKr tensors",
+            snprintf(err, errlen, "LoRA '%s': the file holds no LoRA, LoCon, LoHa or LoKr tensors",
                      nm);
     }
-    if (rc == IMG_ENOMEM) snprintf(err, errlen, "LoRA %s: out of memory", nm);
+    if (rc == IMG_ENOMEM) snprintf(err, errlen, "LoRA '%s': out of memory", nm);
     for (size_t i = 0; i < ne; i++)
         free(e[i].module);
     free(e);
@@ -169,7 +173,7 @@ int lora_apply(const st_file_t *base, const lora_spec_t *specs, int n, st_file_t
         lora_stats_t local, *st = stats ? &stats[i] : &local;
         memset(st, 0, sizeof *st);
         if (!isfinite(specs[i].scale)) {
-            snprintf(err, errlen, "LoRA %s: the strength is not a number",
+            snprintf(err, errlen, "LoRA '%s': the strength is not a number",
                      specs[i].name ? specs[i].name : specs[i].path);
             rc = IMG_EINVAL;
             break;
