@@ -73,6 +73,17 @@ UNET_PREFIX = "model.diffusion_model."
 CLIP_MODULES = ["text_model.encoder.layers.0.self_attn.q_proj", "text_model.encoder.layers.1.mlp.fc1",
                 "text_model.encoder.layers.2.self_attn.out_proj"]
 CLIP_PREFIX = "cond_stage_model.transformer."
+# OpenCLIP's text tower (SD 2.x; SDXL's second encoder): adapters name its modules in the HF
+# layout; q, k and v are the three row blocks of the fused in_proj, as in open_clip's
+# MultiheadAttention. (HF path, checkpoint path, block of rows or None)
+OPENCLIP_PREFIX = "cond_stage_model.model."
+OPENCLIP_MODULES = [
+    ("text_model.encoder.layers.0.self_attn.q_proj", "transformer.resblocks.0.attn.in_proj_weight", 0),
+    ("text_model.encoder.layers.1.self_attn.v_proj", "transformer.resblocks.1.attn.in_proj_weight", 2),
+    ("text_model.encoder.layers.1.self_attn.k_proj", "transformer.resblocks.1.attn.in_proj_weight", 1),
+    ("text_model.encoder.layers.2.self_attn.out_proj", "transformer.resblocks.2.attn.out_proj.weight", None),
+    ("text_model.encoder.layers.0.mlp.fc2", "transformer.resblocks.0.mlp.c_proj.weight", None),
+]
 
 
 def kohya(path, root):
@@ -206,15 +217,20 @@ def make_module(rng, kind, w, r=4):
 
 
 def build(base, modules, kind, naming, seed):
-    """One adapter file's tensors, and per base tensor name (ΔW, dora_scale or None)."""
+    """One adapter file's tensors, and per (base tensor name, block of rows) (ΔW, dora_scale or
+    None). modules: (checkpoint name, adapter name[, third of the rows or None])."""
     rng = np.random.default_rng(seed)
     tensors, deltas = {}, {}
-    for ckpt_name, name in modules:
+    for ckpt_name, name, *third in modules:
         w = base[ckpt_name]
-        p, dw = make_module(rng, kind, w)
+        rows = (0, w.shape[0])
+        if third and third[0] is not None:
+            n = w.shape[0] // 3
+            rows = (third[0] * n, third[0] * n + n)
+        p, dw = make_module(rng, kind, w[rows[0]:rows[1]])
         for suffix, t in p.items():
             tensors[name + "." + suffix] = t
-        deltas[ckpt_name] = (dw, p.get("dora_scale"))
+        deltas[(ckpt_name,) + rows] = (dw, p.get("dora_scale"))
     return tensors, deltas
 
 
@@ -222,8 +238,9 @@ def merge(base, adapters):
     """base with each (deltas, strength) applied in order."""
     out = {k: v.astype(np.float64) for k, v in base.items()}
     for deltas, s in adapters:
-        for name, (dw, m) in deltas.items():
-            out[name] = dora_merge(out[name], dw, m.astype(np.float64), s) if m is not None else out[name] + s * dw
+        for (name, r0, r1), (dw, m) in deltas.items():
+            w = out[name][r0:r1]
+            out[name][r0:r1] = dora_merge(w, dw, m.astype(np.float64), s) if m is not None else w + s * dw
     return {k: out[k].astype(base[k].dtype) for k in base}
 
 
@@ -231,16 +248,20 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--unet", required=True)
     ap.add_argument("--clip", required=True)
+    ap.add_argument("--openclip", help="an OpenCLIP-layout text encoder (SD 2.x)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     unet, unet_meta = load(a.unet)  # the metadata holds the structure (heads): merged files keep it
     clip, clip_meta = load(a.clip)
+    ocl, ocl_meta = load(a.openclip) if a.openclip else (None, None)
     u_ldm = [(UNET_PREFIX + p + ".weight", kohya(p, "lora_unet_")) for p, _ in UNET_MODULES]
     u_diff = [(UNET_PREFIX + p + ".weight", kohya(d, "lora_unet_")) for p, d in UNET_MODULES]
     u_peft = [(UNET_PREFIX + p + ".weight", "unet." + d) for p, d in UNET_MODULES]
     c_kohya = [(CLIP_PREFIX + p + ".weight", kohya(p, "lora_te_")) for p in CLIP_MODULES]
     c_peft = [(CLIP_PREFIX + p + ".weight", "text_encoder." + p) for p in CLIP_MODULES]
+    o_kohya = [(OPENCLIP_PREFIX + c, kohya(h, "lora_te_"), third) for h, c, third in OPENCLIP_MODULES]
+    o_peft = [(OPENCLIP_PREFIX + c, "text_encoder." + h, third) for h, c, third in OPENCLIP_MODULES]
     cases = [  # name, component, base, modules, kind
         ("lora_kohya_ldm", "unet", unet, u_ldm, "lora"),
         ("lora_kohya_diffusers", "unet", unet, u_diff, "lora"),
@@ -256,16 +277,20 @@ def main():
         ("te_lora_kohya", "text-encoder", clip, c_kohya, "lora"),
         ("te_loha_peft_names", "text-encoder", clip, c_peft, "loha"),
     ]
+    if ocl is not None:
+        cases += [("openclip_lora_kohya", "text-encoder-openclip", ocl, o_kohya, "lora"),
+                  ("openclip_dora_peft_names", "text-encoder-openclip", ocl, o_peft, "dora")]
     manifest, made = [], {}
     for i, (name, comp, base, modules, kind) in enumerate(cases):
         tensors, deltas = build(base, modules, kind, name, 1000 + i)
         path = os.path.join(a.out, name + ".safetensors")
         save(path, tensors, {"ss_network_module": "made by tools/make_lora.py"})
         made[name] = (deltas, path, comp)
-        base_path = a.unet if comp == "unet" else a.clip
+        base_path, meta = {"unet": (a.unet, unet_meta), "text-encoder": (a.clip, clip_meta),
+                           "text-encoder-openclip": (a.openclip, ocl_meta)}[comp]
         for s in (0.0, 0.5, 1.0):
             merged = os.path.join(a.out, f"{name}@{s}.merged.safetensors")
-            save(merged, merge(base, [(deltas, s)]), unet_meta if comp == "unet" else clip_meta)
+            save(merged, merge(base, [(deltas, s)]), meta)
             manifest.append({"component": comp, "base": base_path, "adapters": [[path, s]], "merged": merged})
     # two adapters stacked, one of them negative
     d1, p1, _ = made["lora_kohya_diffusers"]

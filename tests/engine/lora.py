@@ -23,12 +23,16 @@ TMP = tempfile.mkdtemp(prefix="imgapi-lora-")
 ADAPTERS = os.path.join(TMP, "adapters")
 UNET = os.path.join(GOLDEN, "unet_sd1_small")
 CLIP = os.path.join(GOLDEN, "clip_text_hf_layout")
-IO = {"unet": os.path.join(UNET, "io.safetensors"), "text-encoder": os.path.join(CLIP, "io.safetensors")}
-KEYS = {"unet": ("a.out", "b.out"), "text-encoder": ("last_hidden_state", "penultimate_hidden_state")}
+OPENCLIP = os.path.join(GOLDEN, "clip_text_openai_layout")
+IO = {"unet": os.path.join(UNET, "io.safetensors"), "text-encoder": os.path.join(CLIP, "io.safetensors"),
+      "text-encoder-openclip": os.path.join(OPENCLIP, "io.safetensors")}
+KEYS = {"unet": ("a.out", "b.out"), "text-encoder": ("last_hidden_state", "penultimate_hidden_state"),
+        "text-encoder-openclip": ("last_hidden_state", "penultimate_ln_final")}
 
 
 def run(component, weights, out, *loras, check=True):
-    args = [BIN, "debug", component, "--weights", weights, "--inputs", IO[component], "--out", out, "--threads", "2"]
+    args = [BIN, "debug", component.replace("-openclip", ""), "--weights", weights, "--inputs", IO[component], "--out",
+            out, "--threads", "2"]
     for lo in loras:
         args += ["--lora", lo]
     p = subprocess.run(args, capture_output=True, text=True, timeout=600)
@@ -42,7 +46,7 @@ def manifest():
     if not os.path.exists(path):
         subprocess.run([sys.executable, os.path.join(HERE, "..", "..", "tools", "make_lora.py"), "--unet",
                         os.path.join(UNET, "weights.safetensors"), "--clip", os.path.join(CLIP, "weights.safetensors"),
-                        "--out", ADAPTERS], check=True)
+                        "--openclip", os.path.join(OPENCLIP, "weights.safetensors"), "--out", ADAPTERS], check=True)
     with open(path) as f:
         return json.load(f)
 
@@ -50,7 +54,8 @@ def manifest():
 def base_output(component):
     out = os.path.join(TMP, f"base-{component}.safetensors")
     if not os.path.exists(out):
-        run(component, os.path.join(UNET if component == "unet" else CLIP, "weights.safetensors"), out)
+        run(component, os.path.join({"unet": UNET, "text-encoder": CLIP, "text-encoder-openclip": OPENCLIP}[component],
+                                    "weights.safetensors"), out)
     return load(out)
 
 
@@ -84,6 +89,17 @@ def test_text_encoder_adapters_kohya_and_peft_names():
     for i, case in enumerate(manifest()):
         if case["component"] == "text-encoder":
             check_case(i, case)
+
+
+@test
+def test_openclip_text_encoder_adapters_split_the_fused_qkv():
+    """SD 2.x's and SDXL's second text encoder: adapters name q, k and v in the HF layout, the
+    checkpoint holds them fused in one in_proj (rows q, k, v); LoRA with kohya names, DoRA with
+    PEFT names."""
+    cases = [(i, c) for i, c in enumerate(manifest()) if c["component"] == "text-encoder-openclip"]
+    assert len(cases) == 6
+    for i, case in cases:
+        check_case(i, case)
 
 
 @test

@@ -71,7 +71,8 @@ static int apply_one(const st_file_t *base, const lora_names_t *names, const lor
     if (rc) { /* a request's name never learns the path (lora.h) */
         if (sp->name)
             snprintf(err, errlen, "LoRA '%s' %s", nm,
-                     rc == IMG_EIO || rc == IMG_ENOTFOUND ? "cannot be read" : "is not a safetensors adapter file");
+                     rc == IMG_EIO || rc == IMG_ENOTFOUND ? "cannot be read"
+                                                          : "is not a safetensors adapter file");
         else
             snprintf(err, errlen, "LoRA '%s': %s", nm, why);
         return rc == IMG_ENOMEM ? rc : rc == IMG_EIO ? IMG_EIO : IMG_EFORMAT;
@@ -102,7 +103,8 @@ static int apply_one(const st_file_t *base, const lora_names_t *names, const lor
         for (; j < ne && !strcmp(e[j].module, e[i].module); j++)
             parts[e[j].part] = e[j].t;
         st->modules++;
-        const st_tensor_t *w = lora_names_find(names, e[i].module);
+        int64_t row0, rows;
+        const st_tensor_t *w = lora_names_find(names, e[i].module, &row0, &rows);
         if (!w) {
             if (!st->first_skipped[0])
                 snprintf(st->first_skipped, sizeof st->first_skipped, "%s", e[i].module);
@@ -119,25 +121,35 @@ static int apply_one(const st_file_t *base, const lora_names_t *names, const lor
                 break;
             }
         }
-        float *d = realloc(dw, sizeof(float) * (size_t)(w->numel ? w->numel : 1));
+        /* the weight the module changes: all of w, or a block of its rows (q of a fused qkv) */
+        st_tensor_t part = *w;
+        float *target = acc[idx];
+        if (rows > 0) {
+            int64_t cols = w->numel / w->shape[0];
+            part.shape[0] = rows;
+            part.numel = rows * cols;
+            target += row0 * cols;
+        }
+        float *d = realloc(dw, sizeof(float) * (size_t)(part.numel ? part.numel : 1));
         if (!d) {
             rc = IMG_ENOMEM;
             break;
         }
         dw = d;
-        rc = lora_delta(parts, w, dw, why, sizeof why);
+        rc = lora_delta(parts, &part, dw, why, sizeof why);
         if (!rc && parts[LP_DORA]) {
-            rc = apply_dora(acc[idx], dw, w, parts[LP_DORA], sp->scale);
+            rc = apply_dora(target, dw, &part, parts[LP_DORA], sp->scale);
             if (rc == IMG_EFORMAT)
                 snprintf(why, sizeof why, "its dora_scale does not fit the weight");
         } else if (!rc) {
             float s = sp->scale;
-            for (int64_t k = 0; k < w->numel; k++)
-                acc[idx][k] += s * dw[k];
+            for (int64_t k = 0; k < part.numel; k++)
+                target[k] += s * dw[k];
         }
         if (rc == IMG_EFORMAT)
-            snprintf(err, errlen, "LoRA '%s' does not fit this model: module %s (the model's %s): %s",
-                     nm, e[i].module, w->name, why);
+            snprintf(err, errlen,
+                     "LoRA '%s' does not fit this model: module %s (the model's %s): %s", nm,
+                     e[i].module, w->name, why);
         if (!rc) st->applied++;
         i = j;
     }
@@ -145,11 +157,12 @@ static int apply_one(const st_file_t *base, const lora_names_t *names, const lor
     if (!rc && st->applied == 0) {
         rc = IMG_EFORMAT;
         if (ne)
-            snprintf(err, errlen,
-                     "LoRA '%s': none of its %d modules names a weight of this model (%s; an adapter "
-                     "for another "
-                     "model family?)",
-                     nm, st->modules, st->first_skipped);
+            snprintf(
+                err, errlen,
+                "LoRA '%s': none of its %d modules names a weight of this model (%s; an adapter "
+                "for another "
+                "model family?)",
+                nm, st->modules, st->first_skipped);
         else
             snprintf(err, errlen, "LoRA '%s': the file holds no LoRA, LoCon, LoHa or LoKr tensors",
                      nm);

@@ -8,6 +8,7 @@
 typedef struct {
     char *alias;          /* owned */
     const st_tensor_t *t; /* the base file's */
+    int64_t row0, rows;   /* a block of t's rows (q, k or v of a fused in_proj); rows 0: all */
 } alias_t;
 
 struct lora_names {
@@ -24,9 +25,8 @@ static const struct {
     {"cond_stage_model.transformer.", "lora_te_", "text_encoder."},         /* SD 1.x */
     {"conditioner.embedders.0.transformer.", "lora_te1_", "text_encoder."}, /* SDXL's CLIP-L */
 };
-
-static int push(lora_names_t *n, const char *prefix, const char *path, int underscores,
-                const st_tensor_t *t) {
+static int push_rows(lora_names_t *n, const char *prefix, const char *path, int underscores,
+                     const st_tensor_t *t, int64_t row0, int64_t rows) {
     if (n->n == n->cap) {
         size_t cap = n->cap ? 2 * n->cap : 256;
         alias_t *a = realloc(n->a, cap * sizeof *a);
@@ -41,8 +41,54 @@ static int push(lora_names_t *n, const char *prefix, const char *path, int under
     for (size_t i = 0; i <= l; i++)
         s[lp + i] = underscores && path[i] == '.' ? '_' : path[i];
     n->a[n->n].alias = s;
+    n->a[n->n].row0 = row0;
+    n->a[n->n].rows = rows;
     n->a[n->n++].t = t;
     return IMG_OK;
+}
+
+static int push(lora_names_t *n, const char *prefix, const char *path, int underscores,
+                const st_tensor_t *t) {
+    return push_rows(n, prefix, path, underscores, t, 0, 0);
+}
+
+/* OpenCLIP text towers, whose modules adapters name in the HF layout: SD 2.x's and SDXL's
+ * second; q, k and v are row blocks of the fused attn.in_proj_weight. */
+static const struct {
+    const char *ckpt, *kohya, *peft;
+} OPENCLIP[] = {
+    {"cond_stage_model.model.", "lora_te_", "text_encoder."},
+    {"conditioner.embedders.1.model.", "lora_te2_", "text_encoder_2."},
+};
+
+/* The HF names of an OpenCLIP block's weight (path after the tower's prefix, without ".weight");
+ * 0 when it is one of them. */
+static int openclip_aliases(lora_names_t *n, const char *kohya, const char *peft, const char *path,
+                            const st_tensor_t *t) {
+    int blk, used = 0;
+    if (sscanf(path, "transformer.resblocks.%d.%n", &blk, &used) != 1 || !used) return IMG_OK;
+    const char *rest = path + used;
+    char hf[160];
+    static const char *const MAP[][2] = {{"attn.out_proj", "self_attn.out_proj"},
+                                         {"mlp.c_fc", "mlp.fc1"},
+                                         {"mlp.c_proj", "mlp.fc2"}};
+    int rc = IMG_OK;
+    for (size_t k = 0; k < sizeof MAP / sizeof MAP[0] && !rc; k++)
+        if (!strcmp(rest, MAP[k][0])) {
+            snprintf(hf, sizeof hf, "text_model.encoder.layers.%d.%s", blk, MAP[k][1]);
+            rc = push(n, kohya, hf, 1, t);
+            if (!rc) rc = push(n, peft, hf, 0, t);
+        }
+    if (!strcmp(rest, "attn.in_proj") && t->ndim == 2 && t->shape[0] % 3 == 0) {
+        static const char *const QKV[3] = {"q_proj", "k_proj", "v_proj"};
+        int64_t w = t->shape[0] / 3;
+        for (int k = 0; k < 3 && !rc; k++) {
+            snprintf(hf, sizeof hf, "text_model.encoder.layers.%d.self_attn.%s", blk, QKV[k]);
+            rc = push_rows(n, kohya, hf, 1, t, k * w, w);
+            if (!rc) rc = push_rows(n, peft, hf, 0, t, k * w, w);
+        }
+    }
+    return rc;
 }
 
 static int cmp_alias(const void *a, const void *b) {
@@ -161,7 +207,9 @@ int lora_names_build(const st_file_t *base, lora_names_t **out) {
     for (size_t k = 0; k < st_count(base) && !rc; k++) {
         const st_tensor_t *t = st_get(base, k);
         size_t l = strlen(t->name);
-        if (l < 8 || strcmp(t->name + l - 7, ".weight")) continue;
+        /* "<module>.weight", and OpenCLIP's fused "<attn>.in_proj_weight" */
+        int fused = l > 15 && !strcmp(t->name + l - 15, ".in_proj_weight");
+        if (!fused && (l < 8 || strcmp(t->name + l - 7, ".weight"))) continue;
         char path[256];
         if (l - 7 >= sizeof path) continue;
         memcpy(path, t->name, l - 7);
@@ -176,6 +224,11 @@ int lora_names_build(const st_file_t *base, lora_names_t **out) {
                 if (!rc) rc = push(n, "", d, 0, t); /* a bare PEFT file of the UNet */
             }
             continue;
+        }
+        for (size_t e = 0; e < sizeof OPENCLIP / sizeof OPENCLIP[0] && !rc; e++) {
+            size_t lp = strlen(OPENCLIP[e].ckpt);
+            if (!strncmp(path, OPENCLIP[e].ckpt, lp))
+                rc = openclip_aliases(n, OPENCLIP[e].kohya, OPENCLIP[e].peft, path + lp, t);
         }
         for (size_t e = 0; e < sizeof TEXT_ENCODERS / sizeof TEXT_ENCODERS[0] && !rc; e++) {
             size_t lp = strlen(TEXT_ENCODERS[e].ckpt);
@@ -201,8 +254,11 @@ void lora_names_free(lora_names_t *n) {
     free(n);
 }
 
-const st_tensor_t *lora_names_find(const lora_names_t *n, const char *module) {
+const st_tensor_t *lora_names_find(const lora_names_t *n, const char *module, int64_t *row0,
+                                   int64_t *rows) {
     alias_t key = {.alias = (char *)module};
     const alias_t *a = bsearch(&key, n->a, n->n, sizeof *n->a, cmp_alias);
+    *row0 = a ? a->row0 : 0;
+    *rows = a ? a->rows : 0;
     return a ? a->t : NULL;
 }
