@@ -1,5 +1,6 @@
 /* debug_common.c - helpers shared by the debug components. */
 #include "cli/debug.h"
+#include "common/cpus.h"
 #include "engine/kernels/ops.h"
 #include "engine/lora/lora.h"
 #include "engine/runtime/engine_ctx.h"
@@ -71,7 +72,7 @@ int dbg_loras(st_file_t **wf, st_file_t **base, const char *const *loras, int n)
     }
     st_file_t *ov = NULL;
     char err[512] = "out of memory";
-    if (!rc && lora_apply(*wf, specs, n, &ov, stats, err, sizeof err)) rc = 1;
+    if (!rc && lora_apply(*wf, specs, n, cpus_usable(), &ov, stats, err, sizeof err)) rc = 1;
     if (rc) fprintf(stderr, "imgapi: %s\n", err);
     for (int i = 0; !rc && i < n; i++) {
         fprintf(stderr, "imgapi: %s at %g: %d of %d modules applied", specs[i].path, (double)specs[i].scale,

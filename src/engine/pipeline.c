@@ -2,6 +2,7 @@
  * checks, prompt -> the family's conditioning, the seed's noise, sampling with the family's
  * denoiser, an edit's latents and mask, decoding, statistics, RGB. What depends on a model's
  * architecture lives in its family (engine/models/sd_family.c for Stable Diffusion). */
+#include "common/cpus.h"
 #include "engine/engine.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -99,7 +100,7 @@ int eng_load(const eng_load_opts_t *o, eng_model_t **out, char *err, size_t errl
     int rc = st_open(o->checkpoint, &file, err, errlen);
     f = file;
     if (!rc && o->nloras > 0) {
-        rc = lora_apply(file, o->loras, o->nloras, &f, NULL, err, errlen);
+        rc = lora_apply(file, o->loras, o->nloras, o->threads > 0 ? o->threads : cpus_usable(), &f, NULL, err, errlen);
         if (rc) f = NULL;
         if (rc && rc != IMG_ENOMEM) rc = IMG_EADAPTER; /* the adapter's fault, err names it */
     }

@@ -125,7 +125,7 @@ void test_lora_merge_by_hand(void) {
     if (!base) return;
     lora_spec_t specs[2] = {{lora_path, "first", 0.5f}, {lokr_path, "second", 1.0f}};
     lora_stats_t st[2];
-    CHECK(lora_apply(base, specs, 2, &ov, st, err, sizeof err) == IMG_OK);
+    CHECK(lora_apply(base, specs, 2, 2, &ov, st, err, sizeof err) == IMG_OK);
     CHECK_EQ_INT(st[0].modules, 2);
     CHECK_EQ_INT(st[0].applied, 2);
     CHECK_EQ_INT(st[1].applied, 1);
@@ -148,23 +148,23 @@ void test_lora_merge_by_hand(void) {
     }
     /* an adapter naming nothing here, strength not a number */
     lora_spec_t none = {base_path, "self", 1.0f};
-    CHECK(lora_apply(base, &none, 1, &ov, NULL, err, sizeof err) == IMG_EFORMAT && !ov);
+    CHECK(lora_apply(base, &none, 1, 2, &ov, NULL, err, sizeof err) == IMG_EFORMAT && !ov);
     CHECK(strstr(err, "self") && strstr(err, "no LoRA"));
     lora_spec_t nan_scale = {lora_path, "x", NAN};
-    CHECK(lora_apply(base, &nan_scale, 1, &ov, NULL, err, sizeof err) == IMG_EINVAL && !ov);
+    CHECK(lora_apply(base, &nan_scale, 1, 2, &ov, NULL, err, sizeof err) == IMG_EINVAL && !ov);
     lora_spec_t absent = {"/nonexistent/adapter.safetensors", NULL, 1.0f};
-    CHECK(lora_apply(base, &absent, 1, &ov, NULL, err, sizeof err) != IMG_OK && !ov);
+    CHECK(lora_apply(base, &absent, 1, 2, &ov, NULL, err, sizeof err) != IMG_OK && !ov);
     CHECK(strstr(err, "/nonexistent/adapter.safetensors") != NULL);
 
     /* out of memory at every allocation: IMG_ENOMEM, nothing leaked (ASan), no overlay */
     fault_alloc_arm(0);
-    CHECK(lora_apply(base, specs, 2, &ov, NULL, err, sizeof err) == IMG_OK);
+    CHECK(lora_apply(base, specs, 2, 2, &ov, NULL, err, sizeof err) == IMG_OK);
     long n = fault_alloc_disarm();
     st_close(ov);
     for (long k = 1; k <= n; k++) {
         ov = NULL;
         fault_alloc_arm(k);
-        int rc = lora_apply(base, specs, 2, &ov, NULL, err, sizeof err);
+        int rc = lora_apply(base, specs, 2, 2, &ov, NULL, err, sizeof err);
         fault_alloc_disarm();
         if (rc == IMG_OK) {
             st_close(ov);

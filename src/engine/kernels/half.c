@@ -37,6 +37,25 @@ int half_from_float_exact(const float *src, uint16_t *dst, size_t n) {
     return ok;
 }
 
+__attribute__((target("avx2,f16c"))) static void narrow_f16c(const float *src, uint16_t *dst,
+                                                             size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++)
+        dst[i] = f32_to_f16(src[i]);
+}
+
+void half_from_float(isa_t isa, const float *src, uint16_t *dst, size_t n) {
+    if (isa != ISA_PORTABLE) {
+        narrow_f16c(src, dst, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        dst[i] = f32_to_f16(src[i]);
+}
+
 __attribute__((target("avx2,f16c"))) static void widen_f16c(const uint16_t *src, float *dst,
                                                             size_t n) {
     size_t i = 0;

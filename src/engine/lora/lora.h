@@ -27,8 +27,9 @@ typedef struct {
  * entries, or NULL. IMG_EIO when a file cannot be read; IMG_EFORMAT when it is no adapter, when a
  * module's shapes do not fit the weight it names (an adapter for another model), or when none of
  * a file's modules names a weight of this model; IMG_ENOMEM. The reason, naming the adapter, in
- * err: by its name when it has one (never then by its path: the message may go to a client). */
-int lora_apply(const st_file_t *base, const lora_spec_t *specs, int n, st_file_t **out,
+ * err: by its name when it has one (never then by its path: the message may go to a client).
+ * threads: how many merge the changed weights (at least 1). */
+int lora_apply(const st_file_t *base, const lora_spec_t *specs, int n, int threads, st_file_t **out,
                lora_stats_t *stats, char *err, size_t errlen);
 
 #endif

@@ -64,14 +64,26 @@ static float *f32(const st_tensor_t *t) {
     return p;
 }
 
-/* c[m, n] = a[m, k] · b[k, n] (a row-major; at: a given as [k, m] instead). */
-static void matmul(const float *a, int at, const float *b, int m, int k, int n, float *c) {
+/* c[m, n] = a[m, k] · b[k, n] (a row-major; at: a given as [k, m] instead). Four rows of b per
+ * pass over a row of c: the rank k is small, a row of c is long. */
+static void matmul(const float *restrict a, int at, const float *restrict b, int m, int k, int n,
+                   float *restrict c) {
     for (int i = 0; i < m; i++) {
-        float *ci = c + (size_t)i * n;
+        float *restrict ci = c + (size_t)i * n;
         memset(ci, 0, sizeof(float) * (size_t)n);
-        for (int r = 0; r < k; r++) {
+        int r = 0;
+        for (; r + 4 <= k; r += 4) {
+            float v[4];
+            for (int q = 0; q < 4; q++)
+                v[q] = at ? a[(size_t)(r + q) * m + i] : a[(size_t)i * k + r + q];
+            const float *restrict b0 = b + (size_t)r * n, *restrict b1 = b0 + n, *restrict b2 = b1 + n,
+                                  *restrict b3 = b2 + n;
+            for (int j = 0; j < n; j++)
+                ci[j] += v[0] * b0[j] + v[1] * b1[j] + v[2] * b2[j] + v[3] * b3[j];
+        }
+        for (; r < k; r++) {
             float v = at ? a[(size_t)r * m + i] : a[(size_t)i * k + r];
-            const float *br = b + (size_t)r * n;
+            const float *restrict br = b + (size_t)r * n;
             for (int j = 0; j < n; j++)
                 ci[j] += v * br[j];
         }
