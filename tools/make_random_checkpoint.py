@@ -6,7 +6,8 @@ real weights. Weights are N(0, 1/fan_in) (norm gains 1, biases 0), so activation
   tools/make_random_checkpoint.py sd-turbo OUT.safetensors [--dtype f16|f32|bf16] [--seed N]
 
 Architectures: sd15 (SD 1.5: CLIP-L, 320ch UNet, 8 heads), sd-turbo / sd21 (SD 2.1: OpenCLIP-H,
-64-channel heads, linear projections), sdxl (CLIP-L + OpenCLIP-bigG, 3 levels, depth 1/2/10)."""
+64-channel heads, linear projections), sdxl (CLIP-L + OpenCLIP-bigG, 3 levels, depth 1/2/10),
+sdxl-tiny and sd21-tiny (those layouts in miniature, for tests)."""
 import argparse
 import json
 import struct
@@ -23,6 +24,14 @@ ARCH = {
                  mult=[1, 2, 4], attn=[2, 4], depth=[0, 2, 10], ctx=2048, head_ch=64, linear=True, adm=2816),
 }
 ARCH["sd-turbo"] = ARCH["sd21"]
+# SDXL's layout in miniature (tests: two text towers, added conditioning, a 4-level VAE), with
+# the native size in the metadata: 256
+ARCH["sdxl-tiny"] = dict(te=[("hf", "conditioner.embedders.0.transformer.text_model.", 64, 2, 256, 0),
+                             ("oc", "conditioner.embedders.1.model.", 64, 2, 256, 32)], mc=32,
+                         mult=[1, 2], attn=[2], depth=[0, 1], ctx=128, head_ch=16, linear=True, adm=32 + 6 * 256,
+                         vae_ch=32, native=256)
+ARCH["sd21-tiny"] = dict(te=[("oc", "cond_stage_model.model.", 64, 2, 256, 32)], mc=32, mult=[1, 2], attn=[2],
+                         depth=[1, 1], ctx=64, head_ch=16, linear=True, adm=0, vae_ch=32, native=256)
 
 
 class Spec:
@@ -154,7 +163,7 @@ def unet(s, a):
     s.conv(p + "out.2", 4, mc)
 
 
-def vae(s):
+def vae(s, ch=128):
     p = "first_stage_model."
 
     def rb(b, cin, cout):
@@ -172,7 +181,7 @@ def vae(s):
             s.conv(b + "mid.attn_1." + q, c, c, 1)
         rb(b + "mid.block_2.", c, c)
 
-    mult, ch = [1, 2, 4, 4], 128
+    mult = [1, 2, 4, 4]
     e = p + "encoder."
     s.conv(e + "conv_in", ch, 3)
     cin = ch
@@ -207,18 +216,21 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--dtype", default="f16", choices=["f16", "f32", "bf16"])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--vae-channels", type=int, help="the VAE's base width (tests of malformed models)")
     o = ap.parse_args()
     a = ARCH[o.arch]
     s = Spec()
     for te in a["te"]:
         text_encoder(s, *te)
     unet(s, a)
-    vae(s)
+    vae(s, o.vae_channels or a.get("vae_ch", 128))
     size = {"f16": 2, "f32": 4, "bf16": 2}[o.dtype]
     header, off = {}, 0
     cfg = {"arch": o.arch, "random_weights": True}
     cfg.update({"num_heads": a["heads"]} if "heads" in a else {"num_head_channels": a["head_ch"]})
     header["__metadata__"] = {"config": json.dumps(cfg)}
+    if "native" in a:
+        header["__metadata__"]["imgapi.native"] = str(a["native"])
     for name, shape, _ in s.t:
         n = int(np.prod(shape)) * size
         header[name] = {"dtype": o.dtype.upper(), "shape": list(shape), "data_offsets": [off, off + n]}

@@ -11,7 +11,7 @@
 /* One installed model: model.ID.FIELD = value in the config file (or --model.ID.FIELD). */
 typedef struct {
     char id[64];
-    char checkpoint[512];   /* single-file .safetensors */
+    char checkpoint[512];   /* single-file .safetensors, or a diffusers folder */
     char tokenizer[512];    /* BPE list (.txt.gz) or a folder with vocab.json + merges.txt */
     char vae[512];          /* optional separate VAE */
     char tiny_decoder[512]; /* optional TAESD-style decoder: used for quality low */

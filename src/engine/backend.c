@@ -4,6 +4,7 @@
 #include "common/status.h"
 #include "common/clock.h"
 #include "engine/engine.h"
+#include "engine/io/diffusers.h"
 #include "engine/sampling/sampler.h"
 #include <pthread.h>
 #include <stdio.h>
@@ -79,6 +80,14 @@ static const config_model_t BUILTIN = {
     .description = "imgapi's built-in model: simple coloured shapes on plain, gradient or patterned backgrounds",
 };
 
+/* m's tokenizer: its setting, else a diffusers folder's tokenizer/ ; NULL when it has none. */
+static const char *tokenizer_of(const config_model_t *m, char *buf, size_t n) {
+    if (m->tokenizer[0]) return m->tokenizer;
+    if (!m->checkpoint[0] || !diffusers_is_folder(m->checkpoint)) return NULL;
+    snprintf(buf, n, "%s/tokenizer", m->checkpoint);
+    return buf;
+}
+
 int engine_models(const config_t *cfg, const config_model_t **out) {
     int n = 0, taken = 0;
     for (int i = 0; i < cfg->nmodels; i++) {
@@ -107,8 +116,11 @@ static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
     *n = 0;
     for (int i = 0; i < count; i++) {
         const config_model_t *m = all[i];
-        if (!m->checkpoint[0] || !m->tokenizer[0]) {
-            snprintf(err, errlen, "model '%s' needs model.%s.checkpoint and model.%s.tokenizer", m->id, m->id, m->id);
+        char tok[sizeof ((config_model_t *)0)->checkpoint + 16];
+        if (!m->checkpoint[0] || !tokenizer_of(m, tok, sizeof tok)) {
+            snprintf(err, errlen,
+                     "model '%s' needs model.%s.checkpoint and model.%s.tokenizer (a diffusers folder has its own)",
+                     m->id, m->id, m->id);
             free(*out);
             *out = NULL;
             return IMG_EINVAL;
@@ -131,10 +143,11 @@ static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
     return IMG_OK;
 }
 
-/* The engine's load options for configured model m. */
-static void load_opts(const config_t *cfg, const config_model_t *m, eng_load_opts_t *o) {
+/* The engine's load options for configured model m; tok holds the tokenizer's path when it is
+ * the diffusers folder's own. */
+static void load_opts(const config_t *cfg, const config_model_t *m, eng_load_opts_t *o, char *tok, size_t toklen) {
     *o = (eng_load_opts_t){.checkpoint = m->checkpoint,
-                           .tokenizer = m->tokenizer,
+                           .tokenizer = tokenizer_of(m, tok, toklen),
                            .vae = m->vae,
                            .tiny_decoder = m->tiny_decoder,
                            .tiny_encoder = m->tiny_encoder,
@@ -157,7 +170,8 @@ static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model,
     loaded_t *l = calloc(1, sizeof *l);
     if (!l) return IMG_ENOMEM;
     eng_load_opts_t o;
-    load_opts(cfg, m, &o);
+    char tok[sizeof ((config_model_t *)0)->checkpoint + 16];
+    load_opts(cfg, m, &o, tok, sizeof tok);
     o.progress = progress;
     o.progress_user = user;
     int rc = eng_load(&o, &l->m, err, errlen);
@@ -206,7 +220,8 @@ static int acquire_variant(loaded_t *l, const gen_params_t *p, variant_t **out) 
         specs[i] = (lora_spec_t){paths[i], p->loras[i].name, p->loras[i].scale};
     }
     eng_load_opts_t o;
-    load_opts(l->cfg, l->cm, &o);
+    char tok[sizeof ((config_model_t *)0)->checkpoint + 16];
+    load_opts(l->cfg, l->cm, &o, tok, sizeof tok);
     o.loras = specs;
     o.nloras = p->nloras < API_MAX_LORAS ? p->nloras : API_MAX_LORAS;
     char err[300] = "";

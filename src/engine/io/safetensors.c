@@ -3,6 +3,7 @@
 #include "common/buf.h"
 #include "common/status.h"
 #include "engine/io/builtin.h"
+#include "engine/io/diffusers.h"
 #include "engine/tensor/dtype.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,9 @@ struct st_file {
      * data it owns (NULL: the parent's) */
     const st_file_t *parent;
     void **owned;
+    /* a composed file (st_compose): the files its tensors come from, closed with it */
+    st_file_t **kept;
+    size_t nkept;
 };
 
 static const struct {
@@ -48,6 +52,8 @@ void st_close(st_file_t *f) {
     if (f->map) munmap(f->map, f->map_len);
     for (size_t i = 0; f->owned && i < f->n; i++) free(f->owned[i]);
     free(f->owned);
+    for (size_t i = 0; i < f->nkept; i++) st_close(f->kept[i]);
+    free(f->kept);
     free(f->tensors);
     free(f->names);
     for (size_t i = 0; i < 2 * f->nmeta; i++) free(f->meta[i]);
@@ -200,6 +206,9 @@ out:
 }
 
 int st_open(const char *path, st_file_t **out, char *err, size_t errlen) {
+    struct stat dst;
+    if (!builtin_is(path) && stat(path, &dst) == 0 && S_ISDIR(dst.st_mode))
+        return diffusers_open(path, out, err, errlen); /* a diffusers folder, in the LDM layout */
     if (builtin_is(path)) {
         const void *data;
         size_t blen;
@@ -346,6 +355,167 @@ int st_overlay_replace(st_file_t *f, const st_tensor_t *t, st_dtype_t dtype, voi
     f->tensors[i].dtype = dtype;
     f->tensors[i].data = data;
     f->tensors[i].nbytes = (size_t)f->tensors[i].numel * st_dtype_size(dtype);
+    return IMG_OK;
+}
+
+/* ---- composed files ---- */
+
+struct st_compose {
+    st_file_t *f;   /* tensors, owned data, kept files and metadata as the result will hold them */
+    char **names;   /* per tensor, owned until finish joins them */
+    size_t cap;
+    int failed;     /* an allocation failed: finish reports it */
+};
+
+int st_compose_new(st_compose_t **out) {
+    *out = calloc(1, sizeof **out);
+    if (!*out) return IMG_ENOMEM;
+    (*out)->f = calloc(1, sizeof *(*out)->f);
+    if (!(*out)->f) {
+        free(*out);
+        *out = NULL;
+        return IMG_ENOMEM;
+    }
+    return IMG_OK;
+}
+
+void st_compose_free(st_compose_t *c) {
+    if (!c) return;
+    for (size_t i = 0; c->names && i < c->f->n; i++) free(c->names[i]);
+    free(c->names);
+    st_close(c->f);
+    free(c);
+}
+
+int st_compose_keep(st_compose_t *c, st_file_t *f) {
+    st_file_t **k = realloc(c->f->kept, (c->f->nkept + 1) * sizeof *k);
+    if (!k) {
+        st_close(f);
+        c->failed = 1;
+        return IMG_ENOMEM;
+    }
+    c->f->kept = k;
+    k[c->f->nkept++] = f;
+    return IMG_OK;
+}
+
+int st_compose_add(st_compose_t *c, const char *name, st_dtype_t dtype, int ndim, const int64_t *shape,
+                   const void *borrowed, void *owned) {
+    st_file_t *f = c->f;
+    if (ndim < 0 || ndim > ST_MAX_DIMS || dtype >= ST_DTYPE_COUNT) {
+        free(owned);
+        return IMG_EINVAL;
+    }
+    if (f->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 256;
+        st_tensor_t *t = realloc(f->tensors, cap * sizeof *t);
+        if (t) f->tensors = t;
+        void **o = t ? realloc(f->owned, cap * sizeof *o) : NULL;
+        if (o) f->owned = o;
+        char **nm = o ? realloc(c->names, cap * sizeof *nm) : NULL;
+        if (!nm) {
+            free(owned);
+            c->failed = 1;
+            return IMG_ENOMEM;
+        }
+        c->names = nm;
+        c->cap = cap;
+    }
+    char *n = strdup(name);
+    if (!n) {
+        free(owned);
+        c->failed = 1;
+        return IMG_ENOMEM;
+    }
+    st_tensor_t *t = &f->tensors[f->n];
+    memset(t, 0, sizeof *t);
+    t->name = n;
+    t->dtype = dtype;
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        t->numel *= shape[i];
+    }
+    t->data = owned ? owned : borrowed;
+    t->nbytes = (size_t)t->numel * DTYPES[dtype].size;
+    f->owned[f->n] = owned;
+    c->names[f->n++] = n;
+    return IMG_OK;
+}
+
+int st_compose_set_metadata(st_compose_t *c, const char *key, const char *value) {
+    st_file_t *f = c->f;
+    char **m = realloc(f->meta, (2 * f->nmeta + 2) * sizeof *m);
+    if (m) f->meta = m;
+    char *k = m ? strdup(key) : NULL, *v = k ? strdup(value) : NULL;
+    if (!v) {
+        free(k);
+        c->failed = 1;
+        return IMG_ENOMEM;
+    }
+    f->meta[2 * f->nmeta] = k;
+    f->meta[2 * f->nmeta + 1] = v;
+    f->nmeta++;
+    return IMG_OK;
+}
+
+int st_compose_finish(st_compose_t *c, st_file_t **out, char *err, size_t errlen) {
+    *out = NULL;
+    st_file_t *f = c->f;
+    if (c->failed) {
+        snprintf(err, errlen, "out of memory");
+        st_compose_free(c);
+        return IMG_ENOMEM;
+    }
+    size_t len = 1;
+    for (size_t i = 0; i < f->n; i++) len += strlen(c->names[i]) + 1;
+    f->names = malloc(len);
+    if (!f->names) {
+        snprintf(err, errlen, "out of memory");
+        st_compose_free(c);
+        return IMG_ENOMEM;
+    }
+    char *np = f->names;
+    for (size_t i = 0; i < f->n; i++) { /* the names move into one block, as a parsed file's */
+        size_t l = strlen(c->names[i]);
+        memcpy(np, c->names[i], l + 1);
+        f->tensors[i].name = np;
+        np += l + 1;
+        free(c->names[i]);
+    }
+    free(c->names);
+    c->names = NULL;
+    /* sorted by name, as st_find needs; owned data follows its tensor */
+    for (size_t i = 0; i < f->n; i++) /* the tensor remembers its owned data through data */
+        if (f->owned[i] && f->owned[i] != f->tensors[i].data) f->owned[i] = NULL;
+    qsort(f->tensors, f->n, sizeof *f->tensors, cmp_tensor);
+    void **owned = calloc(f->n ? f->n : 1, sizeof *owned);
+    if (!owned) {
+        snprintf(err, errlen, "out of memory");
+        st_compose_free(c);
+        return IMG_ENOMEM;
+    }
+    for (size_t i = 0; i < f->n; i++) /* re-pair each owned buffer with its tensor's new place */
+        for (size_t j = 0; j < f->n; j++)
+            if (f->owned[j] && f->owned[j] == f->tensors[i].data) {
+                owned[i] = f->owned[j];
+                f->owned[j] = NULL;
+                break;
+            }
+    free(f->owned);
+    f->owned = owned;
+    for (size_t i = 1; i < f->n; i++)
+        if (!strcmp(f->tensors[i - 1].name, f->tensors[i].name)) {
+            snprintf(err, errlen, "two tensors are named %.200s", f->tensors[i].name);
+            c->f = NULL;
+            st_close(f);
+            free(c);
+            return IMG_EFORMAT;
+        }
+    c->f = NULL;
+    free(c);
+    *out = f;
     return IMG_OK;
 }
 

@@ -65,6 +65,21 @@ int st_overlay(const st_file_t *base, st_file_t **out);
  * overlay of a file holding t. */
 int st_overlay_replace(st_file_t *f, const st_tensor_t *t, st_dtype_t dtype, void *data);
 
+/* A composed file: tensors gathered from other files (which it keeps open and closes with
+ * itself) and tensors it owns, under names of the caller's choosing (a diffusers folder seen in
+ * the single-file layout). Every call frees what it was given on failure; finish frees c. */
+typedef struct st_compose st_compose_t;
+int st_compose_new(st_compose_t **out);
+void st_compose_free(st_compose_t *c);
+/* Keeps f open for as long as the composed file lives (takes ownership). */
+int st_compose_keep(st_compose_t *c, st_file_t *f);
+/* A tensor of dtype and shape whose data is borrowed (a kept file's) or owned (malloc'd). */
+int st_compose_add(st_compose_t *c, const char *name, st_dtype_t dtype, int ndim, const int64_t *shape,
+                   const void *borrowed, void *owned);
+int st_compose_set_metadata(st_compose_t *c, const char *key, const char *value);
+/* The composed file; IMG_EFORMAT when two tensors share a name, IMG_ENOMEM. */
+int st_compose_finish(st_compose_t *c, st_file_t **out, char *err, size_t errlen);
+
 /* Writer: collects tensors (data copied) and saves them in one file. */
 typedef struct st_writer st_writer_t;
 int st_writer_new(st_writer_t **out);

@@ -10,6 +10,11 @@
 
 int gnorm_load(wload_t *wl, const char *name, int c, float eps, gnorm_t *out) {
     char n[256];
+    if (c <= 0 || c % 32) { /* every GroupNorm of the SD family has 32 groups */
+        w_fail(wl, IMG_EFORMAT, "%s%s: %d channels do not split into GroupNorm's 32 groups", wl->prefix, name, c);
+        out->g = out->b = NULL;
+        return IMG_EFORMAT;
+    }
     out->c = c;
     out->eps = eps;
     snprintf(n, sizeof n, "%s.weight", name);

@@ -1,0 +1,105 @@
+"""Diffusers folders (issue 29): a random SDXL-shaped and SD 2.x-shaped model, written as a
+single LDM file by tools/make_random_checkpoint.py and as a diffusers folder by
+tools/make_diffusers_folder.py (sharded UNet, fp16-variant file names, OpenCLIP text towers in
+the HF layout), make the same image, byte for byte, through `imgapi generate`; broken folders
+and malformed models are clear errors, never crashes."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..")
+sys.path.insert(0, os.path.join(HERE, "..", "api"))
+from harness import main, test  # noqa: E402
+
+BIN = os.environ.get("IMGAPI_PROD_BIN", "build/imgapi")
+TMP = tempfile.mkdtemp(prefix="imgapi-diffusers-")
+TOKENIZER = os.path.join(ROOT, "models", "imgapi-shapes")  # a CLIP BPE vocabulary (small)
+
+
+def tool(*args):
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", args[0]), *args[1:]], check=True,
+                   capture_output=True, text=True)
+
+
+def generate(checkpoint, out, tokenizer=TOKENIZER, check=True):
+    conf = os.path.join(TMP, "m.conf")
+    with open(conf, "w") as f:
+        f.write(f"model.m.checkpoint = {checkpoint}\nbuiltin_model = 0\n")
+        if tokenizer:
+            f.write(f"model.m.tokenizer = {tokenizer}\n")
+    p = subprocess.run([BIN, "generate", "a red cube on a table", "--config", conf, "--model", "m", "-o", out,
+                        "--seed", "11", "--quality", "low", "--threads", "2"], capture_output=True, text=True,
+                       timeout=600)
+    if check:
+        assert p.returncode == 0 and os.path.exists(out), p.stderr
+    return p
+
+
+def same_image_from_file_and_folder(arch, dtype, *folder_args):
+    single = os.path.join(TMP, f"{arch}.safetensors")
+    folder = os.path.join(TMP, f"{arch}-diffusers")
+    tool("make_random_checkpoint.py", arch, single, "--dtype", dtype, "--seed", "5")
+    tool("make_diffusers_folder.py", single, TOKENIZER, folder, "--head-channels", "16", *folder_args)
+    a, b = os.path.join(TMP, f"{arch}-file.png"), os.path.join(TMP, f"{arch}-folder.png")
+    generate(single, a)
+    generate(folder, b, tokenizer=None)  # the folder's own tokenizer/
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        da, db = fa.read(), fb.read()
+    print(f"     {arch}: {len(da)} bytes from the file, {len(db)} from the folder, identical: {da == db}")
+    assert da == db
+    return folder
+
+
+@test
+def test_sdxl_shaped_folder_sharded_fp16_variant_makes_the_same_image():
+    folder = same_image_from_file_and_folder("sdxl-tiny", "f16", "--shards", "3", "--fp16-variant")
+    assert os.path.exists(os.path.join(folder, "unet", "diffusion_pytorch_model.safetensors.index.json"))
+    assert os.path.exists(os.path.join(folder, "text_encoder_2", "model.fp16.safetensors"))
+
+
+@test
+def test_sd2_shaped_folder_with_an_openclip_text_encoder_makes_the_same_image():
+    same_image_from_file_and_folder("sd21-tiny", "f32")
+
+
+@test
+def test_broken_folders_and_malformed_models_are_clear_errors():
+    src = os.path.join(TMP, "sd21-tiny-diffusers")
+    if not os.path.isdir(src):
+        same_image_from_file_and_folder("sd21-tiny", "f32")
+    # no unet/ weights
+    bad = os.path.join(TMP, "no-unet")
+    shutil.copytree(src, bad)
+    os.remove(os.path.join(bad, "unet", "diffusion_pytorch_model.safetensors"))
+    p = generate(bad, os.path.join(TMP, "x.png"), check=False)
+    assert p.returncode != 0 and "no unet/ weights" in p.stderr, p.stderr
+    # a shard index that points outside the folder, and one naming a missing shard
+    for shard, why in (("../../evil.safetensors", "plain file names"), ("missing.safetensors", "cannot open")):
+        with open(os.path.join(bad, "unet", "diffusion_pytorch_model.safetensors.index.json"), "w") as f:
+            json.dump({"weight_map": {"conv_in.weight": shard}}, f)
+        p = generate(bad, os.path.join(TMP, "x.png"), check=False)
+        assert p.returncode != 0 and why in p.stderr, p.stderr
+    # a folder that is no model, and no tokenizer anywhere
+    empty = os.path.join(TMP, "empty")
+    os.makedirs(empty)
+    p = generate(empty, os.path.join(TMP, "x.png"), check=False)
+    assert p.returncode != 0 and ("tokenizer" in p.stderr or "not a diffusers model" in p.stderr), p.stderr
+    p = generate(empty, os.path.join(TMP, "x.png"), tokenizer=TOKENIZER, check=False)
+    assert p.returncode != 0 and "not a diffusers model" in p.stderr, p.stderr
+    # a VAE whose widths do not split into GroupNorm's 32 groups: refused at load, no crash
+    narrow = os.path.join(TMP, "narrow.safetensors")
+    tool("make_random_checkpoint.py", "sd21-tiny", narrow, "--dtype", "f16", "--vae-channels", "16")
+    p = generate(narrow, os.path.join(TMP, "x.png"), check=False)
+    assert p.returncode == 1 and "GroupNorm" in p.stderr, (p.returncode, p.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        code = main()
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+    sys.exit(code)

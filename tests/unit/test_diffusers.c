@@ -1,0 +1,144 @@
+/* test_diffusers.c - a small diffusers folder written here, read as one LDM checkpoint: names
+ * mapped, q/k/v fused in order, the projection transposed, heads and native size in the
+ * metadata; and out of memory at every allocation of the reading. Whole models are checked from
+ * the outside (tests/engine/diffusers.py). */
+#include "common/status.h"
+#include "engine/io/diffusers.h"
+#include "engine/io/safetensors.h"
+#include "tests/unit/fault_alloc.h"
+#include "tests/unit/harness.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void put(st_writer_t *w, const char *name, int ndim, const int64_t *shape, float first) {
+    float v[64];
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int64_t i = 0; i < n && i < 64; i++) v[i] = first + (float)i;
+    CHECK(st_writer_add(w, name, ST_F32, ndim, shape, v) == IMG_OK);
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+void test_diffusers_folder(void) {
+    char dir[] = "/tmp/imgapi-diffusers-XXXXXX", p[256];
+    CHECK(mkdtemp(dir) != NULL);
+    static const char *const PARTS[] = {"unet", "vae", "text_encoder"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, PARTS[i]);
+        mkdir(p, 0700);
+    }
+    snprintf(p, sizeof p, "%s/model_index.json", dir);
+    write_text(p, "{}");
+    snprintf(p, sizeof p, "%s/unet/config.json", dir);
+    write_text(p, "{\"layers_per_block\": 2, \"block_out_channels\": [32, 64], \"attention_head_dim\": [2, 4], "
+                  "\"sample_size\": 32}");
+    snprintf(p, sizeof p, "%s/vae/config.json", dir);
+    write_text(p, "{\"block_out_channels\": [32, 32, 32, 32]}");
+    snprintf(p, sizeof p, "%s/text_encoder/config.json", dir);
+    write_text(p, "{\"hidden_act\": \"gelu\", \"hidden_size\": 2, \"num_attention_heads\": 1}");
+    st_writer_t *w;
+    int64_t s1[1] = {2}, s2[2] = {2, 2}, s4[4] = {2, 2, 1, 1}, sp[2] = {3, 2};
+    CHECK(st_writer_new(&w) == IMG_OK);
+    put(w, "conv_in.weight", 4, s4, 0);
+    put(w, "down_blocks.0.resnets.1.time_emb_proj.weight", 2, s2, 0);
+    put(w, "down_blocks.1.downsamplers.0.conv.bias", 1, s1, 0);
+    put(w, "up_blocks.0.upsamplers.0.conv.weight", 4, s4, 0);
+    put(w, "up_blocks.0.attentions.0.norm.weight", 1, s1, 0); /* so its upsampler is layer 2 */
+    put(w, "up_blocks.1.attentions.2.proj_out.weight", 2, s2, 0);
+    put(w, "mid_block.resnets.1.conv_shortcut.weight", 4, s4, 0);
+    put(w, "not.a.unet.name", 1, s1, 0);
+    snprintf(p, sizeof p, "%s/unet/diffusion_pytorch_model.fp16.safetensors", dir);
+    CHECK(st_writer_save(w, p) == IMG_OK);
+    st_writer_free(w);
+    CHECK(st_writer_new(&w) == IMG_OK);
+    put(w, "decoder.up_blocks.0.upsamplers.0.conv.weight", 4, s4, 0);
+    put(w, "decoder.mid_block.attentions.0.to_q.weight", 2, s2, 0);
+    put(w, "encoder.down_blocks.1.resnets.0.conv_shortcut.bias", 1, s1, 0);
+    snprintf(p, sizeof p, "%s/vae/diffusion_pytorch_model.safetensors", dir);
+    CHECK(st_writer_save(w, p) == IMG_OK);
+    st_writer_free(w);
+    CHECK(st_writer_new(&w) == IMG_OK);
+    put(w, "text_model.encoder.layers.0.layer_norm1.weight", 1, s1, 0);
+    put(w, "text_model.encoder.layers.0.self_attn.q_proj.weight", 2, s2, 0);
+    put(w, "text_model.encoder.layers.0.self_attn.k_proj.weight", 2, s2, 10);
+    put(w, "text_model.encoder.layers.0.self_attn.v_proj.weight", 2, s2, 20);
+    put(w, "text_projection.weight", 2, sp, 0); /* [3, 2]: y = P x */
+    put(w, "text_model.embeddings.position_ids", 1, s1, 0);
+    snprintf(p, sizeof p, "%s/text_encoder/model.safetensors", dir);
+    CHECK(st_writer_save(w, p) == IMG_OK);
+    st_writer_free(w);
+
+    CHECK(diffusers_is_folder(dir));
+    st_file_t *f = NULL;
+    char err[512];
+    int rc = st_open(dir, &f, err, sizeof err);
+    CHECK(rc == IMG_OK);
+    if (rc) fprintf(stderr, "  %s\n", err);
+    if (f) {
+        static const char *const WANT[] = {"model.diffusion_model.input_blocks.0.0.weight",
+                                           "model.diffusion_model.input_blocks.2.0.emb_layers.1.weight",
+                                           "model.diffusion_model.input_blocks.6.0.op.bias",
+                                           "model.diffusion_model.output_blocks.2.2.conv.weight",
+                                           "model.diffusion_model.output_blocks.5.1.proj_out.weight",
+                                           "model.diffusion_model.middle_block.2.skip_connection.weight",
+                                           "first_stage_model.decoder.up.3.upsample.conv.weight",
+                                           "first_stage_model.encoder.down.1.block.0.nin_shortcut.bias",
+                                           "cond_stage_model.model.transformer.resblocks.0.ln_1.weight"};
+        for (size_t i = 0; i < sizeof WANT / sizeof WANT[0]; i++) {
+            if (!st_find(f, WANT[i])) fprintf(stderr, "  missing %s\n", WANT[i]);
+            CHECK(st_find(f, WANT[i]) != NULL);
+        }
+        CHECK(st_count(f) == 13); /* the unknown name and position_ids are left out */
+        const st_tensor_t *q = st_find(f, "first_stage_model.decoder.mid.attn_1.q.weight");
+        CHECK(q && q->ndim == 4 && q->shape[2] == 1 && q->shape[3] == 1);
+        const st_tensor_t *in = st_find(f, "cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight");
+        float v[12];
+        CHECK(in && in->ndim == 2 && in->shape[0] == 6 && st_to_f32(in, v, 12) == IMG_OK);
+        CHECK(v[0] == 0 && v[4] == 10 && v[8] == 20 && v[11] == 23); /* rows q, k, v */
+        const st_tensor_t *tp = st_find(f, "cond_stage_model.model.text_projection");
+        float t[6];
+        CHECK(tp && tp->shape[0] == 2 && tp->shape[1] == 3 && st_to_f32(tp, t, 6) == IMG_OK);
+        CHECK(t[0] == 0 && t[1] == 2 && t[2] == 4 && t[3] == 1); /* transposed */
+        CHECK(st_metadata(f, "imgapi.native") && !strcmp(st_metadata(f, "imgapi.native"), "256"));
+        CHECK(st_metadata(f, "config") && strstr(st_metadata(f, "config"), "\"num_head_channels\":16"));
+        st_close(f);
+    }
+    /* out of memory at every allocation: an error, nothing leaked */
+    fault_alloc_arm(0);
+    rc = st_open(dir, &f, err, sizeof err);
+    long n = fault_alloc_disarm();
+    st_close(f);
+    CHECK(rc == IMG_OK && n > 10);
+    for (long k = 1; k <= n; k++) {
+        f = NULL;
+        fault_alloc_arm(k);
+        rc = st_open(dir, &f, err, sizeof err);
+        fault_alloc_disarm();
+        if (rc == IMG_OK) st_close(f);
+        else CHECK(f == NULL && (rc == IMG_ENOMEM || rc == IMG_EFORMAT || rc == IMG_EIO));
+    }
+    /* cleanup */
+    static const char *const FILES[] = {"unet/diffusion_pytorch_model.fp16.safetensors", "unet/config.json",
+                                        "vae/diffusion_pytorch_model.safetensors", "vae/config.json",
+                                        "text_encoder/model.safetensors", "text_encoder/config.json",
+                                        "model_index.json"};
+    for (size_t i = 0; i < sizeof FILES / sizeof FILES[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, FILES[i]);
+        unlink(p);
+    }
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, PARTS[i]);
+        rmdir(p);
+    }
+    rmdir(dir);
+}
