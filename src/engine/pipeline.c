@@ -4,6 +4,7 @@
  * architecture lives in its family (engine/models/sd_family.c for Stable Diffusion). */
 #include "common/cpus.h"
 #include "engine/engine.h"
+#include "engine/io/diffusers.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "engine/family.h"
@@ -49,6 +50,11 @@ int eng_probe_edit(const char *checkpoint, const char *vae, const char *tiny_enc
     int rc = st_open(checkpoint, &f, err, sizeof err);
     if (rc) return rc;
     if (vae && *vae && st_open(vae, &vf, err, sizeof err)) vf = NULL;
+    if (vf) { /* a VAE in diffusers' layout, under the LDM names */
+        st_file_t *view = NULL;
+        int vrc = diffusers_vae_view(vf, &view, err, sizeof err);
+        vf = view ? view : vrc ? NULL : vf;
+    }
     fam_detect(f)->probe_edit(f, vf, tiny_encoder && *tiny_encoder ? tiny_encoder : tiny_decoder,
                               can_edit, inpaint);
     st_close(vf);

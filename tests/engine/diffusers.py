@@ -1,7 +1,8 @@
-"""Diffusers folders (issue 29): a random SDXL-shaped and SD 2.x-shaped model, written as a
+"""Diffusers folders and VAEs (issue 29): a random SDXL-shaped and SD 2.x-shaped model, written as a
 single LDM file by tools/make_random_checkpoint.py and as a diffusers folder by
 tools/make_diffusers_folder.py (sharded UNet, fp16-variant file names, OpenCLIP text towers in
-the HF layout), make the same image, byte for byte, through `imgapi generate`; broken folders
+the HF layout), make the same image, byte for byte, through `imgapi generate`, and so does the
+single file with the folder's VAE given as a separate VAE (its folder, or its file); broken folders
 and malformed models are clear errors, never crashes."""
 import json
 import os
@@ -25,10 +26,12 @@ def tool(*args):
                    capture_output=True, text=True)
 
 
-def generate(checkpoint, out, tokenizer=TOKENIZER, check=True):
+def generate(checkpoint, out, tokenizer=TOKENIZER, check=True, vae=None):
     conf = os.path.join(TMP, "m.conf")
     with open(conf, "w") as f:
         f.write(f"model.m.checkpoint = {checkpoint}\nbuiltin_model = 0\n")
+        if vae:
+            f.write(f"model.m.vae = {vae}\n")
         if tokenizer:
             f.write(f"model.m.tokenizer = {tokenizer}\n")
     p = subprocess.run([BIN, "generate", "a red cube on a table", "--config", conf, "--model", "m", "-o", out,
@@ -51,6 +54,24 @@ def same_image_from_file_and_folder(arch, dtype, *folder_args):
         da, db = fa.read(), fb.read()
     print(f"     {arch}: {len(da)} bytes from the file, {len(db)} from the folder, identical: {da == db}")
     assert da == db
+    # the folder's VAE as a separate VAE of the single file: its own folder, or its one file
+    for vae in (os.path.join(folder, "vae"), os.path.join(folder, "vae", "diffusion_pytorch_model.safetensors")):
+        c = os.path.join(TMP, f"{arch}-vae.png")
+        generate(single, c, vae=vae)
+        with open(c, "rb") as fc:
+            assert fc.read() == da, vae
+    # ... and it is that VAE that decodes: one with another output bias gives another image
+    other = os.path.join(TMP, f"{arch}-other-vae")
+    shutil.copytree(os.path.join(folder, "vae"), other)
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import make_diffusers_folder as mdf
+    w, _ = mdf.load(os.path.join(other, "diffusion_pytorch_model.safetensors"))
+    w = {k: v.copy() for k, v in w.items()}
+    w["decoder.conv_out.bias"] += w["decoder.conv_out.bias"].dtype.type(0.5)
+    mdf.save(os.path.join(other, "diffusion_pytorch_model.safetensors"), w)
+    generate(single, c, vae=other)
+    with open(c, "rb") as fc:
+        assert fc.read() != da
     return folder
 
 

@@ -19,12 +19,23 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* A component's own folder (an AutoencoderKL repository: config.json beside its weights). */
+static int component_folder(const char *dir) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    if (!is_file(p)) return 0;
+    snprintf(p, sizeof p, "%s/diffusion_pytorch_model.safetensors", dir);
+    if (is_file(p)) return 1;
+    snprintf(p, sizeof p, "%s/diffusion_pytorch_model.fp16.safetensors", dir);
+    return is_file(p);
+}
+
 int diffusers_is_folder(const char *dir) {
     char p[1024];
     snprintf(p, sizeof p, "%s/model_index.json", dir);
     if (is_file(p)) return 1;
     snprintf(p, sizeof p, "%s/unet", dir);
-    return is_dir(p);
+    return is_dir(p) || component_folder(dir);
 }
 
 /* PART/config.json (NULL when absent or not JSON). */
@@ -386,8 +397,66 @@ static int add_metadata(st_compose_t *c, json_t *unet, json_t *vae, json_t *te, 
     return rc;
 }
 
+/* The decoder's up blocks of a diffusers VAE (0 when it has none). */
+static int vae_up_blocks(const st_file_t *const *files, int n) {
+    int nup = 0;
+    for (int f = 0; f < n; f++)
+        for (size_t i = 0; i < st_count(files[f]); i++) {
+            int b, used = 0;
+            if (sscanf(st_get(files[f], i)->name, "decoder.up_blocks.%d.%n", &b, &used) == 1 && used && b + 1 > nup)
+                nup = b + 1;
+        }
+    return nup;
+}
+
+int diffusers_vae_view(st_file_t *vf, st_file_t **out, char *err, size_t errlen) {
+    *out = NULL;
+    int nup = vae_up_blocks((const st_file_t *const *)&vf, 1);
+    if (!nup) return IMG_OK;
+    st_compose_t *c = NULL;
+    int rc = st_compose_new(&c);
+    if (rc) {
+        st_close(vf);
+        return rc;
+    }
+    rc = st_compose_keep(c, vf);
+    if (!rc) rc = add_mapped(c, &vf, 1, 1, "first_stage_model.", 0, NULL, nup);
+    if (rc) {
+        snprintf(err, errlen, "out of memory reading the VAE");
+        st_compose_free(c);
+        return rc;
+    }
+    return st_compose_finish(c, out, err, errlen);
+}
+
 int diffusers_open(const char *dir, st_file_t **out, char *err, size_t errlen) {
     *out = NULL;
+    char p0[1024];
+    snprintf(p0, sizeof p0, "%s/unet", dir);
+    if (component_folder(dir) && !is_dir(p0)) { /* a VAE's own folder */
+        st_file_t *files[MAX_SHARDS];
+        int n = 0;
+        const char *slash = strrchr(dir, '/');
+        char parent[1024], part[256];
+        snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - dir) : 1, slash ? dir : ".");
+        snprintf(part, sizeof part, "%s", slash ? slash + 1 : dir);
+        int rc = open_part(parent, part, files, &n, err, errlen);
+        if (rc) {
+            for (int i = 0; i < n; i++) st_close(files[i]);
+            return rc;
+        }
+        if (n != 1) {
+            for (int i = 0; i < n; i++) st_close(files[i]);
+            snprintf(err, errlen, "%s: a component folder must hold one weights file", dir);
+            return IMG_EFORMAT;
+        }
+        if (!vae_up_blocks((const st_file_t *const *)files, 1)) {
+            st_close(files[0]);
+            snprintf(err, errlen, "%s holds no diffusers VAE (decoder.up_blocks.*)", dir);
+            return IMG_EFORMAT;
+        }
+        return diffusers_vae_view(files[0], out, err, errlen);
+    }
     if (!diffusers_is_folder(dir)) {
         snprintf(err, errlen,
                  "%s is a folder but not a diffusers model (no model_index.json or unet/)", dir);

@@ -14,10 +14,17 @@
 #include "engine/io/safetensors.h"
 #include <stddef.h>
 
-/* 1 when dir is a diffusers folder (it has model_index.json or unet/). */
+/* 1 when dir is a diffusers folder (it has model_index.json or unet/), or a component's own
+ * folder (config.json beside diffusion_pytorch_model.safetensors: a VAE such as SDXL's fp16
+ * fix), which opens as that VAE under the LDM names. */
 int diffusers_is_folder(const char *dir);
 /* Opens folder dir as a checkpoint (close with st_close). IMG_EIO / IMG_EFORMAT / IMG_ENOMEM
  * with the reason in err. */
 int diffusers_open(const char *dir, st_file_t **out, char *err, size_t errlen);
+
+/* A VAE file in diffusers' layout ("decoder.up_blocks.*") under the LDM names
+ * (first_stage_model.*): *out takes vf over (closing it with itself). When vf is not in that
+ * layout, *out stays NULL and vf is the caller's still. */
+int diffusers_vae_view(st_file_t *vf, st_file_t **out, char *err, size_t errlen);
 
 #endif

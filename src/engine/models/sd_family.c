@@ -6,6 +6,7 @@
  * after ln_final, SDXL the two penultimate layers side by side plus the pooled bigG vector and size
  * conditioning. */
 #include "engine/models/sd_family.h"
+#include "engine/io/diffusers.h"
 #include "common/status.h"
 #include "engine/kernels/ops.h"
 #include "engine/models/clip.h"
@@ -259,6 +260,12 @@ static int sd_load(const eng_load_opts_t *o, const st_file_t *f, kctx_t *kc, are
     st_file_t *vf = NULL;
     int rc = load_tiny(o, m, err, errlen);
     if (!rc && o->vae && *o->vae) rc = st_open(o->vae, &vf, err, errlen);
+    if (!rc && vf) { /* a VAE file in diffusers' layout is read under the LDM names */
+        st_file_t *view = NULL;
+        rc = diffusers_vae_view(vf, &view, err, errlen);
+        if (view) vf = view;
+        else if (rc) vf = NULL; /* taken over and closed */
+    }
     if (!rc) rc = tok_load(o->tokenizer, &m->tok, err, errlen);
     if (!rc) rc = unet_load(f, kc->bf16, &m->unet, err, errlen);
     if (!rc) rc = load_vae(f, vf, kc->bf16, m, err, errlen);
