@@ -39,7 +39,7 @@ suite "probe regressions" probe "$py" tests/api/probe.py
 suite "PostgreSQL cluster tests" cluster env IMGAPI_UNIT_BIN="$root/$build/unit_tests" "$py" tests/cluster/run.py
 suite "engine parity tests" engine "$py" tests/engine/run.py
 suite "adapter (LoRA) tests" lora "$py" tests/engine/lora.py
-suite "diffusers folder tests" diffusers "$py" tests/engine/diffusers.py
+suite "diffusers folders, VAEs and embeddings" diffusers "$py" tests/engine/diffusers.py
 suite "moderation corpus" moderation "$py" tests/moderation/run.py
 suite "engine end-to-end tests" e2e "$py" tests/engine/e2e.py
 suite "edit tests (engine)" edit "$py" tests/engine/edit.py

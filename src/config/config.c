@@ -88,6 +88,9 @@ static const opt_t OPTS[] = {
     S(lora_dir,
       "folder of LoRA / LyCORIS adapters (NAME.safetensors) that requests name in 'loras' or "
       "<lora:NAME:SCALE> (default: none; requests naming one get 400)"),
+    S(embeddings_dir,
+      "folder of textual-inversion embeddings (NAME.safetensors) that prompts name by NAME "
+      "(default: none)"),
     I(lora_cache, 1, 64,
       "models with a set of adapters merged in kept per base model (least recently used go "
       "first; each is a full copy of the model in memory)"),

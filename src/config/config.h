@@ -60,6 +60,7 @@ typedef struct {
     char moderation_rules[512]; /* rules file; "" = the rules built into the binary */
     char lora_dir[512];         /* adapters requests may name (NAME.safetensors); "" = none */
     int lora_cache;             /* merged (model, adapter set) copies kept per model */
+    char embeddings_dir[512];   /* textual-inversion embeddings prompts name; "" = none */
     int async_result_seconds;   /* an async request expires this long after submission or its end */
     int webhook_allow_private;  /* 1: webhooks may target loopback/private addresses */
     int webhook_max_attempts;   /* delivery attempts before giving up */

@@ -156,7 +156,8 @@ static void load_opts(const config_t *cfg, const config_model_t *m, eng_load_opt
                            .isa = cfg->isa,
                            .precision = cfg->precision,
                            .vae_tile = cfg->vae_tile,
-                           .vae_tile_overlap = cfg->vae_tile_overlap};
+                           .vae_tile_overlap = cfg->vae_tile_overlap,
+                           .embeddings_dir = cfg->embeddings_dir};
 }
 
 static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model,

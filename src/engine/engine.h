@@ -37,6 +37,8 @@ typedef struct {
      * share done (0..1; 1 when loaded) */
     void (*progress)(void *user, double fraction);
     void *progress_user;
+    /* textual-inversion embeddings (NAME.safetensors) prompts may name; NULL/"": none */
+    const char *embeddings_dir;
     /* adapters merged into the checkpoint's weights before its networks are built (lora.h) */
     const lora_spec_t *loras;
     int nloras;

@@ -26,15 +26,16 @@ def tool(*args):
                    capture_output=True, text=True)
 
 
-def generate(checkpoint, out, tokenizer=TOKENIZER, check=True, vae=None):
+def generate(checkpoint, out, tokenizer=TOKENIZER, check=True, vae=None, prompt="a red cube on a table",
+             extra=""):
     conf = os.path.join(TMP, "m.conf")
     with open(conf, "w") as f:
-        f.write(f"model.m.checkpoint = {checkpoint}\nbuiltin_model = 0\n")
+        f.write(f"model.m.checkpoint = {checkpoint}\nbuiltin_model = 0\n{extra}")
         if vae:
             f.write(f"model.m.vae = {vae}\n")
         if tokenizer:
             f.write(f"model.m.tokenizer = {tokenizer}\n")
-    p = subprocess.run([BIN, "generate", "a red cube on a table", "--config", conf, "--model", "m", "-o", out,
+    p = subprocess.run([BIN, "generate", prompt, "--config", conf, "--model", "m", "-o", out,
                         "--seed", "11", "--quality", "low", "--threads", "2"], capture_output=True, text=True,
                        timeout=600)
     if check:
@@ -116,6 +117,50 @@ def test_broken_folders_and_malformed_models_are_clear_errors():
     tool("make_random_checkpoint.py", "sd21-tiny", narrow, "--dtype", "f16", "--vae-channels", "16")
     p = generate(narrow, os.path.join(TMP, "x.png"), check=False)
     assert p.returncode == 1 and "GroupNorm" in p.stderr, (p.returncode, p.stderr)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+@test
+def test_textual_inversion_embeddings_stand_for_their_vectors():
+    """An embedding whose vectors are the token embeddings of "red circle" makes the same image
+    as those words (SD 2.x: emb_params; SDXL: clip_l + clip_g, one set per encoder); other
+    vectors another; a file for another model's widths is skipped, its name left as text."""
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import make_diffusers_folder as mdf
+    import numpy as np
+    with open(os.path.join(TOKENIZER, "vocab.json")) as f:
+        vocab = json.load(f)
+    ids = [vocab["red</w>"], vocab["circle</w>"]]
+    for arch, dtype, tables in (("sd21-tiny", "f32", {"emb_params": "cond_stage_model.model.token_embedding.weight"}),
+                                ("sdxl-tiny", "f16",
+                                 {"clip_l": "conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight",
+                                  "clip_g": "conditioner.embedders.1.model.token_embedding.weight"})):
+        single = os.path.join(TMP, f"{arch}-ti.safetensors")
+        tool("make_random_checkpoint.py", arch, single, "--dtype", dtype, "--seed", "9")
+        w, _ = mdf.load(single)
+        emb = os.path.join(TMP, f"{arch}-emb")
+        os.makedirs(emb, exist_ok=True)
+        mdf.save(os.path.join(emb, "ShinyThing.safetensors"),
+                 {k: w[v][ids].astype(np.float32) for k, v in tables.items()})
+        rng = np.random.default_rng(1)
+        mdf.save(os.path.join(emb, "otherthing.safetensors"),
+                 {k: (rng.standard_normal((2, w[v].shape[1])) * 0.5).astype(np.float32) for k, v in tables.items()})
+        mdf.save(os.path.join(emb, "wrongwidth.safetensors"), {"emb_params": np.ones((1, 768), np.float32)})
+        conf = f"embeddings_dir = {emb}\n"
+        out = {}
+        for key, prompt, extra in (("words", "a red circle on a table", conf), ("emb", "a shinything on a table", conf),
+                                   ("other", "a otherthing on a table", conf),
+                                   ("wrong", "a wrongwidth on a table", conf), ("plain", "a wrongwidth on a table", "")):
+            path = os.path.join(TMP, f"{arch}-{key}.png")
+            generate(single, path, prompt=prompt, extra=extra)
+            out[key] = read(path)
+        print(f"     {arch}: embedding = words {out['emb'] == out['words']}, other vectors differ "
+              f"{out['other'] != out['words']}, misfit left as text {out['wrong'] == out['plain']}")
+        assert out["emb"] == out["words"] and out["other"] != out["words"] and out["wrong"] == out["plain"]
 
 
 if __name__ == "__main__":

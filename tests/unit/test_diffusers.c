@@ -5,6 +5,8 @@
 #include "common/status.h"
 #include "engine/io/diffusers.h"
 #include "engine/io/safetensors.h"
+#include "engine/models/embeddings.h"
+#include "engine/text/tokenizer.h"
 #include "tests/unit/fault_alloc.h"
 #include "tests/unit/harness.h"
 #include <stdio.h>
@@ -140,5 +142,72 @@ void test_diffusers_folder(void) {
         snprintf(p, sizeof p, "%s/%s", dir, PARTS[i]);
         rmdir(p);
     }
+    rmdir(dir);
+}
+
+/* Textual inversion: a folder's embeddings (one fits, one is another model's), a prompt naming
+ * one as a whole word in any case, its vectors as negative ids; out of memory at every
+ * allocation of loading and encoding. */
+void test_textual_inversion_encode(void) {
+    char dir[] = "/tmp/imgapi-ti-XXXXXX", p[256], err[256];
+    CHECK(mkdtemp(dir) != NULL);
+    st_writer_t *w;
+    int64_t s2[2] = {2, 4}, s1[2] = {1, 8};
+    CHECK(st_writer_new(&w) == IMG_OK);
+    put(w, "emb_params", 2, s2, 100);
+    snprintf(p, sizeof p, "%s/Sparkle.safetensors", dir);
+    CHECK(st_writer_save(w, p) == IMG_OK);
+    st_writer_free(w);
+    CHECK(st_writer_new(&w) == IMG_OK);
+    put(w, "emb_params", 2, s1, 0);
+    snprintf(p, sizeof p, "%s/wide.safetensors", dir);
+    CHECK(st_writer_save(w, p) == IMG_OK);
+    st_writer_free(w);
+    tokenizer_t *tok = NULL;
+    CHECK(tok_load("builtin:imgapi-shapes", &tok, err, sizeof err) == IMG_OK);
+    int widths[1] = {4}, skipped = 0;
+    ti_set_t ti;
+    CHECK(ti_load_dir(dir, widths, 1, &ti, &skipped, err, sizeof err) == IMG_OK);
+    CHECK(ti.n == 1 && skipped == 1 && !strcmp(ti.e[0].name, "Sparkle") && ti.e[0].nvec == 2);
+    int32_t *ids = NULL, *plain = NULL;
+    size_t n = 0, np = 0;
+    float *extra[1] = {NULL};
+    int rows = 0;
+    CHECK(tok && ti_encode(&ti, tok, "a red sparkle circle, SPARKLE", 1, widths, &ids, &n, extra, &rows) == IMG_OK);
+    CHECK(tok && tok_encode(tok, "a red circle,", &plain, &np) == IMG_OK);
+    /* a red [s0 s1] circle , [s2 s3] */
+    CHECK(n == np + 4 && rows == 4 && ids && plain);
+    if (ids && plain && n == np + 4) {
+        CHECK(ids[0] == plain[0] && ids[1] == plain[1] && ids[2] == -1 && ids[3] == -2 && ids[4] == plain[2]);
+        CHECK(ids[n - 2] == -3 && ids[n - 1] == -4);
+        CHECK(extra[0][0] == 100 && extra[0][4] == 104 && extra[0][8] == 100); /* rows 0, 1, 2 */
+    }
+    free(ids);
+    free(plain);
+    free(extra[0]);
+    /* "sparkles" and "xsparkle" are other words */
+    CHECK(ti_encode(&ti, tok, "sparkles xsparkle", 1, widths, &ids, &n, extra, &rows) == IMG_OK && rows == 0);
+    free(ids);
+    free(extra[0]);
+    ti_free(&ti);
+    for (long k = 1;; k++) { /* every allocation of loading and encoding fails once */
+        fault_alloc_arm(k);
+        int rc = ti_load_dir(dir, widths, 1, &ti, &skipped, err, sizeof err);
+        if (!rc) rc = ti_encode(&ti, tok, "a sparkle", 1, widths, &ids, &n, extra, &rows);
+        int fired = fault_alloc_fired();
+        fault_alloc_disarm();
+        if (!rc) {
+            free(ids);
+            free(extra[0]);
+        }
+        ti_free(&ti);
+        if (!fired) break;
+        CHECK(rc == IMG_OK || rc == IMG_ENOMEM); /* a file it could not read is skipped */
+    }
+    tok_free(tok);
+    snprintf(p, sizeof p, "%s/Sparkle.safetensors", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/wide.safetensors", dir);
+    unlink(p);
     rmdir(dir);
 }

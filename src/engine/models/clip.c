@@ -248,13 +248,15 @@ int clip_load(const st_file_t *f, const char *prefix, int bf16, clip_t **out, ch
 }
 
 /* dst[t] = token embedding of tokens[t] + position embedding t, for the whole context. */
-static void embed(const clip_t *c, const int32_t *tokens, float *dst) {
+static void embed(const clip_t *c, const int32_t *tokens, const float *extra, float *dst) {
     int T = c->info.context, W = c->info.width;
     for (int t = 0; t < T; t++)
         for (int i = 0; i < W; i++) {
             size_t at = (size_t)tokens[t] * W + i;
             float v;
-            if (c->tok_half) {
+            if (tokens[t] < 0) { /* an embedding's vector (clip_forward_ext) */
+                v = extra[(size_t)(-1 - tokens[t]) * W + i];
+            } else if (c->tok_half) {
                 uint16_t h;
                 memcpy(&h, (const uint16_t *)c->tok_emb + at, sizeof h);
                 v = c->tok_bf16 ? bf16_to_f32(h) : f16_to_f32(h);
@@ -266,14 +268,19 @@ static void embed(const clip_t *c, const int32_t *tokens, float *dst) {
 }
 
 int clip_forward(clip_t *c, const kctx_t *kc, const int32_t *tokens, clip_out_t *o) {
+    return clip_forward_ext(c, kc, tokens, NULL, 0, o);
+}
+
+int clip_forward_ext(clip_t *c, const kctx_t *kc, const int32_t *tokens, const float *extra, int nextra,
+                     clip_out_t *o) {
     const clip_info_t *I = &c->info;
     int T = I->context, W = I->width, mlp = c->layer[0].fc1.n;
     int eot = 0;
     for (int t = 0; t < T; t++) {
-        if (tokens[t] < 0 || tokens[t] >= I->vocab) return IMG_EINVAL;
-        if (tokens[t] > tokens[eot]) eot = t;
+        if (tokens[t] >= I->vocab || tokens[t] < -nextra) return IMG_EINVAL;
+        if (tokens[t] > tokens[eot]) eot = t; /* an embedding's id is negative: never the EOT */
     }
-    embed(c, tokens, c->x);
+    embed(c, tokens, extra, c->x);
     size_t plane = (size_t)T * W;
     if (o->hidden_all) memcpy(o->hidden_all, c->x, sizeof(float) * plane);
     for (int l = 0; l < I->layers; l++) {
@@ -297,7 +304,7 @@ int clip_forward(clip_t *c, const kctx_t *kc, const int32_t *tokens, clip_out_t 
         }
     }
     if (I->layers == 1) { /* the penultimate state is the embedding itself */
-        embed(c, tokens, c->h);
+        embed(c, tokens, extra, c->h);
         if (o->penultimate) memcpy(o->penultimate, c->h, sizeof(float) * plane);
         if (o->penultimate_ln) op_layernorm(c->h, T, W, c->lnf_g, c->lnf_b, 1e-5f, o->penultimate_ln);
     }

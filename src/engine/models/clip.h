@@ -36,5 +36,9 @@ typedef struct {
 
 /* tokens: context ids; IMG_EINVAL when an id is outside the vocabulary. No allocation. */
 int clip_forward(clip_t *c, const kctx_t *kc, const int32_t *tokens, clip_out_t *out);
+/* The same where a negative id -1 - k stands for row k of extra [nextra][width] (a textual
+ * inversion embedding's vector) instead of a vocabulary row. */
+int clip_forward_ext(clip_t *c, const kctx_t *kc, const int32_t *tokens, const float *extra, int nextra,
+                     clip_out_t *out);
 
 #endif

@@ -10,6 +10,7 @@
 #include "common/status.h"
 #include "engine/kernels/ops.h"
 #include "engine/models/clip.h"
+#include "engine/models/embeddings.h"
 #include "engine/models/tiny_vae.h"
 #include "engine/models/unet.h"
 #include "engine/models/vae.h"
@@ -25,6 +26,7 @@ typedef struct {
     eng_prediction_t prediction;
     tokenizer_t *tok;
     clip_t *te[2]; /* SD1/SD2: te[0]; SDXL: CLIP-L, bigG */
+    ti_set_t ti;   /* textual-inversion embeddings prompts may name */
     int nte;
     unet_t *unet;
     vae_t *vae;
@@ -122,6 +124,7 @@ static void sd_free(void *fam) {
     vae_encoder_free(m->enc);
     tiny_vae_free(m->tiny);
     tiny_vae_free(m->tiny_enc);
+    ti_free(&m->ti);
     free(m);
 }
 
@@ -276,6 +279,11 @@ static int sd_load(const eng_load_opts_t *o, const st_file_t *f, kctx_t *kc, are
         rc = describe(f, m, d, err, errlen);
     }
     if (!rc) rc = load_text(f, kc->bf16, unet_info(m->unet), m, err, errlen);
+    if (!rc && o->embeddings_dir && *o->embeddings_dir) {
+        int widths[TI_MAX_ENCODERS], skipped;
+        for (int i = 0; i < m->nte; i++) widths[i] = clip_info(m->te[i])->width;
+        rc = ti_load_dir(o->embeddings_dir, widths, m->nte, &m->ti, &skipped, err, errlen);
+    }
     if (!rc && m->tiny &&
         ((m->vae && tiny_vae_upscale(m->tiny) != vae_upscale(m->vae)) ||
          tiny_vae_latent_channels(m->tiny) != m->info.latent_channels)) {
@@ -308,7 +316,11 @@ static int encode(sd_t *m, kctx_t *kc, const char *prompt, float *ctx, float *po
                   float *scratch) {
     int32_t *ids;
     size_t n;
-    int rc = tok_encode(m->tok, prompt, &ids, &n);
+    float *extra[TI_MAX_ENCODERS] = {NULL, NULL}; /* embeddings' vectors the prompt names */
+    int nextra = 0, widths[TI_MAX_ENCODERS] = {0, 0};
+    for (int e = 0; e < m->nte && e < TI_MAX_ENCODERS; e++) widths[e] = clip_info(m->te[e])->width;
+    int rc = m->ti.n ? ti_encode(&m->ti, m->tok, prompt, m->nte, widths, &ids, &n, extra, &nextra)
+                     : tok_encode(m->tok, prompt, &ids, &n);
     if (rc) return rc;
     int T = m->ctx_len, off = 0;
     for (int e = 0; e < m->nte && !rc; e++) {
@@ -326,13 +338,15 @@ static int encode(sd_t *m, kctx_t *kc, const char *prompt, float *ctx, float *po
         else
             o.penultimate = dst;
         if (e == 1 && pooled) o.pooled_proj = pooled;
-        rc = clip_forward(m->te[e], kc, tokens, &o);
+        rc = clip_forward_ext(m->te[e], kc, tokens, extra[e], nextra, &o);
         for (int t = 0; t < T && !rc; t++)
             memcpy(ctx + (size_t)t * m->ctx_dim + off, dst + (size_t)t * I->width,
                    sizeof(float) * (size_t)I->width);
         off += I->width;
     }
     free(ids);
+    free(extra[0]);
+    free(extra[1]);
     return rc;
 }
 
