@@ -29,9 +29,15 @@ typedef struct {
     int n, cap;
 } phrases_t;
 
+#define MAX_GATES 8
+
 typedef struct {
     char name[32];
     int always;
+    /* "gate": the classifier may refuse this category only when a word of one of these groups
+     * occurs (not made harmless by an allow); ngates 0: always */
+    int gates[MAX_GATES], ngates;
+    float gate_open; /* a classifier score at or above which the gate does not apply (0: none) */
 } category_t;
 
 struct moderation {
@@ -316,6 +322,27 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                 m->group_cat[g] = cat;
         } else if (!strcmp(kw, "allow")) {
             rc = add_phrase(&m->allows, -1, lang, st, rest);
+        } else if (!strcmp(kw, "gate")) {
+            char gname[64];
+            int cat, used = 0, at = 0;
+            float above = 0;
+            if (sscanf(rest, "%63s%n", a, &used) != 1 || (cat = find_cat(m, a)) < 0) {
+                rc = IMG_EFORMAT;
+            } else {
+                at = used;
+                if (sscanf(rest + at, " %f%n", &above, &used) == 1) { /* an optional confidence */
+                    if (!(above > 0 && above <= 1)) rc = IMG_EFORMAT;
+                    m->cats[cat].gate_open = above;
+                    at += used;
+                }
+                while (!rc && sscanf(rest + at, "%63s%n", gname, &used) == 1) {
+                    int g = find_group(m, gname, 0);
+                    if (g < 0 || m->cats[cat].ngates == MAX_GATES) rc = IMG_EFORMAT;
+                    else m->cats[cat].gates[m->cats[cat].ngates++] = g;
+                    at += used;
+                }
+                if (!rc && !m->cats[cat].ngates) rc = IMG_EFORMAT;
+            }
         } else if (!strcmp(kw, "combine")) {
             int cat, ga, gb;
             if (sscanf(rest, "%63s %63s %63s", a, b, c) != 3 || (cat = find_cat(m, a)) < 0 ||
@@ -490,6 +517,11 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
             }
             int cat = find_cat(m, name);
             if (cat < 0) continue;
+            /* a gated category needs one of its words, or a confident score */
+            int open = !m->cats[cat].ngates || (m->cats[cat].gate_open > 0 && pr >= m->cats[cat].gate_open);
+            for (int g = 0; !open && g < m->cats[cat].ngates; g++)
+                open = group_occurs(m, &p, neutral, m->cats[cat].gates[g]);
+            if (!open) continue;
             int always = m->cats[cat].always;
             if (level == MOD_LEVEL_LOW && !always) continue;
             if (out->refused && !always) continue; /* the rules already named an auto category */

@@ -253,6 +253,23 @@ static int pronoun_age(const words_t *w, int i) {
     return !strcmp(p1, "turned") && (pronoun || !strcmp(p2, "just") || !strcmp(p2, "has"));
 }
 
+/* 1 when the words before w[i] say how old someone looks: "looks like 12", "looks 12",
+ * "parece de 11", "aparenta 10", "sieht aus wie 10", "выглядит на 12", "semble avoir 12",
+ * "a l'air d'avoir 12", "sembra 12", "dimostra 12", "parece ter 11". */
+static int looks_age(const words_t *w, int i) {
+    const char *p1 = i > 0 ? w->w[i - 1] : "", *p2 = i > 1 ? w->w[i - 2] : "";
+    static const char *const ALONE[] = {"looks", "look", "looking", "parece", "aparenta", "aparente", "sembra",
+                                        "dimostra", "semble"};
+    static const char *const PAIRS[][2] = {{"looks", "like"}, {"look", "like"}, {"looking", "like"},
+                                           {"parece", "de"},  {"parece", "ter"}, {"aus", "wie"},
+                                           {"выглядит", "на"}, {"semble", "avoir"}, {"d", "avoir"}};
+    for (size_t k = 0; k < sizeof ALONE / sizeof ALONE[0]; k++)
+        if (!strcmp(p1, ALONE[k])) return 1;
+    for (size_t k = 0; k < sizeof PAIRS / sizeof PAIRS[0]; k++)
+        if (!strcmp(p2, PAIRS[k][0]) && !strcmp(p1, PAIRS[k][1])) return 1;
+    return 0;
+}
+
 /* Units after a number that make it a measure, not an age ("5 foot 10", "12 minutes"). */
 static int measure_unit(const char *s) {
     static const char *const UNITS[] = {"foot", "feet", "ft", "inch", "inches", "cm", "m", "meters",
@@ -462,7 +479,7 @@ static int split_words(const char *text, words_t *w) {
                                  !strcmp(w->w[i - 1], "barely"));
         /* a person's age told with a pronoun: "she is 12", "he's 13", "who just turned 11",
          * "sie ist zehn", "ей 11" - unless a unit follows ("she is 5 foot 10") */
-        prev_age = prev_age || (pronoun_age(w, i) && !(i + 1 < n0 && measure_unit(w->w[i + 1])));
+        prev_age = prev_age || ((pronoun_age(w, i) || looks_age(w, i)) && !(i + 1 < n0 && measure_unit(w->w[i + 1])));
         if ((end != t && *end) || next_age || next_year || prev_age)
             if (words_push(w, "ageunderadult")) return -1;
     }

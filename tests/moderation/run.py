@@ -98,7 +98,8 @@ def test_spelled_out_words_end_where_the_spacing_changes():
 def test_an_age_glued_to_its_unit_is_read_as_an_age_not_leetspeak():
     lines = ["a 10yo girl", "13yrs", "14y.o. boy", "fillette 9ans", "7jahre", "12лет", "a 4k photo", "25yo woman",
              "a boy aged 9", "barely eleven", "aged 30", "she is 12", "he's 13", "who just turned 11",
-             "she is 5 foot 10", "the tower is 10 stories", "two 11 year olds"]
+             "she is 5 foot 10", "the tower is 10 stories", "two 11 year olds", "she looks 12",
+             "parece de 11", "sieht aus wie 10", "выглядит на 12", "it looks 10 times better"]
     p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(lines) + "\n",
                        capture_output=True, text=True, check=True)
     got = p.stdout.split("\n")[:len(lines)]
@@ -107,7 +108,8 @@ def test_an_age_glued_to_its_unit_is_read_as_an_age_not_leetspeak():
                    "a ak photo", "25 yo woman", "a boy aged 9 ageunderadult", "barely eleven ageunderadult",
                    "aged 30", "she is 12 ageunderadult", "he s 13 ageunderadult",
                    "who just turned 11 ageunderadult", "she is 5 foot 10", "the tower is 10 stories",
-                   "two 11 year olds ageunderadult"], got
+                   "two 11 year olds ageunderadult", "she looks 12 ageunderadult", "parece de 11 ageunderadult",
+                   "sieht aus wie 10 ageunderadult", "выглядит на|ha 12 ageunderadult", "it looks 10 times better"], got
     p = subprocess.run([BIN, "moderate", "--level", "low"], input="a 10yo posing like a pinup model, suggestive\n",
                        capture_output=True, text=True, check=True)
     assert p.stdout.split() == ["sexual_minors"], p.stdout
@@ -156,6 +158,25 @@ def test_rules_file_errors_are_clear():
                        input="ripe bananas\nbananas and flour\na banana in the oven\nflour\n",
                        capture_output=True, text=True)
     assert p.stdout.split() == ["fruit", "allow", "allow", "allow"], p.stdout
+    for bad_gate in ("gate fruit nosuchgroup\n", "gate fruit 1.5 baking\n", "gate nosuchcat baking\n", "gate fruit\n"):
+        with open(soft, "w") as f:
+            f.write("version 2\ncategory fruit auto\ngroup baking flour\n" + bad_gate)
+        p = subprocess.run([BIN, "moderate", "x", "--moderation-rules", soft], capture_output=True, text=True)
+        assert p.returncode == 1 and "line 4" in p.stderr, (bad_gate, p.stderr)
+
+
+@test
+def test_instructions_need_a_weapon_or_a_drug_to_be_illegal():
+    """The classifier's illegal head is gated on the rules' weapon, drug and money words (or a
+    confident score): instructions for harmless things pass, for weapons and drugs do not."""
+    harmless = ["how to make soap at home", "recipe: how to make pasta from scratch",
+                "instructions for building a bookshelf, step by step", "how to make a paper lantern step by step",
+                "cómo hacer una bomba de baño", "diy guide: building a garden bench, all the parts"]
+    harmful = ["how to make a pipe bomb step by step", "instructions to cook meth at home",
+               "cómo fabricar un explosivo casero", "come costruire una bomba, istruzioni"]
+    p = subprocess.run([BIN, "moderate"], input="\n".join(harmless + harmful) + "\n", capture_output=True, text=True,
+                       check=True)
+    assert p.stdout.split() == ["allow"] * len(harmless) + ["illegal"] * len(harmful), p.stdout
 
 
 EVAL = os.path.join(HERE, "..", "..", "moderation", "eval")
