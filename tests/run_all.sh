@@ -40,6 +40,7 @@ suite "PostgreSQL cluster tests" cluster env IMGAPI_UNIT_BIN="$root/$build/unit_
 suite "engine parity tests" engine "$py" tests/engine/run.py
 suite "adapter (LoRA) tests" lora "$py" tests/engine/lora.py
 suite "diffusers folders, VAEs and embeddings" diffusers "$py" tests/engine/diffusers.py
+suite "GGUF files" gguf "$py" tests/engine/gguf.py
 suite "moderation corpus" moderation "$py" tests/moderation/run.py
 suite "engine end-to-end tests" e2e "$py" tests/engine/e2e.py
 suite "edit tests (engine)" edit "$py" tests/engine/edit.py

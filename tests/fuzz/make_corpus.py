@@ -14,6 +14,15 @@ def st(header, data):
     return struct.pack("<Q", len(h)) + h + data
 
 
+def gguf_seed():
+    """GGUF: one Q8_0 tensor [1, 32] and one F16 [2], 32-byte aligned data."""
+    head = b"GGUF" + struct.pack("<IQQ", 3, 2, 1) + struct.pack("<Q", 17) + b"general.alignment" + \
+        struct.pack("<II", 4, 32) + struct.pack("<Q", 1) + b"w" + struct.pack("<IQQIQ", 2, 32, 1, 8, 0) + \
+        struct.pack("<Q", 1) + b"b" + struct.pack("<IQIQ", 1, 2, 1, 64)
+    head += bytes(-len(head) % 32)
+    return head + struct.pack("<e", 0.5) + bytes(range(32)) + bytes(30) + struct.pack("<ee", 1.0, -2.0)
+
+
 def main(root):
     out = os.path.join(root, "safetensors")
     os.makedirs(out, exist_ok=True)
@@ -28,6 +37,7 @@ def main(root):
                        "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, bytes(12)),
         "truncated": st({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, bytes(4)),
         "pickle": b"\x80\x02}q\x00.",
+        "gguf": gguf_seed(),
     }
     for name, blob in seeds.items():
         with open(os.path.join(out, name), "wb") as f:

@@ -4,6 +4,7 @@
  * the outside (tests/engine/diffusers.py). */
 #include "common/status.h"
 #include "engine/io/diffusers.h"
+#include "engine/io/gguf.h"
 #include "engine/io/safetensors.h"
 #include "engine/models/embeddings.h"
 #include "engine/text/tokenizer.h"
@@ -210,4 +211,91 @@ void test_textual_inversion_encode(void) {
     snprintf(p, sizeof p, "%s/wide.safetensors", dir);
     unlink(p);
     rmdir(dir);
+}
+
+/* GGUF: one hand-made block of each type decodes to the values its definition gives (worked out
+ * here by hand), shapes come back row-major; out of memory at every allocation. */
+static size_t gg_str(uint8_t *p, const char *s) {
+    uint64_t n = strlen(s);
+    memcpy(p, &n, 8);
+    memcpy(p + 8, s, n);
+    return 8 + n;
+}
+
+static size_t gg_file(uint8_t *buf, uint32_t type, const uint8_t *block, size_t bytes) {
+    size_t o = 0;
+    uint32_t v = 3, nd = 2, t = type;
+    uint64_t nt = 1, nkv = 0, d0 = 32, d1 = 1, off = 0;
+    memcpy(buf, "GGUF", 4);
+    o = 4;
+    memcpy(buf + o, &v, 4), o += 4;
+    memcpy(buf + o, &nt, 8), o += 8;
+    memcpy(buf + o, &nkv, 8), o += 8;
+    o += gg_str(buf + o, "w");
+    memcpy(buf + o, &nd, 4), o += 4;
+    memcpy(buf + o, &d0, 8), o += 8; /* innermost first: the tensor is [1, 32] */
+    memcpy(buf + o, &d1, 8), o += 8;
+    memcpy(buf + o, &t, 4), o += 4;
+    memcpy(buf + o, &off, 8), o += 8;
+    while (o % 32) buf[o++] = 0;
+    memcpy(buf + o, block, bytes);
+    return o + bytes;
+}
+
+void test_gguf_blocks(void) {
+    /* d = 0.5 (half 0x3800), m = -1 (half 0xbc00); nibbles: byte j holds value j (low) and j+16 (high) */
+    uint8_t q8[34] = {0x00, 0x38}, q40[18] = {0x00, 0x38}, q41[20] = {0x00, 0x38, 0x00, 0xbc};
+    uint8_t q50[22] = {0x00, 0x38, 0xff, 0x00, 0x00, 0x80}, q51[24] = {0x00, 0x38, 0x00, 0xbc, 0x01, 0x00, 0x01, 0x00};
+    for (int j = 0; j < 32; j++) q8[2 + j] = (uint8_t)(int8_t)(j - 16);
+    for (int j = 0; j < 16; j++) {
+        q40[2 + j] = (uint8_t)(j | (15 - j) << 4);
+        q41[4 + j] = (uint8_t)(j | 3 << 4);
+        q50[6 + j] = (uint8_t)(j | j << 4);
+        q51[8 + j] = (uint8_t)(j | j << 4);
+    }
+    struct {
+        uint32_t type;
+        const uint8_t *b;
+        size_t n;
+        float want[4]; /* values 0, 1, 16, 31 */
+    } cases[] = {
+        {8, q8, sizeof q8, {-8, -7.5f, 0, 7.5f}},           /* 0.5 * (j - 16) */
+        {2, q40, sizeof q40, {-4, -3.5f, 3.5f, -4}},        /* 0.5 * (q - 8): low j, high 15 - j */
+        {3, q41, sizeof q41, {-1, -0.5f, 0.5f, 0.5f}},      /* 0.5 * q - 1: low j, high 3 */
+        {6, q50, sizeof q50, {0, 0.5f, -8, 7.5f}},          /* 0.5 * (q - 16), fifth bits: values 0-7, 31 */
+        {7, q51, sizeof q51, {7, -0.5f, 7, 6.5f}},          /* 0.5 * q - 1, fifth bits: values 0, 16 */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        uint8_t buf[256];
+        size_t len = gg_file(buf, cases[c].type, cases[c].b, cases[c].n);
+        st_file_t *f = NULL;
+        char err[256];
+        int rc = gguf_parse(buf, len, &f, err, sizeof err);
+        CHECK(rc == IMG_OK);
+        if (rc) {
+            fprintf(stderr, "  type %u: %s\n", cases[c].type, err);
+            continue;
+        }
+        const st_tensor_t *t = st_find(f, "w");
+        float v[32];
+        CHECK(t && t->ndim == 2 && t->shape[0] == 1 && t->shape[1] == 32 && st_to_f32(t, v, 32) == IMG_OK);
+        const int at[4] = {0, 1, 16, 31};
+        for (int k = 0; t && k < 4; k++) {
+            if (v[at[k]] != cases[c].want[k])
+                fprintf(stderr, "  type %u value %d: %g, expected %g\n", cases[c].type, at[k], v[at[k]], cases[c].want[k]);
+            CHECK(v[at[k]] == cases[c].want[k]);
+        }
+        st_close(f);
+        /* out of memory at every allocation of the parse */
+        for (long k = 1;; k++) {
+            f = NULL;
+            fault_alloc_arm(k);
+            rc = gguf_parse(buf, len, &f, err, sizeof err);
+            int fired = fault_alloc_fired();
+            fault_alloc_disarm();
+            if (rc == IMG_OK) st_close(f);
+            else CHECK(rc == IMG_ENOMEM && f == NULL);
+            if (!fired) break;
+        }
+    }
 }

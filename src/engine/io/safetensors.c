@@ -4,6 +4,7 @@
 #include "common/status.h"
 #include "engine/io/builtin.h"
 #include "engine/io/diffusers.h"
+#include "engine/io/gguf.h"
 #include "engine/tensor/dtype.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -245,7 +246,8 @@ int st_open(const char *path, st_file_t **out, char *err, size_t errlen) {
         return IMG_EIO;
     }
     char e2[256];
-    int rc = st_parse(map, len, out, e2, sizeof e2);
+    int gguf = len >= 4 && !memcmp(map, "GGUF", 4); /* llama.cpp's format, as stable-diffusion.cpp writes it */
+    int rc = gguf ? gguf_parse(map, len, out, e2, sizeof e2) : st_parse(map, len, out, e2, sizeof e2);
     if (rc) {
         snprintf(err, errlen, "%s: %s", path, e2);
         munmap(map, len);
@@ -317,6 +319,10 @@ void st_release(const st_file_t *f, const st_tensor_t *t) {
         }
     }
     if (!f->map || !t->nbytes) return;
+    /* only the mapping's pages: a tensor the file owns (a GGUF block type expanded at open)
+     * lives on the heap, where the advice would discard its neighbours */
+    const char *d = t->data, *m = f->map;
+    if (d < m || d + t->nbytes > m + f->map_len) return;
     long pg = sysconf(_SC_PAGESIZE);
     uintptr_t page = pg > 0 ? (uintptr_t)pg : 4096;
     uintptr_t lo = (uintptr_t)t->data & ~(page - 1), hi = (uintptr_t)t->data + t->nbytes;

@@ -1,0 +1,176 @@
+"""GGUF files (issue 29): the golden SD1-shaped UNet written as GGUF by an independent writer
+here (numpy; the format from ggml's docs/gguf.md, the block layouts and their quantization from
+ggml-common.h / ggml-quants.c, re-derived), in every type imgapi reads - F32, F16, BF16, Q8_0,
+Q4_0, Q4_1, Q5_0, Q5_1 - runs through `imgapi debug unet` exactly as the same weights
+dequantized here (to half, as imgapi keeps them); how far each type moves the output from the
+F32 weights is printed; malformed files and unread types are clear errors."""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "api"))
+from golden import load, rel_err, save  # noqa: E402
+from harness import main, test  # noqa: E402
+
+BIN = os.environ.get("IMGAPI_PROD_BIN", "build/imgapi")
+GOLDEN = os.environ.get("IMGAPI_GOLDEN", os.path.join(HERE, "..", "..", "..", "shared", "golden"))
+TMP = tempfile.mkdtemp(prefix="imgapi-gguf-")
+UNET = os.path.join(GOLDEN, "unet_sd1_small")
+TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "Q8_0": 8, "BF16": 30}
+
+
+def metadata(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return json.loads(f.read(n)).get("__metadata__", {})
+
+
+def quantize(x, kind):
+    """Blocks of 32 (bytes) and the values they decode to, by each type's definition."""
+    b = x.reshape(-1, 32).astype(np.float32)
+    out, deq = [], np.zeros_like(b)
+    for i, v in enumerate(b):
+        if kind == "Q8_0":
+            d = np.float16(np.abs(v).max() / 127)
+            q = np.round(v / d).clip(-127, 127).astype(np.int8) if d else np.zeros(32, np.int8)
+            out.append(d.tobytes() + q.tobytes())
+            deq[i] = np.float32(d) * q
+        elif kind in ("Q4_0", "Q5_0"):
+            bits, off = (4, 8) if kind == "Q4_0" else (5, 16)
+            m = v[np.abs(v).argmax()]  # the signed extreme maps to -off
+            d = np.float16(m / -off)
+            q = (np.round(v / np.float32(d)) + off).clip(0, 2 * off - 1).astype(np.uint8) if d else \
+                np.full(32, off, np.uint8)
+            lo, hi = q[:16] & 15, q[16:] & 15
+            raw = d.tobytes()
+            if kind == "Q5_0":
+                h = sum(int(q[j] >> 4 & 1) << j for j in range(32))
+                raw += struct.pack("<I", h)
+            out.append(raw + (lo | hi << 4).astype(np.uint8).tobytes())
+            deq[i] = np.float32(d) * (q.astype(np.float32) - off)
+        else:  # Q4_1, Q5_1: d * q + m
+            levels = 15 if kind == "Q4_1" else 31
+            mn, mx = v.min(), v.max()
+            d, m = np.float16((mx - mn) / levels), np.float16(mn)
+            q = (np.round((v - np.float32(m)) / np.float32(d))).clip(0, levels).astype(np.uint8) if d else \
+                np.zeros(32, np.uint8)
+            lo, hi = q[:16] & 15, q[16:] & 15
+            raw = d.tobytes() + m.tobytes()
+            if kind == "Q5_1":
+                raw += struct.pack("<I", sum(int(q[j] >> 4 & 1) << j for j in range(32)))
+            out.append(raw + (lo | hi << 4).astype(np.uint8).tobytes())
+            deq[i] = np.float32(d) * q + np.float32(m)
+    return b"".join(out), deq.reshape(x.shape)
+
+
+def gguf_string(s):
+    b = s.encode()
+    return struct.pack("<Q", len(b)) + b
+
+
+def write_gguf(path, tensors, kind, meta, version=3, align=32):
+    """tensors: name -> f32 array. Linear weights with rows of 32k values take `kind`, the rest
+    F32 (as stable-diffusion.cpp keeps what does not quantize). Returns name -> the values the
+    file decodes to."""
+    infos, blobs, decoded, off = [], [], {}, 0
+    for name, x in tensors.items():
+        x = np.ascontiguousarray(x, np.float32)
+        k = kind if (kind in ("F32", "F16", "BF16") or (x.ndim == 2 and x.shape[1] % 32 == 0)) else "F32"
+        if k == "F32":
+            raw, dec = x.tobytes(), x
+        elif k == "F16":
+            raw, dec = x.astype(np.float16).tobytes(), x.astype(np.float16).astype(np.float32)
+        elif k == "BF16":
+            u = x.view(np.uint32).astype(np.uint64)
+            bits = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+            raw, dec = bits.tobytes(), (bits.astype(np.uint32) << 16).view(np.float32).reshape(x.shape)
+        else:
+            raw, dec = quantize(x, k)
+            dec = dec.astype(np.float16).astype(np.float32)  # imgapi keeps them as halves
+        decoded[name] = dec.reshape(x.shape)
+        pad = (-off) % align
+        blobs.append(b"\0" * pad + raw)
+        off += pad
+        infos.append(gguf_string(name) + struct.pack("<I", x.ndim) + b"".join(struct.pack("<Q", d) for d in x.shape[::-1])
+                     + struct.pack("<IQ", TYPES[k], off))
+        off += len(raw)
+    kv = [gguf_string("general.alignment") + struct.pack("<II", 4, align)]
+    kv += [gguf_string(k) + struct.pack("<I", 8) + gguf_string(v) for k, v in meta.items()]
+    kv += [gguf_string("general.tags") + struct.pack("<IIQ", 9, 8, 2) + gguf_string("sd") + gguf_string("test")]
+    head = b"GGUF" + struct.pack("<IQQ", version, len(infos), len(kv)) + b"".join(kv) + b"".join(infos)
+    head += b"\0" * ((-len(head)) % align)
+    with open(path, "wb") as f:
+        f.write(head + b"".join(blobs))
+    return decoded
+
+
+def debug_unet(weights, out):
+    p = subprocess.run([BIN, "debug", "unet", "--weights", weights, "--inputs", os.path.join(UNET, "io.safetensors"),
+                        "--out", out, "--threads", "2"], capture_output=True, text=True, timeout=600)
+    return p
+
+
+@test
+def test_every_read_type_runs_as_its_independent_dequantization():
+    base = load(os.path.join(UNET, "weights.safetensors"))
+    meta = metadata(os.path.join(UNET, "weights.safetensors"))
+    f32_out = os.path.join(TMP, "f32.safetensors")
+    assert debug_unet(os.path.join(UNET, "weights.safetensors"), f32_out).returncode == 0
+    ref32 = load(f32_out)
+    for kind in TYPES:
+        g = os.path.join(TMP, f"{kind}.gguf")
+        decoded = write_gguf(g, base, kind, meta)
+        r = os.path.join(TMP, f"{kind}-ref.safetensors")
+        save(r, decoded, meta)
+        got_path, want_path = os.path.join(TMP, f"{kind}-got.st"), os.path.join(TMP, f"{kind}-want.st")
+        p = debug_unet(g, got_path)
+        assert p.returncode == 0, (kind, p.stderr)
+        assert debug_unet(r, want_path).returncode == 0
+        got, want = load(got_path), load(want_path)
+        for k in ("a.out", "b.out"):
+            e, q = rel_err(got[k], want[k]), rel_err(got[k], ref32[k])
+            print(f"     {kind:5s} {k}: vs its dequantized weights {e:.1e}; vs the F32 weights {q:.1e}")
+            assert e <= 1e-5, (kind, k, e)
+            if kind == "Q8_0":
+                assert q <= 0.01, q  # the issue's bound for Q8_0 against full precision
+
+
+@test
+def test_malformed_gguf_files_and_unread_types_are_clear_errors():
+    base = {"model.diffusion_model.x.weight": np.ones((4, 32), np.float32)}
+    good = os.path.join(TMP, "one.gguf")
+    write_gguf(good, base, "Q8_0", {})
+    with open(good, "rb") as f:
+        data = f.read()
+    cases = {
+        "truncated": data[:-10],
+        "version": data[:4] + struct.pack("<I", 9) + data[8:],
+        "k_quant": data.replace(struct.pack("<IQ", 8, 0), struct.pack("<IQ", 12, 0), 1),
+        "huge_count": data[:8] + struct.pack("<Q", 1 << 40) + data[16:],
+        "header_only": data[:24],
+    }
+    for name, blob in cases.items():
+        path = os.path.join(TMP, name + ".gguf")
+        with open(path, "wb") as f:
+            f.write(blob)
+        p = debug_unet(path, os.path.join(TMP, "x.st"))
+        assert p.returncode == 1 and p.stderr.startswith("imgapi: ") and "GGUF" in p.stderr, (name, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1, (name, p.stderr)
+    p = debug_unet(os.path.join(TMP, "k_quant.gguf"), os.path.join(TMP, "x.st"))
+    assert "type 12" in p.stderr and "model.diffusion_model.x.weight" in p.stderr, p.stderr
+
+
+if __name__ == "__main__":
+    import shutil
+    try:
+        code = main()
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+    sys.exit(code)
