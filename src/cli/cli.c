@@ -55,9 +55,14 @@ static const struct {
      &CLI_EDIT_OPTS},
     {"debug", cmd_debug, "run one engine component on tensors from a file (developers)",
      "usage: imgapi debug COMPONENT --weights W --inputs I --out O [--prefix P] [--vae W2]\n"
+     "                    [--lora FILE[:SCALE] ...]\n"
      "components: tokenizer, text-encoder, unet, vae-decoder, vae-encoder, inpaint-condition,\n"
      "            tiny-decoder, tiny-encoder, sampler, rng\n",
      &CLI_DEBUG_OPTS},
+    {"convert", cmd_convert, "rewrite a checkpoint as .safetensors or .gguf in another precision",
+     "usage: imgapi convert [--type f16|bf16|f32|q8_0] IN OUT\n"
+     "IN: a .safetensors or .gguf file, or a diffusers folder; OUT: a .safetensors or .gguf file\n",
+     &CLI_CONVERT_OPTS},
     {"moderate", cmd_moderate, "classify prompts with the moderation rules (one per line on stdin)",
      "usage: imgapi moderate [--level auto|low] [--explain 1] [PROMPT]\n"
      "       imgapi moderate --eval FILE      recall and false refusals of a labelled set\n"

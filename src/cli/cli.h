@@ -61,6 +61,7 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env);
 /* Waits for a local job, showing its progress on standard error (cmd_generate.c). */
 job_state_t cli_wait_job(job_t *job, const char *preview_dir);
 int cmd_debug(int argc, char **argv, const cli_env_t *env);
+int cmd_convert(int argc, char **argv, const cli_env_t *env);
 int cmd_bench(int argc, char **argv, const cli_env_t *env);
 int cmd_moderate(int argc, char **argv, const cli_env_t *env);
 int cmd_webhooks(int argc, char **argv, const cli_env_t *env);
@@ -82,7 +83,7 @@ int cli_usage_error(const char *name);
 
 /* The option tables of the commands that have options (each beside its command). */
 extern const cli_opts_t CLI_KEYS_OPTS, CLI_WEBHOOKS_OPTS, CLI_GENERATE_OPTS, CLI_EDIT_OPTS,
-    CLI_DEBUG_OPTS, CLI_MODERATE_OPTS, CLI_BENCH_OPTS;
+    CLI_DEBUG_OPTS, CLI_MODERATE_OPTS, CLI_BENCH_OPTS, CLI_CONVERT_OPTS;
 /* `imgapi keys webhook` (cmd_webhooks.c), with the options of `imgapi keys` in this order */
 int keys_webhook(int argc, char **argv);
 enum {

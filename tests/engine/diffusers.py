@@ -43,6 +43,11 @@ def generate(checkpoint, out, tokenizer=TOKENIZER, check=True, vae=None, prompt=
     return p
 
 
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def same_image_from_file_and_folder(arch, dtype, *folder_args):
     single = os.path.join(TMP, f"{arch}.safetensors")
     folder = os.path.join(TMP, f"{arch}-diffusers")
@@ -85,7 +90,13 @@ def test_sdxl_shaped_folder_sharded_fp16_variant_makes_the_same_image():
 
 @test
 def test_sd2_shaped_folder_with_an_openclip_text_encoder_makes_the_same_image():
-    same_image_from_file_and_folder("sd21-tiny", "f32")
+    folder = same_image_from_file_and_folder("sd21-tiny", "f32")
+    # `imgapi convert` makes one file of the folder, which gives the same image again
+    one = os.path.join(TMP, "sd21-converted.safetensors")
+    p = subprocess.run([BIN, "convert", "--type", "f32", folder, one], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    generate(one, os.path.join(TMP, "converted.png"))
+    assert read(os.path.join(TMP, "converted.png")) == read(os.path.join(TMP, "sd21-tiny-file.png"))
 
 
 @test
@@ -119,9 +130,6 @@ def test_broken_folders_and_malformed_models_are_clear_errors():
     assert p.returncode == 1 and "GroupNorm" in p.stderr, (p.returncode, p.stderr)
 
 
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 @test

@@ -167,6 +167,92 @@ def test_malformed_gguf_files_and_unread_types_are_clear_errors():
     assert "type 12" in p.stderr and "model.diffusion_model.x.weight" in p.stderr, p.stderr
 
 
+def read_gguf(path):
+    """name -> float32 values of a GGUF file (F32, F16, BF16, Q8_0), read here independently."""
+    with open(path, "rb") as f:
+        b = f.read()
+    pos = [4]
+
+    def take(fmt):
+        v = struct.unpack_from("<" + fmt, b, pos[0])
+        pos[0] += struct.calcsize("<" + fmt)
+        return v[0]
+
+    def s():
+        n = take("Q")
+        pos[0] += n
+        return b[pos[0] - n:pos[0]].decode()
+
+    version, nt, nkv = take("I"), take("Q"), take("Q")
+    align = 32
+    for _ in range(nkv):
+        k, t = s(), take("I")
+        if t == 4:
+            v = take("I")
+            align = v if k == "general.alignment" else align
+        elif t == 8:
+            s()
+        else:
+            raise ValueError(t)
+    infos = []
+    for _ in range(nt):
+        name, nd = s(), take("I")
+        dims = [take("Q") for _ in range(nd)]
+        infos.append((name, dims[::-1], take("I"), take("Q")))
+    data = (pos[0] + align - 1) // align * align
+    out = {}
+    for name, shape, t, off in infos:
+        n = int(np.prod(shape))
+        o = data + off
+        if t == 0:
+            v = np.frombuffer(b, np.float32, n, o)
+        elif t == 1:
+            v = np.frombuffer(b, np.float16, n, o).astype(np.float32)
+        elif t == 30:
+            v = (np.frombuffer(b, np.uint16, n, o).astype(np.uint32) << 16).view(np.float32)
+        elif t == 8:
+            blk = np.frombuffer(b, np.uint8, n // 32 * 34, o).reshape(-1, 34)
+            d = blk[:, :2].copy().view(np.float16).astype(np.float32)
+            v = (d * blk[:, 2:].view(np.int8).astype(np.float32)).astype(np.float16).astype(np.float32)
+        else:
+            raise ValueError(t)
+        out[name] = v.reshape(shape)
+    return version, out
+
+
+@test
+def test_convert_writes_gguf_and_safetensors_that_load():
+    """`imgapi convert`: the golden UNet as Q8_0 / BF16 GGUF runs exactly as its contents read
+    here say (Q8_0 within 1 % of F32); a diffusers folder converted to one file makes the same
+    image as the folder; bad types and outputs are bad usage."""
+    src = os.path.join(UNET, "weights.safetensors")
+    meta = metadata(src)
+    f32_out = os.path.join(TMP, "f32.safetensors")
+    assert debug_unet(src, f32_out).returncode == 0
+    for kind in ("q8_0", "bf16", "f16"):
+        g = os.path.join(TMP, f"conv-{kind}.gguf")
+        p = subprocess.run([BIN, "convert", "--type", kind, src, g], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        version, decoded = read_gguf(g)
+        assert version == 3 and len(decoded) == len(load(src))
+        ref = os.path.join(TMP, f"conv-{kind}-ref.safetensors")
+        save(ref, decoded, meta)
+        a, b = os.path.join(TMP, f"conv-{kind}-a.st"), os.path.join(TMP, f"conv-{kind}-b.st")
+        assert debug_unet(g, a).returncode == 0 and debug_unet(ref, b).returncode == 0
+        got, want, full = load(a), load(b), load(f32_out)
+        e, q = rel_err(got["a.out"], want["a.out"]), rel_err(got["a.out"], full["a.out"])
+        print(f"     convert --type {kind}: vs its contents {e:.1e}, vs F32 {q:.1e}")
+        assert e <= 1e-5 and (kind != "q8_0" or q <= 0.01), (kind, e, q)
+    for args, why in ((["--type", "q8_0", src, os.path.join(TMP, "x.safetensors")], "q8_0 needs"),
+                      (["--type", "q3", src, os.path.join(TMP, "x.gguf")], "--type"),
+                      ([src, os.path.join(TMP, "x.bin")], ".gguf or .safetensors"), ([src], "an input and an output")):
+        p = subprocess.run([BIN, "convert", *args], capture_output=True, text=True)
+        assert p.returncode == 2 and why in p.stderr, (args, p.stderr)
+    p = subprocess.run([BIN, "convert", os.path.join(TMP, "absent.safetensors"), os.path.join(TMP, "x.gguf")],
+                       capture_output=True, text=True)
+    assert p.returncode == 1 and "absent.safetensors" in p.stderr, p.stderr
+
+
 if __name__ == "__main__":
     import shutil
     try:

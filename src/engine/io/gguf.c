@@ -2,13 +2,31 @@
 #include "engine/io/gguf.h"
 #include "common/status.h"
 #include "engine/tensor/dtype.h"
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ggml's type numbers (ggml.h), those read here */
-enum { G_F32 = 0, G_F16 = 1, G_Q4_0 = 2, G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_BF16 = 30 };
+enum { G_F32 = 0, G_F16 = 1, G_Q4_0 = 2, G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_I8 = 24, G_I16 = 25,
+       G_I32 = 26, G_I64 = 27, G_F64 = 28, G_BF16 = 30 };
+
+/* The safetensors type of a GGUF type read in place (F32, F16, BF16, F64, integers); -1 else. */
+static int plain_type(uint32_t t, size_t *size) {
+    static const struct {
+        uint32_t g;
+        st_dtype_t s;
+        size_t size;
+    } T[] = {{G_F32, ST_F32, 4}, {G_F16, ST_F16, 2}, {G_BF16, ST_BF16, 2}, {G_F64, ST_F64, 8},
+             {G_I8, ST_I8, 1},   {G_I16, ST_I16, 2}, {G_I32, ST_I32, 4},   {G_I64, ST_I64, 8}};
+    for (size_t k = 0; k < sizeof T / sizeof T[0]; k++)
+        if (T[k].g == t) {
+            *size = T[k].size;
+            return (int)T[k].s;
+        }
+    return -1;
+}
 #define QK 32 /* values per block of the simple block types */
 
 typedef struct {
@@ -183,9 +201,9 @@ int gguf_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t e
                 break;
             }
             if (pass == 0) continue;
-            size_t bb = block_bytes(type);
-            uint64_t bytes = type == G_F32 ? 4 * numel : type == G_F16 || type == G_BF16 ? 2 * numel
-                             : bb && numel % QK == 0 ? numel / QK * bb : 0;
+            size_t bb = block_bytes(type), es = 0;
+            int plain = plain_type(type, &es);
+            uint64_t bytes = plain >= 0 ? es * numel : bb && numel % QK == 0 ? numel / QK * bb : 0;
             char nm[520];
             snprintf(nm, sizeof nm, "%.*s", (int)nl, name);
             if (!bytes) {
@@ -198,9 +216,8 @@ int gguf_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t e
                 break;
             }
             const uint8_t *src = (const uint8_t *)buf + data + off;
-            if (!bb) {
-                rc = st_compose_add(c, nm, type == G_F32 ? ST_F32 : type == G_F16 ? ST_F16 : ST_BF16, (int)nd, shape,
-                                    src, NULL);
+            if (plain >= 0) {
+                rc = st_compose_add(c, nm, (st_dtype_t)plain, (int)nd, shape, src, NULL);
                 continue;
             }
             uint16_t *h = malloc(sizeof *h * (size_t)numel); /* owned by the composed file */
@@ -221,4 +238,148 @@ int gguf_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t e
         return rc;
     }
     return st_compose_finish(c, out, err, errlen);
+}
+
+/* ---- writer ---- */
+
+typedef struct {
+    FILE *fp;
+    int failed;
+} wr_t;
+
+static void wbytes(wr_t *w, const void *p, size_t n) {
+    if (!w->failed && n && fwrite(p, 1, n, w->fp) != n) w->failed = 1;
+}
+static void w32(wr_t *w, uint32_t v) {
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    wbytes(w, b, 4);
+}
+static void w64(wr_t *w, uint64_t v) {
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
+    wbytes(w, b, 8);
+}
+static void wstr(wr_t *w, const char *s) {
+    w64(w, strlen(s));
+    wbytes(w, s, strlen(s));
+}
+
+/* The GGUF type a tensor is written in, and its bytes. */
+static uint32_t out_type(const st_tensor_t *t, const char *type, uint64_t *bytes) {
+    int is_float = t->dtype == ST_F32 || t->dtype == ST_F16 || t->dtype == ST_BF16 || t->dtype == ST_F64;
+    uint64_t n = (uint64_t)t->numel;
+    if (!is_float) { /* integers: as they are, where GGUF has the type */
+        *bytes = t->nbytes;
+        return t->dtype == ST_I8 ? G_I8 : t->dtype == ST_I16 ? G_I16 : t->dtype == ST_I32 ? G_I32 : t->dtype == ST_I64 ? G_I64 : 999;
+    }
+    if (!strcmp(type, "q8_0") && t->ndim == 2 && t->shape[1] % QK == 0) {
+        *bytes = n / QK * block_bytes(G_Q8_0);
+        return G_Q8_0;
+    }
+    if (!strcmp(type, "f32")) {
+        *bytes = 4 * n;
+        return G_F32;
+    }
+    *bytes = 2 * n;
+    return !strcmp(type, "bf16") ? G_BF16 : G_F16;
+}
+
+int gguf_write(const st_file_t *f, const char *type, const char *path, char *err, size_t errlen) {
+    if (strcmp(type, "f32") && strcmp(type, "f16") && strcmp(type, "bf16") && strcmp(type, "q8_0")) {
+        snprintf(err, errlen, "unknown type '%.32s' (f32, f16, bf16, q8_0)", type);
+        return IMG_EINVAL;
+    }
+    size_t n = st_count(f);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t b;
+        if (out_type(st_get(f, i), type, &b) == 999) {
+            snprintf(err, errlen, "tensor %.200s: GGUF has no %s type", st_get(f, i)->name, st_dtype_name(st_get(f, i)->dtype));
+            return IMG_EUNSUPPORTED;
+        }
+    }
+    wr_t w = {fopen(path, "wb"), 0};
+    if (!w.fp) {
+        snprintf(err, errlen, "cannot write %s", path);
+        return IMG_EIO;
+    }
+    static const char *const KEEP[] = {"config", "imgapi.native"};
+    uint64_t nkv = 1;
+    for (size_t k = 0; k < 2; k++) nkv += st_metadata(f, KEEP[k]) != NULL;
+    wbytes(&w, "GGUF", 4);
+    w32(&w, 3);
+    w64(&w, n);
+    w64(&w, nkv);
+    wstr(&w, "general.alignment");
+    w32(&w, 4);
+    w32(&w, 32);
+    for (size_t k = 0; k < 2; k++)
+        if (st_metadata(f, KEEP[k])) {
+            wstr(&w, KEEP[k]);
+            w32(&w, 8);
+            wstr(&w, st_metadata(f, KEEP[k]));
+        }
+    uint64_t off = 0, pos = 4 + 4 + 8 + 8;
+    for (size_t i = 0; i < n; i++) { /* infos: dims innermost first, offsets aligned */
+        const st_tensor_t *t = st_get(f, i);
+        uint64_t bytes;
+        uint32_t gt = out_type(t, type, &bytes);
+        wstr(&w, t->name);
+        int nd = t->ndim ? t->ndim : 1;
+        w32(&w, (uint32_t)nd);
+        for (int d = nd - 1; d >= 0; d--) w64(&w, t->ndim ? (uint64_t)t->shape[d] : 1);
+        w32(&w, gt);
+        w64(&w, off);
+        off += (bytes + 31) / 32 * 32;
+    }
+    pos = (uint64_t)ftell(w.fp);
+    static const uint8_t ZERO[32] = {0};
+    wbytes(&w, ZERO, (size_t)((32 - pos % 32) % 32));
+    float *x = NULL;
+    int rc = IMG_OK;
+    for (size_t i = 0; i < n && !rc && !w.failed; i++) {
+        const st_tensor_t *t = st_get(f, i);
+        uint64_t bytes;
+        uint32_t gt = out_type(t, type, &bytes);
+        if (gt >= G_I8 && gt <= G_I64) {
+            wbytes(&w, t->data, t->nbytes);
+        } else {
+            float *p = realloc(x, sizeof(float) * (size_t)(t->numel ? t->numel : 1));
+            if (!p || st_to_f32(t, p, (size_t)t->numel)) {
+                if (p) x = p;
+                rc = p ? IMG_EFORMAT : IMG_ENOMEM;
+                break;
+            }
+            x = p;
+            for (int64_t k = 0; k < t->numel; k++) {
+                uint8_t b[4];
+                if (gt == G_F32) {
+                    memcpy(b, &x[k], 4);
+                    wbytes(&w, b, 4);
+                } else if (gt == G_F16 || gt == G_BF16) {
+                    uint16_t h = gt == G_F16 ? f32_to_f16(x[k]) : f32_to_bf16(x[k]);
+                    b[0] = (uint8_t)h, b[1] = (uint8_t)(h >> 8);
+                    wbytes(&w, b, 2);
+                } else if (k % QK == 0) { /* Q8_0 as ggml quantizes it: d = max|x| / 127 */
+                    float amax = 0;
+                    for (int j = 0; j < QK; j++) amax = fabsf(x[k + j]) > amax ? fabsf(x[k + j]) : amax;
+                    float d = amax / 127, id = d > 0 ? 1 / d : 0;
+                    uint16_t h = f32_to_f16(d);
+                    uint8_t blk[2 + QK] = {(uint8_t)h, (uint8_t)(h >> 8)};
+                    for (int j = 0; j < QK; j++) blk[2 + j] = (uint8_t)(int8_t)lroundf(x[k + j] * id);
+                    wbytes(&w, blk, sizeof blk);
+                }
+            }
+        }
+        wbytes(&w, ZERO, (size_t)((32 - bytes % 32) % 32));
+    }
+    free(x);
+    if (fclose(w.fp) && !rc) w.failed = 1;
+    if (!rc && w.failed) rc = IMG_EIO;
+    if (rc) {
+        snprintf(err, errlen, rc == IMG_EIO ? "cannot write %s" : rc == IMG_ENOMEM ? "out of memory writing %s"
+                                                                                   : "cannot read a tensor for %s",
+                 path);
+        remove(path);
+    }
+    return rc;
 }

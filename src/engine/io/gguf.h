@@ -15,4 +15,11 @@
  * or IMG_EUNSUPPORTED with the reason in err, IMG_ENOMEM. */
 int gguf_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t errlen);
 
+/* Writes f's tensors as GGUF version 3 (alignment 32) to path: every float tensor in type
+ * "f32", "f16", "bf16" or "q8_0" (Q8_0 for matrices whose rows are a multiple of 32 values,
+ * halves for the rest), other tensors as they are where GGUF has their type; the metadata keys
+ * "config" and "imgapi.native" are kept as strings. IMG_EINVAL for an unknown type, IMG_EIO,
+ * IMG_ENOMEM, IMG_EUNSUPPORTED for a tensor GGUF cannot hold; the reason in err. */
+int gguf_write(const st_file_t *f, const char *type, const char *path, char *err, size_t errlen);
+
 #endif
