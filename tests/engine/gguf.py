@@ -1,7 +1,8 @@
 """GGUF files (issue 29): the golden SD1-shaped UNet written as GGUF by an independent writer
 here (numpy; the format from ggml's docs/gguf.md, the block layouts and their quantization from
 ggml-common.h / ggml-quants.c, re-derived), in every type imgapi reads - F32, F16, BF16, Q8_0,
-Q4_0, Q4_1, Q5_0, Q5_1 - runs through `imgapi debug unet` exactly as the same weights
+Q4_0, Q4_1, Q5_0, Q5_1, and the K quants Q2_K to Q6_K (random valid super-blocks: a K-quant
+quantizer is not written) - runs through `imgapi debug unet` exactly as the same weights
 dequantized here (to half, as imgapi keeps them); how far each type moves the output from the
 F32 weights is printed; malformed files and unread types are clear errors."""
 import json
@@ -23,7 +24,79 @@ BIN = os.environ.get("IMGAPI_PROD_BIN", "build/imgapi")
 GOLDEN = os.environ.get("IMGAPI_GOLDEN", os.path.join(HERE, "..", "..", "..", "shared", "golden"))
 TMP = tempfile.mkdtemp(prefix="imgapi-gguf-")
 UNET = os.path.join(GOLDEN, "unet_sd1_small")
-TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "Q8_0": 8, "BF16": 30}
+TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "Q8_0": 8, "BF16": 30,
+         "Q2_K": 10, "Q3_K": 11, "Q4_K": 12, "Q5_K": 13, "Q6_K": 14}
+K_BYTES = {"Q2_K": 84, "Q3_K": 110, "Q4_K": 144, "Q5_K": 176, "Q6_K": 210}
+
+
+def k_blocks(x, kind, rng):
+    """Random valid K-quant super-blocks (256 values each) whose values have x's scale, and the
+    values they decode to, by each layout's definition (ggml-common.h / ggml-quants.c)."""
+    nb = x.size // 256
+    amp = float(np.abs(x).mean()) + 1e-3
+    raw = rng.integers(0, 256, (nb, K_BYTES[kind]), dtype=np.uint8)
+    y = np.zeros((nb, 256), np.float32)
+    f16 = lambda v: np.float32(np.float16(v))
+    for i in range(nb):
+        b = raw[i]
+        if kind == "Q2_K":
+            d, dmin = np.float16(amp / 40), np.float16(amp / 30)
+            b[80:82] = np.frombuffer(d.tobytes(), np.uint8)
+            b[82:84] = np.frombuffer(dmin.tobytes(), np.uint8)
+            for n in range(2):
+                for k in range(4):
+                    for l in range(32):
+                        sc = b[8 * n + 2 * k + l // 16]
+                        y[i, 128 * n + 32 * k + l] = f16(d) * (sc & 15) * ((b[16 + 32 * n + l] >> (2 * k)) & 3) - \
+                            f16(dmin) * (sc >> 4)
+        elif kind == "Q3_K":
+            d = np.float16(amp / 60)
+            b[108:110] = np.frombuffer(d.tobytes(), np.uint8)
+            s = b[96:108]
+            scales = []
+            for j in range(16):  # the 16 6-bit scales: low 4 bits, then 2 high bits from bytes 8-11
+                low = (s[j] & 15) if j < 8 else (s[j - 8] >> 4)
+                high = (s[8 + j % 4] >> (2 * (j // 4))) & 3
+                scales.append((low | high << 4) - 32)
+            for n in range(2):
+                for k in range(4):
+                    for l in range(32):
+                        v = ((b[32 + 32 * n + l] >> (2 * k)) & 3) - (0 if (b[l] >> (4 * n + k)) & 1 else 4)
+                        y[i, 128 * n + 32 * k + l] = f16(d) * scales[8 * n + 2 * k + l // 16] * v
+        elif kind in ("Q4_K", "Q5_K"):
+            d, dmin = np.float16(amp / 200), np.float16(amp / 100)
+            b[0:2] = np.frombuffer(d.tobytes(), np.uint8)
+            b[2:4] = np.frombuffer(dmin.tobytes(), np.uint8)
+            sc = b[4:16]
+            sm = []
+            for j in range(8):  # 6-bit scale and min: j < 4 in bytes j, j+4; else split over j+4 and j-4, j
+                if j < 4:
+                    sm.append((sc[j] & 63, sc[j + 4] & 63))
+                else:
+                    sm.append(((sc[j + 4] & 15) | (sc[j - 4] >> 6) << 4, (sc[j + 4] >> 4) | (sc[j] >> 6) << 4))
+            qs = b[48:176] if kind == "Q5_K" else b[16:144]
+            for j in range(4):
+                for l in range(32):
+                    lo, hi = int(qs[32 * j + l] & 15), int(qs[32 * j + l] >> 4)
+                    if kind == "Q5_K":
+                        lo += 16 * ((b[16 + l] >> (2 * j)) & 1)
+                        hi += 16 * ((b[16 + l] >> (2 * j + 1)) & 1)
+                    (s1, m1), (s2, m2) = sm[2 * j], sm[2 * j + 1]
+                    y[i, 64 * j + l] = f16(d) * s1 * lo - f16(dmin) * m1
+                    y[i, 64 * j + 32 + l] = f16(d) * s2 * hi - f16(dmin) * m2
+        else:  # Q6_K
+            d = np.float16(amp / 1000)
+            b[208:210] = np.frombuffer(d.tobytes(), np.uint8)
+            sc = b[192:208].view(np.int8)
+            for n in range(2):
+                for l in range(32):
+                    h = int(b[128 + 32 * n + l])
+                    lo, lo2 = int(b[64 * n + l]), int(b[64 * n + l + 32])
+                    qv = [((lo & 15) | (h & 3) << 4) - 32, ((lo2 & 15) | ((h >> 2) & 3) << 4) - 32,
+                          ((lo >> 4) | ((h >> 4) & 3) << 4) - 32, ((lo2 >> 4) | ((h >> 6) & 3) << 4) - 32]
+                    for k in range(4):
+                        y[i, 128 * n + 32 * k + l] = f16(d) * int(sc[8 * n + l // 16 + 2 * k]) * qv[k]
+    return raw.tobytes(), y.reshape(x.shape)
 
 
 def metadata(path):
@@ -80,10 +153,15 @@ def write_gguf(path, tensors, kind, meta, version=3, align=32):
     F32 (as stable-diffusion.cpp keeps what does not quantize). Returns name -> the values the
     file decodes to."""
     infos, blobs, decoded, off = [], [], {}, 0
+    rng = np.random.default_rng(3)
     for name, x in tensors.items():
         x = np.ascontiguousarray(x, np.float32)
-        k = kind if (kind in ("F32", "F16", "BF16") or (x.ndim == 2 and x.shape[1] % 32 == 0)) else "F32"
-        if k == "F32":
+        row = 256 if kind.endswith("_K") else 32
+        k = kind if (kind in ("F32", "F16", "BF16") or (x.ndim == 2 and x.shape[1] % row == 0)) else "F32"
+        if k.endswith("_K"):
+            raw, dec = k_blocks(x, k, rng)
+            dec = dec.astype(np.float16).astype(np.float32)
+        elif k == "F32":
             raw, dec = x.tobytes(), x
         elif k == "F16":
             raw, dec = x.astype(np.float16).tobytes(), x.astype(np.float16).astype(np.float32)
@@ -138,6 +216,8 @@ def test_every_read_type_runs_as_its_independent_dequantization():
             e, q = rel_err(got[k], want[k]), rel_err(got[k], ref32[k])
             print(f"     {kind:5s} {k}: vs its dequantized weights {e:.1e}; vs the F32 weights {q:.1e}")
             assert e <= 1e-5, (kind, k, e)
+            if kind.endswith("_K"):  # random blocks, not a quantization: the output must move
+                assert q > 1e-3, (kind, q)
             if kind == "Q8_0":
                 assert q <= 0.01, q  # the issue's bound for Q8_0 against full precision
 
@@ -152,7 +232,7 @@ def test_malformed_gguf_files_and_unread_types_are_clear_errors():
     cases = {
         "truncated": data[:-10],
         "version": data[:4] + struct.pack("<I", 9) + data[8:],
-        "k_quant": data.replace(struct.pack("<IQ", 8, 0), struct.pack("<IQ", 12, 0), 1),
+        "iq_type": data.replace(struct.pack("<IQ", 8, 0), struct.pack("<IQ", 16, 0), 1),
         "huge_count": data[:8] + struct.pack("<Q", 1 << 40) + data[16:],
         "header_only": data[:24],
     }
@@ -163,8 +243,8 @@ def test_malformed_gguf_files_and_unread_types_are_clear_errors():
         p = debug_unet(path, os.path.join(TMP, "x.st"))
         assert p.returncode == 1 and p.stderr.startswith("imgapi: ") and "GGUF" in p.stderr, (name, p.stderr)
         assert len(p.stderr.strip().splitlines()) == 1, (name, p.stderr)
-    p = debug_unet(os.path.join(TMP, "k_quant.gguf"), os.path.join(TMP, "x.st"))
-    assert "type 12" in p.stderr and "model.diffusion_model.x.weight" in p.stderr, p.stderr
+    p = debug_unet(os.path.join(TMP, "iq_type.gguf"), os.path.join(TMP, "x.st"))
+    assert "type 16" in p.stderr and "model.diffusion_model.x.weight" in p.stderr, p.stderr
 
 
 def read_gguf(path):

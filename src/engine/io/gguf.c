@@ -9,8 +9,9 @@
 #include <string.h>
 
 /* ggml's type numbers (ggml.h), those read here */
-enum { G_F32 = 0, G_F16 = 1, G_Q4_0 = 2, G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_I8 = 24, G_I16 = 25,
-       G_I32 = 26, G_I64 = 27, G_F64 = 28, G_BF16 = 30 };
+enum { G_F32 = 0, G_F16 = 1, G_Q4_0 = 2, G_Q4_1 = 3, G_Q5_0 = 6, G_Q5_1 = 7, G_Q8_0 = 8, G_Q2_K = 10, G_Q3_K = 11,
+       G_Q4_K = 12, G_Q5_K = 13, G_Q6_K = 14, G_I8 = 24, G_I16 = 25, G_I32 = 26, G_I64 = 27, G_F64 = 28, G_BF16 = 30 };
+#define QK_K 256 /* values per super-block of the K quants */
 
 /* The safetensors type of a GGUF type read in place (F32, F16, BF16, F64, integers); -1 else. */
 static int plain_type(uint32_t t, size_t *size) {
@@ -89,14 +90,109 @@ static size_t block_bytes(uint32_t t) {
     case G_Q5_0: return 2 + 4 + QK / 2;
     case G_Q5_1: return 4 + 4 + QK / 2;
     case G_Q8_0: return 2 + QK;
+    case G_Q2_K: return QK_K / 16 + QK_K / 4 + 4;          /* scales, qs, d, dmin */
+    case G_Q3_K: return QK_K / 8 + QK_K / 4 + 12 + 2;      /* hmask, qs, scales, d */
+    case G_Q4_K: return 4 + 12 + QK_K / 2;                 /* d, dmin, scales, qs */
+    case G_Q5_K: return 4 + 12 + QK_K / 8 + QK_K / 2;      /* d, dmin, scales, qh, qs */
+    case G_Q6_K: return QK_K / 2 + QK_K / 4 + QK_K / 16 + 2; /* ql, qh, scales, d */
     default: return 0;
     }
 }
 
+/* Values per block of type t. */
+static size_t block_values(uint32_t t) { return t >= G_Q2_K && t <= G_Q6_K ? QK_K : QK; }
+
 static float half_at(const uint8_t *p) { return f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
 
-/* One block's QK values (ggml-common.h's layouts, ggml-quants.c's dequantization). */
+/* The 6-bit scale and min j (0..7) of a Q4_K / Q5_K super-block's 12 scale bytes. */
+static void scale_min(int j, const uint8_t *q, int *sc, int *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0x0f) | (q[j - 4] >> 6) << 4;
+        *m = (q[j + 4] >> 4) | (q[j] >> 6) << 4;
+    }
+}
+
+/* A K-quant super-block's QK_K values. */
+static void dequant_k(uint32_t t, const uint8_t *b, float *y) {
+    switch (t) {
+    case G_Q2_K: { /* 16 groups of 16: scale (low nibble) and min (high) per group, 2-bit values */
+        const uint8_t *sc = b, *q = b + 16;
+        float d = half_at(b + 80), dmin = half_at(b + 82);
+        for (int n = 0; n < 2; n++)
+            for (int k = 0; k < 4; k++)
+                for (int l = 0; l < 32; l++) {
+                    int is = 8 * n + 2 * k + l / 16, v = (q[32 * n + l] >> (2 * k)) & 3;
+                    y[128 * n + 32 * k + l] = d * (float)(sc[is] & 0x0f) * (float)v - dmin * (float)(sc[is] >> 4);
+                }
+        break;
+    }
+    case G_Q3_K: { /* 2-bit values, a high bit in hmask (clear: minus 4), 6-bit signed scales */
+        const uint8_t *hm = b, *q = b + 32, *s = b + 96;
+        float d = half_at(b + 108);
+        for (int is = 0; is < 16; is++) {
+            int us = is < 4    ? (s[is] & 0x0f) | (s[is + 8] & 3) << 4
+                     : is < 8  ? (s[is] & 0x0f) | ((s[is + 4] >> 2) & 3) << 4
+                     : is < 12 ? (s[is - 8] >> 4) | ((s[is] >> 4) & 3) << 4
+                               : (s[is - 8] >> 4) | ((s[is - 4] >> 6) & 3) << 4;
+            int n = is / 8, k = (is % 8) / 2, half = is % 2;
+            float dl = d * (float)(us - 32);
+            for (int l = 16 * half; l < 16 * half + 16; l++) {
+                int v = ((q[32 * n + l] >> (2 * k)) & 3) - ((hm[l] >> (4 * n + k)) & 1 ? 0 : 4);
+                y[128 * n + 32 * k + l] = dl * (float)v;
+            }
+        }
+        break;
+    }
+    case G_Q4_K:
+    case G_Q5_K: { /* 8 groups of 32: 6-bit scale and min each; Q5_K's fifth bits in qh */
+        int five = t == G_Q5_K;
+        float d = half_at(b), dmin = half_at(b + 2);
+        const uint8_t *sc = b + 4, *qh = b + 16, *qs = b + 16 + (five ? 32 : 0);
+        for (int j = 0; j < 4; j++) {
+            int s1, m1, s2, m2;
+            scale_min(2 * j, sc, &s1, &m1);
+            scale_min(2 * j + 1, sc, &s2, &m2);
+            for (int l = 0; l < 32; l++) {
+                int lo = qs[32 * j + l] & 0x0f, hi = qs[32 * j + l] >> 4;
+                if (five) {
+                    lo += (qh[l] >> (2 * j)) & 1 ? 16 : 0;
+                    hi += (qh[l] >> (2 * j + 1)) & 1 ? 16 : 0;
+                }
+                y[64 * j + l] = d * (float)s1 * (float)lo - dmin * (float)m1;
+                y[64 * j + 32 + l] = d * (float)s2 * (float)hi - dmin * (float)m2;
+            }
+        }
+        break;
+    }
+    case G_Q6_K: { /* 6-bit values (low 4 in ql, high 2 in qh) minus 32, 8-bit scales per 16 */
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        float d = half_at(b + 208);
+        for (int n = 0; n < 2; n++)
+            for (int l = 0; l < 32; l++) {
+                int is = 8 * n + l / 16;
+                const uint8_t *L = ql + 64 * n, h = qh[32 * n + l];
+                int q1 = ((L[l] & 0x0f) | ((h >> 0) & 3) << 4) - 32, q2 = ((L[l + 32] & 0x0f) | ((h >> 2) & 3) << 4) - 32;
+                int q3 = ((L[l] >> 4) | ((h >> 4) & 3) << 4) - 32, q4 = ((L[l + 32] >> 4) | ((h >> 6) & 3) << 4) - 32;
+                y[128 * n + l] = d * (float)sc[is] * (float)q1;
+                y[128 * n + l + 32] = d * (float)sc[is + 2] * (float)q2;
+                y[128 * n + l + 64] = d * (float)sc[is + 4] * (float)q3;
+                y[128 * n + l + 96] = d * (float)sc[is + 6] * (float)q4;
+            }
+        break;
+    }
+    }
+}
+
+/* One block's values (ggml-common.h's layouts, ggml-quants.c's dequantization). */
 static void dequant_block(uint32_t t, const uint8_t *b, float *y) {
+    if (t >= G_Q2_K && t <= G_Q6_K) {
+        dequant_k(t, b, y);
+        return;
+    }
     float d = half_at(b);
     switch (t) {
     case G_Q8_0:
@@ -203,11 +299,14 @@ int gguf_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t e
             if (pass == 0) continue;
             size_t bb = block_bytes(type), es = 0;
             int plain = plain_type(type, &es);
-            uint64_t bytes = plain >= 0 ? es * numel : bb && numel % QK == 0 ? numel / QK * bb : 0;
+            size_t bv = block_values(type);
+            uint64_t bytes = plain >= 0 ? es * numel : bb && numel % bv == 0 ? numel / bv * bb : 0;
             char nm[520];
             snprintf(nm, sizeof nm, "%.*s", (int)nl, name);
             if (!bytes) {
-                FAIL(IMG_EUNSUPPORTED, "GGUF tensor '%.100s': type %u is not read (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 are)",
+                FAIL(IMG_EUNSUPPORTED,
+                     "GGUF tensor '%.100s': type %u is not read (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, "
+                     "Q2_K to Q6_K are; the IQ types are not)",
                      nm, type);
                 break;
             }
@@ -225,10 +324,10 @@ int gguf_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t e
                 FAIL(IMG_ENOMEM, "out of memory");
                 break;
             }
-            float y[QK];
-            for (uint64_t b = 0; b < numel / QK; b++) {
+            float y[QK_K];
+            for (uint64_t b = 0; b < numel / bv; b++) {
                 dequant_block(type, src + b * bb, y);
-                for (int j = 0; j < QK; j++) h[b * QK + (uint64_t)j] = f32_to_f16(y[j]);
+                for (size_t j = 0; j < bv; j++) h[b * bv + j] = f32_to_f16(y[j]);
             }
             rc = st_compose_add(c, nm, ST_F16, (int)nd, shape, NULL, h);
         }

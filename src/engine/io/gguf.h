@@ -3,9 +3,9 @@
  *
  * Layout (ggml's docs/gguf.md): "GGUF", version (2 or 3), tensor count, metadata count, the
  * metadata key/values, the tensor infos (name, dims innermost first, type, offset), then the
- * data at general.alignment (32). F32, F16 and BF16 tensors are read in place; the block types
- * Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 are expanded to F16 at open (each value d * q (+ m) rounded
- * to half). Other types (the K quants) are refused naming the tensor. */
+ * data at general.alignment (32). F32, F16, BF16, F64 and integer tensors are read in place; the
+ * block types Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and the K quants Q2_K to Q6_K are expanded to F16 at
+ * open (each value rounded to half). Other types (the IQ quants) are refused naming the tensor. */
 #ifndef IMGAPI_ENGINE_IO_GGUF_H
 #define IMGAPI_ENGINE_IO_GGUF_H
 #include "engine/io/safetensors.h"
