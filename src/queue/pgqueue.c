@@ -331,7 +331,8 @@ static void gateway_run(void *ctx, job_t *j) {
             } else if (!strcmp(st, "failed")) {
                 int err = atoi(PQgetvalue(r, 0, 1));
                 char msg[300];
-                snprintf(msg, sizeof msg, "worker: %s", PQgetvalue(r, 0, 2));
+                /* an adapter's message is the client's (IMG_EADAPTER); the others are operators' */
+                snprintf(msg, sizeof msg, "%s%s", err == IMG_EADAPTER ? "" : "worker: ", PQgetvalue(r, 0, 2));
                 PQclear(r);
                 q_cmd(q, "UPDATE jobs SET status = 'collected' WHERE id = $1", 1, idv);
                 job_end(j, JOB_FAILED, err ? err : IMG_EMODEL, msg);

@@ -403,6 +403,42 @@ def test_edits_cross_from_gateway_to_worker():
 
 
 @test
+def test_loras_cross_from_gateway_to_worker():
+    """Adapters named by a request behind a gateway reach the worker (the test backend marks its
+    image with them); one the worker cannot apply comes back as the 400 naming it, and costs
+    nothing; an unknown one is refused by the gateway before anything is queued."""
+    import base64
+    import io
+    import numpy as np
+    from PIL import Image
+    p = pg()
+    p.reset()
+    lora_dir = tempfile.mkdtemp(prefix="imgapi-loras-")
+    for name in ("style", "misfit"):
+        with open(os.path.join(lora_dir, name + ".safetensors"), "wb") as f:
+            f.write(b"x")  # the gateway checks the names; the test backend applies nothing
+    g = gateway(p.url, ["--role", "gateway", "--workers", "4", "--queue-size", "8", "--lora-dir", lora_dir])
+    w = Worker(p)
+    try:
+        key = new_key(p.url, "1")
+        r = g.post("/v1/gpt-image-1-mini", dict(BODY, prompt="a red circle <lora:style:0.5>"), key=key)
+        assert r.status_code == 200, r.text[:300]
+        px = np.asarray(Image.open(io.BytesIO(base64.b64decode(r.json()["data"][0]["b64_json"]))).convert("RGB"))
+        assert np.abs(px[20, 20].astype(int) - (40, 50, 50)).max() <= 2, px[20, 20]
+        before = ledger(p.url, key)
+        r = g.post("/v1/gpt-image-1-mini", dict(BODY, loras=[{"name": "misfit"}]), key=key)
+        assert r.status_code == 400 and "misfit" in r.text and "does not fit" in r.text, r.text
+        assert "worker" not in r.text, r.text
+        r = g.post("/v1/gpt-image-1-mini", dict(BODY, loras=[{"name": "nowhere"}]), key=key)
+        assert r.status_code == 400 and "Unknown LoRA 'nowhere'" in r.text, r.text
+        assert ledger(p.url, key) == before
+    finally:
+        g.cleanup()
+        w.stop()
+        shutil.rmtree(lora_dir, ignore_errors=True)
+
+
+@test
 def test_killed_worker_job_retried_once_then_502_and_released():
     p = pg()
     p.reset()

@@ -75,6 +75,12 @@ static int fb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
                        img_t *out) {
     (void)model;
     if (strstr(p->prompt, "[fail]")) return IMG_EMODEL;
+    /* adapters: one named "misfit..." does not fit; the others mark pixel (0, 0) below */
+    for (int i = 0; i < p->nloras; i++)
+        if (!strncmp(p->loras[i].name, "misfit", 6)) {
+            if (p->message) snprintf(p->message, p->message_len, "LoRA '%s' does not fit this model", p->loras[i].name);
+            return IMG_EADAPTER;
+        }
     const char *ms = getenv("IMGAPI_TEST_STEP_MS");
     long step_ms = ms ? atol(ms) : 0;
     img_t pv = {0}; /* step previews when asked: 64x64, one grey level per step */
@@ -118,6 +124,14 @@ static int fb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
             int in = dx * dx + dy * dy < r * r;
             for (int k = 0; k < 3; k++) out->pixels[((size_t)y * w + x) * 3 + k] = in ? fg[k] : bg[k];
         }
+    if (p->nloras > 0) /* the top-left 16x16: (count x 40, first scale x 100, first name's length x 10) */
+        for (int y = 0; y < 16 && y < h; y++)
+            for (int x = 0; x < 16 && x < w; x++) {
+                uint8_t *px = out->pixels + ((size_t)y * w + x) * 3;
+                px[0] = (uint8_t)(40 * p->nloras);
+                px[1] = (uint8_t)(int)(p->loras[0].scale * 100);
+                px[2] = (uint8_t)(10 * strlen(p->loras[0].name));
+            }
     return IMG_OK;
 }
 
