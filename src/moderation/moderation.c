@@ -404,16 +404,19 @@ int mod_load_default(moderation_t **out, char *err, size_t errlen) {
 /* A prompt's words with their stems, computed on first use per language. */
 typedef struct {
     words_t w;
-    char **stems; /* stems[i * LANG_COUNT + lang]: "" none, NULL not computed yet */
+    char **stems;     /* stems[i * LANG_COUNT + lang]: "" none, NULL not computed yet */
+    char **alt_stems; /* the same for each word's second reading (w.alt) */
+    char **tr;        /* tr[i]: word i read as transliterated Russian ("" none, NULL not yet) */
+    char **tr_stems;  /* tr[i]'s Russian stem ("" none, NULL not yet) */
     stemmers_t *st;
     int oom;
 } prompt_t;
 
-static const char *prompt_stem(prompt_t *p, int i, int lang) {
-    char **slot = &p->stems[(size_t)i * LANG_COUNT + (size_t)lang];
+static const char *prompt_stem(prompt_t *p, int i, int lang, int alt) {
+    char **slot = &(alt ? p->alt_stems : p->stems)[(size_t)i * LANG_COUNT + (size_t)lang];
     if (!*slot) {
         char stem[256];
-        int n = stem_word(p->st, lang, p->w.w[i], stem, sizeof stem);
+        int n = stem_word(p->st, lang, alt ? p->w.alt[i] : p->w.w[i], stem, sizeof stem);
         if (n < 0 || !(*slot = strdup(n > 0 ? stem : ""))) {
             p->oom = 1;
             return "";
@@ -422,11 +425,52 @@ static const char *prompt_stem(prompt_t *p, int i, int lang) {
     return *slot;
 }
 
+/* Word i read as transliterated Russian: Latin letters only, four or more or a short word
+ * Russian writes often ("kak", "v"); "" when it is none. */
+static const char *prompt_translit(prompt_t *p, int i) {
+    if (p->tr[i]) return p->tr[i];
+    static const char *const SHORT[] = {"v",   "s",   "i",   "k",   "na",  "ne",  "po",
+                                        "do",  "za",  "iz",  "ot",  "ya",  "my",  "on",
+                                        "kak", "ikh", "yad", "bez", "pro", "pod", "nad",
+                                        "ona", "oni", "let", "god", "eyo", "ego", "dlya"};
+    const char *w = p->w.w[i];
+    size_t l = strlen(w), k = 0;
+    while (k < l && w[k] >= 'a' && w[k] <= 'z')
+        k++;
+    int take = k == l && l >= 4;
+    for (size_t s = 0; !take && k == l && s < sizeof SHORT / sizeof SHORT[0]; s++)
+        take = !strcmp(w, SHORT[s]);
+    p->tr[i] = take ? mod_translit_ru(w) : strdup("");
+    if (!p->tr[i]) {
+        p->oom = 1;
+        return "";
+    }
+    return p->tr[i];
+}
+
 static int word_at(prompt_t *p, int i, const phrase_t *ph, int k) {
     const char *rule = ph->words.w[k];
     if (word_matches(p->w.w[i], rule) || (p->w.alt[i] && word_matches(p->w.alt[i], rule))) return 1;
+    if (ph->lang == LANG_RU && (unsigned char)rule[0] >= 0x80) { /* Russian in Latin letters */
+        const char *tr = prompt_translit(p, i);
+        if (tr[0] && word_matches(tr, rule)) return 1;
+        if (tr[0] && ph->stems[k]) {
+            if (!p->tr_stems[i]) {
+                char stem[256];
+                int n = stem_word(p->st, LANG_RU, tr, stem, sizeof stem);
+                if (n < 0 || !(p->tr_stems[i] = strdup(n > 0 ? stem : ""))) {
+                    p->oom = 1;
+                    return 0;
+                }
+            }
+            if (p->tr_stems[i][0] && !strcmp(p->tr_stems[i], ph->stems[k])) return 1;
+        }
+    }
     if (!ph->stems[k]) return 0;
-    const char *s = prompt_stem(p, i, ph->lang);
+    const char *s = prompt_stem(p, i, ph->lang, 0);
+    if (s[0] && !strcmp(s, ph->stems[k])) return 1;
+    if (!p->w.alt[i]) return 0; /* the second reading by stem too */
+    s = prompt_stem(p, i, ph->lang, 1);
     return s[0] && !strcmp(s, ph->stems[k]);
 }
 
@@ -464,7 +508,12 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
     if (read_words(m, prompt, &p.w)) return IMG_ENOMEM;
     unsigned char *neutral = calloc((size_t)p.w.n + 1, 1);
     p.stems = calloc((size_t)p.w.n * LANG_COUNT + 1, sizeof *p.stems);
-    int rc = !neutral || !p.stems || stemmers_open(&p.st) ? IMG_ENOMEM : IMG_OK;
+    p.alt_stems = calloc((size_t)p.w.n * LANG_COUNT + 1, sizeof *p.alt_stems);
+    p.tr = calloc((size_t)p.w.n + 1, sizeof *p.tr);
+    p.tr_stems = calloc((size_t)p.w.n + 1, sizeof *p.tr_stems);
+    int rc = !neutral || !p.stems || !p.alt_stems || !p.tr || !p.tr_stems || stemmers_open(&p.st)
+                 ? IMG_ENOMEM
+                 : IMG_OK;
     for (int a = 0; !rc && a < m->allows.n; a++)
         for (int i = 0; i < p.w.n; i++)
             if (phrase_at(&p, NULL, i, &m->allows.p[a]))
@@ -538,9 +587,18 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
         }
     }
     if (!rc && p.oom) rc = IMG_ENOMEM;
-    if (p.stems)
-        for (size_t i = 0; i < (size_t)p.w.n * LANG_COUNT; i++) free(p.stems[i]);
+    for (size_t i = 0; i < (size_t)p.w.n * LANG_COUNT; i++) {
+        if (p.stems) free(p.stems[i]);
+        if (p.alt_stems) free(p.alt_stems[i]);
+    }
     free(p.stems);
+    free(p.alt_stems);
+    for (int i = 0; i < p.w.n; i++) {
+        if (p.tr) free(p.tr[i]);
+        if (p.tr_stems) free(p.tr_stems[i]);
+    }
+    free(p.tr);
+    free(p.tr_stems);
     stemmers_close(p.st);
     free(neutral);
     words_free(&p.w);

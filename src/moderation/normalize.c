@@ -138,6 +138,9 @@ static char *fold(const char *text) {
         U16_NEXT(b, i, nb, c);
         int8_t t = u_charType(c);
         if (t == U_NON_SPACING_MARK || t == U_ENCLOSING_MARK || t == U_FORMAT_CHAR) continue;
+        /* Russian soft and hard signs are dropped, as Latin transliterations drop them ("malchik"
+         * for мальчик): rules and prompts alike */
+        if (c == 0x044c || c == 0x044a) continue;
         if (c < 128) {
             char ch = (char)c;
             /* punctuation is a separator of its own kind (SEP_PUNCT), so that spelled-out
@@ -217,6 +220,48 @@ static int script_fix(char *tok, char **alt) {
 }
 
 static int is_alpha(char c) { return c >= 'a' && c <= 'z'; }
+
+/* See words.h. y is я/ю/е before a, u, o/e, и (folded й) after a vowel, ы elsewhere. */
+char *mod_translit_ru(const char *s) {
+    static const char *const MULTI[][2] = {{"shch", "щ"}, {"tsya", "тся"}, {"zh", "ж"}, {"kh", "х"},
+                                           {"ts", "ц"},   {"ch", "ч"},     {"sh", "ш"}, {"ya", "я"},
+                                           {"yu", "ю"},   {"yo", "е"},     {"ye", "е"}};
+    static const char *const ONE[26] = {"а", "б", "ц", "д", "е", "ф",  "г", "х", "и",
+                                        "и", "к", "л", "м", "н", "о",  "п", "к", "р",
+                                        "с", "т", "у", "в", "в", "кс", "ы", "з"};
+    size_t n = strlen(s);
+    char *out = malloc(4 * n + 1);
+    if (!out) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        int done = 0;
+        for (size_t k = 0; k < sizeof MULTI / sizeof MULTI[0] && !done; k++) {
+            size_t l = strlen(MULTI[k][0]);
+            /* "ts" is ц before a vowel or at the end (shkolnitsa), т + с before a consonant
+             * (detskoe) */
+            if (strncmp(s + i, MULTI[k][0], l)) continue;
+            if (!strcmp(MULTI[k][0], "ts") && s[i + 2] && !strchr("aeiouy", s[i + 2])) continue;
+            {
+                size_t cl = strlen(MULTI[k][1]);
+                memcpy(out + o, MULTI[k][1], cl);
+                o += cl;
+                i += l;
+                done = 1;
+            }
+        }
+        if (done) continue;
+        const char *c = ONE[s[i] - 'a'];
+        if (s[i] == 'y' && i > 0 && strchr("aeiouy", s[i - 1])) c = "и";
+        if (s[i] == 'e' && i == 0 && s[1] && strchr("rtkfl", s[1]))
+            c = "э"; /* erotika, etot; evrei */
+        size_t cl = strlen(c);
+        memcpy(out + o, c, cl);
+        o += cl;
+        i++;
+    }
+    out[o] = 0;
+    return out;
+}
 
 /* The units an age is written with right after its number, in the languages the rules cover
  * (after folding: lower case, no accents). */
@@ -428,7 +473,7 @@ static int split_words(const char *text, words_t *w) {
     };
     static const char *const AGE_WORDS[] = {
         "yo", "y", "yr", "yrs", "anos", "ano", "ans", "an", "jahre", "jahren", "jahrig",
-        "jahrige", "jahriger", "jahriges", "jahrigen", "anni", "anno", "лет", "года", "год",
+        "jahrige", "jahriger", "jahriges", "jahrigen", "anni", "anno", "лет", "года", "год", "let", "goda",
         "岁", "歲", "才", "살",
     };
     static const char HAN_DIGITS[] = "一二三四五六七八九十";
@@ -450,6 +495,33 @@ static int split_words(const char *text, words_t *w) {
                 if (age < 18 && words_push(w, "ageunderadult")) return -1;
                 age = -1;
             }
+        }
+        /* pinyin before sui (岁): "shi sui", "ba sui", "shi er sui", "shier sui" */
+        if (!strcmp(t, "sui")) {
+            static const char *const PY[] = {"yi",  "er", "san", "si",  "wu",
+                                             "liu", "qi", "ba",  "jiu", "shi"};
+            int val = 0, tens = 0, any = 0;
+            for (int k = i - 1; k >= 0 && k >= i - 3; k--) {
+                const char *wk = w->w[k];
+                int digit = 0, unit = 0;
+                for (int d = 0; d < 10; d++)
+                    if (!strcmp(wk, PY[d])) digit = d + 1;
+                if (!digit && !strncmp(wk, "shi", 3)) /* glued: shiyi .. shiqi */
+                    for (int d = 0; d < 9; d++)
+                        if (!strcmp(wk + 3, PY[d])) digit = 10 + d + 1, unit = 1;
+                if (!digit) break;
+                any = 1;
+                if (unit)
+                    val += digit;
+                else if (digit == 10)
+                    tens = 1;
+                else if (tens)
+                    val += digit * 10, tens = 0;
+                else
+                    val += digit;
+            }
+            if (tens) val += 10;
+            if (any && val > 0 && val < 18 && words_push(w, "ageunderadult")) return -1;
         }
         /* Han numerals before 岁: 十岁, 十二岁, 八岁 */
         if (!strcmp(t, "岁") || !strcmp(t, "歲")) {

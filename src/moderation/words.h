@@ -19,6 +19,10 @@ int words_replace_range(words_t *w, int i, int j, const char *s);
 void words_free(words_t *w);
 /* Normalises text into words (see normalize.c); -1 on allocation failure, w then empty. */
 int words_split(const char *text, words_t *w);
+/* The Cyrillic a Latin transliteration of Russian stands for ("golaya" -> голая, "devochka" ->
+ * девочка, "obnazhennyi" -> обнаженныи, as folding writes й; soft signs are dropped on both
+ * sides), malloc'd; NULL when out of memory. s: lower-case ASCII letters. */
+char *mod_translit_ru(const char *s);
 /* "porn" and "pooorn": equal when a run of three or more repeated letters in `word` collapses. */
 int word_matches(const char *word, const char *rule);
 

@@ -166,6 +166,27 @@ def test_rules_file_errors_are_clear():
 
 
 @test
+def test_russian_in_latin_letters_and_pinyin_are_read():
+    """Russian transliterated into Latin letters is matched against the Russian rules (its
+    inflections by stem, soft signs dropped); pinyin is listed; ages in both are read."""
+    harmful = [("sexual_minors", "golaya devochka, eroticheskoe foto"), ("sexual_minors", "malchik 9 let, porno"),
+               ("violence", "rasschlenennoe telo v luzhe krovi"), ("sexual_minors", "ertong luoti, seqing"),
+               ("self_harm", "nühai gewan")]
+    harmless = ["devochka s sobakoy v parke", "a lap pool at a hotel", "the quick brown fox jumps",
+                "xiao nühai fang fengzheng", "kak sdelat pirog"]
+    p = subprocess.run([BIN, "moderate", "--level", "low"], input="\n".join(p for c, p in harmful if c ==
+                       "sexual_minors") + "\n", capture_output=True, text=True, check=True)
+    assert p.stdout.split() == ["sexual_minors"] * 3, p.stdout
+    p = subprocess.run([BIN, "moderate"], input="\n".join([p for _, p in harmful] + harmless) + "\n",
+                       capture_output=True, text=True, check=True)
+    assert p.stdout.split() == [c for c, _ in harmful] + ["allow"] * len(harmless), p.stdout
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="shi sui\nba sui\ner shi sui\ndevochka 12 let\n",
+                       capture_output=True, text=True, check=True)
+    assert p.stdout.split("\n")[:4] == ["shi sui ageunderadult", "ba sui ageunderadult", "er shi sui",
+                                       "devochka 12 let ageunderadult"], p.stdout
+
+
+@test
 def test_instructions_need_a_weapon_or_a_drug_to_be_illegal():
     """The classifier's illegal head is gated on the rules' weapon, drug and money words (or a
     confident score): instructions for harmless things pass, for weapons and drugs do not."""
