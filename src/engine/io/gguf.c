@@ -1,6 +1,7 @@
 /* gguf.c - GGUF files as safetensors-like files (gguf.h). */
 #include "engine/io/gguf.h"
 #include "common/status.h"
+#include "engine/kernels/half.h"
 #include "engine/tensor/dtype.h"
 #include <math.h>
 #include <stdint.h>
@@ -242,6 +243,7 @@ int gguf_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t e
     if (nt > len / 16 || nkv > len / 12) return FAIL(IMG_EFORMAT, "GGUF counts larger than the file");
     st_compose_t *c = NULL;
     if (st_compose_new(&c)) return FAIL(IMG_ENOMEM, "out of memory");
+    isa_t isa = cpu_supports(ISA_AVX2) ? ISA_AVX2 : ISA_PORTABLE; /* F16C for the halves */
     uint64_t align = 32;
     for (uint64_t i = 0; !rc && i < nkv; i++) {
         uint64_t kl, vl;
@@ -324,10 +326,12 @@ int gguf_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t e
                 FAIL(IMG_ENOMEM, "out of memory");
                 break;
             }
-            float y[QK_K];
-            for (uint64_t b = 0; b < numel / bv; b++) {
-                dequant_block(type, src + b * bb, y);
-                for (size_t j = 0; j < bv; j++) h[b * bv + j] = f32_to_f16(y[j]);
+            float y[16 * QK];
+            size_t per = bv == QK ? 16 : 1; /* blocks per conversion: 512 or 256 values */
+            for (uint64_t b = 0; b < numel / bv; b += per) {
+                size_t nbk = numel / bv - b < per ? (size_t)(numel / bv - b) : per;
+                for (size_t k = 0; k < nbk; k++) dequant_block(type, src + (b + k) * bb, y + k * bv);
+                half_from_float(isa, y, h + b * bv, nbk * bv);
             }
             rc = st_compose_add(c, nm, ST_F16, (int)nd, shape, NULL, h);
         }

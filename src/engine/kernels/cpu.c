@@ -11,7 +11,12 @@
  * the hypervisor in a virtual machine, and the GEMM asks on every call (perf put 2% of a bf16
  * bench run's samples on the instruction; end to end the gain was within the machine's noise). */
 static int has_f16c(void) {
+#if defined(__clang__) /* clang's __builtin_cpu_supports does not know "f16c": CPUID.1:ECX bit 29 */
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1);
+#else
     return __builtin_cpu_supports("f16c");
+#endif
 }
 #endif
 
