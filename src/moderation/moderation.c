@@ -57,6 +57,9 @@ struct moderation {
      * compound ("childporn") is split into; pointers into the phrases (owned there) */
     const char **vocab;
     int nvocab;
+    /* every word of every rule phrase, sorted: the pieces a glued hashtag is read as */
+    const char **allwords;
+    int nallwords;
 };
 
 static void phrases_free(phrases_t *p) {
@@ -74,6 +77,7 @@ void mod_free(moderation_t *m) {
     phrases_free(&m->allows);
     phrases_free(&m->members);
     free(m->vocab);
+    free(m->allwords);
     cls_free(m->cls);
     free(m);
 }
@@ -154,6 +158,88 @@ static int build_vocab(moderation_t *m) {
     for (int k = 0; k < n; k++)
         if (!u || strcmp(m->vocab[u - 1], m->vocab[k])) m->vocab[u++] = m->vocab[k];
     m->nvocab = u;
+    /* all words of terms, group members and allows, any script */
+    const phrases_t *all[] = {&m->terms, &m->members, &m->allows};
+    size_t total = 0;
+    for (int l = 0; l < 3; l++)
+        for (int k = 0; k < all[l]->n; k++) total += (size_t)all[l]->p[k].words.n;
+    m->allwords = malloc(sizeof *m->allwords * (total + 1)); /* owned by m */
+    if (!m->allwords) return IMG_ENOMEM;
+    n = 0;
+    for (int l = 0; l < 3; l++)
+        for (int k = 0; k < all[l]->n; k++)
+            for (int j = 0; j < all[l]->p[k].words.n; j++) m->allwords[n++] = all[l]->p[k].words.w[j];
+    qsort(m->allwords, (size_t)n, sizeof *m->allwords, cmp_str);
+    u = 0;
+    for (int k = 0; k < n; k++)
+        if (!u || strcmp(m->allwords[u - 1], m->allwords[k])) m->allwords[u++] = m->allwords[k];
+    m->nallwords = u;
+    return IMG_OK;
+}
+
+static int utf8_chars(const char *s, size_t n) {
+    int c = 0;
+    for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return c;
+}
+
+static int in_allwords(const moderation_t *m, const char *s, size_t n) {
+    char piece[128];
+    if (n >= sizeof piece) return 0;
+    memcpy(piece, s, n);
+    piece[n] = 0;
+    const char *key = piece;
+    return bsearch(&key, m->allwords, (size_t)m->nallwords, sizeof *m->allwords, cmp_str) != NULL;
+}
+
+/* A long word glued from several rule words - a hashtag such as "#howtomakemeth",
+ * "#каксделатьбомбу", "#евреикрысы" - is read as those words: the fewest pieces that are all
+ * words of the rules' phrases, each of two or more letters; with two pieces, both of four or
+ * more ("therapists" does not become "the rapists"). Words of nine letters or more only. */
+static int split_hashtags(const moderation_t *m, words_t *w) {
+    for (int i = 0; i < w->n; i++) {
+        const char *t = w->w[i];
+        size_t len = strlen(t);
+        int chars = utf8_chars(t, len);
+        if (chars < 9 || len >= 120 || w->alt[i] || in_allwords(m, t, len)) continue;
+        /* best[k]: fewest pieces covering t[0..k), from[k] where its last piece starts */
+        int best[121], from[121];
+        for (size_t k = 0; k <= len; k++) best[k] = -1;
+        best[0] = 0;
+        for (size_t k = 0; k < len; k++) {
+            if (best[k] < 0 || ((unsigned char)t[k] & 0xc0) == 0x80) continue;
+            for (size_t e = k + 1; e <= len; e++) {
+                if (e < len && ((unsigned char)t[e] & 0xc0) == 0x80) continue;
+                if (utf8_chars(t + k, e - k) < 2 || !in_allwords(m, t + k, e - k)) continue;
+                if (best[e] < 0 || best[k] + 1 < best[e]) {
+                    best[e] = best[k] + 1;
+                    from[e] = (int)k;
+                }
+            }
+        }
+        if (best[len] < 2) continue;
+        int cuts[121], nc = 0, small = 0;
+        for (int e = (int)len; e > 0; e = from[e]) {
+            cuts[nc++] = e;
+            small |= utf8_chars(t + from[e], (size_t)(e - from[e])) < 4;
+        }
+        if (nc == 2 && small) continue;
+        /* the pieces follow the word, which stays: an inflected rule word that happens to be
+         * glued from others ("overdoses": over + doses) still matches as itself */
+        char *copy = strdup(t);
+        if (!copy) return IMG_ENOMEM;
+        int start = 0, at = i + 1, rc = IMG_OK;
+        for (int c = nc - 1; c >= 0 && !rc; c--) {
+            char piece[128];
+            memcpy(piece, copy + start, (size_t)(cuts[c] - start));
+            piece[cuts[c] - start] = 0;
+            rc = words_insert(w, at++, piece);
+            start = cuts[c];
+        }
+        free(copy);
+        if (rc) return IMG_ENOMEM;
+        i = at - 1;
+    }
     return IMG_OK;
 }
 
@@ -254,7 +340,8 @@ static int fix_masks(const moderation_t *m, words_t *w) {
 /* A prompt's words as the rules and the classifier read them: normalised, glued compounds split,
  * swapped letters and masked letters read as the rule word they spell. w is freed on failure. */
 static int read_words(const moderation_t *m, const char *prompt, words_t *w) {
-    if (words_split(prompt, w) || split_compounds(m, w) || fix_transpositions(m, w) || fix_masks(m, w)) {
+    if (words_split(prompt, w) || split_compounds(m, w) || split_hashtags(m, w) || fix_transpositions(m, w) ||
+        fix_masks(m, w)) {
         words_free(w);
         return IMG_ENOMEM;
     }

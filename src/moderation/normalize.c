@@ -106,6 +106,27 @@ static int put_utf8(buf_t *out, UChar32 c) {
  * leet symbols as they are; marks and format characters dropped; other letters kept in their
  * script (UTF-8), Latin ones without a decomposition read plainly; ideographs (and other
  * scripts written without spaces) a word each; everything else a separator. */
+/* A copy of text with camelCase words apart ("NakedSelfie" -> "Naked Selfie", "TeenBoy13" ->
+ * "Teen Boy13"): a space between a lower-case and an upper-case ASCII letter when at least two
+ * lower-case letters end the part before and follow the capital ("NuDe", "iPhone", "McDonald"
+ * stay whole). malloc'd. */
+static char *split_camel(const char *text) {
+    size_t n = strlen(text);
+    char *out = malloc(2 * n + 1);
+    if (!out) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        out[o++] = text[i];
+        int lo = text[i] >= 'a' && text[i] <= 'z', up = text[i + 1] >= 'A' && text[i + 1] <= 'Z';
+        if (!lo || !up || i < 1) continue;
+        int before = i >= 1 && text[i - 1] >= 'a' && text[i - 1] <= 'z';
+        int after = text[i + 2] >= 'a' && text[i + 2] <= 'z' && text[i + 3] >= 'a' && text[i + 3] <= 'z';
+        if (before && after) out[o++] = ' ';
+    }
+    out[o] = 0;
+    return out;
+}
+
 static char *fold(const char *text) {
     UErrorCode e = U_ZERO_ERROR;
     int32_t n16 = 0;
@@ -329,7 +350,9 @@ static int measure_unit(const char *s) {
 static int split_words(const char *text, words_t *w) {
     memset(w, 0, sizeof *w);
     int leet_words = 0; /* words in which leetspeak was decoded */
-    char *f = fold(text);
+    char *camel = split_camel(text);
+    char *f = camel ? fold(camel) : NULL;
+    free(camel);
     if (!f) return -1;
     /* gaps[k]: separators before word k in the folded text, so that a spelled-out word ends
      * where its letters' spacing changes ("n u d e   k i d s" is two words) */

@@ -187,6 +187,23 @@ def test_russian_in_latin_letters_and_pinyin_are_read():
 
 
 @test
+def test_hashtags_and_camel_case_are_read_as_their_words():
+    """A long glued hashtag is read as the rule words it is made of (the fewest pieces; two
+    pieces only of four letters or more), camelCase is split; ordinary glued words and
+    harmless hashtags stay harmless."""
+    harmful = [("illegal", "#howtocookmeth #diy"), ("hate", "#евреикрысы"), ("sexual_minors", "LittleGirl NakedPhoto"),
+               ("self_harm", "#режетвены"), ("sexual_minors", "#nakedschoolgirl #lewd")]
+    harmless = ["therapists at a conference", "#killthelights #partytime", "#shootingstar #nightsky",
+                "LittleGirl BirthdayParty", "iPhone on a table", "#grapefruitjuice #breakfast"]
+    p = subprocess.run([BIN, "moderate"], input="\n".join([p for _, p in harmful] + harmless) + "\n",
+                       capture_output=True, text=True, check=True)
+    assert p.stdout.split() == [c for c, _ in harmful] + ["allow"] * len(harmless), p.stdout
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="NakedSelfie TeenBoy\nNuDe McDonald iPhone\n",
+                       capture_output=True, text=True, check=True)
+    assert p.stdout.split("\n")[:2] == ["naked selfie teen boy", "nude mcdonald iphone"], p.stdout
+
+
+@test
 def test_instructions_need_a_weapon_or_a_drug_to_be_illegal():
     """The classifier's illegal head is gated on the rules' weapon, drug and money words (or a
     confident score): instructions for harmless things pass, for weapons and drugs do not."""
