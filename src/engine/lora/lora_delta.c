@@ -106,12 +106,12 @@ static void tucker(const float *t, const float *wa, const float *wb, int r, int 
 }
 
 typedef struct {
-    float *buf[8];
+    float *buf[12]; /* the most a module needs: LoKr with both factors decomposed, Tucker on w2 (8) */
     int n;
 } owned_t;
 
 static float *own(owned_t *o, float *p) {
-    if (p && o->n < 8)
+    if (p && o->n < (int)(sizeof o->buf / sizeof o->buf[0]))
         o->buf[o->n++] = p;
     else
         free(p), p = NULL;
