@@ -15,39 +15,10 @@ import json
 import os
 import re
 import shutil
-import struct
 
 import numpy as np
 
-DT = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
-
-
-def load(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    out = {}
-    for name, t in header.items():
-        b, e = t["data_offsets"]
-        out[name] = np.frombuffer(data[8 + n + b: 8 + n + e], DT[t["dtype"]]).reshape(t["shape"])
-    return out, meta
-
-
-def save(path, tensors):
-    names = {np.dtype(v): k for k, v in DT.items()}
-    header, blobs, off = {}, [], 0
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name])
-        b = a.tobytes()
-        header[name] = {"dtype": names[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+from safetensors_np import load, save
 
 
 RES = [("in_layers.0", "norm1"), ("in_layers.2", "conv1"), ("emb_layers.1", "time_emb_proj"),
@@ -184,7 +155,6 @@ def main():
     ukeys = [k[len(up):] for k in t if k.startswith(up)]
     names, lpb = unet_names(ukeys)
     unet = {names[k]: t[up + k] for k in ukeys}
-    boc = sorted({v.shape[0] for k, v in unet.items() if re.match(r"down_blocks\.\d+\.resnets\.0\.conv1\.weight", k)})
     levels = len({k.split(".")[1] for k in unet if k.startswith("down_blocks.")})
     boc = [unet[f"down_blocks.{i}.resnets.0.conv1.weight"].shape[0] for i in range(levels)]
     native = int(meta.get("imgapi.native", "1024" if sdxl else "512"))

@@ -13,41 +13,10 @@ DIR/manifest.json lists every case: {"component", "base", "adapters": [[file, st
 import argparse
 import json
 import os
-import struct
 
 import numpy as np
 
-DT = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64}
-
-
-def load(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    meta = header.pop("__metadata__", None)
-    out = {}
-    for name, t in header.items():
-        b, e = t["data_offsets"]
-        out[name] = np.frombuffer(data[8 + n + b: 8 + n + e], DT[t["dtype"]]).reshape(t["shape"]).copy()
-    return out, meta
-
-
-def save(path, tensors, meta=None):
-    names = {np.dtype(v): k for k, v in DT.items()}
-    header, blobs, off = {}, [], 0
-    if meta:
-        header["__metadata__"] = meta
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name])
-        b = a.tobytes()
-        header[name] = {"dtype": names[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+from safetensors_np import load, save  # noqa: F401 (the tests use them from here too)
 
 
 # The modules the UNet adapters change: the checkpoint's (ldm) path and its diffusers name, as

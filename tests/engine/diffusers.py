@@ -70,11 +70,11 @@ def same_image_from_file_and_folder(arch, dtype, *folder_args):
     other = os.path.join(TMP, f"{arch}-other-vae")
     shutil.copytree(os.path.join(folder, "vae"), other)
     sys.path.insert(0, os.path.join(ROOT, "tools"))
-    import make_diffusers_folder as mdf
-    w, _ = mdf.load(os.path.join(other, "diffusion_pytorch_model.safetensors"))
+    import safetensors_np as stnp
+    w, _ = stnp.load(os.path.join(other, "diffusion_pytorch_model.safetensors"))
     w = {k: v.copy() for k, v in w.items()}
     w["decoder.conv_out.bias"] += w["decoder.conv_out.bias"].dtype.type(0.5)
-    mdf.save(os.path.join(other, "diffusion_pytorch_model.safetensors"), w)
+    stnp.save(os.path.join(other, "diffusion_pytorch_model.safetensors"), w)
     generate(single, c, vae=other)
     with open(c, "rb") as fc:
         assert fc.read() != da
@@ -138,7 +138,7 @@ def test_textual_inversion_embeddings_stand_for_their_vectors():
     as those words (SD 2.x: emb_params; SDXL: clip_l + clip_g, one set per encoder); other
     vectors another; a file for another model's widths is skipped, its name left as text."""
     sys.path.insert(0, os.path.join(ROOT, "tools"))
-    import make_diffusers_folder as mdf
+    import safetensors_np as stnp
     import numpy as np
     with open(os.path.join(TOKENIZER, "vocab.json")) as f:
         vocab = json.load(f)
@@ -149,15 +149,15 @@ def test_textual_inversion_embeddings_stand_for_their_vectors():
                                   "clip_g": "conditioner.embedders.1.model.token_embedding.weight"})):
         single = os.path.join(TMP, f"{arch}-ti.safetensors")
         tool("make_random_checkpoint.py", arch, single, "--dtype", dtype, "--seed", "9")
-        w, _ = mdf.load(single)
+        w, _ = stnp.load(single)
         emb = os.path.join(TMP, f"{arch}-emb")
         os.makedirs(emb, exist_ok=True)
-        mdf.save(os.path.join(emb, "ShinyThing.safetensors"),
+        stnp.save(os.path.join(emb, "ShinyThing.safetensors"),
                  {k: w[v][ids].astype(np.float32) for k, v in tables.items()})
         rng = np.random.default_rng(1)
-        mdf.save(os.path.join(emb, "otherthing.safetensors"),
+        stnp.save(os.path.join(emb, "otherthing.safetensors"),
                  {k: (rng.standard_normal((2, w[v].shape[1])) * 0.5).astype(np.float32) for k, v in tables.items()})
-        mdf.save(os.path.join(emb, "wrongwidth.safetensors"), {"emb_params": np.ones((1, 768), np.float32)})
+        stnp.save(os.path.join(emb, "wrongwidth.safetensors"), {"emb_params": np.ones((1, 768), np.float32)})
         conf = f"embeddings_dir = {emb}\n"
         out = {}
         for key, prompt, extra in (("words", "a red circle on a table", conf), ("emb", "a shinything on a table", conf),
