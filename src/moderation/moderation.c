@@ -499,17 +499,23 @@ typedef struct {
     int oom;
 } prompt_t;
 
-static const char *prompt_stem(prompt_t *p, int i, int lang, int alt) {
-    char **slot = &(alt ? p->alt_stems : p->stems)[(size_t)i * LANG_COUNT + (size_t)lang];
+/* The stem of word in lang, computed once into *slot ("" when it has none). */
+static const char *cached_stem(prompt_t *p, char **slot, int lang, const char *word) {
     if (!*slot) {
         char stem[256];
-        int n = stem_word(p->st, lang, alt ? p->w.alt[i] : p->w.w[i], stem, sizeof stem);
+        int n = stem_word(p->st, lang, word, stem, sizeof stem);
         if (n < 0 || !(*slot = strdup(n > 0 ? stem : ""))) {
             p->oom = 1;
             return "";
         }
     }
     return *slot;
+}
+
+/* The stem of word i's first (alt 0) or second reading in lang. */
+static const char *prompt_stem(prompt_t *p, int i, int lang, int alt) {
+    char **slot = &(alt ? p->alt_stems : p->stems)[(size_t)i * LANG_COUNT + (size_t)lang];
+    return cached_stem(p, slot, lang, alt ? p->w.alt[i] : p->w.w[i]);
 }
 
 /* Word i read as transliterated Russian: Latin letters only, four or more or a short word
@@ -542,15 +548,8 @@ static int word_at(prompt_t *p, int i, const phrase_t *ph, int k) {
         const char *tr = prompt_translit(p, i);
         if (tr[0] && word_matches(tr, rule)) return 1;
         if (tr[0] && ph->stems[k]) {
-            if (!p->tr_stems[i]) {
-                char stem[256];
-                int n = stem_word(p->st, LANG_RU, tr, stem, sizeof stem);
-                if (n < 0 || !(p->tr_stems[i] = strdup(n > 0 ? stem : ""))) {
-                    p->oom = 1;
-                    return 0;
-                }
-            }
-            if (p->tr_stems[i][0] && !strcmp(p->tr_stems[i], ph->stems[k])) return 1;
+            const char *ts = cached_stem(p, &p->tr_stems[i], LANG_RU, tr);
+            if (ts[0] && !strcmp(ts, ph->stems[k])) return 1;
         }
     }
     if (!ph->stems[k]) return 0;
