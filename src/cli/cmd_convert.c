@@ -4,6 +4,7 @@
 #include "common/status.h"
 #include "engine/io/gguf.h"
 #include "engine/io/safetensors.h"
+#include "engine/kernels/half.h"
 #include "engine/tensor/dtype.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,10 +49,10 @@ static int write_safetensors(const st_file_t *f, const char *type, const char *p
             rc = IMG_EFORMAT;
             break;
         }
-        for (int64_t k = 0; k < t->numel; k++) {
-            if (to == ST_F32) ((float *)conv)[k] = x[k];
-            else ((uint16_t *)conv)[k] = to == ST_F16 ? f32_to_f16(x[k]) : f32_to_bf16(x[k]);
-        }
+        if (to == ST_F32) memcpy(conv, x, sizeof(float) * (size_t)t->numel);
+        else if (to == ST_F16) half_from_float(cpu_best_isa(), x, conv, (size_t)t->numel);
+        else
+            for (int64_t k = 0; k < t->numel; k++) ((uint16_t *)conv)[k] = f32_to_bf16(x[k]);
         rc = st_writer_add(w, t->name, to, t->ndim, t->shape, conv);
     }
     static const char *const KEEP[] = {"config", "imgapi.native"};

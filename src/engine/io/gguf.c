@@ -243,7 +243,7 @@ int gguf_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t e
     if (nt > len / 16 || nkv > len / 12) return FAIL(IMG_EFORMAT, "GGUF counts larger than the file");
     st_compose_t *c = NULL;
     if (st_compose_new(&c)) return FAIL(IMG_ENOMEM, "out of memory");
-    isa_t isa = cpu_supports(ISA_AVX2) ? ISA_AVX2 : ISA_PORTABLE; /* F16C for the halves */
+    isa_t isa = cpu_best_isa(); /* F16C for the halves */
     uint64_t align = 32;
     for (uint64_t i = 0; !rc && i < nkv; i++) {
         uint64_t kl, vl;
@@ -438,6 +438,8 @@ int gguf_write(const st_file_t *f, const char *type, const char *path, char *err
     static const uint8_t ZERO[32] = {0};
     wbytes(&w, ZERO, (size_t)((32 - pos % 32) % 32));
     float *x = NULL;
+    uint8_t *enc = NULL; /* one tensor in its written form */
+    isa_t isa = cpu_best_isa();
     int rc = IMG_OK;
     for (size_t i = 0; i < n && !rc && !w.failed; i++) {
         const st_tensor_t *t = st_get(f, i);
@@ -446,35 +448,37 @@ int gguf_write(const st_file_t *f, const char *type, const char *path, char *err
         if (gt >= G_I8 && gt <= G_I64) {
             wbytes(&w, t->data, t->nbytes);
         } else {
-            float *p = realloc(x, sizeof(float) * (size_t)(t->numel ? t->numel : 1));
-            if (!p || st_to_f32(t, p, (size_t)t->numel)) {
-                if (p) x = p;
-                rc = p ? IMG_EFORMAT : IMG_ENOMEM;
+            size_t nv = (size_t)(t->numel ? t->numel : 1);
+            float *p = realloc(x, sizeof(float) * nv);
+            if (p) x = p;
+            uint8_t *q = p ? realloc(enc, (size_t)bytes + 1) : NULL;
+            if (q) enc = q;
+            if (!p || !q || st_to_f32(t, x, (size_t)t->numel)) {
+                rc = p && q ? IMG_EFORMAT : IMG_ENOMEM;
                 break;
             }
-            x = p;
-            for (int64_t k = 0; k < t->numel; k++) {
-                uint8_t b[4];
-                if (gt == G_F32) {
-                    memcpy(b, &x[k], 4);
-                    wbytes(&w, b, 4);
-                } else if (gt == G_F16 || gt == G_BF16) {
-                    uint16_t h = gt == G_F16 ? f32_to_f16(x[k]) : f32_to_bf16(x[k]);
-                    b[0] = (uint8_t)h, b[1] = (uint8_t)(h >> 8);
-                    wbytes(&w, b, 2);
-                } else if (k % QK == 0) { /* Q8_0 as ggml quantizes it: d = max|x| / 127 */
+            if (gt == G_F32) {
+                memcpy(enc, x, (size_t)bytes);
+            } else if (gt == G_F16) {
+                half_from_float(isa, x, (uint16_t *)enc, (size_t)t->numel);
+            } else if (gt == G_BF16) {
+                for (int64_t k = 0; k < t->numel; k++) ((uint16_t *)enc)[k] = f32_to_bf16(x[k]);
+            } else { /* Q8_0 as ggml quantizes it: d = max|x| / 127 */
+                for (int64_t k = 0; k < t->numel; k += QK) {
                     float amax = 0;
                     for (int j = 0; j < QK; j++) amax = fabsf(x[k + j]) > amax ? fabsf(x[k + j]) : amax;
                     float d = amax / 127, id = d > 0 ? 1 / d : 0;
                     uint16_t h = f32_to_f16(d);
-                    uint8_t blk[2 + QK] = {(uint8_t)h, (uint8_t)(h >> 8)};
+                    uint8_t *blk = enc + (size_t)(k / QK) * (2 + QK);
+                    blk[0] = (uint8_t)h, blk[1] = (uint8_t)(h >> 8);
                     for (int j = 0; j < QK; j++) blk[2 + j] = (uint8_t)(int8_t)lroundf(x[k + j] * id);
-                    wbytes(&w, blk, sizeof blk);
                 }
             }
+            wbytes(&w, enc, (size_t)bytes);
         }
         wbytes(&w, ZERO, (size_t)((32 - bytes % 32) % 32));
     }
+    free(enc);
     free(x);
     if (fclose(w.fp) && !rc) w.failed = 1;
     if (!rc && w.failed) rc = IMG_EIO;

@@ -296,7 +296,7 @@ int lora_apply(const st_file_t *base, const lora_spec_t *specs, int n, int threa
     mod_t *mods = NULL;
     size_t nmods = 0, cap = 0, *first = NULL;
     merge_t g = {
-        .base = base, .specs = specs, .isa = cpu_supports(ISA_AVX2) ? ISA_AVX2 : ISA_PORTABLE};
+        .base = base, .specs = specs, .isa = cpu_best_isa()};
     pthread_mutex_init(&g.mu, NULL);
     int rc = files && ents && nents ? lora_names_build(base, &names) : IMG_ENOMEM;
     for (int i = 0; !rc && i < n; i++) {
