@@ -49,7 +49,7 @@ struct moderation {
     int ngroups;
     phrases_t terms, allows, members; /* members: .cat = group index */
     struct {
-        int cat, a, b;
+        int cat, g[3], ng; /* refused when a word of each of the ng groups occurs */
     } combine[MAX_COMBINES];
     int ncombine;
     classifier_t *cls; /* the learned second stage, or NULL */
@@ -431,14 +431,16 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                 if (!rc && !m->cats[cat].ngates) rc = IMG_EFORMAT;
             }
         } else if (!strcmp(kw, "combine")) {
-            int cat, ga, gb;
-            if (sscanf(rest, "%63s %63s %63s", a, b, c) != 3 || (cat = find_cat(m, a)) < 0 ||
-                (ga = find_group(m, b, 0)) < 0 || (gb = find_group(m, c, 0)) < 0 || m->ncombine == MAX_COMBINES)
-                rc = IMG_EFORMAT;
-            else {
+            /* combine CATEGORY GROUP_A GROUP_B [GROUP_C] */
+            char d[64], extra[2];
+            int cat = -1, n = sscanf(rest, "%63s %63s %63s %63s %1s", a, b, c, d, extra), ng = n - 1;
+            const char *names[3] = {b, c, d};
+            if (n < 3 || n > 4 || m->ncombine == MAX_COMBINES || (cat = find_cat(m, a)) < 0) rc = IMG_EFORMAT;
+            for (int k = 0; !rc && k < ng; k++)
+                if ((m->combine[m->ncombine].g[k] = find_group(m, names[k], 0)) < 0) rc = IMG_EFORMAT;
+            if (!rc) {
                 m->combine[m->ncombine].cat = cat;
-                m->combine[m->ncombine].a = ga;
-                m->combine[m->ncombine].b = gb;
+                m->combine[m->ncombine].ng = ng;
                 m->ncombine++;
             }
         } else {
@@ -612,9 +614,11 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
                 hit = occurs(&p, neutral, &m->terms.p[t]) &&
                       (m->terms.p[t].unless < 0 || !group_occurs(m, &p, neutral, m->terms.p[t].unless));
         for (int k = 0; k < m->ncombine && !hit; k++)
-            if (m->combine[k].cat == c)
-                hit = group_occurs(m, &p, neutral, m->combine[k].a) &&
-                      group_occurs(m, &p, neutral, m->combine[k].b);
+            if (m->combine[k].cat == c) {
+                hit = 1;
+                for (int g = 0; g < m->combine[k].ng && hit; g++)
+                    hit = group_occurs(m, &p, neutral, m->combine[k].g[g]);
+            }
         if (hit) {
             out->refused = 1;
             snprintf(out->category, sizeof out->category, "%s", m->cats[c].name);

@@ -158,6 +158,21 @@ def test_rules_file_errors_are_clear():
                        input="ripe bananas\nbananas and flour\na banana in the oven\nflour\n",
                        capture_output=True, text=True)
     assert p.stdout.split() == ["fruit", "allow", "allow", "allow"], p.stdout
+    three = os.path.join(d, "three.txt")  # a combine of three groups needs a word of each
+    with open(three, "w") as f:
+        f.write("version 2\ncategory fruit auto\ngroup who monkeys\ngroup modal must\ngroup act peel\n"
+                "combine fruit who modal act\n")
+    p = subprocess.run([BIN, "moderate", "--moderation-rules", three],
+                       input="monkeys must peel\nmonkeys peel\nmust peel\nthe monkeys must be peeled\n",
+                       capture_output=True, text=True)
+    assert p.stdout.split() == ["fruit", "allow", "allow", "fruit"], p.stdout
+    for bad_combine in ("combine fruit who\n", "combine fruit who modal nosuchgroup\n",
+                        "combine fruit who modal act who\n"):
+        with open(three, "w") as f:
+            f.write("version 2\ncategory fruit auto\ngroup who monkeys\ngroup modal must\ngroup act peel\n"
+                    + bad_combine)
+        p = subprocess.run([BIN, "moderate", "x", "--moderation-rules", three], capture_output=True, text=True)
+        assert p.returncode == 1 and "line 6" in p.stderr, (bad_combine, p.stderr)
     for bad_gate in ("gate fruit nosuchgroup\n", "gate fruit 1.5 baking\n", "gate nosuchcat baking\n", "gate fruit\n"):
         with open(soft, "w") as f:
             f.write("version 2\ncategory fruit auto\ngroup baking flour\n" + bad_gate)
