@@ -261,6 +261,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
                          .tiny_decoder = cm->tiny_decoder,
                          .tiny_encoder = cm->tiny_encoder,
                          .prediction = !strcmp(cm->prediction, "v") ? ENG_PRED_V : ENG_PRED_EPS,
+                         .weights_q8 = !strcmp(cm->weights, "q8"),
                          .threads = threads,
                          .isa = cfg.isa,
                          .precision = cfg.precision,

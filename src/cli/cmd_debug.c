@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* The options of `imgapi debug`, in the order of their enum. */
-enum { D_WEIGHTS, D_INPUTS, D_OUT, D_PREFIX, D_VAE, D_LORA, D_NOPTS };
+enum { D_WEIGHTS, D_INPUTS, D_OUT, D_PREFIX, D_VAE, D_LORA, D_QUANTIZE, D_NOPTS };
 static const cli_opt_t DEBUG_OPTS[D_NOPTS] = {
     {"weights", 0, "W", NULL, NULL, NULL, "the safetensors file holding the component"},
     {"inputs", 0, "I", NULL, NULL, NULL, "the safetensors file of input tensors"},
@@ -15,6 +15,8 @@ static const cli_opt_t DEBUG_OPTS[D_NOPTS] = {
     {"vae", 0, "W2", NULL, NULL, NULL, "the VAE's file (inpaint-condition)"},
     {"lora", 0, "FILE[:SCALE]", NULL, NULL, NULL,
      "an adapter merged first, at strength SCALE (1); repeatable (unet, text-encoder)"},
+    {"quantize", 0, "q8", NULL, NULL, NULL,
+     "hold the matrices and convolutions as 8-bit panels, as a model's weights = q8 does"},
 };
 const cli_opts_t CLI_DEBUG_OPTS = {DEBUG_OPTS, D_NOPTS};
 
@@ -52,15 +54,20 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
         fprintf(stderr, "imgapi: --lora applies to unet and text-encoder only\n");
         return cli_usage_error("debug");
     }
+    int q8 = v[D_QUANTIZE] != NULL;
+    if (q8 && strcmp(v[D_QUANTIZE], "q8")) {
+        fprintf(stderr, "imgapi: --quantize takes q8\n");
+        return cli_usage_error("debug");
+    }
     if (!strcmp(pos[0], "tokenizer")) return debug_tokenizer(v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
     if (!strcmp(pos[0], "text-encoder"))
-        return debug_text_encoder(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], v[D_PREFIX], loras, nloras);
-    if (!strcmp(pos[0], "unet")) return debug_unet(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], loras, nloras);
-    if (!strcmp(pos[0], "vae-decoder")) return debug_vae(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
+        return debug_text_encoder(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], v[D_PREFIX], loras, nloras, q8);
+    if (!strcmp(pos[0], "unet")) return debug_unet(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], loras, nloras, q8);
+    if (!strcmp(pos[0], "vae-decoder")) return debug_vae(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], q8);
     if (!strcmp(pos[0], "vae-encoder"))
-        return debug_vae_encoder(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
+        return debug_vae_encoder(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], q8);
     if (!strcmp(pos[0], "inpaint-condition"))
-        return debug_inpaint_condition(&cfg, v[D_WEIGHTS], v[D_VAE], v[D_INPUTS], v[D_OUT]);
+        return debug_inpaint_condition(&cfg, v[D_WEIGHTS], v[D_VAE], v[D_INPUTS], v[D_OUT], q8);
     if (!strcmp(pos[0], "tiny-decoder"))
         return debug_tiny(&cfg, 0, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
     if (!strcmp(pos[0], "tiny-encoder"))

@@ -5,6 +5,7 @@
 #include "config/config.h"
 #include "engine/io/safetensors.h"
 #include "engine/kernels/kctx.h"
+#include "engine/models/weights.h"
 
 /* What every network component opens and closes: the weights, the inputs, a kernel context and
  * an output writer. dbg_open prints the reason and returns nonzero on failure; dbg_close frees
@@ -13,10 +14,11 @@ typedef struct {
     st_file_t *wf, *inf;
     st_file_t *base; /* with adapters: the weights file, wf its merged overlay */
     kctx_t kc;
+    int wflags; /* how networks are loaded: W_BF16 with precision bf16, W_Q8 with --quantize q8 */
     st_writer_t *w;
     char err[512];
 } dbg_env_t;
-int dbg_open(dbg_env_t *e, const config_t *cfg, const char *weights, const char *inputs);
+int dbg_open(dbg_env_t *e, const config_t *cfg, const char *weights, const char *inputs, int q8);
 /* Adapters given as `--lora FILE[:SCALE]` (scale 1 when absent), merged into *wf: on success
  * *base receives the file and *wf its overlay (close both, *wf first). Prints what was applied
  * to standard error, or the reason; nonzero on failure. */
@@ -36,15 +38,16 @@ void dbg_tap_write(void *user, const char *name, const float *x, int h, int w, i
 
 int debug_tokenizer(const char *weights, const char *inputs, const char *out);
 /* text-encoder and unet apply the adapters loras (nloras of them, "FILE[:SCALE]") first. */
+/* q8: the networks' matrices and convolutions held as 8-bit panels (--quantize q8). */
 int debug_text_encoder(const config_t *cfg, const char *weights, const char *inputs, const char *out,
-                       const char *prefix, const char *const *loras, int nloras);
+                       const char *prefix, const char *const *loras, int nloras, int q8);
 int debug_unet(const config_t *cfg, const char *weights, const char *inputs, const char *out,
-               const char *const *loras, int nloras);
-int debug_vae(const config_t *cfg, const char *weights, const char *inputs, const char *out);
+               const char *const *loras, int nloras, int q8);
+int debug_vae(const config_t *cfg, const char *weights, const char *inputs, const char *out, int q8);
 int debug_vae_encoder(const config_t *cfg, const char *weights, const char *inputs,
-                      const char *out);
+                      const char *out, int q8);
 int debug_inpaint_condition(const config_t *cfg, const char *weights, const char *vae_path,
-                            const char *inputs, const char *out);
+                            const char *inputs, const char *out, int q8);
 int debug_tiny(const config_t *cfg, int encoder, const char *weights, const char *inputs, const char *out);
 int debug_sampler(const char *inputs, const char *out);
 int debug_rng(const char *inputs, const char *out);

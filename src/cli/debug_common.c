@@ -42,7 +42,7 @@ void dbg_tap_write(void *user, const char *name, const float *x, int h, int w, i
 }
 
 
-int dbg_open(dbg_env_t *e, const config_t *cfg, const char *weights, const char *inputs) {
+int dbg_open(dbg_env_t *e, const config_t *cfg, const char *weights, const char *inputs, int q8) {
     memset(e, 0, sizeof *e);
     if (st_open(weights, &e->wf, e->err, sizeof e->err) ||
         st_open(inputs, &e->inf, e->err, sizeof e->err) ||
@@ -51,6 +51,7 @@ int dbg_open(dbg_env_t *e, const config_t *cfg, const char *weights, const char 
         fprintf(stderr, "imgapi: %s\n", e->err[0] ? e->err : "out of memory");
         return 1;
     }
+    e->wflags = (e->kc.bf16 ? W_BF16 : 0) | (q8 ? W_Q8 : 0);
     return 0;
 }
 

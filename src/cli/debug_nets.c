@@ -14,12 +14,12 @@
 /* For every case K with K.x [B, C, H, W], K.timesteps [B], K.context [B, T, D] (and K.y [B, A]
  * for SDXL): writes K.out and K.intermediate.*. */
 int debug_unet(const config_t *cfg, const char *weights, const char *inputs, const char *out,
-               const char *const *loras, int nloras) {
+               const char *const *loras, int nloras, int q8) {
     dbg_env_t e;
     unet_t *u = NULL;
     int rc = 1, cases = 0;
-    if (dbg_open(&e, cfg, weights, inputs) || dbg_loras(&e.wf, &e.base, loras, nloras)) goto out;
-    if (unet_load(e.wf, e.kc.bf16, &u, e.err, sizeof e.err)) {
+    if (dbg_open(&e, cfg, weights, inputs, q8) || dbg_loras(&e.wf, &e.base, loras, nloras)) goto out;
+    if (unet_load(e.wf, e.wflags, &u, e.err, sizeof e.err)) {
         fprintf(stderr, "imgapi: %s\n", e.err);
         goto out;
     }
@@ -83,13 +83,13 @@ out:
 }
 
 /* Reads z [1, 4, h, w] (already divided by the scale factor), writes image and intermediates. */
-int debug_vae(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
+int debug_vae(const config_t *cfg, const char *weights, const char *inputs, const char *out, int q8) {
     dbg_env_t e;
     vae_t *v = NULL;
     float *z = NULL, *img = NULL;
     int rc = 1;
-    if (dbg_open(&e, cfg, weights, inputs)) goto out;
-    if (vae_load(e.wf, e.kc.bf16, &v, e.err, sizeof e.err)) {
+    if (dbg_open(&e, cfg, weights, inputs, q8)) goto out;
+    if (vae_load(e.wf, e.wflags, &v, e.err, sizeof e.err)) {
         fprintf(stderr, "imgapi: %s\n", e.err);
         goto out;
     }
@@ -141,7 +141,7 @@ int debug_tiny(const config_t *cfg, int encoder, const char *weights, const char
     float *x = NULL, *y = NULL;
     int rc = 1;
     const char *what = encoder ? "tiny encoder" : "tiny decoder", *in = encoder ? "image" : "latent";
-    if (dbg_open(&e, cfg, weights, inputs)) goto out;
+    if (dbg_open(&e, cfg, weights, inputs, 0)) goto out;
     if (tiny_vae_load_part(e.wf, encoder ? TINY_ENCODER : TINY_DECODER, &t, e.err, sizeof e.err)) {
         fprintf(stderr, "imgapi: %s\n", e.err);
         goto out;
@@ -178,18 +178,18 @@ out:
  * of the Gaussian; without it the latent is the mean): writes K.moments, K.mean, K.logvar, K.std,
  * K.latent_scaled (scale 0.18215), K.decoded (the latent decoded again, when the file has a
  * decoder) and K.intermediate.* for the first image. */
-int debug_vae_encoder(const config_t *cfg, const char *weights, const char *inputs, const char *out) {
+int debug_vae_encoder(const config_t *cfg, const char *weights, const char *inputs, const char *out, int q8) {
     dbg_env_t e;
     vae_encoder_t *enc = NULL;
     vae_t *dec = NULL;
     int rc = 1, cases = 0;
-    if (dbg_open(&e, cfg, weights, inputs)) goto out;
-    if (vae_encoder_load(e.wf, e.kc.bf16, &enc, e.err, sizeof e.err)) {
+    if (dbg_open(&e, cfg, weights, inputs, q8)) goto out;
+    if (vae_encoder_load(e.wf, e.wflags, &enc, e.err, sizeof e.err)) {
         fprintf(stderr, "imgapi: %s\n", e.err);
         goto out;
     }
     char derr[256];
-    if (vae_load(e.wf, e.kc.bf16, &dec, derr, sizeof derr)) dec = NULL; /* decoded is optional */
+    if (vae_load(e.wf, e.wflags, &dec, derr, sizeof derr)) dec = NULL; /* decoded is optional */
     int s = vae_encoder_downscale(enc), zc = vae_encoder_latent_channels(enc);
     for (size_t i = 0; i < st_count(e.inf); i++) {
         const char *name = st_get(e.inf, i)->name;
@@ -280,21 +280,21 @@ out:
  * K.unet_input (x, then the mask, then the masked image's latent: 9 channels) and K.out, the
  * 9-channel UNet's prediction. The UNet comes from `weights`, the VAE encoder from `vae`. */
 int debug_inpaint_condition(const config_t *cfg, const char *weights, const char *vae_path,
-                            const char *inputs, const char *out) {
+                            const char *inputs, const char *out, int q8) {
     dbg_env_t e;
     unet_t *u = NULL;
     vae_encoder_t *enc = NULL;
     st_file_t *vf = NULL;
     int rc = 1, cases = 0;
-    if (dbg_open(&e, cfg, weights, inputs)) goto out;
+    if (dbg_open(&e, cfg, weights, inputs, q8)) goto out;
     if (!vae_path) {
         fprintf(stderr, "imgapi: inpaint-condition needs --vae FILE (the VAE whose encoder makes the "
                         "masked image's latent)\n");
         goto out;
     }
     if (st_open(vae_path, &vf, e.err, sizeof e.err) ||
-        vae_encoder_load(vf, e.kc.bf16, &enc, e.err, sizeof e.err) ||
-        unet_load(e.wf, e.kc.bf16, &u, e.err, sizeof e.err)) {
+        vae_encoder_load(vf, e.wflags, &enc, e.err, sizeof e.err) ||
+        unet_load(e.wf, e.wflags, &u, e.err, sizeof e.err)) {
         fprintf(stderr, "imgapi: %s\n", e.err);
         goto out;
     }

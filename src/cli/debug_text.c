@@ -67,7 +67,7 @@ int debug_tokenizer(const char *weights, const char *inputs, const char *out) {
 
 /* Reads tokens [B, 77] and writes the golden set's output names. */
 int debug_text_encoder(const config_t *cfg, const char *weights, const char *inputs, const char *out,
-                       const char *prefix, const char *const *loras, int nloras) {
+                       const char *prefix, const char *const *loras, int nloras, int q8) {
     char err[512] = "";
     st_file_t *wf = NULL, *inf = NULL, *base = NULL;
     clip_t *clip = NULL;
@@ -82,7 +82,7 @@ int debug_text_encoder(const config_t *cfg, const char *weights, const char *inp
         goto out;
     }
     if (dbg_loras(&wf, &base, loras, nloras)) goto out;
-    if (clip_load(wf, prefix, kc.bf16, &clip, err, sizeof err)) {
+    if (clip_load(wf, prefix, (kc.bf16 ? W_BF16 : 0) | (q8 ? W_Q8 : 0), &clip, err, sizeof err)) {
         fprintf(stderr, "imgapi: %s\n", err);
         goto out;
     }

@@ -191,6 +191,7 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
         snprintf(m->id, sizeof m->id, "%s", id);
         strcpy(m->profile, "standard");
         strcpy(m->prediction, "eps");
+        strcpy(m->weights, "file");
     }
     struct {
         const char *f;
@@ -203,6 +204,7 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
              {"tiny_encoder", m->tiny_encoder, sizeof m->tiny_encoder},
              {"profile", m->profile, sizeof m->profile},
              {"prediction", m->prediction, sizeof m->prediction},
+             {"weights", m->weights, sizeof m->weights},
              {"description", m->description, sizeof m->description}};
     for (size_t i = 0; i < sizeof F / sizeof F[0]; i++) {
         if (strcmp(F[i].f, field) != 0) continue;
@@ -216,6 +218,10 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
         }
         if (!strcmp(field, "prediction") && strcmp(value, "eps") && strcmp(value, "v")) {
             snprintf(err, errlen, "'%s' must be 'eps' or 'v'", name);
+            return -1;
+        }
+        if (!strcmp(field, "weights") && strcmp(value, "file") && strcmp(value, "q8")) {
+            snprintf(err, errlen, "'%s' must be 'file' or 'q8'", name);
             return -1;
         }
         strcpy(F[i].dst, value);
@@ -244,7 +250,7 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
     snprintf(err, errlen,
              "unknown model field '%s' (checkpoint, tokenizer, vae, tiny_decoder, tiny_encoder, "
              "profile, "
-             "prediction, native, guidance, description)",
+             "prediction, weights, native, guidance, description)",
              field);
     return -1;
 }
@@ -387,6 +393,6 @@ void config_print_help(FILE *f) {
             "  price.QUALITY.SIZE = USD    per-image price, e.g. price.high.1024x1024 = 0.036\n");
     fprintf(f, "  model.ID.checkpoint = PATH  install a model (also .tokenizer, .vae, .profile "
                "standard|turbo,\n"
-               "                              .prediction eps|v, .native PIXELS, .tiny_decoder, "
-               ".description)\n");
+               "                              .prediction eps|v, .weights file|q8, .native PIXELS,\n"
+               "                              .tiny_decoder, .description)\n");
 }

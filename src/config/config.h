@@ -18,6 +18,7 @@ typedef struct {
     char tiny_encoder[512]; /* optional TAESD-style encoder: edits for a model without a KL VAE */
     char profile[16];       /* "standard" (default) or "turbo" */
     char prediction[8];     /* "eps" (default) or "v" */
+    char weights[8];        /* "file" (default: as the checkpoint stores them) or "q8" */
     char description[160];
     int native;     /* working resolution (short side, pixels); 0 = the family's (512, SDXL 1024) */
     float guidance; /* classifier-free guidance of the standard profile; 0 = the profile's (7) */

@@ -77,6 +77,7 @@ static const config_model_t BUILTIN = {
     .tiny_encoder = "builtin:imgapi-shapes/encoder.safetensors",
     .profile = "standard",
     .prediction = "eps",
+    .weights = "file",
     .description = "imgapi's built-in model: simple coloured shapes on plain, gradient or patterned backgrounds",
 };
 
@@ -152,6 +153,7 @@ static void load_opts(const config_t *cfg, const config_model_t *m, eng_load_opt
                            .tiny_decoder = m->tiny_decoder,
                            .tiny_encoder = m->tiny_encoder,
                            .prediction = strcmp(m->prediction, "v") == 0 ? ENG_PRED_V : ENG_PRED_EPS,
+                           .weights_q8 = strcmp(m->weights, "q8") == 0,
                            .threads = cfg->threads,
                            .isa = cfg->isa,
                            .precision = cfg->precision,

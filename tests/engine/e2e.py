@@ -81,6 +81,31 @@ def test_cli_generate_deterministic_and_sized():
 
 
 @test
+def test_weights_q8_model_generates_close_to_its_file_weights():
+    """A model configured with `weights = q8` (every matrix and convolution in 8 bits) generates
+    the same picture as the file's weights within a few levels, not the same bytes; a bad value
+    is a clear configuration error."""
+    conf = os.path.join(TMP, "q8.conf")
+    with open(CONF) as f, open(conf, "w") as g:
+        text = f.read()
+        g.write(text + text.replace("model.tiny-sd1.", "model.tiny-sd1-q8.").split("model.tiny-sd2.")[0]
+                + "model.tiny-sd1-q8.weights = q8\n")
+    a, b = os.path.join(TMP, "q8-file.png"), os.path.join(TMP, "q8-q8.png")
+    generate("a red circle", "-o", a, "--seed", "7", "--quality", "low", "--size", "1024x1024", "--config", conf)
+    generate("a red circle", "-o", b, "--seed", "7", "--quality", "low", "--size", "1024x1024", "--config", conf,
+             "--model", "tiny-sd1-q8")
+    x = list(Image.open(a).convert("RGB").getdata())
+    y = list(Image.open(b).convert("RGB").getdata())
+    diff = sum(abs(p - q) for u, v in zip(x, y) for p, q in zip(u, v)) / (3 * len(x))
+    print(f"     tiny SD1, weights q8 against the file's: mean difference {diff:.2f} of 255")
+    assert 0 < diff < 6, diff
+    with open(conf, "a") as g:
+        g.write("model.tiny-sd1-q8.weights = q4\n")
+    p = generate("x", "-o", a, "--config", conf, check=False)
+    assert p.returncode != 0 and "must be 'file' or 'q8'" in p.stderr, p.stderr
+
+
+@test
 def test_models_lists_configured_checkpoints():
     p = subprocess.run([BIN, "models", "--config", CONF], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "tiny-sd1" in p.stdout and "tiny-sd2" in p.stdout, p.stdout

@@ -3,7 +3,8 @@ here (numpy; the format from ggml's docs/gguf.md, the block layouts and their qu
 ggml-common.h / ggml-quants.c, re-derived), in every type imgapi reads - F32, F16, BF16, Q8_0,
 Q4_0, Q4_1, Q5_0, Q5_1, and the K quants Q2_K to Q6_K (random valid super-blocks: a K-quant
 quantizer is not written) - runs through `imgapi debug unet` exactly as the same weights
-dequantized here (to half, as imgapi keeps them); how far each type moves the output from the
+dequantized here (Q8_0 exactly, as imgapi holds it in 8-bit panels; the others to halves, as
+imgapi expands them); how far each type moves the output from the
 F32 weights is printed; malformed files and unread types are clear errors."""
 import json
 import os
@@ -171,7 +172,8 @@ def write_gguf(path, tensors, kind, meta, version=3, align=32):
             raw, dec = bits.tobytes(), (bits.astype(np.uint32) << 16).view(np.float32).reshape(x.shape)
         else:
             raw, dec = quantize(x, k)
-            dec = dec.astype(np.float16).astype(np.float32)  # imgapi keeps them as halves
+            if k != "Q8_0":  # imgapi keeps Q8_0 as 8-bit values, the other blocks as halves
+                dec = dec.astype(np.float16).astype(np.float32)
         decoded[name] = dec.reshape(x.shape)
         pad = (-off) % align
         blobs.append(b"\0" * pad + raw)
@@ -293,11 +295,41 @@ def read_gguf(path):
         elif t == 8:
             blk = np.frombuffer(b, np.uint8, n // 32 * 34, o).reshape(-1, 34)
             d = blk[:, :2].copy().view(np.float16).astype(np.float32)
-            v = (d * blk[:, 2:].view(np.int8).astype(np.float32)).astype(np.float16).astype(np.float32)
+            v = d * blk[:, 2:].view(np.int8).astype(np.float32)  # held as 8-bit values: exact
         else:
             raise ValueError(t)
         out[name] = v.reshape(shape)
     return version, out
+
+
+@test
+def test_weights_q8_holds_every_network_in_8_bits_within_its_bound():
+    """`--quantize q8` (a model's `weights = q8`): every matrix and convolution of the golden
+    UNet, text encoder and VAE decoder held as 8-bit panels; their outputs stay within the
+    bounds docs/models.md states (UNet and text encoder 3e-2 of the golden output's range, the
+    VAE's image 6e-2, as bf16's), and move (the weights really are 8-bit)."""
+    cases = (("unet", "unet_sd1_small", ("a.out", "b.out"), 3e-2),
+             ("text-encoder", "clip_text_hf_layout", ("last_hidden_state", "pooled_unprojected"), 3e-2),
+             ("vae-decoder", "vae_decoder_small", ("image",), 6e-2))
+    for comp, folder, keys, bound in cases:
+        d = os.path.join(GOLDEN, folder)
+        io = load(os.path.join(d, "io.safetensors"))
+        outs = {}
+        for q in ("", "q8"):
+            out = os.path.join(TMP, f"{comp}-{q or 'file'}.st")
+            p = subprocess.run([BIN, "debug", comp, "--weights", os.path.join(d, "weights.safetensors"),
+                                "--inputs", os.path.join(d, "io.safetensors"), "--out", out, "--threads", "2"]
+                               + (["--quantize", q] if q else []), capture_output=True, text=True, timeout=600)
+            assert p.returncode == 0, (comp, p.stderr)
+            outs[q] = load(out)
+        for k in keys:
+            ref = io[k] if k in io else outs[""][k]
+            e, moved = rel_err(outs["q8"][k], ref), rel_err(outs["q8"][k], outs[""][k])
+            print(f"     {comp:12s} {k}: q8 vs golden {e:.1e} (bound {bound:.0e}); vs its own file weights {moved:.1e}")
+            assert e <= bound and moved > 1e-4, (comp, k, e, moved)
+    p = subprocess.run([BIN, "debug", "unet", "--weights", "x", "--inputs", "y", "--out", "z", "--quantize", "q4"],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "--quantize takes q8" in p.stderr, p.stderr
 
 
 @test

@@ -749,24 +749,151 @@ void test_a_to_bf16_matches_scalar(void) {
         printf("     AVX-512 not on this CPU: nothing to compare\n");
         return;
     }
-    enum { ROWS = 3, KC = 37, LD = 48 };
-    float src[ROWS * KC];
+    enum { ROWS = 3, KC = 37, LD = 48, LDS = 41 };
+    float src[ROWS * LDS];
     uint32_t special[] = {0x3f808000u, 0x3f818000u, 0x7fc00001u, 0xff800001u, 0x7f800000u,
                           0x00000001u, 0x807fffffu, 0x7f7fffffu, 0xbf7f8000u};
-    for (int i = 0; i < ROWS * KC; i++) {
+    for (int i = 0; i < ROWS * LDS; i++) {
         uint32_t b = (uint32_t)(i * 2654435761u);
         if (i % 4 == 0) b = special[(i / 4) % (sizeof special / sizeof special[0])];
         memcpy(&src[i], &b, 4);
     }
     uint16_t got[ROWS * LD];
     memset(got, 0xab, sizeof got);
-    gemm_a_to_bf16_avx512(src, ROWS, KC, got, LD);
+    gemm_a_to_bf16_avx512(src, LDS, ROWS, KC, got, LD); /* rows LDS apart */
     int same = 1;
     for (int i = 0; i < ROWS; i++) {
         for (int e = 0; e < KC; e++)
-            same &= got[i * LD + e] == f32_to_bf16(src[i * KC + e]);
+            same &= got[i * LD + e] == f32_to_bf16(src[i * LDS + e]);
         for (int e = KC; e < LD; e++)
             same &= got[i * LD + e] == 0;
     }
     CHECK(same);
+}
+
+/* The quantization gemm_pack_q8 must give (the test's own reading of Q8_0 along packed k: d =
+ * max|x| / 127 as a half, q = x * (1 / d) rounded to nearest even). */
+static void q8_reference(const float *rows, int n, int k, int inner, size_t is, size_t os, float *deq) {
+    for (int col = 0; col < n; col++)
+        for (int k0 = 0; k0 < k; k0 += 32) {
+            int len = k - k0 < 32 ? k - k0 : 32;
+            float amax = 0, x[32];
+            for (int i = 0; i < len; i++) {
+                int kk = k0 + i;
+                x[i] = rows[(size_t)col * k + (size_t)(kk % inner) * is + (size_t)(kk / inner) * os];
+                amax = fmaxf(amax, fabsf(x[i]));
+            }
+            float d = f16_to_f32(f32_to_f16(amax / 127));
+            for (int i = 0; i < len; i++)
+                deq[(size_t)col * k + k0 + i] = d > 0 ? fminf(127, fmaxf(-127, rintf(x[i] * (1 / d)))) * d : 0;
+        }
+}
+
+/* 8-bit panels: every value widened (gemm_w_row, on every ISA) is the reference quantization
+ * of its source value, in the plain and in a convolution's tap-major gather; gemm with them
+ * gives exactly what f32 panels of the dequantized matrix give; a Q8_0 matrix packed from its
+ * dequantized values keeps its own values; repacked as pairs it is the same matrix. */
+void test_gemm_q8(void) {
+    pool_t *pool;
+    CHECK(pool_create(3, &pool) == IMG_OK);
+    static const int shapes[][5] = {/* m, n, k, inner, taps (k = inner * taps) */
+                                    {7, 5, 3, 3, 1},      {13, 17, 19, 19, 1},  {25, 33, 257, 257, 1},
+                                    {100, 48, 600, 600, 1}, {500, 40, 108, 12, 9}, {31, 64, 288, 32, 9}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], inner = shapes[s][3];
+        size_t is = shapes[s][4], os = 1; /* [cout][cin][taps] read tap-major */
+        if (shapes[s][4] == 1) is = 1, os = 0;
+        float *w = rand_buf((size_t)n * k), *a = rand_buf((size_t)m * k);
+        w[3] = 0; /* a block with a zero, and one all zero */
+        if (n > 1)
+            for (int kk = 0; kk < k && kk < 32; kk++) w[(size_t)k + kk] = 0;
+        float *deq = malloc(sizeof(float) * (size_t)n * k), *plain = malloc(sizeof(float) * (size_t)n * k);
+        q8_reference(w, n, k, inner, is, os, deq); /* deq in packed order */
+        gemm_w_t q;
+        CHECK(gemm_pack_q8(w, n, k, inner, is, os, &q) == IMG_OK && q.q8 && !q.half && !q.dp);
+        CHECK(gemm_w_bytes(&q) == gemm_q8_bytes(n, k) && (k < 64 || gemm_w_bytes(&q) < (size_t)q.npanels * k * GEMM_NR * 2));
+        for (int isa = 0; isa < ISA_COUNT; isa++) {
+            if (!cpu_supports((isa_t)isa)) continue;
+            int same = 1;
+            float row[GEMM_NR];
+            for (int p = 0; p < q.npanels; p++)
+                for (int kk = 0; kk < k; kk++) {
+                    gemm_w_row(&q, (isa_t)isa, p, kk, row);
+                    for (int j = 0; j < GEMM_NR; j++) {
+                        int col = p * GEMM_NR + j;
+                        same &= row[j] == (col < n ? deq[(size_t)col * k + kk] : 0.f);
+                    }
+                }
+            CHECK(same);
+            /* gemm: the same bits as f32 panels holding the dequantized values */
+            float *f = NULL, *c = malloc(sizeof(float) * (size_t)m * n), *c32 = malloc(sizeof(float) * (size_t)m * n);
+            CHECK(posix_memalign((void **)&f, 64, sizeof(float) * gemm_pack_floats(n, k)) == 0);
+            gemm_w_t pf;
+            gemm_pack_into(f, deq, n, k, (size_t)k, 1, &pf);
+            kctx_t kc = {pool, (isa_t)isa};
+            gemm(&kc, m, a, k, &q, NULL, c, n, 0);
+            gemm(&kc, m, a, k, &pf, NULL, c32, n, 0);
+            CHECK(memcmp(c, c32, sizeof(float) * (size_t)m * n) == 0);
+            free(f);
+            free(c);
+            free(c32);
+        }
+        /* from halves, row by row: the same panels as from their floats */
+        {
+            uint16_t *h = malloc(sizeof *h * (size_t)n * k);
+            float *hf = malloc(sizeof *hf * (size_t)n * k);
+            for (size_t i = 0; i < (size_t)n * k; i++) hf[i] = f16_to_f32(h[i] = f32_to_f16(w[i]));
+            const void *parts[2] = {h, h + (size_t)(n / 2) * k};
+            int part_n[2] = {n / 2, n - n / 2};
+            gemm_w_t a16, af;
+            CHECK(gemm_pack_q8_16bit(parts, part_n, 2, k, inner, is, os, 0, &a16) == IMG_OK);
+            CHECK(gemm_pack_q8(hf, n, k, inner, is, os, &af) == IMG_OK);
+            CHECK(a16.q8 && memcmp(a16.data, af.data, gemm_q8_bytes(n, k)) == 0);
+            gemm_w_free(&a16);
+            gemm_w_free(&af);
+            free(h);
+            free(hf);
+        }
+        /* the pair layout (precision bf16) of the same matrix */
+        gemm_w_t dq;
+        float row[GEMM_NR];
+        CHECK(gemm_pack_q8(w, n, k, inner, is, os, &dq) == IMG_OK && gemm_w_to_dp(&dq) == IMG_OK);
+        CHECK(dq.dp && !dq.q8);
+        int same = 1;
+        for (int p = 0; p < q.npanels; p++)
+            for (int kk = 0; kk < k; kk++) {
+                gemm_w_row(&dq, ISA_PORTABLE, p, kk, row);
+                for (int j = 0; j < GEMM_NR; j++) {
+                    int col = p * GEMM_NR + j;
+                    same &= row[j] == bf16_to_f32(f32_to_bf16(col < n ? deq[(size_t)col * k + kk] : 0.f));
+                }
+            }
+        CHECK(same);
+        gemm_w_free(&dq);
+        gemm_w_free(&q);
+        /* a Q8_0 matrix (blocks along each row, |q| up to 127, half scales) keeps its values */
+        if (shapes[s][4] == 1 && k % 32 == 0) {
+            for (size_t i = 0; i < (size_t)n * k; i += 32) {
+                float d = f16_to_f32(f32_to_f16(0.001f + (float)(i % 977) * 1e-4f));
+                for (int j = 0; j < 32; j++)
+                    plain[i + j] = (float)((int)((i + j) * 2654435761u % 255) - 127) * d;
+                plain[i + (i / 32) % 32] = (i / 32) % 2 ? 127 * d : -127 * d;
+            }
+            CHECK(gemm_pack_q8(plain, n, k, k, 1, 0, &q) == IMG_OK);
+            int keep = 1;
+            for (int p = 0; p < q.npanels; p++)
+                for (int kk = 0; kk < k; kk++) {
+                    gemm_w_row(&q, ISA_PORTABLE, p, kk, row);
+                    for (int j = 0; j < GEMM_NR && p * GEMM_NR + j < n; j++)
+                        keep &= row[j] == plain[(size_t)(p * GEMM_NR + j) * k + kk];
+                }
+            CHECK(keep);
+            gemm_w_free(&q);
+        }
+        free(w);
+        free(a);
+        free(deq);
+        free(plain);
+    }
+    pool_free(pool);
 }

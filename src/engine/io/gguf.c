@@ -317,8 +317,8 @@ int gguf_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t e
                 break;
             }
             const uint8_t *src = (const uint8_t *)buf + data + off;
-            if (plain >= 0) {
-                rc = st_compose_add(c, nm, (st_dtype_t)plain, (int)nd, shape, src, NULL);
+            if (plain >= 0 || type == G_Q8_0) { /* Q8_0 stays in its blocks: held as 8-bit panels */
+                rc = st_compose_add(c, nm, plain >= 0 ? (st_dtype_t)plain : ST_Q8_0, (int)nd, shape, src, NULL);
                 continue;
             }
             uint16_t *h = malloc(sizeof *h * (size_t)numel); /* owned by the composed file */
@@ -369,7 +369,8 @@ static void wstr(wr_t *w, const char *s) {
 
 /* The GGUF type a tensor is written in, and its bytes. */
 static uint32_t out_type(const st_tensor_t *t, const char *type, uint64_t *bytes) {
-    int is_float = t->dtype == ST_F32 || t->dtype == ST_F16 || t->dtype == ST_BF16 || t->dtype == ST_F64;
+    int is_float = t->dtype == ST_F32 || t->dtype == ST_F16 || t->dtype == ST_BF16 || t->dtype == ST_F64 ||
+                   t->dtype == ST_Q8_0;
     uint64_t n = (uint64_t)t->numel;
     if (!is_float) { /* integers: as they are, where GGUF has the type */
         *bytes = t->nbytes;

@@ -5,6 +5,7 @@
 #include "engine/io/builtin.h"
 #include "engine/io/diffusers.h"
 #include "engine/io/gguf.h"
+#include "engine/kernels/half.h"
 #include "engine/tensor/dtype.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -42,10 +43,15 @@ static const struct {
 } DTYPES[ST_DTYPE_COUNT] = {
     [ST_F64] = {"F64", 8}, [ST_F32] = {"F32", 4}, [ST_F16] = {"F16", 2}, [ST_BF16] = {"BF16", 2},
     [ST_I64] = {"I64", 8}, [ST_I32] = {"I32", 4}, [ST_I16] = {"I16", 2}, [ST_I8] = {"I8", 1},
-    [ST_U8] = {"U8", 1},   [ST_BOOL] = {"BOOL", 1},
+    [ST_U8] = {"U8", 1},   [ST_BOOL] = {"BOOL", 1}, [ST_Q8_0] = {"Q8_0", 0},
 };
 
 size_t st_dtype_size(st_dtype_t t) { return DTYPES[t].size; }
+
+size_t st_data_bytes(st_dtype_t t, int64_t numel) {
+    if (t == ST_Q8_0) return numel % 32 ? 0 : (size_t)numel / 32 * 34;
+    return (size_t)numel * DTYPES[t].size;
+}
 const char *st_dtype_name(st_dtype_t t) { return DTYPES[t].name; }
 
 void st_close(st_file_t *f) {
@@ -88,8 +94,8 @@ static int parse_entry(const char *name, json_t *v, const uint8_t *data, uint64_
     if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(off) || json_array_size(off) != 2)
         FAIL(IMG_EFORMAT, "tensor '%.100s': needs dtype, shape and data_offsets", name);
     int d;
-    for (d = 0; d < ST_DTYPE_COUNT; d++)
-        if (strcmp(json_string_value(dt), DTYPES[d].name) == 0) break;
+    for (d = 0; d < ST_DTYPE_COUNT; d++) /* block types are GGUF's only */
+        if (DTYPES[d].size && strcmp(json_string_value(dt), DTYPES[d].name) == 0) break;
     if (d == ST_DTYPE_COUNT)
         FAIL(IMG_EUNSUPPORTED, "tensor '%.100s': unsupported dtype '%.20s'", name, json_string_value(dt));
     t->dtype = (st_dtype_t)d;
@@ -280,7 +286,13 @@ int st_to_f32(const st_tensor_t *t, float *out, size_t n) {
     switch (t->dtype) {
     case ST_F32: memcpy(out, p, 4 * n); break;
     case ST_F64: for (size_t i = 0; i < n; i++) { double v; memcpy(&v, p + 8 * i, 8); out[i] = (float)v; } break;
-    case ST_F16: for (size_t i = 0; i < n; i++) { uint16_t v; memcpy(&v, p + 2 * i, 2); out[i] = f16_to_f32(v); } break;
+    case ST_F16:
+        if (!((uintptr_t)p & 1)) { /* F16C where the CPU has it: a model's load reads billions */
+            half_to_float(cpu_best_isa(), (const uint16_t *)(const void *)p, out, n);
+            break;
+        }
+        for (size_t i = 0; i < n; i++) { uint16_t v; memcpy(&v, p + 2 * i, 2); out[i] = f16_to_f32(v); }
+        break;
     case ST_BF16: for (size_t i = 0; i < n; i++) { uint16_t v; memcpy(&v, p + 2 * i, 2); out[i] = bf16_to_f32(v); } break;
     case ST_I64: for (size_t i = 0; i < n; i++) { int64_t v; memcpy(&v, p + 8 * i, 8); out[i] = (float)v; } break;
     case ST_I32: for (size_t i = 0; i < n; i++) { int32_t v; memcpy(&v, p + 4 * i, 4); out[i] = (float)v; } break;
@@ -288,6 +300,15 @@ int st_to_f32(const st_tensor_t *t, float *out, size_t n) {
     case ST_I8: for (size_t i = 0; i < n; i++) out[i] = (float)(int8_t)p[i]; break;
     case ST_U8:
     case ST_BOOL: for (size_t i = 0; i < n; i++) out[i] = (float)p[i]; break;
+    case ST_Q8_0:
+        if (n % 32) return IMG_EINVAL;
+        for (size_t b = 0; b < n / 32; b++) {
+            uint16_t h;
+            memcpy(&h, p + 34 * b, 2);
+            float d = f16_to_f32(h);
+            for (size_t j = 0; j < 32; j++) out[32 * b + j] = d * (float)(int8_t)p[34 * b + 2 + j];
+        }
+        break;
     default: return IMG_EUNSUPPORTED;
     }
     return IMG_OK;
@@ -360,7 +381,7 @@ int st_overlay_replace(st_file_t *f, const st_tensor_t *t, st_dtype_t dtype, voi
     f->owned[i] = data;
     f->tensors[i].dtype = dtype;
     f->tensors[i].data = data;
-    f->tensors[i].nbytes = (size_t)f->tensors[i].numel * st_dtype_size(dtype);
+    f->tensors[i].nbytes = st_data_bytes(dtype, f->tensors[i].numel);
     return IMG_OK;
 }
 
@@ -408,7 +429,10 @@ int st_compose_keep(st_compose_t *c, st_file_t *f) {
 int st_compose_add(st_compose_t *c, const char *name, st_dtype_t dtype, int ndim, const int64_t *shape,
                    const void *borrowed, void *owned) {
     st_file_t *f = c->f;
-    if (ndim < 0 || ndim > ST_MAX_DIMS || dtype >= ST_DTYPE_COUNT) {
+    int64_t numel = 1;
+    for (int i = 0; ndim >= 0 && i < ndim && i < ST_MAX_DIMS; i++) numel *= shape[i];
+    if (ndim < 0 || ndim > ST_MAX_DIMS || dtype >= ST_DTYPE_COUNT ||
+        (dtype == ST_Q8_0 && numel % 32)) {
         free(owned);
         return IMG_EINVAL;
     }
@@ -444,7 +468,7 @@ int st_compose_add(st_compose_t *c, const char *name, st_dtype_t dtype, int ndim
         t->numel *= shape[i];
     }
     t->data = owned ? owned : borrowed;
-    t->nbytes = (size_t)t->numel * DTYPES[dtype].size;
+    t->nbytes = st_data_bytes(dtype, t->numel);
     f->owned[f->n] = owned;
     c->names[f->n++] = n;
     return IMG_OK;
@@ -551,7 +575,9 @@ int st_writer_new(st_writer_t **out) {
 
 int st_writer_add(st_writer_t *w, const char *name, st_dtype_t dtype, int ndim,
                   const int64_t *shape, const void *data) {
-    if (ndim < 0 || ndim > ST_MAX_DIMS) return IMG_EINVAL;
+    /* a block type (Q8_0) has no safetensors dtype */
+    if (ndim < 0 || ndim > ST_MAX_DIMS || dtype >= ST_DTYPE_COUNT || !DTYPES[dtype].size)
+        return IMG_EINVAL;
     if (w->n == w->cap) {
         size_t cap = w->cap ? 2 * w->cap : 16;
         wt_t *p = realloc(w->t, cap * sizeof *p);

@@ -10,7 +10,9 @@
 
 #define ST_MAX_DIMS 8
 
-typedef enum { ST_F64 = 0, ST_F32, ST_F16, ST_BF16, ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL, ST_DTYPE_COUNT } st_dtype_t;
+/* ST_Q8_0: GGUF's Q8_0 blocks (32 values: a half scale d, then 32 int8 q; value = q * d) in
+ * a GGUF file's tensors only, never a safetensors file's; numel a multiple of 32. */
+typedef enum { ST_F64 = 0, ST_F32, ST_F16, ST_BF16, ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL, ST_Q8_0, ST_DTYPE_COUNT } st_dtype_t;
 
 typedef struct {
     const char *name; /* owned by the file */
@@ -37,9 +39,11 @@ const st_tensor_t *st_find(const st_file_t *f, const char *name);
 /* A __metadata__ value, or NULL. */
 const char *st_metadata(const st_file_t *f, const char *key);
 
-size_t st_dtype_size(st_dtype_t t);
+size_t st_dtype_size(st_dtype_t t); /* bytes per value; 0 for the block type ST_Q8_0 */
+/* Bytes numel values of dtype take (0 for ST_Q8_0 when numel is no multiple of 32). */
+size_t st_data_bytes(st_dtype_t t, int64_t numel);
 const char *st_dtype_name(st_dtype_t t);
-/* Converts a float or integer tensor to f32 (n must equal numel). */
+/* Converts a float, integer or Q8_0 tensor to f32 (n must equal numel). */
 int st_to_f32(const st_tensor_t *t, float *out, size_t n);
 /* Load progress: st_release adds each released tensor's bytes to done and calls fn with
  * done / total (total: every tensor of the file). The caller owns the struct; it must outlive

@@ -41,11 +41,20 @@ int conv2d_init(conv2d_t *c, const float *weight, const float *bias, int cout, i
     return rc ? rc : take_bias(c, bias);
 }
 
-int conv2d_init_16bit(conv2d_t *c, const void *weight, int bf16, const float *bias, int cout,
-                      int cin, int kh, int kw, int stride, int pad) {
+int conv2d_init_16bit(conv2d_t *c, const void *weight, int bf16, int q8, const float *bias,
+                      int cout, int cin, int kh, int kw, int stride, int pad) {
     *c = (conv2d_t){.cin = cin, .cout = cout, .kh = kh, .kw = kw, .stride = stride, .pad = pad};
     /* [cout][cin][kh][kw] read as [cout][kh][kw][cin]: channel stride kh*kw, tap stride 1 */
-    int rc = gemm_pack_16bit(&weight, &cout, 1, kh * kw * cin, cin, (size_t)kh * kw, 1, bf16, &c->w);
+    int rc = (q8 ? gemm_pack_q8_16bit : gemm_pack_16bit)(&weight, &cout, 1, kh * kw * cin, cin,
+                                                         (size_t)kh * kw, 1, bf16, &c->w);
+    return rc ? rc : take_bias(c, bias);
+}
+
+int conv2d_init_q8(conv2d_t *c, const float *weight, const float *bias, int cout, int cin, int kh,
+                   int kw, int stride, int pad) {
+    *c = (conv2d_t){.cin = cin, .cout = cout, .kh = kh, .kw = kw, .stride = stride, .pad = pad};
+    /* read tap-major as conv2d_init_16bit does */
+    int rc = gemm_pack_q8(weight, cout, kh * kw * cin, cin, (size_t)kh * kw, 1, &c->w);
     return rc ? rc : take_bias(c, bias);
 }
 

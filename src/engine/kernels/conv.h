@@ -15,9 +15,12 @@ typedef struct {
 int conv2d_init(conv2d_t *c, const float *weight, const float *bias, int cout, int cin, int kh,
                 int kw, int stride, int pad);
 /* The same from a 16-bit weight (IEEE halves, or bfloat16 when bf16; any alignment), packed
- * without widening (gemm_pack_16bit). */
-int conv2d_init_16bit(conv2d_t *c, const void *weight, int bf16, const float *bias, int cout,
-                      int cin, int kh, int kw, int stride, int pad);
+ * without widening (gemm_pack_16bit), or as 8-bit panels with q8 (gemm_pack_q8_16bit). */
+int conv2d_init_16bit(conv2d_t *c, const void *weight, int bf16, int q8, const float *bias,
+                      int cout, int cin, int kh, int kw, int stride, int pad);
+/* The same from an f32 weight [cout][cin][kh][kw] held as 8-bit panels (gemm_pack_q8). */
+int conv2d_init_q8(conv2d_t *c, const float *weight, const float *bias, int cout, int cin, int kh,
+                   int kw, int stride, int pad);
 void conv2d_free(conv2d_t *c);
 void conv2d_out_size(const conv2d_t *c, int h, int w, int *ho, int *wo);
 /* x: [h*w, cin] -> y: [ho*wo, cout]. accumulate adds into y. */

@@ -25,6 +25,7 @@ void gemm_pack_into(float *dst, const float *src, int n, int k, size_t col_strid
     out->half = 0;
     out->bf16 = 0;
     out->dp = 0;
+    out->q8 = 0;
     out->data = dst;
     for (int p = 0; p < out->npanels; p++) {
         float *panel = dst + (size_t)p * k * GEMM_NR;
@@ -93,7 +94,9 @@ void gemm_w_free(gemm_w_t *w) {
 }
 
 void gemm_w_widen(const gemm_w_t *w, isa_t isa, size_t off, size_t n, float *dst) {
-    if (!w->half)
+    if (w->q8)
+        gemm_q8_widen(w, isa, off, n, dst);
+    else if (!w->half)
         memcpy(dst, (const float *)w->data + off, sizeof(float) * n);
     else if (w->bf16)
         bf16_to_float(isa, (const uint16_t *)w->data + off, dst, n);
@@ -107,6 +110,7 @@ size_t gemm_dp_pairs(int k) {
 
 size_t gemm_w_bytes(const gemm_w_t *w) {
     if (w->dp) return (size_t)w->npanels * gemm_dp_pairs(w->k) * 2 * GEMM_NR * sizeof(uint16_t);
+    if (w->q8) return gemm_q8_bytes(w->n, w->k);
     return (size_t)w->npanels * (size_t)w->k * GEMM_NR * (w->half ? sizeof(uint16_t) : sizeof(float));
 }
 
@@ -151,7 +155,7 @@ int gemm_w_to_dp(gemm_w_t *w) {
     free(panel);
     free(w->data);
     w->data = d;
-    w->half = w->bf16 = 0;
+    w->half = w->bf16 = w->q8 = 0;
     w->dp = 1;
     return IMG_OK;
 }
@@ -215,10 +219,11 @@ gemm_dp_kernel_t gemm_dp_kernel(const kctx_t *kc) {
     return cpu_has_avx512_bf16() ? GEMM_DP_AVX512_BF16 : GEMM_DP_PORTABLE;
 }
 
-static void a_to_bf16_portable(const float *src, int rows, int kc, uint16_t *dst, int ld) {
+static void a_to_bf16_portable(const float *src, size_t lds, int rows, int kc, uint16_t *dst,
+                               int ld) {
     for (int i = 0; i < rows; i++) {
         for (int e = 0; e < kc; e++)
-            dst[(size_t)i * ld + e] = f32_to_bf16(src[(size_t)i * kc + e]);
+            dst[(size_t)i * ld + e] = f32_to_bf16(src[(size_t)i * lds + e]);
         for (int e = kc; e < ld; e++)
             dst[(size_t)i * ld + e] = 0;
     }
@@ -227,7 +232,8 @@ static void a_to_bf16_portable(const float *src, int rows, int kc, uint16_t *dst
 typedef struct {
     gemm_ukr_fn ukr;
     gemm_ukr_dp_fn ukr_dp; /* for pair panels (w->dp) */
-    void (*a_to_bf16)(const float *src, int rows, int kc, uint16_t *dst, int ld); /* with ukr_dp */
+    /* with ukr_dp: rows of kc floats lds apart, rounded into rows of ld values */
+    void (*a_to_bf16)(const float *src, size_t lds, int rows, int kc, uint16_t *dst, int ld);
     int amx;   /* ukr_dp runs on AMX tiles: each block loads their configuration */
     gemm_ukr_f16_fn ukr_f16; /* for half panels, when the ISA has one; else they are widened */
     /* A as micro-panels (AVX2), for blocks of at least GEMM_MP_PANELS panels: the packer, and
@@ -297,7 +303,7 @@ static bslice_t panel_slice(const gemm_job_t *g, int p, int k0, int kc, int mp, 
                 ((size_t)p * gemm_dp_pairs(w->k) + (size_t)k0 / 2) * 2 * GEMM_NR;
     } else if (w->half && !w->bf16 && (mp ? g->ukr_mp_f16 != NULL : g->ukr_f16 != NULL)) {
         s.hp = (const uint16_t *)w->data + off;
-    } else if (w->half) {
+    } else if (w->half || w->q8) {
         gemm_w_widen(w, g->isa, off, (size_t)kc * GEMM_NR, buf);
         s.bp = buf;
     } else {
@@ -476,13 +482,24 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
                 g->pack_mp(src + (size_t)(r - row_lo) * ld, ld,
                            row_hi - r < g->mr ? row_hi - r : g->mr, kc,
                            amp + (size_t)(r - row_lo) * kc);
+        } else if (w->dp && plain) {
+            /* pair panels: A's rows are rounded to bfloat16 straight from the stored matrix
+             * (below), not copied first */
         } else if (!direct || mt1 * g->mr > row_hi) {
             g->pack_a(g->a_ctx, s.packed_lo, row_hi - s.packed_lo, k0, kc, apack);
             if (mt1 * g->mr > row_hi) /* the last tile's missing rows */
                 memset(apack + (size_t)(row_hi - s.packed_lo) * kc, 0,
                        sizeof(float) * (size_t)(mt1 * g->mr - row_hi) * kc);
         }
-        if (w->dp) g->a_to_bf16(apack, mt1 * g->mr - s.packed_lo, kc, abf, s.ld16);
+        if (w->dp && plain) {
+            int rows = row_hi - s.packed_lo;
+            g->a_to_bf16(plain->a + (size_t)s.packed_lo * plain->lda + k0, (size_t)plain->lda, rows,
+                         kc, abf, s.ld16);
+            memset(abf + (size_t)rows * s.ld16, 0,
+                   sizeof(uint16_t) * (size_t)(mt1 * g->mr - row_hi) * s.ld16);
+        } else if (w->dp) {
+            g->a_to_bf16(apack, (size_t)kc, mt1 * g->mr - s.packed_lo, kc, abf, s.ld16);
+        }
         for (int p = p0; p < p1;) {
             int two = pairs && p + 1 < p1;
             bslice_t b[2] = {panel_slice(g, p, k0, kc, mp, bbuf[0]),

@@ -26,7 +26,13 @@
  * time), and A is rounded to bfloat16 as it is packed; the dot-product kernels add each pair's
  * two exact products to f32 accumulators (AMX's TDPBF16PS where the OS grants the tiles,
  * AVX512-BF16's VDPBF16PS, or the portable kernel that does VDPBF16PS's arithmetic). Not
- * bit-identical to f32: see the README's precision section. */
+ * bit-identical to f32: see the README's precision section.
+ *
+ * 8-bit panels (gemm_pack_q8, gemm_q8.c): int8 values in the same [ceil(n/16)][k][16] order and
+ * a half-precision scale per 32 values of k and column, Q8_0's quantization along the panels' k:
+ * what a GGUF Q8_0 matrix is held as (its own values exactly), and any matrix with a model's
+ * `weights = q8`. A slice is widened to floats for the f32 kernels like other 16-bit panels:
+ * 1.06 bytes a weight in memory instead of 2. */
 #ifndef IMGAPI_ENGINE_KERNELS_GEMM_H
 #define IMGAPI_ENGINE_KERNELS_GEMM_H
 #include "engine/kernels/kctx.h"
@@ -42,11 +48,26 @@ typedef struct {
     int half;   /* 1: data holds 16-bit values (uint16_t), else floats */
     int bf16;   /* with half: bfloat16 (a float's upper 16 bits), else IEEE halves */
     int dp;     /* bfloat16 in k pairs for the dot-product kernels (half and bf16 are 0) */
+    int q8;     /* 8-bit values with a half scale per 32 of k and column (gemm_q8.c; the others 0) */
     void *data; /* owned (gemm_w_free) */
 } gemm_w_t;
 
 /* Widens n values of w's panel data from element off into dst (a copy for f32 panels). */
 void gemm_w_widen(const gemm_w_t *w, isa_t isa, size_t off, size_t n, float *dst);
+
+/* 8-bit panels (q8) from rows of floats: column col's value kk is rows[col * k + (kk % inner) *
+ * inner_stride + (kk / inner) * outer_stride] (the gather of gemm_pack_16bit). Owned by out. */
+int gemm_pack_q8(const float *rows, int n, int k, int inner, size_t inner_stride, size_t outer_stride,
+                 gemm_w_t *out);
+/* The same from 16-bit parts (IEEE halves, or bfloat16 when bf16), stacked and gathered as
+ * gemm_pack_16bit's, one row at a time (no f32 copy of the matrix). */
+int gemm_pack_q8_16bit(const void *const *parts, const int *part_n, int nparts, int k, int inner,
+                       size_t inner_stride, size_t outer_stride, int bf16, gemm_w_t *out);
+/* Bytes 8-bit panels of n x k take, and where their scales begin within w->data. */
+size_t gemm_q8_bytes(int n, int k);
+size_t gemm_q8_scale_offset(const gemm_w_t *w);
+/* gemm_w_widen for 8-bit panels (off and n multiples of 16). */
+void gemm_q8_widen(const gemm_w_t *w, isa_t isa, size_t off, size_t n, float *dst);
 
 /* From row-major w[n][k]. */
 int gemm_pack(const float *w, int n, int k, gemm_w_t *out);
@@ -167,9 +188,9 @@ gemm_dp_kernel_t gemm_dp_kernel(const kctx_t *kc);
  * the kernel uses tmm0, 1, 4, 5, 6) / releases the tiles. */
 void gemm_amx_begin(void);
 void gemm_amx_end(void);
-/* Rounds rows x kc floats (rows kc apart) to bfloat16 rows ld apart, zeroing each row from kc
+/* Rounds rows x kc floats (rows lds apart) to bfloat16 rows ld apart, zeroing each row from kc
  * to ld; the same bits as f32_to_bf16. */
-void gemm_a_to_bf16_avx512(const float *src, int rows, int kc, uint16_t *dst, int ld);
+void gemm_a_to_bf16_avx512(const float *src, size_t lds, int rows, int kc, uint16_t *dst, int ld);
 #define GEMM_MR_AMX 32 /* two 16-row tiles */
 #define GEMM_MR_AVX512 12
 #define GEMM_MR_AVX2 6

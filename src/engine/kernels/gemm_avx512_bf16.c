@@ -69,10 +69,10 @@ static inline __attribute__((always_inline, target("avx512f"))) __m256i round16(
     return _mm512_cvtepi32_epi16(r);
 }
 
-__attribute__((target("avx512f"))) void gemm_a_to_bf16_avx512(const float *src, int rows, int kc,
-                                                              uint16_t *dst, int ld) {
+__attribute__((target("avx512f"))) void gemm_a_to_bf16_avx512(const float *src, size_t lds, int rows,
+                                                              int kc, uint16_t *dst, int ld) {
     for (int i = 0; i < rows; i++) {
-        const float *s = src + (size_t)i * kc;
+        const float *s = src + (size_t)i * lds;
         uint16_t *d = dst + (size_t)i * ld;
         int e = 0;
         for (; e + 16 <= kc; e += 16)

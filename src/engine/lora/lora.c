@@ -255,20 +255,20 @@ static void merge_target(merge_t *g, size_t k, scratch_t *sc) {
             return;
         }
     }
-    if (w->dtype == ST_F16 ||
-        w->dtype == ST_BF16) { /* the base's precision, as a merge in place would */
+    if (w->dtype == ST_F16 || w->dtype == ST_BF16 ||
+        w->dtype == ST_Q8_0) { /* the base's precision, as a merge in place would (Q8_0: halves) */
         uint16_t *h = malloc(sizeof *h * n);
         if (!h) {
             fail(g, IMG_ENOMEM, m0->order, "LoRA: out of memory merging the adapters");
             return;
         }
-        if (w->dtype == ST_F16)
+        if (w->dtype != ST_BF16)
             half_from_float(g->isa, acc, h, (size_t)w->numel);
         else
             for (int64_t q = 0; q < w->numel; q++)
                 h[q] = f32_to_bf16(acc[q]);
         g->merged[k] = h;
-        g->dtype[k] = w->dtype;
+        g->dtype[k] = w->dtype == ST_BF16 ? ST_BF16 : ST_F16;
     } else { /* f32: the buffer itself becomes the merged weight */
         g->merged[k] = acc;
         g->dtype[k] = ST_F32;

@@ -40,18 +40,19 @@ int conv_load(wload_t *wl, const char *name, int stride, int pad, conv2d_t *out)
         return IMG_EFORMAT;
     }
     int direct = t->dtype == ST_F16 || t->dtype == ST_BF16;
+    int q8 = wl->q8 || t->dtype == ST_Q8_0;
     float *w = direct ? NULL : w_f32(wl, n, 0);
     char bn[256];
     snprintf(bn, sizeof bn, "%s.bias", name);
     float *b = w_has(wl, bn) ? w_f32(wl, bn, t->shape[0]) : NULL;
     int rc = wl->failed ? wl->rc : IMG_EFORMAT;
-    if (direct) { /* packed straight from the file's 16-bit values */
-        rc = conv2d_init_16bit(out, t->data, t->dtype == ST_BF16, b, (int)t->shape[0],
+    if (direct) { /* packed straight from the file's 16-bit values (as halves, or 8-bit) */
+        rc = conv2d_init_16bit(out, t->data, t->dtype == ST_BF16, q8, b, (int)t->shape[0],
                                (int)t->shape[1], (int)t->shape[2], (int)t->shape[3], stride, pad);
         st_release(wl->file, t);
     } else if (w) {
-        rc = conv2d_init(out, w, b, (int)t->shape[0], (int)t->shape[1], (int)t->shape[2],
-                         (int)t->shape[3], stride, pad);
+        rc = (q8 ? conv2d_init_q8 : conv2d_init)(out, w, b, (int)t->shape[0], (int)t->shape[1],
+                                                 (int)t->shape[2], (int)t->shape[3], stride, pad);
     }
     free(w);
     free(b);

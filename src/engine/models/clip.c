@@ -2,6 +2,7 @@
 #include "engine/models/clip.h"
 #include "common/status.h"
 #include "engine/kernels/attention.h"
+#include "engine/kernels/half.h"
 #include "engine/kernels/ops.h"
 #include "engine/models/weights.h"
 #include "engine/tensor/dtype.h"
@@ -100,7 +101,7 @@ static int load_qkv_hf(wload_t *wl, const char *base, int w, gemm_w_t *out, floa
     return wl->failed ? wl->rc : w_linear_cat(wl, names, 3, w, w, out);
 }
 
-int clip_load(const st_file_t *f, const char *prefix, int bf16, clip_t **out, char *err,
+int clip_load(const st_file_t *f, const char *prefix, int wflags, clip_t **out, char *err,
               size_t errlen) {
     char prefixes[4][160];
     clip_layout_t layouts[4];
@@ -118,7 +119,7 @@ int clip_load(const st_file_t *f, const char *prefix, int bf16, clip_t **out, ch
     }
     clip_t *c = calloc(1, sizeof *c);
     if (!c) return IMG_ENOMEM;
-    wload_t wl = {.file = f, .bf16 = bf16};
+    wload_t wl = W_LOAD(f, wflags);
     snprintf(wl.prefix, sizeof wl.prefix, "%s", prefixes[pick]);
     clip_info_t *I = &c->info;
     I->layout = layouts[pick];
@@ -160,6 +161,13 @@ int clip_load(const st_file_t *f, const char *prefix, int bf16, clip_t **out, ch
         c->tok_half = 1;
         c->tok_bf16 = te->dtype == ST_BF16;
         st_release(f, te);
+    } else if (te->dtype == ST_Q8_0) { /* its values as halves: 16-bit rows like the above */
+        float *x = w_f32(&wl, hf ? "embeddings.token_embedding.weight" : "token_embedding.weight", 0);
+        c->tok_emb = x ? malloc(sizeof(uint16_t) * (size_t)te->numel) : NULL; /* owned by c */
+        if (c->tok_emb) half_from_float(cpu_best_isa(), x, c->tok_emb, (size_t)te->numel);
+        else if (x) rc = IMG_ENOMEM;
+        c->tok_half = 1;
+        free(x);
     } else {
         c->tok_emb = w_f32(&wl, hf ? "embeddings.token_embedding.weight" : "token_embedding.weight", 0);
     }

@@ -21,8 +21,8 @@ typedef struct {
 /* Lists the text-encoder prefixes present in a file (up to max); returns how many. */
 int clip_find(const st_file_t *f, char prefixes[][160], clip_layout_t *layouts, int max);
 /* Loads the encoder under prefix (NULL: the first one found). Weights are copied and packed
- * (bf16: matrices as bfloat16 pairs, precision bf16); the file may be closed afterwards. */
-int clip_load(const st_file_t *f, const char *prefix, int bf16, clip_t **out, char *err,
+ * (wflags: W_BF16, W_Q8 of weights.h); the file may be closed afterwards. */
+int clip_load(const st_file_t *f, const char *prefix, int wflags, clip_t **out, char *err,
               size_t errlen);
 void clip_free(clip_t *c);
 const clip_info_t *clip_info(const clip_t *c);

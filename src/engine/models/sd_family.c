@@ -15,6 +15,7 @@
 #include "engine/models/unet.h"
 #include "engine/models/vae.h"
 #include "engine/models/vae_encoder.h"
+#include "engine/models/weights.h"
 #include "engine/sampling/schedule.h"
 #include "engine/text/tokenizer.h"
 #include <math.h>
@@ -154,16 +155,16 @@ static int load_tiny(const eng_load_opts_t *o, sd_t *m, char *err, size_t errlen
 
 /* The KL decoder (optional when a tiny decoder is there: imgapi's built-in model has only that)
  * and its encoder (optional: decoder-only VAE files exist), from vf or the checkpoint. */
-static int load_vae(const st_file_t *f, const st_file_t *vf, int bf16, sd_t *m, char *err,
+static int load_vae(const st_file_t *f, const st_file_t *vf, int wflags, sd_t *m, char *err,
                     size_t errlen) {
     char verr[256];
-    int vrc = vae_load(vf ? vf : f, bf16, &m->vae, verr, sizeof verr);
+    int vrc = vae_load(vf ? vf : f, wflags, &m->vae, verr, sizeof verr);
     if (vrc && (vf || vrc != IMG_ENOTFOUND || !m->tiny)) {
         snprintf(err, errlen, "%s", verr);
         return vrc;
     }
     if (m->vae) {
-        int erc = vae_encoder_load(vf ? vf : f, bf16, &m->enc, verr, sizeof verr);
+        int erc = vae_encoder_load(vf ? vf : f, wflags, &m->enc, verr, sizeof verr);
         if (erc && erc != IMG_ENOTFOUND) {
             snprintf(err, errlen, "%s", verr);
             return erc;
@@ -173,7 +174,7 @@ static int load_vae(const st_file_t *f, const st_file_t *vf, int bf16, sd_t *m, 
 }
 
 /* The text encoders the UNet's family takes, checked against its context width. */
-static int load_text(const st_file_t *f, int bf16, const unet_info_t *ui, sd_t *m, char *err,
+static int load_text(const st_file_t *f, int wflags, const unet_info_t *ui, sd_t *m, char *err,
                      size_t errlen) {
     char prefixes[4][160];
     clip_layout_t layouts[4];
@@ -190,7 +191,7 @@ static int load_text(const st_file_t *f, int bf16, const unet_info_t *ui, sd_t *
         if (want == 2)
             for (int k = 0; k < n; k++)
                 if ((int)layouts[k] == (i == 0 ? CLIP_LAYOUT_HF : CLIP_LAYOUT_OPENCLIP)) pick = k;
-        rc = clip_load(f, prefixes[pick], bf16, &m->te[i], err, errlen);
+        rc = clip_load(f, prefixes[pick], wflags, &m->te[i], err, errlen);
         if (!rc) m->nte++;
     }
     if (rc) return rc;
@@ -270,15 +271,16 @@ static int sd_load(const eng_load_opts_t *o, const st_file_t *f, kctx_t *kc, are
         else if (rc) vf = NULL; /* taken over and closed */
     }
     if (!rc) rc = tok_load(o->tokenizer, &m->tok, err, errlen);
-    if (!rc) rc = unet_load(f, kc->bf16, &m->unet, err, errlen);
-    if (!rc) rc = load_vae(f, vf, kc->bf16, m, err, errlen);
+    int wflags = (kc->bf16 ? W_BF16 : 0) | (o->weights_q8 ? W_Q8 : 0);
+    if (!rc) rc = unet_load(f, wflags, &m->unet, err, errlen);
+    if (!rc) rc = load_vae(f, vf, wflags, m, err, errlen);
     if (!rc) {
         unet_use_arena(m->unet, arena);
         if (m->vae) vae_use_arena(m->vae, arena);
         if (m->enc) vae_encoder_use_arena(m->enc, arena);
         rc = describe(f, m, d, err, errlen);
     }
-    if (!rc) rc = load_text(f, kc->bf16, unet_info(m->unet), m, err, errlen);
+    if (!rc) rc = load_text(f, wflags, unet_info(m->unet), m, err, errlen);
     if (!rc && o->embeddings_dir && *o->embeddings_dir) {
         int widths[TI_MAX_ENCODERS], skipped;
         for (int i = 0; i < m->nte; i++) widths[i] = clip_info(m->te[i])->width;

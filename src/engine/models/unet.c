@@ -143,10 +143,10 @@ static void heads_config(const st_file_t *f, int conv_proj, int *heads, int *hea
     json_decref(j);
 }
 
-int unet_load(const st_file_t *f, int bf16, unet_t **out, char *err, size_t errlen) {
+int unet_load(const st_file_t *f, int wflags, unet_t **out, char *err, size_t errlen) {
     unet_t *u = calloc(1, sizeof *u);
     if (!u) return IMG_ENOMEM;
-    wload_t wl = {.file = f, .bf16 = bf16};
+    wload_t wl = W_LOAD(f, wflags);
     static const char *const PREFIXES[] = {"model.diffusion_model.", ""};
     for (int i = 0; i < 2; i++) {
         snprintf(wl.prefix, sizeof wl.prefix, "%s", PREFIXES[i]);

@@ -20,9 +20,9 @@ typedef struct unet unet_t;
 /* Observes intermediate outputs (NHWC) for debugging; name like "input_blocks.3". */
 typedef void (*unet_tap_fn)(void *user, const char *name, const float *x, int h, int w, int c);
 
-/* Finds "model.diffusion_model." or a diffusers-free bare UNet automatically. bf16: matrices
- * packed as bfloat16 pairs (precision bf16, kctx_t.bf16). */
-int unet_load(const st_file_t *f, int bf16, unet_t **out, char *err, size_t errlen);
+/* Finds "model.diffusion_model." or a diffusers-free bare UNet automatically. wflags:
+ * W_BF16, W_Q8 (weights.h): how the matrices are packed. */
+int unet_load(const st_file_t *f, int wflags, unet_t **out, char *err, size_t errlen);
 void unet_free(unet_t *u);
 const unet_info_t *unet_info(const unet_t *u);
 /* Sizes the work arena for an h x w latent and nctx context tokens (allocates only when it

@@ -52,10 +52,10 @@ void vae_free(vae_t *v) {
     free(v);
 }
 
-int vae_load(const st_file_t *f, int bf16, vae_t **out, char *err, size_t errlen) {
+int vae_load(const st_file_t *f, int wflags, vae_t **out, char *err, size_t errlen) {
     vae_t *v = calloc(1, sizeof *v);
     if (!v) return IMG_ENOMEM;
-    wload_t wl = {.file = f, .bf16 = bf16};
+    wload_t wl = W_LOAD(f, wflags);
     static const char *const ROOTS[] = {"first_stage_model.", "vae.", ""};
     const char *root = NULL;
     char n[256];

@@ -9,8 +9,8 @@
 
 typedef struct vae vae_t;
 
-/* bf16: matrices packed as bfloat16 pairs (precision bf16, kctx_t.bf16). */
-int vae_load(const st_file_t *f, int bf16, vae_t **out, char *err, size_t errlen);
+/* wflags: W_BF16, W_Q8 (weights.h): how the matrices are packed. */
+int vae_load(const st_file_t *f, int wflags, vae_t **out, char *err, size_t errlen);
 void vae_free(vae_t *v);
 int vae_latent_channels(const vae_t *v);
 int vae_upscale(const vae_t *v); /* 8 for SD */

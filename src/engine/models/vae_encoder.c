@@ -52,7 +52,7 @@ void vae_encoder_free(vae_encoder_t *e) {
     free(e);
 }
 
-int vae_encoder_load(const st_file_t *f, int bf16, vae_encoder_t **out, char *err, size_t errlen) {
+int vae_encoder_load(const st_file_t *f, int wflags, vae_encoder_t **out, char *err, size_t errlen) {
     *out = NULL;
     static const char *const ROOTS[] = {"first_stage_model.", "vae.", ""};
     const char *root = NULL;
@@ -67,7 +67,7 @@ int vae_encoder_load(const st_file_t *f, int bf16, vae_encoder_t **out, char *er
     }
     vae_encoder_t *e = calloc(1, sizeof *e);
     if (!e) return IMG_ENOMEM;
-    wload_t wl = {.file = f, .bf16 = bf16};
+    wload_t wl = W_LOAD(f, wflags);
     snprintf(wl.prefix, sizeof wl.prefix, "%s", root);
     int rc = IMG_OK;
     if (w_has(&wl, "quant_conv.weight")) {

@@ -12,9 +12,9 @@
 
 typedef struct vae_encoder vae_encoder_t;
 
-/* IMG_ENOTFOUND (err says so) when the file has no encoder (decoder-only VAEs exist). bf16:
- * matrices packed as bfloat16 pairs. */
-int vae_encoder_load(const st_file_t *f, int bf16, vae_encoder_t **out, char *err, size_t errlen);
+/* IMG_ENOTFOUND (err says so) when the file has no encoder (decoder-only VAEs exist). wflags:
+ * W_BF16, W_Q8 (weights.h): how the matrices are packed. */
+int vae_encoder_load(const st_file_t *f, int wflags, vae_encoder_t **out, char *err, size_t errlen);
 void vae_encoder_free(vae_encoder_t *e);
 int vae_encoder_latent_channels(const vae_encoder_t *e); /* z: 4 for SD */
 /* Work memory from a model's shared arena (not thread-safe, like the arena); NULL: its own,

@@ -104,7 +104,8 @@ int w_linear_cat(wload_t *wl, const char *const *names, int nparts, int n_each, 
             src[p] = t[p]->data;
             rows[p] = n_each;
         }
-        int rc = gemm_pack_16bit(src, rows, nparts, k, k, 1, 0, t[0]->dtype == ST_BF16, out);
+        int rc = (wl->q8 ? gemm_pack_q8_16bit : gemm_pack_16bit)(src, rows, nparts, k, k, 1, 0,
+                                                                 t[0]->dtype == ST_BF16, out);
         for (int p = 0; p < nparts; p++) st_release(wl->file, t[p]);
         w_fail_pack(wl, rc, names[0]);
         return w_pairs(wl, rc, out, names[0]);
@@ -117,7 +118,10 @@ int w_linear_cat(wload_t *wl, const char *const *names, int nparts, int n_each, 
         return IMG_ENOMEM;
     }
     float *w = NULL;
+    int q8 = wl->q8; /* a Q8_0 part makes the whole matrix 8-bit */
     for (int p = 0; p < nparts; p++) {
+        const st_tensor_t *tp = w_find(wl, names[p]);
+        q8 |= tp && tp->dtype == ST_Q8_0;
         w = w_f32(wl, names[p], (int64_t)part);
         if (!w) {
             free(cat);
@@ -128,7 +132,8 @@ int w_linear_cat(wload_t *wl, const char *const *names, int nparts, int n_each, 
             free(w);
         }
     }
-    int rc = gemm_pack(cat ? cat : w, n_each * nparts, k, out);
+    int rc = q8 ? gemm_pack_q8(cat ? cat : w, n_each * nparts, k, k, 1, 0, out)
+                : gemm_pack(cat ? cat : w, n_each * nparts, k, out);
     free(cat ? cat : w);
     w_fail_pack(wl, rc, names[0]);
     return w_pairs(wl, rc, out, names[0]);

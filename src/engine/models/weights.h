@@ -13,7 +13,14 @@ typedef struct {
     int failed;
     int rc; /* its status: IMG_ENOMEM when memory ran out, IMG_EFORMAT for the file's content */
     int bf16; /* precision bf16: matrices are repacked as bfloat16 pairs (w_pairs) */
+    int q8;   /* matrices and convolutions held as 8-bit panels whatever the file stores */
 } wload_t;
+
+/* How a network's loader packs its weights (the wflags of unet_load, vae_load, clip_load ...):
+ * W_BF16, precision bf16 (bfloat16 pairs); W_Q8, 8-bit panels for every matrix (a model's
+ * `weights = q8`). A GGUF Q8_0 matrix is held as 8-bit panels either way. */
+enum { W_BF16 = 1, W_Q8 = 2 };
+#define W_LOAD(f, wflags) {.file = (f), .bf16 = ((wflags) & W_BF16) != 0, .q8 = ((wflags) & W_Q8) != 0}
 
 /* Records an error (the first one only). */
 void w_fail(wload_t *wl, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -34,7 +41,8 @@ int w_has(const wload_t *wl, const char *name);
 /* A new malloc'd f32 copy of a tensor of exactly `numel` elements (0 = any); NULL on error. */
 float *w_f32(wload_t *wl, const char *name, int64_t numel);
 /* Packs a linear weight [n, k] (checked) for gemm; an F16 tensor is packed as halves straight
- * from the file (gemm_pack_16bit), a BF16 one too, other types through an f32 copy. */
+ * from the file (gemm_pack_16bit), a BF16 one too, other types through an f32 copy; a Q8_0
+ * tensor, or any with wl->q8, as 8-bit panels. */
 int w_linear(wload_t *wl, const char *name, int n, int k, gemm_w_t *out);
 /* The same for nparts weights [n_each, k] stacked into one [nparts * n_each, k] (q, k and v as
  * one projection). */
