@@ -13,7 +13,8 @@
 enum { C_TYPE, C_NOPTS };
 static const cli_opt_t CONVERT_OPTS[C_NOPTS] = {
     {"type", 0, "T", NULL, NULL, NULL,
-     "f16 (default), bf16, f32, or q8_0 (GGUF only: Q8_0 blocks for matrices, halves for the rest)"},
+     "f16 (default), bf16, f32, q8_0 (GGUF only: Q8_0 blocks for matrices, halves for the rest) or "
+     "q4_k (GGUF only: Q4_K for matrices with rows of 256k values, Q8_0 for other matrices)"},
 };
 const cli_opts_t CLI_CONVERT_OPTS = {CONVERT_OPTS, C_NOPTS};
 
@@ -87,8 +88,10 @@ int cmd_convert(int argc, char **argv, const cli_env_t *env) {
         fprintf(stderr, "imgapi: the output must end in .gguf or .safetensors\n");
         return 2;
     }
-    if (strcmp(type, "f16") && strcmp(type, "bf16") && strcmp(type, "f32") && (strcmp(type, "q8_0") || !gguf)) {
-        fprintf(stderr, "imgapi: --type must be f16, bf16, f32%s\n", gguf ? " or q8_0" : " (q8_0 needs a .gguf output)");
+    int quant = !strcmp(type, "q8_0") || !strcmp(type, "q4_k");
+    if (strcmp(type, "f16") && strcmp(type, "bf16") && strcmp(type, "f32") && (!quant || !gguf)) {
+        fprintf(stderr, "imgapi: --type must be f16, bf16, f32%s\n",
+                gguf ? ", q8_0 or q4_k" : " (q8_0 and q4_k need a .gguf output)");
         return 2;
     }
     st_file_t *f = NULL;

@@ -1,5 +1,6 @@
 /* gguf.c - GGUF files as safetensors-like files (gguf.h). */
 #include "engine/io/gguf.h"
+#include "engine/io/gguf_quant.h"
 #include "common/status.h"
 #include "engine/kernels/half.h"
 #include "engine/tensor/dtype.h"
@@ -376,7 +377,13 @@ static uint32_t out_type(const st_tensor_t *t, const char *type, uint64_t *bytes
         *bytes = t->nbytes;
         return t->dtype == ST_I8 ? G_I8 : t->dtype == ST_I16 ? G_I16 : t->dtype == ST_I32 ? G_I32 : t->dtype == ST_I64 ? G_I64 : 999;
     }
-    if (!strcmp(type, "q8_0") && t->ndim == 2 && t->shape[1] % QK == 0) {
+    /* q4_k: Q4_K for matrices whose rows are a multiple of 256 values, else Q8_0 where they are
+     * of 32 (as ggml can hold them), else halves */
+    if (!strcmp(type, "q4_k") && t->ndim == 2 && t->shape[1] % QK_K == 0) {
+        *bytes = n / QK_K * block_bytes(G_Q4_K);
+        return G_Q4_K;
+    }
+    if ((!strcmp(type, "q8_0") || !strcmp(type, "q4_k")) && t->ndim == 2 && t->shape[1] % QK == 0) {
         *bytes = n / QK * block_bytes(G_Q8_0);
         return G_Q8_0;
     }
@@ -389,8 +396,9 @@ static uint32_t out_type(const st_tensor_t *t, const char *type, uint64_t *bytes
 }
 
 int gguf_write(const st_file_t *f, const char *type, const char *path, char *err, size_t errlen) {
-    if (strcmp(type, "f32") && strcmp(type, "f16") && strcmp(type, "bf16") && strcmp(type, "q8_0")) {
-        snprintf(err, errlen, "unknown type '%.32s' (f32, f16, bf16, q8_0)", type);
+    if (strcmp(type, "f32") && strcmp(type, "f16") && strcmp(type, "bf16") && strcmp(type, "q8_0") &&
+        strcmp(type, "q4_k")) {
+        snprintf(err, errlen, "unknown type '%.32s' (f32, f16, bf16, q8_0, q4_k)", type);
         return IMG_EINVAL;
     }
     size_t n = st_count(f);
@@ -464,16 +472,10 @@ int gguf_write(const st_file_t *f, const char *type, const char *path, char *err
                 half_from_float(isa, x, (uint16_t *)enc, (size_t)t->numel);
             } else if (gt == G_BF16) {
                 for (int64_t k = 0; k < t->numel; k++) ((uint16_t *)enc)[k] = f32_to_bf16(x[k]);
-            } else { /* Q8_0 as ggml quantizes it: d = max|x| / 127 */
-                for (int64_t k = 0; k < t->numel; k += QK) {
-                    float amax = 0;
-                    for (int j = 0; j < QK; j++) amax = fabsf(x[k + j]) > amax ? fabsf(x[k + j]) : amax;
-                    float d = amax / 127, id = d > 0 ? 1 / d : 0;
-                    uint16_t h = f32_to_f16(d);
-                    uint8_t *blk = enc + (size_t)(k / QK) * (2 + QK);
-                    blk[0] = (uint8_t)h, blk[1] = (uint8_t)(h >> 8);
-                    for (int j = 0; j < QK; j++) blk[2 + j] = (uint8_t)(int8_t)lroundf(x[k + j] * id);
-                }
+            } else if (gt == G_Q4_K) {
+                gguf_quant_q4_k(x, (size_t)t->numel, enc);
+            } else {
+                gguf_quant_q8_0(x, (size_t)t->numel, enc);
             }
             wbytes(&w, enc, (size_t)bytes);
         }

@@ -3,9 +3,10 @@
  *
  * Layout (ggml's docs/gguf.md): "GGUF", version (2 or 3), tensor count, metadata count, the
  * metadata key/values, the tensor infos (name, dims innermost first, type, offset), then the
- * data at general.alignment (32). F32, F16, BF16, F64 and integer tensors are read in place; the
- * block types Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and the K quants Q2_K to Q6_K are expanded to F16 at
- * open (each value rounded to half). Other types (the IQ quants) are refused naming the tensor. */
+ * data at general.alignment (32). F32, F16, BF16, F64, integer and Q8_0 tensors are read in
+ * place (Q8_0 as ST_Q8_0: held as 8-bit panels by the loaders); the block types Q4_0, Q4_1,
+ * Q5_0, Q5_1 and the K quants Q2_K to Q6_K are expanded to F16 at open (each value rounded to
+ * half). Other types (the IQ quants) are refused naming the tensor. */
 #ifndef IMGAPI_ENGINE_IO_GGUF_H
 #define IMGAPI_ENGINE_IO_GGUF_H
 #include "engine/io/safetensors.h"
@@ -16,8 +17,9 @@
 int gguf_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t errlen);
 
 /* Writes f's tensors as GGUF version 3 (alignment 32) to path: every float tensor in type
- * "f32", "f16", "bf16" or "q8_0" (Q8_0 for matrices whose rows are a multiple of 32 values,
- * halves for the rest), other tensors as they are where GGUF has their type; the metadata keys
+ * "f32", "f16", "bf16", "q8_0" (Q8_0 for matrices whose rows are a multiple of 32 values,
+ * halves for the rest) or "q4_k" (Q4_K for matrices whose rows are a multiple of 256, Q8_0 for
+ * those of 32, halves for the rest; gguf_quant.h), other tensors as they are where GGUF has their type; the metadata keys
  * "config" and "imgapi.native" are kept as strings. IMG_EINVAL for an unknown type, IMG_EIO,
  * IMG_ENOMEM, IMG_EUNSUPPORTED for a tensor GGUF cannot hold; the reason in err. */
 int gguf_write(const st_file_t *f, const char *type, const char *path, char *err, size_t errlen);
