@@ -33,7 +33,7 @@ static int write_safetensors(const st_file_t *f, const char *type, const char *p
     for (size_t i = 0; !rc && i < st_count(f); i++) {
         const st_tensor_t *t = st_get(f, i);
         int is_float = t->dtype == ST_F32 || t->dtype == ST_F16 || t->dtype == ST_BF16 || t->dtype == ST_F64 ||
-                       t->dtype == ST_Q8_0;
+                       ST_IS_BLOCK(t->dtype);
         if (!is_float || t->dtype == to) {
             rc = st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data);
             continue;

@@ -3,8 +3,8 @@ here (numpy; the format from ggml's docs/gguf.md, the block layouts and their qu
 ggml-common.h / ggml-quants.c, re-derived), in every type imgapi reads - F32, F16, BF16, Q8_0,
 Q4_0, Q4_1, Q5_0, Q5_1, and the K quants Q2_K to Q6_K (random valid super-blocks: a K-quant
 quantizer is not written) - runs through `imgapi debug unet` exactly as the same weights
-dequantized here (Q8_0 exactly, as imgapi holds it in 8-bit panels; the others to halves, as
-imgapi expands them); how far each type moves the output from the
+dequantized here (Q8_0 exactly, as imgapi holds it in 8-bit panels; the other block types,
+which imgapi holds requantized in 8-bit panels, within 5e-3); how far each type moves the output from the
 F32 weights is printed; malformed files and unread types are clear errors."""
 import json
 import os
@@ -161,7 +161,6 @@ def write_gguf(path, tensors, kind, meta, version=3, align=32):
         k = kind if (kind in ("F32", "F16", "BF16") or (x.ndim == 2 and x.shape[1] % row == 0)) else "F32"
         if k.endswith("_K"):
             raw, dec = k_blocks(x, k, rng)
-            dec = dec.astype(np.float16).astype(np.float32)
         elif k == "F32":
             raw, dec = x.tobytes(), x
         elif k == "F16":
@@ -172,8 +171,6 @@ def write_gguf(path, tensors, kind, meta, version=3, align=32):
             raw, dec = bits.tobytes(), (bits.astype(np.uint32) << 16).view(np.float32).reshape(x.shape)
         else:
             raw, dec = quantize(x, k)
-            if k != "Q8_0":  # imgapi keeps Q8_0 as 8-bit values, the other blocks as halves
-                dec = dec.astype(np.float16).astype(np.float32)
         decoded[name] = dec.reshape(x.shape)
         pad = (-off) % align
         blobs.append(b"\0" * pad + raw)
@@ -217,7 +214,9 @@ def test_every_read_type_runs_as_its_independent_dequantization():
         for k in ("a.out", "b.out"):
             e, q = rel_err(got[k], want[k]), rel_err(got[k], ref32[k])
             print(f"     {kind:5s} {k}: vs its dequantized weights {e:.1e}; vs the F32 weights {q:.1e}")
-            assert e <= 1e-5, (kind, k, e)
+            # Q8_0 is held as it is; the other block types are held as 8-bit panels, requantized
+            # (each value within half a step of 1/127 of its group's largest)
+            assert e <= (1e-5 if kind in ("F32", "F16", "BF16", "Q8_0") else 5e-3), (kind, k, e)
             if kind.endswith("_K"):  # random blocks, not a quantization: the output must move
                 assert q > 1e-3, (kind, q)
             if kind == "Q8_0":
@@ -317,7 +316,7 @@ def read_gguf(path):
             d = blk[:, :2].copy().view(np.float16).astype(np.float32)
             v = d * blk[:, 2:].view(np.int8).astype(np.float32)  # held as 8-bit values: exact
         elif t == 12:
-            v = q4k_decode(b[o:o + n // 256 * 144]).astype(np.float16).astype(np.float32)  # read as halves
+            v = q4k_decode(b[o:o + n // 256 * 144])
         else:
             raise ValueError(t)
         out[name] = v.reshape(shape)
@@ -403,7 +402,8 @@ def test_convert_writes_gguf_and_safetensors_that_load():
         got, want, full = load(a), load(b), load(f32_out)
         e, q = rel_err(got["a.out"], want["a.out"]), rel_err(got["a.out"], full["a.out"])
         print(f"     convert --type {kind}: vs its contents {e:.1e}, vs F32 {q:.1e}")
-        assert e <= 1e-5 and (kind != "q8_0" or q <= 0.01) and (kind != "q4_k" or q <= 0.05), (kind, e, q)
+        assert e <= (5e-3 if kind == "q4_k" else 1e-5), (kind, e)  # Q4_K: held requantized in 8 bits
+        assert (kind != "q8_0" or q <= 0.01) and (kind != "q4_k" or q <= 0.05), (kind, q)
     for args, why in ((["--type", "q8_0", src, os.path.join(TMP, "x.safetensors")], "need a .gguf output"),
                       (["--type", "q4_k", src, os.path.join(TMP, "x.safetensors")], "need a .gguf output"),
                       (["--type", "q3", src, os.path.join(TMP, "x.gguf")], "--type"),

@@ -279,6 +279,7 @@ void test_gguf_blocks(void) {
         const st_tensor_t *t = st_find(f, "w");
         float v[32];
         CHECK(t && t->ndim == 2 && t->shape[0] == 1 && t->shape[1] == 32 && st_to_f32(t, v, 32) == IMG_OK);
+        CHECK(t && ST_IS_BLOCK(t->dtype) && t->nbytes == cases[c].n); /* read in place */
         const int at[4] = {0, 1, 16, 31};
         for (int k = 0; t && k < 4; k++) {
             if (v[at[k]] != cases[c].want[k])

@@ -104,6 +104,26 @@ static size_t block_bytes(uint32_t t) {
 /* Values per block of type t. */
 static size_t block_values(uint32_t t) { return t >= G_Q2_K && t <= G_Q6_K ? QK_K : QK; }
 
+/* The ST_ dtype of a block type t, and back (ST_DTYPE_COUNT / 0: none). */
+static const struct {
+    uint32_t g;
+    st_dtype_t s;
+} BLOCK_TYPES[] = {{G_Q8_0, ST_Q8_0}, {G_Q4_0, ST_Q4_0}, {G_Q4_1, ST_Q4_1}, {G_Q5_0, ST_Q5_0},
+                   {G_Q5_1, ST_Q5_1}, {G_Q2_K, ST_Q2_K}, {G_Q3_K, ST_Q3_K}, {G_Q4_K, ST_Q4_K},
+                   {G_Q5_K, ST_Q5_K}, {G_Q6_K, ST_Q6_K}};
+
+static st_dtype_t st_block_type(uint32_t g) {
+    for (size_t i = 0; i < sizeof BLOCK_TYPES / sizeof BLOCK_TYPES[0]; i++)
+        if (BLOCK_TYPES[i].g == g) return BLOCK_TYPES[i].s;
+    return ST_DTYPE_COUNT;
+}
+
+static uint32_t g_block_type(st_dtype_t s) {
+    for (size_t i = 0; i < sizeof BLOCK_TYPES / sizeof BLOCK_TYPES[0]; i++)
+        if (BLOCK_TYPES[i].s == s) return BLOCK_TYPES[i].g;
+    return 0;
+}
+
 static float half_at(const uint8_t *p) { return f16_to_f32((uint16_t)(p[0] | p[1] << 8)); }
 
 /* The 6-bit scale and min j (0..7) of a Q4_K / Q5_K super-block's 12 scale bytes. */
@@ -231,6 +251,20 @@ static void dequant_block(uint32_t t, const uint8_t *b, float *y) {
     }
 }
 
+size_t gguf_block_bytes(st_dtype_t t, int64_t numel) {
+    uint32_t g = g_block_type(t);
+    size_t bv = block_values(g), bb = block_bytes(g);
+    return g && numel >= 0 && numel % (int64_t)bv == 0 ? (size_t)numel / bv * bb : 0;
+}
+
+int gguf_block_to_f32(st_dtype_t t, const void *src, size_t n, float *out) {
+    uint32_t g = g_block_type(t);
+    size_t bv = block_values(g), bb = block_bytes(g);
+    if (!g || n % bv) return IMG_EINVAL;
+    for (size_t b = 0; b < n / bv; b++) dequant_block(g, (const uint8_t *)src + b * bb, out + b * bv);
+    return IMG_OK;
+}
+
 #define FAIL(code, ...) (snprintf(err, errlen, __VA_ARGS__), rc = (code))
 
 int gguf_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t errlen) {
@@ -244,7 +278,6 @@ int gguf_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t e
     if (nt > len / 16 || nkv > len / 12) return FAIL(IMG_EFORMAT, "GGUF counts larger than the file");
     st_compose_t *c = NULL;
     if (st_compose_new(&c)) return FAIL(IMG_ENOMEM, "out of memory");
-    isa_t isa = cpu_best_isa(); /* F16C for the halves */
     uint64_t align = 32;
     for (uint64_t i = 0; !rc && i < nkv; i++) {
         uint64_t kl, vl;
@@ -318,23 +351,8 @@ int gguf_parse(const void *buf, size_t len, st_file_t **out, char *err, size_t e
                 break;
             }
             const uint8_t *src = (const uint8_t *)buf + data + off;
-            if (plain >= 0 || type == G_Q8_0) { /* Q8_0 stays in its blocks: held as 8-bit panels */
-                rc = st_compose_add(c, nm, plain >= 0 ? (st_dtype_t)plain : ST_Q8_0, (int)nd, shape, src, NULL);
-                continue;
-            }
-            uint16_t *h = malloc(sizeof *h * (size_t)numel); /* owned by the composed file */
-            if (!h) {
-                FAIL(IMG_ENOMEM, "out of memory");
-                break;
-            }
-            float y[16 * QK];
-            size_t per = bv == QK ? 16 : 1; /* blocks per conversion: 512 or 256 values */
-            for (uint64_t b = 0; b < numel / bv; b += per) {
-                size_t nbk = numel / bv - b < per ? (size_t)(numel / bv - b) : per;
-                for (size_t k = 0; k < nbk; k++) dequant_block(type, src + (b + k) * bb, y + k * bv);
-                half_from_float(isa, y, h + b * bv, nbk * bv);
-            }
-            rc = st_compose_add(c, nm, ST_F16, (int)nd, shape, NULL, h);
+            /* every type in place: the block types as their ST_ dtypes */
+            rc = st_compose_add(c, nm, plain >= 0 ? (st_dtype_t)plain : st_block_type(type), (int)nd, shape, src, NULL);
         }
     }
     if (rc) {
@@ -371,7 +389,7 @@ static void wstr(wr_t *w, const char *s) {
 /* The GGUF type a tensor is written in, and its bytes. */
 static uint32_t out_type(const st_tensor_t *t, const char *type, uint64_t *bytes) {
     int is_float = t->dtype == ST_F32 || t->dtype == ST_F16 || t->dtype == ST_BF16 || t->dtype == ST_F64 ||
-                   t->dtype == ST_Q8_0;
+                   ST_IS_BLOCK(t->dtype);
     uint64_t n = (uint64_t)t->numel;
     if (!is_float) { /* integers: as they are, where GGUF has the type */
         *bytes = t->nbytes;

@@ -3,14 +3,20 @@
  *
  * Layout (ggml's docs/gguf.md): "GGUF", version (2 or 3), tensor count, metadata count, the
  * metadata key/values, the tensor infos (name, dims innermost first, type, offset), then the
- * data at general.alignment (32). F32, F16, BF16, F64, integer and Q8_0 tensors are read in
- * place (Q8_0 as ST_Q8_0: held as 8-bit panels by the loaders); the block types Q4_0, Q4_1,
- * Q5_0, Q5_1 and the K quants Q2_K to Q6_K are expanded to F16 at open (each value rounded to
- * half). Other types (the IQ quants) are refused naming the tensor. */
+ * data at general.alignment (32). Every tensor is read in place: F32, F16, BF16, F64 and the
+ * integers as those dtypes, the block types Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and the K quants Q2_K
+ * to Q6_K as ST_Q8_0 ... ST_Q6_K (the loaders hold their matrices as 8-bit panels). Other types (the IQ quants) are refused naming the tensor. */
 #ifndef IMGAPI_ENGINE_IO_GGUF_H
 #define IMGAPI_ENGINE_IO_GGUF_H
 #include "engine/io/safetensors.h"
 #include <stddef.h>
+
+/* Bytes numel values of block type t (ST_Q8_0 ... ST_Q6_K) take; 0 when numel is no multiple
+ * of its block's values. */
+size_t gguf_block_bytes(st_dtype_t t, int64_t numel);
+/* The n values of blocks of type t at src (gguf_block_bytes(t, n) bytes) as floats (ggml-quants.c's
+ * dequantization); IMG_EINVAL when n is no multiple of the block. */
+int gguf_block_to_f32(st_dtype_t t, const void *src, size_t n, float *out);
 
 /* Parses a GGUF image of len bytes (the buffer must outlive the result) into *out. IMG_EFORMAT
  * or IMG_EUNSUPPORTED with the reason in err, IMG_ENOMEM. */

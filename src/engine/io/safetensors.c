@@ -43,13 +43,15 @@ static const struct {
 } DTYPES[ST_DTYPE_COUNT] = {
     [ST_F64] = {"F64", 8}, [ST_F32] = {"F32", 4}, [ST_F16] = {"F16", 2}, [ST_BF16] = {"BF16", 2},
     [ST_I64] = {"I64", 8}, [ST_I32] = {"I32", 4}, [ST_I16] = {"I16", 2}, [ST_I8] = {"I8", 1},
-    [ST_U8] = {"U8", 1},   [ST_BOOL] = {"BOOL", 1}, [ST_Q8_0] = {"Q8_0", 0},
+    [ST_U8] = {"U8", 1},   [ST_BOOL] = {"BOOL", 1}, [ST_Q8_0] = {"Q8_0", 0}, [ST_Q4_0] = {"Q4_0", 0},
+    [ST_Q4_1] = {"Q4_1", 0}, [ST_Q5_0] = {"Q5_0", 0}, [ST_Q5_1] = {"Q5_1", 0}, [ST_Q2_K] = {"Q2_K", 0},
+    [ST_Q3_K] = {"Q3_K", 0}, [ST_Q4_K] = {"Q4_K", 0}, [ST_Q5_K] = {"Q5_K", 0}, [ST_Q6_K] = {"Q6_K", 0},
 };
 
 size_t st_dtype_size(st_dtype_t t) { return DTYPES[t].size; }
 
 size_t st_data_bytes(st_dtype_t t, int64_t numel) {
-    if (t == ST_Q8_0) return numel % 32 ? 0 : (size_t)numel / 32 * 34;
+    if (ST_IS_BLOCK(t)) return gguf_block_bytes(t, numel);
     return (size_t)numel * DTYPES[t].size;
 }
 const char *st_dtype_name(st_dtype_t t) { return DTYPES[t].name; }
@@ -300,15 +302,9 @@ int st_to_f32(const st_tensor_t *t, float *out, size_t n) {
     case ST_I8: for (size_t i = 0; i < n; i++) out[i] = (float)(int8_t)p[i]; break;
     case ST_U8:
     case ST_BOOL: for (size_t i = 0; i < n; i++) out[i] = (float)p[i]; break;
-    case ST_Q8_0:
-        if (n % 32) return IMG_EINVAL;
-        for (size_t b = 0; b < n / 32; b++) {
-            uint16_t h;
-            memcpy(&h, p + 34 * b, 2);
-            float d = f16_to_f32(h);
-            for (size_t j = 0; j < 32; j++) out[32 * b + j] = d * (float)(int8_t)p[34 * b + 2 + j];
-        }
-        break;
+    case ST_Q8_0: case ST_Q4_0: case ST_Q4_1: case ST_Q5_0: case ST_Q5_1:
+    case ST_Q2_K: case ST_Q3_K: case ST_Q4_K: case ST_Q5_K: case ST_Q6_K:
+        return gguf_block_to_f32(t->dtype, p, n, out);
     default: return IMG_EUNSUPPORTED;
     }
     return IMG_OK;
@@ -432,7 +428,7 @@ int st_compose_add(st_compose_t *c, const char *name, st_dtype_t dtype, int ndim
     int64_t numel = 1;
     for (int i = 0; ndim >= 0 && i < ndim && i < ST_MAX_DIMS; i++) numel *= shape[i];
     if (ndim < 0 || ndim > ST_MAX_DIMS || dtype >= ST_DTYPE_COUNT ||
-        (dtype == ST_Q8_0 && numel % 32)) {
+        (ST_IS_BLOCK(dtype) && !gguf_block_bytes(dtype, numel))) {
         free(owned);
         return IMG_EINVAL;
     }

@@ -10,9 +10,16 @@
 
 #define ST_MAX_DIMS 8
 
-/* ST_Q8_0: GGUF's Q8_0 blocks (32 values: a half scale d, then 32 int8 q; value = q * d) in
- * a GGUF file's tensors only, never a safetensors file's; numel a multiple of 32. */
-typedef enum { ST_F64 = 0, ST_F32, ST_F16, ST_BF16, ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL, ST_Q8_0, ST_DTYPE_COUNT } st_dtype_t;
+/* ST_Q8_0 to ST_Q6_K: GGUF's block types (ggml-common.h's layouts; Q8_0: 32 values, a half
+ * scale d, then 32 int8 q, value q * d), in a GGUF file's tensors only, never a safetensors
+ * file's; numel a multiple of the block's values (32, or 256 for the K quants). */
+typedef enum {
+    ST_F64 = 0, ST_F32, ST_F16, ST_BF16, ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL,
+    ST_Q8_0, ST_Q4_0, ST_Q4_1, ST_Q5_0, ST_Q5_1, ST_Q2_K, ST_Q3_K, ST_Q4_K, ST_Q5_K, ST_Q6_K,
+    ST_DTYPE_COUNT
+} st_dtype_t;
+/* 1 for the block types (ST_Q8_0 ... ST_Q6_K). */
+#define ST_IS_BLOCK(t) ((t) >= ST_Q8_0 && (t) <= ST_Q6_K)
 
 typedef struct {
     const char *name; /* owned by the file */
@@ -39,11 +46,11 @@ const st_tensor_t *st_find(const st_file_t *f, const char *name);
 /* A __metadata__ value, or NULL. */
 const char *st_metadata(const st_file_t *f, const char *key);
 
-size_t st_dtype_size(st_dtype_t t); /* bytes per value; 0 for the block type ST_Q8_0 */
-/* Bytes numel values of dtype take (0 for ST_Q8_0 when numel is no multiple of 32). */
+size_t st_dtype_size(st_dtype_t t); /* bytes per value; 0 for the block types */
+/* Bytes numel values of dtype take (0 for a block type when numel is no multiple of its block). */
 size_t st_data_bytes(st_dtype_t t, int64_t numel);
 const char *st_dtype_name(st_dtype_t t);
-/* Converts a float, integer or Q8_0 tensor to f32 (n must equal numel). */
+/* Converts a float, integer or block-type tensor to f32 (n must equal numel). */
 int st_to_f32(const st_tensor_t *t, float *out, size_t n);
 /* Load progress: st_release adds each released tensor's bytes to done and calls fn with
  * done / total (total: every tensor of the file). The caller owns the struct; it must outlive

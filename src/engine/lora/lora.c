@@ -256,7 +256,7 @@ static void merge_target(merge_t *g, size_t k, scratch_t *sc) {
         }
     }
     if (w->dtype == ST_F16 || w->dtype == ST_BF16 ||
-        w->dtype == ST_Q8_0) { /* the base's precision, as a merge in place would (Q8_0: halves) */
+        ST_IS_BLOCK(w->dtype)) { /* the base's precision, as a merge in place would (blocks: halves) */
         uint16_t *h = malloc(sizeof *h * n);
         if (!h) {
             fail(g, IMG_ENOMEM, m0->order, "LoRA: out of memory merging the adapters");

@@ -40,7 +40,7 @@ int conv_load(wload_t *wl, const char *name, int stride, int pad, conv2d_t *out)
         return IMG_EFORMAT;
     }
     int direct = t->dtype == ST_F16 || t->dtype == ST_BF16;
-    int q8 = wl->q8 || t->dtype == ST_Q8_0;
+    int q8 = wl->q8 || ST_IS_BLOCK(t->dtype); /* a GGUF block type: 8-bit panels */
     float *w = direct ? NULL : w_f32(wl, n, 0);
     char bn[256];
     snprintf(bn, sizeof bn, "%s.bias", name);

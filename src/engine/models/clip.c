@@ -161,7 +161,7 @@ int clip_load(const st_file_t *f, const char *prefix, int wflags, clip_t **out, 
         c->tok_half = 1;
         c->tok_bf16 = te->dtype == ST_BF16;
         st_release(f, te);
-    } else if (te->dtype == ST_Q8_0) { /* its values as halves: 16-bit rows like the above */
+    } else if (ST_IS_BLOCK(te->dtype)) { /* its values as halves: 16-bit rows like the above */
         float *x = w_f32(&wl, hf ? "embeddings.token_embedding.weight" : "token_embedding.weight", 0);
         c->tok_emb = x ? malloc(sizeof(uint16_t) * (size_t)te->numel) : NULL; /* owned by c */
         if (c->tok_emb) half_from_float(cpu_best_isa(), x, c->tok_emb, (size_t)te->numel);

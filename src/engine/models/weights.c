@@ -118,10 +118,10 @@ int w_linear_cat(wload_t *wl, const char *const *names, int nparts, int n_each, 
         return IMG_ENOMEM;
     }
     float *w = NULL;
-    int q8 = wl->q8; /* a Q8_0 part makes the whole matrix 8-bit */
+    int q8 = wl->q8; /* a part in a GGUF block type makes the whole matrix 8-bit */
     for (int p = 0; p < nparts; p++) {
         const st_tensor_t *tp = w_find(wl, names[p]);
-        q8 |= tp && tp->dtype == ST_Q8_0;
+        q8 |= tp && ST_IS_BLOCK(tp->dtype);
         w = w_f32(wl, names[p], (int64_t)part);
         if (!w) {
             free(cat);
