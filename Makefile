@@ -103,7 +103,7 @@ FUZZ_SRC_config = src/config/config.c src/api/pricing.c src/api/params.c
 FUZZ_SRC_headers = src/server/headers.c
 FUZZ_SRC_tokenizer = src/engine/text/tokenizer.c src/engine/io/builtin.c src/engine/io/builtin_data.S src/common/buf.c \
 	src/common/status.c
-FUZZ_SRC_moderation = src/moderation/moderation.c src/moderation/normalize.c src/moderation/words.c src/moderation/stem.c \
+FUZZ_SRC_moderation = src/moderation/moderation.c src/moderation/normalize.c src/moderation/words.c src/moderation/stem.c src/moderation/phrase_index.c \
 	src/moderation/classifier.c src/moderation/classifier_data.S src/common/buf.c \
 	src/common/status.c
 define FUZZ_RUN

@@ -73,8 +73,9 @@ def fnv1a(s):
 
 
 def features(norm_line):
-    """Bucket ids of a normalised line (the same list classifier.c computes)."""
-    toks = [t for t in norm_line.split(" ") if t]
+    """Bucket ids of a normalised line (the same list classifier.c computes). The features read й
+    as и, as the normaliser wrote it when the shipped model was trained."""
+    toks = [t for t in norm_line.replace("й", "и").split(" ") if t]
     prim = [t.split("|", 1)[0] for t in toks]
     feats = []
     for t in toks:

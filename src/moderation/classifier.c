@@ -216,21 +216,45 @@ static size_t add_char_grams(const classifier_t *c, const char *word, float *acc
     return count;
 }
 
+/* A word as the features read it: й as и, the way the normaliser wrote it when the shipped
+ * model was trained (the rules' stemmer needs й, the model's buckets were filled without it).
+ * s itself when it has no й, else a copy in buf (cap bytes) or, longer, malloc'd into *owned. */
+static const char *feature_word(const char *s, char *buf, size_t cap, char **owned) {
+    if (!strstr(s, "\xd0\xb9")) return s;
+    size_t n = strlen(s);
+    char *d = n < cap ? buf : (*owned = malloc(n + 1));
+    if (!d) return NULL;
+    memcpy(d, s, n + 1);
+    for (char *p = d; (p = strstr(p, "\xd0\xb9")); p += 2) p[1] = (char)0xb8;
+    return d;
+}
+
 int cls_score(const classifier_t *c, const words_t *w, float *probs) {
     float acc[256] = {0}, hid[1024];
     size_t count = 0;
+    char b0[128], b1[128], b2[128];
     for (int i = 0; i < w->n; i++) {
-        add_row(c, fnv("w:", w->w[i], strlen(w->w[i]), NULL), acc);
-        count++;
-        if (w->alt[i]) {
-            add_row(c, fnv("w:", w->alt[i], strlen(w->alt[i]), NULL), acc);
+        char *o0 = NULL, *o1 = NULL, *o2 = NULL; /* copies of long words with й, freed below */
+        const char *wi = feature_word(w->w[i], b0, sizeof b0, &o0);
+        const char *alt = w->alt[i] ? feature_word(w->alt[i], b1, sizeof b1, &o1) : NULL;
+        const char *next = i + 1 < w->n ? feature_word(w->w[i + 1], b2, sizeof b2, &o2) : NULL;
+        int oom = !wi || (w->alt[i] && !alt) || (i + 1 < w->n && !next);
+        if (!oom) {
+            add_row(c, fnv("w:", wi, strlen(wi), NULL), acc);
             count++;
+            if (alt) {
+                add_row(c, fnv("w:", alt, strlen(alt), NULL), acc);
+                count++;
+            }
+            if (next) {
+                add_row(c, fnv("b:", wi, strlen(wi), next), acc);
+                count++;
+            }
         }
-        if (i + 1 < w->n) {
-            add_row(c, fnv("b:", w->w[i], strlen(w->w[i]), w->w[i + 1]), acc);
-            count++;
-        }
-        size_t g = add_char_grams(c, w->w[i], acc);
+        size_t g = oom ? (size_t)-1 : add_char_grams(c, wi, acc);
+        free(o0);
+        free(o1);
+        free(o2);
         if (g == (size_t)-1) return IMG_ENOMEM;
         count += g;
     }

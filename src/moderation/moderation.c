@@ -2,6 +2,7 @@
 #include "moderation/moderation.h"
 #include "common/status.h"
 #include "moderation/classifier.h"
+#include "moderation/phrase_index.h"
 #include "moderation/stem.h"
 #include "moderation/words.h"
 #include <stdio.h>
@@ -60,7 +61,12 @@ struct moderation {
     /* every word of every rule phrase, sorted: the pieces a glued hashtag is read as */
     const char **allwords;
     int nallwords;
+    /* the terms (kind 0), group members (1) and allows (2) by their first word: id = kind <<
+     * ID_KIND_SHIFT | index */
+    phrase_index_t *index;
 };
+
+#define ID_KIND_SHIFT 24
 
 static void phrases_free(phrases_t *p) {
     for (int i = 0; i < p->n; i++) {
@@ -78,6 +84,7 @@ void mod_free(moderation_t *m) {
     phrases_free(&m->members);
     free(m->vocab);
     free(m->allwords);
+    pidx_free(m->index);
     cls_free(m->cls);
     free(m);
 }
@@ -183,6 +190,36 @@ static int utf8_chars(const char *s, size_t n) {
     return c;
 }
 
+/* The index keys of a word: as written ("x"), squeezed ("q"), and its stem in lang ("s" and the
+ * language's number) when it has one; key must hold 3 + 256 bytes. */
+static void key_exact(char *key, const char *w) { snprintf(key, 260, "x%.256s", w); }
+static void key_squeezed(char *key, const char *w) {
+    key[0] = 'q';
+    word_squeeze(w, key + 1, 128);
+}
+static void key_stem(char *key, int lang, const char *stem) { snprintf(key, 260, "s%c%.256s", 'a' + lang, stem); }
+
+/* Every phrase under the keys of its first word. */
+static int build_index(moderation_t *m) {
+    if (pidx_new(&m->index)) return IMG_ENOMEM;
+    const phrases_t *lists[3] = {&m->terms, &m->members, &m->allows};
+    char key[260];
+    for (int kind = 0; kind < 3; kind++)
+        for (int i = 0; i < lists[kind]->n; i++) {
+            const phrase_t *ph = &lists[kind]->p[i];
+            int id = kind << ID_KIND_SHIFT | i;
+            key_exact(key, ph->words.w[0]);
+            if (pidx_add(m->index, key, id)) return IMG_ENOMEM;
+            key_squeezed(key, ph->words.w[0]);
+            if (pidx_add(m->index, key, id)) return IMG_ENOMEM;
+            if (ph->stems[0]) {
+                key_stem(key, ph->lang, ph->stems[0]);
+                if (pidx_add(m->index, key, id)) return IMG_ENOMEM;
+            }
+        }
+    return IMG_OK;
+}
+
 static int in_allwords(const moderation_t *m, const char *s, size_t n) {
     char piece[128];
     if (n >= sizeof piece) return 0;
@@ -283,7 +320,10 @@ static int fix_transpositions(const moderation_t *m, words_t *w) {
     for (int i = 0; i < w->n; i++) {
         const char *t = w->w[i];
         size_t len = strlen(t);
-        if (len < 5 || len >= 64 || w->alt[i] || !latin_word(t, 5) || in_vocab(m, t)) continue;
+        /* a word any rule phrase uses is taken as written ("sesso" of "sesso esplicito" is not
+         * a swapped "sesos") */
+        if (len < 5 || len >= 64 || w->alt[i] || !latin_word(t, 5) || in_vocab(m, t) || in_allwords(m, t, len))
+            continue;
         char v[64];
         memcpy(v, t, len + 1);
         for (size_t k = 0; k + 1 < len; k++) {
@@ -464,7 +504,7 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
         mod_free(m);
         return rc;
     }
-    if (build_vocab(m)) {
+    if (build_vocab(m) || build_index(m)) {
         snprintf(err, errlen, "moderation rules: out of memory");
         mod_free(m);
         return IMG_ENOMEM;
@@ -573,21 +613,107 @@ static int phrase_at(prompt_t *p, const unsigned char *neutral, int i, const phr
     return live;
 }
 
-static int occurs(prompt_t *p, const unsigned char *neutral, const phrase_t *ph) {
-    for (int i = 0; i < p->w.n; i++)
-        if (phrase_at(p, neutral, i, ph)) return 1;
-    return 0;
+/* Which phrases occur in a prompt: allows, then terms and group members (soft terms too: the
+ * context that voids a soft term for its own category does not void it inside a combine, "a
+ * nude child in the style of Titian"), and so which groups occur (a member, or with "include" a
+ * term of its category). */
+typedef struct {
+    unsigned char *term, *member; /* per phrase */
+    unsigned char group[MAX_GROUPS];
+} found_t;
+
+/* Adds the ids under key to the candidates at word i (each id once per word: seen[] holds the
+ * last word + 1 it was added at). */
+static int add_candidates(const moderation_t *m, const char *key, int i, int *seen, int **c, int *n, int *cap) {
+    int k;
+    const int *ids = pidx_get(m->index, key, &k);
+    for (int j = 0; j < k; j++) {
+        int kind = ids[j] >> ID_KIND_SHIFT, idx = ids[j] & ((1 << ID_KIND_SHIFT) - 1);
+        int at = kind == 0 ? idx : kind == 1 ? m->terms.n + idx : m->terms.n + m->members.n + idx;
+        if (seen[at] == i + 1) continue;
+        seen[at] = i + 1;
+        if (*n == *cap) {
+            int nc = *cap ? 2 * *cap : 64;
+            int *q = realloc(*c, sizeof *q * 2 * (size_t)nc);
+            if (!q) return IMG_ENOMEM;
+            *c = q;
+            *cap = nc;
+        }
+        (*c)[2 * *n] = i;
+        (*c)[2 * *n + 1] = ids[j];
+        (*n)++;
+    }
+    return IMG_OK;
 }
 
-/* A member of group g, or (include) a term of its category, soft or not: the context that voids
- * a soft term for its own category does not void it inside a combine ("a nude child in the style
- * of Titian"). */
-static int group_occurs(const moderation_t *m, prompt_t *p, const unsigned char *neutral, int g) {
-    for (int k = 0; k < m->members.n; k++)
-        if (m->members.p[k].cat == g && occurs(p, neutral, &m->members.p[k])) return 1;
-    for (int t = 0; m->group_cat[g] >= 0 && t < m->terms.n; t++)
-        if (m->terms.p[t].cat == m->group_cat[g] && occurs(p, neutral, &m->terms.p[t])) return 1;
-    return 0;
+/* Every phrase that may start at word i: the ids under the keys of its readings (as written,
+ * squeezed, stemmed in each language, and read as transliterated Russian), which are all the
+ * ways word_at can match a phrase's first word. */
+static int word_candidates(const moderation_t *m, prompt_t *p, int i, int *seen, int **c, int *n, int *cap) {
+    char key[260];
+    int rc = IMG_OK;
+    for (int alt = 0; alt < 2 && !rc; alt++) {
+        const char *r = alt ? p->w.alt[i] : p->w.w[i];
+        if (!r) continue;
+        key_exact(key, r);
+        rc = add_candidates(m, key, i, seen, c, n, cap);
+        if (!rc && word_has_triple(r)) {
+            key_squeezed(key, r);
+            rc = add_candidates(m, key, i, seen, c, n, cap);
+        }
+        for (int lang = 0; lang < LANG_COUNT && !rc; lang++) {
+            const char *st = prompt_stem(p, i, lang, alt);
+            if (!st[0]) continue;
+            key_stem(key, lang, st);
+            rc = add_candidates(m, key, i, seen, c, n, cap);
+        }
+    }
+    const char *tr = rc ? "" : prompt_translit(p, i);
+    if (tr[0]) {
+        key_exact(key, tr);
+        rc = add_candidates(m, key, i, seen, c, n, cap);
+        if (!rc && word_has_triple(tr)) {
+            key_squeezed(key, tr);
+            rc = add_candidates(m, key, i, seen, c, n, cap);
+        }
+        const char *ts = rc ? "" : cached_stem(p, &p->tr_stems[i], LANG_RU, tr);
+        if (ts[0]) {
+            key_stem(key, LANG_RU, ts);
+            rc = add_candidates(m, key, i, seen, c, n, cap);
+        }
+    }
+    return rc ? rc : p->oom ? IMG_ENOMEM : IMG_OK;
+}
+
+/* Fills f (its arrays allocated here, freed by the caller) and neutral (the words an allow
+ * makes harmless). */
+static int find_phrases(const moderation_t *m, prompt_t *p, unsigned char *neutral, found_t *f) {
+    int total = m->terms.n + m->members.n + m->allows.n, *seen = calloc((size_t)total + 1, sizeof *seen);
+    int *c = NULL, n = 0, cap = 0; /* candidates: (word, id) pairs */
+    f->term = calloc((size_t)m->terms.n + 1, 1);
+    f->member = calloc((size_t)m->members.n + 1, 1);
+    int rc = seen && f->term && f->member ? IMG_OK : IMG_ENOMEM;
+    for (int i = 0; !rc && i < p->w.n; i++) rc = word_candidates(m, p, i, seen, &c, &n, &cap);
+    for (int k = 0; !rc && k < n; k++) { /* allows first: they neutralise words */
+        int i = c[2 * k], id = c[2 * k + 1];
+        const phrase_t *ph = &m->allows.p[id & ((1 << ID_KIND_SHIFT) - 1)];
+        if (id >> ID_KIND_SHIFT == 2 && phrase_at(p, NULL, i, ph)) memset(neutral + i, 1, (size_t)ph->words.n);
+    }
+    for (int k = 0; !rc && k < n; k++) {
+        int i = c[2 * k], id = c[2 * k + 1], kind = id >> ID_KIND_SHIFT, idx = id & ((1 << ID_KIND_SHIFT) - 1);
+        if (kind == 0 && !f->term[idx]) f->term[idx] = (unsigned char)phrase_at(p, neutral, i, &m->terms.p[idx]);
+        if (kind == 1 && !f->member[idx])
+            f->member[idx] = (unsigned char)phrase_at(p, neutral, i, &m->members.p[idx]);
+    }
+    memset(f->group, 0, sizeof f->group);
+    unsigned char by_cat[MAX_CATS] = {0};
+    for (int k = 0; !rc && k < m->members.n; k++) f->group[m->members.p[k].cat] |= f->member[k];
+    for (int t = 0; !rc && t < m->terms.n; t++) by_cat[m->terms.p[t].cat] |= f->term[t];
+    for (int g = 0; !rc && g < m->ngroups; g++) f->group[g] |= m->group_cat[g] >= 0 && by_cat[m->group_cat[g]];
+    if (!rc && p->oom) rc = IMG_ENOMEM;
+    free(seen);
+    free(c);
+    return rc;
 }
 
 int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_result_t *out) {
@@ -602,22 +728,19 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
     int rc = !neutral || !p.stems || !p.alt_stems || !p.tr || !p.tr_stems || stemmers_open(&p.st)
                  ? IMG_ENOMEM
                  : IMG_OK;
-    for (int a = 0; !rc && a < m->allows.n; a++)
-        for (int i = 0; i < p.w.n; i++)
-            if (phrase_at(&p, NULL, i, &m->allows.p[a]))
-                memset(neutral + i, 1, (size_t)m->allows.p[a].words.n);
+    found_t f = {0};
+    if (!rc) rc = find_phrases(m, &p, neutral, &f);
     for (int c = 0; !rc && c < m->ncats && !out->refused; c++) {
         if (level == MOD_LEVEL_LOW && !m->cats[c].always) continue;
         int hit = 0;
         for (int t = 0; t < m->terms.n && !hit; t++)
             if (m->terms.p[t].cat == c)
-                hit = occurs(&p, neutral, &m->terms.p[t]) &&
-                      (m->terms.p[t].unless < 0 || !group_occurs(m, &p, neutral, m->terms.p[t].unless));
+                hit = f.term[t] && (m->terms.p[t].unless < 0 || !f.group[m->terms.p[t].unless]);
         for (int k = 0; k < m->ncombine && !hit; k++)
             if (m->combine[k].cat == c) {
                 hit = 1;
                 for (int g = 0; g < m->combine[k].ng && hit; g++)
-                    hit = group_occurs(m, &p, neutral, m->combine[k].g[g]);
+                    hit = f.group[m->combine[k].g[g]];
             }
         if (hit) {
             out->refused = 1;
@@ -659,7 +782,7 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
             /* a gated category needs one of its words, or a confident score */
             int open = !m->cats[cat].ngates || (m->cats[cat].gate_open > 0 && pr >= m->cats[cat].gate_open);
             for (int g = 0; !open && g < m->cats[cat].ngates; g++)
-                open = group_occurs(m, &p, neutral, m->cats[cat].gates[g]);
+                open = f.group[m->cats[cat].gates[g]];
             if (!open) continue;
             int always = m->cats[cat].always;
             if (level == MOD_LEVEL_LOW && !always) continue;
@@ -690,6 +813,8 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
     free(p.tr);
     free(p.tr_stems);
     stemmers_close(p.st);
+    free(f.term);
+    free(f.member);
     free(neutral);
     words_free(&p.w);
     return rc;

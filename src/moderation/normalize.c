@@ -157,6 +157,12 @@ static char *fold(const char *text) {
         UChar32 c;
         char named;
         U16_NEXT(b, i, nb, c);
+        /* й keeps its breve: Russian writers never leave it off, and the stemmer reads the
+         * adjective endings -ой, -ый, -ий by it (ё and the accents of other scripts fold) */
+        if (c == 0x0438 && i < nb && b[i] == 0x0306) {
+            c = 0x0439;
+            i++;
+        }
         int8_t t = u_charType(c);
         if (t == U_NON_SPACING_MARK || t == U_ENCLOSING_MARK || t == U_FORMAT_CHAR) continue;
         /* Russian soft and hard signs are dropped, as Latin transliterations drop them ("malchik"
@@ -242,13 +248,13 @@ static int script_fix(char *tok, char **alt) {
 
 static int is_alpha(char c) { return c >= 'a' && c <= 'z'; }
 
-/* See words.h. y is я/ю/е before a, u, o/e, и (folded й) after a vowel, ы elsewhere. */
+/* See words.h. y is я/ю/е before a, u, o/e, й after a vowel, ы elsewhere; j is й. */
 char *mod_translit_ru(const char *s) {
     static const char *const MULTI[][2] = {{"shch", "щ"}, {"tsya", "тся"}, {"zh", "ж"}, {"kh", "х"},
                                            {"ts", "ц"},   {"ch", "ч"},     {"sh", "ш"}, {"ya", "я"},
                                            {"yu", "ю"},   {"yo", "е"},     {"ye", "е"}};
     static const char *const ONE[26] = {"а", "б", "ц", "д", "е", "ф",  "г", "х", "и",
-                                        "и", "к", "л", "м", "н", "о",  "п", "к", "р",
+                                        "й", "к", "л", "м", "н", "о",  "п", "к", "р",
                                         "с", "т", "у", "в", "в", "кс", "ы", "з"};
     size_t n = strlen(s);
     char *out = malloc(4 * n + 1);
@@ -272,7 +278,7 @@ char *mod_translit_ru(const char *s) {
         }
         if (done) continue;
         const char *c = ONE[s[i] - 'a'];
-        if (s[i] == 'y' && i > 0 && strchr("aeiouy", s[i - 1])) c = "и";
+        if (s[i] == 'y' && i > 0 && strchr("aeiouy", s[i - 1])) c = "й";
         if (s[i] == 'e' && i == 0 && s[1] && strchr("rtkfl", s[1]))
             c = "э"; /* erotika, etot; evrei */
         size_t cl = strlen(c);
@@ -309,7 +315,7 @@ static int push_word(words_t *w, int **gaps, const char *s, const char *alt, int
 /* 1 when the words before w[i] say a person's age follows: "she is", "he s" (he's), "who is",
  * "just turned", "sie ist", "er ist", "ей", "ему". */
 static int pronoun_age(const words_t *w, int i) {
-    static const char *const DATIVE[] = {"еи", "ему"}; /* ей without its breve, as folded */
+    static const char *const DATIVE[] = {"ей", "ему"};
     const char *p1 = i > 0 ? w->w[i - 1] : "", *p2 = i > 1 ? w->w[i - 2] : "";
     for (size_t k = 0; k < sizeof DATIVE / sizeof DATIVE[0]; k++)
         if (!strcmp(p1, DATIVE[k])) return 1;

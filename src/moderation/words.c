@@ -64,14 +64,14 @@ void words_free(words_t *w) {
     memset(w, 0, sizeof *w);
 }
 
-static void squeeze(const char *s, char *out, size_t cap) {
+void word_squeeze(const char *s, char *out, size_t cap) {
     size_t o = 0;
     for (size_t i = 0; s[i] && o + 1 < cap; i++)
         if (!o || out[o - 1] != s[i]) out[o++] = s[i];
     out[o] = 0;
 }
 
-static int has_triple(const char *s) {
+int word_has_triple(const char *s) {
     for (size_t i = 0; s[i] && s[i + 1] && s[i + 2]; i++)
         if (s[i] == s[i + 1] && s[i] == s[i + 2]) return 1;
     return 0;
@@ -79,9 +79,9 @@ static int has_triple(const char *s) {
 
 int word_matches(const char *word, const char *rule) {
     if (!strcmp(word, rule)) return 1;
-    if (!has_triple(word)) return 0;
+    if (!word_has_triple(word)) return 0;
     char a[128], b[128];
-    squeeze(word, a, sizeof a);
-    squeeze(rule, b, sizeof b);
+    word_squeeze(word, a, sizeof a);
+    word_squeeze(rule, b, sizeof b);
     return !strcmp(a, b);
 }

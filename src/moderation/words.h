@@ -2,6 +2,7 @@
  * (a word written only in Cyrillic or Greek look-alike letters also read as Latin). */
 #ifndef IMGAPI_MODERATION_WORDS_H
 #define IMGAPI_MODERATION_WORDS_H
+#include <stddef.h>
 
 typedef struct {
     char **w;
@@ -25,5 +26,9 @@ int words_split(const char *text, words_t *w);
 char *mod_translit_ru(const char *s);
 /* "porn" and "pooorn": equal when a run of three or more repeated letters in `word` collapses. */
 int word_matches(const char *word, const char *rule);
+/* s with each run of a repeated character written once (at most cap - 1 bytes), and whether s
+ * has a character three times in a row: word_matches compares words squeezed when it has. */
+void word_squeeze(const char *s, char *out, size_t cap);
+int word_has_triple(const char *s);
 
 #endif
