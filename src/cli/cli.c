@@ -55,12 +55,12 @@ static const struct {
      &CLI_EDIT_OPTS},
     {"debug", cmd_debug, "run one engine component on tensors from a file (developers)",
      "usage: imgapi debug COMPONENT --weights W --inputs I --out O [--prefix P] [--vae W2]\n"
-     "                    [--lora FILE[:SCALE] ...]\n"
+     "                    [--lora FILE[:SCALE] ...] [--quantize q8]\n"
      "components: tokenizer, text-encoder, unet, vae-decoder, vae-encoder, inpaint-condition,\n"
-     "            tiny-decoder, tiny-encoder, sampler, rng\n",
+     "            tiny-decoder, tiny-encoder, sampler, rng, flux-ae-decoder, flux-ae-encoder\n",
      &CLI_DEBUG_OPTS},
     {"convert", cmd_convert, "rewrite a checkpoint as .safetensors or .gguf in another precision",
-     "usage: imgapi convert [--type f16|bf16|f32|q8_0] IN OUT\n"
+     "usage: imgapi convert [--type f16|bf16|f32|q8_0|q4_k] IN OUT\n"
      "IN: a .safetensors or .gguf file, or a diffusers folder; OUT: a .safetensors or .gguf file\n",
      &CLI_CONVERT_OPTS},
     {"moderate", cmd_moderate, "classify prompts with the moderation rules (one per line on stdin)",

@@ -49,6 +49,9 @@ int debug_vae_encoder(const config_t *cfg, const char *weights, const char *inpu
 int debug_inpaint_condition(const config_t *cfg, const char *weights, const char *vae_path,
                             const char *inputs, const char *out, int q8);
 int debug_tiny(const config_t *cfg, int encoder, const char *weights, const char *inputs, const char *out);
+/* The FLUX.2 autoencoder: latent -> image (decoder), image -> latent, moments, mean (encoder),
+ * for every case PREFIX.latent / PREFIX.image of the inputs. */
+int debug_flux_ae(const config_t *cfg, int encoder, const char *weights, const char *inputs, const char *out, int q8);
 int debug_sampler(const char *inputs, const char *out);
 int debug_rng(const char *inputs, const char *out);
 

@@ -70,9 +70,13 @@ int vae_load(const st_file_t *f, int wflags, vae_t **out, char *err, size_t errl
     }
     snprintf(wl.prefix, sizeof wl.prefix, "%s", root);
     int rc = IMG_OK;
-    if (w_has(&wl, "post_quant_conv.weight")) {
+    /* LDM keeps post_quant_conv beside the decoder, FLUX.2's autoencoder inside it */
+    const char *pq = w_has(&wl, "post_quant_conv.weight")           ? "post_quant_conv"
+                     : w_has(&wl, "decoder.post_quant_conv.weight") ? "decoder.post_quant_conv"
+                                                                    : NULL;
+    if (pq) {
         v->has_post_quant = 1;
-        rc = conv_load(&wl, "post_quant_conv", 1, 0, &v->post_quant);
+        rc = conv_load(&wl, pq, 1, 0, &v->post_quant);
     }
     snprintf(wl.prefix, sizeof wl.prefix, "%sdecoder.", root);
     if (!rc) rc = conv_load(&wl, "conv_in", 1, 1, &v->conv_in);

@@ -70,9 +70,13 @@ int vae_encoder_load(const st_file_t *f, int wflags, vae_encoder_t **out, char *
     wload_t wl = W_LOAD(f, wflags);
     snprintf(wl.prefix, sizeof wl.prefix, "%s", root);
     int rc = IMG_OK;
-    if (w_has(&wl, "quant_conv.weight")) {
+    /* LDM keeps quant_conv beside the encoder, FLUX.2's autoencoder inside it */
+    const char *qc = w_has(&wl, "quant_conv.weight")           ? "quant_conv"
+                     : w_has(&wl, "encoder.quant_conv.weight") ? "encoder.quant_conv"
+                                                               : NULL;
+    if (qc) {
         e->has_quant = 1;
-        rc = conv_load(&wl, "quant_conv", 1, 0, &e->quant);
+        rc = conv_load(&wl, qc, 1, 0, &e->quant);
     }
     snprintf(wl.prefix, sizeof wl.prefix, "%sencoder.", root);
     if (!rc) rc = conv_load(&wl, "conv_in", 1, 1, &e->conv_in);

@@ -1,0 +1,100 @@
+/* debug_flux.c - `imgapi debug flux-ae-decoder|flux-ae-encoder`: the FLUX.2 autoencoder on
+ * tensors from a file, under SPEC §9's names (image <-> latent, the encoder's moments and mean
+ * too), one case per prefix ("a.", "b.") as in the golden sets. */
+#include "cli/debug.h"
+#include "common/status.h"
+#include "engine/models/flux2/flux2_ae.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The cases of inputs: the prefixes of tensors named PREFIX.suffix (key: PREFIX, at most 60). */
+static int case_key(const char *name, const char *suffix, char *key, size_t cap) {
+    size_t l = strlen(name), s = strlen(suffix);
+    if (l <= s + 1 || l - s > 60 || strcmp(name + l - s, suffix) || name[l - s - 1] != '.')
+        return 0;
+    snprintf(key, cap, "%.*s", (int)(l - s - 1), name);
+    return 1;
+}
+
+static int put(st_writer_t *w, const char *key, const char *what, int c, int h, int wd,
+               const float *x) {
+    char nm[96];
+    snprintf(nm, sizeof nm, "%s.%s", key, what);
+    int64_t shape[4] = {1, c, h, wd};
+    return st_writer_add(w, nm, ST_F32, 4, shape, x);
+}
+
+int debug_flux_ae(const config_t *cfg, int encoder, const char *weights, const char *inputs,
+                  const char *out, int q8) {
+    dbg_env_t e;
+    flux2_ae_t *ae = NULL;
+    int rc = 1, cases = 0;
+    if (dbg_open(&e, cfg, weights, inputs, q8)) goto out;
+    if (flux2_ae_load(e.wf, e.wflags, &ae, e.err, sizeof e.err)) {
+        fprintf(stderr, "imgapi: %s\n", e.err);
+        goto out;
+    }
+    if (encoder && !flux2_ae_has_encoder(ae)) {
+        fprintf(stderr, "imgapi: %s has no encoder\n", weights);
+        goto out;
+    }
+    int C = flux2_ae_latent_channels(ae), s = flux2_ae_scale(ae), z = C / 4;
+    for (size_t i = 0; i < st_count(e.inf); i++) {
+        char key[64];
+        if (!case_key(st_get(e.inf, i)->name, encoder ? "image" : "latent", key, sizeof key))
+            continue;
+        const st_tensor_t *t;
+        float *x = dbg_read_f32(e.inf, st_get(e.inf, i)->name, NULL, &t);
+        int ok = x && t->ndim == 4 && t->shape[0] == 1 &&
+                 (encoder ? t->shape[1] == 3 && t->shape[2] % s == 0 && t->shape[3] % s == 0
+                          : t->shape[1] == C);
+        if (!ok) {
+            fprintf(stderr,
+                    encoder
+                        ? "imgapi: case %s: needs %s.image [1, 3, H, W] (H, W multiples of %d)\n"
+                        : "imgapi: case %s: needs %s.latent [1, %d, h, w]\n",
+                    key, key, encoder ? s : C);
+            free(x);
+            goto out;
+        }
+        int h = (int)t->shape[2], w = (int)t->shape[3], bad;
+        if (encoder) {
+            size_t n = (size_t)(h / s) * (w / s) * C;
+            float *lat = malloc(sizeof *lat * n), *mom = malloc(sizeof *mom * 2 * n),
+                  *mean = malloc(sizeof *mean * n);
+            int hs = 2 * h / s, ws = 2 * w / s; /* the moments' size: half the latent's scale */
+            bad = !lat || !mom || !mean || flux2_ae_encode(ae, &e.kc, x, h, w, lat, mom, mean) ||
+                  put(e.w, key, "latent", C, h / s, w / s, lat) ||
+                  put(e.w, key, "moments", 2 * z, hs, ws, mom) ||
+                  put(e.w, key, "mean", z, hs, ws, mean);
+            free(lat);
+            free(mom);
+            free(mean);
+        } else {
+            float *img = malloc(sizeof *img * 3 * (size_t)h * s * w * s);
+            bad = !img || flux2_ae_decode(ae, &e.kc, x, h, w, img) ||
+                  put(e.w, key, "image", 3, h * s, w * s, img);
+            free(img);
+        }
+        free(x);
+        if (bad) {
+            fprintf(stderr, "imgapi: case %s: the FLUX.2 autoencoder could not run\n", key);
+            goto out;
+        }
+        cases++;
+    }
+    if (!cases) {
+        fprintf(stderr, "imgapi: %s: no case (PREFIX.%s)\n", inputs, encoder ? "image" : "latent");
+        goto out;
+    }
+    if (st_writer_save(e.w, out)) {
+        fprintf(stderr, "imgapi: cannot write %s\n", out);
+        goto out;
+    }
+    rc = 0;
+out:
+    flux2_ae_free(ae);
+    dbg_close(&e);
+    return rc;
+}

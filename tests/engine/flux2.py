@@ -1,0 +1,73 @@
+"""FLUX.2 components (issue 33) against goldens made with Black Forest Labs' reference code
+(tools/golden/flux2_ae.py; tests/engine/data/flux2_ae): the autoencoder's decoder and encoder
+through `imgapi debug flux-ae-decoder|flux-ae-encoder`, with the weights written again here from
+their seed (tools/golden/flux2_ae_weights.py), within 1e-4 of each output's range (SPEC's bound
+for an f32 engine); files that are not a FLUX.2 autoencoder are clear errors."""
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..")
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "api"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "golden"))
+import flux2_ae_weights  # noqa: E402
+from golden import load, rel_err  # noqa: E402
+from harness import main, test  # noqa: E402
+from safetensors_np import save  # noqa: E402
+
+BIN = os.environ.get("IMGAPI_PROD_BIN", "build/imgapi")
+DATA = os.path.join(HERE, "data", "flux2_ae")
+TMP = tempfile.mkdtemp(prefix="imgapi-flux2-")
+WEIGHTS = os.path.join(TMP, "ae.safetensors")
+
+
+def debug(component, weights, inputs, out, *extra):
+    return subprocess.run([BIN, "debug", component, "--weights", weights, "--inputs", inputs, "--out", out,
+                           "--threads", "2", *extra], capture_output=True, text=True, timeout=300)
+
+
+@test
+def test_autoencoder_decoder_and_encoder_match_the_reference():
+    save(WEIGHTS, flux2_ae_weights.weights())
+    for comp, keys in (("decoder", ("image",)), ("encoder", ("latent", "moments", "mean"))):
+        gold = load(os.path.join(DATA, comp + ".safetensors"))
+        out = os.path.join(TMP, comp + ".out")
+        p = debug("flux-ae-" + comp, WEIGHTS, os.path.join(DATA, comp + ".safetensors"), out)
+        assert p.returncode == 0, p.stderr
+        got = load(out)
+        for case in ("a", "b"):
+            for k in keys:
+                e = rel_err(got[f"{case}.{k}"], gold[f"{case}.{k}"])
+                print(f"     {comp} {case}.{k} {tuple(gold[case + '.' + k].shape)}: {e:.1e}")
+                assert e <= 1e-4, (comp, case, k, e)
+
+
+@test
+def test_files_that_are_no_flux2_autoencoder_are_clear_errors():
+    w = flux2_ae_weights.weights()
+    del w["bn.running_var"]
+    nobn = os.path.join(TMP, "nobn.safetensors")
+    save(nobn, w)
+    p = debug("flux-ae-decoder", nobn, os.path.join(DATA, "decoder.safetensors"), os.path.join(TMP, "x"))
+    assert p.returncode == 1 and "bn.running_var" in p.stderr, p.stderr
+    noenc = os.path.join(TMP, "noenc.safetensors")
+    save(noenc, {k: v for k, v in flux2_ae_weights.weights().items() if not k.startswith("encoder.")})
+    p = debug("flux-ae-encoder", noenc, os.path.join(DATA, "encoder.safetensors"), os.path.join(TMP, "x"))
+    assert p.returncode == 1 and "has no encoder" in p.stderr, p.stderr
+    import numpy as np
+    bad = os.path.join(TMP, "bad-inputs.safetensors")
+    save(bad, {"a.latent": np.zeros((1, 64, 4, 4), np.float32), "a.image": np.zeros((1, 3, 30, 30), np.float32)})
+    p = debug("flux-ae-decoder", noenc, bad, os.path.join(TMP, "x"))
+    assert p.returncode == 1 and "needs a.latent [1, 128, h, w]" in p.stderr, p.stderr
+    save(WEIGHTS, flux2_ae_weights.weights())
+    p = debug("flux-ae-encoder", WEIGHTS, bad, os.path.join(TMP, "x"))
+    assert p.returncode == 1 and "(H, W multiples of 4)" in p.stderr, p.stderr  # this small one: 2 * 2
+    p = debug("flux-ae-decoder", WEIGHTS, nobn, os.path.join(TMP, "x"))  # weights given as inputs
+    assert p.returncode == 1 and "no case" in p.stderr, p.stderr
+
+if __name__ == "__main__":
+    sys.exit(main())
