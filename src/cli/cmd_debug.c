@@ -74,6 +74,8 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
         return debug_tiny(&cfg, 1, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
     if (!strcmp(pos[0], "flux-ae-decoder") || !strcmp(pos[0], "flux-ae-encoder"))
         return debug_flux_ae(&cfg, !strcmp(pos[0], "flux-ae-encoder"), v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], q8);
+    if (!strcmp(pos[0], "flux-transformer"))
+        return debug_flux_transformer(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], q8);
     if (!strcmp(pos[0], "sampler")) return debug_sampler(v[D_INPUTS], v[D_OUT]);
     if (!strcmp(pos[0], "rng")) return debug_rng(v[D_INPUTS], v[D_OUT]);
     fprintf(stderr, "imgapi: unknown debug component '%s'\n", pos[0]);

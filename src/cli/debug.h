@@ -52,6 +52,8 @@ int debug_tiny(const config_t *cfg, int encoder, const char *weights, const char
 /* The FLUX.2 autoencoder: latent -> image (decoder), image -> latent, moments, mean (encoder),
  * for every case PREFIX.latent / PREFIX.image of the inputs. */
 int debug_flux_ae(const config_t *cfg, int encoder, const char *weights, const char *inputs, const char *out, int q8);
+/* FLUX.2's transformer: x, x_ids, timesteps, ctx, ctx_ids (, guidance) -> out per case. */
+int debug_flux_transformer(const config_t *cfg, const char *weights, const char *inputs, const char *out, int q8);
 int debug_sampler(const char *inputs, const char *out);
 int debug_rng(const char *inputs, const char *out);
 

@@ -1,9 +1,11 @@
-/* debug_flux.c - `imgapi debug flux-ae-decoder|flux-ae-encoder`: the FLUX.2 autoencoder on
- * tensors from a file, under SPEC §9's names (image <-> latent, the encoder's moments and mean
- * too), one case per prefix ("a.", "b.") as in the golden sets. */
+/* debug_flux.c - `imgapi debug flux-ae-decoder|flux-ae-encoder|flux-transformer`: FLUX.2's
+ * components on tensors from a file, under SPEC §9's names (the autoencoder's image <-> latent,
+ * the encoder's moments and mean too; the transformer's x, x_ids, timesteps, ctx, ctx_ids,
+ * guidance -> out), one case per prefix ("a.", "b.") as in the golden sets. */
 #include "cli/debug.h"
 #include "common/status.h"
 #include "engine/models/flux2/flux2_ae.h"
+#include "engine/models/flux2/flux2_transformer.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +97,84 @@ int debug_flux_ae(const config_t *cfg, int encoder, const char *weights, const c
     rc = 0;
 out:
     flux2_ae_free(ae);
+    dbg_close(&e);
+    return rc;
+}
+
+/* One case's input tensor PREFIX.what as floats with its tensor (NULL when absent). */
+static float *case_f32(const st_file_t *f, const char *key, const char *what,
+                       const st_tensor_t **t) {
+    char nm[96];
+    snprintf(nm, sizeof nm, "%s.%s", key, what);
+    return dbg_read_f32(f, nm, NULL, t);
+}
+
+int debug_flux_transformer(const config_t *cfg, const char *weights, const char *inputs,
+                           const char *out, int q8) {
+    dbg_env_t e;
+    flux2_dit_t *m = NULL;
+    int rc = 1, cases = 0;
+    if (dbg_open(&e, cfg, weights, inputs, q8)) goto out;
+    if (flux2_dit_load(e.wf, e.wflags, &m, e.err, sizeof e.err)) {
+        fprintf(stderr, "imgapi: %s\n", e.err);
+        goto out;
+    }
+    const flux2_dit_info_t *I = flux2_dit_info(m);
+    for (size_t i = 0; i < st_count(e.inf); i++) {
+        char key[64];
+        if (!case_key(st_get(e.inf, i)->name, "x", key, sizeof key)) continue;
+        const st_tensor_t *tx, *txi, *tt, *tc, *tci, *tg;
+        float *x = case_f32(e.inf, key, "x", &tx), *xi = case_f32(e.inf, key, "x_ids", &txi),
+              *ts = case_f32(e.inf, key, "timesteps", &tt), *c = case_f32(e.inf, key, "ctx", &tc),
+              *ci = case_f32(e.inf, key, "ctx_ids", &tci),
+              *g = case_f32(e.inf, key, "guidance", &tg);
+        int nx = x && tx->ndim == 3 && tx->shape[0] == 1 && tx->shape[2] == I->in_channels
+                     ? (int)tx->shape[1]
+                     : 0;
+        int nt = c && tc->ndim == 3 && tc->shape[0] == 1 && tc->shape[2] == I->context_dim
+                     ? (int)tc->shape[1]
+                     : 0;
+        int ok = nx && nt && xi && txi->numel == (int64_t)nx * 4 && ci &&
+                 tci->numel == (int64_t)nt * 4 && ts && tt->numel == 1 &&
+                 (!I->has_guidance || (g && tg->numel == 1));
+        float *o = ok ? malloc(sizeof *o * (size_t)nx * I->in_channels) : NULL;
+        int bad = !ok || !o ||
+                  flux2_dit_forward(m, &e.kc, x, xi, nx, ts[0], c, ci, nt, g ? g[0] : 0.f, o);
+        if (!bad) {
+            char nm[96];
+            snprintf(nm, sizeof nm, "%s.out", key);
+            int64_t shape[3] = {1, nx, I->in_channels};
+            bad = st_writer_add(e.w, nm, ST_F32, 3, shape, o) != IMG_OK;
+        }
+        free(x);
+        free(xi);
+        free(ts);
+        free(c);
+        free(ci);
+        free(g);
+        free(o);
+        if (bad) {
+            fprintf(stderr,
+                    "imgapi: case %s: needs %s.x [1, N, %d], .x_ids [1, N, 4], .timesteps [1], "
+                    ".ctx [1, T, %d], "
+                    ".ctx_ids [1, T, 4]%s\n",
+                    key, key, I->in_channels, I->context_dim,
+                    I->has_guidance ? ", .guidance [1]" : "");
+            goto out;
+        }
+        cases++;
+    }
+    if (!cases) {
+        fprintf(stderr, "imgapi: %s: no case (PREFIX.x)\n", inputs);
+        goto out;
+    }
+    if (st_writer_save(e.w, out)) {
+        fprintf(stderr, "imgapi: cannot write %s\n", out);
+        goto out;
+    }
+    rc = 0;
+out:
+    flux2_dit_free(m);
     dbg_close(&e);
     return rc;
 }

@@ -1,8 +1,9 @@
 """FLUX.2 components (issue 33) against goldens made with Black Forest Labs' reference code
-(tools/golden/flux2_ae.py; tests/engine/data/flux2_ae): the autoencoder's decoder and encoder
-through `imgapi debug flux-ae-decoder|flux-ae-encoder`, with the weights written again here from
-their seed (tools/golden/flux2_ae_weights.py), within 1e-4 of each output's range (SPEC's bound
-for an f32 engine); files that are not a FLUX.2 autoencoder are clear errors."""
+(tools/golden/flux2_ae.py, flux2_transformer.py; tests/engine/data/): the autoencoder's decoder
+and encoder and the transformer through `imgapi debug flux-ae-decoder|flux-ae-encoder|
+flux-transformer`, with the weights written again here from their seeds
+(tools/golden/flux2_*_weights.py), within 1e-4 of each output's range (SPEC's bound for an f32
+engine); files and inputs that do not fit are clear errors."""
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "api"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.join(ROOT, "tools", "golden"))
 import flux2_ae_weights  # noqa: E402
+import flux2_transformer_weights  # noqa: E402
 from golden import load, rel_err  # noqa: E402
 from harness import main, test  # noqa: E402
 from safetensors_np import save  # noqa: E402
@@ -68,6 +70,37 @@ def test_files_that_are_no_flux2_autoencoder_are_clear_errors():
     assert p.returncode == 1 and "(H, W multiples of 4)" in p.stderr, p.stderr  # this small one: 2 * 2
     p = debug("flux-ae-decoder", WEIGHTS, nobn, os.path.join(TMP, "x"))  # weights given as inputs
     assert p.returncode == 1 and "no case" in p.stderr, p.stderr
+
+
+@test
+def test_transformer_matches_the_reference_with_reference_image_tokens():
+    """Case a: a 3 x 4 latent and 5 text tokens; b: a 2 x 6 latent with a reference image's 2 x 3
+    latent appended at time index 1 (how multi-reference editing feeds it), 7 text tokens."""
+    w = os.path.join(TMP, "dit.safetensors")
+    save(w, flux2_transformer_weights.weights())
+    io = os.path.join(HERE, "data", "flux2_transformer", "io.safetensors")
+    out = os.path.join(TMP, "dit.out")
+    p = debug("flux-transformer", w, io, out)
+    assert p.returncode == 0, p.stderr
+    gold, got = load(io), load(out)
+    for case in ("a", "b"):
+        e = rel_err(got[case + ".out"], gold[case + ".out"])
+        print(f"     transformer {case}.out {tuple(gold[case + '.out'].shape)}: {e:.1e}")
+        assert e <= 1e-4, (case, e)
+    import numpy as np
+    g = {k: v for k, v in gold.items() if k.startswith("a.") and k not in ("a.out", "a.guidance")}
+    bad = os.path.join(TMP, "dit-bad.safetensors")
+    save(bad, g)  # the model has guidance_in: a case without guidance is refused
+    p = debug("flux-transformer", w, bad, out)
+    assert p.returncode == 1 and ".guidance [1]" in p.stderr, p.stderr
+    g["a.guidance"] = np.ones(1, np.float32)
+    g["a.x"] = np.zeros((1, 12, 8), np.float32)  # the wrong latent width
+    save(bad, g)
+    p = debug("flux-transformer", w, bad, out)
+    assert p.returncode == 1 and "needs a.x [1, N, 16]" in p.stderr, p.stderr
+    p = debug("flux-transformer", WEIGHTS, io, out)  # an autoencoder is no transformer
+    assert p.returncode == 1 and "no FLUX.2 transformer" in p.stderr, p.stderr
+
 
 if __name__ == "__main__":
     sys.exit(main())
