@@ -29,11 +29,12 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
     int npos;
     int rc = cli_parse(argc, argv, &CLI_DEBUG_OPTS, NULL, &cfg, v, pos, &npos, 1);
     if (rc) return rc;
-    int needs_weights = npos == 1 && strcmp(pos[0], "sampler") != 0 && strcmp(pos[0], "rng") != 0;
+    int needs_weights = npos == 1 && strcmp(pos[0], "sampler") != 0 && strcmp(pos[0], "rng") != 0 &&
+                        strcmp(pos[0], "flux-schedule") != 0;
     if (npos != 1 || (needs_weights && !v[D_WEIGHTS]) || !v[D_INPUTS] || !v[D_OUT]) {
         fprintf(stderr,
                 "imgapi: one component, --inputs and --out are needed, and --weights but for "
-                "sampler and rng\n");
+                "sampler, rng and flux-schedule\n");
         return cli_usage_error("debug");
     }
     /* --lora is repeatable: every occurrence, in order */
@@ -74,6 +75,9 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
         return debug_tiny(&cfg, 1, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
     if (!strcmp(pos[0], "flux-ae-decoder") || !strcmp(pos[0], "flux-ae-encoder"))
         return debug_flux_ae(&cfg, !strcmp(pos[0], "flux-ae-encoder"), v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], q8);
+    if (!strcmp(pos[0], "flux-schedule")) return debug_flux_schedule(v[D_INPUTS], v[D_OUT]);
+    if (!strcmp(pos[0], "flux-sampler"))
+        return debug_flux_sampler(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], q8);
     if (!strcmp(pos[0], "flux-transformer"))
         return debug_flux_transformer(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], q8);
     if (!strcmp(pos[0], "sampler")) return debug_sampler(v[D_INPUTS], v[D_OUT]);

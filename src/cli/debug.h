@@ -54,6 +54,10 @@ int debug_tiny(const config_t *cfg, int encoder, const char *weights, const char
 int debug_flux_ae(const config_t *cfg, int encoder, const char *weights, const char *inputs, const char *out, int q8);
 /* FLUX.2's transformer: x, x_ids, timesteps, ctx, ctx_ids (, guidance) -> out per case. */
 int debug_flux_transformer(const config_t *cfg, const char *weights, const char *inputs, const char *out, int q8);
+/* FLUX.2's schedule (PREFIX.steps, PREFIX.seq_len -> PREFIX.timesteps; no weights) and its
+ * sampler (the transformer's inputs with .timesteps and optional .ref / .ref_ids -> .out). */
+int debug_flux_schedule(const char *inputs, const char *out);
+int debug_flux_sampler(const config_t *cfg, const char *weights, const char *inputs, const char *out, int q8);
 int debug_sampler(const char *inputs, const char *out);
 int debug_rng(const char *inputs, const char *out);
 

@@ -5,6 +5,7 @@
 #include "cli/debug.h"
 #include "common/status.h"
 #include "engine/models/flux2/flux2_ae.h"
+#include "engine/models/flux2/flux2_sampler.h"
 #include "engine/models/flux2/flux2_transformer.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,127 @@ int debug_flux_transformer(const config_t *cfg, const char *weights, const char 
                     ".ctx_ids [1, T, 4]%s\n",
                     key, key, I->in_channels, I->context_dim,
                     I->has_guidance ? ", .guidance [1]" : "");
+            goto out;
+        }
+        cases++;
+    }
+    if (!cases) {
+        fprintf(stderr, "imgapi: %s: no case (PREFIX.x)\n", inputs);
+        goto out;
+    }
+    if (st_writer_save(e.w, out)) {
+        fprintf(stderr, "imgapi: cannot write %s\n", out);
+        goto out;
+    }
+    rc = 0;
+out:
+    flux2_dit_free(m);
+    dbg_close(&e);
+    return rc;
+}
+
+int debug_flux_schedule(const char *inputs, const char *out) {
+    char err[256] = "";
+    st_file_t *inf = NULL;
+    st_writer_t *w = NULL;
+    int rc = 1, cases = 0;
+    if (st_open(inputs, &inf, err, sizeof err) || st_writer_new(&w)) {
+        fprintf(stderr, "imgapi: %s\n", err[0] ? err : "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < st_count(inf); i++) {
+        char key[64];
+        if (!case_key(st_get(inf, i)->name, "steps", key, sizeof key)) continue;
+        const st_tensor_t *ts, *tl;
+        float *steps = case_f32(inf, key, "steps", &ts), *len = case_f32(inf, key, "seq_len", &tl);
+        int n = steps && ts->numel == 1 && steps[0] >= 1 && steps[0] <= 1000 ? (int)steps[0] : 0;
+        int l = len && tl->numel == 1 && len[0] >= 1 && len[0] <= 1e7 ? (int)len[0] : 0;
+        float *t = n && l ? malloc(sizeof *t * (size_t)(n + 1)) : NULL;
+        int bad = !t;
+        if (!bad) {
+            flux2_schedule(n, l, t);
+            char nm[96];
+            snprintf(nm, sizeof nm, "%s.timesteps", key);
+            int64_t shape[1] = {n + 1};
+            bad = st_writer_add(w, nm, ST_F32, 1, shape, t) != IMG_OK;
+        }
+        free(steps);
+        free(len);
+        free(t);
+        if (bad) {
+            fprintf(stderr, "imgapi: case %s: needs %s.steps [1] (1 to 1000) and %s.seq_len [1]\n",
+                    key, key, key);
+            goto out;
+        }
+        cases++;
+    }
+    if (!cases) {
+        fprintf(stderr, "imgapi: %s: no case (PREFIX.steps)\n", inputs);
+        goto out;
+    }
+    if (st_writer_save(w, out)) {
+        fprintf(stderr, "imgapi: cannot write %s\n", out);
+        goto out;
+    }
+    rc = 0;
+out:
+    st_writer_free(w);
+    st_close(inf);
+    return rc;
+}
+
+int debug_flux_sampler(const config_t *cfg, const char *weights, const char *inputs,
+                       const char *out, int q8) {
+    dbg_env_t e;
+    flux2_dit_t *m = NULL;
+    int rc = 1, cases = 0;
+    if (dbg_open(&e, cfg, weights, inputs, q8)) goto out;
+    if (flux2_dit_load(e.wf, e.wflags, &m, e.err, sizeof e.err)) {
+        fprintf(stderr, "imgapi: %s\n", e.err);
+        goto out;
+    }
+    const flux2_dit_info_t *I = flux2_dit_info(m);
+    int C = I->in_channels;
+    for (size_t i = 0; i < st_count(e.inf); i++) {
+        char key[64];
+        if (!case_key(st_get(e.inf, i)->name, "x", key, sizeof key)) continue;
+        const st_tensor_t *tx, *txi, *tr = NULL, *tri = NULL, *tc, *tci, *tt, *tg;
+        float *x = case_f32(e.inf, key, "x", &tx), *xi = case_f32(e.inf, key, "x_ids", &txi),
+              *r = case_f32(e.inf, key, "ref", &tr), *ri = case_f32(e.inf, key, "ref_ids", &tri),
+              *c = case_f32(e.inf, key, "ctx", &tc), *ci = case_f32(e.inf, key, "ctx_ids", &tci),
+              *t = case_f32(e.inf, key, "timesteps", &tt),
+              *g = case_f32(e.inf, key, "guidance", &tg);
+        int nx = x && tx->ndim == 3 && tx->shape[2] == C ? (int)tx->shape[1] : 0;
+        int nr = r && tr->ndim == 3 && tr->shape[2] == C ? (int)tr->shape[1] : 0;
+        int nt = c && tc->ndim == 3 && tc->shape[2] == I->context_dim ? (int)tc->shape[1] : 0;
+        int steps = t && tt->numel >= 2 ? (int)tt->numel - 1 : 0;
+        int ok = nx && nt && steps && xi && txi->numel == (int64_t)nx * 4 && ci &&
+                 tci->numel == (int64_t)nt * 4 &&
+                 (!r || (nr && ri && tri->numel == (int64_t)nr * 4)) &&
+                 (!I->has_guidance || (g && tg->numel == 1));
+        int bad = !ok || flux2_denoise(m, &e.kc, x, xi, nx, r, ri, nr, c, ci, nt, t, steps,
+                                       g ? g[0] : 0.f);
+        if (!bad) {
+            char nm[96];
+            snprintf(nm, sizeof nm, "%s.out", key);
+            int64_t shape[3] = {1, nx, C};
+            bad = st_writer_add(e.w, nm, ST_F32, 3, shape, x) != IMG_OK;
+        }
+        free(x);
+        free(xi);
+        free(r);
+        free(ri);
+        free(c);
+        free(ci);
+        free(t);
+        free(g);
+        if (bad) {
+            fprintf(
+                stderr,
+                "imgapi: case %s: needs %s.x [1, N, %d], .x_ids [1, N, 4], .ctx [1, T, %d], "
+                ".ctx_ids [1, T, 4], "
+                ".timesteps [steps + 1]%s, optionally .ref [1, R, %d] with .ref_ids [1, R, 4]\n",
+                key, key, C, I->context_dim, I->has_guidance ? ", .guidance [1]" : "", C);
             goto out;
         }
         cases++;

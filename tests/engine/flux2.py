@@ -102,5 +102,44 @@ def test_transformer_matches_the_reference_with_reference_image_tokens():
     assert p.returncode == 1 and "no FLUX.2 transformer" in p.stderr, p.stderr
 
 
+
+@test
+def test_schedule_and_sampler_match_the_reference():
+    """get_schedule for five (steps, image tokens) pairs within 1e-6 absolute (the times are in
+    [0, 1]); three Euler steps of the small transformer with a reference image's tokens (ids at
+    time index 10, as the first reference is placed) within 1e-4."""
+    import re
+
+    import numpy as np
+    gold = load(os.path.join(HERE, "data", "flux2_sampler", "io.safetensors"))
+    ins = {}
+    for k in gold:
+        m = re.fullmatch(r"s(\d+)_(\d+)\.timesteps", k)
+        if m:
+            ins[f"s{m[1]}_{m[2]}.steps"] = np.array([float(m[1])], np.float32)
+            ins[f"s{m[1]}_{m[2]}.seq_len"] = np.array([float(m[2])], np.float32)
+    assert len(ins) == 10
+    sin, sout = os.path.join(TMP, "sched-in.st"), os.path.join(TMP, "sched.out")
+    save(sin, ins)
+    p = subprocess.run([BIN, "debug", "flux-schedule", "--inputs", sin, "--out", sout], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    got = load(sout)
+    for k in got:
+        e = float(np.max(np.abs(got[k] - gold[k])))
+        print(f"     schedule {k}: {len(got[k]) - 1} steps, max difference {e:.1e}")
+        assert got[k].shape == gold[k].shape and e <= 1e-6, (k, e)
+    w = os.path.join(TMP, "dit.safetensors")
+    save(w, flux2_transformer_weights.weights())
+    out = os.path.join(TMP, "sampler.out")
+    p = debug("flux-sampler", w, os.path.join(HERE, "data", "flux2_sampler", "io.safetensors"), out)
+    assert p.returncode == 0, p.stderr
+    e = rel_err(load(out)["a.out"], gold["a.out"])
+    print(f"     sampler a.out (3 steps, 6 reference tokens): {e:.1e}")
+    assert e <= 1e-4, e
+    save(sin, {"a.steps": np.array([0.0], np.float32), "a.seq_len": np.array([16.0], np.float32)})
+    p = subprocess.run([BIN, "debug", "flux-schedule", "--inputs", sin, "--out", sout], capture_output=True, text=True)
+    assert p.returncode == 1 and "a.steps [1] (1 to 1000)" in p.stderr, p.stderr
+
+
 if __name__ == "__main__":
     sys.exit(main())
