@@ -1,11 +1,11 @@
 """Reads and writes .safetensors files with numpy, for the tools (make_lora.py,
-make_diffusers_folder.py) and the tests that use them. F32, F16, F64 and I64 tensors."""
+make_diffusers_folder.py) and the tests that use them. F32, F16, F64, I64 and I32 tensors."""
 import json
 import struct
 
 import numpy as np
 
-DT = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64}
+DT = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "I32": np.int32}
 
 
 def load(path):

@@ -1,12 +1,14 @@
 /* debug_flux.c - `imgapi debug flux-ae-decoder|flux-ae-encoder|flux-transformer`: FLUX.2's
  * components on tensors from a file, under SPEC §9's names (the autoencoder's image <-> latent,
  * the encoder's moments and mean too; the transformer's x, x_ids, timesteps, ctx, ctx_ids,
- * guidance -> out), one case per prefix ("a.", "b.") as in the golden sets. */
+ * guidance -> out; qwen3-text's tokens, attention_mask -> ctx and hidden_states.N), one case per
+ * prefix ("a.", "b.") as in the golden sets. */
 #include "cli/debug.h"
 #include "common/status.h"
 #include "engine/models/flux2/flux2_ae.h"
 #include "engine/models/flux2/flux2_sampler.h"
 #include "engine/models/flux2/flux2_transformer.h"
+#include "engine/models/flux2/qwen3.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,6 +299,83 @@ int debug_flux_sampler(const config_t *cfg, const char *weights, const char *inp
     rc = 0;
 out:
     flux2_dit_free(m);
+    dbg_close(&e);
+    return rc;
+}
+
+int debug_qwen3_text(const config_t *cfg, const char *weights, const char *inputs, const char *out,
+                     int q8) {
+    dbg_env_t e;
+    qwen3_t *m = NULL;
+    int rc = 1, cases = 0;
+    if (dbg_open(&e, cfg, weights, inputs, q8)) goto out;
+    if (qwen3_load(e.wf, e.wflags, &m, e.err, sizeof e.err)) {
+        fprintf(stderr, "imgapi: %s\n", e.err);
+        goto out;
+    }
+    const qwen3_info_t *I = qwen3_info(m);
+    int stack[3];
+    qwen3_flux2_layers(m, stack);
+    for (size_t i = 0; i < st_count(e.inf); i++) {
+        char key[64];
+        if (!case_key(st_get(e.inf, i)->name, "tokens", key, sizeof key)) continue;
+        const st_tensor_t *tt, *tm = NULL;
+        float *tf = case_f32(e.inf, key, "tokens", &tt),
+              *mf = case_f32(e.inf, key, "attention_mask", &tm);
+        int n = tf && tt->ndim == 2 && tt->shape[0] == 1 ? (int)tt->shape[1] : 0;
+        int ok = n > 0 && (!mf || tm->numel == n);
+        int32_t *tok = ok ? malloc(sizeof *tok * (size_t)n) : NULL,
+                *mask = ok && mf ? malloc(sizeof *mask * (size_t)n) : NULL;
+        float *ctx = ok ? malloc(sizeof *ctx * (size_t)n * 3 * I->hidden) : NULL,
+              *one = ok ? malloc(sizeof *one * (size_t)n * I->hidden) : NULL;
+        int bad = !ok || !tok || !ctx || !one || (mf && !mask);
+        for (int k = 0; !bad && k < n; k++) {
+            tok[k] = (int32_t)tf[k];
+            if (mask) mask[k] = (int32_t)mf[k];
+        }
+        if (!bad) bad = qwen3_hidden(m, &e.kc, tok, mask, n, stack, 3, ctx) != IMG_OK;
+        if (!bad) {
+            char nm[96];
+            snprintf(nm, sizeof nm, "%s.ctx", key);
+            int64_t shape[3] = {1, n, 3 * I->hidden};
+            bad = st_writer_add(e.w, nm, ST_F32, 3, shape, ctx) != IMG_OK;
+            for (int s = 0; !bad && s < 3; s++) {
+                for (int r = 0; r < n; r++)
+                    memcpy(one + (size_t)r * I->hidden,
+                           ctx + (size_t)r * 3 * I->hidden + (size_t)s * I->hidden,
+                           sizeof *one * (size_t)I->hidden);
+                snprintf(nm, sizeof nm, "%s.hidden_states.%d", key, stack[s]);
+                int64_t sh[3] = {1, n, I->hidden};
+                bad = st_writer_add(e.w, nm, ST_F32, 3, sh, one) != IMG_OK;
+            }
+        }
+        free(tf);
+        free(mf);
+        free(tok);
+        free(mask);
+        free(ctx);
+        free(one);
+        if (bad) {
+            fprintf(stderr,
+                    "imgapi: case %s: needs %s.tokens [1, L] (ids below %d) and optionally "
+                    "%s.attention_mask [1, L] "
+                    "(ones, then zeros for padding)\n",
+                    key, key, I->vocab, key);
+            goto out;
+        }
+        cases++;
+    }
+    if (!cases) {
+        fprintf(stderr, "imgapi: %s: no case (PREFIX.tokens)\n", inputs);
+        goto out;
+    }
+    if (st_writer_save(e.w, out)) {
+        fprintf(stderr, "imgapi: cannot write %s\n", out);
+        goto out;
+    }
+    rc = 0;
+out:
+    qwen3_free(m);
     dbg_close(&e);
     return rc;
 }

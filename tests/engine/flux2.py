@@ -1,8 +1,9 @@
 """FLUX.2 components (issue 33) against goldens made with Black Forest Labs' reference code
-(tools/golden/flux2_ae.py, flux2_transformer.py; tests/engine/data/): the autoencoder's decoder
-and encoder and the transformer through `imgapi debug flux-ae-decoder|flux-ae-encoder|
-flux-transformer`, with the weights written again here from their seeds
-(tools/golden/flux2_*_weights.py), within 1e-4 of each output's range (SPEC's bound for an f32
+and transformers' Qwen3 (tools/golden/flux2_*.py, qwen3_text.py; tests/engine/data/): the
+autoencoder's decoder and encoder, the transformer, the schedule and sampler and the Qwen3 text
+encoder through `imgapi debug flux-ae-decoder|flux-ae-encoder|flux-transformer|flux-schedule|
+flux-sampler|qwen3-text`, with the weights written again here from their seeds
+(tools/golden/*_weights.py), within 1e-4 of each output's range (SPEC's bound for an f32
 engine); files and inputs that do not fit are clear errors."""
 import os
 import subprocess
@@ -17,6 +18,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.join(ROOT, "tools", "golden"))
 import flux2_ae_weights  # noqa: E402
 import flux2_transformer_weights  # noqa: E402
+import qwen3_text_weights  # noqa: E402
 from golden import load, rel_err  # noqa: E402
 from harness import main, test  # noqa: E402
 from safetensors_np import save  # noqa: E402
@@ -139,6 +141,35 @@ def test_schedule_and_sampler_match_the_reference():
     save(sin, {"a.steps": np.array([0.0], np.float32), "a.seq_len": np.array([16.0], np.float32)})
     p = subprocess.run([BIN, "debug", "flux-schedule", "--inputs", sin, "--out", sout], capture_output=True, text=True)
     assert p.returncode == 1 and "a.steps [1] (1 to 1000)" in p.stderr, p.stderr
+
+
+
+@test
+def test_qwen3_text_encoder_matches_the_reference_with_padding():
+    """The hidden states after 2, 4 and 6 of 8 layers (a quarter, half, three quarters, as FLUX.2
+    [klein] takes 9, 18, 27 of 36) and their stack; case b has 4 padding tokens at its end."""
+    import numpy as np
+    w = os.path.join(TMP, "qwen3.safetensors")
+    save(w, qwen3_text_weights.weights())
+    io = os.path.join(HERE, "data", "qwen3_text", "io.safetensors")
+    out = os.path.join(TMP, "qwen3.out")
+    p = debug("qwen3-text", w, io, out)
+    assert p.returncode == 0, p.stderr
+    gold, got = load(io), load(out)
+    for case in ("a", "b"):
+        for k in ("ctx", "hidden_states.2", "hidden_states.4", "hidden_states.6"):
+            e = rel_err(got[f"{case}.{k}"], gold[f"{case}.{k}"])
+            print(f"     qwen3 {case}.{k} {tuple(gold[case + '.' + k].shape)}: {e:.1e}")
+            assert e <= 1e-4, (case, k, e)
+    bad = os.path.join(TMP, "qwen3-bad.safetensors")
+    for tokens, mask, why in ((np.array([[1, 2, 300]], np.int32), None, "ids below 300"),
+                              (np.array([[1, 2, 3]], np.int32), np.array([[1, 0, 1]], np.int32), "then zeros")):
+        t = {"a.tokens": tokens}
+        if mask is not None:
+            t["a.attention_mask"] = mask
+        save(bad, t)
+        p = debug("qwen3-text", w, bad, out)
+        assert p.returncode == 1 and why in p.stderr, p.stderr
 
 
 if __name__ == "__main__":
