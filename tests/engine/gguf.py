@@ -208,7 +208,7 @@ def test_every_read_type_runs_as_its_independent_dequantization():
         save(r, decoded, meta)
         got_path, want_path = os.path.join(TMP, f"{kind}-got.st"), os.path.join(TMP, f"{kind}-want.st")
         p = debug_unet(g, got_path)
-        assert p.returncode == 0, (kind, p.stderr)
+        assert p.returncode == 0, (kind, p.returncode, p.stderr)
         assert debug_unet(r, want_path).returncode == 0
         got, want = load(got_path), load(want_path)
         for k in ("a.out", "b.out"):
