@@ -153,18 +153,31 @@ static void rms_norm(const float *x, int rows, int c, const float *w, float *y) 
 }
 
 /* Each head (width D) of rows x [n][heads * D]: RMSNorm with w, then the half rotation at the
- * row's position: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin), angle pos * theta^(-2j/D). */
-static void norm_rope(float *x, int n, int heads, int D, const float *w) {
+ * row's position: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin), with the row's cos and sin
+ * [D / 2] from rope_tables. */
+static void norm_rope(float *x, int n, int heads, int D, const float *w, const float *cosv,
+                      const float *sinv) {
     for (int r = 0; r < n; r++)
         for (int h = 0; h < heads; h++) {
             float *v = x + ((size_t)r * heads + h) * D;
+            const float *c = cosv + (size_t)r * (D / 2), *s = sinv + (size_t)r * (D / 2);
             rms_norm(v, 1, D, w, v);
             for (int j = 0; j < D / 2; j++) {
-                double ang = r / pow(THETA, (double)(2 * j) / D);
-                float c = (float)cos(ang), s = (float)sin(ang), a = v[j], b = v[j + D / 2];
-                v[j] = a * c - b * s;
-                v[j + D / 2] = b * c + a * s;
+                float a = v[j], b = v[j + D / 2];
+                v[j] = a * c[j] - b * s[j];
+                v[j + D / 2] = b * c[j] + a * s[j];
             }
+        }
+}
+
+/* cos and sin [n][D / 2] of positions 0..n-1: angle r * theta^(-2j/D), the same for every head
+ * and layer, so computed once per call. */
+static void rope_tables(int n, int D, float *cosv, float *sinv) {
+    for (int r = 0; r < n; r++)
+        for (int j = 0; j < D / 2; j++) {
+            double ang = r / pow(THETA, (double)(2 * j) / D);
+            cosv[(size_t)r * (D / 2) + j] = (float)cos(ang);
+            sinv[(size_t)r * (D / 2) + j] = (float)sin(ang);
         }
 }
 
@@ -194,8 +207,12 @@ int qwen3_hidden(const qwen3_t *m, const kctx_t *kc, const int32_t *tokens, cons
           *q = malloc(sizeof *q * (size_t)n * nq), *k = malloc(sizeof *k * (size_t)n * nkv),
           *v = malloc(sizeof *v * (size_t)n * nkv), *ke = malloc(sizeof *ke * (size_t)n * nq),
           *ve = malloc(sizeof *ve * (size_t)n * nq), *att = malloc(sizeof *att * (size_t)n * nq),
-          *g = malloc(sizeof *g * (size_t)n * F), *u = malloc(sizeof *u * (size_t)n * F);
-    int rc = x && h && q && k && v && ke && ve && att && g && u ? IMG_OK : IMG_ENOMEM;
+          *g = malloc(sizeof *g * (size_t)n * F), *u = malloc(sizeof *u * (size_t)n * F),
+          *cosv = malloc(sizeof *cosv * (size_t)n * (D / 2)),
+          *sinv = malloc(sizeof *sinv * (size_t)n * (D / 2));
+    int rc =
+        x && h && q && k && v && ke && ve && att && g && u && cosv && sinv ? IMG_OK : IMG_ENOMEM;
+    if (!rc) rope_tables(n, D, cosv, sinv);
     isa_t isa = cpu_best_isa();
     for (int i = 0; !rc && i < n; i++) {
         size_t off = (size_t)tokens[i] * H;
@@ -213,8 +230,8 @@ int qwen3_hidden(const qwen3_t *m, const kctx_t *kc, const int32_t *tokens, cons
         gemm(kc, n, h, H, &L->q, NULL, q, nq, 0);
         gemm(kc, n, h, H, &L->k, NULL, k, nkv, 0);
         gemm(kc, n, h, H, &L->v, NULL, v, nkv, 0);
-        norm_rope(q, n, I->heads, D, L->qn);
-        norm_rope(k, n, I->kv_heads, D, L->kn);
+        norm_rope(q, n, I->heads, D, L->qn, cosv, sinv);
+        norm_rope(k, n, I->kv_heads, D, L->kn, cosv, sinv);
         for (int r = 0; r < n; r++) /* each key/value head serves rep query heads */
             for (int hq = 0; hq < I->heads; hq++) {
                 memcpy(ke + ((size_t)r * I->heads + hq) * D,
@@ -249,5 +266,7 @@ int qwen3_hidden(const qwen3_t *m, const kctx_t *kc, const int32_t *tokens, cons
     free(att);
     free(g);
     free(u);
+    free(cosv);
+    free(sinv);
     return rc;
 }
