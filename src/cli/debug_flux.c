@@ -22,6 +22,21 @@ static int case_key(const char *name, const char *suffix, char *key, size_t cap)
     return 1;
 }
 
+/* The end of a component's run: at least one case found, then its outputs saved; 1 (the reason
+ * printed) when not. */
+static int finish(st_writer_t *w, int cases, const char *inputs, const char *suffix,
+                  const char *out) {
+    if (!cases) {
+        fprintf(stderr, "imgapi: %s: no case (PREFIX.%s)\n", inputs, suffix);
+        return 1;
+    }
+    if (st_writer_save(w, out)) {
+        fprintf(stderr, "imgapi: cannot write %s\n", out);
+        return 1;
+    }
+    return 0;
+}
+
 static int put(st_writer_t *w, const char *key, const char *what, int c, int h, int wd,
                const float *x) {
     char nm[96];
@@ -89,15 +104,7 @@ int debug_flux_ae(const config_t *cfg, int encoder, const char *weights, const c
         }
         cases++;
     }
-    if (!cases) {
-        fprintf(stderr, "imgapi: %s: no case (PREFIX.%s)\n", inputs, encoder ? "image" : "latent");
-        goto out;
-    }
-    if (st_writer_save(e.w, out)) {
-        fprintf(stderr, "imgapi: cannot write %s\n", out);
-        goto out;
-    }
-    rc = 0;
+    rc = finish(e.w, cases, inputs, encoder ? "image" : "latent", out);
 out:
     flux2_ae_free(ae);
     dbg_close(&e);
@@ -167,15 +174,7 @@ int debug_flux_transformer(const config_t *cfg, const char *weights, const char 
         }
         cases++;
     }
-    if (!cases) {
-        fprintf(stderr, "imgapi: %s: no case (PREFIX.x)\n", inputs);
-        goto out;
-    }
-    if (st_writer_save(e.w, out)) {
-        fprintf(stderr, "imgapi: cannot write %s\n", out);
-        goto out;
-    }
-    rc = 0;
+    rc = finish(e.w, cases, inputs, "x", out);
 out:
     flux2_dit_free(m);
     dbg_close(&e);
@@ -217,15 +216,7 @@ int debug_flux_schedule(const char *inputs, const char *out) {
         }
         cases++;
     }
-    if (!cases) {
-        fprintf(stderr, "imgapi: %s: no case (PREFIX.steps)\n", inputs);
-        goto out;
-    }
-    if (st_writer_save(w, out)) {
-        fprintf(stderr, "imgapi: cannot write %s\n", out);
-        goto out;
-    }
-    rc = 0;
+    rc = finish(w, cases, inputs, "steps", out);
 out:
     st_writer_free(w);
     st_close(inf);
@@ -288,15 +279,7 @@ int debug_flux_sampler(const config_t *cfg, const char *weights, const char *inp
         }
         cases++;
     }
-    if (!cases) {
-        fprintf(stderr, "imgapi: %s: no case (PREFIX.x)\n", inputs);
-        goto out;
-    }
-    if (st_writer_save(e.w, out)) {
-        fprintf(stderr, "imgapi: cannot write %s\n", out);
-        goto out;
-    }
-    rc = 0;
+    rc = finish(e.w, cases, inputs, "x", out);
 out:
     flux2_dit_free(m);
     dbg_close(&e);
@@ -365,15 +348,7 @@ int debug_qwen3_text(const config_t *cfg, const char *weights, const char *input
         }
         cases++;
     }
-    if (!cases) {
-        fprintf(stderr, "imgapi: %s: no case (PREFIX.tokens)\n", inputs);
-        goto out;
-    }
-    if (st_writer_save(e.w, out)) {
-        fprintf(stderr, "imgapi: cannot write %s\n", out);
-        goto out;
-    }
-    rc = 0;
+    rc = finish(e.w, cases, inputs, "tokens", out);
 out:
     qwen3_free(m);
     dbg_close(&e);
