@@ -39,6 +39,9 @@ typedef struct {
      * occurs (not made harmless by an allow); ngates 0: always */
     int gates[MAX_GATES], ngates;
     float gate_open; /* a classifier score at or above which the gate does not apply (0: none) */
+    /* "veto": the classifier may not name this category when a word of group veto occurs and
+     * none of group veto_unless (an adult named as such is no minor); -1: no veto */
+    int veto, veto_unless;
 } category_t;
 
 struct moderation {
@@ -418,6 +421,7 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                 rc = IMG_EFORMAT;
             else {
                 strcpy(m->cats[m->ncats].name, a);
+                m->cats[m->ncats].veto = m->cats[m->ncats].veto_unless = -1;
                 m->cats[m->ncats++].always = !strcmp(b, "always");
             }
         } else if (!strcmp(kw, "term") || !strcmp(kw, "group")) {
@@ -470,6 +474,13 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                 }
                 if (!rc && !m->cats[cat].ngates) rc = IMG_EFORMAT;
             }
+        } else if (!strcmp(kw, "veto")) { /* veto CATEGORY GROUP UNLESS_GROUP */
+            char extra[2];
+            int cat;
+            if (sscanf(rest, "%63s %63s %63s %1s", a, b, c, extra) != 3 || (cat = find_cat(m, a)) < 0 ||
+                (m->cats[cat].veto = find_group(m, b, 0)) < 0 ||
+                (m->cats[cat].veto_unless = find_group(m, c, 0)) < 0)
+                rc = IMG_EFORMAT;
         } else if (!strcmp(kw, "combine")) {
             /* combine CATEGORY GROUP_A GROUP_B [GROUP_C] */
             char d[64], extra[2];
@@ -784,6 +795,8 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
             for (int g = 0; !open && g < m->cats[cat].ngates; g++)
                 open = f.group[m->cats[cat].gates[g]];
             if (!open) continue;
+            int veto = m->cats[cat].veto;
+            if (veto >= 0 && f.group[veto] && !f.group[m->cats[cat].veto_unless]) continue;
             int always = m->cats[cat].always;
             if (level == MOD_LEVEL_LOW && !always) continue;
             if (out->refused && !always) continue; /* the rules already named an auto category */

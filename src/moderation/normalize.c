@@ -504,6 +504,11 @@ static int split_words(const char *text, words_t *w) {
         "yo", "y", "yr", "yrs", "anos", "ano", "ans", "an", "jahre", "jahren", "jahrig",
         "jahrige", "jahriger", "jahriges", "jahrigen", "anni", "anno", "лет", "года", "год", "let", "goda",
         "岁", "歲", "才", "살",
+        /* the literary count of a young life in seasons: "eleven summers", "neuf printemps",
+         * "zehn Lenze", "diez primaveras", "десять вёсен" */
+        "summers", "winters", "springs", "printemps", "etes", "hivers", "lenze", "sommer",
+        "winter", "primaveras", "veranos", "inviernos", "primavere", "estati", "inverni",
+        "весен", "зим",
     };
     static const char HAN_DIGITS[] = "一二三四五六七八九十";
     int n0 = w->n;

@@ -139,3 +139,36 @@ void test_moderation_out_of_memory(void) {
     }
     mod_free(m);
 }
+
+/* "veto": an adult named as one keeps the classifier from calling adult content
+ * sexual_minors (it read 成年, adult, by the characters it shares with 未成年, under age), while
+ * a minor named beside the adult still refuses and the rules' own minors combines are untouched;
+ * a veto line that names no known category or group is a format error. */
+void test_moderation_veto(void) {
+    moderation_t *m;
+    char err[256];
+    CHECK(mod_load_default(&m, err, sizeof err) == IMG_OK);
+    if (!m) return;
+    mod_result_t r;
+    CHECK(mod_check(m, "成年女性裸体，露骨性交", MOD_LEVEL_LOW, &r) == IMG_OK && !r.refused);
+    CHECK(mod_check(m, "成年女性裸体，露骨性交", MOD_LEVEL_AUTO, &r) == IMG_OK && r.refused &&
+          !strcmp(r.category, "sexual"));
+    CHECK(mod_check(m, "成年女性和未成年少女裸体", MOD_LEVEL_LOW, &r) == IMG_OK && r.refused &&
+          !strcmp(r.category, "sexual_minors"));
+    CHECK(mod_check(m, "an adult woman and a little girl, both naked, erotic", MOD_LEVEL_LOW, &r) == IMG_OK &&
+          r.refused && !strcmp(r.category, "sexual_minors"));
+    mod_free(m);
+    static const char *const BAD[] = {
+        "version 2\ncategory sexual_minors always\ngroup adult adult woman\nveto sexual_minors adult\n",
+        "version 2\ncategory sexual_minors always\ngroup adult adult woman\nveto sexual_minors adult minor\n",
+        "version 2\ncategory sexual_minors always\ngroup a x\ngroup b y\nveto nosuch a b\n",
+        "version 2\ncategory sexual_minors always\ngroup a x\ngroup b y\nveto sexual_minors a b c\n",
+    };
+    for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+        m = NULL;
+        CHECK(mod_load(BAD[i], &m, err, sizeof err) == IMG_EFORMAT && m == NULL);
+    }
+    CHECK(mod_load("version 2\ncategory sexual_minors always\ngroup a x\ngroup b y\nveto sexual_minors a b\n", &m,
+                   err, sizeof err) == IMG_OK);
+    mod_free(m);
+}
