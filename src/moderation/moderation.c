@@ -31,6 +31,7 @@ typedef struct {
 } phrases_t;
 
 #define MAX_GATES 8
+#define MAX_VETOES 4
 
 typedef struct {
     char name[32];
@@ -39,9 +40,9 @@ typedef struct {
      * occurs (not made harmless by an allow); ngates 0: always */
     int gates[MAX_GATES], ngates;
     float gate_open; /* a classifier score at or above which the gate does not apply (0: none) */
-    /* "veto": the classifier may not name this category when a word of group veto occurs and
-     * none of group veto_unless (an adult named as such is no minor); -1: no veto */
-    int veto, veto_unless;
+    /* "veto": the classifier may not name this category when a word of group veto[k] occurs
+     * and none of group veto_unless[k] (an adult named as such is no minor) */
+    int veto[MAX_VETOES], veto_unless[MAX_VETOES], nvetoes;
 } category_t;
 
 struct moderation {
@@ -421,7 +422,6 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                 rc = IMG_EFORMAT;
             else {
                 strcpy(m->cats[m->ncats].name, a);
-                m->cats[m->ncats].veto = m->cats[m->ncats].veto_unless = -1;
                 m->cats[m->ncats++].always = !strcmp(b, "always");
             }
         } else if (!strcmp(kw, "term") || !strcmp(kw, "group")) {
@@ -477,10 +477,13 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
         } else if (!strcmp(kw, "veto")) { /* veto CATEGORY GROUP UNLESS_GROUP */
             char extra[2];
             int cat;
+            category_t *k = NULL;
             if (sscanf(rest, "%63s %63s %63s %1s", a, b, c, extra) != 3 || (cat = find_cat(m, a)) < 0 ||
-                (m->cats[cat].veto = find_group(m, b, 0)) < 0 ||
-                (m->cats[cat].veto_unless = find_group(m, c, 0)) < 0)
+                (k = &m->cats[cat])->nvetoes == MAX_VETOES || (k->veto[k->nvetoes] = find_group(m, b, 0)) < 0 ||
+                (k->veto_unless[k->nvetoes] = find_group(m, c, 0)) < 0)
                 rc = IMG_EFORMAT;
+            else
+                k->nvetoes++;
         } else if (!strcmp(kw, "combine")) {
             /* combine CATEGORY GROUP_A GROUP_B [GROUP_C] */
             char d[64], extra[2];
@@ -795,8 +798,10 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
             for (int g = 0; !open && g < m->cats[cat].ngates; g++)
                 open = f.group[m->cats[cat].gates[g]];
             if (!open) continue;
-            int veto = m->cats[cat].veto;
-            if (veto >= 0 && f.group[veto] && !f.group[m->cats[cat].veto_unless]) continue;
+            int vetoed = 0;
+            for (int v = 0; v < m->cats[cat].nvetoes && !vetoed; v++)
+                vetoed = f.group[m->cats[cat].veto[v]] && !f.group[m->cats[cat].veto_unless[v]];
+            if (vetoed) continue;
             int always = m->cats[cat].always;
             if (level == MOD_LEVEL_LOW && !always) continue;
             if (out->refused && !always) continue; /* the rules already named an auto category */

@@ -342,6 +342,21 @@ static int looks_age(const words_t *w, int i) {
     return 0;
 }
 
+/* 1 when w[i-1] names a young person and w[i] follows it as a bare number, the way captions and
+ * tag lists give an age: "girl, 12", "nackige Göre, 12", "niña 11", "garçon 10". */
+static int person_age(const words_t *w, int i) {
+    static const char *const PERSON[] = {
+        "girl",   "boy",    "girls",   "boys",     "kid",     "child",  "daughter", "son",     "niece",
+        "nephew", "sister", "brother", "teen",     "student", "pupil",  "nina",     "nino",    "chica",
+        "chico",  "hija",   "hijo",    "fille",    "fillette", "garcon", "madchen", "junge",   "gore",
+        "kind",   "tochter", "sohn",   "menina",   "menino",  "garota", "garoto",   "ragazza", "ragazzo",
+        "bambina", "bambino", "девочка", "мальчик", "дочь",   "сын"};
+    if (i < 1) return 0;
+    for (size_t k = 0; k < sizeof PERSON / sizeof PERSON[0]; k++)
+        if (!strcmp(w->w[i - 1], PERSON[k])) return 1;
+    return 0;
+}
+
 /* Units after a number that make it a measure, not an age ("5 foot 10", "12 minutes"). */
 static int measure_unit(const char *s) {
     static const char *const UNITS[] = {"foot", "feet", "ft", "inch", "inches", "cm", "m", "meters",
@@ -585,7 +600,8 @@ static int split_words(const char *text, words_t *w) {
                                  !strcmp(w->w[i - 1], "barely"));
         /* a person's age told with a pronoun: "she is 12", "he's 13", "who just turned 11",
          * "sie ist zehn", "ей 11" - unless a unit follows ("she is 5 foot 10") */
-        prev_age = prev_age || ((pronoun_age(w, i) || looks_age(w, i)) && !(i + 1 < n0 && measure_unit(w->w[i + 1])));
+        prev_age = prev_age || ((pronoun_age(w, i) || looks_age(w, i) || person_age(w, i)) &&
+                                !(i + 1 < n0 && measure_unit(w->w[i + 1])));
         if ((end != t && *end) || next_age || next_year || prev_age)
             if (words_push(w, "ageunderadult")) return -1;
     }
