@@ -342,18 +342,28 @@ static int looks_age(const words_t *w, int i) {
     return 0;
 }
 
-/* 1 when w[i-1] names a young person and w[i] follows it as a bare number, the way captions and
- * tag lists give an age: "girl, 12", "nackige Göre, 12", "niña 11", "garçon 10". */
+/* 1 when w[i] is a bare number right after a word for a young person, or after one and "de",
+ * "di", "da" or "mit", the way captions, tag lists and speech give an age: "girl, 12", "nackige
+ * Göre, 12", "niña 11", "una pendeja de 12", "ein Gschrapp mit 10". */
 static int person_age(const words_t *w, int i) {
     static const char *const PERSON[] = {
         "girl",   "boy",    "girls",   "boys",     "kid",     "child",  "daughter", "son",     "niece",
         "nephew", "sister", "brother", "teen",     "student", "pupil",  "nina",     "nino",    "chica",
         "chico",  "hija",   "hijo",    "fille",    "fillette", "garcon", "madchen", "junge",   "gore",
         "kind",   "tochter", "sohn",   "menina",   "menino",  "garota", "garoto",   "ragazza", "ragazzo",
-        "bambina", "bambino", "девочка", "мальчик", "дочь",   "сын"};
-    if (i < 1) return 0;
+        "bambina", "bambino", "девочка", "мальчик", "дочь",   "сын",    "pendeja",  "pendejo", "piba",
+        "pibe",   "chamaca", "chamaco", "chavala", "chaval",  "morrita", "gamine",  "gamin",   "gosse",
+        "miuda",  "miudo",  "novinha", "ragazzina", "ragazzino", "regazzina", "gschrapp", "meitli", "bub"};
+    static const char *const LINK[] = {"de", "di", "da", "mit"};
+    int at = i - 1;
+    for (size_t k = 0; at >= 1 && k < sizeof LINK / sizeof LINK[0]; k++)
+        if (!strcmp(w->w[at], LINK[k])) {
+            at--;
+            break;
+        }
+    if (at < 0) return 0;
     for (size_t k = 0; k < sizeof PERSON / sizeof PERSON[0]; k++)
-        if (!strcmp(w->w[i - 1], PERSON[k])) return 1;
+        if (!strcmp(w->w[at], PERSON[k])) return 1;
     return 0;
 }
 
