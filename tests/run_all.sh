@@ -42,6 +42,7 @@ suite "adapter (LoRA) tests" lora "$py" tests/engine/lora.py
 suite "diffusers folders, VAEs and embeddings" diffusers "$py" tests/engine/diffusers.py
 suite "GGUF files" gguf "$py" tests/engine/gguf.py
 suite "FLUX.2 components" flux2 "$py" tests/engine/flux2.py
+suite "Qwen tokenizer (FLUX.2 [klein])" qwen_tokenizer "$py" tests/engine/qwen_tokenizer.py
 suite "moderation corpus" moderation "$py" tests/moderation/run.py
 suite "engine end-to-end tests" e2e "$py" tests/engine/e2e.py
 suite "edit tests (engine)" edit "$py" tests/engine/edit.py

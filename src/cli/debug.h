@@ -59,6 +59,8 @@ int debug_flux_transformer(const config_t *cfg, const char *weights, const char 
 int debug_flux_schedule(const char *inputs, const char *out);
 int debug_flux_sampler(const config_t *cfg, const char *weights, const char *inputs, const char *out, int q8);
 /* Qwen3 as FLUX.2's text encoder: tokens (, attention_mask) -> ctx and hidden_states.N. */
+/* Byte-level BPE (Qwen's tokenizer) on JSON cases: plain ids and FLUX.2 [klein]'s padded ids. */
+int debug_qwen_tokenizer(const char *weights, const char *inputs, const char *out);
 int debug_qwen3_text(const config_t *cfg, const char *weights, const char *inputs, const char *out, int q8);
 int debug_sampler(const char *inputs, const char *out);
 int debug_rng(const char *inputs, const char *out);

@@ -2,13 +2,16 @@
  * components on tensors from a file, under SPEC §9's names (the autoencoder's image <-> latent,
  * the encoder's moments and mean too; the transformer's x, x_ids, timesteps, ctx, ctx_ids,
  * guidance -> out; qwen3-text's tokens, attention_mask -> ctx and hidden_states.N), one case per
- * prefix ("a.", "b.") as in the golden sets. */
+ * prefix ("a.", "b.") as in the golden sets; qwen-tokenizer's prompts -> byte-level BPE ids and
+ * the 512 ids FLUX.2 [klein] feeds its text encoder (JSON, as `debug tokenizer`). */
 #include "cli/debug.h"
 #include "common/status.h"
 #include "engine/models/flux2/flux2_ae.h"
+#include "engine/models/flux2/flux2_prompt.h"
 #include "engine/models/flux2/flux2_sampler.h"
 #include "engine/models/flux2/flux2_transformer.h"
 #include "engine/models/flux2/qwen3.h"
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,5 +355,55 @@ int debug_qwen3_text(const config_t *cfg, const char *weights, const char *input
 out:
     qwen3_free(m);
     dbg_close(&e);
+    return rc;
+}
+
+static json_t *ids_array(const int32_t *ids, size_t n) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_integer(ids[i]));
+    return a;
+}
+
+int debug_qwen_tokenizer(const char *weights, const char *inputs, const char *out) {
+    char err[512];
+    bbpe_t *t = NULL;
+    if (bbpe_load(weights, &t, err, sizeof err)) {
+        fprintf(stderr, "imgapi: %s\n", err);
+        return 1;
+    }
+    json_error_t je;
+    json_t *in = json_load_file(inputs, 0, &je), *res = json_array();
+    json_t *cases = in ? json_object_get(in, "cases") : NULL;
+    int rc = json_is_array(cases) ? 0 : 1;
+    if (rc) fprintf(stderr, "imgapi: %s: expected {\"cases\": [{\"name\", \"prompt\"}]}\n", inputs);
+    int32_t ids[FLUX2_TEXT_LEN], mask[FLUX2_TEXT_LEN];
+    size_t i;
+    json_t *c;
+    json_array_foreach(cases, i, c) {
+        const char *prompt = json_string_value(json_object_get(c, "prompt"));
+        int32_t *plain = NULL;
+        size_t n = 0;
+        int used = 0;
+        if (!prompt || bbpe_encode(t, prompt, &plain, &n) ||
+            flux2_prompt_tokens(t, prompt, FLUX2_TEXT_LEN, ids, mask, &used, NULL)) {
+            fprintf(stderr, "imgapi: %s: case %zu has no prompt, or the tokenizer lacks Qwen's chat tokens\n",
+                    inputs, i);
+            free(plain);
+            rc = 1;
+            break;
+        }
+        json_array_append_new(res, json_pack("{s:O, s:o, s:o, s:i}", "name", json_object_get(c, "name"), "ids",
+                                             ids_array(plain, n), "klein_ids", ids_array(ids, FLUX2_TEXT_LEN),
+                                             "klein_len", used));
+        free(plain);
+    }
+    json_t *root = json_pack("{s:o}", "cases", res);
+    if (!rc && json_dump_file(root, out, JSON_COMPACT | JSON_ENSURE_ASCII)) {
+        fprintf(stderr, "imgapi: cannot write %s\n", out);
+        rc = 1;
+    }
+    json_decref(root);
+    json_decref(in);
+    bbpe_free(t);
     return rc;
 }

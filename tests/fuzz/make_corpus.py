@@ -69,7 +69,8 @@ def main(root):
                b"30\0[::1]:9000", b"99999999999999999999\0evil.com/x?y", b"\0Basic dXNlcjpwYXNz",
                b"idem-" + b"k" * 300 + b"\0h\r\nX: y"]
     for name, items in (("request", bodies), ("config", configs), ("moderation", prompts),
-                        ("tokenizer", texts), ("headers", headers)):
+                        ("tokenizer", texts), ("bbpe", texts + [b"<|im_start|>hello\n\n<think></think>"]),
+                        ("headers", headers)):
         d = os.path.join(root, name)
         os.makedirs(d, exist_ok=True)
         for i, blob in enumerate(items):
