@@ -58,7 +58,7 @@ static const struct {
      "                    [--lora FILE[:SCALE] ...] [--quantize q8]\n"
      "components: tokenizer, text-encoder, unet, vae-decoder, vae-encoder, inpaint-condition,\n"
      "            tiny-decoder, tiny-encoder, sampler, rng, flux-ae-decoder, flux-ae-encoder,\n"
-     "            flux-transformer, flux-schedule, flux-sampler, qwen-tokenizer,\n            qwen3-text\n",
+     "            flux-transformer, flux-schedule, flux-sampler, flux-pipeline,\n            qwen-tokenizer, qwen3-text\n",
      &CLI_DEBUG_OPTS},
     {"convert", cmd_convert, "rewrite a checkpoint as .safetensors or .gguf in another precision",
      "usage: imgapi convert [--type f16|bf16|f32|q8_0|q4_k] IN OUT\n"

@@ -201,9 +201,8 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
            peak_bf16 = peak_flops(kc.pool, threads, PEAK_BF16, kc.isa);
 
     /* profile and working size first: stable-diffusion.cpp runs before our model is loaded */
-    int turbo = !strcmp(cm->profile, "turbo");
     quality_profile_t q;
-    engine_quality_profile(turbo, (api_quality_t)quality, &q);
+    engine_quality_profile(engine_profile_kind(cm->profile), (api_quality_t)quality, &q);
     int W, H, ow, oh;
     api_size_dims((api_size_t)size, &ow, &oh);
     int native, multiple;

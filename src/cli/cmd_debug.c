@@ -75,6 +75,7 @@ int cmd_debug(int argc, char **argv, const cli_env_t *env) {
         return debug_tiny(&cfg, 1, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
     if (!strcmp(pos[0], "flux-ae-decoder") || !strcmp(pos[0], "flux-ae-encoder"))
         return debug_flux_ae(&cfg, !strcmp(pos[0], "flux-ae-encoder"), v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], q8);
+    if (!strcmp(pos[0], "flux-pipeline")) return debug_flux_pipeline(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], q8);
     if (!strcmp(pos[0], "qwen-tokenizer")) return debug_qwen_tokenizer(v[D_WEIGHTS], v[D_INPUTS], v[D_OUT]);
     if (!strcmp(pos[0], "qwen3-text")) return debug_qwen3_text(&cfg, v[D_WEIGHTS], v[D_INPUTS], v[D_OUT], q8);
     if (!strcmp(pos[0], "flux-schedule")) return debug_flux_schedule(v[D_INPUTS], v[D_OUT]);

@@ -6,7 +6,9 @@
  * the 512 ids FLUX.2 [klein] feeds its text encoder (JSON, as `debug tokenizer`). */
 #include "cli/debug.h"
 #include "common/status.h"
+#include "engine/engine.h"
 #include "engine/models/flux2/flux2_ae.h"
+#include "engine/sampling/sampler.h"
 #include "engine/models/flux2/flux2_prompt.h"
 #include "engine/models/flux2/flux2_sampler.h"
 #include "engine/models/flux2/flux2_transformer.h"
@@ -405,5 +407,73 @@ int debug_qwen_tokenizer(const char *weights, const char *inputs, const char *ou
     json_decref(root);
     json_decref(in);
     bbpe_free(t);
+    return rc;
+}
+
+int debug_flux_pipeline(const config_t *cfg, const char *dir, const char *inputs, const char *out, int q8) {
+    char paths[4][1100], err[512] = "";
+    static const char *const FILES[4] = {"transformer.safetensors", "ae.safetensors", "text_encoder.safetensors",
+                                         "tokenizer.json"};
+    for (int i = 0; i < 4; i++)
+        snprintf(paths[i], sizeof paths[i], "%s/%s", dir, FILES[i]);
+    eng_load_opts_t o = {.checkpoint = paths[0], .vae = paths[1], .text_encoder = paths[2], .tokenizer = paths[3],
+                         .threads = cfg->threads, .isa = cfg->isa, .precision = cfg->precision, .weights_q8 = q8};
+    eng_model_t *m = NULL;
+    st_file_t *inf = NULL;
+    st_writer_t *w = NULL;
+    int rc = 1, cases = 0;
+    if (eng_load(&o, &m, err, sizeof err) || st_open(inputs, &inf, err, sizeof err) || st_writer_new(&w)) {
+        fprintf(stderr, "imgapi: %s\n", err[0] ? err : "out of memory");
+        goto out;
+    }
+    int up = eng_info(m)->multiple, C = eng_info(m)->latent_channels;
+    for (size_t i = 0; i < st_count(inf); i++) {
+        char key[64], mk[96];
+        if (!case_key(st_get(inf, i)->name, "noise", key, sizeof key)) continue;
+        const st_tensor_t *nt, *it = NULL;
+        float *noise = case_f32(inf, key, "noise", &nt), *image = case_f32(inf, key, "image", &it);
+        snprintf(mk, sizeof mk, "%s.prompt", key);
+        const char *prompt = st_metadata(inf, mk);
+        snprintf(mk, sizeof mk, "%s.steps", key);
+        const char *steps = st_metadata(inf, mk);
+        int ok = noise && nt->ndim == 4 && nt->shape[0] == 1 && nt->shape[1] == C && prompt && steps;
+        int H = ok ? (int)nt->shape[2] * up : 0, W = ok ? (int)nt->shape[3] * up : 0;
+        ok = ok && (!image || (it->ndim == 4 && it->shape[1] == 3 && it->shape[2] == H && it->shape[3] == W));
+        img_t init = {0}, res = {0};
+        float *rgb = ok ? malloc(sizeof *rgb * 3 * (size_t)H * W) : NULL;
+        ok = ok && rgb && (!image || img_alloc(&init, W, H, 3) == IMG_OK);
+        for (size_t p = 0; ok && image && p < (size_t)H * W; p++)
+            for (int c = 0; c < 3; c++) {
+                float v = image[(size_t)c * H * W + p];
+                init.pixels[p * 3 + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+            }
+        eng_params_t ep = {.prompt = prompt, .width = W, .height = H, .steps = ok ? atoi(steps) : 0, .guidance = 1.f,
+                           .sampler = SAMPLER_EULER, .init_image = image ? &init : NULL, .strength = 1.f,
+                           .noise = noise, .decoded = rgb};
+        int grc = ok ? eng_generate(m, &ep, NULL, NULL, &res) : IMG_EINVAL;
+        if (!grc) {
+            snprintf(mk, sizeof mk, "%s.out", key);
+            int64_t shape[4] = {1, 3, H, W};
+            grc = st_writer_add(w, mk, ST_F32, 4, shape, rgb);
+        }
+        free(noise);
+        free(image);
+        free(rgb);
+        img_free(&init);
+        img_free(&res);
+        if (grc) {
+            fprintf(stderr,
+                    "imgapi: case %s: needs %s.noise [1, %d, h, w], metadata %s.prompt and %s.steps, and optionally "
+                    "%s.image [1, 3, %d h, %d w] (0-255) (%s)\n",
+                    key, key, C, key, key, key, up, up, img_status_str(grc));
+            goto out;
+        }
+        cases++;
+    }
+    rc = finish(w, cases, inputs, "noise", out);
+out:
+    st_writer_free(w);
+    st_close(inf);
+    eng_free(m);
     return rc;
 }

@@ -202,6 +202,7 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
              {"vae", m->vae, sizeof m->vae},
              {"tiny_decoder", m->tiny_decoder, sizeof m->tiny_decoder},
              {"tiny_encoder", m->tiny_encoder, sizeof m->tiny_encoder},
+             {"text_encoder", m->text_encoder, sizeof m->text_encoder},
              {"profile", m->profile, sizeof m->profile},
              {"prediction", m->prediction, sizeof m->prediction},
              {"weights", m->weights, sizeof m->weights},
@@ -212,8 +213,9 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
             snprintf(err, errlen, "value of '%s' is too long", name);
             return -1;
         }
-        if (!strcmp(field, "profile") && strcmp(value, "standard") && strcmp(value, "turbo")) {
-            snprintf(err, errlen, "'%s' must be 'standard' or 'turbo'", name);
+        if (!strcmp(field, "profile") && strcmp(value, "standard") && strcmp(value, "turbo") &&
+            strcmp(value, "flux2-klein")) {
+            snprintf(err, errlen, "'%s' must be 'standard', 'turbo' or 'flux2-klein'", name);
             return -1;
         }
         if (!strcmp(field, "prediction") && strcmp(value, "eps") && strcmp(value, "v")) {
@@ -249,7 +251,7 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
     }
     snprintf(err, errlen,
              "unknown model field '%s' (checkpoint, tokenizer, vae, tiny_decoder, tiny_encoder, "
-             "profile, "
+             "text_encoder, profile, "
              "prediction, weights, native, guidance, description)",
              field);
     return -1;

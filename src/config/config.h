@@ -16,7 +16,8 @@ typedef struct {
     char vae[512];          /* optional separate VAE */
     char tiny_decoder[512]; /* optional TAESD-style decoder: used for quality low */
     char tiny_encoder[512]; /* optional TAESD-style encoder: edits for a model without a KL VAE */
-    char profile[16];       /* "standard" (default) or "turbo" */
+    char text_encoder[512]; /* a separate text encoder's weights (FLUX.2: Qwen3) */
+    char profile[16];       /* "standard" (default), "turbo" or "flux2-klein" */
     char prediction[8];     /* "eps" (default) or "v" */
     char weights[8];        /* "file" (default: as the checkpoint stores them) or "q8" */
     char description[160];

@@ -24,7 +24,7 @@ typedef struct {
 
 typedef struct {
     eng_model_t *m;
-    int turbo;
+    profile_kind_t kind;
     int native;
     float guidance; /* 0: the profile's */
     pthread_mutex_t mu;
@@ -39,15 +39,27 @@ typedef struct {
     double merge_seconds;
 } loaded_t;
 
-void engine_quality_profile(int turbo, api_quality_t q, quality_profile_t *o) {
-    /* standard SD: DPM++ 2M Karras with guidance 7; turbo: 1-4 trailing steps, no guidance */
-    static const int STD[3] = {10, 20, 30}, TURBO[3] = {1, 2, 4};
+profile_kind_t engine_profile_kind(const char *profile) {
+    return !strcmp(profile, "turbo") ? PROFILE_TURBO : !strcmp(profile, "flux2-klein") ? PROFILE_FLUX2_KLEIN
+                                                                                        : PROFILE_STANDARD;
+}
+
+void engine_quality_profile(profile_kind_t kind, api_quality_t q, quality_profile_t *o) {
+    /* standard SD: DPM++ 2M Karras with guidance 7; turbo: 1-4 trailing steps, no guidance;
+     * FLUX.2 [klein] (step-distilled to 4): 2-4 Euler steps on its own shifted schedule, no
+     * guidance */
+    static const int STD[3] = {10, 20, 30}, TURBO[3] = {1, 2, 4}, KLEIN[3] = {2, 3, 4};
     int i = q == QUALITY_LOW ? 0 : q == QUALITY_MEDIUM ? 1 : 2;
-    if (turbo) {
+    if (kind == PROFILE_TURBO) {
         o->steps = TURBO[i];
         o->guidance = 1.f;
         o->sampler = SAMPLER_EULER_A;
         o->schedule = ENG_SCHED_TRAILING;
+    } else if (kind == PROFILE_FLUX2_KLEIN) {
+        o->steps = KLEIN[i];
+        o->guidance = 1.f;
+        o->sampler = SAMPLER_EULER;
+        o->schedule = ENG_SCHED_DISCRETE; /* unused: the family's schedule */
     } else {
         o->steps = STD[i];
         o->guidance = 7.f;
@@ -131,7 +143,7 @@ static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
         snprintf(p->description, sizeof p->description, "%.*s", (int)sizeof p->description - 1,
                  m->description[0] ? m->description : m->checkpoint);
         p->default_size = SIZE_1024x1024;
-        p->default_quality = strcmp(m->profile, "turbo") == 0 ? QUALITY_HIGH : QUALITY_MEDIUM;
+        p->default_quality = engine_profile_kind(m->profile) == PROFILE_STANDARD ? QUALITY_MEDIUM : QUALITY_HIGH;
         p->default_background = BACKGROUND_OPAQUE;
         /* a checkpoint that cannot be read yet is listed; loading it reports why */
         int edit = 0, inpaint = 0;
@@ -150,6 +162,7 @@ static void load_opts(const config_t *cfg, const config_model_t *m, eng_load_opt
     *o = (eng_load_opts_t){.checkpoint = m->checkpoint,
                            .tokenizer = tokenizer_of(m, tok, toklen),
                            .vae = m->vae,
+                           .text_encoder = m->text_encoder,
                            .tiny_decoder = m->tiny_decoder,
                            .tiny_encoder = m->tiny_encoder,
                            .prediction = strcmp(m->prediction, "v") == 0 ? ENG_PRED_V : ENG_PRED_EPS,
@@ -185,7 +198,7 @@ static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model,
     l->cfg = cfg;
     l->cm = m;
     pthread_mutex_init(&l->vmu, NULL);
-    l->turbo = strcmp(m->profile, "turbo") == 0;
+    l->kind = engine_profile_kind(m->profile);
     l->native = m->native ? m->native : eng_info(l->m)->native;
     l->guidance = m->guidance;
     pthread_mutex_init(&l->mu, NULL);
@@ -298,8 +311,8 @@ static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
                        img_t *out) {
     loaded_t *l = model;
     quality_profile_t q;
-    engine_quality_profile(l->turbo, p->quality, &q);
-    if (!l->turbo && l->guidance > 0) q.guidance = l->guidance;
+    engine_quality_profile(l->kind, p->quality, &q);
+    if (l->kind == PROFILE_STANDARD && l->guidance > 0) q.guidance = l->guidance;
     char *steered = NULL;
     const char *prompt = p->transparent ? steer_plain_background(p->prompt, &steered) : p->prompt;
     eng_params_t e = {.prompt = prompt, .negative_prompt = p->negative_prompt, .steps = q.steps,

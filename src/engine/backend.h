@@ -14,7 +14,10 @@ typedef struct {
     int sampler;  /* sampler_kind_t */
     int schedule; /* eng_schedule_t */
 } quality_profile_t;
-void engine_quality_profile(int turbo, api_quality_t q, quality_profile_t *out);
+typedef enum { PROFILE_STANDARD = 0, PROFILE_TURBO, PROFILE_FLUX2_KLEIN } profile_kind_t;
+/* The kind a model's `profile` setting names ("standard", "turbo", "flux2-klein"). */
+profile_kind_t engine_profile_kind(const char *profile);
+void engine_quality_profile(profile_kind_t kind, api_quality_t q, quality_profile_t *out);
 
 #define ENGINE_BUILTIN_MODEL "imgapi-shapes"
 /* The installed models: the configured ones, then the built-in model unless config turns it off

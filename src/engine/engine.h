@@ -17,12 +17,14 @@
 typedef struct eng_model eng_model_t;
 
 typedef enum { ENG_PRED_EPS = 0, ENG_PRED_V } eng_prediction_t;
+#define ENG_FAMILY_FLUX2 3 /* eng_info_t.family of a FLUX.2 model (0-2: SD1, SD2, SDXL) */
 typedef enum { ENG_SCHED_DISCRETE = 0, ENG_SCHED_KARRAS, ENG_SCHED_TRAILING } eng_schedule_t;
 
 typedef struct {
     const char *checkpoint; /* single-file .safetensors with LDM keys (UNet, VAE, text encoders) */
     const char *tokenizer;  /* bpe_simple_vocab_16e6.txt.gz, or a folder with vocab.json+merges.txt */
-    const char *vae;        /* optional separate VAE .safetensors */
+    const char *vae;        /* optional separate VAE .safetensors (FLUX.2: its autoencoder) */
+    const char *text_encoder; /* a separate text encoder's weights (FLUX.2: Qwen3) */
     const char *tiny_decoder; /* optional TAESD-style decoder .safetensors; a checkpoint without
                                  a VAE then decodes everything with it */
     const char *tiny_encoder; /* optional TAESD-style encoder .safetensors (NULL: the tiny
@@ -64,6 +66,13 @@ typedef struct {
     const img_t *init_image;
     float strength;
     const uint8_t *mask;
+    /* for parity checks against reference pipelines (imgapi debug): the initial noise (the
+     * latent's size, planes [C, H/up, W/up]; NULL: from seed) and, when not NULL, a copy of the
+     * decoder's output planes [3, H, W] before they are made 8-bit (*decoded_zero_to_one: 1 when
+     * in [0, 1], 0 when in [-1, 1]) */
+    const float *noise;
+    float *decoded;
+    int *decoded_zero_to_one;
 } eng_params_t;
 
 /* Called after every sampling step with, when previews were asked for and the model has a tiny
@@ -81,7 +90,7 @@ typedef enum {
 } eng_products_t;
 
 typedef struct {
-    int family;      /* 0 SD1, 1 SD2, 2 SDXL */
+    int family;      /* 0 SD1, 1 SD2, 2 SDXL, ENG_FAMILY_FLUX2 */
     int native;      /* native square resolution in pixels */
     int multiple;    /* image sides must be multiples of this (decoder upscale << UNet downsamples) */
     int tiny_only;   /* no KL VAE: every quality decodes with the tiny decoder */

@@ -11,7 +11,7 @@
  *   void *fam;  fam_desc_t d;
  *   ops->load(opts, f, kc, arena, &fam, &d, err, errlen);     // f: the opened checkpoint
  *   void *job;  ops->begin(fam, kc, &req, &job);                // per generation: conditioning
- *   ops->sigmas(fam, steps, schedule, sigmas);
+ *   ops->sigmas(fam, job, steps, schedule, sigmas);
  *   ops->denoise(fam, kc, job, x, sigma, edit, den);            // once per sampler evaluation
  *   ops->decode(fam, kc, x, lh, lw, fast, rgb, &zero_to_one);
  *   ops->end(job);  ops->free(fam);
@@ -29,6 +29,9 @@ typedef struct {
     eng_info_t info;
     int upscale;  /* image pixels per latent pixel a side */
     int previews; /* 1 when preview() can decode an intermediate latent */
+    /* 1 when an edit conditions on the image's latent (fam_edit_t.z0, given to denoise) instead
+     * of re-noising it: sampling then starts from noise whatever the strength */
+    int edit_by_reference;
 } fam_desc_t;
 
 /* One generation's request as a family sees it (the working size is a multiple of
@@ -67,8 +70,8 @@ typedef struct {
     /* A generation's conditioning and work memory (*job, freed by end()). */
     int (*begin)(void *fam, kctx_t *kc, const fam_request_t *r, void **job);
     void (*end)(void *job);
-    /* steps + 1 noise levels, descending to 0. */
-    void (*sigmas)(void *fam, int steps, eng_schedule_t kind, float *sigmas);
+    /* steps + 1 noise levels, descending to 0, for the generation job began. */
+    void (*sigmas)(void *fam, void *job, int steps, eng_schedule_t kind, float *sigmas);
     /* x at noise level sigma from the clean latent z0 (NULL: generation) and unit noise. */
     void (*noised)(const float *z0, const float *noise, float sigma, size_t n, float *x);
     /* The denoised latent predicted from x at sigma (guidance applied). */

@@ -300,18 +300,22 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
     float sigmas[1025];
     if (!rc) {
         int steps = p->steps;
-        m->ops->sigmas(m->fam, steps, p->schedule, sigmas);
+        m->ops->sigmas(m->fam, job, steps, p->schedule, sigmas);
         /* an edit runs the last part of the schedule from the image re-noised to its start; a
-         * mask regenerates its area entirely (strength 1) */
-        int start = 0;
-        if (edit && !p->mask) {
+         * mask regenerates its area entirely (strength 1); a family that edits by reference
+         * starts from noise and is given the image's latent at every step */
+        int start = 0, by_ref = m->desc.edit_by_reference;
+        if (edit && !p->mask && !by_ref) {
             int run = (int)lroundf(p->strength * (float)steps);
             start = steps - (run < 1 ? 1 : run);
         }
         rng_t rng;
         rng_seed(&rng, p->seed);
-        rng_randn(&rng, x, n);
-        m->ops->noised(edit ? z0 : NULL, x, sigmas[start], n, x);
+        if (p->noise)
+            memcpy(x, p->noise, sizeof *x * n);
+        else
+            rng_randn(&rng, x, n);
+        m->ops->noised(edit && !by_ref ? z0 : NULL, x, sigmas[start], n, x);
         run_ctx_t r = {m,
                        job,
                        lh,
@@ -338,6 +342,10 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
     m->stats.decode_s = clock_mono() - t_dec;
     m->stats.decode_gflop = (double)m->flops / 1e9;
     m->stats.total_s = clock_mono() - t_start;
+    if (!rc && p->decoded) {
+        memcpy(p->decoded, rgb, sizeof *rgb * 3 * (size_t)W * H);
+        if (p->decoded_zero_to_one) *p->decoded_zero_to_one = zero_to_one;
+    }
     if (!rc) rc = img_alloc(out, W, H, 3);
     if (!rc) to_rgb8(rgb, W, H, zero_to_one, out->pixels);
     img_free(&preview);

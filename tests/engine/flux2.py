@@ -2,7 +2,8 @@
 and transformers' Qwen3 (tools/golden/flux2_*.py, qwen3_text.py; tests/engine/data/): the
 autoencoder's decoder and encoder, the transformer, the schedule and sampler and the Qwen3 text
 encoder through `imgapi debug flux-ae-decoder|flux-ae-encoder|flux-transformer|flux-schedule|
-flux-sampler|qwen3-text`, with the weights written again here from their seeds
+flux-sampler|qwen3-text`, and the pipeline end to end (`flux-pipeline`), with the weights written
+again here from their seeds
 (tools/golden/*_weights.py), within 1e-4 of each output's range (SPEC's bound for an f32
 engine); files and inputs that do not fit are clear errors."""
 import os
@@ -170,6 +171,44 @@ def test_qwen3_text_encoder_matches_the_reference_with_padding():
         save(bad, t)
         p = debug("qwen3-text", w, bad, out)
         assert p.returncode == 1 and why in p.stderr, p.stderr
+
+
+@test
+def test_the_pipeline_end_to_end_matches_the_reference_pipeline():
+    """Prompt to image through imgapi's pipeline (tokenizer, chat template, Qwen3, the shifted
+    schedule, Euler over the transformer's velocity, the autoencoder), and an edit whose image
+    joins as reference tokens, against the reference composition (data/flux2_pipeline/README.md),
+    within 1e-3 of the image's range; the noise is the golden's."""
+    import flux2_pipeline_weights
+    d = os.path.join(TMP, "pipeline")
+    flux2_pipeline_weights.write(d)
+    io = os.path.join(HERE, "data", "flux2_pipeline", "io.safetensors")
+    out = os.path.join(TMP, "pipeline.out")
+    p = debug("flux-pipeline", d, io, out)
+    assert p.returncode == 0, p.stderr
+    gold, got = load(io), load(out)
+    for case in ("a", "b"):
+        e = rel_err(got[case + ".out"], gold[case + ".out"])
+        print(f"     pipeline {case}.out {tuple(gold[case + '.out'].shape)}: {e:.1e}")
+        assert e <= 1e-3, (case, e)
+
+
+@test
+def test_a_flux2_model_missing_a_part_is_a_clear_error():
+    import flux2_pipeline_weights
+    d = os.path.join(TMP, "pipeline-parts")
+    paths = flux2_pipeline_weights.write(d)
+    io = os.path.join(HERE, "data", "flux2_pipeline", "io.safetensors")
+    for part, words in (("text_encoder", "text encoder"), ("ae", "autoencoder"), ("tokenizer", "tokenizer")):
+        os.rename(paths[part], paths[part] + ".away")
+        p = debug("flux-pipeline", d, io, os.path.join(TMP, "x"))
+        os.rename(paths[part] + ".away", paths[part])
+        assert p.returncode == 1 and ("cannot" in p.stderr or words in p.stderr), (part, p.stderr)
+    # a text encoder whose width does not fit the transformer's context
+    w = qwen3_text_weights.weights()  # hidden 64: 192 stacked, the transformer takes 96
+    save(paths["text_encoder"], w)
+    p = debug("flux-pipeline", d, io, os.path.join(TMP, "x"))
+    assert p.returncode == 1 and "context" in p.stderr, p.stderr
 
 
 if __name__ == "__main__":

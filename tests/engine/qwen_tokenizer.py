@@ -1,11 +1,11 @@
 """Qwen's byte-level BPE tokenizer (FLUX.2 [klein]'s text encoder) against an independent one.
 
 No tokenizer file of the real model may be downloaded, so the test makes its own: it trains a
-small byte-level BPE vocabulary here, on a mixed-language text, with the pre-tokenizer pattern Qwen2
+small byte-level BPE vocabulary on a mixed-language text, with the pre-tokenizer pattern Qwen2
 publishes run by Python's `regex` module, and writes it in both of Hugging Face's layouts
 (tokenizer.json; vocab.json + merges.txt + tokenizer_config.json). The expected ids come from the
-GPT-2 algorithm written out below (added tokens split first, NFC, the pattern, bytes to GPT-2's
-printable characters, merges by rank); `imgapi debug qwen-tokenizer` must give the same ids, and
+GPT-2 algorithm written out in tools/golden/bbpe_ref.py (added tokens split first, NFC, the
+pattern, bytes to GPT-2's printable characters, merges by rank); `imgapi debug qwen-tokenizer` must give the same ids, and
 the 512 ids FLUX.2 [klein] feeds its text encoder: Qwen3's chat template with thinking off, cut
 to 512, right-padded with <|endoftext|>."""
 import json
@@ -13,20 +13,15 @@ import os
 import subprocess
 import sys
 import tempfile
-import unicodedata
-from collections import Counter
-
-import regex
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "golden"))
+from bbpe_ref import BYTE, encode, train, write_tokenizer_json, write_vocab_merges  # noqa: E402
 from harness import main, test  # noqa: E402
 
 BIN = os.environ.get("IMGAPI_PROD_BIN", "build/imgapi")
 TMP = tempfile.mkdtemp(prefix="imgapi-qwen-tok-")
-PAT = regex.compile(r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"""
-                    r"""\s*[\r\n]+|\s+(?!\S)|\s+""")
-ADDED = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
 CORPUS = """A photograph of an astronaut riding a horse on the moon, highly detailed.
 The cat's whiskers weren't long; they'd grown 12345 times slower than we'll ever know!!!
 Ein Hund läuft über die Straße.  Der Mädchen-Chor singt. Ça va très bien, merci.
@@ -36,125 +31,11 @@ price: $9.99 -- 50% off!!! (limited) [offer] {json: "value"} <tag> ... ?? ¿qué
 """
 
 
-def byte_chars():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
-
-
-BYTE = byte_chars()
-
-
-def symbols(piece):
-    return [BYTE[b] for b in piece.encode("utf-8")]
-
-
-def train(text, merges_wanted):
-    # merges learned on the pattern's pieces and on coarser ones (white space before or after a
-    # run of anything else), so that the vocabulary holds whole pieces and merges across the
-    # pattern's boundaries ("'t" + "is", "1" + "2", "!!!" + "\n\n"): a piece cut in the wrong
-    # place then gives other ids
-    norm = unicodedata.normalize("NFC", text)
-    coarse = regex.findall(r"\s*\S+|\s+", norm) + regex.findall(r"\S+\s*|\s+", norm) + PAT.findall(norm)
-    words = Counter(tuple(symbols(p)) for p in coarse)
-    merges = []
-    for _ in range(merges_wanted):
-        pairs = Counter()
-        for w, c in words.items():
-            for a, b in zip(w, w[1:]):
-                pairs[(a, b)] += c
-        if not pairs:
-            break
-        best = max(sorted(pairs), key=lambda p: pairs[p])  # ties: the first in sorted order
-        merges.append(best)
-        merged = Counter()
-        for w, c in words.items():
-            out, i = [], 0
-            while i < len(w):
-                if i + 1 < len(w) and (w[i], w[i + 1]) == best:
-                    out.append(w[i] + w[i + 1])
-                    i += 2
-                else:
-                    out.append(w[i])
-                    i += 1
-            merged[tuple(out)] += c
-        words = merged
-    vocab = {}
-    for b in range(256):  # the byte characters in an order of their own
-        vocab.setdefault(BYTE[(b * 7 + 3) % 256], len(vocab))
-    for a, b in merges:
-        vocab.setdefault(a + b, len(vocab))
-    added = {t: len(vocab) + i for i, t in enumerate(ADDED)}
-    return vocab, merges, added
-
-
-def bpe(piece, ranks):
-    w = symbols(piece)
-    while len(w) > 1:
-        pairs = [(ranks.get((a, b), 1 << 30), i) for i, (a, b) in enumerate(zip(w, w[1:]))]
-        r, _ = min(pairs)
-        if r == 1 << 30:
-            break
-        a, b = [p for p, rk in ranks.items() if rk == r][0]
-        out, i = [], 0
-        while i < len(w):
-            if i + 1 < len(w) and w[i] == a and w[i + 1] == b:
-                out.append(a + b)
-                i += 2
-            else:
-                out.append(w[i])
-                i += 1
-        w = out
-    return w
-
-
-def encode(text, vocab, merges, added):
-    ranks = {m: r for r, m in enumerate(merges)}
-    specials = sorted(added, key=len, reverse=True)
-    ids, i, start = [], 0, 0
-
-    def plain(s):
-        for p in PAT.findall(unicodedata.normalize("NFC", s)):
-            ids.extend(vocab[s] for s in bpe(p, ranks))
-
-    while i <= len(text):
-        hit = next((t for t in specials if text.startswith(t, i)), None) if i < len(text) else None
-        if i < len(text) and not hit:
-            i += 1
-            continue
-        if i > start:
-            plain(text[start:i])
-        if not hit:
-            break
-        ids.append(added[hit])
-        i += len(hit)
-        start = i
-    return ids
-
-
 def write_layouts(vocab, merges, added):
     one = os.path.join(TMP, "tokenizer.json")
-    with open(one, "w", encoding="utf-8") as f:
-        json.dump({"version": "1.0",
-                   "added_tokens": [{"id": i, "content": t, "special": t.startswith("<|"), "normalized": False,
-                                     "lstrip": False, "rstrip": False, "single_word": False}
-                                    for t, i in added.items()],
-                   "normalizer": {"type": "NFC"},
-                   "model": {"type": "BPE", "vocab": vocab, "merges": [[a, b] for a, b in merges]}},
-                  f, ensure_ascii=False)
+    write_tokenizer_json(one, vocab, merges, added)
     two = os.path.join(TMP, "split")
-    os.makedirs(two, exist_ok=True)
-    with open(os.path.join(two, "vocab.json"), "w", encoding="utf-8") as f:
-        json.dump(vocab, f, ensure_ascii=False)
-    with open(os.path.join(two, "merges.txt"), "w", encoding="utf-8") as f:
-        f.write("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
-    with open(os.path.join(two, "tokenizer_config.json"), "w", encoding="utf-8") as f:
-        json.dump({"added_tokens_decoder": {str(i): {"content": t, "special": True} for t, i in added.items()}}, f)
+    write_vocab_merges(two, vocab, merges, added)
     return one, two
 
 

@@ -68,12 +68,12 @@ def shapes(c=CONFIG):
     return out
 
 
-def weights(seed=33):
+def weights(seed=33, c=CONFIG):
     """name -> float32 array: convolutions ~ N(0, 1/fan_in), norm scales 1 + N(0, 0.2), biases
     N(0, 0.1), running means N(0, 0.5), running variances U(0.5, 2)."""
     rng = np.random.default_rng(seed)
     out = {}
-    for name, shape in sorted(shapes().items()):
+    for name, shape in sorted(shapes(c).items()):
         if name == "bn.running_mean":
             v = 0.5 * rng.standard_normal(shape)
         elif name == "bn.running_var":

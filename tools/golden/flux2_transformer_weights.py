@@ -37,11 +37,11 @@ def shapes(c=CONFIG):
     return out
 
 
-def weights(seed=33):
+def weights(seed=33, c=CONFIG):
     """name -> float32 array: matrices ~ N(0, 1/fan_in), RMSNorm scales 1 + N(0, 0.2)."""
     rng = np.random.default_rng(seed)
     out = {}
-    for name, shape in sorted(shapes().items()):
+    for name, shape in sorted(shapes(c).items()):
         if len(shape) == 2:
             v = rng.standard_normal(shape) / np.sqrt(shape[1])
         else:

@@ -98,61 +98,81 @@ class Config(types.SimpleNamespace):
     pass
 
 
+def load_reference(modeling):
+    """transformers' modeling_qwen3 module, loaded alone with the stand-ins above."""
+    stand_ins(Config)
+    spec = importlib.util.spec_from_file_location("transformers.models.qwen3.modeling_qwen3", modeling)
+    mq = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mq
+    spec.loader.exec_module(mq)
+    return mq
+
+
+class Reference:
+    """The embedding and decoder layers of configuration c with weights w (float64), run in order
+    as Qwen3Model.forward runs them."""
+
+    def __init__(self, mq, c, w):
+        n_layers = c["num_hidden_layers"]
+        cfg = Config(hidden_size=c["hidden_size"], intermediate_size=c["intermediate_size"], hidden_act="silu",
+                     num_attention_heads=c["num_attention_heads"], num_key_value_heads=c["num_key_value_heads"],
+                     head_dim=c["head_dim"], rope_parameters={"rope_type": "default", "rope_theta": c["rope_theta"]},
+                     max_position_embeddings=4096, rms_norm_eps=c["rms_norm_eps"], attention_bias=False,
+                     attention_dropout=0.0, layer_types=["full_attention"] * n_layers, sliding_window=None,
+                     _attn_implementation="eager", num_hidden_layers=n_layers, vocab_size=c["vocab_size"])
+        self.embed = nn.Embedding(c["vocab_size"], c["hidden_size"]).double()
+        self.embed.load_state_dict({"weight": torch.from_numpy(w["model.embed_tokens.weight"].astype(np.float64))})
+        self.layers = []
+        for i in range(n_layers):
+            layer = mq.Qwen3DecoderLayer(cfg, i).double().eval()
+            p = f"model.layers.{i}."
+            layer.load_state_dict({k[len(p):]: torch.from_numpy(v.astype(np.float64)) for k, v in w.items()
+                                   if k.startswith(p)}, strict=True)
+            self.layers.append(layer)
+        self.rotary = mq.Qwen3RotaryEmbedding(cfg)
+
+    def hidden_states(self, tokens, mask):
+        """[embedding, after layer 1, ...] for tokens [1, n] with mask [1, n] (1: token, 0:
+        padding); the causal and padding mask create_causal_mask would build: a key is seen when
+        it is not after the query and not padding."""
+        n = tokens.shape[1]
+        with torch.no_grad():
+            h = self.embed(tokens)
+            pos = torch.arange(n)[None]
+            cos, sin = self.rotary(h, pos)
+            q_i = torch.arange(n)[:, None]
+            k_i = torch.arange(n)[None, :]
+            seen = (k_i <= q_i) & (mask[0][None, :] == 1)
+            additive = torch.zeros(n, n, dtype=torch.float64).masked_fill(~seen, torch.finfo(torch.float64).min)
+            additive = additive[None, None]
+            hidden = [h]
+            for layer in self.layers:
+                h = layer(h, attention_mask=additive, position_embeddings=(cos, sin), position_ids=pos)
+                hidden.append(h)
+        return hidden
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--modeling", required=True, help="transformers' models/qwen3/modeling_qwen3.py")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    stand_ins(Config)
-    spec = importlib.util.spec_from_file_location("transformers.models.qwen3.modeling_qwen3", a.modeling)
-    mq = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mq
-    spec.loader.exec_module(mq)
-
     c = qw.CONFIG
-    n_layers = c["num_hidden_layers"]
-    cfg = Config(hidden_size=c["hidden_size"], intermediate_size=c["intermediate_size"], hidden_act="silu",
-                 num_attention_heads=c["num_attention_heads"], num_key_value_heads=c["num_key_value_heads"],
-                 head_dim=c["head_dim"], rope_parameters={"rope_type": "default", "rope_theta": c["rope_theta"]},
-                 max_position_embeddings=4096, rms_norm_eps=c["rms_norm_eps"], attention_bias=False,
-                 attention_dropout=0.0, layer_types=["full_attention"] * n_layers, sliding_window=None,
-                 _attn_implementation="eager", num_hidden_layers=n_layers, vocab_size=c["vocab_size"])
-    w = qw.weights()
-    embed = nn.Embedding(c["vocab_size"], c["hidden_size"]).double()
-    embed.load_state_dict({"weight": torch.from_numpy(w["model.embed_tokens.weight"].astype(np.float64))})
-    layers = []
-    for i in range(n_layers):
-        layer = mq.Qwen3DecoderLayer(cfg, i).double().eval()
-        p = f"model.layers.{i}."
-        layer.load_state_dict({k[len(p):]: torch.from_numpy(v.astype(np.float64)) for k, v in w.items()
-                               if k.startswith(p)}, strict=True)
-        layers.append(layer)
-    rotary = mq.Qwen3RotaryEmbedding(cfg)
+    ref = Reference(load_reference(a.modeling), c, qw.weights())
     g = torch.Generator().manual_seed(36)
     io = {}
-    with torch.no_grad():
-        for case, (n, pad) in (("a", (10, 0)), ("b", (12, 4))):
-            tokens = torch.randint(0, c["vocab_size"], (1, n), generator=g)
-            mask = torch.ones(1, n, dtype=torch.int64)
-            if pad:
-                mask[0, n - pad:] = 0
-                tokens[0, n - pad:] = 0
-            h = embed(tokens)
-            pos = torch.arange(n)[None]
-            cos, sin = rotary(h, pos)
-            q_i = torch.arange(n)[:, None]
-            k_i = torch.arange(n)[None, :]
-            seen = (k_i <= q_i) & (mask[0][None, :] == 1)
-            additive = torch.zeros(n, n, dtype=torch.float64).masked_fill(~seen, torch.finfo(torch.float64).min)[None, None]
-            hidden = [h]
-            for layer in layers:
-                h = layer(h, attention_mask=additive, position_embeddings=(cos, sin), position_ids=pos)
-                hidden.append(h)
-            io[f"{case}.tokens"] = tokens.to(torch.int32).numpy()
-            io[f"{case}.attention_mask"] = mask.to(torch.int32).numpy()
-            for k in qw.STACKED:
-                io[f"{case}.hidden_states.{k}"] = hidden[k].float().numpy()
-            io[f"{case}.ctx"] = torch.cat([hidden[k] for k in qw.STACKED], dim=-1).float().numpy()
+    for case, (n, pad) in (("a", (10, 0)), ("b", (12, 4))):
+        tokens = torch.randint(0, c["vocab_size"], (1, n), generator=g)
+        mask = torch.ones(1, n, dtype=torch.int64)
+        if pad:
+            mask[0, n - pad:] = 0
+            tokens[0, n - pad:] = 0
+        hidden = ref.hidden_states(tokens, mask)
+        io[f"{case}.tokens"] = tokens.to(torch.int32).numpy()
+        io[f"{case}.attention_mask"] = mask.to(torch.int32).numpy()
+        for k in qw.STACKED:
+            io[f"{case}.hidden_states.{k}"] = hidden[k].float().numpy()
+        io[f"{case}.ctx"] = torch.cat([hidden[k] for k in qw.STACKED], dim=-1).float().numpy()
     os.makedirs(a.out, exist_ok=True)
     save(os.path.join(a.out, "io.safetensors"), io)
     print("wrote", a.out)

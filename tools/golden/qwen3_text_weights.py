@@ -30,11 +30,11 @@ def shapes(c=CONFIG):
     return out
 
 
-def weights(seed=33):
+def weights(seed=33, c=CONFIG):
     """name -> float32: the embedding N(0, 1), matrices N(0, 1/fan_in), norm weights 1 + N(0, 0.2)."""
     rng = np.random.default_rng(seed)
     out = {}
-    for name, shape in sorted(shapes().items()):
+    for name, shape in sorted(shapes(c).items()):
         if name == "model.embed_tokens.weight":
             v = rng.standard_normal(shape)
         elif len(shape) == 2:

@@ -426,7 +426,8 @@ static int sd_begin(void *fam, kctx_t *kc, const fam_request_t *r, void **job) {
 
 /* ---- sampling ---- */
 
-static void sd_sigmas(void *fam, int steps, eng_schedule_t kind, float *sigmas) {
+static void sd_sigmas(void *fam, void *job, int steps, eng_schedule_t kind, float *sigmas) {
+    (void)job;
     sd_t *m = fam;
     if (kind == ENG_SCHED_KARRAS)
         schedule_karras(steps, m->sched.sigmas[0], m->sched.sigmas[SCHED_T - 1], 7.0, sigmas);
