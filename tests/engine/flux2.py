@@ -211,5 +211,58 @@ def test_a_flux2_model_missing_a_part_is_a_clear_error():
     assert p.returncode == 1 and "context" in p.stderr, p.stderr
 
 
+@test
+def test_server_generates_and_edits_with_a_flux2_model():
+    """A FLUX.2 model configured as users configure one (transformer checkpoint, autoencoder,
+    Qwen3 text encoder, tokenizer, profile flux2-klein) behind `imgapi serve`: generation on the
+    OpenAI and Segmind routes, an edit with one image (multipart, as the OpenAI SDK sends it), two
+    images refused with the model's limit, /v1/models' capabilities, and an exact ledger."""
+    import io as _io
+
+    import requests
+    from harness import Server, check_invariant, decode_image
+    from PIL import Image
+    import flux2_pipeline_weights
+    d = os.path.join(TMP, "served")
+    p = flux2_pipeline_weights.write(d)
+    conf = os.path.join(TMP, "flux.conf")
+    with open(conf, "w") as f:
+        f.write(f"model.tiny-flux.checkpoint = {p['transformer']}\nmodel.tiny-flux.vae = {p['ae']}\n"
+                f"model.tiny-flux.text_encoder = {p['text_encoder']}\nmodel.tiny-flux.tokenizer = {p['tokenizer']}\n"
+                "model.tiny-flux.profile = flux2-klein\nmodel.tiny-flux.native = 64\n"
+                "default_model = tiny-flux\nthreads = 2\n")
+    s = Server(args=["--config", conf], binary=BIN)
+    try:
+        s.start()
+        key = s.new_key("50")
+        r = requests.get(s.url("/v1/models"), headers={"x-api-key": key}, timeout=30)
+        m = [x for x in r.json()["data"] if x["id"] == "tiny-flux"][0]
+        assert m["capabilities"]["edit"] and m["capabilities"]["max_input_images"] == 1, m
+        r = s.post("/v1/images/generations", {"prompt": "a red fox in the snow", "model": "tiny-flux",
+                                              "size": "1536x1024", "quality": "low"}, key)
+        assert r.status_code == 200, r.text[:300]
+        assert decode_image(r.json()["data"][0]["b64_json"]).size == (1536, 1024)
+        assert r.json()["usage"]["input_tokens"] > 0
+        r = requests.post(s.url("/v1/tiny-flux"), json={"prompt": "a cat", "quality": "high"},
+                          headers={"x-api-key": key}, timeout=120)
+        assert r.status_code == 200, r.text[:300]
+        png = _io.BytesIO()
+        Image.new("RGB", (96, 64), (200, 30, 30)).save(png, "PNG")
+        h = {"Authorization": f"Bearer {key}"}
+        r = requests.post(s.url("/v1/images/edits"), headers=h, timeout=120,
+                          files={"image": ("a.png", png.getvalue(), "image/png")},
+                          data={"prompt": "make it blue", "model": "tiny-flux", "quality": "low"})
+        assert r.status_code == 200, r.text[:300]
+        assert decode_image(r.json()["data"][0]["b64_json"]).size == (1536, 1024)  # size auto: the image's aspect
+        r = requests.post(s.url("/v1/images/edits"), headers=h, timeout=120,
+                          files=[("image[]", ("a.png", png.getvalue(), "image/png")),
+                                 ("image[]", ("b.png", png.getvalue(), "image/png"))],
+                          data={"prompt": "both", "model": "tiny-flux"})
+        assert r.status_code == 400 and "at most 1 input image" in r.json()["error"]["message"], r.text[:300]
+        assert check_invariant(s, key)["reserved"] == 0
+    finally:
+        s.cleanup()
+
+
 if __name__ == "__main__":
     sys.exit(main())
