@@ -252,18 +252,15 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
                 rc ? "error" : mr.category);
         return 1;
     }
-    img_t image = {0}, maskimg = {0};
+    img_t image = {0}, maskimg = {0}, more[16] = {{0}}; /* more: the other input images */
     uint8_t *mask = NULL;
     int status = 1, alpha = 0;
     registry_t *reg = NULL;
     queue_t *q = NULL;
     job_t *job = NULL;
     if (load_image(pos[0], &image, NULL)) goto out;
-    for (int i = 1; i < nimages; i++) { /* every image must be one, even when the model takes 1 */
-        img_t other;
-        if (load_image(pos[i], &other, NULL)) goto out;
-        img_free(&other);
-    }
+    for (int i = 1; i < nimages; i++) /* every image must be one, even when the model takes 1 */
+        if (load_image(pos[i], &more[i - 1], NULL)) goto out;
     if (v[E_MASK]) {
         if (load_image(v[E_MASK], &maskimg, &alpha)) goto out;
         if (!alpha) {
@@ -288,8 +285,9 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
         fprintf(stderr, "imgapi: model '%s' is not installed\n", v[E_MODEL]);
         goto out;
     }
-    if (nimages > 1) {
-        fprintf(stderr, "imgapi: model '%s' takes 1 input image, got %d\n", m->id, nimages);
+    if (m->can_edit && nimages > m->max_input_images) { /* one that cannot edit says so below */
+        fprintf(stderr, "imgapi: model '%s' takes %d input image%s, got %d\n", m->id, m->max_input_images,
+                m->max_input_images == 1 ? "" : "s", nimages);
         status = 2;
         goto out;
     }
@@ -306,6 +304,8 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
         .init_image = &image,
         .mask = mask,
         .strength = strength,
+        .more_images = nimages > 1 ? more : NULL,
+        .nmore = nimages - 1,
     };
     snprintf(spec.model_id, sizeof spec.model_id, "%s", m->id);
     api_size_dims(size ? (api_size_t)size : api_size_for_aspect(image.width, image.height),
@@ -344,6 +344,7 @@ out:
     queue_free(q);
     registry_free(reg);
     img_free(&image);
+    for (int i = 0; i < 16; i++) img_free(&more[i]);
     img_free(&maskimg);
     free(mask);
     return status;

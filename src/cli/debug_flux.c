@@ -438,18 +438,24 @@ int debug_flux_pipeline(const config_t *cfg, const char *dir, const char *inputs
         const char *steps = st_metadata(inf, mk);
         int ok = noise && nt->ndim == 4 && nt->shape[0] == 1 && nt->shape[1] == C && prompt && steps;
         int H = ok ? (int)nt->shape[2] * up : 0, W = ok ? (int)nt->shape[3] * up : 0;
-        ok = ok && (!image || (it->ndim == 4 && it->shape[1] == 3 && it->shape[2] == H && it->shape[3] == W));
-        img_t init = {0}, res = {0};
+        int nimg = image && it->ndim == 4 ? (int)it->shape[0] : 0;
+        ok = ok && (!image || (nimg >= 1 && nimg <= 16 && it->shape[1] == 3 && it->shape[2] == H && it->shape[3] == W));
+        img_t ims[16] = {{0}}, res = {0};
+        const img_t *more[15];
         float *rgb = ok ? malloc(sizeof *rgb * 3 * (size_t)H * W) : NULL;
-        ok = ok && rgb && (!image || img_alloc(&init, W, H, 3) == IMG_OK);
-        for (size_t p = 0; ok && image && p < (size_t)H * W; p++)
-            for (int c = 0; c < 3; c++) {
-                float v = image[(size_t)c * H * W + p];
-                init.pixels[p * 3 + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
-            }
+        ok = ok && rgb;
+        for (int k = 0; ok && k < nimg; k++) { /* image k: 8-bit RGB */
+            ok = img_alloc(&ims[k], W, H, 3) == IMG_OK;
+            for (size_t p = 0; ok && p < (size_t)H * W; p++)
+                for (int c = 0; c < 3; c++) {
+                    float v = image[((size_t)k * 3 + c) * H * W + p];
+                    ims[k].pixels[p * 3 + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+                }
+            if (k) more[k - 1] = &ims[k];
+        }
         eng_params_t ep = {.prompt = prompt, .width = W, .height = H, .steps = ok ? atoi(steps) : 0, .guidance = 1.f,
-                           .sampler = SAMPLER_EULER, .init_image = image ? &init : NULL, .strength = 1.f,
-                           .noise = noise, .decoded = rgb};
+                           .sampler = SAMPLER_EULER, .init_image = nimg ? &ims[0] : NULL, .strength = 1.f,
+                           .more_images = more, .nmore = nimg > 1 ? nimg - 1 : 0, .noise = noise, .decoded = rgb};
         int grc = ok ? eng_generate(m, &ep, NULL, NULL, &res) : IMG_EINVAL;
         if (!grc) {
             snprintf(mk, sizeof mk, "%s.out", key);
@@ -459,12 +465,12 @@ int debug_flux_pipeline(const config_t *cfg, const char *dir, const char *inputs
         free(noise);
         free(image);
         free(rgb);
-        img_free(&init);
+        for (int k = 0; k < nimg; k++) img_free(&ims[k]);
         img_free(&res);
         if (grc) {
             fprintf(stderr,
                     "imgapi: case %s: needs %s.noise [1, %d, h, w], metadata %s.prompt and %s.steps, and optionally "
-                    "%s.image [1, 3, %d h, %d w] (0-255) (%s)\n",
+                    "%s.image [n, 3, %d h, %d w] (0-255, n up to the model's images) (%s)\n",
                     key, key, C, key, key, key, up, up, img_status_str(grc));
             goto out;
         }

@@ -148,7 +148,7 @@ static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
         /* a checkpoint that cannot be read yet is listed; loading it reports why */
         int edit = 0, inpaint = 0;
         if (eng_probe_edit(m->checkpoint, m->vae, m->tiny_encoder, m->tiny_decoder, &edit, &inpaint) == IMG_OK) {
-            p->can_edit = p->can_inpaint = edit;
+            p->can_edit = p->can_inpaint = edit > 0;
             p->max_input_images = edit;
         }
         (void)inpaint; /* a 9-channel UNet and a blending one both inpaint */
@@ -320,16 +320,25 @@ static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
                       .seed = p->seed, .fast_decode = p->quality == QUALITY_LOW, .previews = p->previews};
     engine_native_size(l->native, eng_info(l->m)->multiple, p->width, p->height, &e.width, &e.height);
     /* an edit: the input and its mask at the working size */
-    img_t init = {0};
+    img_t init = {0}, *more = NULL; /* the inputs at the working size */
+    const img_t *more_ptr[16];
     uint8_t *mask = NULL;
     int rc = IMG_OK;
     if (p->init_image) {
-        if (!eng_info(l->m)->can_edit) {
+        if (!eng_info(l->m)->can_edit || p->nmore < 0 || 1 + p->nmore > eng_info(l->m)->max_images ||
+            p->nmore > (int)(sizeof more_ptr / sizeof more_ptr[0])) {
             free(steered);
             return IMG_EUNSUPPORTED;
         }
+        if (p->nmore > 0 && !(more = calloc((size_t)p->nmore, sizeof *more))) rc = IMG_ENOMEM;
+        for (int i = 0; !rc && i < p->nmore; i++) {
+            rc = img_resize(&p->more_images[i], e.width, e.height, &more[i]);
+            more_ptr[i] = &more[i];
+        }
+        e.more_images = more_ptr;
+        e.nmore = p->nmore;
         /* RGB or RGBA alike: the resampling is per channel, the engine reads the first three */
-        rc = img_resize(p->init_image, e.width, e.height, &init);
+        if (!rc) rc = img_resize(p->init_image, e.width, e.height, &init);
         if (!rc && p->mask)
             rc = img_resize_mask(p->mask, p->init_image->width, p->init_image->height, e.width,
                                  e.height, &mask);
@@ -347,6 +356,8 @@ static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
     }
     if (v) release_variant(l, v);
     img_free(&init);
+    for (int i = 0; more && i < p->nmore; i++) img_free(&more[i]);
+    free(more);
     free(mask);
     free(steered);
     return rc;

@@ -66,6 +66,10 @@ typedef struct {
     const img_t *init_image;
     float strength;
     const uint8_t *mask;
+    /* a multi-image edit's other images, each exactly width x height, for a model that edits
+     * by reference (eng_info_t.max_images > 1): more references beside init_image */
+    const img_t *const *more_images;
+    int nmore;
     /* for parity checks against reference pipelines (imgapi debug): the initial noise (the
      * latent's size, planes [C, H/up, W/up]; NULL: from seed) and, when not NULL, a copy of the
      * decoder's output planes [3, H, W] before they are made 8-bit (*decoded_zero_to_one: 1 when
@@ -97,6 +101,7 @@ typedef struct {
     int latent_channels;
     float vae_scale;
     int can_edit;    /* has a KL encoder or a tiny one: image to image and inpainting */
+    int max_images;  /* input images one edit takes (0 when it cannot edit) */
     int inpaint_unet; /* a 9-channel inpainting UNet (mask and masked image as conditioning) */
     eng_products_t products;
 } eng_info_t;
@@ -120,8 +125,9 @@ int eng_load(const eng_load_opts_t *opts, eng_model_t **out, char *err, size_t e
 int eng_probe_native(const char *checkpoint, int *native, int *multiple, char *err, size_t errlen);
 void eng_last_stats(const eng_model_t *m, eng_stats_t *out);
 /* Whether a checkpoint (and its separate VAE, tiny encoder and tiny decoder, each NULL or empty
- * when absent) can edit (its VAE has an encoder, or a tiny encoder is there) and whether its UNet
- * is a 9-channel inpainting one, from tensor names, without loading the checkpoint. */
+ * when absent) can edit (its VAE has an encoder, or a tiny encoder is there): *can_edit the
+ * input images one edit takes (0: none), and whether its UNet is a 9-channel inpainting one,
+ * from tensor names, without loading the checkpoint. */
 int eng_probe_edit(const char *checkpoint, const char *vae, const char *tiny_encoder,
                    const char *tiny_decoder, int *can_edit, int *inpaint);
 void eng_free(eng_model_t *m);

@@ -41,13 +41,17 @@ typedef struct {
     int guided;                    /* run an unconditional pass (classifier-free guidance) */
     float guidance;
     int width, height;
-    int edit, inpaint; /* an image is given; with a mask, for a 9-channel UNet */
+    int edit, inpaint; /* the input images given (0: none); with a mask, for a 9-channel UNet */
 } fam_request_t;
 
 /* An edit's latents, owned by the pipeline: the image's latent, the latent mask (1: repaint;
- * NULL without a mask) and the masked image's latent (a 9-channel inpainting UNet's input). */
+ * NULL without a mask) and the masked image's latent (a 9-channel inpainting UNet's input);
+ * refs: a family that edits by reference gets every input image's latent, one after the other
+ * (z0 the first), nrefs of them. */
 typedef struct {
     const float *z0, *mask_lat, *masked_lat;
+    const float *refs;
+    int nrefs;
 } fam_edit_t;
 
 typedef struct {
@@ -57,7 +61,8 @@ typedef struct {
     /* The native square size and the multiple image sides must be, from names and metadata. */
     void (*probe_native)(const st_file_t *f, int *native, int *multiple);
     /* Whether f (with its separate VAE file vae, NULL when none, and a tiny encoder's file) can
-     * edit, and whether its denoiser is an inpainting one. */
+     * edit (*can_edit: the input images one edit takes, 0 none), and whether its denoiser is an
+     * inpainting one. */
     void (*probe_edit)(const st_file_t *f, const st_file_t *vae, const char *tiny_encoder_path,
                        int *can_edit, int *inpaint);
     /* Loads the family's parts from f (opened by the caller, closed after) and o's other files;

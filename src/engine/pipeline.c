@@ -199,18 +199,29 @@ static int run_step(void *user, int step, int steps, const float *x, const float
  * the nearest sample of the thresholded mask, as the reference builds it; for blending, any
  * latent pixel whose block touches the mask) and, for a 9-channel UNet, the latent of the image
  * with the masked area zeroed. */
+/* RGB planes in [-1, 1] of an 8-bit image (its first three channels, or its grey one). */
+static void image_planes(const img_t *im, float *img) {
+    size_t HW = (size_t)im->width * im->height;
+    int ch = im->channels;
+    for (size_t i = 0; i < HW; i++)
+        for (int c = 0; c < 3; c++)
+            img[c * HW + i] = im->pixels[i * ch + (ch >= 3 ? c : 0)] / 127.5f - 1.f;
+}
+
 static int edit_latents(eng_model_t *m, const eng_params_t *p, int W, int H, int lh, int lw,
                         float *z0, float *mask_lat, float *masked_lat) {
     int inpaint = m->desc.info.inpaint_unet;
-    size_t HW = (size_t)W * H;
-    float *img = malloc(sizeof(float) * 3 * HW);
+    size_t HW = (size_t)W * H, n = (size_t)m->desc.info.latent_channels * lh * lw;
+    float *img = malloc(sizeof(float) * 3 * HW); /* freed here */
     if (!img) return IMG_ENOMEM;
     const uint8_t *px = p->init_image->pixels;
     int ch = p->init_image->channels;
-    for (size_t i = 0; i < HW; i++)
-        for (int c = 0; c < 3; c++)
-            img[c * HW + i] = px[i * ch + (ch >= 3 ? c : 0)] / 127.5f - 1.f;
+    image_planes(p->init_image, img);
     int rc = m->ops->encode_image(m->fam, &m->kc, img, H, W, z0);
+    for (int i = 0; !rc && i < p->nmore; i++) { /* the other references, after the first */
+        image_planes(p->more_images[i], img);
+        rc = m->ops->encode_image(m->fam, &m->kc, img, H, W, z0 + (size_t)(i + 1) * n);
+    }
     if (!rc && p->mask) {
         int up = H / lh;
         for (int y = 0; y < lh; y++)
@@ -246,23 +257,29 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
     int W = p->width / mult * mult, H = p->height / mult * mult;
     if (W < mult || H < mult || p->steps < 1 || p->steps > 1000 || !p->prompt) return IMG_EINVAL;
     int edit = p->init_image != NULL;
+    int nimg = edit ? 1 + (p->nmore > 0 ? p->nmore : 0) : 0; /* input images */
     if (edit && (!info->can_edit || p->init_image->width != W || p->init_image->height != H ||
-                 !(p->strength > 0.f && p->strength <= 1.f)))
+                 !(p->strength > 0.f && p->strength <= 1.f) || nimg > info->max_images))
         return IMG_EINVAL;
+    for (int i = 0; i + 1 < nimg; i++)
+        if (!p->more_images[i] || p->more_images[i]->width != W || p->more_images[i]->height != H)
+            return IMG_EINVAL;
     if (!edit && info->inpaint_unet) return IMG_EUNSUPPORTED; /* it needs an image and mask */
     int lh = H / up, lw = W / up;
     size_t n = (size_t)info->latent_channels * lh * lw, hw = (size_t)lh * lw;
     /* x, the sampler's work (3n), the RGB planes; edits: z0, the masked image's latent, the
      * latent mask */
     float *mem = malloc(sizeof(float) * (4 * n + 3 * (size_t)H * W));
-    float *ebuf = edit ? malloc(sizeof(float) * (2 * n + hw)) : NULL;
+    /* every input image's latent, the masked image's, the latent mask */
+    float *ebuf = edit ? malloc(sizeof(float) * ((size_t)(nimg + 1) * n + hw)) : NULL;
     if (!mem || (edit && !ebuf)) {
         free(mem);
         free(ebuf);
         return IMG_ENOMEM;
     }
     float *x = mem, *work = x + n, *rgb = work + 3 * n;
-    float *z0 = ebuf, *masked_lat = ebuf ? z0 + n : NULL, *mask_lat = ebuf ? masked_lat + n : NULL;
+    float *z0 = ebuf, *masked_lat = ebuf ? z0 + (size_t)nimg * n : NULL,
+          *mask_lat = ebuf ? masked_lat + n : NULL;
     img_t preview = {0};
     int want_preview = p->previews && m->desc.previews && progress;
     if (want_preview && img_alloc(&preview, W, H, 3)) want_preview = 0;
@@ -280,7 +297,7 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
                          p->guidance,
                          W,
                          H,
-                         edit,
+                         nimg,
                          edit && p->mask && info->inpaint_unet};
     void *job = NULL;
     int rc = m->ops->begin(m->fam, &m->kc, &req, &job);
@@ -326,7 +343,8 @@ int eng_generate(eng_model_t *m, const eng_params_t *p, eng_progress_fn progress
                        user,
                        want_preview ? &preview : NULL,
                        rgb,
-                       {edit ? z0 : NULL, edit ? mask_lat : NULL, edit ? masked_lat : NULL},
+                       {edit ? z0 : NULL, edit ? mask_lat : NULL, edit ? masked_lat : NULL,
+                        edit ? z0 : NULL, nimg},
                        edit && p->mask && !info->inpaint_unet};
         sampler_io_t io = {run_denoise, run_noise, run_step, &r};
         m->mark = clock_mono();

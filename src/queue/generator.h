@@ -36,6 +36,10 @@ typedef struct {
     const img_t *init_image;
     const uint8_t *mask;
     float strength;
+    /* a multi-image edit's other images (any size), for a model whose max_input_images
+     * allows them; a backend that cannot take them returns IMG_EUNSUPPORTED */
+    const img_t *more_images;
+    int nmore;
     /* adapters to merge into the model first (names in the configured LoRA folder); a backend
      * that cannot apply one returns IMG_EADAPTER with a message for the client */
     const api_lora_t *loras;

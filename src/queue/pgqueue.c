@@ -3,6 +3,7 @@
  * Times that several machines compare (leases, deadlines, worker liveness) are the database's
  * clock, never a local one. */
 #include "queue/pgqueue.h"
+#include "api/request.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/pgconnect.h"
@@ -187,7 +188,17 @@ static char *spec_json(const job_spec_t *s) {
         json_t *e = json_pack("{s:i, s:i, s:i, s:f, s:b, s:i}", "width", in->width, "height",
                               in->height, "channels", in->channels, "strength", (double)s->strength,
                               "mask", s->mask != NULL, "image_tokens", s->image_tokens);
-        if (!e || json_object_set_new(j, "edit", e)) {
+        /* a multi-image edit's other images: their sizes here, their pixels after the first's */
+        json_t *more = e && s->nmore > 0 ? json_array() : NULL;
+        for (int i = 0; more && i < s->nmore; i++) {
+            const img_t *m = &s->more_images[i];
+            if (json_array_append_new(more, json_pack("[i, i, i]", m->width, m->height, m->channels))) {
+                json_decref(more);
+                more = NULL;
+            }
+        }
+        if (!e || (s->nmore > 0 && (!more || json_object_set_new(e, "more", more))) ||
+            json_object_set_new(j, "edit", e)) {
             json_decref(j);
             return NULL;
         }
@@ -264,19 +275,43 @@ static void gateway_run(void *ctx, job_t *j) {
     char left[32];
     snprintf(left, sizeof left, "%.3f", s->deadline - clock_mono());
     const img_t *in = s->init_image;
-    size_t px = in ? (size_t)in->width * in->height : 0;
+    size_t px = in ? (size_t)in->width * in->height : 0, bytes = px * (in ? (size_t)in->channels : 0);
+    /* the input column: the first image's pixels, then the other images' (a multi-image edit) */
+    unsigned char *joined = NULL; /* freed here */
+    for (int i = 0; in && i < s->nmore; i++)
+        bytes += (size_t)s->more_images[i].width * s->more_images[i].height * (size_t)s->more_images[i].channels;
+    if (bytes > (size_t)INT32_MAX) {
+        free(spec);
+        job_end(j, JOB_FAILED, IMG_ERANGE, "The input images are too large together.");
+        return;
+    }
+    if (in && s->nmore > 0) {
+        if (!(joined = malloc(bytes))) {
+            free(spec);
+            job_end(j, JOB_FAILED, IMG_ENOMEM, "Out of memory.");
+            return;
+        }
+        size_t at = px * (size_t)in->channels;
+        memcpy(joined, in->pixels, at);
+        for (int i = 0; i < s->nmore; i++) {
+            const img_t *m = &s->more_images[i];
+            size_t n = (size_t)m->width * m->height * (size_t)m->channels;
+            memcpy(joined + at, m->pixels, n);
+            at += n;
+        }
+    }
     const char *vals[] = {job_id(j), q->id, s->model_id, spec, left,
-                          in ? (const char *)in->pixels : NULL,
+                          joined ? (const char *)joined : in ? (const char *)in->pixels : NULL,
                           s->mask ? (const char *)s->mask : NULL};
     /* text parameters, then the edit's input and mask as binary (a NULL one is SQL NULL) */
-    int lens[] = {0, 0, 0, 0, 0, (int)(px * (in ? (size_t)in->channels : 0)), (int)px};
-    /* (the edit's pixel limit, 64 megapixels, keeps these lengths far inside an int) */
+    int lens[] = {0, 0, 0, 0, 0, (int)bytes, (int)px};
     PGresult *r = q_exec(q,
                          "INSERT INTO jobs(id, gateway, model, spec, created, deadline, input,"
                          " input_mask) VALUES($1, $2, $3, $4, " DB_NOW ", " DB_NOW
                          " + $5::float8, $6, $7) RETURNING pg_notify('imgapi_jobs', model)",
                          7, vals, lens, 0);
     free(spec);
+    free(joined);
     if (!r) {
         job_end(j, JOB_FAILED, IMG_ESTORE, "the job queue (PostgreSQL) is unreachable");
         return;
@@ -356,9 +391,11 @@ job_runner_t pgq_runner(pgqueue_t *q) {
 /* ---- the worker's side ---- */
 
 /* The spec a gateway wrote; an edit's sizes go into *edit (its pixels are read afterwards,
- * read_input), s->init_image points to it and *edit_mask says whether it has a mask. */
+ * read_input), s->init_image points to it and *edit_mask says whether it has a mask; a
+ * multi-image edit's other images' sizes into *more (malloc'd, the caller frees it and their
+ * pixels), s->more_images points to them. */
 static int spec_from_json(const char *text, const char *model, double left, job_spec_t *s,
-                          char **strings, img_t *edit, int *edit_mask) {
+                          char **strings, img_t *edit, int *edit_mask, img_t **more) {
     json_error_t e;
     json_t *j = json_loads(text, 0, &e);
     const char *prompt = NULL, *neg = NULL;
@@ -415,31 +452,68 @@ static int spec_from_json(const char *text, const char *model, double left, job_
         }
         s->strength = (float)strength;
         s->init_image = edit; /* its pixels are read from the row (read_input) */
+        json_t *mj = json_object_get(ej, "more");
+        size_t nm = json_array_size(mj), i;
+        json_t *one;
+        int bad = mj && (!json_is_array(mj) || nm < 1 || nm > API_MAX_INPUT_IMAGES - 1);
+        if (!bad && nm && !(*more = calloc(nm, sizeof **more))) {
+            json_decref(j);
+            free(*strings);
+            *strings = NULL;
+            return IMG_ENOMEM;
+        }
+        json_array_foreach(bad ? NULL : mj, i, one) {
+            img_t *m = &(*more)[i];
+            if (json_unpack(one, "[i, i, i]", &m->width, &m->height, &m->channels) || m->width < 1 ||
+                m->height < 1 || m->channels < 1 || m->channels > 4)
+                bad = 1;
+        }
+        if (bad) {
+            free(*more);
+            *more = NULL;
+            json_decref(j);
+            free(*strings);
+            *strings = NULL;
+            return IMG_EFORMAT;
+        }
+        s->more_images = *more;
+        s->nmore = (int)nm;
     }
     json_decref(j);
     return IMG_OK;
 }
 
 /* An edit's input image and mask from the job's row into *in (pixels owned by in) and *mask
- * (owned by the caller), checked against the sizes of the spec. */
-static int read_input(pgqueue_t *q, const char *id, img_t *in, int want_mask, uint8_t **mask) {
+ * (owned by the caller), and the other images of a multi-image edit into more[0..nmore) (pixels
+ * owned by each), checked against the sizes of the spec. */
+static int read_input(pgqueue_t *q, const char *id, img_t *in, int want_mask, uint8_t **mask, img_t *more,
+                      int nmore) {
     const char *vals[] = {id};
     PGresult *r = q_exec(q, "SELECT input, input_mask FROM jobs WHERE id = $1", 1, vals, NULL, 1);
     if (!r) return IMG_ESTORE;
-    size_t px = (size_t)in->width * in->height;
-    int rc = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
-                     (size_t)PQgetlength(r, 0, 0) == px * (size_t)in->channels &&
+    size_t px = (size_t)in->width * in->height, first = px * (size_t)in->channels, total = first;
+    for (int i = 0; i < nmore; i++)
+        total += (size_t)more[i].width * more[i].height * (size_t)more[i].channels;
+    int rc = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) && (size_t)PQgetlength(r, 0, 0) == total &&
                      (!want_mask || (!PQgetisnull(r, 0, 1) && (size_t)PQgetlength(r, 0, 1) == px))
                  ? IMG_OK
                  : IMG_EFORMAT;
     if (!rc) {
-        in->pixels = malloc(px * (size_t)in->channels);
+        const char *src = PQgetvalue(r, 0, 0);
+        in->pixels = malloc(first);
         *mask = want_mask ? malloc(px) : NULL;
         if (!in->pixels || (want_mask && !*mask)) {
             rc = IMG_ENOMEM;
         } else {
-            memcpy(in->pixels, PQgetvalue(r, 0, 0), px * (size_t)in->channels);
+            memcpy(in->pixels, src, first);
             if (want_mask) memcpy(*mask, PQgetvalue(r, 0, 1), px);
+        }
+        size_t at = first;
+        for (int i = 0; !rc && i < nmore; i++) {
+            size_t n = (size_t)more[i].width * more[i].height * (size_t)more[i].channels;
+            if (!(more[i].pixels = malloc(n))) rc = IMG_ENOMEM;
+            else memcpy(more[i].pixels, src + at, n);
+            at += n;
         }
     }
     PQclear(r);
@@ -558,17 +632,20 @@ static void run_claimed(pgqueue_t *q, const char *id, const char *model, const c
     job_spec_t spec;
     char *strings = NULL;
     job_t *j = NULL;
-    img_t input = {0};
+    img_t input = {0}, *more = NULL;
     uint8_t *mask = NULL;
     int has_mask = 0;
-    int rc = spec_from_json(spec_text, model, left, &spec, &strings, &input, &has_mask);
+    int rc = spec_from_json(spec_text, model, left, &spec, &strings, &input, &has_mask, &more);
+    int nmore = rc ? 0 : spec.nmore;
     if (!rc && spec.init_image) {
-        rc = read_input(q, id, &input, has_mask, &mask);
+        rc = read_input(q, id, &input, has_mask, &mask, more, nmore);
         spec.mask = mask;
     }
-    if (!rc) rc = job_create(&spec, id, &j); /* copies the input and mask */
+    if (!rc) rc = job_create(&spec, id, &j); /* copies the inputs and mask */
     free(strings);
     img_free(&input);
+    for (int i = 0; i < nmore; i++) img_free(&more[i]);
+    free(more);
     free(mask);
     if (!rc) rc = queue_submit(q->local, j);
     if (rc) {

@@ -18,6 +18,7 @@ struct job {
     char *prompt_buf;
     img_t init;    /* an edit's input image (spec.init_image points here), owned */
     uint8_t *mask; /* its mask (spec.mask), owned, or NULL */
+    img_t *more;   /* a multi-image edit's other images (spec.more_images), owned */
     job_state_t state;
     atomic_int cancel; /* 0 or the reason */
     int error;
@@ -61,12 +62,34 @@ int job_create(const job_spec_t *spec, const char *id, job_t **out) {
     j->spec = *spec;
     j->spec.init_image = NULL;
     j->spec.mask = NULL;
+    j->spec.more_images = NULL;
+    j->spec.nmore = 0;
+    if (spec->nmore > 0 && !(j->more = calloc((size_t)spec->nmore, sizeof *j->more))) {
+        free(j->prompt_buf);
+        free(j);
+        return IMG_ENOMEM;
+    }
+    for (int i = 0; i < spec->nmore; i++) { /* the other images, owned by the job */
+        const img_t *in = &spec->more_images[i];
+        if (img_alloc(&j->more[i], in->width, in->height, in->channels)) {
+            for (int k = 0; k < i; k++) img_free(&j->more[k]);
+            free(j->more);
+            free(j->prompt_buf);
+            free(j);
+            return IMG_ENOMEM;
+        }
+        memcpy(j->more[i].pixels, in->pixels, (size_t)in->width * in->height * (size_t)in->channels);
+    }
+    j->spec.more_images = j->more;
+    j->spec.nmore = spec->nmore;
     if (spec->init_image) { /* the edit's input, owned by the job */
         const img_t *in = spec->init_image;
         size_t px = (size_t)in->width * in->height;
         if (img_alloc(&j->init, in->width, in->height, in->channels) ||
             (spec->mask && !(j->mask = malloc(px)))) {
             img_free(&j->init);
+            for (int k = 0; k < j->spec.nmore; k++) img_free(&j->more[k]);
+            free(j->more);
             free(j->prompt_buf);
             free(j);
             return IMG_ENOMEM;
@@ -99,6 +122,8 @@ void job_release(job_t *j) {
     img_free(&j->preview);
     img_free(&j->init);
     free(j->mask);
+    for (int i = 0; i < j->spec.nmore; i++) img_free(&j->more[i]);
+    free(j->more);
     free(j->images);
     free(j->prompt_buf);
     pthread_mutex_destroy(&j->mu);
@@ -343,6 +368,8 @@ static void run_images(job_t *j, const gen_backend_t *backend, void *model) {
             .init_image = j->spec.init_image,
             .mask = j->spec.mask,
             .strength = j->spec.strength,
+            .more_images = j->spec.more_images,
+            .nmore = j->spec.nmore,
             .loras = j->spec.loras,
             .nloras = j->spec.nloras,
         };

@@ -39,6 +39,10 @@ typedef struct {
     const img_t *init_image;
     const uint8_t *mask;
     float strength;
+    /* a multi-image edit's other images (copied into the job), any size: references for a
+     * model that edits by reference (FLUX.2); nmore 0 otherwise */
+    const img_t *more_images;
+    int nmore;
     int image_tokens; /* the input images' tokens, reported in usage */
     int nloras;       /* adapters (copied with the spec) */
     api_lora_t loras[API_MAX_LORAS];

@@ -20,6 +20,7 @@ void edit_from_request(edit_t *ed, const api_request_t *q) {
 
 void edit_free(edit_t *ed) {
     img_free(&ed->image);
+    for (int i = 0; i < API_MAX_INPUT_IMAGES - 1; i++) img_free(&ed->more[i]);
     free(ed->mask_px);
     ed->mask_px = NULL;
 }
@@ -99,7 +100,7 @@ int edit_decode(edit_t *ed, const model_profile_t *m, api_error_t *e) {
         if (i == 0)
             ed->image = im; /* owned by ed */
         else
-            img_free(&im);
+            ed->more[i - 1] = im;
     }
     return ed->mask_data ? decode_mask(ed, e) : 0;
 }
@@ -117,6 +118,8 @@ int edit_prepare(admit_t *g, edit_t *ed, api_error_t *e) {
 
 void edit_job_spec(const edit_t *ed, const api_request_t *q, job_spec_t *spec) {
     spec->init_image = &ed->image;
+    spec->more_images = ed->nimages > 1 ? ed->more : NULL;
+    spec->nmore = ed->nimages > 1 ? ed->nimages - 1 : 0;
     spec->mask = ed->mask_px;
     /* SPEC §11: strength, else input_fidelity high 0.45, low 0.75 */
     spec->strength = q->has_strength ? (float)q->strength : q->input_fidelity_high ? 0.45f : 0.75f;

@@ -17,6 +17,7 @@ typedef struct {
     size_t mask_len;
     /* what they become (owned: edit_free) */
     img_t image;      /* the first image, decoded */
+    img_t more[API_MAX_INPUT_IMAGES - 1]; /* the others (nimages - 1 of them), decoded */
     uint8_t *mask_px; /* 1 = repaint, the image's size; NULL without a mask */
 } edit_t;
 

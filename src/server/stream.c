@@ -219,6 +219,8 @@ enum MHD_Result stream_start(admit_t *a, job_t *job, const job_spec_t *spec) {
     st->spec = *spec;
     st->spec.init_image = NULL; /* the job keeps its own copy; the caller's goes away */
     st->spec.mask = NULL;
+    st->spec.more_images = NULL;
+    st->spec.nmore = 0;
     int edit = r->route && !strcmp(r->route->label, "images_edits");
     st->ev_partial = edit ? "image_edit.partial_image" : "image_generation.partial_image";
     st->ev_completed = edit ? "image_edit.completed" : "image_generation.completed";

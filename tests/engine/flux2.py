@@ -187,7 +187,7 @@ def test_the_pipeline_end_to_end_matches_the_reference_pipeline():
     p = debug("flux-pipeline", d, io, out)
     assert p.returncode == 0, p.stderr
     gold, got = load(io), load(out)
-    for case in ("a", "b"):
+    for case in ("a", "b", "c"):
         e = rel_err(got[case + ".out"], gold[case + ".out"])
         print(f"     pipeline {case}.out {tuple(gold[case + '.out'].shape)}: {e:.1e}")
         assert e <= 1e-3, (case, e)
@@ -215,8 +215,9 @@ def test_a_flux2_model_missing_a_part_is_a_clear_error():
 def test_server_generates_and_edits_with_a_flux2_model():
     """A FLUX.2 model configured as users configure one (transformer checkpoint, autoencoder,
     Qwen3 text encoder, tokenizer, profile flux2-klein) behind `imgapi serve`: generation on the
-    OpenAI and Segmind routes, an edit with one image (multipart, as the OpenAI SDK sends it), two
-    images refused with the model's limit, /v1/models' capabilities, and an exact ledger."""
+    OpenAI and Segmind routes, edits with one and with two image[] (multipart, as the OpenAI SDK
+    sends them), five refused with the model's limit of four, two refused by an SD model with its
+    limit of one, /v1/models' capabilities, and an exact ledger."""
     import io as _io
 
     import requests
@@ -237,7 +238,7 @@ def test_server_generates_and_edits_with_a_flux2_model():
         key = s.new_key("50")
         r = requests.get(s.url("/v1/models"), headers={"x-api-key": key}, timeout=30)
         m = [x for x in r.json()["data"] if x["id"] == "tiny-flux"][0]
-        assert m["capabilities"]["edit"] and m["capabilities"]["max_input_images"] == 1, m
+        assert m["capabilities"]["edit"] and m["capabilities"]["max_input_images"] == 4, m
         r = s.post("/v1/images/generations", {"prompt": "a red fox in the snow", "model": "tiny-flux",
                                               "size": "1536x1024", "quality": "low"}, key)
         assert r.status_code == 200, r.text[:300]
@@ -254,14 +255,48 @@ def test_server_generates_and_edits_with_a_flux2_model():
                           data={"prompt": "make it blue", "model": "tiny-flux", "quality": "low"})
         assert r.status_code == 200, r.text[:300]
         assert decode_image(r.json()["data"][0]["b64_json"]).size == (1536, 1024)  # size auto: the image's aspect
-        r = requests.post(s.url("/v1/images/edits"), headers=h, timeout=120,
-                          files=[("image[]", ("a.png", png.getvalue(), "image/png")),
-                                 ("image[]", ("b.png", png.getvalue(), "image/png"))],
-                          data={"prompt": "both", "model": "tiny-flux"})
+        png2 = _io.BytesIO()
+        Image.new("RGB", (40, 40), (10, 200, 30)).save(png2, "PNG")
+        two = [("image[]", ("a.png", png.getvalue(), "image/png")), ("image[]", ("b.png", png2.getvalue(), "image/png"))]
+        r = requests.post(s.url("/v1/images/edits"), headers=h, timeout=120, files=two,
+                          data={"prompt": "the fox of the first in the second", "model": "tiny-flux", "size": "1024x1024"})
+        assert r.status_code == 200, r.text[:300]  # two references, each at the working size
+        assert r.json()["usage"]["input_tokens_details"]["image_tokens"] > 0, r.json()["usage"]
+        five = [("image[]", ("a.png", png.getvalue(), "image/png"))] * 5
+        r = requests.post(s.url("/v1/images/edits"), headers=h, timeout=120, files=five,
+                          data={"prompt": "five", "model": "tiny-flux"})
+        assert r.status_code == 400 and "at most 4 input images" in r.json()["error"]["message"], r.text[:300]
+        r = requests.post(s.url("/v1/images/edits"), headers=h, timeout=120, files=two,
+                          data={"prompt": "both", "model": "imgapi-shapes"})  # an SD model: one image
         assert r.status_code == 400 and "at most 1 input image" in r.json()["error"]["message"], r.text[:300]
         assert check_invariant(s, key)["reserved"] == 0
     finally:
         s.cleanup()
+
+
+@test
+def test_cli_edit_takes_several_images_on_a_flux2_model():
+    """`imgapi edit A B PROMPT` with a FLUX.2 model: both images are references; five are more than
+    the model takes (exit 2, saying its limit)."""
+    from PIL import Image
+    import flux2_pipeline_weights
+    d = os.path.join(TMP, "cli")
+    p = flux2_pipeline_weights.write(d)
+    conf = os.path.join(TMP, "flux-cli.conf")
+    with open(conf, "w") as f:
+        f.write(f"model.tiny-flux.checkpoint = {p['transformer']}\nmodel.tiny-flux.vae = {p['ae']}\n"
+                f"model.tiny-flux.text_encoder = {p['text_encoder']}\nmodel.tiny-flux.tokenizer = {p['tokenizer']}\n"
+                "model.tiny-flux.profile = flux2-klein\nmodel.tiny-flux.native = 64\nthreads = 2\n")
+    a, b, out = (os.path.join(TMP, n) for n in ("cli-a.png", "cli-b.png", "cli-out.png"))
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(a)
+    Image.new("RGB", (32, 48), (40, 40, 200)).save(b)
+    r = subprocess.run([BIN, "edit", a, b, "the first in the second", "--model", "tiny-flux", "--config", conf,
+                        "-o", out, "--size", "1024x1024"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(out).size == (1024, 1024)
+    r = subprocess.run([BIN, "edit", a, a, a, a, a, "five", "--model", "tiny-flux", "--config", conf, "-o", out],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "takes 4 input images, got 5" in r.stderr, r.stderr
 
 
 if __name__ == "__main__":

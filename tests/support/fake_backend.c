@@ -67,7 +67,8 @@ static int fb_count_tokens(void *model, const char *prompt) {
 }
 
 static uint32_t fnv(const char *s, uint32_t h) {
-    while (*s) h = (h ^ (unsigned char)*s++) * 16777619u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
     return h;
 }
 
@@ -78,7 +79,9 @@ static int fb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
     /* adapters: one named "misfit..." does not fit; the others mark pixel (0, 0) below */
     for (int i = 0; i < p->nloras; i++)
         if (!strncmp(p->loras[i].name, "misfit", 6)) {
-            if (p->message) snprintf(p->message, p->message_len, "LoRA '%s' does not fit this model", p->loras[i].name);
+            if (p->message)
+                snprintf(p->message, p->message_len, "LoRA '%s' does not fit this model",
+                         p->loras[i].name);
             return IMG_EADAPTER;
         }
     const char *ms = getenv("IMGAPI_TEST_STEP_MS");
@@ -110,6 +113,18 @@ static int fb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
                 rgb.pixels[k * 3 + c] = (uint8_t)(255 - in->pixels[k * in->channels + c]);
         rc = img_resize(&rgb, w, h, out);
         img_free(&rgb);
+        if (!rc && p->nmore > 0) { /* the last image's mean colour, top left */
+            const img_t *last = &p->more_images[p->nmore - 1];
+            double sum[3] = {0};
+            size_t npx = (size_t)last->width * last->height;
+            for (size_t k = 0; k < npx; k++)
+                for (int c = 0; c < 3; c++)
+                    sum[c] += last->pixels[k * last->channels + (last->channels >= 3 ? c : 0)];
+            for (int y = 0; y < 16 && y < h; y++)
+                for (int x = 0; x < 16 && x < w; x++)
+                    for (int c = 0; c < 3; c++)
+                        out->pixels[((size_t)y * w + x) * 3 + c] = (uint8_t)(sum[c] / npx + 0.5);
+        }
         return rc;
     }
     int rc = img_alloc(out, w, h, 3);
@@ -122,9 +137,11 @@ static int fb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
         for (int x = 0; x < w; x++) {
             float dx = (float)x - w / 2.f, dy = (float)y - h / 2.f;
             int in = dx * dx + dy * dy < r * r;
-            for (int k = 0; k < 3; k++) out->pixels[((size_t)y * w + x) * 3 + k] = in ? fg[k] : bg[k];
+            for (int k = 0; k < 3; k++)
+                out->pixels[((size_t)y * w + x) * 3 + k] = in ? fg[k] : bg[k];
         }
-    if (p->nloras > 0) /* the top-left 16x16: (count x 40, first scale x 100, first name's length x 10) */
+    if (p->nloras >
+        0) /* the top-left 16x16: (count x 40, first scale x 100, first name's length x 10) */
         for (int y = 0; y < 16 && y < h; y++)
             for (int x = 0; x < 16 && x < w; x++) {
                 uint8_t *px = out->pixels + ((size_t)y * w + x) * 3;
@@ -135,7 +152,9 @@ static int fb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
     return IMG_OK;
 }
 
-static void fb_unload(void *model) { free(model); }
+static void fb_unload(void *model) {
+    free(model);
+}
 
 static const gen_backend_t FAKE = {
     .name = "test",
@@ -147,4 +166,6 @@ static const gen_backend_t FAKE = {
     .unload = fb_unload,
 };
 
-const gen_backend_t *fake_backend(void) { return &FAKE; }
+const gen_backend_t *fake_backend(void) {
+    return &FAKE;
+}

@@ -10,8 +10,8 @@ reference image, made with the reference code of each part on small random confi
   text         transformers' modeling_qwen3.py (qwen3_text.py's stand-ins), hidden states after
                1, 2 and 3 of 4 layers (a quarter, half, three quarters) stacked along the features
   sampling     Black Forest Labs' flux2 `sampling.py`: get_schedule(steps, tokens) and denoise
-               (Euler over the velocity; an edit's reference tokens appended at time position 10,
-               as Flux2KleinPipeline._prepare_image_ids places the first image), guidance 1
+               (Euler over the velocity; an edit's reference tokens appended, image i at time
+               position 10 + 10 i, as Flux2KleinPipeline._prepare_image_ids places them), guidance 1
   autoencoder  flux2 `autoencoder.py`: AutoEncoder.encode of the edit's image (uint8 / 127.5 - 1),
                AutoEncoder.decode of the unpacked latent (BatchNorm statistics undone, unpatchified)
 
@@ -20,7 +20,7 @@ The latent's tokens are its pixels row by row (diffusers' _pack_latents), noise 
 
   weights: flux2_pipeline_weights.py (transformer.safetensors, ae.safetensors,
            text_encoder.safetensors, tokenizer.json, written again by the test from seeds)
-  io.safetensors   per case X: X.noise, X.image (an edit's input, uint8 values as floats [1, 3, H, W]),
+  io.safetensors   per case X: X.noise, X.image (an edit's inputs, uint8 values as floats [n, 3, H, W]),
                    X.out (the decoder's output [1, 3, H, W] in [-1, 1], not clamped); metadata
                    X.prompt, X.steps
 
@@ -46,8 +46,9 @@ import flux2_pipeline_weights as pw  # noqa: E402
 import flux2_transformer  # noqa: E402
 import qwen3_text  # noqa: E402
 
-CASES = {"a": ("a red fox in the snow, watercolour", 32, 48, 3, False),
-         "b": ("make the fox blue", 32, 32, 2, True)}
+CASES = {"a": ("a red fox in the snow, watercolour", 32, 48, 3, 0),
+         "b": ("make the fox blue", 32, 32, 2, 1),
+         "c": ("the fox from the first picture in the room of the second", 32, 32, 2, 2)}
 
 
 def main():
@@ -81,7 +82,7 @@ def main():
     C, scale = 4 * c["z_channels"], 2 * 2 ** (len(c["ch_mult"]) - 1)
     g = torch.Generator().manual_seed(37)
     io, meta = {}, {}
-    for case, (prompt, H, W, steps, edit) in CASES.items():
+    for case, (prompt, H, W, steps, nref) in CASES.items():
         lh, lw = H // scale, W // scale
         ids, mask = bbpe_ref.klein_tokens(prompt, vocab, merges, added)
         hidden = text.hidden_states(torch.tensor([ids]), torch.tensor([mask]))
@@ -93,11 +94,11 @@ def main():
         x_ids = flux2_transformer.ids(0, lh, lw)
         ref = ref_ids = None
         with torch.no_grad():
-            if edit:
-                image = torch.randint(0, 256, (1, 3, H, W), generator=g).to(torch.float64)
+            if nref:  # image i: its latent's tokens at time position 10 + 10 i
+                image = torch.randint(0, 256, (nref, 3, H, W), generator=g).to(torch.float64)
                 z = ae.encode(image / 127.5 - 1)
-                ref = z.reshape(1, C, lh * lw).permute(0, 2, 1)
-                ref_ids = flux2_transformer.ids(10, lh, lw)
+                ref = torch.cat([z[i:i + 1].reshape(1, C, lh * lw).permute(0, 2, 1) for i in range(nref)], dim=1)
+                ref_ids = torch.cat([flux2_transformer.ids(10 + 10 * i, lh, lw) for i in range(nref)], dim=1)
                 io[case + ".image"] = image.float().numpy()
             ts = get_schedule(steps, lh * lw)
             x = denoise(model, x, x_ids, ctx, ctx_ids, ts, 1.0, img_cond_seq=ref, img_cond_seq_ids=ref_ids)

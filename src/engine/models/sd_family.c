@@ -232,6 +232,7 @@ static int describe(const st_file_t *f, sd_t *m, fam_desc_t *d, char *err, size_
         return IMG_EFORMAT;
     }
     in->can_edit = m->enc != NULL || m->tiny_enc != NULL;
+    in->max_images = in->can_edit; /* one image, re-noised */
     if (ui->in_ch != ui->out_ch && !in->inpaint_unet) {
         snprintf(err, errlen, "a UNet with %d input and %d output channels is not supported",
                  ui->in_ch, ui->out_ch);

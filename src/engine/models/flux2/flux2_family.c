@@ -12,9 +12,9 @@
  * The pipeline's latent is [128, H/16, W/16] (channel planes; 16: the autoencoder's 8x and 2x2
  * patches); the transformer reads it as H/16 x W/16 tokens of 128 features, row by row, with
  * positions (0, row, column, 0); the text's 512 tokens sit at (0, 0, 0, i). Denoised = x - sigma *
- * velocity. An edit does not re-noise the image: its latent's tokens join the sequence as a
- * reference at time position 10 (Flux2KleinPipeline's _prepare_image_ids) and generation starts
- * from noise. */
+ * velocity. An edit does not re-noise its images: their latents' tokens join the sequence as
+ * references, image i at time position 10 + 10 i (Flux2KleinPipeline's _prepare_image_ids), and
+ * generation starts from noise. */
 #include "engine/models/flux2/flux2_family.h"
 #include "common/status.h"
 #include "engine/models/flux2/flux2_ae.h"
@@ -27,6 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Input images one edit takes: each adds the image's tokens to every step's sequence (and about
+ * its share of the step's time), so four, where the hosted model takes sixteen. */
+#define FLUX2_MAX_IMAGES 4
 
 typedef struct {
     bbpe_t *tok;
@@ -76,7 +80,7 @@ static void fx_probe_edit(const st_file_t *f, const st_file_t *vae, const char *
                           int *can_edit, int *inpaint) {
     (void)f;
     (void)tiny_encoder_path;
-    *can_edit = vae_has_encoder(vae);
+    *can_edit = vae_has_encoder(vae) ? FLUX2_MAX_IMAGES : 0;
     *inpaint = 0;
 }
 
@@ -159,6 +163,7 @@ static int fx_load(const eng_load_opts_t *o, const st_file_t *f, kctx_t *kc, are
     in->latent_channels = flux2_ae_latent_channels(m->ae);
     in->vae_scale = 1.f; /* the autoencoder normalises its own latent */
     in->can_edit = flux2_ae_has_encoder(m->ae);
+    in->max_images = in->can_edit ? FLUX2_MAX_IMAGES : 0;
     *d = (fam_desc_t){.info = *in, .upscale = m->scale, .previews = 0, .edit_by_reference = 1};
     *fam = m;
     return IMG_OK;
@@ -207,7 +212,7 @@ static int fx_begin(void *fam, kctx_t *kc, const fam_request_t *r, void **job) {
     j->embedded = flux2_dit_info(m->dit)->has_guidance;
     j->guided = r->guided && !j->embedded;
     j->guidance = r->guidance;
-    j->nref = r->edit ? j->nx : 0; /* the reference image is the output's size */
+    j->nref = r->edit * j->nx; /* every reference image is the output's size */
     size_t n = (size_t)(j->nx + j->nref), tl = FLUX2_TEXT_LEN;
     j->ctx_c = malloc(sizeof(float) * tl * (size_t)m->ctx_dim);
     j->ctx_u = j->guided ? malloc(sizeof(float) * tl * (size_t)m->ctx_dim) : NULL;
@@ -226,11 +231,12 @@ static int fx_begin(void *fam, kctx_t *kc, const fam_request_t *r, void **job) {
         j->ids[(size_t)t * 4 + 1] = (float)(t / j->lw);
         j->ids[(size_t)t * 4 + 2] = (float)(t % j->lw);
     }
-    for (int t = 0; !rc && t < j->nref; t++) { /* the first reference image: time position 10 */
+    for (int t = 0; !rc && t < j->nref; t++) { /* reference image i at time position 10 + 10 i */
         float *id = j->ids + (size_t)(j->nx + t) * 4;
-        id[0] = 10.f;
-        id[1] = (float)(t / j->lw);
-        id[2] = (float)(t % j->lw);
+        int p = t % j->nx;
+        id[0] = 10.f + 10.f * (float)(t / j->nx);
+        id[1] = (float)(p / j->lw);
+        id[2] = (float)(p % j->lw);
     }
     if (!rc) rc = encode(m, kc, r->prompt, j->ctx_c);
     if (!rc && j->guided) rc = encode(m, kc, r->negative, j->ctx_u); /* the pipeline's "" */
@@ -269,8 +275,9 @@ static int fx_denoise(void *fam, kctx_t *kc, void *job, const float *x, float si
     fx_job_t *j = job;
     int C = j->C, n = j->nx + j->nref;
     if (j->nref && !j->have_ref) { /* the reference tokens stay the same for every step */
-        if (!edit || !edit->z0) return IMG_EINVAL;
-        to_tokens(edit->z0, C, j->nref, j->seq + (size_t)j->nx * C);
+        if (!edit || !edit->refs || edit->nrefs * j->nx != j->nref) return IMG_EINVAL;
+        for (int i = 0; i < edit->nrefs; i++)
+            to_tokens(edit->refs + (size_t)i * C * j->nx, C, j->nx, j->seq + (size_t)j->nx * (1 + i) * C);
         j->have_ref = 1;
     }
     to_tokens(x, C, j->nx, j->seq);
