@@ -229,6 +229,14 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
         strcpy(F[i].dst, value);
         return 0;
     }
+    if (strcmp(field, "release_text_encoder") == 0) {
+        if (strcmp(value, "0") && strcmp(value, "1")) {
+            snprintf(err, errlen, "'%s' must be 0 or 1", name);
+            return -1;
+        }
+        m->release_text_encoder = value[0] == '1';
+        return 0;
+    }
     if (strcmp(field, "native") == 0) {
         char *end;
         long v = strtol(value, &end, 10);
@@ -251,7 +259,7 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
     }
     snprintf(err, errlen,
              "unknown model field '%s' (checkpoint, tokenizer, vae, tiny_decoder, tiny_encoder, "
-             "text_encoder, profile, "
+             "text_encoder, release_text_encoder, profile, "
              "prediction, weights, native, guidance, description)",
              field);
     return -1;

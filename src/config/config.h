@@ -22,6 +22,7 @@ typedef struct {
     char weights[8];        /* "file" (default: as the checkpoint stores them) or "q8" */
     char description[160];
     int native;     /* working resolution (short side, pixels); 0 = the family's (512, SDXL 1024) */
+    int release_text_encoder; /* 1: a separate text encoder is loaded per prompt and freed after */
     float guidance; /* classifier-free guidance of the standard profile; 0 = the profile's (7) */
 } config_model_t;
 

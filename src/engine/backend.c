@@ -167,6 +167,7 @@ static void load_opts(const config_t *cfg, const config_model_t *m, eng_load_opt
                            .tiny_encoder = m->tiny_encoder,
                            .prediction = strcmp(m->prediction, "v") == 0 ? ENG_PRED_V : ENG_PRED_EPS,
                            .weights_q8 = strcmp(m->weights, "q8") == 0,
+                           .release_text_encoder = m->release_text_encoder,
                            .threads = cfg->threads,
                            .isa = cfg->isa,
                            .precision = cfg->precision,

@@ -35,6 +35,8 @@ typedef struct {
     const char *isa;        /* NULL/"auto", "avx512", "avx2", "portable" */
     const char *precision;  /* NULL/"fp32", or "bf16" (kctx_create) */
     int weights_q8;         /* every matrix and convolution held as 8-bit panels (`weights = q8`) */
+    int release_text_encoder; /* a separate text encoder is loaded for each prompt and freed after
+                                 it (FLUX.2: peak memory without Qwen3 beside the transformer) */
     int vae_tile, vae_tile_overlap; /* KL decoding in tiles (latents a side; 0: never) */
     /* optional: called from the loading thread as the checkpoint's weights are read, with the
      * share done (0..1; 1 when loaded) */

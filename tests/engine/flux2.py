@@ -214,7 +214,8 @@ def test_a_flux2_model_missing_a_part_is_a_clear_error():
 @test
 def test_server_generates_and_edits_with_a_flux2_model():
     """A FLUX.2 model configured as users configure one (transformer checkpoint, autoencoder,
-    Qwen3 text encoder, tokenizer, profile flux2-klein) behind `imgapi serve`: generation on the
+    Qwen3 text encoder, tokenizer, profile flux2-klein, the text encoder released after each
+    prompt) behind `imgapi serve`: generation on the
     OpenAI and Segmind routes, edits with one and with two image[] (multipart, as the OpenAI SDK
     sends them), five refused with the model's limit of four, two refused by an SD model with its
     limit of one, /v1/models' capabilities, and an exact ledger."""
@@ -231,6 +232,7 @@ def test_server_generates_and_edits_with_a_flux2_model():
         f.write(f"model.tiny-flux.checkpoint = {p['transformer']}\nmodel.tiny-flux.vae = {p['ae']}\n"
                 f"model.tiny-flux.text_encoder = {p['text_encoder']}\nmodel.tiny-flux.tokenizer = {p['tokenizer']}\n"
                 "model.tiny-flux.profile = flux2-klein\nmodel.tiny-flux.native = 64\n"
+                "model.tiny-flux.release_text_encoder = 1\n"  # loaded again for every prompt
                 "default_model = tiny-flux\nthreads = 2\n")
     s = Server(args=["--config", conf], binary=BIN)
     try:

@@ -34,7 +34,10 @@
 
 typedef struct {
     bbpe_t *tok;
-    qwen3_t *te;
+    qwen3_t *te;   /* NULL between prompts when the text encoder is released after each */
+    char *te_path; /* its file, to load it again (owned) */
+    int te_wflags;
+    int te_release; /* load the text encoder for each prompt and free it after */
     flux2_dit_t *dit;
     flux2_ae_t *ae;
     int stack[3];
@@ -89,6 +92,7 @@ static void fx_free(void *fam) {
     if (!m) return;
     bbpe_free(m->tok);
     qwen3_free(m->te);
+    free(m->te_path);
     flux2_dit_free(m->dit);
     flux2_ae_free(m->ae);
     free(m);
@@ -151,6 +155,13 @@ static int fx_load(const eng_load_opts_t *o, const st_file_t *f, kctx_t *kc, are
                      bbpe_vocab_size(m->tok), qwen3_info(m->te)->vocab);
             rc = IMG_EFORMAT;
         }
+    }
+    m->te_wflags = wflags;
+    m->te_release = o->release_text_encoder;
+    if (!rc && !(m->te_path = strdup(o->text_encoder))) rc = IMG_ENOMEM;
+    if (!rc && m->te_release) { /* checked above; loaded again for each prompt */
+        qwen3_free(m->te);
+        m->te = NULL;
     }
     if (rc) {
         fx_free(m);
@@ -238,8 +249,20 @@ static int fx_begin(void *fam, kctx_t *kc, const fam_request_t *r, void **job) {
         id[1] = (float)(p / j->lw);
         id[2] = (float)(p % j->lw);
     }
+    if (!rc && !m->te) { /* released after the last prompt: from its file again */
+        char err[256];
+        st_file_t *tf = NULL;
+        rc = st_open(m->te_path, &tf, err, sizeof err);
+        if (!rc) rc = qwen3_load(tf, m->te_wflags, &m->te, err, sizeof err);
+        st_close(tf);
+        if (rc && rc != IMG_ENOMEM) rc = IMG_EMODEL;
+    }
     if (!rc) rc = encode(m, kc, r->prompt, j->ctx_c);
     if (!rc && j->guided) rc = encode(m, kc, r->negative, j->ctx_u); /* the pipeline's "" */
+    if (m->te_release) {
+        qwen3_free(m->te);
+        m->te = NULL;
+    }
     if (rc) {
         fx_end(j);
         return rc;
@@ -277,7 +300,8 @@ static int fx_denoise(void *fam, kctx_t *kc, void *job, const float *x, float si
     if (j->nref && !j->have_ref) { /* the reference tokens stay the same for every step */
         if (!edit || !edit->refs || edit->nrefs * j->nx != j->nref) return IMG_EINVAL;
         for (int i = 0; i < edit->nrefs; i++)
-            to_tokens(edit->refs + (size_t)i * C * j->nx, C, j->nx, j->seq + (size_t)j->nx * (1 + i) * C);
+            to_tokens(edit->refs + (size_t)i * C * j->nx, C, j->nx,
+                      j->seq + (size_t)j->nx * (1 + i) * C);
         j->have_ref = 1;
     }
     to_tokens(x, C, j->nx, j->seq);
