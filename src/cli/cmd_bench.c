@@ -254,18 +254,10 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     }
 
     eng_model_t *m;
-    eng_load_opts_t o = {.checkpoint = cm->checkpoint,
-                         .tokenizer = cm->tokenizer,
-                         .vae = cm->vae,
-                         .tiny_decoder = cm->tiny_decoder,
-                         .tiny_encoder = cm->tiny_encoder,
-                         .prediction = !strcmp(cm->prediction, "v") ? ENG_PRED_V : ENG_PRED_EPS,
-                         .weights_q8 = !strcmp(cm->weights, "q8"),
-                         .threads = threads,
-                         .isa = cfg.isa,
-                         .precision = cfg.precision,
-                         .vae_tile = cfg.vae_tile,
-                         .vae_tile_overlap = cfg.vae_tile_overlap};
+    eng_load_opts_t o;
+    char tokpath[sizeof cm->checkpoint + 16];
+    engine_load_opts(&cfg, cm, &o, tokpath, sizeof tokpath); /* as the server loads it */
+    o.threads = threads;
     double t0 = clock_mono();
     load_bar_t bar = {t0, -1};
     o.progress = load_progress;

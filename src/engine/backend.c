@@ -158,7 +158,7 @@ static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
 
 /* The engine's load options for configured model m; tok holds the tokenizer's path when it is
  * the diffusers folder's own. */
-static void load_opts(const config_t *cfg, const config_model_t *m, eng_load_opts_t *o, char *tok, size_t toklen) {
+void engine_load_opts(const config_t *cfg, const config_model_t *m, eng_load_opts_t *o, char *tok, size_t toklen) {
     *o = (eng_load_opts_t){.checkpoint = m->checkpoint,
                            .tokenizer = tokenizer_of(m, tok, toklen),
                            .vae = m->vae,
@@ -188,7 +188,7 @@ static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model,
     if (!l) return IMG_ENOMEM;
     eng_load_opts_t o;
     char tok[sizeof ((config_model_t *)0)->checkpoint + 16];
-    load_opts(cfg, m, &o, tok, sizeof tok);
+    engine_load_opts(cfg, m, &o, tok, sizeof tok);
     o.progress = progress;
     o.progress_user = user;
     int rc = eng_load(&o, &l->m, err, errlen);
@@ -238,7 +238,7 @@ static int acquire_variant(loaded_t *l, const gen_params_t *p, variant_t **out) 
     }
     eng_load_opts_t o;
     char tok[sizeof ((config_model_t *)0)->checkpoint + 16];
-    load_opts(l->cfg, l->cm, &o, tok, sizeof tok);
+    engine_load_opts(l->cfg, l->cm, &o, tok, sizeof tok);
     o.loras = specs;
     o.nloras = p->nloras < API_MAX_LORAS ? p->nloras : API_MAX_LORAS;
     char err[300] = "";

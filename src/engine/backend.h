@@ -2,6 +2,7 @@
  * their quality profiles, and generation through eng_generate. */
 #ifndef IMGAPI_ENGINE_BACKEND_H
 #define IMGAPI_ENGINE_BACKEND_H
+#include "engine/engine.h"
 #include "queue/generator.h"
 
 /* The backend (static, stateless: its models live in the registry). */
@@ -24,6 +25,9 @@ void engine_quality_profile(profile_kind_t kind, api_quality_t q, quality_profil
  * (builtin_model = 0) or a configured model takes its id. out has room for CONFIG_MAX_MODELS + 1;
  * the pointers live as long as cfg. Returns the count. */
 int engine_models(const config_t *cfg, const config_model_t **out);
+/* The engine's load options for configured model m (paths point into m and tok; tok gets the
+ * tokenizer's path when it is a diffusers folder's own, toklen bytes). */
+void engine_load_opts(const config_t *cfg, const config_model_t *m, eng_load_opts_t *o, char *tok, size_t toklen);
 /* The installed model with this id, or NULL. */
 const config_model_t *engine_model(const config_t *cfg, const char *id);
 /* The model's working resolution for a requested size: the native resolution on the short side,
