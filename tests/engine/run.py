@@ -161,6 +161,24 @@ def test_unet_sdxl_parity():
 
 
 @test
+def test_unet_q8_weights_with_precision_bf16():
+    """8-bit weights (--quantize q8, as a model's weights = q8) with precision bf16: the panels
+    run on the dot-product kernels, each slice rounded to pairs; the UNet's output stays within
+    the bf16 tolerance of the f32 reference on every bf16 path."""
+    d = "unet_sd1_small"
+    ref = load(g(d, "io.safetensors"))
+    for isa in bf16_paths():
+        out_path = os.path.join(TMP, f"{d}-{isa}-q8-bf16.safetensors")
+        debug("unet", g(d, "weights.safetensors"), g(d, "io.safetensors"), out_path, "--isa", isa, "--precision",
+              "bf16", "--quantize", "q8", "--threads", "2")
+        out = load(out_path)
+        for case in ("a.out", "b.out"):
+            e = rel_err(out[case], ref[case])
+            print(f"     {d} {isa:8s} q8+bf16 {case:6s} rel err {e:.2e}")
+            assert e <= BF16_TOL["unet"], (isa, case, e)
+
+
+@test
 def test_vae_decoder_parity():
     d = "vae_decoder_small"
     ref = load(g(d, "io.safetensors"))

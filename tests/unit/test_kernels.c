@@ -869,6 +869,19 @@ void test_gemm_q8(void) {
                 }
             }
         CHECK(same);
+        /* precision bf16: 8-bit panels run on the dot-product kernels, each slice rounded to
+         * pairs as it is used - the same bits as the matrix converted to pairs whole */
+        for (int isa = 0; isa < ISA_COUNT; isa++) {
+            if (!cpu_supports((isa_t)isa)) continue;
+            float *c = malloc(sizeof(float) * (size_t)m * n), *cd = malloc(sizeof(float) * (size_t)m * n);
+            kctx_t kc = {pool, (isa_t)isa};
+            kc.bf16 = 1;
+            gemm(&kc, m, a, k, &q, NULL, c, n, 0);
+            gemm(&kc, m, a, k, &dq, NULL, cd, n, 0);
+            CHECK(memcmp(c, cd, sizeof(float) * (size_t)m * n) == 0);
+            free(c);
+            free(cd);
+        }
         gemm_w_free(&dq);
         gemm_w_free(&q);
         /* a Q8_0 matrix (blocks along each row, |q| up to 127, half scales) keeps its values */

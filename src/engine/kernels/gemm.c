@@ -231,7 +231,10 @@ static void a_to_bf16_portable(const float *src, size_t lds, int rows, int kc, u
 
 typedef struct {
     gemm_ukr_fn ukr;
-    gemm_ukr_dp_fn ukr_dp; /* for pair panels (w->dp) */
+    /* the dot-product kernels run this product: pair panels (w->dp), or 8-bit panels with
+     * precision bf16, each slice widened and rounded to pairs as it is used */
+    int dp;
+    gemm_ukr_dp_fn ukr_dp; /* for pair panels (dp) */
     /* with ukr_dp: rows of kc floats lds apart, rounded into rows of ld values */
     void (*a_to_bf16)(const float *src, size_t lds, int rows, int kc, uint16_t *dst, int ld);
     int amx;   /* ukr_dp runs on AMX tiles: each block loads their configuration */
@@ -281,10 +284,12 @@ static void pack_plain(const void *ctx, int row0, int rows, int k0, int kc, floa
  * kernel call per row tile, the faster kernel saves about a tenth of each. Attention's P.V has
  * 3-4 panels: packed, bench_gemm's self-attention rows read 8-13% lower in two runs. */
 #define GEMM_MP_PANELS 8
+/* The most bytes of 8-bit panels a task converts to pairs up front (gemm_task). */
+#define PAIR_CACHE_MAX ((size_t)16 << 20)
 
 /* Whether a block of `panels` panels packs A as micro-panels (else A is read as rows). */
 static int packs_mp(const gemm_job_t *g, int panels) {
-    return g->pack_mp && !g->w->dp && panels >= GEMM_MP_PANELS;
+    return g->pack_mp && !g->dp && panels >= GEMM_MP_PANELS;
 }
 
 /* One panel's k slice as a kernel reads it: floats (bp: the panels themselves, or widened into
@@ -294,13 +299,26 @@ typedef struct {
     const uint16_t *hp, *dpb;
 } bslice_t;
 
-static bslice_t panel_slice(const gemm_job_t *g, int p, int k0, int kc, int mp, float *buf) {
+/* A task's 8-bit panels p0.. converted to pairs once for all its rows (pair_cache), or none. */
+typedef struct {
+    const uint16_t *data;
+    int p0;
+} pair_cache_t;
+
+static bslice_t panel_slice(const gemm_job_t *g, int p, int k0, int kc, int mp, float *buf,
+                            uint16_t *pbuf, const pair_cache_t *pc) {
     const gemm_w_t *w = g->w;
     size_t off = ((size_t)p * w->k + k0) * GEMM_NR;
     bslice_t s = {0};
     if (w->dp) {
         s.dpb = (const uint16_t *)w->data +
                 ((size_t)p * gemm_dp_pairs(w->k) + (size_t)k0 / 2) * 2 * GEMM_NR;
+    } else if (g->dp && pc->data) { /* 8-bit panels converted for the task */
+        s.dpb = pc->data + ((size_t)(p - pc->p0) * gemm_dp_pairs(w->k) + (size_t)k0 / 2) * 2 * GEMM_NR;
+    } else if (g->dp) { /* 8-bit panels on the dot-product kernels: this slice as pairs */
+        gemm_w_widen(w, g->isa, off, (size_t)kc * GEMM_NR, buf);
+        gemm_panels_to_dp(buf, 1, kc, pbuf);
+        s.dpb = pbuf;
     } else if (w->half && !w->bf16 && (mp ? g->ukr_mp_f16 != NULL : g->ukr_f16 != NULL)) {
         s.hp = (const uint16_t *)w->data + off;
     } else if (w->half || w->q8) {
@@ -437,11 +455,12 @@ static int tile_pair(const gemm_job_t *g, const slice_t *s, const bslice_t *b, i
  * otherwise as contiguous rows of kc, zero rows below m, and a stored matrix (gemm, gemm_serial)
  * is read in place (copying rows measured slower than the strided reads it saves): only a last
  * partial tile goes through the buffer. */
-static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
+static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1, const pair_cache_t *pc) {
     const gemm_w_t *w = g->w;
     float apack[GEMM_MB * GEMM_KC] __attribute__((aligned(64))); /* 144 KiB: the A block */
-    /* two widened 16-bit panel slices */
+    /* two widened 16-bit panel slices, and 8-bit ones as pairs for the dot-product kernels */
     float bbuf[2][GEMM_KC * GEMM_NR] __attribute__((aligned(64)));
+    uint16_t pbuf[2][GEMM_KC * GEMM_NR] __attribute__((aligned(64)));
     uint16_t abf[GEMM_MB * GEMM_KC] __attribute__((aligned(64))); /* pair panels: A in bfloat16 */
     /* micro-panels (and the packer's two floats past the last) */
     float amp[GEMM_MB * GEMM_KC + 8] __attribute__((aligned(64)));
@@ -451,8 +470,8 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
     int mp = packs_mp(g, p1 - p0);
     const plain_a_t *plain = g->pack_a == pack_plain ? g->a_ctx : NULL;
     /* pair panels need A rounded to bfloat16, so it is always packed */
-    const plain_a_t *direct = plain && !w->dp && !mp ? plain : NULL;
-    int pairs = w->dp ? g->ukr2_dp != NULL : g->ukr2_rows && !mp;
+    const plain_a_t *direct = plain && !g->dp && !mp ? plain : NULL;
+    int pairs = g->dp ? g->ukr2_dp != NULL : g->ukr2_rows && !mp;
     if (g->amx) gemm_amx_begin();
     for (int k0 = 0; k0 < w->k; k0 += g->kc) {
         slice_t s = {.k0 = k0,
@@ -482,7 +501,7 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
                 g->pack_mp(src + (size_t)(r - row_lo) * ld, ld,
                            row_hi - r < g->mr ? row_hi - r : g->mr, kc,
                            amp + (size_t)(r - row_lo) * kc);
-        } else if (w->dp && plain) {
+        } else if (g->dp && plain) {
             /* pair panels: A's rows are rounded to bfloat16 straight from the stored matrix
              * (below), not copied first */
         } else if (!direct || mt1 * g->mr > row_hi) {
@@ -491,19 +510,19 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1) {
                 memset(apack + (size_t)(row_hi - s.packed_lo) * kc, 0,
                        sizeof(float) * (size_t)(mt1 * g->mr - row_hi) * kc);
         }
-        if (w->dp && plain) {
+        if (g->dp && plain) {
             int rows = row_hi - s.packed_lo;
             g->a_to_bf16(plain->a + (size_t)s.packed_lo * plain->lda + k0, (size_t)plain->lda, rows,
                          kc, abf, s.ld16);
             memset(abf + (size_t)rows * s.ld16, 0,
                    sizeof(uint16_t) * (size_t)(mt1 * g->mr - row_hi) * s.ld16);
-        } else if (w->dp) {
+        } else if (g->dp) {
             g->a_to_bf16(apack, (size_t)kc, mt1 * g->mr - s.packed_lo, kc, abf, s.ld16);
         }
         for (int p = p0; p < p1;) {
             int two = pairs && p + 1 < p1;
-            bslice_t b[2] = {panel_slice(g, p, k0, kc, mp, bbuf[0]),
-                             two ? panel_slice(g, p + 1, k0, kc, mp, bbuf[1]) : (bslice_t){0}};
+            bslice_t b[2] = {panel_slice(g, p, k0, kc, mp, bbuf[0], pbuf[0], pc),
+                             two ? panel_slice(g, p + 1, k0, kc, mp, bbuf[1], pbuf[1], pc) : (bslice_t){0}};
             for (int j = 0; j < 2 * GEMM_NR; j++) {
                 int col = p * GEMM_NR + j;
                 init[j] = g->bias && col < w->n && (two || j < GEMM_NR) ? g->bias[col] : 0.f;
@@ -530,8 +549,23 @@ static void gemm_task(void *ctx, int task, int thread) {
     int mt1 = mt0 + g->mtiles_per_task < mtiles ? mt0 + g->mtiles_per_task : mtiles;
     int p1 = p0 + g->panels_per_task < g->w->npanels ? p0 + g->panels_per_task : g->w->npanels;
     int block_tiles = GEMM_MB / g->mr;
+    /* 8-bit panels on the dot-product kernels: converted to pairs once for all the task's rows
+     * when that fits PAIR_CACHE_MAX (else each block converts its slices as it goes) */
+    uint16_t *cache = NULL; /* freed here */
+    size_t pp = gemm_dp_pairs(g->w->k) * 2 * GEMM_NR;
+    if (g->dp && g->w->q8 && mt1 - mt0 > block_tiles && pp * (size_t)(p1 - p0) * sizeof *cache <= PAIR_CACHE_MAX) {
+        float *tmp = malloc(sizeof(float) * (size_t)g->w->k * GEMM_NR); /* one panel widened; freed here */
+        cache = tmp ? big_alloc(pp * (size_t)(p1 - p0) * sizeof *cache) : NULL; /* 64-byte aligned */
+        for (int p = p0; cache && p < p1; p++) {
+            gemm_w_widen(g->w, g->isa, (size_t)p * g->w->k * GEMM_NR, (size_t)g->w->k * GEMM_NR, tmp);
+            gemm_panels_to_dp(tmp, 1, g->w->k, cache + (size_t)(p - p0) * pp);
+        }
+        free(tmp);
+    }
+    pair_cache_t pc = {cache, p0};
     for (int mt = mt0; mt < mt1; mt += block_tiles)
-        gemm_block(g, mt, mt + block_tiles < mt1 ? mt + block_tiles : mt1, p0, p1);
+        gemm_block(g, mt, mt + block_tiles < mt1 ? mt + block_tiles : mt1, p0, p1, &pc);
+    free(cache);
 }
 
 /* The k range in equal slices of at most max (rounded up to 8): a B slice and an A tile stay in
@@ -572,7 +606,8 @@ static int gemm_setup(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void
         break;
     default: g->ukr = ukr_portable; g->mr = GEMM_MR_PORTABLE; break;
     }
-    if (w->dp) { /* AMX tiles, or VDPBF16PS where the CPU has it, else its arithmetic in C */
+    g->dp = w->dp || (w->q8 && kc->bf16);
+    if (g->dp) { /* AMX tiles, or VDPBF16PS where the CPU has it, else its arithmetic in C */
         gemm_dp_kernel_t dk = gemm_dp_kernel(kc);
         int fast = dk != GEMM_DP_PORTABLE; /* AVX-512 rounds A (AMX implies AVX512-BF16) */
         g->amx = dk == GEMM_DP_AMX;
@@ -670,8 +705,17 @@ void gemm_ex(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void *a_ctx, 
     if (!gemm_setup(kc, m, pack_a, a_ctx, w, bias, c, ldc, accumulate, &g)) return;
     int mtiles = (m + g.mr - 1) / g.mr;
     int threads = pool_threads(kc->pool);
-    if (g.pack_mp && !w->dp) {
+    if (g.pack_mp && !g.dp) {
         split_modelled(&g, mtiles, w->npanels, threads);
+    } else if (g.dp && w->q8) {
+        /* 8-bit panels on the dot-product kernels: every row of A in one task, so that a task
+         * converts its panels to pairs once (gemm_task), and enough panel groups for the
+         * threads; A is rounded once per group */
+        g.mtiles_per_task = mtiles;
+        g.panels_per_task = (w->npanels + 4 * threads - 1) / (4 * threads);
+        g.panels_per_task += g.panels_per_task & 1; /* pairs of panels per kernel call */
+        g.mtasks = 1;
+        g.ntasks = (w->npanels + g.panels_per_task - 1) / g.panels_per_task;
     } else {
         /* Blocks of GEMM_MB rows x 128 columns (AMX: up to 1024, so that each block's A,
          * gathered and rounded to bfloat16 once per slice, serves more tile products:

@@ -73,7 +73,8 @@ float *w_f32(wload_t *wl, const char *name, int64_t numel) {
 }
 
 int w_pairs(wload_t *wl, int rc, gemm_w_t *w, const char *name) {
-    if (rc || !wl->bf16) return rc;
+    /* 8-bit panels stay 8-bit: the GEMM rounds each slice to pairs as it uses it */
+    if (rc || !wl->bf16 || w->q8) return rc;
     rc = gemm_w_to_dp(w);
     w_fail_pack(wl, rc, name);
     return rc;

@@ -18,7 +18,9 @@ typedef struct {
 
 /* How a network's loader packs its weights (the wflags of unet_load, vae_load, clip_load ...):
  * W_BF16, precision bf16 (bfloat16 pairs); W_Q8, 8-bit panels for every matrix (a model's
- * `weights = q8`). A GGUF Q8_0 matrix is held as 8-bit panels either way. */
+ * `weights = q8`). A GGUF Q8_0 matrix is held as 8-bit panels either way. With both, the
+ * matrices stay 8-bit and run on the dot-product kernels, each slice rounded to pairs as it is
+ * used (gemm.c). */
 enum { W_BF16 = 1, W_Q8 = 2 };
 #define W_LOAD(f, wflags) {.file = (f), .bf16 = ((wflags) & W_BF16) != 0, .q8 = ((wflags) & W_Q8) != 0}
 
