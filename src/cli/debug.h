@@ -62,7 +62,7 @@ int debug_flux_sampler(const config_t *cfg, const char *weights, const char *inp
 /* Byte-level BPE (Qwen's tokenizer) on JSON cases: plain ids and FLUX.2 [klein]'s padded ids. */
 int debug_qwen_tokenizer(const char *weights, const char *inputs, const char *out);
 /* The FLUX.2 pipeline end to end from the four files in dir (transformer, ae, text_encoder
- * .safetensors, tokenizer.json): per case, noise and metadata prompt and steps (and an edit's
+ * .safetensors - the transformer may be transformer.gguf instead - and tokenizer.json): per case, noise and metadata prompt and steps (and an edit's
  * image) -> the decoder's output. */
 int debug_flux_pipeline(const config_t *cfg, const char *dir, const char *inputs, const char *out, int q8);
 int debug_qwen3_text(const config_t *cfg, const char *weights, const char *inputs, const char *out, int q8);

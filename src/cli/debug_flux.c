@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The cases of inputs: the prefixes of tensors named PREFIX.suffix (key: PREFIX, at most 60). */
 static int case_key(const char *name, const char *suffix, char *key, size_t cap) {
@@ -416,6 +417,8 @@ int debug_flux_pipeline(const config_t *cfg, const char *dir, const char *inputs
                                          "tokenizer.json"};
     for (int i = 0; i < 4; i++)
         snprintf(paths[i], sizeof paths[i], "%s/%s", dir, FILES[i]);
+    if (access(paths[0], F_OK)) /* the transformer as GGUF (imgapi convert) when that is what there is */
+        snprintf(paths[0], sizeof paths[0], "%s/transformer.gguf", dir);
     eng_load_opts_t o = {.checkpoint = paths[0], .vae = paths[1], .text_encoder = paths[2], .tokenizer = paths[3],
                          .threads = cfg->threads, .isa = cfg->isa, .precision = cfg->precision, .weights_q8 = q8};
     eng_model_t *m = NULL;

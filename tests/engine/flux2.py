@@ -301,5 +301,28 @@ def test_cli_edit_takes_several_images_on_a_flux2_model():
     assert r.returncode == 2 and "takes 4 input images, got 5" in r.stderr, r.stderr
 
 
+@test
+def test_a_gguf_q8_0_transformer_is_detected_and_stays_close():
+    """The transformer converted to GGUF Q8_0 by `imgapi convert` (the layout community files use:
+    BFL's names, 8-bit blocks) is found by its tensors and held in 8 bits; the pipeline's image
+    stays within 2e-2 of the f32 reference (7e-3 measured: the weights' 8-bit rounding)."""
+    import flux2_pipeline_weights
+    d = os.path.join(TMP, "gguf")
+    paths = flux2_pipeline_weights.write(d)
+    p = subprocess.run([BIN, "convert", "--type", "q8_0", paths["transformer"], os.path.join(d, "transformer.gguf")],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    os.remove(paths["transformer"])
+    io = os.path.join(HERE, "data", "flux2_pipeline", "io.safetensors")
+    out = os.path.join(TMP, "gguf.out")
+    p = debug("flux-pipeline", d, io, out)
+    assert p.returncode == 0, p.stderr
+    gold, got = load(io), load(out)
+    for case in ("a", "b", "c"):
+        e = rel_err(got[case + ".out"], gold[case + ".out"])
+        print(f"     gguf q8_0 pipeline {case}.out: {e:.1e}")
+        assert 0 < e <= 2e-2, (case, e)
+
+
 if __name__ == "__main__":
     sys.exit(main())
