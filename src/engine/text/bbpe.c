@@ -2,6 +2,7 @@
  * tokens, NFC, the pre-tokenizer pattern written out as a matcher, and the merges. Unicode
  * classes and normalisation come from ICU. */
 #include "engine/text/bbpe.h"
+#include "engine/text/bpe_merge.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include <jansson.h>
@@ -86,7 +87,8 @@ static void pair_enter(bbpe_t *t, int32_t a, int32_t b, uint32_t rank, int32_t m
     }
 }
 
-static int pair_find(const bbpe_t *t, int32_t a, int32_t b, uint32_t *rank, int32_t *merged) {
+static int pair_find(const void *ctx, int32_t a, int32_t b, uint32_t *rank, int32_t *merged) {
+    const bbpe_t *t = ctx;
     uint64_t key = pair_key(a, b);
     for (size_t h = pair_slot(key, t->npslots);; h = (h + 1) & (t->npslots - 1)) {
         if (!t->pkeys[h]) return 0;
@@ -537,30 +539,7 @@ static int merge_piece(const bbpe_t *t, const uint8_t *bytes, size_t n, buf_t *o
     if (!sym) return IMG_ENOMEM;
     for (size_t i = 0; i < n; i++)
         sym[i] = t->byte_id[bytes[i]];
-    size_t m = n;
-    for (;;) {
-        uint32_t best = UINT32_MAX, rank;
-        int32_t merged, best_merged = -1;
-        size_t at = 0;
-        for (size_t i = 0; i + 1 < m; i++)
-            if (pair_find(t, sym[i], sym[i + 1], &rank, &merged) && rank < best) {
-                best = rank;
-                best_merged = merged;
-                at = i;
-            }
-        if (best == UINT32_MAX) break;
-        int32_t a = sym[at], b = sym[at + 1];
-        size_t w = 0; /* every occurrence of the best pair, left to right */
-        for (size_t i = 0; i < m;) {
-            if (i + 1 < m && sym[i] == a && sym[i + 1] == b) {
-                sym[w++] = best_merged;
-                i += 2;
-            } else {
-                sym[w++] = sym[i++];
-            }
-        }
-        m = w;
-    }
+    size_t m = bpe_merge(sym, n, pair_find, t);
     int rc = buf_append(out, sym, m * sizeof *sym);
     if (sym != stack) free(sym);
     return rc;

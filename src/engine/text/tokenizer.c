@@ -1,6 +1,7 @@
 /* tokenizer.c - CLIP BPE: vocabulary loading, text cleaning, pre-tokenization and merges.
  * Unicode normalisation, case mapping and character classes come from ICU. */
 #include "engine/text/tokenizer.h"
+#include "engine/text/bpe_merge.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "engine/io/builtin.h"
@@ -87,7 +88,8 @@ static int pair_insert(tokenizer_t *t, int32_t a, int32_t b, uint32_t rank, int3
     return IMG_ENOMEM;
 }
 
-static int pair_lookup(const tokenizer_t *t, int32_t a, int32_t b, uint32_t *rank, int32_t *merged) {
+static int pair_lookup(const void *ctx, int32_t a, int32_t b, uint32_t *rank, int32_t *merged) {
+    const tokenizer_t *t = ctx;
     uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
     uint32_t h = pair_hash(key);
     for (;;) {
@@ -664,29 +666,7 @@ static int bpe_word(const tokenizer_t *t, const uint8_t *bytes, size_t n, buf_t 
     int32_t *sym = n <= 64 ? stack : malloc(n * sizeof *sym);
     if (!sym) return IMG_ENOMEM;
     for (size_t i = 0; i < n; i++) sym[i] = i + 1 == n ? t->byte_eow[bytes[i]] : t->byte_id[bytes[i]];
-    size_t m = n;
-    for (;;) {
-        uint32_t best = UINT32_MAX, rank;
-        int32_t a = -1, b = -1, merged, best_merged = -1;
-        for (size_t i = 0; i + 1 < m; i++)
-            if (pair_lookup(t, sym[i], sym[i + 1], &rank, &merged) && rank < best) {
-                best = rank;
-                a = sym[i];
-                b = sym[i + 1];
-                best_merged = merged;
-            }
-        if (best == UINT32_MAX) break;
-        size_t w = 0;
-        for (size_t i = 0; i < m;) {
-            if (i + 1 < m && sym[i] == a && sym[i + 1] == b) {
-                sym[w++] = best_merged;
-                i += 2;
-            } else {
-                sym[w++] = sym[i++];
-            }
-        }
-        m = w;
-    }
+    size_t m = bpe_merge(sym, n, pair_lookup, t);
     int rc = buf_append(out, sym, m * sizeof *sym);
     if (sym != stack) free(sym);
     return rc;
