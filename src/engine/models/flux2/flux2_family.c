@@ -338,16 +338,6 @@ static int fx_encode_image(void *fam, kctx_t *kc, float *img, int H, int W, floa
     return flux2_ae_encode(m->ae, kc, img, H, W, z, NULL, NULL);
 }
 
-static int fx_preview(void *fam, kctx_t *kc, const float *den, int lh, int lw, float *rgb) {
-    (void)fam;
-    (void)kc;
-    (void)den;
-    (void)lh;
-    (void)lw;
-    (void)rgb;
-    return IMG_EUNSUPPORTED;
-}
-
 const fam_ops_t FLUX2_FAMILY = {
     .name = "flux2",
     .probe = fx_probe,
@@ -363,5 +353,5 @@ const fam_ops_t FLUX2_FAMILY = {
     .denoise = fx_denoise,
     .decode = fx_decode,
     .encode_image = fx_encode_image,
-    .preview = fx_preview,
+    .preview = NULL, /* no quick decoder: desc.previews is 0 */
 };
