@@ -211,6 +211,19 @@ def test_a_flux2_model_missing_a_part_is_a_clear_error():
     assert p.returncode == 1 and "context" in p.stderr, p.stderr
 
 
+def tiny_flux_config(name, extra=""):
+    """A config file serving the small pipeline model (flux2_pipeline_weights, written into
+    TMP/name) as model tiny-flux with profile flux2-klein, and extra lines."""
+    import flux2_pipeline_weights
+    p = flux2_pipeline_weights.write(os.path.join(TMP, name))
+    conf = os.path.join(TMP, name + ".conf")
+    with open(conf, "w") as f:
+        f.write(f"model.tiny-flux.checkpoint = {p['transformer']}\nmodel.tiny-flux.vae = {p['ae']}\n"
+                f"model.tiny-flux.text_encoder = {p['text_encoder']}\nmodel.tiny-flux.tokenizer = {p['tokenizer']}\n"
+                "model.tiny-flux.profile = flux2-klein\nmodel.tiny-flux.native = 64\nthreads = 2\n" + extra)
+    return conf
+
+
 @test
 def test_server_generates_and_edits_with_a_flux2_model():
     """A FLUX.2 model configured as users configure one (transformer checkpoint, autoencoder,
@@ -224,16 +237,8 @@ def test_server_generates_and_edits_with_a_flux2_model():
     import requests
     from harness import Server, check_invariant, decode_image
     from PIL import Image
-    import flux2_pipeline_weights
-    d = os.path.join(TMP, "served")
-    p = flux2_pipeline_weights.write(d)
-    conf = os.path.join(TMP, "flux.conf")
-    with open(conf, "w") as f:
-        f.write(f"model.tiny-flux.checkpoint = {p['transformer']}\nmodel.tiny-flux.vae = {p['ae']}\n"
-                f"model.tiny-flux.text_encoder = {p['text_encoder']}\nmodel.tiny-flux.tokenizer = {p['tokenizer']}\n"
-                "model.tiny-flux.profile = flux2-klein\nmodel.tiny-flux.native = 64\n"
-                "model.tiny-flux.release_text_encoder = 1\n"  # loaded again for every prompt
-                "default_model = tiny-flux\nthreads = 2\n")
+    conf = tiny_flux_config("served", "model.tiny-flux.release_text_encoder = 1\n"  # loaded for every prompt
+                                      "default_model = tiny-flux\n")
     s = Server(args=["--config", conf], binary=BIN)
     try:
         s.start()
@@ -281,14 +286,7 @@ def test_cli_edit_takes_several_images_on_a_flux2_model():
     """`imgapi edit A B PROMPT` with a FLUX.2 model: both images are references; five are more than
     the model takes (exit 2, saying its limit)."""
     from PIL import Image
-    import flux2_pipeline_weights
-    d = os.path.join(TMP, "cli")
-    p = flux2_pipeline_weights.write(d)
-    conf = os.path.join(TMP, "flux-cli.conf")
-    with open(conf, "w") as f:
-        f.write(f"model.tiny-flux.checkpoint = {p['transformer']}\nmodel.tiny-flux.vae = {p['ae']}\n"
-                f"model.tiny-flux.text_encoder = {p['text_encoder']}\nmodel.tiny-flux.tokenizer = {p['tokenizer']}\n"
-                "model.tiny-flux.profile = flux2-klein\nmodel.tiny-flux.native = 64\nthreads = 2\n")
+    conf = tiny_flux_config("cli")
     a, b, out = (os.path.join(TMP, n) for n in ("cli-a.png", "cli-b.png", "cli-out.png"))
     Image.new("RGB", (64, 64), (200, 40, 40)).save(a)
     Image.new("RGB", (32, 48), (40, 40, 200)).save(b)
