@@ -80,13 +80,14 @@ static char named_latin(UChar32 c) {
     return 0;
 }
 
-/* A character written as a word of its own (scripts without spaces between words). */
+/* A character written as a word of its own (scripts without spaces between words, and Hangul,
+ * whose particles are glued to the word: a rule's syllables then match inside "초등학생이"). */
 static int own_word(UChar32 c) {
     UErrorCode e = U_ZERO_ERROR;
     UScriptCode sc = uscript_getScript(c, &e);
     return u_hasBinaryProperty(c, UCHAR_IDEOGRAPHIC) || sc == USCRIPT_HIRAGANA ||
            sc == USCRIPT_KATAKANA || sc == USCRIPT_THAI || sc == USCRIPT_LAO ||
-           sc == USCRIPT_KHMER || sc == USCRIPT_MYANMAR;
+           sc == USCRIPT_KHMER || sc == USCRIPT_MYANMAR || sc == USCRIPT_HANGUL;
 }
 
 /* Appends c as UTF-8 (nothing for a value that is no character); IMG_ENOMEM when out cannot
@@ -605,9 +606,11 @@ static int split_words(const char *text, words_t *w) {
         int next_year = i + 2 < n0 &&
                         (!strncmp(w->w[i + 1], "year", 4) || !strncmp(w->w[i + 1], "yr", 2)) &&
                         (!strcmp(w->w[i + 2], "old") || !strcmp(w->w[i + 2], "olds"));
-        /* "aged 11", "age 9", "barely eleven": the word before says it is an age */
-        int prev_age = i > 0 && (!strcmp(w->w[i - 1], "aged") || !strcmp(w->w[i - 1], "age") ||
-                                 !strcmp(w->w[i - 1], "barely"));
+        /* "aged 11", "age 9", "barely eleven", "canonically 13": the word before says it is an age
+         */
+        int prev_age =
+            i > 0 && (!strcmp(w->w[i - 1], "aged") || !strcmp(w->w[i - 1], "age") ||
+                      !strcmp(w->w[i - 1], "barely") || !strcmp(w->w[i - 1], "canonically"));
         /* a person's age told with a pronoun: "she is 12", "he's 13", "who just turned 11",
          * "sie ist zehn", "ей 11" - unless a unit follows ("she is 5 foot 10") */
         prev_age = prev_age || ((pronoun_age(w, i) || looks_age(w, i) || person_age(w, i)) &&
