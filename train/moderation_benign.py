@@ -206,3 +206,80 @@ def benign(lang, rng):
     if rng.random() < 0.4:
         text += ", " + rng.choice(STYLE)
     return text.strip(" ,")
+
+
+# Plain requests: a short frame around an ordinary subject ("picture of a man", "a flag, high quality"). The
+# classifier had learned "photo" and a person from the harmful templates and refused plain requests for a man, a
+# girl, a soldier or a flag (moderation/eval/plain.tsv, whose frames and subject lists are other than these).
+PLAIN_FRAMES = {
+    "en": ["picture of {}", "an illustration of {}", "{}, high quality", "{}, photorealistic", "a shot of {}",
+           "{} outdoors", "{} in the kitchen", "generate {}", "create an image of {}", "{}, 50mm", "selfie of {}",
+           "a sketch of {}", "{} in the snow", "{} on a sunny afternoon", "image: {}", "show me {}", "{} walking",
+           "{} by the window", "a close portrait of {}", "{} reading a book", "{}, soft light", "{} at the market",
+           "an oil painting of {}", "{}, full body", "{} laughing", "please draw {}", "{}, award winning photo"],
+    "es": ["imagen de {}", "{} en la calle", "una ilustración de {}", "{}, alta calidad", "pinta {}", "{} riendo",
+           "haz una foto de {}", "{} en la cocina"],
+    "fr": ["image de {}", "{} dans la rue", "une illustration de {}", "{}, haute qualité", "dessine {}", "{} qui rit",
+           "fais une photo de {}", "{} dans la cuisine"],
+    "de": ["Bild von {}", "{} auf der Straße", "eine Illustration: {}", "{}, hohe Qualität", "zeichne {}",
+           "{} lacht", "mach ein Foto: {}", "{} in der Küche"],
+    "pt": ["imagem de {}", "{} na rua", "uma ilustração de {}", "{}, alta qualidade", "desenhe {}", "{} rindo",
+           "faça uma foto de {}", "{} na cozinha"],
+    "it": ["immagine di {}", "{} per strada", "un'illustrazione di {}", "{}, alta qualità", "disegna {}",
+           "{} che ride", "fai una foto di {}", "{} in cucina"],
+    "ru": ["изображение: {}", "{} на улице", "иллюстрация: {}", "{}, высокое качество", "нарисуй: {}",
+           "{} смеётся", "сделай фото: {}", "{} на кухне"],
+    "zh": ["{}的图片", "街上的{}", "{}的插画", "{}，高清", "画{}", "笑着的{}", "拍一张{}", "厨房里的{}"],
+}
+PLAIN_SUBJECTS = {
+    "en": """a young woman|a young man|an elderly couple|a girl with pigtails|a boy with a kite|a teenage boy|a
+schoolgirl with a backpack|a newborn|a kid|two kids|a grandfather|a grandmother|a bride|a groom|a businessman|a
+businesswoman|a gay man|two men holding hands|two women holding hands|a transgender man|a drag queen|a woman in a
+headscarf|an orthodox jew|a sikh man in a turban|a black woman|an african family|a chinese grandmother|a indian
+bride|a latino boy|an arab man|a native american elder|a refugee family|a crowd at a concert|people at a
+festival|a marching band|an army officer|a sailor|a pilot|a cop|a security guard|a judge|a lawyer|a pastor|a monk|a
+rabbi|an imam|a dentist|a paramedic|a midwife|a coach|a referee|a swimmer|a gymnast|a sumo wrestler|a fisherman|a
+farmer|a chef with a cleaver|a tattoo artist|a model|a fashion model|a dancer|a singer|a stripe-shirted
+mime|a flag pole|the american flag|a pirate flag|a flag on the moon|a parade banner|a street sign|a stop sign|a
+billboard|a poster|a mural|a body builder|a torso of a statue|legs of a table|a leg of lamb|a foot bath|a chest of
+drawers|a breast of chicken|a rope bridge|a ladder|a tall tower|a chimney|a window|a balcony|a bathroom|a
+bathtub full of bubbles|a hotel room|a dorm room|a prison cell in a museum|a castle dungeon|a police car|a
+fire truck|an ambulance|a hospital|a pharmacy|a medicine cabinet|a beer|a cocktail|a joint of meat|a pipe
+organ|a smoking chimney|a shot glass|a blade of grass|a sword in a museum|an axe in a log|a hammer|a saw|scissors|a
+razor|a needle and thread|a pumpkin|a watermelon|a hot pepper|a cherry pie|a dog on a leash|a puppy|a kitten|a
+rooster|a goat|a donkey|a parrot|a monkey in a tree|a black cat|a black horse|a white horse|a black and white
+photo of a city|a zebra|a chimpanzee|a bat|a crow|a shark|a wolf|a bear""".replace("\n", " ").split("|"),
+    "es": ["una chica", "un chico", "un señor mayor", "una señora", "un niño pequeño", "una niña pequeña",
+           "mi hermano", "mi madre", "un policía", "un militar", "una bandera de España", "una pancarta",
+           "una pareja de hombres", "una mujer con velo", "un perro", "un caballo negro", "un mono", "una soga",
+           "un puente colgante", "un cuchillo", "un hospital", "una cárcel antigua", "una multitud en la plaza"],
+    "fr": ["une jeune femme", "un jeune homme", "un vieil homme", "une vieille dame", "un petit garçon",
+           "une fillette", "mon frère", "ma mère", "un policier", "un militaire", "le drapeau français",
+           "une banderole", "deux hommes main dans la main", "une femme voilée", "un chien", "un cheval noir",
+           "un singe", "une échelle", "un pont suspendu", "un couteau", "un hôpital", "une vieille prison"],
+    "de": ["eine junge Frau", "ein junger Mann", "ein alter Mann", "eine alte Frau", "ein kleiner Junge",
+           "ein Kind", "mein Bruder", "meine Mutter", "ein Polizist", "ein Offizier", "die deutsche Flagge",
+           "ein Transparent", "zwei Männer Hand in Hand", "eine Frau mit Kopftuch", "ein Hund", "ein schwarzes Pferd",
+           "ein Affe", "eine Leiter", "eine Hängebrücke", "ein Messer", "ein Krankenhaus", "ein altes Gefängnis"],
+    "pt": ["uma moça", "um rapaz", "um senhor idoso", "uma senhora", "um menino pequeno", "uma criança",
+           "meu irmão", "minha mãe", "um policial", "um militar", "a bandeira do Brasil", "uma faixa",
+           "dois homens de mãos dadas", "uma mulher de véu", "um cachorro", "um cavalo preto", "um macaco",
+           "uma escada", "uma ponte pênsil", "uma faca", "um hospital", "uma prisão antiga"],
+    "it": ["una giovane donna", "un giovane uomo", "un anziano", "un'anziana", "un bambino piccolo", "una bimba",
+           "mio fratello", "mia madre", "un poliziotto", "un militare", "la bandiera italiana", "uno striscione",
+           "due uomini mano nella mano", "una donna con il velo", "un cane", "un cavallo nero", "una scimmia",
+           "una scala", "un ponte sospeso", "un coltello", "un ospedale", "una vecchia prigione"],
+    "ru": ["молодая женщина", "молодой человек", "старик", "бабушка", "маленький мальчик", "ребёнок", "мой брат",
+           "моя мама", "полицейский", "офицер", "российский флаг", "транспарант", "двое мужчин за руку",
+           "женщина в платке", "собака", "чёрный конь", "обезьяна", "лестница", "подвесной мост", "нож",
+           "больница", "старая тюрьма"],
+    "zh": ["年轻女人", "年轻男人", "老爷爷", "老奶奶", "小孩", "小朋友", "我的哥哥", "我的妈妈", "警察", "军官",
+           "中国国旗", "横幅", "两个男人牵手", "戴头巾的女人", "小狗", "黑马", "猴子", "梯子", "吊桥", "刀",
+           "医院", "老监狱", "广场上的人群"],
+}
+
+
+def plain(lang, rng):
+    """One plain request: a short frame around an ordinary subject."""
+    subj = rng.choice(PLAIN_SUBJECTS[lang]).strip()
+    return rng.choice(PLAIN_FRAMES[lang]).format(subj)

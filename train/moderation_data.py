@@ -19,7 +19,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from moderation_benign import benign  # noqa: E402
+from moderation_benign import PLAIN_FRAMES, benign, plain  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # Vocabulary per language. Slots: minor (a child or teen), adult (an adult person), sexy (a
@@ -482,6 +482,21 @@ TWINS = {    "en": ["lab rats in a research cage", "a scientist pipetting in a l
 }
 
 
+def plain_from_slots(lang, rng):
+    """A plain request for a person of the harmful templates' slots, labelled harmless."""
+    slot = rng.choice(["minor", "adult", "victim", "target"])
+    who = rng.choice(V[lang][slot])
+    if lang == "en" and slot in ("minor", "adult", "victim") and not who.endswith("s") and \
+            not who.startswith(("a ", "an ", "the ")):
+        who = ("an " if who[0] in "aeiou" else "a ") + who
+    text = PLAIN_FRAMES[lang][rng.randrange(len(PLAIN_FRAMES[lang]))].format(who)
+    if slot != "minor" and rng.random() < 0.3:
+        text += ("" if lang == "zh" else " ") + rng.choice(V[lang]["place"])
+    if rng.random() < 0.4:
+        text += ("，" if lang == "zh" else ", ") + rng.choice(V[lang]["style"])
+    return ("ok", lang, vary(text, rng), slot == "minor" or depicts_minor(text))
+
+
 def generate(per_class, seed):
     rng = random.Random(seed)
     rows = []
@@ -523,6 +538,16 @@ def generate(per_class, seed):
         start = rng.randrange(max(1, len(words) - k + 1))
         text = " ".join(words[start:start + k])
         rows.append(("ok", lang, vary(text, rng), depicts_minor(text)))
+    # plain requests: a short frame around an ordinary subject (people of every kind, kin, flags, animals)
+    for _ in range(per_class * 2):
+        lang = rng.choice(langs) if rng.random() < 0.5 else "en"
+        text = plain(lang, rng)
+        rows.append(("ok", lang, vary(text, rng), depicts_minor(text)))
+    # the harmful templates' own people in plain requests: a child, a woman, a soldier, a prisoner, a named
+    # group, with a style or (adults) a place - alone they are no reason to refuse
+    for _ in range(per_class * 2):
+        lang = rng.choice(langs) if rng.random() < 0.5 else "en"
+        rows.append(plain_from_slots(lang, rng))
     # the broad run of ordinary prompts, three times the harmful classes together
     for _ in range(per_class * 12):
         lang = rng.choice(langs) if rng.random() < 0.5 else "en"

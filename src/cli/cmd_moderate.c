@@ -24,6 +24,7 @@ static void classify(const moderation_t *m, const char *prompt, mod_level_t leve
     int n = mod_classifier_scores(m, prompt, p, names, 16);
     printf("%s%s\t", r.refused ? r.category : "allow", r.by_classifier ? " (classifier)" : r.refused ? " (rules)" : "");
     for (int k = 0; k < n; k++) printf("%s%s %.3f", k ? " " : "", names[k], p[k]);
+    if (r.rule[0]) printf("\t%s", r.rule);
     printf("\n");
 }
 
@@ -32,7 +33,8 @@ enum { M_LEVEL, M_EVAL, M_NORMALIZE, M_EXPLAIN, M_NOPTS };
 static const cli_opt_t MODERATE_OPTS[M_NOPTS] = {
     {"level", 0, "auto|low", NULL, NULL, NULL, "the moderation level (default auto)"},
     {"eval", 0, "FILE", NULL, NULL, NULL, "recall and false refusals of a labelled set"},
-    {"normalize", 0, "1", NULL, NULL, NULL, "print the normalised words of each line of stdin"},
+    {"normalize", 0, "1", NULL, NULL, NULL,
+     "print the words of each line of stdin as the rules and the classifier read them"},
     {"explain", 0, "1", NULL, NULL, NULL, "add which stage refused and the classifier's scores"},
 };
 const cli_opts_t CLI_MODERATE_OPTS = {MODERATE_OPTS, M_NOPTS};
@@ -68,7 +70,7 @@ int cmd_moderate(int argc, char **argv, const cli_env_t *env) {
         ssize_t n;
         while ((n = getline(&line, &cap, stdin)) > 0) {
             if (line[n - 1] == '\n') line[n - 1] = 0;
-            char *norm = mod_normalize(line);
+            char *norm = mod_read(m, line);
             printf("%s\n", norm ? norm : "");
             free(norm);
         }

@@ -13,6 +13,9 @@ typedef struct {
     int refused;
     int by_classifier; /* refused by the learned stage, not by a rule */
     char category[32]; /* e.g. "sexual_minors" when refused */
+    /* the rule that refused, for explanations: "term w1 w2" or "combine GROUP=word + ..."
+     * (rule words as normalised, cut to fit); empty when the classifier refused */
+    char rule[128];
 } mod_result_t;
 
 /* Parses rules text (see moderation/rules.txt); IMG_EFORMAT with "line N: ..." in err. The
@@ -36,5 +39,9 @@ int mod_classifier_scores(const moderation_t *m, const char *prompt, float *prob
 /* The normalised words of a text, space-separated, a word's second reading after a '|'
  * (malloc'd); for tests, fuzzing and the classifier's training script. */
 char *mod_normalize(const char *text);
+/* The words as the rules and the classifier read them (mod_normalize's, then glued compounds,
+ * hashtags, swapped and masked letters read by this rule set's vocabulary), in mod_normalize's
+ * format (malloc'd, NULL when out of memory): what the classifier's training must see. */
+char *mod_read(const moderation_t *m, const char *text);
 
 #endif
