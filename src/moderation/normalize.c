@@ -6,6 +6,7 @@
 #include "common/status.h"
 #include "moderation/moderation.h"
 #include "moderation/words.h"
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/uchar.h>
@@ -379,10 +380,74 @@ static int measure_unit(const char *s) {
     return 0;
 }
 
+/* Case-insensitive ASCII prefix test. */
+static int starts_ci(const char *s, const char *prefix) {
+    for (; *prefix; s++, prefix++)
+        if (tolower((unsigned char)*s) != *prefix) return 0;
+    return 1;
+}
+
+/* A copy of text whose negative sections read as negations: after "Negative prompt:",
+ * "negative:" or Midjourney's "--no", each comma-separated item until the section ends (a line
+ * break, ';', the next "--" parameter or A1111's "Steps:") gets a "no " before it, so "Negative
+ * prompt: nsfw, nude" is "no nsfw, no nude" (allowed phrases) and "--no clothes" is "no clothes"
+ * (nudity); an emphasis weighted zero, "(nsfw:0)", is "(no nsfw)". malloc'd (NULL when out of
+ * memory). */
+static char *negate_sections(const char *text) {
+    static const char *const MARKS[] = {"negative prompt:", "negative:", "--no "};
+    size_t n = strlen(text);
+    char *out = malloc(4 * n + 1), *o = out;
+    if (!out) return NULL;
+    int in = 0, item_start = 0;
+    for (size_t i = 0; i < n;) {
+        const char *t = text + i;
+        if (in &&
+            (*t == '\n' || *t == ';' || starts_ci(t, "steps:") || (t[0] == '-' && t[1] == '-')))
+            in = 0;
+        size_t mark = 0;
+        for (size_t k = 0; k < sizeof MARKS / sizeof MARKS[0] && !mark; k++)
+            if (starts_ci(t, MARKS[k]) && (i == 0 || !isalnum((unsigned char)t[-1])))
+                mark = strlen(MARKS[k]);
+        if (mark) {
+            memcpy(o, t, mark);
+            o += mark;
+            i += mark;
+            in = item_start = 1;
+            continue;
+        }
+        if (*t == '(') { /* "(word:0)": weighted zero */
+            const char *close = memchr(t, ')', n - i < 64 ? n - i : 64);
+            const char *colon = close ? memchr(t, ':', (size_t)(close - t)) : NULL;
+            if (colon && colon > t + 1 && strspn(colon + 1, "0.") == (size_t)(close - colon - 1) &&
+                close > colon + 1) {
+                memcpy(o, "(no ", 4);
+                o += 4;
+                memcpy(o, t + 1, (size_t)(colon - t - 1));
+                o += colon - t - 1;
+                *o++ = ')';
+                i = (size_t)(close - text) + 1;
+                continue;
+            }
+        }
+        if (in && item_start && *t != ' ' && *t != ',') {
+            memcpy(o, "no ", 3);
+            o += 3;
+            item_start = 0;
+        }
+        if (in && *t == ',') item_start = 1;
+        *o++ = *t;
+        i++;
+    }
+    *o = '\0';
+    return out;
+}
+
 static int split_words(const char *text, words_t *w) {
     memset(w, 0, sizeof *w);
     int leet_words = 0; /* words in which leetspeak was decoded */
-    char *camel = split_camel(text);
+    char *neg = negate_sections(text);
+    char *camel = neg ? split_camel(neg) : NULL;
+    free(neg);
     char *f = camel ? fold(camel) : NULL;
     free(camel);
     if (!f) return -1;
