@@ -32,6 +32,7 @@ suite "webhook tests" webhooks "$py" tests/api/webhooks.py
 suite "streaming tests" streaming "$py" tests/api/streaming.py
 suite "OpenAI Node SDK" sdk "$py" tests/sdk/run.py
 suite "edit API tests" edits "$py" tests/api/edits.py
+suite "A1111 API tests" a1111 "$py" tests/api/a1111.py
 suite "command-line help and options" cli_help "$py" tests/api/cli_help.py
 suite "OpenAPI document" openapi "$py" tests/api/openapi.py
 suite "hardening tests" hardening "$py" tests/api/hardening.py

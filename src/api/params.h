@@ -9,6 +9,17 @@ typedef enum { MODERATION_AUTO = 0, MODERATION_LOW, MODERATION_COUNT } api_moder
 typedef enum { BACKGROUND_AUTO = 0, BACKGROUND_OPAQUE, BACKGROUND_TRANSPARENT, BACKGROUND_COUNT } api_background_t;
 typedef enum { FORMAT_PNG = 0, FORMAT_JPEG, FORMAT_WEBP, FORMAT_COUNT } api_format_t;
 
+/* Generation settings a request may set beside its quality (the A1111 routes' steps, cfg_scale,
+ * sampler_name and scheduler). Zero in each field: what the model's profile gives the quality. */
+typedef enum { API_SAMPLER_DEFAULT = 0, API_SAMPLER_EULER, API_SAMPLER_EULER_A, API_SAMPLER_DPMPP_2M, API_SAMPLER_LCM } api_sampler_t;
+typedef enum { API_SCHEDULE_DEFAULT = 0, API_SCHEDULE_UNIFORM, API_SCHEDULE_KARRAS, API_SCHEDULE_SGM_UNIFORM } api_schedule_t;
+typedef struct {
+    int steps;      /* 0: the profile's */
+    float guidance; /* classifier-free guidance scale; 0: the profile's */
+    api_sampler_t sampler;
+    api_schedule_t schedule;
+} api_settings_t;
+
 /* The one table of each enumeration's names, in enum order (the API's parser, the command line
  * and the error messages all read these): count is the enum's *_COUNT. */
 extern const char *const API_SIZE_NAMES[SIZE_COUNT];

@@ -59,8 +59,7 @@ static const char *type_name(field_type_t t) {
 
 /* An image given in JSON: base64, or a data: URL of base64 (SPEC §11). Remote URLs are refused:
  * the server never fetches. On success *out (owned by the caller) holds the bytes. */
-static int image_bytes(const char *field, const json_t *v, uint8_t **out, size_t *len,
-                       api_error_t *err) {
+int api_image_bytes(const char *field, const json_t *v, uint8_t **out, size_t *len, api_error_t *err) {
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
     if (!strncmp(s, "http://", 7) || !strncmp(s, "https://", 8)) {
@@ -106,7 +105,7 @@ static int edit_inputs(json_t *root, api_request_t *r, api_error_t *err) {
         return -1;
     }
     if (one) {
-        if (image_bytes("image", one, &r->image[0], &r->image_len[0], err)) return -1;
+        if (api_image_bytes("image", one, &r->image[0], &r->image_len[0], err)) return -1;
         r->nimages = 1;
         return 0;
     }
@@ -129,7 +128,7 @@ static int edit_inputs(json_t *root, api_request_t *r, api_error_t *err) {
                           api_json_kind(v));
             return -1;
         }
-        if (image_bytes("images", v, &r->image[i], &r->image_len[i], err)) return -1;
+        if (api_image_bytes("images", v, &r->image[i], &r->image_len[i], err)) return -1;
         r->nimages = (int)i + 1;
     }
     return 0;
@@ -173,7 +172,7 @@ static char *dup_str(const json_t *v) {
     return s;
 }
 
-static int check_text(const char *field, const json_t *v, int required_nonempty, api_error_t *err) {
+int api_check_text(const char *field, const json_t *v, int required_nonempty, api_error_t *err) {
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
     if (memchr(s, 0, n)) {
@@ -258,7 +257,7 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
                       "Missing required parameter: 'prompt'.");
         return -1;
     }
-    if (p && check_text("prompt", p, 1, err)) return -1;
+    if (p && api_check_text("prompt", p, 1, err)) return -1;
     if (p) r->prompt = dup_str(p);
     if ((v = json_object_get(root, "loras")) && api_loras_from_json(v, r->loras, &r->nloras, err)) return -1;
     if (r->prompt && api_loras_from_prompt(r->prompt, r->loras, &r->nloras, err)) return -1;
@@ -270,7 +269,7 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
         r->size = SIZE_AUTO; /* an edit follows its image's aspect unless told */
 
     if ((v = json_object_get(root, "negative_prompt"))) {
-        if (check_text("negative_prompt", v, 0, err)) return -1;
+        if (api_check_text("negative_prompt", v, 0, err)) return -1;
         r->negative_prompt = dup_str(v);
     } else {
         r->negative_prompt = strdup("");
@@ -354,7 +353,7 @@ static int parse_fields(api_route_kind_t kind, json_t *root, api_request_t *r, a
     if (route_bit == R_SEED_EDIT) {
         if (edit_inputs(root, r, err)) return -1;
         if ((v = json_object_get(root, "mask")) &&
-            image_bytes("mask", v, &r->mask, &r->mask_len, err))
+            api_image_bytes("mask", v, &r->mask, &r->mask_len, err))
             return -1;
     }
     if (r->background == BACKGROUND_TRANSPARENT && r->output_format == FORMAT_JPEG) {

@@ -4,6 +4,7 @@
 #include "api/error.h"
 #include "api/loras.h"
 #include "api/params.h"
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,9 @@ typedef struct {
     size_t image_len[API_MAX_INPUT_IMAGES + 1];
     uint8_t *mask;
     size_t mask_len;
+    /* set by the A1111 routes only: the exact output size (0: from size) and settings */
+    int width, height;
+    api_settings_t settings;
     /* adapters: the "loras" field's, then the prompt's <lora:...> tags (taken out of prompt) */
     int nloras;
     api_lora_t loras[API_MAX_LORAS];
@@ -61,6 +65,12 @@ typedef struct {
 int api_request_parse(api_route_kind_t kind, const char *body, size_t len, api_request_t *out,
                       api_error_t *err);
 void api_request_free(api_request_t *r);
+/* A JSON string holding an image (base64 or a data: URL of base64; never a URL to fetch) into
+ * *out (malloc'd, the caller's) and *len; a 400 naming field otherwise. */
+int api_image_bytes(const char *field, const json_t *v, uint8_t **out, size_t *len, api_error_t *err);
+/* A text field's checks (no NUL, at most API_MAX_PROMPT_CHARS characters, and not blank when
+ * required_nonempty); a 400 naming field otherwise. */
+int api_check_text(const char *field, const json_t *v, int required_nonempty, api_error_t *err);
 
 /* Number of Unicode code points in a valid UTF-8 string. */
 size_t api_utf8_chars(const char *s, size_t len);

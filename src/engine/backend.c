@@ -68,6 +68,31 @@ void engine_quality_profile(profile_kind_t kind, api_quality_t q, quality_profil
     }
 }
 
+void engine_apply_settings(const api_settings_t *s, quality_profile_t *q) {
+    static const int SAMPLERS[] = {[API_SAMPLER_EULER] = SAMPLER_EULER, [API_SAMPLER_EULER_A] = SAMPLER_EULER_A,
+                                   [API_SAMPLER_DPMPP_2M] = SAMPLER_DPMPP_2M, [API_SAMPLER_LCM] = SAMPLER_LCM};
+    static const int SCHEDULES[] = {[API_SCHEDULE_UNIFORM] = ENG_SCHED_DISCRETE,
+                                    [API_SCHEDULE_KARRAS] = ENG_SCHED_KARRAS,
+                                    [API_SCHEDULE_SGM_UNIFORM] = ENG_SCHED_TRAILING};
+    if (s->steps > 0) q->steps = s->steps;
+    if (s->guidance > 0) q->guidance = s->guidance;
+    if (s->sampler > API_SAMPLER_DEFAULT && s->sampler <= API_SAMPLER_LCM) q->sampler = SAMPLERS[s->sampler];
+    if (s->schedule > API_SCHEDULE_DEFAULT && s->schedule <= API_SCHEDULE_SGM_UNIFORM)
+        q->schedule = SCHEDULES[s->schedule];
+}
+
+void engine_profile_settings(const quality_profile_t *q, api_settings_t *s) {
+    s->steps = q->steps;
+    s->guidance = q->guidance;
+    s->sampler = q->sampler == SAMPLER_EULER      ? API_SAMPLER_EULER
+                 : q->sampler == SAMPLER_EULER_A  ? API_SAMPLER_EULER_A
+                 : q->sampler == SAMPLER_DPMPP_2M ? API_SAMPLER_DPMPP_2M
+                                                  : API_SAMPLER_LCM;
+    s->schedule = q->schedule == ENG_SCHED_KARRAS     ? API_SCHEDULE_KARRAS
+                  : q->schedule == ENG_SCHED_TRAILING ? API_SCHEDULE_SGM_UNIFORM
+                                                      : API_SCHEDULE_UNIFORM;
+}
+
 void engine_native_size(int native, int multiple, int width, int height, int *w, int *h) {
     int m = multiple > 0 ? multiple : 64;
     native = native < m ? m : native / m * m;
@@ -145,6 +170,10 @@ static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
         p->default_size = SIZE_1024x1024;
         p->default_quality = engine_profile_kind(m->profile) == PROFILE_STANDARD ? QUALITY_MEDIUM : QUALITY_HIGH;
         p->default_background = BACKGROUND_OPAQUE;
+        quality_profile_t qp;
+        engine_quality_profile(engine_profile_kind(m->profile), p->default_quality, &qp);
+        if (engine_profile_kind(m->profile) == PROFILE_STANDARD && m->guidance > 0) qp.guidance = m->guidance;
+        engine_profile_settings(&qp, &p->settings);
         /* a checkpoint that cannot be read yet is listed; loading it reports why */
         int edit = 0, inpaint = 0;
         if (eng_probe_edit(m->checkpoint, m->vae, m->tiny_encoder, m->tiny_decoder, &edit, &inpaint) == IMG_OK) {
@@ -314,6 +343,7 @@ static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
     quality_profile_t q;
     engine_quality_profile(l->kind, p->quality, &q);
     if (l->kind == PROFILE_STANDARD && l->guidance > 0) q.guidance = l->guidance;
+    engine_apply_settings(&p->settings, &q);
     char *steered = NULL;
     const char *prompt = p->transparent ? steer_plain_background(p->prompt, &steered) : p->prompt;
     eng_params_t e = {.prompt = prompt, .negative_prompt = p->negative_prompt, .steps = q.steps,

@@ -19,6 +19,10 @@ typedef enum { PROFILE_STANDARD = 0, PROFILE_TURBO, PROFILE_FLUX2_KLEIN } profil
 /* The kind a model's `profile` setting names ("standard", "turbo", "flux2-klein"). */
 profile_kind_t engine_profile_kind(const char *profile);
 void engine_quality_profile(profile_kind_t kind, api_quality_t q, quality_profile_t *out);
+/* A request's settings over a profile (its zero fields leave the profile's). */
+void engine_apply_settings(const api_settings_t *s, quality_profile_t *q);
+/* A profile as a request's settings (every field set). */
+void engine_profile_settings(const quality_profile_t *q, api_settings_t *s);
 
 #define ENGINE_BUILTIN_MODEL "imgapi-shapes"
 /* The installed models: the configured ones, then the built-in model unless config turns it off

@@ -20,6 +20,7 @@ typedef struct {
     int can_edit;         /* image to image (it has an image encoder) */
     int can_inpaint;      /* edits inside a mask */
     int max_input_images; /* input images one edit takes (0 when it cannot edit) */
+    api_settings_t settings; /* what its default quality runs (steps, guidance, sampler, schedule) */
 } model_profile_t;
 
 typedef struct {
@@ -44,6 +45,7 @@ typedef struct {
      * that cannot apply one returns IMG_EADAPTER with a message for the client */
     const api_lora_t *loras;
     int nloras;
+    api_settings_t settings; /* overrides of the quality's profile (0 fields: the profile's) */
     char *message; /* out (may be NULL): with IMG_EADAPTER, what the client is told */
     size_t message_len;
 } gen_params_t;

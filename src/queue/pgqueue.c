@@ -170,6 +170,14 @@ static char *spec_json(const job_spec_t *s) {
                           (int)s->background, "format", (int)s->format, "compression",
                           s->compression, "n", s->n, "seed", (json_int_t)s->seed, "previews",
                           s->previews);
+    const api_settings_t *st = &s->settings;
+    if (j && (st->steps || st->guidance > 0 || st->sampler || st->schedule) &&
+        json_object_set_new(j, "settings",
+                            json_pack("[i, f, i, i]", st->steps, (double)st->guidance, (int)st->sampler,
+                                      (int)st->schedule))) {
+        json_decref(j);
+        return NULL;
+    }
     if (j && s->nloras > 0) { /* adapters by name: the workers resolve them in their own folder */
         json_t *a = json_array();
         for (int i = 0; a && i < s->nloras; i++)
@@ -428,6 +436,22 @@ static int spec_from_json(const char *text, const char *model, double left, job_
     s->format = (api_format_t)format;
     s->seed = (uint32_t)seed;
     s->deadline = clock_mono() + left;
+    json_t *sj = json_object_get(j, "settings");
+    if (sj) {
+        double guidance = 0;
+        int sampler = 0, schedule = 0;
+        if (json_unpack(sj, "[i, F, i, i]", &s->settings.steps, &guidance, &sampler, &schedule) ||
+            s->settings.steps < 0 || guidance < 0 || sampler < 0 || sampler > API_SAMPLER_LCM || schedule < 0 ||
+            schedule > API_SCHEDULE_SGM_UNIFORM) {
+            json_decref(j);
+            free(*strings);
+            *strings = NULL;
+            return IMG_EFORMAT;
+        }
+        s->settings.guidance = (float)guidance;
+        s->settings.sampler = (api_sampler_t)sampler;
+        s->settings.schedule = (api_schedule_t)schedule;
+    }
     json_t *lj = json_object_get(j, "loras");
     if (lj) {
         api_error_t ae;

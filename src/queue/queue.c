@@ -372,6 +372,7 @@ static void run_images(job_t *j, const gen_backend_t *backend, void *model) {
             .nmore = j->spec.nmore,
             .loras = j->spec.loras,
             .nloras = j->spec.nloras,
+            .settings = j->spec.settings,
         };
         img_t raw = {0};
         char adapter_msg[300] = "";

@@ -46,6 +46,7 @@ typedef struct {
     int image_tokens; /* the input images' tokens, reported in usage */
     int nloras;       /* adapters (copied with the spec) */
     api_lora_t loras[API_MAX_LORAS];
+    api_settings_t settings; /* steps, guidance, sampler, schedule beside the quality's (0: its) */
 } job_spec_t;
 
 typedef struct queue queue_t;

@@ -160,6 +160,12 @@ int admit_check(admit_t *a, req_t *r, api_route_kind_t kind, const char *model_n
         return -1;
     }
     if (api_request_parse(kind, (const char *)r->body.data, r->body.len, &a->q, e)) return -1;
+    return admit_check_parsed(a, kind, model_name, e);
+}
+
+int admit_check_parsed(admit_t *a, api_route_kind_t kind, const char *model_name, api_error_t *e) {
+    req_t *r = a->r;
+    server_t *s = r->srv;
     if (parse_timeout(a, e)) return -1;
     if (admit_loras_exist(s->cfg, &a->q, e)) return -1;
     if (kind != ROUTE_KIND_SEED && a->q.model) model_name = a->q.model;
@@ -267,6 +273,11 @@ void admit_job_spec(const admit_t *a, job_spec_t *spec) {
     spec->deadline = clock_mono() + a->timeout;
     snprintf(spec->model_id, sizeof spec->model_id, "%s", a->model->id);
     api_size_dims(a->size, &spec->width, &spec->height);
+    if (a->q.width > 0 && a->q.height > 0) { /* an A1111 request's exact size */
+        spec->width = a->q.width;
+        spec->height = a->q.height;
+    }
+    spec->settings = a->q.settings;
     if (a->q.has_seed) {
         spec->seed = a->q.seed;
     } else if (crypto_random(&spec->seed, sizeof spec->seed)) {

@@ -20,6 +20,13 @@ typedef struct {
     int idem_owned;
     int limit_held; /* holds one concurrency slot of the key's rate limit */
     int reserved;   /* credits reserved under r->request_id */
+    /* the answer of a finished job when not the route's own JSON (A1111): malloc'd body or NULL */
+    char *(*answer)(void *ctx, job_t *job);
+    /* the 200 answer of a job cancelled on purpose (A1111's interrupt; nothing is charged), and
+     * the job's queued and finished moments (on 1, then 0) for a route that lists its jobs */
+    char *(*interrupted_answer)(void *ctx, job_t *job);
+    void (*track)(void *ctx, job_t *job, int on);
+    void *answer_ctx;
     hdr_t hdrs[8];
     char hbuf[8][48];
     int nhdrs;
@@ -30,6 +37,9 @@ typedef struct {
  * returns -1 (nothing is held). The caller frees a->q with api_request_free either way. */
 int admit_check(admit_t *a, req_t *r, api_route_kind_t kind, const char *model_name,
                 api_error_t *e);
+/* The same for a request already parsed into a->q (a->r set, the rest zero; the A1111 routes):
+ * deadline header, model, key, model access, moderation, auto values. */
+int admit_check_parsed(admit_t *a, api_route_kind_t kind, const char *model_name, api_error_t *e);
 /* Takes a rate-limit slot and reserves the cost under r->request_id; fills *e on failure
  * (429 with Retry-After, 406, 500) and returns -1 (the caller answers with admit_fail). */
 int admit_take(admit_t *a, api_error_t *e);

@@ -10,6 +10,7 @@
 #include "common/status.h"
 #include "server/admit.h"
 #include "server/edit_input.h"
+#include "server/generate.h"
 #include "server/form.h"
 #include "server/stream.h"
 #include <jansson.h>
@@ -106,7 +107,7 @@ static int idempotency(admit_t *g, enum MHD_Result *res) {
 
 /* Runs an admitted request (g: checked, edit inputs decoded; ed: NULL for a generation) and
  * answers it; frees g->q, or hands it to the stream. */
-static enum MHD_Result generate_admitted(admit_t *g, req_t *r, edit_t *ed) {
+enum MHD_Result generate_admitted(admit_t *g, req_t *r, edit_t *ed) {
     server_t *s = r->srv;
     api_error_t e;
     enum MHD_Result res;
@@ -139,6 +140,7 @@ static enum MHD_Result generate_admitted(admit_t *g, req_t *r, edit_t *ed) {
         return res;
     }
     if (g->q.stream) return stream_start(g, job, &spec); /* it owns g->q and the job now */
+    if (g->track) g->track(g->answer_ctx, job, 1);
 
     /* Wait: done, deadline, client gone, or shutdown. */
     /* Counted until the answer has been sent (on_completed), so that shutdown waits for it. */
@@ -166,8 +168,8 @@ static enum MHD_Result generate_admitted(admit_t *g, req_t *r, edit_t *ed) {
     }
 
     if (st == JOB_DONE && !gone) {
-        char *body =
-            admit_response_json(job, g->size, g->quality, g->background, g->q.output_format);
+        char *body = g->answer ? g->answer(g->answer_ctx, job)
+                               : admit_response_json(job, g->size, g->quality, g->background, g->q.output_format);
         if (!body) {
             api_error_set(&e, 500, "internal_error", NULL, "Out of memory.");
             res = admit_fail(g, &e);
@@ -178,11 +180,19 @@ static enum MHD_Result generate_admitted(admit_t *g, req_t *r, edit_t *ed) {
             res = respond(r, 200, "application/json", body, strlen(body), g->hdrs, g->nhdrs);
         }
         metrics_job(s->metrics, "done", job_run_seconds(job));
+    } else if (st == JOB_CANCELLED && !gone && !shutdown && !timed_out && g->interrupted_answer) {
+        api_error_set(&e, 499, "interrupted", NULL, "The job was interrupted.");
+        admit_release(g, &e, NULL); /* nothing made, nothing charged */
+        char *body = g->interrupted_answer(g->answer_ctx, job);
+        res = body ? respond(r, 200, "application/json", body, strlen(body), g->hdrs, g->nhdrs)
+                   : respond_simple_error(r, 500, "internal_error", NULL, "Out of memory.");
+        metrics_job(s->metrics, "cancelled", job_run_seconds(job));
     } else {
         admit_job_error(g, job, st, gone, shutdown, timed_out, &e);
         res = admit_fail(g, &e);
         if (gone) res = MHD_NO; /* nobody to answer: close */
     }
+    if (g->track) g->track(g->answer_ctx, job, 0);
     job_release(job);
     api_request_free(&g->q);
     return res;

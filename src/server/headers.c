@@ -1,5 +1,7 @@
 /* headers.c - header value parsing for the server (see headers.h). */
 #include "server/headers.h"
+#include "common/base64.h"
+#include <stdint.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -9,6 +11,26 @@
 const char *hdr_bearer(const char *authorization) {
     if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0) return NULL;
     return authorization + 7;
+}
+
+const char *hdr_basic_key(const char *authorization, char *out, size_t cap) {
+    if (!authorization || strncasecmp(authorization, "Basic ", 6) != 0 || cap < 2) return NULL;
+    const char *b = authorization + 6;
+    while (*b == ' ')
+        b++;
+    size_t n = strlen(b);
+    while (n && b[n - 1] == ' ')
+        n--;
+    if (n == 0 || n / 4 * 3 + 3 > cap) return NULL;
+    long got = b64_decode(b, n, (uint8_t *)out);
+    if (got <= 0 || (size_t)got >= cap) return NULL;
+    out[got] = '\0';
+    if (memchr(out, 0, (size_t)got)) return NULL;
+    char *colon = strchr(out, ':');
+    if (!colon) return NULL;
+    *colon = '\0';
+    const char *key = colon[1] ? colon + 1 : out;
+    return *key ? key : NULL;
 }
 
 const char *hdr_api_key(const char *x_api_key, const char *authorization) {

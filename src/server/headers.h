@@ -9,6 +9,10 @@
 const char *hdr_api_key(const char *x_api_key, const char *authorization);
 /* The token of "Authorization: Bearer TOKEN" as is, or NULL. */
 const char *hdr_bearer(const char *authorization);
+/* HTTP Basic credentials (A1111's --api-auth) as an API key: the password, or the user name when
+ * the password is empty, decoded into out (cap bytes). NULL when the header is not Basic or does
+ * not decode to "user:password" text. */
+const char *hdr_basic_key(const char *authorization, char *out, size_t cap);
 /* 1 when Content-Type is application/json (any case), alone or followed by parameters. */
 int hdr_is_json(const char *content_type);
 /* x-timeout-seconds: 0 and *seconds set for a positive decimal integer (LONG_MAX when it

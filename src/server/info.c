@@ -103,7 +103,7 @@ static int cmp_name(const void *a, const void *b) {
 
 /* The adapters requests may name: NAME.safetensors files of the LoRA folder whose NAME is
  * acceptable (api_lora_name_ok), sorted; at most 1000. */
-static json_t *lora_list(const config_t *cfg) {
+json_t *info_lora_list(const config_t *cfg) {
     json_t *items[1000];
     size_t n = 0;
     DIR *d = cfg->lora_dir[0] ? opendir(cfg->lora_dir) : NULL;
@@ -150,7 +150,7 @@ enum MHD_Result h_models(req_t *r) {
                             capabilities(p)));
     }
     /* the adapters any model may take by name ("loras", <lora:NAME:SCALE>) */
-    json_t *root = json_pack("{s:s, s:o, s:o}", "object", "list", "data", data, "loras", lora_list(r->srv->cfg));
+    json_t *root = json_pack("{s:s, s:o, s:o}", "object", "list", "data", data, "loras", info_lora_list(r->srv->cfg));
     char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
     return respond_json(r, 200, s, NULL, 0);

@@ -30,6 +30,7 @@ struct server {
     moderation_t *moderation;
     struct async *async;   /* asynchronous requests (async.c) */
     struct sender *hooks;  /* webhook deliveries (webhook/sender.c) */
+    struct a1111 *a1111;   /* the A1111 routes' state (a1111.c) */
     struct MHD_Daemon *daemon;
     struct connwatch *watch; /* connection deadlines and caps (connwatch.c) */
     int port;
@@ -87,6 +88,8 @@ const char *req_header(req_t *r, const char *name);
 int req_authenticate(req_t *r, store_key_t *key, api_error_t *err);
 /* 1 when the request says Content-Type: application/json (parameters allowed). */
 int req_json_content_type(req_t *r);
+/* The adapters requests may name (info.c): [{"name", "bytes"}], sorted; a new reference. */
+json_t *info_lora_list(const config_t *cfg);
 /* 1 when the client closed its connection. */
 int req_client_gone(req_t *r);
 

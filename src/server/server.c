@@ -4,6 +4,7 @@
 #include "common/crypto.h"
 #include "common/status.h"
 #include "moderation/load.h"
+#include "server/a1111.h"
 #include "server/async.h"
 #include "server/connwatch.h"
 #include "server/form.h"
@@ -38,6 +39,15 @@ static const route_t ROUTES[] = {
     {"GET", "/v2/requests/*/status", h_v2_status, "requests_status", STYLE_SEED, 0},
     {"GET", "/v2/requests/*", h_v2_result, "requests", STYLE_SEED, 0},
     {"DELETE", "/v2/requests/*", h_v2_cancel, "requests", STYLE_SEED, 0},
+    {"POST", "/sdapi/v1/txt2img", h_a1111_txt2img, "a1111_txt2img", STYLE_SEED, 0},
+    {"GET", "/sdapi/v1/sd-models", h_a1111_sd_models, "a1111", STYLE_SEED, 0},
+    {"GET", "/sdapi/v1/options", h_a1111_options_get, "a1111", STYLE_SEED, 0},
+    {"POST", "/sdapi/v1/options", h_a1111_options_post, "a1111", STYLE_SEED, 0},
+    {"GET", "/sdapi/v1/samplers", h_a1111_samplers, "a1111", STYLE_SEED, 0},
+    {"GET", "/sdapi/v1/schedulers", h_a1111_schedulers, "a1111", STYLE_SEED, 0},
+    {"GET", "/sdapi/v1/loras", h_a1111_loras, "a1111", STYLE_SEED, 0},
+    {"GET", "/sdapi/v1/progress", h_a1111_progress, "a1111", STYLE_SEED, 0},
+    {"POST", "/sdapi/v1/interrupt", h_a1111_interrupt, "a1111", STYLE_SEED, 0},
     {"POST", "/admin/keys", h_admin_keys_create, "admin", STYLE_SEED, 0},
     {"GET", "/admin/keys", h_admin_keys_list, "admin", STYLE_SEED, 0},
     {"GET", "/admin/keys/*", h_admin_key_show, "admin", STYLE_SEED, 0},
@@ -108,7 +118,9 @@ enum MHD_Result respond_simple_error(req_t *r, int status, const char *code, con
 }
 
 int req_authenticate(req_t *r, store_key_t *key, api_error_t *err) {
+    char basic[512];
     const char *k = hdr_api_key(req_header(r, "x-api-key"), req_header(r, "Authorization"));
+    if (!k) k = hdr_basic_key(req_header(r, "Authorization"), basic, sizeof basic);
     if (!k) {
         api_error_set(err, 401, "missing_api_key", NULL,
                       "Missing API key: send it in the x-api-key header or as Authorization: "
@@ -469,7 +481,13 @@ int server_start(const config_t *cfg, store_t *store, registry_t *models,
         server_stop(s);
         return IMG_ENOMEM;
     }
-    int rc = async_create(s, &s->async, err, errlen);
+    int rc = a1111_create(&s->a1111);
+    if (rc) {
+        snprintf(err, errlen, "out of memory");
+        server_stop(s);
+        return rc;
+    }
+    rc = async_create(s, &s->async, err, errlen);
     if (rc) {
         server_stop(s);
         return rc;
@@ -536,5 +554,6 @@ void server_stop(server_t *s) {
     mod_free(s->moderation);
     ratelimit_free(s->limits);
     metrics_free(s->metrics);
+    a1111_free(s->a1111); /* after the daemon: no handler left to list a job */
     free(s);
 }

@@ -21,6 +21,7 @@ static int fb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
     p[0].default_background = BACKGROUND_OPAQUE;
     p[0].can_edit = p[0].can_inpaint = 1;
     p[0].max_input_images = 1;
+    p[0].settings = (api_settings_t){.steps = 20, .guidance = 7, .sampler = API_SAMPLER_DPMPP_2M, .schedule = API_SCHEDULE_KARRAS};
     strcpy(p[1].id, "test-model-2");
     strcpy(p[1].description, "second test model");
     p[1].default_size = SIZE_1536x1024;
@@ -28,6 +29,7 @@ static int fb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
     p[1].default_background = BACKGROUND_TRANSPARENT;
     p[1].can_edit = 1;
     p[1].max_input_images = 2; /* edits, but no mask */
+    p[1].settings = (api_settings_t){.steps = 1, .guidance = 1, .sampler = API_SAMPLER_EULER_A, .schedule = API_SCHEDULE_SGM_UNIFORM};
     *out = p;
     *n = 2;
     return IMG_OK;

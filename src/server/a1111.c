@@ -1,0 +1,364 @@
+/* a1111.c - the AUTOMATIC1111 / Forge web API routes (a1111.h). A txt2img request is parsed
+ * into the same api_request_t as the other routes and runs their admission path: key, model
+ * access, moderation, rate limit, reservation, queue, charge. */
+#include "server/a1111.h"
+#include "api/a1111.h"
+#include "common/base64.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "api/json_body.h"
+#include "api/pricing.h"
+#include "image/image.h"
+#include "server/generate.h"
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_KEYS 1024 /* keys with a chosen model */
+#define MAX_RUNNING 256
+
+struct a1111 {
+    pthread_mutex_t mu;
+    struct {
+        char key[STORE_KEY_ID_LEN + 1];
+        char model[64];
+    } chosen[MAX_KEYS];
+    int nchosen;
+    struct {
+        char key[STORE_KEY_ID_LEN + 1];
+        job_t *job; /* borrowed: listed only while its handler holds it */
+        double started;
+        int interrupted;
+    } running[MAX_RUNNING];
+    int nrunning;
+};
+
+int a1111_create(a1111_t **out) {
+    *out = calloc(1, sizeof **out); /* owned by the server */
+    if (!*out) return IMG_ENOMEM;
+    pthread_mutex_init(&(*out)->mu, NULL);
+    return IMG_OK;
+}
+
+void a1111_free(a1111_t *a) {
+    if (!a) return;
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
+/* The model a key chose with POST /sdapi/v1/options into out (cap bytes), or "" */
+static void chosen_model(a1111_t *a, const char *key, char *out, size_t cap) {
+    out[0] = '\0';
+    pthread_mutex_lock(&a->mu);
+    for (int i = 0; i < a->nchosen; i++)
+        if (!strcmp(a->chosen[i].key, key)) snprintf(out, cap, "%s", a->chosen[i].model);
+    pthread_mutex_unlock(&a->mu);
+}
+
+static int choose_model(a1111_t *a, const char *key, const char *model) {
+    int rc = IMG_OK;
+    pthread_mutex_lock(&a->mu);
+    int i = 0;
+    while (i < a->nchosen && strcmp(a->chosen[i].key, key))
+        i++;
+    if (i == a->nchosen && a->nchosen == MAX_KEYS) rc = IMG_EBUSY;
+    if (!rc) {
+        if (i == a->nchosen) a->nchosen++;
+        snprintf(a->chosen[i].key, sizeof a->chosen[i].key, "%s", key);
+        snprintf(a->chosen[i].model, sizeof a->chosen[i].model, "%s", model);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
+/* ---- txt2img ---- */
+
+typedef struct {
+    admit_t *g;
+    a1111_extra_t x;
+    api_settings_t eff; /* what runs: the request's settings over the model's */
+} txt_ctx_t;
+
+static char *answer(void *ctx, job_t *job) {
+    txt_ctx_t *c = ctx;
+    int n = 0;
+    const job_image_t *im = job ? job_images(job, &n) : NULL;
+    const uint8_t *data[API_MAX_N];
+    size_t lens[API_MAX_N];
+    uint32_t seeds[API_MAX_N];
+    for (int i = 0; i < n && i < API_MAX_N; i++) {
+        data[i] = im[i].data;
+        lens[i] = im[i].len;
+        seeds[i] = im[i].seed;
+    }
+    const char *sampler = A1111_SAMPLERS[c->eff.sampler], *sched = A1111_SCHEDULERS[c->eff.schedule];
+    return a1111_answer(&c->g->q, &c->x, c->g->model->id, data, lens, seeds, n < API_MAX_N ? n : API_MAX_N,
+                        c->eff.steps, c->eff.guidance, sampler, sched);
+}
+
+static char *interrupted(void *ctx, job_t *job) {
+    (void)job;
+    return answer(ctx, NULL); /* no image was finished */
+}
+
+static void track(void *ctx, job_t *job, int on) {
+    txt_ctx_t *c = ctx;
+    a1111_t *a = c->g->r->srv->a1111;
+    pthread_mutex_lock(&a->mu);
+    if (on && a->nrunning < MAX_RUNNING) {
+        snprintf(a->running[a->nrunning].key, sizeof a->running[0].key, "%s", c->g->key.id);
+        a->running[a->nrunning].job = job;
+        a->running[a->nrunning].started = clock_mono();
+        a->running[a->nrunning++].interrupted = 0;
+    }
+    for (int i = 0; !on && i < a->nrunning; i++)
+        if (a->running[i].job == job) {
+            a->running[i] = a->running[--a->nrunning];
+            break;
+        }
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* The price of an A1111 request, which names its own size and steps: the model's quality-high
+ * price of its orientation once per started 1536 x 1024 pixels and per started 50 steps. */
+static int64_t a1111_cost(int64_t unit, int width, int height, int steps) {
+    int64_t px = ((int64_t)width * height + 1572863) / 1572864, st = (steps + 49) / 50, out;
+    if (st < 1) st = 1;
+    if (__builtin_mul_overflow(unit, px, &out) || __builtin_mul_overflow(out, st, &out)) return INT64_MAX;
+    return out;
+}
+
+enum MHD_Result h_a1111_txt2img(req_t *r) {
+    server_t *s = r->srv;
+    admit_t g;
+    api_error_t e;
+    memset(&g, 0, sizeof g);
+    g.r = r;
+    txt_ctx_t c = {.g = &g};
+    if (atomic_load(&s->stopping)) return respond_simple_error(r, 502, "server_shutting_down", NULL, "The server is shutting down.");
+    if (!req_json_content_type(r))
+        return respond_simple_error(r, 400, "invalid_content_type", NULL, "Content-Type must be application/json.");
+    if (a1111_parse_txt2img((const char *)r->body.data, r->body.len, &g.q, &c.x, &e)) return respond_error(r, &e, NULL, 0);
+    /* the model: override_settings, else the key's choice (POST /sdapi/v1/options), else the default */
+    char model[64];
+    snprintf(model, sizeof model, "%s", c.x.model);
+    if (!model[0]) {
+        store_key_t key;
+        if (req_authenticate(r, &key, &e)) {
+            api_request_free(&g.q);
+            return respond_error(r, &e, NULL, 0);
+        }
+        chosen_model(s->a1111, key.id, model, sizeof model);
+    }
+    if (admit_check_parsed(&g, ROUTE_KIND_SEED, model[0] ? model : REGISTRY_ALIAS, &e)) {
+        api_request_free(&g.q);
+        return respond_error(r, &e, NULL, 0);
+    }
+    /* what runs: the request's settings over what the model's default quality runs */
+    c.eff = g.model->settings;
+    g.quality = g.model->default_quality;
+    if (g.q.settings.steps) c.eff.steps = g.q.settings.steps;
+    if (g.q.settings.guidance > 0) c.eff.guidance = g.q.settings.guidance;
+    if (g.q.settings.sampler) c.eff.sampler = g.q.settings.sampler;
+    if (g.q.settings.schedule) c.eff.schedule = g.q.settings.schedule;
+    g.q.settings = c.eff;
+    g.cost = a1111_cost(price_cost(&s->cfg->prices, QUALITY_HIGH, g.size, g.q.n), g.q.width, g.q.height,
+                        c.eff.steps); /* the unit price counts the n images */
+    g.answer = answer;
+    g.interrupted_answer = interrupted;
+    g.track = track;
+    g.answer_ctx = &c;
+    return generate_admitted(&g, r, NULL);
+}
+
+/* ---- the lists ---- */
+
+static enum MHD_Result answer_json(req_t *r, json_t *v) {
+    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    return respond_json(r, 200, s, NULL, 0);
+}
+
+enum MHD_Result h_a1111_sd_models(req_t *r) {
+    api_error_t e;
+    store_key_t key;
+    if (req_authenticate(r, &key, &e)) return respond_error(r, &e, NULL, 0);
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < registry_count(r->srv->models); i++) {
+        const model_profile_t *p = registry_profile(r->srv->models, i);
+        if (!store_key_allows(&key, p->id)) continue;
+        json_array_append_new(a, json_pack("{s:s, s:s, s:n, s:n, s:s, s:n}", "title", p->id, "model_name", p->id,
+                                           "hash", "sha256", "filename", p->id, "config"));
+    }
+    return answer_json(r, a);
+}
+
+/* The model the key's requests use when they name none. */
+static const char *current_model(req_t *r, const store_key_t *key, char *buf, size_t cap) {
+    chosen_model(r->srv->a1111, key->id, buf, cap);
+    return buf[0] ? buf : registry_default(r->srv->models)->id;
+}
+
+enum MHD_Result h_a1111_options_get(req_t *r) {
+    api_error_t e;
+    store_key_t key;
+    if (req_authenticate(r, &key, &e)) return respond_error(r, &e, NULL, 0);
+    char buf[64];
+    return answer_json(r, json_pack("{s:s, s:n, s:s, s:i, s:s}", "sd_model_checkpoint",
+                                    current_model(r, &key, buf, sizeof buf), "sd_checkpoint_hash", "samples_format",
+                                    "png", "CLIP_stop_at_last_layers", 1, "sd_vae", "Automatic"));
+}
+
+enum MHD_Result h_a1111_options_post(req_t *r) {
+    api_error_t e;
+    store_key_t key;
+    if (req_authenticate(r, &key, &e)) return respond_error(r, &e, NULL, 0);
+    json_t *root;
+    if (api_json_body((const char *)r->body.data, r->body.len, 0, &root, &e)) return respond_error(r, &e, NULL, 0);
+    char buf[64];
+    const char *k, *model = NULL;
+    json_t *v;
+    int bad = 0;
+    json_object_foreach(root, k, v) {
+        if (bad) break;
+        if (!strcmp(k, "sd_model_checkpoint")) {
+            const model_profile_t *p = json_is_string(v) ? registry_find(r->srv->models, json_string_value(v)) : NULL;
+            if (!p) {
+                api_error_set(&e, 404, "model_not_found", "sd_model_checkpoint", "Model '%.64s' is not installed.",
+                              json_is_string(v) ? json_string_value(v) : "");
+                bad = 1;
+            } else if (!store_key_allows(&key, p->id)) {
+                api_error_set(&e, 403, "model_not_allowed", "sd_model_checkpoint",
+                              "This API key is not allowed to use model '%s'.", p->id);
+                bad = 1;
+            } else {
+                model = p->id;
+            }
+        } else if (!((!strcmp(k, "samples_format") && json_is_string(v) && !strcmp(json_string_value(v), "png")) ||
+                     (!strcmp(k, "CLIP_stop_at_last_layers") && json_is_integer(v) && json_integer_value(v) == 1) ||
+                     (!strcmp(k, "sd_vae") && json_is_string(v) &&
+                      (!strcmp(json_string_value(v), "Automatic") || !strcmp(json_string_value(v), "None"))))) {
+            /* a value this server cannot take: saying so beats ignoring it */
+            api_error_set(&e, 400, "unsupported_value", k, "Option '%.64s' cannot be set here; only 'sd_model_checkpoint'.", k);
+            bad = 1;
+        }
+    }
+    if (!bad && model && choose_model(r->srv->a1111, key.id, model)) {
+        api_error_set(&e, 503, "server_busy", NULL, "Too many keys have chosen a model; try again later.");
+        bad = 1;
+    }
+    json_decref(root);
+    (void)buf;
+    if (bad) return respond_error(r, &e, NULL, 0);
+    return respond_json(r, 200, strdup("null"), NULL, 0);
+}
+
+enum MHD_Result h_a1111_samplers(req_t *r) {
+    static const char *const ALIASES[A1111_NSAMPLERS][3] = {
+        {NULL}, {"k_euler", NULL}, {"k_euler_a", "k_euler_ancestral", NULL}, {"k_dpmpp_2m", NULL}, {"k_lcm", NULL}};
+    api_error_t e;
+    store_key_t key;
+    if (req_authenticate(r, &key, &e)) return respond_error(r, &e, NULL, 0);
+    json_t *a = json_array();
+    for (int i = 1; a && i < A1111_NSAMPLERS; i++) {
+        json_t *al = json_array();
+        for (int k = 0; al && ALIASES[i][k]; k++)
+            json_array_append_new(al, json_string(ALIASES[i][k]));
+        json_array_append_new(a, json_pack("{s:s, s:o, s:{}}", "name", A1111_SAMPLERS[i], "aliases",
+                                           al ? al : json_array(), "options"));
+    }
+    return answer_json(r, a);
+}
+
+enum MHD_Result h_a1111_schedulers(req_t *r) {
+    api_error_t e;
+    store_key_t key;
+    if (req_authenticate(r, &key, &e)) return respond_error(r, &e, NULL, 0);
+    json_t *a = json_array();
+    for (int i = 0; a && i < A1111_NSCHEDULERS; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:n, s:f, s:b}", "name", A1111_SCHEDULERS[i], "label",
+                                           A1111_SCHEDULER_LABELS[i], "aliases", "default_rho", -1.0,
+                                           "need_inner_model", 0));
+    return answer_json(r, a);
+}
+
+enum MHD_Result h_a1111_loras(req_t *r) {
+    api_error_t e;
+    store_key_t key;
+    if (req_authenticate(r, &key, &e)) return respond_error(r, &e, NULL, 0);
+    json_t *list = info_lora_list(r->srv->cfg), *a = json_array(), *it;
+    size_t i;
+    json_array_foreach(list, i, it) {
+        const char *name = json_string_value(json_object_get(it, "name"));
+        char file[300];
+        snprintf(file, sizeof file, "%s.safetensors", name ? name : "");
+        if (a && name) json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:{}}", "name", name, "alias", name, "path", file, "metadata"));
+    }
+    json_decref(list);
+    return answer_json(r, a);
+}
+
+/* ---- progress and interrupt ---- */
+
+enum MHD_Result h_a1111_progress(req_t *r) {
+    api_error_t e;
+    store_key_t key;
+    if (req_authenticate(r, &key, &e)) return respond_error(r, &e, NULL, 0);
+    const char *skip = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "skip_current_image");
+    int want_image = !(skip && (!strcmp(skip, "true") || !strcmp(skip, "True") || !strcmp(skip, "1")));
+    a1111_t *a = r->srv->a1111;
+    int count = 0, image = 0, step = 0, steps = 0, n = 1, interrupted = 0;
+    double started = 0;
+    img_t preview = {0};
+    int have_preview = 0;
+    pthread_mutex_lock(&a->mu); /* the handler that tracks a job holds it until it is untracked */
+    for (int i = 0; i < a->nrunning; i++)
+        if (!strcmp(a->running[i].key, key.id)) {
+            if (!count++) {
+                job_t *j = a->running[i].job;
+                job_progress(j, &image, &step, &steps);
+                n = job_spec(j)->n;
+                started = a->running[i].started;
+                interrupted = a->running[i].interrupted;
+                int pstep;
+                have_preview = want_image && job_preview(j, &preview, &pstep) == IMG_OK;
+            }
+        }
+    pthread_mutex_unlock(&a->mu);
+    double progress = count && steps > 0 ? ((double)image + (double)step / steps) / (n > 0 ? n : 1) : 0;
+    if (progress > 1) progress = 1;
+    double elapsed = count ? clock_mono() - started : 0;
+    double eta = progress > 0 ? elapsed / progress - elapsed : 0;
+    char *current = NULL;
+    if (have_preview) {
+        uint8_t *png = NULL;
+        size_t len = 0;
+        if (img_encode(&preview, IMG_FMT_PNG, 10, &png, &len) == IMG_OK && (current = malloc(b64_encoded_len(len) + 1)))
+            b64_encode(png, len, current);
+        free(png);
+        img_free(&preview);
+    }
+    json_t *root = json_pack("{s:f, s:f, s:{s:b, s:b, s:s, s:i, s:s, s:i, s:i, s:i}, s:s?, s:n}", "progress", progress,
+                             "eta_relative", eta, "state", "skipped", 0, "interrupted", interrupted, "job",
+                             count ? "txt2img" : "", "job_count", count, "job_timestamp", "0", "job_no", count ? image : 0,
+                             "sampling_step", step, "sampling_steps", steps, "current_image", current, "textinfo");
+    free(current);
+    return answer_json(r, root);
+}
+
+enum MHD_Result h_a1111_interrupt(req_t *r) {
+    api_error_t e;
+    store_key_t key;
+    if (req_authenticate(r, &key, &e)) return respond_error(r, &e, NULL, 0);
+    a1111_t *a = r->srv->a1111;
+    pthread_mutex_lock(&a->mu);
+    for (int i = 0; i < a->nrunning; i++)
+        if (!strcmp(a->running[i].key, key.id)) {
+            a->running[i].interrupted = 1;
+            job_cancel(a->running[i].job, IMG_ECANCELLED);
+        }
+    pthread_mutex_unlock(&a->mu);
+    return respond_json(r, 200, strdup("{}"), NULL, 0);
+}
