@@ -59,7 +59,10 @@ def test_openapi_document_matches_the_server():
                   ("/v1/images/edits", "post"), ("/v1/images/variations", "post"), ("/v1/{model}", "post"), ("/v1/gpt-image-1-mini", "post"), ("/v1/requests/{id}", "get"),
                   ("/v2/{model}", "post"), ("/v2/requests/{id}/status", "get"), ("/v2/requests/{id}", "get"),
                   ("/v2/requests/{id}", "delete"), ("/admin/keys", "post"), ("/admin/keys", "get"),
-                  ("/admin/keys/{id}", "get"), ("/admin/keys/{id}/revoke", "post"), ("/admin/keys/{id}/credits", "post")}
+                  ("/admin/keys/{id}", "get"), ("/admin/keys/{id}/revoke", "post"), ("/admin/keys/{id}/credits", "post"),
+                  ("/sdapi/v1/txt2img", "post"), ("/sdapi/v1/sd-models", "get"), ("/sdapi/v1/samplers", "get"),
+                  ("/sdapi/v1/schedulers", "get"), ("/sdapi/v1/loras", "get"), ("/sdapi/v1/progress", "get"),
+                  ("/sdapi/v1/options", "get"), ("/sdapi/v1/options", "post"), ("/sdapi/v1/interrupt", "post")}
         documented = {(p, m) for p, ops in d.doc["paths"].items() for m in ops}
         assert routes == documented, (routes ^ documented)
 
@@ -97,6 +100,16 @@ def test_openapi_document_matches_the_server():
         for ev in events:
             assert d.request_ok("StreamEvent", ev), ev["type"]
         d.check("/v1/models", "get", requests.get(s.url("/v1/models"), headers=H, timeout=10))
+        for path in ("/sdapi/v1/sd-models", "/sdapi/v1/samplers", "/sdapi/v1/schedulers", "/sdapi/v1/loras",
+                     "/sdapi/v1/progress", "/sdapi/v1/options"):
+            d.check(path, "get", requests.get(s.url(path), headers=H, timeout=10))
+        d.check("/sdapi/v1/options", "post", requests.post(s.url("/sdapi/v1/options"), json={"sd_model_checkpoint": "test-model"},
+                                                           headers=H, timeout=10))
+        d.check("/sdapi/v1/txt2img", "post", requests.post(s.url("/sdapi/v1/txt2img"), json={"prompt": "a cat", "seed": 3},
+                                                           headers=H, timeout=30))
+        d.check("/sdapi/v1/txt2img", "post", requests.post(s.url("/sdapi/v1/txt2img"), json={"prompt": "a cat", "sampler_name": "x"},
+                                                           headers=H, timeout=30))
+        d.check("/sdapi/v1/interrupt", "post", requests.post(s.url("/sdapi/v1/interrupt"), headers=H, timeout=10))
         d.check("/v1/get-user-credits", "get", requests.get(s.url("/v1/get-user-credits"), headers=H, timeout=10))
         d.check("/healthz", "get", requests.get(s.url("/healthz"), timeout=10))
         d.check("/readyz", "get", requests.get(s.url("/readyz"), timeout=10))
