@@ -249,6 +249,93 @@ int a1111_parse_txt2img(const char *body, size_t len, api_request_t *out, a1111_
     return rc;
 }
 
+void a1111_extra_free(a1111_extra_t *x) {
+    free(x->mask);
+    x->mask = NULL;
+}
+
+static int parse_img2img_fields(json_t *root, api_request_t *q, a1111_extra_t *x,
+                                api_error_t *err) {
+    if (parse_fields(root, q, x, err)) return -1;
+    json_t *imgs = json_object_get(root, "init_images"), *v;
+    if (!imgs || json_is_null(imgs)) {
+        api_error_set(err, 400, "missing_required_parameter", "init_images",
+                      "Missing required parameter: 'init_images'.");
+        return -1;
+    }
+    if (!json_is_array(imgs)) return bad_type("init_images", "an array", imgs, err);
+    size_t n = json_array_size(imgs);
+    if (n == 0 || n > API_MAX_INPUT_IMAGES) {
+        api_error_set(err, 400, "invalid_value", "init_images",
+                      "'init_images' must hold 1 to %d images.", API_MAX_INPUT_IMAGES);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        v = json_array_get(imgs, i);
+        if (!json_is_string(v)) return bad_type("init_images", "an array of strings", v, err);
+        if (api_image_bytes("init_images", v, &q->image[i], &q->image_len[i], err)) return -1;
+        q->nimages = (int)i + 1;
+    }
+    double strength = 0.75;
+    json_int_t blur = 4, fill = 0, invert = 0, padding = 32, resize = 0;
+    if (get_num(root, "denoising_strength", 0, 1, &strength, err) ||
+        get_int(root, "mask_blur", 0, 64, &blur, err) ||
+        get_int(root, "inpainting_fill", 0, 3, &fill, err) ||
+        get_int(root, "inpainting_mask_invert", 0, 1, &invert, err) ||
+        get_int(root, "inpaint_full_res_padding", 0, 256, &padding, err) ||
+        get_int(root, "resize_mode", 0, 3, &resize, err))
+        return -1;
+    if (resize != 0) return unsupported("resize_mode", "only 0, just resize", err);
+    if (fill >= 2)
+        return unsupported("inpainting_fill", "0 (fill) and 1 (original); not the latent ones",
+                           err);
+    if (strength <= 0) {
+        api_error_set(err, 400, "invalid_value", "denoising_strength",
+                      "'denoising_strength' must be above 0.");
+        return -1;
+    }
+    q->has_strength = true;
+    q->strength = strength;
+    x->mask_blur = (int)blur;
+    x->fill = (int)fill;
+    x->mask_invert = (int)invert;
+    x->padding = (int)padding;
+    json_t *fr = json_object_get(root, "inpaint_full_res");
+    if (fr && !json_is_null(fr) && !json_is_boolean(fr) && !json_is_integer(fr))
+        return bad_type("inpaint_full_res", "a boolean", fr, err);
+    x->full_res = !fr || json_is_null(fr) ? 1
+                  : json_is_boolean(fr)   ? json_is_true(fr)
+                                          : json_integer_value(fr) != 0;
+    json_t *m = json_object_get(root, "mask");
+    if (m && !json_is_null(m)) {
+        if (!json_is_string(m)) return bad_type("mask", "a string", m, err);
+        if (api_image_bytes("mask", m, &x->mask, &x->mask_len, err)) return -1;
+    }
+    return 0;
+}
+
+int a1111_parse_img2img(const char *body, size_t len, api_request_t *out, a1111_extra_t *x,
+                        api_error_t *err) {
+    memset(out, 0, sizeof *out);
+    memset(x, 0, sizeof *x);
+    out->size = SIZE_1024x1024;
+    out->quality = QUALITY_HIGH;
+    out->background = BACKGROUND_OPAQUE;
+    out->output_compression = 100;
+    out->output_format = FORMAT_PNG;
+    out->n = 1;
+    json_t *root;
+    if (api_json_body(body, len, 0, &root, err)) return -1;
+    int rc = parse_img2img_fields(root, out, x, err);
+    json_decref(root);
+    if (!rc) out->size = api_size_for_aspect(out->width, out->height);
+    if (rc) {
+        api_request_free(out);
+        a1111_extra_free(x);
+    }
+    return rc;
+}
+
 char *a1111_answer(const api_request_t *q, const a1111_extra_t *x, const char *model,
                    const uint8_t *const *images, const size_t *lens, const uint32_t *seeds, int n,
                    int steps, double cfg_scale, const char *sampler, const char *scheduler) {

@@ -22,6 +22,14 @@ typedef struct {
     int batch_size, n_iter;
     int send_images;
     char model[64];        /* override_settings.sd_model_checkpoint, or "" */
+    /* img2img: the mask as sent (white = repaint; owned, or NULL) and how to use it */
+    uint8_t *mask;
+    size_t mask_len;
+    int mask_blur;   /* pixels */
+    int mask_invert; /* inpainting_mask_invert: repaint what is black */
+    int fill;        /* inpainting_fill: 0 fill, 1 original */
+    int full_res;    /* inpaint_full_res: only the masked region, at the full size */
+    int padding;     /* inpaint_full_res_padding, pixels */
 } a1111_extra_t;
 
 /* Parses a /sdapi/v1/txt2img body into *out (free with api_request_free) and *x. Fields the
@@ -31,6 +39,13 @@ typedef struct {
  * does. Returns 0, or -1 with *err (a 400). */
 int a1111_parse_txt2img(const char *body, size_t len, api_request_t *out, a1111_extra_t *x,
                         api_error_t *err);
+/* Parses a /sdapi/v1/img2img body: txt2img's fields and init_images (into out->image[]),
+ * denoising_strength, mask (into x->mask; free with a1111_extra_free), mask_blur,
+ * inpainting_mask_invert, inpainting_fill (0 fill and 1 original; 2 and 3 are a 400),
+ * inpaint_full_res and its padding, resize_mode 0 (other modes are a 400). */
+int a1111_parse_img2img(const char *body, size_t len, api_request_t *out, a1111_extra_t *x,
+                        api_error_t *err);
+void a1111_extra_free(a1111_extra_t *x);
 /* The answer: images (base64 PNG, unless send_images was false), the parameters as resolved
  * and the info string (a JSON text with the seeds and the infotexts A1111 writes). images[i]
  * are n encoded images with their seeds; model: the model's id. malloc'd JSON or NULL. */

@@ -33,6 +33,13 @@ int img_composite_masked(const img_t *gen, const img_t *orig, const uint8_t *mas
  * image's width x height) is 1 where the RGBA image's alpha is 0 (repaint), else 0. IMG_EINVAL
  * when the image has no alpha channel. */
 int img_mask_from_alpha(const img_t *rgba, uint8_t **mask);
+/* AUTOMATIC1111's inpainting mask (white = repaint; its luminance, inverted when invert, a
+ * transparent pixel as black) at w x h, blurred by about `blur` pixels and thresholded at half:
+ * *out (malloc'd) is 1 where to repaint. */
+int img_mask_from_luma(const img_t *m, int invert, int blur, int w, int h, uint8_t **out);
+/* A1111's inpainting_fill 0: the masked pixels of im (mask 1) replaced by the colours around
+ * them (the mean of what stays, then ever finer averages of the image), in place. */
+int img_fill_masked(img_t *im, const uint8_t *mask);
 /* A w x h mask resampled to nw x nh by nearest neighbour into *out (malloc'd). */
 int img_resize_mask(const uint8_t *mask, int w, int h, int nw, int nh, uint8_t **out);
 

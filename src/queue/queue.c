@@ -21,6 +21,7 @@ struct job {
     img_t *more;   /* a multi-image edit's other images (spec.more_images), owned */
     job_state_t state;
     atomic_int cancel; /* 0 or the reason */
+    atomic_int skip;   /* 1: stop the image being generated and go on with the next */
     int error;
     char message[512];
     job_image_t *images;
@@ -152,6 +153,10 @@ job_state_t job_wait(job_t *j, double seconds) {
     return st;
 }
 
+void job_skip(job_t *j) {
+    atomic_store(&j->skip, 1);
+}
+
 void job_cancel(job_t *j, int reason) {
     int zero = 0;
     atomic_compare_exchange_strong(&j->cancel, &zero, reason);
@@ -270,7 +275,7 @@ static int progress_check(void *user, int step, int total, const img_t *preview)
     atomic_store(&j->step, step);
     atomic_store(&j->steps, total);
     if (preview) job_set_preview(j, preview, step); /* a preview that cannot be kept is skipped */
-    if (atomic_load(&j->cancel)) return 1;
+    if (atomic_load(&j->cancel) || atomic_load(&j->skip)) return 1;
     if (clock_mono() > j->spec.deadline) {
         job_cancel(j, IMG_ETIMEDOUT);
         return 1;
@@ -380,7 +385,12 @@ static void run_images(job_t *j, const gen_backend_t *backend, void *model) {
         p.message_len = sizeof adapter_msg;
         int rc = backend->generate(model, &p, progress_check, j, &raw);
         if (rc == IMG_OK && atomic_load(&j->cancel)) rc = IMG_ECANCELLED;
-        if (rc == IMG_OK) rc = postprocess(j, &raw, &j->images[i]);
+        if (rc == IMG_ECANCELLED && !atomic_load(&j->cancel) && atomic_exchange(&j->skip, 0)) {
+            img_free(&raw); /* skipped: this image is left out, the batch goes on */
+            continue;
+        }
+        atomic_store(&j->skip, 0); /* a skip that came after the image was done */
+        if (rc == IMG_OK) rc = postprocess(j, &raw, &j->images[j->n_images]);
         img_free(&raw);
         if (rc == IMG_ECANCELLED) {
             job_finish(j, JOB_CANCELLED, cancelled_reason(j), "The job was cancelled.");
@@ -400,8 +410,8 @@ static void run_images(job_t *j, const gen_backend_t *backend, void *model) {
                        "The model failed to generate the image.");
             return;
         }
-        j->images[i].seed = p.seed;
-        j->n_images = i + 1;
+        j->images[j->n_images].seed = p.seed;
+        j->n_images++;
     }
     job_finish(j, JOB_DONE, IMG_OK, NULL);
 }

@@ -81,6 +81,9 @@ job_state_t job_wait(job_t *j, double seconds);
 /* Asks the job to stop with a reason (IMG_ECANCELLED or IMG_ETIMEDOUT). A job already ended
  * keeps its state. */
 void job_cancel(job_t *j, int reason);
+/* Asks the job to stop the image it is generating and go on with the next of its batch; the
+ * skipped image is left out of job_images. Only the local queue's runner honours it. */
+void job_skip(job_t *j);
 /* Cancels the job only if no worker has started it: returns 1 when it did (the job then ends
  * CANCELLED without running), 0 when it is running or over. */
 int job_cancel_if_queued(job_t *j, int reason);

@@ -9,6 +9,7 @@
 #include "api/json_body.h"
 #include "api/pricing.h"
 #include "image/image.h"
+#include "server/edit_input.h"
 #include "server/generate.h"
 #include <jansson.h>
 #include <pthread.h>
@@ -79,7 +80,17 @@ typedef struct {
     admit_t *g;
     a1111_extra_t x;
     api_settings_t eff; /* what runs: the request's settings over the model's */
+    int64_t per_image;  /* the price of one image of the batch (a skipped one is not charged) */
 } txt_ctx_t;
+
+/* A batch with skipped images (POST /sdapi/v1/skip) is charged for the images it returns. */
+static void charge_made(txt_ctx_t *c, int made) {
+    int64_t left;
+    if (made < c->g->q.n &&
+        !__builtin_mul_overflow(c->per_image, (int64_t)(c->g->q.n - made), &left) &&
+        left <= c->g->cost)
+        c->g->cost -= left;
+}
 
 static char *answer(void *ctx, job_t *job) {
     txt_ctx_t *c = ctx;
@@ -94,6 +105,7 @@ static char *answer(void *ctx, job_t *job) {
         seeds[i] = im[i].seed;
     }
     const char *sampler = A1111_SAMPLERS[c->eff.sampler], *sched = A1111_SCHEDULERS[c->eff.schedule];
+    if (job) charge_made(c, n);
     return a1111_answer(&c->g->q, &c->x, c->g->model->id, data, lens, seeds, n < API_MAX_N ? n : API_MAX_N,
                         c->eff.steps, c->eff.guidance, sampler, sched);
 }
@@ -166,11 +178,218 @@ enum MHD_Result h_a1111_txt2img(req_t *r) {
     g.q.settings = c.eff;
     g.cost = a1111_cost(price_cost(&s->cfg->prices, QUALITY_HIGH, g.size, g.q.n), g.q.width, g.q.height,
                         c.eff.steps); /* the unit price counts the n images */
+    c.per_image = g.cost == INT64_MAX ? 0 : g.cost / g.q.n;
     g.answer = answer;
     g.interrupted_answer = interrupted;
     g.track = track;
     g.answer_ctx = &c;
     return generate_admitted(&g, r, NULL);
+}
+
+/* ---- img2img ---- */
+
+typedef struct {
+    txt_ctx_t t;
+    img_t whole;        /* only masked: the init image at the output size, the crop's home */
+    uint8_t *mask;      /* only masked: its mask at that size */
+    int cx, cy, cw, ch; /* only masked: the crop, in whole's pixels */
+} img_ctx_t;
+
+/* Only masked: each image of the job (the crop, at the output size) put back into its place. */
+static char *answer_full_res(void *ctx, job_t *job) {
+    img_ctx_t *c = ctx;
+    int n = 0;
+    const job_image_t *im = job_images(job, &n);
+    charge_made(&c->t, n);
+    job_image_t made[API_MAX_N];
+    int rc = IMG_OK, k = 0;
+    for (; k < n && k < API_MAX_N && !rc; k++) {
+        img_t gen = {0}, sized = {0}, out = {0};
+        made[k].data = NULL;
+        made[k].seed = im[k].seed;
+        rc = img_decode(im[k].data, im[k].len, API_EDIT_MAX_PIXELS, &gen, NULL);
+        if (!rc) rc = img_resize(&gen, c->cw, c->ch, &sized);
+        if (!rc) rc = img_alloc(&out, c->whole.width, c->whole.height, 3);
+        if (!rc) {
+            for (size_t i = 0; i < (size_t)out.width * out.height; i++)
+                memcpy(out.pixels + i * 3, c->whole.pixels + i * (size_t)c->whole.channels, 3);
+            for (int y = 0; y < c->ch; y++)
+                for (int x = 0; x < c->cw; x++) {
+                    size_t o = (size_t)(c->cy + y) * out.width + (size_t)(c->cx + x);
+                    if (c->mask[o])
+                        memcpy(out.pixels + o * 3,
+                               sized.pixels + ((size_t)y * c->cw + x) * (size_t)sized.channels, 3);
+                }
+            rc = img_encode(&out, IMG_FMT_PNG, 10, &made[k].data, &made[k].len);
+        }
+        img_free(&gen);
+        img_free(&sized);
+        img_free(&out);
+    }
+    char *body = NULL;
+    if (!rc) {
+        const uint8_t *data[API_MAX_N];
+        size_t lens[API_MAX_N];
+        uint32_t seeds[API_MAX_N];
+        for (int i = 0; i < k; i++) {
+            data[i] = made[i].data;
+            lens[i] = made[i].len;
+            seeds[i] = made[i].seed;
+        }
+        body = a1111_answer(&c->t.g->q, &c->t.x, c->t.g->model->id, data, lens, seeds, k,
+                            c->t.eff.steps, c->t.eff.guidance, A1111_SAMPLERS[c->t.eff.sampler],
+                            A1111_SCHEDULERS[c->t.eff.schedule]);
+    }
+    for (int i = 0; i < k; i++)
+        free(made[i].data);
+    return body;
+}
+
+/* Only masked: the crop around the mask (with padding, widened to the output's aspect, inside
+ * the image) into c; 0 when the mask is empty. */
+static int crop_around(img_ctx_t *c, int pad, int ow, int oh) {
+    int w = c->whole.width, h = c->whole.height, x0 = w, y0 = h, x1 = -1, y1 = -1;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            if (c->mask[(size_t)y * w + x]) {
+                if (x < x0) x0 = x;
+                if (x > x1) x1 = x;
+                if (y < y0) y0 = y;
+                if (y > y1) y1 = y;
+            }
+    if (x1 < 0) return 0;
+    x0 -= pad, y0 -= pad, x1 += pad, y1 += pad;
+    double cw = x1 - x0 + 1, ch = y1 - y0 + 1, want = (double)ow / oh;
+    if (cw / ch < want)
+        cw = ch * want;
+    else
+        ch = cw / want;
+    if (cw > w) cw = w;
+    if (ch > h) ch = h;
+    double cx = (x0 + x1) / 2.0 - cw / 2, cy = (y0 + y1) / 2.0 - ch / 2;
+    if (cx < 0) cx = 0;
+    if (cy < 0) cy = 0;
+    if (cx + cw > w) cx = w - cw;
+    if (cy + ch > h) cy = h - ch;
+    c->cx = (int)cx, c->cy = (int)cy, c->cw = (int)cw, c->ch = (int)ch;
+    return c->cw > 0 && c->ch > 0;
+}
+
+enum MHD_Result h_a1111_img2img(req_t *r) {
+    server_t *s = r->srv;
+    admit_t g;
+    api_error_t e;
+    memset(&g, 0, sizeof g);
+    g.r = r;
+    img_ctx_t c = {.t = {.g = &g}};
+    edit_t ed = {0};
+    img_t mimg = {0};
+    enum MHD_Result res;
+    if (atomic_load(&s->stopping))
+        return respond_simple_error(r, 502, "server_shutting_down", NULL,
+                                    "The server is shutting down.");
+    if (!req_json_content_type(r))
+        return respond_simple_error(r, 400, "invalid_content_type", NULL,
+                                    "Content-Type must be application/json.");
+    if (a1111_parse_img2img((const char *)r->body.data, r->body.len, &g.q, &c.t.x, &e))
+        return respond_error(r, &e, NULL, 0);
+    char model[64];
+    snprintf(model, sizeof model, "%s", c.t.x.model);
+    int bad = 0;
+    if (!model[0]) {
+        store_key_t key;
+        bad = req_authenticate(r, &key, &e);
+        if (!bad) chosen_model(s->a1111, key.id, model, sizeof model);
+    }
+    if (!bad) bad = admit_check_parsed(&g, ROUTE_KIND_SEED, model[0] ? model : REGISTRY_ALIAS, &e);
+    if (!bad) {
+        edit_from_request(&ed, &g.q); /* the images; the mask is A1111's, read below */
+        ed.mask_data = NULL;
+        bad = edit_prepare(&g, &ed, &e);
+    }
+    int w = g.q.width, h = g.q.height;
+    if (!bad && (ed.image.width != w || ed.image.height != h)) { /* resize_mode 0: just resize */
+        img_t sized = {0};
+        if (img_resize(&ed.image, w, h, &sized)) {
+            api_error_set(&e, 500, "internal_error", NULL, "Out of memory.");
+            bad = 1;
+        } else {
+            img_free(&ed.image);
+            ed.image = sized;
+        }
+    }
+    if (!bad && c.t.x.mask) {
+        if (!g.model->can_inpaint) {
+            api_error_set(&e, 400, "invalid_value", "mask", "Model '%s' cannot edit inside a mask.",
+                          g.model->id);
+            bad = 1;
+        } else if (img_decode(c.t.x.mask, c.t.x.mask_len, API_EDIT_MAX_PIXELS, &mimg, NULL)) {
+            api_error_set(&e, 400, "invalid_image", "mask",
+                          "The mask is not a PNG, JPEG or WebP image, or is truncated.");
+            bad = 1;
+        } else if (img_mask_from_luma(&mimg, c.t.x.mask_invert, c.t.x.mask_blur, w, h,
+                                      &ed.mask_px) ||
+                   (c.t.x.fill == 0 && img_fill_masked(&ed.image, ed.mask_px))) {
+            api_error_set(&e, 500, "internal_error", NULL, "Out of memory.");
+            bad = 1;
+        }
+    }
+    if (!bad && ed.mask_px && c.t.x.full_res) { /* only masked: the crop runs at the full size */
+        c.whole = ed.image;
+        c.mask = ed.mask_px;
+        ed.image = (img_t){0};
+        ed.mask_px = NULL;
+        if (crop_around(&c, c.t.x.padding, w, h)) {
+            bad = img_alloc(&ed.image, c.cw, c.ch, c.whole.channels) ||
+                  !(ed.mask_px = malloc((size_t)c.cw * c.ch));
+            for (int y = 0; !bad && y < c.ch; y++) {
+                memcpy(ed.image.pixels + (size_t)y * c.cw * c.whole.channels,
+                       c.whole.pixels +
+                           ((size_t)(c.cy + y) * c.whole.width + c.cx) * c.whole.channels,
+                       (size_t)c.cw * c.whole.channels);
+                memcpy(ed.mask_px + (size_t)y * c.cw,
+                       c.mask + (size_t)(c.cy + y) * c.whole.width + c.cx, (size_t)c.cw);
+            }
+            if (bad) api_error_set(&e, 500, "internal_error", NULL, "Out of memory.");
+            g.answer = answer_full_res;
+        } else { /* an empty mask: the whole picture, nothing to repaint */
+            ed.image = c.whole;
+            ed.mask_px = c.mask;
+            c.whole = (img_t){0};
+            c.mask = NULL;
+        }
+    }
+    if (bad) {
+        res = respond_error(r, &e, NULL, 0);
+        api_request_free(&g.q);
+    } else {
+        c.t.eff = g.model->settings;
+        g.quality = g.model->default_quality;
+        if (g.q.settings.steps) c.t.eff.steps = g.q.settings.steps;
+        if (g.q.settings.guidance > 0) c.t.eff.guidance = g.q.settings.guidance;
+        if (g.q.settings.sampler) c.t.eff.sampler = g.q.settings.sampler;
+        if (g.q.settings.schedule) c.t.eff.schedule = g.q.settings.schedule;
+        g.q.settings = c.t.eff;
+        int64_t inputs = g.cost; /* edit_prepare priced the inputs too: keep their share */
+        int64_t base = price_cost(&s->cfg->prices, g.quality, g.size, g.q.n), unit;
+        g.cost = a1111_cost(price_cost(&s->cfg->prices, QUALITY_HIGH, g.size, g.q.n), w, h,
+                            c.t.eff.steps);
+        c.t.per_image = g.cost == INT64_MAX ? 0 : g.cost / g.q.n;
+        if (__builtin_sub_overflow(inputs, base, &unit) ||
+            __builtin_add_overflow(g.cost, unit, &g.cost))
+            g.cost = INT64_MAX;
+        if (!g.answer) g.answer = answer;
+        g.interrupted_answer = interrupted;
+        g.track = track;
+        g.answer_ctx = &c;
+        res = generate_admitted(&g, r, &ed);
+    }
+    img_free(&mimg);
+    img_free(&c.whole);
+    free(c.mask);
+    edit_free(&ed);
+    a1111_extra_free(&c.t.x);
+    return res;
 }
 
 /* ---- the lists ---- */
@@ -346,6 +565,18 @@ enum MHD_Result h_a1111_progress(req_t *r) {
                              "sampling_step", step, "sampling_steps", steps, "current_image", current, "textinfo");
     free(current);
     return answer_json(r, root);
+}
+
+enum MHD_Result h_a1111_skip(req_t *r) {
+    api_error_t e;
+    store_key_t key;
+    if (req_authenticate(r, &key, &e)) return respond_error(r, &e, NULL, 0);
+    a1111_t *a = r->srv->a1111;
+    pthread_mutex_lock(&a->mu);
+    for (int i = 0; i < a->nrunning; i++)
+        if (!strcmp(a->running[i].key, key.id)) job_skip(a->running[i].job);
+    pthread_mutex_unlock(&a->mu);
+    return respond_json(r, 200, strdup("{}"), NULL, 0);
 }
 
 enum MHD_Result h_a1111_interrupt(req_t *r) {

@@ -12,6 +12,7 @@ int a1111_create(a1111_t **out);
 void a1111_free(a1111_t *a);
 
 enum MHD_Result h_a1111_txt2img(req_t *r);
+enum MHD_Result h_a1111_img2img(req_t *r);
 enum MHD_Result h_a1111_sd_models(req_t *r);
 enum MHD_Result h_a1111_options_get(req_t *r);
 enum MHD_Result h_a1111_options_post(req_t *r);
@@ -20,5 +21,6 @@ enum MHD_Result h_a1111_schedulers(req_t *r);
 enum MHD_Result h_a1111_loras(req_t *r);
 enum MHD_Result h_a1111_progress(req_t *r);
 enum MHD_Result h_a1111_interrupt(req_t *r);
+enum MHD_Result h_a1111_skip(req_t *r);
 
 #endif

@@ -40,6 +40,7 @@ static const route_t ROUTES[] = {
     {"GET", "/v2/requests/*", h_v2_result, "requests", STYLE_SEED, 0},
     {"DELETE", "/v2/requests/*", h_v2_cancel, "requests", STYLE_SEED, 0},
     {"POST", "/sdapi/v1/txt2img", h_a1111_txt2img, "a1111_txt2img", STYLE_SEED, 0},
+    {"POST", "/sdapi/v1/img2img", h_a1111_img2img, "a1111_img2img", STYLE_SEED, 0},
     {"GET", "/sdapi/v1/sd-models", h_a1111_sd_models, "a1111", STYLE_SEED, 0},
     {"GET", "/sdapi/v1/options", h_a1111_options_get, "a1111", STYLE_SEED, 0},
     {"POST", "/sdapi/v1/options", h_a1111_options_post, "a1111", STYLE_SEED, 0},
@@ -48,6 +49,7 @@ static const route_t ROUTES[] = {
     {"GET", "/sdapi/v1/loras", h_a1111_loras, "a1111", STYLE_SEED, 0},
     {"GET", "/sdapi/v1/progress", h_a1111_progress, "a1111", STYLE_SEED, 0},
     {"POST", "/sdapi/v1/interrupt", h_a1111_interrupt, "a1111", STYLE_SEED, 0},
+    {"POST", "/sdapi/v1/skip", h_a1111_skip, "a1111", STYLE_SEED, 0},
     {"POST", "/admin/keys", h_admin_keys_create, "admin", STYLE_SEED, 0},
     {"GET", "/admin/keys", h_admin_keys_list, "admin", STYLE_SEED, 0},
     {"GET", "/admin/keys/*", h_admin_key_show, "admin", STYLE_SEED, 0},
@@ -211,8 +213,10 @@ static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
-/* POST /v1/{model} and /v2/{model}: a JSON body that may carry images (SPEC §11). */
+/* POST /v1/{model} and /v2/{model}: a JSON body that may carry images (SPEC §11); and A1111's
+ * img2img, whose init images and mask come as base64. */
 static int model_route(const char *method, const char *url) {
+    if (!strcmp(method, "POST") && !strcmp(url, "/sdapi/v1/img2img")) return 1;
     if (strcmp(method, "POST") || (strncmp(url, "/v1/", 4) && strncmp(url, "/v2/", 4))) return 0;
     return url[4] && !strchr(url + 4, '/');
 }

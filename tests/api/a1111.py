@@ -200,6 +200,128 @@ def test_progress_and_interrupt_on_a_running_job():
 
 
 @test
+def test_skip_leaves_out_the_current_image_and_charges_the_others():
+    s = Server(env={"IMGAPI_TEST_STEP_MS": "400"}).start()
+    try:
+        key = s.new_key("10")
+        h = {"x-api-key": key}
+        full = s.post("/sdapi/v1/txt2img", client_body(prompt="a cat", seed=2, n_iter=2), key=key)
+        assert full.status_code == 200 and len(full.json()["images"]) == 2
+        full_cost = float(full.headers["x-credits-charged"])
+        out = {}
+        t = threading.Thread(target=lambda: out.update(r=s.post("/sdapi/v1/txt2img", client_body(prompt="a cat", seed=2, n_iter=2),
+                                                                 key=key)))
+        t.start()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            p = requests.get(s.url("/sdapi/v1/progress"), headers=h, timeout=10).json()
+            if p["state"]["job_count"] and p["state"]["sampling_step"] >= 1 and p["state"]["job_no"] == 0:
+                break
+            time.sleep(0.05)
+        assert requests.post(s.url("/sdapi/v1/skip"), headers=h, timeout=10).status_code == 200
+        t.join(30)
+        r = out["r"]
+        assert r.status_code == 200, r.text
+        info = json.loads(r.json()["info"])
+        assert len(r.json()["images"]) == 1 and info["all_seeds"] == [3], info["all_seeds"]
+        assert r.json()["images"][0] == full.json()["images"][1]
+        assert abs(float(r.headers["x-credits-charged"]) - full_cost / 2) < 1e-6, (r.headers["x-credits-charged"], full_cost)
+        check_invariant(s, key)
+    finally:
+        s.cleanup()
+
+
+def img2img_body(**over):
+    """An img2img body as an A1111 client library builds it (its txt2img fields and the image ones)."""
+    body = client_body()
+    for k in ("enable_hr", "firstphase_width", "firstphase_height", "hr_scale", "hr_upscaler", "hr_second_pass_steps",
+              "hr_resize_x", "hr_resize_y", "hr_checkpoint_name", "hr_sampler_name", "hr_prompt", "hr_negative_prompt"):
+        body.pop(k)
+    body.update({"init_images": [], "resize_mode": 0, "denoising_strength": 0.75, "image_cfg_scale": 1.5, "mask": None,
+                 "mask_blur_x": 4, "mask_blur_y": 4, "mask_blur": 4, "inpainting_fill": 0, "inpaint_full_res": True,
+                 "inpaint_full_res_padding": 32, "inpainting_mask_invert": 0, "initial_noise_multiplier": 1.0,
+                 "include_init_images": False})
+    body.update(over)
+    return body
+
+
+def png_bytes(im):
+    import io
+    b = io.BytesIO()
+    im.save(b, "PNG")
+    return b.getvalue()
+
+
+def init_and_masks():
+    """A 1024x1024 picture, A1111's mask (white = repaint) and the same mask as OpenAI's (alpha 0)."""
+    from PIL import Image, ImageDraw
+    im = Image.new("RGB", (1024, 1024), (30, 60, 200))
+    ImageDraw.Draw(im).ellipse((300, 300, 700, 700), fill=(230, 40, 40))
+    a_mask = Image.new("L", (1024, 1024), 0)
+    ImageDraw.Draw(a_mask).rectangle((100, 100, 400, 400), fill=255)
+    o_mask = Image.new("RGBA", (1024, 1024), (0, 0, 0, 255))
+    ImageDraw.Draw(o_mask).rectangle((100, 100, 400, 400), fill=(0, 0, 0, 0))
+    return png_bytes(im), png_bytes(a_mask), png_bytes(o_mask)
+
+
+@test
+def test_img2img_with_a_mask_gives_the_same_image_as_the_edits_route():
+    s, key = prod()
+    init, a_mask, o_mask = init_and_masks()
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    for mask in (True, False):
+        files = {"image": ("in.png", init, "image/png")}
+        if mask:
+            files["mask"] = ("mask.png", o_mask, "image/png")
+        v1 = requests.post(s.url("/v1/images/edits"), headers={"Authorization": f"Bearer {key}"}, files=files,
+                           data={"prompt": "a green square", "seed": "11", "size": "1024x1024", "strength": "0.6"},
+                           timeout=60)
+        assert v1.status_code == 200, v1.text
+        body = img2img_body(prompt="a green square", seed=11, width=1024, height=1024, denoising_strength=0.6,
+                            init_images=["data:image/png;base64," + b64(init)], mask=b64(a_mask) if mask else None,
+                            mask_blur=0, inpainting_fill=1, inpaint_full_res=False, sampler_index=None)
+        r = s.post("/sdapi/v1/img2img", body, key=key)
+        assert r.status_code == 200, r.text
+        assert base64.b64decode(r.json()["images"][0]) == base64.b64decode(v1.json()["data"][0]["b64_json"]), mask
+    check_invariant(s, key)
+
+
+@test
+def test_img2img_fill_only_masked_and_its_refusals():
+    from PIL import Image
+    import io
+    import numpy as np
+    s, key = prod()
+    init, a_mask, _ = init_and_masks()
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    base = dict(prompt="a green square", seed=5, width=1024, height=1024, init_images=[b64(init)], mask=b64(a_mask))
+    # the defaults clients send: inpainting_fill 0 (fill), inpaint_full_res true (only masked), mask_blur 4
+    r = s.post("/sdapi/v1/img2img", img2img_body(**base), key=key)
+    assert r.status_code == 200, r.text
+    out = np.asarray(Image.open(io.BytesIO(base64.b64decode(r.json()["images"][0]))).convert("RGB")).astype(int)
+    src = np.asarray(Image.open(io.BytesIO(init)).convert("RGB")).astype(int)
+    assert out.shape == (1024, 1024, 3)
+    # only masked: far from the mask every pixel is the input's; inside it the picture changed
+    assert (out[600:, 600:] == src[600:, 600:]).all()
+    assert np.abs(out[150:350, 150:350] - src[150:350, 150:350]).mean() > 5
+    whole = s.post("/sdapi/v1/img2img", img2img_body(inpaint_full_res=False, **base), key=key)
+    assert whole.status_code == 200 and whole.json()["images"][0] != r.json()["images"][0]
+    inv = s.post("/sdapi/v1/img2img", img2img_body(inpainting_mask_invert=1, inpaint_full_res=False, **base), key=key)
+    assert inv.status_code == 200 and inv.json()["images"][0] != whole.json()["images"][0]
+    before = s.ledger(key)
+    for over, param in (({"inpainting_fill": 2}, "inpainting_fill"), ({"resize_mode": 1}, "resize_mode"),
+                        ({"init_images": []}, "init_images"), ({"init_images": ["not base64!"]}, "init_images"),
+                        ({"mask": "AAAA"}, "mask"), ({"denoising_strength": 1.5}, "denoising_strength")):
+        body = img2img_body(**dict(base, **over))
+        r = s.post("/sdapi/v1/img2img", body, key=key)
+        assert r.status_code == 400 and r.json()["param"] == param, (over, r.text)
+    r = s.post("/sdapi/v1/img2img", {k: v for k, v in img2img_body(**base).items() if k != "init_images"}, key=key)
+    assert r.status_code == 400 and r.json()["param"] == "init_images", r.text
+    assert s.ledger(key) == before
+    check_invariant(s, key)
+
+
+@test
 def test_zz_the_product_server_stops_cleanly():
     # last: the product server of the tests above stops, and its log has no sanitizer report
     if "s" in PROD_SERVER:

@@ -416,6 +416,31 @@ def test_edits_cross_from_gateway_to_worker():
 
 
 @test
+def test_a1111_settings_cross_from_gateway_to_worker():
+    """An A1111 txt2img behind a gateway: its steps, sampler and scheduler reach the worker (the
+    test backend marks its image with them), and the ledger charges it once."""
+    import base64
+    import io
+    import numpy as np
+    from PIL import Image
+    p = pg()
+    p.reset()
+    g = gateway(p.url, ["--role", "gateway", "--workers", "4", "--queue-size", "8"])
+    w = Worker(p)
+    try:
+        key = new_key(p.url, "1")
+        r = g.post("/sdapi/v1/txt2img", {"prompt": "a red circle", "seed": 4, "steps": 9, "sampler_name": "Euler a",
+                                         "scheduler": "karras", "width": 512, "height": 512}, key=key)
+        assert r.status_code == 200, r.text[:300]
+        px = np.asarray(Image.open(io.BytesIO(base64.b64decode(r.json()["images"][0]))).convert("RGB"))
+        assert np.abs(px[4, 508].astype(int) - (45, 80, 80)).max() <= 2, px[4, 508]
+        led = ledger(p.url, key)
+        assert led["charged"] > 0 and led["reserved"] == 0, led
+    finally:
+        g.cleanup()
+        w.stop()
+
+
 def test_loras_cross_from_gateway_to_worker():
     """Adapters named by a request behind a gateway reach the worker (the test backend marks its
     image with them); one the worker cannot apply comes back as the 400 naming it, and costs

@@ -151,6 +151,14 @@ static int fb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
                 px[1] = (uint8_t)(int)(p->loras[0].scale * 100);
                 px[2] = (uint8_t)(10 * strlen(p->loras[0].name));
             }
+    if (p->settings.steps > 0) /* the top-right 16x16: (steps x 5, sampler x 40, schedule x 40) */
+        for (int y = 0; y < 16 && y < h; y++)
+            for (int x = w - 16; x < w; x++) {
+                uint8_t *px = out->pixels + ((size_t)y * w + x) * 3;
+                px[0] = (uint8_t)(5 * p->settings.steps);
+                px[1] = (uint8_t)(40 * (int)p->settings.sampler);
+                px[2] = (uint8_t)(40 * (int)p->settings.schedule);
+            }
     return IMG_OK;
 }
 
