@@ -97,10 +97,10 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Isrc -I. -g -O1 -fsanitize=fuzzer,address,
 # FUZZ_SECONDS. Inputs that crashed are fixed and kept under tests/fuzz/regressions/TARGET.
 FUZZ_TARGETS = safetensors request config moderation headers tokenizer bbpe
 FUZZ_SRC_safetensors = src/engine/io/safetensors.c src/engine/io/diffusers.c src/engine/io/gguf.c src/engine/io/gguf_quant.c src/engine/kernels/half.c src/engine/kernels/cpu.c src/engine/io/builtin.c src/engine/io/builtin_data.S src/common/buf.c
-FUZZ_SRC_request = src/api/request.c src/api/loras.c src/api/params.c src/api/error.c src/common/text.c \
+FUZZ_SRC_request = src/api/request.c src/api/a1111.c src/api/loras.c src/api/params.c src/api/error.c src/common/text.c \
 	src/common/base64.c src/api/json_body.c
 FUZZ_SRC_config = src/config/config.c src/api/pricing.c src/api/params.c
-FUZZ_SRC_headers = src/server/headers.c
+FUZZ_SRC_headers = src/server/headers.c src/common/base64.c
 FUZZ_SRC_bbpe = src/engine/text/bbpe.c src/engine/text/bpe_merge.c src/engine/models/flux2/flux2_prompt.c src/common/buf.c src/common/status.c
 FUZZ_SRC_tokenizer = src/engine/text/tokenizer.c src/engine/text/bpe_merge.c src/engine/io/builtin.c src/engine/io/builtin_data.S src/common/buf.c \
 	src/common/status.c

@@ -21,6 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (k && !((*a && k == a) || (!*a && inside(k, b) && *k && *k != ' '))) abort();
     const char *t = hdr_bearer(b);
     if (t && (!inside(t, b) || t != b + 7)) abort();
+    char basic[64];
+    const char *bk = hdr_basic_key(b, basic, sizeof basic); /* a key inside the buffer, never empty */
+    if (bk && (bk < basic || bk >= basic + sizeof basic || !*bk || strlen(bk) >= sizeof basic)) abort();
     (void)hdr_is_json(a);
     long v = 0;
     if (hdr_timeout_seconds(a, &v) == 0 && v < 1) abort();

@@ -260,6 +260,16 @@ void test_header_values(void) {
     CHECK(hdr_api_key(NULL, "Bearer") == NULL);
     CHECK(hdr_api_key("", NULL) == NULL);
     CHECK(strcmp(hdr_bearer("Bearer  t"), " t") == 0 && hdr_bearer("Token t") == NULL);
+    /* HTTP Basic (A1111's --api-auth): the password, or the user name with an empty password */
+    char b[64];
+    CHECK(strcmp(hdr_basic_key("Basic dXNlcjpzay1rZXk=", b, sizeof b), "sk-key") == 0);  /* user:sk-key */
+    CHECK(strcmp(hdr_basic_key("basic   c2sta2V5Og== ", b, sizeof b), "sk-key") == 0); /* sk-key: */
+    CHECK(hdr_basic_key("Basic dXNlcg==", b, sizeof b) == NULL);                           /* user (no colon) */
+    CHECK(hdr_basic_key("Basic Og==", b, sizeof b) == NULL);                               /* ":" */
+    CHECK(hdr_basic_key("Basic !!!!", b, sizeof b) == NULL && hdr_basic_key("Bearer x", b, sizeof b) == NULL);
+    CHECK(hdr_basic_key("Basic dXNlcjpzay1rZXk=", b, 8) == NULL); /* does not fit */
+    CHECK(hdr_basic_key("Basic AHg6eQ==", b, sizeof b) == NULL);  /* a NUL inside */
+    CHECK(hdr_basic_key(NULL, b, sizeof b) == NULL && hdr_basic_key("Basic ", b, sizeof b) == NULL);
     /* Content-Type */
     CHECK(hdr_is_json("application/json") && hdr_is_json("Application/JSON; charset=utf-8"));
     CHECK(hdr_is_json("application/json ;charset=utf-8"));
