@@ -2,6 +2,7 @@
 responses (successes and errors, both route styles, sync, async and admin) validate against
 the schemas it gives for their path, method and status. Request bodies are checked both ways:
 what the document allows the server accepts, and what it forbids the server refuses with 400."""
+import base64
 import json
 import os
 import sys
@@ -62,7 +63,8 @@ def test_openapi_document_matches_the_server():
                   ("/admin/keys/{id}", "get"), ("/admin/keys/{id}/revoke", "post"), ("/admin/keys/{id}/credits", "post"),
                   ("/sdapi/v1/txt2img", "post"), ("/sdapi/v1/sd-models", "get"), ("/sdapi/v1/samplers", "get"),
                   ("/sdapi/v1/schedulers", "get"), ("/sdapi/v1/loras", "get"), ("/sdapi/v1/progress", "get"),
-                  ("/sdapi/v1/options", "get"), ("/sdapi/v1/options", "post"), ("/sdapi/v1/interrupt", "post")}
+                  ("/sdapi/v1/options", "get"), ("/sdapi/v1/options", "post"), ("/sdapi/v1/interrupt", "post"),
+                  ("/sdapi/v1/img2img", "post"), ("/sdapi/v1/skip", "post")}
         documented = {(p, m) for p, ops in d.doc["paths"].items() for m in ops}
         assert routes == documented, (routes ^ documented)
 
@@ -110,6 +112,12 @@ def test_openapi_document_matches_the_server():
         d.check("/sdapi/v1/txt2img", "post", requests.post(s.url("/sdapi/v1/txt2img"), json={"prompt": "a cat", "sampler_name": "x"},
                                                            headers=H, timeout=30))
         d.check("/sdapi/v1/interrupt", "post", requests.post(s.url("/sdapi/v1/interrupt"), headers=H, timeout=10))
+        d.check("/sdapi/v1/skip", "post", requests.post(s.url("/sdapi/v1/skip"), headers=H, timeout=10))
+        png = base64.b64encode(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "samples.png"), "rb").read()).decode()
+        d.check("/sdapi/v1/img2img", "post", requests.post(s.url("/sdapi/v1/img2img"), json={"prompt": "a cat", "init_images": [png]},
+                                                           headers=H, timeout=30))
+        d.check("/sdapi/v1/img2img", "post", requests.post(s.url("/sdapi/v1/img2img"), json={"prompt": "a cat", "init_images": []},
+                                                           headers=H, timeout=30))
         d.check("/v1/get-user-credits", "get", requests.get(s.url("/v1/get-user-credits"), headers=H, timeout=10))
         d.check("/healthz", "get", requests.get(s.url("/healthz"), timeout=10))
         d.check("/readyz", "get", requests.get(s.url("/readyz"), timeout=10))
