@@ -182,6 +182,7 @@ enum MHD_Result h_a1111_txt2img(req_t *r) {
     g.answer = answer;
     g.interrupted_answer = interrupted;
     g.track = track;
+    g.previews = 1; /* GET /sdapi/v1/progress shows the current image */
     g.answer_ctx = &c;
     return generate_admitted(&g, r, NULL);
 }
@@ -381,6 +382,7 @@ enum MHD_Result h_a1111_img2img(req_t *r) {
         if (!g.answer) g.answer = answer;
         g.interrupted_answer = interrupted;
         g.track = track;
+        g.previews = 1;
         g.answer_ctx = &c;
         res = generate_admitted(&g, r, &ed);
     }

@@ -26,6 +26,7 @@ typedef struct {
      * the job's queued and finished moments (on 1, then 0) for a route that lists its jobs */
     char *(*interrupted_answer)(void *ctx, job_t *job);
     void (*track)(void *ctx, job_t *job, int on);
+    int previews; /* keep step previews for a progress route (A1111's current_image) */
     void *answer_ctx;
     hdr_t hdrs[8];
     char hbuf[8][48];

@@ -131,7 +131,7 @@ enum MHD_Result generate_admitted(admit_t *g, req_t *r, edit_t *ed) {
     /* Queue the job. */
     job_spec_t spec;
     admit_job_spec(g, &spec);
-    spec.previews = g->q.stream && g->q.partial_images > 0;
+    spec.previews = (g->q.stream && g->q.partial_images > 0) || g->previews;
     if (ed) edit_job_spec(ed, &g->q, &spec);
     job_t *job;
     if (admit_enqueue(g, &spec, &job, &e)) {

@@ -183,6 +183,11 @@ def test_progress_and_interrupt_on_a_running_job():
             time.sleep(0.1)
         assert seen and seen["state"]["job_count"] == 1 and seen["state"]["sampling_steps"] == 4, seen
         assert 0 < seen["progress"] < 1 and seen["eta_relative"] >= 0
+        from PIL import Image
+        import io
+        assert Image.open(io.BytesIO(base64.b64decode(seen["current_image"]))).format == "PNG"
+        bare = requests.get(s.url("/sdapi/v1/progress?skip_current_image=true"), headers=h, timeout=10).json()
+        assert bare["current_image"] is None and bare["state"]["job_count"] == 1
         # another key sees nothing of it
         other = s.new_key("1")
         assert requests.get(s.url("/sdapi/v1/progress"), headers={"x-api-key": other}, timeout=10).json()["state"]["job_count"] == 0
