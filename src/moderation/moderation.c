@@ -335,7 +335,9 @@ static int fix_transpositions(const moderation_t *m, words_t *w) {
             continue;
         char v[64];
         memcpy(v, t, len + 1);
-        for (size_t k = 0; k + 1 < len; k++) {
+        /* not the first two letters: typing slips inside a word, and a name read with its first
+         * two letters swapped became a rule word ("George" as French "égorge") */
+        for (size_t k = 1; k + 1 < len; k++) {
             if (v[k] == v[k + 1]) continue;
             char c = v[k];
             v[k] = v[k + 1];
