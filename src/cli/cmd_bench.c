@@ -369,9 +369,13 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     double rss = (double)ru.ru_maxrss / 1024.0;
     double mt = median(text, runs), ms = median(step, runs), md = median(dec, runs), mtot = median(tot, runs);
     double step_gf = st.steps_gflop / (st.steps ? st.steps : 1);
-    printf("imgapi bench: model %s (%s), %dx%d working -> %dx%d, quality %s: %d step(s) %s, guidance %.1f, %s decoder\n",
+    printf("imgapi bench: model %s (%s), %dx%d working -> %dx%d, quality %s: %d step(s) %s, "
+           "guidance %.1f, %s decoder\n",
            cm->id, cm->checkpoint, W, H, ow, oh, api_quality_name((api_quality_t)quality), q.steps,
-           sampler_name((sampler_kind_t)q.sampler), q.guidance, eng_info(m)->tiny_only || (p.fast_decode && cm->tiny_decoder[0]) ? "tiny" : "KL VAE");
+           sampler_name((sampler_kind_t)q.sampler), q.guidance,
+           eng_info(m)->family == ENG_FAMILY_FLUX2                            ? "FLUX.2 autoencoder"
+           : eng_info(m)->tiny_only || (p.fast_decode && cm->tiny_decoder[0]) ? "tiny"
+                                                                              : "KL VAE");
     printf("threads %d, precision %s%s; measured peak fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s, amx "
            "%.1f GFLOP/s; medians of %d run(s)\n",
            threads, cfg.precision, pk_kind == PEAK_AMX ? " (AMX)" : "", peak / 1e9, peak_bf16 / 1e9,

@@ -5,6 +5,7 @@
  * where the model repaints; locally it is turned into the engine's convention (1 = repaint)
  * here, once; a server is sent the file as it is. */
 #include "api/params.h"
+#include "api/request.h"
 #include "cli/cli.h"
 #include "cli/generate_remote.h"
 #include "common/base64.h"
@@ -189,8 +190,8 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
     if (npos < 2) return cli_usage_error("edit");
     int nimages = npos - 1;
     const char *prompt = pos[npos - 1];
-    if (nimages > 16) {
-        fprintf(stderr, "imgapi: at most 16 images can be edited together\n");
+    if (nimages > API_MAX_INPUT_IMAGES) {
+        fprintf(stderr, "imgapi: at most %d images can be edited together\n", API_MAX_INPUT_IMAGES);
         return 2;
     }
     if (v[E_ASYNC] && !v[E_SERVER]) {
@@ -252,7 +253,8 @@ int cmd_edit(int argc, char **argv, const cli_env_t *env) {
                 rc ? "error" : mr.category);
         return 1;
     }
-    img_t image = {0}, maskimg = {0}, more[16] = {{0}}; /* more: the other input images */
+    img_t image = {0}, maskimg = {0},
+          more[API_MAX_INPUT_IMAGES - 1] = {{0}}; /* the other input images */
     uint8_t *mask = NULL;
     int status = 1, alpha = 0;
     registry_t *reg = NULL;
@@ -344,7 +346,8 @@ out:
     queue_free(q);
     registry_free(reg);
     img_free(&image);
-    for (int i = 0; i < 16; i++) img_free(&more[i]);
+    for (int i = 0; i < API_MAX_INPUT_IMAGES - 1; i++)
+        img_free(&more[i]);
     img_free(&maskimg);
     free(mask);
     return status;

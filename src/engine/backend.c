@@ -1,6 +1,7 @@
 /* backend.c - configured checkpoints as generator models. One generation per model at a time
  * (each model owns its work arenas); the registry loads a model on first use. */
 #include "engine/backend.h"
+#include "api/request.h"
 #include "common/status.h"
 #include "common/clock.h"
 #include "engine/engine.h"
@@ -352,7 +353,7 @@ static int eb_generate(void *model, const gen_params_t *p, gen_progress_fn progr
     engine_native_size(l->native, eng_info(l->m)->multiple, p->width, p->height, &e.width, &e.height);
     /* an edit: the input and its mask at the working size */
     img_t init = {0}, *more = NULL; /* the inputs at the working size */
-    const img_t *more_ptr[16];
+    const img_t *more_ptr[API_MAX_INPUT_IMAGES - 1];
     uint8_t *mask = NULL;
     int rc = IMG_OK;
     if (p->init_image) {
