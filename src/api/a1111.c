@@ -344,7 +344,7 @@ char *a1111_answer(const api_request_t *q, const a1111_extra_t *x, const char *m
     int ok = imgs && all_seeds && infotexts && prompts && negs;
     for (int i = 0; ok && i < n; i++) {
         if (x->send_images) {
-            char *b = malloc(b64_encoded_len(lens[i]) + 1);
+            char *b = malloc(b64_encoded_len(lens[i]) + 1); /* freed below, once copied */
             if (!b) {
                 ok = 0;
                 break;
@@ -362,7 +362,7 @@ char *a1111_answer(const api_request_t *q, const a1111_extra_t *x, const char *m
         const char *negl = q->negative_prompt[0] ? "\nNegative prompt: " : "";
         int need = snprintf(NULL, 0, fmt, q->prompt, negl, q->negative_prompt, steps, sampler, label, cfg_scale,
                             seeds[i], q->width, q->height, model);
-        char *info = need >= 0 ? malloc((size_t)need + 1) : NULL;
+        char *info = need >= 0 ? malloc((size_t)need + 1) : NULL; /* freed at the loop's end */
         if (!info) {
             ok = 0;
             break;

@@ -36,6 +36,7 @@ static void box_blur(float *v, float *tmp, int w, int h, int r) {
 
 int img_mask_from_luma(const img_t *m, int invert, int blur, int w, int h, uint8_t **out) {
     *out = NULL;
+    /* luma: freed once resized; sized: the result, the caller's */
     uint8_t *luma = malloc((size_t)m->width * m->height + 1), *sized = NULL;
     if (!luma) return IMG_ENOMEM;
     for (size_t i = 0; i < (size_t)m->width * m->height; i++) {
@@ -48,6 +49,7 @@ int img_mask_from_luma(const img_t *m, int invert, int blur, int w, int h, uint8
     free(luma);
     if (rc) return rc;
     if (blur > 0) { /* three box passes: close to A1111's Gaussian of that radius */
+        /* the blur's planes, freed below */
         float *v = malloc(sizeof(float) * (size_t)w * h),
               *tmp = malloc(sizeof(float) * (size_t)w * h);
         if (!v || !tmp) {

@@ -342,7 +342,7 @@ enum MHD_Result h_a1111_img2img(req_t *r) {
         ed.mask_px = NULL;
         if (crop_around(&c, c.t.x.padding, w, h)) {
             bad = img_alloc(&ed.image, c.cw, c.ch, c.whole.channels) ||
-                  !(ed.mask_px = malloc((size_t)c.cw * c.ch));
+                  !(ed.mask_px = malloc((size_t)c.cw * c.ch)); /* owned by ed (edit_free) */
             for (int y = 0; !bad && y < c.ch; y++) {
                 memcpy(ed.image.pixels + (size_t)y * c.cw * c.whole.channels,
                        c.whole.pixels +
@@ -552,7 +552,7 @@ enum MHD_Result h_a1111_progress(req_t *r) {
     if (progress > 1) progress = 1;
     double elapsed = count ? clock_mono() - started : 0;
     double eta = progress > 0 ? elapsed / progress - elapsed : 0;
-    char *current = NULL;
+    char *current = NULL; /* the preview as base64 (malloc'd, freed once in the JSON) */
     if (have_preview) {
         uint8_t *png = NULL;
         size_t len = 0;
