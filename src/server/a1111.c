@@ -92,22 +92,28 @@ static void charge_made(txt_ctx_t *c, int made) {
         c->g->cost -= left;
 }
 
-static char *answer(void *ctx, job_t *job) {
-    txt_ctx_t *c = ctx;
-    int n = 0;
-    const job_image_t *im = job ? job_images(job, &n) : NULL;
+/* The A1111 answer for n encoded images (at most API_MAX_N) with what ran. */
+static char *answer_images(const txt_ctx_t *c, const job_image_t *im, int n) {
     const uint8_t *data[API_MAX_N];
     size_t lens[API_MAX_N];
     uint32_t seeds[API_MAX_N];
-    for (int i = 0; i < n && i < API_MAX_N; i++) {
+    if (n > API_MAX_N) n = API_MAX_N;
+    for (int i = 0; i < n; i++) {
         data[i] = im[i].data;
         lens[i] = im[i].len;
         seeds[i] = im[i].seed;
     }
-    const char *sampler = A1111_SAMPLERS[c->eff.sampler], *sched = A1111_SCHEDULERS[c->eff.schedule];
+    return a1111_answer(&c->g->q, &c->x, c->g->model->id, data, lens, seeds, n, c->eff.steps,
+                        c->eff.guidance, A1111_SAMPLERS[c->eff.sampler],
+                        A1111_SCHEDULERS[c->eff.schedule]);
+}
+
+static char *answer(void *ctx, job_t *job) {
+    txt_ctx_t *c = ctx;
+    int n = 0;
+    const job_image_t *im = job ? job_images(job, &n) : NULL;
     if (job) charge_made(c, n);
-    return a1111_answer(&c->g->q, &c->x, c->g->model->id, data, lens, seeds, n < API_MAX_N ? n : API_MAX_N,
-                        c->eff.steps, c->eff.guidance, sampler, sched);
+    return answer_images(c, im, n);
 }
 
 static char *interrupted(void *ctx, job_t *job) {
@@ -142,48 +148,71 @@ static int64_t a1111_cost(int64_t unit, int width, int height, int steps) {
     return out;
 }
 
+/* The refusals of both routes before their body is parsed: 1 with the answer in *res, else 0. */
+static int refuse_early(req_t *r, enum MHD_Result *res) {
+    if (atomic_load(&r->srv->stopping))
+        *res = respond_simple_error(r, 502, "server_shutting_down", NULL,
+                                    "The server is shutting down.");
+    else if (!req_json_content_type(r))
+        *res = respond_simple_error(r, 400, "invalid_content_type", NULL,
+                                    "Content-Type must be application/json.");
+    else
+        return 0;
+    return 1;
+}
+
+/* Admission of a parsed request: the model (override_settings, else the key's choice with POST
+ * /sdapi/v1/options, else the default), then the shared path. -1 with *e filled on refusal. */
+static int admit_model(admit_t *g, const txt_ctx_t *c, api_error_t *e) {
+    char model[64];
+    snprintf(model, sizeof model, "%s", c->x.model);
+    if (!model[0]) {
+        store_key_t key;
+        if (req_authenticate(g->r, &key, e)) return -1;
+        chosen_model(g->r->srv->a1111, key.id, model, sizeof model);
+    }
+    return admit_check_parsed(g, ROUTE_KIND_SEED, model[0] ? model : REGISTRY_ALIAS, e);
+}
+
+/* What runs (the request's settings over what the model's default quality runs), its price
+ * (inputs: what the request's input images cost, 0 for txt2img) and the hooks of an A1111
+ * answer. */
+static void settle(admit_t *g, txt_ctx_t *c, int64_t inputs) {
+    server_t *s = g->r->srv;
+    const api_settings_t *q = &g->q.settings;
+    c->eff = g->model->settings;
+    if (q->steps) c->eff.steps = q->steps;
+    if (q->guidance > 0) c->eff.guidance = q->guidance;
+    if (q->sampler) c->eff.sampler = q->sampler;
+    if (q->schedule) c->eff.schedule = q->schedule;
+    g->q.settings = c->eff;
+    g->quality = g->model->default_quality;
+    /* the unit price counts the n images */
+    g->cost = a1111_cost(price_cost(&s->cfg->prices, QUALITY_HIGH, g->size, g->q.n), g->q.width,
+                         g->q.height, c->eff.steps);
+    c->per_image = g->cost == INT64_MAX ? 0 : g->cost / g->q.n;
+    if (__builtin_add_overflow(g->cost, inputs, &g->cost)) g->cost = INT64_MAX;
+    if (!g->answer) g->answer = answer;
+    g->interrupted_answer = interrupted;
+    g->track = track;
+    g->previews = 1; /* GET /sdapi/v1/progress shows the current image */
+    g->answer_ctx = c;
+}
+
 enum MHD_Result h_a1111_txt2img(req_t *r) {
-    server_t *s = r->srv;
     admit_t g;
     api_error_t e;
     memset(&g, 0, sizeof g);
     g.r = r;
     txt_ctx_t c = {.g = &g};
-    if (atomic_load(&s->stopping)) return respond_simple_error(r, 502, "server_shutting_down", NULL, "The server is shutting down.");
-    if (!req_json_content_type(r))
-        return respond_simple_error(r, 400, "invalid_content_type", NULL, "Content-Type must be application/json.");
+    enum MHD_Result res;
+    if (refuse_early(r, &res)) return res;
     if (a1111_parse_txt2img((const char *)r->body.data, r->body.len, &g.q, &c.x, &e)) return respond_error(r, &e, NULL, 0);
-    /* the model: override_settings, else the key's choice (POST /sdapi/v1/options), else the default */
-    char model[64];
-    snprintf(model, sizeof model, "%s", c.x.model);
-    if (!model[0]) {
-        store_key_t key;
-        if (req_authenticate(r, &key, &e)) {
-            api_request_free(&g.q);
-            return respond_error(r, &e, NULL, 0);
-        }
-        chosen_model(s->a1111, key.id, model, sizeof model);
-    }
-    if (admit_check_parsed(&g, ROUTE_KIND_SEED, model[0] ? model : REGISTRY_ALIAS, &e)) {
+    if (admit_model(&g, &c, &e)) {
         api_request_free(&g.q);
         return respond_error(r, &e, NULL, 0);
     }
-    /* what runs: the request's settings over what the model's default quality runs */
-    c.eff = g.model->settings;
-    g.quality = g.model->default_quality;
-    if (g.q.settings.steps) c.eff.steps = g.q.settings.steps;
-    if (g.q.settings.guidance > 0) c.eff.guidance = g.q.settings.guidance;
-    if (g.q.settings.sampler) c.eff.sampler = g.q.settings.sampler;
-    if (g.q.settings.schedule) c.eff.schedule = g.q.settings.schedule;
-    g.q.settings = c.eff;
-    g.cost = a1111_cost(price_cost(&s->cfg->prices, QUALITY_HIGH, g.size, g.q.n), g.q.width, g.q.height,
-                        c.eff.steps); /* the unit price counts the n images */
-    c.per_image = g.cost == INT64_MAX ? 0 : g.cost / g.q.n;
-    g.answer = answer;
-    g.interrupted_answer = interrupted;
-    g.track = track;
-    g.previews = 1; /* GET /sdapi/v1/progress shows the current image */
-    g.answer_ctx = &c;
+    settle(&g, &c, 0);
     return generate_admitted(&g, r, NULL);
 }
 
@@ -227,20 +256,7 @@ static char *answer_full_res(void *ctx, job_t *job) {
         img_free(&sized);
         img_free(&out);
     }
-    char *body = NULL;
-    if (!rc) {
-        const uint8_t *data[API_MAX_N];
-        size_t lens[API_MAX_N];
-        uint32_t seeds[API_MAX_N];
-        for (int i = 0; i < k; i++) {
-            data[i] = made[i].data;
-            lens[i] = made[i].len;
-            seeds[i] = made[i].seed;
-        }
-        body = a1111_answer(&c->t.g->q, &c->t.x, c->t.g->model->id, data, lens, seeds, k,
-                            c->t.eff.steps, c->t.eff.guidance, A1111_SAMPLERS[c->t.eff.sampler],
-                            A1111_SCHEDULERS[c->t.eff.schedule]);
-    }
+    char *body = rc ? NULL : answer_images(&c->t, made, k);
     for (int i = 0; i < k; i++)
         free(made[i].data);
     return body;
@@ -286,27 +302,18 @@ enum MHD_Result h_a1111_img2img(req_t *r) {
     edit_t ed = {0};
     img_t mimg = {0};
     enum MHD_Result res;
-    if (atomic_load(&s->stopping))
-        return respond_simple_error(r, 502, "server_shutting_down", NULL,
-                                    "The server is shutting down.");
-    if (!req_json_content_type(r))
-        return respond_simple_error(r, 400, "invalid_content_type", NULL,
-                                    "Content-Type must be application/json.");
+    if (refuse_early(r, &res)) return res;
     if (a1111_parse_img2img((const char *)r->body.data, r->body.len, &g.q, &c.t.x, &e))
         return respond_error(r, &e, NULL, 0);
-    char model[64];
-    snprintf(model, sizeof model, "%s", c.t.x.model);
-    int bad = 0;
-    if (!model[0]) {
-        store_key_t key;
-        bad = req_authenticate(r, &key, &e);
-        if (!bad) chosen_model(s->a1111, key.id, model, sizeof model);
-    }
-    if (!bad) bad = admit_check_parsed(&g, ROUTE_KIND_SEED, model[0] ? model : REGISTRY_ALIAS, &e);
+    int bad = admit_model(&g, &c.t, &e);
+    int64_t inputs = 0; /* edit_prepare prices the inputs with the images: their share */
     if (!bad) {
         edit_from_request(&ed, &g.q); /* the images; the mask is A1111's, read below */
         ed.mask_data = NULL;
         bad = edit_prepare(&g, &ed, &e);
+        if (!bad && __builtin_sub_overflow(
+                        g.cost, price_cost(&s->cfg->prices, g.quality, g.size, g.q.n), &inputs))
+            inputs = INT64_MAX;
     }
     int w = g.q.width, h = g.q.height;
     if (!bad && (ed.image.width != w || ed.image.height != h)) { /* resize_mode 0: just resize */
@@ -364,26 +371,8 @@ enum MHD_Result h_a1111_img2img(req_t *r) {
         res = respond_error(r, &e, NULL, 0);
         api_request_free(&g.q);
     } else {
-        c.t.eff = g.model->settings;
-        g.quality = g.model->default_quality;
-        if (g.q.settings.steps) c.t.eff.steps = g.q.settings.steps;
-        if (g.q.settings.guidance > 0) c.t.eff.guidance = g.q.settings.guidance;
-        if (g.q.settings.sampler) c.t.eff.sampler = g.q.settings.sampler;
-        if (g.q.settings.schedule) c.t.eff.schedule = g.q.settings.schedule;
-        g.q.settings = c.t.eff;
-        int64_t inputs = g.cost; /* edit_prepare priced the inputs too: keep their share */
-        int64_t base = price_cost(&s->cfg->prices, g.quality, g.size, g.q.n), unit;
-        g.cost = a1111_cost(price_cost(&s->cfg->prices, QUALITY_HIGH, g.size, g.q.n), w, h,
-                            c.t.eff.steps);
-        c.t.per_image = g.cost == INT64_MAX ? 0 : g.cost / g.q.n;
-        if (__builtin_sub_overflow(inputs, base, &unit) ||
-            __builtin_add_overflow(g.cost, unit, &g.cost))
-            g.cost = INT64_MAX;
-        if (!g.answer) g.answer = answer;
-        g.interrupted_answer = interrupted;
-        g.track = track;
-        g.previews = 1;
-        g.answer_ctx = &c;
+        settle(&g, &c.t, inputs);
+        g.answer_ctx = &c; /* its txt_ctx_t first: the hooks read either */
         res = generate_admitted(&g, r, &ed);
     }
     img_free(&mimg);
@@ -569,19 +558,8 @@ enum MHD_Result h_a1111_progress(req_t *r) {
     return answer_json(r, root);
 }
 
-enum MHD_Result h_a1111_skip(req_t *r) {
-    api_error_t e;
-    store_key_t key;
-    if (req_authenticate(r, &key, &e)) return respond_error(r, &e, NULL, 0);
-    a1111_t *a = r->srv->a1111;
-    pthread_mutex_lock(&a->mu);
-    for (int i = 0; i < a->nrunning; i++)
-        if (!strcmp(a->running[i].key, key.id)) job_skip(a->running[i].job);
-    pthread_mutex_unlock(&a->mu);
-    return respond_json(r, 200, strdup("{}"), NULL, 0);
-}
-
-enum MHD_Result h_a1111_interrupt(req_t *r) {
+/* /skip (interrupt 0) and /interrupt (1): to every running A1111 job of the caller's key. */
+static enum MHD_Result stop_jobs(req_t *r, int interrupt) {
     api_error_t e;
     store_key_t key;
     if (req_authenticate(r, &key, &e)) return respond_error(r, &e, NULL, 0);
@@ -589,9 +567,21 @@ enum MHD_Result h_a1111_interrupt(req_t *r) {
     pthread_mutex_lock(&a->mu);
     for (int i = 0; i < a->nrunning; i++)
         if (!strcmp(a->running[i].key, key.id)) {
+            if (!interrupt) {
+                job_skip(a->running[i].job);
+                continue;
+            }
             a->running[i].interrupted = 1;
             job_cancel(a->running[i].job, IMG_ECANCELLED);
         }
     pthread_mutex_unlock(&a->mu);
     return respond_json(r, 200, strdup("{}"), NULL, 0);
+}
+
+enum MHD_Result h_a1111_skip(req_t *r) {
+    return stop_jobs(r, 0);
+}
+
+enum MHD_Result h_a1111_interrupt(req_t *r) {
+    return stop_jobs(r, 1);
 }

@@ -288,6 +288,14 @@ def test_img2img_with_a_mask_gives_the_same_image_as_the_edits_route():
         r = s.post("/sdapi/v1/img2img", body, key=key)
         assert r.status_code == 200, r.text
         assert base64.b64decode(r.json()["images"][0]) == base64.b64decode(v1.json()["data"][0]["b64_json"]), mask
+        # priced as a txt2img of its size and steps plus its input image, as the edits route adds one
+        t2i = s.post("/sdapi/v1/txt2img", client_body(prompt="a green square", seed=11, width=1024, height=1024,
+                                                      sampler_index=None), key=key)
+        gen = s.post("/v1/images/generations", {"prompt": "a green square", "seed": 11, "size": "1024x1024",
+                                                "quality": "medium"}, headers={"Authorization": f"Bearer {key}"})
+        charged = lambda resp: round(float(resp.headers["x-credits-charged"]) * 1e6)  # noqa: E731
+        assert charged(r) - charged(t2i) == charged(v1) - charged(gen) > 0, (charged(r), charged(t2i), charged(v1),
+                                                                              charged(gen))
     check_invariant(s, key)
 
 
