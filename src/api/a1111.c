@@ -230,25 +230,6 @@ static int parse_fields(json_t *root, api_request_t *q, a1111_extra_t *x, api_er
     return 0;
 }
 
-int a1111_parse_txt2img(const char *body, size_t len, api_request_t *out, a1111_extra_t *x, api_error_t *err) {
-    memset(out, 0, sizeof *out);
-    memset(x, 0, sizeof *x);
-    out->size = SIZE_1024x1024; /* the price's size class, set from width x height below */
-    out->quality = QUALITY_HIGH;
-    out->moderation = MODERATION_AUTO;
-    out->background = BACKGROUND_OPAQUE;
-    out->output_compression = 100;
-    out->output_format = FORMAT_PNG;
-    out->n = 1;
-    json_t *root;
-    if (api_json_body(body, len, 1, &root, err)) return -1;
-    int rc = parse_fields(root, out, x, err);
-    json_decref(root);
-    if (!rc) out->size = api_size_for_aspect(out->width, out->height);
-    if (rc) api_request_free(out);
-    return rc;
-}
-
 void a1111_extra_free(a1111_extra_t *x) {
     free(x->mask);
     x->mask = NULL;
@@ -314,19 +295,21 @@ static int parse_img2img_fields(json_t *root, api_request_t *q, a1111_extra_t *x
     return 0;
 }
 
-int a1111_parse_img2img(const char *body, size_t len, api_request_t *out, a1111_extra_t *x,
-                        api_error_t *err) {
+/* Both routes' parse: A1111's defaults, the body, then the size class the price takes. */
+static int parse(const char *body, size_t len, int img2img, api_request_t *out, a1111_extra_t *x,
+                 api_error_t *err) {
     memset(out, 0, sizeof *out);
     memset(x, 0, sizeof *x);
-    out->size = SIZE_1024x1024;
+    out->size = SIZE_1024x1024; /* the price's size class, set from width x height below */
     out->quality = QUALITY_HIGH;
+    out->moderation = MODERATION_AUTO;
     out->background = BACKGROUND_OPAQUE;
     out->output_compression = 100;
     out->output_format = FORMAT_PNG;
     out->n = 1;
     json_t *root;
-    if (api_json_body(body, len, 0, &root, err)) return -1;
-    int rc = parse_img2img_fields(root, out, x, err);
+    if (api_json_body(body, len, !img2img, &root, err)) return -1; /* txt2img's body may be empty */
+    int rc = img2img ? parse_img2img_fields(root, out, x, err) : parse_fields(root, out, x, err);
     json_decref(root);
     if (!rc) out->size = api_size_for_aspect(out->width, out->height);
     if (rc) {
@@ -334,6 +317,16 @@ int a1111_parse_img2img(const char *body, size_t len, api_request_t *out, a1111_
         a1111_extra_free(x);
     }
     return rc;
+}
+
+int a1111_parse_txt2img(const char *body, size_t len, api_request_t *out, a1111_extra_t *x,
+                        api_error_t *err) {
+    return parse(body, len, 0, out, x, err);
+}
+
+int a1111_parse_img2img(const char *body, size_t len, api_request_t *out, a1111_extra_t *x,
+                        api_error_t *err) {
+    return parse(body, len, 1, out, x, err);
 }
 
 char *a1111_answer(const api_request_t *q, const a1111_extra_t *x, const char *model,

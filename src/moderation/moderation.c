@@ -1002,17 +1002,7 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
 char *mod_read(const moderation_t *m, const char *text) {
     words_t w;
     if (read_words(m, text, &w)) return NULL;
-    size_t len = 1;
-    for (int i = 0; i < w.n; i++)
-        len += strlen(w.w[i]) + 1 + (w.alt[i] ? strlen(w.alt[i]) + 1 : 0);
-    char *out = malloc(len); /* owned by the caller */
-    if (out) {
-        size_t o = 0;
-        for (int i = 0; i < w.n; i++)
-            o += (size_t)sprintf(out + o, "%s%s%s%s", i ? " " : "", w.w[i], w.alt[i] ? "|" : "",
-                                 w.alt[i] ? w.alt[i] : "");
-        out[o] = '\0';
-    }
+    char *out = words_join(&w);
     words_free(&w);
     return out;
 }

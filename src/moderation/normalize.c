@@ -693,21 +693,26 @@ static int split_words(const char *text, words_t *w) {
     return 0;
 }
 
+char *words_join(const words_t *w) {
+    buf_t b = {0};
+    for (int i = 0; i < w->n; i++) {
+        if (i) buf_append(&b, " ", 1);
+        buf_append(&b, w->w[i], strlen(w->w[i]));
+        if (w->alt[i]) {
+            buf_append(&b, "|", 1);
+            buf_append(&b, w->alt[i], strlen(w->alt[i]));
+        }
+    }
+    if (!b.data) buf_append(&b, "", 0);
+    return (char *)b.data; /* the caller's */
+}
+
 char *mod_normalize(const char *text) {
     words_t w;
     if (words_split(text, &w)) return NULL;
-    buf_t b = {0};
-    for (int i = 0; i < w.n; i++) {
-        if (i) buf_append(&b, " ", 1);
-        buf_append(&b, w.w[i], strlen(w.w[i]));
-        if (w.alt[i]) {
-            buf_append(&b, "|", 1);
-            buf_append(&b, w.alt[i], strlen(w.alt[i]));
-        }
-    }
+    char *out = words_join(&w);
     words_free(&w);
-    if (!b.data) buf_append(&b, "", 0);
-    return (char *)b.data;
+    return out;
 }
 
 int words_split(const char *text, words_t *w) {

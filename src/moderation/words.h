@@ -18,6 +18,9 @@ int words_insert(words_t *w, int i, const char *s);
 /* Replaces words [i, j) with one word. */
 int words_replace_range(words_t *w, int i, int j, const char *s);
 void words_free(words_t *w);
+/* The words space-separated, a word's second reading after a '|' (malloc'd; NULL when out of
+ * memory): what mod_normalize and mod_read print. */
+char *words_join(const words_t *w);
 /* Normalises text into words (see normalize.c); -1 on allocation failure, w then empty. */
 int words_split(const char *text, words_t *w);
 /* The Cyrillic a Latin transliteration of Russian stands for ("golaya" -> голая, "devochka" ->
