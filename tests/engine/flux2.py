@@ -35,6 +35,21 @@ def debug(component, weights, inputs, out, *extra):
                            "--threads", "2", *extra], capture_output=True, text=True, timeout=300)
 
 
+def pipeline_errors(d, label):
+    """`imgapi debug flux-pipeline` on the model folder d against the golden cases: each case's
+    relative error of the decoded image (printed)."""
+    io = os.path.join(HERE, "data", "flux2_pipeline", "io.safetensors")
+    out = os.path.join(TMP, label + ".out")
+    p = debug("flux-pipeline", d, io, out)
+    assert p.returncode == 0, p.stderr
+    gold, got = load(io), load(out)
+    errs = {}
+    for case in ("a", "b", "c"):
+        errs[case] = rel_err(got[case + ".out"], gold[case + ".out"])
+        print(f"     {label} {case}.out {tuple(gold[case + '.out'].shape)}: {errs[case]:.1e}")
+    return errs
+
+
 @test
 def test_autoencoder_decoder_and_encoder_match_the_reference():
     save(WEIGHTS, flux2_ae_weights.weights())
@@ -182,14 +197,7 @@ def test_the_pipeline_end_to_end_matches_the_reference_pipeline():
     import flux2_pipeline_weights
     d = os.path.join(TMP, "pipeline")
     flux2_pipeline_weights.write(d)
-    io = os.path.join(HERE, "data", "flux2_pipeline", "io.safetensors")
-    out = os.path.join(TMP, "pipeline.out")
-    p = debug("flux-pipeline", d, io, out)
-    assert p.returncode == 0, p.stderr
-    gold, got = load(io), load(out)
-    for case in ("a", "b", "c"):
-        e = rel_err(got[case + ".out"], gold[case + ".out"])
-        print(f"     pipeline {case}.out {tuple(gold[case + '.out'].shape)}: {e:.1e}")
+    for case, e in pipeline_errors(d, "pipeline").items():
         assert e <= 1e-3, (case, e)
 
 
@@ -311,14 +319,7 @@ def test_a_gguf_q8_0_transformer_is_detected_and_stays_close():
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     os.remove(paths["transformer"])
-    io = os.path.join(HERE, "data", "flux2_pipeline", "io.safetensors")
-    out = os.path.join(TMP, "gguf.out")
-    p = debug("flux-pipeline", d, io, out)
-    assert p.returncode == 0, p.stderr
-    gold, got = load(io), load(out)
-    for case in ("a", "b", "c"):
-        e = rel_err(got[case + ".out"], gold[case + ".out"])
-        print(f"     gguf q8_0 pipeline {case}.out: {e:.1e}")
+    for case, e in pipeline_errors(d, "gguf").items():
         assert 0 < e <= 2e-2, (case, e)
 
 
