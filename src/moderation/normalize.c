@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unicode/uchar.h>
 #include <unicode/uscript.h>
 #include <unicode/utf8.h>
@@ -303,6 +304,23 @@ static int glued_age_unit(const char *u) {
     return 0;
 }
 
+/* 1 when u is the ending that makes the number of digits d (1 or 2, not NUL-terminated) an
+ * ordinal, after folding: English 1st/2nd/3rd/7th/11th (each ending only where English puts it,
+ * so leetspeak "3nd" stays "end"), Romance 5o/5a (from 5º/5ª), French 1er/1re/6e/6eme, German
+ * 5te/5ter/5ten. */
+static int ordinal_ending(const char *d, size_t nd, const char *u) {
+    int last = d[nd - 1] - '0', teen = nd == 2 && d[0] == '1';
+    if (!strcmp(u, "st")) return last == 1 && !teen;
+    if (!strcmp(u, "nd")) return last == 2 && !teen;
+    if (!strcmp(u, "rd")) return last == 3 && !teen;
+    if (!strcmp(u, "th")) return teen || last == 0 || last >= 4;
+    if (!strcmp(u, "er") || !strcmp(u, "re")) return nd == 1 && last == 1;
+    static const char *const ENDS[] = {"o", "a", "e", "eme", "ieme", "te", "ter", "ten"};
+    for (size_t k = 0; k < sizeof ENDS / sizeof ENDS[0]; k++)
+        if (!strcmp(u, ENDS[k])) return 1;
+    return 0;
+}
+
 /* Appends word s (with its second reading alt, if any) and gap, the separators before it, to
  * gaps (one per word of w, grown here); -1 when memory runs out. */
 static int push_word(words_t *w, int **gaps, const char *s, const char *alt, int gap) {
@@ -349,13 +367,15 @@ static int looks_age(const words_t *w, int i) {
  * Göre, 12", "niña 11", "una pendeja de 12", "ein Gschrapp mit 10". */
 static int person_age(const words_t *w, int i) {
     static const char *const PERSON[] = {
-        "girl",   "boy",    "girls",   "boys",     "kid",     "child",  "daughter", "son",     "niece",
-        "nephew", "sister", "brother", "teen",     "student", "pupil",  "nina",     "nino",    "chica",
-        "chico",  "hija",   "hijo",    "fille",    "fillette", "garcon", "madchen", "junge",   "gore",
-        "kind",   "tochter", "sohn",   "menina",   "menino",  "garota", "garoto",   "ragazza", "ragazzo",
-        "bambina", "bambino", "девочка", "мальчик", "дочь",   "сын",    "pendeja",  "pendejo", "piba",
-        "pibe",   "chamaca", "chamaco", "chavala", "chaval",  "morrita", "gamine",  "gamin",   "gosse",
-        "miuda",  "miudo",  "novinha", "ragazzina", "ragazzino", "regazzina", "gschrapp", "meitli", "bub"};
+        "girl",    "boy",       "girls",     "boys",      "kid",      "child",   "daughter",
+        "son",     "niece",     "nephew",    "sister",    "brother",  "teen",    "student",
+        "pupil",   "nina",      "nino",      "chica",     "chico",    "hija",    "hijo",
+        "fille",   "fillette",  "garcon",    "madchen",   "junge",    "gore",    "kind",
+        "tochter", "sohn",      "menina",    "menino",    "garota",   "garoto",  "ragazza",
+        "ragazzo", "bambina",   "bambino",   "девочка",   "малчик",   "доч",     "сын",
+        "pendeja", "pendejo",   "piba",      "pibe",      "chamaca",  "chamaco", "chavala",
+        "chaval",  "morrita",   "gamine",    "gamin",     "gosse",    "miuda",   "miudo",
+        "novinha", "ragazzina", "ragazzino", "regazzina", "gschrapp", "meitli",  "bub"};
     static const char *const LINK[] = {"de", "di", "da", "mit"};
     int at = i - 1;
     for (size_t k = 0; at >= 1 && k < sizeof LINK / sizeof LINK[0]; k++)
@@ -369,6 +389,29 @@ static int person_age(const words_t *w, int i) {
     return 0;
 }
 
+/* 1 when the number w[i], followed by its unit of years, tells a span of time rather than an
+ * age: a preposition of time before it ("hace", "durante", "depuis", "il y a", "vor", "seit",
+ * "per", "tra", "há", "por", "через", "за") or a word of time after its unit ("ago", "fa",
+ * "atras", "depois", "назад", "spater"). */
+static int time_span(const words_t *w, int i) {
+    static const char *const BEFORE[] = {
+        "hace", "durante", "desde", "en",    "pendant", "depuis", "apres", "avant", "dans", "vor",
+        "seit", "nach",    "fur",   "in",    "per",     "tra",    "fra",   "dopo",  "ha",   "por",
+        "em",   "for",     "after", "через", "за",      "уже",    "до",    "после"};
+    static const char *const AFTER[] = {"ago",     "later",  "fa",     "dopo", "atras",
+                                        "despues", "depois", "apres",  "plus", "spater",
+                                        "lang",    "назад",  "спустя", "later"};
+    const char *prev = i > 0 ? w->w[i - 1] : "";
+    for (size_t k = 0; k < sizeof BEFORE / sizeof BEFORE[0]; k++)
+        if (!strcmp(prev, BEFORE[k])) return 1;
+    /* "il y a deux ans": "a" after "y" */
+    if (i > 1 && !strcmp(prev, "a") && !strcmp(w->w[i - 2], "y")) return 1;
+    const char *after = i + 2 < w->n ? w->w[i + 2] : "";
+    for (size_t k = 0; k < sizeof AFTER / sizeof AFTER[0]; k++)
+        if (!strcmp(after, AFTER[k])) return 1;
+    return 0;
+}
+
 /* Units after a number that make it a measure, not an age ("5 foot 10", "12 minutes"). */
 static int measure_unit(const char *s) {
     static const char *const UNITS[] = {"foot", "feet", "ft", "inch", "inches", "cm", "m", "meters",
@@ -378,6 +421,140 @@ static int measure_unit(const char *s) {
     for (size_t k = 0; k < sizeof UNITS / sizeof UNITS[0]; k++)
         if (!strcmp(s, UNITS[k])) return 1;
     return 0;
+}
+
+/* The calendar year now (UTC), against which a birth year or a school class's year is read;
+ * 0 when the clock cannot be read (no year is then read as an age). */
+static int year_now(void) {
+    time_t t = time(NULL);
+    struct tm tm;
+    if (t == (time_t)-1 || !gmtime_r(&t, &tm)) return 0;
+    return tm.tm_year + 1900;
+}
+
+/* 1 when w[i] is a birth year that makes its person a minor now ("born in 2013", "2012-born",
+ * "nacida en 2013", "née en 2014", "Jahrgang 2012", "nata nel 2013", "nascida em 2012",
+ * "2012 года рождения", "2013年出生", "出生于2013年"), or a school class still to graduate
+ * ("class of 2030", "graduates in 2031"). */
+static int year_age(const words_t *w, int i, int now) {
+    const char *t = w->w[i];
+    if (now <= 0 || strlen(t) != 4 || strspn(t, "0123456789") != 4) return 0;
+    int y = atoi(t);
+    static const char *const BIRTH[] = {
+        "born",     "b",        "nacida",  "nacido",    "nacidas",   "nacidos",  "nee",
+        "ne",       "nees",     "nes",     "geboren",   "geb",       "jahrgang", "nata",
+        "nato",     "nate",     "nati",    "nascida",   "nascido",   "nascidas", "nascidos",
+        "рождения", "родилась", "родился", "рожденная", "рожденный", "рождена",
+    };
+    static const char *const CLASS[] = {"class", "graduates", "graduating", "graduate",
+                                        "graduation"};
+    for (int k = i - 4; k <= i + 3; k++) {
+        if (k < 0 || k == i || k >= w->n) continue;
+        const char *o = w->w[k];
+        if (y > now - 18 && y <= now) {
+            for (size_t b = 0; b < sizeof BIRTH / sizeof BIRTH[0]; b++)
+                if (!strcmp(o, BIRTH[b])) return 1;
+            if (k + 1 < w->n && !strcmp(o, "出") && !strcmp(w->w[k + 1], "生")) return 1;
+            if (k == i + 2 && !strcmp(w->w[i + 1], "年") && !strcmp(o, "生")) return 1;
+        }
+        if (k < i && y > now && y <= now + 12)
+            for (size_t c = 0; c < sizeof CLASS / sizeof CLASS[0]; c++)
+                if (!strcmp(o, CLASS[c])) return 1;
+    }
+    return 0;
+}
+
+/* The age a word glued from a number and an age suffix gives, or -1: Italian "tredicenne"
+ * (13-year-old), "dodicenni"; Russian "двенадцатилетняя", "пятилетний". */
+static int glued_age_word(const char *t) {
+    static const struct {
+        const char *stem;
+        int age;
+    } IT[] = {{"sett", 7},     {"ott", 8},    {"nov", 9},        {"dec", 10},
+              {"undic", 11},   {"dodic", 12}, {"tredic", 13},    {"quattordic", 14},
+              {"quindic", 15}, {"sedic", 16}, {"diciassett", 17}},
+      RU[] = {{"двух", 2},          {"трех", 3},         {"четырех", 4},      {"пяти", 5},
+              {"шести", 6},         {"семи", 7},         {"восми", 8},        {"девяти", 9},
+              {"десяти", 10},       {"одиннадцати", 11}, {"двенадцати", 12},  {"тринадцати", 13},
+              {"четырнадцати", 14}, {"пятнадцати", 15},  {"шестнадцати", 16}, {"семнадцати", 17}};
+    for (size_t k = 0; k < sizeof IT / sizeof IT[0]; k++) {
+        size_t n = strlen(IT[k].stem);
+        if (!strncmp(t, IT[k].stem, n) && (!strcmp(t + n, "enne") || !strcmp(t + n, "enni")))
+            return IT[k].age;
+    }
+    for (size_t k = 0; k < sizeof RU / sizeof RU[0]; k++) {
+        size_t n = strlen(RU[k].stem);
+        if (!strncmp(t, RU[k].stem, n) && !strncmp(t + n, "летн", strlen("летн"))) return RU[k].age;
+    }
+    return -1;
+}
+
+/* The school year an ordinal word or number names (1 to 12), or 0: "7th", "sixth", Spanish
+ * "quinto", Italian "terza", Portuguese "oitavo", "5o"; Russian ordinals are read by their stem
+ * ("пятого", "седьмом"). */
+static int ordinal_value(const char *t) {
+    char *end;
+    long v = strtol(t, &end, 10);
+    size_t nd = (size_t)(end - t);
+    if (end != t && (!*end || (nd <= 2 && ordinal_ending(t, nd, end))))
+        return v >= 1 && v <= 12 ? (int)v : 0;
+    static const char *const WORDS[][12] = {
+        {"first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+         "tenth", "eleventh", "twelfth"},
+        {"primero", "segundo", "tercero", "cuarto", "quinto", "sexto", "septimo", "octavo",
+         "noveno"},
+        {"primer", "segunda", "tercer", "cuarta", "quinta", "sexta", "septima", "octava", "novena"},
+        {"primo", "secondo", "terzo", "quarto", "quinto", "sesto", "settimo", "ottavo", "nono"},
+        {"prima", "seconda", "terza", "quarta", "quinta", "sesta", "settima", "ottava", "nona"},
+        {"primeiro", "segundo", "terceiro", "quarto", "quinto", "sexto", "setimo", "oitavo",
+         "nono"},
+        {"primeira", "segunda", "terceira", "quarta", "quinta", "sexta", "setima", "oitava",
+         "nona"},
+        {"перв", "втор", "трет", "четверт", "пят", "шест", "седм", "восм", "девят", "десят",
+         "одиннадцат"},
+    };
+    size_t rows = sizeof WORDS / sizeof WORDS[0];
+    for (size_t r = 0; r < rows; r++)
+        for (int k = 0; k < 12 && WORDS[r][k]; k++) {
+            size_t n = strlen(WORDS[r][k]);
+            /* Russian ordinals by stem with an adjective ending of at most two letters */
+            if (r == rows - 1 ? !strncmp(t, WORDS[r][k], n) && strlen(t + n) <= 2 * 2
+                              : !strcmp(t, WORDS[r][k]))
+                return k + 1;
+        }
+    return 0;
+}
+
+/* 1 when w[i] is a number or an ordinal that names a school year with the word beside it,
+ * so its pupil is a minor: "6th grade", "a fifth grader", "year 9", "5. Klasse", "Klasse 6",
+ * "quinto grado", "terza media", "quinta elementare", "oitavo ano", "5a serie", "5 класса",
+ * "в седьмом классе", "5年级". Secondary years that reach 18 are left out (Portuguese "1o ano"
+ * is also a university's first year). */
+static int school_year(const words_t *w, int i) {
+    const char *t = w->w[i];
+    const char *next = i + 1 < w->n ? w->w[i + 1] : "", *prev = i > 0 ? w->w[i - 1] : "";
+    char *end;
+    long num = strtol(t, &end, 10);
+    int bare = end != t && !*end; /* a number without an ordinal ending */
+    if (bare && num >= 1 && num <= 12 && !strcmp(prev, "year")) return 1;
+    if (bare && num >= 1 && num <= 10 && !strcmp(prev, "klasse")) return 1;
+    int v = ordinal_value(t);
+    if (v < 1) return 0;
+    if (!strcmp(next, "grade") || !strcmp(next, "grader") || !strcmp(next, "graders") ||
+        !strcmp(next, "klasse") || !strncmp(next, "класс", strlen("класс")))
+        return v <= 11 || !strcmp(next, "grade") || !strncmp(next, "grader", 6);
+    /* British schools' "a third former" ("first form" alone is also a Pokémon's) */
+    if (!bare && v <= 5 && (!strcmp(next, "former") || !strcmp(next, "formers"))) return 1;
+    if (!strcmp(next, "grado") || !strcmp(next, "serie") || !strcmp(next, "elementare") ||
+        !strcmp(next, "elementari"))
+        return v <= 9;
+    if (!strcmp(next, "media") || !strcmp(next, "medie")) return v <= 3;
+    if (!strcmp(next, "ano") || !strcmp(next, "anos")) return !bare && v >= 4 && v <= 9;
+    if (!strcmp(next, "de") && i + 2 < w->n &&
+        (!strcmp(w->w[i + 2], "eso") || !strcmp(w->w[i + 2], "primaria") ||
+         !strcmp(w->w[i + 2], "secundaria")))
+        return v <= 6;
+    return bare && v <= 9 && !strcmp(next, "年") && i + 2 < w->n && !strcmp(w->w[i + 2], "级");
 }
 
 /* Case-insensitive ASCII prefix test. */
@@ -502,6 +679,16 @@ static int split_words(const char *text, words_t *w) {
             }
             continue;
         }
+        /* a number glued to an ordinal ending ("7th", "5º" read "5o", "1er", "6e") is one word
+         * for the school-year reading below; never leetspeak ("7th" is not "tth") */
+        if (nd >= 1 && nd <= 2 && nd < l && ordinal_ending(tok, nd, tok + nd)) {
+            if (push_word(w, &gaps, tok, NULL, gap)) {
+                free(gaps);
+                free(f);
+                return -1;
+            }
+            continue;
+        }
         if (letters) {
             int changed = 0;
             for (size_t i = 0; i < l; i++) {
@@ -574,22 +761,146 @@ static int split_words(const char *text, words_t *w) {
         const char *word;
         int age;
     } NUMS[] = {
-        {"one", 1},        {"two", 2},         {"three", 3},       {"four", 4},
-        {"five", 5},       {"six", 6},         {"seven", 7},       {"eight", 8},
-        {"nine", 9},       {"ten", 10},        {"eleven", 11},     {"twelve", 12},
-        {"thirteen", 13},  {"fourteen", 14},   {"fifteen", 15},    {"sixteen", 16},
-        {"seventeen", 17}, {"cinco", 5},       {"seis", 6},        {"siete", 7},
-        {"ocho", 8},       {"nueve", 9},       {"diez", 10},       {"once", 11},
-        {"doce", 12},      {"trece", 13},      {"catorce", 14},    {"quince", 15},
-        {"cinq", 5},       {"sept", 7},        {"huit", 8},        {"neuf", 9},
-        {"dix", 10},       {"onze", 11},       {"douze", 12},      {"treize", 13},
-        {"quatorze", 14},  {"fünf", 5},        {"sechs", 6},       {"sieben", 7},
-        {"acht", 8},       {"neun", 9},        {"zehn", 10},       {"elf", 11},
-        {"zwolf", 12},     {"dreizehn", 13},   {"vierzehn", 14},   {"funfzehn", 15},
-        {"dez", 10},       {"doze", 12},       {"treze", 13},      {"catorze", 14},
-        {"dieci", 10},     {"undici", 11},     {"dodici", 12},     {"tredici", 13},
-        {"quattordici", 14}, {"quindici", 15}, {"десять", 10},     {"одиннадцать", 11},
-        {"двенадцать", 12}, {"тринадцать", 13}, {"четырнадцать", 14}, {"пятнадцать", 15},
+        /* English */
+        {"one", 1},
+        {"two", 2},
+        {"three", 3},
+        {"four", 4},
+        {"five", 5},
+        {"six", 6},
+        {"seven", 7},
+        {"eight", 8},
+        {"nine", 9},
+        {"ten", 10},
+        {"eleven", 11},
+        {"twelve", 12},
+        {"thirteen", 13},
+        {"fourteen", 14},
+        {"fifteen", 15},
+        {"sixteen", 16},
+        {"seventeen", 17},
+        /* Spanish (words shared with Portuguese are listed once) */
+        {"uno", 1},
+        {"dos", 2},
+        {"tres", 3},
+        {"cuatro", 4},
+        {"cinco", 5},
+        {"seis", 6},
+        {"siete", 7},
+        {"ocho", 8},
+        {"nueve", 9},
+        {"diez", 10},
+        {"once", 11},
+        {"doce", 12},
+        {"trece", 13},
+        {"catorce", 14},
+        {"quince", 15},
+        {"dieciseis", 16},
+        {"diecisiete", 17},
+        /* French */
+        {"un", 1},
+        {"une", 1},
+        {"deux", 2},
+        {"trois", 3},
+        {"quatre", 4},
+        {"cinq", 5},
+        {"sept", 7},
+        {"huit", 8},
+        {"neuf", 9},
+        {"dix", 10},
+        {"onze", 11},
+        {"douze", 12},
+        {"treize", 13},
+        {"quatorze", 14},
+        {"seize", 16},
+        /* German, folded (no umlauts) */
+        {"ein", 1},
+        {"eins", 1},
+        {"zwei", 2},
+        {"drei", 3},
+        {"vier", 4},
+        {"funf", 5},
+        {"sechs", 6},
+        {"sieben", 7},
+        {"acht", 8},
+        {"neun", 9},
+        {"zehn", 10},
+        {"elf", 11},
+        {"zwolf", 12},
+        {"dreizehn", 13},
+        {"vierzehn", 14},
+        {"funfzehn", 15},
+        {"sechzehn", 16},
+        {"siebzehn", 17},
+        /* Portuguese */
+        {"um", 1},
+        {"dois", 2},
+        {"duas", 2},
+        {"quatro", 4},
+        {"sete", 7},
+        {"oito", 8},
+        {"nove", 9},
+        {"dez", 10},
+        {"doze", 12},
+        {"treze", 13},
+        {"catorze", 14},
+        {"dezesseis", 16},
+        {"dezasseis", 16},
+        {"dezessete", 17},
+        {"dezassete", 17},
+        /* Italian */
+        {"due", 2},
+        {"tre", 3},
+        {"quattro", 4},
+        {"cinque", 5},
+        {"sei", 6},
+        {"sette", 7},
+        {"otto", 8},
+        {"dieci", 10},
+        {"undici", 11},
+        {"dodici", 12},
+        {"tredici", 13},
+        {"quattordici", 14},
+        {"quindici", 15},
+        {"sedici", 16},
+        {"diciassette", 17},
+        /* Russian */
+        {"один", 1},
+        {"одна", 1},
+        {"два", 2},
+        {"две", 2},
+        {"три", 3},
+        {"четыре", 4},
+        {"пят", 5},
+        {"шест", 6},
+        {"сем", 7},
+        {"восем", 8},
+        {"девят", 9},
+        {"десят", 10},
+        {"одиннадцат", 11},
+        {"двенадцат", 12},
+        {"тринадцат", 13},
+        {"четырнадцат", 14},
+        {"пятнадцат", 15},
+        {"шестнадцат", 16},
+        {"семнадцат", 17},
+        {"одного", 1},
+        {"двух", 2},
+        {"трех", 3},
+        {"четырех", 4},
+        {"пяти", 5},
+        {"шести", 6},
+        {"семи", 7},
+        {"восми", 8},
+        {"девяти", 9},
+        {"десяти", 10},
+        {"одиннадцати", 11},
+        {"двенадцати", 12},
+        {"тринадцати", 13},
+        {"четырнадцати", 14},
+        {"пятнадцати", 15},
+        {"шестнадцати", 16},
+        {"семнадцати", 17},
     };
     static const char *const AGE_WORDS[] = {
         "yo", "y", "yr", "yrs", "anos", "ano", "ans", "an", "jahre", "jahren", "jahrig",
@@ -603,11 +914,15 @@ static int split_words(const char *text, words_t *w) {
     };
     static const char HAN_DIGITS[] = "一二三四五六七八九十";
     int n0 = w->n;
+    int now = year_now();
     for (int i = 0; i < n0; i++) {
         const char *t = w->w[i];
         int age = -1;
         char *end;
         long v = strtol(t, &end, 10);
+        int glued = glued_age_word(t);
+        if ((glued > 0 && glued < 18) || year_age(w, i, now) || school_year(w, i))
+            if (words_push(w, "ageunderadult")) return -1;
         if (end != t && (*end == 0 || !strcmp(end, "yo") || !strcmp(end, "yr") || !strcmp(end, "yrs")))
             age = (int)v;
         for (size_t k = 0; k < sizeof NUMS / sizeof NUMS[0]; k++)
@@ -668,6 +983,8 @@ static int split_words(const char *text, words_t *w) {
         if (i + 1 < n0)
             for (size_t k = 0; k < sizeof AGE_WORDS / sizeof AGE_WORDS[0]; k++)
                 if (!strcmp(w->w[i + 1], AGE_WORDS[k])) next_age = 1;
+        /* "12-летняя": the Russian age adjective after its number */
+        if (i + 1 < n0 && !strncmp(w->w[i + 1], "летн", strlen("летн"))) next_age = 1;
         int next_year = i + 2 < n0 &&
                         (!strncmp(w->w[i + 1], "year", 4) || !strncmp(w->w[i + 1], "yr", 2)) &&
                         (!strcmp(w->w[i + 2], "old") || !strcmp(w->w[i + 2], "olds"));
@@ -680,6 +997,9 @@ static int split_words(const char *text, words_t *w) {
          * "sie ist zehn", "ей 11" - unless a unit follows ("she is 5 foot 10") */
         prev_age = prev_age || ((pronoun_age(w, i) || looks_age(w, i) || person_age(w, i)) &&
                                 !(i + 1 < n0 && measure_unit(w->w[i + 1])));
+        /* a span of time is no age: "hace dos años", "il y a deux ans", "vor zwei Jahren",
+         * "due anni fa", "há dois anos", "два года назад", "for two years" */
+        if (next_age && time_span(w, i)) next_age = 0;
         if ((end != t && *end) || next_age || next_year || prev_age)
             if (words_push(w, "ageunderadult")) return -1;
     }

@@ -8,6 +8,7 @@
   sets."""
 import os
 import re
+import datetime
 import subprocess
 import sys
 
@@ -113,6 +114,33 @@ def test_an_age_glued_to_its_unit_is_read_as_an_age_not_leetspeak():
     p = subprocess.run([BIN, "moderate", "--level", "low"], input="a 10yo posing like a pinup model, suggestive\n",
                        capture_output=True, text=True, check=True)
     assert p.stdout.split() == ["sexual_minors"], p.stdout
+
+
+@test
+def test_ages_told_by_birth_year_school_year_and_number_words_are_ages():
+    """Birth years are read against today's year, so the cases are written from it: a child born
+    twelve years ago is a minor, an adult born thirty years ago is not."""
+    now = datetime.datetime.now(datetime.timezone.utc).year
+    minor = [f"born in {now - 12}", f"a {now - 10}-born girl", f"nacida en {now - 13}", f"née en {now - 11}",
+             f"Jahrgang {now - 14}", f"nata nel {now - 9}", f"nascida em {now - 15}", f"{now - 12} года рождения",
+             f"{now - 13}年出生", f"class of {now + 4}", "tredicenne", "dodicenni", "двенадцатилетняя",
+             "12-летняя", "a 6th grader", "a girl in seventh grade", "year 8", "5. Klasse", "Klasse 6", "a third former",
+             "quinto grado", "terza media", "quinta elementare", "oitavo ano", "5ª série", "ученица 5 класса",
+             "в седьмом классе", "5年级", "una bimba di nove anni", "ein Mädchen von sechzehn Jahren",
+             "девочка восьми лет", "quatre ans", "dezessete anos"]
+    adult = [f"born in {now - 30}", f"class of {now - 3}", f"nacida en {now + 3}", "ventenne", "diciottenne",
+             "двадцатилетняя", "year 2000", "the 19th century", "a first class ticket", "hace dos años",
+             "il y a deux ans", "vor zwei Jahren", "due anni fa", "há dois anos", "два года назад",
+             "de 1o ano", "a 7th place finish", "first form of the pokemon"]
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(minor + adult) + "\n",
+                       capture_output=True, text=True, check=True)
+    got = p.stdout.split("\n")
+    for line, read in zip(minor + adult, got):
+        assert ("ageunderadult" in read.split()) == (line in minor), (line, read)
+    # the reading decides: a school year beside nudity is a minor at every level
+    p = subprocess.run([BIN, "moderate", "--level", "low"], input="a girl in 6th grade, nude\nnata nel "
+                       f"{now - 30}, nuda\n", capture_output=True, text=True, check=True)
+    assert p.stdout.split() == ["sexual_minors", "allow"], p.stdout
 
 
 @test
