@@ -375,7 +375,11 @@ static int person_age(const words_t *w, int i) {
         "ragazzo", "bambina",   "bambino",   "девочка",   "малчик",   "доч",     "сын",
         "pendeja", "pendejo",   "piba",      "pibe",      "chamaca",  "chamaco", "chavala",
         "chaval",  "morrita",   "gamine",    "gamin",     "gosse",    "miuda",   "miudo",
-        "novinha", "ragazzina", "ragazzino", "regazzina", "gschrapp", "meitli",  "bub"};
+        "novinha", "ragazzina", "ragazzino", "regazzina", "gschrapp", "meitli",  "bub",
+        "cousin",  "cousine",   "prima",     "primo",     "cugina",   "cugino",  "kusine",
+        "кузина",  "кузен",     "nieta",     "nieto",     "neta",     "neto",    "nipote",
+        "enkelin", "enkel",     "внучка",    "внук",      "wizard",   "witch",   "heroine",
+        "hero",    "princess",  "prince"};
     static const char *const LINK[] = {"de", "di", "da", "mit"};
     int at = i - 1;
     for (size_t k = 0; at >= 1 && k < sizeof LINK / sizeof LINK[0]; k++)
@@ -383,9 +387,10 @@ static int person_age(const words_t *w, int i) {
             at--;
             break;
         }
-    if (at < 0) return 0;
-    for (size_t k = 0; k < sizeof PERSON / sizeof PERSON[0]; k++)
-        if (!strcmp(w->w[at], PERSON[k])) return 1;
+    /* the word for the person, or the one before it: "the boy wizard, eleven" */
+    for (int back = at; back >= 0 && back >= at - 1; back--)
+        for (size_t k = 0; k < sizeof PERSON / sizeof PERSON[0]; k++)
+            if (!strcmp(w->w[back], PERSON[k])) return 1;
     return 0;
 }
 
@@ -557,6 +562,30 @@ static int school_year(const words_t *w, int i) {
     return bare && v <= 9 && !strcmp(next, "年") && i + 2 < w->n && !strcmp(w->w[i + 2], "级");
 }
 
+/* 1 when t is a German zu-infinitive of a separable verb ("umzubringen", "aufzuhangen" folded,
+ * "auszuziehen"), with the verb ("umbringen") written to out (size n). The stem after "zu" must
+ * be a verb's: three letters or more before an infinitive ending ("Anzug", "Umzug" are nouns). */
+static int zu_infinitive(const char *t, char *out, size_t n) {
+    static const char *const PREFIX[] = {"um",       "auf",    "ab",     "aus",  "an",     "ein",
+                                         "mit",      "vor",    "nach",   "weg",  "los",    "hin",
+                                         "her",      "durch",  "fest",   "frei", "nieder", "hoch",
+                                         "zusammen", "zuruck", "kaputt", "tot",  "fertig"};
+    size_t len = strlen(t);
+    for (size_t k = 0; k < sizeof PREFIX / sizeof PREFIX[0]; k++) {
+        size_t pl = strlen(PREFIX[k]);
+        if (strncmp(t, PREFIX[k], pl) || strncmp(t + pl, "zu", 2)) continue;
+        const char *stem = t + pl + 2;
+        size_t sl = len - pl - 2;
+        int ending = sl >= 5 && (!strcmp(t + len - 2, "en") || !strcmp(t + len - 3, "ern") ||
+                                 !strcmp(t + len - 3, "eln"));
+        if (!ending || pl + sl + 1 > n) continue;
+        memcpy(out, t, pl);
+        memcpy(out + pl, stem, sl + 1);
+        return 1;
+    }
+    return 0;
+}
+
 /* Case-insensitive ASCII prefix test. */
 static int starts_ci(const char *s, const char *prefix) {
     for (; *prefix; s++, prefix++)
@@ -564,7 +593,8 @@ static int starts_ci(const char *s, const char *prefix) {
     return 1;
 }
 
-/* A copy of text whose negative sections read as negations: after "Negative prompt:",
+/* A copy of text whose negative sections read as negations (and whose leetspeak possessives,
+ * "'5", read "'s"): after "Negative prompt:",
  * "negative:" or Midjourney's "--no", each comma-separated item until the section ends (a line
  * break, ';', the next "--" parameter or A1111's "Steps:") gets a "no " before it, so "Negative
  * prompt: nsfw, nude" is "no nsfw, no nude" (allowed phrases) and "--no clothes" is "no clothes"
@@ -612,6 +642,15 @@ static char *negate_sections(const char *text) {
             item_start = 0;
         }
         if (in && *t == ',') item_start = 1;
+        /* a possessive in leetspeak, "dr1v3r'5", is "driver's" (a lone 5 is never read as a
+         * letter) */
+        if (*t == '\'' && i > 0 && isalnum((unsigned char)t[-1]) && t[1] == '5' &&
+            !isalnum((unsigned char)t[2])) {
+            memcpy(o, "'s", 2);
+            o += 2;
+            i += 2;
+            continue;
+        }
         *o++ = *t;
         i++;
     }
@@ -914,6 +953,13 @@ static int split_words(const char *text, words_t *w) {
     };
     static const char HAN_DIGITS[] = "一二三四五六七八九十";
     int n0 = w->n;
+    /* German separable verbs put "zu" between prefix and stem ("umzubringen",
+     * "auszuziehen"): the word's second reading is the verb without it */
+    for (int i = 0; i < n0; i++) {
+        char verb[64];
+        if (!w->alt[i] && zu_infinitive(w->w[i], verb, sizeof verb) && words_set_alt(w, i, verb))
+            return -1;
+    }
     int now = year_now();
     for (int i = 0; i < n0; i++) {
         const char *t = w->w[i];

@@ -127,7 +127,8 @@ def test_ages_told_by_birth_year_school_year_and_number_words_are_ages():
              "12-летняя", "a 6th grader", "a girl in seventh grade", "year 8", "5. Klasse", "Klasse 6", "a third former",
              "quinto grado", "terza media", "quinta elementare", "oitavo ano", "5ª série", "ученица 5 класса",
              "в седьмом классе", "5年级", "una bimba di nove anni", "ein Mädchen von sechzehn Jahren",
-             "девочка восьми лет", "quatre ans", "dezessete anos"]
+             "девочка восьми лет", "quatre ans", "dezessete anos", "my little cousin (11)",
+             "the boy wizard, eleven"]
     adult = [f"born in {now - 30}", f"class of {now - 3}", f"nacida en {now + 3}", "ventenne", "diciottenne",
              "двадцатилетняя", "year 2000", "the 19th century", "a first class ticket", "hace dos años",
              "il y a deux ans", "vor zwei Jahren", "due anni fa", "há dois anos", "два года назад",
@@ -141,6 +142,18 @@ def test_ages_told_by_birth_year_school_year_and_number_words_are_ages():
     p = subprocess.run([BIN, "moderate", "--level", "low"], input="a girl in 6th grade, nude\nnata nel "
                        f"{now - 30}, nuda\n", capture_output=True, text=True, check=True)
     assert p.stdout.split() == ["sexual_minors", "allow"], p.stdout
+
+
+@test
+def test_german_zu_infinitives_and_leetspeak_possessives_are_read_as_their_words():
+    lines = ["bereit sich umzubringen", "sie auszuziehen", "ein Anzug beim Umzug", "f4k3 dr1v3r'5 l1c3n53"]
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, check=True)
+    assert p.stdout.split("\n")[:4] == ["bereit sich umzubringen|umbringen", "sie auszuziehen|ausziehen",
+                                        "ein anzug beim umzug", "fake driver s license"], p.stdout
+    p = subprocess.run([BIN, "moderate"], input="Frau mit Schlinge, bereit sich umzubringen\n",
+                       capture_output=True, text=True, check=True)
+    assert p.stdout.split() == ["self_harm"], p.stdout
 
 
 @test
