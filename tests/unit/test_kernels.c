@@ -771,6 +771,49 @@ void test_a_to_bf16_matches_scalar(void) {
     CHECK(same);
 }
 
+/* gemm_serial_bf16 on A already rounded gives gemm_serial's bits on the same A in f32 with pair
+ * panels (which rounds it the same way): row counts that leave a short last tile, k slices that
+ * are and are not whole pairs, rows further apart than k, accumulating with a bias. */
+void test_gemm_serial_bf16_matches_rounding_gemm(void) {
+    static const int cases[][4] = {/* m n k lda */
+                                   {37, 48, 320, 333},
+                                   {12, 32, 64, 64},
+                                   {5, 20, 100, 102},
+                                   {100, 64, 770, 776},
+                                   {1, 16, 2, 2}};
+    for (size_t cs = 0; cs < sizeof cases / sizeof cases[0]; cs++) {
+        int m = cases[cs][0], n = cases[cs][1], k = cases[cs][2], lda = cases[cs][3];
+        float *a = rand_buf((size_t)m * lda), *wt = rand_buf((size_t)n * k),
+              *b = rand_buf((size_t)n);
+        uint16_t *a16 = malloc(sizeof *a16 * (size_t)m * lda);
+        for (size_t i = 0; i < (size_t)m * lda; i++)
+            a16[i] = f32_to_bf16(a[i]);
+        gemm_w_t w;
+        CHECK(gemm_pack(wt, n, k, &w) == IMG_OK && gemm_w_to_dp(&w) == IMG_OK);
+        float *c0 = rand_buf((size_t)m * n), *c1 = malloc(sizeof(float) * (size_t)m * n);
+        for (int isa = 0; isa <= ISA_COUNT; isa++) { /* ISA_COUNT: AMX tiles, where granted */
+            if (isa == ISA_COUNT ? !amx_ok() : !cpu_supports((isa_t)isa)) continue;
+            kctx_t kc = {NULL, isa == ISA_COUNT ? ISA_AVX512 : (isa_t)isa, .amx = isa == ISA_COUNT};
+            for (int acc = 0; acc < 2; acc++) {
+                float *want = malloc(sizeof(float) * (size_t)m * n);
+                memcpy(want, c0, sizeof(float) * (size_t)m * n);
+                memcpy(c1, c0, sizeof(float) * (size_t)m * n);
+                gemm_serial(&kc, m, a, lda, &w, b, want, n, acc);
+                gemm_serial_bf16(&kc, m, a16, lda, &w, b, c1, n, acc);
+                CHECK(memcmp(want, c1, sizeof(float) * (size_t)m * n) == 0);
+                free(want);
+            }
+        }
+        gemm_w_free(&w);
+        free(a);
+        free(a16);
+        free(wt);
+        free(b);
+        free(c0);
+        free(c1);
+    }
+}
+
 /* The quantization gemm_pack_q8 must give (the test's own reading of Q8_0 along packed k: d =
  * max|x| / 127 as a half, q = x * (1 / d) rounded to nearest even). */
 static void q8_reference(const float *rows, int n, int k, int inner, size_t is, size_t os, float *deq) {

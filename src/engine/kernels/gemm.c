@@ -257,6 +257,9 @@ typedef struct {
     int m;
     gemm_pack_a_fn pack_a;
     const void *a_ctx;
+    /* or A already rounded to bfloat16 (gemm_serial_bf16: pair panels only), rows lda16 apart */
+    const uint16_t *a16;
+    int lda16;
     const gemm_w_t *w;
     const float *bias;
     float *c;
@@ -336,6 +339,10 @@ typedef struct {
     int row_lo;    /* the block's first row (amp's first) */
     int packed_lo; /* the first row in apack and abf */
     int ld16;      /* abf's row length */
+    int kp;        /* pairs per dot-product kernel call: ld16 / 2 */
+    /* A in bfloat16 read in place by full row tiles (gemm_serial_bf16), lda_direct apart */
+    const uint16_t *abf_direct;
+    int lda_direct;
     int load_c, add_bias;
     int mp;                  /* A as micro-panels (amp) */
     const plain_a_t *direct; /* full tiles read a stored A in place */
@@ -351,6 +358,17 @@ static const float *tile_a(const gemm_job_t *g, const slice_t *s, int row0, int 
     }
     *lda = s->kc;
     return s->apack + (size_t)(row0 - s->packed_lo) * s->kc;
+}
+
+/* Row tile row0's A in bfloat16 for the dot-product kernels: in place (a full tile of an A
+ * given in bfloat16), or in the rounded block. */
+static const uint16_t *tile_a16(const slice_t *s, int row0, int full, int *ld) {
+    if (s->abf_direct && full) {
+        *ld = s->lda_direct;
+        return s->abf_direct + (size_t)row0 * s->lda_direct;
+    }
+    *ld = s->ld16;
+    return s->abf + (size_t)(row0 - s->packed_lo) * s->ld16;
 }
 
 /* The next row tile's C rows (cols floats from cp's column), for writing: they lie a row of C
@@ -394,8 +412,9 @@ static void tile_one(const gemm_job_t *g, const slice_t *s, const bslice_t *b, i
     }
     int alda;
     if (b->dpb) {
-        g->ukr_dp(s->ld16 / 2, s->abf + (size_t)(row0 - s->packed_lo) * s->ld16, s->ld16, b->dpb,
-                  dst, ldd, s->load_c, init);
+        int ld;
+        const uint16_t *ap = tile_a16(s, row0, rows == g->mr, &ld);
+        g->ukr_dp(s->kp, ap, ld, b->dpb, dst, ldd, s->load_c, init);
     } else if (s->mp) {
         const float *ap = s->amp + (size_t)(row0 - s->row_lo) * s->kc;
         if (b->hp)
@@ -439,10 +458,11 @@ static int tile_pair(const gemm_job_t *g, const slice_t *s, const bslice_t *b, i
     if (col0 + 2 * GEMM_NR > g->w->n || (b[0].dpb && rows < g->mr)) return 0;
     float *cp = g->c + (size_t)row0 * g->ldc + col0;
     if (more) prefetch_next_c(g, cp, row0, 2 * GEMM_NR);
-    if (b[0].dpb)
-        g->ukr2_dp(s->ld16 / 2, s->abf + (size_t)(row0 - s->packed_lo) * s->ld16, s->ld16, b[0].dpb,
-                   b[1].dpb, cp, g->ldc, s->load_c, init32);
-    else
+    if (b[0].dpb) {
+        int ld;
+        const uint16_t *ap = tile_a16(s, row0, 1, &ld);
+        g->ukr2_dp(s->kp, ap, ld, b[0].dpb, b[1].dpb, cp, g->ldc, s->load_c, init32);
+    } else
         tile_pair_f32(g, s, b, row0, rows, cp, init32);
     if (s->add_bias) add_bias_rows(g, cp, rows, 2 * GEMM_NR, init32);
     return 1;
@@ -488,7 +508,23 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1, co
         s.packed_lo = direct ? (mt1 - 1) * g->mr : row_lo; /* direct: the last tile only */
         int kstep = g->amx ? 32 : 2; /* abf's rows: whole pairs; AMX: whole 16-pair steps */
         s.ld16 = (kc + kstep - 1) / kstep * kstep; /* zero-padded */
-        if (mp) {
+        s.kp = s.ld16 / 2;
+        if (g->a16) {
+            /* A given in bfloat16: full tiles read it in place where the slice needs no zero
+             * padding; the last tile (and every tile otherwise) is copied, zero-padded */
+            int in_place = kc % kstep == 0;
+            s.packed_lo = in_place ? (mt1 - 1) * g->mr : row_lo;
+            if (in_place) {
+                s.abf_direct = g->a16 + k0;
+                s.lda_direct = g->lda16;
+            }
+            for (int r = s.packed_lo; r < mt1 * g->mr; r++) {
+                uint16_t *d = abf + (size_t)(r - s.packed_lo) * s.ld16;
+                int have = r < row_hi ? kc : 0;
+                if (have) memcpy(d, g->a16 + (size_t)r * g->lda16 + k0, sizeof *d * (size_t)kc);
+                memset(d + have, 0, sizeof *d * (size_t)(s.ld16 - have));
+            }
+        } else if (mp) {
             const float *src = apack;
             size_t ld = (size_t)kc;
             if (plain) {
@@ -510,7 +546,9 @@ static void gemm_block(const gemm_job_t *g, int mt0, int mt1, int p0, int p1, co
                 memset(apack + (size_t)(row_hi - s.packed_lo) * kc, 0,
                        sizeof(float) * (size_t)(mt1 * g->mr - row_hi) * kc);
         }
-        if (g->dp && plain) {
+        if (g->a16) {
+            /* rounded by the caller */
+        } else if (g->dp && plain) {
             int rows = row_hi - s.packed_lo;
             g->a_to_bf16(plain->a + (size_t)s.packed_lo * plain->lda + k0, (size_t)plain->lda, rows,
                          kc, abf, s.ld16);
@@ -691,6 +729,20 @@ void gemm_serial(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_
     plain_a_t src = {a, lda};
     if (m <= 0 || w->n <= 0 || !gemm_setup(kc, m, pack_plain, &src, w, bias, c, ldc, accumulate, &g))
         return;
+    g.mtiles_per_task = (m + g.mr - 1) / g.mr;
+    g.panels_per_task = w->npanels;
+    g.mtasks = g.ntasks = 1;
+    gemm_task(&g, 0, 0);
+}
+
+void gemm_serial_bf16(const kctx_t *kc, int m, const uint16_t *a, int lda, const gemm_w_t *w,
+                      const float *bias, float *c, int ldc, int accumulate) {
+    gemm_job_t g;
+    if (m <= 0 || w->n <= 0 || !w->dp ||
+        !gemm_setup(kc, m, NULL, NULL, w, bias, c, ldc, accumulate, &g))
+        return;
+    g.a16 = a;
+    g.lda16 = lda;
     g.mtiles_per_task = (m + g.mr - 1) / g.mr;
     g.panels_per_task = w->npanels;
     g.mtasks = g.ntasks = 1;

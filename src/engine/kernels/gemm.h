@@ -122,6 +122,13 @@ void gemm_ex(const kctx_t *kc, int m, gemm_pack_a_fn pack_a, const void *a_ctx, 
 void gemm_serial(const kctx_t *kc, int m, const float *a, int lda, const gemm_w_t *w,
                  const float *bias, float *c, int ldc, int accumulate);
 
+/* gemm_serial with A already rounded to bfloat16 (rows lda values apart, lda and the rows' start
+ * even, as the dot-product kernels read pairs) and w pair panels (w->dp; otherwise nothing is
+ * done): what a caller that produces A itself can write at half the bytes, skipping the rounding
+ * pass (the Winograd input transform with precision bf16). */
+void gemm_serial_bf16(const kctx_t *kc, int m, const uint16_t *a, int lda, const gemm_w_t *w,
+                      const float *bias, float *c, int ldc, int accumulate);
+
 /* Micro-kernel signature: a full MR x 16 tile over kc steps of k. b: packed panel slice
  * (kc x 16). load_c: start from c, else from init16 (16 values per column). */
 typedef void (*gemm_ukr_fn)(int kc, const float *a, int lda, const float *b, float *c, int ldc,

@@ -193,6 +193,16 @@ static void input_transform(const wino_job_t *j, int t0, int nt, float *V, size_
         (four ? input_transform4_portable : input_transform_portable)(j, t0, nt, V, es, ts);
 }
 
+static void input_transform_bf16(const wino_job_t *j, int t0, int nt, uint16_t *V, size_t es,
+                                 size_t ts) {
+    if (j->kc->isa == ISA_AVX512 && j->c->cin % 16 == 0)
+        input_transform_bf16_avx512(j, t0, nt, V, es, ts);
+    else if (j->kc->isa != ISA_PORTABLE)
+        input_transform_bf16_avx2(j, t0, nt, V, es, ts);
+    else
+        input_transform_bf16_portable(j, t0, nt, V, es, ts);
+}
+
 static void output_transform(const wino_job_t *j, int t0, int nt, const float *M, size_t es,
                              size_t ts, int o0, int o1) {
     int four = j->m == 4;
@@ -215,10 +225,18 @@ static void tiles_task(void *ctx, int task, int thread) {
      * write and read one block per tile instead of n*n streams; the GEMMs take every e's rows
      * at a stride of n*n rows */
     size_t vts = (size_t)j->ne * cin, mts = (size_t)j->ne * cout;
-    input_transform(j, t0, nt, V, cin, vts);
-    for (int e = 0; e < j->ne; e++)
-        gemm_serial(j->kc, nt, V + (size_t)e * cin, (int)vts, &j->uw[e], NULL, M + (size_t)e * cout,
-                    (int)mts, 0);
+    if (j->ud) { /* precision bf16: V written as bfloat16, which the GEMMs read in place */
+        uint16_t *V16 = (uint16_t *)V;
+        input_transform_bf16(j, t0, nt, V16, cin, vts);
+        for (int e = 0; e < j->ne; e++)
+            gemm_serial_bf16(j->kc, nt, V16 + (size_t)e * cin, (int)vts, &j->uw[e], NULL,
+                             M + (size_t)e * cout, (int)mts, 0);
+    } else {
+        input_transform(j, t0, nt, V, cin, vts);
+        for (int e = 0; e < j->ne; e++)
+            gemm_serial(j->kc, nt, V + (size_t)e * cin, (int)vts, &j->uw[e], NULL,
+                        M + (size_t)e * cout, (int)mts, 0);
+    }
     output_transform(j, t0, nt, M, cout, mts, 0, cout);
 }
 
