@@ -241,7 +241,8 @@ static int in_allwords(const moderation_t *m, const char *s, size_t n) {
 /* A long word glued from several rule words - a hashtag such as "#howtomakemeth",
  * "#каксделатьбомбу", "#евреикрысы" - is read as those words: the fewest pieces that are all
  * words of the rules' phrases, each of two or more letters; with two pieces, both of four or
- * more ("therapists" does not become "the rapists"). Words of nine letters or more only. */
+ * more ("therapists" does not become "the rapists"), with more, at most half of them under four
+ * ("pedometer" does not become "pedo me ter"). Words of nine letters or more only. */
 static int split_hashtags(const moderation_t *m, words_t *w) {
     for (int i = 0; i < w->n; i++) {
         const char *t = w->w[i];
@@ -267,9 +268,11 @@ static int split_hashtags(const moderation_t *m, words_t *w) {
         int cuts[121], nc = 0, small = 0;
         for (int e = (int)len; e > 0; e = from[e]) {
             cuts[nc++] = e;
-            small |= utf8_chars(t + from[e], (size_t)(e - from[e])) < 4;
+            small += utf8_chars(t + from[e], (size_t)(e - from[e])) < 4;
         }
-        if (nc == 2 && small) continue;
+        /* short pieces are what ordinary words are made of ("pedometer" is no "pedo me ter",
+         * "outlasted" no "out last ed"): at most half of the pieces, none of two */
+        if ((nc == 2 && small) || 2 * small > nc) continue;
         /* the pieces follow the word, which stays: an inflected rule word that happens to be
          * glued from others ("overdoses": over + doses) still matches as itself */
         char *copy = strdup(t);

@@ -586,6 +586,29 @@ static int zu_infinitive(const char *t, char *out, size_t n) {
     return 0;
 }
 
+/* German puts a separable verb's prefix at the end of its clause: "zieh das Mädchen auf dem
+ * Foto aus" is "ausziehen" (undress). A form of "ziehen" whose clause, within ten words, ends
+ * with "aus" (the last word, or punctuation after it: gaps as split_words keeps them, the
+ * separators before each word, 1000 added for white space) gets "ausziehen" as its second
+ * reading; -1 when memory runs out. */
+static int separable_ausziehen(words_t *w, const int *gaps) {
+    for (int i = 0; i < w->n; i++) {
+        const char *t = w->w[i];
+        if (w->alt[i] ||
+            (strcmp(t, "zieh") && strcmp(t, "ziehe") && strcmp(t, "zieht") && strcmp(t, "ziehst")))
+            continue;
+        for (int j = i + 1; j < w->n && j <= i + 10; j++) {
+            if (gaps[j] % 1000 >= 2) break; /* punctuation: the clause ended before "aus" */
+            int clause_end = j + 1 == w->n || gaps[j + 1] % 1000 >= 2;
+            if (!strcmp(w->w[j], "aus") && clause_end) {
+                if (words_set_alt(w, i, "ausziehen")) return -1;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Case-insensitive ASCII prefix test. */
 static int starts_ci(const char *s, const char *prefix) {
     for (; *prefix; s++, prefix++)
@@ -792,6 +815,10 @@ static int split_words(const char *text, words_t *w) {
         } else {
             i++; /* a run may start at the next word ("a s-n-a-k-e": "a" is spaced apart) */
         }
+    }
+    if (separable_ausziehen(w, gaps)) {
+        free(gaps);
+        return -1;
     }
     free(gaps);
     /* ages under 18 in the languages the rules cover: "12 year old", "12yo", "12 años",
