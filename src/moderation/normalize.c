@@ -422,6 +422,21 @@ static int time_span(const words_t *w, int i) {
     return 0;
 }
 
+/* 1 when the words before w[i] bound an age from above: "under", "below", "unter", "младше",
+ * "моложе", "younger than", "menos de", "moins de", "meno di", "weniger als". */
+static int under_bound(const words_t *w, int i) {
+    const char *p1 = i > 0 ? w->w[i - 1] : "", *p2 = i > 1 ? w->w[i - 2] : "";
+    static const char *const ALONE[] = {"under", "below", "unter", "младше", "моложе"};
+    static const char *const PAIRS[][2] = {{"younger", "than"}, {"menos", "de"},
+                                           {"moins", "de"},     {"meno", "di"},
+                                           {"weniger", "als"},  {"junger", "als"}};
+    for (size_t k = 0; k < sizeof ALONE / sizeof ALONE[0]; k++)
+        if (!strcmp(p1, ALONE[k])) return 1;
+    for (size_t k = 0; k < sizeof PAIRS / sizeof PAIRS[0]; k++)
+        if (!strcmp(p2, PAIRS[k][0]) && !strcmp(p1, PAIRS[k][1])) return 1;
+    return 0;
+}
+
 /* Units after a number that make it a measure, not an age ("5 foot 10", "12 minutes"). */
 static int measure_unit(const char *s) {
     static const char *const UNITS[] = {"foot", "feet", "ft", "inch", "inches", "cm", "m", "meters",
@@ -1071,6 +1086,10 @@ static int split_words(const char *text, words_t *w) {
         int prev_age =
             i > 0 && (!strcmp(w->w[i - 1], "aged") || !strcmp(w->w[i - 1], "age") ||
                       !strcmp(w->w[i - 1], "barely") || !strcmp(w->w[i - 1], "canonically"));
+        /* an upper bound on an age: "under 12", "younger than 12", "unter 12", "menos de 12",
+         * "moins de 12", "meno di 12", "младше 12" - unless a unit of measure follows ("under 12
+         * minutes") */
+        prev_age = prev_age || (under_bound(w, i) && !(i + 1 < n0 && measure_unit(w->w[i + 1])));
         /* a person's age told with a pronoun: "she is 12", "he's 13", "who just turned 11",
          * "sie ist zehn", "ей 11" - unless a unit follows ("she is 5 foot 10") */
         prev_age = prev_age || ((pronoun_age(w, i) || looks_age(w, i) || person_age(w, i)) &&
