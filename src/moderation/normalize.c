@@ -606,24 +606,43 @@ static int zu_infinitive(const char *t, char *out, size_t n) {
     return 0;
 }
 
-/* German puts a separable verb's prefix at the end of its clause: "zieh das Mädchen auf dem
- * Foto aus" is "ausziehen" (undress). A form of "ziehen" whose clause, within ten words, ends
- * with "aus" (the last word, or punctuation after it: gaps as split_words keeps them, the
- * separators before each word, 1000 added for white space) gets "ausziehen" as its second
- * reading; -1 when memory runs out. */
-static int separable_ausziehen(words_t *w, const int *gaps) {
+/* German puts a separable verb's particle at the end of its clause: "zieh das Mädchen auf dem
+ * Foto aus" is "ausziehen" (undress), "er bringt sich um" "umbringen", "sie hängt sich auf"
+ * "aufhängen", "schneidet sich die Pulsadern auf" "aufschneiden". A form of such a verb whose
+ * clause, within ten words, ends with its particle (the last word, or punctuation after it: gaps
+ * as split_words keeps them, the separators before each word, 1000 added for white space) gets
+ * the whole verb as its second reading; -1 when memory runs out. */
+static int separable_verbs(words_t *w, const int *gaps) {
+    static const struct {
+        const char *forms[5];
+        const char *particle, *verb;
+        int reflexive; /* only with "sich" in the clause: a picture is hung, a cake cut, too */
+    } SEP[] = {
+        {{"zieh", "ziehe", "zieht", "ziehst", "zog"}, "aus", "ausziehen", 0},
+        {{"bring", "bringe", "bringt", "bringst", "brachte"}, "um", "umbringen", 0},
+        {{"hang", "hange", "hangt", "hangst", "hangte"}, "auf", "aufhangen", 1},
+        {{"schneid", "schneide", "schneidet", "schnitt", NULL}, "auf", "aufschneiden", 1},
+        {{"schlitz", "schlitze", "schlitzt", "schlitzte", NULL}, "auf", "aufschlitzen", 0},
+    };
     for (int i = 0; i < w->n; i++) {
-        const char *t = w->w[i];
-        if (w->alt[i] ||
-            (strcmp(t, "zieh") && strcmp(t, "ziehe") && strcmp(t, "zieht") && strcmp(t, "ziehst")))
-            continue;
-        for (int j = i + 1; j < w->n && j <= i + 10; j++) {
-            if (gaps[j] % 1000 >= 2) break; /* punctuation: the clause ended before "aus" */
-            int clause_end = j + 1 == w->n || gaps[j + 1] % 1000 >= 2;
-            if (!strcmp(w->w[j], "aus") && clause_end) {
-                if (words_set_alt(w, i, "ausziehen")) return -1;
-                break;
+        if (w->alt[i]) continue;
+        for (size_t v = 0; v < sizeof SEP / sizeof SEP[0]; v++) {
+            int form = 0;
+            for (int f = 0; f < 5 && SEP[v].forms[f] && !form; f++)
+                form = !strcmp(w->w[i], SEP[v].forms[f]);
+            if (!form) continue;
+            int sich = 0;
+            for (int j = i + 1; j < w->n && j <= i + 10; j++) {
+                if (gaps[j] % 1000 >= 2) break; /* punctuation: the clause ended first */
+                sich |= !strcmp(w->w[j], "sich") || !strcmp(w->w[j], "mich");
+                int clause_end = j + 1 == w->n || gaps[j + 1] % 1000 >= 2;
+                if (!strcmp(w->w[j], SEP[v].particle) && clause_end &&
+                    (sich || !SEP[v].reflexive)) {
+                    if (words_set_alt(w, i, SEP[v].verb)) return -1;
+                    break;
+                }
             }
+            break;
         }
     }
     return 0;
@@ -836,7 +855,7 @@ static int split_words(const char *text, words_t *w) {
             i++; /* a run may start at the next word ("a s-n-a-k-e": "a" is spaced apart) */
         }
     }
-    if (separable_ausziehen(w, gaps)) {
+    if (separable_verbs(w, gaps)) {
         free(gaps);
         return -1;
     }

@@ -147,13 +147,16 @@ def test_ages_told_by_birth_year_school_year_and_number_words_are_ages():
 @test
 def test_german_separable_verbs_leetspeak_possessives_and_hashtags_are_read_as_their_words():
     lines = ["bereit sich umzubringen", "sie auszuziehen", "ein Anzug beim Umzug", "f4k3 dr1v3r'5 l1c3n53",
-             "zieh das Mädchen auf dem Foto aus, bitte", "zieh die Jacke aus dem Schrank"]
+             "zieh das Mädchen auf dem Foto aus, bitte", "zieh die Jacke aus dem Schrank",
+             "er bringt sich um, sagt sie", "sie hängt das Bild auf"]
     p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(lines) + "\n",
                        capture_output=True, text=True, check=True)
-    assert p.stdout.split("\n")[:6] == ["bereit sich umzubringen|umbringen", "sie auszuziehen|ausziehen",
+    assert p.stdout.split("\n")[:8] == ["bereit sich umzubringen|umbringen", "sie auszuziehen|ausziehen",
                                         "ein anzug beim umzug", "fake driver s license",
                                         "zieh|ausziehen das madchen auf dem foto aus bitte",
-                                        "zieh die jacke aus dem schrank"], p.stdout
+                                        "zieh die jacke aus dem schrank",
+                                        "er bringt|umbringen sich um sagt sie",
+                                        "sie hangt das bild auf"], p.stdout
     # a long word made of short rule words is an ordinary word, a hashtag of long ones is read
     p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="pedometer\noutlasted\n#howtomakemeth\n",
                        capture_output=True, text=True, check=True)
