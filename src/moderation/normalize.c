@@ -422,11 +422,13 @@ static int time_span(const words_t *w, int i) {
     return 0;
 }
 
-/* 1 when the words before w[i] bound an age from above: "under", "below", "unter", "младше",
- * "моложе", "younger than", "menos de", "moins de", "meno di", "weniger als". */
+/* 1 when the words before w[i] bound or estimate an age: "under", "below", "unter", "младше",
+ * "моложе", "younger than", "menos de", "moins de", "meno di", "weniger als", "maybe 10". */
 static int under_bound(const words_t *w, int i) {
     const char *p1 = i > 0 ? w->w[i - 1] : "", *p2 = i > 1 ? w->w[i - 2] : "";
-    static const char *const ALONE[] = {"under", "below", "unter", "младше", "моложе"};
+    static const char *const ALONE[] = {"under", "below", "unter", "младше", "моложе",
+                                        /* an estimate is an age as well: "maybe 10" */
+                                        "maybe", "approximately", "roughly", "circa"};
     static const char *const PAIRS[][2] = {{"younger", "than"}, {"menos", "de"},
                                            {"moins", "de"},     {"meno", "di"},
                                            {"weniger", "als"},  {"junger", "als"}};
