@@ -650,6 +650,37 @@ static int separable_verbs(words_t *w, const int *gaps) {
     return 0;
 }
 
+/* Leetspeak inside a Cyrillic word: the digits read as the Cyrillic letters they stand for (0 о,
+ * 3 е, 4 а, 6 б), so "д3в0чк4 г0л4я" is "девочка голая". *out is a malloc'd copy when the word
+ * has Cyrillic letters and such digits, else NULL; -1 when memory runs out. */
+static int cyrillic_leet(const char *t, char **out) {
+    *out = NULL;
+    int cyrillic = 0, mapped = 0;
+    for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+        cyrillic |= *p == 0xd0 || *p == 0xd1; /* lead bytes of U+0400..U+047F */
+        mapped |= *p == '0' || *p == '3' || *p == '4' || *p == '6';
+    }
+    if (!cyrillic || !mapped) return 0;
+    buf_t b = {0};
+    for (const char *p = t; *p; p++) {
+        const char *r = *p == '0'   ? "о"
+                        : *p == '3' ? "е"
+                        : *p == '4' ? "а"
+                        : *p == '6' ? "б"
+                                    : NULL;
+        if (r ? buf_append(&b, r, strlen(r)) : buf_append(&b, p, 1)) {
+            free(b.data);
+            return -1;
+        }
+    }
+    if (buf_append(&b, "", 1)) {
+        free(b.data);
+        return -1;
+    }
+    *out = (char *)b.data; /* the caller's */
+    return 0;
+}
+
 /* Case-insensitive ASCII prefix test. */
 static int starts_ci(const char *s, const char *prefix) {
     for (; *prefix; s++, prefix++)
@@ -802,14 +833,22 @@ static int split_words(const char *text, words_t *w) {
             leet_words += changed;
         } else if (!digits && !utf8)
             continue; /* lone symbols */
-        char *alt = NULL;
+        char *alt = NULL, *cyr = NULL;
+        if (utf8 && digits && cyrillic_leet(tok, &cyr)) {
+            free(gaps);
+            free(f);
+            return -1;
+        }
+        if (cyr) tok = cyr; /* "д3в0чк4" is "девочка" */
         if (utf8 && script_fix(tok, &alt)) {
+            free(cyr);
             free(gaps);
             free(f);
             return -1;
         }
         int rc = push_word(w, &gaps, tok, alt, gap);
         free(alt);
+        free(cyr);
         if (rc) {
             free(gaps);
             free(f);

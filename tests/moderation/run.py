@@ -158,9 +158,11 @@ def test_german_separable_verbs_leetspeak_possessives_and_hashtags_are_read_as_t
                                         "er bringt|umbringen sich um sagt sie",
                                         "sie hangt das bild auf"], p.stdout
     # a long word made of short rule words is an ordinary word, a hashtag of long ones is read
-    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="pedometer\noutlasted\n#howtomakemeth\n",
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"],
+                       input="pedometer\noutlasted\n#howtomakemeth\nд3в0чк4 г0л4я\n",
                        capture_output=True, text=True, check=True)
-    assert p.stdout.split("\n")[:3] == ["pedometer", "outlasted", "howtomakemeth how to make meth"], p.stdout
+    assert p.stdout.split("\n")[:4] == ["pedometer", "outlasted", "howtomakemeth how to make meth",
+                                        "девочка голая"], p.stdout
     p = subprocess.run([BIN, "moderate"], input="Frau mit Schlinge, bereit sich umzubringen\n",
                        capture_output=True, text=True, check=True)
     assert p.stdout.split() == ["self_harm"], p.stdout
