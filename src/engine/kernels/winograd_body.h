@@ -17,9 +17,24 @@ static inline __attribute__((always_inline)) VT WT_NAME(pixel)(const wino_job_t 
                           ci);
 }
 
-/* V_e[t][ci] = (B^T d B)_e for tiles t0 .. t0 + nt, at V + e * es + t * ts + ci. */
-static void WT_NAME(input_transform)(const wino_job_t *j, int t0, int nt, float *V, size_t es,
-                                     size_t ts) {
+typedef uint32_t WT_NAME(vu32) __attribute__((vector_size(WT_VW * 4)));
+typedef uint16_t WT_NAME(vu16) __attribute__((vector_size(WT_VW * 2)));
+typedef uint16_t WT_NAME(vu16u) __attribute__((vector_size(WT_VW * 2), aligned(2)));
+
+/* The lanes of v rounded to bfloat16, nearest even: the same bits as f32_to_bf16 for every
+ * finite value (the transform of finite activations is finite). */
+static inline __attribute__((always_inline)) WT_NAME(vu16) WT_NAME(to_bf16)(VT v) {
+    WT_NAME(vu32) x = (WT_NAME(vu32))v;
+    x = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+    return __builtin_convertvector(x, WT_NAME(vu16));
+}
+
+/* V_e[t][ci] = (B^T d B)_e for tiles t0 .. t0 + nt, at V + e * es + t * ts + ci (elements):
+ * floats, or with bf16 (a constant where it is inlined) bfloat16 values. */
+static inline __attribute__((always_inline)) void WT_NAME(input_transform_to)(const wino_job_t *j,
+                                                                              int t0, int nt,
+                                                                              void *V, size_t es,
+                                                                              size_t ts, int bf16) {
     int cin = j->c->cin;
     for (int t = 0; t < nt; t++) {
         int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
@@ -51,65 +66,28 @@ static void WT_NAME(input_transform)(const wino_job_t *j, int t0, int nt, float 
             for (int a = 0; a < 4; a++) {
                 VT v[4] = {r[a][0] - r[a][2], r[a][1] + r[a][2], r[a][2] - r[a][1],
                            r[a][1] - r[a][3]};
-                for (int b = 0; b < 4; b++)
-                    *(VTU *)(V + (size_t)(a * 4 + b) * es + (size_t)t * ts + ci) = v[b];
+                for (int b = 0; b < 4; b++) {
+                    size_t at_v = (size_t)(a * 4 + b) * es + (size_t)t * ts + ci;
+                    if (bf16)
+                        *(WT_NAME(vu16u) *)((uint16_t *)V + at_v) = WT_NAME(to_bf16)(v[b]);
+                    else
+                        *(VTU *)((float *)V + at_v) = v[b];
+                }
             }
         }
     }
 }
 
-typedef uint32_t WT_NAME(vu32) __attribute__((vector_size(WT_VW * 4)));
-typedef uint16_t WT_NAME(vu16) __attribute__((vector_size(WT_VW * 2)));
-typedef uint16_t WT_NAME(vu16u) __attribute__((vector_size(WT_VW * 2), aligned(2)));
-
-/* The lanes of v rounded to bfloat16, nearest even: the same bits as f32_to_bf16 for every
- * finite value (the transform of finite activations is finite). */
-static inline __attribute__((always_inline)) WT_NAME(vu16) WT_NAME(to_bf16)(VT v) {
-    WT_NAME(vu32) x = (WT_NAME(vu32))v;
-    x = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
-    return __builtin_convertvector(x, WT_NAME(vu16));
+static void WT_NAME(input_transform)(const wino_job_t *j, int t0, int nt, float *V, size_t es,
+                                     size_t ts) {
+    WT_NAME(input_transform_to)(j, t0, nt, V, es, ts, 0);
 }
 
 /* input_transform with V written as bfloat16 (precision bf16): the GEMMs read it as it is, at
  * half the bytes and without a rounding pass of their own. */
 static void WT_NAME(input_transform_bf16)(const wino_job_t *j, int t0, int nt, uint16_t *V,
                                           size_t es, size_t ts) {
-    int cin = j->c->cin;
-    for (int t = 0; t < nt; t++) {
-        int ty = (t0 + t) / j->tw, tx = (t0 + t) % j->tw;
-        int y0 = 2 * ty - 1, x0 = 2 * tx - 1;
-        int inside = y0 >= 0 && y0 + 3 < j->h && x0 >= 0 && x0 + 3 < j->w;
-        size_t at[4][4];
-        for (int a = 0; a < 4 && inside; a++)
-            for (int b = 0; b < 4; b++)
-                at[a][b] = ((size_t)((y0 + a) >> j->up) * (size_t)(j->w >> j->up) +
-                            (size_t)((x0 + b) >> j->up)) *
-                           (size_t)cin;
-        for (int ci = 0; ci < cin; ci += WT_VW) {
-            VT d[4][4], r[4][4];
-            if (inside)
-                for (int a = 0; a < 4; a++)
-                    for (int b = 0; b < 4; b++)
-                        d[a][b] = *(const VTU *)(j->x + at[a][b] + ci);
-            else
-                for (int a = 0; a < 4; a++)
-                    for (int b = 0; b < 4; b++)
-                        d[a][b] = WT_NAME(pixel)(j, y0 + a, x0 + b, ci);
-            for (int b = 0; b < 4; b++) {
-                r[0][b] = d[0][b] - d[2][b];
-                r[1][b] = d[1][b] + d[2][b];
-                r[2][b] = d[2][b] - d[1][b];
-                r[3][b] = d[1][b] - d[3][b];
-            }
-            for (int a = 0; a < 4; a++) {
-                VT v[4] = {r[a][0] - r[a][2], r[a][1] + r[a][2], r[a][2] - r[a][1],
-                           r[a][1] - r[a][3]};
-                for (int b = 0; b < 4; b++)
-                    *(WT_NAME(vu16u) *)(V + (size_t)(a * 4 + b) * es + (size_t)t * ts + ci) =
-                        WT_NAME(to_bf16)(v[b]);
-            }
-        }
-    }
+    WT_NAME(input_transform_to)(j, t0, nt, V, es, ts, 1);
 }
 
 /* Y = A^T M A (+ bias) for tiles t0 .. t0 + nt and output channels [o0, o1), the pixels inside
