@@ -345,21 +345,29 @@ static int pronoun_age(const words_t *w, int i) {
     return !strcmp(p1, "turned") && (pronoun || !strcmp(p2, "just") || !strcmp(p2, "has"));
 }
 
+/* 1 when the word before w[i] is one of alone, or the two before it are one of pairs (in
+ * order): what the age readings below ask of the words that lead up to a number. */
+static int said_before(const words_t *w, int i, const char *const *alone, size_t nalone,
+                       const char *const (*pairs)[2], size_t npairs) {
+    const char *p1 = i > 0 ? w->w[i - 1] : "", *p2 = i > 1 ? w->w[i - 2] : "";
+    for (size_t k = 0; k < nalone; k++)
+        if (!strcmp(p1, alone[k])) return 1;
+    for (size_t k = 0; k < npairs; k++)
+        if (!strcmp(p2, pairs[k][0]) && !strcmp(p1, pairs[k][1])) return 1;
+    return 0;
+}
+
 /* 1 when the words before w[i] say how old someone looks: "looks like 12", "looks 12",
  * "parece de 11", "aparenta 10", "sieht aus wie 10", "выглядит на 12", "semble avoir 12",
  * "a l'air d'avoir 12", "sembra 12", "dimostra 12", "parece ter 11". */
 static int looks_age(const words_t *w, int i) {
-    const char *p1 = i > 0 ? w->w[i - 1] : "", *p2 = i > 1 ? w->w[i - 2] : "";
     static const char *const ALONE[] = {"looks", "look", "looking", "parece", "aparenta", "aparente", "sembra",
                                         "dimostra", "semble"};
     static const char *const PAIRS[][2] = {{"looks", "like"}, {"look", "like"}, {"looking", "like"},
                                            {"parece", "de"},  {"parece", "ter"}, {"aus", "wie"},
                                            {"выглядит", "на"}, {"semble", "avoir"}, {"d", "avoir"}};
-    for (size_t k = 0; k < sizeof ALONE / sizeof ALONE[0]; k++)
-        if (!strcmp(p1, ALONE[k])) return 1;
-    for (size_t k = 0; k < sizeof PAIRS / sizeof PAIRS[0]; k++)
-        if (!strcmp(p2, PAIRS[k][0]) && !strcmp(p1, PAIRS[k][1])) return 1;
-    return 0;
+    return said_before(w, i, ALONE, sizeof ALONE / sizeof ALONE[0], PAIRS,
+                       sizeof PAIRS / sizeof PAIRS[0]);
 }
 
 /* 1 when w[i] is a bare number right after a word for a young person, or after one and "de",
@@ -425,18 +433,14 @@ static int time_span(const words_t *w, int i) {
 /* 1 when the words before w[i] bound or estimate an age: "under", "below", "unter", "младше",
  * "моложе", "younger than", "menos de", "moins de", "meno di", "weniger als", "maybe 10". */
 static int under_bound(const words_t *w, int i) {
-    const char *p1 = i > 0 ? w->w[i - 1] : "", *p2 = i > 1 ? w->w[i - 2] : "";
     static const char *const ALONE[] = {"under", "below", "unter", "младше", "моложе",
                                         /* an estimate is an age as well: "maybe 10" */
                                         "maybe", "approximately", "roughly", "circa"};
     static const char *const PAIRS[][2] = {{"younger", "than"}, {"menos", "de"},
                                            {"moins", "de"},     {"meno", "di"},
                                            {"weniger", "als"},  {"junger", "als"}};
-    for (size_t k = 0; k < sizeof ALONE / sizeof ALONE[0]; k++)
-        if (!strcmp(p1, ALONE[k])) return 1;
-    for (size_t k = 0; k < sizeof PAIRS / sizeof PAIRS[0]; k++)
-        if (!strcmp(p2, PAIRS[k][0]) && !strcmp(p1, PAIRS[k][1])) return 1;
-    return 0;
+    return said_before(w, i, ALONE, sizeof ALONE / sizeof ALONE[0], PAIRS,
+                       sizeof PAIRS / sizeof PAIRS[0]);
 }
 
 /* Units after a number that make it a measure, not an age ("5 foot 10", "12 minutes"). */
