@@ -20,7 +20,7 @@
 
 #define MAX_CATS 16
 #define MAX_GROUPS 128
-#define MAX_COMBINES 64
+#define MAX_COMBINES 128
 
 typedef struct {
     int cat; /* category index, or group index for group phrases */
@@ -512,9 +512,9 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
         }
         if (rc == IMG_EFORMAT)
             snprintf(err, errlen, "moderation rules line %d: cannot read '%.80s'%s", lineno, line,
-                     m->ngroups == MAX_GROUPS     ? " (at most 128 groups)"
-                     : m->ncombine == MAX_COMBINES ? " (at most 64 combines)"
-                                                  : "");
+                     m->ngroups == MAX_GROUPS      ? " (at most 128 groups)"
+                     : m->ncombine == MAX_COMBINES ? " (at most 128 combines)"
+                                                   : "");
         else if (rc)
             snprintf(err, errlen, "moderation rules line %d: %s", lineno, img_status_str(rc));
     }

@@ -614,7 +614,8 @@ static int zu_infinitive(const char *t, char *out, size_t n) {
 
 /* German puts a separable verb's particle at the end of its clause: "zieh das Mädchen auf dem
  * Foto aus" is "ausziehen" (undress), "er bringt sich um" "umbringen", "sie hängt sich auf"
- * "aufhängen", "schneidet sich die Pulsadern auf" "aufschneiden". A form of such a verb whose
+ * "aufhängen", "schneidet sich die Pulsadern auf" "aufschneiden", "tritt den Hund tot"
+ * "tottreten", "knallt ihn ab" "abknallen". A form of such a verb whose
  * clause, within ten words, ends with its particle (the last word, or punctuation after it: gaps
  * as split_words keeps them, the separators before each word, 1000 added for white space) gets
  * the whole verb as its second reading; -1 when memory runs out. */
@@ -629,6 +630,10 @@ static int separable_verbs(words_t *w, const int *gaps) {
         {{"hang", "hange", "hangt", "hangst", "hangte"}, "auf", "aufhangen", 1},
         {{"schneid", "schneide", "schneidet", "schnitt", NULL}, "auf", "aufschneiden", 1},
         {{"schlitz", "schlitze", "schlitzt", "schlitzte", NULL}, "auf", "aufschlitzen", 0},
+        {{"tritt", "trete", "trittst", "trat", NULL}, "tot", "tottreten", 0},
+        {{"prugel", "prugle", "prugelt", "prugelte", NULL}, "tot", "totprugeln", 0},
+        {{"stech", "steche", "sticht", "stach", NULL}, "ab", "abstechen", 0},
+        {{"knall", "knalle", "knallt", "knallte", NULL}, "ab", "abknallen", 0},
     };
     for (int i = 0; i < w->n; i++) {
         if (w->alt[i]) continue;

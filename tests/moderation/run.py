@@ -166,6 +166,16 @@ def test_german_separable_verbs_leetspeak_possessives_and_hashtags_are_read_as_t
     p = subprocess.run([BIN, "moderate"], input="Frau mit Schlinge, bereit sich umzubringen\n",
                        capture_output=True, text=True, check=True)
     assert p.stdout.split() == ["self_harm"], p.stdout
+    # "tritt ... tot" is "tottreten" (kick to death), "knallt ... ab" "abknallen"; "schlägt die Zeit
+    # tot" (kills time) and a ball kicked into the goal are no such verbs
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"],
+                       input="er tritt den Hund tot\nsie knallt ihn ab\ner schlägt die Zeit tot\n"
+                       "er tritt den Ball ins Tor\n", capture_output=True, text=True, check=True)
+    assert p.stdout.split("\n")[:4] == ["er tritt|tottreten den hund tot", "sie knallt|abknallen ihn ab",
+                                        "er schlagt die zeit tot", "er tritt den ball ins tor"], p.stdout
+    p = subprocess.run([BIN, "moderate"], input="ein Mann tritt einen Hund tot\ner tritt den Ball ins Tor\n",
+                       capture_output=True, text=True, check=True)
+    assert p.stdout.split() == ["violence", "allow"], p.stdout
 
 
 @test
