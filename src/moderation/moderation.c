@@ -19,7 +19,7 @@
 #include "moderation_rules.inc" /* MODERATION_RULES: moderation/rules.txt, generated at build */
 
 #define MAX_CATS 16
-#define MAX_GROUPS 128
+#define MAX_GROUPS 256
 #define MAX_COMBINES 128
 
 typedef struct {
@@ -512,7 +512,7 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
         }
         if (rc == IMG_EFORMAT)
             snprintf(err, errlen, "moderation rules line %d: cannot read '%.80s'%s", lineno, line,
-                     m->ngroups == MAX_GROUPS      ? " (at most 128 groups)"
+                     m->ngroups == MAX_GROUPS      ? " (at most 256 groups)"
                      : m->ncombine == MAX_COMBINES ? " (at most 128 combines)"
                                                    : "");
         else if (rc)
