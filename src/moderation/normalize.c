@@ -443,12 +443,24 @@ static int under_bound(const words_t *w, int i) {
                        sizeof PAIRS / sizeof PAIRS[0]);
 }
 
+/* 1 when the words before w[i] make it an estimate: "about", "around", "etwa", "environ", "unos",
+ * "cerca de", "около", "примерно". */
+static int estimate_before(const words_t *w, int i) {
+    static const char *const ALONE[] = {"about",    "around",  "approx", "etwa",
+                                        "ungefahr", "environ", "unos",   "unas",
+                                        "uns",      "umas",    "около",  "примерно"};
+    static const char *const PAIRS[][2] = {{"cerca", "de"}, {"a", "peu"}, {"su", "per"}};
+    return said_before(w, i, ALONE, sizeof ALONE / sizeof ALONE[0], PAIRS,
+                       sizeof PAIRS / sizeof PAIRS[0]);
+}
+
 /* Units after a number that make it a measure, not an age ("5 foot 10", "12 minutes"). */
 static int measure_unit(const char *s) {
-    static const char *const UNITS[] = {"foot", "feet", "ft", "inch", "inches", "cm", "m", "meters",
-                                        "metres", "kg", "kilos", "lbs", "pounds", "stone", "percent",
-                                        "times", "minutes", "hours", "days", "weeks", "months", "km",
-                                        "miles", "degrees", "points", "o", "am", "pm", "dollars"};
+    static const char *const UNITS[] = {
+        "foot", "feet",    "ft",      "inch",   "inches", "cm",      "m",      "meters",  "metres",
+        "kg",   "kilos",   "lbs",     "pounds", "stone",  "percent", "times",  "minutes", "hours",
+        "days", "weeks",   "months",  "km",     "miles",  "degrees", "points", "o",       "am",
+        "pm",   "dollars", "месяцев", "месяца", "дней",   "часов",   "минут"};
     for (size_t k = 0; k < sizeof UNITS / sizeof UNITS[0]; k++)
         if (!strcmp(s, UNITS[k])) return 1;
     return 0;
@@ -697,219 +709,11 @@ static int starts_ci(const char *s, const char *prefix) {
     return 1;
 }
 
-/* A copy of text whose negative sections read as negations (and whose leetspeak possessives,
- * "'5", read "'s"): after "Negative prompt:",
- * "negative:" or Midjourney's "--no", each comma-separated item until the section ends (a line
- * break, ';', the next "--" parameter or A1111's "Steps:") gets a "no " before it, so "Negative
- * prompt: nsfw, nude" is "no nsfw, no nude" (allowed phrases) and "--no clothes" is "no clothes"
- * (nudity); an emphasis weighted zero, "(nsfw:0)", is "(no nsfw)". malloc'd (NULL when out of
- * memory). */
-static char *negate_sections(const char *text) {
-    static const char *const MARKS[] = {"negative prompt:", "negative:", "--no "};
-    size_t n = strlen(text);
-    char *out = malloc(4 * n + 1), *o = out;
-    if (!out) return NULL;
-    int in = 0, item_start = 0;
-    for (size_t i = 0; i < n;) {
-        const char *t = text + i;
-        if (in &&
-            (*t == '\n' || *t == ';' || starts_ci(t, "steps:") || (t[0] == '-' && t[1] == '-')))
-            in = 0;
-        size_t mark = 0;
-        for (size_t k = 0; k < sizeof MARKS / sizeof MARKS[0] && !mark; k++)
-            if (starts_ci(t, MARKS[k]) && (i == 0 || !isalnum((unsigned char)t[-1])))
-                mark = strlen(MARKS[k]);
-        if (mark) {
-            memcpy(o, t, mark);
-            o += mark;
-            i += mark;
-            in = item_start = 1;
-            continue;
-        }
-        if (*t == '(') { /* "(word:0)": weighted zero */
-            const char *close = memchr(t, ')', n - i < 64 ? n - i : 64);
-            const char *colon = close ? memchr(t, ':', (size_t)(close - t)) : NULL;
-            if (colon && colon > t + 1 && strspn(colon + 1, "0.") == (size_t)(close - colon - 1) &&
-                close > colon + 1) {
-                memcpy(o, "(no ", 4);
-                o += 4;
-                memcpy(o, t + 1, (size_t)(colon - t - 1));
-                o += colon - t - 1;
-                *o++ = ')';
-                i = (size_t)(close - text) + 1;
-                continue;
-            }
-        }
-        if (in && item_start && *t != ' ' && *t != ',') {
-            memcpy(o, "no ", 3);
-            o += 3;
-            item_start = 0;
-        }
-        if (in && *t == ',') item_start = 1;
-        /* a possessive in leetspeak, "dr1v3r'5", is "driver's" (a lone 5 is never read as a
-         * letter) */
-        if (*t == '\'' && i > 0 && isalnum((unsigned char)t[-1]) && t[1] == '5' &&
-            !isalnum((unsigned char)t[2])) {
-            memcpy(o, "'s", 2);
-            o += 2;
-            i += 2;
-            continue;
-        }
-        *o++ = *t;
-        i++;
-    }
-    *o = '\0';
-    return out;
-}
-
-static int split_words(const char *text, words_t *w) {
-    memset(w, 0, sizeof *w);
-    int leet_words = 0; /* words in which leetspeak was decoded */
-    char *neg = negate_sections(text);
-    char *camel = neg ? split_camel(neg) : NULL;
-    free(neg);
-    char *f = camel ? fold(camel) : NULL;
-    free(camel);
-    if (!f) return -1;
-    /* gaps[k]: separators before word k in the folded text, so that a spelled-out word ends
-     * where its letters' spacing changes ("n u d e   k i d s" is two words) */
-    int *gaps = NULL;
-    /* raw tokens, cut in place; sep: the separator that ended the previous token (overwritten
-     * by its terminator), 0 at the start and end */
-    char *p = f, sep = 0;
-    for (;;) {
-        /* the gap's length, plus 1000 when it holds white space ("s.e.x" is spaced alike;
-         * "x g" after "s.e.x" is not) */
-        int gap = sep != 0, spaced = sep == ' ';
-        for (; *p == ' ' || *p == SEP_PUNCT; p++) {
-            gap++;
-            spaced |= *p == ' ';
-        }
-        if (!*p) break;
-        if (spaced) gap += 1000;
-        char *tok = p;
-        while (*p && *p != ' ' && *p != SEP_PUNCT)
-            p++;
-        sep = *p;
-        if (*p) *p++ = 0;
-        size_t l = strlen(tok);
-        int letters = 0, digits = 0;
-        for (size_t i = 0; i < l; i++) {
-            letters += is_alpha(tok[i]);
-            digits += tok[i] >= '0' && tok[i] <= '9';
-        }
-        /* symbols at the edges are punctuation, not letters ("wow!", "*bold*"), except $ and @;
-         * an asterisk inside a word masks a letter ("n*de": moderation.c reads it) */
-        while (l && strchr("!|+*", tok[l - 1])) tok[--l] = 0;
-        while (*tok && strchr("!|+*", *tok)) {
-            tok++;
-            l--;
-        }
-        if (!l) continue;
-        int utf8 = 0;
-        for (size_t i = 0; i < l; i++) utf8 |= (unsigned char)tok[i] >= 0x80;
-        /* an age glued to its unit ("10yo", "13yrs", "14y", "12ans") is two words, the number
-         * and the unit, for the age reading below; never leetspeak ("10yo" is not "ioyo") */
-        size_t nd = 0;
-        while (nd < l && tok[nd] >= '0' && tok[nd] <= '9')
-            nd++;
-        if (nd >= 1 && nd <= 2 && nd < l && glued_age_unit(tok + nd)) {
-            char num[3] = {tok[0], nd == 2 ? tok[1] : 0, 0};
-            if (push_word(w, &gaps, num, NULL, gap) || push_word(w, &gaps, tok + nd, NULL, 1)) {
-                free(gaps);
-                free(f);
-                return -1;
-            }
-            continue;
-        }
-        /* a number glued to an ordinal ending ("7th", "5º" read "5o", "1er", "6e") is one word
-         * for the school-year reading below; never leetspeak ("7th" is not "tth") */
-        if (nd >= 1 && nd <= 2 && nd < l && ordinal_ending(tok, nd, tok + nd)) {
-            if (push_word(w, &gaps, tok, NULL, gap)) {
-                free(gaps);
-                free(f);
-                return -1;
-            }
-            continue;
-        }
-        if (letters) {
-            int changed = 0;
-            for (size_t i = 0; i < l; i++) {
-                int c = leet(tok[i]);
-                changed |= c != tok[i];
-                tok[i] = (char)c;
-            }
-            leet_words += changed;
-        } else if (!digits && !utf8)
-            continue; /* lone symbols */
-        char *alt = NULL, *cyr = NULL;
-        if (utf8 && digits && cyrillic_leet(tok, &cyr)) {
-            free(gaps);
-            free(f);
-            return -1;
-        }
-        if (cyr) tok = cyr; /* "д3в0чк4" is "девочка" */
-        if (utf8 && script_fix(tok, &alt)) {
-            free(cyr);
-            free(gaps);
-            free(f);
-            return -1;
-        }
-        int rc = push_word(w, &gaps, tok, alt, gap);
-        free(alt);
-        free(cyr);
-        if (rc) {
-            free(gaps);
-            free(f);
-            return -1;
-        }
-    }
-    free(f);
-    /* "13 y o" / "13 y.o.": keep the age marker from merging into a spelled-out word */
-    for (int i = 0; i + 2 < w->n; i++)
-        if (w->w[i][0] >= '0' && w->w[i][0] <= '9' && !strcmp(w->w[i + 1], "y") && !strcmp(w->w[i + 2], "o")) {
-            memmove(gaps + i + 2, gaps + i + 3, sizeof *gaps * (size_t)(w->n - i - 3));
-            if (words_replace_range(w, i + 1, i + 3, "yo")) {
-                free(gaps);
-                return -1;
-            }
-        }
-    /* runs of three or more one-letter words, spaced alike, are a spelled-out word; a lone
-     * leetspeak digit counts as its letter inside a run of at least two real letters
-     * ("p 0 r n") */
-    for (int i = 0; i < w->n;) {
-        int j = i, alpha = 0;
-        while (j < w->n && strlen(w->w[j]) == 1 &&
-               (is_alpha(w->w[j][0]) || is_alpha((char)leet(w->w[j][0]))) &&
-               (j < i + 2 || gaps[j] == gaps[i + 1]))
-            alpha += is_alpha(w->w[j++][0]);
-        if (j - i >= 3 && alpha >= 2) {
-            char joined[64] = "";
-            for (int k = i; k < j && k - i < 63; k++)
-                joined[k - i] = (char)leet(w->w[k][0]);
-            joined[j - i < 63 ? j - i : 63] = 0;
-            memmove(gaps + i + 1, gaps + j, sizeof *gaps * (size_t)(w->n - j));
-            if (words_replace_range(w, i, j, joined)) {
-                free(gaps);
-                return -1;
-            }
-            /* an article spelled in the same run ("of a c h i l d"): the word without it is the
-             * second reading */
-            if ((joined[0] == 'a' || joined[0] == 'i') && strlen(joined) >= 4 &&
-                words_set_alt(w, i, joined + 1)) {
-                free(gaps);
-                return -1;
-            }
-            i++;
-        } else {
-            i++; /* a run may start at the next word ("a s-n-a-k-e": "a" is spaced apart) */
-        }
-    }
-    if (separable_verbs(w, gaps)) {
-        free(gaps);
-        return -1;
-    }
-    free(gaps);
+/* Marks ages under 18 in the languages the rules cover with the word "ageunderadult" after the
+ * words ("12 year old", "12yo", "12 años", "10 ans", "10 Jahre", "zehnjährige", "10 anni", "10
+ * лет", "十岁", and the estimates, bounds, birth years and school years below). alone[i]: word i
+ * stands before punctuation or the end. -1 when memory runs out. */
+static int mark_ages(words_t *w, const unsigned char *alone) {
     /* ages under 18 in the languages the rules cover: "12 year old", "12yo", "12 años",
      * "10 ans", "10 Jahre", "zehnjährige", "10 anni", "10 лет", "十岁" */
     static const struct {
@@ -1159,6 +963,14 @@ static int split_words(const char *text, words_t *w) {
          * "moins de 12", "meno di 12", "младше 12" - unless a unit of measure follows ("under 12
          * minutes") */
         prev_age = prev_age || (under_bound(w, i) && !(i + 1 < n0 && measure_unit(w->w[i + 1])));
+        /* an estimate that stands alone, before punctuation or the end, says a person's age: "a
+         * little cutie, about 8, no clothes", "etwa 9." ("about 8 people" counts people) */
+        prev_age = prev_age || (estimate_before(w, i) && alone[i]);
+        /* Russian puts the unit first in an estimate: "лет одиннадцати", "лет 10" (about 10
+         * years old) - unless a unit of measure follows ("лет 5 месяцев") */
+        prev_age =
+            prev_age || (i > 0 && (!strcmp(w->w[i - 1], "лет") || !strcmp(w->w[i - 1], "года")) &&
+                         !(i + 1 < n0 && measure_unit(w->w[i + 1])));
         /* a person's age told with a pronoun: "she is 12", "he's 13", "who just turned 11",
          * "sie ist zehn", "ей 11" - unless a unit follows ("she is 5 foot 10") */
         prev_age = prev_age || ((pronoun_age(w, i) || looks_age(w, i) || person_age(w, i)) &&
@@ -1169,6 +981,238 @@ static int split_words(const char *text, words_t *w) {
         if ((end != t && *end) || next_age || next_year || prev_age)
             if (words_push(w, "ageunderadult")) return -1;
     }
+    return 0;
+}
+
+/* A copy of text whose negative sections read as negations (and whose leetspeak possessives,
+ * "'5", read "'s"): after "Negative prompt:",
+ * "negative:" or Midjourney's "--no", each comma-separated item until the section ends (a line
+ * break, ';', the next "--" parameter or A1111's "Steps:") gets a "no " before it, so "Negative
+ * prompt: nsfw, nude" is "no nsfw, no nude" (allowed phrases) and "--no clothes" is "no clothes"
+ * (nudity); an emphasis weighted zero, "(nsfw:0)", is "(no nsfw)". malloc'd (NULL when out of
+ * memory). */
+static char *negate_sections(const char *text) {
+    static const char *const MARKS[] = {"negative prompt:", "negative:", "--no "};
+    size_t n = strlen(text);
+    char *out = malloc(4 * n + 1), *o = out;
+    if (!out) return NULL;
+    int in = 0, item_start = 0;
+    for (size_t i = 0; i < n;) {
+        const char *t = text + i;
+        if (in &&
+            (*t == '\n' || *t == ';' || starts_ci(t, "steps:") || (t[0] == '-' && t[1] == '-')))
+            in = 0;
+        size_t mark = 0;
+        for (size_t k = 0; k < sizeof MARKS / sizeof MARKS[0] && !mark; k++)
+            if (starts_ci(t, MARKS[k]) && (i == 0 || !isalnum((unsigned char)t[-1])))
+                mark = strlen(MARKS[k]);
+        if (mark) {
+            memcpy(o, t, mark);
+            o += mark;
+            i += mark;
+            in = item_start = 1;
+            continue;
+        }
+        if (*t == '(') { /* "(word:0)": weighted zero */
+            const char *close = memchr(t, ')', n - i < 64 ? n - i : 64);
+            const char *colon = close ? memchr(t, ':', (size_t)(close - t)) : NULL;
+            if (colon && colon > t + 1 && strspn(colon + 1, "0.") == (size_t)(close - colon - 1) &&
+                close > colon + 1) {
+                memcpy(o, "(no ", 4);
+                o += 4;
+                memcpy(o, t + 1, (size_t)(colon - t - 1));
+                o += colon - t - 1;
+                *o++ = ')';
+                i = (size_t)(close - text) + 1;
+                continue;
+            }
+        }
+        if (in && item_start && *t != ' ' && *t != ',') {
+            memcpy(o, "no ", 3);
+            o += 3;
+            item_start = 0;
+        }
+        if (in && *t == ',') item_start = 1;
+        /* a possessive in leetspeak, "dr1v3r'5", is "driver's" (a lone 5 is never read as a
+         * letter) */
+        if (*t == '\'' && i > 0 && isalnum((unsigned char)t[-1]) && t[1] == '5' &&
+            !isalnum((unsigned char)t[2])) {
+            memcpy(o, "'s", 2);
+            o += 2;
+            i += 2;
+            continue;
+        }
+        *o++ = *t;
+        i++;
+    }
+    *o = '\0';
+    return out;
+}
+
+static int split_words(const char *text, words_t *w) {
+    memset(w, 0, sizeof *w);
+    int leet_words = 0; /* words in which leetspeak was decoded */
+    char *neg = negate_sections(text);
+    char *camel = neg ? split_camel(neg) : NULL;
+    free(neg);
+    char *f = camel ? fold(camel) : NULL;
+    free(camel);
+    if (!f) return -1;
+    /* gaps[k]: separators before word k in the folded text, so that a spelled-out word ends
+     * where its letters' spacing changes ("n u d e   k i d s" is two words) */
+    int *gaps = NULL;
+    /* raw tokens, cut in place; sep: the separator that ended the previous token (overwritten
+     * by its terminator), 0 at the start and end */
+    char *p = f, sep = 0;
+    for (;;) {
+        /* the gap's length, plus 1000 when it holds white space ("s.e.x" is spaced alike;
+         * "x g" after "s.e.x" is not) */
+        int gap = sep != 0, spaced = sep == ' ';
+        for (; *p == ' ' || *p == SEP_PUNCT; p++) {
+            gap++;
+            spaced |= *p == ' ';
+        }
+        if (!*p) break;
+        if (spaced) gap += 1000;
+        char *tok = p;
+        while (*p && *p != ' ' && *p != SEP_PUNCT)
+            p++;
+        sep = *p;
+        if (*p) *p++ = 0;
+        size_t l = strlen(tok);
+        int letters = 0, digits = 0;
+        for (size_t i = 0; i < l; i++) {
+            letters += is_alpha(tok[i]);
+            digits += tok[i] >= '0' && tok[i] <= '9';
+        }
+        /* symbols at the edges are punctuation, not letters ("wow!", "*bold*"), except $ and @;
+         * an asterisk inside a word masks a letter ("n*de": moderation.c reads it) */
+        while (l && strchr("!|+*", tok[l - 1]))
+            tok[--l] = 0;
+        while (*tok && strchr("!|+*", *tok)) {
+            tok++;
+            l--;
+        }
+        if (!l) continue;
+        int utf8 = 0;
+        for (size_t i = 0; i < l; i++)
+            utf8 |= (unsigned char)tok[i] >= 0x80;
+        /* an age glued to its unit ("10yo", "13yrs", "14y", "12ans") is two words, the number
+         * and the unit, for the age reading below; never leetspeak ("10yo" is not "ioyo") */
+        size_t nd = 0;
+        while (nd < l && tok[nd] >= '0' && tok[nd] <= '9')
+            nd++;
+        if (nd >= 1 && nd <= 2 && nd < l && glued_age_unit(tok + nd)) {
+            char num[3] = {tok[0], nd == 2 ? tok[1] : 0, 0};
+            if (push_word(w, &gaps, num, NULL, gap) || push_word(w, &gaps, tok + nd, NULL, 1)) {
+                free(gaps);
+                free(f);
+                return -1;
+            }
+            continue;
+        }
+        /* a number glued to an ordinal ending ("7th", "5º" read "5o", "1er", "6e") is one word
+         * for the school-year reading below; never leetspeak ("7th" is not "tth") */
+        if (nd >= 1 && nd <= 2 && nd < l && ordinal_ending(tok, nd, tok + nd)) {
+            if (push_word(w, &gaps, tok, NULL, gap)) {
+                free(gaps);
+                free(f);
+                return -1;
+            }
+            continue;
+        }
+        if (letters) {
+            int changed = 0;
+            for (size_t i = 0; i < l; i++) {
+                int c = leet(tok[i]);
+                changed |= c != tok[i];
+                tok[i] = (char)c;
+            }
+            leet_words += changed;
+        } else if (!digits && !utf8)
+            continue; /* lone symbols */
+        char *alt = NULL, *cyr = NULL;
+        if (utf8 && digits && cyrillic_leet(tok, &cyr)) {
+            free(gaps);
+            free(f);
+            return -1;
+        }
+        if (cyr) tok = cyr; /* "д3в0чк4" is "девочка" */
+        if (utf8 && script_fix(tok, &alt)) {
+            free(cyr);
+            free(gaps);
+            free(f);
+            return -1;
+        }
+        int rc = push_word(w, &gaps, tok, alt, gap);
+        free(alt);
+        free(cyr);
+        if (rc) {
+            free(gaps);
+            free(f);
+            return -1;
+        }
+    }
+    free(f);
+    /* "13 y o" / "13 y.o.": keep the age marker from merging into a spelled-out word */
+    for (int i = 0; i + 2 < w->n; i++)
+        if (w->w[i][0] >= '0' && w->w[i][0] <= '9' && !strcmp(w->w[i + 1], "y") &&
+            !strcmp(w->w[i + 2], "o")) {
+            memmove(gaps + i + 2, gaps + i + 3, sizeof *gaps * (size_t)(w->n - i - 3));
+            if (words_replace_range(w, i + 1, i + 3, "yo")) {
+                free(gaps);
+                return -1;
+            }
+        }
+    /* runs of three or more one-letter words, spaced alike, are a spelled-out word; a lone
+     * leetspeak digit counts as its letter inside a run of at least two real letters
+     * ("p 0 r n") */
+    for (int i = 0; i < w->n;) {
+        int j = i, alpha = 0;
+        while (j < w->n && strlen(w->w[j]) == 1 &&
+               (is_alpha(w->w[j][0]) || is_alpha((char)leet(w->w[j][0]))) &&
+               (j < i + 2 || gaps[j] == gaps[i + 1]))
+            alpha += is_alpha(w->w[j++][0]);
+        if (j - i >= 3 && alpha >= 2) {
+            char joined[64] = "";
+            for (int k = i; k < j && k - i < 63; k++)
+                joined[k - i] = (char)leet(w->w[k][0]);
+            joined[j - i < 63 ? j - i : 63] = 0;
+            memmove(gaps + i + 1, gaps + j, sizeof *gaps * (size_t)(w->n - j));
+            if (words_replace_range(w, i, j, joined)) {
+                free(gaps);
+                return -1;
+            }
+            /* an article spelled in the same run ("of a c h i l d"): the word without it is the
+             * second reading */
+            if ((joined[0] == 'a' || joined[0] == 'i') && strlen(joined) >= 4 &&
+                words_set_alt(w, i, joined + 1)) {
+                free(gaps);
+                return -1;
+            }
+            i++;
+        } else {
+            i++; /* a run may start at the next word ("a s-n-a-k-e": "a" is spaced apart) */
+        }
+    }
+    if (separable_verbs(w, gaps)) {
+        free(gaps);
+        return -1;
+    }
+    /* a number that stands alone before punctuation or the end ("about 8,"): what mark_ages
+     * reads an estimate by */
+    int n0 = w->n;
+    unsigned char *alone = malloc(n0 > 0 ? (size_t)n0 : 1);
+    if (!alone) {
+        free(gaps);
+        return -1;
+    }
+    for (int i = 0; i < n0; i++)
+        alone[i] = i + 1 == n0 || gaps[i + 1] % 1000 >= 2;
+    free(gaps);
+    int rc = mark_ages(w, alone);
+    free(alone);
+    if (rc) return -1;
     /* in a prompt written in leetspeak, a lone 4 or 1 is the word "a" or "i" ("m4k3 4 b0mb");
      * ages were read above, so no number that could be one is lost */
     if (leet_words)
