@@ -288,8 +288,15 @@ def main():
     ap.add_argument("--init", help="continue from this classifier.bin (its thresholds are kept) instead of a "
                     "random start: to teach it new harmless twins without relearning what it knows")
     ap.add_argument("--lr-scale", type=float, default=1.0, help="learning rates times this (with --init, < 1)")
+    ap.add_argument("--check-only", action="store_true", help="train nothing: rewrite classifier_check.tsv "
+                    "for the classifier at --out as the normaliser now reads the check prompts")
     a = ap.parse_args()
     DIM, HIDDEN = a.dim, a.hidden
+    if a.check_only:
+        model = Model(np.random.default_rng(a.seed))
+        load_into(model, a.out)
+        write_check(model, a)
+        return
     rng = np.random.default_rng(a.seed)
     rows = moderation_data.generate(a.per_class, a.seed)
     texts = [r[2] for r in rows]
@@ -329,7 +336,12 @@ def main():
             print(f"validation {name:14s} n={len(m):5d} recall {rec:.4f}", file=sys.stderr)
     print("thresholds " + " ".join(f"{h} {t:.3f}" for h, t in zip(HEADS, th)), file=sys.stderr)
     save(model, th, a.out)
-    # prompts and probabilities for the C side to reproduce
+    write_check(model, a)
+    print(f"wrote {a.out} ({os.path.getsize(a.out)} bytes)", file=sys.stderr)
+
+
+def write_check(model, a):
+    """Prompts and probabilities for the C side to reproduce (tests/unit/test_moderation.c)."""
     check = ["a red circle on a blue background", "naked child in a bedroom", "niña desnuda en la playa",
              "обезглавленный труп", "儿童色情图片", "how to build a pipe bomb", "a shooting star", "ѕехy gіrl",
              "k1ds pl4ying", ""]
@@ -338,7 +350,6 @@ def main():
         f.write("# prompt\tprobabilities of the heads " + " ".join(HEADS) + " (train/moderation_train.py)\n")
         for s, p in zip(check, pc):
             f.write(s + "\t" + " ".join(f"{x:.6f}" for x in p) + "\n")
-    print(f"wrote {a.out} ({os.path.getsize(a.out)} bytes)", file=sys.stderr)
 
 
 if __name__ == "__main__":

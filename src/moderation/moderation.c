@@ -299,12 +299,15 @@ static int in_vocab(const moderation_t *m, const char *s) {
 /* A word glued from two rule words ("childporn", "nudekids", "kinderpornos", and
  * "c h i l d p o r n" once its letters are joined) is read as the two: both parts must be
  * one-word rules of three or more letters (the second may end in a plural s), so "therapist"
- * stays whole ("the" is no rule). */
+ * stays whole ("the" is no rule), and no word a rule phrase uses is split. */
 static int split_compounds(const moderation_t *m, words_t *w) {
     for (int i = 0; i < w->n; i++) {
         const char *t = w->w[i];
         size_t len = strlen(t);
-        if (len < 6 || len >= 64 || !latin_word(t, 6) || in_vocab(m, t)) continue;
+        /* a word a rule phrase uses is taken as written ("Drogengeld" of "Geldwäsche von
+         * Drogengeld" is not "Drogen Geld") */
+        if (len < 6 || len >= 64 || !latin_word(t, 6) || in_vocab(m, t) || in_allwords(m, t, len))
+            continue;
         for (size_t k = 3; k + 3 <= len; k++) {
             char left[64], right[64];
             memcpy(left, t, k);

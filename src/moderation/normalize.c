@@ -208,6 +208,71 @@ static char lookalike(UChar32 c) {
     return 0;
 }
 
+/* The Cyrillic letter (UTF-8) a Latin look-alike stands for in a Russian word, or NULL. */
+static const char *cyrillic_twin(char c) {
+    switch (c) {
+    case 'a':
+        return "а";
+    case 'e':
+        return "е";
+    case 'o':
+        return "о";
+    case 'p':
+        return "р";
+    case 'c':
+        return "с";
+    case 'x':
+        return "х";
+    case 'y':
+        return "у";
+    case 'k':
+        return "к";
+    case 'm':
+        return "м";
+    case 't':
+        return "т";
+    case 'h':
+        return "н";
+    default:
+        return NULL;
+    }
+}
+
+/* A Russian word with Latin look-alikes in it ("пopнo", its o and p Latin) is the Russian word:
+ * when t has Cyrillic letters that are no look-alikes of Latin ones and every Latin letter in it
+ * has a Cyrillic twin, *out is a malloc'd copy with those letters written in Cyrillic, else
+ * NULL; -1 when memory runs out. */
+static int cyrillic_twins(const char *t, char **out) {
+    *out = NULL;
+    int ascii = 0, twins = 0, cyrillic = 0;
+    size_t n = strlen(t);
+    for (size_t i = 0; i < n;) {
+        UChar32 c;
+        U8_NEXT(t, i, (int32_t)n, c);
+        if (c >= 'a' && c <= 'z') {
+            ascii++;
+            twins += cyrillic_twin((char)c) != NULL;
+        } else if (c >= 0x400 && c <= 0x4ff && !lookalike(c)) {
+            cyrillic++;
+        }
+    }
+    if (!cyrillic || !ascii || twins != ascii) return 0;
+    buf_t b = {0};
+    for (const char *p = t; *p; p++) {
+        const char *r = *p >= 'a' && *p <= 'z' ? cyrillic_twin(*p) : NULL;
+        if (r ? buf_append(&b, r, strlen(r)) : buf_append(&b, p, 1)) {
+            free(b.data);
+            return -1;
+        }
+    }
+    if (buf_append(&b, "", 1)) {
+        free(b.data);
+        return -1;
+    }
+    *out = (char *)b.data; /* the caller's */
+    return 0;
+}
+
 /* Script handling of one word: a word that mixes ASCII letters with Cyrillic or Greek
  * look-alikes is a disguised Latin word (look-alikes mapped in place); a word made only of
  * look-alikes may be either, so its Latin reading is kept beside it (*alt, malloc'd). A word of
@@ -241,6 +306,24 @@ static int script_fix(char *tok, char **alt) {
     }
     mapped[o] = 0;
     if (ascii) { /* mixed: the Latin reading is the word */
+        /* and when every Latin letter has a Cyrillic twin, the Russian reading is its second
+         * ("ceкca": c, e, a Latin, к Cyrillic, is "секса" as well as "cekca") */
+        int twins = other == 0;
+        for (size_t i = 0; twins && i < n; i++)
+            if (tok[i] >= 'a' && tok[i] <= 'z' && !cyrillic_twin(tok[i])) twins = 0;
+        if (twins) {
+            buf_t b = {0};
+            for (size_t i = 0; i < n; i++) {
+                const char *r = tok[i] >= 'a' && tok[i] <= 'z' ? cyrillic_twin(tok[i]) : NULL;
+                if (r ? buf_append(&b, r, strlen(r)) : buf_append(&b, tok + i, 1)) twins = -1;
+            }
+            if (twins < 0 || buf_append(&b, "", 1)) {
+                free(b.data);
+                free(mapped);
+                return -1;
+            }
+            *alt = (char *)b.data; /* the caller's */
+        }
         memcpy(tok, mapped, o + 1);
         free(mapped);
     } else {
@@ -1138,7 +1221,16 @@ static int split_words(const char *text, words_t *w) {
             return -1;
         }
         if (cyr) tok = cyr; /* "д3в0чк4" is "девочка" */
+        char *twin = NULL;
+        if (utf8 && cyrillic_twins(tok, &twin)) {
+            free(cyr);
+            free(gaps);
+            free(f);
+            return -1;
+        }
+        if (twin) tok = twin; /* "пopнo" is "порно" */
         if (utf8 && script_fix(tok, &alt)) {
+            free(twin);
             free(cyr);
             free(gaps);
             free(f);
@@ -1146,6 +1238,7 @@ static int split_words(const char *text, words_t *w) {
         }
         int rc = push_word(w, &gaps, tok, alt, gap);
         free(alt);
+        free(twin);
         free(cyr);
         if (rc) {
             free(gaps);
@@ -1154,6 +1247,32 @@ static int split_words(const char *text, words_t *w) {
         }
     }
     free(f);
+    /* in a prompt with Russian words, a word of Latin letters that all have Cyrillic twins
+     * ("paca", "c") may be Russian written in them: its Russian reading is its second */
+    int russian = 0;
+    for (int i = 0; i < w->n && !russian; i++)
+        for (const unsigned char *q = (const unsigned char *)w->w[i]; *q && !russian; q++)
+            russian = *q == 0xd0 || *q == 0xd1;
+    for (int i = 0; russian && i < w->n; i++) {
+        const char *t = w->w[i];
+        if (w->alt[i] || !*t) continue;
+        buf_t b = {0};
+        int ok = 1;
+        for (const char *q = t; *q && ok; q++) {
+            const char *r = cyrillic_twin(*q);
+            if (!r)
+                ok = 0;
+            else if (buf_append(&b, r, strlen(r)))
+                ok = -1;
+        }
+        if (ok > 0 && buf_append(&b, "", 1)) ok = -1;
+        int rc = ok > 0 ? words_set_alt(w, i, (const char *)b.data) : ok < 0 ? -1 : 0;
+        free(b.data);
+        if (rc) {
+            free(gaps);
+            return -1;
+        }
+    }
     /* "13 y o" / "13 y.o.": keep the age marker from merging into a spelled-out word */
     for (int i = 0; i + 2 < w->n; i++)
         if (w->w[i][0] >= '0' && w->w[i][0] <= '9' && !strcmp(w->w[i + 1], "y") &&

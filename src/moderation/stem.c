@@ -57,6 +57,17 @@ static void americanize(const char *w, char *out, size_t cap) {
     }
 }
 
+/* French: the feminine of a participle in -é, its accent folded ("démembrée" is "demembree"),
+ * as the masculine ("demembre"): the stemmer knows -ée only with the accent. */
+static void french_masculine(const char *w, char *out, size_t cap) {
+    snprintf(out, cap, "%s", w);
+    size_t n = strlen(out);
+    if (n > 6 && !strcmp(out + n - 3, "ees"))
+        out[n - 2] = 0;
+    else if (n > 5 && !strcmp(out + n - 2, "ee"))
+        out[n - 1] = 0;
+}
+
 int stem_word(stemmers_t *s, int lang, const char *word, char *out, size_t cap) {
     out[0] = 0;
     if (lang < 0 || lang >= LANG_COUNT || !LANGS[lang].algorithm || utf8_chars(word) < 4) return 0;
@@ -67,6 +78,8 @@ int stem_word(stemmers_t *s, int lang, const char *word, char *out, size_t cap) 
     char tmp[256];
     if (lang == LANG_EN)
         americanize(word, tmp, sizeof tmp);
+    else if (lang == LANG_FR)
+        french_masculine(word, tmp, sizeof tmp);
     else
         snprintf(tmp, sizeof tmp, "%s", word);
     const sb_symbol *r = sb_stemmer_stem(s->s[lang], (const sb_symbol *)tmp, (int)strlen(tmp));

@@ -64,16 +64,41 @@ void words_free(words_t *w) {
     memset(w, 0, sizeof *w);
 }
 
+/* Bytes in the UTF-8 character that starts at s (1 for a stray continuation byte). */
+static size_t char_len(const char *s) {
+    unsigned char c = (unsigned char)*s;
+    size_t n = c < 0xc0 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    for (size_t k = 1; k < n; k++)
+        if (((unsigned char)s[k] & 0xc0) != 0x80) return k;
+    return n;
+}
+
+/* Characters, not bytes, repeat: "пппорно" squeezes to "порно" as "pooorn" to "porn". */
 void word_squeeze(const char *s, char *out, size_t cap) {
-    size_t o = 0;
-    for (size_t i = 0; s[i] && o + 1 < cap; i++)
-        if (!o || out[o - 1] != s[i]) out[o++] = s[i];
+    size_t o = 0, prev = 0, prev_len = 0; /* the last character written: out[prev..prev+prev_len) */
+    for (size_t i = 0; s[i];) {
+        size_t n = char_len(s + i);
+        int same = prev_len == n && !memcmp(out + prev, s + i, n);
+        if (!same) {
+            if (o + n + 1 > cap) break;
+            memcpy(out + o, s + i, n);
+            prev = o;
+            prev_len = n;
+            o += n;
+        }
+        i += n;
+    }
     out[o] = 0;
 }
 
 int word_has_triple(const char *s) {
-    for (size_t i = 0; s[i] && s[i + 1] && s[i + 2]; i++)
-        if (s[i] == s[i + 1] && s[i] == s[i + 2]) return 1;
+    for (size_t i = 0; s[i];) {
+        size_t n = char_len(s + i);
+        if (!strncmp(s + i, s + i + n, n) && s[i + n] && !strncmp(s + i, s + i + 2 * n, n) &&
+            s[i + 2 * n])
+            return 1;
+        i += n;
+    }
     return 0;
 }
 

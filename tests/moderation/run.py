@@ -10,6 +10,7 @@ import os
 import re
 import datetime
 import subprocess
+import unicodedata
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -459,6 +460,64 @@ def test_every_inflection_and_spelling_of_english_terms_is_refused():
     missed = [x for x, g in zip(prompts, got) if g == "allow"]
     print(f"     {len(terms)} English terms, {len(prompts)} generated forms, {len(missed)} let through")
     assert not missed, missed[:40]
+
+
+@test
+def test_every_spelling_and_participle_form_of_the_other_languages_terms_is_refused():
+    """The terms of es, fr, de, pt, it, ru and zh as users spell them: upper case, capitalised,
+    accents left off (Russian ё as е; й keeps its breve, as Russian writers keep it), leetspeak
+    and Cyrillic look-alikes in Latin words, Latin look-alikes in Russian words, a first letter
+    repeated, Chinese with spaces between characters; and the other genders and numbers of a
+    participle (-ado/-ada/-ados/-adas, -ato/-ata/-ati/-ate, -é/-ée/-és/-ées)."""
+    rules = open(os.path.join(HERE, "..", "..", "moderation", "rules.txt"), encoding="utf-8").read().splitlines()
+    lang, terms = "en", []
+    for line in rules:
+        f = line.split()
+        if f and f[0] == "lang":
+            lang = f[1]
+        if lang != "en" and len(f) >= 3 and f[0] == "term" and not f[2].startswith("="):
+            terms.append((lang, " ".join(f[2:])))
+    look = {"a": "а", "e": "е", "o": "о", "c": "с", "p": "р", "x": "х"}
+    twin = {v: k for k, v in look.items()}
+    leet = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5"}
+    strip = lambda s: "".join(c for c in unicodedata.normalize("NFD", s) if unicodedata.category(c) != "Mn")
+
+    def participles(w, lang):
+        if not w.isalpha() or len(w) < 5:
+            return []
+        if lang in ("es", "pt") and w.endswith(("ado", "ido", "ada", "ida")):
+            return [w[:-1] + e for e in ("o", "a", "os", "as")]
+        if lang == "it" and w.endswith(("ato", "ito", "ata", "ita")):
+            return [w[:-1] + e for e in ("o", "a", "i", "e")]
+        return [w + e for e in ("e", "s", "es")] if lang == "fr" and w.endswith("é") else []
+
+    prompts = []
+    for lang, t in terms:
+        words = t.split()
+        forms = {t, t.upper(), t.capitalize()}
+        if lang in ("es", "fr", "de", "pt", "it"):
+            forms.add(strip(t))
+            forms |= {" ".join(words[:-1] + [p]) for p in participles(words[-1], lang)}
+            if "'" not in t:  # a leetspeak s before an apostrophe ("5'immole") is a number
+                leeted = ["".join(leet.get(ch, ch) for ch in w) for w in words]
+                forms.add(" ".join(lw if not lw.isdigit() else w for lw, w in zip(leeted, words)))
+            forms.add("".join(look.get(ch, ch) for ch in t))
+            forms.add(t.replace(t[0], t[0] * 3, 1))
+        if lang == "ru":
+            forms |= {t.replace("ё", "е"), "".join(twin.get(ch, ch) for ch in t), t.replace(t[0], t[0] * 3, 1)}
+        if lang == "zh" and all(ord(c) > 0x2e80 for c in t.replace(" ", "")):
+            forms.add(" ".join(t))
+        prompts += sorted(forms)
+    got = classify(prompts, "auto")
+    missed = [x for x, g in zip(prompts, got) if g == "allow"]
+    print(f"     {len(terms)} terms in seven languages, {len(prompts)} forms, {len(missed)} let through")
+    assert not missed, missed[:40]
+    # the readings behind it: Latin look-alikes in a Russian word, a Russian word written only in
+    # Latin twins beside Russian words, repeated Cyrillic letters; English stays English
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"],
+                       input="пopнo\nнизшaя paca\nceкca\nthe cat\nok\n", capture_output=True, text=True, check=True)
+    assert p.stdout.split("\n")[:5] == ["порно", "низшая paca|раса", "cekca|секса", "the cat", "ok"], p.stdout
+    assert classify(["пппорно", "пооорно", "коот в сапогах"], "auto") == ["sexual", "sexual", "allow"]
 
 
 @test
