@@ -716,11 +716,11 @@ static int zu_infinitive(const char *t, char *out, size_t n) {
  * the whole verb as its second reading; -1 when memory runs out. */
 static int separable_verbs(words_t *w, const int *gaps) {
     static const struct {
-        const char *forms[5];
+        const char *forms[6];
         const char *particle, *verb;
         int reflexive; /* only with "sich" in the clause: a picture is hung, a cake cut, too */
     } SEP[] = {
-        {{"zieh", "ziehe", "zieht", "ziehst", "zog"}, "aus", "ausziehen", 0},
+        {{"zieh", "ziehe", "zieht", "ziehst", "zog", "ziehen"}, "aus", "ausziehen", 0},
         {{"bring", "bringe", "bringt", "bringst", "brachte"}, "um", "umbringen", 0},
         {{"hang", "hange", "hangt", "hangst", "hangte"}, "auf", "aufhangen", 1},
         {{"schneid", "schneide", "schneidet", "schnitt", NULL}, "auf", "aufschneiden", 1},
@@ -734,7 +734,7 @@ static int separable_verbs(words_t *w, const int *gaps) {
         if (w->alt[i]) continue;
         for (size_t v = 0; v < sizeof SEP / sizeof SEP[0]; v++) {
             int form = 0;
-            for (int f = 0; f < 5 && SEP[v].forms[f] && !form; f++)
+            for (int f = 0; f < 6 && SEP[v].forms[f] && !form; f++)
                 form = !strcmp(w->w[i], SEP[v].forms[f]);
             if (!form) continue;
             int sich = 0;
