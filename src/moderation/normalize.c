@@ -425,6 +425,8 @@ static int pronoun_age(const words_t *w, int i) {
     int pronoun = !strcmp(p2, "she") || !strcmp(p2, "he") || !strcmp(p2, "who") || !strcmp(p2, "sie") ||
                   !strcmp(p2, "er");
     if (pronoun && (!strcmp(p1, "is") || !strcmp(p1, "s") || !strcmp(p1, "ist"))) return 1;
+    /* "sie ist gerade 15 (geworden)": she has just turned 15 */
+    if (!strcmp(p1, "gerade") && !strcmp(p2, "ist")) return 1;
     return !strcmp(p1, "turned") && (pronoun || !strcmp(p2, "just") || !strcmp(p2, "has"));
 }
 
@@ -540,10 +542,11 @@ static int estimate_before(const words_t *w, int i) {
 /* Units after a number that make it a measure, not an age ("5 foot 10", "12 minutes"). */
 static int measure_unit(const char *s) {
     static const char *const UNITS[] = {
-        "foot", "feet",    "ft",      "inch",   "inches", "cm",      "m",      "meters",  "metres",
-        "kg",   "kilos",   "lbs",     "pounds", "stone",  "percent", "times",  "minutes", "hours",
-        "days", "weeks",   "months",  "km",     "miles",  "degrees", "points", "o",       "am",
-        "pm",   "dollars", "месяцев", "месяца", "дней",   "часов",   "минут"};
+        "foot",    "feet",  "ft",    "inch",  "inches",  "cm",      "m",       "meters",
+        "metres",  "kg",    "kilos", "lbs",   "pounds",  "stone",   "percent", "times",
+        "minutes", "hours", "days",  "weeks", "months",  "km",      "miles",   "degrees",
+        "points",  "o",     "am",    "pm",    "dollars", "месяцев", "месяца",  "дней",
+        "часов",   "минут", "uhr",   "euro",  "grad",    "minuten", "stunden", "prozent"};
     for (size_t k = 0; k < sizeof UNITS / sizeof UNITS[0]; k++)
         if (!strcmp(s, UNITS[k])) return 1;
     return 0;
