@@ -884,11 +884,15 @@ static int cls_holds_without_group(const moderation_t *m, prompt_t *p, const uns
     return rc;
 }
 
-int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_result_t *out) {
+/* Decides on words (taken over, freed here): the rules, then (learned = 1) the classifier.
+ * preset: words made harmless before the allows are read (NULL: none). */
+static int check_words(const moderation_t *m, words_t *words, const unsigned char *preset,
+                       int learned, mod_level_t level, mod_result_t *out) {
     memset(out, 0, sizeof *out);
     prompt_t p = {0};
-    if (read_words(m, prompt, &p.w)) return IMG_ENOMEM;
+    p.w = *words;
     unsigned char *neutral = calloc((size_t)p.w.n + 1, 1);
+    if (neutral && preset) memcpy(neutral, preset, (size_t)p.w.n);
     p.stems = calloc((size_t)p.w.n * LANG_COUNT + 1, sizeof *p.stems);
     p.alt_stems = calloc((size_t)p.w.n * LANG_COUNT + 1, sizeof *p.alt_stems);
     p.tr = calloc((size_t)p.w.n + 1, sizeof *p.tr);
@@ -928,7 +932,7 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
      * category wins over the others, then the most probable. */
     int rules_cat = out->refused ? find_cat(m, out->category) : -1;
     int graver_possible = out->refused && rules_cat >= 0 && !m->cats[rules_cat].always;
-    if (!rc && (!out->refused || graver_possible) && m->cls && p.w.n >= CLS_MIN_WORDS) {
+    if (!rc && learned && (!out->refused || graver_possible) && m->cls && p.w.n >= CLS_MIN_WORDS) {
         float probs[CLS_MAX_CLASSES];
         rc = cls_score(m->cls, &p.w, probs);
         const char *best = NULL;
@@ -1002,6 +1006,51 @@ int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_
     free(f.member);
     free(neutral);
     words_free(&p.w);
+    return rc;
+}
+
+int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_result_t *out) {
+    memset(out, 0, sizeof *out);
+    words_t w;
+    if (read_words(m, prompt, &w)) return IMG_ENOMEM;
+    return check_words(m, &w, NULL, 1, level, out);
+}
+
+int mod_check_negative(const moderation_t *m, const char *prompt, const char *negative,
+                       mod_level_t level, mod_result_t *out) {
+    memset(out, 0, sizeof *out);
+    if (!negative || !*negative) return IMG_OK;
+    /* the negative prompt read as a negative section ("no clothes"), after the prompt's words */
+    size_t n = strlen(negative);
+    char *section = malloc(n + sizeof "Negative prompt: "); /* freed here */
+    if (!section) return IMG_ENOMEM;
+    memcpy(section, "Negative prompt: ", sizeof "Negative prompt: " - 1);
+    memcpy(section + sizeof "Negative prompt: " - 1, negative, n + 1);
+    words_t a, b;
+    int rc = read_words(m, prompt, &a) ? IMG_ENOMEM : IMG_OK;
+    if (!rc && read_words(m, section, &b)) {
+        words_free(&a);
+        rc = IMG_ENOMEM;
+    }
+    free(section);
+    if (rc) return rc;
+    /* every word of the section is harmless but the "no" before each item: only a phrase that
+     * needs the negation ("no clothes", "no underwear") counts, beside the prompt's own words */
+    unsigned char *preset = calloc((size_t)(a.n + b.n) + 1, 1);
+    for (int i = 0; !rc && i < b.n; i++) {
+        if (!preset || words_push(&a, b.w[i]) || (b.alt[i] && words_set_alt(&a, a.n - 1, b.alt[i])))
+            rc = IMG_ENOMEM;
+        else
+            preset[a.n - 1] = strcmp(b.w[i], "no") != 0;
+    }
+    words_free(&b);
+    if (rc) {
+        free(preset);
+        words_free(&a);
+        return rc;
+    }
+    rc = check_words(m, &a, preset, 0, level, out);
+    free(preset);
     return rc;
 }
 

@@ -31,6 +31,13 @@ void mod_use_classifier(moderation_t *m, int on);
 int mod_version(const moderation_t *m);
 /* Classifies a prompt at a level: auto refuses every category, low only those marked always. */
 int mod_check(const moderation_t *m, const char *prompt, mod_level_t level, mod_result_t *out);
+/* A request's negative prompt, as what it takes away from the prompt: the rules (not the
+ * classifier, which would read an ordinary "nsfw, nude, child" list as its words) on the prompt
+ * followed by the negative prompt read as negations, where only phrases that need the negation
+ * count ("no clothes" beside a child is a sexual picture of the child). Refuses (out->refused)
+ * only through such a phrase; an empty negative prompt refuses nothing. */
+int mod_check_negative(const moderation_t *m, const char *prompt, const char *negative,
+                       mod_level_t level, mod_result_t *out);
 /* The learned stage's probability of each class (class 0 "ok") for a prompt: fills up to max
  * entries of probs and names (static strings) and returns how many, 0 without a classifier, or
  * a negative status. For `imgapi moderate --explain`. */

@@ -181,17 +181,27 @@ int admit_check_parsed(admit_t *a, api_route_kind_t kind, const char *model_name
                       "This API key is not allowed to use model '%s'.", a->model->id);
         return -1;
     }
-    /* Moderation: refused prompts cost nothing and are counted. */
+    /* Moderation: refused prompts cost nothing and are counted. The negative prompt is read
+     * for what it takes away ("clothes" from a prompt about a child). */
     mod_result_t mr;
-    if (mod_check(s->moderation, a->q.prompt,
-                  a->q.moderation == MODERATION_LOW ? MOD_LEVEL_LOW : MOD_LEVEL_AUTO, &mr)) {
+    mod_level_t level = a->q.moderation == MODERATION_LOW ? MOD_LEVEL_LOW : MOD_LEVEL_AUTO;
+    if (mod_check(s->moderation, a->q.prompt, level, &mr)) {
         api_error_set(e, 500, "internal_error", NULL, "Out of memory.");
         return -1;
     }
+    const char *param = "prompt";
+    if (!mr.refused && a->q.negative_prompt && *a->q.negative_prompt) {
+        if (mod_check_negative(s->moderation, a->q.prompt, a->q.negative_prompt, level, &mr)) {
+            api_error_set(e, 500, "internal_error", NULL, "Out of memory.");
+            return -1;
+        }
+        param = "negative_prompt";
+    }
     if (mr.refused) {
         metrics_moderation_refusal(s->metrics, mr.category);
-        api_error_set(e, 400, "moderation_blocked", "prompt",
-                      "The prompt was refused by moderation (category: %s).", mr.category);
+        api_error_set(e, 400, "moderation_blocked", param,
+                      "The %s was refused by moderation (category: %s).",
+                      !strcmp(param, "prompt") ? "prompt" : "negative prompt", mr.category);
         return -1;
     }
     /* Resolve auto values from the model's profile. */

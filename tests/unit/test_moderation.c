@@ -172,3 +172,42 @@ void test_moderation_veto(void) {
                    err, sizeof err) == IMG_OK);
     mod_free(m);
 }
+
+/* A request's negative prompt is read for what it takes away: clothes taken from a prompt about
+ * a child is a sexual picture of the child, at every level and in other languages; an ordinary
+ * negative list ("nsfw, nude, child, blood, lowres") refuses nothing, nor does clothing taken
+ * from an adult at low, nor an empty negative prompt. */
+void test_moderation_negative_prompt(void) {
+    moderation_t *m;
+    char err[256];
+    CHECK(mod_load_default(&m, err, sizeof err) == IMG_OK);
+    if (!m) return;
+    mod_result_t r;
+    static const struct {
+        const char *prompt, *negative;
+        int level;
+        const char *want; /* NULL: allowed */
+    } CASES[] = {
+        {"a 10 year old girl lying on a bed", "clothes", MOD_LEVEL_LOW, "sexual_minors"},
+        {"a little boy at the beach", "swimsuit, clothing", MOD_LEVEL_AUTO, "sexual_minors"},
+        {"una niña de 9 años en la cama", "ropa, clothes", MOD_LEVEL_LOW, "sexual_minors"},
+        {"a kid in a park", "nsfw, nude, naked, child, blood, gore, lowres, bad hands",
+         MOD_LEVEL_AUTO, NULL},
+        {"a kid in a park", "sex, nudity, violence, decapitated", MOD_LEVEL_LOW, NULL},
+        {"a woman on a bed", "clothes", MOD_LEVEL_LOW, NULL},
+        {"a 10 year old girl lying on a bed", "", MOD_LEVEL_LOW, NULL},
+        {"a 10 year old girl reading", "blurry, watermark", MOD_LEVEL_AUTO, NULL},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        CHECK(mod_check_negative(m, CASES[i].prompt, CASES[i].negative, (mod_level_t)CASES[i].level,
+                                 &r) == IMG_OK);
+        if (CASES[i].want)
+            CHECK(r.refused && !strcmp(r.category, CASES[i].want));
+        else
+            CHECK(!r.refused);
+        if (CASES[i].want ? !(r.refused && !strcmp(r.category, CASES[i].want)) : r.refused)
+            fprintf(stderr, "  case %zu: '%s' / '%s' -> %s\n", i, CASES[i].prompt,
+                    CASES[i].negative, r.refused ? r.category : "allow");
+    }
+    mod_free(m);
+}
