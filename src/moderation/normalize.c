@@ -238,6 +238,26 @@ static const char *cyrillic_twin(char c) {
     }
 }
 
+/* A malloc'd copy of t (into *out, the caller's) with each byte that map gives a replacement
+ * written as that replacement (the others copied): the Cyrillic readings below; -1 when memory
+ * runs out. */
+static int mapped_copy(const char *t, const char *(*map)(char), char **out) {
+    buf_t b = {0};
+    for (const char *p = t; *p; p++) {
+        const char *r = map(*p);
+        if (r ? buf_append(&b, r, strlen(r)) : buf_append(&b, p, 1)) {
+            free(b.data);
+            return -1;
+        }
+    }
+    if (buf_append(&b, "", 1)) {
+        free(b.data);
+        return -1;
+    }
+    *out = (char *)b.data;
+    return 0;
+}
+
 /* A Russian word with Latin look-alikes in it ("пopнo", its o and p Latin) is the Russian word:
  * when t has Cyrillic letters that are no look-alikes of Latin ones and every Latin letter in it
  * has a Cyrillic twin, *out is a malloc'd copy with those letters written in Cyrillic, else
@@ -257,20 +277,7 @@ static int cyrillic_twins(const char *t, char **out) {
         }
     }
     if (!cyrillic || !ascii || twins != ascii) return 0;
-    buf_t b = {0};
-    for (const char *p = t; *p; p++) {
-        const char *r = *p >= 'a' && *p <= 'z' ? cyrillic_twin(*p) : NULL;
-        if (r ? buf_append(&b, r, strlen(r)) : buf_append(&b, p, 1)) {
-            free(b.data);
-            return -1;
-        }
-    }
-    if (buf_append(&b, "", 1)) {
-        free(b.data);
-        return -1;
-    }
-    *out = (char *)b.data; /* the caller's */
-    return 0;
+    return mapped_copy(t, cyrillic_twin, out);
 }
 
 /* Script handling of one word: a word that mixes ASCII letters with Cyrillic or Greek
@@ -311,18 +318,9 @@ static int script_fix(char *tok, char **alt) {
         int twins = other == 0;
         for (size_t i = 0; twins && i < n; i++)
             if (tok[i] >= 'a' && tok[i] <= 'z' && !cyrillic_twin(tok[i])) twins = 0;
-        if (twins) {
-            buf_t b = {0};
-            for (size_t i = 0; i < n; i++) {
-                const char *r = tok[i] >= 'a' && tok[i] <= 'z' ? cyrillic_twin(tok[i]) : NULL;
-                if (r ? buf_append(&b, r, strlen(r)) : buf_append(&b, tok + i, 1)) twins = -1;
-            }
-            if (twins < 0 || buf_append(&b, "", 1)) {
-                free(b.data);
-                free(mapped);
-                return -1;
-            }
-            *alt = (char *)b.data; /* the caller's */
+        if (twins && mapped_copy(tok, cyrillic_twin, alt)) {
+            free(mapped);
+            return -1;
         }
         memcpy(tok, mapped, o + 1);
         free(mapped);
@@ -757,6 +755,11 @@ static int separable_verbs(words_t *w, const int *gaps) {
     return 0;
 }
 
+/* The Cyrillic letter a leetspeak digit stands for in a Russian word, or NULL. */
+static const char *leet_cyrillic(char c) {
+    return c == '0' ? "о" : c == '3' ? "е" : c == '4' ? "а" : c == '6' ? "б" : NULL;
+}
+
 /* Leetspeak inside a Cyrillic word: the digits read as the Cyrillic letters they stand for (0 о,
  * 3 е, 4 а, 6 б), so "д3в0чк4 г0л4я" is "девочка голая". *out is a malloc'd copy when the word
  * has Cyrillic letters and such digits, else NULL; -1 when memory runs out. */
@@ -767,25 +770,7 @@ static int cyrillic_leet(const char *t, char **out) {
         cyrillic |= *p == 0xd0 || *p == 0xd1; /* lead bytes of U+0400..U+047F */
         mapped |= *p == '0' || *p == '3' || *p == '4' || *p == '6';
     }
-    if (!cyrillic || !mapped) return 0;
-    buf_t b = {0};
-    for (const char *p = t; *p; p++) {
-        const char *r = *p == '0'   ? "о"
-                        : *p == '3' ? "е"
-                        : *p == '4' ? "а"
-                        : *p == '6' ? "б"
-                                    : NULL;
-        if (r ? buf_append(&b, r, strlen(r)) : buf_append(&b, p, 1)) {
-            free(b.data);
-            return -1;
-        }
-    }
-    if (buf_append(&b, "", 1)) {
-        free(b.data);
-        return -1;
-    }
-    *out = (char *)b.data; /* the caller's */
-    return 0;
+    return cyrillic && mapped ? mapped_copy(t, leet_cyrillic, out) : 0;
 }
 
 /* Case-insensitive ASCII prefix test. */
@@ -1258,19 +1243,13 @@ static int split_words(const char *text, words_t *w) {
             russian = *q == 0xd0 || *q == 0xd1;
     for (int i = 0; russian && i < w->n; i++) {
         const char *t = w->w[i];
-        if (w->alt[i] || !*t) continue;
-        buf_t b = {0};
-        int ok = 1;
-        for (const char *q = t; *q && ok; q++) {
-            const char *r = cyrillic_twin(*q);
-            if (!r)
-                ok = 0;
-            else if (buf_append(&b, r, strlen(r)))
-                ok = -1;
-        }
-        if (ok > 0 && buf_append(&b, "", 1)) ok = -1;
-        int rc = ok > 0 ? words_set_alt(w, i, (const char *)b.data) : ok < 0 ? -1 : 0;
-        free(b.data);
+        size_t k = 0;
+        while (t[k] && cyrillic_twin(t[k]))
+            k++;
+        if (w->alt[i] || !k || t[k]) continue;
+        char *ru = NULL;
+        int rc = mapped_copy(t, cyrillic_twin, &ru) || words_set_alt(w, i, ru);
+        free(ru);
         if (rc) {
             free(gaps);
             return -1;

@@ -416,18 +416,26 @@ def test_held_out_evaluation_sets():
     assert harmless_fp / harmless_n <= 0.01, (harmless_fp, harmless_n)
 
 
-@test
-def test_every_inflection_and_spelling_of_english_terms_is_refused():
+def rule_terms():
+    """(language, "term" or "soft", phrase) of every term and soft term of moderation/rules.txt
+    that is matched by stem (not written "=...")."""
     rules = open(os.path.join(HERE, "..", "..", "moderation", "rules.txt"), encoding="utf-8").read().splitlines()
-    lang, terms = "en", []
+    lang, out = "en", []
     for line in rules:
         f = line.split()
         if f and f[0] == "lang":
             lang = f[1]
-        if lang == "en" and len(f) >= 3 and f[0] == "term" and not f[2].startswith("="):
-            terms.append(" ".join(f[2:]))
-        if lang == "en" and len(f) >= 4 and f[0] == "soft" and not f[3].startswith("="):
-            terms.append(" ".join(f[3:]))  # refused too, without its context group
+        if len(f) >= 3 and f[0] == "term" and not f[2].startswith("="):
+            out.append((lang, "term", " ".join(f[2:])))
+        if len(f) >= 4 and f[0] == "soft" and not f[3].startswith("="):
+            out.append((lang, "soft", " ".join(f[3:])))
+    return out
+
+
+@test
+def test_every_inflection_and_spelling_of_english_terms_is_refused():
+    # soft terms are refused too, without their context group
+    terms = [t for lang, kind, t in rule_terms() if lang == "en"]
     look = {"a": "а", "e": "е", "o": "о", "c": "с", "p": "р", "x": "х", "i": "і"}
     leet = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5"}
 
@@ -470,14 +478,7 @@ def test_every_spelling_and_participle_form_of_the_other_languages_terms_is_refu
     and Cyrillic look-alikes in Latin words, Latin look-alikes in Russian words, a first letter
     repeated, Chinese with spaces between characters; and the other genders and numbers of a
     participle (-ado/-ada/-ados/-adas, -ato/-ata/-ati/-ate, -é/-ée/-és/-ées)."""
-    rules = open(os.path.join(HERE, "..", "..", "moderation", "rules.txt"), encoding="utf-8").read().splitlines()
-    lang, terms = "en", []
-    for line in rules:
-        f = line.split()
-        if f and f[0] == "lang":
-            lang = f[1]
-        if lang != "en" and len(f) >= 3 and f[0] == "term" and not f[2].startswith("="):
-            terms.append((lang, " ".join(f[2:])))
+    terms = [(lang, t) for lang, kind, t in rule_terms() if lang != "en" and kind == "term"]
     look = {"a": "а", "e": "е", "o": "о", "c": "с", "p": "р", "x": "х"}
     twin = {v: k for k, v in look.items()}
     leet = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5"}
