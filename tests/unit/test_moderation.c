@@ -209,5 +209,18 @@ void test_moderation_negative_prompt(void) {
             fprintf(stderr, "  case %zu: '%s' / '%s' -> %s\n", i, CASES[i].prompt,
                     CASES[i].negative, r.refused ? r.category : "allow");
     }
+    /* out of memory at every allocation of the negative reading: IMG_ENOMEM or the same refusal,
+     * never a negative prompt cut short and let through, nothing left behind (the ASan run) */
+    fault_alloc_arm(0);
+    CHECK(mod_check_negative(m, CASES[0].prompt, CASES[0].negative, MOD_LEVEL_LOW, &r) == IMG_OK);
+    long n = fault_alloc_disarm();
+    CHECK(n > 0 && r.refused);
+    for (long k = 1; k <= n; k++) {
+        fault_alloc_arm(k);
+        int rc = mod_check_negative(m, CASES[0].prompt, CASES[0].negative, MOD_LEVEL_LOW, &r);
+        fault_alloc_disarm();
+        CHECK(rc == IMG_ENOMEM ||
+              (rc == IMG_OK && r.refused && !strcmp(r.category, "sexual_minors")));
+    }
     mod_free(m);
 }
