@@ -3,6 +3,7 @@
 #include "common/status.h"
 #include "moderation/classifier.h"
 #include "moderation/phrase_index.h"
+#include "moderation/lang_words.h"
 #include "moderation/stem.h"
 #include "moderation/words.h"
 #include <stdio.h>
@@ -28,6 +29,11 @@ typedef struct {
     int lang; /* mod_lang_t the phrase is written in */
     words_t words;
     char **stems; /* stems[k]: word k's stem in lang, or NULL (matched as written only) */
+    /* "~": counts only in a prompt that shows lang (German "Kind" is English "kind") */
+    unsigned char bound;
+    /* a match shows the prompt is in lang: a phrase of another language than English, not
+     * bound, whose first word no English rule uses ("nackt"; not "sexy", which both list) */
+    unsigned char shows_lang;
 } phrase_t;
 
 typedef struct {
@@ -113,6 +119,8 @@ static int add_phrase(phrases_t *p, int idx, int lang, stemmers_t *st, const cha
     ph->cat = idx;
     ph->unless = -1;
     ph->lang = lang;
+    ph->bound = text[0] == '~'; /* "~word": only in a prompt of its language */
+    text += ph->bound;
     int exact = text[0] == '='; /* "=word": matched as written, never by stem */
     text += exact;
     if (words_split(text, &ph->words)) return IMG_ENOMEM;
@@ -190,6 +198,50 @@ static int build_vocab(moderation_t *m) {
     for (int k = 0; k < n; k++)
         if (!u || strcmp(m->allwords[u - 1], m->allwords[k])) m->allwords[u++] = m->allwords[k];
     m->nallwords = u;
+    return IMG_OK;
+}
+
+/* Marks the phrases whose match shows the prompt's language (phrase_t.shows_lang): not English,
+ * not bound, and a first word that no English phrase uses. */
+static int mark_shows_lang(moderation_t *m) {
+    const phrases_t *all[] = {&m->terms, &m->members, &m->allows};
+    size_t total = 0;
+    for (int l = 0; l < 3; l++)
+        for (int k = 0; k < all[l]->n; k++)
+            total += (size_t)all[l]->p[k].words.n;
+    const char **en = malloc(sizeof *en * (total + 1)); /* views into the phrases; freed here */
+    if (!en) return IMG_ENOMEM;
+    size_t nen = 0;
+    for (int l = 0; l < 3; l++)
+        for (int k = 0; k < all[l]->n; k++)
+            if (all[l]->p[k].lang == LANG_EN)
+                for (int j = 0; j < all[l]->p[k].words.n; j++)
+                    en[nen++] = all[l]->p[k].words.w[j];
+    qsort(en, nen, sizeof *en, cmp_str);
+    phrases_t *marked[] = {&m->terms, &m->members};
+    /* every inflection and every other use of a bound word is bound too ("Kinder" and "Kindes"
+     * share the stem of "~Kind", so English "kind" matches them as well) */
+    for (int l = 0; l < 2; l++)
+        for (int k = 0; k < marked[l]->n; k++) {
+            const phrase_t *b = &marked[l]->p[k];
+            if (!b->bound || b->words.n != 1) continue;
+            for (int l2 = 0; l2 < 2; l2++)
+                for (int j = 0; j < marked[l2]->n; j++) {
+                    phrase_t *q = &marked[l2]->p[j];
+                    if (q->lang != b->lang || q->words.n != 1) continue;
+                    if (!strcmp(q->words.w[0], b->words.w[0]) ||
+                        (q->stems[0] && b->stems[0] && !strcmp(q->stems[0], b->stems[0])))
+                        q->bound = 1;
+                }
+        }
+    for (int l = 0; l < 2; l++)
+        for (int k = 0; k < marked[l]->n; k++) {
+            phrase_t *ph = &marked[l]->p[k];
+            const char *first = ph->words.w[0];
+            ph->shows_lang =
+                ph->lang != LANG_EN && !ph->bound && !bsearch(&first, en, nen, sizeof *en, cmp_str);
+        }
+    free(en);
     return IMG_OK;
 }
 
@@ -531,7 +583,7 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
         mod_free(m);
         return rc;
     }
-    if (build_vocab(m) || build_index(m)) {
+    if (build_vocab(m) || mark_shows_lang(m) || build_index(m)) {
         snprintf(err, errlen, "moderation rules: out of memory");
         mod_free(m);
         return IMG_ENOMEM;
@@ -647,6 +699,10 @@ static int phrase_at(prompt_t *p, const unsigned char *neutral, int i, const phr
 typedef struct {
     unsigned char *term, *member; /* per phrase */
     unsigned char group[MAX_GROUPS];
+    /* per word: read by the rules as a word of a language the prompt does not show ("kind" in an
+     * English prompt); the classifier, whose letter n-grams cannot tell "kind" from "Kind", leaves
+     * it out too */
+    unsigned char *foreign;
 } found_t;
 
 /* Adds the ids under key to the candidates at word i (each id once per word: seen[] holds the
@@ -712,6 +768,34 @@ static int word_candidates(const moderation_t *m, prompt_t *p, int i, int *seen,
     return rc ? rc : p->oom ? IMG_ENOMEM : IMG_OK;
 }
 
+/* Clears the bound phrases ("~Kind") found in a prompt that does not show their language: by a
+ * function word of it ("ein", "una") or by a phrase that shows it ("nackt"); their words are
+ * marked in f->foreign. */
+static void drop_unshown(const moderation_t *m, prompt_t *p, const unsigned char *neutral,
+                         found_t *f) {
+    unsigned shown = 0, bound = 0;
+    for (int i = 0; i < p->w.n; i++) {
+        shown |= lang_function_word(p->w.w[i]);
+        if (p->w.alt[i]) shown |= lang_function_word(p->w.alt[i]);
+    }
+    const phrases_t *lists[] = {&m->terms, &m->members};
+    unsigned char *found[] = {f->term, f->member};
+    for (int l = 0; l < 2; l++)
+        for (int k = 0; k < lists[l]->n; k++)
+            if (found[l][k]) {
+                if (lists[l]->p[k].shows_lang) shown |= 1u << lists[l]->p[k].lang;
+                bound |= lists[l]->p[k].bound;
+            }
+    for (int l = 0; bound && l < 2; l++)
+        for (int k = 0; k < lists[l]->n; k++) {
+            const phrase_t *ph = &lists[l]->p[k];
+            if (!found[l][k] || !ph->bound || (shown & 1u << ph->lang)) continue;
+            found[l][k] = 0;
+            for (int i = 0; i < p->w.n; i++)
+                if (phrase_at(p, neutral, i, ph)) memset(f->foreign + i, 1, (size_t)ph->words.n);
+        }
+}
+
 /* Fills f (its arrays allocated here, freed by the caller) and neutral (the words an allow
  * makes harmless). */
 static int find_phrases(const moderation_t *m, prompt_t *p, unsigned char *neutral, found_t *f) {
@@ -719,7 +803,8 @@ static int find_phrases(const moderation_t *m, prompt_t *p, unsigned char *neutr
     int *c = NULL, n = 0, cap = 0; /* candidates: (word, id) pairs */
     f->term = calloc((size_t)m->terms.n + 1, 1);
     f->member = calloc((size_t)m->members.n + 1, 1);
-    int rc = seen && f->term && f->member ? IMG_OK : IMG_ENOMEM;
+    f->foreign = calloc((size_t)p->w.n + 1, 1);
+    int rc = seen && f->term && f->member && f->foreign ? IMG_OK : IMG_ENOMEM;
     for (int i = 0; !rc && i < p->w.n; i++) rc = word_candidates(m, p, i, seen, &c, &n, &cap);
     for (int k = 0; !rc && k < n; k++) { /* allows first: they neutralise words */
         int i = c[2 * k], id = c[2 * k + 1];
@@ -732,6 +817,7 @@ static int find_phrases(const moderation_t *m, prompt_t *p, unsigned char *neutr
         if (kind == 1 && !f->member[idx])
             f->member[idx] = (unsigned char)phrase_at(p, neutral, i, &m->members.p[idx]);
     }
+    if (!rc) drop_unshown(m, p, neutral, f);
     memset(f->group, 0, sizeof f->group);
     unsigned char by_cat[MAX_CATS] = {0};
     for (int k = 0; !rc && k < m->members.n; k++) f->group[m->members.p[k].cat] |= f->member[k];
@@ -867,7 +953,8 @@ static int cls_holds_without_group(const moderation_t *m, prompt_t *p, const uns
                     any = 1;
                 }
     for (int i = 0; rc == 1 && i < p->w.n; i++)
-        if (!drop[i]) {
+        if (!drop[i] && !neutral[i] &&
+            !f->foreign[i]) { /* nor the words the classifier leaves out */
             less.w[less.n] = p->w.w[i];
             less.alt[less.n++] = p->w.alt[i];
         }
@@ -932,9 +1019,30 @@ static int check_words(const moderation_t *m, words_t *words, const unsigned cha
      * category wins over the others, then the most probable. */
     int rules_cat = out->refused ? find_cat(m, out->category) : -1;
     int graver_possible = out->refused && rules_cat >= 0 && !m->cats[rules_cat].always;
-    if (!rc && learned && (!out->refused || graver_possible) && m->cls && p.w.n >= CLS_MIN_WORDS) {
+    /* the classifier reads the words no allow made harmless ("transsexual" is an identity, not
+     * sexual content, to both stages) and that are no word of a language the prompt does not show
+     * ("kind" in English); where it leaves words out, a refusal must hold on the whole prompt too
+     * (each head's lower score counts: a prompt cut short reads oddly) */
+    words_t view = {0}; /* views into p.w's strings, not owned */
+    if (!rc && learned && (!out->refused || graver_possible) && m->cls) {
+        view.w = malloc(sizeof *view.w * ((size_t)p.w.n + 1));
+        view.alt = malloc(sizeof *view.alt * ((size_t)p.w.n + 1));
+        if (!view.w || !view.alt) rc = IMG_ENOMEM;
+        for (int i = 0; !rc && i < p.w.n; i++)
+            if (!neutral[i] && !f.foreign[i]) {
+                view.w[view.n] = p.w.w[i];
+                view.alt[view.n++] = p.w.alt[i];
+            }
+    }
+    if (!rc && learned && (!out->refused || graver_possible) && m->cls && view.n >= CLS_MIN_WORDS) {
         float probs[CLS_MAX_CLASSES];
-        rc = cls_score(m->cls, &p.w, probs);
+        rc = cls_score(m->cls, &view, probs);
+        if (!rc && view.n < p.w.n) { /* and the whole prompt: a refusal must hold on both */
+            float whole[CLS_MAX_CLASSES];
+            rc = cls_score(m->cls, &p.w, whole);
+            for (int k = 0; !rc && k < cls_classes(m->cls); k++)
+                if (whole[k] < probs[k]) probs[k] = whole[k];
+        }
         const char *best = NULL;
         float best_p = 0;
         int best_always = 0;
@@ -974,7 +1082,7 @@ static int check_words(const moderation_t *m, words_t *words, const unsigned cha
             }
         }
         if (!rc && best) {
-            int r = cls_robust(m->cls, &p.w, best);
+            int r = cls_robust(m->cls, &view, best);
             if (r == 1) r = cls_holds_without_group(m, &p, neutral, &f, best);
             if (r < 0)
                 rc = r;
@@ -988,6 +1096,8 @@ static int check_words(const moderation_t *m, words_t *words, const unsigned cha
             snprintf(out->category, sizeof out->category, "%s", best);
         }
     }
+    free(view.w);
+    free(view.alt);
     if (!rc && p.oom) rc = IMG_ENOMEM;
     for (size_t i = 0; i < (size_t)p.w.n * LANG_COUNT; i++) {
         if (p.stems) free(p.stems[i]);
@@ -1004,6 +1114,7 @@ static int check_words(const moderation_t *m, words_t *words, const unsigned cha
     stemmers_close(p.st);
     free(f.term);
     free(f.member);
+    free(f.foreign);
     free(neutral);
     words_free(&p.w);
     return rc;

@@ -321,6 +321,37 @@ def test_plain_requests_are_not_refused():
 
 
 @test
+def test_english_words_that_are_rule_words_of_another_language_are_read_as_english():
+    """An adult sexual prompt is allowed at `low`; an English word in it that is spelled (or stems)
+    like a minor or sexual rule word of another language must not turn it into sexual_minors:
+    German "Kind" and "Göre" are English "kind" and "gore", Spanish "niña" is the name Nina and
+    stems like "nine", Italian "neonato" stems like "neon", Spanish "tanga" like "tango", German
+    "Strapse" like "straps", French "lingerie" like "linger", French "string" is a cord in English.
+    Written in their own language (a word of it beside them: "ein", "una", "nackt"), the same words
+    are refused. And an identity is no sexual content: "transsexual" is not "trans" + "sexual"."""
+    adult = ["a sexy woman with a kind smile", "a kind nude woman", "sexy vampire, gore, blood",
+             "sexy Nina in a red dress", "Nino, a naked man on the beach", "sexy woman holding nine roses",
+             "nude woman under neon lights", "sensual tango dancers, topless", "a topless man with backpack straps",
+             "erotic portrait, she lingers by the window", "sexy chef with a salmon fillet",
+             "nude model, suggestion of a smile", "a naked man pulling a string", "a pinup girl, amoral",
+             "naked woman, genitive case in a grammar book", "a nude woman, brag", "sexy witch with a marmot",
+             "strong man, sexy, starker than ever", "a busty woman, luster of pearls"]
+    foreign = ["ein nacktes Kind", "nacktes Kind, 4k", "Kinder in Unterwäsche", "eine nackte Göre",
+               "una niña desnuda", "niña desnuda en la cama", "niño sin ropa", "un marmot tout nu",
+               "die kleine Göre zieht sich aus", "une petite de 10 ans en string", "un neonato nudo",
+               "uma criança de tanga, sensual"]
+    got = classify(adult, "low")
+    assert got == ["allow"] * len(adult), [(p, g) for p, g in zip(adult, got) if g != "allow"]
+    got = classify(foreign, "low")
+    assert got == ["sexual_minors"] * len(foreign), [(p, g) for p, g in zip(foreign, got) if g != "sexual_minors"]
+    identity = ["a portrait of a transsexual woman", "transsexual activist at a rally",
+                "Porträt einer transsexuellen Frau", "una mujer transexual sonriendo"]
+    got = classify(identity, "auto")
+    assert got == ["allow"] * len(identity), list(zip(identity, got))
+    assert classify(["transsexual porn"], "auto") == ["sexual"]
+
+
+@test
 def test_explain_names_the_rule_and_normalize_shows_what_the_classifier_reads():
     """`--explain 1` names the term or combine that refused (with the member words that met);
     `--normalize 1` prints the words as the rules and the classifier read them, glued pieces

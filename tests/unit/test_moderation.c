@@ -5,6 +5,8 @@
 #include "common/status.h"
 #include "moderation/classifier.h"
 #include "moderation/moderation.h"
+#include "moderation/lang_words.h"
+#include "moderation/stem.h"
 #include "tests/unit/fault_alloc.h"
 #include "tests/unit/harness.h"
 #include <math.h>
@@ -221,6 +223,41 @@ void test_moderation_negative_prompt(void) {
         fault_alloc_disarm();
         CHECK(rc == IMG_ENOMEM ||
               (rc == IMG_OK && r.refused && !strcmp(r.category, "sexual_minors")));
+    }
+    mod_free(m);
+}
+
+/* "~word": a rule word that is also an English word counts only where the prompt shows its
+ * language - one of its small words or a rule word of it that no English rule uses; every form
+ * that shares its stem is bound with it. */
+void test_moderation_language_bound_words(void) {
+    CHECK(lang_words_sorted());
+    CHECK(lang_function_word("ein") == 1u << LANG_DE);
+    CHECK(lang_function_word("die") == 0 && lang_function_word("a") == 0);
+    static const char RULES[] =
+        "version 2\ncategory sexual_minors always\n"
+        "group minor child\ngroup sexual_any nude\n"
+        "lang de\ngroup minor ~Kind\ngroup minor Kindes\ngroup sexual_any nackt\n"
+        "combine sexual_minors minor sexual_any\n";
+    char err[256];
+    moderation_t *m = NULL;
+    CHECK(mod_load(RULES, &m, err, sizeof err) == IMG_OK);
+    if (!m) return;
+    mod_use_classifier(m, 0);
+    static const struct {
+        const char *prompt;
+        int refused;
+    } CASES[] = {
+        {"a kind nude woman", 0}, {"nude, kindes", 0},     {"ein Kind, nude", 1},
+        {"nacktes Kind", 1},      {"Kindes nackt", 1},     {"a nude child", 1},
+        {"das Kind ist nude", 1}, {"kind words, nude", 0},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        mod_result_t r;
+        CHECK(mod_check(m, CASES[i].prompt, MOD_LEVEL_LOW, &r) == IMG_OK);
+        CHECK(r.refused == CASES[i].refused);
+        if (r.refused != CASES[i].refused)
+            fprintf(stderr, "  '%s' -> %d\n", CASES[i].prompt, r.refused);
     }
     mod_free(m);
 }
