@@ -31,6 +31,7 @@ typedef struct {
     char **stems; /* stems[k]: word k's stem in lang, or NULL (matched as written only) */
     /* "~": counts only in a prompt that shows lang (German "Kind" is English "kind") */
     unsigned char bound;
+    unsigned char exact; /* "=": matched as written only */
     /* a match shows the prompt is in lang: a phrase of another language than English, not
      * bound, whose first word no English rule uses ("nackt"; not "sexy", which both list) */
     unsigned char shows_lang;
@@ -123,6 +124,7 @@ static int add_phrase(phrases_t *p, int idx, int lang, stemmers_t *st, const cha
     text += ph->bound;
     int exact = text[0] == '='; /* "=word": matched as written, never by stem */
     text += exact;
+    ph->exact = (unsigned char)exact;
     if (words_split(text, &ph->words)) return IMG_ENOMEM;
     if (ph->words.n == 0) {
         words_free(&ph->words);
@@ -662,9 +664,22 @@ static const char *prompt_translit(prompt_t *p, int i) {
     return p->tr[i];
 }
 
+/* An English rule word of three letters, too short to stem, also matches its plural ("boy" in
+ * "little boy" matches "little boys", "kid" "kids"), unless the rule is written "=word". */
+static int short_plural(const phrase_t *ph, const char *word, const char *rule) {
+    if (ph->exact || ph->lang != LANG_EN || strlen(rule) != 3 || strlen(word) != 4 ||
+        word[3] != 's')
+        return 0;
+    for (int c = 0; c < 3; c++)
+        if (rule[c] < 'a' || rule[c] > 'z') return 0;
+    return !strncmp(word, rule, 3);
+}
+
 static int word_at(prompt_t *p, int i, const phrase_t *ph, int k) {
     const char *rule = ph->words.w[k];
     if (word_matches(p->w.w[i], rule) || (p->w.alt[i] && word_matches(p->w.alt[i], rule))) return 1;
+    if (short_plural(ph, p->w.w[i], rule) || (p->w.alt[i] && short_plural(ph, p->w.alt[i], rule)))
+        return 1;
     if (ph->lang == LANG_RU && (unsigned char)rule[0] >= 0x80) { /* Russian in Latin letters */
         const char *tr = prompt_translit(p, i);
         if (tr[0] && word_matches(tr, rule)) return 1;
@@ -740,6 +755,12 @@ static int word_candidates(const moderation_t *m, prompt_t *p, int i, int *seen,
         if (!r) continue;
         key_exact(key, r);
         rc = add_candidates(m, key, i, seen, c, n, cap);
+        if (!rc && strlen(r) == 4 &&
+            r[3] == 's') { /* "boys": the phrases of "boy" (short_plural) */
+            char singular[4] = {r[0], r[1], r[2], 0};
+            key_exact(key, singular);
+            rc = add_candidates(m, key, i, seen, c, n, cap);
+        }
         if (!rc && word_has_triple(r)) {
             key_squeezed(key, r);
             rc = add_candidates(m, key, i, seen, c, n, cap);

@@ -352,6 +352,19 @@ def test_english_words_that_are_rule_words_of_another_language_are_read_as_engli
 
 
 @test
+def test_three_letter_rule_words_match_their_plural():
+    """English rule words of three letters are too short to stem; they match their plural as well
+    ("little boy" matches "naked little boys"), by the rules themselves, not only the classifier."""
+    prompts = ["naked little boys", "little boys naked in the shower", "young boys, nude, 4k",
+               "two small boys undressed"]
+    p = subprocess.run([BIN, "moderate", "--level", "low", "--explain", "1"], input="\n".join(prompts) + "\n",
+                       capture_output=True, text=True, timeout=60)
+    got = [line.split("\t")[0] for line in p.stdout.splitlines()]
+    assert got == ["sexual_minors (rules)"] * len(prompts), list(zip(prompts, got))
+    assert classify(["two boys playing soccer", "my sons at the beach"], "low") == ["allow", "allow"]
+
+
+@test
 def test_explain_names_the_rule_and_normalize_shows_what_the_classifier_reads():
     """`--explain 1` names the term or combine that refused (with the member words that met);
     `--normalize 1` prints the words as the rules and the classifier read them, glued pieces
