@@ -550,6 +550,25 @@ static int measure_unit(const char *s) {
     return 0;
 }
 
+/* Units of an age shorter than a year, before "old" or "alt" ("18 month old", "18 Monate alt"). */
+static int small_age_unit(const char *s) {
+    /* months only: weeks and days are mostly puppies, kittens and sourdough, and a baby told
+     * in weeks is named a baby */
+    static const char *const UNITS[] = {"month", "months", "monat", "monate", "monaten"};
+    for (size_t k = 0; k < sizeof UNITS / sizeof UNITS[0]; k++)
+        if (!strcmp(s, UNITS[k])) return 1;
+    return 0;
+}
+
+/* "old" after an age's unit, in English or German ("month old", "Monate altes"). */
+static int old_word(const char *s) {
+    static const char *const OLD[] = {"old",   "olds",  "alt",   "alte",
+                                      "alter", "altes", "alten", "altem"};
+    for (size_t k = 0; k < sizeof OLD / sizeof OLD[0]; k++)
+        if (!strcmp(s, OLD[k])) return 1;
+    return 0;
+}
+
 /* The calendar year now (UTC), against which a birth year or a school class's year is read;
  * 0 when the clock cannot be read (no year is then read as an age). */
 static int year_now(void) {
@@ -1014,6 +1033,13 @@ static int mark_ages(words_t *w, const unsigned char *alone) {
             }
             if (tens) val += 10;
             if (any && val > 0 && val < 18 && words_push(w, "ageunderadult")) return -1;
+        }
+        /* an age told in months: "an 18 month old", "18 Monate altes Kind" - a baby or a
+         * toddler (under 216 months: under 18 years) */
+        if (age >= 1 && age < 216 && i + 2 < n0 && small_age_unit(w->w[i + 1]) &&
+            old_word(w->w[i + 2])) {
+            if (words_push(w, "ageunderadult")) return -1;
+            continue;
         }
         if (age < 1 || age >= 18) continue;
         int next_age = 0;
