@@ -437,11 +437,22 @@ static int fix_masks(const moderation_t *m, words_t *w) {
             letters += t[k] >= 'a' && t[k] <= 'z';
         }
         if (!stars || letters < 2 || stars > letters || len >= 64 || w->alt[i]) continue;
+        /* the word as masked, or its plural's singular ("f*ggots": the rule word "faggot") */
+        size_t stem_len = len > 3 && t[len - 1] == 's' ? len - 1 : len;
         for (int v = 0; v < m->nvocab; v++) {
-            if (strlen(m->vocab[v]) != len || !mask_matches(t, m->vocab[v])) continue;
-            char orig[64];
+            size_t vl = strlen(m->vocab[v]);
+            char masked[64];
+            memcpy(masked, t, len + 1);
+            if (vl == stem_len && vl < len)
+                masked[vl] = 0;
+            else if (vl != len)
+                continue;
+            if (!mask_matches(masked, m->vocab[v])) continue;
+            char orig[64], read[64];
             memcpy(orig, t, len + 1); /* t is freed by the replacement */
-            if (words_replace_range(w, i, i + 1, m->vocab[v]) || words_set_alt(w, i, orig)) return IMG_ENOMEM;
+            snprintf(read, sizeof read, "%s%s", m->vocab[v], vl < len ? "s" : "");
+            if (words_replace_range(w, i, i + 1, read) || words_set_alt(w, i, orig))
+                return IMG_ENOMEM;
             break;
         }
     }
