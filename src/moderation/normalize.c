@@ -537,6 +537,19 @@ static int estimate_before(const words_t *w, int i) {
                        sizeof PAIRS / sizeof PAIRS[0]);
 }
 
+/* Whether the number at i is what something is aged to: "to" (and "about"/"around") before it,
+ * and "age", "deage" or "de-age" within three words before that ("de-age her to about eleven",
+ * "age him down to 9"). */
+static int aged_to(const words_t *w, int i) {
+    int k = i - 1;
+    if (k >= 0 && (!strcmp(w->w[k], "about") || !strcmp(w->w[k], "around"))) k--;
+    if (k < 0 || strcmp(w->w[k], "to")) return 0;
+    for (int j = k - 1; j >= 0 && j >= k - 3; j--)
+        if (!strcmp(w->w[j], "age") || !strcmp(w->w[j], "deage") || !strcmp(w->w[j], "deaged"))
+            return 1;
+    return 0;
+}
+
 /* Units after a number that make it a measure, not an age ("5 foot 10", "12 minutes"). */
 static int measure_unit(const char *s) {
     static const char *const UNITS[] = {
@@ -1060,6 +1073,8 @@ static int mark_ages(words_t *w, const unsigned char *alone) {
          * "moins de 12", "meno di 12", "младше 12" - unless a unit of measure follows ("under 12
          * minutes") */
         prev_age = prev_age || (under_bound(w, i) && !(i + 1 < n0 && measure_unit(w->w[i + 1])));
+        /* an age something is turned to: "de-age her to about eleven", "age him down to 9" */
+        prev_age = prev_age || (aged_to(w, i) && !(i + 1 < n0 && measure_unit(w->w[i + 1])));
         /* an estimate that stands alone, before punctuation or the end, says a person's age: "a
          * little cutie, about 8, no clothes", "etwa 9." ("about 8 people" counts people) */
         prev_age = prev_age || (estimate_before(w, i) && alone[i]);
