@@ -211,6 +211,23 @@ void test_moderation_negative_prompt(void) {
             fprintf(stderr, "  case %zu: '%s' / '%s' -> %s\n", i, CASES[i].prompt,
                     CASES[i].negative, r.refused ? r.category : "allow");
     }
+    /* out of memory at every allocation of a check that reads both stages, the classifier on the
+     * words an allow and a language-bound word leave (a refusal on the whole prompt too):
+     * IMG_ENOMEM or the same decision */
+    static const char *const BOTH[] = {"a kind nude woman, portrait of a transsexual model",
+                                       "naked little boys"};
+    for (size_t q = 0; q < sizeof BOTH / sizeof BOTH[0]; q++) {
+        mod_result_t want;
+        fault_alloc_arm(0);
+        CHECK(mod_check(m, BOTH[q], MOD_LEVEL_LOW, &want) == IMG_OK);
+        long calls = fault_alloc_disarm();
+        for (long k = 1; k <= calls; k++) {
+            fault_alloc_arm(k);
+            int rc = mod_check(m, BOTH[q], MOD_LEVEL_LOW, &r);
+            fault_alloc_disarm();
+            CHECK(rc == IMG_ENOMEM || (rc == IMG_OK && r.refused == want.refused));
+        }
+    }
     /* out of memory at every allocation of the negative reading: IMG_ENOMEM or the same refusal,
      * never a negative prompt cut short and let through, nothing left behind (the ASan run) */
     fault_alloc_arm(0);
