@@ -1096,6 +1096,20 @@ static int mark_ages(words_t *w, const unsigned char *alone) {
     return 0;
 }
 
+/* AUTOMATIC1111's alternation, "[child|teen]", names each word in turn: a '|' inside square
+ * brackets separates words (elsewhere it may be a letter in disguise, "chi|d"). In place. */
+static void split_alternation(char *text) {
+    int depth = 0;
+    for (char *t = text; *t; t++) {
+        if (*t == '[')
+            depth++;
+        else if (*t == ']' && depth > 0)
+            depth--;
+        else if (*t == '|' && depth > 0)
+            *t = ' ';
+    }
+}
+
 /* A copy of text whose negative sections read as negations (and whose leetspeak possessives,
  * "'5", read "'s"): after "Negative prompt:",
  * "negative:" or Midjourney's "--no", each comma-separated item until the section ends (a line
@@ -1165,6 +1179,7 @@ static int split_words(const char *text, words_t *w) {
     memset(w, 0, sizeof *w);
     int leet_words = 0; /* words in which leetspeak was decoded */
     char *neg = negate_sections(text);
+    if (neg) split_alternation(neg);
     char *camel = neg ? split_camel(neg) : NULL;
     free(neg);
     char *f = camel ? fold(camel) : NULL;

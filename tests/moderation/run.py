@@ -272,6 +272,18 @@ def test_russian_in_latin_letters_and_pinyin_are_read():
 
 
 @test
+def test_a1111_alternation_names_each_word():
+    """AUTOMATIC1111's alternation "[child|teen]" names each word in turn: a '|' inside square
+    brackets separates words; outside them it may stand for a letter ("chi|d")."""
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="[child|teen], nude\nchi|d p0rn\n",
+                       capture_output=True, text=True, check=True)
+    lines = p.stdout.split("\n")
+    assert lines[0].split()[:3] == ["child", "teen", "nude"], lines
+    assert lines[1] == "child porn", lines
+    assert classify(["1girl, [child|teen], (naked:1.3), spread legs"], "low") == ["sexual_minors"]
+
+
+@test
 def test_hashtags_and_camel_case_are_read_as_their_words():
     """A long glued hashtag is read as the rule words it is made of (the fewest pieces; two
     pieces only of four letters or more), camelCase is split; ordinary glued words and
