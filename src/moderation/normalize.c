@@ -1061,6 +1061,10 @@ static int mark_ages(words_t *w, const unsigned char *alone) {
                 if (!strcmp(w->w[i + 1], AGE_WORDS[k])) next_age = 1;
         /* "12-летняя": the Russian age adjective after its number */
         if (i + 1 < n0 && !strncmp(w->w[i + 1], "летн", strlen("летн"))) next_age = 1;
+        /* "10살": Korean's age word, read as its letters (the syllable is decomposed) */
+        if (i + 3 < n0 && !strcmp(w->w[i + 1], "\u1109") && !strcmp(w->w[i + 2], "\u1161") &&
+            !strcmp(w->w[i + 3], "\u11af"))
+            next_age = 1;
         int next_year = i + 2 < n0 &&
                         (!strncmp(w->w[i + 1], "year", 4) || !strncmp(w->w[i + 1], "yr", 2)) &&
                         (!strcmp(w->w[i + 2], "old") || !strcmp(w->w[i + 2], "olds"));
