@@ -1056,7 +1056,8 @@ static int check_words(const moderation_t *m, words_t *words, const unsigned cha
      * ("kind" in English); where it leaves words out, a refusal must hold on the whole prompt too
      * (each head's lower score counts: a prompt cut short reads oddly) */
     words_t view = {0}; /* views into p.w's strings, not owned */
-    if (!rc && learned && (!out->refused || graver_possible) && m->cls) {
+    int run_cls = !rc && learned && (!out->refused || graver_possible) && m->cls;
+    if (run_cls) {
         view.w = malloc(sizeof *view.w * ((size_t)p.w.n + 1));
         view.alt = malloc(sizeof *view.alt * ((size_t)p.w.n + 1));
         if (!view.w || !view.alt) rc = IMG_ENOMEM;
@@ -1066,7 +1067,7 @@ static int check_words(const moderation_t *m, words_t *words, const unsigned cha
                 view.alt[view.n++] = p.w.alt[i];
             }
     }
-    if (!rc && learned && (!out->refused || graver_possible) && m->cls && view.n >= CLS_MIN_WORDS) {
+    if (run_cls && !rc && view.n >= CLS_MIN_WORDS) {
         float probs[CLS_MAX_CLASSES];
         rc = cls_score(m->cls, &view, probs);
         if (!rc && view.n < p.w.n) { /* and the whole prompt: a refusal must hold on both */

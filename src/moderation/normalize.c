@@ -374,15 +374,20 @@ char *mod_translit_ru(const char *s) {
     return out;
 }
 
+/* Whether s is one of the n words of list. */
+static int one_of(const char *s, const char *const *list, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (!strcmp(s, list[k])) return 1;
+    return 0;
+}
+
 /* The units an age is written with right after its number, in the languages the rules cover
  * (after folding: lower case, no accents). */
 static int glued_age_unit(const char *u) {
     static const char *const UNITS[] = {"yo",       "y",    "yr",  "yrs",  "yro",   "yearold",
                                         "yearsold", "anos", "ans", "an",   "jahre", "jahrig",
                                         "jahrige",  "anni", "лет", "года", "岁",    "歲"};
-    for (size_t k = 0; k < sizeof UNITS / sizeof UNITS[0]; k++)
-        if (!strcmp(u, UNITS[k])) return 1;
-    return 0;
+    return one_of(u, UNITS, sizeof UNITS / sizeof UNITS[0]);
 }
 
 /* 1 when u is the ending that makes the number of digits d (1 or 2, not NUL-terminated) an
@@ -397,9 +402,7 @@ static int ordinal_ending(const char *d, size_t nd, const char *u) {
     if (!strcmp(u, "th")) return teen || last == 0 || last >= 4;
     if (!strcmp(u, "er") || !strcmp(u, "re")) return nd == 1 && last == 1;
     static const char *const ENDS[] = {"o", "a", "e", "eme", "ieme", "te", "ter", "ten"};
-    for (size_t k = 0; k < sizeof ENDS / sizeof ENDS[0]; k++)
-        if (!strcmp(u, ENDS[k])) return 1;
-    return 0;
+    return one_of(u, ENDS, sizeof ENDS / sizeof ENDS[0]);
 }
 
 /* Appends word s (with its second reading alt, if any) and gap, the separators before it, to
@@ -418,8 +421,7 @@ static int push_word(words_t *w, int **gaps, const char *s, const char *alt, int
 static int pronoun_age(const words_t *w, int i) {
     static const char *const DATIVE[] = {"ей", "ему"};
     const char *p1 = i > 0 ? w->w[i - 1] : "", *p2 = i > 1 ? w->w[i - 2] : "";
-    for (size_t k = 0; k < sizeof DATIVE / sizeof DATIVE[0]; k++)
-        if (!strcmp(p1, DATIVE[k])) return 1;
+    if (one_of(p1, DATIVE, sizeof DATIVE / sizeof DATIVE[0])) return 1;
     int pronoun = !strcmp(p2, "she") || !strcmp(p2, "he") || !strcmp(p2, "who") || !strcmp(p2, "sie") ||
                   !strcmp(p2, "er");
     if (pronoun && (!strcmp(p1, "is") || !strcmp(p1, "s") || !strcmp(p1, "ist"))) return 1;
@@ -503,14 +505,11 @@ static int time_span(const words_t *w, int i) {
                                         "despues", "depois", "apres",  "plus", "spater",
                                         "lang",    "назад",  "спустя", "later"};
     const char *prev = i > 0 ? w->w[i - 1] : "";
-    for (size_t k = 0; k < sizeof BEFORE / sizeof BEFORE[0]; k++)
-        if (!strcmp(prev, BEFORE[k])) return 1;
+    if (one_of(prev, BEFORE, sizeof BEFORE / sizeof BEFORE[0])) return 1;
     /* "il y a deux ans": "a" after "y" */
     if (i > 1 && !strcmp(prev, "a") && !strcmp(w->w[i - 2], "y")) return 1;
     const char *after = i + 2 < w->n ? w->w[i + 2] : "";
-    for (size_t k = 0; k < sizeof AFTER / sizeof AFTER[0]; k++)
-        if (!strcmp(after, AFTER[k])) return 1;
-    return 0;
+    return one_of(after, AFTER, sizeof AFTER / sizeof AFTER[0]);
 }
 
 /* 1 when the words before w[i] bound or estimate an age: "under", "below", "unter", "младше",
@@ -558,9 +557,7 @@ static int measure_unit(const char *s) {
         "minutes", "hours", "days",  "weeks", "months",  "km",      "miles",   "degrees",
         "points",  "o",     "am",    "pm",    "dollars", "месяцев", "месяца",  "дней",
         "часов",   "минут", "uhr",   "euro",  "grad",    "minuten", "stunden", "prozent"};
-    for (size_t k = 0; k < sizeof UNITS / sizeof UNITS[0]; k++)
-        if (!strcmp(s, UNITS[k])) return 1;
-    return 0;
+    return one_of(s, UNITS, sizeof UNITS / sizeof UNITS[0]);
 }
 
 /* Units of an age shorter than a year, before "old" or "alt" ("18 month old", "18 Monate alt"). */
@@ -568,18 +565,14 @@ static int small_age_unit(const char *s) {
     /* months only: weeks and days are mostly puppies, kittens and sourdough, and a baby told
      * in weeks is named a baby */
     static const char *const UNITS[] = {"month", "months", "monat", "monate", "monaten"};
-    for (size_t k = 0; k < sizeof UNITS / sizeof UNITS[0]; k++)
-        if (!strcmp(s, UNITS[k])) return 1;
-    return 0;
+    return one_of(s, UNITS, sizeof UNITS / sizeof UNITS[0]);
 }
 
 /* "old" after an age's unit, in English or German ("month old", "Monate altes"). */
 static int old_word(const char *s) {
     static const char *const OLD[] = {"old",   "olds",  "alt",   "alte",
                                       "alter", "altes", "alten", "altem"};
-    for (size_t k = 0; k < sizeof OLD / sizeof OLD[0]; k++)
-        if (!strcmp(s, OLD[k])) return 1;
-    return 0;
+    return one_of(s, OLD, sizeof OLD / sizeof OLD[0]);
 }
 
 /* The calendar year now (UTC), against which a birth year or a school class's year is read;
@@ -1056,9 +1049,8 @@ static int mark_ages(words_t *w, const unsigned char *alone) {
         }
         if (age < 1 || age >= 18) continue;
         int next_age = 0;
-        if (i + 1 < n0)
-            for (size_t k = 0; k < sizeof AGE_WORDS / sizeof AGE_WORDS[0]; k++)
-                if (!strcmp(w->w[i + 1], AGE_WORDS[k])) next_age = 1;
+        if (i + 1 < n0 && one_of(w->w[i + 1], AGE_WORDS, sizeof AGE_WORDS / sizeof AGE_WORDS[0]))
+            next_age = 1;
         /* "12-летняя": the Russian age adjective after its number */
         if (i + 1 < n0 && !strncmp(w->w[i + 1], "летн", strlen("летн"))) next_age = 1;
         /* "10살": Korean's age word, read as its letters (the syllable is decomposed) */
