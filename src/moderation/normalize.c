@@ -92,6 +92,12 @@ static int own_word(UChar32 c) {
            sc == USCRIPT_KHMER || sc == USCRIPT_MYANMAR || sc == USCRIPT_HANGUL;
 }
 
+/* A pictograph written as a word of its own: emoji name things in prompts as words do ("❄️ for
+ * sale", "🍆💦"), each one a word so that rules can list them; other symbols stay separators. */
+static int emoji_word(UChar32 c, int8_t type) {
+    return type == U_OTHER_SYMBOL && u_hasBinaryProperty(c, UCHAR_EXTENDED_PICTOGRAPHIC);
+}
+
 /* Appends c as UTF-8 (nothing for a value that is no character); IMG_ENOMEM when out cannot
  * grow. */
 static int put_utf8(buf_t *out, UChar32 c) {
@@ -108,7 +114,7 @@ static int put_utf8(buf_t *out, UChar32 c) {
 /* UTF-8 -> case-folded NFKC -> NFD, then words separated by spaces: ASCII letters, digits and
  * leet symbols as they are; marks and format characters dropped; other letters kept in their
  * script (UTF-8), Latin ones without a decomposition read plainly; ideographs (and other
- * scripts written without spaces) a word each; everything else a separator. */
+ * scripts written without spaces) and emoji a word each; everything else a separator. */
 /* A copy of text with camelCase words apart ("NakedSelfie" -> "Naked Selfie", "TeenBoy13" ->
  * "Teen Boy13"): a space between a lower-case and an upper-case ASCII letter when at least two
  * lower-case letters end the part before and follow the capital ("NuDe", "iPhone", "McDonald"
@@ -182,7 +188,7 @@ static char *fold(const char *text) {
             rc = buf_append(&out, latin_plain(c), strlen(latin_plain(c)));
         } else if ((named = named_latin(c))) { /* one name lookup per character */
             rc = buf_append(&out, &named, 1);
-        } else if (own_word(c)) {
+        } else if (own_word(c) || emoji_word(c, t)) {
             rc = buf_append(&out, " ", 1);
             if (!rc) rc = put_utf8(&out, c);
             if (!rc) rc = buf_append(&out, " ", 1);

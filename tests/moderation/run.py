@@ -284,6 +284,22 @@ def test_a1111_alternation_names_each_word():
 
 
 @test
+def test_emoji_are_read_as_words():
+    """An emoji is a word of its own (a skin tone, a variation selector or a joiner is not), so
+    that rules can name the ones platforms use as code; ordinary emoji stay harmless."""
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="❄️and🍃 for sale 👍🏽 👨‍👩‍👧\n",
+                       capture_output=True, text=True, check=True)
+    assert p.stdout.split() == ["❄", "and", "🍃", "for", "sale", "👍", "👨", "👩", "👧"], p.stdout
+    harmful = [("illegal", "❄️ and 🍃, prices per gram, DM the plug"), ("sexual", "her and me 🍆💦"),
+               ("sexual_minors", "a 10 year old girl 🍆💦")]
+    harmless = ["winter sale ❄️ everything must go", "autumn leaves 🍃 falling, a gram of saffron",
+                "a peach pie 🍑 with kids", "a family picnic 👨‍👩‍👧 in the park 🌳"]
+    p = subprocess.run([BIN, "moderate"], input="\n".join([p for _, p in harmful] + harmless) + "\n",
+                       capture_output=True, text=True, check=True)
+    assert p.stdout.split() == [c for c, _ in harmful] + ["allow"] * len(harmless), p.stdout
+
+
+@test
 def test_hashtags_and_camel_case_are_read_as_their_words():
     """A long glued hashtag is read as the rule words it is made of (the fewest pieces; two
     pieces only of four letters or more), camelCase is split; ordinary glued words and
