@@ -314,6 +314,19 @@ def test_a_childs_pose_is_refused_only_with_a_framing_underwear_or_a_look():
 
 
 @test
+def test_a_suicide_bomber_is_violence_and_suicide_alone_is_self_harm():
+    """"suicide" beside a bomber, a bombing or a vest names a killing of others in every language;
+    alone it stays self-harm."""
+    prompts = [("violence", "a suicide bomber blowing himself up in a crowd"),
+               ("violence", "a man in a suicide vest in a crowded market"),
+               ("violence", "смертник взрывает себя в толпе, трупы"),
+               ("violence", "un atentado suicida en el mercado, cuerpos y sangre"),
+               ("self_harm", "a girl thinking about suicide, sad"), ("self_harm", "una chica pensando en el suicidio"),
+               ("self_harm", "самоубийство")]
+    assert classify([p for _, p in prompts], "auto") == [c for c, _ in prompts]
+
+
+@test
 def test_hashtags_and_camel_case_are_read_as_their_words():
     """A long glued hashtag is read as the rule words it is made of (the fewest pieces; two
     pieces only of four letters or more), camelCase is split; ordinary glued words and
