@@ -463,27 +463,32 @@ static int looks_age(const words_t *w, int i) {
 
 /* 1 when w[i] is a bare number right after a word for a young person, or after one and "de",
  * "di", "da" or "mit", the way captions, tag lists and speech give an age: "girl, 12", "nackige
- * Göre, 12", "niña 11", "una pendeja de 12", "ein Gschrapp mit 10". */
+ * Göre, 12", "niña 11", "una pendeja de 12", "ein Gschrapp mit 10"; a roleplay's character,
+ * "{{char}}, 11" or "my OC, 12", as well. */
 static int person_age(const words_t *w, int i) {
     static const char *const PERSON[] = {
-        "girl",       "boy",          "girls",     "boys",         "kid",       "child",
-        "daughter",   "son",          "niece",     "nephew",       "sister",    "brother",
-        "teen",       "student",      "pupil",     "nina",         "nino",      "chica",
-        "chico",      "hija",         "hijo",      "fille",        "fillette",  "garcon",
-        "madchen",    "junge",        "gore",      "kind",         "tochter",   "sohn",
-        "menina",     "menino",       "garota",    "garoto",       "ragazza",   "ragazzo",
-        "bambina",    "bambino",      "девочка",   "малчик",       "доч",       "сын",
-        "pendeja",    "pendejo",      "piba",      "pibe",         "chamaca",   "chamaco",
-        "chavala",    "chaval",       "morrita",   "gamine",       "gamin",     "gosse",
-        "miuda",      "miudo",        "novinha",   "ragazzina",    "ragazzino", "regazzina",
-        "gschrapp",   "meitli",       "bub",       "cousin",       "cousine",   "prima",
-        "primo",      "cugina",       "cugino",    "kusine",       "кузина",    "кузен",
-        "nieta",      "nieto",        "neta",      "neto",         "nipote",    "enkelin",
-        "enkel",      "внучка",       "внук",      "wizard",       "witch",     "heroine",
-        "hero",       "princess",     "prince",    "stepdaughter", "stepson",   "hijastra",
-        "hijastro",   "stieftochter", "stiefsohn", "enteada",      "enteado",   "figliastra",
-        "figliastro", "падчерица",    "пасынок",   "teenie",       "teeny",     "ado",
-        "ninfeta",    "ninfetinha"};
+        "girl",       "boy",          "girls",        "boys",       "kid",
+        "child",      "daughter",     "son",          "niece",      "nephew",
+        "sister",     "brother",      "teen",         "student",    "pupil",
+        "nina",       "nino",         "chica",        "chico",      "hija",
+        "hijo",       "fille",        "fillette",     "garcon",     "madchen",
+        "junge",      "gore",         "kind",         "tochter",    "sohn",
+        "menina",     "menino",       "garota",       "garoto",     "ragazza",
+        "ragazzo",    "bambina",      "bambino",      "девочка",    "малчик",
+        "доч",        "сын",          "pendeja",      "pendejo",    "piba",
+        "pibe",       "chamaca",      "chamaco",      "chavala",    "chaval",
+        "morrita",    "gamine",       "gamin",        "gosse",      "miuda",
+        "miudo",      "novinha",      "ragazzina",    "ragazzino",  "regazzina",
+        "gschrapp",   "meitli",       "bub",          "cousin",     "cousine",
+        "prima",      "primo",        "cugina",       "cugino",     "kusine",
+        "кузина",     "кузен",        "nieta",        "nieto",      "neta",
+        "neto",       "nipote",       "enkelin",      "enkel",      "внучка",
+        "внук",       "wizard",       "witch",        "heroine",    "hero",
+        "princess",   "prince",       "stepdaughter", "stepson",    "hijastra",
+        "hijastro",   "stieftochter", "stiefsohn",    "enteada",    "enteado",
+        "figliastra", "figliastro",   "падчерица",    "пасынок",    "teenie",
+        "teeny",      "ado",          "ninfeta",      "ninfetinha", "char",
+        "oc"};
     static const char *const LINK[] = {"de", "di", "da", "mit"};
     int at = i - 1;
     for (size_t k = 0; at >= 1 && k < sizeof LINK / sizeof LINK[0]; k++)
