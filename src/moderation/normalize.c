@@ -174,6 +174,12 @@ static char *fold(const char *text) {
         }
         int8_t t = u_charType(c);
         if (t == U_NON_SPACING_MARK || t == U_ENCLOSING_MARK || t == U_FORMAT_CHAR) continue;
+        /* a spacing vowel sign is part of its word (Devanagari "लड़की": the signs between
+         * letters had cut words apart) */
+        if (t == U_COMBINING_SPACING_MARK) {
+            rc = put_utf8(&out, c);
+            continue;
+        }
         /* Russian soft and hard signs are dropped, as Latin transliterations drop them ("malchik"
          * for мальчик): rules and prompts alike */
         if (c == 0x044c || c == 0x044a) continue;
@@ -509,12 +515,19 @@ static int person_age(const words_t *w, int i) {
  * "atras", "depois", "назад", "spater"). */
 static int time_span(const words_t *w, int i) {
     static const char *const BEFORE[] = {
-        "hace", "durante", "desde", "en",    "pendant", "depuis", "apres", "avant", "dans", "vor",
-        "seit", "nach",    "fur",   "in",    "per",     "tra",    "fra",   "dopo",  "ha",   "por",
-        "em",   "for",     "after", "через", "за",      "уже",    "до",    "после"};
-    static const char *const AFTER[] = {"ago",     "later",  "fa",     "dopo", "atras",
-                                        "despues", "depois", "apres",  "plus", "spater",
-                                        "lang",    "назад",  "спустя", "later"};
+        "hace", "durante", "desde", "en", "pendant", "depuis", "apres", "avant", "dans", "vor",
+        "seit", "nach", "fur", "in", "per", "tra", "fra", "dopo", "ha", "por", "em", "for", "after",
+        "через", "за", "уже", "до", "после",
+        /* Dutch, Polish, Turkish, Indonesian, Arabic, Swedish, Ukrainian */
+        "sinds", "od", "przez", "selama", "منذ", "لمدة", "протягом", "після"};
+    static const char *const AFTER[] = {
+        "ago", "later", "fa", "dopo", "atras", "despues", "depois", "apres", "plus", "spater",
+        "lang", "назад", "спустя", "later",
+        /* ago or later in Dutch, Polish, Turkish, Indonesian,
+         * Hindi (and Hinglish), Swedish, Ukrainian */
+        "geleden", "temu", "sonra", "lalu", "kemudian",
+        /* folded: "पहले" loses its vowel sign */
+        "पहल", "बाद", "pehle", "baad", "sedan", "senare", "тому", "потому"};
     const char *prev = i > 0 ? w->w[i - 1] : "";
     if (one_of(prev, BEFORE, sizeof BEFORE / sizeof BEFORE[0])) return 1;
     /* "il y a deux ans": "a" after "y" */
@@ -969,14 +982,75 @@ static int mark_ages(words_t *w, const unsigned char *alone) {
         {"семнадцати", 17},
     };
     static const char *const AGE_WORDS[] = {
-        "yo", "y", "yr", "yrs", "anos", "ano", "ans", "an", "jahre", "jahren", "jahrig",
-        "jahrige", "jahriger", "jahriges", "jahrigen", "anni", "anno", "лет", "года", "год", "let", "goda",
-        "岁", "歲", "才", "살",
+        "yo",
+        "y",
+        "yr",
+        "yrs",
+        "anos",
+        "ano",
+        "ans",
+        "an",
+        "jahre",
+        "jahren",
+        "jahrig",
+        "jahrige",
+        "jahriger",
+        "jahriges",
+        "jahrigen",
+        "anni",
+        "anno",
+        "лет",
+        "года",
+        "год",
+        "let",
+        "goda",
+        "岁",
+        "歲",
+        "才",
+        "살",
+        /* languages the rules were not written for, the never-allowed category only: Dutch,
+         * Polish, Turkish, Indonesian, Vietnamese, Arabic, Hindi (and Hinglish), Ukrainian,
+         * Swedish ("10 jaar", "10 lat", "10 yaşında", "10 tahun", "10 tuổi", "10 سنوات",
+         * "10 साल", "10 saal", "10 років", "10 år") */
+        "jaar",
+        "lat",
+        "lata",
+        "yas",
+        "yasinda",
+        "yasindaki",
+        "tahun",
+        "tuoi",
+        "سنوات",
+        "سنة",
+        "سنين",
+        "عاما",
+        "اعوام",
+        "साल",
+        "saal",
+        "років",
+        "роки",
+        "рік",
+        "ar",
+        "ars",
         /* the literary count of a young life in seasons: "eleven summers", "neuf printemps",
          * "zehn Lenze", "diez primaveras", "десять вёсен" */
-        "summers", "winters", "springs", "printemps", "etes", "hivers", "lenze", "sommer",
-        "winter", "primaveras", "veranos", "inviernos", "primavere", "estati", "inverni",
-        "весен", "зим",
+        "summers",
+        "winters",
+        "springs",
+        "printemps",
+        "etes",
+        "hivers",
+        "lenze",
+        "sommer",
+        "winter",
+        "primaveras",
+        "veranos",
+        "inviernos",
+        "primavere",
+        "estati",
+        "inverni",
+        "весен",
+        "зим",
     };
     static const char HAN_DIGITS[] = "一二三四五六七八九十";
     int n0 = w->n;
@@ -1075,7 +1149,9 @@ static int mark_ages(words_t *w, const unsigned char *alone) {
          */
         int prev_age =
             i > 0 && (!strcmp(w->w[i - 1], "aged") || !strcmp(w->w[i - 1], "age") ||
-                      !strcmp(w->w[i - 1], "barely") || !strcmp(w->w[i - 1], "canonically"));
+                      !strcmp(w->w[i - 1], "barely") || !strcmp(w->w[i - 1], "canonically") ||
+                      /* Arabic "her age (is) 10", "his age" */
+                      !strcmp(w->w[i - 1], "عمرها") || !strcmp(w->w[i - 1], "عمره"));
         /* an upper bound on an age: "under 12", "younger than 12", "unter 12", "menos de 12",
          * "moins de 12", "meno di 12", "младше 12" - unless a unit of measure follows ("under 12
          * minutes") */

@@ -11,6 +11,9 @@ static const struct {
 } LANGS[LANG_COUNT] = {
     {"en", "english"},    {"es", "spanish"}, {"fr", "french"},  {"de", "german"},
     {"pt", "portuguese"}, {"it", "italian"}, {"ru", "russian"}, {"zh", NULL},
+    {"nl", "dutch"},      {"sv", "swedish"}, {"tr", "turkish"}, {"id", "indonesian"},
+    {"ar", "arabic"},     {"hi", "hindi"},   {"pl", NULL},      {"uk", NULL},
+    {"vi", NULL},
 };
 
 struct stemmers {
@@ -68,9 +71,31 @@ static void french_masculine(const char *w, char *out, size_t cap) {
         out[n - 1] = 0;
 }
 
+/* Whether word is in the script of a language added for a few words (Dutch, Swedish, Turkish
+ * and Indonesian in folded Latin letters, Arabic, Devanagari): a word of another script has no
+ * stem there, so a prompt's words are not stemmed in languages they cannot be written in. */
+static int fits_script(int lang, const char *word) {
+    const unsigned char *u = (const unsigned char *)word;
+    switch (lang) {
+    case LANG_NL:
+    case LANG_SV:
+    case LANG_TR:
+    case LANG_ID:
+        return u[0] < 0x80;
+    case LANG_AR: /* U+0600-U+06FF */
+        return u[0] >= 0xD8 && u[0] <= 0xDB;
+    case LANG_HI: /* U+0900-U+097F */
+        return u[0] == 0xE0 && (u[1] == 0xA4 || u[1] == 0xA5);
+    default:
+        return 1;
+    }
+}
+
 int stem_word(stemmers_t *s, int lang, const char *word, char *out, size_t cap) {
     out[0] = 0;
-    if (lang < 0 || lang >= LANG_COUNT || !LANGS[lang].algorithm || utf8_chars(word) < 4) return 0;
+    if (lang < 0 || lang >= LANG_COUNT || !LANGS[lang].algorithm || utf8_chars(word) < 4 ||
+        !fits_script(lang, word))
+        return 0;
     if (!s->s[lang]) {
         s->s[lang] = sb_stemmer_new(LANGS[lang].algorithm, "UTF_8");
         if (!s->s[lang]) return -1;

@@ -16,6 +16,17 @@ typedef enum {
     LANG_IT,
     LANG_RU,
     LANG_ZH, /* no stemmer: each ideograph is a word */
+    /* languages the rules were not written for, with a few words of the never-allowed
+     * category each (Snowball has no Polish, Ukrainian or Vietnamese: matched as written) */
+    LANG_NL,
+    LANG_SV,
+    LANG_TR,
+    LANG_ID,
+    LANG_AR,
+    LANG_HI,
+    LANG_PL,
+    LANG_UK,
+    LANG_VI,
     LANG_COUNT
 } mod_lang_t;
 

@@ -344,6 +344,26 @@ def test_roleplay_prompts_read_the_characters_age_and_actions():
 
 
 @test
+def test_the_never_allowed_category_in_nine_more_languages():
+    """Dutch, Swedish, Turkish, Indonesian, Arabic, Hindi, Polish, Ukrainian and Vietnamese: an
+    age in the language's unit is read ("10 jaar", "10 سنوات", "10 साल"), a naked child is refused
+    at low, a child at play is not, and "ago" makes a number of years no age."""
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"],
+                       input="meisje van 10 jaar\nفتاة عمرها 10 سنوات\n10 साल की लड़की\nfoto van 10 jaar geleden\n",
+                       capture_output=True, text=True, check=True)
+    lines = p.stdout.split("\n")
+    assert all("ageunderadult" in lines[k].split() for k in range(3)), lines
+    assert "ageunderadult" not in lines[3].split(), lines
+    harmful = ["naakt meisje van 10 jaar", "naken flicka 10 år", "çıplak 10 yaşında kız", "gadis 10 tahun telanjang",
+               "فتاة عارية عمرها 10 سنوات", "नंगी 10 साल की लड़की", "naga dziewczynka 10 lat", "гола дівчинка 10 років",
+               "bé gái 10 tuổi khỏa thân"]
+    harmless = ["een meisje van 10 jaar speelt in het park", "10 yaşında kız parkta oynuyor",
+                "فتاة عمرها 10 سنوات تلعب في الحديقة", "10 साल की लड़की पार्क में खेल रही है",
+                "dziewczynka 10 lat na placu zabaw", "naakt schilderij van 10 jaar geleden"]
+    assert classify(harmful + harmless, "low") == ["sexual_minors"] * len(harmful) + ["allow"] * len(harmless)
+
+
+@test
 def test_hashtags_and_camel_case_are_read_as_their_words():
     """A long glued hashtag is read as the rule words it is made of (the fewest pieces; two
     pieces only of four letters or more), camelCase is split; ordinary glued words and
