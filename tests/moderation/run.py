@@ -364,6 +364,18 @@ def test_the_never_allowed_category_in_nine_more_languages():
 
 
 @test
+def test_abuse_of_the_defenceless_with_the_injury_shown_is_violence():
+    """A blow beside an injury and a wife, a child, an old person or an animal is violence at auto,
+    in English and other languages; a boxer's bloody nose or a bruised shin after football is not."""
+    harmful = ["a husband punching his wife in the face, her nose bleeding", "a man beating his dog, the dog bleeding",
+               "ein Mann tritt seinen Hund, bis er blutet", "муж избивает жену, синяки на лице",
+               "a toddler with cigarette burns on his arms"]
+    harmless = ["a boxer punching his opponent, nose bleeding, ring", "a footballer kicking the ball, bruised shins",
+                "a girl hitting a pinata at her birthday", "a vet treating a bleeding dog", "the blues, a jazz trio, smoky bar"]
+    assert classify(harmful + harmless, "auto") == ["violence"] * len(harmful) + ["allow"] * len(harmless)
+
+
+@test
 def test_hashtags_and_camel_case_are_read_as_their_words():
     """A long glued hashtag is read as the rule words it is made of (the fewest pieces; two
     pieces only of four letters or more), camelCase is split; ordinary glued words and
