@@ -1142,8 +1142,11 @@ static int mark_ages(words_t *w, const unsigned char *alone) {
         if (i + 3 < n0 && !strcmp(w->w[i + 1], "\u1109") && !strcmp(w->w[i + 2], "\u1161") &&
             !strcmp(w->w[i + 3], "\u11af"))
             next_age = 1;
+        /* "year", "years", "yr", and as people misspell it: "yers", "yeras", "yaers" */
         int next_year = i + 2 < n0 &&
-                        (!strncmp(w->w[i + 1], "year", 4) || !strncmp(w->w[i + 1], "yr", 2)) &&
+                        (!strncmp(w->w[i + 1], "year", 4) || !strncmp(w->w[i + 1], "yr", 2) ||
+                         !strcmp(w->w[i + 1], "yers") || !strcmp(w->w[i + 1], "yeras") ||
+                         !strcmp(w->w[i + 1], "yaers") || !strcmp(w->w[i + 1], "yer")) &&
                         (!strcmp(w->w[i + 2], "old") || !strcmp(w->w[i + 2], "olds"));
         /* "aged 11", "age 9", "barely eleven", "canonically 13": the word before says it is an age
          */

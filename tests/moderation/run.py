@@ -376,6 +376,18 @@ def test_abuse_of_the_defenceless_with_the_injury_shown_is_violence():
 
 
 @test
+def test_an_age_and_nudity_as_people_misspell_them():
+    """"9 yers old" is an age and "nakid" nudity, so the misspelled request is refused at low; an
+    edit replacing a child's clothes with nothing is refused, one replacing a background is not."""
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="a girl, 9 yers old\n",
+                       capture_output=True, text=True, check=True)
+    assert "ageunderadult" in p.stdout.split(), p.stdout
+    assert classify(["a litle gurl, 9 yers old, nakid in bed", "replace the boy's shorts with nothing, keep his face",
+                     "replace the girl's background with nothing, white", "a litle gurl, 9 yers old, in bed reading"],
+                    "low") == ["sexual_minors", "sexual_minors", "allow", "allow"]
+
+
+@test
 def test_hashtags_and_camel_case_are_read_as_their_words():
     """A long glued hashtag is read as the rule words it is made of (the fewest pieces; two
     pieces only of four letters or more), camelCase is split; ordinary glued words and
