@@ -5,7 +5,7 @@ OPT ?= -O2 -g
 SAN ?=
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
              -Isrc -I. -I$(BUILD)/gen -I/usr/include/postgresql -pthread $(OPT) $(SAN) $(CFLAGS)
-LDLIBS_ALL = -lstemmer -lmicrohttpd -ljansson -lsqlite3 -lpq -lpng -ldeflate -ljpeg -lwebp -lcrypto -lcurl -licuuc -lz -lm -pthread $(SAN) $(LDFLAGS)
+LDLIBS_ALL = -lstemmer -lmicrohttpd -ljansson -lsqlite3 -lpq -lpng -ldeflate -ljpeg -lwebp -lcrypto -lcurl -licui18n -licuuc -lz -lm -pthread $(SAN) $(LDFLAGS)
 
 LIB_SRC := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
 # `imgapi --version` names the commit it was built from
@@ -109,7 +109,7 @@ FUZZ_SRC_moderation = src/moderation/moderation.c src/moderation/lang_words.c sr
 	src/common/status.c
 define FUZZ_RUN
 	@echo "== fuzz $(1) ($(FUZZ_SECONDS) s)"
-	@clang $(FUZZ_CFLAGS) -I$(BUILD)/gen tests/fuzz/fuzz_$(1).c $(FUZZ_SRC_$(1)) -ljansson -licuuc -lstemmer -lz -o build-fuzz/fuzz_$(1)
+	@clang $(FUZZ_CFLAGS) -I$(BUILD)/gen tests/fuzz/fuzz_$(1).c $(FUZZ_SRC_$(1)) -ljansson -licui18n -licuuc -lstemmer -lz -o build-fuzz/fuzz_$(1)
 	@if [ -d tests/fuzz/regressions/$(1) ]; then build-fuzz/fuzz_$(1) tests/fuzz/regressions/$(1)/* 2>/dev/null; fi
 	@build-fuzz/fuzz_$(1) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 build-fuzz/corpus/$(1) \
 		2> build-fuzz/fuzz_$(1).log; rc=$$?; grep -E "^stat::number_of_executed_units|ERROR|SUMMARY" build-fuzz/fuzz_$(1).log; exit $$rc

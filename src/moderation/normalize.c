@@ -14,6 +14,7 @@
 #include <unicode/uscript.h>
 #include <unicode/utf8.h>
 #include <unicode/unorm2.h>
+#include <unicode/utrans.h>
 #include <unicode/ustring.h>
 
 static const struct {
@@ -136,6 +137,40 @@ static char *split_camel(const char *text) {
     return out;
 }
 
+/* Traditional Chinese characters read as their simplified forms (體 as 体, 蘿 as 萝, 歲 as 岁), so
+ * that the rules, written in simplified characters, match prompts in either; s (n units, cap
+ * units of room) is rewritten only when it holds an ideograph. 0, or -1 when memory runs out (a
+ * prompt left unread would be judged on less than it says); a transform ICU cannot provide leaves
+ * the text as written. */
+static int simplify_han(UChar *s, int32_t *n, int32_t cap) {
+    int han = 0;
+    for (int32_t i = 0; i < *n && !han;) {
+        UChar32 c;
+        U16_NEXT(s, i, *n, c);
+        han = u_hasBinaryProperty(c, UCHAR_IDEOGRAPHIC);
+    }
+    if (!han) return 0;
+    UErrorCode e = U_ZERO_ERROR;
+    static const UChar ID[] = u"Traditional-Simplified";
+    UTransliterator *t = utrans_openU(ID, -1, UTRANS_FORWARD, NULL, 0, NULL, &e);
+    UChar *copy = U_SUCCESS(e) ? malloc((size_t)cap * sizeof *copy) : NULL;
+    int rc = e == U_MEMORY_ALLOCATION_ERROR || (U_SUCCESS(e) && !copy) ? -1 : 0;
+    if (copy) {
+        u_memcpy(copy, s, *n);
+        int32_t len = *n, limit = *n;
+        utrans_transUChars(t, copy, &len, cap, 0, &limit, &e);
+        if (U_SUCCESS(e) && len <= cap) {
+            u_memcpy(s, copy, len);
+            *n = len;
+        } else if (e == U_MEMORY_ALLOCATION_ERROR) {
+            rc = -1;
+        }
+    }
+    free(copy);
+    if (t) utrans_close(t);
+    return rc;
+}
+
 static char *fold(const char *text) {
     UErrorCode e = U_ZERO_ERROR;
     int32_t n16 = 0;
@@ -150,6 +185,7 @@ static char *fold(const char *text) {
     UChar *a = malloc((size_t)cap * sizeof(UChar)), *b = malloc((size_t)cap * sizeof(UChar));
     int32_t na = 0, nb = 0;
     if (a && b && U_SUCCESS(e)) na = unorm2_normalize(nfkc, u, n16, a, cap, &e);
+    if (a && b && U_SUCCESS(e) && simplify_han(a, &na, cap)) e = U_MEMORY_ALLOCATION_ERROR;
     if (a && b && U_SUCCESS(e)) nb = unorm2_normalize(nfd, a, na, b, cap, &e);
     int normalised = a && b && U_SUCCESS(e);
     free(u);

@@ -388,6 +388,18 @@ def test_an_age_and_nudity_as_people_misspell_them():
 
 
 @test
+def test_traditional_chinese_is_read_as_simplified():
+    """The rules are written in simplified characters; a prompt in traditional characters (Taiwan,
+    Hong Kong) is read through the same rules, and ordinary traditional text stays allowed."""
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="裸體蘿莉\n",
+                       capture_output=True, text=True, check=True)
+    assert p.stdout.split() == ["裸", "体", "萝", "莉"], p.stdout
+    assert classify(["裸體蘿莉，色情", "十歲小女孩裸體", "國小女生背著書包上學，動漫風格", "台北夜市，人潮，霓虹燈"],
+                    "low") == ["sexual_minors", "sexual_minors", "allow", "allow"]
+    assert classify(["殺光所有猶太人，宣傳海報", "如何在家製造炸彈，步驟圖解"], "auto") == ["hate", "illegal"]
+
+
+@test
 def test_hashtags_and_camel_case_are_read_as_their_words():
     """A long glued hashtag is read as the rule words it is made of (the fewest pieces; two
     pieces only of four letters or more), camelCase is split; ordinary glued words and
