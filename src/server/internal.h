@@ -69,7 +69,14 @@ struct req {
     char request_id[40];
     double started;
     api_style_t style;
+    /* owners of this struct: the request until libmicrohttpd completes it, and a stream until
+     * its response is freed (stream.c; libmicrohttpd may complete the request first); the last
+     * to let go frees it (req_release) */
+    atomic_int holds;
 };
+
+/* Lets go of one hold on r; frees r with the last. */
+void req_release(req_t *r);
 
 typedef struct {
     const char *name;

@@ -312,6 +312,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         connwatch_headers_done(srv->watch, conn);
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
+        atomic_init(&r->holds, 1); /* the request's own: on_completed lets it go */
         r->srv = srv;
         r->conn = conn;
         r->method = method;
@@ -416,8 +417,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         form_free(r->form);
         free(r->form);
     }
-    free(r);
+    r->body = (buf_t){0};
+    r->pp = NULL;
+    r->form = NULL;
     *con_cls = NULL;
+    req_release(r); /* a stream still being torn down keeps it until stream_free */
+}
+
+void req_release(req_t *r) {
+    if (atomic_fetch_sub(&r->holds, 1) == 1) free(r);
 }
 
 static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len, char *err,

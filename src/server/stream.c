@@ -193,7 +193,9 @@ static void stream_free(void *cls) {
     job_release(st->job);
     api_request_free(&st->g.q);
     buf_free(&st->out);
+    req_t *r = st->g.r;
     free(st);
+    req_release(r); /* the stream's hold, taken in stream_start */
 }
 
 enum MHD_Result stream_start(admit_t *a, job_t *job, const job_spec_t *spec) {
@@ -213,6 +215,7 @@ enum MHD_Result stream_start(admit_t *a, job_t *job, const job_spec_t *spec) {
         return res;
     }
     st->g = *a; /* takes over the request: a->q now belongs to st */
+    atomic_fetch_add(&r->holds, 1); /* r outlives the request while the stream needs it */
     for (int i = 0; i < st->g.nhdrs; i++)
         st->g.hdrs[i].value = st->g.hbuf[i]; /* the copies point into the copy */
     st->job = job;
