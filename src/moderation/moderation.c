@@ -459,11 +459,104 @@ static int fix_masks(const moderation_t *m, words_t *w) {
     return IMG_OK;
 }
 
+/* Short words that a stray space could leave beside a fragment: a fragment beside one of these is
+ * read as written ("a nude" is not "anude"). */
+static int common_short(const char *s) {
+    static const char *const SHORT[] = {
+        "a",  "i",  "an", "in", "on", "at", "to", "of", "is", "it", "be", "by", "or", "we", "he",
+        "me", "my", "no", "so", "up", "us", "do", "go", "as", "am", "if", "ok", "oh", "hi", "el",
+        "la", "le", "de", "en", "un", "et", "y",  "o",  "e",  "da", "di", "im", "zu", "und"};
+    for (size_t k = 0; k < sizeof SHORT / sizeof SHORT[0]; k++)
+        if (!strcmp(s, SHORT[k])) return 1;
+    return 0;
+}
+
+/* A rule word broken by a stray space ("chi ld", "p orn", "nud e") is read as the word as well:
+ * two neighbouring fragments of Latin letters, one of them one or two letters long and no
+ * ordinary short word, neither a rule word, joined into a one-word rule of four letters or more.
+ * The joined word is added after the prompt's words (the two stay, so no phrase across them is
+ * broken). */
+static int join_fragments(const moderation_t *m, words_t *w) {
+    for (int i = 0; i + 1 < w->n; i++) {
+        const char *a = w->w[i], *b = w->w[i + 1];
+        size_t la = strlen(a), lb = strlen(b);
+        if (la + lb < 4 || la + lb >= 64 || (la > 2 && lb > 2) || !latin_word(a, 1) ||
+            !latin_word(b, 1))
+            continue;
+        if (common_short(la <= 2 ? a : b) || in_vocab(m, a) || in_vocab(m, b)) continue;
+        char joined[64];
+        memcpy(joined, a, la);
+        memcpy(joined + la, b, lb + 1);
+        if (!in_vocab(m, joined)) continue;
+        if (words_push(w, joined)) return IMG_ENOMEM;
+        i++;
+    }
+    return IMG_OK;
+}
+
+/* A prompt written backwards ("dlihc dekan"): when two or more of its words of four letters or
+ * more are one-word rules read backwards (and are no rule words as written), their reversals are
+ * added after the prompt's words. One word alone is chance ("star" is "rats" backwards). */
+static int read_reversed(const moderation_t *m, words_t *w) {
+    int hits = 0;
+    for (int i = 0; i < w->n && hits < 2; i++) {
+        const char *t = w->w[i];
+        size_t len = strlen(t);
+        if (len < 4 || len >= 64 || !latin_word(t, 4) || in_vocab(m, t)) continue;
+        char r[64];
+        for (size_t k = 0; k < len; k++)
+            r[k] = t[len - 1 - k];
+        r[len] = 0;
+        hits += in_vocab(m, r);
+    }
+    if (hits < 2) return IMG_OK;
+    for (int i = 0, n = w->n; i < n; i++) {
+        const char *t = w->w[i];
+        size_t len = strlen(t);
+        if (len < 4 || len >= 64 || !latin_word(t, 4) || in_vocab(m, t)) continue;
+        char r[64];
+        for (size_t k = 0; k < len; k++)
+            r[k] = t[len - 1 - k];
+        r[len] = 0;
+        if (in_vocab(m, r) && words_push(w, r)) return IMG_ENOMEM;
+    }
+    return IMG_OK;
+}
+
+/* A word written without its vowels ("nkd grl", "wrsts") is also read as the one-word rules it
+ * is the consonants of (the same first letter; at most three, all of them: "nkd" is "naked" and
+ * its misspellings), the readings added after the prompt's words. Words of three letters or more
+ * with no vowel at all and no letter three times ("sss'est" is a stretched "s'est") only: "nsfw"
+ * or "rgb" are the consonants of no rule word. */
+static int read_disemvoweled(const moderation_t *m, words_t *w) {
+    for (int i = 0, n = w->n; i < n; i++) {
+        const char *t = w->w[i];
+        size_t len = strlen(t);
+        if (len < 3 || len >= 32 || !latin_word(t, 3) || strpbrk(t, "aeiouy") || in_vocab(m, t) ||
+            word_has_triple(t))
+            continue;
+        const char *found[3];
+        int nf = 0;
+        for (int v = 0; v < m->nvocab && nf < 3; v++) {
+            const char *c = m->vocab[v];
+            if (c[0] != t[0] || strlen(c) == len) continue;
+            size_t k = 0;
+            for (const char *q = c; *q && k <= len; q++)
+                if (!strchr("aeiouy", *q)) k = k < len && *q == t[k] ? k + 1 : len + 1;
+            if (k == len) found[nf++] = c;
+        }
+        for (int f = 0; f < nf; f++)
+            if (words_push(w, found[f])) return IMG_ENOMEM;
+    }
+    return IMG_OK;
+}
+
 /* A prompt's words as the rules and the classifier read them: normalised, glued compounds split,
  * swapped letters and masked letters read as the rule word they spell. w is freed on failure. */
 static int read_words(const moderation_t *m, const char *prompt, words_t *w) {
-    if (words_split(prompt, w) || split_compounds(m, w) || split_hashtags(m, w) || fix_transpositions(m, w) ||
-        fix_masks(m, w)) {
+    if (words_split(prompt, w) || split_compounds(m, w) || split_hashtags(m, w) ||
+        fix_transpositions(m, w) || fix_masks(m, w) || join_fragments(m, w) ||
+        read_reversed(m, w) || read_disemvoweled(m, w)) {
         words_free(w);
         return IMG_ENOMEM;
     }

@@ -230,6 +230,9 @@ static char *fold(const char *text) {
             rc = buf_append(&out, latin_plain(c), strlen(latin_plain(c)));
         } else if ((named = named_latin(c))) { /* one name lookup per character */
             rc = buf_append(&out, &named, 1);
+        } else if (emoji_word(c, t) && out.len && isalpha((unsigned char)out.data[out.len - 1]) &&
+                   i < nb && u_isalpha(b[i])) {
+            continue; /* an emoji inside a word hides it ("ch👶ild"): the letters go on */
         } else if (own_word(c) || emoji_word(c, t)) {
             rc = buf_append(&out, " ", 1);
             if (!rc) rc = put_utf8(&out, c);
