@@ -20,8 +20,10 @@
 #include "moderation_rules.inc" /* MODERATION_RULES: moderation/rules.txt, generated at build */
 
 #define MAX_CATS 16
-#define MAX_GROUPS 256
-#define MAX_COMBINES 128
+#define MAX_GROUPS 512
+#define MAX_COMBINES 512
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 typedef struct {
     int cat; /* category index, or group index for group phrases */
@@ -673,8 +675,8 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
         }
         if (rc == IMG_EFORMAT)
             snprintf(err, errlen, "moderation rules line %d: cannot read '%.80s'%s", lineno, line,
-                     m->ngroups == MAX_GROUPS      ? " (at most 256 groups)"
-                     : m->ncombine == MAX_COMBINES ? " (at most 128 combines)"
+                     m->ngroups == MAX_GROUPS      ? " (at most " STR(MAX_GROUPS) " groups)"
+                     : m->ncombine == MAX_COMBINES ? " (at most " STR(MAX_COMBINES) " combines)"
                                                    : "");
         else if (rc)
             snprintf(err, errlen, "moderation rules line %d: %s", lineno, img_status_str(rc));

@@ -411,6 +411,16 @@ def test_disguises_that_break_or_reverse_words_are_read():
 
 
 @test
+def test_taking_off_underwear_in_prose_is_sexual_and_with_a_child_refused_at_low():
+    """Removing someone's underwear told as prose is sexual at auto, and beside a child refused at
+    low, in the languages' own verbs; taking off a coat, or underwear from the dryer, is not."""
+    assert classify(["il la plaque contre le mur et lui retire sa culotte", "он срывает с неё трусики",
+                     "laundry day, she removes her underwear from the dryer"], "auto") == ["sexual", "sexual", "allow"]
+    assert classify(["*lo zio sfila le mutandine alla bambina di 9 anni*", "*叔叔脱掉九岁小女孩的内裤*",
+                     "*lo zio sfila il cappotto alla bambina di 9 anni*"], "low") == ["sexual_minors", "sexual_minors", "allow"]
+
+
+@test
 def test_hashtags_and_camel_case_are_read_as_their_words():
     """A long glued hashtag is read as the rule words it is made of (the fewest pieces; two
     pieces only of four letters or more), camelCase is split; ordinary glued words and
