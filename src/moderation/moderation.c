@@ -468,9 +468,7 @@ static int common_short(const char *s) {
         "a",  "i",  "an", "in", "on", "at", "to", "of", "is", "it", "be", "by", "or", "we", "he",
         "me", "my", "no", "so", "up", "us", "do", "go", "as", "am", "if", "ok", "oh", "hi", "el",
         "la", "le", "de", "en", "un", "et", "y",  "o",  "e",  "da", "di", "im", "zu", "und"};
-    for (size_t k = 0; k < sizeof SHORT / sizeof SHORT[0]; k++)
-        if (!strcmp(s, SHORT[k])) return 1;
-    return 0;
+    return word_in_list(s, SHORT, sizeof SHORT / sizeof SHORT[0]);
 }
 
 /* A rule word broken by a stray space ("chi ld", "p orn", "nud e") is read as the word as well:
@@ -496,32 +494,27 @@ static int join_fragments(const moderation_t *m, words_t *w) {
     return IMG_OK;
 }
 
-/* A prompt written backwards ("dlihc dekan"): when two or more of its words of four letters or
- * more are one-word rules read backwards (and are no rule words as written), their reversals are
- * added after the prompt's words. One word alone is chance ("star" is "rats" backwards). */
+/* Whether word t, read backwards into r (64 bytes), is a one-word rule: a Latin word of four
+ * letters or more that is no rule word as written. */
+static int reversed_rule(const moderation_t *m, const char *t, char *r) {
+    size_t len = strlen(t);
+    if (len < 4 || len >= 64 || !latin_word(t, 4) || in_vocab(m, t)) return 0;
+    for (size_t k = 0; k < len; k++)
+        r[k] = t[len - 1 - k];
+    r[len] = 0;
+    return in_vocab(m, r);
+}
+
+/* A prompt written backwards ("dlihc dekan"): when two or more of its words are one-word rules
+ * read backwards (reversed_rule), their reversals are added after the prompt's words. One word
+ * alone is chance ("star" is "rats" backwards). */
 static int read_reversed(const moderation_t *m, words_t *w) {
+    char r[64];
     int hits = 0;
-    for (int i = 0; i < w->n && hits < 2; i++) {
-        const char *t = w->w[i];
-        size_t len = strlen(t);
-        if (len < 4 || len >= 64 || !latin_word(t, 4) || in_vocab(m, t)) continue;
-        char r[64];
-        for (size_t k = 0; k < len; k++)
-            r[k] = t[len - 1 - k];
-        r[len] = 0;
-        hits += in_vocab(m, r);
-    }
-    if (hits < 2) return IMG_OK;
-    for (int i = 0, n = w->n; i < n; i++) {
-        const char *t = w->w[i];
-        size_t len = strlen(t);
-        if (len < 4 || len >= 64 || !latin_word(t, 4) || in_vocab(m, t)) continue;
-        char r[64];
-        for (size_t k = 0; k < len; k++)
-            r[k] = t[len - 1 - k];
-        r[len] = 0;
-        if (in_vocab(m, r) && words_push(w, r)) return IMG_ENOMEM;
-    }
+    for (int i = 0; i < w->n && hits < 2; i++)
+        hits += reversed_rule(m, w->w[i], r);
+    for (int i = 0, n = w->n; hits >= 2 && i < n; i++)
+        if (reversed_rule(m, w->w[i], r) && words_push(w, r)) return IMG_ENOMEM;
     return IMG_OK;
 }
 

@@ -201,6 +201,7 @@ static char *fold(const char *text) {
     for (int32_t i = 0; i < nb && !rc;) {
         UChar32 c;
         char named;
+        int emoji = 0; /* set where the branches below test it */
         U16_NEXT(b, i, nb, c);
         /* й keeps its breve: Russian writers never leave it off, and the stemmer reads the
          * adjective endings -ой, -ый, -ий by it (ё and the accents of other scripts fold) */
@@ -230,10 +231,10 @@ static char *fold(const char *text) {
             rc = buf_append(&out, latin_plain(c), strlen(latin_plain(c)));
         } else if ((named = named_latin(c))) { /* one name lookup per character */
             rc = buf_append(&out, &named, 1);
-        } else if (emoji_word(c, t) && out.len && isalpha((unsigned char)out.data[out.len - 1]) &&
-                   i < nb && u_isalpha(b[i])) {
+        } else if ((emoji = emoji_word(c, t)) && out.len &&
+                   isalpha((unsigned char)out.data[out.len - 1]) && i < nb && u_isalpha(b[i])) {
             continue; /* an emoji inside a word hides it ("ch👶ild"): the letters go on */
-        } else if (own_word(c) || emoji_word(c, t)) {
+        } else if (emoji || own_word(c)) {
             rc = buf_append(&out, " ", 1);
             if (!rc) rc = put_utf8(&out, c);
             if (!rc) rc = buf_append(&out, " ", 1);
@@ -425,20 +426,13 @@ char *mod_translit_ru(const char *s) {
     return out;
 }
 
-/* Whether s is one of the n words of list. */
-static int one_of(const char *s, const char *const *list, size_t n) {
-    for (size_t k = 0; k < n; k++)
-        if (!strcmp(s, list[k])) return 1;
-    return 0;
-}
-
 /* The units an age is written with right after its number, in the languages the rules cover
  * (after folding: lower case, no accents). */
 static int glued_age_unit(const char *u) {
     static const char *const UNITS[] = {"yo",       "y",    "yr",  "yrs",  "yro",   "yearold",
                                         "yearsold", "anos", "ans", "an",   "jahre", "jahrig",
                                         "jahrige",  "anni", "лет", "года", "岁",    "歲"};
-    return one_of(u, UNITS, sizeof UNITS / sizeof UNITS[0]);
+    return word_in_list(u, UNITS, sizeof UNITS / sizeof UNITS[0]);
 }
 
 /* 1 when u is the ending that makes the number of digits d (1 or 2, not NUL-terminated) an
@@ -453,7 +447,7 @@ static int ordinal_ending(const char *d, size_t nd, const char *u) {
     if (!strcmp(u, "th")) return teen || last == 0 || last >= 4;
     if (!strcmp(u, "er") || !strcmp(u, "re")) return nd == 1 && last == 1;
     static const char *const ENDS[] = {"o", "a", "e", "eme", "ieme", "te", "ter", "ten"};
-    return one_of(u, ENDS, sizeof ENDS / sizeof ENDS[0]);
+    return word_in_list(u, ENDS, sizeof ENDS / sizeof ENDS[0]);
 }
 
 /* Appends word s (with its second reading alt, if any) and gap, the separators before it, to
@@ -472,7 +466,7 @@ static int push_word(words_t *w, int **gaps, const char *s, const char *alt, int
 static int pronoun_age(const words_t *w, int i) {
     static const char *const DATIVE[] = {"ей", "ему"};
     const char *p1 = i > 0 ? w->w[i - 1] : "", *p2 = i > 1 ? w->w[i - 2] : "";
-    if (one_of(p1, DATIVE, sizeof DATIVE / sizeof DATIVE[0])) return 1;
+    if (word_in_list(p1, DATIVE, sizeof DATIVE / sizeof DATIVE[0])) return 1;
     int pronoun = !strcmp(p2, "she") || !strcmp(p2, "he") || !strcmp(p2, "who") || !strcmp(p2, "sie") ||
                   !strcmp(p2, "er");
     if (pronoun && (!strcmp(p1, "is") || !strcmp(p1, "s") || !strcmp(p1, "ist"))) return 1;
@@ -568,11 +562,11 @@ static int time_span(const words_t *w, int i) {
         /* folded: "पहले" loses its vowel sign */
         "पहल", "बाद", "pehle", "baad", "sedan", "senare", "тому", "потому"};
     const char *prev = i > 0 ? w->w[i - 1] : "";
-    if (one_of(prev, BEFORE, sizeof BEFORE / sizeof BEFORE[0])) return 1;
+    if (word_in_list(prev, BEFORE, sizeof BEFORE / sizeof BEFORE[0])) return 1;
     /* "il y a deux ans": "a" after "y" */
     if (i > 1 && !strcmp(prev, "a") && !strcmp(w->w[i - 2], "y")) return 1;
     const char *after = i + 2 < w->n ? w->w[i + 2] : "";
-    return one_of(after, AFTER, sizeof AFTER / sizeof AFTER[0]);
+    return word_in_list(after, AFTER, sizeof AFTER / sizeof AFTER[0]);
 }
 
 /* 1 when the words before w[i] bound or estimate an age: "under", "below", "unter", "младше",
@@ -620,7 +614,7 @@ static int measure_unit(const char *s) {
         "minutes", "hours", "days",  "weeks", "months",  "km",      "miles",   "degrees",
         "points",  "o",     "am",    "pm",    "dollars", "месяцев", "месяца",  "дней",
         "часов",   "минут", "uhr",   "euro",  "grad",    "minuten", "stunden", "prozent"};
-    return one_of(s, UNITS, sizeof UNITS / sizeof UNITS[0]);
+    return word_in_list(s, UNITS, sizeof UNITS / sizeof UNITS[0]);
 }
 
 /* Units of an age shorter than a year, before "old" or "alt" ("18 month old", "18 Monate alt"). */
@@ -628,14 +622,14 @@ static int small_age_unit(const char *s) {
     /* months only: weeks and days are mostly puppies, kittens and sourdough, and a baby told
      * in weeks is named a baby */
     static const char *const UNITS[] = {"month", "months", "monat", "monate", "monaten"};
-    return one_of(s, UNITS, sizeof UNITS / sizeof UNITS[0]);
+    return word_in_list(s, UNITS, sizeof UNITS / sizeof UNITS[0]);
 }
 
 /* "old" after an age's unit, in English or German ("month old", "Monate altes"). */
 static int old_word(const char *s) {
     static const char *const OLD[] = {"old",   "olds",  "alt",   "alte",
                                       "alter", "altes", "alten", "altem"};
-    return one_of(s, OLD, sizeof OLD / sizeof OLD[0]);
+    return word_in_list(s, OLD, sizeof OLD / sizeof OLD[0]);
 }
 
 /* The calendar year now (UTC), against which a birth year or a school class's year is read;
@@ -1173,7 +1167,8 @@ static int mark_ages(words_t *w, const unsigned char *alone) {
         }
         if (age < 1 || age >= 18) continue;
         int next_age = 0;
-        if (i + 1 < n0 && one_of(w->w[i + 1], AGE_WORDS, sizeof AGE_WORDS / sizeof AGE_WORDS[0]))
+        if (i + 1 < n0 &&
+            word_in_list(w->w[i + 1], AGE_WORDS, sizeof AGE_WORDS / sizeof AGE_WORDS[0]))
             next_age = 1;
         /* "12-летняя": the Russian age adjective after its number */
         if (i + 1 < n0 && !strncmp(w->w[i + 1], "летн", strlen("летн"))) next_age = 1;
@@ -1182,11 +1177,12 @@ static int mark_ages(words_t *w, const unsigned char *alone) {
             !strcmp(w->w[i + 3], "\u11af"))
             next_age = 1;
         /* "year", "years", "yr", and as people misspell it: "yers", "yeras", "yaers" */
-        int next_year = i + 2 < n0 &&
-                        (!strncmp(w->w[i + 1], "year", 4) || !strncmp(w->w[i + 1], "yr", 2) ||
-                         !strcmp(w->w[i + 1], "yers") || !strcmp(w->w[i + 1], "yeras") ||
-                         !strcmp(w->w[i + 1], "yaers") || !strcmp(w->w[i + 1], "yer")) &&
-                        (!strcmp(w->w[i + 2], "old") || !strcmp(w->w[i + 2], "olds"));
+        static const char *const YEAR_TYPOS[] = {"yers", "yeras", "yaers", "yer"};
+        int next_year =
+            i + 2 < n0 &&
+            (!strncmp(w->w[i + 1], "year", 4) || !strncmp(w->w[i + 1], "yr", 2) ||
+             word_in_list(w->w[i + 1], YEAR_TYPOS, sizeof YEAR_TYPOS / sizeof YEAR_TYPOS[0])) &&
+            (!strcmp(w->w[i + 2], "old") || !strcmp(w->w[i + 2], "olds"));
         /* "aged 11", "age 9", "barely eleven", "canonically 13": the word before says it is an age
          */
         int prev_age =

@@ -21,6 +21,12 @@ int words_push(words_t *w, const char *s) {
     return 0;
 }
 
+int word_in_list(const char *s, const char *const *list, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (!strcmp(s, list[k])) return 1;
+    return 0;
+}
+
 int words_insert(words_t *w, int i, const char *s) {
     if (words_push(w, s)) return -1;
     char *c = w->w[w->n - 1];

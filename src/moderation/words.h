@@ -11,6 +11,8 @@ typedef struct {
 } words_t;
 
 int words_push(words_t *w, const char *s);
+/* Whether s is one of the n words of list. */
+int word_in_list(const char *s, const char *const *list, size_t n);
 /* Sets the second reading of word i (copied). */
 int words_set_alt(words_t *w, int i, const char *alt);
 /* Inserts s (copied) as word i, the words from i on moving up by one. */
