@@ -104,7 +104,7 @@ FUZZ_SRC_headers = src/server/headers.c src/common/base64.c
 FUZZ_SRC_bbpe = src/engine/text/bbpe.c src/engine/text/bpe_merge.c src/engine/models/flux2/flux2_prompt.c src/common/buf.c src/common/status.c
 FUZZ_SRC_tokenizer = src/engine/text/tokenizer.c src/engine/text/bpe_merge.c src/engine/io/builtin.c src/engine/io/builtin_data.S src/common/buf.c \
 	src/common/status.c
-FUZZ_SRC_moderation = src/moderation/moderation.c src/moderation/lang_words.c src/moderation/normalize.c src/moderation/words.c src/moderation/stem.c src/moderation/phrase_index.c \
+FUZZ_SRC_moderation = src/moderation/moderation.c src/moderation/lang_words.c src/moderation/normalize.c src/moderation/words.c src/moderation/stem.c src/moderation/phrase_index.c src/moderation/unescape.c \
 	src/moderation/classifier.c src/moderation/classifier_data.S src/common/buf.c \
 	src/common/status.c
 define FUZZ_RUN

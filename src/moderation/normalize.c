@@ -5,6 +5,7 @@
 #include "common/buf.h"
 #include "common/status.h"
 #include "moderation/moderation.h"
+#include "moderation/unescape.h"
 #include "moderation/words.h"
 #include <ctype.h>
 #include <stdlib.h>
@@ -1299,7 +1300,9 @@ static char *negate_sections(const char *text) {
 static int split_words(const char *text, words_t *w) {
     memset(w, 0, sizeof *w);
     int leet_words = 0; /* words in which leetspeak was decoded */
-    char *neg = negate_sections(text);
+    char *plain = mod_unescape(text);
+    char *neg = plain ? negate_sections(plain) : NULL;
+    free(plain);
     if (neg) split_alternation(neg);
     char *camel = neg ? split_camel(neg) : NULL;
     free(neg);

@@ -7,6 +7,7 @@
 #include "moderation/moderation.h"
 #include "moderation/lang_words.h"
 #include "moderation/stem.h"
+#include "moderation/unescape.h"
 #include "tests/unit/fault_alloc.h"
 #include "tests/unit/harness.h"
 #include <math.h>
@@ -277,4 +278,48 @@ void test_moderation_language_bound_words(void) {
             fprintf(stderr, "  '%s' -> %d\n", CASES[i].prompt, r.refused);
     }
     mod_free(m);
+}
+
+/* The encodings clients leave in prompts are read back, and what is no encoding stays as
+ * written: a percent run that is not UTF-8, "50% off", a reference to NUL or past Unicode, a
+ * lone surrogate, "<3", "<lora:x:1>" and a word in angle brackets that is no HTML tag; out of
+ * memory is NULL, never a prompt cut short. */
+void test_moderation_unescape(void) {
+    static const char *const CASES[][2] = {
+        {"a%20naked%20girl%2C%20bed", "a naked girl, bed"},
+        {"prompt=nude+kid&n=1", "prompt=nude kid&n=1"},
+        {"ni%C3%B1a+de+10+a%C3%B1os", "ni\xc3\xb1"
+                                      "a de 10 a\xc3\xb1os"},
+        {"c%2B%2B+code%21", "c++ code!"},
+        {"100%AB off", "100%AB off"},
+        {"50% off, 20%2 more", "50% off, 20%2 more"},
+        {"a%00b%0Ac", "a b c"},
+        {"c++ code", "c++ code"},
+        {"1+1=2 on a blackboard", "1+1=2 on a blackboard"},
+        {"&lt;b&gt;&quot;x&quot; &amp; &#233;t&eacute; &#x1F600;",
+         "<b>\"x\" & \xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80"},
+        {"&#0; &#x110000; &#xD800; &bogus; & x &#12", "&#0; &#x110000; &#xD800; &bogus; & x &#12"},
+        {"<p>a <b>bold</b> <span class=\"x\">word</span></p>",
+         " >a  >bold >   class=\"x\">word > >"},
+        {"<3 <lora:x:1> <naked girl>", "<3 <lora:x:1> <naked girl>"},
+        {"M\\u00e4dchen\\nzwei \\\"x\\\" \\ud83d\\ude00", "M\xc3\xa4"
+                                                          "dchen\nzwei \"x\" \xf0\x9f\x98\x80"},
+        {"\\ud83d alone, \\u0000, C:\\users\\x", "\\ud83d alone, \\u0000, C:\\users\\x"},
+        {"", ""},
+    };
+    for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k++) {
+        char *got = mod_unescape(CASES[k][0]);
+        CHECK(got && !strcmp(got, CASES[k][1]));
+        if (got && strcmp(got, CASES[k][1]))
+            fprintf(stderr, "  unescape '%s' -> '%s'\n", CASES[k][0], got);
+        CHECK(!got || strlen(got) <= strlen(CASES[k][0]));
+        free(got);
+    }
+    for (long k = 1; k <= 2; k++) {
+        fault_alloc_arm(k);
+        char *got = mod_unescape("a%20b");
+        fault_alloc_disarm();
+        CHECK(got == NULL || !strcmp(got, "a%20b") || !strcmp(got, "a b"));
+        free(got);
+    }
 }
