@@ -25,6 +25,15 @@ $(BUILD)/gen/moderation_rules.inc: moderation/rules.txt
 	@{ echo 'static const char MODERATION_RULES[] ='; sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; echo ';'; } > $@
 $(BUILD)/src/moderation/moderation.o: $(BUILD)/gen/moderation_rules.inc
 
+# The English word list (Debian's wamerican, installed by tools/install-deps.sh) is compiled in:
+# lower-cased words of five or more letters, sorted as strcmp sorts them.
+DICT ?= /usr/share/dict/words
+$(BUILD)/gen/english_words.inc: $(wildcard $(DICT))
+	@mkdir -p $(dir $@)
+	@test -r $(DICT) || { echo "$(DICT) is missing: tools/install-deps.sh installs it (Debian package wamerican)" >&2; exit 1; }
+	@{ echo 'static const char *const ENGLISH_WORDS[] = {'; LC_ALL=C grep -E '^[A-Za-z]{5,63}$$' $(DICT) | LC_ALL=C tr A-Z a-z | LC_ALL=C sort -u | sed -e 's/^/"/' -e 's/$$/",/'; echo '};'; } > $@
+$(BUILD)/src/moderation/english_words.o: $(BUILD)/gen/english_words.inc
+
 # The built-in model's files are assembled into the binary (.incbin, paths from the repo root).
 $(BUILD)/src/engine/io/builtin_data.o: $(wildcard models/imgapi-shapes/*) src/common/incbin.h
 $(BUILD)/src/server/static_data.o: src/server/openapi.json src/server/playground.html src/common/incbin.h
@@ -104,7 +113,7 @@ FUZZ_SRC_headers = src/server/headers.c src/common/base64.c
 FUZZ_SRC_bbpe = src/engine/text/bbpe.c src/engine/text/bpe_merge.c src/engine/models/flux2/flux2_prompt.c src/common/buf.c src/common/status.c
 FUZZ_SRC_tokenizer = src/engine/text/tokenizer.c src/engine/text/bpe_merge.c src/engine/io/builtin.c src/engine/io/builtin_data.S src/common/buf.c \
 	src/common/status.c
-FUZZ_SRC_moderation = src/moderation/moderation.c src/moderation/lang_words.c src/moderation/normalize.c src/moderation/words.c src/moderation/stem.c src/moderation/phrase_index.c src/moderation/unescape.c \
+FUZZ_SRC_moderation = src/moderation/moderation.c src/moderation/lang_words.c src/moderation/normalize.c src/moderation/words.c src/moderation/stem.c src/moderation/phrase_index.c src/moderation/unescape.c src/moderation/english_words.c \
 	src/moderation/classifier.c src/moderation/classifier_data.S src/common/buf.c \
 	src/common/status.c
 define FUZZ_RUN
@@ -115,7 +124,7 @@ define FUZZ_RUN
 		2> build-fuzz/fuzz_$(1).log; rc=$$?; grep -E "^stat::number_of_executed_units|ERROR|SUMMARY" build-fuzz/fuzz_$(1).log; exit $$rc
 
 endef
-fuzz: $(BUILD)/gen/moderation_rules.inc
+fuzz: $(BUILD)/gen/moderation_rules.inc $(BUILD)/gen/english_words.inc
 	@mkdir -p build-fuzz
 	/usr/bin/python3 tests/fuzz/make_corpus.py build-fuzz/corpus
 	$(foreach t,$(FUZZ_TARGETS),$(call FUZZ_RUN,$(t)))

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "moderation/english_words.h"
 #include "moderation_rules.inc" /* MODERATION_RULES: moderation/rules.txt, generated at build */
 
 #define MAX_CATS 16
@@ -304,7 +305,9 @@ static int split_hashtags(const moderation_t *m, words_t *w) {
         const char *t = w->w[i];
         size_t len = strlen(t);
         int chars = utf8_chars(t, len);
-        if (chars < 9 || len >= 120 || w->alt[i] || in_allwords(m, t, len)) continue;
+        /* an English word is read as itself ("everybody" is no "every body") */
+        if (chars < 9 || len >= 120 || w->alt[i] || in_allwords(m, t, len) || english_word(t, len))
+            continue;
         /* best[k]: fewest pieces covering t[0..k), from[k] where its last piece starts */
         int best[121], from[121];
         for (size_t k = 0; k <= len; k++) best[k] = -1;
@@ -362,7 +365,8 @@ static int split_compounds(const moderation_t *m, words_t *w) {
         size_t len = strlen(t);
         /* a word a rule phrase uses is taken as written ("Drogengeld" of "Geldwäsche von
          * Drogengeld" is not "Drogen Geld") */
-        if (len < 6 || len >= 64 || !latin_word(t, 6) || in_vocab(m, t) || in_allwords(m, t, len))
+        if (len < 6 || len >= 64 || !latin_word(t, 6) || in_vocab(m, t) || in_allwords(m, t, len) ||
+            english_word(t, len)) /* "shortcuts" is no "short cuts" */
             continue;
         for (size_t k = 3; k + 3 <= len; k++) {
             char left[64], right[64];
@@ -393,7 +397,8 @@ static int fix_transpositions(const moderation_t *m, words_t *w) {
         size_t len = strlen(t);
         /* a word any rule phrase uses is taken as written ("sesso" of "sesso esplicito" is not
          * a swapped "sesos") */
-        if (len < 5 || len >= 64 || w->alt[i] || !latin_word(t, 5) || in_vocab(m, t) || in_allwords(m, t, len))
+        if (len < 5 || len >= 64 || w->alt[i] || !latin_word(t, 5) || in_vocab(m, t) ||
+            in_allwords(m, t, len) || english_word(t, len)) /* "public" is no swapped word */
             continue;
         char v[64];
         memcpy(v, t, len + 1);

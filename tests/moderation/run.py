@@ -432,6 +432,23 @@ def test_prompts_as_clients_encode_them_are_read():
 
 
 @test
+def test_english_words_are_not_taken_apart_or_read_as_misspellings():
+    """A real English word is read as itself: not glued from rule words ("shortcuts" is no "short
+    cuts", "everybody" no "every body", "adulthood" no "adult hood") and not a rule word with two
+    letters swapped ("pried" is no "pride"); words that are no English words still are
+    ("childporn", "nudekids", "chlid pronography")."""
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="shortcuts everybody adulthood pried\n",
+                       capture_output=True, text=True, check=True)
+    assert p.stdout.split() == ["shortcuts", "everybody", "adulthood", "pried"], p.stdout
+    harmless = ["my son with shortcuts to school", "a blueprint of a house, architecture",
+                "crystalline cave, my daughter exploring", "a little girl, adulthood theme, watercolor",
+                "boy stuck in a bottleneck traffic jam", "overexposed photo of a child at the beach",
+                "my son with a lifeline float in the pool"]
+    harmful = ["childporn thumbnails", "nudekids, realistic", "chlid pronography"]
+    assert classify(harmless + harmful, "low") == ["allow"] * len(harmless) + ["sexual_minors"] * len(harmful)
+
+
+@test
 def test_taking_off_underwear_in_prose_is_sexual_and_with_a_child_refused_at_low():
     """Removing someone's underwear told as prose is sexual at auto, and beside a child refused at
     low, in the languages' own verbs; taking off a coat, or underwear from the dryer, is not."""
@@ -550,9 +567,10 @@ def test_explain_names_the_rule_and_normalize_shows_what_the_classifier_reads():
                                                                      lines[0]), lines
     assert lines[1].startswith("illegal (rules)") and "\tterm " in lines[1], lines
     assert lines[2].startswith("allow") and lines[2].count("\t") == 1, lines
-    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="a blue background\n", capture_output=True,
-                       text=True, check=True)
-    assert p.stdout.split("\n")[0] == "a blue background back ground", p.stdout
+    # an English word stays whole; a glued hashtag is followed by its pieces
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="a blue background #howtomakemeth\n",
+                       capture_output=True, text=True, check=True)
+    assert p.stdout.split("\n")[0] == "a blue background howtomakemeth how to make meth", p.stdout
 
 
 @test
