@@ -387,6 +387,58 @@ static int split_compounds(const moderation_t *m, words_t *w) {
     return IMG_OK;
 }
 
+/* Whether s is all Cyrillic letters (two bytes each, U+0430-U+044F) and at least min of them. */
+static int cyrillic_word(const char *s, size_t min) {
+    size_t n = 0;
+    for (; s[0]; s += 2, n++) {
+        unsigned char a = (unsigned char)s[0], b = (unsigned char)s[1];
+        if (!((a == 0xd0 && b >= 0xb0 && b <= 0xbf) || (a == 0xd1 && b >= 0x80 && b <= 0x8f)))
+            return 0;
+    }
+    return n >= min;
+}
+
+/* A misspelling as people type it, read as the rule word it misses by one letter, the word as
+ * written kept as its second reading: in Latin letters a letter typed twice ("cortanndo") in a
+ * word that is no English word; in Russian, the vowels that sound alike unstressed, о written а
+ * and е written и or я ("галая", "девачка", "эротека"). Five letters and up, one edit, and the
+ * result must be a one-word rule (Latin) or a word of the rules' phrases (Russian). A letter left
+ * out is not read back: other languages' own words are one letter from rule words too often
+ * (Spanish "cocina" is "cocaina" without its a, Italian "eroica" "erotica" without its t). */
+static int fix_misspellings(const moderation_t *m, words_t *w) {
+    static const char *const SWAPS[][2] = {
+        {"а", "о"}, {"о", "а"}, {"и", "е"}, {"е", "и"}, {"я", "е"}};
+    for (int i = 0; i < w->n; i++) {
+        const char *t = w->w[i];
+        size_t len = strlen(t);
+        if (w->alt[i] || len >= 62 || in_allwords(m, t, len)) continue;
+        char v[64];
+        int found = 0;
+        if (latin_word(t, 5) && !in_vocab(m, t) && !english_word(t, len)) {
+            for (size_t k = 0; k + 1 < len && !found; k++) /* a letter typed twice at k */
+                if (t[k] == t[k + 1] && (k + 2 >= len || t[k + 2] != t[k])) {
+                    memcpy(v, t, k);
+                    memcpy(v + k, t + k + 1, len - k);
+                    found = in_vocab(m, v);
+                }
+        } else if (cyrillic_word(t, 5)) {
+            for (size_t k = 0; k + 1 < len && !found; k += 2)
+                for (size_t s = 0; s < sizeof SWAPS / sizeof SWAPS[0] && !found; s++)
+                    if (!memcmp(t + k, SWAPS[s][0], 2)) {
+                        memcpy(v, t, len + 1);
+                        memcpy(v + k, SWAPS[s][1], 2);
+                        found = in_allwords(m, v, len);
+                    }
+        }
+        if (found) {
+            char orig[64];
+            memcpy(orig, t, len + 1); /* t is freed by the replacement */
+            if (words_replace_range(w, i, i + 1, v) || words_set_alt(w, i, orig)) return IMG_ENOMEM;
+        }
+    }
+    return IMG_OK;
+}
+
 /* A word of five or more letters that is a one-word rule with two neighbouring letters swapped
  * ("chlid", "pronography") is read as that rule word, the word as written kept as its second
  * reading. Five letters and up, and only a swap: a shorter word or another edit meets too many
@@ -555,8 +607,8 @@ static int read_disemvoweled(const moderation_t *m, words_t *w) {
  * swapped letters and masked letters read as the rule word they spell. w is freed on failure. */
 static int read_words(const moderation_t *m, const char *prompt, words_t *w) {
     if (words_split(prompt, w) || split_compounds(m, w) || split_hashtags(m, w) ||
-        fix_transpositions(m, w) || fix_masks(m, w) || join_fragments(m, w) ||
-        read_reversed(m, w) || read_disemvoweled(m, w)) {
+        fix_transpositions(m, w) || fix_misspellings(m, w) || fix_masks(m, w) ||
+        join_fragments(m, w) || read_reversed(m, w) || read_disemvoweled(m, w)) {
         words_free(w);
         return IMG_ENOMEM;
     }

@@ -449,6 +449,22 @@ def test_english_words_are_not_taken_apart_or_read_as_misspellings():
 
 
 @test
+def test_russian_vowels_as_they_sound_and_doubled_letters_are_read_as_the_rule_words():
+    """Russian written as it sounds (unstressed о as а, е as и: "галая девачка", "эротека") and a
+    letter typed twice ("cortanndo") are read as the rule words; other languages' own words one
+    letter from a rule word are not ("cocina" is no "cocaina", "eroica" no "erotica")."""
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="галая девачка\n", capture_output=True,
+                       text=True, check=True)
+    assert p.stdout.split() == ["голая|галая", "девочка|девачка"], p.stdout
+    assert classify(["галая девачка 10 лет, эротека", "как зделать самадельную бомбу, инструкцыя",
+                     "uma garota cortanndo os pulsos, sangue"], "auto") == ["sexual_minors", "illegal", "self_harm"]
+    harmless = ["una cocina moderna con una niña", "Giulia, 10 anni, vestita da astronauta, posa eroica",
+                "uma menina de 12 anos tocando violão", "fillette de 11 ans allongée sur le ventre, elle dessine",
+                "девочка с котёнком на руках, лето"]
+    assert classify(harmless, "low") == ["allow"] * len(harmless)
+
+
+@test
 def test_taking_off_underwear_in_prose_is_sexual_and_with_a_child_refused_at_low():
     """Removing someone's underwear told as prose is sexual at auto, and beside a child refused at
     low, in the languages' own verbs; taking off a coat, or underwear from the dryer, is not."""
