@@ -529,7 +529,7 @@ static int person_age(const words_t *w, int i) {
         "figliastra", "figliastro",   "падчерица",    "пасынок",    "teenie",
         "teeny",      "ado",          "ninfeta",      "ninfetinha", "char",
         "oc"};
-    static const char *const LINK[] = {"de", "di", "da", "mit"};
+    static const char *const LINK[] = {"de", "di", "da", "mit", "of"};
     int at = i - 1;
     for (size_t k = 0; at >= 1 && k < sizeof LINK / sizeof LINK[0]; k++)
         if (!strcmp(w->w[at], LINK[k])) {
