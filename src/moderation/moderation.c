@@ -430,11 +430,7 @@ static int fix_misspellings(const moderation_t *m, words_t *w) {
                         found = in_allwords(m, v, len);
                     }
         }
-        if (found) {
-            char orig[64];
-            memcpy(orig, t, len + 1); /* t is freed by the replacement */
-            if (words_replace_range(w, i, i + 1, v) || words_set_alt(w, i, orig)) return IMG_ENOMEM;
-        }
+        if (found && words_reread(w, i, v)) return IMG_ENOMEM;
     }
     return IMG_OK;
 }
@@ -462,10 +458,7 @@ static int fix_transpositions(const moderation_t *m, words_t *w) {
             v[k] = v[k + 1];
             v[k + 1] = c;
             if (in_vocab(m, v)) {
-                char orig[64];
-                memcpy(orig, t, len + 1); /* t is freed by the replacement */
-                if (words_replace_range(w, i, i + 1, v) || words_set_alt(w, i, orig))
-                    return IMG_ENOMEM;
+                if (words_reread(w, i, v)) return IMG_ENOMEM;
                 break;
             }
             v[k + 1] = v[k];
@@ -507,11 +500,9 @@ static int fix_masks(const moderation_t *m, words_t *w) {
             else if (vl != len)
                 continue;
             if (!mask_matches(masked, m->vocab[v])) continue;
-            char orig[64], read[64];
-            memcpy(orig, t, len + 1); /* t is freed by the replacement */
+            char read[64];
             snprintf(read, sizeof read, "%s%s", m->vocab[v], vl < len ? "s" : "");
-            if (words_replace_range(w, i, i + 1, read) || words_set_alt(w, i, orig))
-                return IMG_ENOMEM;
+            if (words_reread(w, i, read)) return IMG_ENOMEM;
             break;
         }
     }

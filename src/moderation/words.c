@@ -45,6 +45,14 @@ int words_set_alt(words_t *w, int i, const char *alt) {
     return 0;
 }
 
+int words_reread(words_t *w, int i, const char *reading) {
+    char *c = strdup(reading);
+    if (!c) return -1;
+    free(w->alt[i]);
+    w->alt[i] = w->w[i]; /* the word as written becomes the second reading */
+    w->w[i] = c;
+    return 0;
+}
 int words_replace_range(words_t *w, int i, int j, const char *s) {
     char *c = strdup(s);
     if (!c) return -1;

@@ -15,6 +15,8 @@ int words_push(words_t *w, const char *s);
 int word_in_list(const char *s, const char *const *list, size_t n);
 /* Sets the second reading of word i (copied). */
 int words_set_alt(words_t *w, int i, const char *alt);
+/* Word i is read as `reading` (copied), the word as written kept as its second reading. */
+int words_reread(words_t *w, int i, const char *reading);
 /* Inserts s (copied) as word i, the words from i on moving up by one. */
 int words_insert(words_t *w, int i, const char *s);
 /* Replaces words [i, j) with one word. */
