@@ -191,6 +191,13 @@ def test_bench_reports_every_stage_against_the_peak_and_sdcpp():
     assert "edit / generation" in p.stdout, p.stdout
     p = subprocess.run([BIN, "bench", "--config", CONF, "--model", "nope"], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "nope" in p.stderr, p.stderr
+    # a model configured without its tokenizer: a clear error, not a crash
+    notok = os.path.join(TMP, "notok.conf")
+    with open(notok, "w") as f:
+        f.write(f"model.nt.checkpoint = {TMP}/tiny_sd2.safetensors\nmodel.nt.native = 64\n")
+    p = subprocess.run([BIN, "bench", "--config", notok, "--model", "nt", "--runs", "1"], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 1 and "no tokenizer given (model.ID.tokenizer" in p.stderr, (p.returncode, p.stderr)
     # precision bf16: on the portable kernels anywhere; on the best kernels only with AVX512-BF16
     p = bench("--runs", "1", "--precision", "bf16", "--isa", "portable")
     assert p.returncode == 0 and "precision bf16;" in p.stdout and "unet step" in p.stdout, (p.stdout, p.stderr)

@@ -74,6 +74,9 @@ void test_engine_builtin_files(void) {
 void test_tokenizer_short_context(void) {
     tokenizer_t *t = NULL;
     char err[256];
+    CHECK(tok_load(NULL, &t, err, sizeof err) == IMG_EINVAL); /* a model configured without one */
+    CHECK(strstr(err, "model.ID.tokenizer") != NULL);
+    CHECK(tok_load("", &t, err, sizeof err) == IMG_EINVAL);
     CHECK(tok_load("builtin:imgapi-shapes", &t, err, sizeof err) == IMG_OK);
     if (!t) return;
     int32_t *ids;

@@ -421,6 +421,13 @@ int tok_load_vocab_merges(const char *vocab_json, const char *merges_txt, tokeni
 }
 
 int tok_load(const char *path, tokenizer_t **out, char *err, size_t errlen) {
+    if (!path || !*path) {
+        snprintf(
+            err, errlen,
+            "no tokenizer given (model.ID.tokenizer: a bpe_simple_vocab_16e6.txt.gz, a vocab.json "
+            "beside its merges.txt, or a tokenizer folder)");
+        return IMG_EINVAL;
+    }
     size_t l = strlen(path);
     char a[4096], b[4096];
     if (l > 3 && strcmp(path + l - 3, ".gz") == 0) return tok_load_bpe_gz(path, out, err, errlen);
