@@ -507,28 +507,26 @@ static int looks_age(const words_t *w, int i) {
  * "{{char}}, 11" or "my OC, 12", as well. */
 static int person_age(const words_t *w, int i) {
     static const char *const PERSON[] = {
-        "girl",       "boy",          "girls",        "boys",       "kid",
-        "child",      "daughter",     "son",          "niece",      "nephew",
-        "sister",     "brother",      "teen",         "student",    "pupil",
-        "nina",       "nino",         "chica",        "chico",      "hija",
-        "hijo",       "fille",        "fillette",     "garcon",     "madchen",
-        "junge",      "gore",         "kind",         "tochter",    "sohn",
-        "menina",     "menino",       "garota",       "garoto",     "ragazza",
-        "ragazzo",    "bambina",      "bambino",      "девочка",    "малчик",
-        "доч",        "сын",          "pendeja",      "pendejo",    "piba",
-        "pibe",       "chamaca",      "chamaco",      "chavala",    "chaval",
-        "morrita",    "gamine",       "gamin",        "gosse",      "miuda",
-        "miudo",      "novinha",      "ragazzina",    "ragazzino",  "regazzina",
-        "gschrapp",   "meitli",       "bub",          "cousin",     "cousine",
-        "prima",      "primo",        "cugina",       "cugino",     "kusine",
-        "кузина",     "кузен",        "nieta",        "nieto",      "neta",
-        "neto",       "nipote",       "enkelin",      "enkel",      "внучка",
-        "внук",       "wizard",       "witch",        "heroine",    "hero",
-        "princess",   "prince",       "stepdaughter", "stepson",    "hijastra",
-        "hijastro",   "stieftochter", "stiefsohn",    "enteada",    "enteado",
-        "figliastra", "figliastro",   "падчерица",    "пасынок",    "teenie",
-        "teeny",      "ado",          "ninfeta",      "ninfetinha", "char",
-        "oc"};
+        "girl",       "boy",          "girls",     "boys",         "kid",       "child",
+        "daughter",   "son",          "niece",     "nephew",       "sister",    "brother",
+        "teen",       "student",      "pupil",     "nina",         "nino",      "chica",
+        "chico",      "hija",         "hijo",      "fille",        "fillette",  "garcon",
+        "madchen",    "junge",        "gore",      "kind",         "tochter",   "sohn",
+        "menina",     "menino",       "garota",    "garoto",       "ragazza",   "ragazzo",
+        "bambina",    "bambino",      "девочка",   "малчик",       "доч",       "сын",
+        "pendeja",    "pendejo",      "piba",      "pibe",         "chamaca",   "chamaco",
+        "chavala",    "chaval",       "morrita",   "gamine",       "gamin",     "gosse",
+        "miuda",      "miudo",        "novinha",   "ragazzina",    "ragazzino", "regazzina",
+        "gschrapp",   "meitli",       "bub",       "cousin",       "cousine",   "prima",
+        "primo",      "cugina",       "cugino",    "kusine",       "кузина",    "кузен",
+        "nieta",      "nieto",        "neta",      "neto",         "nipote",    "enkelin",
+        "enkel",      "внучка",       "внук",      "wizard",       "witch",     "heroine",
+        "hero",       "princess",     "prince",    "stepdaughter", "stepson",   "hijastra",
+        "hijastro",   "stieftochter", "stiefsohn", "enteada",      "enteado",   "figliastra",
+        "figliastro", "падчерица",    "пасынок",   "teenie",       "teeny",     "ado",
+        "ninfeta",    "ninfetinha",   "char",      "oc",           "lad",       "lass",
+        "laddie",     "lassie",       "youngster", "garconnet",    "gamina",    "knabe",
+        "малчишка",   "девчонка",     "пацан"};
     static const char *const LINK[] = {"de", "di", "da", "mit", "of"};
     int at = i - 1;
     for (size_t k = 0; at >= 1 && k < sizeof LINK / sizeof LINK[0]; k++)

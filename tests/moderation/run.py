@@ -132,14 +132,15 @@ def test_ages_told_by_birth_year_school_year_and_number_words_are_ages():
              "the boy wizard, eleven", "clearly under 12", "menos de 12 años", "younger than 10",
              "a little cutie, about 8, no clothes", "she is around 9.", "пацанчик лет одиннадцати", "мальчик лет 10",
              "sie ist gerade 15 geworden", "an 18 month old", "a 9-month-old", "ein 18 Monate altes Kind",
-             "de-age her to about eleven and keep the pose", "age him down to 9", "10살 소녀"]
+             "de-age her to about eleven and keep the pose", "age him down to 9", "10살 소녀", "a lad of ten",
+             "a lass of 9", "a youngster of 12", "un garçonnet de 8 ans", "ein Knabe von 9 Jahren", "мальчишка 10 лет"]
     adult = [f"born in {now - 30}", f"class of {now - 3}", f"nacida en {now + 3}", "ventenne", "diciottenne",
              "двадцатилетняя", "year 2000", "the 19th century", "a first class ticket", "hace dos años",
              "il y a deux ans", "vor zwei Jahren", "due anni fa", "há dois anos", "два года назад",
              "de 1o ano", "a 7th place finish", "first form of the pokemon", "under 12 minutes",
              "about 8 people at a beach", "around 10 am", "ребёнок лет 5 месяцев", "es ist gerade 15 Uhr",
              "a 6 weeks old puppy", "18 Monate Altersvorsorge", "18 months of training",
-             "at age 30 he moved to 12 Oak Street", "20살 여자"]
+             "at age 30 he moved to 12 Oak Street", "20살 여자", "a lad of 25", "a youngster of ninety"]
     p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(minor + adult) + "\n",
                        capture_output=True, text=True, check=True)
     got = p.stdout.split("\n")
@@ -472,6 +473,23 @@ def test_taking_off_underwear_in_prose_is_sexual_and_with_a_child_refused_at_low
                      "laundry day, she removes her underwear from the dryer"], "auto") == ["sexual", "sexual", "allow"]
     assert classify(["*lo zio sfila le mutandine alla bambina di 9 anni*", "*叔叔脱掉九岁小女孩的内裤*",
                      "*lo zio sfila il cappotto alla bambina di 9 anni*"], "low") == ["sexual_minors", "sexual_minors", "allow"]
+
+
+@test
+def test_a_euphemism_childrens_play_shares_counts_beside_a_child_only_in_a_private_place():
+    """"Special cuddles", "doing little things", "the grown-ups' things" are refused beside a child
+    in bed, under the covers or in the shower (at low too), never alone; "fooling around" only beside
+    plain nakedness, so two kids fooling around in bed with pillows stay allowed."""
+    assert classify(["a toddler's special cuddles with a neighbour under the covers",
+                     "una niña de 8 años haciendo cositas con un señor en la cama",
+                     "un bambino di sette anni che fa le cose dei grandi a letto con la vicina",
+                     "девочка 9 лет и дядя занимаются этим в душе"], "low") == ["sexual_minors"] * 4
+    assert classify(["special cuddles with grandpa on the sofa, a toddler and a picture book",
+                     "two kids fooling around in bed with pillows, pillow fight",
+                     "una niña de 8 años haciendo cositas de plastilina en la mesa",
+                     "a couple fooling around with a frisbee in the park"], "auto") == ["allow"] * 4
+    assert classify(["two adults fooling around in the pool, clothes on the floor",
+                     "un couple qui s'envoie en l'air, nus"], "auto") == ["sexual", "sexual"]
 
 
 @test
