@@ -1,6 +1,7 @@
 /* ops_mt.c - group norm, layer norm and GEGLU on the pool's threads (see ops_mt.h). */
 #include "engine/kernels/ops_mt.h"
 #include "engine/kernels/ops.h"
+#include "common/status.h"
 #include <math.h>
 #include <string.h>
 
@@ -80,57 +81,81 @@ static void gn_reduce(const gn_job_t *g, double *out) {
     }
 }
 
-void mt_groupnorm(const kctx_t *kc, const float *x, int hw, int c, int groups, const float *gamma,
-                  const float *beta, float eps, int silu, float *y) {
-    if (groups <= 0 || groups > MT_MAX_GROUPS || c > MT_MAX_CHANNELS || c % groups || hw <= 0) {
-        op_groupnorm(x, hw, c, groups, gamma, beta, eps, silu, y);
-        return;
-    }
-    gn_job_t g;
-    memset(&g, 0, sizeof g);
-    g.x = x;
-    g.y = y;
-    g.hw = hw;
-    g.c = c;
-    g.groups = groups;
-    g.silu = silu;
+static void gn_job_init(const kctx_t *kc, gn_job_t *g, const float *x, int hw, int c, int groups,
+                        int silu, float *y) {
+    memset(g, 0, sizeof *g);
+    g->x = x;
+    g->y = y;
+    g->hw = hw;
+    g->c = c;
+    g->groups = groups;
+    g->silu = silu;
     switch (kc->isa) {
     case ISA_AVX512:
-        g.affine = affine_avx512;
-        g.sums = channel_sums_avx512;
+        g->affine = affine_avx512;
+        g->sums = channel_sums_avx512;
         break;
     case ISA_AVX2:
-        g.affine = affine_avx2;
-        g.sums = channel_sums_avx2;
+        g->affine = affine_avx2;
+        g->sums = channel_sums_avx2;
         break;
     default:
-        g.affine = affine_portable;
-        g.sums = channel_sums_portable;
+        g->affine = affine_portable;
+        g->sums = channel_sums_portable;
         break;
     }
     int threads = pool_threads(kc->pool);
-    g.ntasks = 4 * threads < MAX_TASKS ? 4 * threads : MAX_TASKS;
-    if (g.ntasks > (hw + 63) / 64) g.ntasks = (hw + 63) / 64;
+    g->ntasks = 4 * threads < MAX_TASKS ? 4 * threads : MAX_TASKS;
+    if (g->ntasks > (hw + 63) / 64) g->ntasks = (hw + 63) / 64;
+    if (g->ntasks < 1) g->ntasks = 1;
+}
+
+int mt_groupnorm_affine(const kctx_t *kc, const float *x, int hw, int c, int groups,
+                        const float *gamma, const float *beta, float eps, int silu,
+                        gn_affine_t *out) {
+    if (groups <= 0 || groups > MT_MAX_GROUPS || c > MT_MAX_CHANNELS || c % groups || hw <= 0)
+        return IMG_EINVAL;
+    gn_job_t g;
+    gn_job_init(kc, &g, x, hw, c, groups, silu, NULL);
     int cg = c / groups;
     double n = (double)hw * cg, s[MT_MAX_GROUPS], q[MT_MAX_GROUPS];
-    float centre[MT_MAX_CHANNELS], a[MT_MAX_CHANNELS];
     pool_run(kc->pool, g.ntasks, gn_task, &g);
     gn_reduce(&g, s);
     for (int ch = 0; ch < c; ch++)
-        centre[ch] = (float)(s[ch / cg] / n);
+        out->centre[ch] = (float)(s[ch / cg] / n);
     g.phase = 1;
-    g.centre = centre;
+    g.centre = out->centre;
     pool_run(kc->pool, g.ntasks, gn_task, &g);
     gn_reduce(&g, q);
     for (int ch = 0; ch < c; ch++) {
         int k = ch / cg;
         float inv = (float)(1.0 / sqrt(q[k] / n + eps));
-        a[ch] = inv * gamma[ch];
+        out->a[ch] = inv * gamma[ch];
+        out->b[ch] = beta[ch];
     }
+    out->c = c;
+    out->silu = silu;
+    return IMG_OK;
+}
+
+void mt_affine_apply(const kctx_t *kc, const gn_affine_t *nrm, const float *x, int hw, float *y) {
+    gn_job_t g;
+    gn_job_init(kc, &g, x, hw, nrm->c, 1, nrm->silu, y);
     g.phase = 2;
-    g.a = a;
-    g.b = beta;
+    g.centre = nrm->centre;
+    g.a = nrm->a;
+    g.b = nrm->b;
     pool_run(kc->pool, g.ntasks, gn_task, &g);
+}
+
+void mt_groupnorm(const kctx_t *kc, const float *x, int hw, int c, int groups, const float *gamma,
+                  const float *beta, float eps, int silu, float *y) {
+    gn_affine_t nrm; /* 48 KiB */
+    if (mt_groupnorm_affine(kc, x, hw, c, groups, gamma, beta, eps, silu, &nrm)) {
+        op_groupnorm(x, hw, c, groups, gamma, beta, eps, silu, y);
+        return;
+    }
+    mt_affine_apply(kc, &nrm, x, hw, y);
 }
 
 typedef struct {
