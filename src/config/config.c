@@ -191,7 +191,7 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
         snprintf(m->id, sizeof m->id, "%s", id);
         strcpy(m->profile, "standard");
         strcpy(m->prediction, "eps");
-        strcpy(m->weights, "file");
+        strcpy(m->weights, "auto");
     }
     struct {
         const char *f;
@@ -222,8 +222,9 @@ static int set_model(config_t *c, const char *name, const char *value, char *err
             snprintf(err, errlen, "'%s' must be 'eps' or 'v'", name);
             return -1;
         }
-        if (!strcmp(field, "weights") && strcmp(value, "file") && strcmp(value, "q8")) {
-            snprintf(err, errlen, "'%s' must be 'file' or 'q8'", name);
+        if (!strcmp(field, "weights") && strcmp(value, "auto") && strcmp(value, "file") &&
+            strcmp(value, "q8")) {
+            snprintf(err, errlen, "'%s' must be 'auto', 'file' or 'q8'", name);
             return -1;
         }
         strcpy(F[i].dst, value);
@@ -401,8 +402,10 @@ void config_print_help(FILE *f) {
     fprintf(f, "  --%-26s %s\n", "config FILE", "config file to read (also IMGAPI_CONFIG)");
     fprintf(f,
             "  price.QUALITY.SIZE = USD    per-image price, e.g. price.high.1024x1024 = 0.036\n");
-    fprintf(f, "  model.ID.checkpoint = PATH  install a model (also .tokenizer, .vae, .profile "
-               "standard|turbo,\n"
-               "                              .prediction eps|v, .weights file|q8, .native PIXELS,\n"
-               "                              .tiny_decoder, .description)\n");
+    fprintf(
+        f,
+        "  model.ID.checkpoint = PATH  install a model (also .tokenizer, .vae, .profile "
+        "standard|turbo,\n"
+        "                              .prediction eps|v, .weights auto|file|q8, .native PIXELS,\n"
+        "                              .tiny_decoder, .description)\n");
 }

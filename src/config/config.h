@@ -19,7 +19,8 @@ typedef struct {
     char text_encoder[512]; /* a separate text encoder's weights (FLUX.2: Qwen3) */
     char profile[16];       /* "standard" (default), "turbo" or "flux2-klein" */
     char prediction[8];     /* "eps" (default) or "v" */
-    char weights[8];        /* "file" (default: as the checkpoint stores them) or "q8" */
+    char weights[8]; /* "auto" (default: "q8" for a block-quantized file, else "file"), "file" or
+                        "q8" */
     char description[160];
     int native;     /* working resolution (short side, pixels); 0 = the family's (512, SDXL 1024) */
     int release_text_encoder; /* 1: a separate text encoder is loaded per prompt and freed after */

@@ -189,21 +189,23 @@ static int eb_list(void *ctx, const config_t *cfg, model_profile_t **out, size_t
 /* The engine's load options for configured model m; tok holds the tokenizer's path when it is
  * the diffusers folder's own. */
 void engine_load_opts(const config_t *cfg, const config_model_t *m, eng_load_opts_t *o, char *tok, size_t toklen) {
-    *o = (eng_load_opts_t){.checkpoint = m->checkpoint,
-                           .tokenizer = tokenizer_of(m, tok, toklen),
-                           .vae = m->vae,
-                           .text_encoder = m->text_encoder,
-                           .tiny_decoder = m->tiny_decoder,
-                           .tiny_encoder = m->tiny_encoder,
-                           .prediction = strcmp(m->prediction, "v") == 0 ? ENG_PRED_V : ENG_PRED_EPS,
-                           .weights_q8 = strcmp(m->weights, "q8") == 0,
-                           .release_text_encoder = m->release_text_encoder,
-                           .threads = cfg->threads,
-                           .isa = cfg->isa,
-                           .precision = cfg->precision,
-                           .vae_tile = cfg->vae_tile,
-                           .vae_tile_overlap = cfg->vae_tile_overlap,
-                           .embeddings_dir = cfg->embeddings_dir};
+    *o =
+        (eng_load_opts_t){.checkpoint = m->checkpoint,
+                          .tokenizer = tokenizer_of(m, tok, toklen),
+                          .vae = m->vae,
+                          .text_encoder = m->text_encoder,
+                          .tiny_decoder = m->tiny_decoder,
+                          .tiny_encoder = m->tiny_encoder,
+                          .prediction = strcmp(m->prediction, "v") == 0 ? ENG_PRED_V : ENG_PRED_EPS,
+                          .weights_q8 = strcmp(m->weights, "q8") == 0,
+                          .weights_auto = strcmp(m->weights, "auto") == 0,
+                          .release_text_encoder = m->release_text_encoder,
+                          .threads = cfg->threads,
+                          .isa = cfg->isa,
+                          .precision = cfg->precision,
+                          .vae_tile = cfg->vae_tile,
+                          .vae_tile_overlap = cfg->vae_tile_overlap,
+                          .embeddings_dir = cfg->embeddings_dir};
 }
 
 static int eb_load(void *ctx, const config_t *cfg, const char *id, void **model,

@@ -35,6 +35,7 @@ typedef struct {
     const char *isa;        /* NULL/"auto", "avx512", "avx2", "portable" */
     const char *precision;  /* NULL/"fp32", or "bf16" (kctx_create) */
     int weights_q8;         /* every matrix and convolution held as 8-bit panels (`weights = q8`) */
+    int weights_auto; /* `weights = auto`: so when the checkpoint holds block-quantized tensors */
     int release_text_encoder; /* a separate text encoder is loaded for each prompt and freed after
                                  it (FLUX.2: peak memory without Qwen3 beside the transformer) */
     int vae_tile, vae_tile_overlap; /* KL decoding in tiles (latents a side; 0: never) */

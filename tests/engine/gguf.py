@@ -415,6 +415,42 @@ def test_convert_writes_gguf_and_safetensors_that_load():
     assert p.returncode == 1 and "absent.safetensors" in p.stderr, p.stderr
 
 
+@test
+def test_a_quantized_file_holds_its_convolutions_in_8_bits_unless_weights_file():
+    """`weights = auto` (the default): a GGUF file with block-quantized matrices has its 16-bit
+    convolutions held in 8 bits too (a user who picked a small file gets the memory of one), so
+    it generates exactly as `weights = q8`; `weights = file` keeps them as stored (another image);
+    an F16 safetensors file under auto is the file as stored."""
+    ck = os.path.join(TMP, "tiny_sd2.safetensors")
+    subprocess.run([sys.executable, os.path.join(HERE, "make_tiny_checkpoint.py"), GOLDEN, "sd2", ck], check=True)
+    g = os.path.join(TMP, "tiny_sd2_q8.gguf")
+    p = subprocess.run([BIN, "convert", "--type", "q8_0", ck, g], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    tok = os.path.join(GOLDEN, "tokenizer", "bpe_simple_vocab_16e6.txt.gz")
+    out = {}
+    for name, path, weights in (("auto", g, None), ("file", g, "file"), ("q8", g, "q8"),
+                                ("st-auto", ck, None), ("st-file", ck, "file")):
+        conf = os.path.join(TMP, f"w-{name}.conf")
+        with open(conf, "w") as f:
+            f.write(f"model.m.checkpoint = {path}\nmodel.m.tokenizer = {tok}\nmodel.m.native = 64\n"
+                    f"model.m.profile = turbo\nmodel.m.prediction = v\nthreads = 2\n")
+            if weights:
+                f.write(f"model.m.weights = {weights}\n")
+        png = os.path.join(TMP, f"w-{name}.png")
+        p = subprocess.run([BIN, "generate", "a red circle", "-o", png, "--model", "m", "--seed", "7", "--quality",
+                            "high", "--config", conf], capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, (name, p.stderr)
+        out[name] = open(png, "rb").read()
+    assert out["auto"] == out["q8"] and out["auto"] != out["file"]
+    assert out["st-auto"] == out["st-file"]
+    conf = os.path.join(TMP, "w-bad.conf")
+    with open(conf, "w") as f:
+        f.write(f"model.m.checkpoint = {g}\nmodel.m.weights = q4\n")
+    p = subprocess.run([BIN, "generate", "x", "-o", os.path.join(TMP, "x.png"), "--config", conf],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "must be 'auto', 'file' or 'q8'" in p.stderr, p.stderr
+
+
 if __name__ == "__main__":
     import shutil
     try:

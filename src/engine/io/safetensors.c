@@ -269,6 +269,12 @@ int st_open(const char *path, st_file_t **out, char *err, size_t errlen) {
 size_t st_count(const st_file_t *f) { return f->n; }
 const st_tensor_t *st_get(const st_file_t *f, size_t i) { return i < f->n ? &f->tensors[i] : NULL; }
 
+int st_has_blocks(const st_file_t *f) {
+    for (size_t i = 0; i < st_count(f); i++)
+        if (ST_IS_BLOCK(st_get(f, i)->dtype)) return 1;
+    return 0;
+}
+
 const st_tensor_t *st_find(const st_file_t *f, const char *name) {
     st_tensor_t key = {.name = name};
     return bsearch(&key, f->tensors, f->n, sizeof *f->tensors, cmp_tensor);

@@ -43,6 +43,8 @@ void st_close(st_file_t *f);
 size_t st_count(const st_file_t *f);
 const st_tensor_t *st_get(const st_file_t *f, size_t i); /* sorted by name */
 const st_tensor_t *st_find(const st_file_t *f, const char *name);
+/* Whether any tensor of f is in a GGUF block type (a quantized file). */
+int st_has_blocks(const st_file_t *f);
 /* A __metadata__ value, or NULL. */
 const char *st_metadata(const st_file_t *f, const char *key);
 

@@ -1,5 +1,6 @@
 /* clip.c - the CLIP text transformer: pre-LN blocks, causal self-attention, final LayerNorm. */
 #include "engine/models/clip.h"
+#include "engine/io/gguf_quant.h"
 #include "common/status.h"
 #include "engine/kernels/attention.h"
 #include "engine/kernels/half.h"
@@ -21,8 +22,9 @@ typedef struct {
 struct clip {
     clip_info_t info;
     void *tok_emb; /* [vocab, width]: 16-bit values when tok_half (an F16 or BF16 file: IEEE
-                      halves, or bfloat16 when tok_bf16), else floats */
-    int tok_half, tok_bf16;
+                      halves, or bfloat16 when tok_bf16); Q8_0 blocks along each row when tok_q8
+                      (8-bit weights, or a file that quantized it); else floats */
+    int tok_half, tok_bf16, tok_q8;
     float *pos_emb, *lnf_g, *lnf_b;
     clip_layer_t *layer;
     gemm_w_t proj;
@@ -101,6 +103,40 @@ static int load_qkv_hf(wload_t *wl, const char *base, int w, gemm_w_t *out, floa
     return wl->failed ? wl->rc : w_linear_cat(wl, names, 3, w, w, out);
 }
 
+/* The token table as Q8_0 blocks along each row (gguf_quant.h), read a row at a time from a 16-bit
+ * or f32 table, or from the whole table widened when the file holds it in a block type. */
+static int tok_to_q8(clip_t *c, wload_t *wl, const st_tensor_t *te, const char *name) {
+    size_t rows = (size_t)te->shape[0], W = (size_t)te->shape[1];
+    c->tok_emb = malloc(rows * (W / 32) * GGUF_Q8_0_BYTES); /* owned by c */
+    if (!c->tok_emb) return IMG_ENOMEM;
+    c->tok_q8 = 1;
+    uint8_t *out = c->tok_emb;
+    if (ST_IS_BLOCK(te->dtype)) {
+        float *x = w_f32(wl, name, 0); /* freed below */
+        if (!x) return wl->failed ? wl->rc : IMG_ENOMEM;
+        gguf_quant_q8_0(x, rows * W, out);
+        free(x);
+        return IMG_OK;
+    }
+    if (te->dtype != ST_F16 && te->dtype != ST_BF16 && te->dtype != ST_F32) return IMG_EFORMAT;
+    float *row = malloc(sizeof(float) * W); /* freed below */
+    if (!row) return IMG_ENOMEM;
+    for (size_t r = 0; r < rows; r++) {
+        const uint8_t *src = (const uint8_t *)te->data + r * W * (te->dtype == ST_F32 ? 4 : 2);
+        for (size_t i = 0; i < W; i++) {
+            if (te->dtype == ST_F32) {
+                memcpy(&row[i], src + 4 * i, 4);
+            } else {
+                uint16_t h = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
+                row[i] = te->dtype == ST_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
+            }
+        }
+        gguf_quant_q8_0(row, W, out + r * (W / 32) * GGUF_Q8_0_BYTES);
+    }
+    free(row);
+    return IMG_OK;
+}
+
 int clip_load(const st_file_t *f, const char *prefix, int wflags, clip_t **out, char *err,
               size_t errlen) {
     char prefixes[4][160];
@@ -153,8 +189,12 @@ int clip_load(const st_file_t *f, const char *prefix, int wflags, clip_t **out, 
         return IMG_EFORMAT;
     }
     int W = I->width;
-    if (te->dtype == ST_F16 || te->dtype == ST_BF16) { /* kept 16-bit: the table is 49408 rows,
-                                                          a prompt reads 77 */
+    if ((wl.q8 || ST_IS_BLOCK(te->dtype)) && W % 32 == 0) { /* 8-bit rows: 1.06 bytes a value */
+        rc = tok_to_q8(c, &wl, te,
+                       hf ? "embeddings.token_embedding.weight" : "token_embedding.weight");
+        st_release(f, te);
+    } else if (te->dtype == ST_F16 || te->dtype == ST_BF16) { /* kept 16-bit: the table is 49408
+                                                          rows, a prompt reads 77 */
         c->tok_emb = malloc(te->nbytes ? te->nbytes : 1); /* owned by c */
         if (c->tok_emb) memcpy(c->tok_emb, te->data, te->nbytes);
         else rc = IMG_ENOMEM;
@@ -264,6 +304,9 @@ static void embed(const clip_t *c, const int32_t *tokens, const float *extra, fl
             float v;
             if (tokens[t] < 0) { /* an embedding's vector (clip_forward_ext) */
                 v = extra[(size_t)(-1 - tokens[t]) * W + i];
+            } else if (c->tok_q8) {
+                const uint8_t *blk = (const uint8_t *)c->tok_emb + at / 32 * GGUF_Q8_0_BYTES;
+                v = (float)(int8_t)blk[2 + at % 32] * f16_to_f32((uint16_t)(blk[0] | blk[1] << 8));
             } else if (c->tok_half) {
                 uint16_t h;
                 memcpy(&h, (const uint16_t *)c->tok_emb + at, sizeof h);

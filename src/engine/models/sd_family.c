@@ -272,7 +272,8 @@ static int sd_load(const eng_load_opts_t *o, const st_file_t *f, kctx_t *kc, are
         else if (rc) vf = NULL; /* taken over and closed */
     }
     if (!rc) rc = tok_load(o->tokenizer, &m->tok, err, errlen);
-    int wflags = (kc->bf16 ? W_BF16 : 0) | (o->weights_q8 ? W_Q8 : 0);
+    int wflags = (kc->bf16 ? W_BF16 : 0) |
+                 (o->weights_q8 || (o->weights_auto && st_has_blocks(f)) ? W_Q8 : 0);
     if (!rc) rc = unet_load(f, wflags, &m->unet, err, errlen);
     if (!rc) rc = load_vae(f, vf, wflags, m, err, errlen);
     if (!rc) {

@@ -116,7 +116,8 @@ static int fx_load(const eng_load_opts_t *o, const st_file_t *f, kctx_t *kc, are
         snprintf(err, errlen, "out of memory loading the model");
         return IMG_ENOMEM;
     }
-    int wflags = (kc->bf16 ? W_BF16 : 0) | (o->weights_q8 ? W_Q8 : 0);
+    int wflags = (kc->bf16 ? W_BF16 : 0) |
+                 (o->weights_q8 || (o->weights_auto && st_has_blocks(f)) ? W_Q8 : 0);
     st_file_t *af = NULL, *tf = NULL;
     int rc = IMG_OK;
     if (!o->tokenizer || !*o->tokenizer) {
