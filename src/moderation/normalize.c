@@ -1181,7 +1181,8 @@ static int mark_ages(words_t *w, const unsigned char *alone) {
             i + 2 < n0 &&
             (!strncmp(w->w[i + 1], "year", 4) || !strncmp(w->w[i + 1], "yr", 2) ||
              word_in_list(w->w[i + 1], YEAR_TYPOS, sizeof YEAR_TYPOS / sizeof YEAR_TYPOS[0])) &&
-            (!strcmp(w->w[i + 2], "old") || !strcmp(w->w[i + 2], "olds"));
+            (!strcmp(w->w[i + 2], "old") || !strcmp(w->w[i + 2], "olds") ||
+             !strcmp(w->w[i + 2], "young")); /* verse: "ten years young" */
         /* "aged 11", "age 9", "barely eleven", "canonically 13": the word before says it is an age
          */
         int prev_age =
