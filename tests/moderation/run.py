@@ -499,6 +499,24 @@ def test_a_euphemism_childrens_play_shares_counts_beside_a_child_only_in_a_priva
 
 
 @test
+def test_self_harm_told_as_the_scene_before_or_after_is_self_harm():
+    """The quiet scene of a suicide - pills and "won't wake up", a chair kicked over under a rope on a
+    beam, a bridge railing and letting go, "better without me" and a last letter, scars hidden
+    beside a blade - is self-harm in each language; the same objects in everyday scenes are not."""
+    harmful = ["an empty pill bottle on the bed, he will not wake up, photo",
+               "une chaise renversée, une corde attachée à la poutre, aube grise",
+               "sie steht auf dem Brückengeländer, bereit loszulassen, Nacht",
+               "стало бы лучше без меня, последнее письмо на столе",
+               "cicatrici nascoste sotto le maniche lunghe e una lametta sul lavandino"]
+    harmless = ["a goodbye letter and pills for seasickness in the ferry cabin, holiday",
+                "a chair and a rope ladder in a tree house, summer",
+                "a couple on the bridge railing taking a selfie at sunset",
+                "the team is better without me on the bench today, funny meme of a dog"]
+    assert classify(harmful, "auto") == ["self_harm"] * len(harmful)
+    assert classify(harmless, "auto") == ["allow"] * len(harmless)
+
+
+@test
 def test_hashtags_and_camel_case_are_read_as_their_words():
     """A long glued hashtag is read as the rule words it is made of (the fewest pieces; two
     pieces only of four letters or more), camelCase is split; ordinary glued words and
