@@ -517,6 +517,20 @@ def test_self_harm_told_as_the_scene_before_or_after_is_self_harm():
 
 
 @test
+def test_drug_slang_counts_beside_the_drug_trade_or_its_use_not_beside_selling():
+    """A slang name that is an everyday word too (ice, bars, Koks, pó, соль) is a drug beside the
+    trade's own words or a way of taking it; a market selling ice, soap bars, coal or salt is not a
+    drug market. Slang with no everyday sense is a drug by itself."""
+    harmful = ["smoking ice out of a glass pipe in the car", "un camello con bolsitas de tusi",
+               "ein Dealer mit Koks in Tütchen vor der Disco", "парень курит соль из стеклянной трубки",
+               "закладчик с мефом", "一包K粉"]
+    harmless = ["a vendor selling ice at the beach", "selling bars of soap at the market",
+                "ein Händler verkauft Koks für den Ofen", "продаёт соль на рынке", "vendendo pó de café"]
+    assert classify(harmful, "auto") == ["illegal"] * len(harmful)
+    assert classify(harmless, "auto") == ["allow"] * len(harmless)
+
+
+@test
 def test_hashtags_and_camel_case_are_read_as_their_words():
     """A long glued hashtag is read as the rule words it is made of (the fewest pieces; two
     pieces only of four letters or more), camelCase is split; ordinary glued words and
