@@ -102,7 +102,7 @@ def test_weights_q8_model_generates_close_to_its_file_weights():
     with open(conf, "a") as g:
         g.write("model.tiny-sd1-q8.weights = q4\n")
     p = generate("x", "-o", a, "--config", conf, check=False)
-    assert p.returncode != 0 and "must be 'file' or 'q8'" in p.stderr, p.stderr
+    assert p.returncode != 0 and "must be 'auto', 'file' or 'q8'" in p.stderr, p.stderr
 
 
 @test
