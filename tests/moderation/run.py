@@ -531,6 +531,21 @@ def test_drug_slang_counts_beside_the_drug_trade_or_its_use_not_beside_selling()
 
 
 @test
+def test_violence_told_as_its_aftermath_is_violence():
+    """The aftermath of violence - a person tied to a chair beside a beaten face, a mass grave
+    beside limbs in the earth, bloody handprints beside a knife, a body wrapped in plastic
+    beside seeping blood - is violence; a chair prank, a memorial, painted handprints are not."""
+    harmful = ["a hostage tied to a chair, teeth on the floor, dim basement",
+               "una fosa común con brazos y piernas saliendo de la tierra",
+               "blutige Handabdrücke an der Tür, ein Messer im Flur",
+               "a body wrapped in plastic on the riverbank, blood seeping out"]
+    harmless = ["a memorial at a mass grave, flowers and candles", "a groom tied to a chair at his stag party",
+                "impronte di mani colorate e un coltello da burro in cucina"]
+    assert classify(harmful, "auto") == ["violence"] * len(harmful)
+    assert classify(harmless, "auto") == ["allow"] * len(harmless)
+
+
+@test
 def test_hashtags_and_camel_case_are_read_as_their_words():
     """A long glued hashtag is read as the rule words it is made of (the fewest pieces; two
     pieces only of four letters or more), camelCase is split; ordinary glued words and
