@@ -546,6 +546,18 @@ def test_violence_told_as_its_aftermath_is_violence():
 
 
 @test
+def test_hate_told_as_a_sign_a_slogan_or_a_map_is_hate():
+    """A people beside a sign's refusal, beside "go home" sprayed on a wall, or spreading like a
+    plague is hate in each language; signs refusing dogs or minors, and maps of epidemics, are not."""
+    harmful = ["Kein Zutritt? ein Schild: Türken unerwünscht", "cartello: vietato l'ingresso agli zingari",
+               "Mexicans go home spray-painted on a school wall", "мигранты расползаются по карте как зараза"]
+    harmless = ["un musée interdit aux moins de 18 ans", "vietato l'ingresso ai cani, cartello",
+                "a map of how the plague spread in 1348", "des chats noirs interdits aux chiens"]
+    assert classify(harmful, "auto") == ["hate"] * len(harmful)
+    assert classify(harmless, "auto") == ["allow"] * len(harmless)
+
+
+@test
 def test_hashtags_and_camel_case_are_read_as_their_words():
     """A long glued hashtag is read as the rule words it is made of (the fewest pieces; two
     pieces only of four letters or more), camelCase is split; ordinary glued words and
