@@ -121,16 +121,14 @@ static int tok_to_q8(clip_t *c, wload_t *wl, const st_tensor_t *te, const char *
     if (te->dtype != ST_F16 && te->dtype != ST_BF16 && te->dtype != ST_F32) return IMG_EFORMAT;
     float *row = malloc(sizeof(float) * W); /* freed below */
     if (!row) return IMG_ENOMEM;
+    isa_t isa = cpu_best_isa();
     for (size_t r = 0; r < rows; r++) {
-        const uint8_t *src = (const uint8_t *)te->data + r * W * (te->dtype == ST_F32 ? 4 : 2);
-        for (size_t i = 0; i < W; i++) {
-            if (te->dtype == ST_F32) {
-                memcpy(&row[i], src + 4 * i, 4);
-            } else {
-                uint16_t h = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
-                row[i] = te->dtype == ST_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
-            }
-        }
+        if (te->dtype == ST_F32)
+            memcpy(row, (const float *)te->data + r * W, sizeof(float) * W);
+        else if (te->dtype == ST_BF16)
+            bf16_to_float(isa, (const uint16_t *)te->data + r * W, row, W);
+        else
+            half_to_float(isa, (const uint16_t *)te->data + r * W, row, W);
         gguf_quant_q8_0(row, W, out + r * (W / 32) * GGUF_Q8_0_BYTES);
     }
     free(row);
