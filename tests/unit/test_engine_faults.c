@@ -34,6 +34,14 @@ static const eng_load_opts_t BUILTIN_BF16 = {
     .precision = "bf16",
 };
 
+/* The same with every matrix, convolution and the token table in 8 bits (weights = q8). */
+static const eng_load_opts_t BUILTIN_Q8 = {
+    .checkpoint = "builtin:imgapi-shapes/model.safetensors",
+    .tokenizer = "builtin:imgapi-shapes",
+    .tiny_decoder = "builtin:imgapi-shapes/decoder.safetensors",
+    .threads = 2,
+    .weights_q8 = 1,
+};
 /* The failure points tried out of n allocations: all when there are at most max_points (128,
  * or IMGAPI_TEST_FAULT_POINTS), else the first max/2 and max/2 more spread evenly over the rest,
  * the last one included (a load makes hundreds; each try repeats the whole load). */
@@ -95,6 +103,7 @@ void test_engine_load_out_of_memory(void) {
     if (skip_model_sweeps()) return;
     load_out_of_memory(&BUILTIN);
     load_out_of_memory(&BUILTIN_BF16);
+    load_out_of_memory(&BUILTIN_Q8);
 }
 
 static int gen(eng_model_t *m, img_t *out) {
