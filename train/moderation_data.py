@@ -20,6 +20,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from moderation_benign import PLAIN_FRAMES, benign, plain  # noqa: E402
+import moderation_scenes  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # Vocabulary per language. Slots: minor (a child or teen), adult (an adult person), sexy (a
@@ -497,7 +498,7 @@ def plain_from_slots(lang, rng):
     return ("ok", lang, vary(text, rng), slot == "minor" or depicts_minor(text))
 
 
-def generate(per_class, seed):
+def generate(per_class, seed, scenes=False):
     rng = random.Random(seed)
     rows = []
     labels = ["sexual_minors", "sexual", "violence", "self_harm", "hate", "illegal", "ok"]
@@ -548,6 +549,12 @@ def generate(per_class, seed):
     for _ in range(per_class * 2):
         lang = rng.choice(langs) if rng.random() < 0.5 else "en"
         rows.append(plain_from_slots(lang, rng))
+    # with scenes: harm told by the scene around it (moderation_scenes.py), two or three cues that
+    # carry it together, and harmless scenes of the same rooms, objects and words. Off in the
+    # shipped model: measured 2026-12-06 (docs/moderation.md), it did not carry to held-out prompts
+    if scenes:
+        for label, lang, text, minor in moderation_scenes.generate(per_class // 4, rng):
+            rows.append((label, lang, vary(text, rng), minor))
     # the broad run of ordinary prompts, three times the harmful classes together
     for _ in range(per_class * 12):
         lang = rng.choice(langs) if rng.random() < 0.5 else "en"
@@ -561,8 +568,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-class", type=int, default=4000)
     ap.add_argument("--seed", type=int, default=31)
+    ap.add_argument("--scenes", action="store_true", help="add the scene-told prompts of moderation_scenes.py")
     a = ap.parse_args()
-    for label, lang, text, minor in generate(a.per_class, a.seed):
+    for label, lang, text, minor in generate(a.per_class, a.seed, a.scenes):
         sys.stdout.write(f"{label}\t{lang}\t{int(minor)}\t{text}\n")
 
 

@@ -288,6 +288,8 @@ def main():
     ap.add_argument("--init", help="continue from this classifier.bin (its thresholds are kept) instead of a "
                     "random start: to teach it new harmless twins without relearning what it knows")
     ap.add_argument("--lr-scale", type=float, default=1.0, help="learning rates times this (with --init, < 1)")
+    ap.add_argument("--scenes", action="store_true", help="train on the scene-told prompts too "
+                    "(moderation_scenes.py; not in the shipped model, see docs/moderation.md)")
     ap.add_argument("--check-only", action="store_true", help="train nothing: rewrite classifier_check.tsv "
                     "for the classifier at --out as the normaliser now reads the check prompts")
     a = ap.parse_args()
@@ -298,7 +300,7 @@ def main():
         write_check(model, a)
         return
     rng = np.random.default_rng(a.seed)
-    rows = moderation_data.generate(a.per_class, a.seed)
+    rows = moderation_data.generate(a.per_class, a.seed, a.scenes)
     texts = [r[2] for r in rows]
     labels = [r[0] for r in rows]
     y = np.stack([head_targets(r[0], r[3]) for r in rows])
