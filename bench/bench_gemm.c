@@ -153,8 +153,13 @@ int main(int argc, char **argv) {
     double peak_bf16 = peak_flops(kc.pool, threads, PEAK_BF16, kc.isa);
     double peak_amx = peak_flops(kc.pool, threads, PEAK_AMX, kc.isa);
     printf("threads %d, kernels %s\n", threads, cpu_isa_name(kc.isa));
+    double peak_int8 = peak_flops(kc.pool, threads, PEAK_INT8, kc.isa);
     printf("measured peak: fp32 FMA %.1f GFLOP/s, bf16 dot %.1f GFLOP/s, AMX bf16 %.1f GFLOP/s\n",
            peak / 1e9, peak_bf16 / 1e9, peak_amx / 1e9);
+    /* the ceiling of any int8 kernel here, against the f32 kernels' */
+    if (peak_int8 > 0)
+        printf("measured peak: int8 multiply-add (%s) %.1f GOP/s = %.2fx the fp32 FMA peak\n",
+               peak_int8_name(), peak_int8 / 1e9, peak > 0 ? peak_int8 / peak : 0);
     /* bf16 pairs where a kernel runs them fast (elsewhere portable C: skipped) */
     int ways = kc_amx.amx ? 5 : kc.isa == ISA_AVX512 && cpu_has_avx512_bf16() ? 4 : 3;
     printf("%-34s %6s %6s %6s | %9s %6s | %9s %6s | %9s %6s | %6s | %9s %6s | %9s %6s\n",

@@ -3,6 +3,7 @@
 #include "common/clock.h"
 #include "engine/kernels/cpu.h"
 #include "engine/kernels/gemm.h"
+#include <cpuid.h>
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -61,6 +62,77 @@ __attribute__((target("avx512f,avx512bf16"))) static float loop_bf16(long iters)
     return _mm512_reduce_add_ps(SUM12(_mm512_add_ps));
 }
 
+/* 8-bit products into 32-bit sums. With VNNI one instruction (VPDPBUSD: unsigned by signed
+ * bytes, four products a lane, added to the lane) chains on its accumulator like an FMA. */
+__attribute__((target("avx512f,avx512vnni"))) static float loop_vnni512(long iters) {
+    __m512i u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-2);
+    CHAIN_VARS(__m512i);
+    volatile int seed = 1;
+#define INIT(x)                                                                                    \
+    x = _mm512_set1_epi32(seed);                                                                   \
+    seed = seed + 1
+    CHAIN_ALL(INIT);
+#undef INIT
+    for (long it = 0; it < iters; it++) {
+#define STEP(x) x = _mm512_dpbusd_epi32(x, u, s)
+        CHAIN_ALL(STEP);
+#undef STEP
+    }
+    return (float)_mm512_reduce_add_epi32(SUM12(_mm512_add_epi32));
+}
+
+__attribute__((target("avx2,avxvnni"))) static float loop_vnni256(long iters) {
+    __m256i u = _mm256_set1_epi8(3), s = _mm256_set1_epi8(-2);
+    CHAIN_VARS(__m256i);
+    volatile int seed = 1;
+#define INIT(x)                                                                                    \
+    x = _mm256_set1_epi32(seed);                                                                   \
+    seed = seed + 1
+    CHAIN_ALL(INIT);
+#undef INIT
+    for (long it = 0; it < iters; it++) {
+#define STEP(x) x = _mm256_dpbusd_avx_epi32(x, u, s)
+        CHAIN_ALL(STEP);
+#undef STEP
+    }
+    __m256i t = SUM12(_mm256_add_epi32);
+    return (float)(_mm256_extract_epi32(t, 0) + _mm256_extract_epi32(t, 7));
+}
+
+/* Without VNNI: VPMADDUBSW (pairs of unsigned by signed bytes into 16 bits), VPMADDWD by ones
+ * (pairs of those into 32 bits), VPADDD into the sum - 32 products per three instructions. Each
+ * chain feeds its sum back in as the next bytes, so that no step is loop-invariant. */
+__attribute__((target("avx2"))) static float loop_int8_avx2(long iters) {
+    __m256i s = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1),
+            c = _mm256_set1_epi32(0x01010101);
+    CHAIN_VARS(__m256i);
+    volatile int seed = 1;
+#define INIT(x)                                                                                    \
+    x = _mm256_set1_epi32(seed);                                                                   \
+    seed = seed + 1
+    CHAIN_ALL(INIT);
+#undef INIT
+    for (long it = 0; it < iters; it++) {
+#define STEP(x) x = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(x, s), ones), c)
+        CHAIN_ALL(STEP);
+#undef STEP
+    }
+    __m256i t = SUM12(_mm256_add_epi32);
+    return (float)(_mm256_extract_epi32(t, 0) + _mm256_extract_epi32(t, 7));
+}
+
+/* From CPUID: leaf 7 ECX bit 11 AVX512-VNNI, leaf 7 subleaf 1 EAX bit 4 AVX-VNNI (clang's
+ * __builtin_cpu_supports knows neither name). The OS's saving of the registers is what
+ * cpu_supports checks for the AVX-512 and AVX2 levels. */
+const char *peak_int8_name(void) {
+    unsigned a, b, c, d;
+    if (cpu_supports(ISA_AVX512) && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c >> 11 & 1))
+        return "avx512-vnni";
+    if (!cpu_supports(ISA_AVX2)) return NULL;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1)) return "avx-vnni";
+    return "avx2";
+}
+
 /* Four independent 16 x 16 f32 accumulator tiles, each TDPBF16PS 16 x 16 x 32 products. */
 __attribute__((target("amx-tile,amx-bf16"))) static float loop_amx(long iters) {
     uint16_t ones[16 * 32] __attribute__((aligned(64))); /* bfloat16 1.0: not zeros */
@@ -90,7 +162,7 @@ __attribute__((target("amx-tile,amx-bf16"))) static float loop_amx(long iters) {
 
 typedef struct {
     long iters;
-    int kind; /* 0 avx512, 1 avx2, 2 bf16, 3 amx */
+    int kind; /* 0 avx512, 1 avx2, 2 bf16, 3 amx, 4 int8 avx512-vnni, 5 avx-vnni, 6 int8 avx2 */
     volatile float sink[256];
 } peak_job_t;
 
@@ -100,7 +172,10 @@ static void peak_task(void *ctx, int task, int thread) {
     float r = j->kind == 0   ? loop_avx512(j->iters)
               : j->kind == 1 ? loop_avx2(j->iters)
               : j->kind == 2 ? loop_bf16(j->iters)
-                             : loop_amx(j->iters);
+              : j->kind == 3 ? loop_amx(j->iters)
+              : j->kind == 4 ? loop_vnni512(j->iters)
+              : j->kind == 5 ? loop_vnni256(j->iters)
+                             : loop_int8_avx2(j->iters);
     j->sink[task & 255] = r;
 }
 
@@ -115,6 +190,11 @@ double peak_flops(pool_t *pool, int threads, peak_kind_t kind, isa_t isa) {
         j.kind = 3;
         j.iters /= 16;           /* a tile product is 16 x 16 x 32: 8192 products */
         lanes = 8192.0 * 4 / 12; /* per loop trip, as if over 12 chains */
+    } else if (kind == PEAK_INT8) {
+        const char *name = peak_int8_name();
+        if (!name) return 0;
+        j.kind = !strcmp(name, "avx512-vnni") ? 4 : !strcmp(name, "avx-vnni") ? 5 : 6;
+        lanes = j.kind == 4 ? 64 : 32; /* products per instruction (the AVX2 mix: per three) */
     } else if (kind == PEAK_BF16) {
         if (!__builtin_cpu_supports("avx512bf16")) return 0;
         j.kind = 2;
