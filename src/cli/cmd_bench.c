@@ -200,6 +200,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     double peak = peak_flops(kc.pool, threads, PEAK_FP32, kc.isa),
            peak_bf16 = peak_flops(kc.pool, threads, PEAK_BF16, kc.isa),
            peak_int8 = peak_flops(kc.pool, threads, PEAK_INT8, kc.isa);
+    const char *int8_name = peak_int8_name(); /* the instructions peak_int8 measured, or NULL */
 
     /* profile and working size first: stable-diffusion.cpp runs before our model is loaded */
     quality_profile_t q;
@@ -380,7 +381,7 @@ int cmd_bench(int argc, char **argv, const cli_env_t *env) {
     printf("threads %d, precision %s%s; measured peak fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s, amx "
            "%.1f GFLOP/s, int8 (%s) %.1f GOP/s; medians of %d run(s)\n",
            threads, cfg.precision, pk_kind == PEAK_AMX ? " (AMX)" : "", peak / 1e9, peak_bf16 / 1e9,
-           peak_amx / 1e9, peak_int8_name() ? peak_int8_name() : "none", peak_int8 / 1e9, runs);
+           peak_amx / 1e9, int8_name ? int8_name : "none", peak_int8 / 1e9, runs);
     printf("%%peak: against the mean of the %s peaks measured before and after each run (they "
            "ranged %.1f-%.1f GFLOP/s)\n",
            pk_kind == PEAK_AMX    ? "amx"

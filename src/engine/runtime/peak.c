@@ -62,6 +62,11 @@ __attribute__((target("avx512f,avx512bf16"))) static float loop_bf16(long iters)
     return _mm512_reduce_add_ps(SUM12(_mm512_add_ps));
 }
 
+/* Distinct, opaque start values for twelve 32-bit integer chains (seed: a volatile int). */
+#define INIT_I256(x)                                                                               \
+    x = _mm256_set1_epi32(seed);                                                                   \
+    seed = seed + 1
+
 /* 8-bit products into 32-bit sums. With VNNI one instruction (VPDPBUSD: unsigned by signed
  * bytes, four products a lane, added to the lane) chains on its accumulator like an FMA. */
 __attribute__((target("avx512f,avx512vnni"))) static float loop_vnni512(long iters) {
@@ -85,11 +90,7 @@ __attribute__((target("avx2,avxvnni"))) static float loop_vnni256(long iters) {
     __m256i u = _mm256_set1_epi8(3), s = _mm256_set1_epi8(-2);
     CHAIN_VARS(__m256i);
     volatile int seed = 1;
-#define INIT(x)                                                                                    \
-    x = _mm256_set1_epi32(seed);                                                                   \
-    seed = seed + 1
-    CHAIN_ALL(INIT);
-#undef INIT
+    CHAIN_ALL(INIT_I256);
     for (long it = 0; it < iters; it++) {
 #define STEP(x) x = _mm256_dpbusd_avx_epi32(x, u, s)
         CHAIN_ALL(STEP);
@@ -107,11 +108,7 @@ __attribute__((target("avx2"))) static float loop_int8_avx2(long iters) {
             c = _mm256_set1_epi32(0x01010101);
     CHAIN_VARS(__m256i);
     volatile int seed = 1;
-#define INIT(x)                                                                                    \
-    x = _mm256_set1_epi32(seed);                                                                   \
-    seed = seed + 1
-    CHAIN_ALL(INIT);
-#undef INIT
+    CHAIN_ALL(INIT_I256);
     for (long it = 0; it < iters; it++) {
 #define STEP(x) x = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(x, s), ones), c)
         CHAIN_ALL(STEP);
@@ -121,16 +118,23 @@ __attribute__((target("avx2"))) static float loop_int8_avx2(long iters) {
     return (float)(_mm256_extract_epi32(t, 0) + _mm256_extract_epi32(t, 7));
 }
 
+typedef enum { INT8_NONE = 0, INT8_VNNI512, INT8_VNNI256, INT8_AVX2 } int8_level_t;
+
 /* From CPUID: leaf 7 ECX bit 11 AVX512-VNNI, leaf 7 subleaf 1 EAX bit 4 AVX-VNNI (clang's
  * __builtin_cpu_supports knows neither name). The OS's saving of the registers is what
  * cpu_supports checks for the AVX-512 and AVX2 levels. */
-const char *peak_int8_name(void) {
+static int8_level_t int8_level(void) {
     unsigned a, b, c, d;
     if (cpu_supports(ISA_AVX512) && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c >> 11 & 1))
-        return "avx512-vnni";
-    if (!cpu_supports(ISA_AVX2)) return NULL;
-    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1)) return "avx-vnni";
-    return "avx2";
+        return INT8_VNNI512;
+    if (!cpu_supports(ISA_AVX2)) return INT8_NONE;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1)) return INT8_VNNI256;
+    return INT8_AVX2;
+}
+
+const char *peak_int8_name(void) {
+    static const char *const names[] = {NULL, "avx512-vnni", "avx-vnni", "avx2"};
+    return names[int8_level()];
 }
 
 /* Four independent 16 x 16 f32 accumulator tiles, each TDPBF16PS 16 x 16 x 32 products. */
@@ -191,10 +195,11 @@ double peak_flops(pool_t *pool, int threads, peak_kind_t kind, isa_t isa) {
         j.iters /= 16;           /* a tile product is 16 x 16 x 32: 8192 products */
         lanes = 8192.0 * 4 / 12; /* per loop trip, as if over 12 chains */
     } else if (kind == PEAK_INT8) {
-        const char *name = peak_int8_name();
-        if (!name) return 0;
-        j.kind = !strcmp(name, "avx512-vnni") ? 4 : !strcmp(name, "avx-vnni") ? 5 : 6;
-        lanes = j.kind == 4 ? 64 : 32; /* products per instruction (the AVX2 mix: per three) */
+        int8_level_t lv = int8_level();
+        if (lv == INT8_NONE) return 0;
+        j.kind = 3 + (int)lv; /* 4 avx512-vnni, 5 avx-vnni, 6 avx2 */
+        lanes =
+            lv == INT8_VNNI512 ? 64 : 32; /* products per instruction (the AVX2 mix: per three) */
     } else if (kind == PEAK_BF16) {
         if (!__builtin_cpu_supports("avx512bf16")) return 0;
         j.kind = 2;
