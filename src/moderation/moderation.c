@@ -1016,7 +1016,17 @@ static void append_words(char *out, size_t cap, const words_t *w) {
     }
 }
 
-/* out->rule: which term or combine refused (the first member found of each combined group). */
+/* The words that put group grp in the prompt: its first member found, else (a group with
+ * "include") the first term found of its category; NULL if neither. */
+static const words_t *group_evidence(const moderation_t *m, const found_t *f, int grp) {
+    for (int i = 0; i < m->members.n; i++)
+        if (m->members.p[i].cat == grp && f->member[i]) return &m->members.p[i].words;
+    for (int t = 0; m->group_cat[grp] >= 0 && t < m->terms.n; t++)
+        if (m->terms.p[t].cat == m->group_cat[grp] && f->term[t]) return &m->terms.p[t].words;
+    return NULL;
+}
+
+/* out->rule: which term or combine refused (what put each combined group in the prompt). */
 static void describe_rule(const moderation_t *m, const found_t *f, int term, int combine,
                           mod_result_t *out) {
     out->rule[0] = '\0';
@@ -1030,12 +1040,11 @@ static void describe_rule(const moderation_t *m, const found_t *f, int term, int
         int grp = m->combine[combine].g[g];
         append_cut(out->rule, sizeof out->rule, g ? " + " : " ");
         append_cut(out->rule, sizeof out->rule, m->groups[grp]);
-        for (int i = 0; i < m->members.n; i++)
-            if (m->members.p[i].cat == grp && f->member[i]) {
-                append_cut(out->rule, sizeof out->rule, "=");
-                append_words(out->rule, sizeof out->rule, &m->members.p[i].words);
-                break;
-            }
+        const words_t *why = group_evidence(m, f, grp);
+        if (why) {
+            append_cut(out->rule, sizeof out->rule, "=");
+            append_words(out->rule, sizeof out->rule, why);
+        }
     }
 }
 

@@ -280,6 +280,33 @@ void test_moderation_language_bound_words(void) {
     mod_free(m);
 }
 
+/* A combine's explanation names what put each group in the prompt: a member, or for a group that
+ * includes a category's terms the term found - so a word listed once, as a term, explains a
+ * refusal beside a child as well as a twin line in the group did. */
+void test_moderation_explains_included_terms(void) {
+    static const char RULES[] = "version 2\ncategory sexual_minors always\ncategory sexual auto\n"
+                                "include sexual_any sexual\nterm sexual naked\n"
+                                "group minor child\ngroup sexual_any nude\n"
+                                "combine sexual_minors minor sexual_any\n";
+    char err[256];
+    moderation_t *m = NULL;
+    CHECK(mod_load(RULES, &m, err, sizeof err) == IMG_OK);
+    if (!m) return;
+    mod_use_classifier(m, 0);
+    static const char *const CASES[][2] = {
+        {"a naked child", "combine minor=child + sexual_any=naked"},
+        {"a nude child", "combine minor=child + sexual_any=nude"},
+        {"a nude child, naked", "combine minor=child + sexual_any=nude"},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        mod_result_t r;
+        CHECK(mod_check(m, CASES[i][0], MOD_LEVEL_LOW, &r) == IMG_OK);
+        CHECK(r.refused && !strcmp(r.category, "sexual_minors") && !strcmp(r.rule, CASES[i][1]));
+        if (strcmp(r.rule, CASES[i][1])) fprintf(stderr, "  '%s' -> '%s'\n", CASES[i][0], r.rule);
+    }
+    mod_free(m);
+}
+
 /* The encodings clients leave in prompts are read back, and what is no encoding stays as
  * written: a percent run that is not UTF-8, "50% off", a reference to NUL or past Unicode, a
  * lone surrogate, "<3", "<lora:x:1>" and a word in angle brackets that is no HTML tag; out of
