@@ -34,6 +34,21 @@ $(BUILD)/gen/english_words.inc: $(wildcard $(DICT))
 	@{ echo 'static const char *const ENGLISH_WORDS[] = {'; LC_ALL=C grep -E '^[A-Za-z]{5,63}$$' $(DICT) | LC_ALL=C tr A-Z a-z | LC_ALL=C sort -u | sed -e 's/^/"/' -e 's/$$/",/'; echo '};'; } > $@
 $(BUILD)/src/moderation/english_words.o: $(BUILD)/gen/english_words.inc
 
+# The Russian word forms (Debian's hunspell-ru, expanded by hunspell-tools' unmunch; both installed
+# by tools/install-deps.sh) are compiled in as a Bloom filter built by tools/russian_words_filter.c.
+RU_DIC ?= /usr/share/hunspell/ru_RU.dic
+RU_AFF ?= /usr/share/hunspell/ru_RU.aff
+$(BUILD)/tools/russian_words_filter: tools/russian_words_filter.c src/moderation/russian_words.h
+	@mkdir -p $(dir $@)
+	@$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -o $@ $<
+$(BUILD)/gen/russian_words.bin: $(BUILD)/tools/russian_words_filter $(wildcard $(RU_DIC) $(RU_AFF))
+	@mkdir -p $(dir $@)
+	@test -r $(RU_DIC) -a -r $(RU_AFF) || { echo "$(RU_DIC) is missing: tools/install-deps.sh installs it (Debian package hunspell-ru)" >&2; exit 1; }
+	@command -v unmunch >/dev/null || { echo "unmunch is missing: tools/install-deps.sh installs it (Debian package hunspell-tools)" >&2; exit 1; }
+	@unmunch $(RU_DIC) $(RU_AFF) 2>/dev/null | $(BUILD)/tools/russian_words_filter > $@.tmp && mv $@.tmp $@
+$(BUILD)/src/moderation/russian_words_data.o: $(BUILD)/gen/russian_words.bin src/common/incbin.h
+$(BUILD)/src/moderation/russian_words_data.o: ASDEFS = -DRUSSIAN_WORDS_BIN='"$(BUILD)/gen/russian_words.bin"'
+
 # The built-in model's files are assembled into the binary (.incbin, paths from the repo root).
 $(BUILD)/src/engine/io/builtin_data.o: $(wildcard models/imgapi-shapes/*) src/common/incbin.h
 $(BUILD)/src/server/static_data.o: src/server/openapi.json src/server/playground.html src/common/incbin.h
@@ -41,7 +56,7 @@ $(BUILD)/src/moderation/classifier_data.o: moderation/classifier.bin src/common/
 $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
 	@echo "AS $<"
-	@$(CC) -Isrc -c $< -o $@
+	@$(CC) -Isrc $(ASDEFS) -c $< -o $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -101,7 +116,7 @@ $(BUILD)/bench_gemm: $(BUILD)/bench/bench_gemm.o $(BUILD)/libimgapi.a
 
 # Fuzzing (libFuzzer, clang, ASan+UBSan): each target runs FUZZ_SECONDS on a generated seed corpus.
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Isrc -I. -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Isrc -I. -DRUSSIAN_WORDS_BIN='"$(BUILD)/gen/russian_words.bin"' -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 # Each target: build with clang (libFuzzer + ASan + UBSan), seed its corpus from the tests, run
 # FUZZ_SECONDS. Inputs that crashed are fixed and kept under tests/fuzz/regressions/TARGET.
 FUZZ_TARGETS = safetensors request config moderation headers tokenizer bbpe
@@ -114,6 +129,7 @@ FUZZ_SRC_bbpe = src/engine/text/bbpe.c src/engine/text/bpe_merge.c src/engine/mo
 FUZZ_SRC_tokenizer = src/engine/text/tokenizer.c src/engine/text/bpe_merge.c src/engine/io/builtin.c src/engine/io/builtin_data.S src/common/buf.c \
 	src/common/status.c
 FUZZ_SRC_moderation = src/moderation/moderation.c src/moderation/lang_words.c src/moderation/normalize.c src/moderation/words.c src/moderation/stem.c src/moderation/phrase_index.c src/moderation/unescape.c src/moderation/english_words.c \
+	src/moderation/russian_words.c src/moderation/russian_words_data.S \
 	src/moderation/classifier.c src/moderation/classifier_data.S src/common/buf.c \
 	src/common/status.c
 define FUZZ_RUN
@@ -124,7 +140,7 @@ define FUZZ_RUN
 		2> build-fuzz/fuzz_$(1).log; rc=$$?; grep -E "^stat::number_of_executed_units|ERROR|SUMMARY" build-fuzz/fuzz_$(1).log; exit $$rc
 
 endef
-fuzz: $(BUILD)/gen/moderation_rules.inc $(BUILD)/gen/english_words.inc
+fuzz: $(BUILD)/gen/moderation_rules.inc $(BUILD)/gen/english_words.inc $(BUILD)/gen/russian_words.bin
 	@mkdir -p build-fuzz
 	/usr/bin/python3 tests/fuzz/make_corpus.py build-fuzz/corpus
 	$(foreach t,$(FUZZ_TARGETS),$(call FUZZ_RUN,$(t)))

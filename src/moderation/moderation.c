@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "moderation/english_words.h"
+#include "moderation/russian_words.h"
 #include "moderation_rules.inc" /* MODERATION_RULES: moderation/rules.txt, generated at build */
 
 #define MAX_CATS 16
@@ -404,7 +405,8 @@ static int cyrillic_word(const char *s, size_t min) {
  * and е written и or я ("галая", "девачка", "эротека"). Five letters and up, one edit, and the
  * result must be a one-word rule (Latin) or a word of the rules' phrases (Russian). A letter left
  * out is not read back: other languages' own words are one letter from rule words too often
- * (Spanish "cocina" is "cocaina" without its a, Italian "eroica" "erotica" without its t). */
+ * (Spanish "cocina" is "cocaina" without its a, Italian "eroica" "erotica" without its t). A
+ * Russian word form is taken as written: "песка" (sand) is no "писька", "лопает" no "лапает". */
 static int fix_misspellings(const moderation_t *m, words_t *w) {
     static const char *const SWAPS[][2] = {
         {"а", "о"}, {"о", "а"}, {"и", "е"}, {"е", "и"}, {"я", "е"}};
@@ -421,7 +423,7 @@ static int fix_misspellings(const moderation_t *m, words_t *w) {
                     memcpy(v + k, t + k + 1, len - k);
                     found = in_vocab(m, v);
                 }
-        } else if (cyrillic_word(t, 5)) {
+        } else if (cyrillic_word(t, 5) && !russian_word(t, len)) { /* "песка" is sand */
             for (size_t k = 0; k + 1 < len && !found; k += 2)
                 for (size_t s = 0; s < sizeof SWAPS / sizeof SWAPS[0] && !found; s++)
                     if (!memcmp(t + k, SWAPS[s][0], 2)) {
