@@ -67,6 +67,8 @@ struct moderation {
     int ncats;
     char groups[MAX_GROUPS][32];
     int group_cat[MAX_GROUPS]; /* "include": the group also holds every term of this category, or -1 */
+    unsigned char
+        unscored[MAX_GROUPS]; /* "unscored": the classifier does not read the group's words */
     int ngroups;
     phrases_t terms, allows, members; /* members: .cat = group index */
     struct {
@@ -667,6 +669,13 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                 rc = IMG_EFORMAT;
             else
                 m->group_cat[g] = cat;
+        } else if (!strcmp(kw, "unscored")) { /* unscored GROUP */
+            char extra[2];
+            int g;
+            if (sscanf(rest, "%63s %1s", a, extra) != 1 || (g = find_group(m, a, 0)) < 0)
+                rc = IMG_EFORMAT;
+            else
+                m->unscored[g] = 1;
         } else if (!strcmp(kw, "allow")) {
             rc = add_phrase(&m->allows, -1, lang, st, rest);
         } else if (!strcmp(kw, "gate")) {
@@ -863,10 +872,11 @@ static int phrase_at(prompt_t *p, const unsigned char *neutral, int i, const phr
 typedef struct {
     unsigned char *term, *member; /* per phrase */
     unsigned char group[MAX_GROUPS];
-    /* per word: read by the rules as a word of a language the prompt does not show ("kind" in an
-     * English prompt); the classifier, whose letter n-grams cannot tell "kind" from "Kind", leaves
-     * it out too */
-    unsigned char *foreign;
+    /* per word: left out by the classifier - read by the rules as a word of a language the prompt
+     * does not show ("kind" in an English prompt: the classifier's letter n-grams cannot tell
+     * "kind" from "Kind"), or a member of an `unscored` group (a place the training data used
+     * only as the setting of harmful prompts: "卧室", bedroom) */
+    unsigned char *unread;
 } found_t;
 
 /* Adds the ids under key to the candidates at word i (each id once per word: seen[] holds the
@@ -940,7 +950,7 @@ static int word_candidates(const moderation_t *m, prompt_t *p, int i, int *seen,
 
 /* Clears the bound phrases ("~Kind") found in a prompt that does not show their language: by a
  * function word of it ("ein", "una") or by a phrase that shows it ("nackt"); their words are
- * marked in f->foreign. */
+ * marked in f->unread. */
 static void drop_unshown(const moderation_t *m, prompt_t *p, const unsigned char *neutral,
                          found_t *f) {
     unsigned shown = 0, bound = 0;
@@ -962,7 +972,7 @@ static void drop_unshown(const moderation_t *m, prompt_t *p, const unsigned char
             if (!found[l][k] || !ph->bound || (shown & 1u << ph->lang)) continue;
             found[l][k] = 0;
             for (int i = 0; i < p->w.n; i++)
-                if (phrase_at(p, neutral, i, ph)) memset(f->foreign + i, 1, (size_t)ph->words.n);
+                if (phrase_at(p, neutral, i, ph)) memset(f->unread + i, 1, (size_t)ph->words.n);
         }
 }
 
@@ -973,8 +983,8 @@ static int find_phrases(const moderation_t *m, prompt_t *p, unsigned char *neutr
     int *c = NULL, n = 0, cap = 0; /* candidates: (word, id) pairs */
     f->term = calloc((size_t)m->terms.n + 1, 1);
     f->member = calloc((size_t)m->members.n + 1, 1);
-    f->foreign = calloc((size_t)p->w.n + 1, 1);
-    int rc = seen && f->term && f->member && f->foreign ? IMG_OK : IMG_ENOMEM;
+    f->unread = calloc((size_t)p->w.n + 1, 1);
+    int rc = seen && f->term && f->member && f->unread ? IMG_OK : IMG_ENOMEM;
     for (int i = 0; !rc && i < p->w.n; i++) rc = word_candidates(m, p, i, seen, &c, &n, &cap);
     for (int k = 0; !rc && k < n; k++) { /* allows first: they neutralise words */
         int i = c[2 * k], id = c[2 * k + 1];
@@ -988,6 +998,11 @@ static int find_phrases(const moderation_t *m, prompt_t *p, unsigned char *neutr
             f->member[idx] = (unsigned char)phrase_at(p, neutral, i, &m->members.p[idx]);
     }
     if (!rc) drop_unshown(m, p, neutral, f);
+    for (int k = 0; !rc && k < m->members.n; k++)
+        if (f->member[k] && m->unscored[m->members.p[k].cat])
+            for (int i = 0; i < p->w.n; i++)
+                if (phrase_at(p, neutral, i, &m->members.p[k]))
+                    memset(f->unread + i, 1, (size_t)m->members.p[k].words.n);
     memset(f->group, 0, sizeof f->group);
     unsigned char by_cat[MAX_CATS] = {0};
     for (int k = 0; !rc && k < m->members.n; k++) f->group[m->members.p[k].cat] |= f->member[k];
@@ -1133,7 +1148,7 @@ static int cls_holds_without_group(const moderation_t *m, prompt_t *p, const uns
                 }
     for (int i = 0; rc == 1 && i < p->w.n; i++)
         if (!drop[i] && !neutral[i] &&
-            !f->foreign[i]) { /* nor the words the classifier leaves out */
+            !f->unread[i]) { /* nor the words the classifier leaves out */
             less.w[less.n] = p->w.w[i];
             less.alt[less.n++] = p->w.alt[i];
         }
@@ -1209,7 +1224,7 @@ static int check_words(const moderation_t *m, words_t *words, const unsigned cha
         view.alt = malloc(sizeof *view.alt * ((size_t)p.w.n + 1));
         if (!view.w || !view.alt) rc = IMG_ENOMEM;
         for (int i = 0; !rc && i < p.w.n; i++)
-            if (!neutral[i] && !f.foreign[i]) {
+            if (!neutral[i] && !f.unread[i]) {
                 view.w[view.n] = p.w.w[i];
                 view.alt[view.n++] = p.w.alt[i];
             }
@@ -1294,7 +1309,7 @@ static int check_words(const moderation_t *m, words_t *words, const unsigned cha
     stemmers_close(p.st);
     free(f.term);
     free(f.member);
-    free(f.foreign);
+    free(f.unread);
     free(neutral);
     words_free(&p.w);
     return rc;

@@ -351,6 +351,42 @@ void test_moderation_russian_words_are_no_misspellings(void) {
     mod_free(m);
 }
 
+/* `unscored GROUP`: the classifier does not read the group's words, the rules still do. The
+ * shipped classifier read Chinese "卧室" (bedroom) beside a child as sexual; with the place
+ * unscored a children's bedroom design passes at low, while a rule naming the place still matches
+ * it. An unknown group is a format error. */
+void test_moderation_unscored_words(void) {
+    static const char BASE[] = "version 2\ncategory sexual_minors always\ncategory sexual auto\n"
+                               "lang zh\ngroup minor 儿童\ngroup cls_setting 卧室\n"
+                               "group undress 脱光\ncombine sexual_minors minor undress\n"
+                               "group place 卧室\ngroup naked 裸\ncombine sexual place naked\n";
+    static const char UNSCORED[] = "unscored cls_setting\n";
+    char rules[sizeof BASE + sizeof UNSCORED], err[256];
+    const char *design = "儿童卧室设计，温馨";
+    mod_result_t r;
+    moderation_t *m = NULL;
+    CHECK(mod_load(BASE, &m, err, sizeof err) == IMG_OK);
+    int refused_before = m && mod_check(m, design, MOD_LEVEL_LOW, &r) == IMG_OK && r.refused;
+    mod_free(m);
+    snprintf(rules, sizeof rules, "%s%s", BASE, UNSCORED);
+    m = NULL;
+    CHECK(mod_load(rules, &m, err, sizeof err) == IMG_OK);
+    if (!m) return;
+    CHECK(mod_check(m, design, MOD_LEVEL_LOW, &r) == IMG_OK && !r.refused);
+    /* without the line the shipped classifier refused it (a retrained one that does not needs
+     * neither this case nor, perhaps, the rules' unscored places) */
+    if (!refused_before)
+        fprintf(stderr, "  the classifier passes '%s' with the place read\n", design);
+    CHECK(refused_before);
+    CHECK(mod_check(m, "卧室里的裸女", MOD_LEVEL_AUTO, &r) == IMG_OK && r.refused &&
+          !strcmp(r.category, "sexual") && !r.by_classifier);
+    mod_free(m);
+    m = NULL;
+    CHECK(mod_load("version 2\ncategory sexual auto\nunscored nosuchgroup\n", &m, err,
+                   sizeof err) == IMG_EFORMAT);
+    CHECK(!m);
+}
+
 /* The encodings clients leave in prompts are read back, and what is no encoding stays as
  * written: a percent run that is not UTF-8, "50% off", a reference to NUL or past Unicode, a
  * lone surrogate, "<3", "<lora:x:1>" and a word in angle brackets that is no HTML tag; out of
