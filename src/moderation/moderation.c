@@ -67,8 +67,8 @@ struct moderation {
     int ncats;
     char groups[MAX_GROUPS][32];
     int group_cat[MAX_GROUPS]; /* "include": the group also holds every term of this category, or -1 */
-    unsigned char
-        unscored[MAX_GROUPS]; /* "unscored": the classifier does not read the group's words */
+    /* "unscored": the classifier does not read the group's words */
+    unsigned char unscored[MAX_GROUPS];
     int ngroups;
     phrases_t terms, allows, members; /* members: .cat = group index */
     struct {
@@ -865,6 +865,19 @@ static int phrase_at(prompt_t *p, const unsigned char *neutral, int i, const phr
     return live;
 }
 
+/* Sets mask[] over the words of every place phrase ph occurs (as phrase_at finds it); 1 if it
+ * occurs at all. */
+static int mark_phrase(prompt_t *p, const unsigned char *neutral, const phrase_t *ph,
+                       unsigned char *mask) {
+    int any = 0;
+    for (int i = 0; i < p->w.n; i++)
+        if (phrase_at(p, neutral, i, ph)) {
+            memset(mask + i, 1, (size_t)ph->words.n);
+            any = 1;
+        }
+    return any;
+}
+
 /* Which phrases occur in a prompt: allows, then terms and group members (soft terms too: the
  * context that voids a soft term for its own category does not void it inside a combine, "a
  * nude child in the style of Titian"), and so which groups occur (a member, or with "include" a
@@ -971,8 +984,7 @@ static void drop_unshown(const moderation_t *m, prompt_t *p, const unsigned char
             const phrase_t *ph = &lists[l]->p[k];
             if (!found[l][k] || !ph->bound || (shown & 1u << ph->lang)) continue;
             found[l][k] = 0;
-            for (int i = 0; i < p->w.n; i++)
-                if (phrase_at(p, neutral, i, ph)) memset(f->unread + i, 1, (size_t)ph->words.n);
+            mark_phrase(p, neutral, ph, f->unread);
         }
 }
 
@@ -1000,9 +1012,7 @@ static int find_phrases(const moderation_t *m, prompt_t *p, unsigned char *neutr
     if (!rc) drop_unshown(m, p, neutral, f);
     for (int k = 0; !rc && k < m->members.n; k++)
         if (f->member[k] && m->unscored[m->members.p[k].cat])
-            for (int i = 0; i < p->w.n; i++)
-                if (phrase_at(p, neutral, i, &m->members.p[k]))
-                    memset(f->unread + i, 1, (size_t)m->members.p[k].words.n);
+            mark_phrase(p, neutral, &m->members.p[k], f->unread);
     memset(f->group, 0, sizeof f->group);
     unsigned char by_cat[MAX_CATS] = {0};
     for (int k = 0; !rc && k < m->members.n; k++) f->group[m->members.p[k].cat] |= f->member[k];
@@ -1141,11 +1151,7 @@ static int cls_holds_without_group(const moderation_t *m, prompt_t *p, const uns
     int rc = drop && less.w && less.alt ? 1 : IMG_ENOMEM, any = 0;
     for (int k = 0; rc == 1 && k < m->members.n; k++)
         if (m->members.p[k].cat == g && f->member[k])
-            for (int i = 0; i < p->w.n; i++)
-                if (phrase_at(p, neutral, i, &m->members.p[k])) {
-                    memset(drop + i, 1, (size_t)m->members.p[k].words.n);
-                    any = 1;
-                }
+            any |= mark_phrase(p, neutral, &m->members.p[k], drop);
     for (int i = 0; rc == 1 && i < p->w.n; i++)
         if (!drop[i] && !neutral[i] &&
             !f->unread[i]) { /* nor the words the classifier leaves out */

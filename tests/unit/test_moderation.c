@@ -246,6 +246,23 @@ void test_moderation_negative_prompt(void) {
     mod_free(m);
 }
 
+/* A prompt and whether rules refuse it at level low. */
+typedef struct {
+    const char *prompt;
+    int refused;
+} refusal_case_t;
+
+/* Each case decided at low as it says (the ones that are not named on stderr). */
+static void check_refusals_at_low(const moderation_t *m, const refusal_case_t *cases, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        mod_result_t r;
+        CHECK(mod_check(m, cases[i].prompt, MOD_LEVEL_LOW, &r) == IMG_OK);
+        CHECK(r.refused == cases[i].refused);
+        if (r.refused != cases[i].refused)
+            fprintf(stderr, "  '%s' -> %d\n", cases[i].prompt, r.refused);
+    }
+}
+
 /* "~word": a rule word that is also an English word counts only where the prompt shows its
  * language - one of its small words or a rule word of it that no English rule uses; every form
  * that shares its stem is bound with it. */
@@ -263,21 +280,12 @@ void test_moderation_language_bound_words(void) {
     CHECK(mod_load(RULES, &m, err, sizeof err) == IMG_OK);
     if (!m) return;
     mod_use_classifier(m, 0);
-    static const struct {
-        const char *prompt;
-        int refused;
-    } CASES[] = {
+    static const refusal_case_t CASES[] = {
         {"a kind nude woman", 0}, {"nude, kindes", 0},     {"ein Kind, nude", 1},
         {"nacktes Kind", 1},      {"Kindes nackt", 1},     {"a nude child", 1},
         {"das Kind ist nude", 1}, {"kind words, nude", 0},
     };
-    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
-        mod_result_t r;
-        CHECK(mod_check(m, CASES[i].prompt, MOD_LEVEL_LOW, &r) == IMG_OK);
-        CHECK(r.refused == CASES[i].refused);
-        if (r.refused != CASES[i].refused)
-            fprintf(stderr, "  '%s' -> %d\n", CASES[i].prompt, r.refused);
-    }
+    check_refusals_at_low(m, CASES, sizeof CASES / sizeof CASES[0]);
     mod_free(m);
 }
 
@@ -330,10 +338,7 @@ void test_moderation_russian_words_are_no_misspellings(void) {
     CHECK(mod_load(RULES, &m, err, sizeof err) == IMG_OK);
     if (!m) return;
     mod_use_classifier(m, 0);
-    static const struct {
-        const char *prompt;
-        int refused;
-    } CASES[] = {
+    static const refusal_case_t CASES[] = {
         {"дети строят замок из песка", 0},
         {"девочка лопает пузыри", 0},
         {"дети танцуют парно", 0},
@@ -341,13 +346,7 @@ void test_moderation_russian_words_are_no_misspellings(void) {
         {"девочка, порно", 1},
         {"дети и писька", 1},
     };
-    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
-        mod_result_t r;
-        CHECK(mod_check(m, CASES[i].prompt, MOD_LEVEL_LOW, &r) == IMG_OK);
-        CHECK(r.refused == CASES[i].refused);
-        if (r.refused != CASES[i].refused)
-            fprintf(stderr, "  '%s' -> %d\n", CASES[i].prompt, r.refused);
-    }
+    check_refusals_at_low(m, CASES, sizeof CASES / sizeof CASES[0]);
     mod_free(m);
 }
 
