@@ -24,6 +24,7 @@
 #define MAX_CATS 16
 #define MAX_GROUPS 512
 #define MAX_COMBINES 512
+#define MAX_NEAR_GAP 8 /* "near": at most this many words between one group's word and the next */
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -73,6 +74,9 @@ struct moderation {
     phrases_t terms, allows, members; /* members: .cat = group index */
     struct {
         int cat, g[3], ng; /* refused when a word of each of the ng groups occurs */
+        /* "near": -1 anywhere in the prompt (combine), else the groups' words in their order with
+         * at most gap words between one and the next ("me" + "pendre": "je vais me pendre") */
+        int gap;
     } combine[MAX_COMBINES];
     int ncombine;
     classifier_t *cls; /* the learned second stage, or NULL */
@@ -709,17 +713,28 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                 rc = IMG_EFORMAT;
             else
                 k->nvetoes++;
-        } else if (!strcmp(kw, "combine")) {
-            /* combine CATEGORY GROUP_A GROUP_B [GROUP_C] */
+        } else if (!strcmp(kw, "combine") || !strcmp(kw, "near")) {
+            /* combine CATEGORY GROUP_A GROUP_B [GROUP_C]; near CATEGORY GAP GROUP_A GROUP_B
+             * [GROUP_C] */
             char d[64], extra[2];
-            int cat = -1, n = sscanf(rest, "%63s %63s %63s %63s %1s", a, b, c, d, extra), ng = n - 1;
+            int gap = -1, used = 0;
+            if (kw[0] == 'n' &&
+                (sscanf(rest, "%63s %d %n", a, &gap, &used) != 2 || gap < 0 || gap > MAX_NEAR_GAP))
+                rc = IMG_EFORMAT;
+            const char *args = kw[0] == 'n' ? rest + used : rest;
+            int cat = -1, n = 0;
+            if (!rc && kw[0] == 'n') n = 1 + sscanf(args, "%63s %63s %63s %1s", b, c, d, extra);
+            if (!rc && kw[0] == 'c') n = sscanf(args, "%63s %63s %63s %63s %1s", a, b, c, d, extra);
+            int ng = n - 1;
             const char *names[3] = {b, c, d};
-            if (n < 3 || n > 4 || m->ncombine == MAX_COMBINES || (cat = find_cat(m, a)) < 0) rc = IMG_EFORMAT;
+            if (rc || n < 3 || n > 4 || m->ncombine == MAX_COMBINES || (cat = find_cat(m, a)) < 0)
+                rc = IMG_EFORMAT;
             for (int k = 0; !rc && k < ng; k++)
                 if ((m->combine[m->ncombine].g[k] = find_group(m, names[k], 0)) < 0) rc = IMG_EFORMAT;
             if (!rc) {
                 m->combine[m->ncombine].cat = cat;
                 m->combine[m->ncombine].ng = ng;
+                m->combine[m->ncombine].gap = gap;
                 m->ncombine++;
             }
         } else {
@@ -1053,6 +1068,40 @@ static const words_t *group_evidence(const moderation_t *m, const found_t *f, in
     return NULL;
 }
 
+/* Whether the found members fm[from[s]..from[s + 1]) of each group s of a near rule occur in
+ * order, the first starting within words [lo, hi], each next one within gap words of the end of
+ * the one before. */
+static int near_from(const moderation_t *m, prompt_t *p, const unsigned char *neutral,
+                     const int *fm, const int *from, int ng, int gap, int s, int lo, int hi) {
+    for (int i = lo; i <= hi && i < p->w.n; i++)
+        for (int j = from[s]; j < from[s + 1]; j++) {
+            const phrase_t *ph = &m->members.p[fm[j]];
+            if (!phrase_at(p, neutral, i, ph)) continue;
+            int end = i + ph->words.n;
+            if (s + 1 == ng || near_from(m, p, neutral, fm, from, ng, gap, s + 1, end, end + gap))
+                return 1;
+        }
+    return 0;
+}
+
+/* Combine k when it is a near rule whose groups all occur: 1 if their words stand in order and
+ * near enough, 0 if not, or IMG_ENOMEM. */
+static int near_hit(const moderation_t *m, prompt_t *p, const unsigned char *neutral,
+                    const found_t *f, int k) {
+    int ng = m->combine[k].ng, from[4], nf = 0;
+    int *fm = malloc(sizeof *fm * ((size_t)m->members.n + 1)); /* owned here */
+    if (!fm) return IMG_ENOMEM;
+    for (int s = 0; s < ng; s++) {
+        from[s] = nf;
+        for (int j = 0; j < m->members.n; j++)
+            if (f->member[j] && m->members.p[j].cat == m->combine[k].g[s]) fm[nf++] = j;
+    }
+    from[ng] = nf;
+    int hit = near_from(m, p, neutral, fm, from, ng, m->combine[k].gap, 0, 0, p->w.n - 1);
+    free(fm);
+    return hit;
+}
+
 /* out->rule: which term or combine refused (what put each combined group in the prompt). */
 static void describe_rule(const moderation_t *m, const found_t *f, int term, int combine,
                           mod_result_t *out) {
@@ -1062,7 +1111,7 @@ static void describe_rule(const moderation_t *m, const found_t *f, int term, int
         append_words(out->rule, sizeof out->rule, &m->terms.p[term].words);
         return;
     }
-    append_cut(out->rule, sizeof out->rule, "combine");
+    append_cut(out->rule, sizeof out->rule, m->combine[combine].gap < 0 ? "combine" : "near");
     for (int g = 0; g < m->combine[combine].ng; g++) {
         int grp = m->combine[combine].g[g];
         append_cut(out->rule, sizeof out->rule, g ? " + " : " ");
@@ -1197,11 +1246,16 @@ static int check_words(const moderation_t *m, words_t *words, const unsigned cha
                 hit = f.term[t] && (m->terms.p[t].unless < 0 || !f.group[m->terms.p[t].unless]);
                 if (hit) term = t;
             }
-        for (int k = 0; k < m->ncombine && !hit; k++)
+        for (int k = 0; k < m->ncombine && !hit && !rc; k++)
             if (m->combine[k].cat == c) {
                 hit = 1;
                 for (int g = 0; g < m->combine[k].ng && hit; g++)
                     hit = f.group[m->combine[k].g[g]];
+                if (hit && m->combine[k].gap >= 0) {
+                    hit = near_hit(m, &p, neutral, &f, k);
+                    if (hit < 0) rc = hit;
+                    hit = hit > 0;
+                }
                 if (hit) combine = k;
             }
         if (hit) {

@@ -386,6 +386,59 @@ void test_moderation_unscored_words(void) {
     CHECK(!m);
 }
 
+/* A near rule refuses when its groups' words stand in order within its gap - a reflexive
+ * pronoun before a verb of hanging, in any of the verb's forms - and not when the same words
+ * are farther apart or in the other order; its explanation names the rule kind; a gap outside
+ * 0-8 or a missing group is a format error. */
+void test_moderation_near_words(void) {
+    static const char RULES[] =
+        "version 2\ncategory self_harm auto\nlang fr\n"
+        "group refl me\ngroup refl se\ngroup hang pendre\ngroup hang pends\n"
+        "group refl2 je\ngroup verb2 coupe\ngroup obj2 veines\n"
+        "near self_harm 1 refl hang\nnear self_harm 0 refl2 verb2 obj2\n";
+    static const struct {
+        const char *prompt;
+        int refused;
+    } CASES[] = {
+        {"je vais me pendre demain", 1},
+        {"il va se pendre ce soir", 1},
+        {"elle s'est levée et va se faire pendre", 1},
+        {"je me pends ce soir", 1},
+        {"je me lève tôt pour pendre le linge", 0},
+        {"pendre le linge me détend", 0},
+        {"je coupe veines", 1},
+        {"je coupe les veines du bois", 0},
+    };
+    char err[256];
+    mod_result_t r;
+    moderation_t *m = NULL;
+    CHECK(mod_load(RULES, &m, err, sizeof err) == IMG_OK);
+    if (!m) return;
+    for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k++) {
+        int ok = mod_check(m, CASES[k].prompt, MOD_LEVEL_AUTO, &r) == IMG_OK &&
+                 r.refused == CASES[k].refused &&
+                 (!r.refused || (!r.by_classifier && !strncmp(r.rule, "near ", 5)));
+        if (!ok)
+            fprintf(stderr, "  '%s': refused %d, want %d\n", CASES[k].prompt, r.refused,
+                    CASES[k].refused);
+        CHECK(ok);
+    }
+    mod_free(m);
+    static const char *const BAD[] = {
+        "near self_harm 9 refl hang\n",        "near self_harm -1 refl hang\n",
+        "near self_harm x refl hang\n",        "near self_harm 1 refl\n",
+        "near self_harm 1 refl nosuchgroup\n", "near self_harm 1\n"};
+    for (size_t k = 0; k < sizeof BAD / sizeof BAD[0]; k++) {
+        char rules[256];
+        snprintf(rules, sizeof rules,
+                 "version 2\ncategory self_harm auto\ngroup refl me\ngroup hang pendre\n%s",
+                 BAD[k]);
+        m = NULL;
+        CHECK(mod_load(rules, &m, err, sizeof err) == IMG_EFORMAT);
+        CHECK(!m);
+    }
+}
+
 /* The encodings clients leave in prompts are read back, and what is no encoding stays as
  * written: a percent run that is not UTF-8, "50% off", a reference to NUL or past Unicode, a
  * lone surrogate, "<3", "<lora:x:1>" and a word in angle brackets that is no HTML tag; out of
