@@ -73,7 +73,7 @@ struct moderation {
     int ngroups;
     phrases_t terms, allows, members; /* members: .cat = group index */
     struct {
-        int cat, g[3], ng; /* refused when a word of each of the ng groups occurs */
+        int cat, g[4], ng; /* refused when a word of each of the ng groups occurs */
         /* "near": -1 anywhere in the prompt (combine), else the groups' words in their order with
          * at most gap words between one and the next ("me" + "pendre": "je vais me pendre") */
         int gap;
@@ -714,20 +714,22 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
             else
                 k->nvetoes++;
         } else if (!strcmp(kw, "combine") || !strcmp(kw, "near")) {
-            /* combine CATEGORY GROUP_A GROUP_B [GROUP_C]; near CATEGORY GAP GROUP_A GROUP_B
-             * [GROUP_C] */
-            char d[64], extra[2];
+            /* combine CATEGORY GROUP_A GROUP_B [GROUP_C [GROUP_D]]; near CATEGORY GAP GROUP_A
+             * GROUP_B [GROUP_C [GROUP_D]] */
+            char d[64], e[64], extra[2];
             int gap = -1, used = 0;
             if (kw[0] == 'n' &&
                 (sscanf(rest, "%63s %d %n", a, &gap, &used) != 2 || gap < 0 || gap > MAX_NEAR_GAP))
                 rc = IMG_EFORMAT;
             const char *args = kw[0] == 'n' ? rest + used : rest;
             int cat = -1, n = 0;
-            if (!rc && kw[0] == 'n') n = 1 + sscanf(args, "%63s %63s %63s %1s", b, c, d, extra);
-            if (!rc && kw[0] == 'c') n = sscanf(args, "%63s %63s %63s %63s %1s", a, b, c, d, extra);
+            if (!rc && kw[0] == 'n')
+                n = 1 + sscanf(args, "%63s %63s %63s %63s %1s", b, c, d, e, extra);
+            if (!rc && kw[0] == 'c')
+                n = sscanf(args, "%63s %63s %63s %63s %63s %1s", a, b, c, d, e, extra);
             int ng = n - 1;
-            const char *names[3] = {b, c, d};
-            if (rc || n < 3 || n > 4 || m->ncombine == MAX_COMBINES || (cat = find_cat(m, a)) < 0)
+            const char *names[4] = {b, c, d, e};
+            if (rc || n < 3 || n > 5 || m->ncombine == MAX_COMBINES || (cat = find_cat(m, a)) < 0)
                 rc = IMG_EFORMAT;
             for (int k = 0; !rc && k < ng; k++)
                 if ((m->combine[m->ncombine].g[k] = find_group(m, names[k], 0)) < 0) rc = IMG_EFORMAT;
@@ -1088,7 +1090,7 @@ static int near_from(const moderation_t *m, prompt_t *p, const unsigned char *ne
  * near enough, 0 if not, or IMG_ENOMEM. */
 static int near_hit(const moderation_t *m, prompt_t *p, const unsigned char *neutral,
                     const found_t *f, int k) {
-    int ng = m->combine[k].ng, from[4], nf = 0;
+    int ng = m->combine[k].ng, from[5], nf = 0;
     int *fm = malloc(sizeof *fm * ((size_t)m->members.n + 1)); /* owned here */
     if (!fm) return IMG_ENOMEM;
     for (int s = 0; s < ng; s++) {

@@ -388,8 +388,8 @@ void test_moderation_unscored_words(void) {
 
 /* A near rule refuses when its groups' words stand in order within its gap - a reflexive
  * pronoun before a verb of hanging, in any of the verb's forms - and not when the same words
- * are farther apart or in the other order; its explanation names the rule kind; a gap outside
- * 0-8 or a missing group is a format error. */
+ * are farther apart or in the other order; its explanation names the rule kind; a combine of
+ * four groups needs all four; a gap outside 0-8, a missing group or a fifth is a format error. */
 void test_moderation_near_words(void) {
     static const char RULES[] =
         "version 2\ncategory self_harm auto\nlang fr\n"
@@ -424,10 +424,25 @@ void test_moderation_near_words(void) {
         CHECK(ok);
     }
     mod_free(m);
-    static const char *const BAD[] = {
-        "near self_harm 9 refl hang\n",        "near self_harm -1 refl hang\n",
-        "near self_harm x refl hang\n",        "near self_harm 1 refl\n",
-        "near self_harm 1 refl nosuchgroup\n", "near self_harm 1\n"};
+    /* a combine or near rule of four groups needs a word of all four */
+    m = NULL;
+    CHECK(mod_load("version 2\ncategory sexual_minors always\nlang fr\ngroup who oncle\n"
+                   "group kid nièce\ngroup touch caresse\ngroup where couette\n"
+                   "combine sexual_minors who kid touch where\n",
+                   &m, err, sizeof err) == IMG_OK);
+    if (!m) return;
+    CHECK(mod_check(m, "l'oncle caresse sa nièce sous la couette", MOD_LEVEL_LOW, &r) == IMG_OK &&
+          r.refused && !strncmp(r.rule, "combine who=oncle + kid=", 24));
+    CHECK(mod_check(m, "l'oncle caresse sa nièce", MOD_LEVEL_LOW, &r) == IMG_OK && !r.refused);
+    mod_free(m);
+    static const char *const BAD[] = {"near self_harm 1 refl hang refl hang hang\n",
+                                      "combine self_harm refl hang refl hang hang\n",
+                                      "near self_harm 9 refl hang\n",
+                                      "near self_harm -1 refl hang\n",
+                                      "near self_harm x refl hang\n",
+                                      "near self_harm 1 refl\n",
+                                      "near self_harm 1 refl nosuchgroup\n",
+                                      "near self_harm 1\n"};
     for (size_t k = 0; k < sizeof BAD / sizeof BAD[0]; k++) {
         char rules[256];
         snprintf(rules, sizeof rules,
