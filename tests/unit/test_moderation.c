@@ -389,7 +389,8 @@ void test_moderation_unscored_words(void) {
 /* A near rule refuses when its groups' words stand in order within its gap - a reflexive
  * pronoun before a verb of hanging, in any of the verb's forms - and not when the same words
  * are farther apart or in the other order; its explanation names the rule kind; a combine of
- * four groups needs all four; a gap outside 0-8, a missing group or a fifth is a format error. */
+ * four groups needs all four; "unless GROUP" voids one; a gap outside 0-8, a missing group or a
+ * fifth is a format error. */
 void test_moderation_near_words(void) {
     static const char RULES[] =
         "version 2\ncategory self_harm auto\nlang fr\n"
@@ -435,7 +436,25 @@ void test_moderation_near_words(void) {
           r.refused && !strncmp(r.rule, "combine who=oncle + kid=", 24));
     CHECK(mod_check(m, "l'oncle caresse sa nièce", MOD_LEVEL_LOW, &r) == IMG_OK && !r.refused);
     mod_free(m);
+    /* "unless": a word of that group voids the rule */
+    m = NULL;
+    CHECK(mod_load("version 2\ncategory sexual_minors always\ngroup who coach\ngroup kid boy\n"
+                   "group touch touches\ngroup where shower\ngroup plain shoulder\n"
+                   "combine sexual_minors who kid touch where unless plain\n",
+                   &m, err, sizeof err) == IMG_OK);
+    if (!m) return;
+    CHECK(mod_check(m, "the coach touches the boy in the shower", MOD_LEVEL_LOW, &r) == IMG_OK &&
+          r.refused);
+    CHECK(mod_check(m, "after the shower the coach touches the boy's shoulder", MOD_LEVEL_LOW,
+                    &r) == IMG_OK &&
+          !r.refused);
+    mod_free(m);
     static const char *const BAD[] = {"near self_harm 1 refl hang refl hang hang\n",
+                                      "combine self_harm refl hang unless\n",
+                                      "combine self_harm refl hang unless nosuchgroup\n",
+                                      "combine self_harm refl unless hang\n",
+                                      "near self_harm 1x refl hang\n",
+                                      "combine self_harm refl hang unless refl hang hang hang\n",
                                       "combine self_harm refl hang refl hang hang\n",
                                       "near self_harm 9 refl hang\n",
                                       "near self_harm -1 refl hang\n",
