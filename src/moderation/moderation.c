@@ -78,6 +78,8 @@ struct moderation {
          * at most gap words between one and the next ("me" + "pendre": "je vais me pendre") */
         int gap;
         int unless; /* a group whose word voids the rule ("unless"), or -1 */
+        /* "span": the group this near rule puts in the prompt (its cat is -1), or -1 */
+        int target;
     } combine[MAX_COMBINES];
     int ncombine;
     classifier_t *cls; /* the learned second stage, or NULL */
@@ -714,17 +716,18 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                 rc = IMG_EFORMAT;
             else
                 k->nvetoes++;
-        } else if (!strcmp(kw, "combine") || !strcmp(kw, "near")) {
+        } else if (!strcmp(kw, "combine") || !strcmp(kw, "near") || !strcmp(kw, "span")) {
             /* combine CATEGORY GROUP_A GROUP_B [GROUP_C [GROUP_D]] [unless GROUP];
-             * near CATEGORY GAP GROUP_A GROUP_B [GROUP_C [GROUP_D]] [unless GROUP] */
+             * near CATEGORY GAP GROUP_A GROUP_B [GROUP_C [GROUP_D]] [unless GROUP];
+             * span GROUP GAP GROUP_A GROUP_B [GROUP_C [GROUP_D]] [unless GROUP] */
             char tok[9][64], extra[2];
             int nt = 0, used = 0, at = 0;
             while (nt < 9 && sscanf(rest + at, "%63s%n", tok[nt], &used) == 1) {
                 nt++;
                 at += used;
             }
-            int near = kw[0] == 'n', first = near ? 2 : 1, last = nt, unless = -1, gap = -1,
-                cat = -1;
+            int near = kw[0] != 'c', first = near ? 2 : 1, last = nt, unless = -1, gap = -1,
+                cat = -1, target = -1;
             if (sscanf(rest + at, "%1s", extra) == 1) rc = IMG_EFORMAT; /* a tenth word */
             if (!rc && nt >= 2 && !strcmp(tok[nt - 2], "unless")) {
                 last = nt - 2;
@@ -736,9 +739,11 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                 (nt < 2 || !end || *end || end == tok[1] || gap < 0 || gap > MAX_NEAR_GAP))
                 rc = IMG_EFORMAT;
             int ng = last - first;
-            if (rc || nt < 1 || ng < 2 || ng > 4 || m->ncombine == MAX_COMBINES ||
-                (cat = find_cat(m, tok[0])) < 0)
-                rc = IMG_EFORMAT;
+            if (!rc && nt >= 1 && kw[0] == 's')
+                rc = (target = find_group(m, tok[0], 1)) < 0 ? IMG_EFORMAT : IMG_OK;
+            else if (!rc && nt >= 1)
+                rc = (cat = find_cat(m, tok[0])) < 0 ? IMG_EFORMAT : IMG_OK;
+            if (rc || nt < 1 || ng < 2 || ng > 4 || m->ncombine == MAX_COMBINES) rc = IMG_EFORMAT;
             for (int k = 0; !rc && k < ng; k++)
                 if ((m->combine[m->ncombine].g[k] = find_group(m, tok[first + k], 0)) < 0)
                     rc = IMG_EFORMAT;
@@ -747,6 +752,7 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                 m->combine[m->ncombine].ng = ng;
                 m->combine[m->ncombine].gap = gap;
                 m->combine[m->ncombine].unless = unless;
+                m->combine[m->ncombine].target = target;
                 m->ncombine++;
             }
         } else {
@@ -1250,6 +1256,16 @@ static int check_words(const moderation_t *m, words_t *words, const unsigned cha
                  : IMG_OK;
     found_t f = {0};
     if (!rc) rc = find_phrases(m, &p, neutral, &f);
+    for (int k = 0; !rc && k < m->ncombine; k++) /* spans, in the order the rules give them */
+        if (m->combine[k].target >= 0 && !f.group[m->combine[k].target]) {
+            int hit = 1;
+            for (int g = 0; g < m->combine[k].ng && hit; g++)
+                hit = f.group[m->combine[k].g[g]];
+            if (hit && m->combine[k].unless >= 0) hit = !f.group[m->combine[k].unless];
+            if (hit) hit = near_hit(m, &p, neutral, &f, k);
+            if (hit < 0) rc = hit;
+            f.group[m->combine[k].target] = hit > 0;
+        }
     for (int c = 0; !rc && c < m->ncats && !out->refused; c++) {
         if (level == MOD_LEVEL_LOW && !m->cats[c].always) continue;
         int hit = 0, term = -1, combine = -1;

@@ -389,8 +389,9 @@ void test_moderation_unscored_words(void) {
 /* A near rule refuses when its groups' words stand in order within its gap - a reflexive
  * pronoun before a verb of hanging, in any of the verb's forms - and not when the same words
  * are farther apart or in the other order; its explanation names the rule kind; a combine of
- * four groups needs all four; "unless GROUP" voids one; a gap outside 0-8, a missing group or a
- * fifth is a format error. */
+ * four groups needs all four; "unless GROUP" voids one; a span puts a group in the prompt
+ * where its words stand so, for a combine to read; a gap outside 0-8, a missing group or a fifth
+ * is a format error. */
 void test_moderation_near_words(void) {
     static const char RULES[] =
         "version 2\ncategory self_harm auto\nlang fr\n"
@@ -436,6 +437,21 @@ void test_moderation_near_words(void) {
           r.refused && !strncmp(r.rule, "combine who=oncle + kid=", 24));
     CHECK(mod_check(m, "l'oncle caresse sa nièce", MOD_LEVEL_LOW, &r) == IMG_OK && !r.refused);
     mod_free(m);
+    /* "span": a group present where its groups' words stand in order, used by a combine */
+    m = NULL;
+    CHECK(mod_load("version 2\ncategory sexual_minors always\ngroup touch touches\ngroup kid girl\n"
+                   "group plain hand\ngroup young little\nspan tk 2 touch kid unless plain\n"
+                   "combine sexual_minors young tk\n",
+                   &m, err, sizeof err) == IMG_OK);
+    if (!m) return;
+    CHECK(mod_check(m, "a man touches a little girl", MOD_LEVEL_LOW, &r) == IMG_OK && r.refused &&
+          !strcmp(r.rule, "combine young=little + tk"));
+    CHECK(mod_check(m, "a man touches a little girl's hand", MOD_LEVEL_LOW, &r) == IMG_OK &&
+          !r.refused);
+    CHECK(mod_check(m, "a man touches the old statue of a little girl", MOD_LEVEL_LOW, &r) ==
+              IMG_OK &&
+          !r.refused);
+    mod_free(m);
     /* "unless": a word of that group voids the rule */
     m = NULL;
     CHECK(mod_load("version 2\ncategory sexual_minors always\ngroup who coach\ngroup kid boy\n"
@@ -450,6 +466,9 @@ void test_moderation_near_words(void) {
           !r.refused);
     mod_free(m);
     static const char *const BAD[] = {"near self_harm 1 refl hang refl hang hang\n",
+                                      "span tk 2 refl\n",
+                                      "span tk x refl hang\n",
+                                      "span tk 2 refl nosuchgroup\n",
                                       "combine self_harm refl hang unless\n",
                                       "combine self_harm refl hang unless nosuchgroup\n",
                                       "combine self_harm refl unless hang\n",
