@@ -1120,6 +1120,16 @@ static int near_hit(const moderation_t *m, prompt_t *p, const unsigned char *neu
     return hit;
 }
 
+/* Whether combine, near or span k holds: a word of each of its groups, none of its "unless"
+ * group, and for a near rule or span the words in order (near_hit); 1, 0 or IMG_ENOMEM. */
+static int rule_holds(const moderation_t *m, prompt_t *p, const unsigned char *neutral,
+                      const found_t *f, int k) {
+    for (int g = 0; g < m->combine[k].ng; g++)
+        if (!f->group[m->combine[k].g[g]]) return 0;
+    if (m->combine[k].unless >= 0 && f->group[m->combine[k].unless]) return 0;
+    return m->combine[k].gap < 0 ? 1 : near_hit(m, p, neutral, f, k);
+}
+
 /* out->rule: which term or combine refused (what put each combined group in the prompt). */
 static void describe_rule(const moderation_t *m, const found_t *f, int term, int combine,
                           mod_result_t *out) {
@@ -1258,11 +1268,7 @@ static int check_words(const moderation_t *m, words_t *words, const unsigned cha
     if (!rc) rc = find_phrases(m, &p, neutral, &f);
     for (int k = 0; !rc && k < m->ncombine; k++) /* spans, in the order the rules give them */
         if (m->combine[k].target >= 0 && !f.group[m->combine[k].target]) {
-            int hit = 1;
-            for (int g = 0; g < m->combine[k].ng && hit; g++)
-                hit = f.group[m->combine[k].g[g]];
-            if (hit && m->combine[k].unless >= 0) hit = !f.group[m->combine[k].unless];
-            if (hit) hit = near_hit(m, &p, neutral, &f, k);
+            int hit = rule_holds(m, &p, neutral, &f, k);
             if (hit < 0) rc = hit;
             f.group[m->combine[k].target] = hit > 0;
         }
@@ -1276,15 +1282,9 @@ static int check_words(const moderation_t *m, words_t *words, const unsigned cha
             }
         for (int k = 0; k < m->ncombine && !hit && !rc; k++)
             if (m->combine[k].cat == c) {
-                hit = 1;
-                for (int g = 0; g < m->combine[k].ng && hit; g++)
-                    hit = f.group[m->combine[k].g[g]];
-                if (hit && m->combine[k].unless >= 0) hit = !f.group[m->combine[k].unless];
-                if (hit && m->combine[k].gap >= 0) {
-                    hit = near_hit(m, &p, neutral, &f, k);
-                    if (hit < 0) rc = hit;
-                    hit = hit > 0;
-                }
+                int holds = rule_holds(m, &p, neutral, &f, k);
+                if (holds < 0) rc = holds;
+                hit = holds > 0;
                 if (hit) combine = k;
             }
         if (hit) {
