@@ -917,6 +917,7 @@ static int mark_phrase(prompt_t *p, const unsigned char *neutral, const phrase_t
  * term of its category). */
 typedef struct {
     unsigned char *term, *member; /* per phrase */
+    int *found, nfound; /* the indices of the members found, ascending (near rules read these) */
     unsigned char group[MAX_GROUPS];
     /* per word: left out by the classifier - read by the rules as a word of a language the prompt
      * does not show ("kind" in an English prompt: the classifier's letter n-grams cannot tell
@@ -1048,7 +1049,13 @@ static int find_phrases(const moderation_t *m, prompt_t *p, unsigned char *neutr
             mark_phrase(p, neutral, &m->members.p[k], f->unread);
     memset(f->group, 0, sizeof f->group);
     unsigned char by_cat[MAX_CATS] = {0};
-    for (int k = 0; !rc && k < m->members.n; k++) f->group[m->members.p[k].cat] |= f->member[k];
+    f->found = rc ? NULL : malloc(sizeof *f->found * ((size_t)m->members.n + 1));
+    if (!rc && !f->found) rc = IMG_ENOMEM;
+    for (int k = 0; !rc && k < m->members.n; k++)
+        if (f->member[k]) {
+            f->group[m->members.p[k].cat] = 1;
+            f->found[f->nfound++] = k;
+        }
     for (int t = 0; !rc && t < m->terms.n; t++) by_cat[m->terms.p[t].cat] |= f->term[t];
     for (int g = 0; !rc && g < m->ngroups; g++) f->group[g] |= m->group_cat[g] >= 0 && by_cat[m->group_cat[g]];
     if (!rc && p->oom) rc = IMG_ENOMEM;
@@ -1107,12 +1114,12 @@ static int near_from(const moderation_t *m, prompt_t *p, const unsigned char *ne
 static int near_hit(const moderation_t *m, prompt_t *p, const unsigned char *neutral,
                     const found_t *f, int k) {
     int ng = m->combine[k].ng, from[5], nf = 0;
-    int *fm = malloc(sizeof *fm * ((size_t)m->members.n + 1)); /* owned here */
+    int *fm = malloc(sizeof *fm * ((size_t)f->nfound + 1)); /* owned here */
     if (!fm) return IMG_ENOMEM;
     for (int s = 0; s < ng; s++) {
         from[s] = nf;
-        for (int j = 0; j < m->members.n; j++)
-            if (f->member[j] && m->members.p[j].cat == m->combine[k].g[s]) fm[nf++] = j;
+        for (int j = 0; j < f->nfound; j++)
+            if (m->members.p[f->found[j]].cat == m->combine[k].g[s]) fm[nf++] = f->found[j];
     }
     from[ng] = nf;
     int hit = near_from(m, p, neutral, fm, from, ng, m->combine[k].gap, 0, 0, p->w.n - 1);
@@ -1398,6 +1405,7 @@ static int check_words(const moderation_t *m, words_t *words, const unsigned cha
     stemmers_close(p.st);
     free(f.term);
     free(f.member);
+    free(f.found);
     free(f.unread);
     free(neutral);
     words_free(&p.w);

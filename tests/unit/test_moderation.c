@@ -433,9 +433,11 @@ void test_moderation_near_words(void) {
                    "combine sexual_minors who kid touch where\n",
                    &m, err, sizeof err) == IMG_OK);
     if (!m) return;
-    CHECK(mod_check(m, "l'oncle caresse sa nièce sous la couette", MOD_LEVEL_LOW, &r) == IMG_OK &&
-          r.refused && !strncmp(r.rule, "combine who=oncle + kid=", 24));
-    CHECK(mod_check(m, "l'oncle caresse sa nièce", MOD_LEVEL_LOW, &r) == IMG_OK && !r.refused);
+    static const refusal_case_t FOUR[] = {{"l'oncle caresse sa nièce sous la couette", 1},
+                                          {"l'oncle caresse sa nièce", 0}};
+    check_refusals_at_low(m, FOUR, sizeof FOUR / sizeof FOUR[0]);
+    CHECK(mod_check(m, FOUR[0].prompt, MOD_LEVEL_LOW, &r) == IMG_OK &&
+          !strncmp(r.rule, "combine who=oncle + kid=", 24));
     mod_free(m);
     /* "span": a group present where its groups' words stand in order, used by a combine */
     m = NULL;
@@ -444,13 +446,12 @@ void test_moderation_near_words(void) {
                    "combine sexual_minors young tk\n",
                    &m, err, sizeof err) == IMG_OK);
     if (!m) return;
-    CHECK(mod_check(m, "a man touches a little girl", MOD_LEVEL_LOW, &r) == IMG_OK && r.refused &&
+    static const refusal_case_t SPAN[] = {{"a man touches a little girl", 1},
+                                          {"a man touches a little girl's hand", 0},
+                                          {"a man touches the old statue of a little girl", 0}};
+    check_refusals_at_low(m, SPAN, sizeof SPAN / sizeof SPAN[0]);
+    CHECK(mod_check(m, SPAN[0].prompt, MOD_LEVEL_LOW, &r) == IMG_OK &&
           !strcmp(r.rule, "combine young=little + tk"));
-    CHECK(mod_check(m, "a man touches a little girl's hand", MOD_LEVEL_LOW, &r) == IMG_OK &&
-          !r.refused);
-    CHECK(mod_check(m, "a man touches the old statue of a little girl", MOD_LEVEL_LOW, &r) ==
-              IMG_OK &&
-          !r.refused);
     mod_free(m);
     /* "unless": a word of that group voids the rule */
     m = NULL;
@@ -459,11 +460,10 @@ void test_moderation_near_words(void) {
                    "combine sexual_minors who kid touch where unless plain\n",
                    &m, err, sizeof err) == IMG_OK);
     if (!m) return;
-    CHECK(mod_check(m, "the coach touches the boy in the shower", MOD_LEVEL_LOW, &r) == IMG_OK &&
-          r.refused);
-    CHECK(mod_check(m, "after the shower the coach touches the boy's shoulder", MOD_LEVEL_LOW,
-                    &r) == IMG_OK &&
-          !r.refused);
+    static const refusal_case_t UNLESS[] = {
+        {"the coach touches the boy in the shower", 1},
+        {"after the shower the coach touches the boy's shoulder", 0}};
+    check_refusals_at_low(m, UNLESS, sizeof UNLESS / sizeof UNLESS[0]);
     mod_free(m);
     static const char *const BAD[] = {"near self_harm 1 refl hang refl hang hang\n",
                                       "span tk 2 refl\n",
