@@ -446,6 +446,27 @@ static int fix_misspellings(const moderation_t *m, words_t *w) {
     return IMG_OK;
 }
 
+/* English typed as it is spoken drops the g of -ing ("touchin", "stabbin'", "gettin"): a Latin
+ * word ending in "in" that is no English word and no rule word, whose -ing form is an English
+ * word, is read as that form, the word as written kept as its second reading. Five letters and up,
+ * as the list is ("ruin" is no "ruing"); a word of another language in -in stays as written
+ * unless a g makes an English word of it. */
+static int fix_dropped_g(const moderation_t *m, words_t *w) {
+    for (int i = 0; i < w->n; i++) {
+        const char *t = w->w[i];
+        size_t len = strlen(t);
+        if (w->alt[i] || len < 5 || len >= 63 || strcmp(t + len - 2, "in") || !latin_word(t, 5) ||
+            in_vocab(m, t) || in_allwords(m, t, len) || english_word(t, len))
+            continue;
+        char v[64];
+        memcpy(v, t, len);
+        v[len] = 'g';
+        v[len + 1] = 0;
+        if (english_word(v, len + 1) && words_reread(w, i, v)) return IMG_ENOMEM;
+    }
+    return IMG_OK;
+}
+
 /* A word of five or more letters that is a one-word rule with two neighbouring letters swapped
  * ("chlid", "pronography") is read as that rule word, the word as written kept as its second
  * reading. Five letters and up, and only a swap: a shorter word or another edit meets too many
@@ -523,10 +544,9 @@ static int fix_masks(const moderation_t *m, words_t *w) {
 /* Short words that a stray space could leave beside a fragment: a fragment beside one of these is
  * read as written ("a nude" is not "anude"). */
 static int common_short(const char *s) {
-    static const char *const SHORT[] = {
-        "a",  "i",  "an", "in", "on", "at", "to", "of", "is", "it", "be", "by", "or", "we", "he",
-        "me", "my", "no", "so", "up", "us", "do", "go", "as", "am", "if", "ok", "oh", "hi", "el",
-        "la", "le", "de", "en", "un", "et", "y",  "o",  "e",  "da", "di", "im", "zu", "und"};
+    static const char *const SHORT[] = {"ppl", "pls", "plz", "thx", "thnx", "smth",
+                                        "sth", "msg", "pcs", "pts", "hrs",  "bff",
+                                        "brb", "btw", "tbh", "lmk", "nvm",  "smh"};
     return word_in_list(s, SHORT, sizeof SHORT / sizeof SHORT[0]);
 }
 
@@ -577,6 +597,18 @@ static int read_reversed(const moderation_t *m, words_t *w) {
     return IMG_OK;
 }
 
+/* Whether t is a shorthand of chat that has no vowel ("ppl", "pls"): the word it stands for is
+ * known, so it is not read as the rule words it is the consonants of ("ppl" is no "pupil"). */
+static int chat_shorthand(const char *t) {
+    static const char *const SHORT[] = {"ppl",  "pls",  "plz", "thx", "thnx", "bc",  "cuz", "bcz",
+                                        "smth", "sth",  "sb",  "msg", "pct",  "pcs", "pts", "hrs",
+                                        "mins", "secs", "pls", "bff", "brb",  "btw", "idk", "tbh",
+                                        "omg",  "lmk",  "nvm", "wtf", "ffs",  "smh"};
+    for (size_t k = 0; k < sizeof SHORT / sizeof SHORT[0]; k++)
+        if (!strcmp(t, SHORT[k])) return 1;
+    return 0;
+}
+
 /* A word written without its vowels ("nkd grl", "wrsts") is also read as the one-word rules it
  * is the consonants of (the same first letter; at most three, all of them: "nkd" is "naked" and
  * its misspellings), the readings added after the prompt's words. Words of three letters or more
@@ -587,7 +619,7 @@ static int read_disemvoweled(const moderation_t *m, words_t *w) {
         const char *t = w->w[i];
         size_t len = strlen(t);
         if (len < 3 || len >= 32 || !latin_word(t, 3) || strpbrk(t, "aeiouy") || in_vocab(m, t) ||
-            word_has_triple(t))
+            word_has_triple(t) || chat_shorthand(t))
             continue;
         const char *found[3];
         int nf = 0;
@@ -609,8 +641,8 @@ static int read_disemvoweled(const moderation_t *m, words_t *w) {
  * swapped letters and masked letters read as the rule word they spell. w is freed on failure. */
 static int read_words(const moderation_t *m, const char *prompt, words_t *w) {
     if (words_split(prompt, w) || split_compounds(m, w) || split_hashtags(m, w) ||
-        fix_transpositions(m, w) || fix_misspellings(m, w) || fix_masks(m, w) ||
-        join_fragments(m, w) || read_reversed(m, w) || read_disemvoweled(m, w)) {
+        fix_transpositions(m, w) || fix_misspellings(m, w) || fix_dropped_g(m, w) ||
+        fix_masks(m, w) || join_fragments(m, w) || read_reversed(m, w) || read_disemvoweled(m, w)) {
         words_free(w);
         return IMG_ENOMEM;
     }
