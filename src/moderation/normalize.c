@@ -476,6 +476,21 @@ static int pronoun_age(const words_t *w, int i) {
     return !strcmp(p1, "turned") && (pronoun || !strcmp(p2, "just") || !strcmp(p2, "has"));
 }
 
+/* 1 when the words around w[i] give an age the way learners and word-for-word translation write
+ * it: "in age of 9", "at the age of 9", and "who has 10 years" ("tiene 10 años") - unless the
+ * years are "of" something ("she has 10 years of experience") or a span ("left", "ago"). */
+static int calque_age(const words_t *w, int i) {
+    const char *p1 = i > 0 ? w->w[i - 1] : "", *p2 = i > 1 ? w->w[i - 2] : "";
+    if (!strcmp(p1, "of") && !strcmp(p2, "age")) return 1;
+    static const char *const OWNER[] = {"who", "she", "he", "which", "that"};
+    static const char *const NOT_AGE[] = {"of", "left", "ago", "later", "experience", "in"};
+    const char *n1 = i + 1 < w->n ? w->w[i + 1] : "", *n2 = i + 2 < w->n ? w->w[i + 2] : "";
+    return (!strcmp(p1, "has") || !strcmp(p1, "have")) &&
+           word_in_list(p2, OWNER, sizeof OWNER / sizeof OWNER[0]) &&
+           (!strcmp(n1, "years") || !strcmp(n1, "year")) &&
+           !word_in_list(n2, NOT_AGE, sizeof NOT_AGE / sizeof NOT_AGE[0]);
+}
+
 /* 1 when the word before w[i] is one of alone, or the two before it are one of pairs (in
  * order): what the age readings below ask of the words that lead up to a number. */
 static int said_before(const words_t *w, int i, const char *const *alone, size_t nalone,
@@ -1207,8 +1222,10 @@ static int mark_ages(words_t *w, const unsigned char *alone) {
                          !(i + 1 < n0 && measure_unit(w->w[i + 1])));
         /* a person's age told with a pronoun: "she is 12", "he's 13", "who just turned 11",
          * "sie ist zehn", "ей 11" - unless a unit follows ("she is 5 foot 10") */
-        prev_age = prev_age || ((pronoun_age(w, i) || looks_age(w, i) || person_age(w, i)) &&
-                                !(i + 1 < n0 && measure_unit(w->w[i + 1])));
+        prev_age =
+            prev_age ||
+            ((pronoun_age(w, i) || looks_age(w, i) || person_age(w, i) || calque_age(w, i)) &&
+             !(i + 1 < n0 && measure_unit(w->w[i + 1])));
         /* a span of time is no age: "hace dos años", "il y a deux ans", "vor zwei Jahren",
          * "due anni fa", "há dois anos", "два года назад", "for two years" */
         if (next_age && time_span(w, i)) next_age = 0;
