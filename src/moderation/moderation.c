@@ -22,8 +22,8 @@
 #include "moderation_rules.inc" /* MODERATION_RULES: moderation/rules.txt, generated at build */
 
 #define MAX_CATS 16
-#define MAX_GROUPS 512
-#define MAX_COMBINES 512
+#define MAX_GROUPS 1024
+#define MAX_COMBINES 1024
 #define MAX_NEAR_GAP 8 /* "near": at most this many words between one group's word and the next */
 #define STR_(x) #x
 #define STR(x) STR_(x)
