@@ -544,9 +544,10 @@ static int fix_masks(const moderation_t *m, words_t *w) {
 /* Short words that a stray space could leave beside a fragment: a fragment beside one of these is
  * read as written ("a nude" is not "anude"). */
 static int common_short(const char *s) {
-    static const char *const SHORT[] = {"ppl", "pls", "plz", "thx", "thnx", "smth",
-                                        "sth", "msg", "pcs", "pts", "hrs",  "bff",
-                                        "brb", "btw", "tbh", "lmk", "nvm",  "smh"};
+    static const char *const SHORT[] = {
+        "a",  "i",  "an", "in", "on", "at", "to", "of", "is", "it", "be", "by", "or", "we", "he",
+        "me", "my", "no", "so", "up", "us", "do", "go", "as", "am", "if", "ok", "oh", "hi", "el",
+        "la", "le", "de", "en", "un", "et", "y",  "o",  "e",  "da", "di", "im", "zu", "und"};
     return word_in_list(s, SHORT, sizeof SHORT / sizeof SHORT[0]);
 }
 
@@ -600,13 +601,10 @@ static int read_reversed(const moderation_t *m, words_t *w) {
 /* Whether t is a shorthand of chat that has no vowel ("ppl", "pls"): the word it stands for is
  * known, so it is not read as the rule words it is the consonants of ("ppl" is no "pupil"). */
 static int chat_shorthand(const char *t) {
-    static const char *const SHORT[] = {"ppl",  "pls",  "plz", "thx", "thnx", "bc",  "cuz", "bcz",
-                                        "smth", "sth",  "sb",  "msg", "pct",  "pcs", "pts", "hrs",
-                                        "mins", "secs", "pls", "bff", "brb",  "btw", "idk", "tbh",
-                                        "omg",  "lmk",  "nvm", "wtf", "ffs",  "smh"};
-    for (size_t k = 0; k < sizeof SHORT / sizeof SHORT[0]; k++)
-        if (!strcmp(t, SHORT[k])) return 1;
-    return 0;
+    static const char *const SHORT[] = {"ppl", "pls", "plz", "thx", "thnx", "smth",
+                                        "sth", "msg", "pcs", "pts", "hrs",  "bff",
+                                        "brb", "btw", "tbh", "lmk", "nvm",  "smh"};
+    return word_in_list(t, SHORT, sizeof SHORT / sizeof SHORT[0]);
 }
 
 /* A word written without its vowels ("nkd grl", "wrsts") is also read as the one-word rules it

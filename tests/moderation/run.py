@@ -437,6 +437,12 @@ def test_disguises_that_break_or_reverse_words_are_read():
     harmless = ["ch👶ild playing with 🧸 teddy", "a star over the sea, a child asleep", "gd mrnng, cffee cp on a tble",
                 "esuoh a ni tac a", "I 💖 NY, a child with a balloon"]
     assert classify(harmful + harmless, "low") == ["sexual_minors"] * len(harmful) + ["allow"] * len(harmless)
+    # a fragment beside a common short word is read as written ("a nude" is no "anude", "a live" no
+    # "alive"); a chat shorthand is not the consonants of a rule word ("ppl" is no "pupil")
+    lines = ["a nude", "a live", "a roused", "ppl naked on a beach", "pls draw a child"]
+    p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, check=True)
+    assert p.stdout.split("\n")[:len(lines)] == lines, p.stdout
 
 
 @test
