@@ -353,9 +353,8 @@ void test_moderation_russian_words_are_no_misspellings(void) {
 
 /* Words typed as spoken or shortened: "touchin" and "stabbin" (the g of -ing dropped, where the
  * -ing form is an English word) are read as "touching" and "stabbing", while English words in -in
- * ("cumin", "robin", "raisin") are taken as written; a chat
- * shorthand without vowels ("ppl") is no rule word it is the consonants of ("pupil"), while
- * "nkd grl" still reads as "naked girl". */
+ * ("cumin", "robin", "raisin") are taken as written; a chat shorthand without vowels ("ppl") is no
+ * rule word it is the consonants of ("pupil"), while "nkd grl" still reads as "naked girl". */
 void test_moderation_dropped_g_and_shorthand(void) {
     CHECK(english_word_count() > 10000);
     static const char RULES[] = "version 2\ncategory sexual_minors always\n"
