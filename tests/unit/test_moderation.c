@@ -264,6 +264,17 @@ static void check_refusals_at_low(const moderation_t *m, const refusal_case_t *c
     }
 }
 
+/* Rules loaded from text, the classifier off, and each case decided at low as it says. */
+static void check_rules_at_low(const char *rules, const refusal_case_t *cases, size_t n) {
+    char err[256];
+    moderation_t *m = NULL;
+    CHECK(mod_load(rules, &m, err, sizeof err) == IMG_OK);
+    if (!m) return;
+    mod_use_classifier(m, 0);
+    check_refusals_at_low(m, cases, n);
+    mod_free(m);
+}
+
 /* "~word": a rule word that is also an English word counts only where the prompt shows its
  * language - one of its small words or a rule word of it that no English rule uses; every form
  * that shares its stem is bound with it. */
@@ -276,18 +287,12 @@ void test_moderation_language_bound_words(void) {
         "group minor child\ngroup sexual_any nude\n"
         "lang de\ngroup minor ~Kind\ngroup minor Kindes\ngroup sexual_any nackt\n"
         "combine sexual_minors minor sexual_any\n";
-    char err[256];
-    moderation_t *m = NULL;
-    CHECK(mod_load(RULES, &m, err, sizeof err) == IMG_OK);
-    if (!m) return;
-    mod_use_classifier(m, 0);
     static const refusal_case_t CASES[] = {
         {"a kind nude woman", 0}, {"nude, kindes", 0},     {"ein Kind, nude", 1},
         {"nacktes Kind", 1},      {"Kindes nackt", 1},     {"a nude child", 1},
         {"das Kind ist nude", 1}, {"kind words, nude", 0},
     };
-    check_refusals_at_low(m, CASES, sizeof CASES / sizeof CASES[0]);
-    mod_free(m);
+    check_rules_at_low(RULES, CASES, sizeof CASES / sizeof CASES[0]);
 }
 
 /* A combine's explanation names what put each group in the prompt: a member, or for a group that
@@ -334,11 +339,6 @@ void test_moderation_russian_words_are_no_misspellings(void) {
         "lang ru\ngroup minor девочка\ngroup minor дети\ngroup sexual_any =писька\n"
         "group sexual_any голая\ngroup sexual_any лапает\ngroup sexual_any порно\n"
         "combine sexual_minors minor sexual_any\n";
-    char err[256];
-    moderation_t *m = NULL;
-    CHECK(mod_load(RULES, &m, err, sizeof err) == IMG_OK);
-    if (!m) return;
-    mod_use_classifier(m, 0);
     static const refusal_case_t CASES[] = {
         {"дети строят замок из песка", 0},
         {"девочка лопает пузыри", 0},
@@ -347,8 +347,7 @@ void test_moderation_russian_words_are_no_misspellings(void) {
         {"девочка, порно", 1},
         {"дети и писька", 1},
     };
-    check_refusals_at_low(m, CASES, sizeof CASES / sizeof CASES[0]);
-    mod_free(m);
+    check_rules_at_low(RULES, CASES, sizeof CASES / sizeof CASES[0]);
 }
 
 /* Words typed as spoken or shortened: "touchin" and "stabbin" (the g of -ing dropped, where the
@@ -363,11 +362,6 @@ void test_moderation_dropped_g_and_shorthand(void) {
                                 "group sexual_any cum\ngroup sexual_any stabbing\n"
                                 "group sexual_any robe\ngroup sexual_any raise\n"
                                 "combine sexual_minors minor sexual_any\n";
-    char err[256];
-    moderation_t *m = NULL;
-    CHECK(mod_load(RULES, &m, err, sizeof err) == IMG_OK);
-    if (!m) return;
-    mod_use_classifier(m, 0);
     static const refusal_case_t CASES[] = {
         {"a man touchin a girl", 1},
         {"a man touching a girl", 1},
@@ -378,8 +372,7 @@ void test_moderation_dropped_g_and_shorthand(void) {
         {"nkd grl", 1},
         {"naked pupil", 1},
     };
-    check_refusals_at_low(m, CASES, sizeof CASES / sizeof CASES[0]);
-    mod_free(m);
+    check_rules_at_low(RULES, CASES, sizeof CASES / sizeof CASES[0]);
 }
 
 /* `unscored GROUP`: the classifier does not read the group's words, the rules still do. The
