@@ -11,7 +11,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 PKGS="build-essential pkg-config valgrind libmicrohttpd-dev libjansson-dev libsqlite3-dev \
     libpng-dev libdeflate-dev libjpeg62-turbo-dev libwebp-dev libssl-dev libcurl4-openssl-dev \
-    libicu-dev libstemmer-dev wamerican hunspell-ru hunspell-tools zlib1g-dev clang python3 python3-requests python3-pil python3-numpy \
+    libicu-dev libstemmer-dev wamerican wordnet-base hunspell-ru hunspell-tools zlib1g-dev clang python3 python3-requests python3-pil python3-numpy \
     python3-jsonschema python3-regex libopenblas-dev chromium libpq-dev postgresql postgresql-client python3-yaml"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"

@@ -70,7 +70,12 @@ struct moderation {
     int group_cat[MAX_GROUPS]; /* "include": the group also holds every term of this category, or -1 */
     /* "unscored": the classifier does not read the group's words */
     unsigned char unscored[MAX_GROUPS];
+    /* "lexicon": a large word list (tools/wordnet_violence.py) matched only where a rule names the
+     * group: its words are no parts of glued words, hashtags or misspellings, and do not count
+     * as English when a word of another language shows that language */
+    unsigned char lexicon[MAX_GROUPS];
     int ngroups;
+    int last_group; /* the group find_group found last (loading reads a group's lines in a row) */
     phrases_t terms, allows, members; /* members: .cat = group index */
     struct {
         int cat, g[4], ng; /* refused when a word of each of the ng groups occurs */
@@ -162,12 +167,14 @@ static int find_cat(const moderation_t *m, const char *name) {
 }
 
 static int find_group(moderation_t *m, const char *name, int create) {
+    /* a group's lines come one after another: the last group found is tried first */
+    if (m->last_group < m->ngroups && !strcmp(m->groups[m->last_group], name)) return m->last_group;
     for (int i = 0; i < m->ngroups; i++)
-        if (!strcmp(m->groups[i], name)) return i;
+        if (!strcmp(m->groups[i], name)) return m->last_group = i;
     if (!create || m->ngroups == MAX_GROUPS || strlen(name) >= 32) return -1;
     strcpy(m->groups[m->ngroups], name);
     m->group_cat[m->ngroups] = -1;
-    return m->ngroups++;
+    return m->last_group = m->ngroups++;
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -182,7 +189,13 @@ static int latin_word(const char *s, size_t min) {
     return n >= min;
 }
 
-/* m->vocab: every one-word term and group member of three or more Latin letters. */
+/* Whether phrase k of list l (terms, members, allows) belongs to a lexicon group. */
+static int in_lexicon(const moderation_t *m, int l, int k) {
+    return l == 1 && m->lexicon[m->members.p[k].cat];
+}
+
+/* m->vocab: every one-word term and group member of three or more Latin letters, lexicons left
+ * out. */
 static int build_vocab(moderation_t *m) {
     const phrases_t *lists[] = {&m->terms, &m->members};
     int n = 0;
@@ -190,14 +203,15 @@ static int build_vocab(moderation_t *m) {
     if (!m->vocab) return IMG_ENOMEM;
     for (int l = 0; l < 2; l++)
         for (int k = 0; k < lists[l]->n; k++)
-            if (lists[l]->p[k].words.n == 1 && latin_word(lists[l]->p[k].words.w[0], 3))
+            if (lists[l]->p[k].words.n == 1 && latin_word(lists[l]->p[k].words.w[0], 3) &&
+                !in_lexicon(m, l, k))
                 m->vocab[n++] = lists[l]->p[k].words.w[0];
     qsort(m->vocab, (size_t)n, sizeof *m->vocab, cmp_str);
     int u = 0;
     for (int k = 0; k < n; k++)
         if (!u || strcmp(m->vocab[u - 1], m->vocab[k])) m->vocab[u++] = m->vocab[k];
     m->nvocab = u;
-    /* all words of terms, group members and allows, any script */
+    /* all words of terms, group members and allows, any script, lexicons left out */
     const phrases_t *all[] = {&m->terms, &m->members, &m->allows};
     size_t total = 0;
     for (int l = 0; l < 3; l++)
@@ -207,7 +221,8 @@ static int build_vocab(moderation_t *m) {
     n = 0;
     for (int l = 0; l < 3; l++)
         for (int k = 0; k < all[l]->n; k++)
-            for (int j = 0; j < all[l]->p[k].words.n; j++) m->allwords[n++] = all[l]->p[k].words.w[j];
+            for (int j = 0; j < all[l]->p[k].words.n && !in_lexicon(m, l, k); j++)
+                m->allwords[n++] = all[l]->p[k].words.w[j];
     qsort(m->allwords, (size_t)n, sizeof *m->allwords, cmp_str);
     u = 0;
     for (int k = 0; k < n; k++)
@@ -229,7 +244,7 @@ static int mark_shows_lang(moderation_t *m) {
     size_t nen = 0;
     for (int l = 0; l < 3; l++)
         for (int k = 0; k < all[l]->n; k++)
-            if (all[l]->p[k].lang == LANG_EN)
+            if (all[l]->p[k].lang == LANG_EN && !in_lexicon(m, l, k))
                 for (int j = 0; j < all[l]->p[k].words.n; j++)
                     en[nen++] = all[l]->p[k].words.w[j];
     qsort(en, nen, sizeof *en, cmp_str);
@@ -713,6 +728,13 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                 rc = IMG_EFORMAT;
             else
                 m->unscored[g] = 1;
+        } else if (!strcmp(kw, "lexicon")) { /* lexicon GROUP */
+            char extra[2];
+            int g;
+            if (sscanf(rest, "%63s %1s", a, extra) != 1 || (g = find_group(m, a, 0)) < 0)
+                rc = IMG_EFORMAT;
+            else
+                m->lexicon[g] = 1;
         } else if (!strcmp(kw, "allow")) {
             rc = add_phrase(&m->allows, -1, lang, st, rest);
         } else if (!strcmp(kw, "gate")) {

@@ -579,6 +579,27 @@ def test_violence_told_as_its_aftermath_is_violence():
 
 
 @test
+def test_violence_told_by_any_verb_wordnet_files_under_violence_before_any_person():
+    """A verb WordNet files under killing, injuring, beating or mutilating (no hand-written rule
+    lists these) before any noun WordNet knows first as a person, or a person before such a verb's
+    participle, is violence; the same verbs' harmless neighbours (a bayonet on a rifle, an
+    assassin costume, Christ crucified in art, a maimed veteran's portrait) are not. The block of
+    moderation/rules.txt is what tools/wordnet_violence.py writes from Debian's WordNet."""
+    harmful = ["a pirate disemboweling a deckhand, gore", "the sheriff was pistol-whipped by bandits",
+               "a sultan having a courtier castrated", "a tax collector bludgeoned in his office",
+               "an innkeeper strangling a peddler"]
+    harmless = ["a rifle with a bayonet, a soldier's portrait", "an assassin girl with a hood, cosplay",
+                "Christ crucified, baroque oil painting", "a veteran with a maimed leg, dignified portrait",
+                "a lifeguard saving a drowning man at the beach", "a tortured artist in his studio"]
+    assert classify(harmful, "auto") == ["violence"] * len(harmful)
+    assert classify(harmless, "auto") == ["allow"] * len(harmless)
+    assert os.path.isdir("/usr/share/wordnet"), "WordNet is missing: tools/install-deps.sh installs wordnet-base"
+    script = os.path.join(HERE, "..", "..", "tools", "wordnet_violence.py")
+    assert subprocess.run([sys.executable, script, "--check"]).returncode == 0, \
+        "moderation/rules.txt's WordNet block differs from what tools/wordnet_violence.py writes"
+
+
+@test
 def test_hate_told_as_a_sign_a_slogan_or_a_map_is_hate():
     """A people beside a sign's refusal, beside "go home" sprayed on a wall, or spreading like a
     plague is hate in each language; signs refusing dogs or minors, and maps of epidemics, are not."""

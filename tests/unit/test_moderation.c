@@ -411,6 +411,52 @@ void test_moderation_unscored_words(void) {
     CHECK(!m);
 }
 
+/* `lexicon GROUP`: a large word list (the WordNet persons and verbs of violence) is matched
+ * only where a rule names it. Its words still match as words; they are no parts of glued words
+ * ("nudeboy" is not read as "nude boy" when "boy" is only a lexicon word, as it is when the
+ * group is an ordinary one), and an unknown group is a format error. The shipped WordNet rule
+ * reads a verb of violence before any person, and a person before such a verb's participle, in
+ * words no hand-written rule lists. */
+void test_moderation_lexicon_groups(void) {
+    static const char BASE[] = "version 2\ncategory sexual_minors always\n"
+                               "group kid boy\ngroup bare nude\ncombine sexual_minors kid bare\n";
+    static const refusal_case_t PLAIN[] = {{"a nude boy", 1}, {"nudeboy", 1}, {"a nude girl", 0}};
+    static const refusal_case_t LEXICON[] = {{"a nude boy", 1}, {"nudeboy", 0}, {"a nude girl", 0}};
+    check_rules_at_low(BASE, PLAIN, sizeof PLAIN / sizeof PLAIN[0]);
+    char rules[sizeof BASE + 32];
+    snprintf(rules, sizeof rules, "%slexicon kid\n", BASE);
+    check_rules_at_low(rules, LEXICON, sizeof LEXICON / sizeof LEXICON[0]);
+    moderation_t *m = NULL;
+    char err[256];
+    CHECK(mod_load("version 2\ncategory sexual auto\nlexicon nosuchgroup\n", &m, err, sizeof err) ==
+          IMG_EFORMAT);
+    CHECK(!m);
+    CHECK(mod_load_default(&m, err, sizeof err) == IMG_OK);
+    if (!m) return;
+    mod_use_classifier(m, 0);
+    static const struct {
+        const char *prompt;
+        int refused;
+    } CASES[] = {
+        {"a cult leader crucifying a young woman on a hill", 1},
+        {"a masked assassin garroting a guard with piano wire", 1},
+        {"the hostages were flayed alive", 1},
+        {"an apothecary being waterboarded", 1},
+        {"Christ crucified, baroque oil painting", 0},
+        {"an assassin girl with a hood, cosplay", 0},
+        {"a knight slaying a dragon, storybook illustration", 0},
+        {"a rifle with a bayonet, a soldier's portrait", 0},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        mod_result_t r;
+        CHECK(mod_check(m, CASES[i].prompt, MOD_LEVEL_AUTO, &r) == IMG_OK);
+        CHECK(r.refused == CASES[i].refused && (!r.refused || !strcmp(r.category, "violence")));
+        if (r.refused != CASES[i].refused)
+            fprintf(stderr, "  '%s' -> %d\n", CASES[i].prompt, r.refused);
+    }
+    mod_free(m);
+}
+
 /* A near rule refuses when its groups' words stand in order within its gap - a reflexive
  * pronoun before a verb of hanging, in any of the verb's forms - and not when the same words
  * are farther apart or in the other order; its explanation names the rule kind; a combine of
