@@ -38,7 +38,8 @@ ROOTS = [("kill", 1), ("injure", 1), ("torture", 2), ("beat", 2), ("mutilate", 1
 
 EXTRA = """bludgeon cudgel pummel castrate disembowel eviscerate flay lynch waterboard electrocute
 crucify trample garrote impale mangle maul suffocate asphyxiate behead decapitate dismember
-bayonet stab strangle immolate lacerate pistol-whip""".split()
+bayonet stab strangle immolate lacerate pistol-whip keelhaul cane throttle smother poison
+butcher""".split()
 
 # verbs that are names or nouns WordNet's noun index does not list as such
 NOUN_TOO = {"lynch"}
@@ -46,10 +47,10 @@ NOUN_TOO = {"lynch"}
 # lemma: why it is no verb of violence for this rule
 EXCLUDE = {
     # nouns a prompt uses for things, or verbs a prompt uses for ordinary work
-    "cane": "a walking cane", "birch": "a tree", "cat": "a cat", "grass": "grass", "halter": "a halter top",
+    "birch": "a tree", "cat": "a cat", "grass": "grass", "halter": "a halter top",
     "lather": "soap", "leather": "leather", "welt": "a shoe welt", "pip": "a seed", "off": "a preposition",
     "flight": "a flight", "erase": "erasing a board", "cowhide": "a hide", "knife": "a kitchen knife",
-    "butcher": "a butcher", "club": "a club", "skin": "skin care", "wound": "wound care",
+    "club": "a club", "skin": "skin care", "wound": "wound care",
     "stone": "a stone statue", "batter": "cake batter, a baseball batter", "charge": "charging a phone",
     "whip": "whipped cream", "lash": "eyelashes", "slash": "a slash", "bash": "a party",
     "torch": "a torch", "brand": "a brand", "gag": "a joke", "rack": "a rack", "poniard": "a dagger (noun)",
@@ -63,7 +64,7 @@ EXCLUDE = {
     "rush": "rushing", "bait": "bait", "run_down": "run-down", "carry_off": "idiom",
     "polish_off": "eating", "wipe_out": "surfing", "put_to_sleep": "anaesthesia, a pet",
     "sacrifice": "a chess sacrifice", "saber": "a saber", "sabre": "a sabre", "tomahawk": "a tomahawk",
-    "strap": "a strap", "poison": "poison ivy", "scourge": "figurative", "excruciate": "rare",
+    "strap": "a strap", "scourge": "figurative", "excruciate": "rare",
     "knock_off": "a knock-off", "do_in": "idiom", "kill_off": "a series killing off a character",
     "put_away": "tidying", "bump_off": "rare", "pick_off": "baseball",
     "mow_down": "mowing", "work_over": "idiom", "off": "preposition",
@@ -92,8 +93,8 @@ EXCLUDE = {
     "scrag": "rare", "chine": "cooking", "burke": "rare", "gibbet": "a gibbet", "lapidate": "rare",
     "commit_suicide": "self-harm is its own category", "molest": "sexual categories",
     "rape": "sexual categories", "ravish": "sexual categories", "gang-rape": "sexual categories",
-    "hamstring": "a muscle", "slit": "a dress with a slit", "smother": "smothered with kisses",
-    "throttle": "an engine throttle", "gore": "gore (noun)", "scalp": "scalp massage",
+    "hamstring": "a muscle", "slit": "a dress with a slit", 
+    "gore": "gore (noun)", "scalp": "scalp massage",
     "kneecap": "the kneecap (anatomy)", "cut_up": "cutting up food for the kids",
     "run_over": "running over to someone", "contuse": "rare",
     "kill": "killing time with friends (the rules hold killing)",
