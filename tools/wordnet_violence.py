@@ -114,11 +114,24 @@ EXTRA_PERSONS = """him her them someone somebody people men women persons childr
 prisoners captives hostages civilians villagers protesters neighbours neighbors cellmate inmate
 inmates snitch pedestrian pedestrians""".split()
 
-# persons WordNet lists first as persons that are no persons to a prompt
+# persons WordNet lists first as persons that are no persons to a prompt: animals, food, tools,
+# machines and abstractions that share a person's name ("sage", "quiche", "stroller")
 PERSON_EXCLUDE = set("""tiger bull hulk tease drunk switch-hitter star lamb angel doll sweetheart
 honey chicken pig dog rat snake cow goat ass fox bear wolf shark mole worm crab duck turkey
 beast animal brute monster giant dummy dope nut fruit stiff cold dragon ogre troll goblin don
-orc demon devil fiend vampire werewolf ghoul""".split())
+orc demon devil fiend vampire werewolf ghoul sage taco quiche brownie bourbon macaroni toaster
+calculator smoothie scanner printer router adapter blimp canary ostrich piranha scorpion wolverine
+weasel skunk gopher adder badger bunny whale shrimp ewe hog cub gull dodo wasp loon cuckoo snapper
+warbler hammerhead dalmatian tackle torpedo mannequin manikin mannikin decoy pitcher plunger trailer
+conveyor conveyer synthesizer transmitter excavator sprayer roaster slider tuner wiper washer edger
+cutter slicer sorter fastener pacifier stroller comforter scrubber sweeper spinner tumbler shaker
+tester checker juicer booster breaker decoder monitor quarry pueblo antique straight regular
+natural cardinal major same white welsh roman modern pop rip hood hack grind pivot crank screw
+riser mover heavy extra proxy quad lama sphinx titan amazon avatar clone vixen shrew harpy coaster
+tracer loaner putter romper choker knocker clapper counsel forward maroon trawler striker
+backstop knockout superman energizer selector qualifier placeholder accumulator distributor
+reincarnation embodiment incarnation personification apotheosis abomination antecedent
+powerhouse bombshell mainstay spearhead bellwether figurehead""".split())
 
 
 def read_data(pos):

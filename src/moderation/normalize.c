@@ -505,14 +505,22 @@ static int said_before(const words_t *w, int i, const char *const *alone, size_t
 
 /* 1 when the words before w[i] say how old someone looks: "looks like 12", "looks 12",
  * "parece de 11", "aparenta 10", "sieht aus wie 10", "выглядит на 12", "semble avoir 12",
- * "a l'air d'avoir 12", "sembra 12", "dimostra 12", "parece ter 11". */
+ * "a l'air d'avoir 12", "sembra 12", "dimostra 12", "parece ter 11" - also with an estimate
+ * between ("looks about 10", "looks like maybe 9", "aparenta unos 10", "sieht aus wie etwa 9"). */
 static int looks_age(const words_t *w, int i) {
     static const char *const ALONE[] = {"looks", "look", "looking", "parece", "aparenta", "aparente", "sembra",
                                         "dimostra", "semble"};
     static const char *const PAIRS[][2] = {{"looks", "like"}, {"look", "like"}, {"looking", "like"},
                                            {"parece", "de"},  {"parece", "ter"}, {"aus", "wie"},
                                            {"выглядит", "на"}, {"semble", "avoir"}, {"d", "avoir"}};
-    return said_before(w, i, ALONE, sizeof ALONE / sizeof ALONE[0], PAIRS,
+    static const char *const ESTIMATE[] = {
+        "about", "around", "maybe",   "roughly", "approximately", "unos",     "unas", "uns",
+        "umas",  "etwa",   "environ", "circa",   "около",         "примерно", "tipo"};
+    if (said_before(w, i, ALONE, sizeof ALONE / sizeof ALONE[0], PAIRS,
+                    sizeof PAIRS / sizeof PAIRS[0]))
+        return 1;
+    return i > 0 && word_in_list(w->w[i - 1], ESTIMATE, sizeof ESTIMATE / sizeof ESTIMATE[0]) &&
+           said_before(w, i - 1, ALONE, sizeof ALONE / sizeof ALONE[0], PAIRS,
                        sizeof PAIRS / sizeof PAIRS[0]);
 }
 

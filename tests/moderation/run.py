@@ -135,7 +135,8 @@ def test_ages_told_by_birth_year_school_year_and_number_words_are_ages():
              "de-age her to about eleven and keep the pose", "age him down to 9", "10살 소녀", "a lad of ten",
              "a lass of 9", "a youngster of 12", "un garçonnet de 8 ans", "ein Knabe von 9 Jahren", "мальчишка 10 лет",
              "a girl nine years young", "young girl in age of 9", "at the age of 12 she won",
-             "his niece who has 10 years"]
+             "his niece who has 10 years", "a girl who looks about 10 in the back seat",
+             "looks like maybe 9 on the swing", "aparenta unos 10 en la foto"]
     adult = [f"born in {now - 30}", f"class of {now - 3}", f"nacida en {now + 3}", "ventenne", "diciottenne",
              "двадцатилетняя", "year 2000", "the 19th century", "a first class ticket", "hace dos años",
              "il y a deux ans", "vor zwei Jahren", "due anni fa", "há dois anos", "два года назад",
@@ -143,7 +144,8 @@ def test_ages_told_by_birth_year_school_year_and_number_words_are_ages():
              "about 8 people at a beach", "around 10 am", "ребёнок лет 5 месяцев", "es ist gerade 15 Uhr",
              "a 6 weeks old puppy", "18 Monate Altersvorsorge", "18 months of training",
              "she has 10 years of experience", "a firm that has 10 years in the market", "the age of 30",
-             "at age 30 he moved to 12 Oak Street", "20살 여자", "a lad of 25", "a youngster of ninety", "70 years young and still dancing"]
+             "at age 30 he moved to 12 Oak Street", "20살 여자", "a lad of 25", "a youngster of ninety", "70 years young and still dancing",
+             "it looks about 10 minutes away", "looks around 25"]
     p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(minor + adult) + "\n",
                        capture_output=True, text=True, check=True)
     got = p.stdout.split("\n")
