@@ -39,7 +39,7 @@ ROOTS = [("kill", 1), ("injure", 1), ("torture", 2), ("beat", 2), ("mutilate", 1
 EXTRA = """bludgeon cudgel pummel castrate disembowel eviscerate flay lynch waterboard electrocute
 crucify trample garrote impale mangle maul suffocate asphyxiate behead decapitate dismember
 bayonet stab strangle immolate lacerate pistol-whip keelhaul cane throttle smother poison
-butcher""".split()
+butcher kneecap""".split()
 
 # verbs that are names or nouns WordNet's noun index does not list as such
 NOUN_TOO = {"lynch"}
@@ -95,7 +95,7 @@ EXCLUDE = {
     "rape": "sexual categories", "ravish": "sexual categories", "gang-rape": "sexual categories",
     "hamstring": "a muscle", "slit": "a dress with a slit", 
     "gore": "gore (noun)", "scalp": "scalp massage",
-    "kneecap": "the kneecap (anatomy)", "cut_up": "cutting up food for the kids",
+"cut_up": "cutting up food for the kids",
     "run_over": "running over to someone", "contuse": "rare",
     "kill": "killing time with friends (the rules hold killing)",
     "drown": "a lifeguard saving a drowning man (the rules hold drowning someone)",
