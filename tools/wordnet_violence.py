@@ -193,10 +193,11 @@ def verbs():
     return sorted(w.replace("_", " ") for w in out)
 
 
-def plurals():
-    """noun -> its irregular plurals, from WordNet's exception list ("men" -> "man")."""
+def exceptions(pos):
+    """base form -> its irregular forms, from WordNet's exception list of pos: "man" -> {"men"},
+    "slay" -> {"slain", "slew", ...}."""
     out = {}
-    with open(os.path.join(WORDNET, "noun.exc"), encoding="latin-1") as f:
+    with open(os.path.join(WORDNET, pos + ".exc"), encoding="latin-1") as f:
         for line in f:
             form, base = line.split()[:2]
             out.setdefault(base, set()).add(form)
@@ -211,14 +212,15 @@ def plural(noun):
     return noun + "s"
 
 
-def persons():
-    """The person nouns as written and in the plural: never by stem, which would read
-    "illustration" as "illustrator" and "office" as "officer"."""
-    syn, idx = read_data("noun"), read_index("noun")
+def persons(idx, words):
+    """The person nouns (idx: the noun index; words: the dictionary) as written and in the
+    plural: never by stem, which would read "illustration" as "illustrator" and "office" as
+    "officer"."""
+    syn = read_data("noun")
     people = set()
     hyponyms(syn, idx["person"][0], "n", people)
     nouns = {w for w, senses in idx.items() if plain(w) and len(w) >= 3 and senses[0] in people}
-    irregular, words = plurals(), dictionary()
+    irregular = exceptions("noun")
     out = set()
     for w in nouns - PERSON_EXCLUDE:
         out |= {w, plural(w)} | irregular.get(w, set())
@@ -230,16 +232,6 @@ def persons():
 def dictionary():
     with open(DICT, encoding="utf-8", errors="replace") as f:
         return {w.strip() for w in f if w.strip().islower()}
-
-
-def irregular_participles():
-    """verb -> its irregular past forms, from WordNet's exception list ("slain" -> "slay")."""
-    out = {}
-    with open(os.path.join(WORDNET, "verb.exc"), encoding="latin-1") as f:
-        for line in f:
-            form, base = line.split()[:2]
-            out.setdefault(base, set()).add(form)
-    return out
 
 
 def inflect(verb, suffix, words):
@@ -255,7 +247,7 @@ def inflect(verb, suffix, words):
 
 
 def block():
-    words, irregular = dictionary(), irregular_participles()
+    words, irregular = dictionary(), exceptions("verb")
     nouns = read_index("noun")
     act, done = [], []
     for v in verbs():
@@ -285,7 +277,7 @@ def block():
              "lang en"]
     lines += ["group wn_violent_act " + w for w in dict.fromkeys(act)]
     lines += ["group wn_violent_done " + w for w in sorted(set(done))]
-    lines += ["group wn_person " + w for w in persons()]
+    lines += ["group wn_person " + w for w in persons(nouns, words)]
     lines += ["lexicon wn_violent_act", "lexicon wn_violent_done", "lexicon wn_person", END]
     return "\n".join(lines) + "\n"
 

@@ -721,20 +721,13 @@ int mod_load(const char *text, moderation_t **out, char *err, size_t errlen) {
                 rc = IMG_EFORMAT;
             else
                 m->group_cat[g] = cat;
-        } else if (!strcmp(kw, "unscored")) { /* unscored GROUP */
+        } else if (!strcmp(kw, "unscored") || !strcmp(kw, "lexicon")) { /* unscored|lexicon GROUP */
             char extra[2];
             int g;
             if (sscanf(rest, "%63s %1s", a, extra) != 1 || (g = find_group(m, a, 0)) < 0)
                 rc = IMG_EFORMAT;
             else
-                m->unscored[g] = 1;
-        } else if (!strcmp(kw, "lexicon")) { /* lexicon GROUP */
-            char extra[2];
-            int g;
-            if (sscanf(rest, "%63s %1s", a, extra) != 1 || (g = find_group(m, a, 0)) < 0)
-                rc = IMG_EFORMAT;
-            else
-                m->lexicon[g] = 1;
+                (kw[0] == 'u' ? m->unscored : m->lexicon)[g] = 1;
         } else if (!strcmp(kw, "allow")) {
             rc = add_phrase(&m->allows, -1, lang, st, rest);
         } else if (!strcmp(kw, "gate")) {

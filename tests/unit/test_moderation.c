@@ -254,11 +254,14 @@ typedef struct {
 } refusal_case_t;
 
 /* Each case decided at low as it says (the ones that are not named on stderr). */
-static void check_refusals_at_low(const moderation_t *m, const refusal_case_t *cases, size_t n) {
+/* Each case decided at level as it says; a refusal, where category is not NULL, under it. */
+static void check_refusals(const moderation_t *m, mod_level_t level, const char *category,
+                           const refusal_case_t *cases, size_t n) {
     for (size_t i = 0; i < n; i++) {
         mod_result_t r;
-        CHECK(mod_check(m, cases[i].prompt, MOD_LEVEL_LOW, &r) == IMG_OK);
-        CHECK(r.refused == cases[i].refused);
+        CHECK(mod_check(m, cases[i].prompt, level, &r) == IMG_OK);
+        CHECK(r.refused == cases[i].refused &&
+              (!r.refused || !category || !strcmp(r.category, category)));
         if (r.refused != cases[i].refused)
             fprintf(stderr, "  '%s' -> %d\n", cases[i].prompt, r.refused);
     }
@@ -271,7 +274,7 @@ static void check_rules_at_low(const char *rules, const refusal_case_t *cases, s
     CHECK(mod_load(rules, &m, err, sizeof err) == IMG_OK);
     if (!m) return;
     mod_use_classifier(m, 0);
-    check_refusals_at_low(m, cases, n);
+    check_refusals(m, MOD_LEVEL_LOW, NULL, cases, n);
     mod_free(m);
 }
 
@@ -434,10 +437,7 @@ void test_moderation_lexicon_groups(void) {
     CHECK(mod_load_default(&m, err, sizeof err) == IMG_OK);
     if (!m) return;
     mod_use_classifier(m, 0);
-    static const struct {
-        const char *prompt;
-        int refused;
-    } CASES[] = {
+    static const refusal_case_t CASES[] = {
         {"a cult leader crucifying a young woman on a hill", 1},
         {"a masked assassin garroting a guard with piano wire", 1},
         {"the hostages were flayed alive", 1},
@@ -447,13 +447,7 @@ void test_moderation_lexicon_groups(void) {
         {"a knight slaying a dragon, storybook illustration", 0},
         {"a rifle with a bayonet, a soldier's portrait", 0},
     };
-    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
-        mod_result_t r;
-        CHECK(mod_check(m, CASES[i].prompt, MOD_LEVEL_AUTO, &r) == IMG_OK);
-        CHECK(r.refused == CASES[i].refused && (!r.refused || !strcmp(r.category, "violence")));
-        if (r.refused != CASES[i].refused)
-            fprintf(stderr, "  '%s' -> %d\n", CASES[i].prompt, r.refused);
-    }
+    check_refusals(m, MOD_LEVEL_AUTO, "violence", CASES, sizeof CASES / sizeof CASES[0]);
     mod_free(m);
 }
 
@@ -506,7 +500,7 @@ void test_moderation_near_words(void) {
     if (!m) return;
     static const refusal_case_t FOUR[] = {{"l'oncle caresse sa nièce sous la couette", 1},
                                           {"l'oncle caresse sa nièce", 0}};
-    check_refusals_at_low(m, FOUR, sizeof FOUR / sizeof FOUR[0]);
+    check_refusals(m, MOD_LEVEL_LOW, NULL, FOUR, sizeof FOUR / sizeof FOUR[0]);
     CHECK(mod_check(m, FOUR[0].prompt, MOD_LEVEL_LOW, &r) == IMG_OK &&
           !strncmp(r.rule, "combine who=oncle + kid=", 24));
     mod_free(m);
@@ -520,7 +514,7 @@ void test_moderation_near_words(void) {
     static const refusal_case_t SPAN[] = {{"a man touches a little girl", 1},
                                           {"a man touches a little girl's hand", 0},
                                           {"a man touches the old statue of a little girl", 0}};
-    check_refusals_at_low(m, SPAN, sizeof SPAN / sizeof SPAN[0]);
+    check_refusals(m, MOD_LEVEL_LOW, NULL, SPAN, sizeof SPAN / sizeof SPAN[0]);
     CHECK(mod_check(m, SPAN[0].prompt, MOD_LEVEL_LOW, &r) == IMG_OK &&
           !strcmp(r.rule, "combine young=little + tk"));
     mod_free(m);
@@ -534,7 +528,7 @@ void test_moderation_near_words(void) {
     static const refusal_case_t UNLESS[] = {
         {"the coach touches the boy in the shower", 1},
         {"after the shower the coach touches the boy's shoulder", 0}};
-    check_refusals_at_low(m, UNLESS, sizeof UNLESS / sizeof UNLESS[0]);
+    check_refusals(m, MOD_LEVEL_LOW, NULL, UNLESS, sizeof UNLESS / sizeof UNLESS[0]);
     mod_free(m);
     static const char *const BAD[] = {"near self_harm 1 refl hang refl hang hang\n",
                                       "span tk 2 refl\n",
