@@ -462,15 +462,30 @@ static int push_word(words_t *w, int **gaps, const char *s, const char *alt, int
     return 0;
 }
 
+static int age_pronoun(const char *p) {
+    return !strcmp(p, "she") || !strcmp(p, "he") || !strcmp(p, "who") || !strcmp(p, "sie") ||
+           !strcmp(p, "er");
+}
+
+static int age_copula(const char *p) {
+    return !strcmp(p, "is") || !strcmp(p, "s") || !strcmp(p, "ist");
+}
+
 /* 1 when the words before w[i] say a person's age follows: "she is", "he s" (he's), "who is",
- * "just turned", "sie ist", "er ist", "ей", "ему". */
+ * "who is only", "she's just", "sie ist erst", "just turned", "sie ist", "er ist", "ей", "ему". */
 static int pronoun_age(const words_t *w, int i) {
     static const char *const DATIVE[] = {"ей", "ему"};
-    const char *p1 = i > 0 ? w->w[i - 1] : "", *p2 = i > 1 ? w->w[i - 2] : "";
+    /* a word that plays the age down or up: "who is only 10", "he's just 9", "sie ist erst 10" */
+    static const char *const DEGREE[] = {"only", "just", "barely", "merely", "still",
+                                         "erst", "nur",  "noch",   "schon"};
+    const char *p1 = i > 0 ? w->w[i - 1] : "", *p2 = i > 1 ? w->w[i - 2] : "",
+               *p3 = i > 2 ? w->w[i - 3] : "";
     if (word_in_list(p1, DATIVE, sizeof DATIVE / sizeof DATIVE[0])) return 1;
-    int pronoun = !strcmp(p2, "she") || !strcmp(p2, "he") || !strcmp(p2, "who") || !strcmp(p2, "sie") ||
-                  !strcmp(p2, "er");
-    if (pronoun && (!strcmp(p1, "is") || !strcmp(p1, "s") || !strcmp(p1, "ist"))) return 1;
+    int pronoun = age_pronoun(p2);
+    if (pronoun && age_copula(p1)) return 1;
+    if (age_pronoun(p3) && age_copula(p2) &&
+        word_in_list(p1, DEGREE, sizeof DEGREE / sizeof DEGREE[0]))
+        return 1;
     /* "sie ist gerade 15 (geworden)": she has just turned 15 */
     if (!strcmp(p1, "gerade") && !strcmp(p2, "ist")) return 1;
     return !strcmp(p1, "turned") && (pronoun || !strcmp(p2, "just") || !strcmp(p2, "has"));

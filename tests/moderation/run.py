@@ -136,7 +136,8 @@ def test_ages_told_by_birth_year_school_year_and_number_words_are_ages():
              "a lass of 9", "a youngster of 12", "un garçonnet de 8 ans", "ein Knabe von 9 Jahren", "мальчишка 10 лет",
              "a girl nine years young", "young girl in age of 9", "at the age of 12 she won",
              "his niece who has 10 years", "a girl who looks about 10 in the back seat",
-             "looks like maybe 9 on the swing", "aparenta unos 10 en la foto"]
+             "looks like maybe 9 on the swing", "aparenta unos 10 en la foto", "a girl who is only 10",
+             "he's just 9", "sie ist erst 10", "who is still 12"]
     adult = [f"born in {now - 30}", f"class of {now - 3}", f"nacida en {now + 3}", "ventenne", "diciottenne",
              "двадцатилетняя", "year 2000", "the 19th century", "a first class ticket", "hace dos años",
              "il y a deux ans", "vor zwei Jahren", "due anni fa", "há dois anos", "два года назад",
@@ -145,7 +146,8 @@ def test_ages_told_by_birth_year_school_year_and_number_words_are_ages():
              "a 6 weeks old puppy", "18 Monate Altersvorsorge", "18 months of training",
              "she has 10 years of experience", "a firm that has 10 years in the market", "the age of 30",
              "at age 30 he moved to 12 Oak Street", "20살 여자", "a lad of 25", "a youngster of ninety", "70 years young and still dancing",
-             "it looks about 10 minutes away", "looks around 25"]
+             "it looks about 10 minutes away", "looks around 25", "who is only 10 minutes away",
+             "she is just 5 foot tall", "only 10 of them"]
     p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(minor + adult) + "\n",
                        capture_output=True, text=True, check=True)
     got = p.stdout.split("\n")
@@ -604,11 +606,16 @@ def test_violence_told_by_any_verb_wordnet_files_under_violence_before_any_perso
 @test
 def test_hate_told_as_a_sign_a_slogan_or_a_map_is_hate():
     """A people beside a sign's refusal, beside "go home" sprayed on a wall, or spreading like a
-    plague is hate in each language; signs refusing dogs or minors, and maps of epidemics, are not."""
+    plague is hate in each language, as is a people named by its skin called vermin; signs refusing
+    dogs or minors, maps of epidemics, and one brown-skinned person among rats, are not."""
     harmful = ["Kein Zutritt? ein Schild: Türken unerwünscht", "cartello: vietato l'ingresso agli zingari",
-               "Mexicans go home spray-painted on a school wall", "мигранты расползаются по карте как зараза"]
+               "Mexicans go home spray-painted on a school wall", "мигранты расползаются по карте как зараза",
+               "poster: dark-skinned people are parasites", "les gens de couleur sont de la vermine",
+               "чернокожие - это крысы"]
     harmless = ["un musée interdit aux moins de 18 ans", "vietato l'ingresso ai cani, cartello",
-                "a map of how the plague spread in 1348", "des chats noirs interdits aux chiens"]
+                "a map of how the plague spread in 1348", "des chats noirs interdits aux chiens",
+                "a brown-skinned farmer exterminating rats in the barn", "people of color marching, 1963",
+                "цветные мелки и крысы на столе"]
     assert classify(harmful, "auto") == ["hate"] * len(harmful)
     assert classify(harmless, "auto") == ["allow"] * len(harmless)
 
