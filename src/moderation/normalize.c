@@ -471,24 +471,45 @@ static int age_copula(const char *p) {
     return !strcmp(p, "is") || !strcmp(p, "s") || !strcmp(p, "ist");
 }
 
-/* 1 when the words before w[i] say a person's age follows: "she is", "he s" (he's), "who is",
- * "who is only", "she's just", "sie ist erst", "just turned", "sie ist", "er ist", "ей", "ему". */
+/* Words that play an age down or bound it between its pronoun and the number: "who is only
+ * 10", "she's not even 13", "who is no older than 10", "sie ist doch erst 12", "ей всего 12". */
+static int age_degree(const char *p) {
+    static const char *const DEGREE[] = {"only",  "just",   "barely", "merely", "still", "not",
+                                         "even",  "yet",    "no",     "older",  "than",  "more",
+                                         "over",  "erst",   "nur",    "noch",   "schon", "doch",
+                                         "всего", "только", "лишь",   "едва"};
+    return word_in_list(p, DEGREE, sizeof DEGREE / sizeof DEGREE[0]);
+}
+
+/* The index of the first word before w[from] (inclusive) that is not an age_degree word, after
+ * at most three of them (-1 at the start); *skipped: how many. */
+static int skip_degree(const words_t *w, int from, int *skipped) {
+    int j = from;
+    *skipped = 0;
+    while (j >= 0 && *skipped < 3 && age_degree(w->w[j])) {
+        j--;
+        (*skipped)++;
+    }
+    return j;
+}
+
+/* 1 when the words before w[i] say a person's age follows: a pronoun and its copula ("she is",
+ * "he s" (he's), "who is", "sie ist", "er ist", "ей", "ему") or "turned" after a pronoun,
+ * "has", "just" or "barely", each with at most three age_degree words before the number ("who is
+ * only 10", "who's barely turned 12"). */
 static int pronoun_age(const words_t *w, int i) {
     static const char *const DATIVE[] = {"ей", "ему"};
-    /* a word that plays the age down or up: "who is only 10", "he's just 9", "sie ist erst 10" */
-    static const char *const DEGREE[] = {"only", "just", "barely", "merely", "still",
-                                         "erst", "nur",  "noch",   "schon"};
-    const char *p1 = i > 0 ? w->w[i - 1] : "", *p2 = i > 1 ? w->w[i - 2] : "",
-               *p3 = i > 2 ? w->w[i - 3] : "";
+    int skipped;
+    int j = skip_degree(w, i - 1, &skipped);
+    const char *p1 = j >= 0 ? w->w[j] : "", *p2 = j > 0 ? w->w[j - 1] : "";
     if (word_in_list(p1, DATIVE, sizeof DATIVE / sizeof DATIVE[0])) return 1;
-    int pronoun = age_pronoun(p2);
-    if (pronoun && age_copula(p1)) return 1;
-    if (age_pronoun(p3) && age_copula(p2) &&
-        word_in_list(p1, DEGREE, sizeof DEGREE / sizeof DEGREE[0]))
-        return 1;
+    if (age_pronoun(p2) && age_copula(p1)) return 1;
     /* "sie ist gerade 15 (geworden)": she has just turned 15 */
-    if (!strcmp(p1, "gerade") && !strcmp(p2, "ist")) return 1;
-    return !strcmp(p1, "turned") && (pronoun || !strcmp(p2, "just") || !strcmp(p2, "has"));
+    if (i > 1 && !strcmp(w->w[i - 1], "gerade") && !strcmp(w->w[i - 2], "ist")) return 1;
+    if (i < 1 || strcmp(w->w[i - 1], "turned")) return 0;
+    j = skip_degree(w, i - 2, &skipped);
+    p1 = j >= 0 ? w->w[j] : "";
+    return skipped > 0 || age_pronoun(p1) || !strcmp(p1, "has");
 }
 
 /* 1 when the words around w[i] give an age the way learners and word-for-word translation write
