@@ -570,6 +570,23 @@ def test_drug_slang_counts_beside_the_drug_trade_or_its_use_not_beside_selling()
 
 
 @test
+def test_a_weapon_lodged_in_a_body_part_is_violence():
+    """A knife, an axe or an arrow stuck, buried or planted in an eye, a skull or a chest is
+    violence in each language (Chinese names either first); a sword in a stone, an arrow through
+    a valentine's heart, a knife in a cake, and a body part a few words off, are not."""
+    harmful = ["my neighbour's face with a knife stuck in his eye", "an axe buried deep in his skull",
+               "una cara con un cuchillo clavado en el ojo", "un couteau planté dans la poitrine d'un homme",
+               "ein Gesicht mit einem Messer im Auge", "rosto com uma faca cravada no olho",
+               "la faccia del vicino con un'ascia conficcata nel cranio", "лицо с ножом, воткнутым в глаз",
+               "他的眼睛插着一把刀"]
+    harmless = ["a sword stuck in the stone, the king's head bowed", "cupid's arrow through the heart, valentine card",
+                "a knife stuck in the birthday cake", "the screwdriver stuck in the wall, my head hurts",
+                "ein Messer, im Hintergrund ein Kopf Salat", "把刀插在刀架上"]
+    assert classify(harmful, "auto") == ["violence"] * len(harmful)
+    assert classify(harmless, "auto") == ["allow"] * len(harmless)
+
+
+@test
 def test_violence_told_as_its_aftermath_is_violence():
     """The aftermath of violence - a person tied to a chair beside a beaten face, a mass grave
     beside limbs in the earth, bloody handprints beside a knife, a body wrapped in plastic
