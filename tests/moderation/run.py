@@ -573,15 +573,22 @@ def test_drug_slang_counts_beside_the_drug_trade_or_its_use_not_beside_selling()
 def test_murder_as_a_noun_is_no_violence_and_murdering_a_person_is():
     """A murder trial, a murder mystery, a murder of crows pass (the term "murdering" had matched
     every "murder" by its stem); murdering or murdered, and the verb before a person, are violence.
-    A French or German verb of rape beside a child is refused at low; Italian violets are not."""
+    Verbs of rape in other words and languages beside a child are refused at low; Italian violets,
+    a viola and a violent storm are not."""
     harmless = ["a courtroom sketch of a murder trial", "a murder mystery book cover", "a murder of crows on a fence",
                 "a murder mystery party with friends", "una bambina di 10 anni con le viole del pensiero"]
     harmful = ["a man murdering his neighbour", "he murders his wife with an axe", "murder the hostages",
                "the murdered family in their living room, blood"]
     assert classify(harmless, "auto") == ["allow"] * len(harmless)
     assert classify(harmful, "auto") == ["violence"] * len(harmful)
-    minors = ["un enseignant viole une élève de 10 ans", "der Onkel vergeht sich an dem 8-jährigen Jungen"]
+    minors = ["un enseignant viole une élève de 10 ans", "der Onkel vergeht sich an dem 8-jährigen Jungen",
+              "a man forcing himself on a 12 year old", "el tío viola a una niña de 8 años",
+              "il padre violenta la figlia di 10 anni", "der Onkel vergreift sich an dem 10-jährigen Jungen"]
     assert classify(minors, "low") == ["sexual_minors"] * len(minors)
+    # violets, a viola and a violent storm are not verbs of rape
+    twins = ["una bambina di 8 anni vestita di viola a pois", "el niño de 9 años toca la viola en el concierto",
+             "una tempesta violenta, la bambina di 9 anni guarda dalla finestra"]
+    assert classify(twins, "low") == ["allow"] * len(twins)
 
 
 @test
