@@ -633,7 +633,9 @@ def test_violence_told_as_its_aftermath_is_violence():
     harmful = ["a hostage tied to a chair, teeth on the floor, dim basement",
                "una fosa común con brazos y piernas saliendo de la tierra",
                "blutige Handabdrücke an der Tür, ein Messer im Flur",
-               "a body wrapped in plastic on the riverbank, blood seeping out"]
+               "a body wrapped in plastic on the riverbank, blood seeping out",
+               "un corpo sul pavimento, sangue dappertutto", "ein Mann am Boden, Blut überall",
+               "мужчина с проломленной головой"]
     harmless = ["a memorial at a mass grave, flowers and candles", "a groom tied to a chair at his stag party",
                 "impronte di mani colorate e un coltello da burro in cucina"]
     assert classify(harmful, "auto") == ["violence"] * len(harmful)
