@@ -635,8 +635,10 @@ def test_violence_told_as_its_aftermath_is_violence():
                "blutige Handabdrücke an der Tür, ein Messer im Flur",
                "a body wrapped in plastic on the riverbank, blood seeping out",
                "un corpo sul pavimento, sangue dappertutto", "ein Mann am Boden, Blut überall",
-               "мужчина с проломленной головой"]
+               "мужчина с проломленной головой", "a kitchen spattered with blood, a man on the floor",
+               "pezzi di cervello sul muro"]
     harmless = ["a memorial at a mass grave, flowers and candles", "a groom tied to a chair at his stag party",
+                "a paintball arena, walls splattered with paint", "豆腐脑早餐",
                 "impronte di mani colorate e un coltello da burro in cucina"]
     assert classify(harmful, "auto") == ["violence"] * len(harmful)
     assert classify(harmless, "auto") == ["allow"] * len(harmless)
