@@ -471,26 +471,27 @@ static int age_copula(const char *p) {
     return !strcmp(p, "is") || !strcmp(p, "s") || !strcmp(p, "ist");
 }
 
-/* Words that play an age down or bound it between its pronoun and the number: "who is only
- * 10", "she's not even 13", "who is no older than 10", "sie ist doch erst 12", "ей всего 12". */
+/* Words that play an age down or bound it from above between its pronoun and the number: "who
+ * is only 10", "she's not even 13", "who is no older than 10", "sie ist doch erst 12", "ей всего
+ * 12". ("over" and "more than" bound it from below: "she is over 17" is an adult.) */
 static int age_degree(const char *p) {
-    static const char *const DEGREE[] = {"only",  "just",   "barely", "merely", "still", "not",
-                                         "even",  "yet",    "no",     "older",  "than",  "more",
-                                         "over",  "erst",   "nur",    "noch",   "schon", "doch",
-                                         "всего", "только", "лишь",   "едва"};
+    static const char *const DEGREE[] = {
+        "only", "just", "barely", "merely", "still", "not",  "even",  "yet",    "no",   "older",
+        "than", "erst", "nur",    "noch",   "schon", "doch", "всего", "только", "лишь", "едва"};
     return word_in_list(p, DEGREE, sizeof DEGREE / sizeof DEGREE[0]);
 }
 
 /* The index of the first word before w[from] (inclusive) that is not an age_degree word, after
- * at most three of them (-1 at the start); *skipped: how many. */
-static int skip_degree(const words_t *w, int from, int *skipped) {
-    int j = from;
-    *skipped = 0;
-    while (j >= 0 && *skipped < 3 && age_degree(w->w[j])) {
+ * at most three of them (-1 at the start), or -2 when those words bound the age from below
+ * ("older than" without "no" or "not": "she is older than 16"). */
+static int skip_degree(const words_t *w, int from) {
+    int j = from, older = 0, negated = 0;
+    while (j >= 0 && from - j < 3 && age_degree(w->w[j])) {
+        older |= !strcmp(w->w[j], "older");
+        negated |= !strcmp(w->w[j], "no") || !strcmp(w->w[j], "not");
         j--;
-        (*skipped)++;
     }
-    return j;
+    return older && !negated ? -2 : j;
 }
 
 /* 1 when the words before w[i] say a person's age follows: a pronoun and its copula ("she is",
@@ -499,17 +500,16 @@ static int skip_degree(const words_t *w, int from, int *skipped) {
  * only 10", "who's barely turned 12"). */
 static int pronoun_age(const words_t *w, int i) {
     static const char *const DATIVE[] = {"ей", "ему"};
-    int skipped;
-    int j = skip_degree(w, i - 1, &skipped);
+    int j = skip_degree(w, i - 1);
     const char *p1 = j >= 0 ? w->w[j] : "", *p2 = j > 0 ? w->w[j - 1] : "";
     if (word_in_list(p1, DATIVE, sizeof DATIVE / sizeof DATIVE[0])) return 1;
     if (age_pronoun(p2) && age_copula(p1)) return 1;
     /* "sie ist gerade 15 (geworden)": she has just turned 15 */
     if (i > 1 && !strcmp(w->w[i - 1], "gerade") && !strcmp(w->w[i - 2], "ist")) return 1;
     if (i < 1 || strcmp(w->w[i - 1], "turned")) return 0;
-    j = skip_degree(w, i - 2, &skipped);
+    j = skip_degree(w, i - 2);
     p1 = j >= 0 ? w->w[j] : "";
-    return skipped > 0 || age_pronoun(p1) || !strcmp(p1, "has");
+    return (j >= -1 && j < i - 2) || age_pronoun(p1) || !strcmp(p1, "has");
 }
 
 /* 1 when the words around w[i] give an age the way learners and word-for-word translation write

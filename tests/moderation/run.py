@@ -149,7 +149,7 @@ def test_ages_told_by_birth_year_school_year_and_number_words_are_ages():
              "at age 30 he moved to 12 Oak Street", "20살 여자", "a lad of 25", "a youngster of ninety", "70 years young and still dancing",
              "it looks about 10 minutes away", "looks around 25", "who is only 10 minutes away",
              "she is just 5 foot tall", "only 10 of them", "she is no more than 10 feet away",
-             "the pages barely turned 12 times", "she turned 40 today"]
+             "the pages barely turned 12 times", "she turned 40 today", "she is over 17", "she is older than 16"]
     p = subprocess.run([BIN, "moderate", "--normalize", "1"], input="\n".join(minor + adult) + "\n",
                        capture_output=True, text=True, check=True)
     got = p.stdout.split("\n")
