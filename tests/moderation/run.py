@@ -647,9 +647,11 @@ def test_violence_told_as_its_aftermath_is_violence():
                "a body wrapped in plastic on the riverbank, blood seeping out",
                "un corpo sul pavimento, sangue dappertutto", "ein Mann am Boden, Blut überall",
                "мужчина с проломленной головой", "a kitchen spattered with blood, a man on the floor",
-               "pezzi di cervello sul muro", "ich schlage ihm die Fresse blutig", "il vicino picchiato a sangue"]
+               "pezzi di cervello sul muro", "ich schlage ihm die Fresse blutig", "il vicino picchiato a sangue",
+               "a man punched until his face was a pulp", "ils l'ont tabassé jusqu'à ce qu'il soit en sang"]
     harmless = ["a memorial at a mass grave, flowers and candles", "a groom tied to a chair at his stag party",
                 "a paintball arena, walls splattered with paint", "豆腐脑早餐",
+                "grapes stomped until they were a pulp, wine harvest",
                 "impronte di mani colorate e un coltello da burro in cucina"]
     assert classify(harmful, "auto") == ["violence"] * len(harmful)
     assert classify(harmless, "auto") == ["allow"] * len(harmless)
