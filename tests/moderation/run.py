@@ -614,6 +614,20 @@ def test_an_erection_on_a_person_is_sexual_and_lingerie_shown_plainly_is_not():
 
 
 @test
+def test_a_gun_sold_without_papers_is_illegal():
+    """A firearm beside "no ID needed", "no background check", unregistered or without a licence,
+    within a few words, is illegal in each language; a gun museum's free entry, a water gun fight
+    and a licensed rifle sold with a check are not."""
+    harmful = ["selling unregistered pistols, cash only", "guns for sale, no background check, DM me",
+               "vendo pistolas sin licencia, sin preguntas", "Pistolen ohne Waffenschein zu verkaufen",
+               "продаю пистолеты без документов", "出售手枪，无需证件"]
+    harmless = ["the gun museum: antique pistols, no ID needed for entry", "no id needed to enter the water gun fight",
+                "a hunting rifle for sale at a licensed shop, background check required"]
+    assert classify(harmful, "auto") == ["illegal"] * len(harmful)
+    assert classify(harmless, "auto") == ["allow"] * len(harmless)
+
+
+@test
 def test_a_weapon_lodged_in_a_body_part_is_violence():
     """A knife, an axe or an arrow stuck, buried or planted in a person's eye, skull or chest is
     violence in each language (Chinese names either first); a sword in a stone, an arrow through
