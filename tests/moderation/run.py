@@ -620,7 +620,8 @@ def test_a_gun_sold_without_papers_is_illegal():
     and a licensed rifle sold with a check are not."""
     harmful = ["selling unregistered pistols, cash only", "guns for sale, no background check, DM me",
                "vendo pistolas sin licencia, sin preguntas", "Pistolen ohne Waffenschein zu verkaufen",
-               "продаю пистолеты без документов", "出售手枪，无需证件"]
+               "продаю пистолеты без документов", "出售手枪，无需证件",
+               "a flyer: rifles and pistols for sale, cash only, no paperwork", "kalachnikovs à vendre, pas de questions"]
     harmless = ["the gun museum: antique pistols, no ID needed for entry", "no id needed to enter the water gun fight",
                 "a hunting rifle for sale at a licensed shop, background check required"]
     assert classify(harmful, "auto") == ["illegal"] * len(harmful)
