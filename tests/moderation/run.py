@@ -623,7 +623,8 @@ def test_a_gun_sold_without_papers_is_illegal():
                "продаю пистолеты без документов", "出售手枪，无需证件",
                "a flyer: rifles and pistols for sale, cash only, no paperwork", "kalachnikovs à vendre, pas de questions"]
     harmless = ["the gun museum: antique pistols, no ID needed for entry", "no id needed to enter the water gun fight",
-                "a hunting rifle for sale at a licensed shop, background check required"]
+                "a hunting rifle for sale at a licensed shop, background check required",
+                "des sans-papiers manifestent devant la mairie, un policier avec son pistolet à la ceinture"]
     assert classify(harmful, "auto") == ["illegal"] * len(harmful)
     assert classify(harmless, "auto") == ["allow"] * len(harmless)
 
