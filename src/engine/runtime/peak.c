@@ -65,20 +65,23 @@ __attribute__((target("avx512f,avx512bf16"))) static float loop_bf16(long iters)
 /* The integer chains' lanes summed as unsigned 32-bit values, which wrap (the chains run for
  * millions of steps; a signed sum, as _mm512_reduce_add_epi32 does in C, would overflow): an
  * opaque result that keeps the loops from being optimised away. */
-__attribute__((target("avx512f"))) static float lanes_sum512(__m512i v) {
-    uint32_t lane[16], sum = 0;
-    _mm512_storeu_si512((void *)lane, v);
-    for (int i = 0; i < 16; i++)
+static float lanes_sum(const uint32_t *lane, int n) {
+    uint32_t sum = 0;
+    for (int i = 0; i < n; i++)
         sum += lane[i];
     return (float)sum;
 }
 
+__attribute__((target("avx512f"))) static float lanes_sum512(__m512i v) {
+    uint32_t lane[16];
+    _mm512_storeu_si512((void *)lane, v);
+    return lanes_sum(lane, 16);
+}
+
 __attribute__((target("avx2"))) static float lanes_sum256(__m256i v) {
-    uint32_t lane[8], sum = 0;
+    uint32_t lane[8];
     _mm256_storeu_si256((__m256i *)lane, v);
-    for (int i = 0; i < 8; i++)
-        sum += lane[i];
-    return (float)sum;
+    return lanes_sum(lane, 8);
 }
 
 /* Distinct, opaque start values for twelve 32-bit integer chains (seed: a volatile int). */
